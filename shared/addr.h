@@ -1,0 +1,57 @@
+/**
+ * @file addr.h  Addressing (SPEC §5): gateway JIDs <-> SIP URIs, XMPP users
+ *               <-> SIP URIs, XEP-0106 escaping. Pure functions.
+ */
+#ifndef XSGW_ADDR_H
+#define XSGW_ADDR_H
+
+#include <stddef.h>
+#include "config.h"
+
+/**
+ * XEP-0106 escape a string for use as a JID node.
+ * @return 0, or ENAMETOOLONG if out is too small, EINVAL for an empty input
+ */
+int addr_jid_escape(const char *in, char *out, size_t sz);
+/** XEP-0106 unescape a JID node. @return 0 or ENAMETOOLONG */
+int addr_jid_unescape(const char *in, char *out, size_t sz);
+
+/**
+ * The SIP URI for a gateway JID's node (`node@<xmpp.component>`):
+ *   "+15551234"           -> sip:+15551234@<sip.domain>;user=phone
+ *   "bob"                 -> sip:bob@<sip.domain>
+ *   "bob\40example.org"   -> sip:bob@example.org
+ * @return 0; EINVAL for an empty or malformed node; ENAMETOOLONG
+ */
+int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
+		       char *uri, size_t sz);
+
+/**
+ * The SIP URI an XMPP user appears as (bare JID "alice@localhost"):
+ * sip:alice@localhost, or the mapped phone number on <sip.domain>.
+ * @return 0; EPERM if the JID's domain is not one of xmpp.domains;
+ *         EINVAL for a malformed JID; ENAMETOOLONG
+ */
+int addr_user_to_sip(const struct xsgw_config *cfg, const char *bare_jid,
+		     char *uri, size_t sz);
+
+/**
+ * The gateway JID for a SIP address (a From): user@<sip.domain> becomes
+ * user@<component>; any other domain is escaped into the node.
+ * @param user  the URI's user part (percent-escapes are decoded here)
+ * @return 0; EINVAL for an empty user; ENAMETOOLONG
+ */
+int addr_sip_to_gwjid(const struct xsgw_config *cfg, const char *user,
+		      const char *host, char *jid, size_t sz);
+
+/**
+ * The XMPP user a SIP request is for (Request-URI or To): a mapped phone
+ * number reaches username@<first xmpp.domain>; user@<one of xmpp.domains>
+ * reaches that JID.
+ * @return 0; ENOENT if the host is not one of xmpp.domains; EINVAL;
+ *         ENAMETOOLONG
+ */
+int addr_sip_to_user(const struct xsgw_config *cfg, const char *user,
+		     const char *host, char *jid, size_t sz);
+
+#endif

@@ -1,0 +1,429 @@
+/**
+ * @file chan.c  Framed channels and the reliable-frame queue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <re.h>
+#include "log.h"
+#include "chan.h"
+
+enum { CHAN_OUT_MAX = 64 * 1024 * 1024, CHAN_READ = 65536 };
+
+struct chan {
+	int fd;
+	const char *name;
+	uint8_t *in;
+	size_t inlen, incap;
+	uint8_t *out;
+	size_t outoff, outlen, outcap;
+	bool closed;
+	chan_frame_h *frameh;
+	chan_batch_h *batchh;
+	chan_close_h *closeh;
+	void *arg;
+	void *user;
+};
+
+
+static void chan_destructor(void *arg)
+{
+	struct chan *ch = arg;
+
+	if (ch->fd >= 0) {
+		fd_close(ch->fd);
+		close(ch->fd);
+	}
+	free(ch->in);
+	free(ch->out);
+}
+
+
+static void chan_shut(struct chan *ch, int err)
+{
+	if (ch->closed)
+		return;
+	ch->closed = true;
+	fd_close(ch->fd);
+	close(ch->fd);
+	ch->fd = -1;
+	if (ch->closeh)
+		ch->closeh(ch, err, ch->arg);
+}
+
+
+static void chan_io_handler(int flags, void *arg);
+
+
+/* Read always; write interest only while output is queued. */
+static int chan_update(struct chan *ch)
+{
+	int flags = FD_READ | (ch->outlen > ch->outoff ? FD_WRITE : 0);
+
+	return fd_listen(ch->fd, flags, chan_io_handler, ch);
+}
+
+
+/* Write what the socket takes; the rest waits for FD_WRITE. */
+static int chan_flush(struct chan *ch)
+{
+	while (ch->outoff < ch->outlen) {
+		ssize_t n = send(ch->fd, ch->out + ch->outoff,
+				 ch->outlen - ch->outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return errno;
+		}
+		ch->outoff += (size_t)n;
+	}
+	if (ch->outoff == ch->outlen)
+		ch->outoff = ch->outlen = 0;
+	return 0;
+}
+
+
+static void chan_read(struct chan *ch)
+{
+	size_t off = 0, used;
+	struct frame fr;
+	ssize_t n;
+	int err;
+
+	if (ch->incap - ch->inlen < CHAN_READ) {
+		size_t cap = ch->inlen + CHAN_READ;
+		uint8_t *b = realloc(ch->in, cap);
+		if (!b) {
+			chan_shut(ch, ENOMEM);
+			return;
+		}
+		ch->in = b;
+		ch->incap = cap;
+	}
+	n = recv(ch->fd, ch->in + ch->inlen, ch->incap - ch->inlen, 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			chan_shut(ch, errno);
+		return;
+	}
+	if (n == 0) {
+		chan_shut(ch, ch->inlen ? EBADMSG : 0);
+		return;
+	}
+	ch->inlen += (size_t)n;
+
+	while (!ch->closed) {
+		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
+		if (err == EAGAIN)
+			break;
+		if (!err)
+			err = ch->frameh(ch, &fr, ch->arg);
+		if (err) {
+			log_warn("chan %s: bad frame (type 0x%04x): %s; closing",
+				 ch->name, fr.type, strerror(err));
+			chan_shut(ch, err);
+			return;
+		}
+		off += used;
+	}
+	if (ch->closed)
+		return;
+	memmove(ch->in, ch->in + off, ch->inlen - off);
+	ch->inlen -= off;
+	if (ch->batchh)
+		ch->batchh(ch, ch->arg);
+}
+
+
+static void chan_io_handler(int flags, void *arg)
+{
+	struct chan *ch = mem_ref(arg);
+	int err;
+
+	if (flags & FD_WRITE) {
+		err = chan_flush(ch);
+		if (err)
+			chan_shut(ch, err);
+		else if (!ch->closed)
+			chan_update(ch);
+	}
+	if (!ch->closed && (flags & (FD_READ | FD_EXCEPT)))
+		chan_read(ch);
+	mem_deref(ch);
+}
+
+
+int chan_alloc(struct chan **chp, int fd, const char *name,
+	       chan_frame_h *frameh, chan_batch_h *batchh,
+	       chan_close_h *closeh, void *arg)
+{
+	struct chan *ch;
+	int err;
+
+	if (!chp || fd < 0 || !frameh)
+		return EINVAL;
+	ch = mem_zalloc(sizeof(*ch), chan_destructor);
+	if (!ch)
+		return ENOMEM;
+	ch->fd = fd;
+	ch->name = name;
+	ch->frameh = frameh;
+	ch->batchh = batchh;
+	ch->closeh = closeh;
+	ch->arg = arg;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	err = chan_update(ch);
+	if (err) {
+		ch->fd = -1;
+		mem_deref(ch);
+		return err;
+	}
+	*chp = ch;
+	return 0;
+}
+
+
+int chan_connect(struct chan **chp, const char *path, const char *name,
+		 chan_frame_h *frameh, chan_batch_h *batchh,
+		 chan_close_h *closeh, void *arg)
+{
+	struct sockaddr_un sun;
+	int fd, err;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	err = chan_alloc(chp, fd, name, frameh, batchh, closeh, arg);
+	if (err)
+		close(fd);
+	return err;
+}
+
+
+int chan_send(struct chan *ch, const struct fbuf *fb)
+{
+	int err;
+
+	if (!ch || ch->closed)
+		return EPIPE;
+	if (ch->outlen + fb->len > CHAN_OUT_MAX)
+		return ENOBUFS;
+	if (ch->outcap - ch->outlen < fb->len) {
+		size_t cap = ch->outcap ? ch->outcap : 4096;
+		uint8_t *b;
+		while (cap - ch->outlen < fb->len)
+			cap *= 2;
+		b = realloc(ch->out, cap);
+		if (!b)
+			return ENOMEM;
+		ch->out = b;
+		ch->outcap = cap;
+	}
+	memcpy(ch->out + ch->outlen, fb->b, fb->len);
+	ch->outlen += fb->len;
+	err = chan_flush(ch);
+	if (err) {
+		/* reported through the close handler from the loop */
+		ch->outoff = ch->outlen = 0;
+		return 0;
+	}
+	return chan_update(ch);
+}
+
+
+int chan_send_empty(struct chan *ch, uint16_t type, uint64_t seq)
+{
+	struct fbuf fb = {0};
+	int err;
+
+	frame_begin(&fb, type, seq);
+	err = frame_finish(&fb);
+	if (!err)
+		err = chan_send(ch, &fb);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
+size_t chan_queued(const struct chan *ch)
+{
+	return ch ? ch->outlen - ch->outoff : 0;
+}
+
+
+const char *chan_name(const struct chan *ch)
+{
+	return ch ? ch->name : "?";
+}
+
+
+void chan_set_name(struct chan *ch, const char *name)
+{
+	if (ch)
+		ch->name = name;
+}
+
+
+void chan_set_user(struct chan *ch, void *user)
+{
+	ch->user = user;
+}
+
+
+void *chan_user(const struct chan *ch)
+{
+	return ch->user;
+}
+
+
+/* Reliable queue */
+
+struct relq_ent {
+	struct le le;
+	uint64_t seq;
+	struct fbuf fb;
+};
+
+struct relq {
+	struct list ents;
+	uint64_t next_seq;
+	uint64_t boot;
+};
+
+
+static void relq_ent_destructor(void *arg)
+{
+	struct relq_ent *e = arg;
+
+	list_unlink(&e->le);
+	fbuf_reset(&e->fb);
+}
+
+
+static void relq_destructor(void *arg)
+{
+	struct relq *q = arg;
+
+	list_flush(&q->ents);
+}
+
+
+int relq_alloc(struct relq **qp, uint64_t boot)
+{
+	struct relq *q = mem_zalloc(sizeof(*q), relq_destructor);
+
+	if (!q)
+		return ENOMEM;
+	q->next_seq = 1;
+	q->boot = boot;
+	*qp = q;
+	return 0;
+}
+
+
+static void wr64be(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+
+int relq_push(struct relq *q, struct chan *ch, struct fbuf *fb)
+{
+	struct relq_ent *e;
+	int err;
+
+	err = frame_finish(fb);
+	if (err)
+		return err;
+	e = mem_zalloc(sizeof(*e), relq_ent_destructor);
+	if (!e)
+		return ENOMEM;
+	e->seq = q->next_seq++;
+	wr64be(fb->b + 8, e->seq);
+	e->fb = *fb;
+	memset(fb, 0, sizeof(*fb));
+	list_append(&q->ents, &e->le, e);
+	if (ch)
+		(void)chan_send(ch, &e->fb);
+	return 0;
+}
+
+
+void relq_ack(struct relq *q, uint64_t seq)
+{
+	struct le *le;
+
+	while ((le = list_head(&q->ents))) {
+		struct relq_ent *e = le->data;
+		if (e->seq > seq)
+			break;
+		mem_deref(e);
+	}
+}
+
+
+int relq_replay(struct relq *q, struct chan *ch)
+{
+	struct le *le;
+	int err = 0;
+
+	for (le = list_head(&q->ents); le && !err; le = le->next) {
+		struct relq_ent *e = le->data;
+		err = chan_send(ch, &e->fb);
+	}
+	return err;
+}
+
+
+size_t relq_count(const struct relq *q)
+{
+	return list_count(&q->ents);
+}
+
+
+uint64_t relq_boot(const struct relq *q)
+{
+	return q->boot;
+}
+
+
+int unix_listen(int *fdp, const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, err;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	return 0;
+}

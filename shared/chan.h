@@ -1,0 +1,94 @@
+/**
+ * @file chan.h  A framed channel over a Unix stream socket, driven by the
+ *               libre loop (our mproc). Every byte read is a frame or the
+ *               channel is closed.
+ */
+#ifndef XSGW_CHAN_H
+#define XSGW_CHAN_H
+
+#include <stdint.h>
+#include <re.h>
+#include "frame.h"
+
+struct chan;
+
+/**
+ * A complete frame arrived.
+ * @return 0 if handled; any error closes the channel (protocol violation).
+ */
+typedef int(chan_frame_h)(struct chan *ch, struct frame *fr, void *arg);
+/** The frames of one read are dispatched (group-commit point). */
+typedef void(chan_batch_h)(struct chan *ch, void *arg);
+/**
+ * The channel is closed (EOF, I/O error or protocol violation).
+ * The owner may mem_deref(ch) here; the channel is not touched after.
+ */
+typedef void(chan_close_h)(struct chan *ch, int err, void *arg);
+
+/**
+ * Wrap a connected socket.
+ * @param chp     the new channel (mem_deref closes the fd)
+ * @param fd      connected stream socket; owned by the channel from now
+ * @param name    peer name for logs (static string)
+ * @return 0 or ENOMEM/EINVAL
+ */
+int chan_alloc(struct chan **chp, int fd, const char *name,
+	       chan_frame_h *frameh, chan_batch_h *batchh,
+	       chan_close_h *closeh, void *arg);
+
+/**
+ * Connect to a Unix socket path and wrap it.
+ * @return 0, or the connect errno (ENOENT, ECONNREFUSED, ...)
+ */
+int chan_connect(struct chan **chp, const char *path, const char *name,
+		 chan_frame_h *frameh, chan_batch_h *batchh,
+		 chan_close_h *closeh, void *arg);
+
+/**
+ * Queue a finished frame (frame_finish done) for sending.
+ * @return 0, or EPIPE if the channel is closed, ENOBUFS past the queue limit
+ */
+int chan_send(struct chan *ch, const struct fbuf *fb);
+
+/** Send a frame with no payload. */
+int chan_send_empty(struct chan *ch, uint16_t type, uint64_t seq);
+
+/** Bytes waiting to be written. */
+size_t chan_queued(const struct chan *ch);
+
+/** Peer name given at allocation. */
+const char *chan_name(const struct chan *ch);
+
+/** Change the peer name (after HELLO). */
+void chan_set_name(struct chan *ch, const char *name);
+
+/** Opaque user slot. */
+void chan_set_user(struct chan *ch, void *user);
+void *chan_user(const struct chan *ch);
+
+/**
+ * Reliable frames: kept until the peer acknowledges their seq (MSG_ACK,
+ * cumulative) and replayed on a new channel after a reconnect.
+ */
+struct relq;
+
+/** @param boot  sender's boot id, sent in HELLO so the peer can de-dup */
+int relq_alloc(struct relq **qp, uint64_t boot);
+/**
+ * Assign the next seq to a frame begun with seq 0, keep it, and send it on
+ * ch if ch is not NULL.
+ * @return 0 or ENOMEM (a send error is not an error: replayed later)
+ */
+int relq_push(struct relq *q, struct chan *ch, struct fbuf *fb);
+/** Drop frames up to and including seq. */
+void relq_ack(struct relq *q, uint64_t seq);
+/** Send every kept frame on ch, in order. */
+int relq_replay(struct relq *q, struct chan *ch);
+/** Frames kept. */
+size_t relq_count(const struct relq *q);
+uint64_t relq_boot(const struct relq *q);
+
+/** Create a listening Unix socket at path (unlinked first, mode 0600). */
+int unix_listen(int *fdp, const char *path);
+
+#endif

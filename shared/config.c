@@ -1,0 +1,605 @@
+/**
+ * @file config.c  YAML config loader: load the document, then walk a static
+ *                 table of keys. Unknown keys, wrong types and bad values are
+ *                 errors carrying file:line:col and the key.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "config.h"
+
+typedef const char *(parse_fn)(yaml_document_t *doc, yaml_node_t *n,
+			       void *dst);
+
+struct key {
+	const char *path;
+	parse_fn *fn;
+	size_t off;
+	int required;
+};
+
+#define OFF(f) offsetof(struct xsgw_config, f)
+
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+					   : NULL;
+}
+
+
+static const char *p_str(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (!s)
+		return "expected a string";
+	if (!(*(char **)dst = strdup(s)))
+		return "out of memory";
+	return NULL;
+}
+
+
+static const char *p_nonempty(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (!s || !*s)
+		return "expected a non-empty string";
+	return p_str(d, n, dst);
+}
+
+
+static const char *uint_of(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return "expected a number";
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return "expected a number";
+	if (*v > max)
+		return "number out of range";
+	return NULL;
+}
+
+
+static const char *p_u32(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint64_t v;
+	const char *e = uint_of(scalar(n), UINT32_MAX, &v);
+
+	if (!e)
+		*(uint32_t *)dst = (uint32_t)v;
+	return e;
+}
+
+
+static const char *p_port(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint64_t v;
+	const char *e = uint_of(scalar(n), 65535, &v);
+
+	if (!e && v == 0)
+		e = "port must be 1-65535";
+	if (!e)
+		*(uint16_t *)dst = (uint16_t)v;
+	return e;
+}
+
+
+static const char *hostport(const char *s, struct cfg_hostport *hp)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	uint64_t port;
+	char pbuf[8];
+
+	if (!s || !*s)
+		return "expected host:port";
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return "expected [ipv6]:port";
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	}
+	else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return "expected host:port";
+		hl = (size_t)(colon - s);
+	}
+	if (!hl || hl >= sizeof(hp->host) || strlen(colon + 1) >= sizeof(pbuf))
+		return "expected host:port";
+	if (uint_of(colon + 1, 65535, &port) || !port)
+		return "port must be 1-65535";
+	memcpy(hp->host, h, hl);
+	hp->host[hl] = 0;
+	hp->port = (uint16_t)port;
+	return NULL;
+}
+
+
+/* The listen address must be numeric: it is bound, not resolved. */
+static const char *p_listen(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct cfg_hostport *hp = dst;
+	unsigned char buf[16];
+	const char *e = hostport(scalar(n), hp);
+
+	if (e)
+		return e;
+	if (inet_pton(AF_INET, hp->host, buf) != 1 &&
+	    inet_pton(AF_INET6, hp->host, buf) != 1)
+		return "expected a numeric IP address:port";
+	return NULL;
+}
+
+
+static const char *p_opt_hostport(yaml_document_t *d, yaml_node_t *n,
+				  void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !*s) {
+		memset(dst, 0, sizeof(struct cfg_hostport));
+		return NULL;
+	}
+	return p_listen(d, n, dst);
+}
+
+
+static const char *p_size(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+	uint64_t v, mul = 1;
+	char num[32], *end;
+	size_t i = 0;
+
+	if (!s)
+		return "expected a size such as 256MiB";
+	while (s[i] >= '0' && s[i] <= '9' && i < sizeof(num) - 1) {
+		num[i] = s[i];
+		i++;
+	}
+	num[i] = 0;
+	if (!i)
+		return "expected a size such as 256MiB";
+	v = strtoull(num, &end, 10);
+	if (!strcmp(s + i, "") || !strcmp(s + i, "B"))
+		mul = 1;
+	else if (!strcmp(s + i, "KiB"))
+		mul = 1ULL << 10;
+	else if (!strcmp(s + i, "MiB"))
+		mul = 1ULL << 20;
+	else if (!strcmp(s + i, "GiB"))
+		mul = 1ULL << 30;
+	else
+		return "unit must be B, KiB, MiB or GiB";
+	if (v > (1ULL << 44) / mul || v * mul < (1ULL << 20))
+		return "size must be between 1MiB and 16TiB";
+	*(uint64_t *)dst = v * mul;
+	return NULL;
+}
+
+
+static const char *p_transport(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "udp"))
+		*(enum sip_tp *)dst = SIP_TP_UDP;
+	else if (s && !strcmp(s, "tcp"))
+		*(enum sip_tp *)dst = SIP_TP_TCP;
+	else if (s && !strcmp(s, "tls"))
+		return "tls is not supported yet (use udp or tcp)";
+	else
+		return "expected udp, tcp or tls";
+	return NULL;
+}
+
+
+static const char *p_level(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	static const char *lv[] = {"error", "warn", "info", "debug"};
+	const char *s = scalar(n);
+
+	for (int i = 0; s && i < 4; i++) {
+		if (!strcmp(s, lv[i])) {
+			*(int *)dst = i;
+			return NULL;
+		}
+	}
+	return "expected error, warn, info or debug";
+}
+
+
+static const char *p_format(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "text"))
+		*(int *)dst = 0;
+	else if (s && !strcmp(s, "json"))
+		*(int *)dst = 1;
+	else
+		return "expected text or json";
+	return NULL;
+}
+
+
+static const char *p_ms_pair(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint32_t *v = dst;
+	yaml_node_item_t *it;
+	const char *e;
+	int i = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    n->data.sequence.items.top - n->data.sequence.items.start != 2)
+		return "expected [first, max] in milliseconds";
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++, i++) {
+		e = p_u32(d, yaml_document_get_node(d, *it), &v[i]);
+		if (e)
+			return e;
+	}
+	if (!v[0] || v[0] > v[1])
+		return "expected 0 < first <= max";
+	return NULL;
+}
+
+
+static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(xmpp.domains));
+	yaml_node_item_t *it;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return "expected a list of domains";
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (!cnt)
+		return "at least one domain is required";
+	c->xmpp.domains = calloc(cnt, sizeof(char *));
+	if (!c->xmpp.domains)
+		return "out of memory";
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		const char *e = p_nonempty(d, yaml_document_get_node(d, *it),
+					   &c->xmpp.domains[c->xmpp.ndomains]);
+		if (e)
+			return e;
+		c->xmpp.ndomains++;
+	}
+	return NULL;
+}
+
+
+static const char *p_trusted(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.trusted));
+	yaml_node_item_t *it;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return "expected a list of address/prefix";
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	c->sip.trusted = calloc(cnt ? cnt : 1, sizeof(struct cfg_net));
+	if (!c->sip.trusted)
+		return "out of memory";
+	c->sip.ntrusted = 0;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		struct cfg_net *net = &c->sip.trusted[c->sip.ntrusted];
+		const char *s = scalar(yaml_document_get_node(d, *it));
+		char buf[64], *slash;
+		uint64_t pfx;
+
+		if (!s || strlen(s) >= sizeof(buf))
+			return "expected address/prefix, e.g. 127.0.0.1/32";
+		strcpy(buf, s);
+		slash = strchr(buf, '/');
+		if (slash)
+			*slash++ = 0;
+		if (inet_pton(AF_INET, buf, net->addr) == 1)
+			net->v6 = 0;
+		else if (inet_pton(AF_INET6, buf, net->addr) == 1)
+			net->v6 = 1;
+		else
+			return "expected address/prefix, e.g. 127.0.0.1/32";
+		if (slash) {
+			if (uint_of(slash, net->v6 ? 128 : 32, &pfx))
+				return "bad prefix length";
+			net->prefix = (unsigned)pfx;
+		}
+		else
+			net->prefix = net->v6 ? 128 : 32;
+		c->sip.ntrusted++;
+	}
+	return NULL;
+}
+
+
+static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *m,
+			    const char *key)
+{
+	yaml_node_pair_t *p;
+
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		const char *k = scalar(yaml_document_get_node(d, p->key));
+		if (k && !strcmp(k, key))
+			return yaml_document_get_node(d, p->value);
+	}
+	return NULL;
+}
+
+
+static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.phones));
+	yaml_node_item_t *it;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return "expected a list of {username, phone}";
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	c->sip.phones = calloc(cnt ? cnt : 1, sizeof(struct cfg_phone));
+	if (!c->sip.phones)
+		return "out of memory";
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *m = yaml_document_get_node(d, *it), *u, *ph;
+		struct cfg_phone *p = &c->sip.phones[c->sip.nphones];
+		const char *e;
+
+		if (m->type != YAML_MAPPING_NODE ||
+		    m->data.mapping.pairs.top - m->data.mapping.pairs.start !=
+			    2 ||
+		    !(u = map_get(d, m, "username")) ||
+		    !(ph = map_get(d, m, "phone")))
+			return "each entry must be {username: U, phone: P}";
+		if ((e = p_nonempty(d, u, &p->username)) ||
+		    (e = p_nonempty(d, ph, &p->phone)))
+			return e;
+		c->sip.nphones++;
+		if (strspn(p->phone, "+0123456789") != strlen(p->phone))
+			return "phone must be digits with an optional leading +";
+	}
+	return NULL;
+}
+
+
+static const struct key keys[] = {
+	{"xmpp.component", p_nonempty, OFF(xmpp.component), 1},
+	{"xmpp.host", p_nonempty, OFF(xmpp.host), 0},
+	{"xmpp.port", p_port, OFF(xmpp.port), 0},
+	{"xmpp.secret", p_nonempty, OFF(xmpp.secret), 1},
+	{"xmpp.domains", p_domains, OFF(xmpp.domains), 1},
+	{"xmpp.reconnect_backoff_ms", p_ms_pair, OFF(xmpp.reconnect_ms), 0},
+	{"sip.listen", p_listen, OFF(sip.listen), 1},
+	{"sip.transport", p_transport, OFF(sip.transport), 0},
+	{"sip.proxy", p_opt_hostport, OFF(sip.proxy), 0},
+	{"sip.local_host", p_nonempty, OFF(sip.local_host), 0},
+	{"sip.domain", p_nonempty, OFF(sip.domain), 1},
+	{"sip.trusted", p_trusted, OFF(sip.trusted), 0},
+	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
+	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
+	{"store.path", p_nonempty, OFF(store.path), 1},
+	{"store.map_size", p_size, OFF(store.map_size), 0},
+	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
+	{"supervisor.restart_backoff_ms", p_ms_pair,
+	 OFF(supervisor.restart_backoff_ms), 0},
+	{"supervisor.heartbeat_ms", p_u32, OFF(supervisor.heartbeat_ms), 0},
+	{"supervisor.max_deaths", p_u32, OFF(supervisor.max_deaths), 0},
+	{"supervisor.death_window_s", p_u32, OFF(supervisor.death_window_s), 0},
+	{"supervisor.ready_timeout_ms", p_u32, OFF(supervisor.ready_timeout_ms),
+	 0},
+	{"supervisor.shutdown_grace_ms", p_u32,
+	 OFF(supervisor.shutdown_grace_ms), 0},
+	{"log.level", p_level, OFF(log.level), 0},
+	{"log.format", p_format, OFF(log.json), 0},
+};
+
+
+static void set_defaults(struct xsgw_config *c)
+{
+	c->xmpp.port = 5347;
+	c->xmpp.reconnect_ms[0] = 100;
+	c->xmpp.reconnect_ms[1] = 5000;
+	c->sip.transport = SIP_TP_UDP;
+	c->sip.message_timeout_ms = 32000;
+	c->store.map_size = 256ULL << 20;
+	c->supervisor.restart_backoff_ms[0] = 50;
+	c->supervisor.restart_backoff_ms[1] = 5000;
+	c->supervisor.heartbeat_ms = 1000;
+	c->supervisor.max_deaths = 10;
+	c->supervisor.death_window_s = 60;
+	c->supervisor.ready_timeout_ms = 10000;
+	c->supervisor.shutdown_grace_ms = 5000;
+	c->log.level = 2;
+}
+
+
+static int fail(char *eb, size_t sz, const char *file, yaml_node_t *n,
+		const char *key, const char *why)
+{
+	snprintf(eb, sz, "%s:%zu:%zu: %s: %s", file,
+		 n ? n->start_mark.line + 1 : 0,
+		 n ? n->start_mark.column + 1 : 0, key, why);
+	return EINVAL;
+}
+
+
+static int walk(struct xsgw_config *c, yaml_document_t *d, char *eb,
+		size_t sz)
+{
+	yaml_node_t *root = yaml_document_get_root_node(d);
+	unsigned char seen[sizeof(keys) / sizeof(keys[0])] = {0};
+	yaml_node_pair_t *sp, *kp;
+	char path[128];
+
+	if (!root)
+		return fail(eb, sz, c->file, NULL, "(document)", "empty file");
+	if (root->type != YAML_MAPPING_NODE)
+		return fail(eb, sz, c->file, root, "(document)",
+			    "expected a mapping of sections");
+
+	for (sp = root->data.mapping.pairs.start;
+	     sp < root->data.mapping.pairs.top; sp++) {
+		yaml_node_t *sk = yaml_document_get_node(d, sp->key);
+		yaml_node_t *sv = yaml_document_get_node(d, sp->value);
+		const char *sname = scalar(sk);
+		size_t sl;
+		int known = 0;
+
+		if (!sname)
+			return fail(eb, sz, c->file, sk, "(section)",
+				    "expected a section name");
+		sl = strlen(sname);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			known |= !strncmp(keys[i].path, sname, sl) &&
+				 keys[i].path[sl] == '.';
+		if (!known)
+			return fail(eb, sz, c->file, sk, sname,
+				    "unknown section");
+		if (sv->type != YAML_MAPPING_NODE)
+			return fail(eb, sz, c->file, sv, sname,
+				    "expected a mapping");
+		for (kp = sv->data.mapping.pairs.start;
+		     kp < sv->data.mapping.pairs.top; kp++) {
+			yaml_node_t *kk = yaml_document_get_node(d, kp->key);
+			yaml_node_t *kv = yaml_document_get_node(d, kp->value);
+			const char *kname = scalar(kk), *why;
+			size_t i;
+
+			snprintf(path, sizeof(path), "%s.%s", sname,
+				 kname ? kname : "?");
+			for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (!strcmp(keys[i].path, path))
+					break;
+			if (!kname || i == sizeof(keys) / sizeof(keys[0]))
+				return fail(eb, sz, c->file, kk, path,
+					    "unknown key");
+			if (seen[i])
+				return fail(eb, sz, c->file, kk, path,
+					    "duplicate key");
+			seen[i] = 1;
+			why = keys[i].fn(d, kv, (char *)c + keys[i].off);
+			if (why)
+				return fail(eb, sz, c->file, kv, path, why);
+		}
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].required && !seen[i])
+			return fail(eb, sz, c->file, root, keys[i].path,
+				    "required key is missing");
+	return 0;
+}
+
+
+/* Defaults that depend on other keys. */
+static int finish(struct xsgw_config *c, char *eb, size_t sz)
+{
+	if (!c->xmpp.host && !(c->xmpp.host = strdup("127.0.0.1")))
+		return ENOMEM;
+	if (!c->sip.local_host && !(c->sip.local_host = strdup(c->sip.listen.host)))
+		return ENOMEM;
+	if (!c->sip.trusted) {
+		c->sip.trusted = calloc(2, sizeof(struct cfg_net));
+		if (!c->sip.trusted)
+			return ENOMEM;
+		/* default: loopback only */
+		c->sip.trusted[0].addr[0] = 127;
+		c->sip.trusted[0].prefix = 8;
+		c->sip.trusted[1].v6 = 1;
+		c->sip.trusted[1].addr[15] = 1;
+		c->sip.trusted[1].prefix = 128;
+		c->sip.ntrusted = 2;
+	}
+	(void)eb;
+	(void)sz;
+	return 0;
+}
+
+
+int config_load(struct xsgw_config **cfgp, const char *path, char *eb,
+		size_t sz)
+{
+	struct xsgw_config *c;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	FILE *f;
+	int err;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		err = errno;
+		snprintf(eb, sz, "%s: %s", path, strerror(err));
+		return err;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->file = strdup(path))) {
+		fclose(f);
+		free(c);
+		return ENOMEM;
+	}
+	set_defaults(c);
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(eb, sz, "%s:%zu:%zu: (syntax): %s", path,
+			 parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "YAML error");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		config_free(c);
+		return EINVAL;
+	}
+	err = walk(c, &doc, eb, sz);
+	if (!err)
+		err = finish(c, eb, sz);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	if (err)
+		config_free(c);
+	else
+		*cfgp = c;
+	return err;
+}
+
+
+void config_free(struct xsgw_config *c)
+{
+	if (!c)
+		return;
+	free(c->file);
+	free(c->xmpp.component);
+	free(c->xmpp.host);
+	free(c->xmpp.secret);
+	for (size_t i = 0; i < c->xmpp.ndomains; i++)
+		free(c->xmpp.domains[i]);
+	free(c->xmpp.domains);
+	free(c->sip.local_host);
+	free(c->sip.domain);
+	free(c->sip.trusted);
+	for (size_t i = 0; i < c->sip.nphones; i++) {
+		free(c->sip.phones[i].username);
+		free(c->sip.phones[i].phone);
+	}
+	free(c->sip.phones);
+	free(c->store.path);
+	free(c->runtime.dir);
+	free(c);
+}

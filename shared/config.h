@@ -1,0 +1,87 @@
+/**
+ * @file config.h  conf/xsgw.yaml, parsed by one table-driven loader that
+ *                 every process shares. conf/xsgw.yaml documents each key.
+ */
+#ifndef XSGW_CONFIG_H
+#define XSGW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sip_tp { SIP_TP_UDP = 0, SIP_TP_TCP, SIP_TP_TLS };
+
+struct cfg_hostport {
+	char host[64]; /**< numeric address or name, without brackets */
+	uint16_t port;
+};
+
+struct cfg_net {
+	uint8_t addr[16]; /**< IPv4 in the first 4 bytes, or IPv6 */
+	int v6;
+	unsigned prefix;
+};
+
+struct cfg_phone {
+	char *username;
+	char *phone;
+};
+
+struct xsgw_config {
+	char *file;
+	struct {
+		char *component;
+		char *host;
+		uint16_t port;
+		char *secret;
+		char **domains;
+		size_t ndomains;
+		uint32_t reconnect_ms[2];
+	} xmpp;
+	struct {
+		struct cfg_hostport listen;
+		enum sip_tp transport;
+		struct cfg_hostport proxy; /**< port 0: no proxy */
+		char *local_host;
+		char *domain;
+		struct cfg_net *trusted;
+		size_t ntrusted;
+		struct cfg_phone *phones;
+		size_t nphones;
+		uint32_t message_timeout_ms;
+	} sip;
+	struct {
+		char *path;
+		uint64_t map_size;
+	} store;
+	struct {
+		char *dir;
+	} runtime;
+	struct {
+		uint32_t restart_backoff_ms[2];
+		uint32_t heartbeat_ms;
+		uint32_t max_deaths;
+		uint32_t death_window_s;
+		uint32_t ready_timeout_ms;
+		uint32_t shutdown_grace_ms;
+	} supervisor;
+	struct {
+		int level; /**< enum log_level */
+		int json;
+	} log;
+};
+
+/**
+ * Load and validate a config file.
+ * @param cfgp    the new config (config_free) on success
+ * @param path    YAML file
+ * @param errbuf  on failure: "FILE:LINE:COL: KEY: reason"
+ * @return 0, or EINVAL for a bad file (errbuf says why), ENOENT/EACCES if
+ *         it cannot be read, ENOMEM
+ */
+int config_load(struct xsgw_config **cfgp, const char *path, char *errbuf,
+		size_t errsz);
+
+/** Free a config (NULL is fine). */
+void config_free(struct xsgw_config *cfg);
+
+#endif

@@ -1,0 +1,409 @@
+/**
+ * @file store.c  LMDB wrapper: named databases, sticky-error transactions,
+ *                map growth, stale reader cleanup.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lmdb.h>
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define STORE_INITIAL_MAP (8ULL << 20)
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	uint64_t max_size;
+	bool rdonly;
+};
+
+struct store_txn {
+	struct store *s;
+	MDB_txn *txn;
+	int err;	/* first error, sticky */
+	bool map_full;
+};
+
+static const char *db_names[DB_COUNT] = {"meta",     "msg", "msgkey",
+					 "deadline", "rx",  "stats"};
+
+
+const char *store_db_name(enum store_db db)
+{
+	return db < DB_COUNT ? db_names[db] : "?";
+}
+
+
+static int mdb_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return ENOENT;
+	case MDB_KEYEXIST:
+		return EEXIST;
+	case MDB_MAP_FULL:
+		return ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		log_error("store: %s", mdb_strerror(rc));
+		return EBADMSG;
+	default:
+		if (rc > 0)
+			return rc;
+		log_error("store: %s", mdb_strerror(rc));
+		return EIO;
+	}
+}
+
+
+void be64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+
+uint64_t be64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+
+void store_size(struct store *s, uint64_t *mapsize, uint64_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &st);
+	*mapsize = info.me_mapsize;
+	*used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+
+static int store_check_schema(struct store *s)
+{
+	struct store_txn *t;
+	const void *v;
+	size_t vl;
+	uint8_t b[4];
+	uint32_t schema = 0;
+	int err;
+
+	err = store_begin(s, &t, !s->rdonly);
+	if (err)
+		return err;
+	if (!store_get(t, DB_META, "schema", 6, &v, &vl) && vl == 4) {
+		const uint8_t *p = v;
+		schema = (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+	}
+	if (schema > STORE_SCHEMA) {
+		log_error("store: schema %u is newer than this program (%u)",
+			  schema, STORE_SCHEMA);
+		store_abort(t);
+		return EPROTO;
+	}
+	if (s->rdonly || schema == STORE_SCHEMA) {
+		store_abort(t);
+		return 0;
+	}
+	/* schema 0 (new store) -> 1: nothing to migrate yet */
+	b[0] = 0, b[1] = 0, b[2] = 0, b[3] = STORE_SCHEMA;
+	store_put(t, DB_META, "schema", 6, b, 4);
+	return store_commit(t);
+}
+
+
+int store_open(struct store **sp, const char *dir, uint64_t max_size,
+	       bool rdonly)
+{
+	struct store *s;
+	MDB_txn *txn = NULL;
+	int rc, err, dead = 0;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	s->max_size = max_size;
+	s->rdonly = rdonly;
+	if (!rdonly) {
+		err = mkdir_p(dir, 0700);
+		if (err)
+			goto out;
+	}
+	rc = mdb_env_create(&s->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(s->env, DB_COUNT);
+	if (!rc && !rdonly)
+		rc = mdb_env_set_mapsize(s->env, max_size < STORE_INITIAL_MAP
+							 ? max_size
+							 : STORE_INITIAL_MAP);
+	if (!rc)
+		rc = mdb_env_open(s->env, dir,
+				  MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), 0600);
+	if (rc) {
+		err = rc == ENOENT ? ENOENT : mdb_err(rc);
+		goto out;
+	}
+	mdb_reader_check(s->env, &dead);
+	if (dead)
+		log_info("store: cleared %d stale reader slot(s)", dead);
+
+	rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+	for (int i = 0; !rc && i < DB_COUNT; i++)
+		rc = mdb_dbi_open(txn, db_names[i], rdonly ? 0 : MDB_CREATE,
+				  &s->dbi[i]);
+	if (rc) {
+		/* a read-only open of a store without its databases */
+		mdb_txn_abort(txn);
+		err = rc == MDB_NOTFOUND ? ENOENT : mdb_err(rc);
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc) {
+		err = mdb_err(rc);
+		goto out;
+	}
+	err = store_check_schema(s);
+out:
+	if (err)
+		store_close(s);
+	else
+		*sp = s;
+	return err;
+}
+
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+
+/* Grow the map before it fills; safe: this process has no open txn. */
+static int store_grow(struct store *s, bool force)
+{
+	uint64_t map, used, want;
+	int rc;
+
+	store_size(s, &map, &used);
+	if (!force && used * 4 < map * 3)
+		return 0;
+	if (map >= s->max_size)
+		return force ? ENOSPC : 0;
+	want = map * 2 > s->max_size ? s->max_size : map * 2;
+	rc = mdb_env_set_mapsize(s->env, want);
+	if (rc)
+		return mdb_err(rc);
+	log_info("store: map grown to %llu bytes", (unsigned long long)want);
+	return 0;
+}
+
+
+int store_begin(struct store *s, struct store_txn **tp, bool write)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (write && s->rdonly)
+		return EROFS;
+	if (write)
+		(void)store_grow(s, false);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return ENOMEM;
+	t->s = s;
+	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(s->env, 0);
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY,
+				   &t->txn);
+	}
+	if (rc == MDB_READERS_FULL) {
+		int dead = 0;
+		mdb_reader_check(s->env, &dead);
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY,
+				   &t->txn);
+	}
+	if (rc) {
+		free(t);
+		return mdb_err(rc);
+	}
+	*tp = t;
+	return 0;
+}
+
+
+static void note(struct store_txn *t, int rc)
+{
+	if (!rc || t->err)
+		return;
+	if (rc == MDB_MAP_FULL)
+		t->map_full = true;
+	t->err = mdb_err(rc);
+}
+
+
+int store_commit(struct store_txn *t)
+{
+	struct store *s = t->s;
+	int err = t->err, rc;
+	bool full = t->map_full;
+
+	if (err) {
+		mdb_txn_abort(t->txn);
+	}
+	else {
+		rc = mdb_txn_commit(t->txn);
+		if (rc == MDB_MAP_FULL)
+			full = true;
+		err = mdb_err(rc);
+	}
+	free(t);
+	if (full)
+		return store_grow(s, true) ? ENOSPC : EAGAIN;
+	return err;
+}
+
+
+void store_abort(struct store_txn *t)
+{
+	if (!t)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+
+int store_put(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+	      const void *v, size_t vl)
+{
+	MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+
+	if (t->err)
+		return t->err;
+	note(t, mdb_put(t->txn, t->s->dbi[db], &key, &val, 0));
+	return t->err;
+}
+
+
+int store_get(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+	      const void **v, size_t *vl)
+{
+	MDB_val key = {kl, (void *)k}, val;
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_get(t->txn, t->s->dbi[db], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return ENOENT;
+	if (rc) {
+		note(t, rc);
+		return t->err;
+	}
+	*v = val.mv_data;
+	*vl = val.mv_size;
+	return 0;
+}
+
+
+int store_del(struct store_txn *t, enum store_db db, const void *k, size_t kl)
+{
+	MDB_val key = {kl, (void *)k};
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_del(t->txn, t->s->dbi[db], &key, NULL);
+	if (rc == MDB_NOTFOUND)
+		return ENOENT;
+	note(t, rc);
+	return t->err;
+}
+
+
+int store_scan(struct store_txn *t, enum store_db db, const void *from,
+	       size_t fl, store_visit_h *cb, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val key = {fl, (void *)from}, val;
+	int rc;
+
+	if (t->err)
+		return t->err;
+	rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+	if (rc)
+		return mdb_err(rc);
+	rc = mdb_cursor_get(cur, &key, &val, fl ? MDB_SET_RANGE : MDB_FIRST);
+	while (!rc) {
+		if (!cb(key.mv_data, key.mv_size, val.mv_data, val.mv_size,
+			arg))
+			break;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(rc);
+}
+
+
+uint64_t store_next_id(struct store_txn *t)
+{
+	const void *v;
+	size_t vl;
+	uint64_t id = 1;
+	uint8_t b[8];
+
+	if (!store_get(t, DB_META, "next_id", 7, &v, &vl) && vl == 8)
+		id = be64_get(v);
+	be64_put(b, id + 1);
+	store_put(t, DB_META, "next_id", 7, b, 8);
+	return id;
+}
+
+
+void store_count(struct store_txn *t, const char *name, int64_t delta)
+{
+	const void *v;
+	size_t vl;
+	uint64_t n = 0;
+	uint8_t b[8];
+
+	if (!store_get(t, DB_STATS, name, strlen(name), &v, &vl) && vl == 8)
+		n = be64_get(v);
+	be64_put(b, n + (uint64_t)delta);
+	store_put(t, DB_STATS, name, strlen(name), b, 8);
+}
+
+
+void rec_begin(struct fbuf *fb, uint8_t version)
+{
+	fb->len = 0;
+	fb->err = 0;
+	frame_put_raw(fb, &version, 1);
+}
+
+
+uint8_t rec_open(struct frame *fr, const void *v, size_t vl)
+{
+	memset(fr, 0, sizeof(*fr));
+	if (!vl)
+		return 0;
+	fr->p = (const uint8_t *)v + 1;
+	fr->len = (uint32_t)(vl - 1);
+	return ((const uint8_t *)v)[0];
+}

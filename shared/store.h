@@ -1,0 +1,101 @@
+/**
+ * @file store.h  The LMDB session store. The translator is its only writer;
+ *                xsgwctl opens it read-only.
+ *
+ * Databases (keys sort the way they are queried; integers big-endian):
+ *   meta      "schema" -> u32, "next_id" -> u64
+ *   msg       id(be64) -> message record
+ *   msgkey    dedup key (string) -> id(be64)
+ *   deadline  when_ms(be64) || id(be64) -> empty (timers, re-armed at start)
+ *   rx        proc(be32) -> record {u64 boot, u64 seq}: last frame applied
+ *   stats     counter name -> u64
+ *
+ * A record is one version byte followed by typed fields (frame.h codec).
+ */
+#ifndef XSGW_STORE_H
+#define XSGW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "frame.h"
+
+#define STORE_SCHEMA 1
+
+enum store_db { DB_META = 0, DB_MSG, DB_MSGKEY, DB_DEADLINE, DB_RX, DB_STATS,
+		DB_COUNT };
+
+struct store;
+struct store_txn;
+
+/**
+ * Open (and create) the environment in dir.
+ * @param max_size  the map grows on demand up to this many bytes
+ * @param rdonly    open read-only (xsgwctl); the directory must exist
+ * @return 0; ENOENT if rdonly and there is no store; EPROTO if the schema
+ *         is newer than this program; another errno from LMDB
+ * Stale reader slots left by dead processes are cleared (mdb_reader_check).
+ */
+int store_open(struct store **sp, const char *dir, uint64_t max_size,
+	       bool rdonly);
+void store_close(struct store *s);
+
+/** Current map size and bytes in use. */
+void store_size(struct store *s, uint64_t *mapsize, uint64_t *used);
+
+/** Name of a database (for dump). */
+const char *store_db_name(enum store_db db);
+
+/**
+ * Begin a transaction. A write transaction first grows the map when it is
+ * more than three quarters full.
+ * @return 0, ENOSPC, or an errno for LMDB's error
+ */
+int store_begin(struct store *s, struct store_txn **tp, bool write);
+
+/**
+ * Commit. Any error recorded by an operation aborts instead.
+ * @return 0; EAGAIN if the map was full and has grown (redo the work);
+ *         ENOSPC if it is full at store.map_size; another errno
+ */
+int store_commit(struct store_txn *t);
+void store_abort(struct store_txn *t);
+
+/** Operations record their first error in the transaction (sticky). */
+int store_put(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+	      const void *v, size_t vl);
+/** @return 0, or ENOENT if absent (not sticky) */
+int store_get(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+	      const void **v, size_t *vl);
+/** @return 0, or ENOENT if absent (not sticky) */
+int store_del(struct store_txn *t, enum store_db db, const void *k,
+	      size_t kl);
+
+/**
+ * Visit entries in key order, starting at the first key >= from.
+ * @param cb  return true to go on
+ */
+typedef bool(store_visit_h)(const void *k, size_t kl, const void *v,
+			    size_t vl, void *arg);
+int store_scan(struct store_txn *t, enum store_db db, const void *from,
+	       size_t fl, store_visit_h *cb, void *arg);
+
+/** Allocate the next id (meta next_id), never reused. */
+uint64_t store_next_id(struct store_txn *t);
+
+/** Add delta to a counter in stats. */
+void store_count(struct store_txn *t, const char *name, int64_t delta);
+
+/** Big-endian helpers for keys. */
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+
+/** Start a record: fb is reset, the version byte written. */
+void rec_begin(struct fbuf *fb, uint8_t version);
+/**
+ * Open a record for reading with the frame_get_* functions.
+ * @return the record version, or 0 if empty
+ */
+uint8_t rec_open(struct frame *fr, const void *v, size_t vl);
+
+#endif

@@ -1,0 +1,80 @@
+/**
+ * @file util.c  Small helpers shared by every process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "util.h"
+
+
+const char *proc_name(enum proc_id id)
+{
+	static const char *names[] = {"supervisor", "translator", "xmpp-front",
+				      "sip-front", "xsgwctl"};
+
+	return (unsigned)id < sizeof(names) / sizeof(names[0]) ? names[id]
+							      : "?";
+}
+
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
+uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
+uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+
+	while (!v) {
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+			v = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+	}
+	return v;
+}
+
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return errno;
+	return 0;
+}
+
+
+int path_join(char *buf, size_t sz, const char *dir, const char *name)
+{
+	int n = snprintf(buf, sz, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= sz ? ENAMETOOLONG : 0;
+}

@@ -1,0 +1,35 @@
+/**
+ * @file util.h  Small helpers shared by every process.
+ */
+#ifndef XSGW_UTIL_H
+#define XSGW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Process ids, also the index of each worker in the supervisor's table. */
+enum proc_id {
+	PROC_SUPERVISOR = 0,
+	PROC_TRANSLATOR = 1,
+	PROC_XMPP_FRONT = 2,
+	PROC_SIP_FRONT = 3,
+	PROC_CTL = 4,
+};
+
+/** Exit status meaning "bad configuration, do not restart" (EX_CONFIG). */
+#define EXIT_CONFIG 78
+
+const char *proc_name(enum proc_id id);
+
+/** Monotonic milliseconds. */
+uint64_t now_ms(void);
+/** Wall-clock milliseconds since the epoch. */
+uint64_t wall_ms(void);
+/** 64 random bits from the kernel (never 0). */
+uint64_t random_u64(void);
+/** mkdir -p with the given mode. @return 0 or errno */
+int mkdir_p(const char *path, unsigned mode);
+/** snprintf into buf; @return 0 or ENAMETOOLONG if truncated */
+int path_join(char *buf, size_t sz, const char *dir, const char *name);
+
+#endif
