@@ -246,3 +246,90 @@ int addr_sip_to_user(const struct xsgw_config *cfg, const char *user,
 		return EINVAL;
 	return fmt(jid, sz, "%s@%s%s", raw, host, "");
 }
+
+
+static const struct {
+	unsigned code;
+	const char *cond;
+} sip2x[] = {
+	{400, "bad-request"},	 {401, "not-authorized"},
+	{402, "bad-request"},	 {403, "forbidden"},
+	{404, "item-not-found"}, {405, "feature-not-implemented"},
+	{406, "not-acceptable"}, {407, "not-authorized"},
+	{408, "remote-server-timeout"}, {410, "gone"},
+	{413, "policy-violation"}, {414, "jid-malformed"},
+	{415, "not-acceptable"}, {416, "bad-request"},
+	{420, "feature-not-implemented"}, {421, "bad-request"},
+	{423, "resource-constraint"}, {430, "recipient-unavailable"},
+	{433, "policy-violation"}, {439, "feature-not-implemented"},
+	{440, "policy-violation"}, {480, "recipient-unavailable"},
+	{481, "item-not-found"}, {482, "not-acceptable"},
+	{483, "not-acceptable"}, {484, "item-not-found"},
+	{485, "item-not-found"}, {486, "recipient-unavailable"},
+	{487, "service-unavailable"}, {488, "not-acceptable"},
+	{491, "unexpected-request"}, {493, "service-unavailable"},
+	{500, "internal-server-error"}, {501, "feature-not-implemented"},
+	{502, "remote-server-not-found"}, {503, "service-unavailable"},
+	{504, "remote-server-timeout"}, {505, "not-acceptable"},
+	{513, "policy-violation"}, {600, "service-unavailable"},
+	{603, "service-unavailable"}, {604, "item-not-found"},
+	{606, "not-acceptable"},
+};
+
+
+const char *addr_sip_to_xmpp_error(unsigned scode)
+{
+	for (size_t i = 0; i < sizeof(sip2x) / sizeof(sip2x[0]); i++)
+		if (sip2x[i].code == scode)
+			return sip2x[i].cond;
+	if (scode >= 300 && scode < 400)
+		return "redirect";
+	if (scode >= 500 && scode < 600)
+		return "internal-server-error";
+	if (scode >= 600)
+		return "service-unavailable";
+	return "bad-request";
+}
+
+
+static const struct {
+	const char *cond;
+	unsigned code;
+	const char *reason;
+} x2sip[] = {
+	{"bad-request", 400, "Bad Request"},
+	{"conflict", 400, "Bad Request"},
+	{"feature-not-implemented", 405, "Method Not Allowed"},
+	{"forbidden", 403, "Forbidden"},
+	{"gone", 410, "Gone"},
+	{"internal-server-error", 500, "Server Internal Error"},
+	{"item-not-found", 404, "Not Found"},
+	{"jid-malformed", 484, "Address Incomplete"},
+	{"not-acceptable", 406, "Not Acceptable"},
+	{"not-allowed", 405, "Method Not Allowed"},
+	{"not-authorized", 401, "Unauthorized"},
+	{"policy-violation", 403, "Forbidden"},
+	{"recipient-unavailable", 480, "Temporarily Unavailable"},
+	{"redirect", 302, "Moved Temporarily"},
+	{"registration-required", 400, "Bad Request"},
+	{"remote-server-not-found", 404, "Not Found"},
+	{"remote-server-timeout", 408, "Request Timeout"},
+	{"resource-constraint", 500, "Server Internal Error"},
+	{"service-unavailable", 503, "Service Unavailable"},
+	{"subscription-required", 400, "Bad Request"},
+	{"undefined-condition", 400, "Bad Request"},
+	{"unexpected-request", 491, "Request Pending"},
+};
+
+
+unsigned addr_xmpp_error_to_sip(const char *cond, const char **reason)
+{
+	for (size_t i = 0; i < sizeof(x2sip) / sizeof(x2sip[0]); i++) {
+		if (!strcmp(x2sip[i].cond, cond)) {
+			*reason = x2sip[i].reason;
+			return x2sip[i].code;
+		}
+	}
+	*reason = "Bad Request";
+	return 400;
+}

@@ -54,4 +54,18 @@ int addr_sip_to_gwjid(const struct xsgw_config *cfg, const char *user,
 int addr_sip_to_user(const struct xsgw_config *cfg, const char *user,
 		     const char *host, char *jid, size_t sz);
 
+
+
+/**
+ * RFC 7247 §8: the XMPP error condition for a SIP final response code.
+ * @return a condition name such as "item-not-found"
+ */
+const char *addr_sip_to_xmpp_error(unsigned scode);
+
+/**
+ * RFC 7247 §8: the SIP response for an XMPP error condition.
+ * @param reason  set to the reason phrase
+ * @return the status code (400 for an unknown condition)
+ */
+unsigned addr_xmpp_error_to_sip(const char *cond, const char **reason);
 #endif

@@ -78,3 +78,41 @@ int path_join(char *buf, size_t sz, const char *dir, const char *name)
 
 	return n < 0 || (size_t)n >= sz ? ENAMETOOLONG : 0;
 }
+
+
+int utf8_xml_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t c = s[i];
+		size_t len, k;
+
+		if (c < 0x80)
+			len = 1;
+		else if ((c & 0xe0) == 0xc0)
+			len = 2, c &= 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			len = 3, c &= 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			len = 4, c &= 0x07;
+		else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
+		    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+			return 0; /* overlong or out of range */
+		if ((c < 0x20 && c != 0x9 && c != 0xa && c != 0xd) ||
+		    (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
+			return 0;
+		i += len;
+	}
+	return 1;
+}

@@ -32,4 +32,11 @@ int mkdir_p(const char *path, unsigned mode);
 /** snprintf into buf; @return 0 or ENAMETOOLONG if truncated */
 int path_join(char *buf, size_t sz, const char *dir, const char *name);
 
+
+/**
+ * True if s[0..n) is UTF-8 made only of characters XML 1.0 allows
+ * (no NUL, no C0 controls other than TAB/LF/CR, no surrogates, no
+ * U+FFFE/U+FFFF, no overlong forms).
+ */
+int utf8_xml_valid(const char *s, size_t n);
 #endif

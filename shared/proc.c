@@ -1,0 +1,164 @@
+/**
+ * @file proc.c  Common worker bootstrap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <re.h>
+#include "log.h"
+#include "proc.h"
+
+static struct proc *g_proc;
+
+
+static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
+				    void *arg)
+{
+	struct proc *p = arg;
+	char eb[512];
+	struct xsgw_config *nc;
+
+	if (frame_end(fr))
+		return EBADMSG;
+	switch (fr->type) {
+	case MSG_PING:
+		return chan_send_empty(ch, MSG_PONG, fr->seq);
+	case MSG_SHUTDOWN:
+		log_info("shutdown requested");
+		if (p->shutdownh)
+			p->shutdownh(p->arg);
+		else
+			re_cancel();
+		return 0;
+	case MSG_RELOAD:
+		if (config_load(&nc, p->cfg->file, eb, sizeof(eb))) {
+			log_error("reload: %s (keeping the old config)", eb);
+			return 0;
+		}
+		/* only the log settings apply without a restart */
+		log_setup(nc->log.level, nc->log.json);
+		p->cfg->log = nc->log;
+		config_free(nc);
+		log_info("reloaded %s", p->cfg->file);
+		return 0;
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static void proc_close_supervisor(struct chan *ch, int err, void *arg)
+{
+	/* The supervisor is gone: never outlive it. */
+	log_warn("supervisor channel closed (%s); exiting",
+		 err ? strerror(err) : "EOF");
+	exit(1);
+}
+
+
+static void signal_handler(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT) {
+		if (g_proc && g_proc->shutdownh)
+			g_proc->shutdownh(g_proc->arg);
+		else
+			re_cancel();
+	}
+}
+
+
+static void usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s -c CONFIG\n", prog);
+	exit(EXIT_CONFIG);
+}
+
+
+void proc_init(struct proc *p, enum proc_id id, int argc, char **argv,
+	       proc_shutdown_h *shutdownh, void *arg)
+{
+	const char *file = NULL;
+	char eb[512];
+	int c, err;
+
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->shutdownh = shutdownh;
+	p->arg = arg;
+	p->boot = random_u64();
+	g_proc = p;
+	log_procinit(proc_name(id));
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		if (c == 'c')
+			file = optarg;
+		else
+			usage(argv[0]);
+	}
+	if (!file)
+		usage(argv[0]);
+	err = config_load(&p->cfg, file, eb, sizeof(eb));
+	if (err)
+		fatal(EXIT_CONFIG, "config: %s", eb);
+	log_setup(p->cfg->log.level, p->cfg->log.json);
+	signal(SIGPIPE, SIG_IGN);
+	err = libre_init();
+	if (err)
+		fatal(1, "libre_init: %s", strerror(err));
+	log_libre_attach();
+	if (fcntl(3, F_GETFD) != -1) {
+		err = chan_alloc(&p->ctl, 3, "supervisor",
+				 proc_dispatch_supervisor, NULL,
+				 proc_close_supervisor, p);
+		if (err)
+			fatal(1, "control channel: %s", strerror(err));
+	}
+}
+
+
+void proc_ready(struct proc *p)
+{
+	if (p->ctl)
+		chan_send_empty(p->ctl, MSG_READY, 0);
+	log_info("ready (pid %d)", (int)getpid());
+}
+
+
+int proc_run(struct proc *p)
+{
+	int err = re_main(signal_handler);
+
+	return err ? 1 : 0;
+}
+
+
+int proc_hello(struct proc *p, struct chan *ch, uint64_t acked)
+{
+	struct fbuf fb = {0};
+	int err;
+
+	frame_begin(&fb, MSG_HELLO, 0);
+	frame_put_u32(&fb, p->id);
+	frame_put_u32(&fb, (uint32_t)getpid());
+	frame_put_u64(&fb, p->boot);
+	frame_put_u64(&fb, acked);
+	err = frame_finish(&fb);
+	if (!err)
+		err = chan_send(ch, &fb);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
+int proc_hello_decode(struct frame *fr, uint32_t *proc, uint32_t *pid,
+		      uint64_t *boot, uint64_t *acked)
+{
+	*proc = frame_get_u32(fr);
+	*pid = frame_get_u32(fr);
+	*boot = frame_get_u64(fr);
+	*acked = frame_get_u64(fr);
+	return frame_end(fr);
+}

@@ -1,0 +1,343 @@
+/**
+ * @file translator.c  main(), the peer table and group commit.
+ *
+ * Every frame read from a front in one loop turn runs against one write
+ * transaction; the transaction commits at the end of the turn, and only
+ * then are the frames that depend on it sent and the reliable frames
+ * acknowledged (persist, then act).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <re.h>
+#include "log.h"
+#include "translator.h"
+
+struct after {
+	struct le le;
+	enum proc_id to;
+	struct fbuf fb;
+};
+
+static struct translator tr;
+
+
+static void after_destructor(void *arg)
+{
+	struct after *a = arg;
+
+	list_unlink(&a->le);
+	fbuf_reset(&a->fb);
+}
+
+
+static struct tr_peer *peer_of(enum proc_id id)
+{
+	return id == PROC_XMPP_FRONT ? &tr.xmpp
+	       : id == PROC_SIP_FRONT ? &tr.sip
+				      : NULL;
+}
+
+
+struct store_txn *tr_txn(struct translator *t)
+{
+	int err;
+
+	if (!t->txn) {
+		err = store_begin(t->store, &t->txn, true);
+		if (err) {
+			/* without a store nothing can be promised: restart */
+			fatal(1, "store: cannot begin a transaction: %s",
+			      strerror(err));
+		}
+	}
+	return t->txn;
+}
+
+
+void tr_after_commit(struct translator *t, enum proc_id to, struct fbuf *fb)
+{
+	struct after *a = mem_zalloc(sizeof(*a), after_destructor);
+
+	if (!a || frame_finish(fb)) {
+		log_error("dropping an outgoing frame: %s",
+			  a ? "frame too large" : "out of memory");
+		mem_deref(a);
+		fbuf_reset(fb);
+		return;
+	}
+	a->to = to;
+	a->fb = *fb;
+	memset(fb, 0, sizeof(*fb));
+	list_append(&t->after, &a->le, a);
+}
+
+
+void tr_deadline(struct translator *t, uint64_t when, uint64_t id)
+{
+	uint8_t k[16];
+
+	be64_put(k, when);
+	be64_put(k + 8, id);
+	store_put(tr_txn(t), DB_DEADLINE, k, sizeof(k), "", 0);
+}
+
+
+static void peer_ack(struct tr_peer *p)
+{
+	if (p->ack > p->hwm) {
+		p->hwm = p->ack;
+		if (p->ch)
+			chan_send_empty(p->ch, MSG_ACK, p->hwm);
+	}
+}
+
+
+/* End of a batch: commit, then send what depends on it. */
+static void tr_commit(void)
+{
+	struct le *le;
+	int err;
+
+	if (!tr.txn)
+		return;
+	err = store_commit(tr.txn);
+	tr.txn = NULL;
+	if (err) {
+		/* Nothing was promised: drop the effects and make the fronts
+		 * replay their unacknowledged frames. */
+		log_error("store commit failed: %s; fronts will replay",
+			  strerror(err));
+		list_flush(&tr.after);
+		tr.xmpp.ack = tr.xmpp.hwm;
+		tr.sip.ack = tr.sip.hwm;
+		tr.xmpp.ch = mem_deref(tr.xmpp.ch);
+		tr.sip.ch = mem_deref(tr.sip.ch);
+		return;
+	}
+	while ((le = list_head(&tr.after))) {
+		struct after *a = le->data;
+		struct tr_peer *p = peer_of(a->to);
+		if (p && p->ch)
+			chan_send(p->ch, &a->fb);
+		mem_deref(a);
+	}
+	peer_ack(&tr.xmpp);
+	peer_ack(&tr.sip);
+}
+
+
+static void translator_batch_handler(struct chan *ch, void *arg)
+{
+	tr_commit();
+}
+
+
+/* A reliable frame: apply once per (front incarnation, seq). */
+static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
+{
+	uint8_t k[4] = {0, 0, 0, (uint8_t)p->id}, v[16];
+
+	if (fr->seq <= p->ack)
+		return false;
+	p->ack = fr->seq;
+	be64_put(v, p->boot);
+	be64_put(v + 8, p->ack);
+	store_put(tr_txn(&tr), DB_RX, k, sizeof(k), v, sizeof(v));
+	return true;
+}
+
+
+static int translator_dispatch_xmpp(struct frame *fr)
+{
+	switch (fr->type) {
+	case MSG_XMPP_IN_MESSAGE:
+		if (!peer_fresh(&tr.xmpp, fr))
+			return 0;
+		return tr_msg_xmpp_in(&tr, fr);
+	case MSG_XMPP_SENT:
+		return tr_msg_xmpp_sent(&tr, fr);
+	case MSG_XMPP_LINK: {
+		uint32_t up = frame_get_u32(fr);
+		if (frame_end(fr))
+			return EBADMSG;
+		log_info("xmpp link %s", up ? "up" : "down");
+		return 0;
+	}
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static int translator_dispatch_sip(struct frame *fr)
+{
+	switch (fr->type) {
+	case MSG_SIP_IN_MESSAGE:
+		if (!peer_fresh(&tr.sip, fr))
+			return 0;
+		return tr_msg_sip_in(&tr, fr);
+	case MSG_SIP_RESULT:
+		return tr_msg_sip_result(&tr, fr);
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static int translator_hello(struct chan *ch, struct frame *fr)
+{
+	uint32_t proc, pid;
+	uint64_t boot, acked;
+	struct tr_peer *p;
+	uint8_t k[4] = {0};
+	const void *v;
+	size_t vl;
+	int err;
+
+	err = proc_hello_decode(fr, &proc, &pid, &boot, &acked);
+	if (err)
+		return err;
+	p = peer_of((enum proc_id)proc);
+	if (!p) {
+		log_warn("hello from unexpected process %u", proc);
+		return EPROTO;
+	}
+	k[3] = (uint8_t)proc;
+	p->hwm = 0;
+	if (!store_get(tr_txn(&tr), DB_RX, k, sizeof(k), &v, &vl) && vl == 16 &&
+	    be64_get(v) == boot)
+		p->hwm = be64_get((const uint8_t *)v + 8);
+	p->ack = p->hwm;
+	p->boot = boot;
+	if (p->ch && p->ch != ch) {
+		log_info("%s reconnected; dropping its old channel",
+			 proc_name(p->id));
+		mem_deref(p->ch);
+	}
+	p->ch = ch;
+	chan_set_user(ch, p);
+	chan_set_name(ch, proc_name(p->id));
+	log_info("%s connected (pid %u, %llu frames already applied)",
+		 proc_name(p->id), pid, (unsigned long long)p->hwm);
+	err = proc_hello(&tr.proc, ch, p->hwm);
+	if (!err)
+		tr_msg_replay(&tr, p->id);
+	return err;
+}
+
+
+static int translator_dispatch(struct chan *ch, struct frame *fr, void *arg)
+{
+	struct tr_peer *p = chan_user(ch);
+	int err;
+
+	if (!p) {
+		if (fr->type != MSG_HELLO)
+			return EPROTO;
+		return translator_hello(ch, fr);
+	}
+	if (tr.stopping)
+		return 0; /* not applied, not acked: replayed later */
+	err = p->id == PROC_XMPP_FRONT ? translator_dispatch_xmpp(fr)
+				       : translator_dispatch_sip(fr);
+	if (err)
+		log_warn("bad %s from %s (seq %llu)",
+			 msg_type_name(fr->type) ? msg_type_name(fr->type)
+						 : "frame",
+			 proc_name(p->id), (unsigned long long)fr->seq);
+	return err;
+}
+
+
+static void translator_close_handler(struct chan *ch, int err, void *arg)
+{
+	struct tr_peer *p = chan_user(ch);
+
+	if (p && p->ch == ch) {
+		log_info("%s disconnected", proc_name(p->id));
+		p->ch = NULL;
+	}
+	mem_deref(ch);
+}
+
+
+static void translator_accept_handler(int flags, void *arg)
+{
+	struct chan *ch;
+	int fd, err;
+
+	fd = accept4(tr.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	err = chan_alloc(&ch, fd, "front", translator_dispatch,
+			 translator_batch_handler, translator_close_handler,
+			 NULL);
+	if (err) {
+		log_warn("accept: %s", strerror(err));
+		close(fd);
+	}
+}
+
+
+static void sweep_handler(void *arg)
+{
+	tr_msg_expire(&tr, wall_ms());
+	tr_commit();
+	tmr_start(&tr.sweep, 1000, sweep_handler, NULL);
+}
+
+
+static void translator_shutdown(void *arg)
+{
+	tr.stopping = true;
+	tr_commit();
+	re_cancel();
+}
+
+
+int main(int argc, char **argv)
+{
+	char path[512];
+	int err;
+
+	proc_init(&tr.proc, PROC_TRANSLATOR, argc, argv, translator_shutdown,
+		  NULL);
+	tr.xmpp.id = PROC_XMPP_FRONT;
+	tr.sip.id = PROC_SIP_FRONT;
+	err = store_open(&tr.store, tr.proc.cfg->store.path,
+			 tr.proc.cfg->store.map_size, false);
+	if (err)
+		fatal(1, "store %s: %s", tr.proc.cfg->store.path,
+		      strerror(err));
+	err = mkdir_p(tr.proc.cfg->runtime.dir, 0700);
+	if (!err)
+		err = path_join(path, sizeof(path), tr.proc.cfg->runtime.dir,
+				"translator.sock");
+	if (!err)
+		err = unix_listen(&tr.lfd, path);
+	if (err)
+		fatal(1, "listen %s: %s", path, strerror(err));
+	fd_listen(tr.lfd, FD_READ, translator_accept_handler, NULL);
+	tmr_init(&tr.sweep);
+	sweep_handler(NULL);
+	proc_ready(&tr.proc);
+
+	err = proc_run(&tr.proc);
+
+	tmr_cancel(&tr.sweep);
+	fd_close(tr.lfd);
+	close(tr.lfd);
+	tr.xmpp.ch = mem_deref(tr.xmpp.ch);
+	tr.sip.ch = mem_deref(tr.sip.ch);
+	if (tr.txn)
+		store_abort(tr.txn);
+	store_close(tr.store);
+	list_flush(&tr.after);
+	log_info("stopped");
+	libre_close();
+	config_free(tr.proc.cfg);
+	return err;
+}
