@@ -56,7 +56,7 @@ enum msg_type {
 	MSG_XMPP_OUT_MESSAGE = 0x0102, /**< tr->front: str from, to, id, type,
 					  body, err_cond, err_text; u32 flags;
 					  seq = message id */
-	MSG_XMPP_SENT = 0x0103,	 /**< front->tr: (none); seq = message id */
+	MSG_XMPP_SENT = 0x0103,	 /**< R front->tr: u64 message id */
 	MSG_XMPP_LINK = 0x0104,	 /**< front->tr: u32 up */
 
 	/* sip-front <-> translator */
@@ -68,8 +68,8 @@ enum msg_type {
 	MSG_SIP_OUT_MESSAGE = 0x0203, /**< tr->front: str ruri, from, to,
 					 callid, fromtag, branch, ctype, body;
 					 u32 cseq; seq = message id */
-	MSG_SIP_RESULT = 0x0204, /**< front->tr: u32 scode, str reason;
-				    seq = message id */
+	MSG_SIP_RESULT = 0x0204, /**< R front->tr: u64 message id, u32 scode,
+				    str reason */
 
 	/* xsgwctl <-> supervisor (control.sock) */
 	MSG_CTL_STATUS = 0x0301,  /**< ctl->sup: (none) */

@@ -62,7 +62,7 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 
 	if (lvl > lg.level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	re_vsnprintf(msg, sizeof(msg), fmt, ap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
@@ -127,7 +127,7 @@ static void dbg_print_handler(int level, const char *p, size_t len, void *arg)
 	(void)arg;
 	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
 		--len;
-	log_at(l, "libre: %.*s", (int)len, p);
+	log_at(l, "libre: %b", p, len);
 }
 
 

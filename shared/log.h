@@ -1,6 +1,7 @@
 /**
  * @file log.h  One log for every process: text or JSON lines on stderr,
- *              each tagged with the process name and pid.
+ *              each tagged with the process name and pid. Formats are
+ *              libre's (re_printf): %r for a struct pl, %J for a struct sa.
  */
 #ifndef XSGW_LOG_H
 #define XSGW_LOG_H
@@ -25,15 +26,14 @@ void log_setup(enum log_level level, int json);
 /** Route libre's dbg output into this log. */
 void log_libre_attach(void);
 
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...);
+void log_warn(const char *fmt, ...);
+void log_info(const char *fmt, ...);
+void log_debug(const char *fmt, ...);
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap);
 
 /** Log at error level and exit(code). Start-up failures only. */
-void fatal(int code, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 2, 3)));
+void fatal(int code, const char *fmt, ...) __attribute__((noreturn));
 
 /** @return true if lines at lvl are emitted. */
 int log_enabled(enum log_level lvl);

@@ -391,7 +391,7 @@ out:
 int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr)
 {
 	struct rec r = {0};
-	uint64_t id = fr->seq;
+	uint64_t id = frame_get_u64(fr);
 
 	if (frame_end(fr))
 		return EBADMSG;
@@ -589,11 +589,12 @@ out:
 int tr_msg_sip_result(struct translator *tr, struct frame *fr)
 {
 	struct rec r = {0}, n = {0};
-	uint64_t id = fr->seq;
+	uint64_t id;
 	uint32_t scode;
 	char *reason, text[512];
 	int err = 0;
 
+	id = frame_get_u64(fr);
 	scode = frame_get_u32(fr);
 	reason = frame_get_strdup(fr);
 	if (frame_end(fr) || scode < 200 || scode > 699) {

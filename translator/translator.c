@@ -135,7 +135,8 @@ static void translator_batch_handler(struct chan *ch, void *arg)
 }
 
 
-/* A reliable frame: apply once per (front incarnation, seq). */
+/* Every data frame from a front is reliable: apply it once per
+ * (front incarnation, seq); the seq is stored with its effects. */
 static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 {
 	uint8_t k[4] = {0, 0, 0, (uint8_t)p->id}, v[16];
@@ -152,10 +153,10 @@ static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 
 static int translator_dispatch_xmpp(struct frame *fr)
 {
+	if (fr->type != MSG_XMPP_LINK && !peer_fresh(&tr.xmpp, fr))
+		return 0;
 	switch (fr->type) {
 	case MSG_XMPP_IN_MESSAGE:
-		if (!peer_fresh(&tr.xmpp, fr))
-			return 0;
 		return tr_msg_xmpp_in(&tr, fr);
 	case MSG_XMPP_SENT:
 		return tr_msg_xmpp_sent(&tr, fr);
@@ -174,10 +175,10 @@ static int translator_dispatch_xmpp(struct frame *fr)
 
 static int translator_dispatch_sip(struct frame *fr)
 {
+	if (!peer_fresh(&tr.sip, fr))
+		return 0;
 	switch (fr->type) {
 	case MSG_SIP_IN_MESSAGE:
-		if (!peer_fresh(&tr.sip, fr))
-			return 0;
 		return tr_msg_sip_in(&tr, fr);
 	case MSG_SIP_RESULT:
 		return tr_msg_sip_result(&tr, fr);

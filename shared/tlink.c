@@ -1,0 +1,178 @@
+/**
+ * @file tlink.c  Front -> translator link.
+ */
+#include <errno.h>
+#include <string.h>
+#include <re.h>
+#include "backoff.h"
+#include "log.h"
+#include "tlink.h"
+
+enum { DONE_RING = 8192 };
+
+struct tlink {
+	struct proc *proc;
+	struct chan *ch;
+	struct relq *q;
+	struct tmr tmr;
+	unsigned attempts;
+	bool up;
+	tlink_frame_h *frameh;
+	void *arg;
+	uint64_t done[DONE_RING];
+	unsigned done_head;
+	char path[512];
+};
+
+static void tlink_connect(void *arg);
+
+
+static void tlink_destructor(void *arg)
+{
+	struct tlink *tl = arg;
+
+	tmr_cancel(&tl->tmr);
+	mem_deref(tl->ch);
+	mem_deref(tl->q);
+}
+
+
+static void tlink_retry(struct tlink *tl)
+{
+	uint32_t d = backoff_delay(50, 1000, tl->attempts++,
+				   (uint32_t)random_u64());
+
+	tmr_start(&tl->tmr, d, tlink_connect, tl);
+}
+
+
+static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
+{
+	struct tlink *tl = arg;
+	uint32_t proc, pid;
+	uint64_t boot, acked;
+	int err;
+
+	if (!tl->up) {
+		if (fr->type != MSG_HELLO)
+			return EPROTO;
+		err = proc_hello_decode(fr, &proc, &pid, &boot, &acked);
+		if (err || proc != PROC_TRANSLATOR)
+			return err ? err : EPROTO;
+		relq_ack(tl->q, acked);
+		tl->up = true;
+		tl->attempts = 0;
+		log_info("translator link up (pid %u); re-sending %zu frame(s)",
+			 pid, relq_count(tl->q));
+		return relq_replay(tl->q, ch);
+	}
+	if (fr->type == MSG_ACK) {
+		if (frame_end(fr))
+			return EBADMSG;
+		relq_ack(tl->q, fr->seq);
+		return 0;
+	}
+	return tl->frameh(fr, tl->arg);
+}
+
+
+static void tlink_close_handler(struct chan *ch, int err, void *arg)
+{
+	struct tlink *tl = arg;
+
+	log_warn("translator link down (%s); %zu frame(s) kept",
+		 err ? strerror(err) : "EOF", relq_count(tl->q));
+	tl->up = false;
+	tl->ch = mem_deref(tl->ch);
+	tlink_retry(tl);
+}
+
+
+static void tlink_connect(void *arg)
+{
+	struct tlink *tl = arg;
+	int err;
+
+	err = chan_connect(&tl->ch, tl->path, "translator", tlink_dispatch,
+			   NULL, tlink_close_handler, tl);
+	if (!err)
+		err = proc_hello(tl->proc, tl->ch, 0);
+	if (err) {
+		if (tl->attempts == 0 || log_enabled(LOG_DEBUG))
+			log_info("translator not reachable (%s); retrying",
+				 strerror(err));
+		tl->ch = mem_deref(tl->ch);
+		tlink_retry(tl);
+	}
+}
+
+
+int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
+		void *arg)
+{
+	struct tlink *tl;
+	int err;
+
+	tl = mem_zalloc(sizeof(*tl), tlink_destructor);
+	if (!tl)
+		return ENOMEM;
+	tl->proc = proc;
+	tl->frameh = frameh;
+	tl->arg = arg;
+	tmr_init(&tl->tmr);
+	err = path_join(tl->path, sizeof(tl->path), proc->cfg->runtime.dir,
+			"translator.sock");
+	if (!err)
+		err = relq_alloc(&tl->q, proc->boot);
+	if (err) {
+		mem_deref(tl);
+		return err;
+	}
+	tmr_start(&tl->tmr, 0, tlink_connect, tl);
+	*tlp = tl;
+	return 0;
+}
+
+
+int tlink_send_reliable(struct tlink *tl, struct fbuf *fb)
+{
+	return relq_push(tl->q, tl->up ? tl->ch : NULL, fb);
+}
+
+
+int tlink_send(struct tlink *tl, struct fbuf *fb)
+{
+	int err = frame_finish(fb);
+
+	if (err)
+		return err;
+	return tl->up ? chan_send(tl->ch, fb) : EPIPE;
+}
+
+
+bool tlink_up(const struct tlink *tl)
+{
+	return tl->up;
+}
+
+
+size_t tlink_unacked(const struct tlink *tl)
+{
+	return relq_count(tl->q);
+}
+
+
+void tlink_done(struct tlink *tl, uint64_t id)
+{
+	tl->done[tl->done_head] = id;
+	tl->done_head = (tl->done_head + 1) % DONE_RING;
+}
+
+
+bool tlink_is_done(const struct tlink *tl, uint64_t id)
+{
+	for (unsigned i = 0; i < DONE_RING; i++)
+		if (tl->done[i] == id)
+			return true;
+	return false;
+}

@@ -1,0 +1,41 @@
+/**
+ * @file tlink.h  A front's link to the translator: connect with backoff,
+ *                HELLO, reliable frames replayed after a reconnect, and a
+ *                short memory of what was already done (idempotency when
+ *                the translator re-sends after its own restart).
+ */
+#ifndef XSGW_TLINK_H
+#define XSGW_TLINK_H
+
+#include "proc.h"
+
+struct tlink;
+
+/** A frame from the translator (not HELLO/ACK). @return 0 or EBADMSG */
+typedef int(tlink_frame_h)(struct frame *fr, void *arg);
+
+/** @param proc  this worker; the link starts connecting at once */
+int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
+		void *arg);
+
+/**
+ * Send a reliable frame (begun with seq 0): kept until acknowledged.
+ * @return 0 or ENOMEM
+ */
+int tlink_send_reliable(struct tlink *tl, struct fbuf *fb);
+
+/** Send a best-effort frame; dropped while the link is down. */
+int tlink_send(struct tlink *tl, struct fbuf *fb);
+
+/** True once HELLO was exchanged. */
+bool tlink_up(const struct tlink *tl);
+
+/** Frames waiting for an acknowledgement. */
+size_t tlink_unacked(const struct tlink *tl);
+
+/** Remember that the work for id is done. */
+void tlink_done(struct tlink *tl, uint64_t id);
+/** True if id was done by this incarnation (recently). */
+bool tlink_is_done(const struct tlink *tl, uint64_t id);
+
+#endif

@@ -1,0 +1,306 @@
+/**
+ * @file sip_front.c  main(), requests from the SIP network.
+ */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <re.h>
+#include "log.h"
+#include "sip_front.h"
+
+enum { STRANS_TIMEOUT_MS = 30000 };
+
+/** A request waiting for the translator's answer. */
+struct strans {
+	struct le he;
+	uint64_t tx;
+	struct sip_strans *st;
+	struct sip_msg *msg;
+	struct tmr tmr;
+};
+
+static struct sip_front sf;
+
+
+static void strans_destructor(void *arg)
+{
+	struct strans *s = arg;
+
+	tmr_cancel(&s->tmr);
+	hash_unlink(&s->he);
+	mem_deref(s->st);
+	mem_deref(s->msg);
+}
+
+
+static bool src_trusted(const struct sa *src)
+{
+	const struct xsgw_config *cfg = sf.proc.cfg;
+
+	for (size_t i = 0; i < cfg->sip.ntrusted; i++) {
+		const struct cfg_net *n = &cfg->sip.trusted[i];
+		const uint8_t *a;
+		unsigned bits = n->prefix, len;
+
+		if (n->v6 != (sa_af(src) == AF_INET6))
+			continue;
+		a = n->v6 ? (const uint8_t *)&src->u.in6.sin6_addr
+			  : (const uint8_t *)&src->u.in.sin_addr;
+		len = bits / 8;
+		if (memcmp(a, n->addr, len))
+			continue;
+		if (bits % 8 && (a[len] ^ n->addr[len]) &
+					(0xff << (8 - bits % 8)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+
+static void reply(const struct sip_msg *msg, uint16_t scode,
+		  const char *reason)
+{
+	sip_replyf(sf.sip, msg, scode, reason,
+		   "Content-Length: 0\r\n\r\n");
+}
+
+
+static void strans_timeout_handler(void *arg)
+{
+	struct strans *s = arg;
+
+	log_warn("no answer from the translator for tx %llu; 503",
+		 (unsigned long long)s->tx);
+	sip_treplyf(&s->st, NULL, sf.sip, s->msg, false, 503,
+		    "Service Unavailable",
+		    "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
+	mem_deref(s);
+}
+
+
+static bool strans_match(struct le *le, void *arg)
+{
+	const struct strans *s = le->data;
+
+	return s->tx == *(const uint64_t *)arg;
+}
+
+
+/* Checks libre's parser leaves to us (RFC 4475 torture cases). */
+static const char *msg_invalid(const struct sip_msg *msg)
+{
+	uint32_t clen;
+
+	if (!msg->callid.l)
+		return "Missing Call-ID";
+	if (!msg->from.tag.l)
+		return "Missing From Tag";
+	if (!msg->cseq.met.l || pl_cmp(&msg->cseq.met, &msg->met))
+		return "CSeq Method Mismatch";
+	if (msg->clen.l) {
+		if (pl_isset(&msg->clen) &&
+		    strspn(msg->clen.p, "0123456789") < msg->clen.l)
+			return "Bad Content-Length";
+		clen = pl_u32(&msg->clen);
+		if (clen != mbuf_get_left(msg->mb))
+			return "Content-Length Mismatch";
+	}
+	if (sip_msg_hdr_count(msg, SIP_HDR_CONTENT_LENGTH) > 1)
+		return "Multiple Content-Length";
+	return NULL;
+}
+
+
+static void message_in(const struct sip_msg *msg)
+{
+	const struct sip_hdr *ct;
+	struct fbuf fb = {0};
+	struct strans *s;
+	char src[64], cseq[16];
+	int err;
+
+	s = mem_zalloc(sizeof(*s), strans_destructor);
+	if (!s) {
+		reply(msg, 500, "Server Internal Error");
+		return;
+	}
+	err = sip_strans_alloc(&s->st, sf.sip, msg, NULL, NULL);
+	if (err) {
+		mem_deref(s);
+		reply(msg, 500, "Server Internal Error");
+		return;
+	}
+	s->msg = mem_ref((void *)msg);
+	s->tx = ++sf.next_tx;
+	tmr_init(&s->tmr);
+	tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler, s);
+	hash_append(sf.strans, (uint32_t)s->tx, &s->he, s);
+
+	ct = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+	re_snprintf(src, sizeof(src), "%J", &msg->src);
+	frame_begin(&fb, MSG_SIP_IN_MESSAGE, 0);
+	frame_put_u64(&fb, s->tx);
+	frame_put_str(&fb, msg->callid.p, msg->callid.l);
+	re_snprintf(cseq, sizeof(cseq), "%u", msg->cseq.num);
+	frame_put_cstr(&fb, cseq);
+	frame_put_str(&fb, msg->from.tag.p, msg->from.tag.l);
+	frame_put_str(&fb, msg->from.auri.p, msg->from.auri.l);
+	frame_put_str(&fb, msg->to.auri.p, msg->to.auri.l);
+	frame_put_str(&fb, msg->ruri.p, msg->ruri.l);
+	frame_put_str(&fb, ct ? ct->val.p : "", ct ? ct->val.l : 0);
+	frame_put_str(&fb, (const char *)mbuf_buf(msg->mb),
+		      mbuf_get_left(msg->mb));
+	frame_put_cstr(&fb, src);
+	err = tlink_send_reliable(sf.tl, &fb);
+	fbuf_reset(&fb);
+	if (err) {
+		log_warn("MESSAGE from %J: %s", &msg->src, strerror(err));
+		sip_treplyf(&s->st, NULL, sf.sip, msg, false,
+			    err == EMSGSIZE ? 413 : 500,
+			    err == EMSGSIZE ? "Request Entity Too Large"
+					    : "Server Internal Error",
+			    "Content-Length: 0\r\n\r\n");
+		mem_deref(s);
+	}
+}
+
+
+static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
+{
+	const char *bad;
+
+	if (!pl_strcmp(&msg->met, "ACK"))
+		return true;
+	if (!src_trusted(&msg->src)) {
+		log_info("%r from untrusted %J refused", &msg->met, &msg->src);
+		reply(msg, 403, "Forbidden");
+		return true;
+	}
+	bad = msg_invalid(msg);
+	if (bad) {
+		log_info("%r from %J: %s", &msg->met, &msg->src, bad);
+		reply(msg, 400, bad);
+		return true;
+	}
+	if (msg->maxfwd.l && pl_u32(&msg->maxfwd) == 0 &&
+	    pl_strcmp(&msg->met, "OPTIONS")) {
+		reply(msg, 483, "Too Many Hops");
+		return true;
+	}
+	if (!pl_strcmp(&msg->met, "OPTIONS")) {
+		sip_replyf(sf.sip, msg, 200, "OK",
+			   "Allow: MESSAGE, OPTIONS\r\n"
+			   "Accept: text/plain\r\n"
+			   "Content-Length: 0\r\n\r\n");
+		return true;
+	}
+	if (!pl_strcmp(&msg->met, "MESSAGE")) {
+		message_in(msg);
+		return true;
+	}
+	sip_replyf(sf.sip, msg, 405, "Method Not Allowed",
+		   "Allow: MESSAGE, OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	return true;
+}
+
+
+static bool sip_front_response_handler(const struct sip_msg *msg, void *arg)
+{
+	return sip_msg_response(&sf, msg);
+}
+
+
+static int sip_front_dispatch_translator(struct frame *fr, void *arg)
+{
+	struct strans *s;
+	uint64_t tx;
+	uint32_t scode;
+	char *reason;
+
+	switch (fr->type) {
+	case MSG_SIP_OUT_REPLY:
+		tx = frame_get_u64(fr);
+		scode = frame_get_u32(fr);
+		reason = frame_get_strdup(fr);
+		if (frame_end(fr) || scode < 200 || scode > 699) {
+			mem_deref(reason);
+			return EBADMSG;
+		}
+		s = list_ledata(hash_lookup(sf.strans, (uint32_t)tx,
+					    strans_match, &tx));
+		if (s) {
+			sip_treplyf(&s->st, NULL, sf.sip, s->msg, false,
+				    (uint16_t)scode, reason, "%sContent-Length: 0\r\n\r\n",
+				    scode == 415 ? "Accept: text/plain\r\n" : "");
+			mem_deref(s);
+		}
+		/* else answered already, or by a previous incarnation */
+		mem_deref(reason);
+		return 0;
+	case MSG_SIP_OUT_MESSAGE:
+		return sip_msg_send(&sf, fr);
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static void sip_front_shutdown(void *arg)
+{
+	re_cancel();
+}
+
+
+int main(int argc, char **argv)
+{
+	const struct xsgw_config *cfg;
+	int err;
+
+	proc_init(&sf.proc, PROC_SIP_FRONT, argc, argv, sip_front_shutdown,
+		  NULL);
+	cfg = sf.proc.cfg;
+	err = sa_set_str(&sf.laddr, cfg->sip.listen.host, cfg->sip.listen.port);
+	if (err)
+		fatal(EXIT_CONFIG, "sip.listen: bad address");
+	err = sip_alloc(&sf.sip, NULL, 32, 32, 32, "xsgw", NULL, NULL);
+	if (!err)
+		err = sip_transp_add(sf.sip, SIP_TRANSP_UDP, &sf.laddr);
+	if (!err)
+		err = sip_transp_add(sf.sip, SIP_TRANSP_TCP, &sf.laddr);
+	if (err)
+		fatal(1, "sip: cannot listen on %J: %s", &sf.laddr,
+		      strerror(err));
+	err = hash_alloc(&sf.strans, 256);
+	if (!err)
+		err = hash_alloc(&sf.ctrans, 256);
+	if (!err)
+		err = sip_listen(&sf.lsnr_req, sf.sip, true,
+				 sip_front_request_handler, NULL);
+	if (!err)
+		err = sip_listen(&sf.lsnr_resp, sf.sip, false,
+				 sip_front_response_handler, NULL);
+	if (!err)
+		err = tlink_alloc(&sf.tl, &sf.proc,
+				  sip_front_dispatch_translator, NULL);
+	if (err)
+		fatal(1, "sip-front: %s", strerror(err));
+	log_info("SIP on udp+tcp %J", &sf.laddr);
+	proc_ready(&sf.proc);
+
+	err = proc_run(&sf.proc);
+
+	sip_msg_flush(&sf);
+	hash_flush(sf.strans);
+	sf.tl = mem_deref(sf.tl);
+	sf.lsnr_req = mem_deref(sf.lsnr_req);
+	sf.lsnr_resp = mem_deref(sf.lsnr_resp);
+	sip_close(sf.sip, true);
+	sf.sip = mem_deref(sf.sip);
+	sf.strans = mem_deref(sf.strans);
+	sf.ctrans = mem_deref(sf.ctrans);
+	log_info("stopped");
+	libre_close();
+	config_free(sf.proc.cfg);
+	return err;
+}
