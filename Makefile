@@ -23,7 +23,7 @@ CFLAGS  := -std=gnu11 $(OPT) $(SAN) $(WARN) $(DEFS) -Ishared $(PKG_CFLAGS)
 LDFLAGS := $(SAN)
 
 SHARED_SRCS := shared/log.c shared/frame.c shared/config.c shared/store.c \
-	       shared/addr.c shared/backoff.c shared/chan.c shared/util.c shared/proc.c shared/tlink.c
+	       shared/addr.c shared/backoff.c shared/chan.c shared/util.c shared/proc.c shared/tlink.c shared/msgrec.c
 SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
 
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c

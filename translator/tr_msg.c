@@ -14,95 +14,15 @@
 #include <re.h>
 #include "addr.h"
 #include "log.h"
+#include "msgrec.h"
 #include "translator.h"
 
 enum {
-	REC_VERSION = 1,
 	RETAIN_MS = 5 * 60 * 1000, /* > SIP Timer F, covers retransmissions */
 	MF_RECEIPT = 1,		   /* XEP-0184 receipt requested */
 };
 
-/** One message record; strings are libre mem strings. */
-struct rec {
-	uint32_t kind, state, attempts;
-	uint64_t created, updated, ref;
-	uint32_t scode, flags, cseq;
-	char *xfrom, *xto, *xid;    /* XMPP side: from, to, stanza id */
-	char *sfrom, *sto, *ruri;   /* SIP side URIs */
-	char *callid, *ftag, *branch;
-	char *ctype, *body;
-	char *reason, *econd, *etext;
-	char *dkey; /* msgkey entry of a SIP-originated message */
-};
-
-#define REC_STRS(r)                                                            \
-	&(r)->xfrom, &(r)->xto, &(r)->xid, &(r)->sfrom, &(r)->sto,            \
-		&(r)->ruri, &(r)->callid, &(r)->ftag, &(r)->branch,            \
-		&(r)->ctype, &(r)->body, &(r)->reason, &(r)->econd,            \
-		&(r)->etext, &(r)->dkey
-
-static const char *kind_name[] = {"?",	    "chat-x2s", "chat-s2x",
-				  "xmpp-error", "sip-notice", "receipt"};
-
-
-static void rec_reset(struct rec *r)
-{
-	char **s[] = {REC_STRS(r)};
-
-	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-		*s[i] = mem_deref(*s[i]);
-	memset(r, 0, sizeof(*r));
-}
-
-
-static int rec_encode(struct fbuf *fb, const struct rec *r)
-{
-	char *const *s[] = {REC_STRS(r)};
-
-	rec_begin(fb, REC_VERSION);
-	frame_put_u32(fb, r->kind);
-	frame_put_u32(fb, r->state);
-	frame_put_u32(fb, r->attempts);
-	frame_put_u64(fb, r->created);
-	frame_put_u64(fb, r->updated);
-	frame_put_u64(fb, r->ref);
-	frame_put_u32(fb, r->scode);
-	frame_put_u32(fb, r->flags);
-	frame_put_u32(fb, r->cseq);
-	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-		frame_put_cstr(fb, *s[i]);
-	return fb->err;
-}
-
-
-static int rec_decode(struct rec *r, const void *v, size_t vl)
-{
-	char **s[] = {REC_STRS(r)};
-	struct frame fr;
-
-	memset(r, 0, sizeof(*r));
-	if (rec_open(&fr, v, vl) != REC_VERSION)
-		return EBADMSG;
-	r->kind = frame_get_u32(&fr);
-	r->state = frame_get_u32(&fr);
-	r->attempts = frame_get_u32(&fr);
-	r->created = frame_get_u64(&fr);
-	r->updated = frame_get_u64(&fr);
-	r->ref = frame_get_u64(&fr);
-	r->scode = frame_get_u32(&fr);
-	r->flags = frame_get_u32(&fr);
-	r->cseq = frame_get_u32(&fr);
-	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-		*s[i] = frame_get_strdup(&fr);
-	if (frame_end(&fr)) {
-		rec_reset(r);
-		return EBADMSG;
-	}
-	return 0;
-}
-
-
-static int rec_load(struct translator *tr, uint64_t id, struct rec *r)
+static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	uint8_t k[8];
 	const void *v;
@@ -113,21 +33,21 @@ static int rec_load(struct translator *tr, uint64_t id, struct rec *r)
 	err = store_get(tr_txn(tr), DB_MSG, k, 8, &v, &vl);
 	if (err)
 		return err;
-	err = rec_decode(r, v, vl);
+	err = msgrec_decode(r, v, vl);
 	if (err)
 		log_error("msg %llu: undecodable record", (unsigned long long)id);
 	return err;
 }
 
 
-static void rec_save(struct translator *tr, uint64_t id, struct rec *r)
+static void rec_save(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	struct fbuf fb = {0};
 	uint8_t k[8];
 
 	r->updated = wall_ms();
 	be64_put(k, id);
-	if (rec_encode(&fb, r))
+	if (msgrec_encode(&fb, r))
 		log_error("msg %llu: cannot encode record",
 			  (unsigned long long)id);
 	else
@@ -137,7 +57,7 @@ static void rec_save(struct translator *tr, uint64_t id, struct rec *r)
 
 
 /* Stage the frame that makes the right front emit a pending message. */
-static void rec_emit(struct translator *tr, uint64_t id, struct rec *r)
+static void rec_emit(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	struct fbuf fb = {0};
 
@@ -172,7 +92,7 @@ static void rec_emit(struct translator *tr, uint64_t id, struct rec *r)
 
 
 /* Store a new pending message and stage its frame. */
-static uint64_t rec_create(struct translator *tr, struct rec *r)
+static uint64_t rec_create(struct translator *tr, struct msgrec *r)
 {
 	uint64_t id = store_next_id(tr_txn(tr));
 
@@ -183,12 +103,12 @@ static uint64_t rec_create(struct translator *tr, struct rec *r)
 	rec_emit(tr, id, r);
 	store_count(tr_txn(tr), "messages.accepted", 1);
 	log_debug("msg %llu: new %s", (unsigned long long)id,
-		  kind_name[r->kind]);
+		  msgrec_kind_name[r->kind]);
 	return id;
 }
 
 
-static void rec_done(struct translator *tr, uint64_t id, struct rec *r)
+static void rec_done(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	r->state = MS_DONE;
 	rec_save(tr, id, r);
@@ -211,7 +131,7 @@ static void reply_xmpp_error(struct translator *tr, const char *gw_jid,
 			     const char *to, const char *id, const char *cond,
 			     const char *text, const char *body)
 {
-	struct rec e = {0};
+	struct msgrec e = {0};
 
 	e.kind = MK_XERR;
 	e.xfrom = dup_or_null(gw_jid);
@@ -222,7 +142,7 @@ static void reply_xmpp_error(struct translator *tr, const char *gw_jid,
 	e.body = dup_or_null(body);
 	rec_create(tr, &e);
 	store_count(tr_txn(tr), "messages.errors", 1);
-	rec_reset(&e);
+	msgrec_reset(&e);
 }
 
 
@@ -235,7 +155,7 @@ static int random_token(char **p, const char *prefix)
 
 /* The SIP MESSAGE for a chat; the transaction identifiers are chosen here
  * and stored, so that a re-send after a crash is a retransmission. */
-static int sip_ids(struct rec *r)
+static int sip_ids(struct msgrec *r)
 {
 	int err = random_token(&r->callid, "");
 
@@ -262,7 +182,7 @@ static void bare_of(const char *jid, char *out, size_t sz)
 static int xmpp_error_in(struct translator *tr, const char *id,
 			 const char *cond, const char *text)
 {
-	struct rec o = {0}, n = {0};
+	struct msgrec o = {0}, n = {0};
 	unsigned long long oid;
 	char body[1024];
 	int err = 0;
@@ -274,7 +194,7 @@ static int xmpp_error_in(struct translator *tr, const char *id,
 	}
 	if (o.kind != MK_CHAT_S2X) {
 		/* never answer an error with an error */
-		log_info("msg %llu: %s bounced (%s)", oid, kind_name[o.kind],
+		log_info("msg %llu: %s bounced (%s)", oid, msgrec_kind_name[o.kind],
 			 cond);
 		goto out;
 	}
@@ -296,8 +216,8 @@ static int xmpp_error_in(struct translator *tr, const char *id,
 	if (!err)
 		rec_create(tr, &n);
 out:
-	rec_reset(&o);
-	rec_reset(&n);
+	msgrec_reset(&o);
+	msgrec_reset(&n);
 	return err;
 }
 
@@ -307,7 +227,7 @@ int tr_msg_xmpp_in(struct translator *tr, struct frame *fr)
 	const struct xsgw_config *cfg = tr->proc.cfg;
 	char *from, *to, *id, *type, *body, *cond, *text;
 	char bare[1024], node[1024], uri[1200], furi[1200];
-	struct rec r = {0};
+	struct msgrec r = {0};
 	uint32_t flags;
 	const char *at;
 	int err = 0;
@@ -376,7 +296,7 @@ int tr_msg_xmpp_in(struct translator *tr, struct frame *fr)
 	if (!err)
 		rec_create(tr, &r);
 out:
-	rec_reset(&r);
+	msgrec_reset(&r);
 	mem_deref(from);
 	mem_deref(to);
 	mem_deref(id);
@@ -390,7 +310,7 @@ out:
 
 int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr)
 {
-	struct rec r = {0};
+	struct msgrec r = {0};
 	uint64_t id = frame_get_u64(fr);
 
 	if (frame_end(fr))
@@ -403,7 +323,7 @@ int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr)
 		rec_done(tr, id, &r);
 		store_count(tr_txn(tr), "messages.delivered_xmpp", 1);
 	}
-	rec_reset(&r);
+	msgrec_reset(&r);
 	return 0;
 }
 
@@ -478,7 +398,7 @@ int tr_msg_sip_in(struct translator *tr, struct frame *fr)
 	char user[512], host[256], jid[1200], gwjid[1600], key[1024];
 	const char *body;
 	size_t blen;
-	struct rec r = {0};
+	struct msgrec r = {0};
 	const void *v;
 	size_t vl;
 	uint64_t tx, id;
@@ -573,7 +493,7 @@ int tr_msg_sip_in(struct translator *tr, struct frame *fr)
 	log_debug("msg %llu: SIP MESSAGE from %s accepted for %s (src %s)",
 		  (unsigned long long)id, from, jid, src);
 out:
-	rec_reset(&r);
+	msgrec_reset(&r);
 	mem_deref(callid);
 	mem_deref(cseq);
 	mem_deref(ftag);
@@ -588,7 +508,7 @@ out:
 
 int tr_msg_sip_result(struct translator *tr, struct frame *fr)
 {
-	struct rec r = {0}, n = {0};
+	struct msgrec r = {0}, n = {0};
 	uint64_t id;
 	uint32_t scode;
 	char *reason, text[512];
@@ -630,8 +550,8 @@ int tr_msg_sip_result(struct translator *tr, struct frame *fr)
 				 addr_sip_to_xmpp_error(scode), text, r.body);
 	}
 out:
-	rec_reset(&r);
-	rec_reset(&n);
+	msgrec_reset(&r);
+	msgrec_reset(&n);
 	mem_deref(reason);
 	return err;
 }
@@ -648,10 +568,10 @@ static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
 			 void *arg)
 {
 	struct replay_ctx *c = arg;
-	struct rec r;
+	struct msgrec r;
 	bool sip;
 
-	if (kl != 8 || rec_decode(&r, v, vl))
+	if (kl != 8 || msgrec_decode(&r, v, vl))
 		return true;
 	sip = r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE;
 	if (r.state == MS_PENDING &&
@@ -659,7 +579,7 @@ static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
 		rec_emit(c->tr, be64_get(k), &r);
 		c->n++;
 	}
-	rec_reset(&r);
+	msgrec_reset(&r);
 	return true;
 }
 
@@ -704,7 +624,7 @@ void tr_msg_expire(struct translator *tr, uint64_t now)
 	store_scan(tr_txn(tr), DB_DEADLINE, NULL, 0, expire_visit, c);
 	for (unsigned i = 0; i < c->n; i++) {
 		uint64_t id = be64_get(c->keys[i] + 8);
-		struct rec r;
+		struct msgrec r;
 		uint8_t k[8];
 
 		store_del(tr_txn(tr), DB_DEADLINE, c->keys[i], 16);
@@ -712,7 +632,7 @@ void tr_msg_expire(struct translator *tr, uint64_t now)
 			continue;
 		if (r.dkey && *r.dkey)
 			store_del(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey));
-		rec_reset(&r);
+		msgrec_reset(&r);
 		be64_put(k, id);
 		store_del(tr_txn(tr), DB_MSG, k, 8);
 	}

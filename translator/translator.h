@@ -47,16 +47,6 @@ void tr_deadline(struct translator *tr, uint64_t when_ms, uint64_t id);
 
 /* tr_msg.c */
 
-enum msg_kind {
-	MK_CHAT_X2S = 1, /**< XMPP chat -> SIP MESSAGE */
-	MK_CHAT_S2X = 2, /**< SIP MESSAGE -> XMPP chat */
-	MK_XERR = 3,	 /**< error stanza back to an XMPP sender */
-	MK_SNOTICE = 4,	 /**< SIP MESSAGE telling a SIP sender of a failure */
-	MK_RECEIPT = 5,	 /**< XEP-0184 receipt to an XMPP sender */
-};
-
-enum msg_state { MS_PENDING = 1, MS_DONE = 2 };
-
 int tr_msg_xmpp_in(struct translator *tr, struct frame *fr);
 int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr);
 int tr_msg_sip_in(struct translator *tr, struct frame *fr);

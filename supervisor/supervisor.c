@@ -1,0 +1,582 @@
+/**
+ * @file supervisor.c  xsgw: the supervisor. It only supervises (s6):
+ *
+ *  - start order: the translator, then (once it is ready) both fronts;
+ *  - restart any worker that exits or misses three heartbeats, after a
+ *    capped, jittered backoff; a worker that was ready for a while is
+ *    restarted at once;
+ *  - give up (stop everything, exit 1) after supervisor.max_deaths deaths
+ *    within supervisor.death_window_s, or at once on exit status 78 (bad
+ *    configuration: a restart cannot fix it);
+ *  - SIGTERM/SIGINT stop the fronts, then the translator; SIGHUP checks the
+ *    config and tells the workers to reload it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <re.h>
+#include "backoff.h"
+#include "chan.h"
+#include "config.h"
+#include "log.h"
+#include "supervisor.h"
+#include "util.h"
+
+enum { HB_MISSES = 3, STABLE_MS = 10000 };
+
+struct worker {
+	enum proc_id id;
+	const char *bin;
+	pid_t pid;
+	struct chan *ctl;
+	bool ready;
+	bool restart_asked; /* xsgwctl restart: not a failure */
+	uint64_t started, ready_at;
+	unsigned restarts, fails, missed;
+	char last_exit[64];
+	struct tmr tmr; /* restart delay, ready timeout, stop grace */
+};
+
+static struct {
+	struct xsgw_config *cfg;
+	char cfgpath[4096];
+	char bindir[4096];
+	struct worker w[3];
+	struct tally deaths;
+	struct tmr hb;
+	int sigpipe[2];
+	int ctlfd;
+	int stopping; /* 0 running; 1 fronts; 2 translator; 3 done */
+	int exit_code;
+	uint64_t started;
+} sv;
+
+static void worker_start(struct worker *w);
+static void stop_step(void);
+
+
+static struct worker *worker_by_id(enum proc_id id)
+{
+	for (int i = 0; i < 3; i++)
+		if (sv.w[i].id == id)
+			return &sv.w[i];
+	return NULL;
+}
+
+
+static void worker_kill(struct worker *w, int sig)
+{
+	if (w->pid > 0)
+		kill(w->pid, sig);
+}
+
+
+static void stop_all(int code, const char *why)
+{
+	if (sv.stopping)
+		return;
+	log_info("stopping: %s", why);
+	sv.exit_code = code;
+	sv.stopping = 1;
+	stop_step();
+}
+
+
+static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
+				      void *arg)
+{
+	struct worker *w = arg;
+
+	if (frame_end(fr))
+		return EBADMSG;
+	switch (fr->type) {
+	case MSG_READY:
+		w->ready = true;
+		w->ready_at = now_ms();
+		tmr_cancel(&w->tmr);
+		log_info("%s ready (pid %d)", proc_name(w->id), (int)w->pid);
+		if (w->id == PROC_TRANSLATOR && !sv.stopping) {
+			for (int i = 0; i < 3; i++)
+				if (!sv.w[i].pid && !tmr_isrunning(&sv.w[i].tmr))
+					worker_start(&sv.w[i]);
+		}
+		return 0;
+	case MSG_PONG:
+		w->missed = 0;
+		return 0;
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static void supervisor_close_worker(struct chan *ch, int err, void *arg)
+{
+	struct worker *w = arg;
+
+	/* the process is reaped through SIGCHLD; a protocol error means the
+	 * worker is broken: end it */
+	if (err && w->pid > 0) {
+		log_warn("%s: control channel error; killing it",
+			 proc_name(w->id));
+		worker_kill(w, SIGKILL);
+	}
+	if (w->ctl == ch)
+		w->ctl = NULL;
+	mem_deref(ch);
+}
+
+
+static void ready_timeout_handler(void *arg)
+{
+	struct worker *w = arg;
+
+	log_error("%s not ready in %u ms; killing it", proc_name(w->id),
+		  sv.cfg->supervisor.ready_timeout_ms);
+	worker_kill(w, SIGKILL);
+}
+
+
+static void worker_start(struct worker *w)
+{
+	char path[4200];
+	int fd, err;
+
+	if (sv.stopping || w->pid)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", sv.bindir, w->bin);
+	err = spawn_worker(&w->pid, &fd, path, sv.cfgpath);
+	if (err) {
+		log_error("cannot start %s: %s", path, strerror(err));
+		stop_all(1, "cannot fork");
+		return;
+	}
+	err = chan_alloc(&w->ctl, fd, proc_name(w->id),
+			 supervisor_dispatch_worker, NULL,
+			 supervisor_close_worker, w);
+	if (err) {
+		close(fd);
+		worker_kill(w, SIGKILL);
+	}
+	w->ready = false;
+	w->missed = 0;
+	w->started = now_ms();
+	log_info("started %s (pid %d)", proc_name(w->id), (int)w->pid);
+	tmr_start(&w->tmr, sv.cfg->supervisor.ready_timeout_ms,
+		  ready_timeout_handler, w);
+}
+
+
+static void restart_handler(void *arg)
+{
+	struct worker *w = arg;
+
+	w->restarts++;
+	worker_start(w);
+}
+
+
+static void worker_died(struct worker *w, int status)
+{
+	uint64_t now = now_ms(), delay = 0;
+	bool asked = w->restart_asked;
+	unsigned n;
+
+	spawn_describe(status, w->last_exit, sizeof(w->last_exit));
+	tmr_cancel(&w->tmr);
+	w->ctl = mem_deref(w->ctl);
+	w->pid = 0;
+	w->restart_asked = false;
+	if (sv.stopping) {
+		log_info("%s %s", proc_name(w->id), w->last_exit);
+		stop_step();
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG) {
+		log_error("%s %s (configuration error): not restarting",
+			  proc_name(w->id), w->last_exit);
+		stop_all(EXIT_CONFIG, "configuration error");
+		return;
+	}
+	if (asked) {
+		log_info("%s %s; restarting as asked", proc_name(w->id),
+			 w->last_exit);
+		restart_handler(w);
+		return;
+	}
+	n = tally_add(&sv.deaths, now, sv.cfg->supervisor.death_window_s * 1000ULL);
+	log_warn("%s %s (%u death(s) in %us)", proc_name(w->id), w->last_exit,
+		 n, sv.cfg->supervisor.death_window_s);
+	if (n >= sv.cfg->supervisor.max_deaths) {
+		stop_all(1, "too many worker deaths; giving up");
+		return;
+	}
+	if (w->ready && now - w->ready_at >= STABLE_MS)
+		w->fails = 0;
+	if (w->fails)
+		delay = backoff_delay(sv.cfg->supervisor.restart_backoff_ms[0],
+				      sv.cfg->supervisor.restart_backoff_ms[1],
+				      w->fails - 1, (uint32_t)random_u64());
+	w->fails++;
+	tmr_start(&w->tmr, delay, restart_handler, w);
+}
+
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < 3; i++)
+			if (sv.w[i].pid == pid)
+				worker_died(&sv.w[i], status);
+	}
+}
+
+
+static void reload(void)
+{
+	struct xsgw_config *nc;
+	char eb[512];
+
+	if (config_load(&nc, sv.cfgpath, eb, sizeof(eb))) {
+		log_error("reload refused: %s", eb);
+		return;
+	}
+	log_setup(nc->log.level, nc->log.json);
+	config_free(sv.cfg);
+	sv.cfg = nc;
+	for (int i = 0; i < 3; i++)
+		if (sv.w[i].ctl)
+			chan_send_empty(sv.w[i].ctl, MSG_RELOAD, 0);
+	log_info("configuration reloaded");
+}
+
+
+static void sigpipe_handler(int flags, void *arg)
+{
+	char buf[64];
+	ssize_t n = read(sv.sigpipe[0], buf, sizeof(buf));
+
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == SIGCHLD)
+			reap();
+		else if (buf[i] == SIGHUP)
+			reload();
+	}
+}
+
+
+static void signal_to_pipe(int sig)
+{
+	char c = (char)sig;
+	int saved = errno;
+
+	(void)!write(sv.sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+
+static void heartbeat_handler(void *arg)
+{
+	for (int i = 0; i < 3; i++) {
+		struct worker *w = &sv.w[i];
+		if (!w->pid || !w->ready || !w->ctl)
+			continue;
+		if (w->missed >= HB_MISSES) {
+			log_error("%s missed %u heartbeats; killing it",
+				  proc_name(w->id), w->missed);
+			worker_kill(w, SIGKILL);
+			w->missed = 0;
+			continue;
+		}
+		w->missed++;
+		chan_send_empty(w->ctl, MSG_PING, now_ms());
+	}
+	tmr_start(&sv.hb, sv.cfg->supervisor.heartbeat_ms, heartbeat_handler,
+		  NULL);
+}
+
+
+static void grace_handler(void *arg)
+{
+	struct worker *w = arg;
+
+	log_warn("%s did not stop in time; killing it", proc_name(w->id));
+	worker_kill(w, SIGKILL);
+}
+
+
+static void stop_worker(struct worker *w)
+{
+	if (!w->pid)
+		return;
+	tmr_cancel(&w->tmr);
+	if (w->ctl)
+		chan_send_empty(w->ctl, MSG_SHUTDOWN, 0);
+	else
+		worker_kill(w, SIGTERM);
+	tmr_start(&w->tmr, sv.cfg->supervisor.shutdown_grace_ms, grace_handler,
+		  w);
+}
+
+
+/* Fronts first, then the translator, then the loop ends. */
+static void stop_step(void)
+{
+	struct worker *t = worker_by_id(PROC_TRANSLATOR);
+
+	for (int i = 0; i < 3; i++)
+		if (!sv.w[i].pid)
+			tmr_cancel(&sv.w[i].tmr);
+	if (sv.stopping == 1) {
+		bool fronts = false;
+		for (int i = 0; i < 3; i++) {
+			if (sv.w[i].id != PROC_TRANSLATOR && sv.w[i].pid) {
+				fronts = true;
+				if (!tmr_isrunning(&sv.w[i].tmr))
+					stop_worker(&sv.w[i]);
+			}
+		}
+		if (fronts)
+			return;
+		sv.stopping = 2;
+	}
+	if (sv.stopping == 2) {
+		if (t->pid) {
+			if (!tmr_isrunning(&t->tmr))
+				stop_worker(t);
+			return;
+		}
+		sv.stopping = 3;
+		re_cancel();
+	}
+}
+
+
+static void supervisor_signal_handler(int sig)
+{
+	stop_all(0, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+
+/* xsgwctl */
+
+static int ctl_end(struct chan *ch, int err, const char *text)
+{
+	struct fbuf fb = {0};
+
+	frame_begin(&fb, MSG_CTL_END, 0);
+	frame_put_u32(&fb, (uint32_t)err);
+	frame_put_cstr(&fb, text);
+	err = frame_finish(&fb);
+	if (!err)
+		err = chan_send(ch, &fb);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
+static void ctl_worker(struct chan *ch, const char *name, pid_t pid,
+		       bool ready, uint64_t started, unsigned restarts,
+		       const char *last)
+{
+	struct fbuf fb = {0};
+
+	frame_begin(&fb, MSG_CTL_WORKER, 0);
+	frame_put_cstr(&fb, name);
+	frame_put_u32(&fb, (uint32_t)pid);
+	frame_put_u32(&fb, ready);
+	frame_put_u64(&fb, started ? now_ms() - started : 0);
+	frame_put_u32(&fb, restarts);
+	frame_put_cstr(&fb, last);
+	if (!frame_finish(&fb))
+		chan_send(ch, &fb);
+	fbuf_reset(&fb);
+}
+
+
+static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr,
+				   void *arg)
+{
+	struct worker *w = NULL;
+	char *name;
+
+	switch (fr->type) {
+	case MSG_CTL_STATUS:
+		if (frame_end(fr))
+			return EBADMSG;
+		ctl_worker(ch, "supervisor", getpid(), true, sv.started, 0, "");
+		for (int i = 0; i < 3; i++)
+			ctl_worker(ch, proc_name(sv.w[i].id), sv.w[i].pid,
+				   sv.w[i].ready, sv.w[i].pid ? sv.w[i].started : 0,
+				   sv.w[i].restarts, sv.w[i].last_exit);
+		return ctl_end(ch, 0, "");
+	case MSG_CTL_RESTART:
+		name = frame_get_strdup(fr);
+		if (frame_end(fr)) {
+			mem_deref(name);
+			return EBADMSG;
+		}
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(name, proc_name(sv.w[i].id)))
+				w = &sv.w[i];
+		mem_deref(name);
+		if (!w)
+			return ctl_end(ch, ENOENT,
+				       "unknown worker (xmpp-front, sip-front "
+				       "or translator)");
+		if (!w->pid)
+			return ctl_end(ch, EAGAIN, "worker is not running");
+		w->restart_asked = true;
+		stop_worker(w);
+		return ctl_end(ch, 0, "restarting");
+	default:
+		return EBADMSG;
+	}
+}
+
+
+static void ctl_close_handler(struct chan *ch, int err, void *arg)
+{
+	mem_deref(ch);
+}
+
+
+static void ctl_accept_handler(int flags, void *arg)
+{
+	struct chan *ch;
+	int fd = accept4(sv.ctlfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (chan_alloc(&ch, fd, "xsgwctl", supervisor_dispatch_ctl, NULL,
+		       ctl_close_handler, NULL))
+		close(fd);
+}
+
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: xsgw [-n] -c CONFIG\n"
+			"  -n  check the configuration and exit\n");
+	exit(EXIT_CONFIG);
+}
+
+
+int main(int argc, char **argv)
+{
+	const char *bins[3] = {"xsgw-translator", "xsgw-xmpp-front",
+			       "xsgw-sip-front"};
+	enum proc_id ids[3] = {PROC_TRANSLATOR, PROC_XMPP_FRONT, PROC_SIP_FRONT};
+	bool check = false;
+	char eb[512], self[4096], path[4200];
+	const char *file = NULL, *env;
+	ssize_t n;
+	int c, err;
+
+	log_procinit("supervisor");
+	while ((c = getopt(argc, argv, "nc:")) != -1) {
+		if (c == 'n')
+			check = true;
+		else if (c == 'c')
+			file = optarg;
+		else
+			usage();
+	}
+	if (!file)
+		usage();
+	if (!realpath(file, sv.cfgpath))
+		fatal(EXIT_CONFIG, "config: %s: %s", file, strerror(errno));
+	err = config_load(&sv.cfg, sv.cfgpath, eb, sizeof(eb));
+	if (err)
+		fatal(EXIT_CONFIG, "config: %s", eb);
+	if (check) {
+		printf("%s: OK\n", sv.cfgpath);
+		config_free(sv.cfg);
+		return 0;
+	}
+	log_setup(sv.cfg->log.level, sv.cfg->log.json);
+
+	env = getenv("XSGW_LIBEXEC");
+	if (env) {
+		snprintf(sv.bindir, sizeof(sv.bindir), "%s", env);
+	}
+	else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			fatal(1, "cannot find my own binary");
+		self[n] = 0;
+		snprintf(sv.bindir, sizeof(sv.bindir), "%s", dirname(self));
+	}
+	err = mkdir_p(sv.cfg->runtime.dir, 0700);
+	if (err)
+		fatal(1, "runtime.dir %s: %s", sv.cfg->runtime.dir,
+		      strerror(err));
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sv.sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal(1, "pipe: %s", strerror(errno));
+	err = libre_init();
+	if (err)
+		fatal(1, "libre_init: %s", strerror(err));
+	log_libre_attach();
+	fd_listen(sv.sigpipe[0], FD_READ, sigpipe_handler, NULL);
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = signal_to_pipe;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGCHLD, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	err = path_join(path, sizeof(path), sv.cfg->runtime.dir, "control.sock");
+	if (!err)
+		err = unix_listen(&sv.ctlfd, path);
+	if (err)
+		fatal(1, "control socket %s: %s", path, strerror(err));
+	fd_listen(sv.ctlfd, FD_READ, ctl_accept_handler, NULL);
+	snprintf(path, sizeof(path), "%s/xsgw.pid", sv.cfg->runtime.dir);
+	{
+		FILE *pf = fopen(path, "w");
+		if (pf) {
+			fprintf(pf, "%d\n", (int)getpid());
+			fclose(pf);
+		}
+	}
+	sv.started = now_ms();
+	for (int i = 0; i < 3; i++) {
+		sv.w[i].id = ids[i];
+		sv.w[i].bin = bins[i];
+		tmr_init(&sv.w[i].tmr);
+	}
+	log_info("xsgw starting (config %s, workers in %s)", sv.cfgpath,
+		 sv.bindir);
+	worker_start(&sv.w[0]); /* the fronts follow its READY */
+	tmr_init(&sv.hb);
+	tmr_start(&sv.hb, sv.cfg->supervisor.heartbeat_ms, heartbeat_handler,
+		  NULL);
+
+	re_main(supervisor_signal_handler);
+
+	tmr_cancel(&sv.hb);
+	for (int i = 0; i < 3; i++) {
+		tmr_cancel(&sv.w[i].tmr);
+		sv.w[i].ctl = mem_deref(sv.w[i].ctl);
+	}
+	fd_close(sv.ctlfd);
+	close(sv.ctlfd);
+	fd_close(sv.sigpipe[0]);
+	unlink(path);
+	log_info("stopped (exit %d)", sv.exit_code);
+	libre_close();
+	config_free(sv.cfg);
+	return sv.exit_code;
+}

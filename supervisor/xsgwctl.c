@@ -1,0 +1,514 @@
+/**
+ * @file xsgwctl.c  The operator CLI. Asks the supervisor (control.sock)
+ *                  for status and restarts; reads the store read-only for
+ *                  everything else, so those commands work while the
+ *                  gateway is down.
+ *
+ * Exit status: 0 success, 1 error, 2 not found / not running, 78 usage.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <re.h>
+#include "config.h"
+#include "frame.h"
+#include "msgrec.h"
+#include "store.h"
+#include "util.h"
+
+static struct xsgw_config *cfg;
+static bool json;
+
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: xsgwctl [-c CONFIG] COMMAND\n"
+		"  status [--json]      supervisor and workers\n"
+		"  restart WORKER       xmpp-front, sip-front or translator\n"
+		"  stats [--json]       counters and store size\n"
+		"  messages [--json] [--all]  queued and in-flight messages\n"
+		"  dump                 the whole store as JSON lines\n"
+		"CONFIG defaults to $XSGW_CONFIG, then /etc/xsgw/xsgw.yaml\n");
+	exit(EXIT_CONFIG);
+}
+
+
+/* One request to the supervisor; calls fn for every reply frame. */
+static int ctl_call(struct fbuf *req, void (*fn)(struct frame *, void *),
+		    void *arg)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {5, 0};
+	uint8_t buf[FRAME_HDR_SIZE + FRAME_MAX + 1];
+	size_t have = 0, used;
+	struct frame fr;
+	int fd, err = 0;
+
+	if (path_join(sun.sun_path, sizeof(sun.sun_path), cfg->runtime.dir,
+		      "control.sock"))
+		return ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    frame_finish(req) || write(fd, req->b, req->len) != (ssize_t)req->len) {
+		err = errno ? errno : EIO;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		if (n <= 0) {
+			err = n == 0 ? EPIPE : errno;
+			goto out;
+		}
+		have += (size_t)n;
+		while (!(err = frame_parse(buf, have, &fr, &used))) {
+			if (fr.type == MSG_CTL_END) {
+				fn(&fr, arg);
+				goto out;
+			}
+			fn(&fr, arg);
+			memmove(buf, buf + used, have - used);
+			have -= used;
+		}
+		if (err != EAGAIN)
+			goto out;
+		err = 0;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+
+struct status_ctx {
+	struct odict *arr;
+	unsigned n;
+	uint32_t err;
+	char text[256];
+	unsigned restarts;
+};
+
+
+static void status_frame(struct frame *fr, void *arg)
+{
+	struct status_ctx *c = arg;
+	char *name, *last, key[16];
+	uint32_t pid, ready, restarts;
+	uint64_t up;
+	struct odict *o;
+
+	if (fr->type == MSG_CTL_END) {
+		char *t;
+		c->err = frame_get_u32(fr);
+		t = frame_get_strdup(fr);
+		snprintf(c->text, sizeof(c->text), "%s", t ? t : "");
+		mem_deref(t);
+		return;
+	}
+	name = frame_get_strdup(fr);
+	pid = frame_get_u32(fr);
+	ready = frame_get_u32(fr);
+	up = frame_get_u64(fr);
+	restarts = frame_get_u32(fr);
+	last = frame_get_strdup(fr);
+	if (frame_end(fr))
+		goto out;
+	c->restarts += restarts;
+	if (json && c->arr && !odict_alloc(&o, 8)) {
+		odict_entry_add(o, "name", ODICT_STRING, name);
+		odict_entry_add(o, "pid", ODICT_INT, (int64_t)pid);
+		odict_entry_add(o, "state", ODICT_STRING,
+				!pid ? "down" : ready ? "ready" : "starting");
+		odict_entry_add(o, "uptime_ms", ODICT_INT, (int64_t)up);
+		odict_entry_add(o, "restarts", ODICT_INT, (int64_t)restarts);
+		odict_entry_add(o, "last_exit", ODICT_STRING, last);
+		snprintf(key, sizeof(key), "%u", c->n);
+		odict_entry_add(c->arr, key, ODICT_OBJECT, o);
+		mem_deref(o);
+	}
+	else if (!json && c->arr) {
+		printf("%-11s %-8u %-9s %9.1fs %8u  %s\n", name, pid,
+		       !pid ? "down" : ready ? "ready" : "starting",
+		       up / 1000.0, restarts, *last ? last : "-");
+	}
+	c->n++;
+out:
+	mem_deref(name);
+	mem_deref(last);
+}
+
+
+static int cmd_status(void)
+{
+	struct status_ctx c = {0};
+	struct fbuf fb = {0};
+	struct odict *top = NULL;
+	int err;
+
+	if (json) {
+		odict_alloc(&top, 8);
+		odict_alloc(&c.arr, 8);
+	}
+	else {
+		odict_alloc(&c.arr, 8); /* marks "print" */
+		printf("%-11s %-8s %-9s %10s %8s  %s\n", "WORKER", "PID",
+		       "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
+	}
+	frame_begin(&fb, MSG_CTL_STATUS, 0);
+	err = ctl_call(&fb, status_frame, &c);
+	fbuf_reset(&fb);
+	if (err) {
+		fprintf(stderr, "xsgwctl: supervisor not reachable at %s: %s\n",
+			cfg->runtime.dir, strerror(err));
+		mem_deref(c.arr);
+		mem_deref(top);
+		return 2;
+	}
+	if (json) {
+		odict_entry_add(top, "workers", ODICT_ARRAY, c.arr);
+		re_printf("%H\n", json_encode_odict, top);
+	}
+	mem_deref(c.arr);
+	mem_deref(top);
+	return 0;
+}
+
+
+static int cmd_restart(const char *worker)
+{
+	struct status_ctx c = {0};
+	struct fbuf fb = {0};
+	int err;
+
+	frame_begin(&fb, MSG_CTL_RESTART, 0);
+	frame_put_cstr(&fb, worker);
+	err = ctl_call(&fb, status_frame, &c);
+	fbuf_reset(&fb);
+	if (err) {
+		fprintf(stderr, "xsgwctl: supervisor not reachable: %s\n",
+			strerror(err));
+		return 2;
+	}
+	printf("%s: %s\n", worker, c.text);
+	return c.err ? 1 : 0;
+}
+
+
+static int open_store(struct store **s)
+{
+	int err = store_open(s, cfg->store.path, cfg->store.map_size, true);
+
+	if (err)
+		fprintf(stderr, "xsgwctl: store %s: %s\n", cfg->store.path,
+			err == ENOENT ? "no store yet" : strerror(err));
+	return err;
+}
+
+
+static void msg_to_odict(struct odict *o, uint64_t id, const struct msgrec *r)
+{
+	odict_entry_add(o, "id", ODICT_INT, (int64_t)id);
+	odict_entry_add(o, "kind", ODICT_STRING,
+			r->kind <= MK_RECEIPT ? msgrec_kind_name[r->kind] : "?");
+	odict_entry_add(o, "state", ODICT_STRING,
+			r->state == MS_PENDING ? "pending" : "done");
+	odict_entry_add(o, "attempts", ODICT_INT, (int64_t)r->attempts);
+	odict_entry_add(o, "created_ms", ODICT_INT, (int64_t)r->created);
+	odict_entry_add(o, "updated_ms", ODICT_INT, (int64_t)r->updated);
+	odict_entry_add(o, "xmpp_from", ODICT_STRING, r->xfrom ? r->xfrom : "");
+	odict_entry_add(o, "xmpp_to", ODICT_STRING, r->xto ? r->xto : "");
+	odict_entry_add(o, "xmpp_id", ODICT_STRING, r->xid ? r->xid : "");
+	odict_entry_add(o, "sip_from", ODICT_STRING, r->sfrom ? r->sfrom : "");
+	odict_entry_add(o, "sip_to", ODICT_STRING, r->sto ? r->sto : "");
+	odict_entry_add(o, "call_id", ODICT_STRING, r->callid ? r->callid : "");
+	odict_entry_add(o, "sip_status", ODICT_INT, (int64_t)r->scode);
+	odict_entry_add(o, "error", ODICT_STRING, r->econd ? r->econd : "");
+	odict_entry_add(o, "bytes", ODICT_INT,
+			(int64_t)(r->body ? strlen(r->body) : 0));
+}
+
+
+struct list_ctx {
+	struct odict *arr;
+	bool all;
+	unsigned n;
+	bool count_only;
+};
+
+
+static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
+			   void *arg)
+{
+	struct list_ctx *c = arg;
+	struct msgrec r;
+	uint64_t id;
+
+	if (kl != 8 || msgrec_decode(&r, v, vl))
+		return true;
+	id = be64_get(k);
+	if (c->all || r.state == MS_PENDING) {
+		if (c->count_only)
+			;
+		else if (json) {
+			struct odict *o;
+			char key[16];
+			if (!odict_alloc(&o, 32)) {
+				msg_to_odict(o, id, &r);
+				snprintf(key, sizeof(key), "%u", c->n);
+				odict_entry_add(c->arr, key, ODICT_OBJECT, o);
+				mem_deref(o);
+			}
+		}
+		else {
+			printf("%-8llu %-10s %-7s %-3u %-40s -> %s\n",
+			       (unsigned long long)id,
+			       msgrec_kind_name[r.kind <= MK_RECEIPT ? r.kind
+								     : 0],
+			       r.state == MS_PENDING ? "pending" : "done",
+			       r.attempts,
+			       r.kind == MK_CHAT_S2X ? r.sfrom : r.xfrom,
+			       r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE
+				       ? r.ruri
+				       : r.xto);
+		}
+		c->n++;
+	}
+	msgrec_reset(&r);
+	return true;
+}
+
+
+static int cmd_messages(bool all)
+{
+	struct list_ctx c = {NULL, all, 0, false};
+	struct store *s;
+	struct store_txn *t;
+	int err;
+
+	if ((err = open_store(&s)))
+		return err == ENOENT ? 2 : 1;
+	err = store_begin(s, &t, false);
+	if (err) {
+		store_close(s);
+		return 1;
+	}
+	if (json)
+		odict_alloc(&c.arr, 32);
+	else
+		printf("%-8s %-10s %-7s %-3s %-40s    %s\n", "ID", "KIND",
+		       "STATE", "TRY", "FROM", "TO");
+	store_scan(t, DB_MSG, NULL, 0, messages_visit, &c);
+	store_abort(t);
+	store_close(s);
+	if (json) {
+		struct odict *top;
+		odict_alloc(&top, 4);
+		odict_entry_add(top, "messages", ODICT_ARRAY, c.arr);
+		re_printf("%H\n", json_encode_odict, top);
+		mem_deref(top);
+		mem_deref(c.arr);
+	}
+	return 0;
+}
+
+
+static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
+{
+	struct odict *o = arg;
+	char name[128];
+
+	if (vl != 8 || kl >= sizeof(name))
+		return true;
+	memcpy(name, k, kl);
+	name[kl] = 0;
+	if (json)
+		odict_entry_add(o, name, ODICT_INT, (int64_t)be64_get(v));
+	else
+		printf("%-28s %llu\n", name,
+		       (unsigned long long)be64_get(v));
+	return true;
+}
+
+
+static int cmd_stats(void)
+{
+	struct status_ctx sc = {0};
+	struct list_ctx lc = {NULL, false, 0, false};
+	struct fbuf fb = {0};
+	struct store *s;
+	struct store_txn *t;
+	struct odict *o = NULL;
+	uint64_t map, used;
+	int err;
+
+	if ((err = open_store(&s)))
+		return err == ENOENT ? 2 : 1;
+	if (store_begin(s, &t, false)) {
+		store_close(s);
+		return 1;
+	}
+	frame_begin(&fb, MSG_CTL_STATUS, 0);
+	err = ctl_call(&fb, status_frame, &sc);
+	fbuf_reset(&fb);
+	store_size(s, &map, &used);
+	if (json)
+		odict_alloc(&o, 32);
+	store_scan(t, DB_STATS, NULL, 0, stats_visit, o);
+	lc.count_only = true;
+	store_scan(t, DB_MSG, NULL, 0, messages_visit, &lc);
+	store_abort(t);
+	store_close(s);
+	if (json) {
+		odict_entry_add(o, "messages.pending", ODICT_INT, (int64_t)lc.n);
+		odict_entry_add(o, "store.map_bytes", ODICT_INT, (int64_t)map);
+		odict_entry_add(o, "store.used_bytes", ODICT_INT, (int64_t)used);
+		if (!err)
+			odict_entry_add(o, "workers.restarts", ODICT_INT,
+					(int64_t)sc.restarts);
+		re_printf("%H\n", json_encode_odict, o);
+		mem_deref(o);
+	}
+	else {
+		printf("%-28s %u\n", "messages.pending", lc.n);
+		printf("%-28s %llu\n", "store.map_bytes",
+		       (unsigned long long)map);
+		printf("%-28s %llu\n", "store.used_bytes",
+		       (unsigned long long)used);
+		if (!err)
+			printf("%-28s %u\n", "workers.restarts", sc.restarts);
+		else
+			printf("%-28s %s\n", "workers.restarts",
+			       "(supervisor not running)");
+	}
+	return 0;
+}
+
+
+struct dump_ctx {
+	enum store_db db;
+};
+
+
+static bool dump_visit(const void *k, size_t kl, const void *v, size_t vl,
+		       void *arg)
+{
+	struct dump_ctx *c = arg;
+	struct odict *o;
+	char *hex;
+
+	if (odict_alloc(&o, 32))
+		return false;
+	odict_entry_add(o, "db", ODICT_STRING, store_db_name(c->db));
+	hex = mem_alloc(kl * 2 + 1, NULL);
+	for (size_t i = 0; hex && i < kl; i++)
+		sprintf(hex + 2 * i, "%02x", ((const uint8_t *)k)[i]);
+	if (hex) {
+		hex[kl * 2] = 0;
+		odict_entry_add(o, "key_hex", ODICT_STRING, hex);
+	}
+	mem_deref(hex);
+	if (c->db == DB_MSG && kl == 8) {
+		struct msgrec r;
+		if (!msgrec_decode(&r, v, vl)) {
+			struct odict *m;
+			if (!odict_alloc(&m, 32)) {
+				msg_to_odict(m, be64_get(k), &r);
+				odict_entry_add(o, "value", ODICT_OBJECT, m);
+				mem_deref(m);
+			}
+			msgrec_reset(&r);
+		}
+	}
+	else if (vl == 8) {
+		odict_entry_add(o, "value", ODICT_INT, (int64_t)be64_get(v));
+	}
+	else {
+		odict_entry_add(o, "value_bytes", ODICT_INT, (int64_t)vl);
+	}
+	if (c->db == DB_MSGKEY || c->db == DB_STATS || c->db == DB_META) {
+		char *ks = mem_alloc(kl + 1, NULL);
+		if (ks) {
+			memcpy(ks, k, kl);
+			ks[kl] = 0;
+			odict_entry_add(o, "key", ODICT_STRING, ks);
+			mem_deref(ks);
+		}
+	}
+	re_printf("%H\n", json_encode_odict, o);
+	mem_deref(o);
+	return true;
+}
+
+
+static int cmd_dump(void)
+{
+	struct store *s;
+	struct store_txn *t;
+	int err;
+
+	if ((err = open_store(&s)))
+		return err == ENOENT ? 2 : 1;
+	if (store_begin(s, &t, false)) {
+		store_close(s);
+		return 1;
+	}
+	for (int db = 0; db < DB_COUNT; db++) {
+		struct dump_ctx c = {db};
+		store_scan(t, db, NULL, 0, dump_visit, &c);
+	}
+	store_abort(t);
+	store_close(s);
+	return 0;
+}
+
+
+int main(int argc, char **argv)
+{
+	const char *file = getenv("XSGW_CONFIG"), *cmd;
+	bool all = false;
+	char eb[512];
+	int i = 1, rc;
+
+	if (!file)
+		file = "/etc/xsgw/xsgw.yaml";
+	if (argc > 2 && !strcmp(argv[1], "-c")) {
+		file = argv[2];
+		i = 3;
+	}
+	if (i >= argc)
+		usage();
+	cmd = argv[i++];
+	for (int j = i; j < argc; j++) {
+		if (!strcmp(argv[j], "--json"))
+			json = true;
+		else if (!strcmp(argv[j], "--all"))
+			all = true;
+	}
+	if (config_load(&cfg, file, eb, sizeof(eb))) {
+		fprintf(stderr, "xsgwctl: config: %s\n", eb);
+		return EXIT_CONFIG;
+	}
+	if (!strcmp(cmd, "status"))
+		rc = cmd_status();
+	else if (!strcmp(cmd, "restart") && i < argc)
+		rc = cmd_restart(argv[i]);
+	else if (!strcmp(cmd, "stats"))
+		rc = cmd_stats();
+	else if (!strcmp(cmd, "messages"))
+		rc = cmd_messages(all);
+	else if (!strcmp(cmd, "dump"))
+		rc = cmd_dump();
+	else
+		usage();
+	config_free(cfg);
+	return rc;
+}
