@@ -131,6 +131,10 @@ int proc_run(struct proc *p)
 {
 	int err = re_main(signal_handler);
 
+	if (p->ctl) {
+		/* closing is not EOF for us: drop the close handler first */
+		p->ctl = mem_deref(p->ctl);
+	}
 	return err ? 1 : 0;
 }
 

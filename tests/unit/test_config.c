@@ -1,0 +1,180 @@
+/* Config loader: the shipped example, every error naming file:line:key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "config.h"
+
+static const char *srcdir(void)
+{
+	const char *d = getenv("XSGW_SRCDIR");
+	return d ? d : ".";
+}
+
+
+static void test_example_loads(void **state)
+{
+	struct xsgw_config *c = NULL;
+	char path[1024], eb[512];
+
+	snprintf(path, sizeof(path), "%s/conf/xsgw.yaml", srcdir());
+	assert_int_equal(config_load(&c, path, eb, sizeof(eb)), 0);
+	assert_string_equal(c->xmpp.component, "sip.localhost");
+	assert_int_equal(c->xmpp.port, 5347);
+	assert_int_equal(c->xmpp.ndomains, 1);
+	assert_string_equal(c->xmpp.domains[0], "localhost");
+	assert_string_equal(c->sip.listen.host, "127.0.0.1");
+	assert_int_equal(c->sip.listen.port, 5600);
+	assert_int_equal(c->sip.proxy.port, 5060);
+	assert_int_equal(c->sip.transport, SIP_TP_UDP);
+	assert_int_equal(c->sip.nphones, 1);
+	assert_string_equal(c->sip.phones[0].phone, "+919177074440");
+	assert_int_equal(c->sip.ntrusted, 2);
+	assert_int_equal(c->store.map_size, 256ULL << 20);
+	assert_int_equal(c->supervisor.restart_backoff_ms[0], 50);
+	assert_int_equal(c->supervisor.restart_backoff_ms[1], 5000);
+	assert_int_equal(c->log.level, 2);
+	config_free(c);
+}
+
+
+/* Load text from a temp file; return the error string (or "" on success). */
+static const char *load(const char *text, char *eb, size_t sz)
+{
+	char path[] = "/tmp/xsgw-cfg-XXXXXX";
+	struct xsgw_config *c = NULL;
+	int fd = mkstemp(path), err;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	err = config_load(&c, path, eb, sz);
+	unlink(path);
+	config_free(c);
+	if (!err)
+		return "";
+	/* strip the temp path: "PATH:LINE:COL: KEY: why" -> ":LINE:..." */
+	return strchr(eb, ':');
+}
+
+#define BASE                                                                   \
+	"xmpp: {component: gw.example, secret: s, domains: [example]}\n"       \
+	"sip: {listen: 127.0.0.1:5600, domain: example}\n"                     \
+	"store: {path: /tmp/s}\n"                                              \
+	"runtime: {dir: /tmp/r}\n"
+
+
+static void test_minimal(void **state)
+{
+	char eb[512];
+	assert_string_equal(load(BASE, eb, sizeof(eb)), "");
+}
+
+
+static void test_unknown_key(void **state)
+{
+	char eb[512];
+	assert_string_equal(load(BASE "log:\n  levle: debug\n", eb, sizeof(eb)),
+			    ":6:3: log.levle: unknown key");
+}
+
+
+static void test_unknown_section(void **state)
+{
+	char eb[512];
+	assert_string_equal(load(BASE "presense: {}\n", eb, sizeof(eb)),
+			    ":5:1: presense: unknown section");
+}
+
+
+static void test_wrong_type(void **state)
+{
+	char eb[512];
+	assert_string_equal(load(BASE "supervisor:\n  heartbeat_ms: [1]\n", eb,
+				 sizeof(eb)),
+			    ":6:17: supervisor.heartbeat_ms: expected a number");
+}
+
+
+static void test_bad_values(void **state)
+{
+	char eb[512];
+
+	assert_string_equal(
+		load(BASE "log: {level: loud}\n", eb, sizeof(eb)),
+		":5:14: log.level: expected error, warn, info or debug");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d], port: 70000}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":1:53: xmpp.port: number out of range");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: localhost:5600, domain: d}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":2:15: sip.listen: expected a numeric IP address:port");
+	assert_string_equal(
+		load(BASE "store2: {}\n", eb, sizeof(eb)),
+		":5:1: store2: unknown section");
+	assert_string_equal(load(BASE "supervisor: {restart_backoff_ms: [500, 5]}\n",
+				 eb, sizeof(eb)),
+			    ":5:34: supervisor.restart_backoff_ms: expected 0 < "
+			    "first <= max");
+}
+
+
+static void test_missing_required(void **state)
+{
+	char eb[512];
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+		     "store: {path: /s}\n",
+		     eb, sizeof(eb)),
+		":1:1: runtime.dir: required key is missing");
+}
+
+
+static void test_syntax_and_duplicate(void **state)
+{
+	char eb[512];
+	const char *e = load("xmpp: [unclosed\n", eb, sizeof(eb));
+	assert_non_null(strstr(e, "(syntax)"));
+	assert_string_equal(load(BASE "log: {level: info, level: debug}\n", eb,
+				 sizeof(eb)),
+			    ":5:20: log.level: duplicate key");
+}
+
+
+static void test_missing_file(void **state)
+{
+	struct xsgw_config *c = NULL;
+	char eb[512];
+	assert_int_not_equal(config_load(&c, "/nonexistent/x.yaml", eb,
+					 sizeof(eb)),
+			     0);
+	assert_non_null(strstr(eb, "/nonexistent/x.yaml"));
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_syntax_and_duplicate),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

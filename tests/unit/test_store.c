@@ -1,0 +1,226 @@
+/* Store: records round trip, map growth from a tiny size, sticky errors,
+ * schema guard, read-only open, stale reader cleanup after SIGKILL. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <re.h>
+#include "msgrec.h"
+#include "store.h"
+
+static char dir[64];
+
+
+static int setup(void **state)
+{
+	strcpy(dir, "/tmp/xsgw-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+
+static void test_msgrec_roundtrip(void **state)
+{
+	struct msgrec r = {0}, d;
+	struct fbuf fb = {0};
+	struct store *s;
+	struct store_txn *t;
+	const void *v;
+	size_t vl;
+	uint64_t id;
+
+	assert_int_equal(store_open(&s, dir, 64 << 20, false), 0);
+	assert_int_equal(store_begin(s, &t, true), 0);
+	id = store_next_id(t);
+	assert_int_equal(store_next_id(t), id + 1);
+	r.kind = MK_CHAT_X2S;
+	r.state = MS_PENDING;
+	r.cseq = 1;
+	str_dup(&r.xfrom, "alice@localhost/phone");
+	str_dup(&r.body, "gr\xc3\xbc\xc3\x9f dich");
+	assert_int_equal(msgrec_encode(&fb, &r), 0);
+	assert_int_equal(fb.b[0], MSGREC_VERSION);
+	store_put(t, DB_MSG, "k", 1, fb.b, fb.len);
+	assert_int_equal(store_commit(t), 0);
+
+	assert_int_equal(store_begin(s, &t, false), 0);
+	assert_int_equal(store_get(t, DB_MSG, "k", 1, &v, &vl), 0);
+	assert_int_equal(msgrec_decode(&d, v, vl), 0);
+	assert_string_equal(d.xfrom, "alice@localhost/phone");
+	assert_string_equal(d.body, "gr\xc3\xbc\xc3\x9f dich");
+	assert_int_equal(d.kind, MK_CHAT_X2S);
+	/* a record of an unknown version or truncated is refused */
+	assert_int_equal(msgrec_decode(&d, v, vl - 1), EBADMSG);
+	((uint8_t *)fb.b)[0] = 99;
+	assert_int_equal(msgrec_decode(&d, fb.b, fb.len), EBADMSG);
+	assert_int_equal(store_get(t, DB_MSG, "x", 1, &v, &vl), ENOENT);
+	store_abort(t);
+	msgrec_reset(&r);
+	msgrec_reset(&d);
+	fbuf_reset(&fb);
+	store_close(s);
+}
+
+
+static void test_growth(void **state)
+{
+	static uint8_t val[4096];
+	struct store *s;
+	struct store_txn *t;
+	uint64_t map0, map1, used;
+	int err, again = 0;
+
+	assert_int_equal(store_open(&s, dir, 64 << 20, false), 0);
+	store_size(s, &map0, &used);
+	/* 24 MiB of values: the map must grow past its initial 8 MiB */
+	for (int i = 0; i < 6144; i++) {
+		uint8_t k[8];
+		be64_put(k, (uint64_t)i);
+		memset(val, i & 0xff, sizeof(val));
+		do {
+			assert_int_equal(store_begin(s, &t, true), 0);
+			store_put(t, DB_MSG, k, 8, val, sizeof(val));
+			err = store_commit(t);
+			again += err == EAGAIN;
+		} while (err == EAGAIN);
+		assert_int_equal(err, 0);
+	}
+	store_size(s, &map1, &used);
+	assert_true(map1 > map0);
+	assert_true(map1 <= 64 << 20);
+	store_close(s);
+
+	/* everything survived, and the store reopens at its grown size */
+	assert_int_equal(store_open(&s, dir, 64 << 20, true), 0);
+	assert_int_equal(store_begin(s, &t, false), 0);
+	for (int i = 0; i < 6144; i += 1023) {
+		uint8_t k[8];
+		const void *v;
+		size_t vl;
+		be64_put(k, (uint64_t)i);
+		assert_int_equal(store_get(t, DB_MSG, k, 8, &v, &vl), 0);
+		assert_int_equal(vl, sizeof(val));
+		assert_int_equal(((const uint8_t *)v)[100], i & 0xff);
+	}
+	store_abort(t);
+	store_close(s);
+	(void)again;
+}
+
+
+static void test_full_at_limit(void **state)
+{
+	static uint8_t val[1 << 20];
+	struct store *s;
+	struct store_txn *t;
+	int err = 0;
+
+	/* a 2 MiB limit cannot hold 4 MiB: ENOSPC, never a crash */
+	assert_int_equal(store_open(&s, dir, 2 << 20, false), 0);
+	for (int i = 0; i < 4 && !err; i++) {
+		uint8_t k[8];
+		be64_put(k, (uint64_t)i);
+		assert_int_equal(store_begin(s, &t, true), 0);
+		store_put(t, DB_MSG, k, 8, val, sizeof(val));
+		err = store_commit(t);
+		if (err == EAGAIN)
+			err = 0, i--;
+	}
+	assert_int_equal(err, ENOSPC);
+	store_close(s);
+}
+
+
+static void test_schema_guard(void **state)
+{
+	struct store *s;
+	struct store_txn *t;
+	uint8_t newer[4] = {0, 0, 0, STORE_SCHEMA + 1};
+
+	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_begin(s, &t, true), 0);
+	store_put(t, DB_META, "schema", 6, newer, 4);
+	assert_int_equal(store_commit(t), 0);
+	store_close(s);
+	assert_int_equal(store_open(&s, dir, 8 << 20, false), EPROTO);
+	assert_int_equal(store_open(&s, dir, 8 << 20, true), EPROTO);
+}
+
+
+static void test_rdonly_missing(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open(&s, "/tmp/xsgw-no-such-store", 8 << 20,
+				    true),
+			 ENOENT);
+}
+
+
+static void test_stale_reader(void **state)
+{
+	struct store *s;
+	struct store_txn *t;
+	int pfd[2], status;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct store *cs;
+		struct store_txn *ct;
+		if (store_open(&cs, dir, 8 << 20, true) ||
+		    store_begin(cs, &ct, false))
+			_exit(1);
+		(void)!write(pfd[1], "r", 1);
+		pause(); /* holding a read transaction */
+		_exit(0);
+	}
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	store_close(s);
+	/* the next open clears the dead reader's slot and works */
+	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_begin(s, &t, true), 0);
+	store_count(t, "x", 2);
+	store_count(t, "x", 3);
+	assert_int_equal(store_commit(t), 0);
+	store_close(s);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_msgrec_roundtrip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_at_limit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_schema_guard, setup,
+						teardown),
+		cmocka_unit_test(test_rdonly_missing),
+		cmocka_unit_test_setup_teardown(test_stale_reader, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
