@@ -15,6 +15,8 @@ class User(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self._start)
         self.add_event_handler("message", self._message)
         self.add_event_handler("failed_auth", self._failed)
+        self.register_plugin("xep_0030")
+        self.register_plugin("xep_0199")
 
     async def _start(self, _ev):
         self.send_presence()

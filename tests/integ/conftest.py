@@ -1,0 +1,204 @@
+"""Fixtures: real Prosody, the gateway under its supervisor, SIPp peers.
+
+Everything listens on 127.0.0.1; every wait has a timeout.
+"""
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.environ.get("XSGW_BUILD", os.path.join(ROOT, "build"))
+BIN = os.path.join(BUILD, "bin")
+PEERS = os.path.join(ROOT, "tests", "peers")
+SIPP = os.path.join(ROOT, "tests", "sipp")
+
+GW_SIP = "127.0.0.1:5600"
+UAS_PORT = 5070
+
+
+def wait_for(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+@pytest.fixture(scope="session")
+def prosody():
+    d = tempfile.mkdtemp(prefix="xsgw-prosody-")
+    env = dict(os.environ, XMPP_USERS="alice:alicepass bob:bobpass carol:carolpass")
+    pid = subprocess.run([os.path.join(PEERS, "prosody_start.sh"), d + "/p"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert pid.returncode == 0, pid.stderr
+    yield d + "/p"
+    subprocess.run([os.path.join(PEERS, "prosody_stop.sh"), d + "/p"],
+                   capture_output=True, timeout=30)
+
+
+class Gateway:
+    def __init__(self, tmp, **over):
+        self.dir = tmp
+        self.cfg = os.path.join(tmp, "xsgw.yaml")
+        self.log = os.path.join(tmp, "xsgw.log")
+        sip = {"listen": GW_SIP, "proxy": '""',
+               "domain": '"127.0.0.1:%d"' % UAS_PORT,
+               "message_timeout_ms": "4000"}
+        sip.update(over.get("sip", {}))
+        sup = {"restart_backoff_ms": "[20, 500]", "heartbeat_ms": "300",
+               "max_deaths": "20"}
+        sup.update(over.get("supervisor", {}))
+        with open(self.cfg, "w") as f:
+            f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, "
+                    "port: 5347, secret: s3cret, domains: [localhost], "
+                    "reconnect_backoff_ms: [50, 500]}\n")
+            f.write("sip: {%s}\n" % ", ".join("%s: %s" % kv for kv in sip.items()))
+            f.write("store: {path: %s/store, map_size: 64MiB}\n" % tmp)
+            f.write("runtime: {dir: %s/run}\n" % tmp)
+            f.write("supervisor: {%s}\n" % ", ".join("%s: %s" % kv for kv in sup.items()))
+            f.write("log: {level: %s}\n" % over.get("log_level", "info"))
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([os.path.join(BIN, "xsgw"), "-c", self.cfg],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.all_ready(), 15, "all workers ready")
+        wait_for(lambda: "xmpp: connected" in self.read_log(), 15,
+                 "component connected")
+        return self
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([os.path.join(BIN, "xsgwctl"), "-c", self.cfg] + list(args),
+                           capture_output=True, text=True, timeout=15)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def status(self):
+        import json
+        r = self.ctl("status", "--json", check=False)
+        if r.returncode:
+            return None
+        return {w["name"]: w for w in json.loads(r.stdout)["workers"]}
+
+    def all_ready(self):
+        st = self.status()
+        return st and all(w["state"] == "ready" for w in st.values())
+
+    def pid(self, worker):
+        return self.status()[worker]["pid"]
+
+    def kill9(self, worker):
+        """SIGKILL a worker; wait until the supervisor has a new one ready."""
+        old = self.pid(worker)
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: (self.status() or {}).get(worker, {}).get("pid") not in (None, 0, old)
+                 and self.status()[worker]["state"] == "ready", 15,
+                 "%s restarted" % worker)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc:
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
+
+
+@pytest.fixture
+def gateway_factory(prosody, tmp_path):
+    made = []
+
+    def make(**over):
+        d = tempfile.mkdtemp(prefix="xsgw-gw-", dir=str(tmp_path))
+        g = Gateway(d, **over)
+        made.append(g)
+        return g.start()
+
+    yield make
+    for g in made:
+        rc = g.stop()
+        assert rc == 0, "gateway exited %s; log:\n%s" % (rc, g.read_log()[-4000:])
+
+
+@pytest.fixture
+def gateway(gateway_factory):
+    return gateway_factory()
+
+
+class Sipp:
+    """A SIPp process; SIPp writes its files into its own directory."""
+
+    def __init__(self, tmp, scenario, args, name):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.out = open(os.path.join(self.dir, "out.txt"), "wb")
+        self.proc = subprocess.Popen(
+            ["sipp", "-sf", os.path.join(SIPP, scenario), "-i", "127.0.0.1",
+             "-mi", "127.0.0.1", "-nostdin", "-trace_logs", "-trace_err"] + args,
+            cwd=self.dir, stdout=self.out, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.out.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)  # SIPp: quit now
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logged(self, prefix="BODY "):
+        out = []
+        for fn in os.listdir(self.dir):
+            if fn.endswith("_logs.log"):
+                with open(os.path.join(self.dir, fn), "rb") as f:
+                    for line in f.read().decode("utf-8", "replace").splitlines():
+                        if line.startswith(prefix):
+                            out.append(line[len(prefix):])
+        return out
+
+
+@pytest.fixture
+def sipp(tmp_path):
+    running = []
+
+    def start(scenario, args, name="sipp"):
+        s = Sipp(str(tmp_path), scenario, args, name)
+        running.append(s)
+        return s
+
+    yield start
+    for s in running:
+        s.stop()
+
+
+def uas_args():
+    return ["-p", str(UAS_PORT), "-timeout", "180s"]
+
+
+def run(coro, timeout=120):
+    return asyncio.run(asyncio.wait_for(coro, timeout))

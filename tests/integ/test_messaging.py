@@ -1,0 +1,167 @@
+"""XMPP chat <-> SIP MESSAGE end to end: Prosody + slixmpp users, SIPp peers."""
+import asyncio
+import os
+import socket
+import uuid
+
+from conftest import GW_SIP, SIPP, UAS_PORT, run, uas_args, wait_for
+from xmpp_user import login, logout
+
+TEXT = "Grüße, 你好, ☃ — \"quoted\" <b>&amp;</b> 😀"
+
+
+def error_condition(msg):
+    """(condition, text) of an XMPP error stanza."""
+    err = msg.xml.find("{jabber:client}error")
+    assert err is not None, str(msg)
+    cond = text = None
+    for c in err:
+        tag = c.tag.split("}")[1]
+        if tag == "text":
+            text = c.text
+        else:
+            cond = tag
+    return cond, text
+
+
+def test_xmpp_chat_becomes_sip_message(gateway, sipp):
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody=TEXT, mtype="chat")
+        await asyncio.sleep(0)
+        await logout(u)
+
+    run(go())
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == [TEXT]
+
+
+def test_sip_message_becomes_xmpp_chat(gateway, sipp):
+    tag = uuid.uuid4().hex[:8]
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        uac = sipp("uac_message.xml",
+                   ["-s", "alice", "-key", "domain", "localhost", "-key",
+                    "from", "bob", "-key", "text", TEXT + tag, GW_SIP,
+                    "-p", "5071", "-m", "1", "-timeout", "15s",
+                    "-timeout_error"], "uac")
+        msg = await u.next_message(10, lambda m: tag in m["body"])
+        assert (await asyncio.get_event_loop().run_in_executor(
+            None, uac.wait, 15)) == 0
+        await logout(u)
+        return msg
+
+    msg = run(go())
+    assert msg["type"] == "chat"
+    # the SIP peer (sip:bob@127.0.0.1) is not on sip.domain: escaped node
+    assert str(msg["from"]) == "bob\\40127.0.0.1@sip.localhost"
+    assert msg["body"] == TEXT + tag + " #1\n"
+
+
+def test_sip_error_comes_back_as_xmpp_error(gateway, sipp):
+    sipp("uas_message_reject.xml", uas_args(), "uas")
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody="are you there?",
+                       mtype="chat", mfrom=None)
+        err = await u.next_message(10, lambda m: m["type"] == "error")
+        await logout(u)
+        return err
+
+    err = run(go())
+    assert str(err["from"]) == "bob@sip.localhost"
+    cond, text = error_condition(err)
+    assert cond == "recipient-unavailable"
+    assert text == "SIP 486 Busy Here"
+
+
+def test_sip_timeout_comes_back_as_xmpp_error(gateway):
+    # nothing listens on the SIP peer's port: Timer F (message_timeout_ms)
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="nobody@sip.localhost", mbody="hello?", mtype="chat")
+        err = await u.next_message(15, lambda m: m["type"] == "error")
+        await logout(u)
+        return err
+
+    cond, text = error_condition(run(go()))
+    assert cond == "remote-server-timeout"
+    assert text == "SIP 408 Request Timeout"
+
+
+def test_bad_target_is_refused_with_clear_error(gateway):
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="sip.localhost", mbody="to the gateway itself",
+                       mtype="chat")
+        e1 = await u.next_message(10, lambda m: m["type"] == "error")
+        u.send_message(mto="\\40example.org@sip.localhost", mbody="bad", mtype="chat")
+        e2 = await u.next_message(10, lambda m: m["type"] == "error")
+        await logout(u)
+        return e1, e2
+
+    e1, e2 = run(go())
+    assert error_condition(e1)[0] == "item-not-found"
+    assert error_condition(e2)[0] == "jid-malformed"
+
+
+def sip_request(method, ruri, body=b"hi", ctype="text/plain", to=None,
+                extra=""):
+    """Send one request over UDP and return the final status code."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    port = s.getsockname()[1]
+    cid = uuid.uuid4().hex
+    msg = ("%s %s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1>;tag=%s\r\n"
+           "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
+           "Content-Type: %s\r\nContent-Length: %d\r\n\r\n"
+           % (method, ruri, port, cid[:10], cid[10:18], to or ruri, cid,
+              method, extra, ctype, len(body))).encode() + body
+    host, p = GW_SIP.split(":")
+    s.sendto(msg, (host, int(p)))
+    try:
+        while True:
+            data = s.recv(65535).decode("utf-8", "replace")
+            code = int(data.split(" ", 2)[1])
+            if code >= 200:
+                return code, data
+    finally:
+        s.close()
+
+
+def test_sip_side_errors(gateway):
+    assert sip_request("OPTIONS", "sip:127.0.0.1:5600")[0] == 200
+    assert sip_request("MESSAGE", "sip:alice@unknown.example")[0] == 404
+    assert sip_request("MESSAGE", "sip:alice@localhost",
+                       ctype="application/octet-stream")[0] == 415
+    assert sip_request("MESSAGE", "sip:alice@localhost", body=b"")[0] == 400
+    assert sip_request("MESSAGE", "sip:alice@localhost",
+                       body=b"bad \xff\xfe utf-8")[0] == 400
+    assert sip_request("SUBSCRIBE", "sip:alice@localhost")[0] == 405
+    # R-URI naming the gateway itself: the To header says who it is for
+    assert sip_request("MESSAGE", "sip:alice@127.0.0.1:5600",
+                       to="sip:alice@localhost")[0] == 202
+
+
+def test_disco_and_ping(gateway):
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        info = await u["xep_0030"].get_info(jid="sip.localhost", timeout=10)
+        await u["xep_0199"].ping(jid="sip.localhost", timeout=10)
+        await logout(u)
+        return info
+
+    import slixmpp  # noqa: F401  (plugins are registered by login)
+    info = run(go())
+    ids = info["disco_info"]["identities"]
+    assert ("gateway", "sip", None, "XMPP-SIP gateway") in ids
+    feats = info["disco_info"]["features"]
+    assert "urn:xmpp:ping" in feats
