@@ -124,8 +124,10 @@ static void chan_read(struct chan *ch)
 		if (!err)
 			err = ch->frameh(ch, &fr, ch->arg);
 		if (err) {
+			/* fr is unset when the header itself was refused */
+			const uint8_t *h = ch->in + off;
 			log_warn("chan %s: bad frame (type 0x%04x): %s; closing",
-				 ch->name, fr.type, strerror(err));
+				 ch->name, h[2] << 8 | h[3], strerror(err));
 			chan_shut(ch, err);
 			return;
 		}

@@ -202,14 +202,21 @@ static int cmd_restart(const char *worker)
 }
 
 
-static int open_store(struct store **s)
+/* Open the store read-only with a read transaction.
+ * @return 0, or the exit status: 2 no store yet, 1 another error */
+static int open_read(struct store **s, struct store_txn **t)
 {
 	int err = store_open(s, cfg->store.path, cfg->store.map_size, true);
 
+	if (!err) {
+		err = store_begin(*s, t, false);
+		if (err)
+			store_close(*s);
+	}
 	if (err)
 		fprintf(stderr, "xsgwctl: store %s: %s\n", cfg->store.path,
 			err == ENOENT ? "no store yet" : strerror(err));
-	return err;
+	return !err ? 0 : err == ENOENT ? 2 : 1;
 }
 
 
@@ -293,13 +300,8 @@ static int cmd_messages(bool all)
 	struct store_txn *t;
 	int err;
 
-	if ((err = open_store(&s)))
-		return err == ENOENT ? 2 : 1;
-	err = store_begin(s, &t, false);
-	if (err) {
-		store_close(s);
-		return 1;
-	}
+	if ((err = open_read(&s, &t)))
+		return err;
 	if (json)
 		odict_alloc(&c.arr, 32);
 	else
@@ -350,12 +352,8 @@ static int cmd_stats(void)
 	uint64_t map, used;
 	int err;
 
-	if ((err = open_store(&s)))
-		return err == ENOENT ? 2 : 1;
-	if (store_begin(s, &t, false)) {
-		store_close(s);
-		return 1;
-	}
+	if ((err = open_read(&s, &t)))
+		return err;
 	frame_begin(&fb, MSG_CTL_STATUS, 0);
 	err = ctl_call(&fb, status_frame, &sc);
 	fbuf_reset(&fb);
@@ -455,12 +453,8 @@ static int cmd_dump(void)
 	struct store_txn *t;
 	int err;
 
-	if ((err = open_store(&s)))
-		return err == ENOENT ? 2 : 1;
-	if (store_begin(s, &t, false)) {
-		store_close(s);
-		return 1;
-	}
+	if ((err = open_read(&s, &t)))
+		return err;
 	for (int db = 0; db < DB_COUNT; db++) {
 		struct dump_ctx c = {db};
 		store_scan(t, db, NULL, 0, dump_visit, &c);
