@@ -157,9 +157,9 @@ static int random_token(char **p, const char *prefix)
  * and stored, so that a re-send after a crash is a retransmission. */
 static int sip_ids(struct msgrec *r)
 {
-	int err = random_token(&r->callid, "");
+	int err = re_sdprintf(&r->callid, "%016llx@xsgw",
+			      (unsigned long long)random_u64());
 
-	err |= re_sdprintf(&r->callid, "%s@xsgw", r->callid ? r->callid : "");
 	err |= random_token(&r->ftag, "");
 	err |= random_token(&r->branch, "z9hG4bK");
 	r->cseq = 1;

@@ -22,7 +22,7 @@
 #define NS_RECEIPTS   "urn:xmpp:receipts"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 
-enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
+enum { PUMP_MS = 50, OUTQ_MAX = 100000, DRAIN_MS = 3000 };
 
 /** An outgoing message waiting for the link. */
 struct outmsg {
@@ -40,7 +40,8 @@ static struct {
 	bool up;
 	bool stopping;
 	unsigned attempts;
-	struct tmr pump, retry;
+	struct tmr pump, retry, drain;
+	uint64_t stop_deadline;
 	struct list outq;
 } xf = {.fd = -1};
 
@@ -222,7 +223,7 @@ static void outq_flush(void)
 {
 	struct le *le;
 
-	while (xf.up && (le = list_head(&xf.outq)))
+	while (xf.up && !xf.stopping && (le = list_head(&xf.outq)))
 		outmsg_emit(le->data);
 }
 
@@ -451,14 +452,40 @@ static void xf_connect(void *arg)
 }
 
 
+/*
+ * Stop without losing a stanza: after our </stream:stream> the server still
+ * delivers what it had routed to us, then closes its side (later stanzas it
+ * bounces). Exit once the stream is closed and the translator has acknowledged
+ * every frame, or after DRAIN_MS (the supervisor's grace is the hard limit).
+ */
+static void drain_handler(void *arg)
+{
+	bool closed = !xf.conn || xmpp_conn_is_disconnected(xf.conn);
+
+	xf_pump();
+	if ((closed && !tlink_unacked(xf.tl)) || now_ms() >= xf.stop_deadline) {
+		if (!closed || tlink_unacked(xf.tl))
+			log_warn("xmpp: stopping with the stream %s and %zu "
+				 "frame(s) unacknowledged",
+				 closed ? "closed" : "open",
+				 tlink_unacked(xf.tl));
+		re_cancel();
+		return;
+	}
+	tmr_start(&xf.drain, 10, drain_handler, NULL);
+}
+
+
 static void xmpp_front_shutdown(void *arg)
 {
+	if (xf.stopping)
+		return;
 	xf.stopping = true;
-	if (xf.up) {
+	tmr_cancel(&xf.retry);
+	if (xf.up)
 		xmpp_disconnect(xf.conn);
-		xf_pump();
-	}
-	re_cancel();
+	xf.stop_deadline = now_ms() + DRAIN_MS;
+	drain_handler(NULL);
 }
 
 
@@ -479,6 +506,7 @@ int main(int argc, char **argv)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tmr_init(&xf.pump);
 	tmr_init(&xf.retry);
+	tmr_init(&xf.drain);
 	tmr_start(&xf.pump, PUMP_MS, pump_handler, NULL);
 	xf_connect(NULL);
 	proc_ready(&xf.proc);
@@ -487,6 +515,7 @@ int main(int argc, char **argv)
 
 	tmr_cancel(&xf.pump);
 	tmr_cancel(&xf.retry);
+	tmr_cancel(&xf.drain);
 	if (xf.fd >= 0)
 		fd_close(xf.fd);
 	list_flush(&xf.outq);

@@ -70,8 +70,15 @@ class Gateway:
 
     def start(self):
         self.logf = open(self.log, "ab")
+        # Under `make asan` a sanitizer report ends the worker (the supervisor
+        # would hide that by restarting it): reports go to files checked at stop.
+        san = os.path.join(self.dir, "san")
+        env = dict(os.environ,
+                   ASAN_OPTIONS="log_path=%s:detect_leaks=1:fast_unwind_on_malloc=0" % san,
+                   UBSAN_OPTIONS="log_path=%s:print_stacktrace=1" % san)
         self.proc = subprocess.Popen([os.path.join(BIN, "xsgw"), "-c", self.cfg],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=env)
         wait_for(lambda: self.all_ready(), 15, "all workers ready")
         wait_for(lambda: "xmpp: connected" in self.read_log(), 15,
                  "component connected")
@@ -122,6 +129,14 @@ class Gateway:
             self.logf.close()
         return self.proc.returncode if self.proc else None
 
+    def sanitizer_reports(self):
+        out = []
+        for fn in sorted(os.listdir(self.dir)):
+            if fn.startswith("san."):
+                with open(os.path.join(self.dir, fn), errors="replace") as f:
+                    out.append(fn + ":\n" + f.read())
+        return out
+
 
 @pytest.fixture
 def gateway_factory(prosody, tmp_path):
@@ -137,6 +152,8 @@ def gateway_factory(prosody, tmp_path):
     for g in made:
         rc = g.stop()
         assert rc == 0, "gateway exited %s; log:\n%s" % (rc, g.read_log()[-4000:])
+        reps = g.sanitizer_reports()
+        assert not reps, "sanitizer reports:\n" + "\n".join(reps)[:8000]
 
 
 @pytest.fixture

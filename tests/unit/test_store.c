@@ -64,6 +64,7 @@ static void test_msgrec_roundtrip(void **state)
 	assert_string_equal(d.xfrom, "alice@localhost/phone");
 	assert_string_equal(d.body, "gr\xc3\xbc\xc3\x9f dich");
 	assert_int_equal(d.kind, MK_CHAT_X2S);
+	msgrec_reset(&d);
 	/* a record of an unknown version or truncated is refused */
 	assert_int_equal(msgrec_decode(&d, v, vl - 1), EBADMSG);
 	((uint8_t *)fb.b)[0] = 99;
