@@ -65,8 +65,9 @@ class Gateway:
             f.write("store: {path: %s/store, map_size: 64MiB}\n" % tmp)
             f.write("runtime: {dir: %s/run}\n" % tmp)
             f.write("supervisor: {%s}\n" % ", ".join("%s: %s" % kv for kv in sup.items()))
-            f.write("log: {level: %s}\n" % over.get("log_level", "info"))
+            f.write("log: {level: %s}\n" % over.get("log_level", os.environ.get("XSGW_LOG_LEVEL", "info")))
         self.proc = None
+        self.expect_rc = 0
 
     def start(self):
         self.logf = open(self.log, "ab")
@@ -113,6 +114,15 @@ class Gateway:
         """SIGKILL a worker; wait until the supervisor has a new one ready."""
         old = self.pid(worker)
         os.kill(old, signal.SIGKILL)
+        self.wait_replaced(worker, old)
+
+    def restart(self, worker):
+        """xsgwctl restart; wait until the supervisor has a new one ready."""
+        old = self.pid(worker)
+        assert "restarting" in self.ctl("restart", worker).stdout
+        self.wait_replaced(worker, old)
+
+    def wait_replaced(self, worker, old):
         wait_for(lambda: (self.status() or {}).get(worker, {}).get("pid") not in (None, 0, old)
                  and self.status()[worker]["state"] == "ready", 15,
                  "%s restarted" % worker)
@@ -151,7 +161,7 @@ def gateway_factory(prosody, tmp_path):
     yield make
     for g in made:
         rc = g.stop()
-        assert rc == 0, "gateway exited %s; log:\n%s" % (rc, g.read_log()[-4000:])
+        assert rc == g.expect_rc, "gateway exited %s; log:\n%s" % (rc, g.read_log()[-4000:])
         reps = g.sanitizer_reports()
         assert not reps, "sanitizer reports:\n" + "\n".join(reps)[:8000]
 

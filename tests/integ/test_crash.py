@@ -14,17 +14,28 @@ from xmpp_user import login, logout
 N = 200
 
 
-XMPP_FRONT_GAP = (
-    "known gap: stanzas Prosody had already written to the component socket "
-    "when the xmpp-front was SIGKILLed are lost (XEP-0114 has no acks and "
-    "Prosody does not bounce them); issue 2 stays open on this point")
-
-
-@pytest.mark.parametrize("victim", [
-    "sip-front", "translator",
-    pytest.param("xmpp-front", marks=pytest.mark.xfail(reason=XMPP_FRONT_GAP,
-                                                       strict=False))])
+# The residual window for the xmpp-front: bytes Prosody had written to the
+# component socket but the front had not yet read when SIGKILL landed are
+# discarded by the kernel (XEP-0114 has no acknowledgements). The front reads
+# and forwards each stanza within one loop turn, so the window is a few
+# microseconds per stanza; the count below must still come out exact.
+@pytest.mark.parametrize("victim", ["sip-front", "translator", "xmpp-front"])
 def test_kill9_during_burst(gateway, sipp, victim):
+    burst(gateway, sipp, victim, gateway.kill9)
+    st = gateway.status()
+    assert "signal 9" in st[victim]["last_exit"]
+
+
+@pytest.mark.parametrize("victim", ["sip-front", "translator", "xmpp-front"])
+def test_ctl_restart_during_burst(gateway, sipp, victim):
+    """xsgwctl restart WORKER (e.g. after an upgrade of its binary): the
+    worker drains and stops cleanly; nothing is lost or duplicated."""
+    burst(gateway, sipp, victim, gateway.restart)
+    st = gateway.status()
+    assert st[victim]["last_exit"] == "exited with code 0"
+
+
+def burst(gateway, sipp, victim, action):
     run_id = uuid.uuid4().hex[:6]
     uas = sipp("uas_message.xml", uas_args(), "uas")
 
@@ -39,15 +50,24 @@ def test_kill9_during_burst(gateway, sipp, victim):
                     "-timeout", "90s", "-timeout_error"], "uac")
         # XMPP -> SIP: N chats, paced like the SIP side; kill mid-burst
         for i in range(N):
-            alice.send_message(mto="bob@sip.localhost",
-                               mbody="x2s-%s-%d" % (run_id, i), mtype="chat",
-                               )
+            m = alice.make_message(mto="bob@sip.localhost",
+                                   mbody="x2s-%s-%d" % (run_id, i), mtype="chat")
+            m["id"] = "x2s-%s-%d" % (run_id, i)
+            m.send()
             if i == N // 2:
-                await loop.run_in_executor(None, gateway.kill9, victim)
+                await loop.run_in_executor(None, action, victim)
             await asyncio.sleep(0.01)
         rc = await loop.run_in_executor(None, uac.wait, 120)
-        got = await alice.drain(N, 60, lambda m: ("s2x-" + run_id) in m["body"]
-                                or m["type"] == "error")
+        got, chats = [], 0
+        end = loop.time() + 60
+        while chats < N and loop.time() < end:
+            try:
+                m = await alice.next_message(end - loop.time())
+            except asyncio.TimeoutError:
+                break
+            if m["type"] == "error" or ("s2x-" + run_id) in m["body"]:
+                got.append(m)
+                chats += m["type"] == "chat"
         # errors for our own x2s messages may still be coming
         more = await alice.drain(N, 3, lambda m: m["type"] == "error")
         await logout(alice)
@@ -64,14 +84,20 @@ def test_kill9_during_burst(gateway, sipp, victim):
         "duplicated: %s" % [b for b, c in s2x.items() if c > 1][:10]
 
     # XMPP -> SIP: at the SIP peer exactly once, or bounced to alice
-    bounced = {m["body"] for m in got if m["type"] == "error"}
+    # a bounce carries the stanza id (Prosody's own bounces have no body)
+    bounced = {m["id"] for m in got if m["type"] == "error"}
     def delivered():
         return collections.Counter(b for b in uas.logged()
                                    if b.startswith("x2s-" + run_id))
-    wait_for(lambda: sum(1 for i in range(N)
-                         if "x2s-%s-%d" % (run_id, i) in delivered()
-                         or "x2s-%s-%d" % (run_id, i) in bounced) == N,
-             30, "every XMPP message delivered or bounced")
+    def missing():
+        d = delivered()
+        return [i for i in range(N) if "x2s-%s-%d" % (run_id, i) not in d
+                and "x2s-%s-%d" % (run_id, i) not in bounced]
+    try:
+        wait_for(lambda: not missing(), 30, "every XMPP message delivered or bounced")
+    except AssertionError:
+        raise AssertionError("XMPP->SIP neither delivered nor bounced: %s"
+                             % missing())
     d = delivered()
     assert all(c == 1 for c in d.values()), \
         "duplicated at the SIP peer: %s" % [b for b, c in d.items() if c > 1]
@@ -85,4 +111,4 @@ def test_kill9_during_burst(gateway, sipp, victim):
              20, "no pending messages")
     st = gateway.status()
     assert st[victim]["restarts"] == 1
-    assert "signal 9" in st[victim]["last_exit"]
+    assert all(w["state"] == "ready" for w in st.values())

@@ -14,6 +14,7 @@ class User(slixmpp.ClientXMPP):
         self.started = asyncio.get_event_loop().create_future()
         self.add_event_handler("session_start", self._start)
         self.add_event_handler("message", self._message)
+        self.add_event_handler("message_error", self._message_error)
         self.add_event_handler("failed_auth", self._failed)
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
@@ -29,6 +30,12 @@ class User(slixmpp.ClientXMPP):
 
     def _message(self, msg):
         self.inbox.put_nowait(msg)
+
+    def _message_error(self, msg):
+        # slixmpp raises "message" only for stanzas with a <body>; a server's
+        # error bounce usually has none
+        if msg.xml.find("{jabber:client}body") is None:
+            self.inbox.put_nowait(msg)
 
     async def next_message(self, timeout=10, match=None):
         """The next received message (optionally: the next one matching)."""
