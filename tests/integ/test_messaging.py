@@ -165,3 +165,54 @@ def test_disco_and_ping(gateway):
     assert ("gateway", "sip", None, "XMPP-SIP gateway") in ids
     feats = info["disco_info"]["features"]
     assert "urn:xmpp:ping" in feats
+
+
+def reply_to(req, code, reason):
+    """A minimal response to a raw SIP request (copies the dialog headers)."""
+    head = req.split("\r\n\r\n", 1)[0].split("\r\n")
+    keep = [h for h in head[1:] if h.split(":", 1)[0].lower()
+            in ("via", "from", "to", "call-id", "cseq")]
+    return ("SIP/2.0 %d %s\r\n%s\r\nContent-Length: 0\r\n\r\n"
+            % (code, reason, "\r\n".join(keep))).encode()
+
+
+def test_xmpp_error_comes_back_to_the_sip_sender(gateway):
+    """SIP MESSAGE to a user Prosody does not have: the MESSAGE is accepted
+    (202, persisted), Prosody bounces the chat, and the SIP sender gets a
+    MESSAGE saying why, from the address it wrote to."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(10)
+    port = s.getsockname()[1]
+    cid = uuid.uuid4().hex
+    req = ("MESSAGE sip:nobody@localhost SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1:%d>;tag=%s\r\n"
+           "To: <sip:nobody@localhost>\r\nCall-ID: %s\r\nCSeq: 1 MESSAGE\r\n"
+           "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+           % (port, cid[:10], port, cid[10:18], cid)).encode()
+    host, p = GW_SIP.split(":")
+    try:
+        s.sendto(req, (host, int(p)))
+        notice = None
+        while notice is None:
+            data = s.recv(65535).decode("utf-8", "replace")
+            if data.startswith("SIP/2.0 "):
+                assert data.split(" ", 2)[1] == "202", data
+            elif data.startswith("MESSAGE "):
+                notice = data
+        s.sendto(reply_to(notice, 200, "OK"), (host, int(p)))
+    finally:
+        s.close()
+    line, rest = notice.split("\r\n", 1)
+    assert line == "MESSAGE sip:tester@127.0.0.1:%d SIP/2.0" % port
+    hdrs = {h.split(":", 1)[0].lower(): h.split(":", 1)[1].strip()
+            for h in rest.split("\r\n\r\n")[0].split("\r\n")}
+    assert "sip:nobody@localhost" in hdrs["from"] and ";tag=" in hdrs["from"]
+    assert "sip:tester@127.0.0.1:%d" % port in hdrs["to"]
+    assert hdrs["content-type"].startswith("text/plain")
+    body = notice.split("\r\n\r\n", 1)[1]
+    assert body.startswith("Message not delivered to nobody@localhost: "
+                           "service-unavailable"), body
+    wait_for(lambda: "messages.pending             0" in gateway.ctl("stats").stdout,
+             10, "the notice done after its 200")

@@ -1,0 +1,116 @@
+"""Messaging through a real Kamailio (registrar + proxy), SPEC §5 / issue 2
+point 8: every request goes via sip.proxy, a MESSAGE too large for UDP is
+sent over TCP, and SIP users registered at Kamailio reach XMPP users."""
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from conftest import GW_SIP, PEERS, UAS_PORT, run, uas_args, wait_for
+from xmpp_user import login, logout
+
+KAM_PORT = 5060
+
+
+@pytest.fixture(scope="module")
+def kamailio():
+    d = tempfile.mkdtemp(prefix="xsgw-kamailio-")
+    env = dict(os.environ, SIP_PORT=str(KAM_PORT), SIP_DOMAIN="localhost",
+               KAMAILIO_GW_DOMAIN="localhost", KAMAILIO_GW_ADDR=GW_SIP)
+    r = subprocess.run([os.path.join(PEERS, "kamailio_start.sh"), d], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    yield d
+    subprocess.run([os.path.join(PEERS, "kamailio_stop.sh"), d],
+                   capture_output=True, timeout=30)
+
+
+def kam_log(d):
+    with open(os.path.join(d, "kamailio.log"), errors="replace") as f:
+        return f.read()
+
+
+def register(user, contact_port):
+    """REGISTER user@127.0.0.1 at Kamailio with a UDP contact; 200 expected."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    port = s.getsockname()[1]
+    cid = uuid.uuid4().hex
+    req = ("REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\nFrom: <sip:%s@127.0.0.1>;tag=%s\r\n"
+           "To: <sip:%s@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 REGISTER\r\n"
+           "Contact: <sip:%s@127.0.0.1:%d>\r\nExpires: 600\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % (port, cid[:10], user, cid[10:18], user, cid, user,
+              contact_port)).encode()
+    try:
+        s.sendto(req, ("127.0.0.1", KAM_PORT))
+        while True:
+            data = s.recv(65535).decode()
+            code = int(data.split(" ", 2)[1])
+            if code >= 200:
+                assert code == 200, data
+                return
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def via_kamailio(kamailio, gateway_factory):
+    register("bob", UAS_PORT)
+    return gateway_factory(sip={"proxy": "127.0.0.1:%d" % KAM_PORT,
+                                "domain": "127.0.0.1"})
+
+
+def test_chat_goes_through_the_proxy(kamailio, via_kamailio, sipp):
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    tag = uuid.uuid4().hex[:8]
+    big = "large " + tag + " " + "ü" * 1000  # 2 KiB: too large for UDP
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody="small " + tag, mtype="chat")
+        u.send_message(mto="bob@sip.localhost", mbody=big, mtype="chat")
+        await asyncio.sleep(0)
+        await logout(u)
+
+    run(go())
+    got = wait_for(lambda: len(uas.logged()) >= 2 and uas.logged(), 15,
+                   "both MESSAGEs at bob's registered contact")
+    assert sorted(got) == sorted(["small " + tag, big])
+    # Kamailio saw them from the gateway: the small one over UDP, the large
+    # one over TCP (RFC 3261 §18.1.1), both for the registered user
+    log = kam_log(kamailio)
+    assert re.search(r"REQ MESSAGE sip:bob@127\.0\.0\.1 from 127\.0\.0\.1:5600/udp", log), log[-3000:]
+    assert re.search(r"REQ MESSAGE sip:bob@127\.0\.0\.1 from 127\.0\.0\.1:\d+/tcp", log), log[-3000:]
+
+
+def test_registered_sip_user_reaches_xmpp_user(kamailio, via_kamailio, sipp):
+    tag = uuid.uuid4().hex[:8]
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        uac = sipp("uac_message.xml",
+                   ["-s", "alice", "-key", "domain", "localhost", "-key",
+                    "from", "bob", "-key", "text", "via proxy " + tag,
+                    "127.0.0.1:%d" % KAM_PORT, "-p", "5071", "-m", "1",
+                    "-timeout", "15s", "-timeout_error"], "uac")
+        msg = await u.next_message(10, lambda m: tag in m["body"])
+        rc = await asyncio.get_event_loop().run_in_executor(None, uac.wait, 15)
+        await logout(u)
+        return msg, rc
+
+    msg, rc = run(go())
+    assert rc == 0
+    # sip:bob@127.0.0.1 is on sip.domain: a plain gateway JID
+    assert str(msg["from"]) == "bob@sip.localhost"
+    assert msg["body"] == "via proxy %s #1\n" % tag
+    assert re.search(r"GW MESSAGE sip:alice@localhost -> sip:127\.0\.0\.1:5600",
+                     kam_log(kamailio))
