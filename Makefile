@@ -35,7 +35,7 @@ TR_SRCS   := translator/translator.c translator/tr_msg.c
 BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 	$(BUILD)/bin/xsgw-sip-front $(BUILD)/bin/xsgw-translator
 
-UNIT_TESTS := test_frame test_config test_store test_addr test_backoff
+UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit integ asan fuzz bench lint clean

@@ -59,8 +59,9 @@ class Gateway:
         sup.update(over.get("supervisor", {}))
         with open(self.cfg, "w") as f:
             f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, "
-                    "port: 5347, secret: s3cret, domains: [localhost], "
-                    "reconnect_backoff_ms: [50, 500]}\n")
+                    "port: %d, secret: s3cret, domains: [localhost], "
+                    "reconnect_backoff_ms: [50, 500]}\n"
+                    % over.get("xmpp_port", 5347))
             f.write("sip: {%s}\n" % ", ".join("%s: %s" % kv for kv in sip.items()))
             f.write("store: {path: %s/store, map_size: 64MiB}\n" % tmp)
             f.write("runtime: {dir: %s/run}\n" % tmp)
