@@ -38,7 +38,7 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integ asan fuzz bench lint clean
+.PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c $(wildcard shared/*.h */*.h)
@@ -78,10 +78,15 @@ integ: all
 	XSGW_BUILD=$(CURDIR)/$(BUILD) /usr/bin/pytest -q -p no:cacheprovider \
 		tests/integ $(PYTEST_ARGS)
 
+# `make run` itself, used as an operator would (needs the default ports)
+smoke: all
+	/usr/bin/python3 tests/run_smoke.py $(CURDIR)/$(BUILD)
+
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integ
+	$(MAKE) smoke
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" \

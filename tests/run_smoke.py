@@ -1,0 +1,114 @@
+"""`make run` end to end (issue 2 point 2), run by `make test` after the
+integration tests (it needs the default ports 5222/5347/5060/5600 free).
+
+Starts scripts/run-local.sh as an operator would, waits for its banner, then
+uses the deployment: a SIP phone registers bob at Kamailio, an XMPP user
+(alice) writes to bob@sip.localhost and bob answers via Kamailio. Finally
+Ctrl-C (SIGINT to the process group) must stop everything it started."""
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "integ"))
+from xmpp_user import login, logout  # noqa: E402
+
+
+def sip(sock, text):
+    sock.sendto(text.encode(), ("127.0.0.1", 5060))
+
+
+def request(method, ruri, frm, to, port, extra="", body=""):
+    cid = uuid.uuid4().hex
+    return ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\n"
+            "CSeq: 1 %s\r\n%sContent-Length: %d\r\n\r\n%s"
+            % (method, ruri, port, cid[:10], frm, cid[10:16], to, cid, method,
+               extra, len(body.encode()), body))
+
+
+def final(sock):
+    while True:
+        d = sock.recv(65535).decode()
+        if d.startswith("SIP/2.0 ") and not d.startswith("SIP/2.0 1"):
+            return d
+
+
+def main():
+    build = sys.argv[1]
+    run_dir = tempfile.mkdtemp(prefix="xsgw-run-")
+    env = dict(os.environ, XSGW_RUN_DIR=run_dir)
+    p = subprocess.Popen([os.path.join(ROOT, "scripts", "run-local.sh"), build],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env=env, start_new_session=True, text=True)
+    out = []
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            line = p.stdout.readline()
+            if not line:
+                raise SystemExit("run-local.sh ended early:\n" + "".join(out))
+            out.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        else:
+            raise SystemExit("no banner within 60 s:\n" + "".join(out))
+
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(10)
+        port = s.getsockname()[1]
+        sip(s, request("REGISTER", "sip:127.0.0.1", "sip:bob@127.0.0.1",
+                       "sip:bob@127.0.0.1", port,
+                       "Contact: <sip:bob@127.0.0.1:%d>\r\nExpires: 300\r\n" % port))
+        assert final(s).startswith("SIP/2.0 200"), "REGISTER refused"
+
+        async def chat():
+            alice = await login("alice@localhost/smoke", "alicepass")
+            alice.send_message(mto="bob@sip.localhost", mbody="hello bob", mtype="chat")
+            loop = asyncio.get_event_loop()
+            msg = await loop.run_in_executor(None, s.recv, 65535)
+            msg = msg.decode()
+            assert msg.startswith("MESSAGE sip:bob@127.0.0.1:%d" % port), msg
+            assert msg.endswith("\r\n\r\nhello bob"), msg
+            # answer 200, copying the transaction headers
+            head = msg.split("\r\n\r\n")[0].split("\r\n")[1:]
+            keep = [h for h in head if h.split(":")[0].lower()
+                    in ("via", "from", "to", "call-id", "cseq")]
+            s.sendto(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n"
+                      % "\r\n".join(keep)).encode(), ("127.0.0.1", 5060))
+            sip(s, request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
+                           "sip:alice@localhost", port,
+                           "Content-Type: text/plain\r\n", "hello alice"))
+            code = await loop.run_in_executor(None, final, s)
+            assert code.startswith("SIP/2.0 202"), code
+            m = await alice.next_message(10, lambda m: m["body"] == "hello alice")
+            assert str(m["from"]) == "bob@sip.localhost", m["from"]
+            await logout(alice)
+
+        asyncio.run(asyncio.wait_for(chat(), 60))
+    finally:
+        os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        try:
+            rest, _ = p.communicate(timeout=40)
+            out.append(rest)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise SystemExit("make run did not stop within 40 s")
+    left = subprocess.run(["pgrep", "-f", run_dir], capture_output=True, text=True)
+    assert not left.stdout.strip(), "left running: " + left.stdout
+    assert "run: stopped" in "".join(out)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    print("make run: deployment up, both directions through Kamailio, Ctrl-C stopped it")
+
+
+if __name__ == "__main__":
+    main()
