@@ -1,0 +1,326 @@
+"""make bench: messaging throughput and latency through the running gateway.
+
+Starts a throw-away Prosody and xsgw (under its supervisor) on loopback, then:
+  x2s   alice (slixmpp) -> bob@sip.localhost -> SIP load peer (UAS)
+  s2x   SIP load peer (UAC) -> sip:alice@localhost -> alice
+and the same loads without the gateway as baselines:
+  xmpp  alice -> bob@localhost (Prosody only)
+  sip   load peer UAC -> load peer UAS (one UDP hop)
+Latency is measured one message at a time, throughput with WINDOW messages
+in flight. Reported per run: messages/s, end-to-end latency p50/p99 (idle
+and loaded); for x2s/s2x also the latency added over the baseline. Peak RSS (VmHWM) of every xsgw process at the end.
+
+The SIP load peer is a small asyncio UDP UA: it answers MESSAGE with 200 and
+retransmits its own requests per RFC 3261 Timer E. Nothing here asserts a
+time: the numbers are the output (JSON report, --out).
+"""
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
+from xmpp_user import login, logout  # noqa: E402
+
+GW = ("127.0.0.1", 5600)
+UAS = ("127.0.0.1", 5070)
+UAC = ("127.0.0.1", 5071)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
+    return round(xs[k] * 1000.0, 3)
+
+
+class SipPeer(asyncio.DatagramProtocol):
+    """UAS: 200 to every MESSAGE, records (body, arrival). UAC: send_message."""
+
+    def __init__(self):
+        self.arrived = {}
+        self.pending = {}  # branch -> (future, data, dest)
+        self.retrans = 0
+
+    def connection_made(self, tr):
+        self.tr = tr
+
+    def datagram_received(self, data, addr):
+        t = time.monotonic()
+        text = data.decode("utf-8", "replace")
+        head, _, body = text.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        if lines[0].startswith("SIP/2.0 "):
+            code = int(lines[0].split(" ", 2)[1])
+            for h in lines[1:]:
+                if h.lower().startswith("via:"):
+                    br = h.split("branch=")[1].split(";")[0]
+                    ent = self.pending.get(br)
+                    if ent and code >= 200 and not ent[0].done():
+                        ent[0].set_result(code)
+                    break
+            return
+        if lines[0].startswith("MESSAGE "):
+            self.arrived.setdefault(body, t)
+            keep = [h for h in lines[1:] if h.split(":", 1)[0].lower()
+                    in ("via", "from", "to", "call-id", "cseq")]
+            to = next(i for i, h in enumerate(keep) if h.lower().startswith("to:"))
+            if ";tag=" not in keep[to]:
+                keep[to] += ";tag=b3nch"
+            self.tr.sendto(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n"
+                            % "\r\n".join(keep)).encode(), addr)
+
+    async def send_message(self, dest, ruri, body):
+        br = "z9hG4bK" + uuid.uuid4().hex[:16]
+        data = ("MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"
+                "Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=%s\r\n"
+                "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 MESSAGE\r\n"
+                "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n%s"
+                % (ruri, UAC[0], UAC[1], br, br[7:13], ruri, br[7:],
+                   len(body.encode()), body)).encode()
+        fut = asyncio.get_event_loop().create_future()
+        self.pending[br] = (fut, data, dest)
+        t1 = 0.5
+        try:
+            while True:
+                self.tr.sendto(data, dest)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), t1)
+                except asyncio.TimeoutError:
+                    self.retrans += 1
+                    t1 = min(t1 * 2, 4.0)
+        finally:
+            del self.pending[br]
+
+
+async def windowed(n, window, send_one):
+    """Send n items keeping at most `window` unfinished; send_one(i) awaits
+    completion of item i."""
+    sem = asyncio.Semaphore(window)
+
+    async def one(i):
+        async with sem:
+            await send_one(i)
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def xmpp_to_x(alice, target, sink_wait, n, window, tag):
+    """alice sends n chats to target; sink_wait(body) -> arrival time."""
+    sent = {}
+
+    async def one(i):
+        body = "%s-%d" % (tag, i)
+        sent[body] = time.monotonic()
+        alice.send_message(mto=target, mbody=body, mtype="chat")
+        await sink_wait(body)
+
+    t0 = time.monotonic()
+    await windowed(n, window, one)
+    return sent, t0
+
+
+async def wait_in(d, key, timeout=30):
+    end = time.monotonic() + timeout
+    while key not in d:
+        if time.monotonic() > end:
+            raise TimeoutError("lost: " + key)
+        await asyncio.sleep(0.001)
+    return d[key]
+
+
+def summarize(name, sent, arrived, t0):
+    lat = [arrived[b] - sent[b] for b in sent if b in arrived]
+    last = max(arrived[b] for b in sent if b in arrived)
+    return {"run": name, "messages": len(sent), "delivered": len(lat),
+            "msgs_per_s": round(len(lat) / (last - t0), 1),
+            "latency_ms_p50": pct(lat, 50), "latency_ms_p99": pct(lat, 99)}
+
+
+class Inbox:
+    """Arrival times of chat bodies at an XMPP user."""
+
+    def __init__(self, user):
+        self.arrived = {}
+        user.add_event_handler("message", self._m)
+
+    def _m(self, msg):
+        if msg["type"] in ("chat", "normal"):
+            self.arrived.setdefault(msg["body"], time.monotonic())
+
+
+async def bench(args, peer):
+    alice = await login("alice@localhost/bench", "alicepass")
+    bob = await login("bob@localhost/bench", "bobpass")
+    a_in, b_in = Inbox(alice), Inbox(bob)
+    # latency unloaded (one message at a time), then throughput (a window)
+    lat = await phase(alice, bob, a_in, b_in, peer, args.latency_messages, 1)
+    thr = await phase(alice, bob, a_in, b_in, peer, args.messages, args.window)
+    await logout(alice)
+    await logout(bob)
+    out = []
+    for r1, r2 in zip(lat, thr):
+        r = {"run": r1["run"], "msgs_per_s": r2["msgs_per_s"],
+             "throughput_messages": r2["messages"], "window": args.window,
+             "delivered": r1["delivered"] + r2["delivered"],
+             "latency_ms_p50": r1["latency_ms_p50"],
+             "latency_ms_p99": r1["latency_ms_p99"],
+             "latency_messages": r1["messages"],
+             "loaded_latency_ms_p50": r2["latency_ms_p50"],
+             "loaded_latency_ms_p99": r2["latency_ms_p99"]}
+        out.append(r)
+    by = {r["run"]: r for r in out}
+    for gw_run, base in (("x2s", "xmpp_baseline"), ("s2x", "sip_baseline")):
+        for p in ("p50", "p99"):
+            k = "latency_ms_" + p
+            by[gw_run]["added_latency_ms_" + p] = round(by[gw_run][k] - by[base][k], 3)
+    return out
+
+
+async def phase(alice, bob, a_in, b_in, peer, n, w):
+    runs = []
+    tag = uuid.uuid4().hex[:6]
+
+    # warm-up: one of each path
+    alice.send_message(mto="bob@sip.localhost", mbody="warm-" + tag, mtype="chat")
+    await wait_in(peer.arrived, "warm-" + tag)
+    await peer.send_message(GW, "sip:alice@localhost", "warm2-" + tag)
+    await wait_in(a_in.arrived, "warm2-" + tag)
+
+    # XMPP -> SIP through the gateway, and the XMPP-only baseline
+    sent, t0 = await xmpp_to_x(alice, "bob@sip.localhost",
+                               lambda b: wait_in(peer.arrived, b), n, w, "x2s" + tag)
+    runs.append(summarize("x2s", sent, peer.arrived, t0))
+    sent, t0 = await xmpp_to_x(alice, "bob@localhost",
+                               lambda b: wait_in(b_in.arrived, b), n, w, "xx" + tag)
+    runs.append(summarize("xmpp_baseline", sent, b_in.arrived, t0))
+
+    # SIP -> XMPP through the gateway, and the SIP-only baseline
+    for name, dest, ruri, sink in (
+            ("s2x", GW, "sip:alice@localhost", a_in.arrived),
+            ("sip_baseline", UAS, "sip:bob@127.0.0.1:5070", peer.arrived)):
+        sent = {}
+
+        async def one(i, name=name, dest=dest, ruri=ruri, sink=sink):
+            body = "%s%s-%d" % (name, tag, i)
+            sent[body] = time.monotonic()
+            code = await peer.send_message(dest, ruri, body)
+            assert code in (200, 202), code
+            await wait_in(sink, body)
+
+        t0 = time.monotonic()
+        await windowed(n, w, one)
+        runs.append(summarize(name, sent, sink, t0))
+    return runs
+
+
+def rss(gw_cfg, build):
+    r = subprocess.run([os.path.join(build, "bin", "xsgwctl"), "-c", gw_cfg,
+                        "status", "--json"], capture_output=True, text=True, timeout=10)
+    out = {}
+    for w in json.loads(r.stdout)["workers"]:
+        try:
+            with open("/proc/%d/status" % w["pid"]) as f:
+                for line in f:
+                    if line.startswith(("VmHWM", "VmRSS")):
+                        k, v = line.split(":")
+                        out.setdefault(w["name"], {})[k.lower() + "_kib"] = int(v.split()[0])
+        except OSError:
+            pass
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "report.json"))
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--window", type=int, default=50)
+    ap.add_argument("--latency-messages", type=int, default=300)
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="xsgw-bench-")
+    peers = os.path.join(ROOT, "tests", "peers")
+    env = dict(os.environ, XMPP_USERS="alice:alicepass bob:bobpass")
+    subprocess.run([os.path.join(peers, "prosody_start.sh"), tmp + "/prosody"],
+                   env=env, check=True, capture_output=True, timeout=60)
+    cfg = os.path.join(tmp, "xsgw.yaml")
+    with open(cfg, "w") as f:
+        f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
+                "secret: s3cret, domains: [localhost]}\n"
+                "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
+                "store: {path: %s/store, map_size: 1GiB}\n"
+                "runtime: {dir: %s/run}\nlog: {level: warn}\n" % (tmp, tmp))
+    logf = open(os.path.join(tmp, "xsgw.log"), "wb")
+    gw = subprocess.Popen([os.path.join(args.build, "bin", "xsgw"), "-c", cfg],
+                          stdout=logf, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            r = subprocess.run([os.path.join(args.build, "bin", "xsgwctl"), "-c", cfg,
+                                "status", "--json"], capture_output=True, text=True)
+            if r.returncode == 0 and all(w["state"] == "ready" for w in
+                                         json.loads(r.stdout)["workers"]):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # the component handshake follows readiness
+
+        async def go():
+            loop = asyncio.get_event_loop()
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            s.bind(UAS)
+            s2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s2.bind(UAC)
+            peer = SipPeer()
+            t1, _ = await loop.create_datagram_endpoint(lambda: peer, sock=s)
+            t2, _ = await loop.create_datagram_endpoint(lambda: peer, sock=s2)
+            try:
+                runs = await bench(args, peer)
+            finally:
+                t1.close()
+                t2.close()
+            return runs, peer.retrans
+
+        runs, retrans = asyncio.run(asyncio.wait_for(go(), 600))
+        report = {
+            "what": "chat <-> SIP MESSAGE through xsgw (real Prosody, SIP load peer)",
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                  capture_output=True, text=True).stdout.strip(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "kernel": platform.release()},
+            "method": "latency: one message at a time (latency_messages); "
+                      "msgs_per_s and loaded_latency: `window` in flight "
+                      "(throughput_messages); added = gateway path minus the "
+                      "baseline of the sending side's protocol",
+            "sip_retransmissions": retrans,
+            "runs": runs,
+            "peak_rss": rss(cfg, args.build),
+            "notes": "load generators, Prosody and xsgw share the machine's CPUs; "
+                     "baselines show what the peers alone sustain",
+        }
+    finally:
+        gw.terminate()
+        try:
+            gw.wait(20)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+        subprocess.run([os.path.join(peers, "prosody_stop.sh"), tmp + "/prosody"],
+                       capture_output=True, timeout=30)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
