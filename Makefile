@@ -30,12 +30,14 @@ SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := supervisor/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sip_msg.c
-TR_SRCS   := translator/translator.c translator/tr_msg.c
+JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
+TR_SRCS   := translator/translator.c translator/tr_msg.c $(JSDP_SRCS)
 
 BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 	$(BUILD)/bin/xsgw-sip-front $(BUILD)/bin/xsgw-translator
 
-UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp
+UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
+	      test_jsdp
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
@@ -61,10 +63,13 @@ $(BUILD)/bin/xsgw-translator: $(TR_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(SHARED_OBJS) $(BUILD)/xmpp-front/xmpp_link.o
+JSDP_OBJS := $(JSDP_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(SHARED_OBJS) $(BUILD)/xmpp-front/xmpp_link.o $(JSDP_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ixmpp-front $(LDFLAGS) -o $@ $< $(SHARED_OBJS) \
+	$(CC) $(CFLAGS) -Ixmpp-front -Itranslator $(LDFLAGS) -o $@ $< $(SHARED_OBJS) \
 		$(if $(findstring xmpp,$*),$(BUILD)/xmpp-front/xmpp_link.o) \
+		$(if $(findstring jsdp,$*),$(JSDP_OBJS)) \
 		$(PKG_LIBS) -lcmocka
 
 deps:
