@@ -14,32 +14,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "integ"))
+from sipraw import final, reply_to, request  # noqa: E402
 from xmpp_user import login, logout  # noqa: E402
 
 
-def sip(sock, text):
-    sock.sendto(text.encode(), ("127.0.0.1", 5060))
-
-
-def request(method, ruri, frm, to, port, extra="", body=""):
-    cid = uuid.uuid4().hex
-    return ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-            "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\n"
-            "CSeq: 1 %s\r\n%sContent-Length: %d\r\n\r\n%s"
-            % (method, ruri, port, cid[:10], frm, cid[10:16], to, cid, method,
-               extra, len(body.encode()), body))
-
-
-def final(sock):
-    while True:
-        d = sock.recv(65535).decode()
-        if d.startswith("SIP/2.0 ") and not d.startswith("SIP/2.0 1"):
-            return d
+def sip(sock, data):
+    sock.sendto(data, ("127.0.0.1", 5060))
 
 
 def main():
@@ -69,7 +53,7 @@ def main():
         sip(s, request("REGISTER", "sip:127.0.0.1", "sip:bob@127.0.0.1",
                        "sip:bob@127.0.0.1", port,
                        "Contact: <sip:bob@127.0.0.1:%d>\r\nExpires: 300\r\n" % port))
-        assert final(s).startswith("SIP/2.0 200"), "REGISTER refused"
+        assert final(s)[0] == 200, "REGISTER refused"
 
         async def chat():
             alice = await login("alice@localhost/smoke", "alicepass")
@@ -79,17 +63,11 @@ def main():
             msg = msg.decode()
             assert msg.startswith("MESSAGE sip:bob@127.0.0.1:%d" % port), msg
             assert msg.endswith("\r\n\r\nhello bob"), msg
-            # answer 200, copying the transaction headers
-            head = msg.split("\r\n\r\n")[0].split("\r\n")[1:]
-            keep = [h for h in head if h.split(":")[0].lower()
-                    in ("via", "from", "to", "call-id", "cseq")]
-            s.sendto(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n"
-                      % "\r\n".join(keep)).encode(), ("127.0.0.1", 5060))
+            sip(s, reply_to(msg, 200, "OK"))
             sip(s, request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
-                           "sip:alice@localhost", port,
-                           "Content-Type: text/plain\r\n", "hello alice"))
-            code = await loop.run_in_executor(None, final, s)
-            assert code.startswith("SIP/2.0 202"), code
+                           "sip:alice@localhost", port, body=b"hello alice"))
+            code, data = await loop.run_in_executor(None, final, s)
+            assert code == 202, data
             m = await alice.next_message(10, lambda m: m["body"] == "hello alice")
             assert str(m["from"]) == "bob@sip.localhost", m["from"]
             await logout(alice)

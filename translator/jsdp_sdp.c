@@ -312,6 +312,30 @@ static int fb_add(struct jsdp_fb *fb, unsigned *n, struct pl v)
 }
 
 
+/* ICE credentials and DTLS, valid at session and media level.
+ * @return -1 if name is none of them, else 0 or EBADMSG */
+static int sec_attr(const struct pl *name, struct pl v, struct pl *ufrag,
+		    struct pl *pwd, struct pl *hash, struct pl *value,
+		    struct pl *setup)
+{
+	struct pl *dst = NULL;
+
+	if (!pl_strcmp(name, "fingerprint"))
+		return jsdp_tok(&v, hash) && jsdp_tok(&v, value) ? 0 : EBADMSG;
+	if (!pl_strcmp(name, "ice-ufrag"))
+		dst = ufrag;
+	else if (!pl_strcmp(name, "ice-pwd"))
+		dst = pwd;
+	else if (!pl_strcmp(name, "setup"))
+		dst = setup;
+	else
+		return -1;
+	jsdp_trim(&v);
+	*dst = v;
+	return 0;
+}
+
+
 static int media_attr(struct jsdp_content *c, const struct pl *name,
 		      struct pl v, bool author_is_initiator, char *eb,
 		      size_t sz, unsigned ln, int *dir, uint32_t *ptime,
@@ -474,22 +498,10 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 		k->session_params = v;
 		c->ncrypto++;
 	}
-	else if (!pl_strcmp(name, "ice-ufrag")) {
-		jsdp_trim(&v);
-		c->ufrag = v;
-	}
-	else if (!pl_strcmp(name, "ice-pwd")) {
-		jsdp_trim(&v);
-		c->pwd = v;
-	}
-	else if (!pl_strcmp(name, "fingerprint")) {
-		if (!jsdp_tok(&v, &c->fp_hash) || !jsdp_tok(&v, &c->fp_value))
-			return fail(eb, sz, EBADMSG, ln,
-				    "malformed a=fingerprint");
-	}
-	else if (!pl_strcmp(name, "setup")) {
-		jsdp_trim(&v);
-		c->fp_setup = v;
+	else if ((err = sec_attr(name, v, &c->ufrag, &c->pwd, &c->fp_hash,
+				 &c->fp_value, &c->fp_setup)) >= 0) {
+		return err ? fail(eb, sz, err, ln, "malformed a=fingerprint")
+			   : 0;
 	}
 	else if (!pl_strcmp(name, "candidate")) {
 		return cand_attr(c, v, eb, sz, ln);
@@ -503,6 +515,7 @@ static int sess_attr(struct jsdp *m, struct sess_defaults *d,
 		     unsigned ln)
 {
 	struct pl a;
+	int err;
 
 	if (dir_parse(name) >= 0) {
 		d->dir = dir_parse(name);
@@ -527,22 +540,10 @@ static int sess_attr(struct jsdp *m, struct sess_defaults *d,
 		jsdp_trim(&v);
 		m->action = v;
 	}
-	else if (!pl_strcmp(name, "ice-ufrag")) {
-		jsdp_trim(&v);
-		d->ufrag = v;
-	}
-	else if (!pl_strcmp(name, "ice-pwd")) {
-		jsdp_trim(&v);
-		d->pwd = v;
-	}
-	else if (!pl_strcmp(name, "fingerprint")) {
-		if (!jsdp_tok(&v, &d->fp_hash) || !jsdp_tok(&v, &d->fp_value))
-			return fail(eb, sz, EBADMSG, ln,
-				    "malformed a=fingerprint");
-	}
-	else if (!pl_strcmp(name, "setup")) {
-		jsdp_trim(&v);
-		d->setup = v;
+	else if ((err = sec_attr(name, v, &d->ufrag, &d->pwd, &d->fp_hash,
+				 &d->fp_value, &d->setup)) >= 0) {
+		return err ? fail(eb, sz, err, ln, "malformed a=fingerprint")
+			   : 0;
 	}
 	else if (!pl_strcmp(name, "extmap-allow-mixed")) {
 		d->extmap_allow_mixed = true;

@@ -4,7 +4,6 @@ Everything listens on 127.0.0.1; every wait has a timeout.
 """
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import tempfile

@@ -1,10 +1,10 @@
 """XMPP chat <-> SIP MESSAGE end to end: Prosody + slixmpp users, SIPp peers."""
 import asyncio
-import os
 import socket
 import uuid
 
-from conftest import GW_SIP, SIPP, UAS_PORT, run, uas_args, wait_for
+from conftest import GW_SIP, run, uas_args, wait_for
+from sipraw import final, reply_to, request
 from xmpp_user import login, logout
 
 TEXT = "Grüße, 你好, ☃ — \"quoted\" <b>&amp;</b> 😀"
@@ -112,27 +112,16 @@ def test_bad_target_is_refused_with_clear_error(gateway):
 
 def sip_request(method, ruri, body=b"hi", ctype="text/plain", to=None,
                 extra=""):
-    """Send one request over UDP and return the final status code."""
+    """Send one request over UDP and return (final status, response)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(5)
-    port = s.getsockname()[1]
-    cid = uuid.uuid4().hex
-    msg = ("%s %s SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-           "Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1>;tag=%s\r\n"
-           "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
-           "Content-Type: %s\r\nContent-Length: %d\r\n\r\n"
-           % (method, ruri, port, cid[:10], cid[10:18], to or ruri, cid,
-              method, extra, ctype, len(body))).encode() + body
     host, p = GW_SIP.split(":")
-    s.sendto(msg, (host, int(p)))
     try:
-        while True:
-            data = s.recv(65535).decode("utf-8", "replace")
-            code = int(data.split(" ", 2)[1])
-            if code >= 200:
-                return code, data
+        s.sendto(request(method, ruri, "sip:tester@127.0.0.1", to or ruri,
+                         s.getsockname()[1], extra, body, ctype),
+                 (host, int(p)))
+        return final(s)
     finally:
         s.close()
 
@@ -167,15 +156,6 @@ def test_disco_and_ping(gateway):
     assert "urn:xmpp:ping" in feats
 
 
-def reply_to(req, code, reason):
-    """A minimal response to a raw SIP request (copies the dialog headers)."""
-    head = req.split("\r\n\r\n", 1)[0].split("\r\n")
-    keep = [h for h in head[1:] if h.split(":", 1)[0].lower()
-            in ("via", "from", "to", "call-id", "cseq")]
-    return ("SIP/2.0 %d %s\r\n%s\r\nContent-Length: 0\r\n\r\n"
-            % (code, reason, "\r\n".join(keep))).encode()
-
-
 def test_xmpp_error_comes_back_to_the_sip_sender(gateway):
     """SIP MESSAGE to a user Prosody does not have: the MESSAGE is accepted
     (202, persisted), Prosody bounces the chat, and the SIP sender gets a
@@ -184,13 +164,9 @@ def test_xmpp_error_comes_back_to_the_sip_sender(gateway):
     s.bind(("127.0.0.1", 0))
     s.settimeout(10)
     port = s.getsockname()[1]
-    cid = uuid.uuid4().hex
-    req = ("MESSAGE sip:nobody@localhost SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-           "Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1:%d>;tag=%s\r\n"
-           "To: <sip:nobody@localhost>\r\nCall-ID: %s\r\nCSeq: 1 MESSAGE\r\n"
-           "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
-           % (port, cid[:10], port, cid[10:18], cid)).encode()
+    req = request("MESSAGE", "sip:nobody@localhost",
+                  "sip:tester@127.0.0.1:%d" % port, "sip:nobody@localhost",
+                  port, body=b"hello")
     host, p = GW_SIP.split(":")
     try:
         s.sendto(req, (host, int(p)))

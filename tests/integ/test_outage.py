@@ -2,7 +2,6 @@
 xmpp-front reconnects with backoff on its own (the supervisor does not
 restart it), and a SIP MESSAGE accepted during the outage is delivered after
 the server is back. Uses its own Prosody, so the shared one stays up."""
-import asyncio
 import os
 import subprocess
 import tempfile

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import GW_SIP, PEERS, UAS_PORT, run, uas_args, wait_for
+from sipraw import final, request
 from xmpp_user import login, logout
 
 KAM_PORT = 5060
@@ -40,24 +41,13 @@ def register(user, contact_port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(5)
-    port = s.getsockname()[1]
-    cid = uuid.uuid4().hex
-    req = ("REGISTER sip:127.0.0.1 SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-           "Max-Forwards: 70\r\nFrom: <sip:%s@127.0.0.1>;tag=%s\r\n"
-           "To: <sip:%s@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 REGISTER\r\n"
-           "Contact: <sip:%s@127.0.0.1:%d>\r\nExpires: 600\r\n"
-           "Content-Length: 0\r\n\r\n"
-           % (port, cid[:10], user, cid[10:18], user, cid, user,
-              contact_port)).encode()
+    aor = "sip:%s@127.0.0.1" % user
     try:
-        s.sendto(req, ("127.0.0.1", KAM_PORT))
-        while True:
-            data = s.recv(65535).decode()
-            code = int(data.split(" ", 2)[1])
-            if code >= 200:
-                assert code == 200, data
-                return
+        s.sendto(request("REGISTER", "sip:127.0.0.1", aor, aor, s.getsockname()[1],
+                         "Contact: <sip:%s@127.0.0.1:%d>\r\nExpires: 600\r\n"
+                         % (user, contact_port)), ("127.0.0.1", KAM_PORT))
+        code, data = final(s)
+        assert code == 200, data
     finally:
         s.close()
 

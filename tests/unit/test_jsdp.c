@@ -719,6 +719,8 @@ static void test_bad_sdp(void **state)
 	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\na=extmap:1/up urn:x\r\n",
 			 EBADMSG, "bad direction in a=extmap");
 	expect_sdp_error("v=0\r\nc=IN IP9 x\r\n", EBADMSG, "malformed c=");
+	expect_sdp_error("v=0\r\na=fingerprint:sha-256\r\n", EBADMSG,
+			 "line 2: malformed a=fingerprint");
 	/* bounds are refused, never truncated */
 	mbuf_write_str(mb, "v=0\r\nm=audio 1 RTP/AVP");
 	for (int i = 0; i <= JSDP_MAX_PAYLOADS; i++)
