@@ -271,7 +271,14 @@ def main():
                                          json.loads(r.stdout)["workers"]):
                 break
             time.sleep(0.1)
-        time.sleep(0.5)  # the component handshake follows readiness
+        # the component handshake follows readiness
+        while time.monotonic() < end:
+            with open(os.path.join(tmp, "xsgw.log"), errors="replace") as f:
+                if "xmpp: connected" in f.read():
+                    break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("xsgw did not come up; see %s/xsgw.log" % tmp)
 
         async def go():
             loop = asyncio.get_event_loop()

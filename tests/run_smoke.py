@@ -7,6 +7,7 @@ uses the deployment: a SIP phone registers bob at Kamailio, an XMPP user
 Ctrl-C (SIGINT to the process group) must stop everything it started."""
 import asyncio
 import os
+import select
 import shutil
 import signal
 import socket
@@ -37,6 +38,9 @@ def main():
     try:
         end = time.monotonic() + 60
         while time.monotonic() < end:
+            # the script prints whole lines; never block past the deadline
+            if not select.select([p.stdout], [], [], end - time.monotonic())[0]:
+                continue
             line = p.stdout.readline()
             if not line:
                 raise SystemExit("run-local.sh ended early:\n" + "".join(out))

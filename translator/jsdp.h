@@ -190,12 +190,12 @@ int jsdp_sdp_encode(struct mbuf *mb, const struct jsdp *m,
 		    const struct jsdp_sdp_opts *o);
 
 /**
- * Decode the <content/> and <group/> children of a <jingle/> element.
- * @param author_is_initiator  the stanza's sender is the initiator
+ * Decode the <content/> and <group/> children of a <jingle/> element
+ * (Jingle senders are absolute: no perspective is needed).
  * @return 0, EBADMSG (reason in eb) or EOVERFLOW
  */
-int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle,
-		       bool author_is_initiator, char *eb, size_t ebsz);
+int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
+		       size_t ebsz);
 
 /**
  * Add <content/> and <group/> children for m to the <jingle/> element.

@@ -204,7 +204,7 @@ static int dec_ssrc_group(struct dec *d, struct jsdp_content *ct,
 
 
 static int dec_description(struct dec *d, struct jsdp_content *ct,
-			   xmpp_stanza_t *desc, bool author_is_initiator)
+			   xmpp_stanza_t *desc)
 {
 	int err = 0;
 
@@ -277,7 +277,6 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 			}
 		}
 	}
-	(void)author_is_initiator;
 	return err;
 }
 
@@ -370,8 +369,7 @@ static int dec_transport(struct dec *d, struct jsdp_content *ct,
 }
 
 
-static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st,
-		       bool author_is_initiator)
+static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 {
 	struct jsdp_content *ct;
 	const char *creator = xmpp_stanza_get_attribute(st, "creator");
@@ -407,7 +405,7 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st,
 	}
 	m->n++;
 	if (desc && is(desc, "description", NS_RTP)) {
-		err = dec_description(d, ct, desc, author_is_initiator);
+		err = dec_description(d, ct, desc);
 	}
 	else {
 		/* not RTP (e.g. a data channel): refused, port 0 in SDP */
@@ -420,8 +418,8 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st,
 }
 
 
-int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle,
-		       bool author_is_initiator, char *eb, size_t sz)
+int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
+		       size_t sz)
 {
 	struct dec d = {eb, sz};
 	int err = 0;
@@ -430,7 +428,7 @@ int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle,
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(jingle); c && !err;
 	     c = xmpp_stanza_get_next(c)) {
 		if (is(c, "content", NULL)) {
-			err = dec_content(&d, m, c, author_is_initiator);
+			err = dec_content(&d, m, c);
 		}
 		else if (is(c, "group", NS_GROUPING)) {
 			struct jsdp_group *g;

@@ -22,7 +22,7 @@
 #define NS_RECEIPTS   "urn:xmpp:receipts"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 
-enum { PUMP_MS = 50, OUTQ_MAX = 100000, DRAIN_MS = 3000 };
+enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
 
 /** An outgoing message waiting for the link. */
 struct outmsg {
@@ -456,7 +456,8 @@ static void xf_connect(void *arg)
  * Stop without losing a stanza: after our </stream:stream> the server still
  * delivers what it had routed to us, then closes its side (later stanzas it
  * bounces). Exit once the stream is closed and the translator has acknowledged
- * every frame, or after DRAIN_MS (the supervisor's grace is the hard limit).
+ * every frame, or at three quarters of supervisor.shutdown_grace_ms (the
+ * supervisor's SIGKILL at the full grace is the hard limit).
  */
 static void drain_handler(void *arg)
 {
@@ -484,7 +485,8 @@ static void xmpp_front_shutdown(void *arg)
 	tmr_cancel(&xf.retry);
 	if (xf.up)
 		xmpp_disconnect(xf.conn);
-	xf.stop_deadline = now_ms() + DRAIN_MS;
+	xf.stop_deadline =
+		now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
 	drain_handler(NULL);
 }
 

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 2) {
 		xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, s);
 		if (st) {
-			if (!jsdp_jingle_decode(m, st, by_init, eb, sizeof(eb)))
+			if (!jsdp_jingle_decode(m, st, eb, sizeof(eb)))
 				encode_both(m, by_init);
 			xmpp_stanza_release(st);
 		}

@@ -218,7 +218,7 @@ static void round_trip(const char *file, bool by_initiator, bool raw_udp)
 
 	decode_ok(a, sdp, by_initiator);
 	w = reparse(to_jingle(a, raw_udp));
-	if (jsdp_jingle_decode(b, w, by_initiator, eb, sizeof(eb)))
+	if (jsdp_jingle_decode(b, w, eb, sizeof(eb)))
 		fail_msg("jingle decode: %s", eb);
 	sdp2 = to_sdp(b, by_initiator, NULL, NULL);
 	decode_ok(c, sdp2, by_initiator);
@@ -430,7 +430,7 @@ static void test_baresip_offer_without_ice(void **state)
 				       "payload-type", "id", "96"),
 			       "ptime"),
 			    "20");
-	assert_int_equal(jsdp_jingle_decode(b, j, true, eb, sizeof(eb)), 0);
+	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
 	assert_int_equal(b->c[0].tr, JSDP_TR_RAW);
 	out = to_sdp(b, true, NULL, NULL);
 	assert_non_null(strstr(out, "m=audio 10000 RTP/AVP 96 97 0 8 101\r\n"
@@ -537,7 +537,7 @@ static void test_sdes_crypto(void **state)
 			    "AES_CM_128_HMAC_SHA1_80");
 	assert_string_equal(at(child(e, "crypto", "tag", "2"), "session-params"),
 			    "UNENCRYPTED_SRTCP");
-	assert_int_equal(jsdp_jingle_decode(b, j, true, eb, sizeof(eb)), 0);
+	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
 	out = to_sdp(b, true, NULL, NULL);
 	assert_non_null(strstr(out, "m=audio 40376 RTP/SAVP 8 0 101\r\n"));
 	assert_non_null(strstr(out, "a=rtcp:40377\r\n"));
@@ -621,7 +621,7 @@ static void test_answer_mirrors_offer(void **state)
 	const char *a, *v, *d;
 
 	decode_ok(offer, sdp, true);
-	assert_int_equal(jsdp_jingle_decode(acc, j, false, eb, sizeof(eb)), 0);
+	assert_int_equal(jsdp_jingle_decode(acc, j, eb, sizeof(eb)), 0);
 	out = to_sdp(acc, false, offer, NULL);
 	a = strstr(out, "m=audio ");
 	v = strstr(out, "m=video ");
@@ -666,7 +666,7 @@ static void test_jingle_action_and_static_fb(void **state)
 	j = reparse(to_jingle(m, true));
 	d = child(child(j, "content", NULL, NULL), "description", NULL, NULL);
 	assert_string_equal(at(child(d, "rtcp-fb", NULL, NULL), "type"), "nack");
-	assert_int_equal(jsdp_jingle_decode(b, j, true, eb, sizeof(eb)), 0);
+	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
 	out = to_sdp(b, true, NULL, "source-add");
 	assert_non_null(strstr(out, "t=0 0\r\na=jingle-action:source-add\r\n"));
 	assert_non_null(strstr(out, "a=rtcp-fb:* nack\r\n"));
@@ -752,7 +752,7 @@ static void expect_jingle_error(const char *body, int err, const char *why)
 		 body);
 	j = xmpp_stanza_new_from_string(ctx, xml);
 	assert_non_null(j);
-	assert_int_equal(jsdp_jingle_decode(m, j, true, eb, sizeof(eb)), err);
+	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), err);
 	if (!strstr(eb, why))
 		fail_msg("'%s' does not say '%s'", eb, why);
 	xmpp_stanza_release(j);
