@@ -33,7 +33,8 @@ def main():
     env = dict(os.environ, XSGW_RUN_DIR=run_dir)
     p = subprocess.Popen([os.path.join(ROOT, "scripts", "run-local.sh"), build],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         env=env, start_new_session=True, text=True)
+                         env=env, start_new_session=True,
+                         bufsize=0)  # raw pipe: select() sees every byte
     out = []
     try:
         end = time.monotonic() + 60
@@ -41,7 +42,7 @@ def main():
             # the script prints whole lines; never block past the deadline
             if not select.select([p.stdout], [], [], end - time.monotonic())[0]:
                 continue
-            line = p.stdout.readline()
+            line = p.stdout.readline().decode("utf-8", "replace")
             if not line:
                 raise SystemExit("run-local.sh ended early:\n" + "".join(out))
             out.append(line)
@@ -81,7 +82,7 @@ def main():
         os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
             rest, _ = p.communicate(timeout=40)
-            out.append(rest)
+            out.append(rest.decode("utf-8", "replace"))
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             raise SystemExit("make run did not stop within 40 s")
