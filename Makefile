@@ -22,16 +22,17 @@ SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) $(SAN) $(WARN) $(DEFS) -Ishared $(PKG_CFLAGS)
 LDFLAGS := $(SAN)
 
-SHARED_SRCS := shared/log.c shared/frame.c shared/config.c shared/store.c \
+SHARED_SRCS := shared/callrec.c shared/log.c shared/frame.c shared/config.c shared/store.c \
 	       shared/addr.c shared/backoff.c shared/chan.c shared/util.c shared/proc.c shared/tlink.c shared/msgrec.c
 SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
 
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := supervisor/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c
-SIP_SRCS  := sip-front/sip_front.c sip-front/sip_msg.c
+SIP_SRCS  := sip-front/sip_front.c sip-front/sip_msg.c sip-front/sip_call.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
-TR_SRCS   := translator/translator.c translator/tr_msg.c $(JSDP_SRCS)
+TR_SRCS   := translator/translator.c translator/tr_msg.c translator/tr_call.c \
+             translator/tr_out.c $(JSDP_SRCS)
 
 BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 	$(BUILD)/bin/xsgw-sip-front $(BUILD)/bin/xsgw-translator

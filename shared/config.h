@@ -48,6 +48,8 @@ struct xsgw_config {
 		struct cfg_phone *phones;
 		size_t nphones;
 		uint32_t message_timeout_ms;
+		uint32_t ring_timeout_ms;     /**< unanswered call ends */
+		uint32_t call_idle_timeout_s; /**< no SIP/Jingle activity */
 	} sip;
 	struct {
 		char *path;

@@ -26,10 +26,16 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_XMPP_OUT_MESSAGE);
 		CASE(MSG_XMPP_SENT);
 		CASE(MSG_XMPP_LINK);
+		CASE(MSG_XMPP_IN_STANZA);
+		CASE(MSG_XMPP_OUT_STANZA);
 		CASE(MSG_SIP_IN_MESSAGE);
 		CASE(MSG_SIP_OUT_REPLY);
 		CASE(MSG_SIP_OUT_MESSAGE);
 		CASE(MSG_SIP_RESULT);
+		CASE(MSG_SIP_IN_REQUEST);
+		CASE(MSG_SIP_IN_RESPONSE);
+		CASE(MSG_SIP_OUT_REQUEST);
+		CASE(MSG_SIP_OUT_RESPONSE);
 		CASE(MSG_CTL_STATUS);
 		CASE(MSG_CTL_WORKER);
 		CASE(MSG_CTL_RESTART);
@@ -98,6 +104,22 @@ static const uint8_t *take(struct frame *fr, uint8_t tag, size_t n)
 	p = fr->p + fr->pos + 1;
 	fr->pos += 1 + n;
 	return p;
+}
+
+
+uint64_t frame_peek_u64(const struct frame *fr)
+{
+	struct frame c = *fr;
+	uint64_t v = frame_get_u64(&c);
+
+	return c.err ? 0 : v;
+}
+
+
+int frame_skip_u64_end(struct frame *fr)
+{
+	(void)frame_get_u64(fr);
+	return frame_end(fr);
 }
 
 

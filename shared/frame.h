@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION  1
+#define FRAME_VERSION  2
 #define FRAME_HDR_SIZE 16
 #define FRAME_MAX      (64 * 1024) /**< maximum payload bytes */
 
@@ -58,6 +58,10 @@ enum msg_type {
 					  seq = message id */
 	MSG_XMPP_SENT = 0x0103,	 /**< R front->tr: u64 message id */
 	MSG_XMPP_LINK = 0x0104,	 /**< front->tr: u32 up */
+	MSG_XMPP_IN_STANZA = 0x0105, /**< R front->tr: str xml (an <iq/> with
+					<jingle/>, a <presence/>) */
+	MSG_XMPP_OUT_STANZA = 0x0106, /**< tr->front: str xml; seq = outbox
+					 id, reported by MSG_XMPP_SENT */
 
 	/* sip-front <-> translator */
 	MSG_SIP_IN_MESSAGE = 0x0201, /**< R front->tr: u64 tx, str callid,
@@ -70,6 +74,20 @@ enum msg_type {
 					 u32 cseq; seq = message id */
 	MSG_SIP_RESULT = 0x0204, /**< R front->tr: u64 message id, u32 scode,
 				    str reason */
+	MSG_SIP_IN_REQUEST = 0x0205, /**< R front->tr: u64 tx, str src
+					("udp|tcp addr:port"), str raw
+					request */
+	MSG_SIP_IN_RESPONSE = 0x0206, /**< R front->tr: u64 outbox id (0: no
+					 transaction), u32 scode, str reason,
+					 str raw (empty: local failure) */
+	MSG_SIP_OUT_REQUEST = 0x0207, /**< tr->front: str method, ruri, dst
+					 ("" = proxy or ruri), branch,
+					 headers, body; seq = outbox id */
+	MSG_SIP_OUT_RESPONSE = 0x0208, /**< tr->front: u64 tx, str src, str
+					  raw request, u64 totag, u32 scode,
+					  str reason, headers, body; seq =
+					  outbox id (MSG_SIP_RESULT when sent,
+					  for 2xx to INVITE when ACKed) */
 
 	/* xsgwctl <-> supervisor (control.sock) */
 	MSG_CTL_STATUS = 0x0301,  /**< ctl->sup: (none) */
@@ -103,6 +121,11 @@ struct frame {
  *         version; EBADMSG for an unknown type; EMSGSIZE for len > FRAME_MAX.
  */
 int frame_parse(const uint8_t *buf, size_t n, struct frame *fr, size_t *used);
+
+/** The next field as a u64 without reading it (0 if it is not one). */
+uint64_t frame_peek_u64(const struct frame *fr);
+/** Read a u64 and finish. @return frame_end's result */
+int frame_skip_u64_end(struct frame *fr);
 
 /** Getters: on a short field or a wrong tag set fr->err = EBADMSG. */
 uint32_t frame_get_u32(struct frame *fr);

@@ -27,8 +27,9 @@ struct store_txn {
 	bool map_full;
 };
 
-static const char *db_names[DB_COUNT] = {"meta",     "msg", "msgkey",
-					 "deadline", "rx",  "stats"};
+static const char *db_names[DB_COUNT] = {
+	"meta", "msg", "msgkey", "deadline", "rx", "stats",
+	"call", "callkey", "outbox", "presence"};
 
 
 const char *store_db_name(enum store_db db)

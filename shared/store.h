@@ -9,6 +9,12 @@
  *   deadline  when_ms(be64) || id(be64) -> empty (timers, re-armed at start)
  *   rx        proc(be32) -> record {u64 boot, u64 seq}: last frame applied
  *   stats     counter name -> u64
+ *   call      id(be64) -> call record (callrec.h)
+ *   callkey   "s" owner-bare-JID NUL sid | "d" Call-ID NUL local-tag |
+ *             "u" Call-ID NUL remote-tag  -> id(be64)
+ *   outbox    id(be64) -> {u32 front, str frame}: frames a front must
+ *             act on, re-sent when it reconnects until it reports them done
+ *   presence  bare-JID NUL resource -> {u32 priority, u64 seen_ms}
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -23,7 +29,7 @@
 #define STORE_SCHEMA 1
 
 enum store_db { DB_META = 0, DB_MSG, DB_MSGKEY, DB_DEADLINE, DB_RX, DB_STATS,
-		DB_COUNT };
+		DB_CALL, DB_CALLKEY, DB_OUTBOX, DB_PRESENCE, DB_COUNT };
 
 struct store;
 struct store_txn;

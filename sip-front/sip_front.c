@@ -17,6 +17,7 @@ struct strans {
 	struct sip_strans *st;
 	struct sip_msg *msg;
 	struct tmr tmr;
+	bool invite; /**< answered when the callee is, not by a timer */
 };
 
 static struct sip_front sf;
@@ -79,14 +80,6 @@ static void strans_timeout_handler(void *arg)
 }
 
 
-static bool strans_match(struct le *le, void *arg)
-{
-	const struct strans *s = le->data;
-
-	return s->tx == *(const uint64_t *)arg;
-}
-
-
 /* Checks libre's parser leaves to us (RFC 4475 torture cases). */
 static const char *msg_invalid(const struct sip_msg *msg)
 {
@@ -112,6 +105,139 @@ static const char *msg_invalid(const struct sip_msg *msg)
 }
 
 
+static bool strans_match(struct le *le, void *arg)
+{
+	const struct strans *s = le->data;
+
+	return s->tx == *(const uint64_t *)arg;
+}
+
+
+const struct sip_msg *sip_front_strans_msg(const struct strans *s)
+{
+	return s->msg;
+}
+
+
+struct sip_strans *sip_front_strans_take(struct strans *s, bool final)
+{
+	struct sip_strans *st = s->st;
+
+	if (final) {
+		s->st = NULL; /* libre's now */
+		mem_deref(s);
+	}
+	return st;
+}
+
+
+static void strans_track(struct strans *s, const struct sip_msg *msg)
+{
+	s->msg = mem_ref((void *)msg);
+	s->invite = !pl_strcmp(&msg->met, "INVITE");
+	tmr_init(&s->tmr);
+	if (!s->invite)
+		tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler,
+			  s);
+	hash_append(sf.strans, (uint32_t)s->tx, &s->he, s);
+}
+
+
+/* libre answered a CANCEL for an INVITE we hold: tell the translator as
+ * if the CANCEL had come to us (RFC 3261 9.1: same Call-ID, From, To,
+ * CSeq number, Request-URI and Via as the INVITE). */
+static void strans_cancel_handler(void *arg)
+{
+	struct strans *s = arg;
+	const struct sip_msg *inv = s->msg;
+	struct sip_msg cancel;
+	struct mbuf *mb = mbuf_alloc(512);
+	int err;
+
+	if (!mb)
+		return;
+	err = mbuf_printf(mb,
+			  "CANCEL %r SIP/2.0\r\nVia: %r\r\nFrom: %r\r\n"
+			  "To: %r\r\nCall-ID: %r\r\nCSeq: %u CANCEL\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  &inv->ruri, &sip_msg_hdr(inv, SIP_HDR_VIA)->val,
+			  &inv->from.val, &inv->to.val, &inv->callid,
+			  inv->cseq.num);
+	if (!err) {
+		memset(&cancel, 0, sizeof(cancel));
+		cancel.mb = mb;
+		cancel.src = inv->src;
+		cancel.tp = inv->tp;
+		err = sip_call_request(&sf, &cancel, 0);
+	}
+	if (err)
+		log_warn("CANCEL for tx %llu lost: %s",
+			 (unsigned long long)s->tx, strerror(err));
+	mem_deref(mb);
+}
+
+
+static struct strans *strans_make(const struct sip_msg *msg, uint64_t tx)
+{
+	struct strans *s = mem_zalloc(sizeof(*s), strans_destructor);
+	bool invite = !pl_strcmp(&msg->met, "INVITE");
+
+	if (!s || sip_strans_alloc(&s->st, sf.sip, msg,
+				   invite ? strans_cancel_handler : NULL, s))
+		return mem_deref(s);
+	s->tx = tx;
+	strans_track(s, msg);
+	return s;
+}
+
+
+static struct strans *strans_new(const struct sip_msg *msg)
+{
+	struct strans *s = strans_make(msg, sf.next_tx + 1);
+
+	if (!s) {
+		reply(msg, 500, "Server Internal Error");
+		return NULL;
+	}
+	sf.next_tx++;
+	return s;
+}
+
+
+struct strans *sip_front_strans_restore(struct sip_front *f,
+					const struct sip_msg *msg, uint64_t tx)
+{
+	return strans_make(msg, tx);
+}
+
+
+struct strans *sip_front_strans_find(struct sip_front *f, uint64_t tx)
+{
+	return list_ledata(hash_lookup(f->strans, (uint32_t)tx, strans_match,
+				       &tx));
+}
+
+
+/* A dialog request for the translator. */
+static void dialog_in(const struct sip_msg *msg)
+{
+	struct strans *s = NULL;
+	int err;
+
+	if (pl_strcmp(&msg->met, "ACK")) {
+		s = strans_new(msg);
+		if (!s)
+			return;
+	}
+	err = sip_call_request(&sf, msg, s ? s->tx : 0);
+	if (err && s) {
+		sip_treplyf(&s->st, NULL, sf.sip, msg, false, 500,
+			    "Server Internal Error", "Content-Length: 0\r\n\r\n");
+		mem_deref(s);
+	}
+}
+
+
 static void message_in(const struct sip_msg *msg)
 {
 	const struct sip_hdr *ct;
@@ -120,22 +246,9 @@ static void message_in(const struct sip_msg *msg)
 	char src[64], cseq[16];
 	int err;
 
-	s = mem_zalloc(sizeof(*s), strans_destructor);
-	if (!s) {
-		reply(msg, 500, "Server Internal Error");
+	s = strans_new(msg);
+	if (!s)
 		return;
-	}
-	err = sip_strans_alloc(&s->st, sf.sip, msg, NULL, NULL);
-	if (err) {
-		mem_deref(s);
-		reply(msg, 500, "Server Internal Error");
-		return;
-	}
-	s->msg = mem_ref((void *)msg);
-	s->tx = ++sf.next_tx;
-	tmr_init(&s->tmr);
-	tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler, s);
-	hash_append(sf.strans, (uint32_t)s->tx, &s->he, s);
 
 	ct = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
 	re_snprintf(src, sizeof(src), "%J", &msg->src);
@@ -166,12 +279,31 @@ static void message_in(const struct sip_msg *msg)
 }
 
 
+#define ALLOW "INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS"
+
+
+/* Methods the translator handles inside (or to start) a dialog. */
+static bool method_dialog(const struct pl *met)
+{
+	static const char *m[] = {"INVITE", "BYE",     "CANCEL", "INFO",
+				  "UPDATE", "MESSAGE", "OPTIONS", NULL};
+
+	for (int i = 0; m[i]; i++)
+		if (!pl_strcmp(met, m[i]))
+			return true;
+	return false;
+}
+
+
 static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
 {
 	const char *bad;
 
-	if (!pl_strcmp(&msg->met, "ACK"))
+	if (!pl_strcmp(&msg->met, "ACK")) {
+		if (!sip_call_ack(&sf, msg) && msg->to.tag.l)
+			dialog_in(msg);
 		return true;
+	}
 	if (!src_trusted(&msg->src)) {
 		log_info("%r from untrusted %J refused", &msg->met, &msg->src);
 		reply(msg, 403, "Forbidden");
@@ -188,26 +320,30 @@ static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
 		reply(msg, 483, "Too Many Hops");
 		return true;
 	}
-	if (!pl_strcmp(&msg->met, "OPTIONS")) {
+	if (!pl_strcmp(&msg->met, "OPTIONS") && !msg->to.tag.l) {
 		sip_replyf(sf.sip, msg, 200, "OK",
-			   "Allow: MESSAGE, OPTIONS\r\n"
-			   "Accept: text/plain\r\n"
+			   "Allow: " ALLOW "\r\n"
+			   "Accept: text/plain, application/sdp\r\n"
 			   "Content-Length: 0\r\n\r\n");
 		return true;
 	}
-	if (!pl_strcmp(&msg->met, "MESSAGE")) {
+	if (!pl_strcmp(&msg->met, "MESSAGE") && !msg->to.tag.l) {
 		message_in(msg);
 		return true;
 	}
+	if (method_dialog(&msg->met)) {
+		dialog_in(msg);
+		return true;
+	}
 	sip_replyf(sf.sip, msg, 405, "Method Not Allowed",
-		   "Allow: MESSAGE, OPTIONS\r\nContent-Length: 0\r\n\r\n");
+		   "Allow: " ALLOW "\r\nContent-Length: 0\r\n\r\n");
 	return true;
 }
 
 
 static bool sip_front_response_handler(const struct sip_msg *msg, void *arg)
 {
-	return sip_msg_response(&sf, msg);
+	return sip_msg_response(&sf, msg) || sip_call_response(&sf, msg);
 }
 
 
@@ -240,6 +376,10 @@ static int sip_front_dispatch_translator(struct frame *fr, void *arg)
 		return 0;
 	case MSG_SIP_OUT_MESSAGE:
 		return sip_msg_send(&sf, fr);
+	case MSG_SIP_OUT_REQUEST:
+		return sip_call_send(&sf, fr);
+	case MSG_SIP_OUT_RESPONSE:
+		return sip_call_respond(&sf, fr);
 	default:
 		return EBADMSG;
 	}
@@ -275,6 +415,10 @@ int main(int argc, char **argv)
 	if (!err)
 		err = hash_alloc(&sf.ctrans, 256);
 	if (!err)
+		err = hash_alloc(&sf.creqs, 256);
+	if (!err)
+		err = hash_alloc(&sf.okx, 256);
+	if (!err)
 		err = sip_listen(&sf.lsnr_req, sf.sip, true,
 				 sip_front_request_handler, NULL);
 	if (!err)
@@ -291,6 +435,7 @@ int main(int argc, char **argv)
 	err = proc_run(&sf.proc);
 
 	sip_msg_flush(&sf);
+	sip_call_flush(&sf);
 	hash_flush(sf.strans);
 	sf.tl = mem_deref(sf.tl);
 	sf.lsnr_req = mem_deref(sf.lsnr_req);
@@ -299,6 +444,8 @@ int main(int argc, char **argv)
 	sf.sip = mem_deref(sf.sip);
 	sf.strans = mem_deref(sf.strans);
 	sf.ctrans = mem_deref(sf.ctrans);
+	sf.creqs = mem_deref(sf.creqs);
+	sf.okx = mem_deref(sf.okx);
 	log_info("stopped");
 	libre_close();
 	config_free(sf.proc.cfg);

@@ -19,8 +19,41 @@ struct sip_front {
 	struct sa laddr;
 	struct hash *strans; /**< pending server transactions by tx id */
 	struct hash *ctrans; /**< outgoing MESSAGEs by message id */
+	struct hash *creqs;  /**< outgoing dialog requests by branch */
+	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
 	uint64_t next_tx;
 };
+
+/* sip_front.c: server transactions waiting for the translator */
+
+struct strans;
+const struct sip_msg *sip_front_strans_msg(const struct strans *s);
+/**
+ * The libre transaction to reply with. A final reply retires s (the
+ * transaction itself lives on in libre for retransmissions).
+ */
+struct sip_strans *sip_front_strans_take(struct strans *s, bool final);
+/** A server transaction for a stored request (after a restart) as tx. */
+struct strans *sip_front_strans_restore(struct sip_front *sf,
+					const struct sip_msg *msg, uint64_t tx);
+/** The pending server transaction tx, or NULL. */
+struct strans *sip_front_strans_find(struct sip_front *sf, uint64_t tx);
+
+/* sip_call.c */
+
+/** Hand a request to the translator (reliable). tx 0: already answered. */
+int sip_call_request(struct sip_front *sf, const struct sip_msg *msg,
+		     uint64_t tx);
+/** An ACK: stops a 2xx retransmission. @return true if one matched */
+bool sip_call_ack(struct sip_front *sf, const struct sip_msg *msg);
+/** MSG_SIP_OUT_REQUEST: send a request (idempotent per outbox id). */
+int sip_call_send(struct sip_front *sf, struct frame *fr);
+/** MSG_SIP_OUT_RESPONSE: answer a request (idempotent per outbox id). */
+int sip_call_respond(struct sip_front *sf, struct frame *fr);
+/** A response no libre transaction claimed. @return true if ours */
+bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg);
+/** Drop every transaction (shutdown). */
+void sip_call_flush(struct sip_front *sf);
 
 /* sip_msg.c */
 

@@ -17,6 +17,7 @@
 #include <re.h>
 #include "config.h"
 #include "frame.h"
+#include "callrec.h"
 #include "msgrec.h"
 #include "store.h"
 #include "util.h"
@@ -33,6 +34,9 @@ static void usage(void)
 		"  restart WORKER       xmpp-front, sip-front or translator\n"
 		"  stats [--json]       counters and store size\n"
 		"  messages [--json] [--all]  queued and in-flight messages\n"
+		"  sessions [--json]          live calls\n"
+		"  presence [--json]          XMPP resources known online\n"
+		"  show ID [--json]           one call: dialog, SDPs, history\n"
 		"  dump                 the whole store as JSON lines\n"
 		"CONFIG defaults to $XSGW_CONFIG, then /etc/xsgw/xsgw.yaml\n");
 	exit(EXIT_CONFIG);
@@ -322,6 +326,228 @@ static int cmd_messages(bool all)
 }
 
 
+static void call_to_odict(struct odict *o, uint64_t id,
+			  const struct callrec *r, bool full)
+{
+	const uint64_t now = wall_ms();
+	const struct {
+		const char *k;
+		const char *v;
+	} strs[] = {
+		{"sid", r->sid},	 {"call_id", r->callid},
+		{"owner", r->owner},	 {"user", r->ufull},
+		{"peer", r->gwjid},	 {"local_uri", r->luri},
+		{"remote_uri", r->ruri}, {"local_tag", r->ltag},
+		{"remote_tag", r->rtag}, {"remote_target", r->target},
+		{"route_set", r->routes}, {"local_sdp", r->lsdp},
+		{"remote_sdp", r->rsdp}, {"history", r->history},
+	};
+
+	odict_entry_add(o, "id", ODICT_INT, (int64_t)id);
+	odict_entry_add(o, "kind", ODICT_STRING,
+			r->dir == CD_X2S ? "call-x2s" : "call-s2x");
+	odict_entry_add(o, "state", ODICT_STRING,
+			r->state < CS_STATE_MAX ? callrec_state_name[r->state]
+						: "?");
+	odict_entry_add(o, "age_ms", ODICT_INT,
+			(int64_t)(now > r->created ? now - r->created : 0));
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (!full && i >= 5)
+			break;
+		odict_entry_add(o, strs[i].k, ODICT_STRING,
+				strs[i].v ? strs[i].v : "");
+	}
+	if (full) {
+		odict_entry_add(o, "local_cseq", ODICT_INT, (int64_t)r->lcseq);
+		odict_entry_add(o, "remote_cseq", ODICT_INT, (int64_t)r->rcseq);
+		odict_entry_add(o, "invite_cseq", ODICT_INT,
+				(int64_t)r->inv_cseq);
+	}
+}
+
+
+static bool sessions_visit(const void *k, size_t kl, const void *v, size_t vl,
+			   void *arg)
+{
+	struct list_ctx *c = arg;
+	struct callrec r;
+	uint64_t id;
+
+	if (kl != 8 || callrec_decode(&r, v, vl))
+		return true;
+	id = be64_get(k);
+	if (json) {
+		struct odict *o;
+		char key[16];
+		if (!odict_alloc(&o, 32)) {
+			call_to_odict(o, id, &r, false);
+			snprintf(key, sizeof(key), "%u", c->n);
+			odict_entry_add(c->arr, key, ODICT_OBJECT, o);
+			mem_deref(o);
+		}
+	}
+	else {
+		printf("%-8llu %-8s %-10s %-24s %-24s %-28s %s\n",
+		       (unsigned long long)id,
+		       r.dir == CD_X2S ? "x2s" : "s2x",
+		       r.state < CS_STATE_MAX ? callrec_state_name[r.state] : "?",
+		       r.sid, r.callid, r.owner, r.gwjid);
+	}
+	c->n++;
+	callrec_reset(&r);
+	return true;
+}
+
+
+static int cmd_sessions(void)
+{
+	struct list_ctx c = {NULL, true, 0, false};
+	struct store *s;
+	struct store_txn *t;
+	int err;
+
+	if ((err = open_read(&s, &t)))
+		return err;
+	if (json)
+		odict_alloc(&c.arr, 32);
+	else
+		printf("%-8s %-8s %-10s %-24s %-24s %-28s %s\n", "ID", "KIND",
+		       "STATE", "SID", "CALL-ID", "USER", "PEER");
+	store_scan(t, DB_CALL, NULL, 0, sessions_visit, &c);
+	store_abort(t);
+	store_close(s);
+	if (json) {
+		struct odict *top;
+		odict_alloc(&top, 4);
+		odict_entry_add(top, "sessions", ODICT_ARRAY, c.arr);
+		re_printf("%H\n", json_encode_odict, top);
+		mem_deref(top);
+		mem_deref(c.arr);
+	}
+	return 0;
+}
+
+
+static int cmd_show(const char *arg)
+{
+	struct store *s;
+	struct store_txn *t;
+	struct callrec r;
+	struct odict *o;
+	uint8_t k[8];
+	const void *v;
+	size_t vl;
+	char *end;
+	unsigned long long id = strtoull(arg, &end, 10);
+	int err;
+
+	if (*end || !*arg) {
+		fprintf(stderr, "xsgwctl: show: '%s' is not a session id\n",
+			arg);
+		return 2;
+	}
+	if ((err = open_read(&s, &t)))
+		return err;
+	be64_put(k, id);
+	err = store_get(t, DB_CALL, k, 8, &v, &vl);
+	if (!err)
+		err = callrec_decode(&r, v, vl);
+	store_abort(t);
+	store_close(s);
+	if (err) {
+		fprintf(stderr, "xsgwctl: show: no session %llu\n", id);
+		return 1;
+	}
+	if (odict_alloc(&o, 32)) {
+		callrec_reset(&r);
+		return 1;
+	}
+	call_to_odict(o, id, &r, true);
+	if (json) {
+		re_printf("%H\n", json_encode_odict, o);
+	}
+	else {
+		for (struct le *le = list_head(&o->lst); le; le = le->next) {
+			const struct odict_entry *e = le->data;
+			if (e->type == ODICT_INT)
+				printf("%-14s %lld\n", e->key,
+				       (long long)e->u.integer);
+			else if (strchr(e->u.str, '\n'))
+				printf("%s:\n%s\n", e->key, e->u.str);
+			else
+				printf("%-14s %s\n", e->key, e->u.str);
+		}
+	}
+	mem_deref(o);
+	callrec_reset(&r);
+	return 0;
+}
+
+
+static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
+			   void *arg)
+{
+	struct list_ctx *c = arg;
+	const char *key = k, *nul = memchr(k, 0, kl);
+	char jid[1024];
+	int32_t prio;
+
+	if (!nul || vl < 12 || kl >= sizeof(jid))
+		return true;
+	snprintf(jid, sizeof(jid), "%.*s/%.*s", (int)(nul - key), key,
+		 (int)(kl - (size_t)(nul - key) - 1), nul + 1);
+	prio = (int32_t)(((uint32_t)((const uint8_t *)v)[0] << 24) |
+			 ((uint32_t)((const uint8_t *)v)[1] << 16) |
+			 ((uint32_t)((const uint8_t *)v)[2] << 8) |
+			 ((const uint8_t *)v)[3]);
+	if (json) {
+		struct odict *o;
+		char idx[16];
+		if (!odict_alloc(&o, 8)) {
+			odict_entry_add(o, "jid", ODICT_STRING, jid);
+			odict_entry_add(o, "priority", ODICT_INT, (int64_t)prio);
+			odict_entry_add(o, "seen_ms", ODICT_INT,
+					(int64_t)be64_get((const uint8_t *)v + 4));
+			snprintf(idx, sizeof(idx), "%u", c->n);
+			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
+			mem_deref(o);
+		}
+	}
+	else
+		printf("%-48s %d\n", jid, prio);
+	c->n++;
+	return true;
+}
+
+
+static int cmd_presence(void)
+{
+	struct list_ctx c = {NULL, true, 0, false};
+	struct store *s;
+	struct store_txn *t;
+	int err;
+
+	if ((err = open_read(&s, &t)))
+		return err;
+	if (json)
+		odict_alloc(&c.arr, 32);
+	else
+		printf("%-48s %s\n", "ONLINE RESOURCE", "PRIORITY");
+	store_scan(t, DB_PRESENCE, NULL, 0, presence_visit, &c);
+	store_abort(t);
+	store_close(s);
+	if (json) {
+		struct odict *top;
+		odict_alloc(&top, 4);
+		odict_entry_add(top, "presence", ODICT_ARRAY, c.arr);
+		re_printf("%H\n", json_encode_odict, top);
+		mem_deref(top);
+		mem_deref(c.arr);
+	}
+	return 0;
+}
+
+
 static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
 			void *arg)
 {
@@ -499,6 +725,12 @@ int main(int argc, char **argv)
 		rc = cmd_stats();
 	else if (!strcmp(cmd, "messages"))
 		rc = cmd_messages(all);
+	else if (!strcmp(cmd, "sessions"))
+		rc = cmd_sessions();
+	else if (!strcmp(cmd, "presence"))
+		rc = cmd_presence();
+	else if (!strcmp(cmd, "show") && i < argc)
+		rc = cmd_show(argv[i]);
 	else if (!strcmp(cmd, "dump"))
 		rc = cmd_dump();
 	else

@@ -190,6 +190,13 @@ int jsdp_sdp_encode(struct mbuf *mb, const struct jsdp *m,
 		    const struct jsdp_sdp_opts *o);
 
 /**
+ * Encode the transports of m as an RFC 8840 SDP fragment (trickle ICE in
+ * SIP INFO): per content an m-line, a=mid, ufrag/pwd and the candidates.
+ * @return 0 or ENOMEM
+ */
+int jsdp_frag_encode(struct mbuf *mb, const struct jsdp *m);
+
+/**
  * Decode the <content/> and <group/> children of a <jingle/> element
  * (Jingle senders are absolute: no perspective is needed).
  * @return 0, EBADMSG (reason in eb) or EOVERFLOW

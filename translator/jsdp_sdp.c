@@ -947,3 +947,26 @@ int jsdp_sdp_encode(struct mbuf *mb, const struct jsdp *m,
 	}
 	return err ? ENOMEM : 0;
 }
+
+
+int jsdp_frag_encode(struct mbuf *mb, const struct jsdp *m)
+{
+	static const struct pl audio = PL("audio"), avp = PL("RTP/AVP");
+	int err = 0;
+
+	for (unsigned i = 0; i < m->n && !err; i++) {
+		const struct jsdp_content *c = &m->c[i];
+
+		err = mbuf_printf(mb, "m=%r 9 %r 0\r\na=mid:%r\r\n",
+				  pl_isset(&c->media) ? &c->media : &audio,
+				  pl_isset(&c->proto) ? &c->proto : &avp,
+				  &c->name);
+		if (pl_isset(&c->ufrag))
+			err |= mbuf_printf(mb, "a=ice-ufrag:%r\r\n", &c->ufrag);
+		if (pl_isset(&c->pwd))
+			err |= mbuf_printf(mb, "a=ice-pwd:%r\r\n", &c->pwd);
+		for (unsigned k = 0; k < c->ncand && !err; k++)
+			err = print_cand(mb, &c->cand[k]);
+	}
+	return err;
+}

@@ -595,46 +595,17 @@ void tr_msg_replay(struct translator *tr, enum proc_id to)
 }
 
 
-struct expire_ctx {
-	uint64_t now;
-	uint8_t keys[256][16];
-	unsigned n;
-};
-
-
-static bool expire_visit(const void *k, size_t kl, const void *v, size_t vl,
-			 void *arg)
+int tr_msg_expired(struct translator *tr, uint64_t id)
 {
-	struct expire_ctx *c = arg;
+	struct msgrec r;
+	uint8_t k[8];
 
-	if (kl != 16 || be64_get(k) > c->now || c->n == 256)
-		return false;
-	memcpy(c->keys[c->n++], k, 16);
-	return true;
-}
-
-
-void tr_msg_expire(struct translator *tr, uint64_t now)
-{
-	struct expire_ctx *c = mem_zalloc(sizeof(*c), NULL);
-
-	if (!c)
-		return;
-	c->now = now;
-	store_scan(tr_txn(tr), DB_DEADLINE, NULL, 0, expire_visit, c);
-	for (unsigned i = 0; i < c->n; i++) {
-		uint64_t id = be64_get(c->keys[i] + 8);
-		struct msgrec r;
-		uint8_t k[8];
-
-		store_del(tr_txn(tr), DB_DEADLINE, c->keys[i], 16);
-		if (rec_load(tr, id, &r))
-			continue;
-		if (r.dkey && *r.dkey)
-			store_del(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey));
-		msgrec_reset(&r);
-		be64_put(k, id);
-		store_del(tr_txn(tr), DB_MSG, k, 8);
-	}
-	mem_deref(c);
+	if (rec_load(tr, id, &r))
+		return ENOENT;
+	if (r.dkey && *r.dkey)
+		store_del(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey));
+	msgrec_reset(&r);
+	be64_put(k, id);
+	store_del(tr_txn(tr), DB_MSG, k, 8);
+	return 0;
 }

@@ -85,6 +85,55 @@ void tr_deadline(struct translator *t, uint64_t when, uint64_t id)
 }
 
 
+void tr_deadline_del(struct translator *t, uint64_t when, uint64_t id)
+{
+	uint8_t k[16];
+
+	be64_put(k, when);
+	be64_put(k + 8, id);
+	store_del(tr_txn(t), DB_DEADLINE, k, sizeof(k));
+}
+
+
+struct expire_ctx {
+	uint64_t now;
+	uint8_t keys[256][16];
+	unsigned n;
+};
+
+
+static bool expire_visit(const void *k, size_t kl, const void *v, size_t vl,
+			 void *arg)
+{
+	struct expire_ctx *c = arg;
+
+	if (kl != 16 || be64_get(k) > c->now || c->n == 256)
+		return false;
+	memcpy(c->keys[c->n++], k, 16);
+	return true;
+}
+
+
+/* Deadlines that passed, oldest first, at most 256 per turn. */
+static void tr_expire(uint64_t now)
+{
+	struct expire_ctx *c = mem_zalloc(sizeof(*c), NULL);
+
+	if (!c)
+		return;
+	c->now = now;
+	store_scan(tr_txn(&tr), DB_DEADLINE, NULL, 0, expire_visit, c);
+	for (unsigned i = 0; i < c->n; i++) {
+		uint64_t id = be64_get(c->keys[i] + 8);
+
+		store_del(tr_txn(&tr), DB_DEADLINE, c->keys[i], 16);
+		if (tr_msg_expired(&tr, id) == ENOENT)
+			(void)tr_call_expired(&tr, id);
+	}
+	mem_deref(c);
+}
+
+
 static void peer_ack(struct tr_peer *p)
 {
 	if (p->ack > p->hwm) {
@@ -159,7 +208,11 @@ static int translator_dispatch_xmpp(struct frame *fr)
 	case MSG_XMPP_IN_MESSAGE:
 		return tr_msg_xmpp_in(&tr, fr);
 	case MSG_XMPP_SENT:
+		if (!tr_out_done(&tr, frame_peek_u64(fr)))
+			return frame_skip_u64_end(fr);
 		return tr_msg_xmpp_sent(&tr, fr);
+	case MSG_XMPP_IN_STANZA:
+		return tr_call_xmpp_in(&tr, fr);
 	case MSG_XMPP_LINK: {
 		uint32_t up = frame_get_u32(fr);
 		if (frame_end(fr))
@@ -173,6 +226,22 @@ static int translator_dispatch_xmpp(struct frame *fr)
 }
 
 
+/* MSG_SIP_RESULT for an outbox frame (already removed from the outbox). */
+static int translator_out_result(struct frame *fr)
+{
+	uint64_t id = frame_get_u64(fr);
+	uint32_t scode = frame_get_u32(fr);
+	const char *reason;
+	size_t rl;
+
+	frame_get_str(fr, &reason, &rl);
+	if (frame_end(fr))
+		return EBADMSG;
+	tr_call_result(&tr, id, scode);
+	return 0;
+}
+
+
 static int translator_dispatch_sip(struct frame *fr)
 {
 	if (!peer_fresh(&tr.sip, fr))
@@ -181,7 +250,13 @@ static int translator_dispatch_sip(struct frame *fr)
 	case MSG_SIP_IN_MESSAGE:
 		return tr_msg_sip_in(&tr, fr);
 	case MSG_SIP_RESULT:
-		return tr_msg_sip_result(&tr, fr);
+		if (tr_out_done(&tr, frame_peek_u64(fr)))
+			return tr_msg_sip_result(&tr, fr);
+		return translator_out_result(fr);
+	case MSG_SIP_IN_REQUEST:
+		return tr_call_sip_request(&tr, fr);
+	case MSG_SIP_IN_RESPONSE:
+		return tr_call_sip_response(&tr, fr);
 	default:
 		return EBADMSG;
 	}
@@ -224,8 +299,10 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 	log_info("%s connected (pid %u, %llu frames already applied)",
 		 proc_name(p->id), pid, (unsigned long long)p->hwm);
 	err = proc_hello(&tr.proc, ch, p->hwm);
-	if (!err)
+	if (!err) {
 		tr_msg_replay(&tr, p->id);
+		tr_out_replay(&tr, p->id);
+	}
 	return err;
 }
 
@@ -285,7 +362,7 @@ static void translator_accept_handler(int flags, void *arg)
 
 static void sweep_handler(void *arg)
 {
-	tr_msg_expire(&tr, wall_ms());
+	tr_expire(wall_ms());
 	tr_commit();
 	tmr_start(&tr.sweep, 1000, sweep_handler, NULL);
 }
@@ -322,6 +399,9 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "listen %s: %s", path, strerror(err));
 	fd_listen(tr.lfd, FD_READ, translator_accept_handler, NULL);
+	err = tr_call_init(&tr);
+	if (err)
+		fatal(1, "calls: %s", strerror(err));
 	tmr_init(&tr.sweep);
 	sweep_handler(NULL);
 	proc_ready(&tr.proc);
@@ -337,6 +417,7 @@ int main(int argc, char **argv)
 		store_abort(tr.txn);
 	store_close(tr.store);
 	list_flush(&tr.after);
+	tr_call_close(&tr);
 	log_info("stopped");
 	libre_close();
 	config_free(tr.proc.cfg);

@@ -21,6 +21,7 @@
 #define NS_PING	      "urn:xmpp:ping"
 #define NS_RECEIPTS   "urn:xmpp:receipts"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_JINGLE     "urn:xmpp:jingle:1"
 
 enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
 
@@ -29,6 +30,7 @@ struct outmsg {
 	struct le le;
 	uint64_t id;
 	char *from, *to, *sid, *type, *body, *cond, *text;
+	char *xml; /**< MSG_XMPP_OUT_STANZA: the stanza as built */
 };
 
 static struct {
@@ -58,6 +60,7 @@ static void outmsg_destructor(void *arg)
 	mem_deref(m->sid);
 	mem_deref(m->type);
 	mem_deref(m->body);
+	mem_deref(m->xml);
 	mem_deref(m->cond);
 	mem_deref(m->text);
 }
@@ -186,7 +189,17 @@ static void outmsg_emit(struct outmsg *m)
 {
 	xmpp_stanza_t *st;
 	struct fbuf fb = {0};
-	bool receipt = !strcmp(m->type, "receipt");
+	bool receipt = m->type && !strcmp(m->type, "receipt");
+
+	if (m->xml) {
+		st = xmpp_stanza_new_from_string(xf.ctx, m->xml);
+		if (st)
+			xf_send(st);
+		else
+			log_warn("out %llu: unparsable stanza dropped",
+				 (unsigned long long)m->id);
+		goto done;
+	}
 
 	st = xmpp_message_new(xf.ctx, receipt ? NULL : m->type, m->to,
 			      receipt ? NULL : m->sid);
@@ -208,6 +221,7 @@ static void outmsg_emit(struct outmsg *m)
 		xmpp_stanza_release(e);
 	}
 	xf_send(st);
+done:
 	tlink_done(xf.tl, m->id);
 	frame_begin(&fb, MSG_XMPP_SENT, 0);
 	frame_put_u64(&fb, m->id);
@@ -241,12 +255,21 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 {
 	struct outmsg *m;
 
-	if (fr->type != MSG_XMPP_OUT_MESSAGE)
+	if (fr->type != MSG_XMPP_OUT_MESSAGE &&
+	    fr->type != MSG_XMPP_OUT_STANZA)
 		return EBADMSG;
 	m = mem_zalloc(sizeof(*m), outmsg_destructor);
 	if (!m)
 		return ENOMEM;
 	m->id = fr->seq;
+	if (fr->type == MSG_XMPP_OUT_STANZA) {
+		m->xml = frame_get_strdup(fr);
+		if (frame_end(fr) || !m->xml) {
+			mem_deref(m);
+			return EBADMSG;
+		}
+		goto queue;
+	}
 	m->from = frame_get_strdup(fr);
 	m->to = frame_get_strdup(fr);
 	m->sid = frame_get_strdup(fr);
@@ -259,6 +282,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 		mem_deref(m);
 		return EBADMSG;
 	}
+queue:
 	/* a re-send after the translator restarted: do the work once */
 	if (tlink_is_done(xf.tl, m->id) || outq_has(m->id) ||
 	    list_count(&xf.outq) >= OUTQ_MAX) {
@@ -335,6 +359,35 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 }
 
 
+/* A stanza for the translator, as XML (reliable). */
+static int stanza_forward(xmpp_stanza_t *st)
+{
+	struct fbuf fb = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
+		return ENOMEM;
+	frame_begin(&fb, MSG_XMPP_IN_STANZA, 0);
+	frame_put_str(&fb, buf, len);
+	err = tlink_send_reliable(xf.tl, &fb);
+	fbuf_reset(&fb);
+	xmpp_free(xf.ctx, buf);
+	if (err)
+		log_error("%s from %s dropped: %s", xmpp_stanza_get_name(st),
+			  attr(st, "from"), strerror(err));
+	return err;
+}
+
+
+static int presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	(void)stanza_forward(st);
+	return 1;
+}
+
+
 static xmpp_stanza_t *iq_reply(xmpp_stanza_t *st, const char *type)
 {
 	xmpp_stanza_t *r = xmpp_iq_new(xf.ctx, type, attr(st, "id"));
@@ -345,16 +398,58 @@ static xmpp_stanza_t *iq_reply(xmpp_stanza_t *st, const char *type)
 }
 
 
+/* The <jingle/> child if there is one, else the first child element. */
+static xmpp_stanza_t *jingle_or_first(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *j = xmpp_stanza_get_child_by_name_and_ns(st, "jingle",
+								NS_JINGLE);
+	xmpp_stanza_t *c;
+
+	if (j)
+		return j;
+	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c))
+			return c;
+	return NULL;
+}
+
+
 static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	const char *type = attr(st, "type");
-	xmpp_stanza_t *q = xmpp_stanza_get_children(st), *r, *id, *f;
+	xmpp_stanza_t *q = jingle_or_first(st), *r, *id, *f;
 	const char *ns = q ? xmpp_stanza_get_ns(q) : NULL;
-	static const char *features[] = {NS_DISCO_INFO, NS_PING, NS_RECEIPTS,
-					 NULL};
+	static const char *features[] = {
+		NS_DISCO_INFO,
+		NS_PING,
+		NS_RECEIPTS,
+		NS_JINGLE,
+		"urn:xmpp:jingle:apps:rtp:1",
+		"urn:xmpp:jingle:apps:rtp:audio",
+		"urn:xmpp:jingle:apps:rtp:video",
+		"urn:xmpp:jingle:transports:ice-udp:1",
+		"urn:xmpp:jingle:transports:raw-udp:1",
+		"urn:xmpp:jingle:apps:dtls:0",
+		"urn:xmpp:jingle:dtmf:0",
+		NULL};
 
-	if (strcmp(type, "get") && strcmp(type, "set"))
-		return 1; /* results and errors need no answer */
+	if (strcmp(type, "get") && strcmp(type, "set")) {
+		/* replies to the translator's Jingle requests */
+		if (!strncmp(attr(st, "id"), "xsgw-c", 6))
+			(void)stanza_forward(st);
+		return 1;
+	}
+	if (q && ns && !strcmp(ns, NS_JINGLE) &&
+	    !strcmp(xmpp_stanza_get_name(q), "jingle")) {
+		if (stanza_forward(st)) {
+			r = iq_reply(st, "error");
+			q = error_stanza("internal-server-error", NULL);
+			xmpp_stanza_add_child(r, q);
+			xmpp_stanza_release(q);
+			xf_send(r);
+		}
+		return 1;
+	}
 	if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING)) {
 		xf_send(iq_reply(st, "result"));
 		return 1;
@@ -406,6 +501,8 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
 		xmpp_handler_add(conn, message_handler, NULL, "message", NULL,
 				 NULL);
 		xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, NULL);
+		xmpp_handler_add(conn, presence_handler, NULL, "presence", NULL,
+				 NULL);
 		link_report(true);
 		outq_flush();
 		return;

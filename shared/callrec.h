@@ -1,0 +1,74 @@
+/**
+ * @file callrec.h  The stored form of a call (database "call"): one version
+ *                  byte, then typed fields in the order of callrec_fields.
+ *                  Shared by the translator (writer) and xsgwctl (reader).
+ *
+ * A call joins one Jingle session (sid, owned by one local XMPP user) and
+ * one SIP dialog (Call-ID, tags). Everything needed to continue the dialog
+ * after any process restarts is here: the URIs, the remote target, the
+ * route set, both CSeqs and the pending INVITE.
+ */
+#ifndef XSGW_CALLREC_H
+#define XSGW_CALLREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "frame.h"
+
+#define CALLREC_VERSION 1
+
+enum call_dir {
+	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
+	CD_S2X = 2, /**< a SIP user called: we are the SIP UAS */
+};
+
+enum call_state {
+	CS_CALLING = 1,    /**< X2S: INVITE sent, no answer yet */
+	CS_RINGING = 2,    /**< 1xx received / session-initiate sent */
+	CS_ACTIVE = 3,     /**< answered */
+	CS_CANCELLING = 4, /**< X2S: CANCEL sent, the INVITE not yet final */
+	CS_STATE_MAX
+};
+
+/** One call record; strings are libre mem strings (or NULL). */
+struct callrec {
+	uint32_t dir, state;
+	uint64_t created, updated, deadline;
+	/* XMPP side */
+	char *owner; /**< bare JID of the local user */
+	char *ufull; /**< the user's full JID in the call ("" unknown) */
+	char *gwjid; /**< the SIP party as a gateway JID (bare) */
+	char *sid;   /**< Jingle sid as the user knows it */
+	char *initiator, *responder; /**< full JIDs for <jingle/> */
+	char *rung;                  /**< S2X: full JIDs rung, one per line */
+	char *init_xml;              /**< S2X: the <jingle/> session-initiate */
+	/* SIP dialog */
+	char *callid, *ltag, *rtag;
+	char *luri, *ruri; /**< local and remote URIs (From/To name-addr) */
+	char *target;      /**< remote target (Contact URI) */
+	char *routes;      /**< route set, one per line, in use order */
+	uint32_t lcseq, rcseq;
+	uint32_t inv_cseq;           /**< CSeq of the initial INVITE */
+	char *inv_ruri, *inv_branch; /**< X2S: our INVITE, for CANCEL */
+	uint64_t inv_out;            /**< X2S: outbox id of our INVITE */
+	uint64_t inv_tx;         /**< S2X: front transaction of the INVITE */
+	char *inv_src, *inv_raw; /**< S2X: the pending INVITE as received */
+	uint64_t totag;          /**< S2X: our To-tag (ltag in hex) */
+	uint32_t last_scode;     /**< S2X: last response sent (replay) */
+	/* media */
+	char *lsdp, *rsdp; /**< last SDP sent / received */
+	uint64_t sdp_id;
+	uint32_t sdp_ver;
+	char *history; /**< "ms state-or-event" lines */
+};
+
+extern const char *callrec_state_name[CS_STATE_MAX];
+
+/** Free the strings and zero the record. */
+void callrec_reset(struct callrec *r);
+/** Encode into fb. @return 0 or the fbuf error */
+int callrec_encode(struct fbuf *fb, const struct callrec *r);
+/** Decode. @return 0, or EBADMSG (r is left empty) */
+int callrec_decode(struct callrec *r, const void *v, size_t vl);
+
+#endif

@@ -1,0 +1,267 @@
+"""Calls: Jingle <-> SIP INVITE (SPEC §6.1), with a real Prosody, slixmpp
+users and a scripted SIP user agent (exact control of every response)."""
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from conftest import UAS_PORT, run
+from jingle import (ANSWER, CONTENTS, GW, PHONE_SDP, SipPeer, body, cseq,
+                    error_condition, hdr, jlogin, q, reason_of, tag_of)
+from xmpp_user import logout
+
+BOB = "bob@" + GW  # sip:bob@127.0.0.1:5070, the scripted peer
+
+
+def sessions(gw):
+    out = gw.ctl("sessions", "--json")
+    return json.loads(out.stdout)["sessions"]
+
+
+async def until(pred, timeout, what):
+    """wait_for for coroutines: the event loop (slixmpp) keeps running."""
+    loop = asyncio.get_event_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        v = pred()
+        if v:
+            return v
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+async def online(gw, jid):
+    """Wait until the gateway has seen jid's presence (§6.0)."""
+    await until(lambda: jid in [p["jid"] for p in json.loads(
+        gw.ctl("presence", "--json").stdout)["presence"]], 10, jid + " online")
+
+
+def uas_bye(peer, inv, totag):
+    """The callee (peer) hangs up a call the gateway made."""
+    n = 10
+    contact = hdr(inv, "Contact").strip("<>")
+    peer.send("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+              "Max-Forwards: 70\r\nFrom: %s;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\n"
+              "CSeq: %d BYE\r\nContent-Length: 0\r\n\r\n"
+              % (contact, UAS_PORT, uuid.uuid4().hex[:10], hdr(inv, "To"), totag,
+                 hdr(inv, "From"), hdr(inv, "Call-ID"), n))
+
+
+async def call_out(alice, peer, sid, answer=True):
+    """alice calls bob@gw; the peer rings (180) and answers (200)."""
+    r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+    assert r["type"] == "result"
+    inv = await peer.next_request("INVITE")
+    peer.reply(inv, 180, "Ringing")
+    _, j = await alice.next_jingle(action="session-info")
+    assert j.get("sid") == sid
+    assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}ringing") is not None
+    if answer:
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+        _, j = await alice.next_jingle(action="session-accept")
+        assert j.get("sid") == sid
+        ack = await peer.next_request("ACK")
+        assert hdr(ack, "Call-ID") == hdr(inv, "Call-ID")
+        assert cseq(ack) == (1, "ACK")
+    return inv
+
+
+def test_outgoing_call_answered_and_hung_up(gateway):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        sid = "s" + uuid.uuid4().hex[:12]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        # RFC 3261 well-formedness and §5 addressing
+        assert inv.startswith("INVITE sip:bob@127.0.0.1:%d SIP/2.0" % UAS_PORT)
+        assert tag_of(hdr(inv, "From")) and "sip:alice@localhost" in hdr(inv, "From")
+        assert "sip:bob@127.0.0.1:%d" % UAS_PORT in hdr(inv, "To")
+        assert tag_of(hdr(inv, "To")) is None
+        assert hdr(inv, "Call-ID") == sid
+        assert cseq(inv) == (1, "INVITE")
+        assert hdr(inv, "Max-Forwards") == "70"
+        assert "127.0.0.1:5600" in hdr(inv, "Contact")
+        sdp = body(inv)
+        assert hdr(inv, "Content-Type") == "application/sdp"
+        assert "m=audio" in sdp and "m=video" in sdp
+        assert sdp.index("m=audio") < sdp.index("m=video")
+        assert "a=rtpmap:111 opus/48000/2" in sdp
+        assert "a=candidate:1293499931 1 udp 2122260223 127.0.0.1 46515 typ host" in sdp
+        assert "a=group:BUNDLE audio video" in sdp
+        assert "a=fingerprint:sha-256 AA:BB" in sdp and "a=setup:actpass" in sdp
+        peer.reply(inv, 180, "Ringing")
+        _, j = await alice.next_jingle(action="session-info")
+        assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}ringing") is not None
+        assert j.get("initiator") == "alice@localhost/phone"
+        s = sessions(gateway)
+        assert len(s) == 1 and s[0]["sid"] == sid and s[0]["state"] == "ringing"
+        assert s[0]["call_id"] == sid
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+        iq, j = await alice.next_jingle(action="session-accept")
+        assert j.get("sid") == sid and j.get("responder")
+        c = j.find(q("content"))
+        assert c is not None and c.find(".//{urn:xmpp:jingle:apps:rtp:1}payload-type") is not None
+        t = c.find("{urn:xmpp:jingle:transports:ice-udp:1}transport")
+        assert t is not None and t.find("{urn:xmpp:jingle:transports:ice-udp:1}candidate").get("port") == "30000"
+        ack = await peer.next_request("ACK")
+        assert cseq(ack) == (1, "ACK") and tag_of(hdr(ack, "To")) == peer.tag
+        assert sessions(gateway)[0]["state"] == "active"
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        bye = await peer.next_request("BYE")
+        assert hdr(bye, "Call-ID") == sid
+        assert tag_of(hdr(bye, "From")) == tag_of(hdr(inv, "From"))
+        assert tag_of(hdr(bye, "To")) == peer.tag
+        assert cseq(bye) == (2, "BYE")
+        assert bye.startswith("BYE sip:peer@127.0.0.1:%d" % UAS_PORT)
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+@pytest.mark.parametrize("code,reason,cond,sip_error", [
+    (480, "Temporarily Unavailable", "general-error", "480"),
+    (404, "Not Found", "general-error", "404"),
+    (302, "Moved Temporarily", "general-error", "302"),
+    (486, "Busy Here", "decline", None),
+    (603, "Decline", "decline", None),
+])
+def test_outgoing_call_rejected(gateway, code, reason, cond, sip_error):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "r" + uuid.uuid4().hex[:12]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, code, reason)
+        _, j = await alice.next_jingle(action="session-terminate")
+        assert j.get("sid") == sid
+        assert reason_of(j) == (cond, sip_error)
+        if sip_error:
+            assert j.find(q("reason")).find(q("sip-error")).text == reason
+        ack = await peer.next_request("ACK")  # hop-by-hop ACK of the failure
+        assert cseq(ack) == (1, "ACK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_outgoing_call_cancelled_by_caller(gateway):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "c" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid, answer=False)
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><decline/></reason>")
+        assert r["type"] == "result"
+        can = await peer.next_request("CANCEL")
+        assert cseq(can) == (1, "CANCEL")
+        assert hdr(can, "Via").split(";branch=")[1].split(";")[0] == \
+            hdr(inv, "Via").split(";branch=")[1].split(";")[0]
+        peer.reply(can, 200, "OK")
+        peer.reply(inv, 487, "Request Terminated")
+        await peer.next_request("ACK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_outgoing_call_hung_up_by_callee(gateway):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "h" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid)
+        uas_bye(peer, inv, peer.tag)
+        code, _ = await peer.next_response("BYE")
+        assert code == 200
+        _, j = await alice.next_jingle(action="session-terminate")
+        assert j.get("sid") == sid and reason_of(j)[0] == "success"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+async def call_in(alice, peer, answer=True):
+    d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                    "sip:alice@localhost")
+    iq, j = await alice.next_jingle(action="session-initiate")
+    code, _ = await peer.next_response("INVITE")
+    assert code == 100
+    code, ring = await peer.next_response("INVITE")
+    assert code == 180  # the device alerts: it acknowledged the initiate
+    if not answer:
+        return d, j, ring
+    sid = j.get("sid")
+    r = await alice.send_jingle(iq["from"], "session-accept", sid, ANSWER)
+    assert r["type"] == "result"
+    code, ok = await peer.next_response("INVITE")
+    assert code == 200
+    return d, j, ok
+
+
+def test_incoming_call_answered_and_hung_up(gateway):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        iq, j = await alice.next_jingle(action="session-initiate")
+        # carol's host is not sip.domain (127.0.0.1:5070): escaped (§5)
+        assert j.get("initiator") == "carol\\40127.0.0.1@" + GW
+        assert str(iq["from"].bare) == j.get("initiator")
+        c = j.find(q("content"))
+        assert c.find("{urn:xmpp:jingle:apps:rtp:1}description").get("media") == "audio"
+        cand = c.find(".//{urn:xmpp:jingle:transports:ice-udp:1}candidate")
+        assert cand.get("ip") == "127.0.0.1" and cand.get("port") == "30000"
+        code, _ = await peer.next_response("INVITE")
+        assert code == 100
+        code, _ = await peer.next_response("INVITE")
+        assert code == 180
+        sid = j.get("sid")
+        r = await alice.send_jingle(iq["from"], "session-accept", sid, ANSWER)
+        assert r["type"] == "result"
+        code, ok = await peer.next_response("INVITE")
+        assert code == 200
+        totag = tag_of(hdr(ok, "To"))
+        assert totag and hdr(ok, "Contact")
+        sdp = body(ok)
+        assert "m=audio" in sdp and "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host" in sdp
+        peer.ack(d, totag)
+        s = await until(lambda: [x for x in sessions(gateway) if x["state"] == "active"], 5, "active")
+        assert s[0]["sid"] == sid and s[0]["call_id"] == d["callid"]
+        d["target"] = hdr(ok, "Contact").strip("<>")
+        peer.in_dialog(d, "BYE", totag)
+        code, _ = await peer.next_response("BYE")
+        assert code == 200
+        _, j = await alice.next_jingle(action="session-terminate")
+        assert j.get("sid") == sid and reason_of(j)[0] == "success"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_incoming_call_to_offline_user_gets_480(gateway):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        peer.invite("sip:bob@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                    "sip:bob@localhost")
+        code, _ = await peer.next_response("INVITE", final=True)
+        assert code == 480
+        peer.close()
+    run(go())
