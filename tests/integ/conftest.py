@@ -228,4 +228,14 @@ def uas_args():
 
 
 def run(coro, timeout=120):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    async def main():
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        finally:
+            # scripted SIP peers a failed test left open free their port
+            import jingle
+            for p in jingle.SipPeer.running:
+                p.close()
+            jingle.SipPeer.running.clear()
+    return asyncio.run(main())
+

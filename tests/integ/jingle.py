@@ -197,9 +197,12 @@ class SipPeer(asyncio.DatagramProtocol):
         self.conns = {}  # Call-ID -> TCP writer of its latest request
         self.tag = uuid.uuid4().hex[:8]
 
+    running = []
+
     @classmethod
     async def start(cls, port):
         p = cls(port)
+        cls.running.append(p)
         loop = asyncio.get_event_loop()
         await loop.create_datagram_endpoint(lambda: p, local_addr=("127.0.0.1", port))
         p.server = await asyncio.start_server(p._tcp, "127.0.0.1", port)
@@ -233,7 +236,9 @@ class SipPeer(asyncio.DatagramProtocol):
                         self.conns[hdr(msg, "Call-ID")] = writer
                     self._got(msg, None)
         except (ConnectionError, asyncio.CancelledError):
-            return
+            pass
+        finally:
+            writer.close()
 
     def connection_made(self, transport):
         self.transport = transport
@@ -249,11 +254,22 @@ class SipPeer(asyncio.DatagramProtocol):
 
     def send(self, data, addr=("127.0.0.1", 5600), via=None):
         data = data.encode() if isinstance(data, str) else data
-        w = self.conns.get(via) if via else None
+        if not via:
+            self.transport.sendto(data, addr)
+            return
+        w = self.conns.get(via)
         if w is not None and not w.is_closing():
             w.write(data)
         else:
-            self.transport.sendto(data, addr)
+            # RFC 3261 18.2.2: the connection is gone; open one to the
+            # Via's sent-by (the gateway's listen address)
+            asyncio.ensure_future(self._tcp_send(data, addr, via))
+
+    async def _tcp_send(self, data, addr, via):
+        reader, writer = await asyncio.open_connection(*addr)
+        self.conns[via] = writer
+        writer.write(data)
+        asyncio.ensure_future(self._tcp(reader, writer))
 
     async def next_request(self, method=None, timeout=10):
         loop = asyncio.get_event_loop()

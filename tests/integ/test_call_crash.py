@@ -1,0 +1,147 @@
+"""§7 for calls: SIGKILL each worker in each call state; the call must go on
+and end correctly from either side, and `xsgwctl sessions` shows it
+throughout."""
+import os
+import signal
+import uuid
+
+import pytest
+
+from conftest import UAS_PORT, run
+from jingle import (ANSWER, CONTENTS, PHONE_SDP, SipPeer, cseq, hdr, jlogin,
+                    reason_of, tag_of)
+from test_call import BOB, online, sessions, uas_bye, until
+from xmpp_user import logout
+
+WORKERS = ["translator", "sip-front", "xmpp-front"]
+
+
+async def crash(gw, worker):
+    """kill -9 worker; wait for its successor (and, for the xmpp-front, for
+    the component to be back on the XMPP server)."""
+    ups = gw.read_log().count("xmpp link up")
+    old = gw.pid(worker)
+    os.kill(old, signal.SIGKILL)
+    # poll without blocking the event loop: the peers keep running
+    await until(lambda: (gw.status() or {}).get(worker, {}).get("pid") not in
+                (None, 0, old) and gw.status()[worker]["state"] == "ready",
+                15, worker + " restarted")
+    if worker == "xmpp-front":
+        await until(lambda: gw.read_log().count("xmpp link up") > ups, 15,
+                    "component reconnected")
+    s = sessions(gw)
+    assert len(s) == 1, s  # the call is still there
+    return s[0]
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_kill_outgoing_ringing(gateway, worker):
+    """Caller rings; a worker dies; the answer still reaches the caller;
+    the caller hangs up with a correct BYE."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "kr" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, 180, "Ringing")
+        await alice.next_jingle(action="session-info")
+        s = await crash(gateway, worker)
+        assert s["state"] == "ringing" and s["sid"] == sid
+        if worker == "sip-front":
+            # the translator re-sends the pending INVITE: a retransmission
+            inv2 = await peer.next_request("INVITE")
+            assert hdr(inv2, "Via") == hdr(inv, "Via")
+            assert hdr(inv2, "Call-ID") == hdr(inv, "Call-ID")
+            assert cseq(inv2) == (1, "INVITE")
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+        _, j = await alice.next_jingle(action="session-accept", timeout=15)
+        assert j.get("sid") == sid
+        ack = await peer.next_request("ACK", timeout=15)
+        assert cseq(ack) == (1, "ACK")
+        await until(lambda: sessions(gateway)[0]["state"] == "active", 5, "active")
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        bye = await peer.next_request("BYE")
+        assert hdr(bye, "Call-ID") == hdr(inv, "Call-ID")
+        assert tag_of(hdr(bye, "From")) == tag_of(hdr(inv, "From"))
+        assert tag_of(hdr(bye, "To")) == peer.tag and cseq(bye) == (2, "BYE")
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+@pytest.mark.parametrize("ender", ["xmpp", "sip"])
+def test_kill_outgoing_answered(gateway, worker, ender):
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "ka" + uuid.uuid4().hex[:10]
+        await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+        await alice.next_jingle(action="session-accept")
+        await peer.next_request("ACK")
+        s = await crash(gateway, worker)
+        assert s["state"] == "active"
+        if ender == "xmpp":
+            r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                        "<reason><success/></reason>")
+            assert r["type"] == "result"
+            bye = await peer.next_request("BYE", timeout=15)
+            assert hdr(bye, "Call-ID") == sid and cseq(bye) == (2, "BYE")
+            assert tag_of(hdr(bye, "To")) == peer.tag
+            peer.reply(bye, 200, "OK")
+        else:
+            uas_bye(peer, inv, peer.tag)
+            code, _ = await peer.next_response("BYE", timeout=15)
+            assert code == 200
+            _, j = await alice.next_jingle(action="session-terminate", timeout=15)
+            assert j.get("sid") == sid and reason_of(j)[0] == "success"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_kill_incoming_ringing(gateway, worker):
+    """A SIP caller rings an XMPP user; a worker dies; the user's answer is
+    still delivered as a 200 to the pending INVITE; the caller hangs up."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        iq, j = await alice.next_jingle(action="session-initiate")
+        code, _ = await peer.next_response("INVITE")
+        while code < 180:
+            code, _ = await peer.next_response("INVITE")
+        assert code == 180
+        sid = j.get("sid")
+        s = await crash(gateway, worker)
+        assert s["state"] == "ringing" and s["call_id"] == d["callid"]
+        r = await alice.send_jingle(iq["from"], "session-accept", sid, ANSWER)
+        assert r["type"] == "result"
+        code, ok = await peer.next_response("INVITE", final=True, timeout=15)
+        assert code == 200 and "m=audio" in ok
+        totag = tag_of(hdr(ok, "To"))
+        peer.ack(d, totag)
+        d["target"] = hdr(ok, "Contact").strip("<>")
+        await until(lambda: sessions(gateway)[0]["state"] == "active", 5, "active")
+        n = peer.in_dialog(d, "BYE", totag)
+        code, resp = await peer.next_response("BYE")
+        assert code == 200 and cseq(resp) == (n, "BYE")
+        _, j = await alice.next_jingle(action="session-terminate")
+        assert j.get("sid") == sid and reason_of(j)[0] == "success"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
