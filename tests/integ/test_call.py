@@ -265,3 +265,152 @@ def test_incoming_call_to_offline_user_gets_480(gateway):
         assert code == 480
         peer.close()
     run(go())
+
+
+def test_incoming_call_rings_every_device_first_answer_wins(gateway):
+    """Two online resources: both get the session-initiate (same sid); the
+    second answers; the first gets session-terminate <cancel/>."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        a1 = await jlogin("alice@localhost/desk", "alicepass")
+        a2 = await jlogin("alice@localhost/mobile", "alicepass")
+        a1.online_to_gateway()
+        a2.online_to_gateway()
+        await online(gateway, "alice@localhost/desk")
+        await online(gateway, "alice@localhost/mobile")
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        iq1, j1 = await a1.next_jingle(action="session-initiate")
+        iq2, j2 = await a2.next_jingle(action="session-initiate")
+        assert j1.get("sid") == j2.get("sid")
+        r = await a2.send_jingle(iq2["from"], "session-accept", j2.get("sid"), ANSWER)
+        assert r["type"] == "result"
+        code, ok = await peer.next_response("INVITE", final=True)
+        assert code == 200
+        _, t = await a1.next_jingle(action="session-terminate")
+        assert t.get("sid") == j1.get("sid") and reason_of(t)[0] == "cancel"
+        totag = tag_of(hdr(ok, "To"))
+        peer.ack(d, totag)
+        s = await until(lambda: [x for x in sessions(gateway) if x["state"] == "active"], 5, "active")
+        assert s[0]["user"] == "alice@localhost/mobile"
+        # a device that did not answer cannot act on the call... as another
+        # user; but the owner's other device may (same bare JID)
+        d["target"] = hdr(ok, "Contact").strip("<>")
+        peer.in_dialog(d, "BYE", totag)
+        await peer.next_response("BYE")
+        _, t = await a2.next_jingle(action="session-terminate")
+        assert reason_of(t)[0] == "success"
+        for u in (a1, a2):
+            await logout(u)
+    run(go())
+
+
+def test_incoming_call_declined_and_cancelled(gateway):
+    """The callee declines: 486 to the caller. The caller cancels: the
+    callee gets <decline/> and the INVITE 487."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        d, j, _ = await call_in(alice, peer, answer=False)
+        r = await alice.send_jingle("carol\\40127.0.0.1@" + GW, "session-terminate",
+                                    j.get("sid"), "<reason><decline/></reason>")
+        assert r["type"] == "result"
+        code, resp = await peer.next_response("INVITE", final=True)
+        assert code == 486
+        peer.ack(d, tag_of(hdr(resp, "To")), branch=d["branch"])
+        d, j, _ = await call_in(alice, peer, answer=False)
+        peer.cancel(d)
+        code, _ = await peer.next_response("CANCEL", final=True)
+        assert code == 200
+        code, _ = await peer.next_response("INVITE", final=True)
+        assert code == 487
+        _, t = await alice.next_jingle(action="session-terminate")
+        assert t.get("sid") == j.get("sid") and reason_of(t)[0] == "decline"
+        await until(lambda: sessions(gateway) == [], 5, "sessions removed")
+        await logout(alice)
+    run(go())
+
+
+def test_only_the_owner_acts_on_a_session(gateway):
+    """Reference cases 15/16: another user's accept/terminate with a known
+    sid gets item-not-found; an unknown sid too."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        bob = await jlogin("bob@localhost/phone", "bobpass")
+        sid = "o" + uuid.uuid4().hex[:12]
+        await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, 180, "Ringing")
+        await alice.next_jingle(action="session-info")
+        for action, body_ in (("session-accept", ANSWER),
+                              ("session-terminate", "<reason><decline/></reason>")):
+            r = await bob.send_jingle(BOB, action, sid, body_)
+            assert error_condition(r) == ("cancel", "item-not-found")
+        r = await alice.send_jingle(BOB, "session-terminate", "nosuchsid",
+                                    "<reason><success/></reason>")
+        assert error_condition(r) == ("cancel", "item-not-found")
+        assert sessions(gateway)[0]["state"] == "ringing"
+        await logout(alice)
+        await logout(bob)
+    run(go())
+
+
+def test_existing_session_initiate_resends_the_offer(gateway):
+    """Reference case 13: a device that came online later asks for the
+    pending session-initiate and gets it from the caller's bare JID."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        a1 = await jlogin("alice@localhost/desk", "alicepass")
+        a1.online_to_gateway()
+        await online(gateway, "alice@localhost/desk")
+        d, j, _ = await call_in(a1, peer, answer=False)
+        a2 = await jlogin("alice@localhost/late", "alicepass")
+        assert a2.jingle.empty()
+        r = await a2.send_jingle(None, "existing-session-initiate", j.get("sid"),
+                                 typ="get")
+        assert r["type"] == "error"  # to own account: not the gateway's
+        r = await a2.send_jingle(GW, "existing-session-initiate", j.get("sid"),
+                                 typ="get")
+        assert r["type"] == "result"
+        iq, j2 = await a2.next_jingle(action="session-initiate")
+        assert j2.get("sid") == j.get("sid")
+        assert str(iq["from"]) == "carol\\40127.0.0.1@" + GW
+        assert j2.find(q("content")) is not None
+        r = await a2.send_jingle(GW, "existing-session-initiate", "unknown",
+                                 typ="get")
+        assert error_condition(r) == ("cancel", "item-not-found")
+        peer.cancel(d)
+        await peer.next_response("INVITE", final=True)
+        await logout(a1)
+        await logout(a2)
+    run(go())
+
+
+def test_ring_timeout_ends_both_directions(gateway_factory):
+    """No answer within sip.ring_timeout_ms: CANCEL and <timeout/> for an
+    outgoing call; 480 and <timeout/> for an incoming one."""
+    gw = gateway_factory(sip={"ring_timeout_ms": "1500"})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gw, "alice@localhost/phone")
+        sid = "t" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid, answer=False)
+        can = await peer.next_request("CANCEL", timeout=10)
+        peer.reply(can, 200, "OK")
+        peer.reply(inv, 487, "Request Terminated")
+        _, t = await alice.next_jingle(action="session-terminate")
+        assert t.get("sid") == sid and reason_of(t)[0] == "timeout"
+        d, j, _ = await call_in(alice, peer, answer=False)
+        code, _ = await peer.next_response("INVITE", final=True, timeout=10)
+        assert code == 480
+        _, t = await alice.next_jingle(action="session-terminate")
+        assert t.get("sid") == j.get("sid") and reason_of(t)[0] == "timeout"
+        await until(lambda: sessions(gw) == [], 5, "sessions removed")
+        await logout(alice)
+    run(go())
