@@ -246,6 +246,7 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	struct sip_msg *req = NULL;
 	struct mbuf *in = NULL, *out = NULL;
 	char srcs[80], reasons[128];
+	bool rr;
 	int err = 0;
 
 	tx = frame_get_u64(fr);
@@ -296,7 +297,9 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	req = mem_ref((void *)sip_front_strans_msg(sx));
 	st = sip_front_strans_take(sx, scode >= 200);
 	req->tag = totag;
-	err = sip_treplyf(&st, &out, sf->sip, req, false, (uint16_t)scode,
+	/* RFC 3261 12.1.1: dialog-creating responses copy Record-Route */
+	rr = scode > 100 && scode < 300 && !pl_strcmp(&req->met, "INVITE");
+	err = sip_treplyf(&st, &out, sf->sip, req, rr, (uint16_t)scode,
 	                  reasons, "%b%sContent-Length: %zu\r\n\r\n%b", hdrs,
 	                  hdrsl,
 	                  bodyl ? "Content-Type: application/sdp\r\n" : "",

@@ -104,3 +104,43 @@ def test_registered_sip_user_reaches_xmpp_user(kamailio, via_kamailio, sipp):
     assert msg["body"] == "via proxy %s #1\n" % tag
     assert re.search(r"GW MESSAGE sip:alice@localhost -> sip:127\.0\.0\.1:5600",
                      kam_log(kamailio))
+
+
+def test_hairpin_call_through_kamailio(via_kamailio):
+    """Issue 3 point 7: alice -> gateway -> Kamailio (record-routing) ->
+    gateway -> bob. The same Call-ID is once our UAC dialog and once our
+    UAS dialog; both ends and the BYE through the route set work."""
+    from jingle import ANSWER, CONTENTS, GW, jlogin, reason_of
+    from test_call import online, sessions, until
+    gw = via_kamailio
+
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        bob = await jlogin("bob@localhost/phone", "bobpass")
+        bob.online_to_gateway()
+        await online(gw, "bob@localhost/phone")
+        sid = "hp" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle("bob\\40localhost@" + GW, "session-initiate",
+                                    sid, CONTENTS)
+        assert r["type"] == "result"
+        iq, j = await bob.next_jingle(action="session-initiate")
+        assert j.get("initiator") == "alice\\40localhost@" + GW
+        _, ring = await alice.next_jingle(action="session-info")
+        assert ring.get("sid") == sid
+        s = sessions(gw)
+        assert len(s) == 2 and s[0]["call_id"] == s[1]["call_id"] == sid
+        r = await bob.send_jingle(iq["from"], "session-accept", j.get("sid"), ANSWER)
+        assert r["type"] == "result"
+        _, acc = await alice.next_jingle(action="session-accept")
+        assert acc.get("sid") == sid
+        await until(lambda: [x["state"] for x in sessions(gw)] == ["active"] * 2,
+                    10, "both legs active")
+        r = await alice.send_jingle("bob\\40localhost@" + GW, "session-terminate",
+                                    sid, "<reason><success/></reason>")
+        assert r["type"] == "result"
+        _, t = await bob.next_jingle(action="session-terminate")
+        assert t.get("sid") == j.get("sid") and reason_of(t)[0] == "success"
+        await until(lambda: sessions(gw) == [], 10, "both legs removed")
+        await logout(alice)
+        await logout(bob)
+    run(go())
