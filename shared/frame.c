@@ -22,6 +22,7 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_SHUTDOWN);
 		CASE(MSG_RELOAD);
 		CASE(MSG_ACK);
+		CASE(MSG_CALL_END);
 		CASE(MSG_XMPP_IN_MESSAGE);
 		CASE(MSG_XMPP_OUT_MESSAGE);
 		CASE(MSG_XMPP_SENT);
@@ -40,6 +41,7 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_CTL_WORKER);
 		CASE(MSG_CTL_RESTART);
 		CASE(MSG_CTL_END);
+		CASE(MSG_CTL_CALL_END);
 	}
 	return NULL;
 }

@@ -49,6 +49,8 @@ enum msg_type {
 	MSG_SHUTDOWN = 0x0005, /**< supervisor -> worker: (none) */
 	MSG_RELOAD = 0x0006,   /**< supervisor -> worker: (none) */
 	MSG_ACK = 0x0007,      /**< receiver -> sender: (none); seq = last done */
+	MSG_CALL_END = 0x0008, /**< supervisor -> translator: (none); seq = call
+				  id to end on both sides (xsgwctl end) */
 
 	/* xmpp-front <-> translator */
 	MSG_XMPP_IN_MESSAGE = 0x0101, /**< R front->tr: str from, to, id, type,
@@ -96,6 +98,7 @@ enum msg_type {
 				     str last_exit */
 	MSG_CTL_RESTART = 0x0303, /**< ctl->sup: str worker */
 	MSG_CTL_END = 0x0304,	  /**< sup->ctl: u32 err, str text */
+	MSG_CTL_CALL_END = 0x0305, /**< ctl->sup: u64 call id */
 };
 
 /** Name of a message type, or NULL if the type is unknown. */

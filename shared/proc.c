@@ -22,8 +22,16 @@ static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
 	char eb[512];
 	struct xsgw_config *nc;
 
-	if (frame_end(fr))
-		return EBADMSG;
+	switch (fr->type) {
+	case MSG_PING:
+	case MSG_SHUTDOWN:
+	case MSG_RELOAD:
+		if (frame_end(fr))
+			return EBADMSG;
+		break;
+	default:
+		return p->frameh ? p->frameh(fr, p->arg) : EBADMSG;
+	}
 	switch (fr->type) {
 	case MSG_PING:
 		return chan_send_empty(ch, MSG_PONG, fr->seq);

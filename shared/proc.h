@@ -12,12 +12,15 @@
 
 /** Called on MSG_SHUTDOWN: stop gracefully, then call re_cancel(). */
 typedef void(proc_shutdown_h)(void *arg);
+/** A worker-specific frame from the supervisor. @return 0 or EBADMSG */
+typedef int(proc_frame_h)(struct frame *fr, void *arg);
 
 struct proc {
 	enum proc_id id;
 	struct xsgw_config *cfg;
 	struct chan *ctl; /**< fd 3, NULL when run by hand */
 	proc_shutdown_h *shutdownh;
+	proc_frame_h *frameh; /**< other supervisor frames, or NULL */
 	void *arg;
 	uint64_t boot; /**< random id of this incarnation */
 };

@@ -439,6 +439,19 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr,
 		w->restart_asked = true;
 		stop_worker(w);
 		return ctl_end(ch, 0, "restarting");
+	case MSG_CTL_CALL_END: {
+		uint64_t id = frame_get_u64(fr);
+		if (frame_end(fr))
+			return EBADMSG;
+		w = &sv.w[0];
+		for (int i = 0; i < 3; i++)
+			if (sv.w[i].id == PROC_TRANSLATOR)
+				w = &sv.w[i];
+		if (!w->ctl || !w->ready)
+			return ctl_end(ch, EAGAIN, "translator is not running");
+		chan_send_empty(w->ctl, MSG_CALL_END, id);
+		return ctl_end(ch, 0, "ending");
+	}
 	default:
 		return EBADMSG;
 	}

@@ -36,6 +36,7 @@ static void usage(void)
 		"  messages [--json] [--all]  queued and in-flight messages\n"
 		"  sessions [--json]          live calls\n"
 		"  presence [--json]          XMPP resources known online\n"
+		"  end ID                     end a call on both sides\n"
 		"  show ID [--json]           one call: dialog, SDPs, history\n"
 		"  dump                 the whole store as JSON lines\n"
 		"CONFIG defaults to $XSGW_CONFIG, then /etc/xsgw/xsgw.yaml\n");
@@ -548,6 +549,67 @@ static int cmd_presence(void)
 }
 
 
+static bool call_exists(uint64_t id)
+{
+	struct store *s;
+	struct store_txn *t;
+	const void *v;
+	size_t vl;
+	uint8_t k[8];
+	bool found;
+
+	if (open_read(&s, &t))
+		return false;
+	be64_put(k, id);
+	found = !store_get(t, DB_CALL, k, 8, &v, &vl);
+	store_abort(t);
+	store_close(s);
+	return found;
+}
+
+
+/* Ask the translator (through the supervisor) to end a call on both sides,
+ * then watch the store until it is gone. */
+static int cmd_end(const char *arg)
+{
+	struct status_ctx c = {0};
+	struct fbuf fb = {0};
+	char *end;
+	unsigned long long id = strtoull(arg, &end, 10);
+	int err;
+
+	if (*end || !*arg) {
+		fprintf(stderr, "xsgwctl: end: '%s' is not a session id\n", arg);
+		return 2;
+	}
+	if (!call_exists(id)) {
+		fprintf(stderr, "xsgwctl: end: no session %llu\n", id);
+		return 1;
+	}
+	frame_begin(&fb, MSG_CTL_CALL_END, 0);
+	frame_put_u64(&fb, id);
+	err = ctl_call(&fb, status_frame, &c);
+	fbuf_reset(&fb);
+	if (err) {
+		fprintf(stderr, "xsgwctl: supervisor not reachable: %s\n",
+			strerror(err));
+		return 2;
+	}
+	if (c.err) {
+		fprintf(stderr, "xsgwctl: end: %s\n", c.text);
+		return 1;
+	}
+	for (int i = 0; i < 100 && call_exists(id); i++)
+		usleep(50000); /* a CLI may wait; the daemons never do */
+	if (call_exists(id)) {
+		printf("%llu: ending (the far side has not answered yet)\n", id);
+		return 0;
+	}
+	printf("%llu: ended\n", id);
+	return 0;
+}
+
+
 static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
 			void *arg)
 {
@@ -729,6 +791,8 @@ int main(int argc, char **argv)
 		rc = cmd_sessions();
 	else if (!strcmp(cmd, "presence"))
 		rc = cmd_presence();
+	else if (!strcmp(cmd, "end") && i < argc)
+		rc = cmd_end(argv[i]);
 	else if (!strcmp(cmd, "show") && i < argc)
 		rc = cmd_show(argv[i]);
 	else if (!strcmp(cmd, "dump"))

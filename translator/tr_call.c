@@ -12,7 +12,7 @@
  *   "s" owner NUL sid       the XMPP user's handle: only the owner acts
  *   "d" Call-ID NUL ltag    requests/responses inside our dialog
  *   "u" Call-ID NUL rtag    S2X: INVITE retransmissions and CANCEL
- *   "o" outbox-id (be64)    X2S: the INVITE, for local failures
+ *   "o" outbox-id (be64)    our INVITE (local failure), our 2xx (no ACK)
  * Call-ID alone is never a key: a hairpin call has the same Call-ID once
  * as UAC and once as UAS.
  */
@@ -140,6 +140,51 @@ static uint64_t key_get(struct translator *tr, char kind, const char *a,
 }
 
 
+/* "o" + be64 outbox id -> call: for outcomes a front reports without a SIP
+ * message (our INVITE failed locally, our 2xx was never ACKed). */
+static void out_key(uint8_t *k, uint64_t oid)
+{
+	k[0] = 'o';
+	be64_put(k + 1, oid);
+}
+
+
+static void out_index(struct translator *tr, uint64_t oid, uint64_t id)
+{
+	uint8_t k[9], v[8];
+
+	if (!oid)
+		return;
+	out_key(k, oid);
+	be64_put(v, id);
+	store_put(tr_txn(tr), DB_CALLKEY, k, sizeof(k), v, sizeof(v));
+}
+
+
+static void out_unindex(struct translator *tr, uint64_t oid)
+{
+	uint8_t k[9];
+
+	if (!oid)
+		return;
+	out_key(k, oid);
+	(void)store_del(tr_txn(tr), DB_CALLKEY, k, sizeof(k));
+}
+
+
+static uint64_t out_lookup(struct translator *tr, uint64_t oid)
+{
+	uint8_t k[9];
+	const void *v;
+	size_t vl;
+
+	out_key(k, oid);
+	if (store_get(tr_txn(tr), DB_CALLKEY, k, sizeof(k), &v, &vl) || vl != 8)
+		return 0;
+	return be64_get(v);
+}
+
+
 static void call_event(struct callrec *r, const char *fmt, ...)
 {
 	char line[256], *h = NULL;
@@ -193,10 +238,7 @@ static void call_drop(struct translator *tr, uint64_t id, struct callrec *r,
 	key_del(tr, 'd', r->callid, r->ltag);
 	if (r->dir == CD_S2X)
 		key_del(tr, 'u', r->callid, r->rtag);
-	if (r->inv_out) {
-		be64_put(k, r->inv_out);
-		key_del(tr, 'o', (const char *)k, NULL);
-	}
+	out_unindex(tr, r->inv_out);
 	be64_put(k, id);
 	store_del(tr_txn(tr), DB_CALL, k, 8);
 	store_count(tr_txn(tr), "calls.ended", 1);
@@ -876,11 +918,7 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 	call_state(&r, CS_CALLING);
 	r.inv_out = sip_send_req(tr, &r, "INVITE", 1, r.inv_branch,
 	                         "application/sdp", NULL, sdp);
-	if (r.inv_out) {
-		uint8_t k[8];
-		be64_put(k, r.inv_out);
-		key_put(tr, 'o', (const char *)k, NULL, id);
-	}
+	out_index(tr, r.inv_out, id);
 	key_put(tr, 's', owner, sid, id);
 	key_put(tr, 'd', r.callid, r.ltag, id);
 	call_deadline(tr, id, &r, wall_ms() + cfg->sip.ring_timeout_ms);
@@ -937,6 +975,7 @@ static void x_accept(struct translator *tr, uint64_t id, struct callrec *r,
 	set_str(&r->responder, from);
 	set_str(&r->lsdp, sdp);
 	r->inv_out = invite_reply(tr, r, 200, "OK", sdp);
+	out_index(tr, r->inv_out, id);
 	call_state(r, CS_ACTIVE);
 	cancel_others(tr, id, r, from);
 	r->init_xml = mem_deref(r->init_xml);
@@ -1701,6 +1740,7 @@ static void s_in_dialog(struct translator *tr, struct sipin *in)
 		if (r.dir == CD_S2X && r.inv_out &&
 		    msg->cseq.num == r.inv_cseq) {
 			(void)tr_out_done(tr, r.inv_out);
+			out_unindex(tr, r.inv_out);
 			r.inv_out = 0;
 			call_event(&r, "ACK");
 			call_save(tr, id, &r);
@@ -1722,14 +1762,13 @@ static void s_in_dialog(struct translator *tr, struct sipin *in)
 		sipin_reply(tr, in, 200, "OK", false, NULL);
 	else
 		sipin_reply(tr, in, 405, "Method Not Allowed", false, NULL);
-	if (id && r.state == CS_ACTIVE && r.callid) {
+	if (r.state == CS_ACTIVE && key_get(tr, 'd', r.callid, r.ltag) == id) {
 		/* activity keeps the call from the idle sweep */
 		call_deadline(tr, id, &r,
 		              wall_ms() +
 		                      tr->proc.cfg->sip.call_idle_timeout_s *
 		                              1000ULL);
-		if (key_get(tr, 'd', r.callid, r.ltag) == id)
-			call_save(tr, id, &r);
+		call_save(tr, id, &r);
 	}
 out:
 	callrec_reset(&r);
@@ -1853,10 +1892,8 @@ int tr_call_sip_response(struct translator *tr, struct frame *fr)
 	if (oid && scode >= 200)
 		(void)tr_out_done(tr, oid);
 	if (!rawl) {
-		/* a local failure: only an INVITE's matters */
-		uint8_t k[8];
-		be64_put(k, oid);
-		id = key_get(tr, 'o', (const char *)k, NULL);
+		/* a local failure: only an INVITE's matters */ id =
+		        out_lookup(tr, oid);
 		if (id && !call_load(tr, id, &r) &&
 		    (r.state == CS_CALLING || r.state == CS_RINGING ||
 		     r.state == CS_CANCELLING))
@@ -1915,9 +1952,12 @@ out:
 
 void tr_call_result(struct translator *tr, uint64_t id, uint32_t scode)
 {
+	uint64_t cid = out_lookup(tr, id);
+
 	/* A 2xx we sent was never ACKed (RFC 3261 13.3.1.4): end the call. */
-	if (scode == 408)
-		log_info("out %llu: no ACK for a 2xx", (unsigned long long)id);
+	if (cid && scode == 408 && !tr_call_end(tr, cid, "no ACK for the 200"))
+		log_info("call %llu: the caller never ACKed the 200",
+		         (unsigned long long)cid);
 }
 
 

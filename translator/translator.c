@@ -368,6 +368,19 @@ static void sweep_handler(void *arg)
 }
 
 
+/* Operator requests relayed by the supervisor. */
+static int translator_dispatch_supervisor(struct frame *fr, void *arg)
+{
+	if (fr->type != MSG_CALL_END || frame_end(fr))
+		return EBADMSG;
+	if (tr_call_end(&tr, fr->seq, "ended by the operator (xsgwctl end)"))
+		log_info("xsgwctl end %llu: no such call",
+			 (unsigned long long)fr->seq);
+	tr_commit();
+	return 0;
+}
+
+
 static void translator_shutdown(void *arg)
 {
 	tr.stopping = true;
@@ -383,6 +396,7 @@ int main(int argc, char **argv)
 
 	proc_init(&tr.proc, PROC_TRANSLATOR, argc, argv, translator_shutdown,
 		  NULL);
+	tr.proc.frameh = translator_dispatch_supervisor;
 	tr.xmpp.id = PROC_XMPP_FRONT;
 	tr.sip.id = PROC_SIP_FRONT;
 	err = store_open(&tr.store, tr.proc.cfg->store.path,

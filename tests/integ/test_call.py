@@ -414,3 +414,34 @@ def test_ring_timeout_ends_both_directions(gateway_factory):
         await until(lambda: sessions(gw) == [], 5, "sessions removed")
         await logout(alice)
     run(go())
+
+
+def test_cli_show_and_end(gateway):
+    """xsgwctl show has the dialog, both SDPs and the history; xsgwctl end
+    hangs up on both sides (BYE + session-terminate)."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "e" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid)
+        s = sessions(gateway)[0]
+        shown = json.loads(gateway.ctl("show", str(s["id"]), "--json").stdout)
+        assert shown["call_id"] == sid and shown["remote_tag"] == peer.tag
+        assert shown["local_tag"] == tag_of(hdr(inv, "From"))
+        assert "m=audio" in shown["local_sdp"] and "m=audio 30000" in shown["remote_sdp"]
+        assert [l.split(" ", 1)[1] for l in shown["history"].splitlines()] == \
+            ["calling", "ringing", "active"]
+        human = gateway.ctl("show", str(s["id"])).stdout
+        assert "remote_target" in human and "sip:peer@127.0.0.1" in human
+        r = gateway.ctl("end", "999999", check=False)
+        assert r.returncode == 1 and "no session" in r.stderr
+        out = gateway.ctl("end", str(s["id"]))
+        bye = await peer.next_request("BYE")
+        peer.reply(bye, 200, "OK")
+        assert cseq(bye) == (2, "BYE") and hdr(bye, "Call-ID") == sid
+        _, t = await alice.next_jingle(action="session-terminate")
+        assert t.get("sid") == sid and reason_of(t)[0] == "success"
+        assert "ended" in out.stdout
+        assert sessions(gateway) == []
+        await logout(alice)
+    run(go())
