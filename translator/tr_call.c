@@ -1580,6 +1580,58 @@ static void s_cancel(struct translator *tr, struct sipin *in)
 }
 
 
+static bool payload_same(const struct jsdp_payload *a,
+			 const struct jsdp_payload *b)
+{
+	if (pl_isset(&a->name) && pl_isset(&b->name))
+		return !pl_casecmp(&a->name, &b->name) && a->clock == b->clock;
+	return a->id == b->id && a->id < 96; /* static types */
+}
+
+
+/*
+ * The answer to a re-offer from our current media (RFC 3264 §6): per offered
+ * stream the first unused local stream of the same media, under the offer's
+ * name, with the codecs both have (the offer's payload numbers) and the
+ * offer's direction mirrored; no common codec refuses the stream.
+ */
+static void answer_model(struct jsdp *am, const struct jsdp *lm,
+			 const struct jsdp *om)
+{
+	bool used[JSDP_MAX_CONTENTS] = {false};
+
+	memset(am, 0, sizeof(*am));
+	for (unsigned i = 0; i < om->n; i++) {
+		const struct jsdp_content *oc = &om->c[i];
+		struct jsdp_content *c = &am->c[am->n];
+		unsigned k;
+
+		for (k = 0; k < lm->n; k++)
+			if (!used[k] && !lm->c[k].rejected &&
+			    !pl_casecmp(&lm->c[k].media, &oc->media))
+				break;
+		if (k == lm->n || oc->rejected)
+			continue; /* refused: port 0 in the answer */
+		used[k] = true;
+		*c = lm->c[k];
+		c->name = oc->name;
+		c->senders = oc->senders;
+		c->npt = 0;
+		for (unsigned a = 0; a < oc->npt; a++)
+			for (unsigned b = 0; b < lm->c[k].npt; b++)
+				if (payload_same(&oc->pt[a], &lm->c[k].pt[b])) {
+					c->pt[c->npt] = lm->c[k].pt[b];
+					c->pt[c->npt++].id = oc->pt[a].id;
+					break;
+				}
+		if (c->npt)
+			am->n++;
+	}
+	memcpy(am->grp, om->grp, sizeof(am->grp));
+	am->ngrp = om->ngrp;
+}
+
+
 /* re-INVITE from the SIP side: to XMPP as the action it names (source-*),
  * hold/active, or transport-info; answered with a real SDP answer. */
 static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
@@ -1587,7 +1639,7 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 {
 	const struct sip_msg *msg = in->msg;
 	char *offer = body_of(msg), *answer = NULL, eb[160];
-	struct jsdp *om = jsdp_alloc(), *lm = jsdp_alloc();
+	struct jsdp *om = jsdp_alloc(), *lm = jsdp_alloc(), *am = jsdp_alloc();
 	struct mbuf *mb = mbuf_alloc(2048);
 	struct jsdp_sdp_opts o = {0};
 	xmpp_stanza_t *iq = NULL, *j;
@@ -1596,7 +1648,7 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 	bool held = true;
 	int err;
 
-	if (!offer || !om || !lm || !mb)
+	if (!offer || !om || !lm || !am || !mb)
 		goto out;
 	if (!*offer) {
 		/* offerless re-INVITE: our current SDP as the offer */
@@ -1616,17 +1668,16 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 		goto out;
 	}
 	/* answer with our media, following the offer's directions */
-	for (unsigned i = 0; i < lm->n && i < om->n; i++) {
-		lm->c[i].senders = om->c[i].senders;
-		if (om->c[i].senders == JSDP_BOTH)
+	answer_model(am, lm, om);
+	for (unsigned i = 0; i < om->n; i++)
+		if (om->c[i].senders == JSDP_BOTH && !om->c[i].rejected)
 			held = false;
-	}
 	o.author_is_initiator = we_init;
 	o.origin = tr->proc.cfg->sip.local_host;
 	o.sess_id = r->sdp_id;
 	o.sess_version = ++r->sdp_ver;
 	o.offer = om;
-	if (jsdp_sdp_encode(mb, lm, &o)) {
+	if (jsdp_sdp_encode(mb, am, &o)) {
 		sipin_reply(tr, in, 488, "Not Acceptable Here", false, NULL);
 		goto out;
 	}
@@ -1659,6 +1710,7 @@ out:
 	mem_deref(answer);
 	mem_deref(om);
 	mem_deref(lm);
+	mem_deref(am);
 	mem_deref(mb);
 }
 

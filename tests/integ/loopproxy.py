@@ -199,7 +199,7 @@ class LoopProxy(asyncio.DatagramProtocol):
 
     # ---- behaviour -----------------------------------------------------
     def _got(self, m, how):
-        self.log.append(m.first)
+        self.log.append(m)
         if m.is_resp:
             self._response(m)
         elif m.method == "INVITE" and tag_of(m.get("To")) is None:

@@ -289,7 +289,9 @@ def test_11_session_with_a_conference_room(proxied):
         _, j = await alice.next_jingle()
         assert j.get("action") == "transport-info" and j.get("sid") == sid
         # the re-INVITE got a real SDP answer (not a body-less 200)
-        assert any(l.startswith("SIP/2.0 200") for l in proxy.log)
+        ok = [m for m in proxy.log if m.is_resp and m.code == 200
+              and m.cseq[1] == "INVITE" and m.cseq[0] > 1]
+        assert ok and "m=audio" in ok[0].body and "a=ice-ufrag" in ok[0].body
         await logout(alice)
     proxy_run(go, proxied)
 
