@@ -1,0 +1,91 @@
+"""Calls with real SIP peers: SIPp as phone (both directions) and baresip
+(both directions); the Jingle the gateway writes from a real peer's SDP
+converts back with a real client library (stanza, from npm)."""
+import asyncio
+import os
+import uuid
+
+from conftest import GW_SIP, UAS_PORT, run, uas_args
+from jingle import GW, jlogin, q, reason_of
+from test_call import online, sessions, until
+from xmpp_user import logout
+
+def sipp_log(s):
+    """Everything SIPp logged (-trace_logs): bodies span several lines."""
+    out = ""
+    for fn in os.listdir(s.dir):
+        if fn.endswith("_logs.log"):
+            with open(os.path.join(s.dir, fn), errors="replace") as f:
+                out += f.read()
+    return out
+
+
+# one audio content, small enough for a UDP INVITE
+AUDIO = """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio' senders='both'>
+ <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
+  <payload-type id='0' name='PCMU' clockrate='8000'/>
+  <payload-type id='101' name='telephone-event' clockrate='8000'/>
+ </description>
+ <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>
+  <candidate id='r1' component='1' generation='0' ip='127.0.0.1' port='41000'/>
+ </transport>
+</content>"""
+
+ANSWER = AUDIO.replace("41000", "42000")
+
+
+def test_xmpp_calls_sipp(gateway, sipp):
+    uas = sipp("uas_call.xml", uas_args() + ["-mp", "16000", "-m", "1"], "uas")
+
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "sp" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid, AUDIO)
+        assert r["type"] == "result"
+        _, j = await alice.next_jingle(action="session-info")
+        assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}ringing") is not None
+        _, j = await alice.next_jingle(action="session-accept")
+        c = j.find(q("content"))
+        pts = c.findall(".//{urn:xmpp:jingle:apps:rtp:1}payload-type")
+        assert [(p.get("id"), p.get("name")) for p in pts] == [("0", "PCMU")]
+        cand = c.find(".//{urn:xmpp:jingle:transports:raw-udp:1}candidate") or \
+            c.find(".//{urn:xmpp:jingle:transports:ice-udp:1}candidate")
+        assert cand is not None and cand.get("port") == "16000"
+        await until(lambda: sessions(gateway) and sessions(gateway)[0]["state"] == "active",
+                    5, "active")
+        r = await alice.send_jingle("bob@" + GW, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        rc = await asyncio.get_event_loop().run_in_executor(None, uas.wait, 15)
+        assert rc == 0, "sipp uas failed"
+        sdp = sipp_log(uas)
+        assert "m=audio 41000 RTP/AVP 0 101" in sdp and "c=IN IP4 127.0.0.1" in sdp
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
+
+
+def test_sipp_calls_xmpp(gateway, sipp):
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        uac = sipp("uac_call.xml",
+                   ["-s", "alice", "-key", "domain", "localhost", GW_SIP,
+                    "-p", "5071", "-mp", "17000", "-m", "1", "-timeout", "20s", "-trace_msg",
+                    "-timeout_error"], "uac")
+        iq, j = await alice.next_jingle(action="session-initiate")
+        c = j.find(q("content"))
+        pts = c.findall(".//{urn:xmpp:jingle:apps:rtp:1}payload-type")
+        assert [p.get("id") for p in pts] == ["0", "101"]
+        r = await alice.send_jingle(iq["from"], "session-accept", j.get("sid"), ANSWER)
+        assert r["type"] == "result"
+        _, t = await alice.next_jingle(action="session-terminate", timeout=15)
+        assert reason_of(t)[0] == "success"
+        rc = await asyncio.get_event_loop().run_in_executor(None, uac.wait, 20)
+        assert rc == 0, "sipp uac failed"
+        assert "m=audio 42000 RTP/AVP 0" in sipp_log(uac)
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
