@@ -2,10 +2,16 @@
 (both directions); the Jingle the gateway writes from a real peer's SDP
 converts back with a real client library (stanza, from npm)."""
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import uuid
+import xml.etree.ElementTree as ET
 
-from conftest import GW_SIP, UAS_PORT, run, uas_args
+import pytest
+
+from conftest import GW_SIP, PEERS, ROOT, run, uas_args
 from jingle import GW, jlogin, q, reason_of
 from test_call import online, sessions, until
 from xmpp_user import logout
@@ -18,6 +24,9 @@ def sipp_log(s):
             with open(os.path.join(s.dir, fn), errors="replace") as f:
                 out += f.read()
     return out
+
+
+JS = os.path.join(ROOT, "tests", "js")
 
 
 # one audio content, small enough for a UDP INVITE
@@ -87,5 +96,106 @@ def test_sipp_calls_xmpp(gateway, sipp):
         assert rc == 0, "sipp uac failed"
         assert "m=audio 42000 RTP/AVP 0" in sipp_log(uac)
         await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
+
+
+# ---- baresip ------------------------------------------------------------
+
+BARESIP_PORT = 5080
+BARESIP_CTRL = 4444
+
+
+@pytest.fixture
+def baresip(tmp_path):
+    """A headless baresip (Debian baresip-core) as SIP user 'bob' on
+    127.0.0.1:5080, auto-answer, with the gateway as outbound proxy."""
+    d = str(tmp_path / "baresip")
+    env = dict(os.environ, BARESIP_USER="bob", BARESIP_SIP_PORT=str(BARESIP_PORT),
+               BARESIP_CTRL_PORT=str(BARESIP_CTRL),
+               BARESIP_EXTRA_ACCOUNT_PARAMS=';outbound="sip:%s"' % GW_SIP)
+    r = subprocess.run([os.path.join(PEERS, "baresip_start.sh"), d], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    yield d
+    subprocess.run([os.path.join(PEERS, "baresip_stop.sh"), d],
+                   capture_output=True, timeout=30)
+
+
+def ctrl():
+    sys.path.insert(0, PEERS)
+    from baresip_ctrl import BaresipCtrl
+    return BaresipCtrl(BARESIP_CTRL)
+
+
+def wait_event(c, types, timeout=15):
+    """Blocking: run in an executor. Returns the event's dict."""
+    return c.wait_event(types, timeout)
+
+
+def stanza_to_sdp(xml):
+    """stanza (npm): the session-initiate/accept XML -> SDP, as a browser
+    client using stanza would see it."""
+    r = subprocess.run(["node", os.path.join(JS, "jingle_to_sdp.js")], input=xml,
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, NODE_PATH=os.path.join(JS, "node_modules")))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_xmpp_calls_baresip(gateway_factory, baresip):
+    """baresip must accept the SDP the gateway writes (200, not 488)."""
+    gw = gateway_factory(sip={"domain": '"127.0.0.1:%d"' % BARESIP_PORT})
+
+    async def go():
+        loop = asyncio.get_event_loop()
+        c = ctrl()
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "bs" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid, AUDIO)
+        assert r["type"] == "result"
+        _, j = await alice.next_jingle(action="session-accept", timeout=15)
+        assert j.get("sid") == sid
+        ev = await loop.run_in_executor(None, wait_event, c, ["CALL_ESTABLISHED"])
+        assert ev["type"] == "CALL_ESTABLISHED"
+        r = await alice.send_jingle("bob@" + GW, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        await loop.run_in_executor(None, wait_event, c, ["CALL_CLOSED"])
+        await until(lambda: sessions(gw) == [], 5, "session removed")
+        c.close()
+        await logout(alice)
+    run(go())
+
+
+def test_baresip_calls_xmpp(gateway, baresip):
+    """baresip's offer becomes a session-initiate that stanza (npm) turns
+    back into an SDP with baresip's media; the XMPP answer reaches baresip;
+    baresip hangs up."""
+    async def go():
+        loop = asyncio.get_event_loop()
+        c = ctrl()
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        r = await loop.run_in_executor(None, c.command, "dial", "sip:alice@localhost")
+        iq, j = await alice.next_jingle(action="session-initiate", timeout=15)
+        xml = ET.tostring(iq.xml, encoding="unicode")
+        sdp = stanza_to_sdp(xml)
+        assert "m=audio" in sdp
+        offer = sessions(gateway)[0]
+        shown = json.loads(gateway.ctl("show", str(offer["id"]), "--json").stdout)
+        port = [l for l in shown["remote_sdp"].splitlines() if l.startswith("m=audio")][0].split()[1]
+        assert "m=audio %s " % port in sdp or "candidate" in sdp and port in sdp
+        for pt in ("PCMU/8000", "opus/48000"):
+            assert pt in sdp and pt in shown["remote_sdp"]
+        r = await alice.send_jingle(iq["from"], "session-accept", j.get("sid"), ANSWER)
+        assert r["type"] == "result"
+        await loop.run_in_executor(None, wait_event, c, ["CALL_ESTABLISHED"])
+        await loop.run_in_executor(None, c.command, "hangup")
+        _, t = await alice.next_jingle(action="session-terminate", timeout=15)
+        assert reason_of(t)[0] == "success"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        c.close()
         await logout(alice)
     run(go())
