@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define CALLREC_VERSION 1
+#define CALLREC_VERSION 2
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -60,6 +60,7 @@ struct callrec {
 	uint64_t sdp_id;
 	uint32_t sdp_ver;
 	char *history; /**< "ms state-or-event" lines */
+	uint32_t held; /**< the SIP side has put the call on hold */
 };
 
 extern const char *callrec_state_name[CS_STATE_MAX];

@@ -1106,6 +1106,45 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 }
 
 
+/* <hold/>/<active/> -> re-INVITE with our media sendonly/sendrecv. */
+static void x_hold(struct translator *tr, uint64_t id, struct callrec *r,
+                   bool hold)
+{
+	struct jsdp *m = jsdp_alloc();
+	struct mbuf *mb = mbuf_alloc(2048);
+	struct jsdp_sdp_opts o = {0};
+	const bool we_init = r->dir == CD_X2S;
+	char eb[160], *sdp = NULL;
+	struct pl pl;
+
+	pl_set_str(&pl, r->lsdp ? r->lsdp : "");
+	if (!m || !mb || jsdp_sdp_decode(m, &pl, we_init, eb, sizeof(eb)))
+		goto out;
+	for (unsigned i = 0; i < m->n; i++)
+		m->c[i].senders = !hold     ? JSDP_BOTH
+		                  : we_init ? JSDP_INITIATOR
+		                            : JSDP_RESPONDER;
+	o.author_is_initiator = we_init;
+	o.origin = tr->proc.cfg->sip.local_host;
+	o.sess_id = r->sdp_id;
+	o.sess_version = ++r->sdp_ver;
+	if (jsdp_sdp_encode(mb, m, &o))
+		goto out;
+	mb->pos = 0;
+	if (mbuf_strdup(mb, &sdp, mb->end))
+		goto out;
+	sip_send_req(tr, r, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
+	set_str(&r->lsdp, sdp);
+	call_event(r,
+	           hold ? "hold (re-INVITE sent)" : "resume (re-INVITE sent)");
+	call_save(tr, id, r);
+out:
+	mem_deref(m);
+	mem_deref(mb);
+	mem_deref(sdp);
+}
+
+
 /* session-info: ringing -> 180; DTMF -> INFO; hold/active -> re-INVITE */
 static void x_info(struct translator *tr, uint64_t id, struct callrec *r,
                    xmpp_stanza_t *iq, xmpp_stanza_t *j)
@@ -1130,7 +1169,34 @@ static void x_info(struct translator *tr, uint64_t id, struct callrec *r,
 		sip_send_req(tr, r, "INFO", 0, NULL, "application/dtmf-relay",
 		             NULL, body);
 		call_save(tr, id, r);
+	} else if ((!strcmp(n, "hold") || !strcmp(n, "active")) &&
+	           r->state == CS_ACTIVE) {
+		x_hold(tr, id, r, !strcmp(n, "hold"));
 	}
+}
+
+
+/* The media and proto of transport-only contents, from our SDP by name
+ * (the model's strings then point into lsdp, which the caller keeps). */
+static int frag_media(struct jsdp *m, const char *lsdp)
+{
+	struct jsdp *l = jsdp_alloc();
+	struct pl pl;
+	char eb[80];
+
+	if (!l)
+		return ENOMEM;
+	pl_set_str(&pl, lsdp ? lsdp : "");
+	if (!jsdp_sdp_decode(l, &pl, true, eb, sizeof(eb))) {
+		for (unsigned i = 0; i < m->n; i++)
+			for (unsigned k = 0; k < l->n; k++)
+				if (!pl_cmp(&m->c[i].name, &l->c[k].name)) {
+					m->c[i].media = l->c[k].media;
+					m->c[i].proto = l->c[k].proto;
+				}
+	}
+	mem_deref(l);
+	return 0;
 }
 
 
@@ -1144,7 +1210,7 @@ static void x_transport_info(struct translator *tr, uint64_t id,
 	char eb[160], *body = NULL;
 
 	if (!m || !mb || jsdp_jingle_decode(m, j, eb, sizeof(eb)) ||
-	    jsdp_frag_encode(mb, m)) {
+	    frag_media(m, r->lsdp) || jsdp_frag_encode(mb, m)) {
 		iq_answer(tr, iq, "modify", "bad-request", m && mb ? eb : NULL);
 		goto out;
 	}
@@ -1581,7 +1647,7 @@ static void s_cancel(struct translator *tr, struct sipin *in)
 
 
 static bool payload_same(const struct jsdp_payload *a,
-			 const struct jsdp_payload *b)
+                         const struct jsdp_payload *b)
 {
 	if (pl_isset(&a->name) && pl_isset(&b->name))
 		return !pl_casecmp(&a->name, &b->name) && a->clock == b->clock;
@@ -1596,7 +1662,7 @@ static bool payload_same(const struct jsdp_payload *a,
  * offer's direction mirrored; no common codec refuses the stream.
  */
 static void answer_model(struct jsdp *am, const struct jsdp *lm,
-			 const struct jsdp *om)
+                         const struct jsdp *om)
 {
 	bool used[JSDP_MAX_CONTENTS] = {false};
 
@@ -1689,13 +1755,15 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 		pl_strcpy(&action, act, sizeof(act));
 		iq = jingle_iq(tr, id, r, r->ufull, act, &j);
 		jingle_of_sdp(j, offer, !we_init, NULL, eb, sizeof(eb));
-	} else if (held) {
+	} else if (held || r->held) {
+		/* on hold, or off it again: XEP-0167 session-info */
 		iq = jingle_iq(tr, id, r, r->ufull, "session-info", &j);
-		elem(tr, j, "hold", NS_RTP_INFO);
+		elem(tr, j, held ? "hold" : "active", NS_RTP_INFO);
 	} else {
 		iq = jingle_iq(tr, id, r, r->ufull, "transport-info", &j);
 		jingle_of_sdp(j, offer, !we_init, NULL, eb, sizeof(eb));
 	}
+	r->held = held;
 	xml_send(tr, iq);
 	set_str(&r->rsdp, offer);
 	set_str(&r->lsdp, answer);

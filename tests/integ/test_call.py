@@ -445,3 +445,119 @@ def test_cli_show_and_end(gateway):
         assert sessions(gateway) == []
         await logout(alice)
     run(go())
+
+
+HOLD_SDP = PHONE_SDP.replace("a=sendrecv", "a=sendonly")
+FRAG = ("a=ice-ufrag:ph0n\r\na=ice-pwd:ph0nepwdph0nepwdph0nepw\r\n"
+        "m=audio 9 RTP/AVP 0\r\na=mid:audio\r\n"
+        "a=candidate:2 1 udp 1694498815 127.0.0.1 30002 typ srflx raddr 127.0.0.1 rport 30000\r\n")
+
+
+def test_mid_call_info_dtmf_hold_and_trickle(gateway):
+    """In an answered call: transport-info -> INFO with an RFC 8840 fragment
+    and back; XEP-0181 DTMF <-> INFO dtmf-relay; <hold/>/<active/> <->
+    re-INVITE sendonly/sendrecv, each re-INVITE answered with an SDP."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "m" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid)
+        d = {"callid": sid, "ftag": peer.tag, "ruri": None, "cseq": 20,
+             "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
+             "target": hdr(inv, "Contact").strip("<>")}
+        gwtag = tag_of(hdr(inv, "From"))
+        # XMPP -> SIP trickle candidate
+        r = await alice.send_jingle(BOB, "transport-info", sid, """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio'>
+ <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='7Gpn' pwd='MUOzzatqL2qP7n1uRC7msD+c'>
+  <candidate foundation='2' component='1' protocol='UDP' priority='1686052607' ip='127.0.0.1' port='46600' type='srflx' rel-addr='127.0.0.1' rel-port='46515' generation='0' id='c9'/>
+ </transport>
+</content>""")
+        assert r["type"] == "result"
+        info = await peer.next_request("INFO")
+        assert hdr(info, "Content-Type") == "application/trickle-ice-sdpfrag"
+        assert hdr(info, "Info-Package") == "trickle-ice"
+        b = body(info)
+        assert "a=mid:audio" in b and "a=ice-ufrag:7Gpn" in b
+        assert "a=candidate:2 1 udp 1686052607 127.0.0.1 46600 typ srflx raddr 127.0.0.1 rport 46515" in b
+        assert cseq(info) == (2, "INFO")
+        peer.reply(info, 200, "OK")
+        # SIP -> XMPP trickle candidate
+        peer.in_dialog(d, "INFO", gwtag, FRAG, "application/trickle-ice-sdpfrag")
+        code, _ = await peer.next_response("INFO")
+        assert code == 200
+        _, j = await alice.next_jingle(action="transport-info")
+        c = j.find(q("content"))
+        assert c.get("name") == "audio" and c.find("{urn:xmpp:jingle:apps:rtp:1}description") is None
+        cand = c.find(".//{urn:xmpp:jingle:transports:ice-udp:1}candidate")
+        assert cand.get("port") == "30002" and cand.get("type") == "srflx"
+        # DTMF both ways
+        r = await alice.send_jingle(BOB, "session-info", sid,
+                                    "<dtmf xmlns='urn:xmpp:jingle:dtmf:0' code='7' duration='160'/>")
+        assert r["type"] == "result"
+        info = await peer.next_request("INFO")
+        assert hdr(info, "Content-Type") == "application/dtmf-relay"
+        assert "Signal=7" in body(info) and "Duration=160" in body(info)
+        peer.reply(info, 200, "OK")
+        peer.in_dialog(d, "INFO", gwtag, "Signal=5\r\nDuration=100\r\n",
+                       "application/dtmf-relay")
+        await peer.next_response("INFO")
+        _, j = await alice.next_jingle(action="session-info")
+        assert j.find("{urn:xmpp:jingle:dtmf:0}dtmf").get("code") == "5"
+        # hold from SIP: session-info <hold/>, answered recvonly
+        peer.in_dialog(d, "INVITE", gwtag, HOLD_SDP, "application/sdp")
+        code, ok = await peer.next_response("INVITE", final=True)
+        assert code == 200 and "a=recvonly" in body(ok)
+        peer.ack(d, gwtag, n=d["cseq"])
+        _, j = await alice.next_jingle(action="session-info")
+        assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}hold") is not None
+        peer.in_dialog(d, "INVITE", gwtag, PHONE_SDP, "application/sdp")
+        code, ok = await peer.next_response("INVITE", final=True)
+        assert code == 200 and "a=sendrecv" in body(ok)
+        peer.ack(d, gwtag, n=d["cseq"])
+        _, j = await alice.next_jingle(action="session-info")
+        assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}active") is not None
+        # hold from XMPP: re-INVITE sendonly, ACKed after our 200
+        r = await alice.send_jingle(BOB, "session-info", sid,
+                                    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>")
+        assert r["type"] == "result"
+        re_inv = await peer.next_request("INVITE")
+        assert tag_of(hdr(re_inv, "To")) == peer.tag and "a=sendonly" in body(re_inv)
+        peer.reply(re_inv, 200, "OK", sdp=PHONE_SDP.replace("a=sendrecv", "a=recvonly"))
+        ack = await peer.next_request("ACK")
+        assert cseq(ack) == (cseq(re_inv)[0], "ACK")
+        await logout(alice)
+    run(go())
+
+
+def uri_in(v):
+    return v.split("<", 1)[1].split(">", 1)[0]
+
+
+def test_username_to_phone_both_ways(gateway_factory):
+    """username_to_phone: the mapped user calls with the number in From; a
+    call to the number rings the user."""
+    gw = gateway_factory(sip={"username_to_phone":
+                              '[{username: "2000006168", phone: "+919177074440"}]'})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        u = await jlogin("2000006168@localhost/phone", "phonepass")
+        u.online_to_gateway()
+        await online(gw, "2000006168@localhost/phone")
+        sid = "p" + uuid.uuid4().hex[:12]
+        r = await u.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert "+919177074440" in hdr(inv, "From") and "2000006168" not in hdr(inv, "From")
+        peer.reply(inv, 603, "Decline")
+        await u.next_jingle(action="session-terminate")
+        await peer.next_request("ACK")
+        peer.invite("sip:+919177074440@127.0.0.1;user=phone",
+                    "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                    "sip:+919177074440@127.0.0.1;user=phone")
+        iq, j = await u.next_jingle(action="session-initiate")
+        assert j.get("responder") in (None, "2000006168@localhost")
+        assert str(iq["to"]).startswith("2000006168@localhost")
+        await logout(u)
+    run(go())

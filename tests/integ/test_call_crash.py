@@ -145,3 +145,49 @@ def test_kill_incoming_ringing(gateway, worker):
         await logout(alice)
         peer.close()
     run(go())
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_kill_after_reinvite(gateway, worker):
+    """An answered call is re-INVITEd (hold) by the SIP side and then by the
+    XMPP side (active); a worker dies; the BYE carries the next CSeq."""
+    from jingle import body
+    from test_call import HOLD_SDP, uri_in
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "ki" + uuid.uuid4().hex[:10]
+        await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+        await alice.next_jingle(action="session-accept")
+        await peer.next_request("ACK")
+        d = {"callid": sid, "ftag": peer.tag, "ruri": None, "cseq": 1,
+             "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
+             "target": hdr(inv, "Contact").strip("<>")}
+        gwtag = tag_of(hdr(inv, "From"))
+        peer.in_dialog(d, "INVITE", gwtag, HOLD_SDP, "application/sdp")
+        code, ok = await peer.next_response("INVITE", final=True)
+        assert code == 200 and "a=recvonly" in body(ok)
+        peer.ack(d, gwtag, n=d["cseq"])
+        await alice.next_jingle(action="session-info")
+        r = await alice.send_jingle(BOB, "session-info", sid,
+                                    "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>")
+        assert r["type"] == "result"
+        re_inv = await peer.next_request("INVITE")
+        assert cseq(re_inv) == (2, "INVITE")
+        peer.reply(re_inv, 200, "OK", sdp=PHONE_SDP)
+        await peer.next_request("ACK")
+        s = await crash(gateway, worker)
+        assert s["state"] == "active"
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        bye = await peer.next_request("BYE", timeout=15)
+        assert cseq(bye) == (3, "BYE") and tag_of(hdr(bye, "To")) == peer.tag
+        assert tag_of(hdr(bye, "From")) == gwtag and hdr(bye, "Call-ID") == sid
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
