@@ -7,7 +7,7 @@ B=build-fuzz
 mkdir -p $B
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe)"
 
-clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c shared/frame.c shared/msgrec.c shared/store.c shared/log.c shared/util.c \
+clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c shared/frame.c shared/msgrec.c shared/callrec.c shared/store.c shared/log.c shared/util.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
 	$(pkg-config --libs libre libstrophe)

@@ -1,7 +1,8 @@
-/* libFuzzer: the frame decoder and the message record decoder. */
+/* libFuzzer: the frame decoder and the message and call record decoders. */
 #include <stddef.h>
 #include <stdint.h>
 #include <re.h>
+#include "callrec.h"
 #include "frame.h"
 #include "msgrec.h"
 
@@ -11,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct frame fr;
 	struct msgrec r;
+	struct callrec c;
 	size_t used, off = 0;
 
 	while (off < size && !frame_parse(data + off, size - off, &fr, &used)) {
@@ -25,5 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!msgrec_decode(&r, data, size))
 		msgrec_reset(&r);
+	if (!callrec_decode(&c, data, size))
+		callrec_reset(&c);
 	return 0;
 }

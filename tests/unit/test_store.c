@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <re.h>
+#include "callrec.h"
 #include "msgrec.h"
 #include "store.h"
 
@@ -31,6 +32,42 @@ static int teardown(void **state)
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd);
+}
+
+
+static void test_callrec_roundtrip(void **state)
+{
+	struct callrec r = {0}, d;
+	struct fbuf fb = {0};
+
+	r.dir = CD_S2X;
+	r.state = CS_RINGING;
+	r.lcseq = 7;
+	r.totag = 0x0123456789abcdefULL;
+	r.held = 1;
+	str_dup(&r.callid, "a84b4c76e66710@pc33.example.com");
+	str_dup(&r.routes, "<sip:p1;lr>\n<sip:p2;lr>\n");
+	str_dup(&r.inv_raw, "INVITE sip:alice@localhost SIP/2.0\r\n\r\n");
+	assert_int_equal(callrec_encode(&fb, &r), 0);
+	assert_int_equal(fb.b[0], CALLREC_VERSION);
+	assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+	assert_int_equal(d.dir, CD_S2X);
+	assert_int_equal(d.state, CS_RINGING);
+	assert_int_equal(d.lcseq, 7);
+	assert_true(d.totag == r.totag);
+	assert_int_equal(d.held, 1);
+	assert_string_equal(d.callid, r.callid);
+	assert_string_equal(d.routes, r.routes);
+	assert_string_equal(d.inv_raw, r.inv_raw);
+	assert_string_equal(d.sid, ""); /* unset strings come back empty */
+	callrec_reset(&d);
+	/* truncated, or another version: refused, never half-read */
+	assert_int_equal(callrec_decode(&d, fb.b, fb.len - 1), EBADMSG);
+	assert_null(d.callid);
+	fb.b[0] = CALLREC_VERSION + 1;
+	assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+	callrec_reset(&r);
+	fbuf_reset(&fb);
 }
 
 
@@ -220,6 +257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_guard, setup,
 						teardown),
 		cmocka_unit_test(test_rdonly_missing),
+		cmocka_unit_test(test_callrec_roundtrip),
 		cmocka_unit_test_setup_teardown(test_stale_reader, setup,
 						teardown),
 	};
