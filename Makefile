@@ -104,6 +104,7 @@ fuzz:
 
 bench: deps all
 	/usr/bin/python3 bench/bench.py --build $(CURDIR)/$(BUILD) --out bench/report.json
+	/usr/bin/python3 bench/bench_calls.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 
 run: deps all
 	@scripts/run-local.sh $(CURDIR)/$(BUILD)

@@ -22,25 +22,18 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
 from xmpp_user import login, logout  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from benchenv import Env, pct  # noqa: E402
 
 GW = ("127.0.0.1", 5600)
 UAS = ("127.0.0.1", 5070)
 UAC = ("127.0.0.1", 5071)
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return None
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
-    return round(xs[k] * 1000.0, 3)
 
 
 class SipPeer(asyncio.DatagramProtocol):
@@ -247,38 +240,10 @@ def main():
     ap.add_argument("--latency-messages", type=int, default=300)
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="xsgw-bench-")
-    peers = os.path.join(ROOT, "tests", "peers")
-    env = dict(os.environ, XMPP_USERS="alice:alicepass bob:bobpass")
-    subprocess.run([os.path.join(peers, "prosody_start.sh"), tmp + "/prosody"],
-                   env=env, check=True, capture_output=True, timeout=60)
-    cfg = os.path.join(tmp, "xsgw.yaml")
-    with open(cfg, "w") as f:
-        f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
-                "secret: s3cret, domains: [localhost]}\n"
-                "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
-                "store: {path: %s/store, map_size: 1GiB}\n"
-                "runtime: {dir: %s/run}\nlog: {level: warn}\n" % (tmp, tmp))
-    logf = open(os.path.join(tmp, "xsgw.log"), "wb")
-    gw = subprocess.Popen([os.path.join(args.build, "bin", "xsgw"), "-c", cfg],
-                          stdout=logf, stderr=subprocess.STDOUT)
+    env = Env(args.build, "alice:alicepass bob:bobpass")
     try:
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            r = subprocess.run([os.path.join(args.build, "bin", "xsgwctl"), "-c", cfg,
-                                "status", "--json"], capture_output=True, text=True)
-            if r.returncode == 0 and all(w["state"] == "ready" for w in
-                                         json.loads(r.stdout)["workers"]):
-                break
-            time.sleep(0.1)
-        # the component handshake follows readiness
-        while time.monotonic() < end:
-            with open(os.path.join(tmp, "xsgw.log"), errors="replace") as f:
-                if "xmpp: connected" in f.read():
-                    break
-            time.sleep(0.05)
-        else:
-            raise SystemExit("xsgw did not come up; see %s/xsgw.log" % tmp)
+        env.start()
+        cfg = env.cfg
 
         async def go():
             loop = asyncio.get_event_loop()
@@ -316,13 +281,7 @@ def main():
                      "baselines show what the peers alone sustain",
         }
     finally:
-        gw.terminate()
-        try:
-            gw.wait(20)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-        subprocess.run([os.path.join(peers, "prosody_stop.sh"), tmp + "/prosody"],
-                       capture_output=True, timeout=30)
+        env.stop()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)

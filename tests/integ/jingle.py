@@ -80,6 +80,7 @@ class JingleUser(User):
         super().__init__(jid, password)
         self.jingle = asyncio.Queue()
         self.refuse = False
+        self.on_jingle = None  # called with each Jingle request, if set
         self.register_handler(Callback(
             "jingle", MatchXPath("{jabber:client}iq/{%s}jingle" % NS), self._jingle))
 
@@ -92,6 +93,8 @@ class JingleUser(User):
             r["type"] = "error"
             r["error"]["condition"] = "service-unavailable"
         r.send()
+        if self.on_jingle:
+            self.on_jingle(iq)
 
     async def next_jingle(self, timeout=10, action=None):
         loop = asyncio.get_event_loop()

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import run
-from jingle import GW, NS, error_condition, jlogin, q, reason_of
+from jingle import GW, error_condition, jlogin, q, reason_of
 from loopproxy import LoopProxy
 from test_call import online, sessions, until
 from xmpp_user import logout

@@ -1,0 +1,75 @@
+"""What the benchmarks share: a throw-away Prosody and xsgw on loopback."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "tests", "peers")
+
+
+def pct(xs, p):
+    """The p-th percentile of seconds, in ms (None for no data)."""
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
+    return round(xs[k] * 1000.0, 3)
+
+
+class Env:
+    def __init__(self, build, users):
+        self.build = build
+        self.users = users
+        self.tmp = tempfile.mkdtemp(prefix="xsgw-bench-")
+        self.cfg = os.path.join(self.tmp, "xsgw.yaml")
+        self.ctl_bin = os.path.join(build, "bin", "xsgwctl")
+        self.gw = None
+
+    def start(self):
+        env = dict(os.environ, XMPP_USERS=self.users)
+        subprocess.run([os.path.join(PEERS, "prosody_start.sh"), self.tmp + "/prosody"],
+                       env=env, check=True, capture_output=True, timeout=60)
+        with open(self.cfg, "w") as f:
+            f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
+                    "secret: s3cret, domains: [localhost]}\n"
+                    "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
+                    "store: {path: %s/store, map_size: 1GiB}\n"
+                    "runtime: {dir: %s/run}\nlog: {level: info}\n" % (self.tmp, self.tmp))
+        self.logf = open(os.path.join(self.tmp, "xsgw.log"), "wb")
+        self.gw = subprocess.Popen([os.path.join(self.build, "bin", "xsgw"), "-c", self.cfg],
+                                   stdout=self.logf, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            st = self.status()
+            if st and all(w["state"] == "ready" for w in st):
+                break
+            time.sleep(0.1)
+        # the component handshake follows readiness
+        while time.monotonic() < end:
+            if "xmpp: connected" in self.log():
+                return
+            time.sleep(0.05)
+        raise SystemExit("xsgw did not come up; see %s/xsgw.log" % self.tmp)
+
+    def status(self):
+        r = subprocess.run([self.ctl_bin, "-c", self.cfg, "status", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode:
+            return None
+        return json.loads(r.stdout)["workers"]
+
+    def log(self):
+        with open(os.path.join(self.tmp, "xsgw.log"), errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.gw:
+            self.gw.terminate()
+            try:
+                self.gw.wait(20)
+            except subprocess.TimeoutExpired:
+                self.gw.kill()
+        subprocess.run([os.path.join(PEERS, "prosody_stop.sh"), self.tmp + "/prosody"],
+                       capture_output=True, timeout=30)
