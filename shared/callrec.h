@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define CALLREC_VERSION 2
+#define CALLREC_VERSION 3
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -61,6 +61,7 @@ struct callrec {
 	uint32_t sdp_ver;
 	char *history; /**< "ms state-or-event" lines */
 	uint32_t held; /**< the SIP side has put the call on hold */
+	uint32_t jmi;  /**< S2X: rung by an XEP-0353 propose to the bare JID */
 };
 
 extern const char *callrec_state_name[CS_STATE_MAX];

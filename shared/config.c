@@ -395,6 +395,7 @@ static const struct key keys[] = {
 	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
 	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
 	{"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
+	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
 	{"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
 	{"store.path", p_nonempty, OFF(store.path), 1},
 	{"store.map_size", p_size, OFF(store.map_size), 0},
@@ -421,6 +422,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.transport = SIP_TP_UDP;
 	c->sip.message_timeout_ms = 32000;
 	c->sip.ring_timeout_ms = 60000;
+	c->sip.propose_timeout_ms = 5000;
 	c->sip.call_idle_timeout_s = 4 * 3600;
 	c->store.map_size = 256ULL << 20;
 	c->supervisor.restart_backoff_ms[0] = 50;

@@ -49,6 +49,7 @@ struct xsgw_config {
 		size_t nphones;
 		uint32_t message_timeout_ms;
 		uint32_t ring_timeout_ms;     /**< unanswered call ends */
+		uint32_t propose_timeout_ms;  /**< XEP-0353 wait; 0: no propose */
 		uint32_t call_idle_timeout_s; /**< no SIP/Jingle activity */
 	} sip;
 	struct {

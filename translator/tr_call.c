@@ -30,6 +30,7 @@
 #include "translator.h"
 
 #define NS_JINGLE      "urn:xmpp:jingle:1"
+#define NS_RTP         "urn:xmpp:jingle:apps:rtp:1"
 #define NS_RTP_INFO    "urn:xmpp:jingle:apps:rtp:info:1"
 #define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DTMF        "urn:xmpp:jingle:dtmf:0"
@@ -828,6 +829,102 @@ static void presence_in(struct translator *tr, xmpp_stanza_t *st)
 }
 
 
+/* ---- XEP-0353 Jingle Message Initiation --------------------------------- */
+
+/* Proposed and not yet proceeded by any device. */
+static bool jmi_pending(const struct callrec *r)
+{
+	return r->jmi && (!r->rung || !*r->rung);
+}
+
+
+/* <message><propose|retract id=sid/></message> from the caller's JID. */
+static void jmi_send(struct translator *tr, const struct callrec *r,
+                     const char *to, const char *what)
+{
+	xmpp_stanza_t *m = xmpp_message_new(ctx(tr), "chat", to, NULL), *e;
+	char id[80];
+
+	snprintf(id, sizeof(id), "xsgw-jmi-%s-%s", what, r->sid);
+	xmpp_stanza_set_id(m, id);
+	xmpp_stanza_set_from(m, r->gwjid);
+	e = elem(tr, m, what, NS_JMI);
+	xmpp_stanza_set_attribute(e, "id", r->sid);
+	if (!strcmp(what, "propose")) {
+		xmpp_stanza_t *d = elem(tr, e, "description", NS_RTP);
+		xmpp_stanza_set_attribute(d, "media", "audio");
+	}
+	elem(tr, m, "store", "urn:xmpp:hints");
+	xml_send(tr, m);
+	xmpp_stanza_release(m);
+}
+
+
+/* A device answers a propose: ringing, proceed (send it the Jingle
+ * session-initiate) or reject. */
+static void jmi_in(struct translator *tr, xmpp_stanza_t *st)
+{
+	const char *from = attr(st, "from");
+	char owner[512];
+	struct callrec r = {0};
+	xmpp_stanza_t *c;
+	uint64_t id;
+
+	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_get_ns(c) &&
+		    !strcmp(xmpp_stanza_get_ns(c), NS_JMI))
+			break;
+	if (!c)
+		return;
+	bare_of(from, owner, sizeof(owner));
+	id = key_get(tr, 's', owner, attr(c, "id"));
+	if (!id || call_load(tr, id, &r))
+		return;
+	if (r.dir != CD_S2X || r.state != CS_RINGING || !r.jmi)
+		goto out;
+	if (!strcmp(xmpp_stanza_get_name(c), "ringing")) {
+		if (r.last_scode < 180)
+			invite_reply(tr, &r, 180, "Ringing", NULL);
+	} else if (!strcmp(xmpp_stanza_get_name(c), "proceed") &&
+	           jmi_pending(&r) && strchr(from, '/')) {
+		xmpp_stanza_t *j =
+		        xmpp_stanza_new_from_string(ctx(tr), r.init_xml);
+		xmpp_stanza_t *iq;
+		char iqid[64];
+
+		if (!j) {
+			log_error("call %llu: stored session-initiate unusable",
+			          (unsigned long long)id);
+			goto out;
+		}
+		/* the stored <jingle/> (its sid is the propose id) */
+		snprintf(iqid, sizeof(iqid), "xsgw-c%llu-p",
+		         (unsigned long long)id);
+		iq = xmpp_iq_new(ctx(tr), "set", iqid);
+		xmpp_stanza_set_to(iq, from);
+		xmpp_stanza_set_from(iq, r.gwjid);
+		xmpp_stanza_add_child(iq, j);
+		xmpp_stanza_release(j);
+		xml_send(tr, iq);
+		xmpp_stanza_release(iq);
+		mem_deref(r.rung);
+		r.rung = NULL;
+		re_sdprintf(&r.rung, "%s\n", from);
+		call_event(&r, "proceed from %s", from);
+		call_deadline(tr, id, &r,
+		              wall_ms() + tr->proc.cfg->sip.ring_timeout_ms);
+	} else if (!strcmp(xmpp_stanza_get_name(c), "reject")) {
+		invite_reply(tr, &r, 603, "Decline", NULL);
+		call_drop(tr, id, &r, "rejected (XEP-0353)");
+		goto out;
+	} else
+		goto out;
+	call_save(tr, id, &r);
+out:
+	callrec_reset(&r);
+}
+
+
 /* ---- XMPP user acts -------------------------------------------------- */
 
 static int sip_uri_of_gwjid(const struct xsgw_config *cfg, const char *jid,
@@ -1408,6 +1505,8 @@ int tr_call_xmpp_in(struct translator *tr, struct frame *fr)
 	}
 	if (!strcmp(xmpp_stanza_get_name(st), "presence"))
 		presence_in(tr, st);
+	else if (!strcmp(xmpp_stanza_get_name(st), "message"))
+		jmi_in(tr, st);
 	else if (!strcmp(xmpp_stanza_get_name(st), "iq"))
 		iq_in(tr, st);
 	xmpp_stanza_release(st);
@@ -1539,7 +1638,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 		return;
 	}
 	n = pres_online(tr, owner, &list);
-	if (!n) {
+	if (!n && !cfg->sip.propose_timeout_ms) {
 		sipin_reply(tr, in, 480, "Temporarily Unavailable", false,
 		            NULL);
 		goto out;
@@ -1548,7 +1647,13 @@ static void s_invite(struct translator *tr, struct sipin *in)
 	    pl_strcasecmp(&msg->ctyp.type, "application") ||
 	    pl_strcasecmp(&msg->ctyp.subtype, "sdp") ||
 	    !mbuf_get_left(msg->mb)) {
-		sipin_reply(tr, in, 488, "SDP Offer Required", false, NULL);
+		/* nobody known online: that is the answer, offer or not */
+		if (!n)
+			sipin_reply(tr, in, 480, "Temporarily Unavailable",
+			            false, NULL);
+		else
+			sipin_reply(tr, in, 488, "SDP Offer Required", false,
+			            NULL);
 		goto out;
 	}
 	pl_strcpy(&msg->from.uri.user, user, sizeof(user));
@@ -1607,8 +1712,17 @@ static void s_invite(struct translator *tr, struct sipin *in)
 	key_put(tr, 'u', r.callid, r.rtag, id);
 	key_put(tr, 'd', r.callid, r.ltag, id);
 	key_put(tr, 's', r.owner, r.sid, id);
-	call_deadline(tr, id, &r, wall_ms() + cfg->sip.ring_timeout_ms);
-	jingle_to_all(tr, id, &r, iq);
+	if (n) {
+		call_deadline(tr, id, &r, wall_ms() + cfg->sip.ring_timeout_ms);
+		jingle_to_all(tr, id, &r, iq);
+	} else {
+		/* §6.0: no presence seen; ask the user's devices (XEP-0353) */
+		r.jmi = 1;
+		jmi_send(tr, &r, owner, "propose");
+		call_event(&r, "propose to %s", owner);
+		call_deadline(tr, id, &r,
+		              wall_ms() + cfg->sip.propose_timeout_ms);
+	}
 	call_save(tr, id, &r);
 	store_count(tr_txn(tr), "calls.s2x", 1);
 	log_info("call %llu: %s -> %s (%u device(s), sid %s, Call-ID %s)",
@@ -1639,7 +1753,10 @@ static void s_cancel(struct translator *tr, struct sipin *in)
 	sipin_reply(tr, in, 200, "OK", false, NULL);
 	if (r.state == CS_RINGING) {
 		invite_reply(tr, &r, 487, "Request Terminated", NULL);
-		jingle_terminate(tr, id, &r, "decline", 0, NULL);
+		if (jmi_pending(&r))
+			jmi_send(tr, &r, r.owner, "retract");
+		else
+			jingle_terminate(tr, id, &r, "decline", 0, NULL);
 		call_drop(tr, id, &r, "CANCEL");
 	}
 	callrec_reset(&r);
@@ -2106,7 +2223,10 @@ int tr_call_end(struct translator *tr, uint64_t id, const char *why)
 			return 0;
 		}
 		invite_reply(tr, &r, 480, "Temporarily Unavailable", NULL);
-		jingle_terminate(tr, id, &r, "timeout", 0, NULL);
+		if (jmi_pending(&r))
+			jmi_send(tr, &r, r.owner, "retract");
+		else
+			jingle_terminate(tr, id, &r, "timeout", 0, NULL);
 		break;
 	default:
 		break;

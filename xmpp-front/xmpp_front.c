@@ -18,10 +18,11 @@
 #include "xmpp_front.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_PING	      "urn:xmpp:ping"
+#define NS_PING       "urn:xmpp:ping"
 #define NS_RECEIPTS   "urn:xmpp:receipts"
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_JINGLE     "urn:xmpp:jingle:1"
+#define NS_JMI        "urn:xmpp:jingle-message:0"
 
 enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
 
@@ -48,6 +49,9 @@ static struct {
 } xf = {.fd = -1};
 
 static void xf_connect(void *arg);
+static int stanza_forward(xmpp_stanza_t *st);
+static int chat_forward(xmpp_stanza_t *st);
+static bool jmi_child(xmpp_stanza_t *st);
 
 
 static void outmsg_destructor(void *arg)
@@ -67,7 +71,7 @@ static void outmsg_destructor(void *arg)
 
 
 static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
-			const char *msg)
+                        const char *msg)
 {
 	if (level >= XMPP_LEVEL_WARN)
 		log_warn("libstrophe %s: %s", area, msg);
@@ -123,7 +127,7 @@ static void xf_send(xmpp_stanza_t *st)
 
 
 static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
-			    const char *ns)
+                            const char *ns)
 {
 	xmpp_stanza_t *c = xmpp_stanza_new(xf.ctx);
 
@@ -136,8 +140,8 @@ static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
 }
 
 
-static void text_child(xmpp_stanza_t *parent, const char *name,
-		       const char *ns, const char *text)
+static void text_child(xmpp_stanza_t *parent, const char *name, const char *ns,
+                       const char *text)
 {
 	xmpp_stanza_t *c = child(parent, name, ns);
 	xmpp_stanza_t *t = xmpp_stanza_new(xf.ctx);
@@ -151,11 +155,11 @@ static void text_child(xmpp_stanza_t *parent, const char *name,
 static const char *error_type(const char *cond)
 {
 	static const char *wait[] = {"recipient-unavailable",
-				     "remote-server-timeout",
-				     "resource-constraint", NULL};
-	static const char *modify[] = {"bad-request", "jid-malformed",
-				       "not-acceptable", "redirect", "gone",
-				       NULL};
+	                             "remote-server-timeout",
+	                             "resource-constraint", NULL};
+	static const char *modify[] = {"bad-request",    "jid-malformed",
+	                               "not-acceptable", "redirect",
+	                               "gone",           NULL};
 	static const char *auth[] = {"forbidden", "not-authorized", NULL};
 
 	for (int i = 0; wait[i]; i++)
@@ -197,22 +201,21 @@ static void outmsg_emit(struct outmsg *m)
 			xf_send(st);
 		else
 			log_warn("out %llu: unparsable stanza dropped",
-				 (unsigned long long)m->id);
+			         (unsigned long long)m->id);
 		goto done;
 	}
 
 	st = xmpp_message_new(xf.ctx, receipt ? NULL : m->type, m->to,
-			      receipt ? NULL : m->sid);
+	                      receipt ? NULL : m->sid);
 	xmpp_stanza_set_from(st, m->from);
 	if (receipt) {
 		xmpp_stanza_t *r = child(st, "received", NS_RECEIPTS);
 		char id[40];
 		re_snprintf(id, sizeof(id), "xsgw-r%llu",
-			    (unsigned long long)m->id);
+		            (unsigned long long)m->id);
 		xmpp_stanza_set_id(st, id);
 		xmpp_stanza_set_attribute(r, "id", m->sid);
-	}
-	else if (*m->body) {
+	} else if (*m->body) {
 		xmpp_message_set_body(st, m->body);
 	}
 	if (!strcmp(m->type, "error")) {
@@ -227,7 +230,7 @@ done:
 	frame_put_u64(&fb, m->id);
 	if (tlink_send_reliable(xf.tl, &fb))
 		log_error("msg %llu: cannot report it sent",
-			  (unsigned long long)m->id);
+		          (unsigned long long)m->id);
 	fbuf_reset(&fb);
 	mem_deref(m);
 }
@@ -255,8 +258,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 {
 	struct outmsg *m;
 
-	if (fr->type != MSG_XMPP_OUT_MESSAGE &&
-	    fr->type != MSG_XMPP_OUT_STANZA)
+	if (fr->type != MSG_XMPP_OUT_MESSAGE && fr->type != MSG_XMPP_OUT_STANZA)
 		return EBADMSG;
 	m = mem_zalloc(sizeof(*m), outmsg_destructor);
 	if (!m)
@@ -305,6 +307,17 @@ static const char *attr(xmpp_stanza_t *st, const char *name)
 
 static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
+	if (jmi_child(st)) {
+		/* XEP-0353 call signalling: for the call state machine */
+		(void)stanza_forward(st);
+		return 1;
+	}
+	return chat_forward(st);
+}
+
+
+static int chat_forward(xmpp_stanza_t *st)
+{
 	xmpp_stanza_t *b, *e, *c;
 	const char *type = attr(st, "type"), *cond = "", *etext = "";
 	char *body = NULL, *tx = NULL;
@@ -330,8 +343,7 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			if (!strcmp(n, "text")) {
 				tx = xmpp_stanza_get_text(c);
 				etext = tx ? tx : "";
-			}
-			else if (!*cond)
+			} else if (!*cond)
 				cond = n;
 		}
 		if (!*cond)
@@ -349,7 +361,7 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	err = tlink_send_reliable(xf.tl, &fb);
 	if (err)
 		log_error("message from %s dropped: %s", attr(st, "from"),
-			  strerror(err));
+		          strerror(err));
 	fbuf_reset(&fb);
 	if (body)
 		xmpp_free(xf.ctx, body);
@@ -376,7 +388,7 @@ static int stanza_forward(xmpp_stanza_t *st)
 	xmpp_free(xf.ctx, buf);
 	if (err)
 		log_error("%s from %s dropped: %s", xmpp_stanza_get_name(st),
-			  attr(st, "from"), strerror(err));
+		          attr(st, "from"), strerror(err));
 	return err;
 }
 
@@ -385,6 +397,18 @@ static int presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	(void)stanza_forward(st);
 	return 1;
+}
+
+
+static bool jmi_child(xmpp_stanza_t *st)
+{
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *ns = xmpp_stanza_get_ns(c);
+		if (ns && !strcmp(ns, NS_JMI))
+			return true;
+	}
+	return false;
 }
 
 
@@ -401,8 +425,8 @@ static xmpp_stanza_t *iq_reply(xmpp_stanza_t *st, const char *type)
 /* The <jingle/> child if there is one, else the first child element. */
 static xmpp_stanza_t *jingle_or_first(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *j = xmpp_stanza_get_child_by_name_and_ns(st, "jingle",
-								NS_JINGLE);
+	xmpp_stanza_t *j =
+	        xmpp_stanza_get_child_by_name_and_ns(st, "jingle", NS_JINGLE);
 	xmpp_stanza_t *c;
 
 	if (j)
@@ -419,19 +443,18 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	const char *type = attr(st, "type");
 	xmpp_stanza_t *q = jingle_or_first(st), *r, *id, *f;
 	const char *ns = q ? xmpp_stanza_get_ns(q) : NULL;
-	static const char *features[] = {
-		NS_DISCO_INFO,
-		NS_PING,
-		NS_RECEIPTS,
-		NS_JINGLE,
-		"urn:xmpp:jingle:apps:rtp:1",
-		"urn:xmpp:jingle:apps:rtp:audio",
-		"urn:xmpp:jingle:apps:rtp:video",
-		"urn:xmpp:jingle:transports:ice-udp:1",
-		"urn:xmpp:jingle:transports:raw-udp:1",
-		"urn:xmpp:jingle:apps:dtls:0",
-		"urn:xmpp:jingle:dtmf:0",
-		NULL};
+	static const char *features[] = {NS_DISCO_INFO,
+	                                 NS_PING,
+	                                 NS_RECEIPTS,
+	                                 NS_JINGLE,
+	                                 "urn:xmpp:jingle:apps:rtp:1",
+	                                 "urn:xmpp:jingle:apps:rtp:audio",
+	                                 "urn:xmpp:jingle:apps:rtp:video",
+	                                 "urn:xmpp:jingle:transports:ice-udp:1",
+	                                 "urn:xmpp:jingle:transports:raw-udp:1",
+	                                 "urn:xmpp:jingle:apps:dtls:0",
+	                                 "urn:xmpp:jingle:dtmf:0",
+	                                 NULL};
 
 	if (strcmp(type, "get") && strcmp(type, "set")) {
 		/* replies to the translator's Jingle requests */
@@ -482,8 +505,8 @@ static void xf_retry(void)
 {
 	const struct xsgw_config *cfg = xf.proc.cfg;
 	uint32_t d = backoff_delay(cfg->xmpp.reconnect_ms[0],
-				   cfg->xmpp.reconnect_ms[1], xf.attempts++,
-				   (uint32_t)random_u64());
+	                           cfg->xmpp.reconnect_ms[1], xf.attempts++,
+	                           (uint32_t)random_u64());
 
 	log_info("xmpp: reconnecting in %u ms", d);
 	tmr_start(&xf.retry, d, xf_connect, NULL);
@@ -491,18 +514,19 @@ static void xf_retry(void)
 
 
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-			 xmpp_stream_error_t *se, void *arg)
+                         xmpp_stream_error_t *se, void *arg)
 {
 	if (ev == XMPP_CONN_CONNECT) {
-		log_info("xmpp: connected to %s:%u as %s", xf.proc.cfg->xmpp.host,
-			 xf.proc.cfg->xmpp.port, xf.proc.cfg->xmpp.component);
+		log_info("xmpp: connected to %s:%u as %s",
+		         xf.proc.cfg->xmpp.host, xf.proc.cfg->xmpp.port,
+		         xf.proc.cfg->xmpp.component);
 		xf.up = true;
 		xf.attempts = 0;
 		xmpp_handler_add(conn, message_handler, NULL, "message", NULL,
-				 NULL);
+		                 NULL);
 		xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, NULL);
 		xmpp_handler_add(conn, presence_handler, NULL, "presence", NULL,
-				 NULL);
+		                 NULL);
 		link_report(true);
 		outq_flush();
 		return;
@@ -514,9 +538,9 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
 	if (xf.up)
 		link_report(false);
 	xf.up = false;
-	log_warn("xmpp: %s%s%s", ev == XMPP_CONN_FAIL ? "connection failed"
-						      : "disconnected",
-		 se && se->text ? ": " : "", se && se->text ? se->text : "");
+	log_warn("xmpp: %s%s%s",
+	         ev == XMPP_CONN_FAIL ? "connection failed" : "disconnected",
+	         se && se->text ? ": " : "", se && se->text ? se->text : "");
 	if (!xf.stopping)
 		xf_retry();
 }
@@ -537,10 +561,10 @@ static void xf_connect(void *arg)
 	xmpp_conn_set_sockopt_callback(xf.conn, remember_fd);
 	xf.fd = -1;
 	err = xmpp_connect_component(xf.conn, cfg->xmpp.host, cfg->xmpp.port,
-				     conn_handler, NULL);
+	                             conn_handler, NULL);
 	if (err != XMPP_EOK || xf.fd < 0) {
 		log_warn("xmpp: cannot connect to %s:%u (%d)", cfg->xmpp.host,
-			 cfg->xmpp.port, err);
+		         cfg->xmpp.port, err);
 		xf.fd = -1;
 		xf_retry();
 		return;
@@ -564,9 +588,9 @@ static void drain_handler(void *arg)
 	if ((closed && !tlink_unacked(xf.tl)) || now_ms() >= xf.stop_deadline) {
 		if (!closed || tlink_unacked(xf.tl))
 			log_warn("xmpp: stopping with the stream %s and %zu "
-				 "frame(s) unacknowledged",
-				 closed ? "closed" : "open",
-				 tlink_unacked(xf.tl));
+			         "frame(s) unacknowledged",
+			         closed ? "closed" : "open",
+			         tlink_unacked(xf.tl));
 		re_cancel();
 		return;
 	}
@@ -583,7 +607,7 @@ static void xmpp_front_shutdown(void *arg)
 	if (xf.up)
 		xmpp_disconnect(xf.conn);
 	xf.stop_deadline =
-		now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
+	        now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
 	drain_handler(NULL);
 }
 
@@ -594,13 +618,13 @@ int main(int argc, char **argv)
 	int err;
 
 	proc_init(&xf.proc, PROC_XMPP_FRONT, argc, argv, xmpp_front_shutdown,
-		  NULL);
+	          NULL);
 	xmpp_initialize();
 	xf.ctx = xmpp_ctx_new(NULL, &slog);
 	if (!xf.ctx)
 		fatal(1, "xmpp: out of memory");
 	err = tlink_alloc(&xf.tl, &xf.proc, xmpp_front_dispatch_translator,
-			  NULL);
+	                  NULL);
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tmr_init(&xf.pump);

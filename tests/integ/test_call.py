@@ -3,6 +3,7 @@ users and a scripted SIP user agent (exact control of every response)."""
 import asyncio
 import json
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -560,4 +561,71 @@ def test_username_to_phone_both_ways(gateway_factory):
         assert j.get("responder") in (None, "2000006168@localhost")
         assert str(iq["to"]).startswith("2000006168@localhost")
         await logout(u)
+    run(go())
+
+
+def test_xep0353_propose_when_no_presence_was_seen(gateway):
+    """§6.0: a user who never sent the gateway presence is asked with an
+    XEP-0353 propose to the bare JID: proceed -> session-initiate to that
+    device -> 200; reject -> 603; no answer -> retract and 480."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        props = asyncio.Queue()
+
+        def on_msg(m):
+            for c in m.xml:
+                if c.tag.startswith("{urn:xmpp:jingle-message:0}"):
+                    props.put_nowait((str(m["from"]), c.tag.split("}")[1], c.get("id")))
+        alice.add_event_handler("message", on_msg)
+        alice.add_event_handler("message_error", on_msg)
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+        alice.register_handler(Callback("jmi", MatchXPath(
+            "{jabber:client}message/{urn:xmpp:jingle-message:0}propose"), on_msg))
+        alice.register_handler(Callback("jmi2", MatchXPath(
+            "{jabber:client}message/{urn:xmpp:jingle-message:0}retract"), on_msg))
+
+        def jmi(to, what, sid):
+            m = alice.make_message(mto=to, mtype="chat")
+            m.append(ET.fromstring("<%s xmlns='urn:xmpp:jingle-message:0' id='%s'/>"
+                                   % (what, sid)))
+            m.send()
+
+        # proceed
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        frm, what, sid = await asyncio.wait_for(props.get(), 10)
+        assert what == "propose" and frm.startswith("carol")
+        jmi(frm, "proceed", sid)
+        iq, j = await alice.next_jingle(action="session-initiate")
+        assert j.get("sid") == sid and j.find(q("content")) is not None
+        r = await alice.send_jingle(iq["from"], "session-accept", sid, ANSWER)
+        assert r["type"] == "result"
+        code, ok = await peer.next_response("INVITE", final=True)
+        assert code == 200
+        peer.ack(d, tag_of(hdr(ok, "To")))
+        d["target"] = hdr(ok, "Contact").strip("<>")
+        peer.in_dialog(d, "BYE", tag_of(hdr(ok, "To")))
+        await peer.next_response("BYE")
+        await alice.next_jingle(action="session-terminate")
+        # reject
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        frm, what, sid = await asyncio.wait_for(props.get(), 10)
+        jmi(frm, "reject", sid)
+        code, resp = await peer.next_response("INVITE", final=True)
+        assert code == 603
+        peer.ack(d, tag_of(hdr(resp, "To")), branch=d["branch"])
+        # no answer: retract, 480 (propose_timeout_ms 1000 in the tests)
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        frm, what, sid = await asyncio.wait_for(props.get(), 10)
+        assert what == "propose"
+        code, _ = await peer.next_response("INVITE", final=True, timeout=10)
+        assert code == 480
+        frm, what, sid2 = await asyncio.wait_for(props.get(), 10)
+        assert (what, sid2) == ("retract", sid)
+        await until(lambda: sessions(gateway) == [], 5, "sessions removed")
+        await logout(alice)
     run(go())
