@@ -298,7 +298,12 @@ static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
 }
 
 
-static int cmd_messages(bool all)
+/*
+ * List one database: a header line (human) or {"key": [...]} (--json);
+ * visit adds one row per record to c->arr or prints it.
+ */
+static int list_db(enum store_db db, store_visit_h *visit, bool all,
+		   const char *key, const char *header)
 {
 	struct list_ctx c = {NULL, all, 0, false};
 	struct store *s;
@@ -310,20 +315,29 @@ static int cmd_messages(bool all)
 	if (json)
 		odict_alloc(&c.arr, 32);
 	else
-		printf("%-8s %-10s %-7s %-3s %-40s    %s\n", "ID", "KIND",
-		       "STATE", "TRY", "FROM", "TO");
-	store_scan(t, DB_MSG, NULL, 0, messages_visit, &c);
+		fputs(header, stdout);
+	store_scan(t, db, NULL, 0, visit, &c);
 	store_abort(t);
 	store_close(s);
 	if (json) {
 		struct odict *top;
 		odict_alloc(&top, 4);
-		odict_entry_add(top, "messages", ODICT_ARRAY, c.arr);
+		odict_entry_add(top, key, ODICT_ARRAY, c.arr);
 		re_printf("%H\n", json_encode_odict, top);
 		mem_deref(top);
 		mem_deref(c.arr);
 	}
 	return 0;
+}
+
+
+static int cmd_messages(bool all)
+{
+	char h[160];
+
+	snprintf(h, sizeof(h), "%-8s %-10s %-7s %-3s %-40s    %s\n", "ID",
+		 "KIND", "STATE", "TRY", "FROM", "TO");
+	return list_db(DB_MSG, messages_visit, all, "messages", h);
 }
 
 
@@ -402,30 +416,11 @@ static bool sessions_visit(const void *k, size_t kl, const void *v, size_t vl,
 
 static int cmd_sessions(void)
 {
-	struct list_ctx c = {NULL, true, 0, false};
-	struct store *s;
-	struct store_txn *t;
-	int err;
+	char h[160];
 
-	if ((err = open_read(&s, &t)))
-		return err;
-	if (json)
-		odict_alloc(&c.arr, 32);
-	else
-		printf("%-8s %-8s %-10s %-24s %-24s %-28s %s\n", "ID", "KIND",
-		       "STATE", "SID", "CALL-ID", "USER", "PEER");
-	store_scan(t, DB_CALL, NULL, 0, sessions_visit, &c);
-	store_abort(t);
-	store_close(s);
-	if (json) {
-		struct odict *top;
-		odict_alloc(&top, 4);
-		odict_entry_add(top, "sessions", ODICT_ARRAY, c.arr);
-		re_printf("%H\n", json_encode_odict, top);
-		mem_deref(top);
-		mem_deref(c.arr);
-	}
-	return 0;
+	snprintf(h, sizeof(h), "%-8s %-8s %-10s %-24s %-24s %-28s %s\n", "ID",
+		 "KIND", "STATE", "SID", "CALL-ID", "USER", "PEER");
+	return list_db(DB_CALL, sessions_visit, true, "sessions", h);
 }
 
 
@@ -523,29 +518,10 @@ static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
 
 static int cmd_presence(void)
 {
-	struct list_ctx c = {NULL, true, 0, false};
-	struct store *s;
-	struct store_txn *t;
-	int err;
+	char h[80];
 
-	if ((err = open_read(&s, &t)))
-		return err;
-	if (json)
-		odict_alloc(&c.arr, 32);
-	else
-		printf("%-48s %s\n", "ONLINE RESOURCE", "PRIORITY");
-	store_scan(t, DB_PRESENCE, NULL, 0, presence_visit, &c);
-	store_abort(t);
-	store_close(s);
-	if (json) {
-		struct odict *top;
-		odict_alloc(&top, 4);
-		odict_entry_add(top, "presence", ODICT_ARRAY, c.arr);
-		re_printf("%H\n", json_encode_odict, top);
-		mem_deref(top);
-		mem_deref(c.arr);
-	}
-	return 0;
+	snprintf(h, sizeof(h), "%-48s %s\n", "ONLINE RESOURCE", "PRIORITY");
+	return list_db(DB_PRESENCE, presence_visit, true, "presence", h);
 }
 
 

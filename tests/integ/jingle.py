@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from sipstream import read_messages
 from xmpp_user import User
 
 NS = "urn:xmpp:jingle:1"
@@ -220,28 +221,11 @@ class SipPeer(asyncio.DatagramProtocol):
             w.close()
 
     async def _tcp(self, reader, writer):
-        buf = b""
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    return
-                buf += data
-                while b"\r\n\r\n" in buf:
-                    head, rest = buf.split(b"\r\n\r\n", 1)
-                    m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
-                    n = int(m.group(1)) if m else 0
-                    if len(rest) < n:
-                        break
-                    msg = (head + b"\r\n\r\n" + rest[:n]).decode("utf-8", "replace")
-                    buf = rest[n:]
-                    if not msg.startswith("SIP/2.0 "):
-                        self.conns[hdr(msg, "Call-ID")] = writer
-                    self._got(msg, None)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+        def got(msg):
+            if not msg.startswith("SIP/2.0 "):
+                self.conns[hdr(msg, "Call-ID")] = writer
+            self._got(msg, None)
+        await read_messages(reader, writer, got)
 
     def connection_made(self, transport):
         self.transport = transport

@@ -17,6 +17,8 @@ import os
 import re
 import uuid
 
+from sipstream import read_messages
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDP_DIR = os.path.join(HERE, "..", "data", "sdp")
 GW = ("127.0.0.1", 5600)
@@ -123,26 +125,8 @@ class LoopProxy(asyncio.DatagramProtocol):
         self._got(Msg(data.decode("utf-8", "replace")), ("udp", addr))
 
     async def _tcp(self, reader, writer):
-        buf = b""
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    return
-                buf += data
-                while b"\r\n\r\n" in buf:
-                    head, rest = buf.split(b"\r\n\r\n", 1)
-                    m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
-                    n = int(m.group(1)) if m else 0
-                    if len(rest) < n:
-                        break
-                    text = (head + b"\r\n\r\n" + rest[:n]).decode("utf-8", "replace")
-                    buf = rest[n:]
-                    self._got(Msg(text), ("tcp", writer))
-        except ConnectionError:
-            return
-        finally:
-            writer.close()
+        await read_messages(reader, writer,
+                            lambda text: self._got(Msg(text), ("tcp", writer)))
 
     def _send(self, text, how=("udp", GW)):
         data = text.encode()

@@ -629,3 +629,23 @@ def test_xep0353_propose_when_no_presence_was_seen(gateway):
         await until(lambda: sessions(gateway) == [], 5, "sessions removed")
         await logout(alice)
     run(go())
+
+
+def test_abandoned_call_is_swept(gateway_factory):
+    """A call with no signalling for sip.call_idle_timeout_s is hung up on
+    both sides and removed (the far side vanished without a BYE)."""
+    gw = gateway_factory(sip={"call_idle_timeout_s": "1"})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "w" + uuid.uuid4().hex[:12]
+        await call_out(alice, peer, sid)
+        bye = await peer.next_request("BYE", timeout=10)
+        assert hdr(bye, "Call-ID") == sid and cseq(bye) == (2, "BYE")
+        peer.reply(bye, 200, "OK")
+        _, t = await alice.next_jingle(action="session-terminate", timeout=10)
+        assert t.get("sid") == sid and reason_of(t)[0] == "success"
+        await until(lambda: sessions(gw) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
