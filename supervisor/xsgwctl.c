@@ -586,6 +586,14 @@ static int cmd_end(const char *arg)
 }
 
 
+static bool count_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
+{
+	++*(uint64_t *)arg;
+	return true;
+}
+
+
 static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
 			void *arg)
 {
@@ -613,7 +621,7 @@ static int cmd_stats(void)
 	struct store *s;
 	struct store_txn *t;
 	struct odict *o = NULL;
-	uint64_t map, used;
+	uint64_t map, used, calls = 0;
 	int err;
 
 	if ((err = open_read(&s, &t)))
@@ -627,10 +635,12 @@ static int cmd_stats(void)
 	store_scan(t, DB_STATS, NULL, 0, stats_visit, o);
 	lc.count_only = true;
 	store_scan(t, DB_MSG, NULL, 0, messages_visit, &lc);
+	store_scan(t, DB_CALL, NULL, 0, count_visit, &calls);
 	store_abort(t);
 	store_close(s);
 	if (json) {
 		odict_entry_add(o, "messages.pending", ODICT_INT, (int64_t)lc.n);
+		odict_entry_add(o, "calls.active", ODICT_INT, (int64_t)calls);
 		odict_entry_add(o, "store.map_bytes", ODICT_INT, (int64_t)map);
 		odict_entry_add(o, "store.used_bytes", ODICT_INT, (int64_t)used);
 		if (!err)
@@ -641,6 +651,7 @@ static int cmd_stats(void)
 	}
 	else {
 		printf("%-28s %u\n", "messages.pending", lc.n);
+		printf("%-28s %llu\n", "calls.active", (unsigned long long)calls);
 		printf("%-28s %llu\n", "store.map_bytes",
 		       (unsigned long long)map);
 		printf("%-28s %llu\n", "store.used_bytes",

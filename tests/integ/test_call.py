@@ -432,6 +432,8 @@ def test_cli_show_and_end(gateway):
         assert "m=audio" in shown["local_sdp"] and "m=audio 30000" in shown["remote_sdp"]
         assert [l.split(" ", 1)[1] for l in shown["history"].splitlines()] == \
             ["calling", "ringing", "active"]
+        st = json.loads(gateway.ctl("stats", "--json").stdout)
+        assert st["calls.active"] == 1 and st["calls.x2s"] == 1
         human = gateway.ctl("show", str(s["id"])).stdout
         assert "remote_target" in human and "sip:peer@127.0.0.1" in human
         r = gateway.ctl("end", "999999", check=False)
@@ -444,6 +446,8 @@ def test_cli_show_and_end(gateway):
         assert t.get("sid") == sid and reason_of(t)[0] == "success"
         assert "ended" in out.stdout
         assert sessions(gateway) == []
+        st = json.loads(gateway.ctl("stats", "--json").stdout)
+        assert st["calls.active"] == 0 and st["calls.ended"] == 1
         await logout(alice)
     run(go())
 
@@ -647,5 +651,58 @@ def test_abandoned_call_is_swept(gateway_factory):
         _, t = await alice.next_jingle(action="session-terminate", timeout=10)
         assert t.get("sid") == sid and reason_of(t)[0] == "success"
         await until(lambda: sessions(gw) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
+
+
+def test_bad_sdp_and_bad_jingle_get_clear_errors(gateway):
+    """Malformed SDP in an INVITE: 488 whose reason names the line; a
+    malformed Jingle offer: <bad-request/> with a text; nothing crashes and
+    no session is left."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        bad = PHONE_SDP.replace("m=audio 30000 RTP/AVP 0 101", "m=audio notaport RTP/AVP 0")
+        peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                    "sip:alice@localhost", sdp=bad)
+        code, resp = await peer.next_response("INVITE", final=True)
+        assert code == 488 and "SDP line" in resp.split("\r\n", 1)[0]
+        sid = "b" + uuid.uuid4().hex[:12]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio'>
+ <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
+  <payload-type name='PCMU' clockrate='8000'/></description></content>""")
+        assert error_condition(r) == ("modify", "bad-request")
+        text = r.xml.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}text")
+        assert text is not None and text.text
+        r = await alice.send_jingle(BOB, "session-initiate", "", CONTENTS)
+        assert error_condition(r) == ("modify", "bad-request")
+        assert sessions(gateway) == []
+        assert gateway.status()["translator"]["restarts"] == 0
+        await logout(alice)
+    run(go())
+
+
+def test_answer_crossing_our_cancel_is_acked_and_hung_up(gateway):
+    """The callee answers as the caller cancels (RFC 3261 9.1 race): the 200
+    is ACKed and the call hung up with a BYE; nothing is left."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "x" + uuid.uuid4().hex[:12]
+        inv = await call_out(alice, peer, sid, answer=False)
+        await alice.send_jingle(BOB, "session-terminate", sid,
+                                "<reason><decline/></reason>")
+        can = await peer.next_request("CANCEL")
+        peer.reply(can, 200, "OK")
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)  # too late to cancel
+        ack = await peer.next_request("ACK")
+        assert cseq(ack) == (1, "ACK")
+        bye = await peer.next_request("BYE")
+        assert cseq(bye) == (2, "BYE") and tag_of(hdr(bye, "To")) == peer.tag
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
         await logout(alice)
     run(go())
