@@ -207,6 +207,21 @@ static const char *p_transport(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+static const char *p_phone_transport(yaml_document_t *d, yaml_node_t *n,
+				     void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "ice"))
+		*(int *)dst = 0;
+	else if (s && !strcmp(s, "raw-udp"))
+		*(int *)dst = 1;
+	else
+		return "expected ice or raw-udp";
+	return NULL;
+}
+
+
 static const char *p_level(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	static const char *lv[] = {"error", "warn", "info", "debug"};
@@ -397,6 +412,7 @@ static const struct key keys[] = {
 	{"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
 	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
 	{"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
+	{"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
 	{"store.path", p_nonempty, OFF(store.path), 1},
 	{"store.map_size", p_size, OFF(store.map_size), 0},
 	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},

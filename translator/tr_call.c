@@ -660,12 +660,13 @@ out:
 
 
 /* Add the contents of an SDP to a <jingle/>. */
-static int jingle_of_sdp(xmpp_stanza_t *j, const char *sdp,
-                         bool author_is_initiator, struct pl *action, char *eb,
-                         size_t ebsz)
+static int jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
+                         const char *sdp, bool author_is_initiator,
+                         struct pl *action, char *eb, size_t ebsz)
 {
 	struct jsdp *m = jsdp_alloc();
-	struct jsdp_jingle_opts o = {.raw_udp = false};
+	struct jsdp_jingle_opts o = {.raw_udp =
+	                                     tr->proc.cfg->sip.phone_raw_udp};
 	struct pl pl;
 	int err;
 
@@ -690,7 +691,7 @@ static int transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
                              char *eb, size_t ebsz)
 {
 	xmpp_stanza_t *tmp = elem(tr, NULL, "jingle", NS_JINGLE), *c, *t, *nc;
-	int err = jingle_of_sdp(tmp, sdp, author_is_initiator, NULL, eb, ebsz);
+	int err = jingle_of_sdp(tr, tmp, sdp, author_is_initiator, NULL, eb, ebsz);
 
 	for (c = xmpp_stanza_get_children(tmp); c && !err;
 	     c = xmpp_stanza_get_next(c)) {
@@ -1690,7 +1691,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 
 	id = store_next_id(tr_txn(tr));
 	iq = jingle_iq(tr, id, &r, owner, "session-initiate", &j);
-	err = jingle_of_sdp(j, r.rsdp, true, NULL, eb, sizeof(eb));
+	err = jingle_of_sdp(tr, j, r.rsdp, true, NULL, eb, sizeof(eb));
 	if (err) {
 		log_info("INVITE %s: SDP refused: %s", r.callid, eb);
 		char reason[200];
@@ -1871,14 +1872,14 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 		char act[32];
 		pl_strcpy(&action, act, sizeof(act));
 		iq = jingle_iq(tr, id, r, r->ufull, act, &j);
-		jingle_of_sdp(j, offer, !we_init, NULL, eb, sizeof(eb));
+		jingle_of_sdp(tr, j, offer, !we_init, NULL, eb, sizeof(eb));
 	} else if (held || r->held) {
 		/* on hold, or off it again: XEP-0167 session-info */
 		iq = jingle_iq(tr, id, r, r->ufull, "session-info", &j);
 		elem(tr, j, held ? "hold" : "active", NS_RTP_INFO);
 	} else {
 		iq = jingle_iq(tr, id, r, r->ufull, "transport-info", &j);
-		jingle_of_sdp(j, offer, !we_init, NULL, eb, sizeof(eb));
+		jingle_of_sdp(tr, j, offer, !we_init, NULL, eb, sizeof(eb));
 	}
 	r->held = held;
 	xml_send(tr, iq);
@@ -2085,7 +2086,7 @@ static void x_answered(struct translator *tr, uint64_t id, struct callrec *r,
 		goto out;
 	}
 	iq = jingle_iq(tr, id, r, r->ufull, "session-accept", &j);
-	if (!sdp || jingle_of_sdp(j, sdp, false, NULL, eb, sizeof(eb))) {
+	if (!sdp || jingle_of_sdp(tr, j, sdp, false, NULL, eb, sizeof(eb))) {
 		xmpp_stanza_release(iq);
 		sip_send_req(
 		        tr, r, "BYE", 0, NULL, NULL,

@@ -706,3 +706,29 @@ def test_answer_crossing_our_cancel_is_acked_and_hung_up(gateway):
         await until(lambda: sessions(gateway) == [], 5, "session removed")
         await logout(alice)
     run(go())
+
+
+@pytest.mark.parametrize("transport,ns", [
+    ("ice", "urn:xmpp:jingle:transports:ice-udp:1"),
+    ("raw-udp", "urn:xmpp:jingle:transports:raw-udp:1")])
+def test_phone_without_ice_as_configured(gateway_factory, transport, ns):
+    """sip.phone_transport: a plain phone's c=/port becomes an ICE-UDP host
+    candidate or a XEP-0177 Raw UDP candidate."""
+    gw = gateway_factory(sip={"phone_transport": transport})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gw, "alice@localhost/phone")
+        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+        _, j = await alice.next_jingle(action="session-initiate")
+        t = j.find(q("content")).find("{%s}transport" % ns)
+        assert t is not None
+        c = t.find("{%s}candidate" % ns)
+        assert (c.get("ip"), c.get("port")) == ("127.0.0.1", "30000")
+        peer.cancel(d)
+        await peer.next_response("INVITE", final=True)
+        await logout(alice)
+    run(go())
