@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define CALLREC_VERSION 3
+#define CALLREC_VERSION 4
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -62,6 +62,7 @@ struct callrec {
 	char *history; /**< "ms state-or-event" lines */
 	uint32_t held; /**< the SIP side has put the call on hold */
 	uint32_t jmi;  /**< S2X: rung by an XEP-0353 propose to the bare JID */
+	char *pend_frag; /**< trickle candidates held until a dialog exists */
 };
 
 extern const char *callrec_state_name[CS_STATE_MAX];

@@ -514,6 +514,8 @@ static uint64_t sip_send_req(struct translator *tr, struct callrec *r,
 		     line = strtok_r(NULL, "\n", &save))
 			err |= mbuf_printf(mb, "Route: %s\r\n", line);
 	}
+	if (!strcmp(method, "INVITE"))
+		err |= mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!strcmp(method, "INVITE") || !strcmp(method, "BYE"))
 		err |= mbuf_write_str(mb, "Allow: INVITE, ACK, CANCEL, BYE, "
 		                          "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
@@ -554,7 +556,8 @@ static uint64_t sip_send_resp(struct translator *tr, uint64_t tx,
 	int err = mb ? 0 : ENOMEM;
 
 	if (!err && contact)
-		err = contact_hdr(tr, mb);
+		err = contact_hdr(tr, mb) |
+		      mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!err && scode >= 200 && scode < 300)
 		err = mbuf_write_str(mb, "Allow: INVITE, ACK, CANCEL, BYE, "
 		                         "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
@@ -691,7 +694,8 @@ static int transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
                              char *eb, size_t ebsz)
 {
 	xmpp_stanza_t *tmp = elem(tr, NULL, "jingle", NS_JINGLE), *c, *t, *nc;
-	int err = jingle_of_sdp(tr, tmp, sdp, author_is_initiator, NULL, eb, ebsz);
+	int err = jingle_of_sdp(tr, tmp, sdp, author_is_initiator, NULL, eb,
+	                        ebsz);
 
 	for (c = xmpp_stanza_get_children(tmp); c && !err;
 	     c = xmpp_stanza_get_next(c)) {
@@ -1298,6 +1302,17 @@ static int frag_media(struct jsdp *m, const char *lsdp)
 }
 
 
+/* Send the trickle candidates held for the dialog, once there is one. */
+static void frag_flush(struct translator *tr, struct callrec *r)
+{
+	if (!r->pend_frag || !*r->pend_frag || !r->rtag || !*r->rtag)
+		return;
+	sip_send_req(tr, r, "INFO", 0, NULL, "application/trickle-ice-sdpfrag",
+	             "Info-Package: trickle-ice\r\n", r->pend_frag);
+	r->pend_frag = mem_deref(r->pend_frag);
+}
+
+
 /* transport-info -> INFO with an RFC 8840 fragment (trickle ICE). */
 static void x_transport_info(struct translator *tr, uint64_t id,
                              struct callrec *r, xmpp_stanza_t *iq,
@@ -1305,7 +1320,7 @@ static void x_transport_info(struct translator *tr, uint64_t id,
 {
 	struct jsdp *m = jsdp_alloc();
 	struct mbuf *mb = mbuf_alloc(512);
-	char eb[160], *body = NULL;
+	char eb[160], *body = NULL, *frag = NULL;
 
 	if (!m || !mb || jsdp_jingle_decode(m, j, eb, sizeof(eb)) ||
 	    frag_media(m, r->lsdp) || jsdp_frag_encode(mb, m)) {
@@ -1313,20 +1328,19 @@ static void x_transport_info(struct translator *tr, uint64_t id,
 		goto out;
 	}
 	iq_result(tr, iq);
-	if (!r->rtag || !*r->rtag) {
-		/* no dialog yet: RFC 8838 needs one; the offer carries the
-		 * candidates known so far */
-		call_event(r, "transport-info before any dialog: not sent");
-		call_save(tr, id, r);
-		goto out;
-	}
 	mb->pos = 0;
-	if (!mbuf_strdup(mb, &body, mb->end)) {
-		sip_send_req(tr, r, "INFO", 0, NULL,
-		             "application/trickle-ice-sdpfrag",
-		             "Info-Package: trickle-ice\r\n", body);
-		call_save(tr, id, r);
-	}
+	if (mbuf_strdup(mb, &body, mb->end))
+		goto out;
+	/* RFC 8838: INFO needs a dialog; until the callee's first dialog
+	 * creating response the candidates wait in the record */
+	if (re_sdprintf(&frag, "%s%s", r->pend_frag ? r->pend_frag : "", body))
+		goto out;
+	mem_deref(r->pend_frag);
+	r->pend_frag = frag;
+	if (!r->rtag || !*r->rtag)
+		call_event(r, "trickle candidates held until a dialog exists");
+	frag_flush(tr, r);
+	call_save(tr, id, r);
 out:
 	mem_deref(m);
 	mem_deref(mb);
@@ -2100,6 +2114,7 @@ static void x_answered(struct translator *tr, uint64_t id, struct callrec *r,
 	xmpp_stanza_release(iq);
 	set_str(&r->rsdp, sdp);
 	call_state(r, CS_ACTIVE);
+	frag_flush(tr, r);
 	call_deadline(tr, id, r,
 	              wall_ms() +
 	                      tr->proc.cfg->sip.call_idle_timeout_s * 1000ULL);
@@ -2163,8 +2178,10 @@ int tr_call_sip_response(struct translator *tr, struct frame *fr)
 		goto out;
 	if (scode < 200) {
 		if (scode > 100 && r.state == CS_CALLING) {
-			if (pl_isset(&msg->to.tag))
+			if (pl_isset(&msg->to.tag)) {
 				dialog_learn(&r, msg, true);
+				frag_flush(tr, &r);
+			}
 			xmpp_stanza_t *j, *iq = jingle_iq(tr, id, &r, r.ufull,
 			                                  "session-info", &j);
 			elem(tr, j, "ringing", NS_RTP_INFO);

@@ -732,3 +732,31 @@ def test_phone_without_ice_as_configured(gateway_factory, transport, ns):
         await peer.next_response("INVITE", final=True)
         await logout(alice)
     run(go())
+
+
+def test_trickle_before_the_dialog_waits_for_it(gateway):
+    """transport-info sent right after session-initiate (before any SIP
+    response) is held and sent as INFO once the 180 creates the dialog."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "tr" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert hdr(inv, "Recv-Info") == "trickle-ice"
+        r = await alice.send_jingle(BOB, "transport-info", sid, """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='video'>
+ <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='7Gpn' pwd='MUOzzatqL2qP7n1uRC7msD+c'>
+  <candidate foundation='3' component='1' protocol='udp' priority='1' ip='127.0.0.1' port='46700' type='host' generation='0' id='c3'/>
+ </transport>
+</content>""")
+        assert r["type"] == "result"
+        peer.reply(inv, 180, "Ringing")
+        info = await peer.next_request("INFO")
+        assert tag_of(hdr(info, "To")) == peer.tag
+        assert "m=video 9 UDP/TLS/RTP/SAVPF 0" in body(info) or "m=video" in body(info)
+        assert "a=mid:video" in body(info) and " 46700 typ host" in body(info)
+        peer.reply(info, 200, "OK")
+        await logout(alice)
+    run(go())
