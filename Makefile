@@ -111,7 +111,8 @@ run: deps all
 
 lint:
 	clang-format --dry-run -Werror shared/*.[ch] supervisor/*.[ch] \
-		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] tests/unit/*.c
+		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] tests/unit/*.c \
+		tests/fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

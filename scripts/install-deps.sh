@@ -14,7 +14,7 @@ npm_deps() {
 	echo "install-deps: npm ci in tests/js" >&2
 	(cd "$HERE/tests/js" && npm ci --no-audit --no-fund >/dev/null)
 }
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libre-dev libstrophe-dev liblmdb-dev lmdb-utils libyaml-dev libcmocka-dev
 prosody kamailio sip-tester baresip-core python3-slixmpp python3-pytest
 nodejs"

@@ -39,7 +39,8 @@ int addr_jid_escape(const char *in, char *out, size_t sz)
 	if (!*in)
 		return EINVAL;
 	for (; *in; in++) {
-		int esc = strchr(esc_chars, *in) || (*in == '\\' && is_escape_seq(in));
+		int esc = strchr(esc_chars, *in) ||
+			  (*in == '\\' && is_escape_seq(in));
 		if (o + (esc ? 3 : 1) >= sz)
 			return ENAMETOOLONG;
 		if (esc)
@@ -63,8 +64,7 @@ int addr_jid_unescape(const char *in, char *out, size_t sz)
 		if (is_escape_seq(in)) {
 			out[o++] = (char)(hexval(in[1]) << 4 | hexval(in[2]));
 			in += 2;
-		}
-		else
+		} else
 			out[o++] = *in;
 	}
 	out[o] = 0;
@@ -108,8 +108,7 @@ static int sip_user_unescape(const char *in, char *out, size_t sz)
 		if (*in == '%' && hexval(in[1]) >= 0 && hexval(in[2]) >= 0) {
 			out[o++] = (char)(hexval(in[1]) << 4 | hexval(in[2]));
 			in += 2;
-		}
-		else
+		} else
 			out[o++] = *in;
 	}
 	out[o] = 0;
@@ -119,7 +118,8 @@ static int sip_user_unescape(const char *in, char *out, size_t sz)
 
 static int is_phone(const char *s)
 {
-	return s[0] == '+' && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1);
+	return s[0] == '+' && s[1] &&
+	       strspn(s + 1, "0123456789") == strlen(s + 1);
 }
 
 
@@ -148,9 +148,9 @@ int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 	if (at) {
 		size_t hl = strlen(at + 1);
 		if (at == raw || !hl || hl >= sizeof(host) ||
-		    strspn(at + 1, "abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") !=
-			    hl)
+		    strspn(at + 1,
+			   "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") != hl)
 			return EINVAL;
 		memcpy(host, at + 1, hl + 1);
 		err = sip_user_escape(raw, (size_t)(at - raw), user,
@@ -216,11 +216,11 @@ int addr_sip_to_gwjid(const struct xsgw_config *cfg, const char *user,
 	if (strcasecmp(host, cfg->sip.domain)) {
 		if (fmt(full, sizeof(full), "%s@%s%s", raw, host, ""))
 			return ENAMETOOLONG;
-	}
-	else
+	} else
 		strcpy(full, raw);
 	err = addr_jid_escape(full, node, sizeof(node));
-	return err ? err : fmt(jid, sz, "%s@%s%s", node, cfg->xmpp.component, "");
+	return err ? err
+		   : fmt(jid, sz, "%s@%s%s", node, cfg->xmpp.component, "");
 }
 
 
@@ -252,27 +252,48 @@ static const struct {
 	unsigned code;
 	const char *cond;
 } sip2x[] = {
-	{400, "bad-request"},	 {401, "not-authorized"},
-	{402, "bad-request"},	 {403, "forbidden"},
-	{404, "item-not-found"}, {405, "feature-not-implemented"},
-	{406, "not-acceptable"}, {407, "not-authorized"},
-	{408, "remote-server-timeout"}, {410, "gone"},
-	{413, "policy-violation"}, {414, "jid-malformed"},
-	{415, "not-acceptable"}, {416, "bad-request"},
-	{420, "feature-not-implemented"}, {421, "bad-request"},
-	{423, "resource-constraint"}, {430, "recipient-unavailable"},
-	{433, "policy-violation"}, {439, "feature-not-implemented"},
-	{440, "policy-violation"}, {480, "recipient-unavailable"},
-	{481, "item-not-found"}, {482, "not-acceptable"},
-	{483, "not-acceptable"}, {484, "item-not-found"},
-	{485, "item-not-found"}, {486, "recipient-unavailable"},
-	{487, "service-unavailable"}, {488, "not-acceptable"},
-	{491, "unexpected-request"}, {493, "service-unavailable"},
-	{500, "internal-server-error"}, {501, "feature-not-implemented"},
-	{502, "remote-server-not-found"}, {503, "service-unavailable"},
-	{504, "remote-server-timeout"}, {505, "not-acceptable"},
-	{513, "policy-violation"}, {600, "service-unavailable"},
-	{603, "service-unavailable"}, {604, "item-not-found"},
+	{400, "bad-request"},
+	{401, "not-authorized"},
+	{402, "bad-request"},
+	{403, "forbidden"},
+	{404, "item-not-found"},
+	{405, "feature-not-implemented"},
+	{406, "not-acceptable"},
+	{407, "not-authorized"},
+	{408, "remote-server-timeout"},
+	{410, "gone"},
+	{413, "policy-violation"},
+	{414, "jid-malformed"},
+	{415, "not-acceptable"},
+	{416, "bad-request"},
+	{420, "feature-not-implemented"},
+	{421, "bad-request"},
+	{423, "resource-constraint"},
+	{430, "recipient-unavailable"},
+	{433, "policy-violation"},
+	{439, "feature-not-implemented"},
+	{440, "policy-violation"},
+	{480, "recipient-unavailable"},
+	{481, "item-not-found"},
+	{482, "not-acceptable"},
+	{483, "not-acceptable"},
+	{484, "item-not-found"},
+	{485, "item-not-found"},
+	{486, "recipient-unavailable"},
+	{487, "service-unavailable"},
+	{488, "not-acceptable"},
+	{491, "unexpected-request"},
+	{493, "service-unavailable"},
+	{500, "internal-server-error"},
+	{501, "feature-not-implemented"},
+	{502, "remote-server-not-found"},
+	{503, "service-unavailable"},
+	{504, "remote-server-timeout"},
+	{505, "not-acceptable"},
+	{513, "policy-violation"},
+	{600, "service-unavailable"},
+	{603, "service-unavailable"},
+	{604, "item-not-found"},
 	{606, "not-acceptable"},
 };
 

@@ -55,7 +55,6 @@ int addr_sip_to_user(const struct xsgw_config *cfg, const char *user,
 		     const char *host, char *jid, size_t sz);
 
 
-
 /**
  * RFC 7247 §8: the XMPP error condition for a SIP final response code.
  * @return a condition name such as "item-not-found"

@@ -17,7 +17,7 @@ uint32_t backoff_delay(uint32_t first, uint32_t max, unsigned n, uint32_t rnd);
 /** Deaths inside a sliding window (s6-permafailon). */
 struct tally {
 	uint64_t at[64]; /**< ring of death times, ms */
-	unsigned n;	 /**< entries used */
+	unsigned n;      /**< entries used */
 	unsigned head;
 };
 

@@ -18,26 +18,26 @@ static const struct {
 	uint8_t tag; /* enum field_tag */
 	size_t off;
 } fields[] = {
-        F(FT_U32, dir),        F(FT_U32, state),     F(FT_U64, created),
-        F(FT_U64, updated),    F(FT_U64, deadline),  F(FT_STR, owner),
-        F(FT_STR, ufull),      F(FT_STR, gwjid),     F(FT_STR, sid),
-        F(FT_STR, initiator),  F(FT_STR, responder), F(FT_STR, rung),
-        F(FT_STR, init_xml),   F(FT_STR, callid),    F(FT_STR, ltag),
-        F(FT_STR, rtag),       F(FT_STR, luri),      F(FT_STR, ruri),
-        F(FT_STR, target),     F(FT_STR, routes),    F(FT_U32, lcseq),
-        F(FT_U32, rcseq),      F(FT_U32, inv_cseq),  F(FT_STR, inv_ruri),
-        F(FT_STR, inv_branch), F(FT_U64, inv_out),   F(FT_U64, inv_tx),
-        F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U64, totag),
-        F(FT_U32, last_scode), F(FT_STR, lsdp),      F(FT_STR, rsdp),
-        F(FT_U64, sdp_id),     F(FT_U32, sdp_ver),   F(FT_STR, history),
-        F(FT_U32, held),       F(FT_U32, jmi),       F(FT_STR, pend_frag),
+	F(FT_U32, dir),        F(FT_U32, state),     F(FT_U64, created),
+	F(FT_U64, updated),    F(FT_U64, deadline),  F(FT_STR, owner),
+	F(FT_STR, ufull),      F(FT_STR, gwjid),     F(FT_STR, sid),
+	F(FT_STR, initiator),  F(FT_STR, responder), F(FT_STR, rung),
+	F(FT_STR, init_xml),   F(FT_STR, callid),    F(FT_STR, ltag),
+	F(FT_STR, rtag),       F(FT_STR, luri),      F(FT_STR, ruri),
+	F(FT_STR, target),     F(FT_STR, routes),    F(FT_U32, lcseq),
+	F(FT_U32, rcseq),      F(FT_U32, inv_cseq),  F(FT_STR, inv_ruri),
+	F(FT_STR, inv_branch), F(FT_U64, inv_out),   F(FT_U64, inv_tx),
+	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U64, totag),
+	F(FT_U32, last_scode), F(FT_STR, lsdp),      F(FT_STR, rsdp),
+	F(FT_U64, sdp_id),     F(FT_U32, sdp_ver),   F(FT_STR, history),
+	F(FT_U32, held),       F(FT_U32, jmi),       F(FT_STR, pend_frag),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
 #define AT(r, i, type) ((type *)((char *)(r) + fields[i].off))
 
 const char *callrec_state_name[CS_STATE_MAX] = {"?", "calling", "ringing",
-                                                "active", "cancelling"};
+						"active", "cancelling"};
 
 
 void callrec_reset(struct callrec *r)

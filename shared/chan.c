@@ -126,8 +126,9 @@ static void chan_read(struct chan *ch)
 		if (err) {
 			/* fr is unset when the header itself was refused */
 			const uint8_t *h = ch->in + off;
-			log_warn("chan %s: bad frame (type 0x%04x): %s; closing",
-				 ch->name, h[2] << 8 | h[3], strerror(err));
+			log_warn(
+				"chan %s: bad frame (type 0x%04x): %s; closing",
+				ch->name, h[2] << 8 | h[3], strerror(err));
 			chan_shut(ch, err);
 			return;
 		}
@@ -161,8 +162,8 @@ static void chan_io_handler(int flags, void *arg)
 
 
 int chan_alloc(struct chan **chp, int fd, const char *name,
-	       chan_frame_h *frameh, chan_batch_h *batchh,
-	       chan_close_h *closeh, void *arg)
+	       chan_frame_h *frameh, chan_batch_h *batchh, chan_close_h *closeh,
+	       void *arg)
 {
 	struct chan *ch;
 	int err;

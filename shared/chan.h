@@ -33,8 +33,8 @@ typedef void(chan_close_h)(struct chan *ch, int err, void *arg);
  * @return 0 or ENOMEM/EINVAL
  */
 int chan_alloc(struct chan **chp, int fd, const char *name,
-	       chan_frame_h *frameh, chan_batch_h *batchh,
-	       chan_close_h *closeh, void *arg);
+	       chan_frame_h *frameh, chan_batch_h *batchh, chan_close_h *closeh,
+	       void *arg);
 
 /**
  * Connect to a Unix socket path and wrap it.

@@ -27,7 +27,7 @@ struct key {
 static const char *scalar(yaml_node_t *n)
 {
 	return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-	                                   : NULL;
+					   : NULL;
 }
 
 
@@ -205,7 +205,7 @@ static const char *p_transport(yaml_document_t *d, yaml_node_t *n, void *dst)
 
 
 static const char *p_phone_transport(yaml_document_t *d, yaml_node_t *n,
-                                     void *dst)
+				     void *dst)
 {
 	const char *s = scalar(n);
 
@@ -279,7 +279,7 @@ static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
 	if (n->type != YAML_SEQUENCE_NODE)
 		return "expected a list of domains";
 	cnt = (size_t)(n->data.sequence.items.top -
-	               n->data.sequence.items.start);
+		       n->data.sequence.items.start);
 	if (!cnt)
 		return "at least one domain is required";
 	c->xmpp.domains = calloc(cnt, sizeof(char *));
@@ -288,7 +288,7 @@ static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		const char *e = p_nonempty(d, yaml_document_get_node(d, *it),
-		                           &c->xmpp.domains[c->xmpp.ndomains]);
+					   &c->xmpp.domains[c->xmpp.ndomains]);
 		if (e)
 			return e;
 		c->xmpp.ndomains++;
@@ -306,7 +306,7 @@ static const char *p_trusted(yaml_document_t *d, yaml_node_t *n, void *dst)
 	if (n->type != YAML_SEQUENCE_NODE)
 		return "expected a list of address/prefix";
 	cnt = (size_t)(n->data.sequence.items.top -
-	               n->data.sequence.items.start);
+		       n->data.sequence.items.start);
 	c->sip.trusted = calloc(cnt ? cnt : 1, sizeof(struct cfg_net));
 	if (!c->sip.trusted)
 		return "out of memory";
@@ -365,7 +365,7 @@ static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
 	if (n->type != YAML_SEQUENCE_NODE)
 		return "expected a list of {username, phone}";
 	cnt = (size_t)(n->data.sequence.items.top -
-	               n->data.sequence.items.start);
+		       n->data.sequence.items.start);
 	c->sip.phones = calloc(cnt ? cnt : 1, sizeof(struct cfg_phone));
 	if (!c->sip.phones)
 		return "out of memory";
@@ -377,7 +377,7 @@ static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
 
 		if (m->type != YAML_MAPPING_NODE ||
 		    m->data.mapping.pairs.top - m->data.mapping.pairs.start !=
-		            2 ||
+			    2 ||
 		    !(u = map_get(d, m, "username")) ||
 		    !(ph = map_get(d, m, "phone")))
 			return "each entry must be {username: U, phone: P}";
@@ -394,38 +394,38 @@ static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
 
 
 static const struct key keys[] = {
-        {"xmpp.component", p_nonempty, OFF(xmpp.component), 1},
-        {"xmpp.host", p_nonempty, OFF(xmpp.host), 0},
-        {"xmpp.port", p_port, OFF(xmpp.port), 0},
-        {"xmpp.secret", p_nonempty, OFF(xmpp.secret), 1},
-        {"xmpp.domains", p_domains, OFF(xmpp.domains), 1},
-        {"xmpp.reconnect_backoff_ms", p_ms_pair, OFF(xmpp.reconnect_ms), 0},
-        {"sip.listen", p_listen, OFF(sip.listen), 1},
-        {"sip.transport", p_transport, OFF(sip.transport), 0},
-        {"sip.proxy", p_opt_hostport, OFF(sip.proxy), 0},
-        {"sip.local_host", p_nonempty, OFF(sip.local_host), 0},
-        {"sip.domain", p_nonempty, OFF(sip.domain), 1},
-        {"sip.trusted", p_trusted, OFF(sip.trusted), 0},
-        {"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
-        {"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
-        {"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
-        {"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
-        {"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
-        {"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
-        {"store.path", p_nonempty, OFF(store.path), 1},
-        {"store.map_size", p_size, OFF(store.map_size), 0},
-        {"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
-        {"supervisor.restart_backoff_ms", p_ms_pair,
-         OFF(supervisor.restart_backoff_ms), 0},
-        {"supervisor.heartbeat_ms", p_u32, OFF(supervisor.heartbeat_ms), 0},
-        {"supervisor.max_deaths", p_u32, OFF(supervisor.max_deaths), 0},
-        {"supervisor.death_window_s", p_u32, OFF(supervisor.death_window_s), 0},
-        {"supervisor.ready_timeout_ms", p_u32, OFF(supervisor.ready_timeout_ms),
-         0},
-        {"supervisor.shutdown_grace_ms", p_u32,
-         OFF(supervisor.shutdown_grace_ms), 0},
-        {"log.level", p_level, OFF(log.level), 0},
-        {"log.format", p_format, OFF(log.json), 0},
+	{"xmpp.component", p_nonempty, OFF(xmpp.component), 1},
+	{"xmpp.host", p_nonempty, OFF(xmpp.host), 0},
+	{"xmpp.port", p_port, OFF(xmpp.port), 0},
+	{"xmpp.secret", p_nonempty, OFF(xmpp.secret), 1},
+	{"xmpp.domains", p_domains, OFF(xmpp.domains), 1},
+	{"xmpp.reconnect_backoff_ms", p_ms_pair, OFF(xmpp.reconnect_ms), 0},
+	{"sip.listen", p_listen, OFF(sip.listen), 1},
+	{"sip.transport", p_transport, OFF(sip.transport), 0},
+	{"sip.proxy", p_opt_hostport, OFF(sip.proxy), 0},
+	{"sip.local_host", p_nonempty, OFF(sip.local_host), 0},
+	{"sip.domain", p_nonempty, OFF(sip.domain), 1},
+	{"sip.trusted", p_trusted, OFF(sip.trusted), 0},
+	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
+	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
+	{"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
+	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
+	{"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
+	{"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
+	{"store.path", p_nonempty, OFF(store.path), 1},
+	{"store.map_size", p_size, OFF(store.map_size), 0},
+	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
+	{"supervisor.restart_backoff_ms", p_ms_pair,
+	 OFF(supervisor.restart_backoff_ms), 0},
+	{"supervisor.heartbeat_ms", p_u32, OFF(supervisor.heartbeat_ms), 0},
+	{"supervisor.max_deaths", p_u32, OFF(supervisor.max_deaths), 0},
+	{"supervisor.death_window_s", p_u32, OFF(supervisor.death_window_s), 0},
+	{"supervisor.ready_timeout_ms", p_u32, OFF(supervisor.ready_timeout_ms),
+	 0},
+	{"supervisor.shutdown_grace_ms", p_u32,
+	 OFF(supervisor.shutdown_grace_ms), 0},
+	{"log.level", p_level, OFF(log.level), 0},
+	{"log.format", p_format, OFF(log.json), 0},
 };
 
 
@@ -452,11 +452,11 @@ static void set_defaults(struct xsgw_config *c)
 
 
 static int fail(char *eb, size_t sz, const char *file, yaml_node_t *n,
-                const char *key, const char *why)
+		const char *key, const char *why)
 {
 	snprintf(eb, sz, "%s:%zu:%zu: %s: %s", file,
-	         n ? n->start_mark.line + 1 : 0,
-	         n ? n->start_mark.column + 1 : 0, key, why);
+		 n ? n->start_mark.line + 1 : 0,
+		 n ? n->start_mark.column + 1 : 0, key, why);
 	return EINVAL;
 }
 
@@ -472,7 +472,7 @@ static int walk(struct xsgw_config *c, yaml_document_t *d, char *eb, size_t sz)
 		return fail(eb, sz, c->file, NULL, "(document)", "empty file");
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(eb, sz, c->file, root, "(document)",
-		            "expected a mapping of sections");
+			    "expected a mapping of sections");
 
 	for (sp = root->data.mapping.pairs.start;
 	     sp < root->data.mapping.pairs.top; sp++) {
@@ -484,17 +484,17 @@ static int walk(struct xsgw_config *c, yaml_document_t *d, char *eb, size_t sz)
 
 		if (!sname)
 			return fail(eb, sz, c->file, sk, "(section)",
-			            "expected a section name");
+				    "expected a section name");
 		sl = strlen(sname);
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			known |= !strncmp(keys[i].path, sname, sl) &&
-			         keys[i].path[sl] == '.';
+				 keys[i].path[sl] == '.';
 		if (!known)
 			return fail(eb, sz, c->file, sk, sname,
-			            "unknown section");
+				    "unknown section");
 		if (sv->type != YAML_MAPPING_NODE)
 			return fail(eb, sz, c->file, sv, sname,
-			            "expected a mapping");
+				    "expected a mapping");
 		for (kp = sv->data.mapping.pairs.start;
 		     kp < sv->data.mapping.pairs.top; kp++) {
 			yaml_node_t *kk = yaml_document_get_node(d, kp->key);
@@ -503,16 +503,16 @@ static int walk(struct xsgw_config *c, yaml_document_t *d, char *eb, size_t sz)
 			size_t i;
 
 			snprintf(path, sizeof(path), "%s.%s", sname,
-			         kname ? kname : "?");
+				 kname ? kname : "?");
 			for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 				if (!strcmp(keys[i].path, path))
 					break;
 			if (!kname || i == sizeof(keys) / sizeof(keys[0]))
 				return fail(eb, sz, c->file, kk, path,
-				            "unknown key");
+					    "unknown key");
 			if (seen[i])
 				return fail(eb, sz, c->file, kk, path,
-				            "duplicate key");
+					    "duplicate key");
 			seen[i] = 1;
 			why = keys[i].fn(d, kv, (char *)c + keys[i].off);
 			if (why)
@@ -522,7 +522,7 @@ static int walk(struct xsgw_config *c, yaml_document_t *d, char *eb, size_t sz)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].required && !seen[i])
 			return fail(eb, sz, c->file, root, keys[i].path,
-			            "required key is missing");
+				    "required key is missing");
 	return 0;
 }
 
@@ -554,7 +554,7 @@ static int finish(struct xsgw_config *c, char *eb, size_t sz)
 
 
 int config_load(struct xsgw_config **cfgp, const char *path, char *eb,
-                size_t sz)
+		size_t sz)
 {
 	struct xsgw_config *c;
 	yaml_parser_t parser;
@@ -579,9 +579,9 @@ int config_load(struct xsgw_config **cfgp, const char *path, char *eb,
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &doc)) {
 		snprintf(eb, sz, "%s:%zu:%zu: (syntax): %s", path,
-		         parser.problem_mark.line + 1,
-		         parser.problem_mark.column + 1,
-		         parser.problem ? parser.problem : "YAML error");
+			 parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "YAML error");
 		yaml_parser_delete(&parser);
 		fclose(f);
 		config_free(c);

@@ -48,8 +48,9 @@ struct xsgw_config {
 		struct cfg_phone *phones;
 		size_t nphones;
 		uint32_t message_timeout_ms;
-		uint32_t ring_timeout_ms;     /**< unanswered call ends */
-		uint32_t propose_timeout_ms;  /**< XEP-0353 wait; 0: no propose */
+		uint32_t ring_timeout_ms; /**< unanswered call ends */
+		uint32_t
+			propose_timeout_ms; /**< XEP-0353 wait; 0: no propose */
 		uint32_t call_idle_timeout_s; /**< no SIP/Jingle activity */
 		int phone_raw_udp; /**< SDP without ICE as XEP-0177 Raw UDP
 				      (else an ICE-UDP host candidate) */

@@ -42,49 +42,49 @@ enum field_tag { FT_U32 = 1, FT_U64 = 2, FT_STR = 3 };
  */
 enum msg_type {
 	/* control: supervisor <-> worker (fd 3), and on every channel */
-	MSG_HELLO = 0x0001,    /**< both: u32 proc, u32 pid, u64 boot, u64 acked */
-	MSG_READY = 0x0002,    /**< worker -> supervisor: (none) */
-	MSG_PING = 0x0003,     /**< supervisor -> worker: (none); seq = nonce */
-	MSG_PONG = 0x0004,     /**< worker -> supervisor: (none); seq = nonce */
+	MSG_HELLO = 0x0001, /**< both: u32 proc, u32 pid, u64 boot, u64 acked */
+	MSG_READY = 0x0002, /**< worker -> supervisor: (none) */
+	MSG_PING = 0x0003,  /**< supervisor -> worker: (none); seq = nonce */
+	MSG_PONG = 0x0004,  /**< worker -> supervisor: (none); seq = nonce */
 	MSG_SHUTDOWN = 0x0005, /**< supervisor -> worker: (none) */
 	MSG_RELOAD = 0x0006,   /**< supervisor -> worker: (none) */
-	MSG_ACK = 0x0007,      /**< receiver -> sender: (none); seq = last done */
+	MSG_ACK = 0x0007, /**< receiver -> sender: (none); seq = last done */
 	MSG_CALL_END = 0x0008, /**< supervisor -> translator: (none); seq = call
 				  id to end on both sides (xsgwctl end) */
 
 	/* xmpp-front <-> translator */
-	MSG_XMPP_IN_MESSAGE = 0x0101, /**< R front->tr: str from, to, id, type,
-					 body, err_cond, err_text; u32 flags */
+	MSG_XMPP_IN_MESSAGE = 0x0101,  /**< R front->tr: str from, to, id, type,
+					  body, err_cond, err_text; u32 flags */
 	MSG_XMPP_OUT_MESSAGE = 0x0102, /**< tr->front: str from, to, id, type,
 					  body, err_cond, err_text; u32 flags;
 					  seq = message id */
-	MSG_XMPP_SENT = 0x0103,	 /**< R front->tr: u64 message id */
-	MSG_XMPP_LINK = 0x0104,	 /**< front->tr: u32 up */
-	MSG_XMPP_IN_STANZA = 0x0105, /**< R front->tr: str xml (an <iq/> with
-					<jingle/>, a <presence/>) */
-	MSG_XMPP_OUT_STANZA = 0x0106, /**< tr->front: str xml; seq = outbox
-					 id, reported by MSG_XMPP_SENT */
+	MSG_XMPP_SENT = 0x0103,        /**< R front->tr: u64 message id */
+	MSG_XMPP_LINK = 0x0104,        /**< front->tr: u32 up */
+	MSG_XMPP_IN_STANZA = 0x0105,   /**< R front->tr: str xml (an <iq/> with
+					  <jingle/>, a <presence/>) */
+	MSG_XMPP_OUT_STANZA = 0x0106,  /**< tr->front: str xml; seq = outbox
+					  id, reported by MSG_XMPP_SENT */
 
 	/* sip-front <-> translator */
-	MSG_SIP_IN_MESSAGE = 0x0201, /**< R front->tr: u64 tx, str callid,
-					cseq, fromtag, from, to, ruri, ctype,
-					body, src */
-	MSG_SIP_OUT_REPLY = 0x0202,  /**< tr->front: u64 tx, u32 scode,
-					str reason */
+	MSG_SIP_IN_MESSAGE = 0x0201,  /**< R front->tr: u64 tx, str callid,
+					 cseq, fromtag, from, to, ruri, ctype,
+					 body, src */
+	MSG_SIP_OUT_REPLY = 0x0202,   /**< tr->front: u64 tx, u32 scode,
+					 str reason */
 	MSG_SIP_OUT_MESSAGE = 0x0203, /**< tr->front: str ruri, from, to,
 					 callid, fromtag, branch, ctype, body;
 					 u32 cseq; seq = message id */
 	MSG_SIP_RESULT = 0x0204, /**< R front->tr: u64 message id, u32 scode,
 				    str reason */
-	MSG_SIP_IN_REQUEST = 0x0205, /**< R front->tr: u64 tx, str src
-					("udp|tcp addr:port"), str raw
-					request */
-	MSG_SIP_IN_RESPONSE = 0x0206, /**< R front->tr: u64 outbox id (0: no
-					 transaction), u32 scode, str reason,
-					 str raw (empty: local failure) */
-	MSG_SIP_OUT_REQUEST = 0x0207, /**< tr->front: str method, ruri, dst
-					 ("" = proxy or ruri), branch,
-					 headers, body; seq = outbox id */
+	MSG_SIP_IN_REQUEST = 0x0205,   /**< R front->tr: u64 tx, str src
+					  ("udp|tcp addr:port"), str raw
+					  request */
+	MSG_SIP_IN_RESPONSE = 0x0206,  /**< R front->tr: u64 outbox id (0: no
+					  transaction), u32 scode, str reason,
+					  str raw (empty: local failure) */
+	MSG_SIP_OUT_REQUEST = 0x0207,  /**< tr->front: str method, ruri, dst
+					  ("" = proxy or ruri), branch,
+					  headers, body; seq = outbox id */
 	MSG_SIP_OUT_RESPONSE = 0x0208, /**< tr->front: u64 tx, str src, str
 					  raw request, u64 totag, u32 scode,
 					  str reason, headers, body; seq =
@@ -92,12 +92,12 @@ enum msg_type {
 					  for 2xx to INVITE when ACKed) */
 
 	/* xsgwctl <-> supervisor (control.sock) */
-	MSG_CTL_STATUS = 0x0301,  /**< ctl->sup: (none) */
-	MSG_CTL_WORKER = 0x0302,  /**< sup->ctl: str name; u32 pid, ready;
-				     u64 started_ms; u32 restarts;
-				     str last_exit */
-	MSG_CTL_RESTART = 0x0303, /**< ctl->sup: str worker */
-	MSG_CTL_END = 0x0304,	  /**< sup->ctl: u32 err, str text */
+	MSG_CTL_STATUS = 0x0301,   /**< ctl->sup: (none) */
+	MSG_CTL_WORKER = 0x0302,   /**< sup->ctl: str name; u32 pid, ready;
+				      u64 started_ms; u32 restarts;
+				      str last_exit */
+	MSG_CTL_RESTART = 0x0303,  /**< ctl->sup: str worker */
+	MSG_CTL_END = 0x0304,      /**< sup->ctl: u32 err, str text */
 	MSG_CTL_CALL_END = 0x0305, /**< ctl->sup: u64 call id */
 };
 
@@ -110,8 +110,8 @@ struct frame {
 	uint32_t len;
 	uint64_t seq;
 	const uint8_t *p; /**< payload */
-	size_t pos;	  /**< read position in the payload */
-	int err;	  /**< first decode error, sticky */
+	size_t pos;       /**< read position in the payload */
+	int err;          /**< first decode error, sticky */
 };
 
 /**

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <re.h>
 #define DEBUG_MODULE "log"
-#define DEBUG_LEVEL 5
+#define DEBUG_LEVEL  5
 #include <re_dbg.h>
 #include "log.h"
 
@@ -69,13 +69,13 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		 tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 	if (lg.json) {
-		fprintf(stderr, "{\"ts\":\"%s\",\"proc\":\"%s\",\"pid\":%d,"
-				"\"level\":\"%s\",\"msg\":\"",
+		fprintf(stderr,
+			"{\"ts\":\"%s\",\"proc\":\"%s\",\"pid\":%d,"
+			"\"level\":\"%s\",\"msg\":\"",
 			ts, lg.name, (int)getpid(), lvl_name[lvl]);
 		json_escape(stderr, msg);
 		fputs("\"}\n", stderr);
-	}
-	else {
+	} else {
 		fprintf(stderr, "%s %s[%d] %s: %s\n", ts, lg.name,
 			(int)getpid(), lvl_name[lvl], msg);
 	}
@@ -120,9 +120,9 @@ static void log_at(enum log_level lvl, const char *fmt, ...)
 
 static void dbg_print_handler(int level, const char *p, size_t len, void *arg)
 {
-	enum log_level l = level <= DBG_ERR	  ? LOG_ERROR
+	enum log_level l = level <= DBG_ERR       ? LOG_ERROR
 			   : level <= DBG_WARNING ? LOG_WARN
-			   : level <= DBG_INFO	  ? LOG_INFO
+			   : level <= DBG_INFO    ? LOG_INFO
 						  : LOG_DEBUG;
 	(void)arg;
 	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))

@@ -8,12 +8,11 @@
 #include "store.h"
 
 #define REC_STRS(r)                                                            \
-	&(r)->xfrom, &(r)->xto, &(r)->xid, &(r)->sfrom, &(r)->sto,            \
-		&(r)->ruri, &(r)->callid, &(r)->ftag, &(r)->branch,            \
-		&(r)->ctype, &(r)->body, &(r)->reason, &(r)->econd,            \
-		&(r)->etext, &(r)->dkey
+	&(r)->xfrom, &(r)->xto, &(r)->xid, &(r)->sfrom, &(r)->sto, &(r)->ruri, \
+		&(r)->callid, &(r)->ftag, &(r)->branch, &(r)->ctype,           \
+		&(r)->body, &(r)->reason, &(r)->econd, &(r)->etext, &(r)->dkey
 
-const char *msgrec_kind_name[] = {"?",	    "chat-x2s", "chat-s2x",
+const char *msgrec_kind_name[] = {"?",          "chat-x2s",   "chat-s2x",
 				  "xmpp-error", "sip-notice", "receipt"};
 
 
@@ -72,5 +71,3 @@ int msgrec_decode(struct msgrec *r, const void *v, size_t vl)
 	}
 	return 0;
 }
-
-

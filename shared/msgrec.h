@@ -14,9 +14,9 @@
 enum msg_kind {
 	MK_CHAT_X2S = 1, /**< XMPP chat -> SIP MESSAGE */
 	MK_CHAT_S2X = 2, /**< SIP MESSAGE -> XMPP chat */
-	MK_XERR = 3,	 /**< error stanza back to an XMPP sender */
-	MK_SNOTICE = 4,	 /**< SIP MESSAGE telling a SIP sender of a failure */
-	MK_RECEIPT = 5,	 /**< XEP-0184 receipt to an XMPP sender */
+	MK_XERR = 3,     /**< error stanza back to an XMPP sender */
+	MK_SNOTICE = 4,  /**< SIP MESSAGE telling a SIP sender of a failure */
+	MK_RECEIPT = 5,  /**< XEP-0184 receipt to an XMPP sender */
 };
 
 enum msg_state { MS_PENDING = 1, MS_DONE = 2 };
@@ -26,8 +26,8 @@ struct msgrec {
 	uint32_t kind, state, attempts;
 	uint64_t created, updated, ref;
 	uint32_t scode, flags, cseq;
-	char *xfrom, *xto, *xid;    /**< XMPP side: from, to, stanza id */
-	char *sfrom, *sto, *ruri;   /**< SIP side URIs */
+	char *xfrom, *xto, *xid;  /**< XMPP side: from, to, stanza id */
+	char *sfrom, *sto, *ruri; /**< SIP side URIs */
 	char *callid, *ftag, *branch;
 	char *ctype, *body;
 	char *reason, *econd, *etext;

@@ -23,13 +23,13 @@ struct store {
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
-	int err;	/* first error, sticky */
+	int err; /* first error, sticky */
 	bool map_full;
 };
 
 static const char *db_names[DB_COUNT] = {
-	"meta", "msg", "msgkey", "deadline", "rx", "stats",
-	"call", "callkey", "outbox", "presence"};
+	"meta",  "msg",  "msgkey",  "deadline", "rx",
+	"stats", "call", "callkey", "outbox",   "presence"};
 
 
 const char *store_db_name(enum store_db db)
@@ -267,8 +267,7 @@ int store_commit(struct store_txn *t)
 
 	if (err) {
 		mdb_txn_abort(t->txn);
-	}
-	else {
+	} else {
 		rc = mdb_txn_commit(t->txn);
 		if (rc == MDB_MAP_FULL)
 			full = true;

@@ -28,8 +28,19 @@
 
 #define STORE_SCHEMA 1
 
-enum store_db { DB_META = 0, DB_MSG, DB_MSGKEY, DB_DEADLINE, DB_RX, DB_STATS,
-		DB_CALL, DB_CALLKEY, DB_OUTBOX, DB_PRESENCE, DB_COUNT };
+enum store_db {
+	DB_META = 0,
+	DB_MSG,
+	DB_MSGKEY,
+	DB_DEADLINE,
+	DB_RX,
+	DB_STATS,
+	DB_CALL,
+	DB_CALLKEY,
+	DB_OUTBOX,
+	DB_PRESENCE,
+	DB_COUNT
+};
 
 struct store;
 struct store_txn;
@@ -74,15 +85,14 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t kl,
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t kl,
 	      const void **v, size_t *vl);
 /** @return 0, or ENOENT if absent (not sticky) */
-int store_del(struct store_txn *t, enum store_db db, const void *k,
-	      size_t kl);
+int store_del(struct store_txn *t, enum store_db db, const void *k, size_t kl);
 
 /**
  * Visit entries in key order, starting at the first key >= from.
  * @param cb  return true to go on
  */
-typedef bool(store_visit_h)(const void *k, size_t kl, const void *v,
-			    size_t vl, void *arg);
+typedef bool(store_visit_h)(const void *k, size_t kl, const void *v, size_t vl,
+			    void *arg);
 int store_scan(struct store_txn *t, enum store_db db, const void *from,
 	       size_t fl, store_visit_h *cb, void *arg);
 

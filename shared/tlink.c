@@ -39,8 +39,8 @@ static void tlink_destructor(void *arg)
 
 static void tlink_retry(struct tlink *tl)
 {
-	uint32_t d = backoff_delay(50, 1000, tl->attempts++,
-				   (uint32_t)random_u64());
+	uint32_t d =
+		backoff_delay(50, 1000, tl->attempts++, (uint32_t)random_u64());
 
 	tmr_start(&tl->tmr, d, tlink_connect, tl);
 }

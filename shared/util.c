@@ -16,7 +16,7 @@ const char *proc_name(enum proc_id id)
 				      "sip-front", "xsgwctl"};
 
 	return (unsigned)id < sizeof(names) / sizeof(names[0]) ? names[id]
-							      : "?";
+							       : "?";
 }
 
 

@@ -75,7 +75,7 @@ static void okx_destructor(void *arg)
 
 
 static void report_result(struct sip_front *sf, uint64_t id, uint16_t scode,
-                          const char *reason)
+			  const char *reason)
 {
 	struct fbuf fb = {0};
 
@@ -87,7 +87,7 @@ static void report_result(struct sip_front *sf, uint64_t id, uint16_t scode,
 	frame_put_cstr(&fb, reason);
 	if (tlink_send_reliable(sf->tl, &fb))
 		log_error("out %llu: cannot report its result",
-		          (unsigned long long)id);
+			  (unsigned long long)id);
 	fbuf_reset(&fb);
 	tlink_done(sf->tl, id);
 }
@@ -95,7 +95,7 @@ static void report_result(struct sip_front *sf, uint64_t id, uint16_t scode,
 
 /* A response for the translator; raw == NULL for a local failure. */
 static void report_response(struct sip_front *sf, uint64_t id, uint16_t scode,
-                            const char *reason, const struct mbuf *raw)
+			    const char *reason, const struct mbuf *raw)
 {
 	struct fbuf fb = {0};
 
@@ -104,10 +104,10 @@ static void report_response(struct sip_front *sf, uint64_t id, uint16_t scode,
 	frame_put_u32(&fb, scode);
 	frame_put_cstr(&fb, reason);
 	frame_put_str(&fb, raw ? (const char *)raw->buf : "",
-	              raw ? raw->end : 0);
+		      raw ? raw->end : 0);
 	if (tlink_send_reliable(sf->tl, &fb))
 		log_error("out %llu: cannot report SIP %u",
-		          (unsigned long long)id, scode);
+			  (unsigned long long)id, scode);
 	fbuf_reset(&fb);
 }
 
@@ -116,9 +116,9 @@ static void report_response(struct sip_front *sf, uint64_t id, uint16_t scode,
 static int src_encode(char *buf, size_t sz, const struct sip_msg *msg)
 {
 	return re_snprintf(buf, sz, "%s %J", sip_transp_name(msg->tp),
-	                   &msg->src) < 0
-	               ? ENOMEM
-	               : 0;
+			   &msg->src) < 0
+		       ? ENOMEM
+		       : 0;
 }
 
 
@@ -134,7 +134,7 @@ static int src_decode(const char *s, struct sa *sa, enum sip_transp *tp)
 
 
 int sip_call_request(struct sip_front *sf, const struct sip_msg *msg,
-                     uint64_t tx)
+		     uint64_t tx)
 {
 	struct fbuf fb = {0};
 	char src[80];
@@ -165,7 +165,7 @@ static bool okx_match(struct le *le, void *arg)
 bool sip_call_ack(struct sip_front *sf, const struct sip_msg *msg)
 {
 	struct okx *o = list_ledata(hash_lookup(
-	        sf->okx, hash_joaat_pl(&msg->callid), okx_match, (void *)msg));
+		sf->okx, hash_joaat_pl(&msg->callid), okx_match, (void *)msg));
 
 	if (!o)
 		return false;
@@ -205,7 +205,7 @@ static bool okx_id_match(struct le *le, void *arg)
 /* Keep retransmitting a 2xx to INVITE until the ACK (UDP) or report it
  * sent once it is on a reliable transport's way. */
 static void okx_start(struct sip_front *sf, uint64_t id,
-                      const struct sip_msg *req, struct mbuf *mb)
+		      const struct sip_msg *req, struct mbuf *mb)
 {
 	struct okx *o;
 
@@ -261,7 +261,7 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	    srcl >= sizeof(srcs) || reasonl >= sizeof(reasons))
 		return EBADMSG;
 	if (id && (tlink_is_done(sf->tl, id) ||
-	           hash_apply(sf->okx, okx_id_match, &id)))
+		   hash_apply(sf->okx, okx_id_match, &id)))
 		return 0; /* a re-send of what this incarnation did */
 
 	memcpy(srcs, src, srcl);
@@ -274,7 +274,7 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	if (!sx) {
 		in = mbuf_alloc(rawl);
 		err = in ? mbuf_write_mem(in, (const uint8_t *)raw, rawl)
-		         : ENOMEM;
+			 : ENOMEM;
 		if (err)
 			goto out;
 		in->pos = 0;
@@ -288,7 +288,7 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 		req = mem_deref(req);
 		if (!sx) {
 			log_warn("out %llu: stored request unusable",
-			         (unsigned long long)id);
+				 (unsigned long long)id);
 			err = 0;
 			report_result(sf, id, 500, "Bad stored request");
 			goto out;
@@ -299,14 +299,13 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	req->tag = totag;
 	/* RFC 3261 12.1.1: dialog-creating responses copy Record-Route */
 	rr = scode > 100 && scode < 300 && !pl_strcmp(&req->met, "INVITE");
-	err = sip_treplyf(&st, &out, sf->sip, req, rr, (uint16_t)scode,
-	                  reasons, "%b%sContent-Length: %zu\r\n\r\n%b", hdrs,
-	                  hdrsl,
-	                  bodyl ? "Content-Type: application/sdp\r\n" : "",
-	                  bodyl, body, bodyl);
+	err = sip_treplyf(&st, &out, sf->sip, req, rr, (uint16_t)scode, reasons,
+			  "%b%sContent-Length: %zu\r\n\r\n%b", hdrs, hdrsl,
+			  bodyl ? "Content-Type: application/sdp\r\n" : "",
+			  bodyl, body, bodyl);
 	if (err) {
 		log_info("out %llu: cannot send %u: %s", (unsigned long long)id,
-		         scode, strerror(err));
+			 scode, strerror(err));
 		report_result(sf, id, 503, "Send failed");
 		err = 0;
 		goto out;
@@ -328,13 +327,13 @@ out:
 /* Where a request goes: dst (an URI: route or remote target), else the
  * proxy, else the Request-URI. Numeric hosts only. */
 static int next_hop(const struct xsgw_config *cfg, const char *ruri,
-                    const char *dst, struct sa *sa, enum sip_transp *tp)
+		    const char *dst, struct sa *sa, enum sip_transp *tp)
 {
 	struct uri u;
 	struct pl pl, tpv;
 
 	*tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
-	                                       : SIP_TRANSP_UDP;
+					       : SIP_TRANSP_UDP;
 	if (!*dst && cfg->sip.proxy.port)
 		return sa_set_str(sa, cfg->sip.proxy.host, cfg->sip.proxy.port);
 	pl_set_str(&pl, *dst ? dst : ruri);
@@ -347,7 +346,7 @@ static int next_hop(const struct xsgw_config *cfg, const char *ruri,
 		return EINVAL;
 	if (!msg_param_decode(&u.params, "transport", &tpv))
 		*tp = !pl_strcasecmp(&tpv, "tcp") ? SIP_TRANSP_TCP
-		                                  : SIP_TRANSP_UDP;
+						  : SIP_TRANSP_UDP;
 	return sa_set(sa, &u.host, u.port ? u.port : 5060);
 }
 
@@ -359,7 +358,7 @@ static void creq_retr_handler(void *arg)
 	c->mb->pos = 0;
 	(void)sip_send(c->sf->sip, NULL, c->tp, &c->dst, c->mb);
 	c->interval = c->invite ? c->interval * 2
-	                        : (c->interval * 2 > T2 ? T2 : c->interval * 2);
+				: (c->interval * 2 > T2 ? T2 : c->interval * 2);
 	tmr_start(&c->retr, c->interval, creq_retr_handler, c);
 }
 
@@ -369,7 +368,7 @@ static void creq_timeout_handler(void *arg)
 	struct creq *c = arg;
 
 	log_info("out %llu: %s timed out", (unsigned long long)c->id,
-	         c->method);
+		 c->method);
 	report_response(c->sf, c->id, 408, "Request Timeout", NULL);
 	tlink_done(c->sf->tl, c->id);
 	mem_deref(c);
@@ -424,7 +423,7 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 
 	if (next_hop(cfg, ruri, dst, &c->dst, &c->tp)) {
 		log_info("out %llu: no route to %s", (unsigned long long)id,
-		         *dst ? dst : ruri);
+			 *dst ? dst : ruri);
 		report_response(sf, id, 503, "No Route To Destination", NULL);
 		tlink_done(sf->tl, id);
 		mem_deref(c);
@@ -441,15 +440,15 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 		goto out;
 	}
 	err = mbuf_printf(c->mb,
-	                  "%s %s SIP/2.0\r\n"
-	                  "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
-	                  "Max-Forwards: 70\r\n"
-	                  "%s"
-	                  "User-Agent: xsgw\r\n"
-	                  "Content-Length: %zu\r\n\r\n",
-	                  c->method, ruri, sip_transp_name(c->tp),
-	                  cfg->sip.local_host, sa_port(&laddr), c->branch, hdrs,
-	                  bodyl);
+			  "%s %s SIP/2.0\r\n"
+			  "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "%s"
+			  "User-Agent: xsgw\r\n"
+			  "Content-Length: %zu\r\n\r\n",
+			  c->method, ruri, sip_transp_name(c->tp),
+			  cfg->sip.local_host, sa_port(&laddr), c->branch, hdrs,
+			  bodyl);
 	err |= mbuf_write_mem(c->mb, (const uint8_t *)body, bodyl);
 	if (!err) {
 		c->mb->pos = 0;
@@ -458,7 +457,7 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	}
 	if (err) {
 		log_warn("out %llu: cannot build %s: %s",
-		         (unsigned long long)id, c->method, strerror(err));
+			 (unsigned long long)id, c->method, strerror(err));
 		report_response(sf, id, 500, "Bad Request Built", NULL);
 		tlink_done(sf->tl, id);
 		mem_deref(c);
@@ -468,7 +467,7 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
 	if (err) {
 		log_info("out %llu: send to %J failed: %s",
-		         (unsigned long long)id, &c->dst, strerror(err));
+			 (unsigned long long)id, &c->dst, strerror(err));
 		report_response(sf, id, 503, "Service Unavailable", NULL);
 		tlink_done(sf->tl, id);
 		mem_deref(c);
@@ -476,7 +475,7 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 		goto out;
 	}
 	log_debug("out %llu: %s %s via %s %J", (unsigned long long)id,
-	          c->method, ruri, sip_transp_name(c->tp), &c->dst);
+		  c->method, ruri, sip_transp_name(c->tp), &c->dst);
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
 		report_result(sf, id, 0, "sent");
@@ -509,15 +508,15 @@ static void creq_ack(struct creq *c, const struct sip_msg *resp)
 	if (!mb)
 		return;
 	err = mbuf_printf(mb,
-	                  "ACK %r SIP/2.0\r\n"
-	                  "Via: %r\r\n"
-	                  "Max-Forwards: 70\r\n"
-	                  "From: %r\r\n"
-	                  "To: %r\r\n"
-	                  "Call-ID: %r\r\n"
-	                  "CSeq: %u ACK\r\n",
-	                  &r->ruri, &sip_msg_hdr(r, SIP_HDR_VIA)->val,
-	                  &r->from.val, &resp->to.val, &r->callid, r->cseq.num);
+			  "ACK %r SIP/2.0\r\n"
+			  "Via: %r\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "From: %r\r\n"
+			  "To: %r\r\n"
+			  "Call-ID: %r\r\n"
+			  "CSeq: %u ACK\r\n",
+			  &r->ruri, &sip_msg_hdr(r, SIP_HDR_VIA)->val,
+			  &r->from.val, &resp->to.val, &r->callid, r->cseq.num);
 	for (le = list_head(&r->hdrl); le && !err; le = le->next) {
 		const struct sip_hdr *h = le->data;
 		if (h->id == SIP_HDR_ROUTE)
@@ -554,7 +553,7 @@ bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg)
 	char reason[128];
 
 	c = list_ledata(hash_lookup(sf->creqs, hash_joaat_pl(&msg->via.branch),
-	                            creq_match, (void *)msg));
+				    creq_match, (void *)msg));
 	pl_strcpy(&msg->reason, reason, sizeof(reason));
 	if (!c) {
 		/* a 2xx retransmission (the translator ACKs it again), or a

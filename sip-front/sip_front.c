@@ -50,8 +50,8 @@ static bool src_trusted(const struct sa *src)
 		len = bits / 8;
 		if (memcmp(a, n->addr, len))
 			continue;
-		if (bits % 8 && (a[len] ^ n->addr[len]) &
-					(0xff << (8 - bits % 8)))
+		if (bits % 8 &&
+		    (a[len] ^ n->addr[len]) & (0xff << (8 - bits % 8)))
 			continue;
 		return true;
 	}
@@ -59,11 +59,9 @@ static bool src_trusted(const struct sa *src)
 }
 
 
-static void reply(const struct sip_msg *msg, uint16_t scode,
-		  const char *reason)
+static void reply(const struct sip_msg *msg, uint16_t scode, const char *reason)
 {
-	sip_replyf(sf.sip, msg, scode, reason,
-		   "Content-Length: 0\r\n\r\n");
+	sip_replyf(sf.sip, msg, scode, reason, "Content-Length: 0\r\n\r\n");
 }
 
 
@@ -213,8 +211,8 @@ struct strans *sip_front_strans_restore(struct sip_front *f,
 
 struct strans *sip_front_strans_find(struct sip_front *f, uint64_t tx)
 {
-	return list_ledata(hash_lookup(f->strans, (uint32_t)tx, strans_match,
-				       &tx));
+	return list_ledata(
+		hash_lookup(f->strans, (uint32_t)tx, strans_match, &tx));
 }
 
 
@@ -232,7 +230,8 @@ static void dialog_in(const struct sip_msg *msg)
 	err = sip_call_request(&sf, msg, s ? s->tx : 0);
 	if (err && s) {
 		sip_treplyf(&s->st, NULL, sf.sip, msg, false, 500,
-			    "Server Internal Error", "Content-Length: 0\r\n\r\n");
+			    "Server Internal Error",
+			    "Content-Length: 0\r\n\r\n");
 		mem_deref(s);
 	}
 }
@@ -285,7 +284,7 @@ static void message_in(const struct sip_msg *msg)
 /* Methods the translator handles inside (or to start) a dialog. */
 static bool method_dialog(const struct pl *met)
 {
-	static const char *m[] = {"INVITE", "BYE",     "CANCEL", "INFO",
+	static const char *m[] = {"INVITE", "BYE",     "CANCEL",  "INFO",
 				  "UPDATE", "MESSAGE", "OPTIONS", NULL};
 
 	for (int i = 0; m[i]; i++)
@@ -367,8 +366,10 @@ static int sip_front_dispatch_translator(struct frame *fr, void *arg)
 					    strans_match, &tx));
 		if (s) {
 			sip_treplyf(&s->st, NULL, sf.sip, s->msg, false,
-				    (uint16_t)scode, reason, "%sContent-Length: 0\r\n\r\n",
-				    scode == 415 ? "Accept: text/plain\r\n" : "");
+				    (uint16_t)scode, reason,
+				    "%sContent-Length: 0\r\n\r\n",
+				    scode == 415 ? "Accept: text/plain\r\n"
+						 : "");
 			mem_deref(s);
 		}
 		/* else answered already, or by a previous incarnation */

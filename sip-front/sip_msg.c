@@ -38,8 +38,7 @@ static void ctrans_destructor(void *arg)
 
 
 /* Report the outcome (reliable) and forget the transaction. */
-static void ctrans_result(struct ctrans *ct, uint16_t scode,
-			  const char *reason)
+static void ctrans_result(struct ctrans *ct, uint16_t scode, const char *reason)
 {
 	struct fbuf fb = {0};
 
@@ -71,7 +70,8 @@ static void timeout_handler(void *arg)
 {
 	struct ctrans *ct = arg;
 
-	log_info("msg %llu: no final response; 408", (unsigned long long)ct->id);
+	log_info("msg %llu: no final response; 408",
+		 (unsigned long long)ct->id);
 	ctrans_result(ct, 408, "Request Timeout");
 }
 
@@ -97,7 +97,8 @@ static int next_hop(const struct xsgw_config *cfg, const char *ruri,
 	*tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
 					       : SIP_TRANSP_UDP;
 	if (cfg->sip.proxy.port)
-		return sa_set_str(dst, cfg->sip.proxy.host, cfg->sip.proxy.port);
+		return sa_set_str(dst, cfg->sip.proxy.host,
+				  cfg->sip.proxy.port);
 	if (!msg_param_decode(&u.params, "transport", &tpv))
 		*tp = !pl_strcasecmp(&tpv, "tcp") ? SIP_TRANSP_TCP
 						  : SIP_TRANSP_UDP;
@@ -131,8 +132,7 @@ int sip_msg_send(struct sip_front *sf, struct frame *fr)
 		goto out;
 	}
 	/* the translator re-sends after its restart: do the work once */
-	if (tlink_is_done(sf->tl, id) ||
-	    hash_apply(sf->ctrans, id_match, &id))
+	if (tlink_is_done(sf->tl, id) || hash_apply(sf->ctrans, id_match, &id))
 		goto out;
 
 	ct = mem_zalloc(sizeof(*ct), ctrans_destructor);
@@ -228,7 +228,8 @@ bool sip_msg_response(struct sip_front *sf, const struct sip_msg *msg)
 
 	if (pl_strcmp(&msg->cseq.met, "MESSAGE"))
 		return false;
-	ct = list_ledata(hash_lookup(sf->ctrans, hash_joaat_pl(&msg->via.branch),
+	ct = list_ledata(hash_lookup(sf->ctrans,
+				     hash_joaat_pl(&msg->via.branch),
 				     branch_match, (void *)&msg->via.branch));
 	if (!ct)
 		return true; /* a retransmitted final response: absorbed */

@@ -12,8 +12,7 @@
 #include "supervisor.h"
 
 
-int spawn_worker(pid_t *pidp, int *ctlfd, const char *path,
-		 const char *config)
+int spawn_worker(pid_t *pidp, int *ctlfd, const char *path, const char *config)
 {
 	int sv[2];
 	pid_t pid;

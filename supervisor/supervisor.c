@@ -104,7 +104,8 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 		log_info("%s ready (pid %d)", proc_name(w->id), (int)w->pid);
 		if (w->id == PROC_TRANSLATOR && !sv.stopping) {
 			for (int i = 0; i < 3; i++)
-				if (!sv.w[i].pid && !tmr_isrunning(&sv.w[i].tmr))
+				if (!sv.w[i].pid &&
+				    !tmr_isrunning(&sv.w[i].tmr))
 					worker_start(&sv.w[i]);
 		}
 		return 0;
@@ -211,7 +212,8 @@ static void worker_died(struct worker *w, int status)
 		restart_handler(w);
 		return;
 	}
-	n = tally_add(&sv.deaths, now, sv.cfg->supervisor.death_window_s * 1000ULL);
+	n = tally_add(&sv.deaths, now,
+		      sv.cfg->supervisor.death_window_s * 1000ULL);
 	log_warn("%s %s (%u death(s) in %us)", proc_name(w->id), w->last_exit,
 		 n, sv.cfg->supervisor.death_window_s);
 	if (n >= sv.cfg->supervisor.max_deaths) {
@@ -385,9 +387,8 @@ static int ctl_end(struct chan *ch, int err, const char *text)
 }
 
 
-static void ctl_worker(struct chan *ch, const char *name, pid_t pid,
-		       bool ready, uint64_t started, unsigned restarts,
-		       const char *last)
+static void ctl_worker(struct chan *ch, const char *name, pid_t pid, bool ready,
+		       uint64_t started, unsigned restarts, const char *last)
 {
 	struct fbuf fb = {0};
 
@@ -404,8 +405,7 @@ static void ctl_worker(struct chan *ch, const char *name, pid_t pid,
 }
 
 
-static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr,
-				   void *arg)
+static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 {
 	struct worker *w = NULL;
 	char *name;
@@ -417,7 +417,8 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr,
 		ctl_worker(ch, "supervisor", getpid(), true, sv.started, 0, "");
 		for (int i = 0; i < 3; i++)
 			ctl_worker(ch, proc_name(sv.w[i].id), sv.w[i].pid,
-				   sv.w[i].ready, sv.w[i].pid ? sv.w[i].started : 0,
+				   sv.w[i].ready,
+				   sv.w[i].pid ? sv.w[i].started : 0,
 				   sv.w[i].restarts, sv.w[i].last_exit);
 		return ctl_end(ch, 0, "");
 	case MSG_CTL_RESTART:
@@ -489,7 +490,8 @@ int main(int argc, char **argv)
 {
 	const char *bins[3] = {"xsgw-translator", "xsgw-xmpp-front",
 			       "xsgw-sip-front"};
-	enum proc_id ids[3] = {PROC_TRANSLATOR, PROC_XMPP_FRONT, PROC_SIP_FRONT};
+	enum proc_id ids[3] = {PROC_TRANSLATOR, PROC_XMPP_FRONT,
+			       PROC_SIP_FRONT};
 	bool check = false;
 	char eb[512], self[4096], path[4200];
 	const char *file = NULL, *env;
@@ -522,8 +524,7 @@ int main(int argc, char **argv)
 	env = getenv("XSGW_LIBEXEC");
 	if (env) {
 		snprintf(sv.bindir, sizeof(sv.bindir), "%s", env);
-	}
-	else {
+	} else {
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		if (n <= 0)
 			fatal(1, "cannot find my own binary");
@@ -550,7 +551,8 @@ int main(int argc, char **argv)
 		sigaction(SIGCHLD, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
 	}
-	err = path_join(path, sizeof(path), sv.cfg->runtime.dir, "control.sock");
+	err = path_join(path, sizeof(path), sv.cfg->runtime.dir,
+			"control.sock");
 	if (!err)
 		err = unix_listen(&sv.ctlfd, path);
 	if (err)

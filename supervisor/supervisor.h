@@ -16,8 +16,7 @@
  * @param ctlfd the supervisor's end of the control socket
  * @return 0 or errno
  */
-int spawn_worker(pid_t *pidp, int *ctlfd, const char *path,
-		 const char *config);
+int spawn_worker(pid_t *pidp, int *ctlfd, const char *path, const char *config);
 
 /** "exited with code 1", "killed by signal 9 (core dumped)", ... */
 void spawn_describe(int status, char *buf, size_t sz);

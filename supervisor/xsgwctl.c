@@ -63,7 +63,8 @@ static int ctl_call(struct fbuf *req, void (*fn)(struct frame *, void *),
 		return errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    frame_finish(req) || write(fd, req->b, req->len) != (ssize_t)req->len) {
+	    frame_finish(req) ||
+	    write(fd, req->b, req->len) != (ssize_t)req->len) {
 		err = errno ? errno : EIO;
 		goto out;
 	}
@@ -131,17 +132,20 @@ static void status_frame(struct frame *fr, void *arg)
 		odict_entry_add(o, "name", ODICT_STRING, name);
 		odict_entry_add(o, "pid", ODICT_INT, (int64_t)pid);
 		odict_entry_add(o, "state", ODICT_STRING,
-				!pid ? "down" : ready ? "ready" : "starting");
+				!pid    ? "down"
+				: ready ? "ready"
+					: "starting");
 		odict_entry_add(o, "uptime_ms", ODICT_INT, (int64_t)up);
 		odict_entry_add(o, "restarts", ODICT_INT, (int64_t)restarts);
 		odict_entry_add(o, "last_exit", ODICT_STRING, last);
 		snprintf(key, sizeof(key), "%u", c->n);
 		odict_entry_add(c->arr, key, ODICT_OBJECT, o);
 		mem_deref(o);
-	}
-	else if (!json && c->arr) {
+	} else if (!json && c->arr) {
 		printf("%-11s %-8u %-9s %9.1fs %8u  %s\n", name, pid,
-		       !pid ? "down" : ready ? "ready" : "starting",
+		       !pid    ? "down"
+		       : ready ? "ready"
+			       : "starting",
 		       up / 1000.0, restarts, *last ? last : "-");
 	}
 	c->n++;
@@ -161,8 +165,7 @@ static int cmd_status(void)
 	if (json) {
 		odict_alloc(&top, 8);
 		odict_alloc(&c.arr, 8);
-	}
-	else {
+	} else {
 		odict_alloc(&c.arr, 8); /* marks "print" */
 		printf("%-11s %-8s %-9s %10s %8s  %s\n", "WORKER", "PID",
 		       "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
@@ -229,7 +232,8 @@ static void msg_to_odict(struct odict *o, uint64_t id, const struct msgrec *r)
 {
 	odict_entry_add(o, "id", ODICT_INT, (int64_t)id);
 	odict_entry_add(o, "kind", ODICT_STRING,
-			r->kind <= MK_RECEIPT ? msgrec_kind_name[r->kind] : "?");
+			r->kind <= MK_RECEIPT ? msgrec_kind_name[r->kind]
+					      : "?");
 	odict_entry_add(o, "state", ODICT_STRING,
 			r->state == MS_PENDING ? "pending" : "done");
 	odict_entry_add(o, "attempts", ODICT_INT, (int64_t)r->attempts);
@@ -278,8 +282,7 @@ static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
 				odict_entry_add(c->arr, key, ODICT_OBJECT, o);
 				mem_deref(o);
 			}
-		}
-		else {
+		} else {
 			printf("%-8llu %-10s %-7s %-3u %-40s -> %s\n",
 			       (unsigned long long)id,
 			       msgrec_kind_name[r.kind <= MK_RECEIPT ? r.kind
@@ -341,21 +344,21 @@ static int cmd_messages(bool all)
 }
 
 
-static void call_to_odict(struct odict *o, uint64_t id,
-			  const struct callrec *r, bool full)
+static void call_to_odict(struct odict *o, uint64_t id, const struct callrec *r,
+			  bool full)
 {
 	const uint64_t now = wall_ms();
 	const struct {
 		const char *k;
 		const char *v;
 	} strs[] = {
-		{"sid", r->sid},	 {"call_id", r->callid},
-		{"owner", r->owner},	 {"user", r->ufull},
-		{"peer", r->gwjid},	 {"local_uri", r->luri},
-		{"remote_uri", r->ruri}, {"local_tag", r->ltag},
-		{"remote_tag", r->rtag}, {"remote_target", r->target},
+		{"sid", r->sid},          {"call_id", r->callid},
+		{"owner", r->owner},      {"user", r->ufull},
+		{"peer", r->gwjid},       {"local_uri", r->luri},
+		{"remote_uri", r->ruri},  {"local_tag", r->ltag},
+		{"remote_tag", r->rtag},  {"remote_target", r->target},
 		{"route_set", r->routes}, {"local_sdp", r->lsdp},
-		{"remote_sdp", r->rsdp}, {"history", r->history},
+		{"remote_sdp", r->rsdp},  {"history", r->history},
 	};
 
 	odict_entry_add(o, "id", ODICT_INT, (int64_t)id);
@@ -400,12 +403,11 @@ static bool sessions_visit(const void *k, size_t kl, const void *v, size_t vl,
 			odict_entry_add(c->arr, key, ODICT_OBJECT, o);
 			mem_deref(o);
 		}
-	}
-	else {
+	} else {
 		printf("%-8llu %-8s %-10s %-24s %-24s %-28s %s\n",
-		       (unsigned long long)id,
-		       r.dir == CD_X2S ? "x2s" : "s2x",
-		       r.state < CS_STATE_MAX ? callrec_state_name[r.state] : "?",
+		       (unsigned long long)id, r.dir == CD_X2S ? "x2s" : "s2x",
+		       r.state < CS_STATE_MAX ? callrec_state_name[r.state]
+					      : "?",
 		       r.sid, r.callid, r.owner, r.gwjid);
 	}
 	c->n++;
@@ -461,8 +463,7 @@ static int cmd_show(const char *arg)
 	call_to_odict(o, id, &r, true);
 	if (json) {
 		re_printf("%H\n", json_encode_odict, o);
-	}
-	else {
+	} else {
 		for (struct le *le = list_head(&o->lst); le; le = le->next) {
 			const struct odict_entry *e = le->data;
 			if (e->type == ODICT_INT)
@@ -501,15 +502,16 @@ static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
 		char idx[16];
 		if (!odict_alloc(&o, 8)) {
 			odict_entry_add(o, "jid", ODICT_STRING, jid);
-			odict_entry_add(o, "priority", ODICT_INT, (int64_t)prio);
-			odict_entry_add(o, "seen_ms", ODICT_INT,
-					(int64_t)be64_get((const uint8_t *)v + 4));
+			odict_entry_add(o, "priority", ODICT_INT,
+					(int64_t)prio);
+			odict_entry_add(
+				o, "seen_ms", ODICT_INT,
+				(int64_t)be64_get((const uint8_t *)v + 4));
 			snprintf(idx, sizeof(idx), "%u", c->n);
 			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
 			mem_deref(o);
 		}
-	}
-	else
+	} else
 		printf("%-48s %d\n", jid, prio);
 	c->n++;
 	return true;
@@ -555,7 +557,8 @@ static int cmd_end(const char *arg)
 	int err;
 
 	if (*end || !*arg) {
-		fprintf(stderr, "xsgwctl: end: '%s' is not a session id\n", arg);
+		fprintf(stderr, "xsgwctl: end: '%s' is not a session id\n",
+			arg);
 		return 2;
 	}
 	if (!call_exists(id)) {
@@ -578,7 +581,8 @@ static int cmd_end(const char *arg)
 	for (int i = 0; i < 100 && call_exists(id); i++)
 		usleep(50000); /* a CLI may wait; the daemons never do */
 	if (call_exists(id)) {
-		printf("%llu: ending (the far side has not answered yet)\n", id);
+		printf("%llu: ending (the far side has not answered yet)\n",
+		       id);
 		return 0;
 	}
 	printf("%llu: ended\n", id);
@@ -607,8 +611,7 @@ static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
 	if (json)
 		odict_entry_add(o, name, ODICT_INT, (int64_t)be64_get(v));
 	else
-		printf("%-28s %llu\n", name,
-		       (unsigned long long)be64_get(v));
+		printf("%-28s %llu\n", name, (unsigned long long)be64_get(v));
 	return true;
 }
 
@@ -639,19 +642,21 @@ static int cmd_stats(void)
 	store_abort(t);
 	store_close(s);
 	if (json) {
-		odict_entry_add(o, "messages.pending", ODICT_INT, (int64_t)lc.n);
+		odict_entry_add(o, "messages.pending", ODICT_INT,
+				(int64_t)lc.n);
 		odict_entry_add(o, "calls.active", ODICT_INT, (int64_t)calls);
 		odict_entry_add(o, "store.map_bytes", ODICT_INT, (int64_t)map);
-		odict_entry_add(o, "store.used_bytes", ODICT_INT, (int64_t)used);
+		odict_entry_add(o, "store.used_bytes", ODICT_INT,
+				(int64_t)used);
 		if (!err)
 			odict_entry_add(o, "workers.restarts", ODICT_INT,
 					(int64_t)sc.restarts);
 		re_printf("%H\n", json_encode_odict, o);
 		mem_deref(o);
-	}
-	else {
+	} else {
 		printf("%-28s %u\n", "messages.pending", lc.n);
-		printf("%-28s %llu\n", "calls.active", (unsigned long long)calls);
+		printf("%-28s %llu\n", "calls.active",
+		       (unsigned long long)calls);
 		printf("%-28s %llu\n", "store.map_bytes",
 		       (unsigned long long)map);
 		printf("%-28s %llu\n", "store.used_bytes",
@@ -700,11 +705,9 @@ static bool dump_visit(const void *k, size_t kl, const void *v, size_t vl,
 			}
 			msgrec_reset(&r);
 		}
-	}
-	else if (vl == 8) {
+	} else if (vl == 8) {
 		odict_entry_add(o, "value", ODICT_INT, (int64_t)be64_get(v));
-	}
-	else {
+	} else {
 		odict_entry_add(o, "value_bytes", ODICT_INT, (int64_t)vl);
 	}
 	if (c->db == DB_MSGKEY || c->db == DB_STATS || c->db == DB_META) {

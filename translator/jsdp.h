@@ -3,8 +3,9 @@
  *
  * Both sides decode into one model, struct jsdp, and encode from it:
  *
- *   SDP text  --jsdp_sdp_decode-->  struct jsdp  --jsdp_jingle_encode-->  <content/>s
- *   <jingle/> --jsdp_jingle_decode-> struct jsdp --jsdp_sdp_encode-->     SDP text
+ *   SDP text  --jsdp_sdp_decode-->  struct jsdp  --jsdp_jingle_encode-->
+ * <content/>s <jingle/> --jsdp_jingle_decode-> struct jsdp --jsdp_sdp_encode-->
+ * SDP text
  *
  * Strings in the model are struct pl that point into the decoded input (the
  * SDP buffer or the libstrophe stanza): the input must outlive the model.
@@ -52,8 +53,8 @@ enum jsdp_senders {
 
 enum jsdp_transport {
 	JSDP_TR_NONE = 0, /**< no transport information at all */
-	JSDP_TR_ICE,	  /**< XEP-0176 ICE-UDP */
-	JSDP_TR_RAW,	  /**< XEP-0177 Raw UDP (SDP: c= and port, no ICE) */
+	JSDP_TR_ICE,      /**< XEP-0176 ICE-UDP */
+	JSDP_TR_RAW,      /**< XEP-0177 Raw UDP (SDP: c= and port, no ICE) */
 };
 
 struct jsdp_param {
@@ -65,9 +66,9 @@ struct jsdp_fb {
 };
 
 struct jsdp_payload {
-	uint32_t id;	   /**< 0..127 */
-	struct pl name;	   /**< empty for a static type without rtpmap */
-	uint32_t clock;	   /**< 0 = unknown */
+	uint32_t id;       /**< 0..127 */
+	struct pl name;    /**< empty for a static type without rtpmap */
+	uint32_t clock;    /**< 0 = unknown */
 	uint32_t channels; /**< 0 = not given (means 1) */
 	uint32_t ptime, maxptime;
 	struct jsdp_param par[JSDP_MAX_PARAMS];
@@ -105,12 +106,12 @@ struct jsdp_cand {
 };
 
 struct jsdp_content {
-	struct pl name;	 /**< Jingle content name = SDP a=mid */
+	struct pl name;  /**< Jingle content name = SDP a=mid */
 	struct pl media; /**< audio, video, application, ... */
 	struct pl proto; /**< SDP only: RTP/AVP, UDP/TLS/RTP/SAVPF, ... */
 	bool creator_responder;
 	enum jsdp_senders senders;
-	bool rejected; /**< port 0, or not RTP (m=application): no Jingle */
+	bool rejected;  /**< port 0, or not RTP (m=application): no Jingle */
 	struct pl fmts; /**< SDP format list as written (rejected media) */
 
 	struct jsdp_payload pt[JSDP_MAX_PAYLOADS];
@@ -157,10 +158,11 @@ struct jsdp {
 /** SDP options: who the SDP is written by or for, and what to put where the
  *  Jingle side has no address. */
 struct jsdp_sdp_opts {
-	bool author_is_initiator; /**< the SDP's author is the Jingle initiator */
-	const char *origin;	  /**< o=/c= address when none is known */
+	bool author_is_initiator; /**< the SDP's author is the Jingle initiator
+				   */
+	const char *origin;       /**< o=/c= address when none is known */
 	uint64_t sess_id, sess_version;
-	const char *action;	/**< a=jingle-action to write, or NULL */
+	const char *action;       /**< a=jingle-action to write, or NULL */
 	const struct jsdp *offer; /**< writing an answer: mirror its m-lines */
 };
 

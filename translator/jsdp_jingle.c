@@ -74,7 +74,7 @@ static void attr_pl(xmpp_stanza_t *st, const char *name, struct pl *out)
 
 /* Optional unsigned attribute. @return false if present and not a number */
 static bool attr_u32(xmpp_stanza_t *st, const char *name, uint64_t max,
-                     uint32_t *out, bool *present)
+		     uint32_t *out, bool *present)
 {
 	struct pl v;
 
@@ -88,7 +88,7 @@ static bool attr_u32(xmpp_stanza_t *st, const char *name, uint64_t max,
 
 
 static int dec_params(struct dec *d, xmpp_stanza_t *parent,
-                      struct jsdp_param *par, unsigned max, unsigned *n)
+		      struct jsdp_param *par, unsigned max, unsigned *n)
 {
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(parent); c;
 	     c = xmpp_stanza_get_next(c)) {
@@ -96,7 +96,7 @@ static int dec_params(struct dec *d, xmpp_stanza_t *parent,
 			continue;
 		if (*n >= max)
 			return bad(d, EOVERFLOW, "too many <parameter/>%s",
-			           NULL);
+				   NULL);
 		attr_pl(c, "name", &par[*n].name);
 		attr_pl(c, "value", &par[*n].value);
 		if (!pl_isset(&par[*n].name) && !pl_isset(&par[*n].value))
@@ -108,7 +108,7 @@ static int dec_params(struct dec *d, xmpp_stanza_t *parent,
 
 
 static int dec_fb(struct dec *d, xmpp_stanza_t *c, struct jsdp_fb *fb,
-                  unsigned *n)
+		  unsigned *n)
 {
 	if (*n >= JSDP_MAX_FB)
 		return bad(d, EOVERFLOW, "too many <rtcp-fb/>%s", NULL);
@@ -137,12 +137,12 @@ static int dec_payload(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *p)
 	    !attr_u32(p, "ptime", 100000, &pt->ptime, NULL) ||
 	    !attr_u32(p, "maxptime", 100000, &pt->maxptime, NULL))
 		return bad(d, EBADMSG, "bad <payload-type/> in content '%s'",
-		           xmpp_stanza_get_attribute(p, "id"));
+			   xmpp_stanza_get_attribute(p, "id"));
 	attr_pl(p, "name", &pt->name);
 	for (unsigned i = 0; i < ct->npt; i++)
 		if (ct->pt[i].id == pt->id)
 			return bad(d, EBADMSG, "payload type %s twice",
-			           xmpp_stanza_get_attribute(p, "id"));
+				   xmpp_stanza_get_attribute(p, "id"));
 	err = dec_params(d, p, pt->par, JSDP_MAX_PARAMS, &pt->npar);
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(p); c && !err;
 	     c = xmpp_stanza_get_next(c))
@@ -165,14 +165,14 @@ static int dec_source(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *s)
 	if (!xmpp_stanza_get_attribute(s, "ssrc") ||
 	    !attr_u32(s, "ssrc", UINT32_MAX, &src->ssrc, NULL))
 		return bad(d, EBADMSG, "<source/> without a valid ssrc%s",
-		           NULL);
+			   NULL);
 	ct->nsrc++;
 	return dec_params(d, s, src->par, JSDP_MAX_SRC_PARAMS, &src->npar);
 }
 
 
 static int dec_ssrc_group(struct dec *d, struct jsdp_content *ct,
-                          xmpp_stanza_t *g)
+			  xmpp_stanza_t *g)
 {
 	struct jsdp_ssrc_group *sg;
 
@@ -183,18 +183,18 @@ static int dec_ssrc_group(struct dec *d, struct jsdp_content *ct,
 	attr_pl(g, "semantics", &sg->semantics);
 	if (!pl_isset(&sg->semantics))
 		return bad(d, EBADMSG, "<ssrc-group/> without semantics%s",
-		           NULL);
+			   NULL);
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(g); c;
 	     c = xmpp_stanza_get_next(c)) {
 		if (!is(c, "source", NULL))
 			continue;
 		if (sg->n >= JSDP_MAX_GROUP_SSRCS)
 			return bad(d, EOVERFLOW, "too many ssrcs in a group%s",
-			           NULL);
+				   NULL);
 		if (!xmpp_stanza_get_attribute(c, "ssrc") ||
 		    !attr_u32(c, "ssrc", UINT32_MAX, &sg->ssrc[sg->n++], NULL))
 			return bad(d, EBADMSG, "bad ssrc in <ssrc-group/>%s",
-			           NULL);
+				   NULL);
 	}
 	ct->nsgrp++;
 	return 0;
@@ -202,7 +202,7 @@ static int dec_ssrc_group(struct dec *d, struct jsdp_content *ct,
 
 
 static int dec_description(struct dec *d, struct jsdp_content *ct,
-                           xmpp_stanza_t *desc)
+			   xmpp_stanza_t *desc)
 {
 	int err = 0;
 
@@ -218,17 +218,17 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 		} else if (is(c, "rtp-hdrext", NS_HDREXT)) {
 			struct jsdp_hdrext *x;
 			int s = jsdp_senders_parse(
-			        xmpp_stanza_get_attribute(c, "senders"));
+				xmpp_stanza_get_attribute(c, "senders"));
 			if (ct->next >= JSDP_MAX_HDREXT)
 				return bad(d, EOVERFLOW,
-				           "too many <rtp-hdrext/>%s", NULL);
+					   "too many <rtp-hdrext/>%s", NULL);
 			x = &ct->ext[ct->next];
 			attr_pl(c, "uri", &x->uri);
 			if (s < 0 || !pl_isset(&x->uri) ||
 			    !xmpp_stanza_get_attribute(c, "id") ||
 			    !attr_u32(c, "id", 255, &x->id, NULL) || !x->id)
 				return bad(d, EBADMSG, "bad <rtp-hdrext/>%s",
-				           NULL);
+					   NULL);
 			x->senders = (enum jsdp_senders)s;
 			ct->next++;
 		} else if (is(c, "extmap-allow-mixed", NS_HDREXT)) {
@@ -241,9 +241,9 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 			err = dec_ssrc_group(d, ct, c);
 		} else if (is(c, "encryption", NULL)) {
 			const char *req =
-			        xmpp_stanza_get_attribute(c, "required");
+				xmpp_stanza_get_attribute(c, "required");
 			ct->crypto_required = req && (!strcmp(req, "true") ||
-			                              !strcmp(req, "1"));
+						      !strcmp(req, "1"));
 			for (xmpp_stanza_t *k = xmpp_stanza_get_children(c); k;
 			     k = xmpp_stanza_get_next(k)) {
 				struct jsdp_crypto *cr;
@@ -252,19 +252,19 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 					continue;
 				if (ct->ncrypto >= JSDP_MAX_CRYPTO)
 					return bad(d, EOVERFLOW,
-					           "too many <crypto/>%s",
-					           NULL);
+						   "too many <crypto/>%s",
+						   NULL);
 				cr = &ct->crypto[ct->ncrypto];
 				attr_pl(k, "tag", &cr->tag);
 				attr_pl(k, "crypto-suite", &cr->suite);
 				attr_pl(k, "key-params", &cr->key_params);
 				attr_pl(k, "session-params",
-				        &cr->session_params);
+					&cr->session_params);
 				if (!jsdp_num(&cr->tag, 999999999, &tag) ||
 				    !pl_isset(&cr->suite) ||
 				    !pl_isset(&cr->key_params))
 					return bad(d, EBADMSG,
-					           "bad <crypto/>%s", NULL);
+						   "bad <crypto/>%s", NULL);
 				ct->ncrypto++;
 			}
 		}
@@ -274,7 +274,7 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 
 
 static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
-                    bool raw)
+		    bool raw)
 {
 	struct jsdp_cand *k;
 	bool has;
@@ -295,19 +295,19 @@ static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
 	    !k->component || !xmpp_stanza_get_attribute(c, "port") ||
 	    !attr_u32(c, "port", 65535, &k->port, NULL) || !pl_isset(&k->ip))
 		return bad(d, EBADMSG,
-		           "<candidate/> needs component, ip, port%s", NULL);
+			   "<candidate/> needs component, ip, port%s", NULL);
 	if (!attr_u32(c, "rel-port", 65535, &k->rel_port, &k->has_rel_port) ||
 	    !attr_u32(c, "generation", UINT32_MAX, &k->generation,
-	              &k->has_generation) ||
+		      &k->has_generation) ||
 	    !attr_u32(c, "network", UINT32_MAX, &k->network, &k->has_network) ||
 	    !attr_u32(c, "priority", UINT32_MAX, &k->priority, &has))
 		return bad(d, EBADMSG, "bad number in <candidate/>%s", NULL);
 	if (!raw && (!has || !pl_isset(&k->foundation) ||
-	             !pl_isset(&k->protocol) || !pl_isset(&k->type)))
+		     !pl_isset(&k->protocol) || !pl_isset(&k->type)))
 		return bad(d, EBADMSG,
-		           "ICE <candidate/> needs foundation, priority, "
-		           "protocol and type%s",
-		           NULL);
+			   "ICE <candidate/> needs foundation, priority, "
+			   "protocol and type%s",
+			   NULL);
 	if (raw) {
 		if (k->component == 1) {
 			ct->addr = k->ip;
@@ -322,14 +322,14 @@ static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
 
 
 static int dec_transport(struct dec *d, struct jsdp_content *ct,
-                         xmpp_stanza_t *tr)
+			 xmpp_stanza_t *tr)
 {
 	bool raw = is(tr, "transport", NS_RAW);
 	int err = 0;
 
 	if (!raw && !is(tr, "transport", NS_ICE))
 		return bad(d, EBADMSG, "unsupported transport '%s'",
-		           xmpp_stanza_get_ns(tr));
+			   xmpp_stanza_get_ns(tr));
 	ct->tr = raw ? JSDP_TR_RAW : JSDP_TR_ICE;
 	attr_pl(tr, "ufrag", &ct->ufrag);
 	attr_pl(tr, "pwd", &ct->pwd);
@@ -340,15 +340,15 @@ static int dec_transport(struct dec *d, struct jsdp_content *ct,
 		} else if (is(c, "fingerprint", NS_DTLS)) {
 			xmpp_stanza_t *t = xmpp_stanza_get_children(c);
 			const char *txt = t && xmpp_stanza_is_text(t)
-			                          ? xmpp_stanza_get_text_ptr(t)
-			                          : NULL;
+						  ? xmpp_stanza_get_text_ptr(t)
+						  : NULL;
 			attr_pl(c, "hash", &ct->fp_hash);
 			attr_pl(c, "setup", &ct->fp_setup);
 			if (!txt || !pl_isset(&ct->fp_hash))
 				return bad(d, EBADMSG,
-				           "<fingerprint/> needs hash and "
-				           "value%s",
-				           NULL);
+					   "<fingerprint/> needs hash and "
+					   "value%s",
+					   NULL);
 			pl_set_str(&ct->fp_value, txt);
 			jsdp_trim(&ct->fp_value);
 		}
@@ -364,7 +364,7 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 	struct jsdp_content *ct;
 	const char *creator = xmpp_stanza_get_attribute(st, "creator");
 	int senders =
-	        jsdp_senders_parse(xmpp_stanza_get_attribute(st, "senders"));
+		jsdp_senders_parse(xmpp_stanza_get_attribute(st, "senders"));
 	xmpp_stanza_t *desc = NULL, *tr = NULL;
 	int err = 0;
 
@@ -378,10 +378,10 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 	for (unsigned i = 0; i < m->n; i++)
 		if (!pl_cmp(&m->c[i].name, &ct->name))
 			return bad(d, EBADMSG, "content '%s' twice",
-			           xmpp_stanza_get_attribute(st, "name"));
+				   xmpp_stanza_get_attribute(st, "name"));
 	if (senders < 0)
 		return bad(d, EBADMSG, "bad senders '%s'",
-		           xmpp_stanza_get_attribute(st, "senders"));
+			   xmpp_stanza_get_attribute(st, "senders"));
 	if (creator && strcmp(creator, "initiator") &&
 	    strcmp(creator, "responder"))
 		return bad(d, EBADMSG, "bad creator '%s'", creator);
@@ -411,7 +411,7 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 
 
 int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
-                       size_t sz)
+		       size_t sz)
 {
 	struct dec d = {eb, sz};
 	int err = 0;
@@ -425,29 +425,29 @@ int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
 			struct jsdp_group *g;
 			if (m->ngrp >= JSDP_MAX_GROUPS)
 				return bad(&d, EOVERFLOW, "too many <group/>%s",
-				           NULL);
+					   NULL);
 			g = &m->grp[m->ngrp];
 			memset(g, 0, sizeof(*g));
 			attr_pl(c, "semantics", &g->semantics);
 			if (!pl_isset(&g->semantics))
 				return bad(&d, EBADMSG,
-				           "<group/> without semantics%s",
-				           NULL);
+					   "<group/> without semantics%s",
+					   NULL);
 			for (xmpp_stanza_t *n = xmpp_stanza_get_children(c); n;
 			     n = xmpp_stanza_get_next(n)) {
 				if (!is(n, "content", NULL))
 					continue;
 				if (g->n >= JSDP_MAX_GROUP_NAMES)
 					return bad(
-					        &d, EOVERFLOW,
-					        "too many names in a group%s",
-					        NULL);
+						&d, EOVERFLOW,
+						"too many names in a group%s",
+						NULL);
 				attr_pl(n, "name", &g->name[g->n]);
 				if (!pl_isset(&g->name[g->n++]))
 					return bad(&d, EBADMSG,
-					           "<group/> member without "
-					           "name%s",
-					           NULL);
+						   "<group/> member without "
+						   "name%s",
+						   NULL);
 			}
 			m->ngrp++;
 		}
@@ -465,7 +465,7 @@ struct enc {
 
 
 static xmpp_stanza_t *el(struct enc *e, xmpp_stanza_t *parent, const char *name,
-                         const char *ns)
+			 const char *ns)
 {
 	xmpp_stanza_t *c = xmpp_stanza_new(e->ctx);
 
@@ -483,7 +483,7 @@ static xmpp_stanza_t *el(struct enc *e, xmpp_stanza_t *parent, const char *name,
 
 
 static void set(struct enc *e, xmpp_stanza_t *st, const char *name,
-                const struct pl *v)
+		const struct pl *v)
 {
 	char *s;
 
@@ -500,7 +500,7 @@ static void set(struct enc *e, xmpp_stanza_t *st, const char *name,
 
 
 static void set_str(struct enc *e, xmpp_stanza_t *st, const char *name,
-                    const char *v)
+		    const char *v)
 {
 	if (st && xmpp_stanza_set_attribute(st, name, v))
 		e->err = ENOMEM;
@@ -508,7 +508,7 @@ static void set_str(struct enc *e, xmpp_stanza_t *st, const char *name,
 
 
 static void set_u32(struct enc *e, xmpp_stanza_t *st, const char *name,
-                    uint32_t v)
+		    uint32_t v)
 {
 	char b[16];
 
@@ -518,7 +518,7 @@ static void set_u32(struct enc *e, xmpp_stanza_t *st, const char *name,
 
 
 static void enc_params(struct enc *e, xmpp_stanza_t *parent,
-                       const struct jsdp_param *par, unsigned n, const char *ns)
+		       const struct jsdp_param *par, unsigned n, const char *ns)
 {
 	for (unsigned i = 0; i < n; i++) {
 		xmpp_stanza_t *p = el(e, parent, "parameter", ns);
@@ -529,7 +529,7 @@ static void enc_params(struct enc *e, xmpp_stanza_t *parent,
 
 
 static void enc_fb(struct enc *e, xmpp_stanza_t *parent,
-                   const struct jsdp_fb *fb, unsigned n)
+		   const struct jsdp_fb *fb, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		xmpp_stanza_t *f = el(e, parent, "rtcp-fb", NS_RTCP_FB);
@@ -540,7 +540,7 @@ static void enc_fb(struct enc *e, xmpp_stanza_t *parent,
 
 
 static void enc_description(struct enc *e, xmpp_stanza_t *content,
-                            const struct jsdp_content *c)
+			    const struct jsdp_content *c)
 {
 	xmpp_stanza_t *d = el(e, content, "description", NS_RTP);
 
@@ -570,7 +570,7 @@ static void enc_description(struct enc *e, xmpp_stanza_t *content,
 		set(e, x, "uri", &c->ext[i].uri);
 		if (c->ext[i].senders != JSDP_BOTH)
 			set_str(e, x, "senders",
-			        jsdp_senders_name(c->ext[i].senders));
+				jsdp_senders_name(c->ext[i].senders));
 	}
 	if (c->extmap_allow_mixed)
 		el(e, d, "extmap-allow-mixed", NS_HDREXT);
@@ -599,7 +599,7 @@ static void enc_description(struct enc *e, xmpp_stanza_t *content,
 		set(e, g, "semantics", &c->sgrp[i].semantics);
 		for (unsigned j = 0; g && j < c->sgrp[i].n; j++)
 			set_u32(e, el(e, g, "source", NULL), "ssrc",
-			        c->sgrp[i].ssrc[j]);
+				c->sgrp[i].ssrc[j]);
 	}
 }
 
@@ -612,15 +612,15 @@ static uint32_t host_priority(uint32_t component)
 
 
 static void enc_cand_id(char *b, size_t sz, const struct jsdp_content *c,
-                        unsigned i)
+			unsigned i)
 {
 	re_snprintf(b, sz, "%r-%u", &c->name, i);
 }
 
 
 static void enc_transport(struct enc *e, xmpp_stanza_t *content,
-                          const struct jsdp_content *c,
-                          const struct jsdp_jingle_opts *o)
+			  const struct jsdp_content *c,
+			  const struct jsdp_jingle_opts *o)
 {
 	xmpp_stanza_t *t, *k;
 	char id[64];
@@ -694,7 +694,7 @@ static void enc_transport(struct enc *e, xmpp_stanza_t *content,
 		set_u32(e, k, "component", ca->component);
 		set(e, k, "foundation", &ca->foundation);
 		set_u32(e, k, "generation",
-		        ca->has_generation ? ca->generation : 0);
+			ca->has_generation ? ca->generation : 0);
 		if (pl_isset(&ca->id)) {
 			set(e, k, "id", &ca->id);
 		} else {
@@ -730,7 +730,7 @@ static bool is_content(const struct jsdp *m, const struct pl *name)
 
 
 int jsdp_jingle_encode(xmpp_stanza_t *jingle, const struct jsdp *m,
-                       const struct jsdp_jingle_opts *o)
+		       const struct jsdp_jingle_opts *o)
 {
 	struct enc e = {xmpp_stanza_get_context(jingle), 0};
 
@@ -743,7 +743,7 @@ int jsdp_jingle_encode(xmpp_stanza_t *jingle, const struct jsdp *m,
 		if (!ct)
 			break;
 		set_str(&e, ct, "creator",
-		        c->creator_responder ? "responder" : "initiator");
+			c->creator_responder ? "responder" : "initiator");
 		set(&e, ct, "name", &c->name);
 		set_str(&e, ct, "senders", jsdp_senders_name(c->senders));
 		enc_description(&e, ct, c);

@@ -12,14 +12,14 @@ static const struct {
 	const char *name;
 	uint32_t clock, channels;
 } static_pt[] = {
-	{0, "PCMU", 8000, 0},  {3, "GSM", 8000, 0},	{4, "G723", 8000, 0},
-	{5, "DVI4", 8000, 0},  {6, "DVI4", 16000, 0},	{7, "LPC", 8000, 0},
-	{8, "PCMA", 8000, 0},  {9, "G722", 8000, 0},	{10, "L16", 44100, 2},
-	{11, "L16", 44100, 0}, {12, "QCELP", 8000, 0}, {13, "CN", 8000, 0},
-	{14, "MPA", 90000, 0}, {15, "G728", 8000, 0},	{16, "DVI4", 11025, 0},
-	{17, "DVI4", 22050, 0}, {18, "G729", 8000, 0}, {25, "CelB", 90000, 0},
-	{26, "JPEG", 90000, 0}, {28, "nv", 90000, 0},	{31, "H261", 90000, 0},
-	{32, "MPV", 90000, 0}, {33, "MP2T", 90000, 0}, {34, "H263", 90000, 0},
+	{0, "PCMU", 8000, 0},   {3, "GSM", 8000, 0},    {4, "G723", 8000, 0},
+	{5, "DVI4", 8000, 0},   {6, "DVI4", 16000, 0},  {7, "LPC", 8000, 0},
+	{8, "PCMA", 8000, 0},   {9, "G722", 8000, 0},   {10, "L16", 44100, 2},
+	{11, "L16", 44100, 0},  {12, "QCELP", 8000, 0}, {13, "CN", 8000, 0},
+	{14, "MPA", 90000, 0},  {15, "G728", 8000, 0},  {16, "DVI4", 11025, 0},
+	{17, "DVI4", 22050, 0}, {18, "G729", 8000, 0},  {25, "CelB", 90000, 0},
+	{26, "JPEG", 90000, 0}, {28, "nv", 90000, 0},   {31, "H261", 90000, 0},
+	{32, "MPV", 90000, 0},  {33, "MP2T", 90000, 0}, {34, "H263", 90000, 0},
 };
 
 /* Session-level values that apply to every m-section lacking its own. */
@@ -124,8 +124,7 @@ enum jsdp_senders jsdp_dir_to_senders(int dir, bool author_is_initiator)
 }
 
 
-static const char *senders_to_dir(enum jsdp_senders s,
-				  bool author_is_initiator)
+static const char *senders_to_dir(enum jsdp_senders s, bool author_is_initiator)
 {
 	switch (s) {
 	case JSDP_INITIATOR:
@@ -167,8 +166,8 @@ static bool is_rtp(const struct pl *proto)
 
 
 /* m=<media> <port>[/<n>] <proto> <fmt>... */
-static int media_line(struct jsdp_content *c, struct pl v, char *eb,
-		      size_t sz, unsigned ln)
+static int media_line(struct jsdp_content *c, struct pl v, char *eb, size_t sz,
+		      unsigned ln)
 {
 	struct pl port, proto, fmt, pn, cnt;
 
@@ -199,7 +198,8 @@ static int media_line(struct jsdp_content *c, struct pl v, char *eb,
 			return fail(eb, sz, EOVERFLOW, ln,
 				    "too many payload types");
 		c->pt[c->npt].id = id;
-		for (size_t i = 0; i < sizeof(static_pt) / sizeof(static_pt[0]); i++) {
+		for (size_t i = 0; i < sizeof(static_pt) / sizeof(static_pt[0]);
+		     i++) {
 			if (static_pt[i].id == id) {
 				pl_set_str(&c->pt[c->npt].name,
 					   static_pt[i].name);
@@ -215,8 +215,8 @@ static int media_line(struct jsdp_content *c, struct pl v, char *eb,
 
 /* candidate:<foundation> <component> <transport> <priority> <ip> <port>
  *           typ <type> [key value]... */
-static int cand_attr(struct jsdp_content *c, struct pl v, char *eb,
-		     size_t sz, unsigned ln)
+static int cand_attr(struct jsdp_content *c, struct pl v, char *eb, size_t sz,
+		     unsigned ln)
 {
 	struct jsdp_cand *k;
 	struct pl comp, prio, port, typ, key, val;
@@ -268,7 +268,8 @@ static int fmtp_attr(struct jsdp_content *c, struct pl v)
 		return EBADMSG;
 	p = pt_find(c, id);
 	if (!p)
-		return 0; /* RFC 4566: attributes of unlisted formats are void */
+		return 0; /* RFC 4566: attributes of unlisted formats are void
+			   */
 	params = v;
 	jsdp_trim(&params);
 	while (params.l) {
@@ -285,8 +286,7 @@ static int fmtp_attr(struct jsdp_content *c, struct pl v)
 			jsdp_trim(&value);
 			p->par[p->npar].name = name;
 			p->par[p->npar].value = value;
-		}
-		else {
+		} else {
 			p->par[p->npar].name = pl_null;
 			p->par[p->npar].value = one;
 		}
@@ -350,14 +350,11 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 		if (!v.l)
 			return fail(eb, sz, EBADMSG, ln, "empty a=mid");
 		c->name = v;
-	}
-	else if (dir_parse(name) >= 0) {
+	} else if (dir_parse(name) >= 0) {
 		*dir = dir_parse(name);
-	}
-	else if (c->rejected) {
+	} else if (c->rejected) {
 		return 0; /* nothing else of a rejected stream matters */
-	}
-	else if (!pl_strcmp(name, "rtpmap")) {
+	} else if (!pl_strcmp(name, "rtpmap")) {
 		struct jsdp_payload *p;
 		struct pl enc, clock, ch;
 		if (!jsdp_tok(&v, &a) || !jsdp_num(&a, 127, &id) ||
@@ -374,15 +371,14 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 		p->name = enc;
 		if (!ch.l)
 			p->channels = 0;
-	}
-	else if (!pl_strcmp(name, "fmtp")) {
+	} else if (!pl_strcmp(name, "fmtp")) {
 		err = fmtp_attr(c, v);
 		if (err)
 			return fail(eb, sz, err, ln,
-				    err == EOVERFLOW ? "too many fmtp parameters"
-						     : "malformed a=fmtp");
-	}
-	else if (!pl_strcmp(name, "rtcp-fb")) {
+				    err == EOVERFLOW
+					    ? "too many fmtp parameters"
+					    : "malformed a=fmtp");
+	} else if (!pl_strcmp(name, "rtcp-fb")) {
 		struct jsdp_payload *p;
 		if (!jsdp_tok(&v, &a))
 			return fail(eb, sz, EBADMSG, ln, "malformed a=rtcp-fb");
@@ -396,20 +392,17 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 			return fail(eb, sz, err, ln,
 				    err == EOVERFLOW ? "too many a=rtcp-fb"
 						     : "malformed a=rtcp-fb");
-	}
-	else if (!pl_strcmp(name, "ptime")) {
+	} else if (!pl_strcmp(name, "ptime")) {
 		jsdp_trim(&v);
 		split(&v, '.', &a, &b); /* "20.0" happens */
 		if (!jsdp_num(&a, 100000, ptime))
 			return fail(eb, sz, EBADMSG, ln, "bad a=ptime");
-	}
-	else if (!pl_strcmp(name, "maxptime")) {
+	} else if (!pl_strcmp(name, "maxptime")) {
 		jsdp_trim(&v);
 		split(&v, '.', &a, &b);
 		if (!jsdp_num(&a, 100000, maxptime))
 			return fail(eb, sz, EBADMSG, ln, "bad a=maxptime");
-	}
-	else if (!pl_strcmp(name, "extmap")) {
+	} else if (!pl_strcmp(name, "extmap")) {
 		struct jsdp_hdrext *x;
 		struct pl d, idd;
 		int dd = JSDP_BOTH;
@@ -430,18 +423,14 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 		x->id = id;
 		x->uri = b;
 		x->senders = jsdp_dir_to_senders(dd, author_is_initiator);
-	}
-	else if (!pl_strcmp(name, "extmap-allow-mixed")) {
+	} else if (!pl_strcmp(name, "extmap-allow-mixed")) {
 		c->extmap_allow_mixed = true;
-	}
-	else if (!pl_strcmp(name, "rtcp-mux")) {
+	} else if (!pl_strcmp(name, "rtcp-mux")) {
 		c->rtcp_mux = true;
-	}
-	else if (!pl_strcmp(name, "rtcp")) {
+	} else if (!pl_strcmp(name, "rtcp")) {
 		if (!jsdp_tok(&v, &a) || !jsdp_num(&a, 65535, &c->rtcp_port))
 			return fail(eb, sz, EBADMSG, ln, "bad a=rtcp");
-	}
-	else if (!pl_strcmp(name, "ssrc")) {
+	} else if (!pl_strcmp(name, "ssrc")) {
 		struct jsdp_source *s = NULL;
 		struct jsdp_param *pp;
 		if (!jsdp_tok(&v, &a) || !jsdp_num(&a, UINT32_MAX, &id))
@@ -464,8 +453,7 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 				    "too many a=ssrc attributes");
 		pp = &s->par[s->npar++];
 		split(&v, ':', &pp->name, &pp->value);
-	}
-	else if (!pl_strcmp(name, "ssrc-group")) {
+	} else if (!pl_strcmp(name, "ssrc-group")) {
 		struct jsdp_ssrc_group *g;
 		if (c->nsgrp >= JSDP_MAX_SSRC_GROUPS)
 			return fail(eb, sz, EOVERFLOW, ln,
@@ -484,26 +472,24 @@ static int media_attr(struct jsdp_content *c, const struct pl *name,
 					    "bad ssrc in a=ssrc-group");
 		}
 		c->nsgrp++;
-	}
-	else if (!pl_strcmp(name, "crypto")) {
+	} else if (!pl_strcmp(name, "crypto")) {
 		struct jsdp_crypto *k;
 		if (c->ncrypto >= JSDP_MAX_CRYPTO)
 			return fail(eb, sz, EOVERFLOW, ln, "too many a=crypto");
 		k = &c->crypto[c->ncrypto];
 		memset(k, 0, sizeof(*k));
 		if (!jsdp_tok(&v, &k->tag) || !jsdp_tok(&v, &k->suite) ||
-		    !jsdp_tok(&v, &k->key_params) || !jsdp_num(&k->tag, 999999999, &id))
+		    !jsdp_tok(&v, &k->key_params) ||
+		    !jsdp_num(&k->tag, 999999999, &id))
 			return fail(eb, sz, EBADMSG, ln, "malformed a=crypto");
 		jsdp_trim(&v);
 		k->session_params = v;
 		c->ncrypto++;
-	}
-	else if ((err = sec_attr(name, v, &c->ufrag, &c->pwd, &c->fp_hash,
-				 &c->fp_value, &c->fp_setup)) >= 0) {
+	} else if ((err = sec_attr(name, v, &c->ufrag, &c->pwd, &c->fp_hash,
+				   &c->fp_value, &c->fp_setup)) >= 0) {
 		return err ? fail(eb, sz, err, ln, "malformed a=fingerprint")
 			   : 0;
-	}
-	else if (!pl_strcmp(name, "candidate")) {
+	} else if (!pl_strcmp(name, "candidate")) {
 		return cand_attr(c, v, eb, sz, ln);
 	}
 	return 0;
@@ -519,8 +505,7 @@ static int sess_attr(struct jsdp *m, struct sess_defaults *d,
 
 	if (dir_parse(name) >= 0) {
 		d->dir = dir_parse(name);
-	}
-	else if (!pl_strcmp(name, "group")) {
+	} else if (!pl_strcmp(name, "group")) {
 		struct jsdp_group *g;
 		if (m->ngrp >= JSDP_MAX_GROUPS)
 			return fail(eb, sz, EOVERFLOW, ln, "too many a=group");
@@ -535,17 +520,14 @@ static int sess_attr(struct jsdp *m, struct sess_defaults *d,
 			g->name[g->n++] = a;
 		}
 		m->ngrp++;
-	}
-	else if (!pl_strcmp(name, "jingle-action")) {
+	} else if (!pl_strcmp(name, "jingle-action")) {
 		jsdp_trim(&v);
 		m->action = v;
-	}
-	else if ((err = sec_attr(name, v, &d->ufrag, &d->pwd, &d->fp_hash,
-				 &d->fp_value, &d->setup)) >= 0) {
+	} else if ((err = sec_attr(name, v, &d->ufrag, &d->pwd, &d->fp_hash,
+				   &d->fp_value, &d->setup)) >= 0) {
 		return err ? fail(eb, sz, err, ln, "malformed a=fingerprint")
 			   : 0;
-	}
-	else if (!pl_strcmp(name, "extmap-allow-mixed")) {
+	} else if (!pl_strcmp(name, "extmap-allow-mixed")) {
 		d->extmap_allow_mixed = true;
 	}
 	return 0;
@@ -595,8 +577,7 @@ static void media_end(struct jsdp *m, struct jsdp_content *c,
 	}
 	if (pl_isset(&c->ufrag) || c->ncand) {
 		c->tr = JSDP_TR_ICE;
-	}
-	else if (c->port && pl_isset(&c->addr)) {
+	} else if (c->port && pl_isset(&c->addr)) {
 		c->tr = JSDP_TR_RAW;
 		/* RFC 3550 11: RTCP on the next port unless told otherwise */
 		if (!c->rtcp_mux && !c->rtcp_port && c->port < 65535)
@@ -721,12 +702,13 @@ static int print_cand(struct mbuf *mb, const struct jsdp_cand *k)
 			      k->component);
 
 	for (size_t i = 0; i < k->protocol.l; i++)
-		err |= mbuf_write_u8(mb, (uint8_t)(k->protocol.p[i] >= 'A' &&
-							   k->protocol.p[i] <= 'Z'
-						   ? k->protocol.p[i] + 32
-						   : k->protocol.p[i]));
-	err |= mbuf_printf(mb, " %u %r %u typ %r", k->priority, &k->ip,
-			   k->port, &k->type);
+		err |= mbuf_write_u8(
+			mb, (uint8_t)(k->protocol.p[i] >= 'A' &&
+						      k->protocol.p[i] <= 'Z'
+					      ? k->protocol.p[i] + 32
+					      : k->protocol.p[i]));
+	err |= mbuf_printf(mb, " %u %r %u typ %r", k->priority, &k->ip, k->port,
+			   &k->type);
 	if (pl_isset(&k->rel_addr))
 		err |= mbuf_printf(mb, " raddr %r", &k->rel_addr);
 	if (k->has_rel_port)
@@ -801,8 +783,7 @@ static int print_content(struct mbuf *mb, const struct jsdp_content *c,
 		}
 		if (k2 && !c->rtcp_mux)
 			rtcp = k2->port;
-	}
-	else if (c->tr == JSDP_TR_RAW) {
+	} else if (c->tr == JSDP_TR_RAW) {
 		addr = c->addr;
 		port = c->port;
 		rtcp = c->rtcp_mux ? 0 : c->rtcp_port;
@@ -843,9 +824,10 @@ static int print_content(struct mbuf *mb, const struct jsdp_content *c,
 		const struct jsdp_hdrext *x = &c->ext[i];
 		err |= mbuf_printf(mb, "a=extmap:%u", x->id);
 		if (x->senders != JSDP_BOTH)
-			err |= mbuf_printf(mb, "/%s",
-					   senders_to_dir(x->senders,
-							  o->author_is_initiator));
+			err |= mbuf_printf(
+				mb, "/%s",
+				senders_to_dir(x->senders,
+					       o->author_is_initiator));
 		err |= mbuf_printf(mb, " %r\r\n", &x->uri);
 	}
 	if (c->extmap_allow_mixed)
@@ -869,7 +851,8 @@ static int print_content(struct mbuf *mb, const struct jsdp_content *c,
 	if (c->npt && c->pt[0].maxptime)
 		err |= mbuf_printf(mb, "a=maxptime:%u\r\n", c->pt[0].maxptime);
 	for (unsigned i = 0; i < c->nsgrp; i++) {
-		err |= mbuf_printf(mb, "a=ssrc-group:%r", &c->sgrp[i].semantics);
+		err |= mbuf_printf(mb, "a=ssrc-group:%r",
+				   &c->sgrp[i].semantics);
 		for (unsigned j = 0; j < c->sgrp[i].n; j++)
 			err |= mbuf_printf(mb, " %u", c->sgrp[i].ssrc[j]);
 		err |= mbuf_write_str(mb, "\r\n");
@@ -881,7 +864,8 @@ static int print_content(struct mbuf *mb, const struct jsdp_content *c,
 		for (unsigned j = 0; j < s->npar; j++)
 			err |= mbuf_printf(mb, "a=ssrc:%u %r%s%r\r\n", s->ssrc,
 					   &s->par[j].name,
-					   pl_isset(&s->par[j].value) ? ":" : "",
+					   pl_isset(&s->par[j].value) ? ":"
+								      : "",
 					   &s->par[j].value);
 	}
 	return err;

@@ -68,7 +68,7 @@ static int call_load(struct translator *tr, uint64_t id, struct callrec *r)
 	err = callrec_decode(r, v, vl);
 	if (err)
 		log_error("call %llu: undecodable record",
-		          (unsigned long long)id);
+			  (unsigned long long)id);
 	return err;
 }
 
@@ -82,7 +82,7 @@ static void call_save(struct translator *tr, uint64_t id, struct callrec *r)
 	be64_put(k, id);
 	if (callrec_encode(&fb, r))
 		log_error("call %llu: cannot encode its record",
-		          (unsigned long long)id);
+			  (unsigned long long)id);
 	else
 		store_put(tr_txn(tr), DB_CALL, k, 8, fb.b, fb.len);
 	fbuf_reset(&fb);
@@ -91,7 +91,7 @@ static void call_save(struct translator *tr, uint64_t id, struct callrec *r)
 
 /* key = kind, a, NUL, b */
 static size_t key_make(uint8_t *k, size_t sz, char kind, const char *a,
-                       const char *b)
+		       const char *b)
 {
 	size_t al = strlen(a ? a : ""), bl = strlen(b ? b : "");
 
@@ -106,7 +106,7 @@ static size_t key_make(uint8_t *k, size_t sz, char kind, const char *a,
 
 
 static void key_put(struct translator *tr, char kind, const char *a,
-                    const char *b, uint64_t id)
+		    const char *b, uint64_t id)
 {
 	uint8_t k[1024], v[8];
 	size_t kl = key_make(k, sizeof(k), kind, a, b);
@@ -118,7 +118,7 @@ static void key_put(struct translator *tr, char kind, const char *a,
 
 
 static void key_del(struct translator *tr, char kind, const char *a,
-                    const char *b)
+		    const char *b)
 {
 	uint8_t k[1024];
 	size_t kl = key_make(k, sizeof(k), kind, a, b);
@@ -129,7 +129,7 @@ static void key_del(struct translator *tr, char kind, const char *a,
 
 
 static uint64_t key_get(struct translator *tr, char kind, const char *a,
-                        const char *b)
+			const char *b)
 {
 	uint8_t k[1024];
 	size_t kl = key_make(k, sizeof(k), kind, a, b), vl;
@@ -193,7 +193,7 @@ static void call_event(struct callrec *r, const char *fmt, ...)
 	int n;
 
 	n = snprintf(line, sizeof(line), "%llu ",
-	             (unsigned long long)wall_ms());
+		     (unsigned long long)wall_ms());
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
@@ -214,7 +214,7 @@ static void call_state(struct callrec *r, enum call_state s)
 
 
 static void call_deadline(struct translator *tr, uint64_t id, struct callrec *r,
-                          uint64_t when)
+			  uint64_t when)
 {
 	if (r->deadline)
 		tr_deadline_del(tr, r->deadline, id);
@@ -226,14 +226,14 @@ static void call_deadline(struct translator *tr, uint64_t id, struct callrec *r,
 
 /* The call is over: forget it everywhere. */
 static void call_drop(struct translator *tr, uint64_t id, struct callrec *r,
-                      const char *why)
+		      const char *why)
 {
 	uint8_t k[8];
 
 	log_info("call %llu (%s, sid %s, Call-ID %s) ended: %s",
-	         (unsigned long long)id,
-	         r->dir == CD_X2S ? "xmpp->sip" : "sip->xmpp", r->sid,
-	         r->callid, why);
+		 (unsigned long long)id,
+		 r->dir == CD_X2S ? "xmpp->sip" : "sip->xmpp", r->sid,
+		 r->callid, why);
 	call_deadline(tr, id, r, 0);
 	key_del(tr, 's', r->owner, r->sid);
 	key_del(tr, 'd', r->callid, r->ltag);
@@ -312,7 +312,7 @@ static void xml_send(struct translator *tr, xmpp_stanza_t *st)
 
 
 static xmpp_stanza_t *elem(struct translator *tr, xmpp_stanza_t *parent,
-                           const char *name, const char *ns)
+			   const char *name, const char *ns)
 {
 	xmpp_stanza_t *e = xmpp_stanza_new(ctx(tr));
 
@@ -328,7 +328,7 @@ static xmpp_stanza_t *elem(struct translator *tr, xmpp_stanza_t *parent,
 
 
 static void text_elem(struct translator *tr, xmpp_stanza_t *parent,
-                      const char *name, const char *ns, const char *text)
+		      const char *name, const char *ns, const char *text)
 {
 	xmpp_stanza_t *e = elem(tr, parent, name, ns), *t;
 
@@ -348,10 +348,10 @@ static const char *attr(xmpp_stanza_t *st, const char *name)
 
 
 static void iq_answer(struct translator *tr, xmpp_stanza_t *req,
-                      const char *etype, const char *cond, const char *text)
+		      const char *etype, const char *cond, const char *text)
 {
 	xmpp_stanza_t *r = xmpp_iq_new(ctx(tr), etype ? "error" : "result",
-	                               attr(req, "id"));
+				       attr(req, "id"));
 
 	xmpp_stanza_set_to(r, attr(req, "from"));
 	xmpp_stanza_set_from(r, attr(req, "to"));
@@ -376,15 +376,15 @@ static void iq_result(struct translator *tr, xmpp_stanza_t *req)
 /* <iq type=set><jingle action sid initiator responder/></iq>; *jp is the
  * jingle element (owned by the iq). */
 static xmpp_stanza_t *jingle_iq(struct translator *tr, uint64_t id,
-                                const struct callrec *r, const char *to,
-                                const char *action, xmpp_stanza_t **jp)
+				const struct callrec *r, const char *to,
+				const char *action, xmpp_stanza_t **jp)
 {
 	char iqid[64];
 	xmpp_stanza_t *iq, *j;
 	static unsigned n;
 
 	snprintf(iqid, sizeof(iqid), "xsgw-c%llu-%u", (unsigned long long)id,
-	         ++n);
+		 ++n);
 	iq = xmpp_iq_new(ctx(tr), "set", iqid);
 	xmpp_stanza_set_to(iq, to);
 	xmpp_stanza_set_from(iq, r->gwjid);
@@ -404,7 +404,7 @@ static xmpp_stanza_t *jingle_iq(struct translator *tr, uint64_t id,
 /* Every resource that must hear about the call: the one in it, or all
  * that were rung. */
 static void jingle_to_all(struct translator *tr, uint64_t id,
-                          const struct callrec *r, xmpp_stanza_t *iq)
+			  const struct callrec *r, xmpp_stanza_t *iq)
 {
 	char *rung = NULL, *save = NULL, *to;
 
@@ -426,11 +426,11 @@ static void jingle_to_all(struct translator *tr, uint64_t id,
 
 /* session-terminate with a reason; for SIP codes a <sip-error/> too. */
 static void jingle_terminate(struct translator *tr, uint64_t id,
-                             const struct callrec *r, const char *reason,
-                             unsigned scode, const char *phrase)
+			     const struct callrec *r, const char *reason,
+			     unsigned scode, const char *phrase)
 {
 	xmpp_stanza_t *j,
-	        *iq = jingle_iq(tr, id, r, r->owner, "session-terminate", &j);
+		*iq = jingle_iq(tr, id, r, r->owner, "session-terminate", &j);
 	xmpp_stanza_t *re = elem(tr, j, "reason", NULL);
 
 	elem(tr, re, reason, NULL);
@@ -458,9 +458,9 @@ static int contact_hdr(struct translator *tr, struct mbuf *mb)
 	const struct xsgw_config *cfg = tr->proc.cfg;
 
 	return mbuf_printf(mb, "Contact: <sip:xsgw@%s:%u%s>\r\n",
-	                   cfg->sip.local_host, cfg->sip.listen.port,
-	                   cfg->sip.transport == SIP_TP_TCP ? ";transport=tcp"
-	                                                    : "");
+			   cfg->sip.local_host, cfg->sip.listen.port,
+			   cfg->sip.transport == SIP_TP_TCP ? ";transport=tcp"
+							    : "");
 }
 
 
@@ -481,16 +481,16 @@ static void first_route(const char *routes, char *out, size_t sz)
  * cseq 0 takes the next local CSeq. ACK and CANCEL pass their own.
  */
 static uint64_t sip_send_req(struct translator *tr, struct callrec *r,
-                             const char *method, uint32_t cseq,
-                             const char *branch, const char *ctype,
-                             const char *extra, const char *body)
+			     const char *method, uint32_t cseq,
+			     const char *branch, const char *ctype,
+			     const char *extra, const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct fbuf fb = {0};
 	char *br = NULL, *rs = NULL, *save = NULL, *line, dst[512];
 	const bool cancel = !strcmp(method, "CANCEL");
 	const char *ruri =
-	        cancel || !r->target || !*r->target ? r->inv_ruri : r->target;
+		cancel || !r->target || !*r->target ? r->inv_ruri : r->target;
 	uint64_t id = 0;
 	int err;
 
@@ -501,12 +501,12 @@ static uint64_t sip_send_req(struct translator *tr, struct callrec *r,
 	if (!branch)
 		branch = br = token("z9hG4bK");
 	err = mbuf_printf(mb,
-	                  "From: %s;tag=%s\r\nTo: %s%s%s\r\n"
-	                  "Call-ID: %s\r\nCSeq: %u %s\r\n",
-	                  r->luri, r->ltag, r->ruri,
-	                  r->rtag && *r->rtag && !cancel ? ";tag=" : "",
-	                  r->rtag && !cancel ? r->rtag : "", r->callid, cseq,
-	                  method);
+			  "From: %s;tag=%s\r\nTo: %s%s%s\r\n"
+			  "Call-ID: %s\r\nCSeq: %u %s\r\n",
+			  r->luri, r->ltag, r->ruri,
+			  r->rtag && *r->rtag && !cancel ? ";tag=" : "",
+			  r->rtag && !cancel ? r->rtag : "", r->callid, cseq,
+			  method);
 	if (!cancel && strcmp(method, "ACK"))
 		err |= contact_hdr(tr, mb);
 	if (r->routes && *r->routes && !str_dup(&rs, r->routes)) {
@@ -518,7 +518,7 @@ static uint64_t sip_send_req(struct translator *tr, struct callrec *r,
 		err |= mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!strcmp(method, "INVITE") || !strcmp(method, "BYE"))
 		err |= mbuf_write_str(mb, "Allow: INVITE, ACK, CANCEL, BYE, "
-		                          "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
+					  "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
 	if (body && *body)
 		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
 	if (extra)
@@ -545,10 +545,10 @@ static uint64_t sip_send_req(struct translator *tr, struct callrec *r,
 
 /* A response to a request we hold as raw bytes. */
 static uint64_t sip_send_resp(struct translator *tr, uint64_t tx,
-                              const char *src, const struct pl *raw,
-                              uint64_t totag, unsigned scode,
-                              const char *reason, bool contact,
-                              const char *body)
+			      const char *src, const struct pl *raw,
+			      uint64_t totag, unsigned scode,
+			      const char *reason, bool contact,
+			      const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(256);
 	struct fbuf fb = {0};
@@ -560,7 +560,7 @@ static uint64_t sip_send_resp(struct translator *tr, uint64_t tx,
 		      mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!err && scode >= 200 && scode < 300)
 		err = mbuf_write_str(mb, "Allow: INVITE, ACK, CANCEL, BYE, "
-		                         "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
+					 "INFO, UPDATE, MESSAGE, OPTIONS\r\n");
 	if (!err) {
 		frame_begin(&fb, MSG_SIP_OUT_RESPONSE, 0);
 		frame_put_u64(&fb, tx);
@@ -580,8 +580,8 @@ static uint64_t sip_send_resp(struct translator *tr, uint64_t tx,
 
 /* Answer the pending INVITE of an S2X call. */
 static uint64_t invite_reply(struct translator *tr, struct callrec *r,
-                             unsigned scode, const char *reason,
-                             const char *body)
+			     unsigned scode, const char *reason,
+			     const char *body)
 {
 	struct pl raw;
 
@@ -589,33 +589,33 @@ static uint64_t invite_reply(struct translator *tr, struct callrec *r,
 	r->last_scode = scode;
 	call_event(r, "sent %u %s", scode, reason);
 	return sip_send_resp(tr, r->inv_tx, r->inv_src, &raw, r->totag, scode,
-	                     reason, scode < 300, body);
+			     reason, scode < 300, body);
 }
 
 
 /* Answer a request other than the pending INVITE. */
 static void sipin_reply(struct translator *tr, const struct sipin *in,
-                        unsigned scode, const char *reason, bool contact,
-                        const char *body)
+			unsigned scode, const char *reason, bool contact,
+			const char *body)
 {
 	struct pl raw = {(const char *)in->mb->buf, in->mb->end};
 
 	if (scode >= 300)
 		log_info("%r %r from %s: %u %s", &in->msg->met,
-		         &in->msg->callid, in->src, scode, reason);
+			 &in->msg->callid, in->src, scode, reason);
 	if (!in->tx && !pl_strcmp(&in->msg->met, "CANCEL"))
 		return; /* libre has answered it */
 	(void)sip_send_resp(tr, in->tx, in->src, &raw, 0, scode, reason,
-	                    contact, body);
+			    contact, body);
 }
 
 
 /* ---- SDP <-> Jingle ------------------------------------------------- */
 
 static int sdp_of_jingle(struct translator *tr, struct callrec *r,
-                         xmpp_stanza_t *j, bool author_is_initiator,
-                         const char *offer_sdp, const char *action, char **sdp,
-                         char *eb, size_t ebsz)
+			 xmpp_stanza_t *j, bool author_is_initiator,
+			 const char *offer_sdp, const char *action, char **sdp,
+			 char *eb, size_t ebsz)
 {
 	struct jsdp *m = jsdp_alloc(), *offer = NULL;
 	struct mbuf *mb = mbuf_alloc(2048);
@@ -634,8 +634,8 @@ static int sdp_of_jingle(struct translator *tr, struct callrec *r,
 		offer = jsdp_alloc();
 		pl_set_str(&opl, offer_sdp);
 		err = offer ? jsdp_sdp_decode(offer, &opl, !author_is_initiator,
-		                              eb, ebsz)
-		            : ENOMEM;
+					      eb, ebsz)
+			    : ENOMEM;
 		if (err)
 			goto out;
 	}
@@ -664,12 +664,12 @@ out:
 
 /* Add the contents of an SDP to a <jingle/>. */
 static int jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
-                         const char *sdp, bool author_is_initiator,
-                         struct pl *action, char *eb, size_t ebsz)
+			 const char *sdp, bool author_is_initiator,
+			 struct pl *action, char *eb, size_t ebsz)
 {
 	struct jsdp *m = jsdp_alloc();
 	struct jsdp_jingle_opts o = {.raw_udp =
-	                                     tr->proc.cfg->sip.phone_raw_udp};
+					     tr->proc.cfg->sip.phone_raw_udp};
 	struct pl pl;
 	int err;
 
@@ -690,12 +690,12 @@ static int jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 
 /* Only the transports of an SDP's contents (transport-info). */
 static int transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
-                             const char *sdp, bool author_is_initiator,
-                             char *eb, size_t ebsz)
+			     const char *sdp, bool author_is_initiator,
+			     char *eb, size_t ebsz)
 {
 	xmpp_stanza_t *tmp = elem(tr, NULL, "jingle", NS_JINGLE), *c, *t, *nc;
 	int err = jingle_of_sdp(tr, tmp, sdp, author_is_initiator, NULL, eb,
-	                        ebsz);
+				ebsz);
 
 	for (c = xmpp_stanza_get_children(tmp); c && !err;
 	     c = xmpp_stanza_get_next(c)) {
@@ -727,7 +727,7 @@ struct pres_scan {
 
 
 static bool pres_visit(const void *k, size_t kl, const void *v, size_t vl,
-                       void *arg)
+		       void *arg)
 {
 	struct pres_scan *c = arg;
 	const char *key = k;
@@ -737,14 +737,14 @@ static bool pres_visit(const void *k, size_t kl, const void *v, size_t vl,
 	if (kl < c->pl || memcmp(k, c->prefix, c->pl))
 		return false;
 	prio = vl >= 4 ? (int32_t)(((uint32_t)((const uint8_t *)v)[0] << 24) |
-	                           ((const uint8_t *)v)[1] << 16 |
-	                           ((const uint8_t *)v)[2] << 8 |
-	                           ((const uint8_t *)v)[3])
-	               : 0;
+				   ((const uint8_t *)v)[1] << 16 |
+				   ((const uint8_t *)v)[2] << 8 |
+				   ((const uint8_t *)v)[3])
+		       : 0;
 	if (prio < 0)
 		return true; /* RFC 6121 §4.7.2.3: never for routing */
 	if (re_sdprintf(&l, "%s%b/%b\n", c->list ? c->list : "", c->prefix,
-	                c->pl - 1, key + c->pl, kl - c->pl))
+			c->pl - 1, key + c->pl, kl - c->pl))
 		return false;
 	mem_deref(c->list);
 	c->list = l;
@@ -755,7 +755,7 @@ static bool pres_visit(const void *k, size_t kl, const void *v, size_t vl,
 
 /* Online resources of a bare JID (full JIDs, one per line). */
 static unsigned pres_online(struct translator *tr, const char *bare,
-                            char **list)
+			    char **list)
 {
 	struct pres_scan c = {0};
 	size_t n = strlen(bare);
@@ -845,7 +845,7 @@ static bool jmi_pending(const struct callrec *r)
 
 /* <message><propose|retract id=sid/></message> from the caller's JID. */
 static void jmi_send(struct translator *tr, const struct callrec *r,
-                     const char *to, const char *what)
+		     const char *to, const char *what)
 {
 	xmpp_stanza_t *m = xmpp_message_new(ctx(tr), "chat", to, NULL), *e;
 	char id[80];
@@ -891,20 +891,20 @@ static void jmi_in(struct translator *tr, xmpp_stanza_t *st)
 		if (r.last_scode < 180)
 			invite_reply(tr, &r, 180, "Ringing", NULL);
 	} else if (!strcmp(xmpp_stanza_get_name(c), "proceed") &&
-	           jmi_pending(&r) && strchr(from, '/')) {
+		   jmi_pending(&r) && strchr(from, '/')) {
 		xmpp_stanza_t *j =
-		        xmpp_stanza_new_from_string(ctx(tr), r.init_xml);
+			xmpp_stanza_new_from_string(ctx(tr), r.init_xml);
 		xmpp_stanza_t *iq;
 		char iqid[64];
 
 		if (!j) {
 			log_error("call %llu: stored session-initiate unusable",
-			          (unsigned long long)id);
+				  (unsigned long long)id);
 			goto out;
 		}
 		/* the stored <jingle/> (its sid is the propose id) */
 		snprintf(iqid, sizeof(iqid), "xsgw-c%llu-p",
-		         (unsigned long long)id);
+			 (unsigned long long)id);
 		iq = xmpp_iq_new(ctx(tr), "set", iqid);
 		xmpp_stanza_set_to(iq, from);
 		xmpp_stanza_set_from(iq, r.gwjid);
@@ -917,7 +917,7 @@ static void jmi_in(struct translator *tr, xmpp_stanza_t *st)
 		re_sdprintf(&r.rung, "%s\n", from);
 		call_event(&r, "proceed from %s", from);
 		call_deadline(tr, id, &r,
-		              wall_ms() + tr->proc.cfg->sip.ring_timeout_ms);
+			      wall_ms() + tr->proc.cfg->sip.ring_timeout_ms);
 	} else if (!strcmp(xmpp_stanza_get_name(c), "reject")) {
 		invite_reply(tr, &r, 603, "Decline", NULL);
 		call_drop(tr, id, &r, "rejected (XEP-0353)");
@@ -933,14 +933,14 @@ out:
 /* ---- XMPP user acts -------------------------------------------------- */
 
 static int sip_uri_of_gwjid(const struct xsgw_config *cfg, const char *jid,
-                            char *uri, size_t sz)
+			    char *uri, size_t sz)
 {
 	char node[512];
 	const char *at = strchr(jid, '@');
 	size_t n;
 
 	if (!at || strncasecmp(at + 1, cfg->xmpp.component,
-	                       strlen(cfg->xmpp.component)))
+			       strlen(cfg->xmpp.component)))
 		return EINVAL;
 	n = (size_t)(at - jid);
 	if (!n || n >= sizeof(node))
@@ -960,24 +960,24 @@ static char *callid_of_sid(const char *sid)
 
 	if (n && n <= 64 &&
 	    strspn(sid, "abcdefghijklmnopqrstuvwxyz"
-	                "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                "0123456789-.!%*_+`'~") == n)
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-.!%*_+`'~") == n)
 		re_sdprintf(&c, "%s", sid);
 	else
 		re_sdprintf(&c, "%08x%08x", hash_joaat_str(sid),
-		            (uint32_t)random_u64());
+			    (uint32_t)random_u64());
 	return c;
 }
 
 
 static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
-                       xmpp_stanza_t *j, const char *from, const char *to,
-                       const char *owner, const char *sid)
+		       xmpp_stanza_t *j, const char *from, const char *to,
+		       const char *owner, const char *sid)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
 	struct callrec r = {0};
 	char target[600], me[600], eb[160], gw[512], *sdp = NULL, *luri = NULL,
-	                                             *ruri = NULL;
+						     *ruri = NULL;
 	uint64_t id;
 	int err;
 
@@ -1008,7 +1008,7 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 	set_str(&r.gwjid, gw);
 	set_str(&r.sid, sid);
 	set_str(&r.initiator,
-	        *attr(j, "initiator") ? attr(j, "initiator") : from);
+		*attr(j, "initiator") ? attr(j, "initiator") : from);
 	set_str(&r.responder, gw);
 	r.callid = callid_of_sid(sid);
 	r.ltag = token("");
@@ -1019,7 +1019,7 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 	id = store_next_id(tr_txn(tr));
 	call_state(&r, CS_CALLING);
 	r.inv_out = sip_send_req(tr, &r, "INVITE", 1, r.inv_branch,
-	                         "application/sdp", NULL, sdp);
+				 "application/sdp", NULL, sdp);
 	out_index(tr, r.inv_out, id);
 	key_put(tr, 's', owner, sid, id);
 	key_put(tr, 'd', r.callid, r.ltag, id);
@@ -1028,7 +1028,7 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 	store_count(tr_txn(tr), "calls.x2s", 1);
 	iq_result(tr, iq);
 	log_info("call %llu: %s -> %s (sid %s, Call-ID %s)",
-	         (unsigned long long)id, from, target, sid, r.callid);
+		 (unsigned long long)id, from, target, sid, r.callid);
 	callrec_reset(&r);
 	mem_deref(sdp);
 }
@@ -1036,7 +1036,7 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 
 /* Other resources that were rung hear the call was answered elsewhere. */
 static void cancel_others(struct translator *tr, uint64_t id, struct callrec *r,
-                          const char *winner)
+			  const char *winner)
 {
 	char *rung = NULL, *save = NULL, *to;
 
@@ -1057,18 +1057,18 @@ static void cancel_others(struct translator *tr, uint64_t id, struct callrec *r,
 
 
 static void x_accept(struct translator *tr, uint64_t id, struct callrec *r,
-                     xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *from)
+		     xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *from)
 {
 	char eb[160], *sdp = NULL;
 	int err;
 
 	if (r->dir != CD_S2X || r->state != CS_RINGING) {
 		iq_answer(tr, iq, "cancel", "unexpected-request",
-		          "not a ringing incoming call");
+			  "not a ringing incoming call");
 		return;
 	}
 	err = sdp_of_jingle(tr, r, j, false, r->rsdp, NULL, &sdp, eb,
-	                    sizeof(eb));
+			    sizeof(eb));
 	if (err) {
 		iq_answer(tr, iq, "modify", "bad-request", eb);
 		return;
@@ -1082,8 +1082,8 @@ static void x_accept(struct translator *tr, uint64_t id, struct callrec *r,
 	cancel_others(tr, id, r, from);
 	r->init_xml = mem_deref(r->init_xml);
 	call_deadline(tr, id, r,
-	              wall_ms() +
-	                      tr->proc.cfg->sip.call_idle_timeout_s * 1000ULL);
+		      wall_ms() +
+			      tr->proc.cfg->sip.call_idle_timeout_s * 1000ULL);
 	call_save(tr, id, r);
 	iq_result(tr, iq);
 	mem_deref(sdp);
@@ -1099,22 +1099,22 @@ static unsigned reject_code(xmpp_stanza_t *j, const char **phrase)
 		unsigned code;
 		const char *phrase;
 	} map[] = {
-	        {"busy", 486, "Busy Here"},
-	        {"decline", 486, "Busy Here"},
-	        {"success", 486, "Busy Here"},
-	        {"cancel", 487, "Request Terminated"},
-	        {"gone", 410, "Gone"},
-	        {"timeout", 408, "Request Timeout"},
-	        {"media-error", 488, "Not Acceptable Here"},
-	        {"unsupported-applications", 488, "Not Acceptable Here"},
-	        {"unsupported-transports", 488, "Not Acceptable Here"},
-	        {"incompatible-parameters", 488, "Not Acceptable Here"},
-	        {"failed-application", 488, "Not Acceptable Here"},
-	        {"failed-transport", 488, "Not Acceptable Here"},
-	        {"security-error", 488, "Not Acceptable Here"},
-	        {"connectivity-error", 503, "Service Unavailable"},
-	        {"expired", 480, "Temporarily Unavailable"},
-	        {"general-error", 500, "Server Internal Error"},
+		{"busy", 486, "Busy Here"},
+		{"decline", 486, "Busy Here"},
+		{"success", 486, "Busy Here"},
+		{"cancel", 487, "Request Terminated"},
+		{"gone", 410, "Gone"},
+		{"timeout", 408, "Request Timeout"},
+		{"media-error", 488, "Not Acceptable Here"},
+		{"unsupported-applications", 488, "Not Acceptable Here"},
+		{"unsupported-transports", 488, "Not Acceptable Here"},
+		{"incompatible-parameters", 488, "Not Acceptable Here"},
+		{"failed-application", 488, "Not Acceptable Here"},
+		{"failed-transport", 488, "Not Acceptable Here"},
+		{"security-error", 488, "Not Acceptable Here"},
+		{"connectivity-error", 503, "Service Unavailable"},
+		{"expired", 480, "Temporarily Unavailable"},
+		{"general-error", 500, "Server Internal Error"},
 	};
 
 	*phrase = "Busy Here";
@@ -1171,7 +1171,7 @@ static unsigned rung_remove(struct callrec *r, const char *who)
 
 
 static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
-                        xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *from)
+			xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *from)
 {
 	const char *phrase;
 	unsigned code;
@@ -1186,7 +1186,7 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 	case CS_RINGING:
 		if (r->dir == CD_X2S) {
 			sip_send_req(tr, r, "CANCEL", r->inv_cseq,
-			             r->inv_branch, NULL, NULL, NULL);
+				     r->inv_branch, NULL, NULL, NULL);
 			call_state(r, CS_CANCELLING);
 			call_deadline(tr, id, r, wall_ms() + CANCEL_WAIT_MS);
 			call_save(tr, id, r);
@@ -1210,7 +1210,7 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 
 /* <hold/>/<active/> -> re-INVITE with our media sendonly/sendrecv. */
 static void x_hold(struct translator *tr, uint64_t id, struct callrec *r,
-                   bool hold)
+		   bool hold)
 {
 	struct jsdp *m = jsdp_alloc();
 	struct mbuf *mb = mbuf_alloc(2048);
@@ -1224,8 +1224,8 @@ static void x_hold(struct translator *tr, uint64_t id, struct callrec *r,
 		goto out;
 	for (unsigned i = 0; i < m->n; i++)
 		m->c[i].senders = !hold     ? JSDP_BOTH
-		                  : we_init ? JSDP_INITIATOR
-		                            : JSDP_RESPONDER;
+				  : we_init ? JSDP_INITIATOR
+					    : JSDP_RESPONDER;
 	o.author_is_initiator = we_init;
 	o.origin = tr->proc.cfg->sip.local_host;
 	o.sess_id = r->sdp_id;
@@ -1238,7 +1238,7 @@ static void x_hold(struct translator *tr, uint64_t id, struct callrec *r,
 	sip_send_req(tr, r, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
 	set_str(&r->lsdp, sdp);
 	call_event(r,
-	           hold ? "hold (re-INVITE sent)" : "resume (re-INVITE sent)");
+		   hold ? "hold (re-INVITE sent)" : "resume (re-INVITE sent)");
 	call_save(tr, id, r);
 out:
 	mem_deref(m);
@@ -1249,7 +1249,7 @@ out:
 
 /* session-info: ringing -> 180; DTMF -> INFO; hold/active -> re-INVITE */
 static void x_info(struct translator *tr, uint64_t id, struct callrec *r,
-                   xmpp_stanza_t *iq, xmpp_stanza_t *j)
+		   xmpp_stanza_t *iq, xmpp_stanza_t *j)
 {
 	xmpp_stanza_t *c = xmpp_stanza_get_children(j);
 	const char *n = c ? xmpp_stanza_get_name(c) : NULL;
@@ -1265,14 +1265,14 @@ static void x_info(struct translator *tr, uint64_t id, struct callrec *r,
 		char body[64];
 		const char *code = attr(c, "code");
 		unsigned dur =
-		        *attr(c, "duration") ? atoi(attr(c, "duration")) : 100;
+			*attr(c, "duration") ? atoi(attr(c, "duration")) : 100;
 		snprintf(body, sizeof(body), "Signal=%.1s\r\nDuration=%u\r\n",
-		         code, dur);
+			 code, dur);
 		sip_send_req(tr, r, "INFO", 0, NULL, "application/dtmf-relay",
-		             NULL, body);
+			     NULL, body);
 		call_save(tr, id, r);
 	} else if ((!strcmp(n, "hold") || !strcmp(n, "active")) &&
-	           r->state == CS_ACTIVE) {
+		   r->state == CS_ACTIVE) {
 		x_hold(tr, id, r, !strcmp(n, "hold"));
 	}
 }
@@ -1308,15 +1308,15 @@ static void frag_flush(struct translator *tr, struct callrec *r)
 	if (!r->pend_frag || !*r->pend_frag || !r->rtag || !*r->rtag)
 		return;
 	sip_send_req(tr, r, "INFO", 0, NULL, "application/trickle-ice-sdpfrag",
-	             "Info-Package: trickle-ice\r\n", r->pend_frag);
+		     "Info-Package: trickle-ice\r\n", r->pend_frag);
 	r->pend_frag = mem_deref(r->pend_frag);
 }
 
 
 /* transport-info -> INFO with an RFC 8840 fragment (trickle ICE). */
 static void x_transport_info(struct translator *tr, uint64_t id,
-                             struct callrec *r, xmpp_stanza_t *iq,
-                             xmpp_stanza_t *j)
+			     struct callrec *r, xmpp_stanza_t *iq,
+			     xmpp_stanza_t *j)
 {
 	struct jsdp *m = jsdp_alloc();
 	struct mbuf *mb = mbuf_alloc(512);
@@ -1350,17 +1350,17 @@ out:
 
 /* source-add/remove/update -> re-INVITE with a=jingle-action */
 static void x_source(struct translator *tr, uint64_t id, struct callrec *r,
-                     xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *action)
+		     xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *action)
 {
 	char eb[160], *sdp = NULL;
 
 	if (r->state != CS_ACTIVE) {
 		iq_answer(tr, iq, "cancel", "unexpected-request",
-		          "the call is not answered");
+			  "the call is not answered");
 		return;
 	}
 	if (sdp_of_jingle(tr, r, j, r->dir == CD_X2S, NULL, action, &sdp, eb,
-	                  sizeof(eb))) {
+			  sizeof(eb))) {
 		iq_answer(tr, iq, "modify", "bad-request", eb);
 		return;
 	}
@@ -1373,7 +1373,7 @@ static void x_source(struct translator *tr, uint64_t id, struct callrec *r,
 
 
 static void x_existing(struct translator *tr, uint64_t id, struct callrec *r,
-                       xmpp_stanza_t *iq, const char *from)
+		       xmpp_stanza_t *iq, const char *from)
 {
 	xmpp_stanza_t *j, *out;
 	char caller[512], iqid[64];
@@ -1381,7 +1381,7 @@ static void x_existing(struct translator *tr, uint64_t id, struct callrec *r,
 	if (r->dir != CD_S2X || r->state != CS_RINGING || !r->init_xml ||
 	    !*r->init_xml) {
 		iq_answer(tr, iq, "cancel", "item-not-found",
-		          "no session-initiate for this SID");
+			  "no session-initiate for this SID");
 		return;
 	}
 	j = xmpp_stanza_new_from_string(ctx(tr), r->init_xml);
@@ -1425,14 +1425,14 @@ static void x_iq_reply(struct translator *tr, xmpp_stanza_t *st)
 			invite_reply(tr, &r, 180, "Ringing", NULL);
 			call_save(tr, cid, &r);
 		} else if (!strcmp(attr(st, "type"), "error") &&
-		           strstr(r.rung ? r.rung : "", from)) {
+			   strstr(r.rung ? r.rung : "", from)) {
 			if (rung_remove(&r, from)) {
 				call_save(tr, cid, &r);
 			} else {
 				invite_reply(tr, &r, 480,
-				             "Temporarily Unavailable", NULL);
+					     "Temporarily Unavailable", NULL);
 				call_drop(tr, cid, &r,
-				          "every device refused the call");
+					  "every device refused the call");
 			}
 		}
 	}
@@ -1463,12 +1463,12 @@ static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 	bare_of(from, owner, sizeof(owner));
 	if (!*sid || !*action || !strchr(from, '/')) {
 		iq_answer(tr, iq, "modify", "bad-request",
-		          "jingle needs action and sid");
+			  "jingle needs action and sid");
 		return;
 	}
 	if (!domain_served(tr->proc.cfg, owner)) {
 		iq_answer(tr, iq, "cancel", "forbidden",
-		          "not a user of the served domains");
+			  "not a user of the served domains");
 		return;
 	}
 	if (!strcmp(type, "set") && !strcmp(action, "session-initiate")) {
@@ -1486,7 +1486,7 @@ static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 			x_existing(tr, id, &r, iq, from);
 		else
 			iq_answer(tr, iq, "cancel", "feature-not-implemented",
-			          NULL);
+				  NULL);
 	} else if (!strcmp(action, "session-accept"))
 		x_accept(tr, id, &r, iq, j, from);
 	else if (!strcmp(action, "session-terminate"))
@@ -1621,7 +1621,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 	const struct sip_msg *msg = in->msg;
 	struct callrec r = {0};
 	char user[256], host[256], owner[512], gw[600], eb[160], *list = NULL,
-	                                                         *body = NULL;
+								 *body = NULL;
 	xmpp_stanza_t *iq = NULL, *j;
 	struct pl rawpl = {(const char *)in->mb->buf, in->mb->end};
 	uint64_t id;
@@ -1641,7 +1641,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 			struct pl raw;
 			pl_set_str(&raw, r.inv_raw);
 			sip_send_resp(tr, in->tx, r.inv_src, &raw, r.totag,
-			              r.last_scode, "Ringing", true, NULL);
+				      r.last_scode, "Ringing", true, NULL);
 		}
 		callrec_reset(&r);
 		return;
@@ -1655,7 +1655,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 	n = pres_online(tr, owner, &list);
 	if (!n && !cfg->sip.propose_timeout_ms) {
 		sipin_reply(tr, in, 480, "Temporarily Unavailable", false,
-		            NULL);
+			    NULL);
 		goto out;
 	}
 	if (!msg->ctyp.type.l ||
@@ -1665,10 +1665,10 @@ static void s_invite(struct translator *tr, struct sipin *in)
 		/* nobody known online: that is the answer, offer or not */
 		if (!n)
 			sipin_reply(tr, in, 480, "Temporarily Unavailable",
-			            false, NULL);
+				    false, NULL);
 		else
 			sipin_reply(tr, in, 488, "SDP Offer Required", false,
-			            NULL);
+				    NULL);
 		goto out;
 	}
 	pl_strcpy(&msg->from.uri.user, user, sizeof(user));
@@ -1710,7 +1710,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 		log_info("INVITE %s: SDP refused: %s", r.callid, eb);
 		char reason[200];
 		snprintf(reason, sizeof(reason), "Not Acceptable Here (%s)",
-		         eb);
+			 eb);
 		sipin_reply(tr, in, 488, reason, false, NULL);
 		goto out;
 	}
@@ -1736,12 +1736,12 @@ static void s_invite(struct translator *tr, struct sipin *in)
 		jmi_send(tr, &r, owner, "propose");
 		call_event(&r, "propose to %s", owner);
 		call_deadline(tr, id, &r,
-		              wall_ms() + cfg->sip.propose_timeout_ms);
+			      wall_ms() + cfg->sip.propose_timeout_ms);
 	}
 	call_save(tr, id, &r);
 	store_count(tr_txn(tr), "calls.s2x", 1);
 	log_info("call %llu: %s -> %s (%u device(s), sid %s, Call-ID %s)",
-	         (unsigned long long)id, gw, owner, n, r.sid, r.callid);
+		 (unsigned long long)id, gw, owner, n, r.sid, r.callid);
 out:
 	if (iq)
 		xmpp_stanza_release(iq);
@@ -1762,7 +1762,7 @@ static void s_cancel(struct translator *tr, struct sipin *in)
 	id = key_get(tr, 'u', cid, ft);
 	if (!id || call_load(tr, id, &r)) {
 		sipin_reply(tr, in, 481, "Call/Transaction Does Not Exist",
-		            false, NULL);
+			    false, NULL);
 		return;
 	}
 	sipin_reply(tr, in, 200, "OK", false, NULL);
@@ -1779,7 +1779,7 @@ static void s_cancel(struct translator *tr, struct sipin *in)
 
 
 static bool payload_same(const struct jsdp_payload *a,
-                         const struct jsdp_payload *b)
+			 const struct jsdp_payload *b)
 {
 	if (pl_isset(&a->name) && pl_isset(&b->name))
 		return !pl_casecmp(&a->name, &b->name) && a->clock == b->clock;
@@ -1794,7 +1794,7 @@ static bool payload_same(const struct jsdp_payload *a,
  * offer's direction mirrored; no common codec refuses the stream.
  */
 static void answer_model(struct jsdp *am, const struct jsdp *lm,
-                         const struct jsdp *om)
+			 const struct jsdp *om)
 {
 	bool used[JSDP_MAX_CONTENTS] = {false};
 
@@ -1833,7 +1833,7 @@ static void answer_model(struct jsdp *am, const struct jsdp *lm,
 /* re-INVITE from the SIP side: to XMPP as the action it names (source-*),
  * hold/active, or transport-info; answered with a real SDP answer. */
 static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
-                       struct sipin *in)
+		       struct sipin *in)
 {
 	const struct sip_msg *msg = in->msg;
 	char *offer = body_of(msg), *answer = NULL, eb[160];
@@ -1861,7 +1861,7 @@ static void s_reinvite(struct translator *tr, uint64_t id, struct callrec *r,
 	if (err) {
 		char reason[200];
 		snprintf(reason, sizeof(reason), "Not Acceptable Here (%s)",
-		         eb);
+			 eb);
 		sipin_reply(tr, in, 488, reason, false, NULL);
 		goto out;
 	}
@@ -1917,7 +1917,7 @@ out:
 
 /* INFO: DTMF relay -> XEP-0181; trickle ICE fragment -> transport-info */
 static void s_info(struct translator *tr, uint64_t id, struct callrec *r,
-                   struct sipin *in)
+		   struct sipin *in)
 {
 	const struct sip_msg *msg = in->msg;
 	char *body = body_of(msg), *sdp = NULL, eb[160];
@@ -1932,22 +1932,22 @@ static void s_info(struct translator *tr, uint64_t id, struct callrec *r,
 	}
 	if (!pl_strcasecmp(&msg->ctyp.subtype, "dtmf-relay") &&
 	    !re_regex(body, strlen(body), "Signal=[ ]*[0-9A-D*#]1", NULL,
-	              &sig)) {
+		      &sig)) {
 		char code[2] = {sig.p[0], 0};
 		iq = jingle_iq(tr, id, r, r->ufull, "session-info", &j);
 		xmpp_stanza_t *d = elem(tr, j, "dtmf", NS_DTMF);
 		xmpp_stanza_set_attribute(d, "code", code);
 	} else if (!pl_strcasecmp(&msg->ctyp.subtype, "trickle-ice-sdpfrag") ||
-	           !pl_strcasecmp(&msg->ctyp.subtype, "sdpfrag")) {
+		   !pl_strcasecmp(&msg->ctyp.subtype, "sdpfrag")) {
 		re_sdprintf(&sdp,
-		            "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\n"
-		            "t=0 0\r\n%s",
-		            body);
+			    "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\n"
+			    "t=0 0\r\n%s",
+			    body);
 		iq = jingle_iq(tr, id, r, r->ufull, "transport-info", &j);
 		if (!sdp || transports_of_sdp(tr, j, sdp, r->dir == CD_S2X, eb,
-		                              sizeof(eb))) {
+					      sizeof(eb))) {
 			sipin_reply(tr, in, 400, "Bad SDP Fragment", false,
-			            NULL);
+				    NULL);
 			goto out;
 		}
 	} else {
@@ -1979,8 +1979,8 @@ static void s_in_dialog(struct translator *tr, struct sipin *in)
 	if (!id || call_load(tr, id, &r)) {
 		if (pl_strcmp(&msg->met, "ACK"))
 			sipin_reply(tr, in, 481,
-			            "Call/Transaction Does Not Exist", false,
-			            NULL);
+				    "Call/Transaction Does Not Exist", false,
+				    NULL);
 		return;
 	}
 	if (pl_strcmp(&msg->met, "ACK") && r.rcseq && msg->cseq.num < r.rcseq &&
@@ -2002,10 +2002,10 @@ static void s_in_dialog(struct translator *tr, struct sipin *in)
 		jingle_terminate(tr, id, &r, "success", 0, NULL);
 		call_drop(tr, id, &r, "BYE from SIP");
 	} else if (!pl_strcmp(&msg->met, "INVITE") ||
-	           !pl_strcmp(&msg->met, "UPDATE")) {
+		   !pl_strcmp(&msg->met, "UPDATE")) {
 		if (r.state != CS_ACTIVE)
 			sipin_reply(tr, in, 491, "Request Pending", false,
-			            NULL);
+				    NULL);
 		else
 			s_reinvite(tr, id, &r, in);
 	} else if (!pl_strcmp(&msg->met, "INFO"))
@@ -2017,9 +2017,9 @@ static void s_in_dialog(struct translator *tr, struct sipin *in)
 	if (r.state == CS_ACTIVE && key_get(tr, 'd', r.callid, r.ltag) == id) {
 		/* activity keeps the call from the idle sweep */
 		call_deadline(tr, id, &r,
-		              wall_ms() +
-		                      tr->proc.cfg->sip.call_idle_timeout_s *
-		                              1000ULL);
+			      wall_ms() +
+				      tr->proc.cfg->sip.call_idle_timeout_s *
+					      1000ULL);
 		call_save(tr, id, &r);
 	}
 out:
@@ -2054,7 +2054,7 @@ int tr_call_sip_request(struct translator *tr, struct frame *fr)
 		s_in_dialog(tr, &in);
 	else if (pl_strcmp(&in.msg->met, "ACK"))
 		sipin_reply(tr, &in, 481, "Call/Transaction Does Not Exist",
-		            false, NULL);
+			    false, NULL);
 	sipin_reset(&in);
 	return 0;
 }
@@ -2062,7 +2062,7 @@ int tr_call_sip_request(struct translator *tr, struct frame *fr)
 
 /* A final failure of our INVITE: tell the caller why. */
 static void invite_failed(struct translator *tr, uint64_t id, struct callrec *r,
-                          unsigned scode, const char *phrase)
+			  unsigned scode, const char *phrase)
 {
 	if (r->state == CS_CANCELLING) {
 		call_drop(tr, id, r, "cancelled");
@@ -2086,7 +2086,7 @@ static void ack_2xx(struct translator *tr, struct callrec *r, uint32_t cseq)
 
 
 static void x_answered(struct translator *tr, uint64_t id, struct callrec *r,
-                       const struct sip_msg *msg)
+		       const struct sip_msg *msg)
 {
 	char *sdp = body_of(msg), eb[160];
 	xmpp_stanza_t *iq, *j;
@@ -2103,9 +2103,9 @@ static void x_answered(struct translator *tr, uint64_t id, struct callrec *r,
 	if (!sdp || jingle_of_sdp(tr, j, sdp, false, NULL, eb, sizeof(eb))) {
 		xmpp_stanza_release(iq);
 		sip_send_req(
-		        tr, r, "BYE", 0, NULL, NULL,
-		        "Reason: SIP;cause=488;text=\"Bad SDP answer\"\r\n",
-		        NULL);
+			tr, r, "BYE", 0, NULL, NULL,
+			"Reason: SIP;cause=488;text=\"Bad SDP answer\"\r\n",
+			NULL);
 		jingle_terminate(tr, id, r, "failed-application", 0, NULL);
 		call_drop(tr, id, r, "unusable SDP answer");
 		goto out;
@@ -2116,8 +2116,8 @@ static void x_answered(struct translator *tr, uint64_t id, struct callrec *r,
 	call_state(r, CS_ACTIVE);
 	frag_flush(tr, r);
 	call_deadline(tr, id, r,
-	              wall_ms() +
-	                      tr->proc.cfg->sip.call_idle_timeout_s * 1000ULL);
+		      wall_ms() +
+			      tr->proc.cfg->sip.call_idle_timeout_s * 1000ULL);
 	call_save(tr, id, r);
 out:
 	mem_deref(sdp);
@@ -2146,7 +2146,7 @@ int tr_call_sip_response(struct translator *tr, struct frame *fr)
 		(void)tr_out_done(tr, oid);
 	if (!rawl) {
 		/* a local failure: only an INVITE's matters */ id =
-		        out_lookup(tr, oid);
+			out_lookup(tr, oid);
 		if (id && !call_load(tr, id, &r) &&
 		    (r.state == CS_CALLING || r.state == CS_RINGING ||
 		     r.state == CS_CANCELLING))
@@ -2183,7 +2183,7 @@ int tr_call_sip_response(struct translator *tr, struct frame *fr)
 				frag_flush(tr, &r);
 			}
 			xmpp_stanza_t *j, *iq = jingle_iq(tr, id, &r, r.ufull,
-			                                  "session-info", &j);
+							  "session-info", &j);
 			elem(tr, j, "ringing", NS_RTP_INFO);
 			xml_send(tr, iq);
 			xmpp_stanza_release(iq);
@@ -2212,7 +2212,7 @@ void tr_call_result(struct translator *tr, uint64_t id, uint32_t scode)
 	/* A 2xx we sent was never ACKed (RFC 3261 13.3.1.4): end the call. */
 	if (cid && scode == 408 && !tr_call_end(tr, cid, "no ACK for the 200"))
 		log_info("call %llu: the caller never ACKed the 200",
-		         (unsigned long long)cid);
+			 (unsigned long long)cid);
 }
 
 
@@ -2232,7 +2232,7 @@ int tr_call_end(struct translator *tr, uint64_t id, const char *why)
 	case CS_RINGING:
 		if (r.dir == CD_X2S) {
 			sip_send_req(tr, &r, "CANCEL", r.inv_cseq, r.inv_branch,
-			             NULL, NULL, NULL);
+				     NULL, NULL, NULL);
 			jingle_terminate(tr, id, &r, "timeout", 0, NULL);
 			call_state(&r, CS_CANCELLING);
 			call_deadline(tr, id, &r, wall_ms() + CANCEL_WAIT_MS);
@@ -2266,8 +2266,8 @@ int tr_call_expired(struct translator *tr, uint64_t id)
 	call_save(tr, id, &r);
 	callrec_reset(&r);
 	return tr_call_end(tr, id,
-	                   "timed out (no answer, no activity or no final "
-	                   "response)");
+			   "timed out (no answer, no activity or no final "
+			   "response)");
 }
 
 

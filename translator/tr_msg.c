@@ -19,7 +19,7 @@
 
 enum {
 	RETAIN_MS = 5 * 60 * 1000, /* > SIP Timer F, covers retransmissions */
-	MF_RECEIPT = 1,		   /* XEP-0184 receipt requested */
+	MF_RECEIPT = 1,            /* XEP-0184 receipt requested */
 };
 
 static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
@@ -35,7 +35,8 @@ static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 		return err;
 	err = msgrec_decode(r, v, vl);
 	if (err)
-		log_error("msg %llu: undecodable record", (unsigned long long)id);
+		log_error("msg %llu: undecodable record",
+			  (unsigned long long)id);
 	return err;
 }
 
@@ -73,13 +74,12 @@ static void rec_emit(struct translator *tr, uint64_t id, struct msgrec *r)
 		frame_put_cstr(&fb, r->body);
 		frame_put_u32(&fb, r->cseq);
 		tr_after_commit(tr, PROC_SIP_FRONT, &fb);
-	}
-	else {
+	} else {
 		frame_begin(&fb, MSG_XMPP_OUT_MESSAGE, id);
 		frame_put_cstr(&fb, r->xfrom);
 		frame_put_cstr(&fb, r->xto);
 		frame_put_cstr(&fb, r->xid);
-		frame_put_cstr(&fb, r->kind == MK_XERR	   ? "error"
+		frame_put_cstr(&fb, r->kind == MK_XERR      ? "error"
 				    : r->kind == MK_RECEIPT ? "receipt"
 							    : "chat");
 		frame_put_cstr(&fb, r->body);
@@ -187,24 +187,22 @@ static int xmpp_error_in(struct translator *tr, const char *id,
 	char body[1024];
 	int err = 0;
 
-	if (sscanf(id, "xsgw-%llu", &oid) != 1 ||
-	    rec_load(tr, oid, &o)) {
+	if (sscanf(id, "xsgw-%llu", &oid) != 1 || rec_load(tr, oid, &o)) {
 		log_info("xmpp error %s for unknown message '%s'", cond, id);
 		return 0;
 	}
 	if (o.kind != MK_CHAT_S2X) {
 		/* never answer an error with an error */
-		log_info("msg %llu: %s bounced (%s)", oid, msgrec_kind_name[o.kind],
-			 cond);
+		log_info("msg %llu: %s bounced (%s)", oid,
+			 msgrec_kind_name[o.kind], cond);
 		goto out;
 	}
 	o.econd = mem_deref(o.econd);
 	o.econd = dup_or_null(cond);
 	rec_done(tr, oid, &o);
 	store_count(tr_txn(tr), "messages.failed", 1);
-	snprintf(body, sizeof(body),
-		 "Message not delivered to %s: %s%s%s", o.xto, cond,
-		 *text ? " - " : "", text);
+	snprintf(body, sizeof(body), "Message not delivered to %s: %s%s%s",
+		 o.xto, cond, *text ? " - " : "", text);
 	n.kind = MK_SNOTICE;
 	n.ref = oid;
 	n.ruri = dup_or_null(o.sfrom);
@@ -374,8 +372,7 @@ static int ctype_ok(const char *ct)
 		return 0;
 	while (*p == ' ')
 		p++;
-	ok = !strncasecmp(p, "text/plain", 10) &&
-	     (p[10] == 0 || p[10] == ' ');
+	ok = !strncasecmp(p, "text/plain", 10) && (p[10] == 0 || p[10] == ' ');
 	while (ok && (p = strtok_r(NULL, ";", &save))) {
 		while (*p == ' ')
 			p++;
@@ -444,8 +441,9 @@ int tr_msg_sip_in(struct translator *tr, struct frame *fr)
 	err = uri_parts(ruri, user, sizeof(user), host, sizeof(host));
 	if (!err)
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
-	if (err == ENOENT && (!strcmp(host, cfg->sip.local_host) ||
-			      !strcmp(host, cfg->sip.listen.host)) &&
+	if (err == ENOENT &&
+	    (!strcmp(host, cfg->sip.local_host) ||
+	     !strcmp(host, cfg->sip.listen.host)) &&
 	    !uri_parts(to, user, sizeof(user), host, sizeof(host)))
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
 	if (err) {
@@ -530,8 +528,7 @@ int tr_msg_sip_result(struct translator *tr, struct frame *fr)
 	rec_done(tr, id, &r);
 	if (scode < 300) {
 		store_count(tr_txn(tr), "messages.delivered_sip", 1);
-		if (r.kind == MK_CHAT_X2S && (r.flags & MF_RECEIPT) &&
-		    *r.xid) {
+		if (r.kind == MK_CHAT_X2S && (r.flags & MF_RECEIPT) && *r.xid) {
 			n.kind = MK_RECEIPT;
 			n.ref = id;
 			n.xfrom = dup_or_null(r.xto);
@@ -574,8 +571,7 @@ static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
 	if (kl != 8 || msgrec_decode(&r, v, vl))
 		return true;
 	sip = r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE;
-	if (r.state == MS_PENDING &&
-	    (c->to == PROC_SIP_FRONT) == sip) {
+	if (r.state == MS_PENDING && (c->to == PROC_SIP_FRONT) == sip) {
 		rec_emit(c->tr, be64_get(k), &r);
 		c->n++;
 	}

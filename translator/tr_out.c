@@ -58,7 +58,7 @@ struct replay_ctx {
 
 
 static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
-                         void *arg)
+			 void *arg)
 {
 	struct replay_ctx *c = arg;
 	struct fbuf fb = {0};
@@ -92,5 +92,5 @@ void tr_out_replay(struct translator *tr, enum proc_id to)
 	store_scan(tr_txn(tr), DB_OUTBOX, NULL, 0, replay_visit, &c);
 	if (c.n)
 		log_info("re-sending %u outbox frame(s) to %s", c.n,
-		         proc_name(to));
+			 proc_name(to));
 }

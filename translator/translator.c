@@ -35,7 +35,7 @@ static void after_destructor(void *arg)
 
 static struct tr_peer *peer_of(enum proc_id id)
 {
-	return id == PROC_XMPP_FRONT ? &tr.xmpp
+	return id == PROC_XMPP_FRONT  ? &tr.xmpp
 	       : id == PROC_SIP_FRONT ? &tr.sip
 				      : NULL;
 }

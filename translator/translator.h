@@ -17,9 +17,9 @@
 struct tr_peer {
 	enum proc_id id;
 	struct chan *ch; /**< NULL while the front is away */
-	uint64_t boot;	 /**< front incarnation of the frames below */
-	uint64_t hwm;	 /**< last reliable seq applied (committed) */
-	uint64_t ack;	 /**< hwm to acknowledge after the next commit */
+	uint64_t boot;   /**< front incarnation of the frames below */
+	uint64_t hwm;    /**< last reliable seq applied (committed) */
+	uint64_t ack;    /**< hwm to acknowledge after the next commit */
 };
 
 struct translator {

@@ -71,7 +71,7 @@ static void outmsg_destructor(void *arg)
 
 
 static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
-                        const char *msg)
+			const char *msg)
 {
 	if (level >= XMPP_LEVEL_WARN)
 		log_warn("libstrophe %s: %s", area, msg);
@@ -127,7 +127,7 @@ static void xf_send(xmpp_stanza_t *st)
 
 
 static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
-                            const char *ns)
+			    const char *ns)
 {
 	xmpp_stanza_t *c = xmpp_stanza_new(xf.ctx);
 
@@ -141,7 +141,7 @@ static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
 
 
 static void text_child(xmpp_stanza_t *parent, const char *name, const char *ns,
-                       const char *text)
+		       const char *text)
 {
 	xmpp_stanza_t *c = child(parent, name, ns);
 	xmpp_stanza_t *t = xmpp_stanza_new(xf.ctx);
@@ -155,11 +155,11 @@ static void text_child(xmpp_stanza_t *parent, const char *name, const char *ns,
 static const char *error_type(const char *cond)
 {
 	static const char *wait[] = {"recipient-unavailable",
-	                             "remote-server-timeout",
-	                             "resource-constraint", NULL};
+				     "remote-server-timeout",
+				     "resource-constraint", NULL};
 	static const char *modify[] = {"bad-request",    "jid-malformed",
-	                               "not-acceptable", "redirect",
-	                               "gone",           NULL};
+				       "not-acceptable", "redirect",
+				       "gone",           NULL};
 	static const char *auth[] = {"forbidden", "not-authorized", NULL};
 
 	for (int i = 0; wait[i]; i++)
@@ -201,18 +201,18 @@ static void outmsg_emit(struct outmsg *m)
 			xf_send(st);
 		else
 			log_warn("out %llu: unparsable stanza dropped",
-			         (unsigned long long)m->id);
+				 (unsigned long long)m->id);
 		goto done;
 	}
 
 	st = xmpp_message_new(xf.ctx, receipt ? NULL : m->type, m->to,
-	                      receipt ? NULL : m->sid);
+			      receipt ? NULL : m->sid);
 	xmpp_stanza_set_from(st, m->from);
 	if (receipt) {
 		xmpp_stanza_t *r = child(st, "received", NS_RECEIPTS);
 		char id[40];
 		re_snprintf(id, sizeof(id), "xsgw-r%llu",
-		            (unsigned long long)m->id);
+			    (unsigned long long)m->id);
 		xmpp_stanza_set_id(st, id);
 		xmpp_stanza_set_attribute(r, "id", m->sid);
 	} else if (*m->body) {
@@ -230,7 +230,7 @@ done:
 	frame_put_u64(&fb, m->id);
 	if (tlink_send_reliable(xf.tl, &fb))
 		log_error("msg %llu: cannot report it sent",
-		          (unsigned long long)m->id);
+			  (unsigned long long)m->id);
 	fbuf_reset(&fb);
 	mem_deref(m);
 }
@@ -361,7 +361,7 @@ static int chat_forward(xmpp_stanza_t *st)
 	err = tlink_send_reliable(xf.tl, &fb);
 	if (err)
 		log_error("message from %s dropped: %s", attr(st, "from"),
-		          strerror(err));
+			  strerror(err));
 	fbuf_reset(&fb);
 	if (body)
 		xmpp_free(xf.ctx, body);
@@ -388,7 +388,7 @@ static int stanza_forward(xmpp_stanza_t *st)
 	xmpp_free(xf.ctx, buf);
 	if (err)
 		log_error("%s from %s dropped: %s", xmpp_stanza_get_name(st),
-		          attr(st, "from"), strerror(err));
+			  attr(st, "from"), strerror(err));
 	return err;
 }
 
@@ -426,7 +426,7 @@ static xmpp_stanza_t *iq_reply(xmpp_stanza_t *st, const char *type)
 static xmpp_stanza_t *jingle_or_first(xmpp_stanza_t *st)
 {
 	xmpp_stanza_t *j =
-	        xmpp_stanza_get_child_by_name_and_ns(st, "jingle", NS_JINGLE);
+		xmpp_stanza_get_child_by_name_and_ns(st, "jingle", NS_JINGLE);
 	xmpp_stanza_t *c;
 
 	if (j)
@@ -444,17 +444,17 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	xmpp_stanza_t *q = jingle_or_first(st), *r, *id, *f;
 	const char *ns = q ? xmpp_stanza_get_ns(q) : NULL;
 	static const char *features[] = {NS_DISCO_INFO,
-	                                 NS_PING,
-	                                 NS_RECEIPTS,
-	                                 NS_JINGLE,
-	                                 "urn:xmpp:jingle:apps:rtp:1",
-	                                 "urn:xmpp:jingle:apps:rtp:audio",
-	                                 "urn:xmpp:jingle:apps:rtp:video",
-	                                 "urn:xmpp:jingle:transports:ice-udp:1",
-	                                 "urn:xmpp:jingle:transports:raw-udp:1",
-	                                 "urn:xmpp:jingle:apps:dtls:0",
-	                                 "urn:xmpp:jingle:dtmf:0",
-	                                 NULL};
+					 NS_PING,
+					 NS_RECEIPTS,
+					 NS_JINGLE,
+					 "urn:xmpp:jingle:apps:rtp:1",
+					 "urn:xmpp:jingle:apps:rtp:audio",
+					 "urn:xmpp:jingle:apps:rtp:video",
+					 "urn:xmpp:jingle:transports:ice-udp:1",
+					 "urn:xmpp:jingle:transports:raw-udp:1",
+					 "urn:xmpp:jingle:apps:dtls:0",
+					 "urn:xmpp:jingle:dtmf:0",
+					 NULL};
 
 	if (strcmp(type, "get") && strcmp(type, "set")) {
 		/* replies to the translator's Jingle requests */
@@ -505,8 +505,8 @@ static void xf_retry(void)
 {
 	const struct xsgw_config *cfg = xf.proc.cfg;
 	uint32_t d = backoff_delay(cfg->xmpp.reconnect_ms[0],
-	                           cfg->xmpp.reconnect_ms[1], xf.attempts++,
-	                           (uint32_t)random_u64());
+				   cfg->xmpp.reconnect_ms[1], xf.attempts++,
+				   (uint32_t)random_u64());
 
 	log_info("xmpp: reconnecting in %u ms", d);
 	tmr_start(&xf.retry, d, xf_connect, NULL);
@@ -514,19 +514,19 @@ static void xf_retry(void)
 
 
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-                         xmpp_stream_error_t *se, void *arg)
+			 xmpp_stream_error_t *se, void *arg)
 {
 	if (ev == XMPP_CONN_CONNECT) {
 		log_info("xmpp: connected to %s:%u as %s",
-		         xf.proc.cfg->xmpp.host, xf.proc.cfg->xmpp.port,
-		         xf.proc.cfg->xmpp.component);
+			 xf.proc.cfg->xmpp.host, xf.proc.cfg->xmpp.port,
+			 xf.proc.cfg->xmpp.component);
 		xf.up = true;
 		xf.attempts = 0;
 		xmpp_handler_add(conn, message_handler, NULL, "message", NULL,
-		                 NULL);
+				 NULL);
 		xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, NULL);
 		xmpp_handler_add(conn, presence_handler, NULL, "presence", NULL,
-		                 NULL);
+				 NULL);
 		link_report(true);
 		outq_flush();
 		return;
@@ -539,8 +539,8 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
 		link_report(false);
 	xf.up = false;
 	log_warn("xmpp: %s%s%s",
-	         ev == XMPP_CONN_FAIL ? "connection failed" : "disconnected",
-	         se && se->text ? ": " : "", se && se->text ? se->text : "");
+		 ev == XMPP_CONN_FAIL ? "connection failed" : "disconnected",
+		 se && se->text ? ": " : "", se && se->text ? se->text : "");
 	if (!xf.stopping)
 		xf_retry();
 }
@@ -561,10 +561,10 @@ static void xf_connect(void *arg)
 	xmpp_conn_set_sockopt_callback(xf.conn, remember_fd);
 	xf.fd = -1;
 	err = xmpp_connect_component(xf.conn, cfg->xmpp.host, cfg->xmpp.port,
-	                             conn_handler, NULL);
+				     conn_handler, NULL);
 	if (err != XMPP_EOK || xf.fd < 0) {
 		log_warn("xmpp: cannot connect to %s:%u (%d)", cfg->xmpp.host,
-		         cfg->xmpp.port, err);
+			 cfg->xmpp.port, err);
 		xf.fd = -1;
 		xf_retry();
 		return;
@@ -588,9 +588,9 @@ static void drain_handler(void *arg)
 	if ((closed && !tlink_unacked(xf.tl)) || now_ms() >= xf.stop_deadline) {
 		if (!closed || tlink_unacked(xf.tl))
 			log_warn("xmpp: stopping with the stream %s and %zu "
-			         "frame(s) unacknowledged",
-			         closed ? "closed" : "open",
-			         tlink_unacked(xf.tl));
+				 "frame(s) unacknowledged",
+				 closed ? "closed" : "open",
+				 tlink_unacked(xf.tl));
 		re_cancel();
 		return;
 	}
@@ -607,7 +607,7 @@ static void xmpp_front_shutdown(void *arg)
 	if (xf.up)
 		xmpp_disconnect(xf.conn);
 	xf.stop_deadline =
-	        now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
+		now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
 	drain_handler(NULL);
 }
 
@@ -618,13 +618,13 @@ int main(int argc, char **argv)
 	int err;
 
 	proc_init(&xf.proc, PROC_XMPP_FRONT, argc, argv, xmpp_front_shutdown,
-	          NULL);
+		  NULL);
 	xmpp_initialize();
 	xf.ctx = xmpp_ctx_new(NULL, &slog);
 	if (!xf.ctx)
 		fatal(1, "xmpp: out of memory");
 	err = tlink_alloc(&xf.tl, &xf.proc, xmpp_front_dispatch_translator,
-	                  NULL);
+			  NULL);
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tmr_init(&xf.pump);

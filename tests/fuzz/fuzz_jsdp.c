@@ -54,8 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				encode_both(m, by_init);
 			xmpp_stanza_release(st);
 		}
-	}
-	else {
+	} else {
 		struct pl pl = {s, size - 1};
 		if (!jsdp_sdp_decode(m, &pl, by_init, eb, sizeof(eb)))
 			encode_both(m, by_init);

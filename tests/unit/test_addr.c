@@ -29,21 +29,22 @@ static void test_gwnode_to_sip(void **state)
 {
 	char u[256];
 
-	assert_int_equal(addr_gwnode_to_sip(&cfg, "+15551234", u, sizeof(u)), 0);
+	assert_int_equal(addr_gwnode_to_sip(&cfg, "+15551234", u, sizeof(u)),
+			 0);
 	assert_string_equal(u, "sip:+15551234@localhost;user=phone");
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "bob", u, sizeof(u)), 0);
 	assert_string_equal(u, "sip:bob@localhost");
-	assert_int_equal(addr_gwnode_to_sip(&cfg, "bob\\40example.org", u,
-					    sizeof(u)),
-			 0);
+	assert_int_equal(
+		addr_gwnode_to_sip(&cfg, "bob\\40example.org", u, sizeof(u)),
+		0);
 	assert_string_equal(u, "sip:bob@example.org");
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "john\\20doe", u, sizeof(u)),
 			 0);
 	assert_string_equal(u, "sip:john%20doe@localhost");
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "", u, sizeof(u)), EINVAL);
-	assert_int_equal(addr_gwnode_to_sip(&cfg, "\\40example.org", u,
-					    sizeof(u)),
-			 EINVAL);
+	assert_int_equal(
+		addr_gwnode_to_sip(&cfg, "\\40example.org", u, sizeof(u)),
+		EINVAL);
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "a\\40b c", u, sizeof(u)),
 			 EINVAL);
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "bob", u, 8), ENAMETOOLONG);
@@ -54,13 +55,12 @@ static void test_user_to_sip(void **state)
 {
 	char u[256];
 
-	assert_int_equal(addr_user_to_sip(&cfg, "alice@localhost", u,
-					  sizeof(u)),
-			 0);
+	assert_int_equal(
+		addr_user_to_sip(&cfg, "alice@localhost", u, sizeof(u)), 0);
 	assert_string_equal(u, "sip:alice@localhost");
-	assert_int_equal(addr_user_to_sip(&cfg, "2000006168@localhost", u,
-					  sizeof(u)),
-			 0);
+	assert_int_equal(
+		addr_user_to_sip(&cfg, "2000006168@localhost", u, sizeof(u)),
+		0);
 	assert_string_equal(u, "sip:+919177074440@localhost;user=phone");
 	assert_int_equal(addr_user_to_sip(&cfg, "eve@evil.org", u, sizeof(u)),
 			 EPERM);
@@ -73,17 +73,15 @@ static void test_sip_to_gwjid(void **state)
 {
 	char j[256];
 
-	assert_int_equal(addr_sip_to_gwjid(&cfg, "bob", "localhost", j,
-					   sizeof(j)),
-			 0);
+	assert_int_equal(
+		addr_sip_to_gwjid(&cfg, "bob", "localhost", j, sizeof(j)), 0);
 	assert_string_equal(j, "bob@sip.localhost");
-	assert_int_equal(addr_sip_to_gwjid(&cfg, "bob", "example.org", j,
-					   sizeof(j)),
-			 0);
+	assert_int_equal(
+		addr_sip_to_gwjid(&cfg, "bob", "example.org", j, sizeof(j)), 0);
 	assert_string_equal(j, "bob\\40example.org@sip.localhost");
-	assert_int_equal(addr_sip_to_gwjid(&cfg, "+15551234", "localhost", j,
-					   sizeof(j)),
-			 0);
+	assert_int_equal(
+		addr_sip_to_gwjid(&cfg, "+15551234", "localhost", j, sizeof(j)),
+		0);
 	assert_string_equal(j, "+15551234@sip.localhost");
 	assert_int_equal(addr_sip_to_gwjid(&cfg, "john%20doe", "localhost", j,
 					   sizeof(j)),
@@ -98,24 +96,23 @@ static void test_sip_to_user(void **state)
 {
 	char j[256];
 
-	assert_int_equal(addr_sip_to_user(&cfg, "alice", "localhost", j,
-					  sizeof(j)),
-			 0);
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "alice", "localhost", j, sizeof(j)), 0);
 	assert_string_equal(j, "alice@localhost");
-	assert_int_equal(addr_sip_to_user(&cfg, "carol", "example.net", j,
-					  sizeof(j)),
-			 0);
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "carol", "example.net", j, sizeof(j)),
+		0);
 	assert_string_equal(j, "carol@example.net");
 	assert_int_equal(addr_sip_to_user(&cfg, "+919177074440", "anywhere", j,
 					  sizeof(j)),
 			 0);
 	assert_string_equal(j, "2000006168@localhost");
-	assert_int_equal(addr_sip_to_user(&cfg, "alice", "other.org", j,
-					  sizeof(j)),
-			 ENOENT);
-	assert_int_equal(addr_sip_to_user(&cfg, "a%40b", "localhost", j,
-					  sizeof(j)),
-			 EINVAL);
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "alice", "other.org", j, sizeof(j)),
+		ENOENT);
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "a%40b", "localhost", j, sizeof(j)),
+		EINVAL);
 }
 
 
@@ -150,7 +147,8 @@ static void test_error_mapping(void **state)
 	assert_int_equal(addr_xmpp_error_to_sip("service-unavailable", &reason),
 			 503);
 	assert_string_equal(reason, "Service Unavailable");
-	assert_int_equal(addr_xmpp_error_to_sip("item-not-found", &reason), 404);
+	assert_int_equal(addr_xmpp_error_to_sip("item-not-found", &reason),
+			 404);
 	assert_int_equal(addr_xmpp_error_to_sip("nonsense", &reason), 400);
 }
 
@@ -160,12 +158,12 @@ static void test_utf8(void **state)
 	static const char ok[] = "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\n";
 
 	assert_true(utf8_xml_valid(ok, sizeof(ok) - 1));
-	assert_false(utf8_xml_valid("\xc3", 1));	       /* truncated */
-	assert_false(utf8_xml_valid("\xc0\xaf", 2));       /* overlong */
-	assert_false(utf8_xml_valid("\xed\xa0\x80", 3));   /* surrogate */
-	assert_false(utf8_xml_valid("a\x01", 2));	       /* control */
-	assert_false(utf8_xml_valid("a\0b", 3));	       /* NUL */
-	assert_false(utf8_xml_valid("\xef\xbf\xbe", 3));   /* U+FFFE */
+	assert_false(utf8_xml_valid("\xc3", 1));             /* truncated */
+	assert_false(utf8_xml_valid("\xc0\xaf", 2));         /* overlong */
+	assert_false(utf8_xml_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(utf8_xml_valid("a\x01", 2));            /* control */
+	assert_false(utf8_xml_valid("a\0b", 3));             /* NUL */
+	assert_false(utf8_xml_valid("\xef\xbf\xbe", 3));     /* U+FFFE */
 	assert_false(utf8_xml_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 	assert_false(utf8_xml_valid("\xff", 1));
 }

@@ -15,7 +15,8 @@ static void test_delay(void **state)
 		/* jitter keeps it within [full/2, full] */
 		assert_true(backoff_delay(50, 5000, n, 0) >= full / 2);
 		assert_true(backoff_delay(50, 5000, n, 0xffffffffu) <= full);
-		assert_true(backoff_delay(50, 5000, n, 0x80000000u) >= full / 2);
+		assert_true(backoff_delay(50, 5000, n, 0x80000000u) >=
+			    full / 2);
 	}
 	assert_int_equal(backoff_delay(1, 1, 1000, 0), 1);
 }

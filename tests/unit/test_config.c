@@ -94,9 +94,9 @@ static void test_unknown_section(void **state)
 static void test_wrong_type(void **state)
 {
 	char eb[512];
-	assert_string_equal(load(BASE "supervisor:\n  heartbeat_ms: [1]\n", eb,
-				 sizeof(eb)),
-			    ":6:17: supervisor.heartbeat_ms: expected a number");
+	assert_string_equal(
+		load(BASE "supervisor:\n  heartbeat_ms: [1]\n", eb, sizeof(eb)),
+		":6:17: supervisor.heartbeat_ms: expected a number");
 }
 
 
@@ -107,25 +107,25 @@ static void test_bad_values(void **state)
 	assert_string_equal(
 		load(BASE "log: {level: loud}\n", eb, sizeof(eb)),
 		":5:14: log.level: expected error, warn, info or debug");
-	assert_string_equal(
-		load("xmpp: {component: a, secret: s, domains: [d], port: 70000}\n"
-		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
-		     "store: {path: /s}\nruntime: {dir: /r}\n",
-		     eb, sizeof(eb)),
-		":1:53: xmpp.port: number out of range");
+	assert_string_equal(load("xmpp: {component: a, secret: s, domains: "
+				 "[d], port: 70000}\n"
+				 "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+				 "store: {path: /s}\nruntime: {dir: /r}\n",
+				 eb, sizeof(eb)),
+			    ":1:53: xmpp.port: number out of range");
 	assert_string_equal(
 		load("xmpp: {component: a, secret: s, domains: [d]}\n"
 		     "sip: {listen: localhost:5600, domain: d}\n"
 		     "store: {path: /s}\nruntime: {dir: /r}\n",
 		     eb, sizeof(eb)),
 		":2:15: sip.listen: expected a numeric IP address:port");
+	assert_string_equal(load(BASE "store2: {}\n", eb, sizeof(eb)),
+			    ":5:1: store2: unknown section");
 	assert_string_equal(
-		load(BASE "store2: {}\n", eb, sizeof(eb)),
-		":5:1: store2: unknown section");
-	assert_string_equal(load(BASE "supervisor: {restart_backoff_ms: [500, 5]}\n",
-				 eb, sizeof(eb)),
-			    ":5:34: supervisor.restart_backoff_ms: expected 0 < "
-			    "first <= max");
+		load(BASE "supervisor: {restart_backoff_ms: [500, 5]}\n", eb,
+		     sizeof(eb)),
+		":5:34: supervisor.restart_backoff_ms: expected 0 < "
+		"first <= max");
 }
 
 
@@ -146,9 +146,9 @@ static void test_syntax_and_duplicate(void **state)
 	char eb[512];
 	const char *e = load("xmpp: [unclosed\n", eb, sizeof(eb));
 	assert_non_null(strstr(e, "(syntax)"));
-	assert_string_equal(load(BASE "log: {level: info, level: debug}\n", eb,
-				 sizeof(eb)),
-			    ":5:20: log.level: duplicate key");
+	assert_string_equal(
+		load(BASE "log: {level: info, level: debug}\n", eb, sizeof(eb)),
+		":5:20: log.level: duplicate key");
 }
 
 
@@ -156,9 +156,8 @@ static void test_missing_file(void **state)
 {
 	struct xsgw_config *c = NULL;
 	char eb[512];
-	assert_int_not_equal(config_load(&c, "/nonexistent/x.yaml", eb,
-					 sizeof(eb)),
-			     0);
+	assert_int_not_equal(
+		config_load(&c, "/nonexistent/x.yaml", eb, sizeof(eb)), 0);
 	assert_non_null(strstr(eb, "/nonexistent/x.yaml"));
 }
 

@@ -79,8 +79,8 @@ static void test_payload_truncation(void **state)
 
 static void test_oversize(void **state)
 {
-	uint8_t h[FRAME_HDR_SIZE] = {0, FRAME_VERSION, 0x02, 0x04,
-				     0x00, 0x01, 0x00, 0x01};
+	uint8_t h[FRAME_HDR_SIZE] = {0,    FRAME_VERSION, 0x02, 0x04,
+				     0x00, 0x01,          0x00, 0x01};
 	struct frame fr;
 	size_t used;
 

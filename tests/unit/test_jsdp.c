@@ -39,8 +39,8 @@ static char *load(const char *name)
 }
 
 
-static int decode(struct jsdp *m, const char *sdp, bool by_initiator,
-		  char *eb, size_t sz)
+static int decode(struct jsdp *m, const char *sdp, bool by_initiator, char *eb,
+		  size_t sz)
 {
 	struct pl pl;
 
@@ -114,8 +114,10 @@ static xmpp_stanza_t *child(xmpp_stanza_t *st, const char *name,
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c;
 	     c = xmpp_stanza_get_next(c)) {
 		const char *n = xmpp_stanza_get_name(c);
-		const char *v = attr ? xmpp_stanza_get_attribute(c, attr) : NULL;
-		if (n && !strcmp(n, name) && (!attr || (v && !strcmp(v, value))))
+		const char *v =
+			attr ? xmpp_stanza_get_attribute(c, attr) : NULL;
+		if (n && !strcmp(n, name) &&
+		    (!attr || (v && !strcmp(v, value))))
 			return c;
 	}
 	return NULL;
@@ -154,13 +156,18 @@ static void assert_same_content(const struct jsdp_content *a,
 		assert_int_equal(p->ptime, q->ptime);
 		assert_int_equal(p->npar, q->npar);
 		for (unsigned k = 0; k < p->npar; k++) {
-			assert_int_equal(pl_cmp(&p->par[k].name, &q->par[k].name), 0);
-			assert_int_equal(pl_cmp(&p->par[k].value, &q->par[k].value), 0);
+			assert_int_equal(
+				pl_cmp(&p->par[k].name, &q->par[k].name), 0);
+			assert_int_equal(
+				pl_cmp(&p->par[k].value, &q->par[k].value), 0);
 		}
 		assert_int_equal(p->nfb, q->nfb);
 		for (unsigned k = 0; k < p->nfb; k++) {
-			assert_int_equal(pl_cmp(&p->fb[k].type, &q->fb[k].type), 0);
-			assert_int_equal(pl_cmp(&p->fb[k].subtype, &q->fb[k].subtype), 0);
+			assert_int_equal(pl_cmp(&p->fb[k].type, &q->fb[k].type),
+					 0);
+			assert_int_equal(
+				pl_cmp(&p->fb[k].subtype, &q->fb[k].subtype),
+				0);
 		}
 	}
 	assert_int_equal(a->nfb_all, b->nfb_all);
@@ -285,21 +292,22 @@ static void test_chrome_offer(void **state)
 	assert_string_equal(at(ct, "creator"), "initiator");
 	assert_string_equal(at(ct, "senders"), "both");
 	d = child(ct, "description", NULL, NULL);
-	assert_string_equal(xmpp_stanza_get_ns(d), "urn:xmpp:jingle:apps:rtp:1");
+	assert_string_equal(xmpp_stanza_get_ns(d),
+			    "urn:xmpp:jingle:apps:rtp:1");
 	assert_string_equal(at(d, "media"), "audio");
 	assert_string_equal(at(child(d, "payload-type", "id", "111"), "name"),
 			    "opus");
-	assert_string_equal(at(child(d, "payload-type", "id", "111"), "channels"),
-			    "2");
+	assert_string_equal(
+		at(child(d, "payload-type", "id", "111"), "channels"), "2");
 	assert_non_null(child(child(d, "payload-type", "id", "111"), "rtcp-fb",
 			      "type", "transport-cc"));
 	assert_string_equal(at(child(d, "rtp-hdrext", "id", "3"), "uri"),
 			    "http://www.ietf.org/id/draft-holmer-rmcat-"
 			    "transport-wide-cc-extensions-01");
 	assert_non_null(child(d, "rtcp-mux", NULL, NULL));
-	assert_string_equal(at(child(d, "source", "ssrc", "3570614608"),
-			       "xmlns"),
-			    "urn:xmpp:jingle:apps:rtp:ssma:0");
+	assert_string_equal(
+		at(child(d, "source", "ssrc", "3570614608"), "xmlns"),
+		"urn:xmpp:jingle:apps:rtp:ssma:0");
 	t = child(ct, "transport", NULL, NULL);
 	assert_string_equal(xmpp_stanza_get_ns(t),
 			    "urn:xmpp:jingle:transports:ice-udp:1");
@@ -309,8 +317,8 @@ static void test_chrome_offer(void **state)
 			    "actpass");
 	/* candidates in order, every attribute, protocol lower case */
 	{
-		xmpp_stanza_t *k = child(t, "candidate", "foundation",
-					 "1563398707");
+		xmpp_stanza_t *k =
+			child(t, "candidate", "foundation", "1563398707");
 		assert_string_equal(at(k, "protocol"), "tcp");
 		assert_string_equal(at(k, "tcptype"), "active");
 		assert_string_equal(at(k, "priority"), "1518280447");
@@ -354,9 +362,10 @@ static void test_firefox_offer(void **state)
 	assert_int_equal(m->n, 2);
 	/* session-level fingerprint applies to every m-section */
 	assert_pl(&m->c[0].fp_hash, "sha-256");
-	assert_pl(&m->c[1].fp_value, "2E:93:9B:8D:6B:7D:4A:6F:1E:3F:1E:5A:2B:12:"
-				     "3C:54:3E:4F:00:71:82:93:A4:B5:C6:D7:E8:F9:"
-				     "0A:1B:2C:3D");
+	assert_pl(&m->c[1].fp_value,
+		  "2E:93:9B:8D:6B:7D:4A:6F:1E:3F:1E:5A:2B:12:"
+		  "3C:54:3E:4F:00:71:82:93:A4:B5:C6:D7:E8:F9:"
+		  "0A:1B:2C:3D");
 	/* recvonly written by the initiator: only the responder sends */
 	assert_int_equal(m->c[1].senders, JSDP_RESPONDER);
 	assert_int_equal(m->c[0].ext[1].senders, JSDP_RESPONDER);
@@ -389,8 +398,9 @@ static void test_firefox_offer(void **state)
 				    "rtp-hdrext:csrc-audio-level\r\n"));
 	assert_non_null(strstr(out, "a=mid:1\r\na=recvonly\r\n"));
 	/* no candidate: the RFC 8840 placeholder address */
-	assert_non_null(strstr(out, "m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101\r\n"
-				    "c=IN IP4 0.0.0.0\r\n"));
+	assert_non_null(strstr(out,
+			       "m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101\r\n"
+			       "c=IN IP4 0.0.0.0\r\n"));
 	assert_non_null(strstr(out, "a=fmtp:109 maxplaybackrate=48000;stereo=1;"
 				    "useinbandfec=1\r\n"));
 	mem_deref(out);
@@ -417,7 +427,8 @@ static void test_baresip_offer_without_ice(void **state)
 
 	/* XEP-0177 Raw UDP */
 	j = reparse(to_jingle(m, true));
-	t = child(child(j, "content", "name", "audio"), "transport", NULL, NULL);
+	t = child(child(j, "content", "name", "audio"), "transport", NULL,
+		  NULL);
 	assert_string_equal(xmpp_stanza_get_ns(t),
 			    "urn:xmpp:jingle:transports:raw-udp:1");
 	k = child(t, "candidate", "component", "1");
@@ -426,8 +437,8 @@ static void test_baresip_offer_without_ice(void **state)
 	assert_string_equal(at(child(t, "candidate", "component", "2"), "port"),
 			    "10001");
 	assert_string_equal(at(child(child(child(j, "content", NULL, NULL),
-					     "description", NULL, NULL),
-				       "payload-type", "id", "96"),
+					   "description", NULL, NULL),
+				     "payload-type", "id", "96"),
 			       "ptime"),
 			    "20");
 	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
@@ -441,7 +452,8 @@ static void test_baresip_offer_without_ice(void **state)
 
 	/* or ICE-UDP with host candidates, for clients without Raw UDP */
 	j = reparse(to_jingle(m, false));
-	t = child(child(j, "content", "name", "audio"), "transport", NULL, NULL);
+	t = child(child(j, "content", "name", "audio"), "transport", NULL,
+		  NULL);
 	assert_string_equal(xmpp_stanza_get_ns(t),
 			    "urn:xmpp:jingle:transports:ice-udp:1");
 	k = child(t, "candidate", "component", "1");
@@ -478,9 +490,8 @@ static void test_asterisk_answer_session_level(void **state)
 	assert_string_equal(at(t, "ufrag"), "5c2a7d1b1f0e3a4b");
 	assert_string_equal(at(child(t, "fingerprint", NULL, NULL), "setup"),
 			    "active");
-	assert_string_equal(at(child(t, "candidate", "component", "2"),
-			       "protocol"),
-			    "udp");
+	assert_string_equal(
+		at(child(t, "candidate", "component", "2"), "protocol"), "udp");
 	xmpp_stanza_release(j);
 	mem_deref(m);
 	mem_deref(sdp);
@@ -507,8 +518,8 @@ static void test_plain_pcmu_phone(void **state)
 	assert_string_equal(at(p, "clockrate"), "8000");
 	assert_null(at(p, "channels"));
 	assert_string_equal(at(child(child(child(j, "content", NULL, NULL),
-					     "transport", NULL, NULL),
-				       "candidate", "component", "1"),
+					   "transport", NULL, NULL),
+				     "candidate", "component", "1"),
 			       "ip"),
 			    "192.0.2.44");
 	xmpp_stanza_release(j);
@@ -535,8 +546,9 @@ static void test_sdes_crypto(void **state)
 		  "encryption", NULL, NULL);
 	assert_string_equal(at(child(e, "crypto", "tag", "1"), "crypto-suite"),
 			    "AES_CM_128_HMAC_SHA1_80");
-	assert_string_equal(at(child(e, "crypto", "tag", "2"), "session-params"),
-			    "UNENCRYPTED_SRTCP");
+	assert_string_equal(
+		at(child(e, "crypto", "tag", "2"), "session-params"),
+		"UNENCRYPTED_SRTCP");
 	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
 	out = to_sdp(b, true, NULL, NULL);
 	assert_non_null(strstr(out, "m=audio 40376 RTP/SAVP 8 0 101\r\n"));
@@ -597,7 +609,8 @@ static void test_answer_mirrors_offer(void **state)
 		"</description>"
 		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "
 		"ufrag='ab' pwd='cdefghijklmnopqrstuvwx'>"
-		"<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256'"
+		"<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
+		"hash='sha-256'"
 		" setup='active'>AA:BB</fingerprint>"
 		"<candidate component='1' foundation='1' generation='0' id='x1'"
 		" ip='10.0.0.1' network='0' port='7000' priority='2130706431'"
@@ -605,7 +618,8 @@ static void test_answer_mirrors_offer(void **state)
 		"</transport></content>"
 		"<content creator='initiator' name='0'>"
 		"<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>"
-		"<payload-type id='111' name='opus' clockrate='48000' channels='2'>"
+		"<payload-type id='111' name='opus' clockrate='48000' "
+		"channels='2'>"
 		"<parameter name='useinbandfec' value='1'/></payload-type>"
 		"</description>"
 		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "
@@ -615,7 +629,8 @@ static void test_answer_mirrors_offer(void **state)
 		" protocol='udp' type='host'/>"
 		"<candidate component='1' foundation='2' generation='0' id='x3'"
 		" ip='10.0.0.9' network='0' port='7004' priority='1686052607'"
-		" protocol='udp' type='srflx' rel-addr='10.0.0.1' rel-port='7002'/>"
+		" protocol='udp' type='srflx' rel-addr='10.0.0.1' "
+		"rel-port='7002'/>"
 		"</transport></content></jingle>";
 	xmpp_stanza_t *j = xmpp_stanza_new_from_string(ctx, xml);
 	const char *a, *v, *d;
@@ -665,7 +680,8 @@ static void test_jingle_action_and_static_fb(void **state)
 	assert_pl(&m->c[0].pt[0].fb[0].subtype, "tmmbr smaxpr=120");
 	j = reparse(to_jingle(m, true));
 	d = child(child(j, "content", NULL, NULL), "description", NULL, NULL);
-	assert_string_equal(at(child(d, "rtcp-fb", NULL, NULL), "type"), "nack");
+	assert_string_equal(at(child(d, "rtcp-fb", NULL, NULL), "type"),
+			    "nack");
 	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
 	out = to_sdp(b, true, NULL, "source-add");
 	assert_non_null(strstr(out, "t=0 0\r\na=jingle-action:source-add\r\n"));
@@ -697,7 +713,8 @@ static void test_bad_sdp(void **state)
 
 	expect_sdp_error("", EBADMSG, "empty SDP");
 	expect_sdp_error("v=1\r\n", EBADMSG, "line 1: SDP must start v=0");
-	expect_sdp_error("v=0\r\nhello\r\n", EBADMSG, "line 2: not <type>=<value>");
+	expect_sdp_error("v=0\r\nhello\r\n", EBADMSG,
+			 "line 2: not <type>=<value>");
 	expect_sdp_error("v=0\r\nm=audio x RTP/AVP 0\r\n", EBADMSG, "bad port");
 	expect_sdp_error("v=0\r\nm=audio 1\r\n", EBADMSG,
 			 "m= needs media, port, proto");
@@ -709,15 +726,17 @@ static void test_bad_sdp(void **state)
 			 "not a payload type");
 	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:0 PCMU/x\r\n",
 			 EBADMSG, "line 3: malformed a=rtpmap");
-	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\na=candidate:1 1 udp\r\n",
-			 EBADMSG, "malformed a=candidate");
+	expect_sdp_error(
+		"v=0\r\nm=audio 1 RTP/AVP 0\r\na=candidate:1 1 udp\r\n",
+		EBADMSG, "malformed a=candidate");
 	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\n"
 			 "a=candidate:1 1 udp 9 1.2.3.4 99999 typ host\r\n",
 			 EBADMSG, "bad number in a=candidate");
 	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\na=extmap:0 urn:x\r\n",
 			 EBADMSG, "bad id in a=extmap");
-	expect_sdp_error("v=0\r\nm=audio 1 RTP/AVP 0\r\na=extmap:1/up urn:x\r\n",
-			 EBADMSG, "bad direction in a=extmap");
+	expect_sdp_error(
+		"v=0\r\nm=audio 1 RTP/AVP 0\r\na=extmap:1/up urn:x\r\n",
+		EBADMSG, "bad direction in a=extmap");
 	expect_sdp_error("v=0\r\nc=IN IP9 x\r\n", EBADMSG, "malformed c=");
 	expect_sdp_error("v=0\r\na=fingerprint:sha-256\r\n", EBADMSG,
 			 "line 2: malformed a=fingerprint");
@@ -748,8 +767,8 @@ static void expect_jingle_error(const char *body, int err, const char *why)
 	char xml[4096], eb[256] = "";
 	xmpp_stanza_t *j;
 
-	snprintf(xml, sizeof(xml), "<jingle xmlns='urn:xmpp:jingle:1'>%s</jingle>",
-		 body);
+	snprintf(xml, sizeof(xml),
+		 "<jingle xmlns='urn:xmpp:jingle:1'>%s</jingle>", body);
 	j = xmpp_stanza_new_from_string(ctx, xml);
 	assert_non_null(j);
 	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), err);
@@ -783,20 +802,23 @@ static void test_bad_jingle(void **state)
 			    "<description xmlns='urn:xmpp:jingle:apps:rtp:1'/>"
 			    "</content>",
 			    EBADMSG, "without media");
-	expect_jingle_error("<content name='a'>" RTP "</description>"
-			    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1'/>"
-			    "</content>",
-			    EBADMSG, "unsupported transport");
-	expect_jingle_error("<content name='a'>" RTP "</description>"
-			    "<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
-			    "<candidate component='1' ip='1.2.3.4'/></transport>"
-			    "</content>",
-			    EBADMSG, "needs component, ip, port");
-	expect_jingle_error("<content name='a'>" RTP "</description>"
-			    "<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
-			    "<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
-			    "hash='sha-256'/></transport></content>",
-			    EBADMSG, "<fingerprint/> needs hash and value");
+	expect_jingle_error(
+		"<content name='a'>" RTP "</description>"
+		"<transport xmlns='urn:xmpp:jingle:transports:s5b:1'/>"
+		"</content>",
+		EBADMSG, "unsupported transport");
+	expect_jingle_error(
+		"<content name='a'>" RTP "</description>"
+		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
+		"<candidate component='1' ip='1.2.3.4'/></transport>"
+		"</content>",
+		EBADMSG, "needs component, ip, port");
+	expect_jingle_error(
+		"<content name='a'>" RTP "</description>"
+		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
+		"<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
+		"hash='sha-256'/></transport></content>",
+		EBADMSG, "<fingerprint/> needs hash and value");
 	expect_jingle_error("<group xmlns='urn:xmpp:jingle:apps:grouping:0'/>",
 			    EBADMSG, "without semantics");
 }

@@ -203,9 +203,9 @@ static void test_schema_guard(void **state)
 static void test_rdonly_missing(void **state)
 {
 	struct store *s;
-	assert_int_equal(store_open(&s, "/tmp/xsgw-no-such-store", 8 << 20,
-				    true),
-			 ENOENT);
+	assert_int_equal(
+		store_open(&s, "/tmp/xsgw-no-such-store", 8 << 20, true),
+		ENOENT);
 }
 
 

@@ -139,8 +139,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
 	if (ev == XMPP_CONN_CONNECT) {
 		s->connected = true;
 		xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
-	}
-	else {
+	} else {
 		s->disconnected = true;
 	}
 }
@@ -220,7 +219,8 @@ static void test_unprimed_conn_needs_workaround(void **state)
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		printf("note: libstrophe %d.%d no longer needs xmpp_link_prime\n",
+		printf("note: libstrophe %d.%d no longer needs "
+		       "xmpp_link_prime\n",
 		       LIBXMPP_VERSION_MAJOR, LIBXMPP_VERSION_MINOR);
 		return;
 	}
