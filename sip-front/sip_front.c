@@ -17,7 +17,6 @@ struct strans {
 	struct sip_strans *st;
 	struct sip_msg *msg;
 	struct tmr tmr;
-	bool invite; /**< answered when the callee is, not by a timer */
 };
 
 static struct sip_front sf;
@@ -124,7 +123,9 @@ struct sip_strans *sip_front_strans_take(struct strans *s, bool final)
 	if (final) {
 		s->st = NULL; /* libre's now */
 		mem_deref(s);
-	}
+	} else
+		tmr_cancel(
+			&s->tmr); /* answered: the translator's timers rule */
 	return st;
 }
 
@@ -132,11 +133,10 @@ struct sip_strans *sip_front_strans_take(struct strans *s, bool final)
 static void strans_track(struct strans *s, const struct sip_msg *msg)
 {
 	s->msg = mem_ref((void *)msg);
-	s->invite = !pl_strcmp(&msg->met, "INVITE");
 	tmr_init(&s->tmr);
-	if (!s->invite)
-		tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler,
-			  s);
+	/* a request the translator has not answered at all by then gets a
+	 * 503; an INVITE it answered provisionally waits for the callee */
+	tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler, s);
 	hash_append(sf.strans, (uint32_t)s->tx, &s->he, s);
 }
 
