@@ -30,6 +30,7 @@ struct creq {
 	struct tmr retr, timeout;
 	uint32_t interval;
 	bool invite, completed;
+	bool page; /**< MESSAGE (page mode): only the outcome is reported */
 	struct sip_front *sf;
 };
 
@@ -109,6 +110,22 @@ static void report_response(struct sip_front *sf, uint64_t id, uint16_t scode,
 		log_error("out %llu: cannot report SIP %u",
 			  (unsigned long long)id, scode);
 	fbuf_reset(&fb);
+}
+
+
+/* The end of a client transaction: a MESSAGE reports its outcome
+ * (MSG_SIP_RESULT), a dialog request its final response or local failure
+ * (MSG_SIP_IN_RESPONSE). */
+static void creq_outcome(struct sip_front *sf, uint64_t id, bool page,
+			 uint16_t scode, const char *reason,
+			 const struct sip_msg *resp)
+{
+	if (page) {
+		report_result(sf, id, scode, reason);
+		return;
+	}
+	report_response(sf, id, scode, reason, resp ? resp->mb : NULL);
+	tlink_done(sf->tl, id);
 }
 
 
@@ -369,8 +386,7 @@ static void creq_timeout_handler(void *arg)
 
 	log_info("out %llu: %s timed out", (unsigned long long)c->id,
 		 c->method);
-	report_response(c->sf, c->id, 408, "Request Timeout", NULL);
-	tlink_done(c->sf->tl, c->id);
+	creq_outcome(c->sf, c->id, c->page, 408, "Request Timeout", NULL);
 	mem_deref(c);
 }
 
@@ -383,13 +399,9 @@ static bool creq_id_match(struct le *le, void *arg)
 
 int sip_call_send(struct sip_front *sf, struct frame *fr)
 {
-	const struct xsgw_config *cfg = sf->proc.cfg;
 	char *method, *ruri, *dst, *branch, *hdrs;
 	const char *body;
 	size_t bodyl;
-	uint64_t id = fr->seq;
-	struct creq *c = NULL;
-	struct sa laddr;
 	int err = 0;
 
 	method = frame_get_strdup(fr);
@@ -398,24 +410,44 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	branch = frame_get_strdup(fr);
 	hdrs = frame_get_strdup(fr);
 	frame_get_str(fr, &body, &bodyl);
-	if (frame_end(fr) || !method || !*method || !ruri || !*ruri) {
+	if (frame_end(fr) || !method || !*method || !ruri || !*ruri)
 		err = EBADMSG;
-		goto out;
-	}
+	else
+		err = sip_call_start(sf, fr->seq, method, ruri, dst, branch,
+				     hdrs, body, bodyl, false);
+	mem_deref(method);
+	mem_deref(ruri);
+	mem_deref(dst);
+	mem_deref(branch);
+	mem_deref(hdrs);
+	if (err && err != EBADMSG)
+		log_error("out %llu: %s (re-sent when the link is back)",
+			  (unsigned long long)fr->seq, strerror(err));
+	return err == EBADMSG ? err : 0;
+}
+
+
+int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
+		   const char *ruri, const char *dst, const char *branch,
+		   const char *hdrs, const char *body, size_t bodyl, bool page)
+{
+	const struct xsgw_config *cfg = sf->proc.cfg;
+	struct creq *c = NULL;
+	struct sa laddr;
+	int err = 0;
+
 	if (tlink_is_done(sf->tl, id) ||
 	    hash_apply(sf->creqs, creq_id_match, &id))
-		goto out;
+		return 0;
 
 	c = mem_zalloc(sizeof(*c), creq_destructor);
-	if (!c) {
-		err = ENOMEM;
-		goto out;
+	if (!c || str_dup(&c->method, method) || str_dup(&c->branch, branch)) {
+		mem_deref(c);
+		return ENOMEM;
 	}
 	c->sf = sf;
 	c->id = id;
-	c->method = method;
-	c->branch = branch;
-	method = branch = NULL;
+	c->page = page;
 	c->invite = !strcmp(c->method, "INVITE");
 	tmr_init(&c->retr);
 	tmr_init(&c->timeout);
@@ -424,10 +456,10 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	if (next_hop(cfg, ruri, dst, &c->dst, &c->tp)) {
 		log_info("out %llu: no route to %s", (unsigned long long)id,
 			 *dst ? dst : ruri);
-		report_response(sf, id, 503, "No Route To Destination", NULL);
-		tlink_done(sf->tl, id);
+		creq_outcome(sf, id, page, 503, "No Route To Destination",
+			     NULL);
 		mem_deref(c);
-		goto out;
+		return 0;
 	}
 	if (c->tp == SIP_TRANSP_UDP && bodyl + strlen(hdrs) + 300 > UDP_MAX)
 		c->tp = SIP_TRANSP_TCP;
@@ -436,8 +468,7 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	c->mb = mbuf_alloc(bodyl + strlen(hdrs) + 512);
 	if (!c->mb) {
 		mem_deref(c);
-		err = ENOMEM;
-		goto out;
+		return ENOMEM;
 	}
 	err = mbuf_printf(c->mb,
 			  "%s %s SIP/2.0\r\n"
@@ -458,21 +489,17 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 	if (err) {
 		log_warn("out %llu: cannot build %s: %s",
 			 (unsigned long long)id, c->method, strerror(err));
-		report_response(sf, id, 500, "Bad Request Built", NULL);
-		tlink_done(sf->tl, id);
+		creq_outcome(sf, id, page, 500, "Bad Request Built", NULL);
 		mem_deref(c);
-		err = 0;
-		goto out;
+		return 0;
 	}
 	err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
 	if (err) {
 		log_info("out %llu: send to %J failed: %s",
 			 (unsigned long long)id, &c->dst, strerror(err));
-		report_response(sf, id, 503, "Service Unavailable", NULL);
-		tlink_done(sf->tl, id);
+		creq_outcome(sf, id, page, 503, "Service Unavailable", NULL);
 		mem_deref(c);
-		err = 0;
-		goto out;
+		return 0;
 	}
 	log_debug("out %llu: %s %s via %s %J", (unsigned long long)id,
 		  c->method, ruri, sip_transp_name(c->tp), &c->dst);
@@ -480,20 +507,15 @@ int sip_call_send(struct sip_front *sf, struct frame *fr)
 		/* no transaction: the translator re-sends it per 2xx */
 		report_result(sf, id, 0, "sent");
 		mem_deref(c);
-		goto out;
+		return 0;
 	}
 	if (c->tp == SIP_TRANSP_UDP) {
 		c->interval = T1;
 		tmr_start(&c->retr, T1, creq_retr_handler, c);
 	}
-	tmr_start(&c->timeout, T_B, creq_timeout_handler, c);
-out:
-	mem_deref(method);
-	mem_deref(ruri);
-	mem_deref(dst);
-	mem_deref(branch);
-	mem_deref(hdrs);
-	return err == EBADMSG ? err : 0;
+	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : T_B,
+		  creq_timeout_handler, c);
+	return 0;
 }
 
 
@@ -567,8 +589,9 @@ bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg)
 		creq_ack(c, msg); /* a retransmitted final response */
 		return true;
 	}
-	report_response(sf, c->id, msg->scode, reason, msg->mb);
 	if (msg->scode < 200) {
+		if (!c->page)
+			report_response(sf, c->id, msg->scode, reason, msg->mb);
 		if (c->invite)
 			tmr_cancel(&c->retr); /* Timer A stops (17.1.1.2) */
 		else if (c->tp == SIP_TRANSP_UDP) {
@@ -581,7 +604,7 @@ bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg)
 			tmr_cancel(&c->timeout);
 		return true;
 	}
-	tlink_done(sf->tl, c->id);
+	creq_outcome(sf, c->id, c->page, msg->scode, reason, msg);
 	if (c->invite && msg->scode >= 300) {
 		creq_ack(c, msg);
 		if (c->tp == SIP_TRANSP_UDP) {

@@ -342,7 +342,7 @@ static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
 
 static bool sip_front_response_handler(const struct sip_msg *msg, void *arg)
 {
-	return sip_msg_response(&sf, msg) || sip_call_response(&sf, msg);
+	return sip_call_response(&sf, msg);
 }
 
 
@@ -414,8 +414,6 @@ int main(int argc, char **argv)
 		      strerror(err));
 	err = hash_alloc(&sf.strans, 256);
 	if (!err)
-		err = hash_alloc(&sf.ctrans, 256);
-	if (!err)
 		err = hash_alloc(&sf.creqs, 256);
 	if (!err)
 		err = hash_alloc(&sf.okx, 256);
@@ -435,7 +433,6 @@ int main(int argc, char **argv)
 
 	err = proc_run(&sf.proc);
 
-	sip_msg_flush(&sf);
 	sip_call_flush(&sf);
 	hash_flush(sf.strans);
 	sf.tl = mem_deref(sf.tl);
@@ -444,7 +441,6 @@ int main(int argc, char **argv)
 	sip_close(sf.sip, true);
 	sf.sip = mem_deref(sf.sip);
 	sf.strans = mem_deref(sf.strans);
-	sf.ctrans = mem_deref(sf.ctrans);
 	sf.creqs = mem_deref(sf.creqs);
 	sf.okx = mem_deref(sf.okx);
 	log_info("stopped");

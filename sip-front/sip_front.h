@@ -1,6 +1,6 @@
 /**
  * @file sip_front.h  The SIP front: libre transports, requests in,
- *                    MESSAGE client transactions out. Keeps nothing a
+ *                    client transactions out. Keeps nothing a
  *                    restart would lose: every transaction identifier it
  *                    sends was chosen and stored by the translator.
  */
@@ -18,7 +18,6 @@ struct sip_front {
 	struct tlink *tl;
 	struct sa laddr;
 	struct hash *strans; /**< pending server transactions by tx id */
-	struct hash *ctrans; /**< outgoing MESSAGEs by message id */
 	struct hash *creqs;  /**< outgoing dialog requests by branch */
 	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
 	uint64_t next_tx;
@@ -48,6 +47,19 @@ int sip_call_request(struct sip_front *sf, const struct sip_msg *msg,
 bool sip_call_ack(struct sip_front *sf, const struct sip_msg *msg);
 /** MSG_SIP_OUT_REQUEST: send a request (idempotent per outbox id). */
 int sip_call_send(struct sip_front *sf, struct frame *fr);
+/**
+ * Start a client transaction (RFC 3261 17.1) for a request the translator
+ * identified: Via with branch, Max-Forwards, hdrs, Content-Length, body.
+ * @param id    outbox or message id; a second start of it is a no-op
+ * @param dst   next hop URI, "" for the proxy or the Request-URI's host
+ * @param page  MESSAGE: report only the outcome (MSG_SIP_RESULT, timeout
+ *              sip.message_timeout_ms); else every response (1xx too) as
+ *              MSG_SIP_IN_RESPONSE
+ * @return 0 (failures are reported as outcomes) or ENOMEM
+ */
+int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
+		   const char *ruri, const char *dst, const char *branch,
+		   const char *hdrs, const char *body, size_t bodyl, bool page);
 /** MSG_SIP_OUT_RESPONSE: answer a request (idempotent per outbox id). */
 int sip_call_respond(struct sip_front *sf, struct frame *fr);
 /** A response no libre transaction claimed. @return true if ours */
@@ -59,9 +71,5 @@ void sip_call_flush(struct sip_front *sf);
 
 /** MSG_SIP_OUT_MESSAGE: send the MESSAGE (idempotent per message id). */
 int sip_msg_send(struct sip_front *sf, struct frame *fr);
-/** A response no libre transaction claimed. @return true if ours */
-bool sip_msg_response(struct sip_front *sf, const struct sip_msg *msg);
-/** Drop every outgoing transaction (shutdown). */
-void sip_msg_flush(struct sip_front *sf);
 
 #endif
