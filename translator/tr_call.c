@@ -865,6 +865,33 @@ static void jmi_send(struct translator *tr, const struct callrec *r,
 }
 
 
+/*
+ * An XMPP user proposes a call to a gateway JID (XEP-0353): the gateway is
+ * the callee's device and proceeds at once; the user's session-initiate
+ * (sid = the propose id) then becomes the INVITE, and the SIP side's 180
+ * the ringing.
+ */
+static void jmi_propose_in(struct translator *tr, xmpp_stanza_t *st,
+			   xmpp_stanza_t *propose, const char *owner)
+{
+	const char *from = attr(st, "from"), *sid = attr(propose, "id");
+	xmpp_stanza_t *m, *e;
+	char id[96];
+
+	if (!*sid || !strchr(from, '/') || !strchr(attr(st, "to"), '@') ||
+	    !domain_served(tr->proc.cfg, owner))
+		return;
+	snprintf(id, sizeof(id), "xsgw-jmi-proceed-%s", sid);
+	m = xmpp_message_new(ctx(tr), "chat", from, id);
+	xmpp_stanza_set_from(m, attr(st, "to"));
+	e = elem(tr, m, "proceed", NS_JMI);
+	xmpp_stanza_set_attribute(e, "id", sid);
+	elem(tr, m, "store", "urn:xmpp:hints");
+	xml_send(tr, m);
+	xmpp_stanza_release(m);
+}
+
+
 /* A device answers a propose: ringing, proceed (send it the Jingle
  * session-initiate) or reject. */
 static void jmi_in(struct translator *tr, xmpp_stanza_t *st)
@@ -882,6 +909,10 @@ static void jmi_in(struct translator *tr, xmpp_stanza_t *st)
 	if (!c)
 		return;
 	bare_of(from, owner, sizeof(owner));
+	if (!strcmp(xmpp_stanza_get_name(c), "propose")) {
+		jmi_propose_in(tr, st, c, owner);
+		return;
+	}
 	id = key_get(tr, 's', owner, attr(c, "id"));
 	if (!id || call_load(tr, id, &r))
 		return;

@@ -454,6 +454,7 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 					 "urn:xmpp:jingle:transports:raw-udp:1",
 					 "urn:xmpp:jingle:apps:dtls:0",
 					 "urn:xmpp:jingle:dtmf:0",
+					 NS_JMI,
 					 NULL};
 
 	if (strcmp(type, "get") && strcmp(type, "set")) {

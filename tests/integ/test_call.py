@@ -760,3 +760,37 @@ def test_trickle_before_the_dialog_waits_for_it(gateway):
         peer.reply(info, 200, "OK")
         await logout(alice)
     run(go())
+
+
+def test_xep0353_caller_gets_proceed_from_the_gateway(gateway):
+    """A client that starts calls with an XEP-0353 propose (e.g.
+    Conversations) gets <proceed/> from the gateway JID; its
+    session-initiate with the propose id then becomes the INVITE."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        got = asyncio.Queue()
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+        alice.register_handler(Callback("proceed", MatchXPath(
+            "{jabber:client}message/{urn:xmpp:jingle-message:0}proceed"),
+            lambda m: got.put_nowait(m)))
+        info = await alice["xep_0030"].get_info(jid=BOB, timeout=10)
+        assert "urn:xmpp:jingle-message:0" in info["disco_info"]["features"]
+        sid = "jp" + uuid.uuid4().hex[:10]
+        m = alice.make_message(mto=BOB, mtype="chat")
+        m.append(ET.fromstring("<propose xmlns='urn:xmpp:jingle-message:0' id='%s'>"
+                               "<description xmlns='urn:xmpp:jingle:apps:rtp:1' "
+                               "media='audio'/></propose>" % sid))
+        m.send()
+        p = await asyncio.wait_for(got.get(), 10)
+        assert str(p["from"]) == BOB
+        assert p.xml.find("{urn:xmpp:jingle-message:0}proceed").get("id") == sid
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert hdr(inv, "Call-ID") == sid
+        peer.reply(inv, 486, "Busy Here")
+        await alice.next_jingle(action="session-terminate")
+        await logout(alice)
+    run(go())
