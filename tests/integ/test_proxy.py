@@ -144,3 +144,33 @@ def test_hairpin_call_through_kamailio(via_kamailio):
         await logout(alice)
         await logout(bob)
     run(go())
+
+
+def test_call_to_a_phone_registered_at_kamailio(kamailio, via_kamailio, sipp):
+    """alice calls bob@sip.localhost: the INVITE goes to Kamailio, which
+    forwards it to the phone registered as bob (SIPp); the hang-up BYE
+    follows the route set Kamailio recorded."""
+    from jingle import GW, jlogin
+    from test_call import sessions, until
+    from test_call_peers import AUDIO
+    uas = sipp("uas_call.xml", uas_args() + ["-mp", "16100", "-m", "1"], "uas")
+    gw = via_kamailio
+
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "kp" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid, AUDIO)
+        assert r["type"] == "result"
+        await alice.next_jingle(action="session-info")
+        _, j = await alice.next_jingle(action="session-accept")
+        assert j.get("sid") == sid
+        r = await alice.send_jingle("bob@" + GW, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        rc = await asyncio.get_event_loop().run_in_executor(None, uas.wait, 15)
+        assert rc == 0, "the phone did not see the whole call"
+        await until(lambda: sessions(gw) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
+    log = kam_log(kamailio)
+    assert "REQ INVITE sip:bob@127.0.0.1" in log and "REQ BYE" in log
