@@ -56,10 +56,13 @@ cat <<MSG
 
 xsgw is running (Ctrl-C stops everything).
   XMPP client:  server 127.0.0.1:5222, no TLS, user alice@localhost / alicepass
-                (or bob@localhost / bobpass); write to bob@sip.localhost to
-                reach SIP user sip:bob@127.0.0.1.
+                (or bob@localhost / bobpass); write to or call (Jingle)
+                bob@sip.localhost to reach SIP user sip:bob@127.0.0.1. Send
+                presence to sip.localhost (or add it to the roster) so that
+                SIP calls ring your client.
   SIP phone:    register sip:bob@127.0.0.1 at 127.0.0.1:5060 (UDP or TCP, no
-                auth); send a MESSAGE to sip:alice@localhost to reach alice.
+                auth); send a MESSAGE to, or call, sip:alice@localhost to
+                reach alice.
   Operator:     $BUILD/bin/xsgwctl -c $D/xsgw.yaml status
   Logs:         $D/xsgw.log, $D/prosody/prosody.log, $D/kam/kamailio.log
 MSG
