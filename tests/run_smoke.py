@@ -3,7 +3,8 @@ integration tests (it needs the default ports 5222/5347/5060/5600 free).
 
 Starts scripts/run-local.sh as an operator would, waits for its banner, then
 uses the deployment: a SIP phone registers bob at Kamailio, an XMPP user
-(alice) writes to bob@sip.localhost and bob answers via Kamailio. Finally
+(alice) writes to bob@sip.localhost and bob answers via Kamailio; then alice
+calls bob's phone (Jingle -> INVITE via Kamailio -> 200 -> hang-up). Finally
 Ctrl-C (SIGINT to the process group) must stop everything it started."""
 import asyncio
 import os
@@ -19,6 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "integ"))
+from jingle import CONTENTS, PHONE_SDP, SipPeer, hdr, jlogin  # noqa: E402
 from sipraw import final, reply_to, request  # noqa: E402
 from xmpp_user import login, logout  # noqa: E402
 
@@ -78,6 +80,33 @@ def main():
             await logout(alice)
 
         asyncio.run(asyncio.wait_for(chat(), 60))
+
+        async def call():
+            """alice calls bob's phone through Kamailio and hangs up."""
+            phone = await SipPeer.start(port + 1)
+            sip(s, request("REGISTER", "sip:127.0.0.1", "sip:bob@127.0.0.1",
+                           "sip:bob@127.0.0.1", port,
+                           "Contact: <sip:bob@127.0.0.1:%d>\r\nExpires: 300\r\n"
+                           % (port + 1)))
+            loop = asyncio.get_event_loop()
+            assert (await loop.run_in_executor(None, final, s))[0] == 200
+            alice = await jlogin("alice@localhost/smoke", "alicepass")
+            r = await alice.send_jingle("bob@sip.localhost", "session-initiate",
+                                        "smoke-call", CONTENTS)
+            assert r["type"] == "result"
+            inv = await phone.next_request("INVITE")
+            assert hdr(inv, "Record-Route"), "Kamailio records the route"
+            phone.reply(inv, 200, "OK", sdp=PHONE_SDP)
+            _, j = await alice.next_jingle(action="session-accept")
+            await phone.next_request("ACK")
+            await alice.send_jingle("bob@sip.localhost", "session-terminate",
+                                    "smoke-call", "<reason><success/></reason>")
+            bye = await phone.next_request("BYE")
+            phone.reply(bye, 200, "OK")
+            await logout(alice)
+            phone.close()
+
+        asyncio.run(asyncio.wait_for(call(), 60))
     finally:
         os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:
@@ -90,7 +119,8 @@ def main():
     assert not left.stdout.strip(), "left running: " + left.stdout
     assert "run: stopped" in "".join(out)
     shutil.rmtree(run_dir, ignore_errors=True)
-    print("make run: deployment up, both directions through Kamailio, Ctrl-C stopped it")
+    print("make run: deployment up, chat both ways and a call through Kamailio, "
+          "Ctrl-C stopped it")
 
 
 if __name__ == "__main__":

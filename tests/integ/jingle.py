@@ -199,6 +199,7 @@ class SipPeer(asyncio.DatagramProtocol):
         self.transport = None
         self.server = None
         self.conns = {}  # Call-ID -> TCP writer of its latest request
+        self.src = {}    # request text -> UDP source (replies go back there)
         self.tag = uuid.uuid4().hex[:8]
 
     running = []
@@ -237,6 +238,8 @@ class SipPeer(asyncio.DatagramProtocol):
         if msg.startswith("SIP/2.0 "):
             self.responses.put_nowait(msg)
         else:
+            if addr:
+                self.src[msg] = addr
             self.requests.put_nowait((msg, addr))
 
     def send(self, data, addr=("127.0.0.1", 5600), via=None):
@@ -302,6 +305,7 @@ class SipPeer(asyncio.DatagramProtocol):
         tcp = "SIP/2.0/TCP" in (hdr(req, "Via") or "")
         self.send("SIP/2.0 %d %s\r\n%s\r\n%sContent-Length: %d\r\n\r\n%s"
                   % (code, reason, "\r\n".join(out), extra, len(sdp), sdp),
+                  addr=self.src.get(req, ("127.0.0.1", 5600)),
                   via=hdr(req, "Call-ID") if tcp else None)
 
     def invite(self, ruri, frm, to, sdp=PHONE_SDP, callid=None):
