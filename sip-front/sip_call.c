@@ -502,8 +502,8 @@ int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
 		return 0;
 	}
 	log_debug("out %llu: %s %s via %s %J\n%b", (unsigned long long)id,
-		  c->method, ruri, sip_transp_name(c->tp), &c->dst,
-		  c->mb->buf, c->mb->end);
+		  c->method, ruri, sip_transp_name(c->tp), &c->dst, c->mb->buf,
+		  c->mb->end);
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
 		report_result(sf, id, 0, "sent");
