@@ -410,6 +410,7 @@ static const struct key keys[] = {
 	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
 	{"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
 	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
+	{"sip.candidate_wait_ms", p_u32, OFF(sip.candidate_wait_ms), 0},
 	{"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
 	{"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
 	{"store.path", p_nonempty, OFF(store.path), 1},
@@ -438,6 +439,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.message_timeout_ms = 32000;
 	c->sip.ring_timeout_ms = 60000;
 	c->sip.propose_timeout_ms = 5000;
+	c->sip.candidate_wait_ms = 1000;
 	c->sip.call_idle_timeout_s = 4 * 3600;
 	c->store.map_size = 256ULL << 20;
 	c->supervisor.restart_backoff_ms[0] = 50;

@@ -48,10 +48,14 @@ struct xsgw_config {
 		struct cfg_phone *phones;
 		size_t nphones;
 		uint32_t message_timeout_ms;
-		uint32_t ring_timeout_ms; /**< unanswered call ends */
-		uint32_t
-			propose_timeout_ms; /**< XEP-0353 wait; 0: no propose */
-		uint32_t call_idle_timeout_s; /**< no SIP/Jingle activity */
+		/** an unanswered call ends */
+		uint32_t ring_timeout_ms;
+		/** XEP-0353 wait for a user never seen online; 0: no propose */
+		uint32_t propose_timeout_ms;
+		/** the INVITE waits for trickled ICE candidates; 0: no wait */
+		uint32_t candidate_wait_ms;
+		/** a call without SIP or Jingle activity ends */
+		uint32_t call_idle_timeout_s;
 		int phone_raw_udp; /**< SDP without ICE as XEP-0177 Raw UDP
 				      (else an ICE-UDP host candidate) */
 	} sip;

@@ -31,6 +31,7 @@
 
 #define NS_JINGLE      "urn:xmpp:jingle:1"
 #define NS_RTP         "urn:xmpp:jingle:apps:rtp:1"
+#define NS_ICE         "urn:xmpp:jingle:transports:ice-udp:1"
 #define NS_RTP_INFO    "urn:xmpp:jingle:apps:rtp:info:1"
 #define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DTMF        "urn:xmpp:jingle:dtmf:0"
@@ -1001,6 +1002,140 @@ static char *callid_of_sid(const char *sid)
 }
 
 
+/* A stanza as text (a libre string). @return 0 or ENOMEM */
+static int stanza_text(struct translator *tr, xmpp_stanza_t *st, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
+		return ENOMEM;
+	mem_deref(*out);
+	*out = NULL;
+	err = re_sdprintf(out, "%b", buf, len);
+	xmpp_free(ctx(tr), buf);
+	return err;
+}
+
+
+static xmpp_stanza_t *ice_transport(xmpp_stanza_t *content)
+{
+	return xmpp_stanza_get_child_by_name_and_ns(content, "transport",
+						    NS_ICE);
+}
+
+
+/* True if a content has an ICE transport without a candidate: the client
+ * trickles them (XEP-0176), and a SIP peer without trickle ICE would get no
+ * address at all. */
+static bool trickle_pending(xmpp_stanza_t *j)
+{
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(j); c;
+	     c = xmpp_stanza_get_next(c)) {
+		xmpp_stanza_t *t;
+		if (!xmpp_stanza_is_tag(c) ||
+		    strcmp(xmpp_stanza_get_name(c), "content"))
+			continue;
+		t = ice_transport(c);
+		if (t && !xmpp_stanza_get_child_by_name(t, "candidate"))
+			return true;
+	}
+	return false;
+}
+
+
+/* Send our INVITE with sdp; the call rings from now on. */
+static void invite_send(struct translator *tr, uint64_t id, struct callrec *r,
+			const char *sdp)
+{
+	set_str(&r->lsdp, sdp);
+	r->inv_out = sip_send_req(tr, r, "INVITE", r->inv_cseq, r->inv_branch,
+				  "application/sdp", NULL, sdp);
+	out_index(tr, r->inv_out, id);
+	call_deadline(tr, id, r, wall_ms() + tr->proc.cfg->sip.ring_timeout_ms);
+}
+
+
+/* An X2S call whose INVITE waits for trickled candidates. */
+static bool invite_held(const struct callrec *r)
+{
+	return r->dir == CD_X2S && r->state == CS_CALLING && !r->inv_out &&
+	       r->init_xml && *r->init_xml;
+}
+
+
+/* The wait is over: the INVITE from the session-initiate and the
+ * candidates trickled since. @return 0, or an errno (the call is dropped) */
+static int invite_held_send(struct translator *tr, uint64_t id,
+			    struct callrec *r)
+{
+	xmpp_stanza_t *j = xmpp_stanza_new_from_string(ctx(tr), r->init_xml);
+	char eb[160], *sdp = NULL;
+	int err = j ? sdp_of_jingle(tr, r, j, true, NULL, NULL, &sdp, eb,
+				    sizeof(eb))
+		    : EBADMSG;
+
+	if (j)
+		xmpp_stanza_release(j);
+	if (err) {
+		jingle_terminate(tr, id, r, "general-error", 0, NULL);
+		call_drop(tr, id, r, "held session-initiate unusable");
+		return err;
+	}
+	r->init_xml = mem_deref(r->init_xml);
+	invite_send(tr, id, r, sdp);
+	call_event(r, "INVITE sent");
+	call_save(tr, id, r);
+	mem_deref(sdp);
+	return 0;
+}
+
+
+/* Add the candidates of a transport-info to the held session-initiate. */
+static int held_merge(struct translator *tr, struct callrec *r,
+		      xmpp_stanza_t *ti)
+{
+	xmpp_stanza_t *init = xmpp_stanza_new_from_string(ctx(tr), r->init_xml);
+	int err = 0;
+
+	if (!init)
+		return EBADMSG;
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(ti); c;
+	     c = xmpp_stanza_get_next(c)) {
+		xmpp_stanza_t *t = xmpp_stanza_is_tag(c) ? ice_transport(c)
+							 : NULL,
+			      *ic, *it;
+		if (!t)
+			continue;
+		for (ic = xmpp_stanza_get_children(init); ic;
+		     ic = xmpp_stanza_get_next(ic))
+			if (xmpp_stanza_is_tag(ic) &&
+			    !strcmp(attr(ic, "name"), attr(c, "name")))
+				break;
+		it = ic ? ice_transport(ic) : NULL;
+		if (!it) {
+			err = ENOENT;
+			break;
+		}
+		for (xmpp_stanza_t *k = xmpp_stanza_get_children(t); k;
+		     k = xmpp_stanza_get_next(k)) {
+			xmpp_stanza_t *cp;
+			if (!xmpp_stanza_is_tag(k) ||
+			    strcmp(xmpp_stanza_get_name(k), "candidate"))
+				continue;
+			cp = xmpp_stanza_copy(k);
+			xmpp_stanza_add_child(it, cp);
+			xmpp_stanza_release(cp);
+		}
+	}
+	if (!err)
+		err = stanza_text(tr, init, &r->init_xml);
+	xmpp_stanza_release(init);
+	return err;
+}
+
+
 static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 		       xmpp_stanza_t *j, const char *from, const char *to,
 		       const char *owner, const char *sid)
@@ -1049,17 +1184,29 @@ static void x_initiate(struct translator *tr, xmpp_stanza_t *iq,
 	r.lcseq = r.inv_cseq = 1;
 	id = store_next_id(tr_txn(tr));
 	call_state(&r, CS_CALLING);
-	r.inv_out = sip_send_req(tr, &r, "INVITE", 1, r.inv_branch,
-				 "application/sdp", NULL, sdp);
-	out_index(tr, r.inv_out, id);
+	if (cfg->sip.candidate_wait_ms && trickle_pending(j)) {
+		/* the client trickles its candidates: collect them for a
+		 * while, a SIP peer may not take them later */
+		if (stanza_text(tr, j, &r.init_xml))
+			goto fail;
+		call_event(&r, "INVITE held %u ms for trickled candidates",
+			   cfg->sip.candidate_wait_ms);
+		call_deadline(tr, id, &r,
+			      wall_ms() + cfg->sip.candidate_wait_ms);
+	} else
+		invite_send(tr, id, &r, sdp);
 	key_put(tr, 's', owner, sid, id);
 	key_put(tr, 'd', r.callid, r.ltag, id);
-	call_deadline(tr, id, &r, wall_ms() + cfg->sip.ring_timeout_ms);
 	call_save(tr, id, &r);
 	store_count(tr_txn(tr), "calls.x2s", 1);
 	iq_result(tr, iq);
 	log_info("call %llu: %s -> %s (sid %s, Call-ID %s)",
 		 (unsigned long long)id, from, target, sid, r.callid);
+	callrec_reset(&r);
+	mem_deref(sdp);
+	return;
+fail:
+	iq_answer(tr, iq, "wait", "internal-server-error", NULL);
 	callrec_reset(&r);
 	mem_deref(sdp);
 }
@@ -1208,6 +1355,10 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 	unsigned code;
 
 	iq_result(tr, iq);
+	if (invite_held(r)) {
+		call_drop(tr, id, r, "ended before its INVITE was sent");
+		return;
+	}
 	switch (r->state) {
 	case CS_ACTIVE:
 		sip_send_req(tr, r, "BYE", 0, NULL, NULL, NULL, NULL);
@@ -1349,9 +1500,22 @@ static void x_transport_info(struct translator *tr, uint64_t id,
 			     struct callrec *r, xmpp_stanza_t *iq,
 			     xmpp_stanza_t *j)
 {
-	struct jsdp *m = jsdp_alloc();
-	struct mbuf *mb = mbuf_alloc(512);
+	struct jsdp *m;
+	struct mbuf *mb;
 	char eb[160], *body = NULL, *frag = NULL;
+
+	if (invite_held(r)) {
+		if (held_merge(tr, r, j)) {
+			iq_answer(tr, iq, "cancel", "item-not-found",
+				  "no such content");
+			return;
+		}
+		iq_result(tr, iq);
+		call_save(tr, id, r);
+		return;
+	}
+	m = jsdp_alloc();
+	mb = mbuf_alloc(512);
 
 	if (!m || !mb || jsdp_jingle_decode(m, j, eb, sizeof(eb)) ||
 	    frag_media(m, r->lsdp) || jsdp_frag_encode(mb, m)) {
@@ -2254,6 +2418,12 @@ int tr_call_end(struct translator *tr, uint64_t id, const char *why)
 
 	if (err)
 		return err;
+	if (invite_held(&r)) {
+		jingle_terminate(tr, id, &r, "cancel", 0, NULL);
+		call_drop(tr, id, &r, why);
+		callrec_reset(&r);
+		return 0;
+	}
 	switch (r.state) {
 	case CS_ACTIVE:
 		sip_send_req(tr, &r, "BYE", 0, NULL, NULL, NULL, NULL);
@@ -2294,6 +2464,11 @@ int tr_call_expired(struct translator *tr, uint64_t id)
 	if (err)
 		return ENOENT;
 	r.deadline = 0; /* the sweep removed it */
+	if (invite_held(&r)) {
+		(void)invite_held_send(tr, id, &r);
+		callrec_reset(&r);
+		return 0;
+	}
 	call_save(tr, id, &r);
 	callrec_reset(&r);
 	return tr_call_end(tr, id,

@@ -51,7 +51,8 @@ class Gateway:
         self.log = os.path.join(tmp, "xsgw.log")
         sip = {"listen": GW_SIP, "proxy": '""',
                "domain": '"127.0.0.1:%d"' % UAS_PORT,
-               "message_timeout_ms": "4000", "propose_timeout_ms": "1000"}
+               "message_timeout_ms": "4000", "propose_timeout_ms": "1000",
+               "candidate_wait_ms": "300"}
         sip.update(over.get("sip", {}))
         sup = {"restart_backoff_ms": "[20, 500]", "heartbeat_ms": "300",
                "max_deaths": "20"}

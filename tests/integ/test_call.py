@@ -794,3 +794,48 @@ def test_xep0353_caller_gets_proceed_from_the_gateway(gateway):
         await alice.next_jingle(action="session-terminate")
         await logout(alice)
     run(go())
+
+
+TRICKLE_OFFER = """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='0' senders='both'>
+ <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
+  <payload-type id='111' name='opus' clockrate='48000' channels='2'/>
+  <payload-type id='0' name='PCMU' clockrate='8000'/>
+ </description>
+ <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='tR1c' pwd='tricklepwdtricklepwd1234'/>
+</content>"""
+
+
+def test_invite_waits_for_trickled_candidates(gateway):
+    """A client that trickles every candidate (Conversations, Dino): the
+    INVITE waits sip.candidate_wait_ms and carries the candidates trickled
+    meanwhile, so a phone without trickle ICE gets an address."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "tw" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, TRICKLE_OFFER)
+        assert r["type"] == "result"
+        for port, typ in ((47000, "host"), (47002, "srflx")):
+            r = await alice.send_jingle(BOB, "transport-info", sid, """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='0'>
+ <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='tR1c' pwd='tricklepwdtricklepwd1234'>
+  <candidate foundation='%d' component='1' protocol='udp' priority='%d' ip='127.0.0.1' port='%d' type='%s' generation='0' id='k%d'/>
+ </transport></content>""" % (port, 2000 - port // 100, port, typ, port))
+            assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        sdp = body(inv)
+        assert " 47000 typ host" in sdp and " 47002 typ srflx" in sdp
+        assert "m=audio 47002 " in sdp  # the default candidate (srflx > host)
+        peer.reply(inv, 486, "Busy Here")
+        await alice.next_jingle(action="session-terminate")
+        # ended while still held: nothing reaches SIP, nothing is left
+        sid = "tx" + uuid.uuid4().hex[:10]
+        await alice.send_jingle(BOB, "session-initiate", sid, TRICKLE_OFFER)
+        await alice.send_jingle(BOB, "session-terminate", sid,
+                                "<reason><cancel/></reason>")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        with pytest.raises(asyncio.TimeoutError):
+            await peer.next_request("INVITE", timeout=1)
+        await logout(alice)
+    run(go())
