@@ -1268,8 +1268,26 @@ static void x_accept(struct translator *tr, uint64_t id, struct callrec *r,
 }
 
 
+/* The text of <sip-error/> as a reason phrase: printable ASCII only (a
+ * phrase is one header-safe line). */
+static void sip_phrase(struct translator *tr, xmpp_stanza_t *se, char *buf,
+		       size_t sz)
+{
+	char *t = xmpp_stanza_get_text(se);
+	size_t n = 0;
+
+	for (const char *p = t ? t : ""; *p && n + 1 < sz; p++)
+		if (*p >= 0x20 && *p < 0x7f)
+			buf[n++] = *p;
+	buf[n] = 0;
+	if (t)
+		xmpp_free(ctx(tr), t);
+}
+
+
 /* Jingle reason -> SIP final response for an unanswered incoming call. */
-static unsigned reject_code(xmpp_stanza_t *j, const char **phrase)
+static unsigned reject_code(struct translator *tr, xmpp_stanza_t *j,
+			    const char **phrase, char *pbuf, size_t psz)
 {
 	xmpp_stanza_t *re = xmpp_stanza_get_child_by_name(j, "reason"), *c;
 	static const struct {
@@ -1303,7 +1321,8 @@ static unsigned reject_code(xmpp_stanza_t *j, const char **phrase)
 		if (n && !strcmp(n, "sip-error")) {
 			int code = atoi(attr(c, "code"));
 			if (code >= 400 && code <= 699) {
-				*phrase = "Rejected";
+				sip_phrase(tr, c, pbuf, psz);
+				*phrase = *pbuf ? pbuf : "Rejected";
 				return (unsigned)code;
 			}
 		}
@@ -1352,6 +1371,7 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 			xmpp_stanza_t *iq, xmpp_stanza_t *j, const char *from)
 {
 	const char *phrase;
+	char pbuf[64];
 	unsigned code;
 
 	iq_result(tr, iq);
@@ -1380,7 +1400,7 @@ static void x_terminate(struct translator *tr, uint64_t id, struct callrec *r,
 			call_save(tr, id, r);
 			return;
 		}
-		code = reject_code(j, &phrase);
+		code = reject_code(tr, j, &phrase, pbuf, sizeof(pbuf));
 		invite_reply(tr, r, code, phrase, NULL);
 		break;
 	default:

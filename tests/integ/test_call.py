@@ -839,3 +839,29 @@ def test_invite_waits_for_trickled_candidates(gateway):
             await peer.next_request("INVITE", timeout=1)
         await logout(alice)
     run(go())
+
+
+@pytest.mark.parametrize("reason,code,phrase", [
+    ("<busy/>", 486, "Busy Here"),
+    ("<general-error/><sip-error code='603'>Decline</sip-error>", 603, "Decline"),
+    ("<general-error/><sip-error code='480'>Out\nto lunch</sip-error>", 480, "Outto lunch"),
+    ("<gone/>", 410, "Gone"),
+])
+def test_callee_reason_becomes_the_sip_final_response(gateway, reason, code, phrase):
+    """An XMPP callee's session-terminate reason is the SIP caller's final
+    response: <sip-error code> with its text as the phrase (one safe line)."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        d, j, _ = await call_in(alice, peer, answer=False)
+        r = await alice.send_jingle("carol\\40127.0.0.1@" + GW, "session-terminate",
+                                    j.get("sid"), "<reason>%s</reason>" % reason)
+        assert r["type"] == "result"
+        got, resp = await peer.next_response("INVITE", final=True)
+        assert (got, resp.split("\r\n", 1)[0]) == (code, "SIP/2.0 %d %s" % (code, phrase))
+        peer.ack(d, tag_of(hdr(resp, "To")), branch=d["branch"])
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+    run(go())
