@@ -80,6 +80,20 @@ static const char *p_u32(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* RFC 3261 T1 in ms: 10 .. 10000 (a timer of 0 would spin the loop) */
+static const char *p_t1(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint64_t v;
+	const char *e = uint_of(scalar(n), 10000, &v);
+
+	if (!e && v < 10)
+		e = "must be 10-10000";
+	if (!e)
+		*(uint32_t *)dst = (uint32_t)v;
+	return e;
+}
+
+
 static const char *p_port(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint64_t v;
@@ -408,6 +422,7 @@ static const struct key keys[] = {
 	{"sip.trusted", p_trusted, OFF(sip.trusted), 0},
 	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
 	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
+	{"sip.t1_ms", p_t1, OFF(sip.t1_ms), 0},
 	{"sip.ring_timeout_ms", p_u32, OFF(sip.ring_timeout_ms), 0},
 	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
 	{"sip.candidate_wait_ms", p_u32, OFF(sip.candidate_wait_ms), 0},
@@ -438,6 +453,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.transport = SIP_TP_UDP;
 	c->sip.message_timeout_ms = 32000;
 	c->sip.ring_timeout_ms = 60000;
+	c->sip.t1_ms = 500;
 	c->sip.propose_timeout_ms = 5000;
 	c->sip.candidate_wait_ms = 1000;
 	c->sip.call_idle_timeout_s = 4 * 3600;

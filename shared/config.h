@@ -48,6 +48,8 @@ struct xsgw_config {
 		struct cfg_phone *phones;
 		size_t nphones;
 		uint32_t message_timeout_ms;
+		/** RFC 3261 T1: retransmission and Timer B/F (64*T1) */
+		uint32_t t1_ms;
 		/** an unanswered call ends */
 		uint32_t ring_timeout_ms;
 		/** XEP-0353 wait for a user never seen online; 0: no propose */

@@ -16,7 +16,11 @@
 #include "log.h"
 #include "sip_front.h"
 
-enum { T1 = 500, T2 = 4000, T_B = 64 * T1, UDP_MAX = 1300 };
+enum { T2 = 4000, UDP_MAX = 1300 };
+
+/* RFC 3261 timers from sip.t1_ms (500 unless an operator tunes it) */
+#define T1(sf)  ((sf)->proc.cfg->sip.t1_ms)
+#define T_B(sf) (64 * T1(sf))
 
 /** A request we sent: a client transaction. */
 struct creq {
@@ -75,8 +79,8 @@ static void okx_destructor(void *arg)
 }
 
 
-static void report_result(struct sip_front *sf, uint64_t id, uint16_t scode,
-			  const char *reason)
+void sip_call_done(struct sip_front *sf, uint64_t id, uint16_t scode,
+		   const char *reason)
 {
 	struct fbuf fb = {0};
 
@@ -121,7 +125,7 @@ static void creq_outcome(struct sip_front *sf, uint64_t id, bool page,
 			 const struct sip_msg *resp)
 {
 	if (page) {
-		report_result(sf, id, scode, reason);
+		sip_call_done(sf, id, scode, reason);
 		return;
 	}
 	report_response(sf, id, scode, reason, resp ? resp->mb : NULL);
@@ -186,7 +190,7 @@ bool sip_call_ack(struct sip_front *sf, const struct sip_msg *msg)
 
 	if (!o)
 		return false;
-	report_result(sf, o->id, 200, "ACK");
+	sip_call_done(sf, o->id, 200, "ACK");
 	mem_deref(o);
 	return true;
 }
@@ -208,7 +212,7 @@ static void okx_timeout_handler(void *arg)
 	struct okx *o = arg;
 
 	log_info("out %llu: no ACK for the 2xx", (unsigned long long)o->id);
-	report_result(o->sf, o->id, 408, "No ACK");
+	sip_call_done(o->sf, o->id, 408, "No ACK");
 	mem_deref(o);
 }
 
@@ -245,10 +249,10 @@ static void okx_start(struct sip_front *sf, uint64_t id,
 	tmr_init(&o->timeout);
 	hash_append(sf->okx, hash_joaat_pl(&req->callid), &o->he, o);
 	if (o->tp == SIP_TRANSP_UDP) {
-		o->interval = T1;
-		tmr_start(&o->retr, T1, okx_retr_handler, o);
+		o->interval = T1(sf);
+		tmr_start(&o->retr, T1(sf), okx_retr_handler, o);
 	}
-	tmr_start(&o->timeout, T_B, okx_timeout_handler, o);
+	tmr_start(&o->timeout, T_B(sf), okx_timeout_handler, o);
 }
 
 
@@ -307,7 +311,7 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 			log_warn("out %llu: stored request unusable",
 				 (unsigned long long)id);
 			err = 0;
-			report_result(sf, id, 500, "Bad stored request");
+			sip_call_done(sf, id, 500, "Bad stored request");
 			goto out;
 		}
 	}
@@ -323,16 +327,16 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	if (err) {
 		log_info("out %llu: cannot send %u: %s", (unsigned long long)id,
 			 scode, strerror(err));
-		report_result(sf, id, 503, "Send failed");
+		sip_call_done(sf, id, 503, "Send failed");
 		err = 0;
 		goto out;
 	}
 	if (scode < 200)
-		report_result(sf, id, scode, reasons);
+		sip_call_done(sf, id, scode, reasons);
 	else if (scode < 300 && !pl_strcmp(&req->cseq.met, "INVITE"))
 		okx_start(sf, id, req, out);
 	else
-		report_result(sf, id, scode, reasons);
+		sip_call_done(sf, id, scode, reasons);
 out:
 	mem_deref(req);
 	mem_deref(in);
@@ -506,15 +510,15 @@ int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
 		  c->mb->end);
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
-		report_result(sf, id, 0, "sent");
+		sip_call_done(sf, id, 0, "sent");
 		mem_deref(c);
 		return 0;
 	}
 	if (c->tp == SIP_TRANSP_UDP) {
-		c->interval = T1;
-		tmr_start(&c->retr, T1, creq_retr_handler, c);
+		c->interval = T1(sf);
+		tmr_start(&c->retr, T1(sf), creq_retr_handler, c);
 	}
-	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : T_B,
+	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : T_B(sf),
 		  creq_timeout_handler, c);
 	return 0;
 }
@@ -612,7 +616,7 @@ bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg)
 			/* Timer D: absorb and ACK retransmissions */
 			c->completed = true;
 			tmr_cancel(&c->retr);
-			tmr_start(&c->timeout, T_B, creq_gone_handler, c);
+			tmr_start(&c->timeout, T_B(sf), creq_gone_handler, c);
 			return true;
 		}
 	}

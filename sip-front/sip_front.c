@@ -373,6 +373,7 @@ static int sip_front_dispatch_translator(struct frame *fr, void *arg)
 			mem_deref(s);
 		}
 		/* else answered already, or by a previous incarnation */
+		sip_call_done(&sf, fr->seq, (uint16_t)scode, "replied");
 		mem_deref(reason);
 		return 0;
 	case MSG_SIP_OUT_MESSAGE:

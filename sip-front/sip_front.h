@@ -64,6 +64,9 @@ int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
 int sip_call_respond(struct sip_front *sf, struct frame *fr);
 /** A response no libre transaction claimed. @return true if ours */
 bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg);
+/** Report an outbox frame done (MSG_SIP_RESULT, reliable); id 0: none. */
+void sip_call_done(struct sip_front *sf, uint64_t id, uint16_t scode,
+		   const char *reason);
 /** Drop every transaction (shutdown). */
 void sip_call_flush(struct sip_front *sf);
 

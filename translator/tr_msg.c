@@ -326,6 +326,8 @@ int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr)
 }
 
 
+/* The final response to a MESSAGE: in the outbox, so a translator killed
+ * after committing the message but before this left still answers it. */
 static void stage_reply(struct translator *tr, uint64_t tx, unsigned scode,
 			const char *reason)
 {
@@ -335,7 +337,7 @@ static void stage_reply(struct translator *tr, uint64_t tx, unsigned scode,
 	frame_put_u64(&fb, tx);
 	frame_put_u32(&fb, scode);
 	frame_put_cstr(&fb, reason);
-	tr_after_commit(tr, PROC_SIP_FRONT, &fb);
+	(void)tr_out(tr, PROC_SIP_FRONT, &fb);
 }
 
 

@@ -865,3 +865,31 @@ def test_callee_reason_becomes_the_sip_final_response(gateway, reason, code, phr
         await until(lambda: sessions(gateway) == [], 5, "session removed")
         await logout(alice)
     run(go())
+
+
+def test_invite_nobody_answers_timer_b(gateway_factory):
+    """A callee that never answers at all (no 100 even): the INVITE is
+    retransmitted (Timer A) and fails after 64*T1 (Timer B): the caller gets
+    <general-error/> with sip-error 408 and the session is gone."""
+    gw = gateway_factory(sip={"t1_ms": "50"})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "tb" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio' senders='both'>
+ <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>
+  <payload-type id='0' name='PCMU' clockrate='8000'/></description>
+ <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>
+  <candidate id='r1' component='1' generation='0' ip='127.0.0.1' port='41000'/></transport>
+</content>""")
+        assert r["type"] == "result"
+        first = await peer.next_request("INVITE")
+        again = await peer.next_request("INVITE")  # Timer A retransmission
+        assert hdr(again, "Via") == hdr(first, "Via")
+        _, t = await alice.next_jingle(action="session-terminate", timeout=10)
+        assert t.get("sid") == sid and reason_of(t) == ("general-error", "408")
+        await until(lambda: sessions(gw) == [], 5, "session removed")
+        await logout(alice)
+    run(go())

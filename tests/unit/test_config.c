@@ -126,6 +126,19 @@ static void test_bad_values(void **state)
 		     sizeof(eb)),
 		":5:34: supervisor.restart_backoff_ms: expected 0 < "
 		"first <= max");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d, t1_ms: 0}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":2:49: sip.t1_ms: must be 10-10000");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d, "
+		     "phone_transport: sdp}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":2:59: sip.phone_transport: expected ice or raw-udp");
 }
 
 
