@@ -382,10 +382,10 @@ static xmpp_stanza_t *jingle_iq(struct translator *tr, uint64_t id,
 {
 	char iqid[64];
 	xmpp_stanza_t *iq, *j;
-	static unsigned n;
 
-	snprintf(iqid, sizeof(iqid), "xsgw-c%llu-%u", (unsigned long long)id,
-		 ++n);
+	/* unique across restarts; replies find the call by its id */
+	snprintf(iqid, sizeof(iqid), "xsgw-c%llu-%08x", (unsigned long long)id,
+		 (unsigned)random_u64());
 	iq = xmpp_iq_new(ctx(tr), "set", iqid);
 	xmpp_stanza_set_to(iq, to);
 	xmpp_stanza_set_from(iq, r->gwjid);
