@@ -173,15 +173,19 @@ async def restart_times(env):
         old = {x["name"]: x for x in env.status()}[w]["pid"]
         t0 = time.monotonic()
         os.kill(old, signal.SIGKILL)
-        while True:
-            s = {x["name"]: x for x in env.status()}.get(w, {})
+        end = t0 + 30
+        while time.monotonic() < end:
+            s = {x["name"]: x for x in env.status() or []}.get(w, {})
             if s.get("pid") not in (None, 0, old) and s.get("state") == "ready":
                 break
             await asyncio.sleep(0.005)
+        else:
+            raise SystemExit("%s not back within 30 s" % w)
         ready = time.monotonic() - t0
-        if w == "xmpp-front":
-            while env.log().count("xmpp link up") <= ups:
-                await asyncio.sleep(0.005)
+        while w == "xmpp-front" and env.log().count("xmpp link up") <= ups:
+            if time.monotonic() > end:
+                raise SystemExit("the component did not reconnect within 30 s")
+            await asyncio.sleep(0.005)
         out[w] = {"restart_to_ready_ms": round(ready * 1000, 1),
                   "restart_to_serving_ms": round((time.monotonic() - t0) * 1000, 1)}
     return out

@@ -27,10 +27,10 @@ static const struct {
 	F(FT_STR, target),     F(FT_STR, routes),    F(FT_U32, lcseq),
 	F(FT_U32, rcseq),      F(FT_U32, inv_cseq),  F(FT_STR, inv_ruri),
 	F(FT_STR, inv_branch), F(FT_U64, inv_out),   F(FT_U64, inv_tx),
-	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U64, totag),
-	F(FT_U32, last_scode), F(FT_STR, lsdp),      F(FT_STR, rsdp),
-	F(FT_U64, sdp_id),     F(FT_U32, sdp_ver),   F(FT_STR, history),
-	F(FT_U32, held),       F(FT_U32, jmi),       F(FT_STR, pend_frag),
+	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U32, last_scode),
+	F(FT_STR, lsdp),       F(FT_STR, rsdp),      F(FT_U64, sdp_id),
+	F(FT_U32, sdp_ver),    F(FT_STR, history),   F(FT_U32, held),
+	F(FT_U32, jmi),        F(FT_STR, pend_frag),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

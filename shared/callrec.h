@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define CALLREC_VERSION 4
+#define CALLREC_VERSION 5
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -53,7 +53,6 @@ struct callrec {
 	uint64_t inv_out;            /**< X2S: outbox id of our INVITE */
 	uint64_t inv_tx;         /**< S2X: front transaction of the INVITE */
 	char *inv_src, *inv_raw; /**< S2X: the pending INVITE as received */
-	uint64_t totag;          /**< S2X: our To-tag (ltag in hex) */
 	uint32_t last_scode;     /**< S2X: last response sent (replay) */
 	/* media */
 	char *lsdp, *rsdp; /**< last SDP sent / received */

@@ -279,8 +279,11 @@ int sip_call_respond(struct sip_front *sf, struct frame *fr)
 	frame_get_str(fr, &hdrs, &hdrsl);
 	frame_get_str(fr, &body, &bodyl);
 	if (frame_end(fr) || scode < 100 || scode > 699 || !rawl ||
-	    srcl >= sizeof(srcs) || reasonl >= sizeof(reasons))
+	    srcl >= sizeof(srcs))
 		return EBADMSG;
+	/* a long phrase is the translator's wording, not a broken frame */
+	if (reasonl >= sizeof(reasons))
+		reasonl = sizeof(reasons) - 1;
 	if (id && (tlink_is_done(sf->tl, id) ||
 		   hash_apply(sf->okx, okx_id_match, &id)))
 		return 0; /* a re-send of what this incarnation did */

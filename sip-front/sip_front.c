@@ -216,6 +216,20 @@ struct strans *sip_front_strans_find(struct sip_front *f, uint64_t tx)
 }
 
 
+/* A request that could not be handed to the translator: answer it now
+ * (too large for a frame: 413) and forget it. */
+static void strans_refuse(struct strans *s, int err)
+{
+	log_warn("%r from %J: %s", &s->msg->met, &s->msg->src, strerror(err));
+	sip_treplyf(&s->st, NULL, sf.sip, s->msg, false,
+		    err == EMSGSIZE ? 413 : 500,
+		    err == EMSGSIZE ? "Request Entity Too Large"
+				    : "Server Internal Error",
+		    "Content-Length: 0\r\n\r\n");
+	mem_deref(s);
+}
+
+
 /* A dialog request for the translator. */
 static void dialog_in(const struct sip_msg *msg)
 {
@@ -228,12 +242,8 @@ static void dialog_in(const struct sip_msg *msg)
 			return;
 	}
 	err = sip_call_request(&sf, msg, s ? s->tx : 0);
-	if (err && s) {
-		sip_treplyf(&s->st, NULL, sf.sip, msg, false, 500,
-			    "Server Internal Error",
-			    "Content-Length: 0\r\n\r\n");
-		mem_deref(s);
-	}
+	if (err && s)
+		strans_refuse(s, err);
 }
 
 
@@ -266,15 +276,8 @@ static void message_in(const struct sip_msg *msg)
 	frame_put_cstr(&fb, src);
 	err = tlink_send_reliable(sf.tl, &fb);
 	fbuf_reset(&fb);
-	if (err) {
-		log_warn("MESSAGE from %J: %s", &msg->src, strerror(err));
-		sip_treplyf(&s->st, NULL, sf.sip, msg, false,
-			    err == EMSGSIZE ? 413 : 500,
-			    err == EMSGSIZE ? "Request Entity Too Large"
-					    : "Server Internal Error",
-			    "Content-Length: 0\r\n\r\n");
-		mem_deref(s);
-	}
+	if (err)
+		strans_refuse(s, err);
 }
 
 

@@ -57,13 +57,10 @@ static xmpp_ctx_t *ctx(struct translator *tr)
 
 static int call_load(struct translator *tr, uint64_t id, struct callrec *r)
 {
-	uint8_t k[8];
 	const void *v;
 	size_t vl;
-	int err;
+	int err = tr_rec_get(tr, DB_CALL, id, &v, &vl);
 
-	be64_put(k, id);
-	err = store_get(tr_txn(tr), DB_CALL, k, 8, &v, &vl);
 	if (err)
 		return err;
 	err = callrec_decode(r, v, vl);
@@ -77,16 +74,9 @@ static int call_load(struct translator *tr, uint64_t id, struct callrec *r)
 static void call_save(struct translator *tr, uint64_t id, struct callrec *r)
 {
 	struct fbuf fb = {0};
-	uint8_t k[8];
 
 	r->updated = wall_ms();
-	be64_put(k, id);
-	if (callrec_encode(&fb, r))
-		log_error("call %llu: cannot encode its record",
-			  (unsigned long long)id);
-	else
-		store_put(tr_txn(tr), DB_CALL, k, 8, fb.b, fb.len);
-	fbuf_reset(&fb);
+	tr_rec_put(tr, DB_CALL, id, &fb, callrec_encode(&fb, r));
 }
 
 
@@ -229,8 +219,6 @@ static void call_deadline(struct translator *tr, uint64_t id, struct callrec *r,
 static void call_drop(struct translator *tr, uint64_t id, struct callrec *r,
 		      const char *why)
 {
-	uint8_t k[8];
-
 	log_info("call %llu (%s, sid %s, Call-ID %s) ended: %s",
 		 (unsigned long long)id,
 		 r->dir == CD_X2S ? "xmpp->sip" : "sip->xmpp", r->sid,
@@ -241,8 +229,7 @@ static void call_drop(struct translator *tr, uint64_t id, struct callrec *r,
 	if (r->dir == CD_S2X)
 		key_del(tr, 'u', r->callid, r->rtag);
 	out_unindex(tr, r->inv_out);
-	be64_put(k, id);
-	store_del(tr_txn(tr), DB_CALL, k, 8);
+	tr_rec_del(tr, DB_CALL, id);
 	store_count(tr_txn(tr), "calls.ended", 1);
 }
 
@@ -579,6 +566,13 @@ static uint64_t sip_send_resp(struct translator *tr, uint64_t tx,
 }
 
 
+/* Our To-tag as libre takes it (S2X: ltag is 16 hex digits). */
+static uint64_t totag_of(const struct callrec *r)
+{
+	return strtoull(r->ltag ? r->ltag : "0", NULL, 16);
+}
+
+
 /* Answer the pending INVITE of an S2X call. */
 static uint64_t invite_reply(struct translator *tr, struct callrec *r,
 			     unsigned scode, const char *reason,
@@ -589,8 +583,8 @@ static uint64_t invite_reply(struct translator *tr, struct callrec *r,
 	pl_set_str(&raw, r->inv_raw ? r->inv_raw : "");
 	r->last_scode = scode;
 	call_event(r, "sent %u %s", scode, reason);
-	return sip_send_resp(tr, r->inv_tx, r->inv_src, &raw, r->totag, scode,
-			     reason, scode < 300, body);
+	return sip_send_resp(tr, r->inv_tx, r->inv_src, &raw, totag_of(r),
+			     scode, reason, scode < 300, body);
 }
 
 
@@ -1454,7 +1448,12 @@ static void x_info(struct translator *tr, uint64_t id, struct callrec *r,
 		   xmpp_stanza_t *iq, xmpp_stanza_t *j)
 {
 	xmpp_stanza_t *c = xmpp_stanza_get_children(j);
-	const char *n = c ? xmpp_stanza_get_name(c) : NULL;
+	const char *n;
+
+	/* the payload element; whitespace may come first */
+	while (c && !xmpp_stanza_is_tag(c))
+		c = xmpp_stanza_get_next(c);
+	n = c ? xmpp_stanza_get_name(c) : NULL;
 
 	iq_result(tr, iq);
 	if (!n)
@@ -1855,7 +1854,7 @@ static void s_invite(struct translator *tr, struct sipin *in)
 		    r.last_scode) {
 			struct pl raw;
 			pl_set_str(&raw, r.inv_raw);
-			sip_send_resp(tr, in->tx, r.inv_src, &raw, r.totag,
+			sip_send_resp(tr, in->tx, r.inv_src, &raw, totag_of(&r),
 				      r.last_scode, "Ringing", true, NULL);
 		}
 		callrec_reset(&r);
@@ -1905,8 +1904,8 @@ static void s_invite(struct translator *tr, struct sipin *in)
 	list = NULL;
 	set_pl(&r.callid, &msg->callid);
 	set_pl(&r.rtag, &msg->from.tag);
-	r.totag = random_u64();
-	re_sdprintf(&r.ltag, "%016llx", (unsigned long long)r.totag);
+	/* libre writes To-tags as 16 hex digits of a u64 */
+	re_sdprintf(&r.ltag, "%016llx", (unsigned long long)random_u64());
 	re_sdprintf(&r.luri, "<%r>", &msg->to.auri);
 	re_sdprintf(&r.ruri, "<%r>", &msg->from.auri);
 	dialog_learn(&r, msg, false);

@@ -24,13 +24,10 @@ enum {
 
 static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 {
-	uint8_t k[8];
 	const void *v;
 	size_t vl;
-	int err;
+	int err = tr_rec_get(tr, DB_MSG, id, &v, &vl);
 
-	be64_put(k, id);
-	err = store_get(tr_txn(tr), DB_MSG, k, 8, &v, &vl);
 	if (err)
 		return err;
 	err = msgrec_decode(r, v, vl);
@@ -44,16 +41,9 @@ static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 static void rec_save(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	struct fbuf fb = {0};
-	uint8_t k[8];
 
 	r->updated = wall_ms();
-	be64_put(k, id);
-	if (msgrec_encode(&fb, r))
-		log_error("msg %llu: cannot encode record",
-			  (unsigned long long)id);
-	else
-		store_put(tr_txn(tr), DB_MSG, k, 8, fb.b, fb.len);
-	fbuf_reset(&fb);
+	tr_rec_put(tr, DB_MSG, id, &fb, msgrec_encode(&fb, r));
 }
 
 
@@ -596,14 +586,12 @@ void tr_msg_replay(struct translator *tr, enum proc_id to)
 int tr_msg_expired(struct translator *tr, uint64_t id)
 {
 	struct msgrec r;
-	uint8_t k[8];
 
 	if (rec_load(tr, id, &r))
 		return ENOENT;
 	if (r.dkey && *r.dkey)
 		store_del(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey));
 	msgrec_reset(&r);
-	be64_put(k, id);
-	store_del(tr_txn(tr), DB_MSG, k, 8);
+	tr_rec_del(tr, DB_MSG, id);
 	return 0;
 }

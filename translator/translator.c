@@ -85,6 +85,40 @@ void tr_deadline(struct translator *t, uint64_t when, uint64_t id)
 }
 
 
+int tr_rec_get(struct translator *t, enum store_db db, uint64_t id,
+	       const void **v, size_t *vl)
+{
+	uint8_t k[8];
+
+	be64_put(k, id);
+	return store_get(tr_txn(t), db, k, sizeof(k), v, vl);
+}
+
+
+void tr_rec_put(struct translator *t, enum store_db db, uint64_t id,
+		struct fbuf *fb, int encode_err)
+{
+	uint8_t k[8];
+
+	be64_put(k, id);
+	if (encode_err)
+		log_error("%s %llu: cannot encode the record",
+			  store_db_name(db), (unsigned long long)id);
+	else
+		store_put(tr_txn(t), db, k, sizeof(k), fb->b, fb->len);
+	fbuf_reset(fb);
+}
+
+
+void tr_rec_del(struct translator *t, enum store_db db, uint64_t id)
+{
+	uint8_t k[8];
+
+	be64_put(k, id);
+	(void)store_del(tr_txn(t), db, k, sizeof(k));
+}
+
+
 void tr_deadline_del(struct translator *t, uint64_t when, uint64_t id)
 {
 	uint8_t k[16];

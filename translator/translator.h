@@ -48,6 +48,18 @@ void tr_deadline(struct translator *tr, uint64_t when_ms, uint64_t id);
 /** Remove a deadline recorded for id. */
 void tr_deadline_del(struct translator *tr, uint64_t when_ms, uint64_t id);
 
+/**
+ * Records kept under an id (be64 key) in db: get, put (fb holds the
+ * encoded record and is reset; an encoding error is logged, nothing is
+ * written), delete.
+ * @return tr_rec_get: 0 or ENOENT
+ */
+int tr_rec_get(struct translator *tr, enum store_db db, uint64_t id,
+	       const void **v, size_t *vl);
+void tr_rec_put(struct translator *tr, enum store_db db, uint64_t id,
+		struct fbuf *fb, int encode_err);
+void tr_rec_del(struct translator *tr, enum store_db db, uint64_t id);
+
 /* tr_out.c */
 
 /**

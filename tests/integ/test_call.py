@@ -13,6 +13,9 @@ from jingle import (ANSWER, CONTENTS, GW, PHONE_SDP, SipPeer, body, cseq,
 from xmpp_user import logout
 
 BOB = "bob@" + GW  # sip:bob@127.0.0.1:5070, the scripted peer
+# the scripted peer calling as sip:carol@127.0.0.1:5070: not sip.domain's
+# host and port, so escaped (§5)
+CAROL = "carol\\40127.0.0.1@" + GW
 
 
 def sessions(gw):
@@ -223,7 +226,7 @@ def test_incoming_call_answered_and_hung_up(gateway):
                         "sip:alice@localhost")
         iq, j = await alice.next_jingle(action="session-initiate")
         # carol's host is not sip.domain (127.0.0.1:5070): escaped (§5)
-        assert j.get("initiator") == "carol\\40127.0.0.1@" + GW
+        assert j.get("initiator") == CAROL
         assert str(iq["from"].bare) == j.get("initiator")
         c = j.find(q("content"))
         assert c.find("{urn:xmpp:jingle:apps:rtp:1}description").get("media") == "audio"
@@ -315,7 +318,7 @@ def test_incoming_call_declined_and_cancelled(gateway):
         alice.online_to_gateway()
         await online(gateway, "alice@localhost/phone")
         d, j, _ = await call_in(alice, peer, answer=False)
-        r = await alice.send_jingle("carol\\40127.0.0.1@" + GW, "session-terminate",
+        r = await alice.send_jingle(CAROL, "session-terminate",
                                     j.get("sid"), "<reason><decline/></reason>")
         assert r["type"] == "result"
         code, resp = await peer.next_response("INVITE", final=True)
@@ -378,7 +381,7 @@ def test_existing_session_initiate_resends_the_offer(gateway):
         assert r["type"] == "result"
         iq, j2 = await a2.next_jingle(action="session-initiate")
         assert j2.get("sid") == j.get("sid")
-        assert str(iq["from"]) == "carol\\40127.0.0.1@" + GW
+        assert str(iq["from"]) == CAROL
         assert j2.find(q("content")) is not None
         r = await a2.send_jingle(GW, "existing-session-initiate", "unknown",
                                  typ="get")
@@ -467,10 +470,7 @@ def test_mid_call_info_dtmf_hold_and_trickle(gateway):
         alice = await jlogin("alice@localhost/phone", "alicepass")
         sid = "m" + uuid.uuid4().hex[:12]
         inv = await call_out(alice, peer, sid)
-        d = {"callid": sid, "ftag": peer.tag, "ruri": None, "cseq": 20,
-             "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
-             "target": hdr(inv, "Contact").strip("<>")}
-        gwtag = tag_of(hdr(inv, "From"))
+        d, gwtag = callee_dialog(peer, inv)
         # XMPP -> SIP trickle candidate
         r = await alice.send_jingle(BOB, "transport-info", sid, """
 <content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio'>
@@ -537,6 +537,15 @@ def test_mid_call_info_dtmf_hold_and_trickle(gateway):
 
 def uri_in(v):
     return v.split("<", 1)[1].split(">", 1)[0]
+
+
+def callee_dialog(peer, inv):
+    """The dialog of an INVITE the gateway sent, seen from the peer (the
+    callee), for requests the peer sends in it; and the gateway's tag."""
+    d = {"callid": hdr(inv, "Call-ID"), "ftag": peer.tag, "ruri": None,
+         "cseq": 1, "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
+         "target": hdr(inv, "Contact").strip("<>")}
+    return d, tag_of(hdr(inv, "From"))
 
 
 def test_username_to_phone_both_ways(gateway_factory):
@@ -856,7 +865,7 @@ def test_callee_reason_becomes_the_sip_final_response(gateway, reason, code, phr
         alice.online_to_gateway()
         await online(gateway, "alice@localhost/phone")
         d, j, _ = await call_in(alice, peer, answer=False)
-        r = await alice.send_jingle("carol\\40127.0.0.1@" + GW, "session-terminate",
+        r = await alice.send_jingle(CAROL, "session-terminate",
                                     j.get("sid"), "<reason>%s</reason>" % reason)
         assert r["type"] == "result"
         got, resp = await peer.next_response("INVITE", final=True)
@@ -893,3 +902,33 @@ def test_invite_nobody_answers_timer_b(gateway_factory):
         await until(lambda: sessions(gw) == [], 5, "session removed")
         await logout(alice)
     run(go())
+
+
+def test_oversized_invite_gets_413(gateway):
+    """An INVITE that libre takes (its TCP limit is 64 KiB per message) but
+    that no longer fits a frame with its source address: 413, nothing
+    stored, no process restarted. (Larger ones libre refuses itself by
+    closing the connection.)"""
+    import socket
+    from sipraw import request
+
+    def invite(pad):
+        sdp = PHONE_SDP + "a=x-pad:" + "p" * pad + "\r\n"
+        return request("INVITE", "sip:alice@localhost", "sip:carol@127.0.0.1",
+                       "sip:alice@localhost", 5071, body=sdp.encode(),
+                       ctype="application/sdp").replace(b"SIP/2.0/UDP",
+                                                        b"SIP/2.0/TCP")
+    req = invite(0)
+    req = invite(65520 - len(req))
+    assert 65500 < len(req) < 65536
+    s = socket.create_connection(("127.0.0.1", 5600), timeout=10)
+    try:
+        s.sendall(req)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+    finally:
+        s.close()
+    assert data.startswith(b"SIP/2.0 413 "), data[:80]
+    assert sessions(gateway) == []
+    assert all(w["restarts"] == 0 for w in gateway.status().values())

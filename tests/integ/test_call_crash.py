@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from conftest import UAS_PORT, run
-from jingle import (ANSWER, CONTENTS, PHONE_SDP, SipPeer, cseq, hdr, jlogin,
+from jingle import (ANSWER, PHONE_SDP, SipPeer, cseq, hdr, jlogin,
                     reason_of, tag_of)
-from test_call import BOB, online, sessions, uas_bye, until
+from test_call import BOB, CAROL, call_in, call_out, online, sessions, uas_bye, until
 from xmpp_user import logout
 
 WORKERS = ["translator", "sip-front", "xmpp-front"]
@@ -42,11 +42,7 @@ def test_kill_outgoing_ringing(gateway, worker):
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
         sid = "kr" + uuid.uuid4().hex[:10]
-        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
-        assert r["type"] == "result"
-        inv = await peer.next_request("INVITE")
-        peer.reply(inv, 180, "Ringing")
-        await alice.next_jingle(action="session-info")
+        inv = await call_out(alice, peer, sid, answer=False)
         s = await crash(gateway, worker)
         assert s["state"] == "ringing" and s["sid"] == sid
         if worker == "sip-front":
@@ -82,11 +78,7 @@ def test_kill_outgoing_answered(gateway, worker, ender):
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
         sid = "ka" + uuid.uuid4().hex[:10]
-        await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
-        inv = await peer.next_request("INVITE")
-        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
-        await alice.next_jingle(action="session-accept")
-        await peer.next_request("ACK")
+        inv = await call_out(alice, peer, sid)
         s = await crash(gateway, worker)
         assert s["state"] == "active"
         if ender == "xmpp":
@@ -118,17 +110,11 @@ def test_kill_incoming_ringing(gateway, worker):
         alice = await jlogin("alice@localhost/phone", "alicepass")
         alice.online_to_gateway()
         await online(gateway, "alice@localhost/phone")
-        d = peer.invite("sip:alice@localhost", "sip:carol@127.0.0.1:%d" % UAS_PORT,
-                        "sip:alice@localhost")
-        iq, j = await alice.next_jingle(action="session-initiate")
-        code, _ = await peer.next_response("INVITE")
-        while code < 180:
-            code, _ = await peer.next_response("INVITE")
-        assert code == 180
+        d, j, _ = await call_in(alice, peer, answer=False)
         sid = j.get("sid")
         s = await crash(gateway, worker)
         assert s["state"] == "ringing" and s["call_id"] == d["callid"]
-        r = await alice.send_jingle(iq["from"], "session-accept", sid, ANSWER)
+        r = await alice.send_jingle(CAROL, "session-accept", sid, ANSWER)
         assert r["type"] == "result"
         code, ok = await peer.next_response("INVITE", final=True, timeout=15)
         assert code == 200 and "m=audio" in ok
@@ -152,21 +138,14 @@ def test_kill_after_reinvite(gateway, worker):
     """An answered call is re-INVITEd (hold) by the SIP side and then by the
     XMPP side (active); a worker dies; the BYE carries the next CSeq."""
     from jingle import body
-    from test_call import HOLD_SDP, uri_in
+    from test_call import HOLD_SDP, callee_dialog
 
     async def go():
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
         sid = "ki" + uuid.uuid4().hex[:10]
-        await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
-        inv = await peer.next_request("INVITE")
-        peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
-        await alice.next_jingle(action="session-accept")
-        await peer.next_request("ACK")
-        d = {"callid": sid, "ftag": peer.tag, "ruri": None, "cseq": 1,
-             "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
-             "target": hdr(inv, "Contact").strip("<>")}
-        gwtag = tag_of(hdr(inv, "From"))
+        inv = await call_out(alice, peer, sid)
+        d, gwtag = callee_dialog(peer, inv)
         peer.in_dialog(d, "INVITE", gwtag, HOLD_SDP, "application/sdp")
         code, ok = await peer.next_response("INVITE", final=True)
         assert code == 200 and "a=recvonly" in body(ok)

@@ -43,7 +43,7 @@ static void test_callrec_roundtrip(void **state)
 	r.dir = CD_S2X;
 	r.state = CS_RINGING;
 	r.lcseq = 7;
-	r.totag = 0x0123456789abcdefULL;
+	r.inv_tx = 0x0123456789abcdefULL;
 	r.held = 1;
 	str_dup(&r.callid, "a84b4c76e66710@pc33.example.com");
 	str_dup(&r.routes, "<sip:p1;lr>\n<sip:p2;lr>\n");
@@ -54,7 +54,7 @@ static void test_callrec_roundtrip(void **state)
 	assert_int_equal(d.dir, CD_S2X);
 	assert_int_equal(d.state, CS_RINGING);
 	assert_int_equal(d.lcseq, 7);
-	assert_true(d.totag == r.totag);
+	assert_true(d.inv_tx == r.inv_tx);
 	assert_int_equal(d.held, 1);
 	assert_string_equal(d.callid, r.callid);
 	assert_string_equal(d.routes, r.routes);
