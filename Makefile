@@ -9,9 +9,16 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libre libstrophe lmdb yaml-0.1
-PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Each program links only the libraries it uses (only the translator and
+# xsgwctl touch the store; only the xmpp-front and translator libstrophe).
+pkgcflags = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(1) 2>/dev/null))
+pkglibs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS := $(call pkgcflags,libre libstrophe lmdb yaml-0.1)
+LIBS_SUP   := $(call pkglibs,libre yaml-0.1)
+LIBS_CTL   := $(call pkglibs,libre lmdb yaml-0.1)
+LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1)
+LIBS_SIP   := $(call pkglibs,libre yaml-0.1)
+LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1)
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	   -Wno-unused-parameter -Werror
@@ -22,17 +29,24 @@ SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) $(SAN) $(WARN) $(DEFS) -Ishared $(PKG_CFLAGS)
 LDFLAGS := $(SAN)
 
-SHARED_SRCS := shared/callrec.c shared/log.c shared/frame.c shared/config.c shared/store.c \
-	       shared/addr.c shared/backoff.c shared/chan.c shared/util.c shared/proc.c shared/tlink.c shared/msgrec.c
-SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
+# shared/ is one static library: a program pulls in only the objects it uses
+SHARED_SRCS := $(sort $(wildcard shared/*.c))
+SHARED_LIB  := $(BUILD)/libxsgw.a
 
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
-CTL_SRCS  := supervisor/xsgwctl.c
+CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sip_msg.c sip-front/sip_call.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
-TR_SRCS   := translator/translator.c translator/tr_msg.c translator/tr_call.c \
-             translator/tr_out.c $(JSDP_SRCS)
+# the translator without its main(): linked into unit tests of the brain
+TR_SRCS   := translator/tr_msg.c translator/tr_call.c translator/tr_out.c \
+	     $(JSDP_SRCS)
+TR_MAIN   := translator/translator.c
+TR_LIB    := $(BUILD)/libtranslator.a
+
+ALL_SRCS := $(SHARED_SRCS) $(SUP_SRCS) $(CTL_SRCS) $(XMPP_SRCS) $(SIP_SRCS) \
+	    $(TR_SRCS) $(TR_MAIN)
+objs = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 	$(BUILD)/bin/xsgw-sip-front $(BUILD)/bin/xsgw-translator
@@ -40,38 +54,49 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+# what a unit test links besides libxsgw, and with which libraries
+TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c)
+TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
 all: $(BINS)
 
-$(BUILD)/%.o: %.c $(wildcard shared/*.h */*.h)
+# -MMD: every object depends on exactly the headers it includes
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+-include $(patsubst %.c,$(BUILD)/%.d,$(ALL_SRCS) $(wildcard tests/unit/*.c))
 
-$(BUILD)/bin/xsgw: $(SUP_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/bin/xsgwctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/bin/xsgw-xmpp-front: $(XMPP_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/bin/xsgw-sip-front: $(SIP_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/bin/xsgw-translator: $(TR_SRCS:%.c=$(BUILD)/%.o) $(SHARED_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(SHARED_LIB): $(call objs,$(SHARED_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+$(TR_LIB): $(call objs,$(TR_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
 
-JSDP_OBJS := $(JSDP_SRCS:%.c=$(BUILD)/%.o)
-
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(SHARED_OBJS) $(BUILD)/xmpp-front/xmpp_link.o $(JSDP_OBJS)
+$(BUILD)/bin/xsgw: $(call objs,$(SUP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ixmpp-front -Itranslator $(LDFLAGS) -o $@ $< $(SHARED_OBJS) \
-		$(if $(findstring xmpp,$*),$(BUILD)/xmpp-front/xmpp_link.o) \
-		$(if $(findstring jsdp,$*),$(JSDP_OBJS)) \
-		$(PKG_LIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SUP)
+$(BUILD)/bin/xsgwctl: $(call objs,$(CTL_SRCS)) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+$(BUILD)/bin/xsgw-xmpp-front: $(call objs,$(XMPP_SRCS)) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_XMPP)
+$(BUILD)/bin/xsgw-sip-front: $(call objs,$(SIP_SRCS)) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SIP)
+$(BUILD)/bin/xsgw-translator: $(call objs,$(TR_MAIN)) $(TR_LIB) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR)
+
+.SECONDARY:
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(TEST_OBJS_test_$$*) \
+		$$(TEST_LIBS_test_$$*) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR) -lcmocka
+$(BUILD)/tests/unit/%.o: CFLAGS += -Ixmpp-front -Itranslator
 
 deps:
 	@scripts/install-deps.sh
@@ -111,8 +136,10 @@ run: deps all
 
 lint:
 	clang-format --dry-run -Werror shared/*.[ch] supervisor/*.[ch] \
-		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] tests/unit/*.c \
+		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] ctl/*.[ch] \
+		tests/unit/*.c \
 		tests/fuzz/*.c
 
+# only what the build made
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz
