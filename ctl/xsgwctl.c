@@ -26,7 +26,7 @@ static struct xsgw_config *cfg;
 static bool json;
 
 
-static void usage(void)
+__attribute__((noreturn)) static void usage(void)
 {
 	fprintf(stderr,
 		"usage: xsgwctl [-c CONFIG] COMMAND\n"

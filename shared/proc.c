@@ -79,7 +79,7 @@ static void signal_handler(int sig)
 }
 
 
-static void usage(const char *prog)
+__attribute__((noreturn)) static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s -c CONFIG\n", prog);
 	exit(EXIT_CONFIG);

@@ -31,9 +31,16 @@
 
 enum { HB_MISSES = 3, STABLE_MS = 10000 };
 
+/* sv.stopping: the SIGTERM phases, in order */
+enum { STOP_NONE = 0, STOP_FRONTS, STOP_TRANSLATOR, STOP_DONE };
+
 struct worker {
+	/* static */
 	enum proc_id id;
 	const char *bin;
+	enum proc_id start_after; /* start once it is READY; SUPERVISOR: boot */
+	int stop_phase;           /* stop in this sv.stopping phase */
+	/* runtime */
 	pid_t pid;
 	struct chan *ctl;
 	bool ready;
@@ -44,16 +51,33 @@ struct worker {
 	struct tmr tmr; /* restart delay, ready timeout, stop grace */
 };
 
+/* The workers; xsgwctl status lists them in this order. */
+static struct worker workers[] = {
+	{.id = PROC_TRANSLATOR,
+	 .bin = "xsgw-translator",
+	 .start_after = PROC_SUPERVISOR,
+	 .stop_phase = STOP_TRANSLATOR},
+	{.id = PROC_XMPP_FRONT,
+	 .bin = "xsgw-xmpp-front",
+	 .start_after = PROC_TRANSLATOR,
+	 .stop_phase = STOP_FRONTS},
+	{.id = PROC_SIP_FRONT,
+	 .bin = "xsgw-sip-front",
+	 .start_after = PROC_TRANSLATOR,
+	 .stop_phase = STOP_FRONTS},
+};
+
+#define NWORKERS (sizeof(workers) / sizeof(workers[0]))
+
 static struct {
 	struct xsgw_config *cfg;
 	char cfgpath[4096];
 	char bindir[4096];
-	struct worker w[3];
 	struct tally deaths;
 	struct tmr hb;
 	int sigpipe[2];
 	int ctlfd;
-	int stopping; /* 0 running; 1 fronts; 2 translator; 3 done */
+	int stopping; /* STOP_NONE running, else the phase */
 	int exit_code;
 	uint64_t started;
 } sv;
@@ -64,9 +88,9 @@ static void stop_step(void);
 
 static struct worker *worker_by_id(enum proc_id id)
 {
-	for (int i = 0; i < 3; i++)
-		if (sv.w[i].id == id)
-			return &sv.w[i];
+	for (size_t i = 0; i < NWORKERS; i++)
+		if (workers[i].id == id)
+			return &workers[i];
 	return NULL;
 }
 
@@ -84,8 +108,22 @@ static void stop_all(int code, const char *why)
 		return;
 	log_info("stopping: %s", why);
 	sv.exit_code = code;
-	sv.stopping = 1;
+	sv.stopping = STOP_FRONTS;
 	stop_step();
+}
+
+
+/* Start the workers that wait for after (PROC_SUPERVISOR: at boot). */
+static void start_dependents(enum proc_id after)
+{
+	if (sv.stopping)
+		return;
+	for (size_t i = 0; i < NWORKERS; i++) {
+		struct worker *d = &workers[i];
+		if (d->start_after == after && !d->pid &&
+		    !tmr_isrunning(&d->tmr))
+			worker_start(d);
+	}
 }
 
 
@@ -102,12 +140,7 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 		w->ready_at = now_ms();
 		tmr_cancel(&w->tmr);
 		log_info("%s ready (pid %d)", proc_name(w->id), (int)w->pid);
-		if (w->id == PROC_TRANSLATOR && !sv.stopping) {
-			for (int i = 0; i < 3; i++)
-				if (!sv.w[i].pid &&
-				    !tmr_isrunning(&sv.w[i].tmr))
-					worker_start(&sv.w[i]);
-		}
+		start_dependents(w->id);
 		return 0;
 	case MSG_PONG:
 		w->missed = 0;
@@ -237,9 +270,9 @@ static void reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < 3; i++)
-			if (sv.w[i].pid == pid)
-				worker_died(&sv.w[i], status);
+		for (size_t i = 0; i < NWORKERS; i++)
+			if (workers[i].pid == pid)
+				worker_died(&workers[i], status);
 	}
 }
 
@@ -256,9 +289,9 @@ static void reload(void)
 	log_setup(nc->log.level, nc->log.json);
 	config_free(sv.cfg);
 	sv.cfg = nc;
-	for (int i = 0; i < 3; i++)
-		if (sv.w[i].ctl)
-			chan_send_empty(sv.w[i].ctl, MSG_RELOAD, 0);
+	for (size_t i = 0; i < NWORKERS; i++)
+		if (workers[i].ctl)
+			chan_send_empty(workers[i].ctl, MSG_RELOAD, 0);
 	log_info("configuration reloaded");
 }
 
@@ -289,8 +322,8 @@ static void signal_to_pipe(int sig)
 
 static void heartbeat_handler(void *arg)
 {
-	for (int i = 0; i < 3; i++) {
-		struct worker *w = &sv.w[i];
+	for (size_t i = 0; i < NWORKERS; i++) {
+		struct worker *w = &workers[i];
 		if (!w->pid || !w->ready || !w->ctl)
 			continue;
 		if (w->missed >= HB_MISSES) {
@@ -331,36 +364,28 @@ static void stop_worker(struct worker *w)
 }
 
 
-/* Fronts first, then the translator, then the loop ends. */
+/* Phase by phase (fronts first, then the translator), then the loop ends. */
 static void stop_step(void)
 {
-	struct worker *t = worker_by_id(PROC_TRANSLATOR);
-
-	for (int i = 0; i < 3; i++)
-		if (!sv.w[i].pid)
-			tmr_cancel(&sv.w[i].tmr);
-	if (sv.stopping == 1) {
-		bool fronts = false;
-		for (int i = 0; i < 3; i++) {
-			if (sv.w[i].id != PROC_TRANSLATOR && sv.w[i].pid) {
-				fronts = true;
-				if (!tmr_isrunning(&sv.w[i].tmr))
-					stop_worker(&sv.w[i]);
-			}
+	for (size_t i = 0; i < NWORKERS; i++)
+		if (!workers[i].pid)
+			tmr_cancel(&workers[i].tmr);
+	if (sv.stopping == STOP_NONE || sv.stopping == STOP_DONE)
+		return;
+	for (; sv.stopping < STOP_DONE; sv.stopping++) {
+		bool alive = false;
+		for (size_t i = 0; i < NWORKERS; i++) {
+			struct worker *w = &workers[i];
+			if (w->stop_phase != sv.stopping || !w->pid)
+				continue;
+			alive = true;
+			if (!tmr_isrunning(&w->tmr))
+				stop_worker(w);
 		}
-		if (fronts)
+		if (alive)
 			return;
-		sv.stopping = 2;
 	}
-	if (sv.stopping == 2) {
-		if (t->pid) {
-			if (!tmr_isrunning(&t->tmr))
-				stop_worker(t);
-			return;
-		}
-		sv.stopping = 3;
-		re_cancel();
-	}
+	re_cancel();
 }
 
 
@@ -415,11 +440,12 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 		if (frame_end(fr))
 			return EBADMSG;
 		ctl_worker(ch, "supervisor", getpid(), true, sv.started, 0, "");
-		for (int i = 0; i < 3; i++)
-			ctl_worker(ch, proc_name(sv.w[i].id), sv.w[i].pid,
-				   sv.w[i].ready,
-				   sv.w[i].pid ? sv.w[i].started : 0,
-				   sv.w[i].restarts, sv.w[i].last_exit);
+		for (size_t i = 0; i < NWORKERS; i++) {
+			const struct worker *x = &workers[i];
+			ctl_worker(ch, proc_name(x->id), x->pid, x->ready,
+				   x->pid ? x->started : 0, x->restarts,
+				   x->last_exit);
+		}
 		return ctl_end(ch, 0, "");
 	case MSG_CTL_RESTART:
 		name = frame_get_strdup(fr);
@@ -427,9 +453,9 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 			mem_deref(name);
 			return EBADMSG;
 		}
-		for (int i = 0; i < 3; i++)
-			if (!strcmp(name, proc_name(sv.w[i].id)))
-				w = &sv.w[i];
+		for (size_t i = 0; i < NWORKERS; i++)
+			if (!strcmp(name, proc_name(workers[i].id)))
+				w = &workers[i];
 		mem_deref(name);
 		if (!w)
 			return ctl_end(ch, ENOENT,
@@ -444,11 +470,8 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 		uint64_t id = frame_get_u64(fr);
 		if (frame_end(fr))
 			return EBADMSG;
-		w = &sv.w[0];
-		for (int i = 0; i < 3; i++)
-			if (sv.w[i].id == PROC_TRANSLATOR)
-				w = &sv.w[i];
-		if (!w->ctl || !w->ready)
+		w = worker_by_id(PROC_TRANSLATOR);
+		if (!w || !w->ctl || !w->ready)
 			return ctl_end(ch, EAGAIN, "translator is not running");
 		chan_send_empty(w->ctl, MSG_CALL_END, id);
 		return ctl_end(ch, 0, "ending");
@@ -478,7 +501,7 @@ static void ctl_accept_handler(int flags, void *arg)
 }
 
 
-static void usage(void)
+__attribute__((noreturn)) static void usage(void)
 {
 	fprintf(stderr, "usage: xsgw [-n] -c CONFIG\n"
 			"  -n  check the configuration and exit\n");
@@ -488,10 +511,6 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *bins[3] = {"xsgw-translator", "xsgw-xmpp-front",
-			       "xsgw-sip-front"};
-	enum proc_id ids[3] = {PROC_TRANSLATOR, PROC_XMPP_FRONT,
-			       PROC_SIP_FRONT};
 	bool check = false;
 	char eb[512], self[4096], path[4200];
 	const char *file = NULL, *env;
@@ -567,14 +586,11 @@ int main(int argc, char **argv)
 		}
 	}
 	sv.started = now_ms();
-	for (int i = 0; i < 3; i++) {
-		sv.w[i].id = ids[i];
-		sv.w[i].bin = bins[i];
-		tmr_init(&sv.w[i].tmr);
-	}
+	for (size_t i = 0; i < NWORKERS; i++)
+		tmr_init(&workers[i].tmr);
 	log_info("xsgw starting (config %s, workers in %s)", sv.cfgpath,
 		 sv.bindir);
-	worker_start(&sv.w[0]); /* the fronts follow its READY */
+	start_dependents(PROC_SUPERVISOR); /* the rest follow their READY */
 	tmr_init(&sv.hb);
 	tmr_start(&sv.hb, sv.cfg->supervisor.heartbeat_ms, heartbeat_handler,
 		  NULL);
@@ -582,9 +598,9 @@ int main(int argc, char **argv)
 	re_main(supervisor_signal_handler);
 
 	tmr_cancel(&sv.hb);
-	for (int i = 0; i < 3; i++) {
-		tmr_cancel(&sv.w[i].tmr);
-		sv.w[i].ctl = mem_deref(sv.w[i].ctl);
+	for (size_t i = 0; i < NWORKERS; i++) {
+		tmr_cancel(&workers[i].tmr);
+		workers[i].ctl = mem_deref(workers[i].ctl);
 	}
 	fd_close(sv.ctlfd);
 	close(sv.ctlfd);
