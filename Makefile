@@ -26,7 +26,10 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 DEFS    := -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE
 OPT     ?= -O2 -g
 SAN     ?=
-CFLAGS  := -std=gnu11 $(OPT) $(SAN) $(WARN) $(DEFS) -Ishared $(PKG_CFLAGS)
+# EXTRA_DEFS: e.g. -DFRAME_VERSION=99 for the test that a worker of
+# another release is refused
+CFLAGS  := -std=gnu11 $(OPT) $(SAN) $(WARN) $(DEFS) $(EXTRA_DEFS) -Ishared \
+	   $(PKG_CFLAGS)
 LDFLAGS := $(SAN)
 
 # shared/ is one static library: a program pulls in only the objects it uses
@@ -36,11 +39,15 @@ SHARED_LIB  := $(BUILD)/libxsgw.a
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c
-SIP_SRCS  := sip-front/sip_front.c sip-front/sip_msg.c sip-front/sip_call.c
+SIP_SRCS  := sip-front/sip_front.c sip-front/sf_strans.c sip-front/sf_ctrans.c \
+	     sip-front/sf_report.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
 # the translator without its main(): linked into unit tests of the brain
-TR_SRCS   := translator/tr_msg.c translator/tr_call.c translator/tr_out.c \
-	     $(JSDP_SRCS)
+TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
+	     translator/tr_sip_out.c translator/tr_presence.c \
+	     translator/tr_media.c translator/tr_callrec.c translator/tr_call.c \
+	     translator/tr_msg.c translator/tr_owner.c translator/tr_from_xmpp.c \
+	     translator/tr_from_sip.c translator/tr_upgrade.c $(JSDP_SRCS)
 TR_MAIN   := translator/translator.c
 TR_LIB    := $(BUILD)/libtranslator.a
 
@@ -52,11 +59,16 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 	$(BUILD)/bin/xsgw-sip-front $(BUILD)/bin/xsgw-translator
 
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
-	      test_jsdp
+	      test_jsdp test_chan
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c)
 TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
+# the brain without its main (tests/unit/test_translator.c)
+TEST_OBJS_test_translator := $(TR_LIB)
+# the sip-front's transaction layer without its main
+TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
+	sip-front/sf_ctrans.c sip-front/sf_report.c)
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
 all: $(BINS)
@@ -96,7 +108,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(TEST_OBJS_test_$$*) \
 		$$(TEST_LIBS_test_$$*) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR) -lcmocka
-$(BUILD)/tests/unit/%.o: CFLAGS += -Ixmpp-front -Itranslator
+$(BUILD)/tests/unit/%.o: CFLAGS += -Ixmpp-front -Itranslator -Isip-front
 
 deps:
 	@scripts/install-deps.sh
@@ -134,7 +146,8 @@ bench: deps all
 run: deps all
 	@scripts/run-local.sh $(CURDIR)/$(BUILD)
 
-lint:
+lint: all
+	scripts/check-symbols.sh $(BUILD)
 	clang-format --dry-run -Werror shared/*.[ch] supervisor/*.[ch] \
 		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] ctl/*.[ch] \
 		tests/unit/*.c \

@@ -17,8 +17,11 @@
 #include <re.h>
 #include "config.h"
 #include "frame.h"
+#include "msg.h"
 #include "callrec.h"
+#include "keys.h"
 #include "msgrec.h"
+#include "presrec.h"
 #include "store.h"
 #include "util.h"
 
@@ -63,7 +66,6 @@ static int ctl_call(struct fbuf *req, void (*fn)(struct frame *, void *),
 		return errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    frame_finish(req) ||
 	    write(fd, req->b, req->len) != (ssize_t)req->len) {
 		err = errno ? errno : EIO;
 		goto out;
@@ -106,27 +108,28 @@ struct status_ctx {
 static void status_frame(struct frame *fr, void *arg)
 {
 	struct status_ctx *c = arg;
-	char *name, *last, key[16];
+	char name[64], last[128], key[16];
 	uint32_t pid, ready, restarts;
 	uint64_t up;
 	struct odict *o;
+	struct m_ctl_worker w;
+	struct m_ctl_end e;
 
 	if (fr->type == MSG_CTL_END) {
-		char *t;
-		c->err = frame_get_u32(fr);
-		t = frame_get_strdup(fr);
-		snprintf(c->text, sizeof(c->text), "%s", t ? t : "");
-		mem_deref(t);
+		if (!msg_dec_ctl_end(fr, &e)) {
+			c->err = e.err;
+			pl_strcpy(&e.text, c->text, sizeof(c->text));
+		}
 		return;
 	}
-	name = frame_get_strdup(fr);
-	pid = frame_get_u32(fr);
-	ready = frame_get_u32(fr);
-	up = frame_get_u64(fr);
-	restarts = frame_get_u32(fr);
-	last = frame_get_strdup(fr);
-	if (frame_end(fr))
-		goto out;
+	if (fr->type != MSG_CTL_WORKER || msg_dec_ctl_worker(fr, &w))
+		return;
+	pl_strcpy(&w.name, name, sizeof(name));
+	pl_strcpy(&w.last_exit, last, sizeof(last));
+	pid = w.pid;
+	ready = w.ready;
+	up = w.started_ms;
+	restarts = w.restarts;
 	c->restarts += restarts;
 	if (json && c->arr && !odict_alloc(&o, 8)) {
 		odict_entry_add(o, "name", ODICT_STRING, name);
@@ -149,9 +152,6 @@ static void status_frame(struct frame *fr, void *arg)
 		       up / 1000.0, restarts, *last ? last : "-");
 	}
 	c->n++;
-out:
-	mem_deref(name);
-	mem_deref(last);
 }
 
 
@@ -170,8 +170,9 @@ static int cmd_status(void)
 		printf("%-11s %-8s %-9s %10s %8s  %s\n", "WORKER", "PID",
 		       "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
 	}
-	frame_begin(&fb, MSG_CTL_STATUS, 0);
-	err = ctl_call(&fb, status_frame, &c);
+	err = msg_enc_empty(&fb, MSG_CTL_STATUS);
+	if (!err)
+		err = ctl_call(&fb, status_frame, &c);
 	fbuf_reset(&fb);
 	if (err) {
 		fprintf(stderr, "xsgwctl: supervisor not reachable at %s: %s\n",
@@ -193,12 +194,14 @@ static int cmd_status(void)
 static int cmd_restart(const char *worker)
 {
 	struct status_ctx c = {0};
+	struct m_ctl_restart m;
 	struct fbuf fb = {0};
 	int err;
 
-	frame_begin(&fb, MSG_CTL_RESTART, 0);
-	frame_put_cstr(&fb, worker);
-	err = ctl_call(&fb, status_frame, &c);
+	pl_set_str(&m.worker, worker);
+	err = msg_enc_ctl_restart(&fb, &m);
+	if (!err)
+		err = ctl_call(&fb, status_frame, &c);
 	fbuf_reset(&fb);
 	if (err) {
 		fprintf(stderr, "xsgwctl: supervisor not reachable: %s\n",
@@ -236,7 +239,6 @@ static void msg_to_odict(struct odict *o, uint64_t id, const struct msgrec *r)
 					      : "?");
 	odict_entry_add(o, "state", ODICT_STRING,
 			r->state == MS_PENDING ? "pending" : "done");
-	odict_entry_add(o, "attempts", ODICT_INT, (int64_t)r->attempts);
 	odict_entry_add(o, "created_ms", ODICT_INT, (int64_t)r->created);
 	odict_entry_add(o, "updated_ms", ODICT_INT, (int64_t)r->updated);
 	odict_entry_add(o, "xmpp_from", ODICT_STRING, r->xfrom ? r->xfrom : "");
@@ -267,7 +269,7 @@ static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
 	struct msgrec r;
 	uint64_t id;
 
-	if (kl != 8 || msgrec_decode(&r, v, vl))
+	if (kl != 8 || msgrec_decode(&r, v, vl, NULL))
 		return true;
 	id = be64_get(k);
 	if (c->all || r.state == MS_PENDING) {
@@ -283,12 +285,11 @@ static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
 				mem_deref(o);
 			}
 		} else {
-			printf("%-8llu %-10s %-7s %-3u %-40s -> %s\n",
+			printf("%-8llu %-10s %-7s %-40s -> %s\n",
 			       (unsigned long long)id,
 			       msgrec_kind_name[r.kind <= MK_RECEIPT ? r.kind
 								     : 0],
 			       r.state == MS_PENDING ? "pending" : "done",
-			       r.attempts,
 			       r.kind == MK_CHAT_S2X ? r.sfrom : r.xfrom,
 			       r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE
 				       ? r.ruri
@@ -338,8 +339,8 @@ static int cmd_messages(bool all)
 {
 	char h[160];
 
-	snprintf(h, sizeof(h), "%-8s %-10s %-7s %-3s %-40s    %s\n", "ID",
-		 "KIND", "STATE", "TRY", "FROM", "TO");
+	snprintf(h, sizeof(h), "%-8s %-10s %-7s %-40s    %s\n", "ID", "KIND",
+		 "STATE", "FROM", "TO");
 	return list_db(DB_MSG, messages_visit, all, "messages", h);
 }
 
@@ -485,34 +486,29 @@ static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
 			   void *arg)
 {
 	struct list_ctx *c = arg;
-	const char *key = k, *nul = memchr(k, 0, kl);
+	struct pl bare, res;
+	struct presrec pr;
 	char jid[1024];
-	int32_t prio;
 
-	if (!nul || vl < 12 || kl >= sizeof(jid))
+	if (key_presence_parse(k, kl, &bare, &res) ||
+	    presrec_decode(&pr, v, vl) || bare.l + res.l + 2 > sizeof(jid))
 		return true;
-	snprintf(jid, sizeof(jid), "%.*s/%.*s", (int)(nul - key), key,
-		 (int)(kl - (size_t)(nul - key) - 1), nul + 1);
-	prio = (int32_t)(((uint32_t)((const uint8_t *)v)[0] << 24) |
-			 ((uint32_t)((const uint8_t *)v)[1] << 16) |
-			 ((uint32_t)((const uint8_t *)v)[2] << 8) |
-			 ((const uint8_t *)v)[3]);
+	re_snprintf(jid, sizeof(jid), "%r/%r", &bare, &res);
 	if (json) {
 		struct odict *o;
 		char idx[16];
 		if (!odict_alloc(&o, 8)) {
 			odict_entry_add(o, "jid", ODICT_STRING, jid);
 			odict_entry_add(o, "priority", ODICT_INT,
-					(int64_t)prio);
-			odict_entry_add(
-				o, "seen_ms", ODICT_INT,
-				(int64_t)be64_get((const uint8_t *)v + 4));
+					(int64_t)pr.priority);
+			odict_entry_add(o, "seen_ms", ODICT_INT,
+					(int64_t)pr.seen_ms);
 			snprintf(idx, sizeof(idx), "%u", c->n);
 			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
 			mem_deref(o);
 		}
 	} else
-		printf("%-48s %d\n", jid, prio);
+		printf("%-48s %d\n", jid, pr.priority);
 	c->n++;
 	return true;
 }
@@ -565,9 +561,9 @@ static int cmd_end(const char *arg)
 		fprintf(stderr, "xsgwctl: end: no session %llu\n", id);
 		return 1;
 	}
-	frame_begin(&fb, MSG_CTL_CALL_END, 0);
-	frame_put_u64(&fb, id);
-	err = ctl_call(&fb, status_frame, &c);
+	err = msg_enc_id(&fb, MSG_CTL_CALL_END, &(struct m_id){id});
+	if (!err)
+		err = ctl_call(&fb, status_frame, &c);
 	fbuf_reset(&fb);
 	if (err) {
 		fprintf(stderr, "xsgwctl: supervisor not reachable: %s\n",
@@ -629,8 +625,9 @@ static int cmd_stats(void)
 
 	if ((err = open_read(&s, &t)))
 		return err;
-	frame_begin(&fb, MSG_CTL_STATUS, 0);
-	err = ctl_call(&fb, status_frame, &sc);
+	err = msg_enc_empty(&fb, MSG_CTL_STATUS);
+	if (!err)
+		err = ctl_call(&fb, status_frame, &sc);
 	fbuf_reset(&fb);
 	store_size(s, &map, &used);
 	if (json)
@@ -696,7 +693,7 @@ static bool dump_visit(const void *k, size_t kl, const void *v, size_t vl,
 	mem_deref(hex);
 	if (c->db == DB_MSG && kl == 8) {
 		struct msgrec r;
-		if (!msgrec_decode(&r, v, vl)) {
+		if (!msgrec_decode(&r, v, vl, NULL)) {
 			struct odict *m;
 			if (!odict_alloc(&m, 32)) {
 				msg_to_odict(m, be64_get(k), &r);

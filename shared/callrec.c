@@ -29,15 +29,16 @@ static const struct {
 	F(FT_STR, inv_branch), F(FT_U64, inv_out),   F(FT_U64, inv_tx),
 	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U32, last_scode),
 	F(FT_STR, lsdp),       F(FT_STR, rsdp),      F(FT_U64, sdp_id),
-	F(FT_U32, sdp_ver),    F(FT_STR, history),   F(FT_U32, held),
+	F(FT_U32, sdp_ver),    F(FT_STR, history),   F(FT_U32, on_hold),
 	F(FT_U32, jmi),        F(FT_STR, pend_frag),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
 #define AT(r, i, type) ((type *)((char *)(r) + fields[i].off))
 
-const char *callrec_state_name[CS_STATE_MAX] = {"?", "calling", "ringing",
-						"active", "cancelling"};
+const char *callrec_state_name[CS_STATE_MAX] = {
+	"?",          "calling", "ringing", "active",
+	"cancelling", "waiting", "proposed"};
 
 
 void callrec_reset(struct callrec *r)
@@ -69,12 +70,26 @@ int callrec_encode(struct fbuf *fb, const struct callrec *r)
 }
 
 
+/* Version 5 had the same fields; two states were implied by values. */
+static void upgrade_v5(struct callrec *r)
+{
+	if (r->dir == CD_X2S && r->state == CS_CALLING && !r->inv_out &&
+	    r->init_xml && *r->init_xml)
+		r->state = CS_WAITING;
+	else if (r->dir == CD_S2X && r->state == CS_RINGING && r->jmi &&
+		 (!r->rung || !*r->rung))
+		r->state = CS_PROPOSED;
+}
+
+
 int callrec_decode(struct callrec *r, const void *v, size_t vl)
 {
 	struct frame fr;
+	uint8_t ver;
 
 	memset(r, 0, sizeof(*r));
-	if (rec_open(&fr, v, vl) != CALLREC_VERSION)
+	ver = rec_open(&fr, v, vl);
+	if (ver < 5 || ver > CALLREC_VERSION)
 		return EBADMSG;
 	for (size_t i = 0; i < NFIELDS; i++) {
 		switch (fields[i].tag) {
@@ -89,9 +104,11 @@ int callrec_decode(struct callrec *r, const void *v, size_t vl)
 			break;
 		}
 	}
-	if (frame_end(&fr)) {
+	if (frame_end(&fr) || r->state >= CS_STATE_MAX) {
 		callrec_reset(r);
 		return EBADMSG;
 	}
+	if (ver == 5)
+		upgrade_v5(r);
 	return 0;
 }

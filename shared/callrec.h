@@ -15,18 +15,23 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define CALLREC_VERSION 5
+/* 6: explicit states WAITING and PROPOSED (version 5 encoded them as
+ *    CALLING/RINGING plus field values; callrec_decode upgrades them) */
+#define CALLREC_VERSION 6
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
 	CD_S2X = 2, /**< a SIP user called: we are the SIP UAS */
 };
 
+/** The states of a call; the transitions are in translator/tr_call.c. */
 enum call_state {
 	CS_CALLING = 1,    /**< X2S: INVITE sent, no answer yet */
 	CS_RINGING = 2,    /**< 1xx received / session-initiate sent */
 	CS_ACTIVE = 3,     /**< answered */
 	CS_CANCELLING = 4, /**< X2S: CANCEL sent, the INVITE not yet final */
+	CS_WAITING = 5,    /**< X2S: the INVITE waits for trickled candidates */
+	CS_PROPOSED = 6,   /**< S2X: XEP-0353 propose sent, no device yet */
 	CS_STATE_MAX
 };
 
@@ -41,7 +46,8 @@ struct callrec {
 	char *sid;   /**< Jingle sid as the user knows it */
 	char *initiator, *responder; /**< full JIDs for <jingle/> */
 	char *rung;                  /**< S2X: full JIDs rung, one per line */
-	char *init_xml;              /**< S2X: the <jingle/> session-initiate */
+	char *init_xml; /**< the <jingle/> session-initiate: S2X as sent,
+			   X2S while the INVITE waits for candidates */
 	/* SIP dialog */
 	char *callid, *ltag, *rtag;
 	char *luri, *ruri; /**< local and remote URIs (From/To name-addr) */
@@ -58,9 +64,9 @@ struct callrec {
 	char *lsdp, *rsdp; /**< last SDP sent / received */
 	uint64_t sdp_id;
 	uint32_t sdp_ver;
-	char *history; /**< "ms state-or-event" lines */
-	uint32_t held; /**< the SIP side has put the call on hold */
-	uint32_t jmi;  /**< S2X: rung by an XEP-0353 propose to the bare JID */
+	char *history;    /**< "ms state-or-event" lines */
+	uint32_t on_hold; /**< the SIP side has put the call on hold */
+	uint32_t jmi; /**< S2X: rung by an XEP-0353 propose to the bare JID */
 	char *pend_frag; /**< trickle candidates held until a dialog exists */
 };
 
@@ -70,7 +76,10 @@ extern const char *callrec_state_name[CS_STATE_MAX];
 void callrec_reset(struct callrec *r);
 /** Encode into fb. @return 0 or the fbuf error */
 int callrec_encode(struct fbuf *fb, const struct callrec *r);
-/** Decode. @return 0, or EBADMSG (r is left empty) */
+/**
+ * Decode this version or version 5 (upgraded to this one's states).
+ * @return 0, or EBADMSG (r is left empty)
+ */
 int callrec_decode(struct callrec *r, const void *v, size_t vl);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "log.h"
+#include "msg.h"
 #include "chan.h"
 
 enum { CHAN_OUT_MAX = 64 * 1024 * 1024, CHAN_READ = 65536 };
@@ -28,6 +29,7 @@ struct chan {
 	chan_close_h *closeh;
 	void *arg;
 	void *user;
+	uint16_t peer_ver; /**< frame version of a refused peer */
 };
 
 
@@ -88,6 +90,18 @@ static int chan_flush(struct chan *ch)
 }
 
 
+/* Tell a peer of another release which version we speak (a bare header,
+ * best effort) so that it can refuse us too, once, instead of retrying. */
+static void chan_announce(struct chan *ch)
+{
+	struct fbuf fb = {0};
+
+	if (!msg_enc_empty(&fb, MSG_HELLO))
+		(void)send(ch->fd, fb.b, fb.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	fbuf_reset(&fb);
+}
+
+
 static void chan_read(struct chan *ch)
 {
 	size_t off = 0, used;
@@ -121,6 +135,18 @@ static void chan_read(struct chan *ch)
 		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
 		if (err == EAGAIN)
 			break;
+		if (err == EPROTO) {
+			/* another release: one line, never a frame of it */
+			ch->peer_ver = fr.ver;
+			log_error("chan %s: the peer speaks frame version %u, "
+				  "this program %u: refused",
+				  ch->name, fr.ver, FRAME_VERSION);
+			chan_announce(ch);
+			chan_shut(ch, err);
+			return;
+		}
+		if (!err && !msg_type_name(fr.type))
+			err = EBADMSG;
 		if (!err)
 			err = ch->frameh(ch, &fr, ch->arg);
 		if (err) {
@@ -250,17 +276,18 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 }
 
 
-int chan_send_empty(struct chan *ch, uint16_t type, uint64_t seq)
+int chan_send_msg(struct chan *ch, struct fbuf *fb, int encode_err)
 {
-	struct fbuf fb = {0};
-	int err;
+	int err = encode_err ? encode_err : chan_send(ch, fb);
 
-	frame_begin(&fb, type, seq);
-	err = frame_finish(&fb);
-	if (!err)
-		err = chan_send(ch, &fb);
-	fbuf_reset(&fb);
+	fbuf_reset(fb);
 	return err;
+}
+
+
+uint16_t chan_peer_version(const struct chan *ch)
+{
+	return ch ? ch->peer_ver : 0;
 }
 
 

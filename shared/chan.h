@@ -50,8 +50,18 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
  */
 int chan_send(struct chan *ch, const struct fbuf *fb);
 
-/** Send a frame with no payload. */
-int chan_send_empty(struct chan *ch, uint16_t type, uint64_t seq);
+/**
+ * Send a frame a msg_enc_* call just wrote, then reset fb:
+ * chan_send_msg(ch, &fb, msg_enc_ack(&fb, &m)).
+ * @return encode_err if set, else chan_send's result
+ */
+int chan_send_msg(struct chan *ch, struct fbuf *fb, int encode_err);
+
+/**
+ * The frame version of a peer refused for speaking another one (the close
+ * handler's err is EPROTO then), else 0.
+ */
+uint16_t chan_peer_version(const struct chan *ch);
 
 /** Bytes waiting to be written. */
 size_t chan_queued(const struct chan *ch);

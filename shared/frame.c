@@ -7,46 +7,6 @@
 #include <re.h>
 #include "frame.h"
 
-#define CASE(x)                                                                \
-	case x:                                                                \
-		return #x
-
-
-const char *msg_type_name(uint16_t type)
-{
-	switch ((enum msg_type)type) {
-		CASE(MSG_HELLO);
-		CASE(MSG_READY);
-		CASE(MSG_PING);
-		CASE(MSG_PONG);
-		CASE(MSG_SHUTDOWN);
-		CASE(MSG_RELOAD);
-		CASE(MSG_ACK);
-		CASE(MSG_CALL_END);
-		CASE(MSG_XMPP_IN_MESSAGE);
-		CASE(MSG_XMPP_OUT_MESSAGE);
-		CASE(MSG_XMPP_SENT);
-		CASE(MSG_XMPP_LINK);
-		CASE(MSG_XMPP_IN_STANZA);
-		CASE(MSG_XMPP_OUT_STANZA);
-		CASE(MSG_SIP_IN_MESSAGE);
-		CASE(MSG_SIP_OUT_REPLY);
-		CASE(MSG_SIP_OUT_MESSAGE);
-		CASE(MSG_SIP_RESULT);
-		CASE(MSG_SIP_IN_REQUEST);
-		CASE(MSG_SIP_IN_RESPONSE);
-		CASE(MSG_SIP_OUT_REQUEST);
-		CASE(MSG_SIP_OUT_RESPONSE);
-		CASE(MSG_CTL_STATUS);
-		CASE(MSG_CTL_WORKER);
-		CASE(MSG_CTL_RESTART);
-		CASE(MSG_CTL_END);
-		CASE(MSG_CTL_CALL_END);
-	}
-	return NULL;
-}
-
-
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -72,10 +32,10 @@ int frame_parse(const uint8_t *buf, size_t n, struct frame *fr, size_t *used)
 
 	if (n < FRAME_HDR_SIZE)
 		return EAGAIN;
-	if (rd16(buf) != FRAME_VERSION)
+	if (rd16(buf) != FRAME_VERSION) {
+		fr->ver = rd16(buf);
 		return EPROTO;
-	if (!msg_type_name(rd16(buf + 2)))
-		return EBADMSG;
+	}
 	len = rd32(buf + 4);
 	if (len > FRAME_MAX)
 		return EMSGSIZE;
@@ -83,6 +43,7 @@ int frame_parse(const uint8_t *buf, size_t n, struct frame *fr, size_t *used)
 		return EAGAIN;
 
 	memset(fr, 0, sizeof(*fr));
+	fr->ver = FRAME_VERSION;
 	fr->type = rd16(buf + 2);
 	fr->len = len;
 	fr->seq = rd64(buf + 8);
@@ -106,22 +67,6 @@ static const uint8_t *take(struct frame *fr, uint8_t tag, size_t n)
 	p = fr->p + fr->pos + 1;
 	fr->pos += 1 + n;
 	return p;
-}
-
-
-uint64_t frame_peek_u64(const struct frame *fr)
-{
-	struct frame c = *fr;
-	uint64_t v = frame_get_u64(&c);
-
-	return c.err ? 0 : v;
-}
-
-
-int frame_skip_u64_end(struct frame *fr)
-{
-	(void)frame_get_u64(fr);
-	return frame_end(fr);
 }
 
 

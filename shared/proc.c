@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "log.h"
+#include "msg.h"
 #include "proc.h"
 
 static struct proc *g_proc;
@@ -22,19 +23,24 @@ static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
 	char eb[512];
 	struct xsgw_config *nc;
 
+	struct m_ping ping;
+	struct fbuf fb = {0};
+
 	switch (fr->type) {
 	case MSG_PING:
+		if (msg_dec_ping(fr, &ping))
+			return EBADMSG;
+		return chan_send_msg(ch, &fb,
+				     msg_enc_ping(&fb, MSG_PONG, &ping));
 	case MSG_SHUTDOWN:
 	case MSG_RELOAD:
-		if (frame_end(fr))
+		if (msg_dec_empty(fr))
 			return EBADMSG;
 		break;
 	default:
 		return p->frameh ? p->frameh(fr, p->arg) : EBADMSG;
 	}
 	switch (fr->type) {
-	case MSG_PING:
-		return chan_send_empty(ch, MSG_PONG, fr->seq);
 	case MSG_SHUTDOWN:
 		log_info("shutdown requested");
 		if (p->shutdownh)
@@ -61,7 +67,10 @@ static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
 
 static void proc_close_supervisor(struct chan *ch, int err, void *arg)
 {
-	/* The supervisor is gone: never outlive it. */
+	/* The supervisor is gone: never outlive it. Another release's
+	 * supervisor is an installation error, not a crash: no restarts. */
+	if (err == EPROTO)
+		exit(EXIT_CONFIG);
 	log_warn("supervisor channel closed (%s); exiting",
 		 err ? strerror(err) : "EOF");
 	exit(1);
@@ -129,8 +138,10 @@ void proc_init(struct proc *p, enum proc_id id, int argc, char **argv,
 
 void proc_ready(struct proc *p)
 {
+	struct fbuf fb = {0};
+
 	if (p->ctl)
-		chan_send_empty(p->ctl, MSG_READY, 0);
+		chan_send_msg(p->ctl, &fb, msg_enc_empty(&fb, MSG_READY));
 	log_info("ready (pid %d)", (int)getpid());
 }
 
@@ -149,28 +160,8 @@ int proc_run(struct proc *p)
 
 int proc_hello(struct proc *p, struct chan *ch, uint64_t acked)
 {
+	struct m_hello m = {p->id, (uint32_t)getpid(), p->boot, acked};
 	struct fbuf fb = {0};
-	int err;
 
-	frame_begin(&fb, MSG_HELLO, 0);
-	frame_put_u32(&fb, p->id);
-	frame_put_u32(&fb, (uint32_t)getpid());
-	frame_put_u64(&fb, p->boot);
-	frame_put_u64(&fb, acked);
-	err = frame_finish(&fb);
-	if (!err)
-		err = chan_send(ch, &fb);
-	fbuf_reset(&fb);
-	return err;
-}
-
-
-int proc_hello_decode(struct frame *fr, uint32_t *proc, uint32_t *pid,
-		      uint64_t *boot, uint64_t *acked)
-{
-	*proc = frame_get_u32(fr);
-	*pid = frame_get_u32(fr);
-	*boot = frame_get_u64(fr);
-	*acked = frame_get_u64(fr);
-	return frame_end(fr);
+	return chan_send_msg(ch, &fb, msg_enc_hello(&fb, &m));
 }

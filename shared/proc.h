@@ -41,11 +41,5 @@ int proc_run(struct proc *p);
 /** Send MSG_HELLO on a channel. */
 int proc_hello(struct proc *p, struct chan *ch, uint64_t acked);
 
-/**
- * Decode a MSG_HELLO.
- * @return 0, or EPROTO if the peer is not the expected process
- */
-int proc_hello_decode(struct frame *fr, uint32_t *proc, uint32_t *pid,
-		      uint64_t *boot, uint64_t *acked);
 
 #endif

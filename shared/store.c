@@ -17,6 +17,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	uint64_t max_size;
+	uint32_t schema;
 	bool rdonly;
 };
 
@@ -80,6 +81,37 @@ uint64_t be64_get(const uint8_t *p)
 }
 
 
+void be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+
+uint32_t be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+
+uint32_t store_schema(const struct store *s)
+{
+	return s->schema;
+}
+
+
+void store_set_schema(struct store_txn *t, uint32_t v)
+{
+	uint8_t b[4];
+
+	be32_put(b, v);
+	store_put(t, DB_META, "schema", 6, b, 4);
+}
+
+
 void store_size(struct store *s, uint64_t *mapsize, uint64_t *used)
 {
 	MDB_envinfo info;
@@ -106,7 +138,7 @@ static int store_check_schema(struct store *s)
 		return err;
 	if (!store_get(t, DB_META, "schema", 6, &v, &vl) && vl == 4) {
 		const uint8_t *p = v;
-		schema = (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+		schema = be32_get(p);
 	}
 	if (schema > STORE_SCHEMA) {
 		log_error("store: schema %u is newer than this program (%u)",
@@ -115,11 +147,19 @@ static int store_check_schema(struct store *s)
 		return EPROTO;
 	}
 	if (s->rdonly || schema == STORE_SCHEMA) {
+		s->schema = schema;
 		store_abort(t);
 		return 0;
 	}
-	/* schema 0 (new store) -> 1: nothing to migrate yet */
-	b[0] = 0, b[1] = 0, b[2] = 0, b[3] = STORE_SCHEMA;
+	s->schema = schema;
+	if (schema) {
+		/* an older store: its writer migrates it */
+		store_abort(t);
+		return 0;
+	}
+	/* a new store: nothing to migrate */
+	s->schema = STORE_SCHEMA;
+	be32_put(b, STORE_SCHEMA);
 	store_put(t, DB_META, "schema", 6, b, 4);
 	return store_commit(t);
 }

@@ -2,19 +2,27 @@
  * @file store.h  The LMDB session store. The translator is its only writer;
  *                xsgwctl opens it read-only.
  *
- * Databases (keys sort the way they are queried; integers big-endian):
+ * Databases (keys sort the way they are queried; integers big-endian; every
+ * key is built and parsed by keys.h, every value by a record codec):
  *   meta      "schema" -> u32, "next_id" -> u64
- *   msg       id(be64) -> message record
- *   msgkey    dedup key (string) -> id(be64)
- *   deadline  when_ms(be64) || id(be64) -> empty (timers, re-armed at start)
- *   rx        proc(be32) -> record {u64 boot, u64 seq}: last frame applied
+ *   msg       id -> message record (msgrec.h)
+ *   msgkey    "s" TAB Call-ID TAB CSeq TAB From-tag -> id(be64)
+ *   deadline  when_ms(be64) kind(u8) id(be64) -> empty: timers of the
+ *             owner (enum owner_kind), which survive restarts
+ *   rx        proc(be32) -> {u64 boot, u64 seq}: last frame applied
  *   stats     counter name -> u64
- *   call      id(be64) -> call record (callrec.h)
- *   callkey   "s" owner-bare-JID NUL sid | "d" Call-ID NUL local-tag |
- *             "u" Call-ID NUL remote-tag  -> id(be64)
- *   outbox    id(be64) -> {u32 front, str frame}: frames a front must
- *             act on, re-sent when it reconnects until it reports them done
- *   presence  bare-JID NUL resource -> {u32 priority, u64 seen_ms}
+ *   call      id -> call record (callrec.h)
+ *   callkey   kind(1) a NUL b -> id(be64): "s" owner-bare-JID NUL sid,
+ *             "d" Call-ID NUL local-tag, "u" Call-ID NUL remote-tag
+ *   outbox    front(be32) id(be64) -> outbox entry (outrec.h): work a front
+ *             owes, re-sent when it reconnects until it reports it done
+ *   presence  bare-JID NUL resource -> presence record (presrec.h)
+ *
+ * Schema history (STORE_SCHEMA; the translator migrates, see
+ * translator/tr_upgrade.c):
+ *   1  bb80ea4: deadline when||id; outbox id -> {front, whole frame};
+ *      msgrec v1; callrec v5; "o" outbox-id keys in callkey; raw presence
+ *   2  this layout
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -26,7 +34,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 
 enum store_db {
 	DB_META = 0,
@@ -52,10 +60,17 @@ struct store_txn;
  * @return 0; ENOENT if rdonly and there is no store; EPROTO if the schema
  *         is newer than this program; another errno from LMDB
  * Stale reader slots left by dead processes are cleared (mdb_reader_check).
+ * A new store gets STORE_SCHEMA; an older one keeps its number until its
+ * writer has migrated it (store_schema, store_set_schema).
  */
 int store_open(struct store **sp, const char *dir, uint64_t max_size,
 	       bool rdonly);
 void store_close(struct store *s);
+
+/** The schema number of the store as opened. */
+uint32_t store_schema(const struct store *s);
+/** Record that the store now has schema v (in the migrating transaction). */
+void store_set_schema(struct store_txn *t, uint32_t v);
 
 /** Current map size and bytes in use. */
 void store_size(struct store *s, uint64_t *mapsize, uint64_t *used);
@@ -78,10 +93,19 @@ int store_begin(struct store *s, struct store_txn **tp, bool write);
 int store_commit(struct store_txn *t);
 void store_abort(struct store_txn *t);
 
-/** Operations record their first error in the transaction (sticky). */
+/**
+ * Operations record their first error in the transaction (sticky): once
+ * one failed, store_put and store_del do nothing and return that error,
+ * and store_commit aborts. store_get never sets it.
+ */
 int store_put(struct store_txn *t, enum store_db db, const void *k, size_t kl,
 	      const void *v, size_t vl);
-/** @return 0, or ENOENT if absent (not sticky) */
+/**
+ * @param v  set to the value inside the map: valid only until the next
+ *           write in this transaction or its end (LMDB's rule); copy what
+ *           must live longer
+ * @return 0, or ENOENT if absent (not sticky)
+ */
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t kl,
 	      const void **v, size_t *vl);
 /** @return 0, or ENOENT if absent (not sticky) */
@@ -105,6 +129,8 @@ void store_count(struct store_txn *t, const char *name, int64_t delta);
 /** Big-endian helpers for keys. */
 void be64_put(uint8_t *p, uint64_t v);
 uint64_t be64_get(const uint8_t *p);
+void be32_put(uint8_t *p, uint32_t v);
+uint32_t be32_get(const uint8_t *p);
 
 /** Start a record: fb is reset, the version byte written. */
 void rec_begin(struct fbuf *fb, uint8_t version);

@@ -2,10 +2,12 @@
  * @file tlink.c  Front -> translator link.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "backoff.h"
 #include "log.h"
+#include "msg.h"
 #include "tlink.h"
 
 enum { DONE_RING = 8192 };
@@ -49,27 +51,27 @@ static void tlink_retry(struct tlink *tl)
 static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 {
 	struct tlink *tl = arg;
-	uint32_t proc, pid;
-	uint64_t boot, acked;
+	struct m_hello h;
+	struct m_ack a;
 	int err;
 
 	if (!tl->up) {
 		if (fr->type != MSG_HELLO)
 			return EPROTO;
-		err = proc_hello_decode(fr, &proc, &pid, &boot, &acked);
-		if (err || proc != PROC_TRANSLATOR)
+		err = msg_dec_hello(fr, &h);
+		if (err || h.proc != PROC_TRANSLATOR)
 			return err ? err : EPROTO;
-		relq_ack(tl->q, acked);
+		relq_ack(tl->q, h.acked);
 		tl->up = true;
 		tl->attempts = 0;
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
-			 pid, relq_count(tl->q));
+			 h.pid, relq_count(tl->q));
 		return relq_replay(tl->q, ch);
 	}
 	if (fr->type == MSG_ACK) {
-		if (frame_end(fr))
+		if (msg_dec_ack(fr, &a))
 			return EBADMSG;
-		relq_ack(tl->q, fr->seq);
+		relq_ack(tl->q, a.seq);
 		return 0;
 	}
 	return tl->frameh(fr, tl->arg);
@@ -80,6 +82,10 @@ static void tlink_close_handler(struct chan *ch, int err, void *arg)
 {
 	struct tlink *tl = arg;
 
+	/* a translator of another release: retrying cannot help (chan has
+	 * logged why); the supervisor stops on EXIT_CONFIG */
+	if (err == EPROTO && chan_peer_version(ch))
+		exit(EXIT_CONFIG);
 	log_warn("translator link down (%s); %zu frame(s) kept",
 		 err ? strerror(err) : "EOF", relq_count(tl->q));
 	tl->up = false;

@@ -1,13 +1,23 @@
 /**
- * @file sip_front.h  The SIP front: libre transports, requests in,
- *                    client transactions out. Keeps nothing a
- *                    restart would lose: every transaction identifier it
- *                    sends was chosen and stored by the translator.
+ * @file sip_front.h  The SIP front: libre transports, requests in, client
+ *                    and server transactions. It keeps nothing a restart
+ *                    would lose and decides nothing: every identifier and
+ *                    every end-to-end header it sends was chosen and written
+ *                    by the translator (msg.h, "the front protocol").
+ *
+ * Files, top to bottom (no file calls one above it):
+ *   sip_front.c   main(), requests and responses from the network, frames
+ *                 from the translator
+ *   sf_strans.c  server transactions: requests waiting for the
+ *                 translator's answer, 2xx to INVITE retransmitted until ACK
+ *   sf_ctrans.c  client transactions: requests the translator sends
+ *   sf_report.c  frames to the translator (reliable)
  */
 #ifndef XSGW_SIP_FRONT_H
 #define XSGW_SIP_FRONT_H
 
 #include <re.h>
+#include "msg.h"
 #include "proc.h"
 #include "tlink.h"
 
@@ -18,61 +28,64 @@ struct sip_front {
 	struct tlink *tl;
 	struct sa laddr;
 	struct hash *strans; /**< pending server transactions by tx id */
-	struct hash *creqs;  /**< outgoing dialog requests by branch */
+	struct hash *creqs;  /**< outgoing requests by branch */
 	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
 	uint64_t next_tx;
 };
 
-/* sip_front.c: server transactions waiting for the translator */
+/* RFC 3261 T1 from sip.t1_ms (500 unless an operator tunes it), Timer B;
+ * T2 is libre's SIP_T2 */
+#define T1_OF(sf) ((sf)->proc.cfg->sip.t1_ms)
+#define TB_OF(sf) (64 * T1_OF(sf))
 
-struct strans;
-const struct sip_msg *sip_front_strans_msg(const struct strans *s);
+/* sf_report.c: to the translator, reliable (kept until acknowledged) */
+
 /**
- * The libre transaction to reply with. A final reply retires s (the
- * transaction itself lives on in libre for retransmissions).
+ * A request for the translator.
+ * @param tx  its server transaction; 0: none (ACK, answered CANCEL)
+ * @return 0, or ENOMEM/EMSGSIZE (the caller refuses the request)
  */
-struct sip_strans *sip_front_strans_take(struct strans *s, bool final);
-/** A server transaction for a stored request (after a restart) as tx. */
-struct strans *sip_front_strans_restore(struct sip_front *sf,
-					const struct sip_msg *msg, uint64_t tx);
-/** The pending server transaction tx, or NULL. */
-struct strans *sip_front_strans_find(struct sip_front *sf, uint64_t tx);
+int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
+		      uint64_t tx);
+/** A response to our request out (resp NULL: a local failure). */
+void sf_report_response(struct sip_front *sf, uint64_t out, uint16_t scode,
+			const char *reason, const struct sip_msg *resp);
+/** An outbox frame is done (MSG_OUT_DONE); out 0: nothing to report. */
+void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
+		    const char *reason);
 
-/* sip_call.c */
+/** "udp|tcp addr:port", as the translator stores a request's source */
+int sf_src_encode(char *buf, size_t sz, const struct sip_msg *msg);
+int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp);
 
-/** Hand a request to the translator (reliable). tx 0: already answered. */
-int sip_call_request(struct sip_front *sf, const struct sip_msg *msg,
-		     uint64_t tx);
+/* sf_strans.c: server transactions */
+
+/** Called when libre answered a CANCEL for a pending INVITE. */
+typedef void(sf_strans_cancel_h)(const struct sip_msg *cancel, void *arg);
+
+int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh);
+/**
+ * A server transaction for a request going to the translator.
+ * @return its tx id, or 0 (answered 500 already)
+ */
+uint64_t sf_strans_new(struct sip_front *sf, const struct sip_msg *msg);
+/** Answer tx at once and forget it (it could not reach the translator:
+ * EMSGSIZE gets 413, anything else 500). */
+void sf_strans_refuse(struct sip_front *sf, uint64_t tx, int err);
+/** MSG_SIP_OUT_RESPONSE (idempotent per out id). */
+int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m);
 /** An ACK: stops a 2xx retransmission. @return true if one matched */
-bool sip_call_ack(struct sip_front *sf, const struct sip_msg *msg);
-/** MSG_SIP_OUT_REQUEST: send a request (idempotent per outbox id). */
-int sip_call_send(struct sip_front *sf, struct frame *fr);
-/**
- * Start a client transaction (RFC 3261 17.1) for a request the translator
- * identified: Via with branch, Max-Forwards, hdrs, Content-Length, body.
- * @param id    outbox or message id; a second start of it is a no-op
- * @param dst   next hop URI, "" for the proxy or the Request-URI's host
- * @param page  MESSAGE: report only the outcome (MSG_SIP_RESULT, timeout
- *              sip.message_timeout_ms); else every response (1xx too) as
- *              MSG_SIP_IN_RESPONSE
- * @return 0 (failures are reported as outcomes) or ENOMEM
- */
-int sip_call_start(struct sip_front *sf, uint64_t id, const char *method,
-		   const char *ruri, const char *dst, const char *branch,
-		   const char *hdrs, const char *body, size_t bodyl, bool page);
-/** MSG_SIP_OUT_RESPONSE: answer a request (idempotent per outbox id). */
-int sip_call_respond(struct sip_front *sf, struct frame *fr);
-/** A response no libre transaction claimed. @return true if ours */
-bool sip_call_response(struct sip_front *sf, const struct sip_msg *msg);
-/** Report an outbox frame done (MSG_SIP_RESULT, reliable); id 0: none. */
-void sip_call_done(struct sip_front *sf, uint64_t id, uint16_t scode,
-		   const char *reason);
+bool sf_strans_ack(struct sip_front *sf, const struct sip_msg *msg);
 /** Drop every transaction (shutdown). */
-void sip_call_flush(struct sip_front *sf);
+void sf_strans_flush(struct sip_front *sf);
 
-/* sip_msg.c */
+/* sf_ctrans.c: client transactions */
 
-/** MSG_SIP_OUT_MESSAGE: send the MESSAGE (idempotent per message id). */
-int sip_msg_send(struct sip_front *sf, struct frame *fr);
+/** MSG_SIP_OUT_REQUEST: start it (idempotent per out id). @return 0/ENOMEM */
+int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m);
+/** A response no libre transaction claimed. @return true if ours */
+bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg);
+/** Drop every transaction (shutdown). */
+void sf_ctrans_flush(struct sip_front *sf);
 
 #endif

@@ -26,6 +26,7 @@
 #include "chan.h"
 #include "config.h"
 #include "log.h"
+#include "msg.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -131,11 +132,12 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 				      void *arg)
 {
 	struct worker *w = arg;
+	struct m_ping pong;
 
-	if (frame_end(fr))
-		return EBADMSG;
 	switch (fr->type) {
 	case MSG_READY:
+		if (msg_dec_empty(fr))
+			return EBADMSG;
 		w->ready = true;
 		w->ready_at = now_ms();
 		tmr_cancel(&w->tmr);
@@ -143,6 +145,8 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 		start_dependents(w->id);
 		return 0;
 	case MSG_PONG:
+		if (msg_dec_ping(fr, &pong))
+			return EBADMSG;
 		w->missed = 0;
 		return 0;
 	default:
@@ -155,9 +159,12 @@ static void supervisor_close_worker(struct chan *ch, int err, void *arg)
 {
 	struct worker *w = arg;
 
-	/* the process is reaped through SIGCHLD; a protocol error means the
-	 * worker is broken: end it */
-	if (err && w->pid > 0) {
+	/* the process is reaped through SIGCHLD; a worker of another release
+	 * is an installation error (restarting it cannot help); any other
+	 * protocol error means the worker is broken: end it */
+	if (err == EPROTO && chan_peer_version(ch)) {
+		stop_all(EXIT_CONFIG, "a worker of another release");
+	} else if (err && w->pid > 0) {
 		log_warn("%s: control channel error; killing it",
 			 proc_name(w->id));
 		worker_kill(w, SIGKILL);
@@ -279,6 +286,7 @@ static void reap(void)
 
 static void reload(void)
 {
+	struct fbuf fb = {0};
 	struct xsgw_config *nc;
 	char eb[512];
 
@@ -291,7 +299,8 @@ static void reload(void)
 	sv.cfg = nc;
 	for (size_t i = 0; i < NWORKERS; i++)
 		if (workers[i].ctl)
-			chan_send_empty(workers[i].ctl, MSG_RELOAD, 0);
+			chan_send_msg(workers[i].ctl, &fb,
+				      msg_enc_empty(&fb, MSG_RELOAD));
 	log_info("configuration reloaded");
 }
 
@@ -322,6 +331,8 @@ static void signal_to_pipe(int sig)
 
 static void heartbeat_handler(void *arg)
 {
+	struct fbuf fb = {0};
+
 	for (size_t i = 0; i < NWORKERS; i++) {
 		struct worker *w = &workers[i];
 		if (!w->pid || !w->ready || !w->ctl)
@@ -334,7 +345,9 @@ static void heartbeat_handler(void *arg)
 			continue;
 		}
 		w->missed++;
-		chan_send_empty(w->ctl, MSG_PING, now_ms());
+		chan_send_msg(w->ctl, &fb,
+			      msg_enc_ping(&fb, MSG_PING,
+					   &(struct m_ping){now_ms()}));
 	}
 	tmr_start(&sv.hb, sv.cfg->supervisor.heartbeat_ms, heartbeat_handler,
 		  NULL);
@@ -352,11 +365,13 @@ static void grace_handler(void *arg)
 
 static void stop_worker(struct worker *w)
 {
+	struct fbuf fb = {0};
+
 	if (!w->pid)
 		return;
 	tmr_cancel(&w->tmr);
 	if (w->ctl)
-		chan_send_empty(w->ctl, MSG_SHUTDOWN, 0);
+		chan_send_msg(w->ctl, &fb, msg_enc_empty(&fb, MSG_SHUTDOWN));
 	else
 		worker_kill(w, SIGTERM);
 	tmr_start(&w->tmr, sv.cfg->supervisor.shutdown_grace_ms, grace_handler,
@@ -399,45 +414,39 @@ static void supervisor_signal_handler(int sig)
 
 static int ctl_end(struct chan *ch, int err, const char *text)
 {
+	struct m_ctl_end m = {.err = (uint32_t)err};
 	struct fbuf fb = {0};
 
-	frame_begin(&fb, MSG_CTL_END, 0);
-	frame_put_u32(&fb, (uint32_t)err);
-	frame_put_cstr(&fb, text);
-	err = frame_finish(&fb);
-	if (!err)
-		err = chan_send(ch, &fb);
-	fbuf_reset(&fb);
-	return err;
+	pl_set_str(&m.text, text);
+	return chan_send_msg(ch, &fb, msg_enc_ctl_end(&fb, &m));
 }
 
 
 static void ctl_worker(struct chan *ch, const char *name, pid_t pid, bool ready,
 		       uint64_t started, unsigned restarts, const char *last)
 {
+	struct m_ctl_worker m = {.pid = (uint32_t)pid,
+				 .ready = ready,
+				 .started_ms = started ? now_ms() - started : 0,
+				 .restarts = restarts};
 	struct fbuf fb = {0};
 
-	frame_begin(&fb, MSG_CTL_WORKER, 0);
-	frame_put_cstr(&fb, name);
-	frame_put_u32(&fb, (uint32_t)pid);
-	frame_put_u32(&fb, ready);
-	frame_put_u64(&fb, started ? now_ms() - started : 0);
-	frame_put_u32(&fb, restarts);
-	frame_put_cstr(&fb, last);
-	if (!frame_finish(&fb))
-		chan_send(ch, &fb);
-	fbuf_reset(&fb);
+	pl_set_str(&m.name, name);
+	pl_set_str(&m.last_exit, last);
+	(void)chan_send_msg(ch, &fb, msg_enc_ctl_worker(&fb, &m));
 }
 
 
 static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 {
 	struct worker *w = NULL;
-	char *name;
+	struct m_ctl_restart rs;
+	struct m_id call;
+	struct fbuf fb = {0};
 
 	switch (fr->type) {
 	case MSG_CTL_STATUS:
-		if (frame_end(fr))
+		if (msg_dec_empty(fr))
 			return EBADMSG;
 		ctl_worker(ch, "supervisor", getpid(), true, sv.started, 0, "");
 		for (size_t i = 0; i < NWORKERS; i++) {
@@ -448,15 +457,11 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 		}
 		return ctl_end(ch, 0, "");
 	case MSG_CTL_RESTART:
-		name = frame_get_strdup(fr);
-		if (frame_end(fr)) {
-			mem_deref(name);
+		if (msg_dec_ctl_restart(fr, &rs))
 			return EBADMSG;
-		}
 		for (size_t i = 0; i < NWORKERS; i++)
-			if (!strcmp(name, proc_name(workers[i].id)))
+			if (!pl_strcmp(&rs.worker, proc_name(workers[i].id)))
 				w = &workers[i];
-		mem_deref(name);
 		if (!w)
 			return ctl_end(ch, ENOENT,
 				       "unknown worker (xmpp-front, sip-front "
@@ -466,16 +471,15 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 		w->restart_asked = true;
 		stop_worker(w);
 		return ctl_end(ch, 0, "restarting");
-	case MSG_CTL_CALL_END: {
-		uint64_t id = frame_get_u64(fr);
-		if (frame_end(fr))
+	case MSG_CTL_CALL_END:
+		if (msg_dec_id(fr, &call))
 			return EBADMSG;
 		w = worker_by_id(PROC_TRANSLATOR);
 		if (!w || !w->ctl || !w->ready)
 			return ctl_end(ch, EAGAIN, "translator is not running");
-		chan_send_empty(w->ctl, MSG_CALL_END, id);
+		chan_send_msg(w->ctl, &fb,
+			      msg_enc_id(&fb, MSG_CALL_END, &call));
 		return ctl_end(ch, 0, "ending");
-	}
 	default:
 		return EBADMSG;
 	}

@@ -1,28 +1,48 @@
 /**
  * @file tr_msg.c  Messaging: XMPP chat <-> SIP MESSAGE (page mode).
  *
- * Every message is a record in the msg database from the moment it is
- * accepted until its retention has passed:
- *   PENDING  the front that must emit it is (re)sent the frame until it
- *            reports the outcome (SIP final response / stanza written);
- *   DONE     kept so that a retransmitted SIP MESSAGE is answered again
- *            without being delivered twice; swept after RETAIN_MS.
+ * Every message is a record (msgrec.h) from the moment it is accepted until
+ * its retention has passed; the work a front owes for it (the MESSAGE to
+ * send, the stanza to write) is an outbox entry it owns. msg_apply() loads
+ * the record once, applies an event by (state, event), saves once:
+ *
+ *   state    event                       action / next
+ *   -------  --------------------------  ---------------------------------
+ *   (new)    accepted                    outbox entry          -> PENDING
+ *   PENDING  ME_DELIVERED (2xx, written) receipt if asked      -> DONE
+ *   PENDING  ME_FAILED (SIP >= 300,      an error back to the
+ *            timeout, no route)          sender                -> DONE
+ *   any      ME_BOUNCED (XMPP error for  a SIP MESSAGE telling
+ *            a chat we delivered)        the SIP sender        -> DONE
+ *   DONE     ME_EXPIRED                  forget it (and its dedup key)
+ *   (other)  (any)                       nothing: a late duplicate
+ *
+ * DONE records stay RETAIN_MS so that a retransmitted SIP MESSAGE is
+ * answered again without being delivered twice.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <re.h>
 #include "addr.h"
+#include "keys.h"
 #include "log.h"
 #include "msgrec.h"
 #include "translator.h"
+#include "util.h"
+#include "xmpp_util.h"
 
 enum {
 	RETAIN_MS = 5 * 60 * 1000, /* > SIP Timer F, covers retransmissions */
 	MF_RECEIPT = 1,            /* XEP-0184 receipt requested */
 };
 
-static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
+enum msg_event { ME_DELIVERED, ME_FAILED, ME_BOUNCED, ME_EXPIRED };
+
+#define CTYPE_TEXT "text/plain;charset=UTF-8"
+
+
+static int msg_load(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	const void *v;
 	size_t vl;
@@ -30,7 +50,7 @@ static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 
 	if (err)
 		return err;
-	err = msgrec_decode(r, v, vl);
+	err = msgrec_decode(r, v, vl, NULL);
 	if (err)
 		log_error("msg %llu: undecodable record",
 			  (unsigned long long)id);
@@ -38,71 +58,12 @@ static int rec_load(struct translator *tr, uint64_t id, struct msgrec *r)
 }
 
 
-static void rec_save(struct translator *tr, uint64_t id, struct msgrec *r)
+static void msg_save(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	struct fbuf fb = {0};
 
 	r->updated = wall_ms();
 	tr_rec_put(tr, DB_MSG, id, &fb, msgrec_encode(&fb, r));
-}
-
-
-/* Stage the frame that makes the right front emit a pending message. */
-static void rec_emit(struct translator *tr, uint64_t id, struct msgrec *r)
-{
-	struct fbuf fb = {0};
-
-	if (r->kind == MK_CHAT_X2S || r->kind == MK_SNOTICE) {
-		frame_begin(&fb, MSG_SIP_OUT_MESSAGE, id);
-		frame_put_cstr(&fb, r->ruri);
-		frame_put_cstr(&fb, r->sfrom);
-		frame_put_cstr(&fb, r->sto);
-		frame_put_cstr(&fb, r->callid);
-		frame_put_cstr(&fb, r->ftag);
-		frame_put_cstr(&fb, r->branch);
-		frame_put_cstr(&fb, r->ctype);
-		frame_put_cstr(&fb, r->body);
-		frame_put_u32(&fb, r->cseq);
-		tr_after_commit(tr, PROC_SIP_FRONT, &fb);
-	} else {
-		frame_begin(&fb, MSG_XMPP_OUT_MESSAGE, id);
-		frame_put_cstr(&fb, r->xfrom);
-		frame_put_cstr(&fb, r->xto);
-		frame_put_cstr(&fb, r->xid);
-		frame_put_cstr(&fb, r->kind == MK_XERR      ? "error"
-				    : r->kind == MK_RECEIPT ? "receipt"
-							    : "chat");
-		frame_put_cstr(&fb, r->body);
-		frame_put_cstr(&fb, r->econd);
-		frame_put_cstr(&fb, r->etext);
-		frame_put_u32(&fb, r->flags);
-		tr_after_commit(tr, PROC_XMPP_FRONT, &fb);
-	}
-}
-
-
-/* Store a new pending message and stage its frame. */
-static uint64_t rec_create(struct translator *tr, struct msgrec *r)
-{
-	uint64_t id = store_next_id(tr_txn(tr));
-
-	r->state = MS_PENDING;
-	r->created = wall_ms();
-	r->attempts = 1;
-	rec_save(tr, id, r);
-	rec_emit(tr, id, r);
-	store_count(tr_txn(tr), "messages.accepted", 1);
-	log_debug("msg %llu: new %s", (unsigned long long)id,
-		  msgrec_kind_name[r->kind]);
-	return id;
-}
-
-
-static void rec_done(struct translator *tr, uint64_t id, struct msgrec *r)
-{
-	r->state = MS_DONE;
-	rec_save(tr, id, r);
-	tr_deadline(tr, wall_ms() + RETAIN_MS, id);
 }
 
 
@@ -113,6 +74,73 @@ static char *dup_or_null(const char *s)
 	if (s)
 		str_dup(&d, s);
 	return d;
+}
+
+
+/* The outbox entry that delivers a new message. A SIP MESSAGE gets fresh
+ * identifiers here, stored in the entry: a re-send after any restart is a
+ * retransmission of the same request. */
+static int msg_emit(struct translator *tr, uint64_t id, const struct msgrec *r)
+{
+	struct tr_sip_page pg = {0};
+	char *ftag, *branch;
+	int err = 0;
+
+	switch (r->kind) {
+	case MK_CHAT_X2S:
+	case MK_SNOTICE:
+		ftag = tr_sip_token("");
+		branch = tr_sip_token("z9hG4bK");
+		pg.ruri = r->ruri;
+		pg.from = r->sfrom;
+		pg.to = r->sto;
+		pg.callid = r->callid;
+		pg.ftag = ftag;
+		pg.branch = branch;
+		pg.cseq = 1;
+		pg.ctype = r->ctype;
+		pg.body = r->body;
+		if (!ftag || !branch || !tr_sip_message(tr, id, &pg))
+			err = ENOMEM;
+		mem_deref(ftag);
+		mem_deref(branch);
+		break;
+	case MK_CHAT_S2X:
+		tr_xmpp_chat(tr, id, r->xfrom, r->xto, r->xid, r->body);
+		break;
+	case MK_XERR:
+		tr_xmpp_msg_error(tr, id, r->xfrom, r->xto, r->xid, r->econd,
+				  r->etext, r->body);
+		break;
+	case MK_RECEIPT:
+		tr_xmpp_receipt(tr, id, r->xfrom, r->xto, r->xid);
+		break;
+	default:
+		err = EINVAL;
+		break;
+	}
+	return err;
+}
+
+
+/* Store a new pending message and stage its delivery. */
+static uint64_t msg_create(struct translator *tr, struct msgrec *r)
+{
+	uint64_t id = store_next_id(tr_txn(tr));
+
+	r->state = MS_PENDING;
+	r->created = wall_ms();
+	if ((r->kind == MK_CHAT_X2S || r->kind == MK_SNOTICE) && !r->callid)
+		re_sdprintf(&r->callid, "%016llx@xsgw",
+			    (unsigned long long)random_u64());
+	msg_save(tr, id, r);
+	if (msg_emit(tr, id, r))
+		log_error("msg %llu: cannot stage its delivery",
+			  (unsigned long long)id);
+	store_count(tr_txn(tr), "messages.accepted", 1);
+	log_debug("msg %llu: new %s", (unsigned long long)id,
+		  msgrec_kind_name[r->kind]);
+	return id;
 }
 
 
@@ -130,131 +158,262 @@ static void reply_xmpp_error(struct translator *tr, const char *gw_jid,
 	e.econd = dup_or_null(cond);
 	e.etext = dup_or_null(text);
 	e.body = dup_or_null(body);
-	rec_create(tr, &e);
+	msg_create(tr, &e);
 	store_count(tr_txn(tr), "messages.errors", 1);
 	msgrec_reset(&e);
 }
 
 
-static int random_token(char **p, const char *prefix)
+/* What an event carries. */
+struct msg_ev {
+	unsigned scode;
+	const char *reason;
+	const char *cond, *text; /* ME_BOUNCED */
+};
+
+
+static void done(struct translator *tr, uint64_t id, struct msgrec *r)
 {
-	return re_sdprintf(p, "%s%016llx", prefix,
-			   (unsigned long long)random_u64());
+	r->state = MS_DONE;
+	tr_deadline(tr, wall_ms() + RETAIN_MS, OWN_MSG, id);
 }
 
 
-/* The SIP MESSAGE for a chat; the transaction identifiers are chosen here
- * and stored, so that a re-send after a crash is a retransmission. */
-static int sip_ids(struct msgrec *r)
+static void delivered(struct translator *tr, uint64_t id, struct msgrec *r,
+		      const struct msg_ev *e)
 {
-	int err = re_sdprintf(&r->callid, "%016llx@xsgw",
-			      (unsigned long long)random_u64());
+	struct msgrec n = {0};
 
-	err |= random_token(&r->ftag, "");
-	err |= random_token(&r->branch, "z9hG4bK");
-	r->cseq = 1;
-	return err ? ENOMEM : 0;
+	r->scode = e->scode;
+	mem_deref(r->reason);
+	r->reason = dup_or_null(e->reason);
+	done(tr, id, r);
+	if (r->kind == MK_CHAT_X2S || r->kind == MK_SNOTICE)
+		store_count(tr_txn(tr), "messages.delivered_sip", 1);
+	else
+		store_count(tr_txn(tr), "messages.delivered_xmpp", 1);
+	if (r->kind == MK_CHAT_X2S && (r->flags & MF_RECEIPT) && *r->xid) {
+		n.kind = MK_RECEIPT;
+		n.ref = id;
+		n.xfrom = dup_or_null(r->xto);
+		n.xto = dup_or_null(r->xfrom);
+		n.xid = dup_or_null(r->xid);
+		msg_create(tr, &n);
+		msgrec_reset(&n);
+	}
 }
 
 
-static void bare_of(const char *jid, char *out, size_t sz)
+static void failed(struct translator *tr, uint64_t id, struct msgrec *r,
+		   const struct msg_ev *e)
 {
-	size_t n = strcspn(jid, "/");
+	char text[512];
 
-	if (n >= sz)
-		n = sz - 1;
-	memcpy(out, jid, n);
-	out[n] = 0;
+	r->scode = e->scode;
+	mem_deref(r->reason);
+	r->reason = dup_or_null(e->reason);
+	done(tr, id, r);
+	store_count(tr_txn(tr), "messages.failed", 1);
+	log_info("msg %llu: SIP %u %s for %s", (unsigned long long)id, e->scode,
+		 e->reason, r->sto);
+	if (r->kind == MK_CHAT_X2S) {
+		snprintf(text, sizeof(text), "SIP %u %s", e->scode, e->reason);
+		reply_xmpp_error(tr, r->xto, r->xfrom, r->xid,
+				 addr_sip_to_xmpp_error(e->scode), text,
+				 r->body);
+	}
 }
 
 
-/* XMPP <message type=error> for something we sent: tell its SIP sender. */
-static int xmpp_error_in(struct translator *tr, const char *id,
-			 const char *cond, const char *text)
+/* XMPP bounced a chat we delivered: tell its SIP sender. */
+static void bounced(struct translator *tr, uint64_t id, struct msgrec *r,
+		    const struct msg_ev *e)
 {
-	struct msgrec o = {0}, n = {0};
-	unsigned long long oid;
+	struct msgrec n = {0};
 	char body[1024];
-	int err = 0;
 
-	if (sscanf(id, "xsgw-%llu", &oid) != 1 || rec_load(tr, oid, &o)) {
-		log_info("xmpp error %s for unknown message '%s'", cond, id);
-		return 0;
-	}
-	if (o.kind != MK_CHAT_S2X) {
-		/* never answer an error with an error */
-		log_info("msg %llu: %s bounced (%s)", oid,
-			 msgrec_kind_name[o.kind], cond);
-		goto out;
-	}
-	o.econd = mem_deref(o.econd);
-	o.econd = dup_or_null(cond);
-	rec_done(tr, oid, &o);
+	mem_deref(r->econd);
+	r->econd = dup_or_null(e->cond);
+	if (r->state == MS_PENDING)
+		done(tr, id, r);
 	store_count(tr_txn(tr), "messages.failed", 1);
 	snprintf(body, sizeof(body), "Message not delivered to %s: %s%s%s",
-		 o.xto, cond, *text ? " - " : "", text);
+		 r->xto, e->cond, *e->text ? " - " : "", e->text);
 	n.kind = MK_SNOTICE;
-	n.ref = oid;
-	n.ruri = dup_or_null(o.sfrom);
-	n.sfrom = dup_or_null(o.sto);
-	n.sto = dup_or_null(o.sfrom);
-	n.ctype = dup_or_null("text/plain;charset=UTF-8");
+	n.ref = id;
+	n.ruri = dup_or_null(r->sfrom);
+	n.sfrom = dup_or_null(r->sto);
+	n.sto = dup_or_null(r->sfrom);
+	n.ctype = dup_or_null(CTYPE_TEXT);
 	n.body = dup_or_null(body);
-	err = sip_ids(&n);
-	if (!err)
-		rec_create(tr, &n);
-out:
-	msgrec_reset(&o);
+	msg_create(tr, &n);
 	msgrec_reset(&n);
-	return err;
 }
 
 
-int tr_msg_xmpp_in(struct translator *tr, struct frame *fr)
+static void msg_apply(struct translator *tr, uint64_t id, enum msg_event ev,
+		      const struct msg_ev *e)
+{
+	struct msgrec r = {0};
+	const void *v;
+	size_t vl;
+
+	if (msg_load(tr, id, &r))
+		return; /* swept already */
+	switch (ev) {
+	case ME_DELIVERED:
+		if (r.state != MS_PENDING)
+			goto out; /* a late duplicate */
+		delivered(tr, id, &r, e);
+		break;
+	case ME_FAILED:
+		if (r.state != MS_PENDING)
+			goto out;
+		failed(tr, id, &r, e);
+		break;
+	case ME_BOUNCED:
+		if (r.kind != MK_CHAT_S2X) {
+			/* never answer an error with an error */
+			log_info("msg %llu: %s bounced (%s)",
+				 (unsigned long long)id,
+				 msgrec_kind_name[r.kind], e->cond);
+			goto out;
+		}
+		bounced(tr, id, &r, e);
+		break;
+	case ME_EXPIRED:
+		if (r.state != MS_DONE)
+			goto out;
+		if (r.dkey && *r.dkey &&
+		    !store_get(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey),
+			       &v, &vl))
+			store_del(tr_txn(tr), DB_MSGKEY, r.dkey,
+				  strlen(r.dkey));
+		tr_rec_del(tr, DB_MSG, id);
+		goto out;
+	}
+	msg_save(tr, id, &r);
+out:
+	msgrec_reset(&r);
+}
+
+
+void tr_msg_outcome(struct translator *tr, uint64_t id,
+		    const struct tr_outcome *oc)
+{
+	struct msg_ev e = {oc->scode, oc->reason, NULL, NULL};
+
+	if (oc->response && oc->scode < 200)
+		return; /* page mode reports finals only */
+	msg_apply(tr, id,
+		  !oc->response || (oc->scode >= 200 && oc->scode < 300)
+			  ? ME_DELIVERED
+			  : ME_FAILED,
+		  &e);
+}
+
+
+void tr_msg_expired(struct translator *tr, uint64_t id)
+{
+	msg_apply(tr, id, ME_EXPIRED, NULL);
+}
+
+
+/* ---- a <message/> from XMPP --------------------------------------- */
+
+static char *child_text(struct translator *tr, xmpp_stanza_t *st,
+			const char *name)
+{
+	xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(st, name);
+	char *t = c ? xmpp_stanza_get_text(c) : NULL, *d = NULL;
+
+	if (t) {
+		str_dup(&d, t);
+		xmpp_free(tr->xctx, t);
+	}
+	return d;
+}
+
+
+/* <message type=error> for something we sent: its <error/> condition. */
+static void error_of(struct translator *tr, xmpp_stanza_t *st,
+		     const char **cond, char **text)
+{
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error"), *c;
+
+	*cond = "undefined-condition";
+	for (c = e ? xmpp_stanza_get_children(e) : NULL; c;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *n = xmpp_stanza_get_name(c);
+		const char *ns = xmpp_stanza_get_ns(c);
+		if (!xmpp_stanza_is_tag(c) || !n || !ns ||
+		    strcmp(ns, NS_STANZAS))
+			continue;
+		if (!strcmp(n, "text")) {
+			char *t = xmpp_stanza_get_text(c);
+			if (t && !*text)
+				str_dup(text, t);
+			if (t)
+				xmpp_free(tr->xctx, t);
+		} else if (!strcmp(*cond, "undefined-condition"))
+			*cond = n;
+	}
+}
+
+
+static void from_xmpp_error(struct translator *tr, xmpp_stanza_t *st)
+{
+	const char *id = xu_attr(st, "id"), *cond;
+	struct msg_ev e = {0};
+	char *text = NULL;
+	uint64_t mid;
+
+	error_of(tr, st, &cond, &text);
+	if (xu_id_parse(id, &mid) != XU_ID_MSG) {
+		log_info("xmpp error %s for unknown message '%s'", cond, id);
+		goto out;
+	}
+	e.cond = cond;
+	e.text = text ? text : "";
+	msg_apply(tr, mid, ME_BOUNCED, &e);
+out:
+	mem_deref(text);
+}
+
+
+void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
-	char *from, *to, *id, *type, *body, *cond, *text;
+	const char *from = xu_attr(st, "from"), *to = xu_attr(st, "to");
+	const char *id = xu_attr(st, "id"), *type = xu_attr(st, "type");
 	char bare[1024], node[1024], uri[1200], furi[1200];
 	struct msgrec r = {0};
-	uint32_t flags;
+	char *body = NULL;
 	const char *at;
-	int err = 0;
 
-	from = frame_get_strdup(fr);
-	to = frame_get_strdup(fr);
-	id = frame_get_strdup(fr);
-	type = frame_get_strdup(fr);
-	body = frame_get_strdup(fr);
-	cond = frame_get_strdup(fr);
-	text = frame_get_strdup(fr);
-	flags = frame_get_u32(fr);
-	if (frame_end(fr)) {
-		err = EBADMSG;
-		goto out;
-	}
+	if (!*type)
+		type = "normal";
 	store_count(tr_txn(tr), "messages.xmpp_in", 1);
-
 	if (!strcmp(type, "error")) {
-		err = xmpp_error_in(tr, id, cond, text);
-		goto out;
+		from_xmpp_error(tr, st);
+		return;
 	}
 	if (!strcmp(type, "headline"))
-		goto out; /* never answered, never bounced */
-	if (!*body)
+		return; /* never answered, never bounced */
+	body = child_text(tr, st, "body");
+	if (!body || !*body)
 		goto out; /* chat states and the like: nothing to carry */
 	if (strcmp(type, "chat") && strcmp(type, "normal")) {
 		reply_xmpp_error(tr, to, from, id, "feature-not-implemented",
 				 "only chat messages are carried to SIP", body);
 		goto out;
 	}
-	bare_of(from, bare, sizeof(bare));
-	err = addr_user_to_sip(cfg, bare, furi, sizeof(furi));
-	if (err) {
+	xu_bare(from, bare, sizeof(bare));
+	if (addr_user_to_sip(cfg, bare, furi, sizeof(furi))) {
 		reply_xmpp_error(tr, to, from, id, "forbidden",
 				 "sender's domain is not served by this "
 				 "gateway",
 				 body);
-		err = 0;
 		goto out;
 	}
 	at = strchr(to, '@');
@@ -271,327 +430,159 @@ int tr_msg_xmpp_in(struct translator *tr, struct frame *fr)
 		goto out;
 	}
 	r.kind = MK_CHAT_X2S;
-	r.flags = flags & MF_RECEIPT;
+	if (xmpp_stanza_get_child_by_name_and_ns(st, "request", NS_RECEIPTS))
+		r.flags |= MF_RECEIPT;
 	r.xfrom = dup_or_null(from);
 	r.xto = dup_or_null(to);
 	r.xid = dup_or_null(id);
 	r.ruri = dup_or_null(uri);
 	r.sto = dup_or_null(uri);
 	r.sfrom = dup_or_null(furi);
-	r.ctype = dup_or_null("text/plain;charset=UTF-8");
-	r.body = dup_or_null(body);
-	err = sip_ids(&r);
-	if (!err)
-		rec_create(tr, &r);
+	r.ctype = dup_or_null(CTYPE_TEXT);
+	r.body = body;
+	body = NULL;
+	msg_create(tr, &r);
 out:
 	msgrec_reset(&r);
-	mem_deref(from);
-	mem_deref(to);
-	mem_deref(id);
-	mem_deref(type);
 	mem_deref(body);
-	mem_deref(cond);
-	mem_deref(text);
-	return err;
 }
 
 
-int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr)
-{
-	struct msgrec r = {0};
-	uint64_t id = frame_get_u64(fr);
-
-	if (frame_end(fr))
-		return EBADMSG;
-	if (rec_load(tr, id, &r))
-		return 0; /* already swept */
-	if (r.state == MS_PENDING &&
-	    (r.kind == MK_CHAT_S2X || r.kind == MK_XERR ||
-	     r.kind == MK_RECEIPT)) {
-		rec_done(tr, id, &r);
-		store_count(tr_txn(tr), "messages.delivered_xmpp", 1);
-	}
-	msgrec_reset(&r);
-	return 0;
-}
-
-
-/* The final response to a MESSAGE: in the outbox, so a translator killed
- * after committing the message but before this left still answers it. */
-static void stage_reply(struct translator *tr, uint64_t tx, unsigned scode,
-			const char *reason)
-{
-	struct fbuf fb = {0};
-
-	frame_begin(&fb, MSG_SIP_OUT_REPLY, 0);
-	frame_put_u64(&fb, tx);
-	frame_put_u32(&fb, scode);
-	frame_put_cstr(&fb, reason);
-	(void)tr_out(tr, PROC_SIP_FRONT, &fb);
-}
-
+/* ---- a SIP MESSAGE ------------------------------------------------- */
 
 /* user and host of a SIP URI, as NUL-terminated strings */
-static int uri_parts(const char *s, char *user, size_t us, char *host,
+static int uri_parts(const struct uri *u, char *user, size_t us, char *host,
 		     size_t hs)
 {
-	struct uri u;
-	struct pl pl;
-
-	pl_set_str(&pl, s);
-	if (uri_decode(&u, &pl) || (pl_strcasecmp(&u.scheme, "sip") &&
-				    pl_strcasecmp(&u.scheme, "sips")))
+	if (pl_strcasecmp(&u->scheme, "sip") &&
+	    pl_strcasecmp(&u->scheme, "sips"))
 		return EINVAL;
-	if (!u.user.l || u.user.l >= us || !u.host.l || u.host.l >= hs)
+	if (!u->user.l || u->user.l >= us || !u->host.l || u->host.l >= hs)
 		return EINVAL;
-	pl_strcpy(&u.user, user, us);
-	pl_strcpy(&u.host, host, hs);
+	pl_strcpy(&u->user, user, us);
+	pl_strcpy(&u->host, host, hs);
 	return 0;
 }
 
 
 /* text/plain with no charset or UTF-8 (US-ASCII is a subset) */
-static int ctype_ok(const char *ct)
+static bool ctype_ok(const struct sip_msg *msg)
 {
-	char buf[256], *p, *save = NULL;
-	int ok;
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+	struct pl cs;
 
-	if (strlen(ct) >= sizeof(buf))
-		return 0;
-	strcpy(buf, ct);
-	p = strtok_r(buf, ";", &save);
-	if (!p)
-		return 0;
-	while (*p == ' ')
-		p++;
-	ok = !strncasecmp(p, "text/plain", 10) && (p[10] == 0 || p[10] == ' ');
-	while (ok && (p = strtok_r(NULL, ";", &save))) {
-		while (*p == ' ')
-			p++;
-		if (!strncasecmp(p, "charset=", 8)) {
-			const char *cs = p + 8;
-			if (*cs == '"')
-				cs++;
-			ok = !strncasecmp(cs, "utf-8", 5) ||
-			     !strncasecmp(cs, "us-ascii", 8);
-		}
-	}
-	return ok;
+	if (!h || pl_strcasecmp(&msg->ctyp.type, "text") ||
+	    pl_strcasecmp(&msg->ctyp.subtype, "plain"))
+		return false;
+	if (msg_param_decode(&msg->ctyp.params, "charset", &cs))
+		return true;
+	if (cs.l && cs.p[0] == '"')
+		cs.p++, cs.l -= cs.l > 1 ? 2 : 1;
+	return !pl_strcasecmp(&cs, "utf-8") || !pl_strcasecmp(&cs, "us-ascii");
 }
 
 
-int tr_msg_sip_in(struct translator *tr, struct frame *fr)
+static void msg_reply(struct translator *tr, const struct sip_msg *msg,
+		      uint64_t tx, const char *src, const struct pl *raw,
+		      unsigned scode, const char *reason)
+{
+	struct tr_sip_reply rp = {.tx = tx,
+				  .src = src,
+				  .raw = *raw,
+				  .scode = scode,
+				  .reason = reason};
+
+	if (scode == 415)
+		rp.extra = "Accept: text/plain\r\n";
+	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
+void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
+		     uint64_t tx, const char *src, const struct pl *raw)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
-	char *callid, *cseq, *ftag, *from, *to, *ruri, *ctype, *src;
-	char user[512], host[256], jid[1200], gwjid[1600], key[1024];
-	const char *body;
-	size_t blen;
+	char user[512], host[256], jid[1200], gwjid[1600], xid[40];
+	uint8_t key[KEY_MAX], k[8];
+	const uint8_t *body = mbuf_buf(msg->mb);
+	size_t blen = mbuf_get_left(msg->mb), kl;
 	struct msgrec r = {0};
 	const void *v;
 	size_t vl;
-	uint64_t tx, id;
-	int err = 0;
+	uint64_t id;
+	int err;
 
-	tx = frame_get_u64(fr);
-	callid = frame_get_strdup(fr);
-	cseq = frame_get_strdup(fr);
-	ftag = frame_get_strdup(fr);
-	from = frame_get_strdup(fr);
-	to = frame_get_strdup(fr);
-	ruri = frame_get_strdup(fr);
-	ctype = frame_get_strdup(fr);
-	frame_get_str(fr, &body, &blen);
-	src = frame_get_strdup(fr);
-	if (frame_end(fr)) {
-		err = EBADMSG;
-		goto out;
-	}
 	store_count(tr_txn(tr), "messages.sip_in", 1);
-
+	kl = key_msgdedup(key, sizeof(key), &msg->callid, msg->cseq.num,
+			  &msg->from.tag);
+	if (!kl) {
+		msg_reply(tr, msg, tx, src, raw, 400, "Call-ID Too Long");
+		return;
+	}
 	/* a retransmission of a MESSAGE already accepted: same answer */
-	snprintf(key, sizeof(key), "s\t%s\t%s\t%s", callid, cseq, ftag);
-	if (!store_get(tr_txn(tr), DB_MSGKEY, key, strlen(key), &v, &vl) &&
-	    vl == 8) {
-		stage_reply(tr, tx, 202, "Accepted");
-		goto out;
+	if (!store_get(tr_txn(tr), DB_MSGKEY, key, kl, &v, &vl) && vl == 8) {
+		msg_reply(tr, msg, tx, src, raw, 202, "Accepted");
+		return;
 	}
 	if (!blen) {
-		stage_reply(tr, tx, 400, "Empty Message");
-		goto out;
+		msg_reply(tr, msg, tx, src, raw, 400, "Empty Message");
+		return;
 	}
-	if (!ctype_ok(ctype)) {
-		stage_reply(tr, tx, 415, "Unsupported Media Type");
-		goto out;
+	if (!ctype_ok(msg)) {
+		msg_reply(tr, msg, tx, src, raw, 415, "Unsupported Media Type");
+		return;
 	}
-	if (!utf8_xml_valid(body, blen)) {
-		stage_reply(tr, tx, 400, "Body Is Not Valid UTF-8 Text");
-		goto out;
+	if (!utf8_xml_valid((const char *)body, blen)) {
+		msg_reply(tr, msg, tx, src, raw, 400,
+			  "Body Is Not Valid UTF-8 Text");
+		return;
 	}
 	/* the recipient: Request-URI, or To when the R-URI names the
 	 * gateway itself */
-	err = uri_parts(ruri, user, sizeof(user), host, sizeof(host));
+	err = uri_parts(&msg->uri, user, sizeof(user), host, sizeof(host));
 	if (!err)
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
 	if (err == ENOENT &&
 	    (!strcmp(host, cfg->sip.local_host) ||
 	     !strcmp(host, cfg->sip.listen.host)) &&
-	    !uri_parts(to, user, sizeof(user), host, sizeof(host)))
+	    !uri_parts(&msg->to.uri, user, sizeof(user), host, sizeof(host)))
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
 	if (err) {
-		stage_reply(tr, tx, 404,
-			    err == ENOENT ? "Unknown Domain" : "Not Found");
-		err = 0;
-		goto out;
+		msg_reply(tr, msg, tx, src, raw, 404,
+			  err == ENOENT ? "Unknown Domain" : "Not Found");
+		return;
 	}
-	if (uri_parts(from, user, sizeof(user), host, sizeof(host)) ||
+	if (uri_parts(&msg->from.uri, user, sizeof(user), host, sizeof(host)) ||
 	    addr_sip_to_gwjid(cfg, user, host, gwjid, sizeof(gwjid))) {
-		stage_reply(tr, tx, 400, "Bad From URI");
-		goto out;
+		msg_reply(tr, msg, tx, src, raw, 400, "Bad From URI");
+		return;
 	}
+	id = store_next_id(tr_txn(tr));
 	r.kind = MK_CHAT_S2X;
 	r.xfrom = dup_or_null(gwjid);
 	r.xto = dup_or_null(jid);
-	r.sfrom = dup_or_null(from);
-	r.sto = dup_or_null(to);
-	r.callid = dup_or_null(callid);
-	r.ftag = dup_or_null(ftag);
-	r.ctype = dup_or_null(ctype);
-	r.body = mem_alloc(blen + 1, NULL);
-	if (!r.body) {
-		err = ENOMEM;
-		goto out;
-	}
-	memcpy(r.body, body, blen);
-	r.body[blen] = 0;
+	re_sdprintf(&r.sfrom, "%r", &msg->from.auri);
+	re_sdprintf(&r.sto, "%r", &msg->to.auri);
+	pl_strdup(&r.callid, &msg->callid);
+	re_sdprintf(&r.ctype, "%r/%r", &msg->ctyp.type, &msg->ctyp.subtype);
+	re_sdprintf(&r.body, "%b", body, blen);
+	re_sdprintf(&r.dkey, "%b", key, kl);
+	r.xid = dup_or_null(xu_id(xid, sizeof(xid), XU_ID_MSG, id));
 	r.scode = 202;
-	r.dkey = dup_or_null(key);
-	id = store_next_id(tr_txn(tr));
-	re_sdprintf(&r.xid, "xsgw-%llu", (unsigned long long)id);
 	r.state = MS_PENDING;
 	r.created = wall_ms();
-	r.attempts = 1;
-	rec_save(tr, id, &r);
-	{
-		uint8_t k[8];
-		be64_put(k, id);
-		store_put(tr_txn(tr), DB_MSGKEY, key, strlen(key), k, 8);
-	}
-	store_count(tr_txn(tr), "messages.accepted", 1);
-	stage_reply(tr, tx, 202, "Accepted");
-	rec_emit(tr, id, &r);
-	log_debug("msg %llu: SIP MESSAGE from %s accepted for %s (src %s)",
-		  (unsigned long long)id, from, jid, src);
-out:
-	msgrec_reset(&r);
-	mem_deref(callid);
-	mem_deref(cseq);
-	mem_deref(ftag);
-	mem_deref(from);
-	mem_deref(to);
-	mem_deref(ruri);
-	mem_deref(ctype);
-	mem_deref(src);
-	return err;
-}
-
-
-int tr_msg_sip_result(struct translator *tr, struct frame *fr)
-{
-	struct msgrec r = {0}, n = {0};
-	uint64_t id;
-	uint32_t scode;
-	char *reason, text[512];
-	int err = 0;
-
-	id = frame_get_u64(fr);
-	scode = frame_get_u32(fr);
-	reason = frame_get_strdup(fr);
-	if (frame_end(fr) || scode < 200 || scode > 699) {
-		mem_deref(reason);
-		return EBADMSG;
-	}
-	if (rec_load(tr, id, &r) || r.state != MS_PENDING ||
-	    (r.kind != MK_CHAT_X2S && r.kind != MK_SNOTICE))
-		goto out; /* a late duplicate */
-	r.scode = scode;
-	mem_deref(r.reason);
-	r.reason = dup_or_null(reason);
-	rec_done(tr, id, &r);
-	if (scode < 300) {
-		store_count(tr_txn(tr), "messages.delivered_sip", 1);
-		if (r.kind == MK_CHAT_X2S && (r.flags & MF_RECEIPT) && *r.xid) {
-			n.kind = MK_RECEIPT;
-			n.ref = id;
-			n.xfrom = dup_or_null(r.xto);
-			n.xto = dup_or_null(r.xfrom);
-			n.xid = dup_or_null(r.xid);
-			rec_create(tr, &n);
-		}
+	if (!r.body || !r.dkey || !r.sfrom || !r.sto) {
+		msg_reply(tr, msg, tx, src, raw, 500, "Server Internal Error");
 		goto out;
 	}
-	store_count(tr_txn(tr), "messages.failed", 1);
-	log_info("msg %llu: SIP %u %s for %s", (unsigned long long)id, scode,
-		 reason, r.sto);
-	if (r.kind == MK_CHAT_X2S) {
-		snprintf(text, sizeof(text), "SIP %u %s", scode, reason);
-		reply_xmpp_error(tr, r.xto, r.xfrom, r.xid,
-				 addr_sip_to_xmpp_error(scode), text, r.body);
-	}
+	msg_save(tr, id, &r);
+	key_id(k, id);
+	store_put(tr_txn(tr), DB_MSGKEY, key, kl, k, 8);
+	store_count(tr_txn(tr), "messages.accepted", 1);
+	msg_reply(tr, msg, tx, src, raw, 202, "Accepted");
+	(void)msg_emit(tr, id, &r);
+	log_debug("msg %llu: SIP MESSAGE from %s accepted for %s (src %s)",
+		  (unsigned long long)id, r.sfrom, jid, src);
 out:
 	msgrec_reset(&r);
-	msgrec_reset(&n);
-	mem_deref(reason);
-	return err;
-}
-
-
-struct replay_ctx {
-	struct translator *tr;
-	enum proc_id to;
-	unsigned n;
-};
-
-
-static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
-			 void *arg)
-{
-	struct replay_ctx *c = arg;
-	struct msgrec r;
-	bool sip;
-
-	if (kl != 8 || msgrec_decode(&r, v, vl))
-		return true;
-	sip = r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE;
-	if (r.state == MS_PENDING && (c->to == PROC_SIP_FRONT) == sip) {
-		rec_emit(c->tr, be64_get(k), &r);
-		c->n++;
-	}
-	msgrec_reset(&r);
-	return true;
-}
-
-
-void tr_msg_replay(struct translator *tr, enum proc_id to)
-{
-	struct replay_ctx c = {tr, to, 0};
-
-	store_scan(tr_txn(tr), DB_MSG, NULL, 0, replay_visit, &c);
-	if (c.n)
-		log_info("re-sending %u pending message(s) to %s", c.n,
-			 proc_name(to));
-}
-
-
-int tr_msg_expired(struct translator *tr, uint64_t id)
-{
-	struct msgrec r;
-
-	if (rec_load(tr, id, &r))
-		return ENOENT;
-	if (r.dkey && *r.dkey)
-		store_del(tr_txn(tr), DB_MSGKEY, r.dkey, strlen(r.dkey));
-	msgrec_reset(&r);
-	tr_rec_del(tr, DB_MSG, id);
-	return 0;
 }

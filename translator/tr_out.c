@@ -1,58 +1,118 @@
 /**
- * @file tr_out.c  The outbox: frames a front must act on, kept in the store
- *                 until the front reports them done, so that a front killed
- *                 before acting gets them again when it reconnects.
+ * @file tr_out.c  The one outbox: everything a front owes (stanzas to
+ *                 write, SIP requests to send, responses to give) is kept
+ *                 in the store until the front reports it done, so that a
+ *                 front killed before acting gets it again when it
+ *                 reconnects; the same entry names its owner, whose handler
+ *                 gets the outcome.
  *
- * The outbox id is the frame's seq; fronts treat a second copy of an id they
- * have done (or are doing) as a no-op. A record is {u32 front, str frame}.
+ * An entry is keyed front||id (a front's entries are one prefix, oldest
+ * first) and holds the frame's payload without a header (outrec.h); replay
+ * rebuilds the frame at the current FRAME_VERSION. Fronts treat a second
+ * copy of an id they have done, or are doing, as a no-op.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <re.h>
+#include "keys.h"
 #include "log.h"
+#include "outrec.h"
 #include "translator.h"
 
-#define OUTREC_VERSION 1
 
-
-uint64_t tr_out(struct translator *tr, enum proc_id to, struct fbuf *fb)
+/* Keep fb (a whole frame whose out id is id) and stage it. */
+static uint64_t out_put(struct translator *tr, enum proc_id front,
+			struct tr_owner owner, uint64_t id, struct fbuf *fb,
+			int encode_err)
 {
+	struct outrec r = {owner.kind, owner.id, 0, NULL, 0};
+	uint8_t k[KEY_OUTBOX_LEN];
 	struct fbuf rec = {0};
-	uint64_t id;
-	uint8_t k[8];
 
-	if (frame_finish(fb)) {
-		log_error("dropping an outgoing %s: too large", proc_name(to));
+	if (encode_err) {
+		log_error("%s %llu: dropping an outgoing %s: %s",
+			  owner.kind == OWN_CALL  ? "call"
+			  : owner.kind == OWN_MSG ? "msg"
+						  : "out",
+			  (unsigned long long)owner.id, proc_name(front),
+			  strerror(encode_err));
 		fbuf_reset(fb);
 		return 0;
 	}
-	id = store_next_id(tr_txn(tr));
-	be64_put(fb->b + 8, id); /* the header's seq */
-	rec_begin(&rec, OUTREC_VERSION);
-	frame_put_u32(&rec, to);
-	frame_put_str(&rec, (const char *)fb->b, fb->len);
-	be64_put(k, id);
-	if (!rec.err)
-		store_put(tr_txn(tr), DB_OUTBOX, k, 8, rec.b, rec.len);
+	r.type = (uint16_t)(fb->b[2] << 8 | fb->b[3]);
+	r.payload = msg_payload(fb);
+	r.len = msg_payload_len(fb);
+	key_outbox(k, front, id);
+	if (!outrec_encode(&rec, &r))
+		store_put(tr_txn(tr), DB_OUTBOX, k, sizeof(k), rec.b, rec.len);
 	fbuf_reset(&rec);
-	tr_after_commit(tr, to, fb);
+	tr_after_commit(tr, front, fb);
 	return id;
 }
 
 
-int tr_out_done(struct translator *tr, uint64_t id)
+uint64_t tr_out_xmpp(struct translator *tr, struct tr_owner owner,
+		     const char *xml, size_t len)
 {
-	uint8_t k[8];
+	struct m_xmpp_out m = {store_next_id(tr_txn(tr)), {xml, len}};
+	struct fbuf fb = {0};
 
-	be64_put(k, id);
-	return store_del(tr_txn(tr), DB_OUTBOX, k, 8);
+	return out_put(tr, PROC_XMPP_FRONT, owner, m.out, &fb,
+		       msg_enc_xmpp_out(&fb, &m));
 }
 
 
-struct replay_ctx {
+uint64_t tr_out_sip_request(struct translator *tr, struct tr_owner owner,
+			    struct m_sip_out_request *m)
+{
+	struct fbuf fb = {0};
+
+	m->out = store_next_id(tr_txn(tr));
+	return out_put(tr, PROC_SIP_FRONT, owner, m->out, &fb,
+		       msg_enc_sip_out_request(&fb, m));
+}
+
+
+uint64_t tr_out_sip_response(struct translator *tr, struct tr_owner owner,
+			     struct m_sip_out_response *m)
+{
+	struct fbuf fb = {0};
+
+	m->out = store_next_id(tr_txn(tr));
+	return out_put(tr, PROC_SIP_FRONT, owner, m->out, &fb,
+		       msg_enc_sip_out_response(&fb, m));
+}
+
+
+int tr_out_take(struct translator *tr, enum proc_id front, uint64_t out,
+		bool remove, struct tr_owner *owner)
+{
+	uint8_t k[KEY_OUTBOX_LEN];
+	struct outrec r;
+	const void *v;
+	size_t vl;
+
+	key_outbox(k, front, out);
+	if (!out || store_get(tr_txn(tr), DB_OUTBOX, k, sizeof(k), &v, &vl))
+		return ENOENT;
+	if (outrec_decode(&r, v, vl)) {
+		log_error("outbox %llu: undecodable entry dropped",
+			  (unsigned long long)out);
+		r.owner_kind = OWN_NONE;
+		remove = true;
+	}
+	owner->kind = r.owner_kind < OWN_COUNT ? r.owner_kind : OWN_NONE;
+	owner->id = r.owner;
+	if (remove)
+		(void)store_del(tr_txn(tr), DB_OUTBOX, k, sizeof(k));
+	return 0;
+}
+
+
+struct replay {
 	struct translator *tr;
-	enum proc_id to;
+	enum proc_id front;
+	uint8_t prefix[4];
 	unsigned n;
 };
 
@@ -60,37 +120,35 @@ struct replay_ctx {
 static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
 			 void *arg)
 {
-	struct replay_ctx *c = arg;
+	struct replay *c = arg;
 	struct fbuf fb = {0};
-	struct frame fr;
-	const char *p;
-	size_t n;
-	uint32_t to;
+	struct outrec r;
+	uint32_t front;
+	uint64_t id;
 
-	if (kl != 8 || rec_open(&fr, v, vl) != OUTREC_VERSION)
+	if (key_outbox_parse(k, kl, &front, &id) || front != c->front)
+		return false; /* past the prefix */
+	if (outrec_decode(&r, v, vl) || !msg_type_name(r.type) ||
+	    msg_rebuild(&fb, r.type, r.payload, r.len)) {
+		log_error("outbox %llu: unusable entry skipped",
+			  (unsigned long long)id);
+		fbuf_reset(&fb);
 		return true;
-	to = frame_get_u32(&fr);
-	frame_get_str(&fr, &p, &n);
-	if (frame_end(&fr) || to != c->to || n < FRAME_HDR_SIZE)
-		return true;
-	/* stage the stored frame as it is (header included) */
-	fb.b = malloc(n);
-	if (!fb.b)
-		return false;
-	memcpy(fb.b, p, n);
-	fb.len = fb.cap = n;
-	tr_after_commit(c->tr, c->to, &fb); /* finish: idempotent */
+	}
+	tr_after_commit(c->tr, c->front, &fb);
 	c->n++;
 	return true;
 }
 
 
-void tr_out_replay(struct translator *tr, enum proc_id to)
+void tr_out_replay(struct translator *tr, enum proc_id front)
 {
-	struct replay_ctx c = {tr, to, 0};
+	struct replay c = {tr, front, {0}, 0};
 
-	store_scan(tr_txn(tr), DB_OUTBOX, NULL, 0, replay_visit, &c);
+	key_outbox_prefix(c.prefix, front);
+	store_scan(tr_txn(tr), DB_OUTBOX, c.prefix, sizeof(c.prefix),
+		   replay_visit, &c);
 	if (c.n)
 		log_info("re-sending %u outbox frame(s) to %s", c.n,
-			 proc_name(to));
+			 proc_name(front));
 }

@@ -1,17 +1,39 @@
 /**
- * @file translator.h  The translator: owns the store, correlates the two
- *                     worlds. Private header, sections by file.
+ * @file translator.h  The translator: owns the store, decides everything.
+ *                     Private header, one section per file.
+ *
+ * Files in layers; a file calls only files of a lower layer (or its own):
+ *
+ *   4  translator.c    main(), the peer table, one dispatch per peer
+ *   3  tr_from_xmpp.c  a stanza from the xmpp-front: to whom it is
+ *      tr_from_sip.c   a SIP request/response from the sip-front: to whom
+ *      tr_owner.c      outcomes and expiries, by the owner's kind
+ *      tr_upgrade.c    store migrations (schema history in store.h)
+ *   2  tr_call.c       the call state machine (its table is written there)
+ *      tr_msg.c        the message lifecycle
+ *   1  tr_callrec.c    call records: load/save, keys, history, deadline
+ *      tr_presence.c   who is online, subscriptions from served domains
+ *      tr_media.c      SDP <-> Jingle for calls (jsdp underneath)
+ *      tr_sip_out.c    every SIP header the gateway writes
+ *      tr_xmpp_out.c   every stanza the gateway writes
+ *   0  tr_out.c        the one outbox
+ *      tr_core.c       the batch transaction, deadlines, records by id
  */
 #ifndef XSGW_TRANSLATOR_H
 #define XSGW_TRANSLATOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <re.h>
+#include <strophe.h>
+#include "callrec.h"
 #include "chan.h"
+#include "keys.h"
+#include "msg.h"
 #include "proc.h"
 #include "store.h"
 
-/* translator.c */
+/* ---- tr_core.c ---------------------------------------------------- */
 
 /** A front as the translator sees it. */
 struct tr_peer {
@@ -31,27 +53,52 @@ struct translator {
 	int lfd;
 	struct tmr sweep;
 	bool stopping;
-	void *xctx; /**< xmpp_ctx_t for stanzas (parse and build) */
+	xmpp_ctx_t *xctx; /**< for stanzas (parse and build) */
 };
 
-/** The write transaction of the current batch (opened on demand). */
+/** The peer of a front, or NULL. */
+struct tr_peer *tr_peer_of(struct translator *tr, enum proc_id id);
+
+/**
+ * The write transaction of the current batch (opened on demand; a store
+ * that cannot begin one ends the process: nothing can be promised).
+ */
 struct store_txn *tr_txn(struct translator *tr);
 
 /**
- * Send fb to a front once the batch commits (persist, then act).
- * fb is taken over (reset).
+ * Send a finished frame to a front once the batch commits (persist, then
+ * act). fb is taken over (reset).
  */
 void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb);
 
-/** Record a deadline for id (the sweep calls tr_*_expired). */
-void tr_deadline(struct translator *tr, uint64_t when_ms, uint64_t id);
-/** Remove a deadline recorded for id. */
-void tr_deadline_del(struct translator *tr, uint64_t when_ms, uint64_t id);
+/**
+ * End of a batch: commit, then send what depends on it and acknowledge the
+ * fronts' frames. A failed commit drops the effects and closes the fronts'
+ * channels: they replay what was not acknowledged.
+ */
+void tr_commit(struct translator *tr);
+
+/** A timer of an owner, kept in the store (survives restarts). */
+void tr_deadline(struct translator *tr, uint64_t when_ms, enum owner_kind kind,
+		 uint64_t id);
+void tr_deadline_del(struct translator *tr, uint64_t when_ms,
+		     enum owner_kind kind, uint64_t id);
+
+struct tr_due {
+	enum owner_kind kind;
+	uint64_t id;
+};
+/**
+ * Take the deadlines that passed (oldest first, at most max): they are
+ * deleted and returned in due. @return how many
+ */
+unsigned tr_deadline_take(struct translator *tr, uint64_t now,
+			  struct tr_due *due, unsigned max);
 
 /**
- * Records kept under an id (be64 key) in db: get, put (fb holds the
- * encoded record and is reset; an encoding error is logged, nothing is
- * written), delete.
+ * Records kept under an id in db: get (*v valid until the next write of
+ * the batch), put (fb holds the encoded record and is reset; an encoding
+ * error is logged and nothing is written), delete.
  * @return tr_rec_get: 0 or ENOENT
  */
 int tr_rec_get(struct translator *tr, enum store_db db, uint64_t id,
@@ -60,45 +107,323 @@ void tr_rec_put(struct translator *tr, enum store_db db, uint64_t id,
 		struct fbuf *fb, int encode_err);
 void tr_rec_del(struct translator *tr, enum store_db db, uint64_t id);
 
-/* tr_out.c */
+/* ---- tr_out.c ----------------------------------------------------- */
+
+/** Who an outbox entry belongs to. */
+struct tr_owner {
+	enum owner_kind kind;
+	uint64_t id;
+};
+
+/*
+ * Stage work for a front and keep it in the outbox until the front
+ * reports it done; the frame's out id is set here. The work is sent once
+ * the batch commits, and again to a front that (re)connects.
+ * @return the out id, or 0 if it could not be encoded (logged)
+ */
+uint64_t tr_out_xmpp(struct translator *tr, struct tr_owner owner,
+		     const char *xml, size_t len);
+uint64_t tr_out_sip_request(struct translator *tr, struct tr_owner owner,
+			    struct m_sip_out_request *m);
+uint64_t tr_out_sip_response(struct translator *tr, struct tr_owner owner,
+			     struct m_sip_out_response *m);
 
 /**
- * Stage a frame (begun with seq 0) for a front and keep it in the outbox
- * until tr_out_done: its seq becomes the outbox id. fb is taken over.
- * @return the outbox id, or 0 if the frame could not be finished
+ * The owner of a front's outbox entry; with remove, the entry is done.
+ * @return 0, or ENOENT if there is none (done already, or never ours)
  */
-uint64_t tr_out(struct translator *tr, enum proc_id to, struct fbuf *fb);
-/** The front reported id done. @return 0, or ENOENT if not in the outbox */
-int tr_out_done(struct translator *tr, uint64_t id);
-/** Re-send the outbox of a front that (re)connected. */
-void tr_out_replay(struct translator *tr, enum proc_id to);
+int tr_out_take(struct translator *tr, enum proc_id front, uint64_t out,
+		bool remove, struct tr_owner *owner);
 
-/* tr_call.c */
+/** Re-send the outbox of a front that (re)connected, oldest first. */
+void tr_out_replay(struct translator *tr, enum proc_id front);
 
-int tr_call_init(struct translator *tr);
-void tr_call_close(struct translator *tr);
-/** MSG_XMPP_IN_STANZA */
-int tr_call_xmpp_in(struct translator *tr, struct frame *fr);
+/* ---- tr_xmpp_out.c ------------------------------------------------ */
+
+/** Serialise st and stage it (tr_out_xmpp); st stays the caller's. */
+void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
+		  xmpp_stanza_t *st);
+/** Answer an IQ: result (cond NULL) or error with cond and text. */
+void tr_xmpp_iq_answer(struct translator *tr, xmpp_stanza_t *req,
+		       const char *cond, const char *text);
+/** disco#info of the gateway (its identity and features). */
+void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req);
+/** A chat message (receipt: ask for an XEP-0184 receipt). */
+void tr_xmpp_chat(struct translator *tr, uint64_t msg, const char *from,
+		  const char *to, const char *id, const char *body);
+/** An error message back to a sender (body: the message refused). */
+void tr_xmpp_msg_error(struct translator *tr, uint64_t msg, const char *from,
+		       const char *to, const char *id, const char *cond,
+		       const char *text, const char *body);
+/** An XEP-0184 receipt for the message id. */
+void tr_xmpp_receipt(struct translator *tr, uint64_t msg, const char *from,
+		     const char *to, const char *id);
+/** Approve a presence subscription. */
+void tr_xmpp_subscribed(struct translator *tr, const char *from,
+			const char *to);
+/**
+ * <iq type=set to><jingle action sid initiator responder/></iq> of call
+ * id; *jp is the jingle element (owned by the iq, which the caller
+ * releases).
+ */
+xmpp_stanza_t *tr_xmpp_jingle(struct translator *tr, uint64_t id,
+			      const struct callrec *r, const char *to,
+			      const char *action, xmpp_stanza_t **jp);
+/** Send a Jingle IQ of the call to its device, or every device rung. */
+void tr_xmpp_jingle_to_all(struct translator *tr, uint64_t id,
+			   const struct callrec *r, xmpp_stanza_t *iq);
+/** session-terminate with a reason; for a SIP code a <sip-error/> too. */
+void tr_xmpp_terminate(struct translator *tr, uint64_t id,
+		       const struct callrec *r, const char *reason,
+		       unsigned scode, const char *phrase);
+/** session-terminate <cancel/> to every device rung but winner. */
+void tr_xmpp_cancel_others(struct translator *tr, uint64_t id,
+			   const struct callrec *r, const char *winner);
+/** The stored session-initiate of a call (init_xml) as an IQ to a device. */
+int tr_xmpp_initiate_to(struct translator *tr, uint64_t id,
+			const struct callrec *r, const char *from,
+			const char *to);
+/** XEP-0353 <propose/> or <retract/> to the callee from the caller. */
+void tr_xmpp_jmi(struct translator *tr, uint64_t id, const struct callrec *r,
+		 const char *to, const char *what);
+/** XEP-0353 <proceed/> to a caller's propose to a gateway JID. */
+void tr_xmpp_jmi_proceed(struct translator *tr, const char *from,
+			 const char *to, const char *sid);
+
+/* ---- tr_sip_out.c ------------------------------------------------- */
+
+/**
+ * A request in the dialog of call id, from its record (RFC 3261
+ * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one.
+ * @return the out id, or 0
+ */
+uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
+			const char *method, uint32_t cseq, const char *branch,
+			const char *ctype, const char *extra, const char *body);
+
+/** A response to a request held as raw bytes. */
+struct tr_sip_reply {
+	uint64_t tx;     /**< the front's server transaction */
+	const char *src; /**< where the request came from */
+	struct pl raw;   /**< the request */
+	uint64_t totag;  /**< 0: none */
+	unsigned scode;
+	const char *reason;
+	bool contact;      /**< add our Contact (dialog-creating) */
+	const char *ctype; /**< with body */
+	const char *body;
+	const char *extra; /**< more headers, each ending in CRLF */
+};
+/** @return the out id, or 0 */
+uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
+			const struct tr_sip_reply *rp);
+
+/** A SIP MESSAGE (page mode), identifiers chosen by the caller. */
+struct tr_sip_page {
+	const char *ruri, *from, *to, *callid, *ftag, *branch;
+	uint32_t cseq;
+	const char *ctype, *body;
+};
+uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
+			const struct tr_sip_page *pg);
+
+/** A random token: prefix + 16 hex digits (a libre string). */
+char *tr_sip_token(const char *prefix);
+
+/* ---- tr_presence.c ------------------------------------------------ */
+
+/** A <presence/> from a local user: learn it, approve subscriptions. */
+void tr_presence_in(struct translator *tr, xmpp_stanza_t *st);
+/** Online resources of a bare JID (full JIDs, one per line in *list, a
+ * libre string or NULL). @return how many */
+unsigned tr_presence_online(struct translator *tr, const char *bare,
+			    char **list);
+/** Is the bare JID's domain one of xmpp.domains? */
+bool tr_presence_served(const struct xsgw_config *cfg, const char *bare);
+
+/* ---- tr_media.c --------------------------------------------------- */
+
+/**
+ * SDP of a <jingle/> (author_is_initiator: whose perspective). With an
+ * offer, an answer to it. Bumps the record's SDP version.
+ * @return 0 or an errno; eb says why for the peer
+ */
+int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
+			   xmpp_stanza_t *j, bool author_is_initiator,
+			   const char *offer_sdp, const char *action,
+			   char **sdp, char *eb, size_t ebsz);
+/** Add an SDP's contents to a <jingle/> (action: its a=jingle-action). */
+int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
+			   const char *sdp, bool author_is_initiator,
+			   struct pl *action, char *eb, size_t ebsz);
+/** Only the transports of an SDP's contents (transport-info). */
+int tr_media_transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
+			       const char *sdp, bool author_is_initiator,
+			       char *eb, size_t ebsz);
+/** Our current SDP with every stream sendonly (hold) or sendrecv. */
+int tr_media_hold_sdp(struct translator *tr, struct callrec *r, bool hold,
+		      char **sdp);
+/**
+ * The answer to a re-offer from our current media (RFC 3264 8).
+ * @param held  set if the offer puts us on hold
+ * @return 0, or EPROTO with eb set (488)
+ */
+int tr_media_reoffer_answer(struct translator *tr, struct callrec *r,
+			    const char *offer, char **answer, struct pl *action,
+			    bool *held, char *eb, size_t ebsz);
+/** An RFC 8840 trickle-ice-sdpfrag of a transport-info. */
+int tr_media_frag_of_jingle(struct translator *tr, const struct callrec *r,
+			    xmpp_stanza_t *j, char **frag, char *eb,
+			    size_t ebsz);
+/** True if a content has an ICE transport without candidates (trickle). */
+bool tr_media_trickle_pending(xmpp_stanza_t *j);
+/** Add a transport-info's candidates to a stored session-initiate. */
+int tr_media_merge_candidates(struct translator *tr, char **init_xml,
+			      xmpp_stanza_t *ti);
+/** A stanza as text (a libre string). @return 0 or ENOMEM */
+int tr_media_stanza_text(struct translator *tr, xmpp_stanza_t *st, char **out);
+
+/* ---- tr_callrec.c ------------------------------------------------- */
+
+/** @return 0, ENOENT, or EBADMSG (logged) */
+int tr_callrec_load(struct translator *tr, uint64_t id, struct callrec *r);
+void tr_callrec_save(struct translator *tr, uint64_t id, struct callrec *r);
+void tr_callrec_key_put(struct translator *tr, enum callkey_kind kind,
+			const char *a, const char *b, uint64_t id);
+void tr_callrec_key_del(struct translator *tr, enum callkey_kind kind,
+			const char *a, const char *b);
+/** @return the call id, or 0 */
+uint64_t tr_callrec_key_get(struct translator *tr, enum callkey_kind kind,
+			    const char *a, const char *b);
+uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
+			       const struct pl *a, const struct pl *b);
+/** Append a line to the call's history ("ms text"). */
+void tr_callrec_event(struct callrec *r, const char *fmt, ...);
+/** Replace the call's deadline (0: none). */
+void tr_callrec_deadline(struct translator *tr, uint64_t id, struct callrec *r,
+			 uint64_t when);
+/** Forget the call everywhere: keys, deadline, record. */
+void tr_callrec_drop(struct translator *tr, uint64_t id, struct callrec *r,
+		     const char *why);
+/** Set a record string from a C string / pl. @return 0 or ENOMEM */
+int tr_callrec_set(char **dst, const char *s);
+int tr_callrec_set_pl(char **dst, const struct pl *pl);
+
+/* ---- tr_call.c ---------------------------------------------------- */
+
+/** The events of a call (table in tr_call.c). */
+enum call_event {
+	CE_X_INITIATE = 1, /**< session-initiate to a gateway JID */
+	CE_X_ACCEPT,       /**< session-accept */
+	CE_X_TERMINATE,    /**< session-terminate */
+	CE_X_INFO,         /**< session-info (refined by its payload:
+			      ringing, dtmf, hold, active, ping) */
+	CE_X_TRANSPORT,    /**< transport-info */
+	CE_X_SOURCE,       /**< source-add/remove/update */
+	CE_X_EXISTING,     /**< existing-session-initiate (get) */
+	CE_X_IQ_RESULT,    /**< a device acknowledged our IQ */
+	CE_X_IQ_ERROR,     /**< a device refused our IQ */
+	CE_X_JMI_RINGING,  /**< XEP-0353 <ringing/> */
+	CE_X_JMI_PROCEED,  /**< XEP-0353 <proceed/> */
+	CE_X_JMI_REJECT,   /**< XEP-0353 <reject/> */
+	CE_S_INVITE,       /**< an INVITE outside a dialog */
+	CE_S_INVITE_AGAIN, /**< its retransmission */
+	CE_S_CANCEL,       /**< CANCEL of the pending INVITE */
+	CE_S_ACK,          /**< ACK in the dialog */
+	CE_S_BYE,          /**< BYE */
+	CE_S_REINVITE,     /**< re-INVITE or UPDATE */
+	CE_S_INFO,         /**< INFO (DTMF, trickle fragment) */
+	CE_S_OPTIONS,      /**< OPTIONS in the dialog */
+	CE_S_OTHER,        /**< any other request in the dialog */
+	CE_R_RESPONSE,     /**< a response to our request, or its local
+			      failure (refined by the record) */
+	CE_O_DONE,         /**< a front finished an outbox entry (refined)
+			    */
+	CE_T_EXPIRED,      /**< the call's deadline passed */
+	CE_OP_END,         /**< xsgwctl end */
+	CE_COUNT
+};
+
+/** What an event carries (fields by event). */
+struct call_ev {
+	/* from XMPP */
+	xmpp_stanza_t *iq, *j, *st; /**< the IQ, its <jingle/>, a message */
+	const char *from;           /**< the sender's full JID */
+	/* from SIP */
+	const struct sip_msg *msg; /**< a request or response */
+	uint64_t tx;               /**< the request's server transaction */
+	const char *src;           /**< where the request came from */
+	struct pl raw;             /**< the request as received */
+	unsigned scode;            /**< a response's status */
+	const char *reason;        /**< its phrase, or why (operator) */
+	uint64_t out;              /**< the outbox id an outcome is for */
+};
+
+/**
+ * Apply an event to call id: load the record once, run the transition of
+ * (direction, state, event), save once (or drop the call). id 0 with
+ * CE_X_INITIATE or CE_S_INVITE creates the call.
+ * @return 0, or ENOENT if there is no such call
+ */
+int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
+		  const struct call_ev *e);
+/** Outcome of an outbox entry of call id. */
+struct tr_outcome;
+void tr_call_outcome(struct translator *tr, uint64_t id,
+		     const struct tr_outcome *oc);
+/** The call's deadline passed. */
+void tr_call_expired(struct translator *tr, uint64_t id);
+
+/* ---- tr_msg.c ----------------------------------------------------- */
+
+/** A <message/> (chat, normal, error, headline) from XMPP. */
+void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st);
+/** A SIP MESSAGE outside a dialog. */
+void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
+		     uint64_t tx, const char *src, const struct pl *raw);
+/** Outcome of an outbox entry of message id. */
+void tr_msg_outcome(struct translator *tr, uint64_t id,
+		    const struct tr_outcome *oc);
+/** The message's retention passed: forget it. */
+void tr_msg_expired(struct translator *tr, uint64_t id);
+
+/* ---- tr_owner.c --------------------------------------------------- */
+
+/** How an outbox entry ended. */
+struct tr_outcome {
+	bool response; /**< MSG_SIP_IN_RESPONSE, else OUT_DONE */
+	uint64_t out;
+	unsigned scode;            /**< see m_out_done, m_sip_in_response */
+	const char *reason;        /**< NUL-terminated */
+	const struct sip_msg *msg; /**< a SIP response, or NULL */
+};
+
+/** Hand an outcome to the owner's handler, by its kind. */
+void tr_owner_outcome(struct translator *tr, struct tr_owner owner,
+		      const struct tr_outcome *oc);
+/** MSG_OUT_DONE from a front: the entry is done, its owner hears how. */
+void tr_owner_done(struct translator *tr, enum proc_id front,
+		   const struct m_out_done *m);
+/** Hand an expired deadline to the owner's handler, by its kind. */
+void tr_owner_expired(struct translator *tr, enum owner_kind kind, uint64_t id);
+
+/* ---- tr_from_xmpp.c / tr_from_sip.c ------------------------------- */
+
+/** MSG_XMPP_IN: a stanza, routed to its owner. */
+void tr_from_xmpp(struct translator *tr, const struct m_xmpp_in *m);
 /** MSG_SIP_IN_REQUEST */
-int tr_call_sip_request(struct translator *tr, struct frame *fr);
+void tr_from_sip_request(struct translator *tr,
+			 const struct m_sip_in_request *m);
 /** MSG_SIP_IN_RESPONSE */
-int tr_call_sip_response(struct translator *tr, struct frame *fr);
-/** MSG_SIP_RESULT for an outbox id (the frame was done): id's outcome */
-void tr_call_result(struct translator *tr, uint64_t id, uint32_t scode);
-/** A deadline of id passed. @return ENOENT if id is not a call */
-int tr_call_expired(struct translator *tr, uint64_t id);
-/** End a call on both sides (xsgwctl end). @return 0 or ENOENT */
-int tr_call_end(struct translator *tr, uint64_t id, const char *why);
+void tr_from_sip_response(struct translator *tr,
+			  const struct m_sip_in_response *m);
 
-/* tr_msg.c */
+/* ---- tr_upgrade.c ------------------------------------------------- */
 
-int tr_msg_xmpp_in(struct translator *tr, struct frame *fr);
-int tr_msg_xmpp_sent(struct translator *tr, struct frame *fr);
-int tr_msg_sip_in(struct translator *tr, struct frame *fr);
-int tr_msg_sip_result(struct translator *tr, struct frame *fr);
-/** Re-send every pending message for a front that (re)connected. */
-void tr_msg_replay(struct translator *tr, enum proc_id to);
-/** A deadline of id passed. @return ENOENT if id is not a message */
-int tr_msg_expired(struct translator *tr, uint64_t id);
+/**
+ * Migrate an older store to STORE_SCHEMA (one transaction, committed).
+ * @return 0, or an errno (the store is left as it was)
+ */
+int tr_upgrade(struct translator *tr);
 
 #endif

@@ -1,6 +1,12 @@
 /**
  * @file xmpp_front.c  main(): the component connection, stanzas in and out.
  *
+ * Transport only: every stanza received goes to the translator as XML
+ * (MSG_XMPP_IN), every stanza the translator built is written to the
+ * stream as it is (MSG_XMPP_OUT) and reported done (MSG_OUT_DONE). The
+ * front answers nothing itself except an error for a stanza it could not
+ * hand over (too large for a frame).
+ *
  * libstrophe runs inside the libre loop: its socket is watched with
  * fd_listen and xmpp_run_once(ctx, 0) is called when it is readable, after
  * every send, and from a 50 ms timer (connect completion, timed handlers).
@@ -14,24 +20,19 @@
 #include "backoff.h"
 #include "log.h"
 #include "proc.h"
+#include "msg.h"
 #include "tlink.h"
 #include "xmpp_front.h"
-
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_PING       "urn:xmpp:ping"
-#define NS_RECEIPTS   "urn:xmpp:receipts"
-#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_JINGLE     "urn:xmpp:jingle:1"
-#define NS_JMI        "urn:xmpp:jingle-message:0"
+#include "xmpp_util.h"
 
 enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
 
-/** An outgoing message waiting for the link. */
+/** An outgoing stanza waiting for the stream. */
 struct outmsg {
 	struct le le;
 	uint64_t id;
-	char *from, *to, *sid, *type, *body, *cond, *text;
-	char *xml; /**< MSG_XMPP_OUT_STANZA: the stanza as built */
+	char *xml;
+	size_t len;
 };
 
 static struct {
@@ -49,9 +50,6 @@ static struct {
 } xf = {.fd = -1};
 
 static void xf_connect(void *arg);
-static int stanza_forward(xmpp_stanza_t *st);
-static int chat_forward(xmpp_stanza_t *st);
-static bool jmi_child(xmpp_stanza_t *st);
 
 
 static void outmsg_destructor(void *arg)
@@ -59,14 +57,7 @@ static void outmsg_destructor(void *arg)
 	struct outmsg *m = arg;
 
 	list_unlink(&m->le);
-	mem_deref(m->from);
-	mem_deref(m->to);
-	mem_deref(m->sid);
-	mem_deref(m->type);
-	mem_deref(m->body);
 	mem_deref(m->xml);
-	mem_deref(m->cond);
-	mem_deref(m->text);
 }
 
 
@@ -108,129 +99,32 @@ static int remember_fd(xmpp_conn_t *conn, void *sock)
 
 static void link_report(bool up)
 {
+	struct m_xmpp_link m = {up};
 	struct fbuf fb = {0};
 
-	frame_begin(&fb, MSG_XMPP_LINK, 0);
-	frame_put_u32(&fb, up);
-	(void)tlink_send(xf.tl, &fb);
+	if (!msg_enc_xmpp_link(&fb, &m))
+		(void)tlink_send(xf.tl, &fb);
 	fbuf_reset(&fb);
 }
 
 
-static void xf_send(xmpp_stanza_t *st)
-{
-	xmpp_stanza_del_attribute(st, "lang");
-	xmpp_send(xf.conn, st);
-	xmpp_stanza_release(st);
-	xf_pump(); /* hand it to the kernel now */
-}
-
-
-static xmpp_stanza_t *child(xmpp_stanza_t *parent, const char *name,
-			    const char *ns)
-{
-	xmpp_stanza_t *c = xmpp_stanza_new(xf.ctx);
-
-	xmpp_stanza_set_name(c, name);
-	if (ns)
-		xmpp_stanza_set_ns(c, ns);
-	xmpp_stanza_add_child(parent, c);
-	xmpp_stanza_release(c);
-	return c;
-}
-
-
-static void text_child(xmpp_stanza_t *parent, const char *name, const char *ns,
-		       const char *text)
-{
-	xmpp_stanza_t *c = child(parent, name, ns);
-	xmpp_stanza_t *t = xmpp_stanza_new(xf.ctx);
-
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child(c, t);
-	xmpp_stanza_release(t);
-}
-
-
-static const char *error_type(const char *cond)
-{
-	static const char *wait[] = {"recipient-unavailable",
-				     "remote-server-timeout",
-				     "resource-constraint", NULL};
-	static const char *modify[] = {"bad-request",    "jid-malformed",
-				       "not-acceptable", "redirect",
-				       "gone",           NULL};
-	static const char *auth[] = {"forbidden", "not-authorized", NULL};
-
-	for (int i = 0; wait[i]; i++)
-		if (!strcmp(cond, wait[i]))
-			return "wait";
-	for (int i = 0; modify[i]; i++)
-		if (!strcmp(cond, modify[i]))
-			return "modify";
-	for (int i = 0; auth[i]; i++)
-		if (!strcmp(cond, auth[i]))
-			return "auth";
-	return "cancel";
-}
-
-
-static xmpp_stanza_t *error_stanza(const char *cond, const char *text)
-{
-	xmpp_stanza_t *e = xmpp_stanza_new(xf.ctx);
-
-	xmpp_stanza_set_name(e, "error");
-	xmpp_stanza_set_type(e, error_type(cond));
-	child(e, cond, NS_STANZAS);
-	if (text && *text)
-		text_child(e, "text", NS_STANZAS, text);
-	return e;
-}
-
-
-/* Emit one message from the translator; then report it done. */
+/* Write one stanza of the translator's; then report it done. */
 static void outmsg_emit(struct outmsg *m)
 {
-	xmpp_stanza_t *st;
+	struct m_out_done d = {.out = m->id, .scode = 200};
 	struct fbuf fb = {0};
-	bool receipt = m->type && !strcmp(m->type, "receipt");
+	int err;
 
-	if (m->xml) {
-		st = xmpp_stanza_new_from_string(xf.ctx, m->xml);
-		if (st)
-			xf_send(st);
-		else
-			log_warn("out %llu: unparsable stanza dropped",
-				 (unsigned long long)m->id);
-		goto done;
-	}
-
-	st = xmpp_message_new(xf.ctx, receipt ? NULL : m->type, m->to,
-			      receipt ? NULL : m->sid);
-	xmpp_stanza_set_from(st, m->from);
-	if (receipt) {
-		xmpp_stanza_t *r = child(st, "received", NS_RECEIPTS);
-		char id[40];
-		re_snprintf(id, sizeof(id), "xsgw-r%llu",
-			    (unsigned long long)m->id);
-		xmpp_stanza_set_id(st, id);
-		xmpp_stanza_set_attribute(r, "id", m->sid);
-	} else if (*m->body) {
-		xmpp_message_set_body(st, m->body);
-	}
-	if (!strcmp(m->type, "error")) {
-		xmpp_stanza_t *e = error_stanza(m->cond, m->text);
-		xmpp_stanza_add_child(st, e);
-		xmpp_stanza_release(e);
-	}
-	xf_send(st);
-done:
+	xmpp_send_raw(xf.conn, m->xml, m->len);
+	xf_pump(); /* hand it to the kernel now */
 	tlink_done(xf.tl, m->id);
-	frame_begin(&fb, MSG_XMPP_SENT, 0);
-	frame_put_u64(&fb, m->id);
-	if (tlink_send_reliable(xf.tl, &fb))
-		log_error("msg %llu: cannot report it sent",
-			  (unsigned long long)m->id);
+	pl_set_str(&d.reason, "sent");
+	err = msg_enc_out_done(&fb, &d);
+	if (!err)
+		err = tlink_send_reliable(xf.tl, &fb);
+	if (err)
+		log_error("out %llu: cannot report it sent: %s",
+			  (unsigned long long)m->id, strerror(err));
 	fbuf_reset(&fb);
 	mem_deref(m);
 }
@@ -256,248 +150,75 @@ static bool outq_has(uint64_t id)
 
 static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 {
+	struct m_xmpp_out o;
 	struct outmsg *m;
 
-	if (fr->type != MSG_XMPP_OUT_MESSAGE && fr->type != MSG_XMPP_OUT_STANZA)
+	if (fr->type != MSG_XMPP_OUT || msg_dec_xmpp_out(fr, &o))
 		return EBADMSG;
-	m = mem_zalloc(sizeof(*m), outmsg_destructor);
-	if (!m)
-		return ENOMEM;
-	m->id = fr->seq;
-	if (fr->type == MSG_XMPP_OUT_STANZA) {
-		m->xml = frame_get_strdup(fr);
-		if (frame_end(fr) || !m->xml) {
-			mem_deref(m);
-			return EBADMSG;
-		}
-		goto queue;
-	}
-	m->from = frame_get_strdup(fr);
-	m->to = frame_get_strdup(fr);
-	m->sid = frame_get_strdup(fr);
-	m->type = frame_get_strdup(fr);
-	m->body = frame_get_strdup(fr);
-	m->cond = frame_get_strdup(fr);
-	m->text = frame_get_strdup(fr);
-	(void)frame_get_u32(fr);
-	if (frame_end(fr)) {
-		mem_deref(m);
-		return EBADMSG;
-	}
-queue:
 	/* a re-send after the translator restarted: do the work once */
-	if (tlink_is_done(xf.tl, m->id) || outq_has(m->id) ||
-	    list_count(&xf.outq) >= OUTQ_MAX) {
-		mem_deref(m);
+	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) ||
+	    list_count(&xf.outq) >= OUTQ_MAX)
 		return 0;
+	m = mem_zalloc(sizeof(*m), outmsg_destructor);
+	if (!m || pl_strdup(&m->xml, &o.xml)) {
+		mem_deref(m);
+		return ENOMEM;
 	}
+	m->id = o.out;
+	m->len = o.xml.l;
 	list_append(&xf.outq, &m->le, m);
 	outq_flush();
 	return 0;
 }
 
 
-static const char *attr(xmpp_stanza_t *st, const char *name)
+/* The translator cannot take this stanza (too large for a frame): the
+ * sender hears it at once, never silence. Errors are not answered. */
+static void stanza_refuse(xmpp_stanza_t *st, int err)
 {
-	const char *v = xmpp_stanza_get_attribute(st, name);
+	const char *name = xmpp_stanza_get_name(st);
+	xmpp_stanza_t *r;
 
-	return v ? v : "";
+	log_warn("%s from %s refused: %s", name, xu_attr(st, "from"),
+		 strerror(err));
+	if (!strcmp(xu_attr(st, "type"), "error") ||
+	    !strcmp(xu_attr(st, "type"), "result") || !strcmp(name, "presence"))
+		return;
+	r = xu_error_reply(
+		xf.ctx, st,
+		err == EMSGSIZE ? "policy-violation" : "internal-server-error",
+		err == EMSGSIZE ? "stanza too large for the gateway" : NULL);
+	xmpp_stanza_del_attribute(r, "lang");
+	xmpp_send(xf.conn, r);
+	xmpp_stanza_release(r);
+	xf_pump();
 }
 
 
-static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+/* Every stanza goes to the translator as XML (reliable). */
+static int stanza_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
-	if (jmi_child(st)) {
-		/* XEP-0353 call signalling: for the call state machine */
-		(void)stanza_forward(st);
-		return 1;
-	}
-	return chat_forward(st);
-}
-
-
-static int chat_forward(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *b, *e, *c;
-	const char *type = attr(st, "type"), *cond = "", *etext = "";
-	char *body = NULL, *tx = NULL;
-	struct fbuf fb = {0};
-	uint32_t flags = 0;
-	int err;
-
-	if (!*type)
-		type = "normal";
-	b = xmpp_stanza_get_child_by_name(st, "body");
-	if (b)
-		body = xmpp_stanza_get_text(b);
-	if (xmpp_stanza_get_child_by_name_and_ns(st, "request", NS_RECEIPTS))
-		flags |= 1;
-	e = xmpp_stanza_get_child_by_name(st, "error");
-	if (!strcmp(type, "error") && e) {
-		for (c = xmpp_stanza_get_children(e); c;
-		     c = xmpp_stanza_get_next(c)) {
-			const char *n = xmpp_stanza_get_name(c);
-			const char *ns = xmpp_stanza_get_ns(c);
-			if (!n || !ns || strcmp(ns, NS_STANZAS))
-				continue;
-			if (!strcmp(n, "text")) {
-				tx = xmpp_stanza_get_text(c);
-				etext = tx ? tx : "";
-			} else if (!*cond)
-				cond = n;
-		}
-		if (!*cond)
-			cond = "undefined-condition";
-	}
-	frame_begin(&fb, MSG_XMPP_IN_MESSAGE, 0);
-	frame_put_cstr(&fb, attr(st, "from"));
-	frame_put_cstr(&fb, attr(st, "to"));
-	frame_put_cstr(&fb, attr(st, "id"));
-	frame_put_cstr(&fb, type);
-	frame_put_cstr(&fb, body);
-	frame_put_cstr(&fb, cond);
-	frame_put_cstr(&fb, etext);
-	frame_put_u32(&fb, flags);
-	err = tlink_send_reliable(xf.tl, &fb);
-	if (err)
-		log_error("message from %s dropped: %s", attr(st, "from"),
-			  strerror(err));
-	fbuf_reset(&fb);
-	if (body)
-		xmpp_free(xf.ctx, body);
-	if (tx)
-		xmpp_free(xf.ctx, tx);
-	return 1;
-}
-
-
-/* A stanza for the translator, as XML (reliable). */
-static int stanza_forward(xmpp_stanza_t *st)
-{
+	struct m_xmpp_in m;
 	struct fbuf fb = {0};
 	char *buf = NULL;
 	size_t len = 0;
 	int err;
 
-	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
-		return ENOMEM;
-	frame_begin(&fb, MSG_XMPP_IN_STANZA, 0);
-	frame_put_str(&fb, buf, len);
-	err = tlink_send_reliable(xf.tl, &fb);
+	if (!xmpp_stanza_get_name(st))
+		return 1;
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK) {
+		stanza_refuse(st, ENOMEM);
+		return 1;
+	}
+	m.xml.p = buf;
+	m.xml.l = len;
+	err = msg_enc_xmpp_in(&fb, &m);
+	if (!err)
+		err = tlink_send_reliable(xf.tl, &fb);
 	fbuf_reset(&fb);
 	xmpp_free(xf.ctx, buf);
 	if (err)
-		log_error("%s from %s dropped: %s", xmpp_stanza_get_name(st),
-			  attr(st, "from"), strerror(err));
-	return err;
-}
-
-
-static int presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
-{
-	(void)stanza_forward(st);
-	return 1;
-}
-
-
-static bool jmi_child(xmpp_stanza_t *st)
-{
-	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c;
-	     c = xmpp_stanza_get_next(c)) {
-		const char *ns = xmpp_stanza_get_ns(c);
-		if (ns && !strcmp(ns, NS_JMI))
-			return true;
-	}
-	return false;
-}
-
-
-static xmpp_stanza_t *iq_reply(xmpp_stanza_t *st, const char *type)
-{
-	xmpp_stanza_t *r = xmpp_iq_new(xf.ctx, type, attr(st, "id"));
-
-	xmpp_stanza_set_to(r, attr(st, "from"));
-	xmpp_stanza_set_from(r, attr(st, "to"));
-	return r;
-}
-
-
-/* The <jingle/> child if there is one, else the first child element. */
-static xmpp_stanza_t *jingle_or_first(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *j =
-		xmpp_stanza_get_child_by_name_and_ns(st, "jingle", NS_JINGLE);
-	xmpp_stanza_t *c;
-
-	if (j)
-		return j;
-	for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
-		if (xmpp_stanza_is_tag(c))
-			return c;
-	return NULL;
-}
-
-
-static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
-{
-	const char *type = attr(st, "type");
-	xmpp_stanza_t *q = jingle_or_first(st), *r, *id, *f;
-	const char *ns = q ? xmpp_stanza_get_ns(q) : NULL;
-	static const char *features[] = {NS_DISCO_INFO,
-					 NS_PING,
-					 NS_RECEIPTS,
-					 NS_JINGLE,
-					 "urn:xmpp:jingle:apps:rtp:1",
-					 "urn:xmpp:jingle:apps:rtp:audio",
-					 "urn:xmpp:jingle:apps:rtp:video",
-					 "urn:xmpp:jingle:transports:ice-udp:1",
-					 "urn:xmpp:jingle:transports:raw-udp:1",
-					 "urn:xmpp:jingle:apps:dtls:0",
-					 "urn:xmpp:jingle:dtmf:0",
-					 NS_JMI,
-					 NULL};
-
-	if (strcmp(type, "get") && strcmp(type, "set")) {
-		/* replies to the translator's Jingle requests */
-		if (!strncmp(attr(st, "id"), "xsgw-c", 6))
-			(void)stanza_forward(st);
-		return 1;
-	}
-	if (q && ns && !strcmp(ns, NS_JINGLE) &&
-	    !strcmp(xmpp_stanza_get_name(q), "jingle")) {
-		if (stanza_forward(st)) {
-			r = iq_reply(st, "error");
-			q = error_stanza("internal-server-error", NULL);
-			xmpp_stanza_add_child(r, q);
-			xmpp_stanza_release(q);
-			xf_send(r);
-		}
-		return 1;
-	}
-	if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING)) {
-		xf_send(iq_reply(st, "result"));
-		return 1;
-	}
-	if (!strcmp(type, "get") && ns && !strcmp(ns, NS_DISCO_INFO) &&
-	    !xmpp_stanza_get_attribute(q, "node")) {
-		r = iq_reply(st, "result");
-		q = child(r, "query", NS_DISCO_INFO);
-		id = child(q, "identity", NULL);
-		xmpp_stanza_set_attribute(id, "category", "gateway");
-		xmpp_stanza_set_attribute(id, "type", "sip");
-		xmpp_stanza_set_attribute(id, "name", "XMPP-SIP gateway");
-		for (int i = 0; features[i]; i++) {
-			f = child(q, "feature", NULL);
-			xmpp_stanza_set_attribute(f, "var", features[i]);
-		}
-		xf_send(r);
-		return 1;
-	}
-	r = iq_reply(st, "error");
-	q = error_stanza("service-unavailable", NULL);
-	xmpp_stanza_add_child(r, q);
-	xmpp_stanza_release(q);
-	xf_send(r);
+		stanza_refuse(st, err);
 	return 1;
 }
 
@@ -523,11 +244,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
 			 xf.proc.cfg->xmpp.component);
 		xf.up = true;
 		xf.attempts = 0;
-		xmpp_handler_add(conn, message_handler, NULL, "message", NULL,
-				 NULL);
-		xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, NULL);
-		xmpp_handler_add(conn, presence_handler, NULL, "presence", NULL,
-				 NULL);
+		xmpp_handler_add(conn, stanza_handler, NULL, NULL, NULL, NULL);
 		link_report(true);
 		outq_flush();
 		return;

@@ -1,0 +1,23 @@
+#!/bin/sh
+# make lint: no global symbol of our programs may share a name with one a
+# linked library exports. The dynamic linker resolves a library's own calls
+# to the program's definition (symbol interposition): a sip-front function
+# once named sip_strans_init silently replaced libre's and broke every
+# server transaction.
+set -e
+BUILD=${1:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for l in re strophe lmdb yaml; do
+	f=$(ls /usr/lib/*/lib$l.so 2>/dev/null | head -1)
+	[ -n "$f" ] && nm -D --defined-only "$(readlink -f "$f")"
+done | awk '{print $3}' | sort -u > "$tmp/theirs"
+nm --defined-only "$BUILD"/bin/* | awk '$2 == "T" {print $3}' |
+	sort -u > "$tmp/ours"
+clash=$(comm -12 "$tmp/ours" "$tmp/theirs")
+if [ -n "$clash" ]; then
+	echo "check-symbols: also exported by a linked library:" >&2
+	echo "$clash" >&2
+	exit 1
+fi
+echo "check-symbols: no clash with libre, libstrophe, lmdb, yaml"

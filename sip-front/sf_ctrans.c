@@ -1,0 +1,318 @@
+/**
+ * @file sf_ctrans.c  Client transactions (RFC 3261 17.1) for the requests
+ *                     the translator sends: retransmission, Timers A/B/E/F,
+ *                     the hop-by-hop ACK of a non-2xx final response, and
+ *                     absorbing retransmitted finals (Timer D).
+ *
+ * The translator wrote every end-to-end header; this file adds the request
+ * line, the Via (the transport is chosen here) and Content-Length. Every
+ * identifier was chosen and stored by the translator, so a re-send after a
+ * restart is a retransmission of the same request. Each transaction ends
+ * with one MSG_SIP_IN_RESPONSE (its final response, or a local failure);
+ * in page mode (MESSAGE) only that one, otherwise provisionals too.
+ */
+#include <errno.h>
+#include <string.h>
+#include <re.h>
+#include "log.h"
+#include "sip_front.h"
+
+enum { UDP_MAX = 1300 };
+
+/** A request we sent: a client transaction. */
+struct creq {
+	struct le he;
+	uint64_t id; /**< outbox id */
+	char *branch, *method;
+	struct mbuf *mb;
+	struct sip_msg *req; /**< our request, decoded (for the ACK) */
+	struct sa dst;
+	enum sip_transp tp;
+	struct tmr retr, timeout;
+	uint32_t interval;
+	bool invite, completed;
+	bool page; /**< MESSAGE (page mode): only the outcome is reported */
+	struct sip_front *sf;
+};
+
+static void creq_destructor(void *arg)
+{
+	struct creq *c = arg;
+
+	tmr_cancel(&c->retr);
+	tmr_cancel(&c->timeout);
+	hash_unlink(&c->he);
+	mem_deref(c->branch);
+	mem_deref(c->method);
+	mem_deref(c->mb);
+	mem_deref(c->req);
+}
+
+
+/* The end of a client transaction: its final response or local failure. */
+static void creq_outcome(struct sip_front *sf, uint64_t id, uint16_t scode,
+			 const char *reason, const struct sip_msg *resp)
+{
+	sf_report_response(sf, id, scode, reason, resp);
+}
+
+
+/* Where a request goes: dst (an URI: route or remote target), else the
+ * proxy, else the Request-URI. Numeric hosts only. */
+static int next_hop(const struct xsgw_config *cfg, const struct pl *ruri,
+		    const struct pl *dst, struct sa *sa, enum sip_transp *tp)
+{
+	struct uri u;
+	struct pl pl, tpv;
+
+	*tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
+					       : SIP_TRANSP_UDP;
+	if (!dst->l && cfg->sip.proxy.port)
+		return sa_set_str(sa, cfg->sip.proxy.host, cfg->sip.proxy.port);
+	pl = dst->l ? *dst : *ruri;
+	/* a route may be a name-addr: <sip:...;lr> */
+	if (pl.l && pl.p[0] == '<') {
+		pl.p++;
+		pl.l = strcspn(pl.p, ">");
+	}
+	if (uri_decode(&u, &pl))
+		return EINVAL;
+	if (!msg_param_decode(&u.params, "transport", &tpv))
+		*tp = !pl_strcasecmp(&tpv, "tcp") ? SIP_TRANSP_TCP
+						  : SIP_TRANSP_UDP;
+	return sa_set(sa, &u.host, u.port ? u.port : 5060);
+}
+
+
+static void creq_retr_handler(void *arg)
+{
+	struct creq *c = arg;
+
+	c->mb->pos = 0;
+	(void)sip_send(c->sf->sip, NULL, c->tp, &c->dst, c->mb);
+	c->interval = c->invite ? c->interval * 2
+				: (c->interval * 2 > SIP_T2 ? SIP_T2
+							    : c->interval * 2);
+	tmr_start(&c->retr, c->interval, creq_retr_handler, c);
+}
+
+
+static void creq_timeout_handler(void *arg)
+{
+	struct creq *c = arg;
+
+	log_info("out %llu: %s timed out", (unsigned long long)c->id,
+		 c->method);
+	creq_outcome(c->sf, c->id, 408, "Request Timeout", NULL);
+	mem_deref(c);
+}
+
+
+static bool creq_id_match(struct le *le, void *arg)
+{
+	return ((struct creq *)le->data)->id == *(const uint64_t *)arg;
+}
+
+
+int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
+{
+	const struct xsgw_config *cfg = sf->proc.cfg;
+	const uint64_t id = m->out;
+	const bool page = m->flags & SIPF_PAGE;
+	struct creq *c = NULL;
+	struct sa laddr;
+	int err = 0;
+
+	if (tlink_is_done(sf->tl, id) ||
+	    hash_apply(sf->creqs, creq_id_match, (void *)&id))
+		return 0;
+
+	c = mem_zalloc(sizeof(*c), creq_destructor);
+	if (!c || pl_strdup(&c->method, &m->method) ||
+	    pl_strdup(&c->branch, &m->branch)) {
+		mem_deref(c);
+		return ENOMEM;
+	}
+	c->sf = sf;
+	c->id = id;
+	c->page = page;
+	c->invite = !strcmp(c->method, "INVITE");
+	tmr_init(&c->retr);
+	tmr_init(&c->timeout);
+	hash_append(sf->creqs, hash_joaat_str(c->branch), &c->he, c);
+
+	if (next_hop(cfg, &m->ruri, &m->dst, &c->dst, &c->tp)) {
+		log_info("out %llu: no route to %r", (unsigned long long)id,
+			 m->dst.l ? &m->dst : &m->ruri);
+		creq_outcome(sf, id, 503, "No Route To Destination", NULL);
+		mem_deref(c);
+		return 0;
+	}
+	if (c->tp == SIP_TRANSP_UDP && m->body.l + m->hdrs.l + 300 > UDP_MAX)
+		c->tp = SIP_TRANSP_TCP;
+	if (sip_transp_laddr(sf->sip, &laddr, c->tp, &c->dst))
+		laddr = sf->laddr;
+	c->mb = mbuf_alloc(m->body.l + m->hdrs.l + 512);
+	if (!c->mb) {
+		mem_deref(c);
+		return ENOMEM;
+	}
+	err = mbuf_printf(c->mb,
+			  "%s %r SIP/2.0\r\n"
+			  "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+			  "%r"
+			  "Content-Length: %zu\r\n\r\n%r",
+			  c->method, &m->ruri, sip_transp_name(c->tp),
+			  cfg->sip.local_host, sa_port(&laddr), c->branch,
+			  &m->hdrs, m->body.l, &m->body);
+	if (!err) {
+		c->mb->pos = 0;
+		err = sip_msg_decode(&c->req, c->mb);
+		c->mb->pos = 0;
+	}
+	if (err) {
+		log_warn("out %llu: cannot build %s: %s",
+			 (unsigned long long)id, c->method, strerror(err));
+		creq_outcome(sf, id, 500, "Bad Request Built", NULL);
+		mem_deref(c);
+		return 0;
+	}
+	err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
+	if (err) {
+		log_info("out %llu: send to %J failed: %s",
+			 (unsigned long long)id, &c->dst, strerror(err));
+		creq_outcome(sf, id, 503, "Service Unavailable", NULL);
+		mem_deref(c);
+		return 0;
+	}
+	log_debug("out %llu: %s %r via %s %J\n%b", (unsigned long long)id,
+		  c->method, &m->ruri, sip_transp_name(c->tp), &c->dst,
+		  c->mb->buf, c->mb->end);
+	if (!strcmp(c->method, "ACK")) {
+		/* no transaction: the translator re-sends it per 2xx */
+		sf_report_done(sf, id, 0, "sent");
+		mem_deref(c);
+		return 0;
+	}
+	if (c->tp == SIP_TRANSP_UDP) {
+		c->interval = T1_OF(sf);
+		tmr_start(&c->retr, T1_OF(sf), creq_retr_handler, c);
+	}
+	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : TB_OF(sf),
+		  creq_timeout_handler, c);
+	return 0;
+}
+
+
+/* The hop-by-hop ACK for a non-2xx final response (RFC 3261 17.1.1.3). */
+static void creq_ack(struct creq *c, const struct sip_msg *resp)
+{
+	const struct sip_msg *r = c->req;
+	struct mbuf *mb = mbuf_alloc(512);
+	struct le *le;
+	int err;
+
+	if (!mb)
+		return;
+	err = mbuf_printf(mb,
+			  "ACK %r SIP/2.0\r\n"
+			  "Via: %r\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "From: %r\r\n"
+			  "To: %r\r\n"
+			  "Call-ID: %r\r\n"
+			  "CSeq: %u ACK\r\n",
+			  &r->ruri, &sip_msg_hdr(r, SIP_HDR_VIA)->val,
+			  &r->from.val, &resp->to.val, &r->callid, r->cseq.num);
+	for (le = list_head(&r->hdrl); le && !err; le = le->next) {
+		const struct sip_hdr *h = le->data;
+		if (h->id == SIP_HDR_ROUTE)
+			err = mbuf_printf(mb, "Route: %r\r\n", &h->val);
+	}
+	err |= mbuf_printf(mb, "Content-Length: 0\r\n\r\n");
+	if (!err) {
+		mb->pos = 0;
+		(void)sip_send(c->sf->sip, NULL, c->tp, &c->dst, mb);
+	}
+	mem_deref(mb);
+}
+
+
+static void creq_gone_handler(void *arg)
+{
+	mem_deref(arg);
+}
+
+
+static bool creq_match(struct le *le, void *arg)
+{
+	const struct creq *c = le->data;
+	const struct sip_msg *msg = arg;
+
+	return !pl_strcmp(&msg->via.branch, c->branch) &&
+	       !pl_strcmp(&msg->cseq.met, c->method);
+}
+
+
+bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
+{
+	struct creq *c;
+	char reason[128];
+
+	c = list_ledata(hash_lookup(sf->creqs, hash_joaat_pl(&msg->via.branch),
+				    creq_match, (void *)msg));
+	pl_strcpy(&msg->reason, reason, sizeof(reason));
+	if (!c) {
+		/* a 2xx retransmission (the translator ACKs it again), or a
+		 * response for a transaction a previous incarnation had */
+		if (msg->scode >= 200 && msg->scode < 300 &&
+		    !pl_strcmp(&msg->cseq.met, "INVITE"))
+			sf_report_response(sf, 0, msg->scode, reason, msg);
+		return true;
+	}
+	if (c->completed) {
+		creq_ack(c, msg); /* a retransmitted final response */
+		return true;
+	}
+	if (msg->scode < 200) {
+		if (!c->page)
+			sf_report_response(sf, c->id, msg->scode, reason, msg);
+		if (c->invite)
+			tmr_cancel(&c->retr); /* Timer A stops (17.1.1.2) */
+		else if (c->tp == SIP_TRANSP_UDP) {
+			c->interval = SIP_T2;
+			tmr_start(&c->retr, SIP_T2, creq_retr_handler, c);
+		}
+		/* an answered INVITE may ring for long: the translator's
+		 * ring timeout ends it (CANCEL), not Timer B */
+		if (c->invite)
+			tmr_cancel(&c->timeout);
+		return true;
+	}
+	creq_outcome(sf, c->id, msg->scode, reason, msg);
+	if (c->invite && msg->scode >= 300) {
+		creq_ack(c, msg);
+		if (c->tp == SIP_TRANSP_UDP) {
+			/* Timer D: absorb and ACK retransmissions */
+			c->completed = true;
+			tmr_cancel(&c->retr);
+			tmr_start(&c->timeout, TB_OF(sf), creq_gone_handler, c);
+			return true;
+		}
+	}
+	mem_deref(c);
+	return true;
+}
+
+
+static bool flush_apply(struct le *le, void *arg)
+{
+	mem_deref(le->data);
+	return false;
+}
+
+
+void sf_ctrans_flush(struct sip_front *sf)
+{
+	hash_apply(sf->creqs, flush_apply, NULL);
+}

@@ -1,0 +1,172 @@
+/**
+ * @file tr_callrec.c  Call records in the store: load and save, the keys
+ *                     that find a call, its history, its deadline, and
+ *                     forgetting it.
+ *
+ * Keys (database callkey, built by keys.h):
+ *   CK_SID     owner NUL sid        the XMPP user's handle: only the owner
+ *                                   acts on a session
+ *   CK_DIALOG  Call-ID NUL ltag     requests and responses in our dialog
+ *   CK_REMOTE  Call-ID NUL rtag     S2X: INVITE retransmissions, CANCEL
+ * Call-ID alone is never a key: a hairpin call has the same Call-ID once
+ * as UAC and once as UAS.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "keys.h"
+#include "log.h"
+#include "translator.h"
+#include "util.h"
+
+enum { HISTORY_MAX = 4096 };
+
+
+int tr_callrec_load(struct translator *tr, uint64_t id, struct callrec *r)
+{
+	const void *v;
+	size_t vl;
+	int err = tr_rec_get(tr, DB_CALL, id, &v, &vl);
+
+	if (err)
+		return err;
+	err = callrec_decode(r, v, vl);
+	if (err)
+		log_error("call %llu: undecodable record",
+			  (unsigned long long)id);
+	return err;
+}
+
+
+void tr_callrec_save(struct translator *tr, uint64_t id, struct callrec *r)
+{
+	struct fbuf fb = {0};
+
+	r->updated = wall_ms();
+	tr_rec_put(tr, DB_CALL, id, &fb, callrec_encode(&fb, r));
+}
+
+
+void tr_callrec_key_put(struct translator *tr, enum callkey_kind kind,
+			const char *a, const char *b, uint64_t id)
+{
+	uint8_t k[KEY_MAX], v[8];
+	size_t kl = key_callkey(k, sizeof(k), kind, a, b);
+
+	key_id(v, id);
+	if (kl)
+		store_put(tr_txn(tr), DB_CALLKEY, k, kl, v, 8);
+}
+
+
+void tr_callrec_key_del(struct translator *tr, enum callkey_kind kind,
+			const char *a, const char *b)
+{
+	uint8_t k[KEY_MAX];
+	size_t kl = key_callkey(k, sizeof(k), kind, a, b);
+
+	if (kl)
+		(void)store_del(tr_txn(tr), DB_CALLKEY, k, kl);
+}
+
+
+uint64_t tr_callrec_key_get(struct translator *tr, enum callkey_kind kind,
+			    const char *a, const char *b)
+{
+	uint8_t k[KEY_MAX];
+	size_t kl = key_callkey(k, sizeof(k), kind, a, b), vl;
+	const void *v;
+
+	if (!kl || store_get(tr_txn(tr), DB_CALLKEY, k, kl, &v, &vl) || vl != 8)
+		return 0;
+	return key_id_parse(v);
+}
+
+
+uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
+			       const struct pl *a, const struct pl *b)
+{
+	char as[KEY_MAX], bs[KEY_MAX];
+
+	if (a->l >= sizeof(as) || b->l >= sizeof(bs))
+		return 0;
+	pl_strcpy(a, as, sizeof(as));
+	pl_strcpy(b, bs, sizeof(bs));
+	return tr_callrec_key_get(tr, kind, as, bs);
+}
+
+
+void tr_callrec_event(struct callrec *r, const char *fmt, ...)
+{
+	char line[256], *h = NULL;
+	va_list ap;
+	int n;
+
+	n = snprintf(line, sizeof(line), "%llu ",
+		     (unsigned long long)wall_ms());
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (r->history && strlen(r->history) + strlen(line) + 2 > HISTORY_MAX)
+		return; /* the first events are the telling ones */
+	if (re_sdprintf(&h, "%s%s\n", r->history ? r->history : "", line))
+		return;
+	mem_deref(r->history);
+	r->history = h;
+}
+
+
+void tr_callrec_deadline(struct translator *tr, uint64_t id, struct callrec *r,
+			 uint64_t when)
+{
+	if (r->deadline)
+		tr_deadline_del(tr, r->deadline, OWN_CALL, id);
+	r->deadline = when;
+	if (when)
+		tr_deadline(tr, when, OWN_CALL, id);
+}
+
+
+void tr_callrec_drop(struct translator *tr, uint64_t id, struct callrec *r,
+		     const char *why)
+{
+	log_info("call %llu (%s, sid %s, Call-ID %s) ended: %s",
+		 (unsigned long long)id,
+		 r->dir == CD_X2S ? "xmpp->sip" : "sip->xmpp", r->sid,
+		 r->callid, why);
+	tr_callrec_deadline(tr, id, r, 0);
+	tr_callrec_key_del(tr, CK_SID, r->owner, r->sid);
+	tr_callrec_key_del(tr, CK_DIALOG, r->callid, r->ltag);
+	if (r->dir == CD_S2X)
+		tr_callrec_key_del(tr, CK_REMOTE, r->callid, r->rtag);
+	tr_rec_del(tr, DB_CALL, id);
+	store_count(tr_txn(tr), "calls.ended", 1);
+}
+
+
+int tr_callrec_set(char **dst, const char *s)
+{
+	char *d = NULL;
+	int err = str_dup(&d, s ? s : "");
+
+	if (err)
+		return err;
+	mem_deref(*dst);
+	*dst = d;
+	return 0;
+}
+
+
+int tr_callrec_set_pl(char **dst, const struct pl *pl)
+{
+	char *d = NULL;
+	int err = pl_strdup(&d, pl);
+
+	if (err)
+		return err;
+	mem_deref(*dst);
+	*dst = d;
+	return 0;
+}

@@ -1,0 +1,151 @@
+/**
+ * @file tr_from_sip.c  A request or response from the sip-front, routed to
+ *                      its owner: a MESSAGE outside a dialog to messaging,
+ *                      everything else to the call it belongs to; responses
+ *                      to the owner of the request they answer.
+ */
+#include <errno.h>
+#include <string.h>
+#include <re.h>
+#include "log.h"
+#include "translator.h"
+
+
+/* The raw bytes as a libre message (msg and mb are the caller's). */
+static int decode(const struct pl *raw, struct mbuf **mbp,
+		  struct sip_msg **msgp)
+{
+	struct mbuf *mb = mbuf_alloc(raw->l + 1);
+
+	if (!mb)
+		return ENOMEM;
+	(void)mbuf_write_mem(mb, (const uint8_t *)raw->p, raw->l);
+	mb->pos = 0;
+	*mbp = mb;
+	return sip_msg_decode(msgp, mb);
+}
+
+
+static const struct {
+	const char *method;
+	enum call_event ev;
+} dialog_events[] = {
+	{"ACK", CE_S_ACK},         {"BYE", CE_S_BYE},
+	{"INVITE", CE_S_REINVITE}, {"UPDATE", CE_S_REINVITE},
+	{"INFO", CE_S_INFO},       {"OPTIONS", CE_S_OPTIONS},
+};
+
+
+static void reply(struct translator *tr, const struct call_ev *e,
+		  unsigned scode, const char *reason)
+{
+	struct tr_sip_reply rp = {.tx = e->tx,
+				  .src = e->src,
+				  .raw = e->raw,
+				  .scode = scode,
+				  .reason = reason};
+
+	if (!pl_strcmp(&e->msg->met, "ACK") ||
+	    (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL")))
+		return; /* never answered / answered by libre */
+	log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid, e->src,
+		 scode, reason);
+	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
+static void request_in(struct translator *tr, const struct call_ev *e)
+{
+	const struct sip_msg *msg = e->msg;
+	enum call_event ev = CE_S_OTHER;
+	uint64_t id;
+
+	if (!pl_strcmp(&msg->met, "INVITE") && !pl_isset(&msg->to.tag)) {
+		id = tr_callrec_key_get_pl(tr, CK_REMOTE, &msg->callid,
+					   &msg->from.tag);
+		if (id)
+			(void)tr_call_apply(tr, id, CE_S_INVITE_AGAIN, e);
+		else
+			(void)tr_call_apply(tr, 0, CE_S_INVITE, e);
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "CANCEL")) {
+		id = tr_callrec_key_get_pl(tr, CK_REMOTE, &msg->callid,
+					   &msg->from.tag);
+		if (!id || tr_call_apply(tr, id, CE_S_CANCEL, e))
+			reply(tr, e, 481, "Call/Transaction Does Not Exist");
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "MESSAGE") && !pl_isset(&msg->to.tag)) {
+		tr_msg_from_sip(tr, msg, e->tx, e->src, &e->raw);
+		return;
+	}
+	if (!pl_isset(&msg->to.tag)) {
+		reply(tr, e, 481, "Call/Transaction Does Not Exist");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(dialog_events) / sizeof(dialog_events[0]);
+	     i++)
+		if (!pl_strcmp(&msg->met, dialog_events[i].method))
+			ev = dialog_events[i].ev;
+	id = tr_callrec_key_get_pl(tr, CK_DIALOG, &msg->callid, &msg->to.tag);
+	if (!id || tr_call_apply(tr, id, ev, e))
+		reply(tr, e, 481, "Call/Transaction Does Not Exist");
+}
+
+
+void tr_from_sip_request(struct translator *tr,
+			 const struct m_sip_in_request *m)
+{
+	struct call_ev e = {.tx = m->tx, .raw = m->raw};
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb = NULL;
+	char src[80];
+
+	if (m->src.l >= sizeof(src) || decode(&m->raw, &mb, &msg)) {
+		log_warn("undecodable request from the sip-front");
+		goto out;
+	}
+	pl_strcpy(&m->src, src, sizeof(src));
+	e.src = src;
+	e.msg = msg;
+	request_in(tr, &e);
+out:
+	mem_deref(msg);
+	mem_deref(mb);
+}
+
+
+void tr_from_sip_response(struct translator *tr,
+			  const struct m_sip_in_response *m)
+{
+	struct tr_outcome oc = {
+		.response = true, .out = m->out, .scode = m->scode};
+	struct tr_owner owner = {OWN_NONE, 0};
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb = NULL;
+	char reason[128];
+	int err;
+
+	pl_strcpy(&m->reason, reason, sizeof(reason));
+	oc.reason = reason;
+	if (m->raw.l && decode(&m->raw, &mb, &msg)) {
+		log_warn("undecodable response from the sip-front");
+		goto out;
+	}
+	oc.msg = msg;
+	/* the request's owner; a final response ends its outbox entry */
+	err = tr_out_take(tr, PROC_SIP_FRONT, m->out, m->scode >= 200, &owner);
+	if (err && msg) {
+		/* no entry (a 2xx retransmitted after the transaction):
+		 * the dialog's call, if any */
+		owner.kind = OWN_CALL;
+		owner.id = tr_callrec_key_get_pl(tr, CK_DIALOG, &msg->callid,
+						 &msg->from.tag);
+	}
+	if (owner.id)
+		tr_owner_outcome(tr, owner, &oc);
+out:
+	mem_deref(msg);
+	mem_deref(mb);
+}

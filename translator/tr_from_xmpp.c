@@ -1,0 +1,190 @@
+/**
+ * @file tr_from_xmpp.c  A stanza from the xmpp-front, routed to its owner:
+ *                       presence, chat (tr_msg), Jingle and XEP-0353 (the
+ *                       call state machine), replies to our IQs, and the
+ *                       gateway's own disco#info and ping.
+ */
+#include <errno.h>
+#include <string.h>
+#include <re.h>
+#include "log.h"
+#include "translator.h"
+#include "xmpp_util.h"
+
+
+/* XEP-0353 from a device: about a call of the owner's (or a propose to a
+ * gateway JID, which proceeds at once). */
+static void jmi_in(struct translator *tr, xmpp_stanza_t *st, xmpp_stanza_t *c)
+{
+	struct call_ev e = {.st = st, .from = xu_attr(st, "from")};
+	const char *what = xmpp_stanza_get_name(c);
+	char owner[512];
+	uint64_t id;
+
+	xu_bare(e.from, owner, sizeof(owner));
+	if (!strcmp(what, "propose")) {
+		/* the gateway is the callee's device: the caller's
+		 * session-initiate (sid = the propose id) follows */
+		const char *sid = xu_attr(c, "id");
+		if (*sid && strchr(e.from, '/') &&
+		    strchr(xu_attr(st, "to"), '@') &&
+		    tr_presence_served(tr->proc.cfg, owner))
+			tr_xmpp_jmi_proceed(tr, xu_attr(st, "to"), e.from, sid);
+		return;
+	}
+	id = tr_callrec_key_get(tr, CK_SID, owner, xu_attr(c, "id"));
+	if (!id)
+		return;
+	if (!strcmp(what, "ringing"))
+		(void)tr_call_apply(tr, id, CE_X_JMI_RINGING, &e);
+	else if (!strcmp(what, "proceed"))
+		(void)tr_call_apply(tr, id, CE_X_JMI_PROCEED, &e);
+	else if (!strcmp(what, "reject"))
+		(void)tr_call_apply(tr, id, CE_X_JMI_REJECT, &e);
+}
+
+
+static void message_in(struct translator *tr, xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *jmi = xu_child_ns(st, NS_JMI);
+
+	if (jmi)
+		jmi_in(tr, st, jmi);
+	else
+		tr_msg_from_xmpp(tr, st);
+}
+
+
+/* A reply to an IQ we sent: only a call's (a session-initiate) matters. */
+static void iq_reply_in(struct translator *tr, xmpp_stanza_t *iq)
+{
+	struct call_ev e = {.iq = NULL, .from = xu_attr(iq, "from")};
+	uint64_t id;
+
+	if (xu_id_parse(xu_attr(iq, "id"), &id) != XU_ID_CALL)
+		return;
+	(void)tr_call_apply(tr, id,
+			    strcmp(xu_attr(iq, "type"), "error")
+				    ? CE_X_IQ_RESULT
+				    : CE_X_IQ_ERROR,
+			    &e);
+}
+
+
+static const struct {
+	const char *action;
+	enum call_event ev;
+} jingle_events[] = {
+	{"session-accept", CE_X_ACCEPT}, {"session-terminate", CE_X_TERMINATE},
+	{"session-info", CE_X_INFO},     {"transport-info", CE_X_TRANSPORT},
+	{"source-add", CE_X_SOURCE},     {"source-remove", CE_X_SOURCE},
+	{"source-update", CE_X_SOURCE},
+};
+
+
+static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
+		      xmpp_stanza_t *j)
+{
+	struct call_ev e = {.iq = iq, .j = j, .from = xu_attr(iq, "from")};
+	const char *type = xu_attr(iq, "type");
+	const char *action = xu_attr(j, "action"), *sid = xu_attr(j, "sid");
+	char owner[512];
+	uint64_t id;
+
+	xu_bare(e.from, owner, sizeof(owner));
+	if (!*sid || !*action || !strchr(e.from, '/')) {
+		tr_xmpp_iq_answer(tr, iq, "bad-request",
+				  "jingle needs action and sid");
+		return;
+	}
+	if (!tr_presence_served(tr->proc.cfg, owner)) {
+		tr_xmpp_iq_answer(tr, iq, "forbidden",
+				  "not a user of the served domains");
+		return;
+	}
+	if (!strcmp(type, "set") && !strcmp(action, "session-initiate")) {
+		(void)tr_call_apply(tr, 0, CE_X_INITIATE, &e);
+		return;
+	}
+	/* everything else acts on an existing session of the sender's */
+	id = tr_callrec_key_get(tr, CK_SID, owner, sid);
+	if (!id) {
+		tr_xmpp_iq_answer(tr, iq, "item-not-found", NULL);
+		return;
+	}
+	if (!strcmp(type, "get")) {
+		if (!strcmp(action, "existing-session-initiate"))
+			(void)tr_call_apply(tr, id, CE_X_EXISTING, &e);
+		else
+			tr_xmpp_iq_answer(tr, iq, "feature-not-implemented",
+					  NULL);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(jingle_events) / sizeof(jingle_events[0]);
+	     i++)
+		if (!strcmp(action, jingle_events[i].action)) {
+			if (tr_call_apply(tr, id, jingle_events[i].ev, &e))
+				tr_xmpp_iq_answer(tr, iq, "item-not-found",
+						  NULL);
+			return;
+		}
+	tr_xmpp_iq_answer(tr, iq, "feature-not-implemented", NULL);
+}
+
+
+static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
+{
+	const char *type = xu_attr(iq, "type");
+	xmpp_stanza_t *q;
+	const char *ns;
+
+	if (!strcmp(type, "result") || !strcmp(type, "error")) {
+		iq_reply_in(tr, iq);
+		return;
+	}
+	if (strcmp(type, "get") && strcmp(type, "set")) {
+		tr_xmpp_iq_answer(tr, iq, "bad-request", "no such IQ type");
+		return;
+	}
+	q = xmpp_stanza_get_child_by_name_and_ns(iq, "jingle", NS_JINGLE);
+	if (q) {
+		jingle_in(tr, iq, q);
+		return;
+	}
+	q = xu_first_elem(iq);
+	ns = q ? xmpp_stanza_get_ns(q) : NULL;
+	if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING))
+		tr_xmpp_iq_answer(tr, iq, NULL, NULL);
+	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_DISCO_INFO) &&
+		 !xmpp_stanza_get_attribute(q, "node"))
+		tr_xmpp_disco_info(tr, iq);
+	else
+		tr_xmpp_iq_answer(tr, iq, "service-unavailable", NULL);
+}
+
+
+void tr_from_xmpp(struct translator *tr, const struct m_xmpp_in *m)
+{
+	char *xml = NULL;
+	xmpp_stanza_t *st;
+	const char *name;
+
+	if (pl_strdup(&xml, &m->xml))
+		return;
+	st = xmpp_stanza_new_from_string(tr->xctx, xml);
+	mem_deref(xml);
+	if (!st) {
+		log_warn("undecodable stanza from the xmpp-front");
+		return; /* the front parsed it: not a channel error */
+	}
+	name = xmpp_stanza_get_name(st);
+	if (!name)
+		;
+	else if (!strcmp(name, "presence"))
+		tr_presence_in(tr, st);
+	else if (!strcmp(name, "message"))
+		message_in(tr, st);
+	else if (!strcmp(name, "iq"))
+		iq_in(tr, st);
+	xmpp_stanza_release(st);
+}

@@ -1,0 +1,183 @@
+/**
+ * @file tr_sip_out.c  Every SIP header the gateway writes is written here:
+ *                     requests in a dialog (from the call record), the SIP
+ *                     MESSAGE of a chat, and responses. The sip-front adds
+ *                     only what its transport decides: the request line,
+ *                     Via and Content-Length (and libre copies Via, From,
+ *                     To, Call-ID and CSeq into a response).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <re.h>
+#include "log.h"
+#include "translator.h"
+#include "util.h"
+
+#define ALLOW                                                                  \
+	"Allow: INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS\r\n"
+#define UA "User-Agent: xsgw\r\n"
+
+
+char *tr_sip_token(const char *prefix)
+{
+	char *s = NULL;
+
+	re_sdprintf(&s, "%s%016llx", prefix, (unsigned long long)random_u64());
+	return s;
+}
+
+
+static int contact_hdr(struct translator *tr, struct mbuf *mb)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+
+	return mbuf_printf(mb, "Contact: <sip:xsgw@%s:%u%s>\r\n",
+			   cfg->sip.local_host, cfg->sip.listen.port,
+			   cfg->sip.transport == SIP_TP_TCP ? ";transport=tcp"
+							    : "");
+}
+
+
+/* First line of a route set ("" if none). */
+static void first_route(const char *routes, char *out, size_t sz)
+{
+	size_t n = routes ? strcspn(routes, "\n") : 0;
+
+	if (n >= sz)
+		n = 0;
+	memcpy(out, routes ? routes : "", n);
+	out[n] = 0;
+}
+
+
+uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
+			const char *method, uint32_t cseq, const char *branch,
+			const char *ctype, const char *extra, const char *body)
+{
+	struct mbuf *mb = mbuf_alloc(1024);
+	struct m_sip_out_request m = {0};
+	char *br = NULL, *rs = NULL, *save = NULL, *line, dst[512];
+	const bool cancel = !strcmp(method, "CANCEL");
+	const bool ack = !strcmp(method, "ACK");
+	const bool invite = !strcmp(method, "INVITE");
+	const char *ruri =
+		cancel || !r->target || !*r->target ? r->inv_ruri : r->target;
+	uint64_t out = 0;
+	int err;
+
+	if (!mb)
+		return 0;
+	if (!cseq)
+		cseq = ++r->lcseq;
+	if (!branch)
+		branch = br = tr_sip_token("z9hG4bK");
+	err = mbuf_printf(mb,
+			  "Max-Forwards: 70\r\n"
+			  "From: %s;tag=%s\r\nTo: %s%s%s\r\n"
+			  "Call-ID: %s\r\nCSeq: %u %s\r\n",
+			  r->luri, r->ltag, r->ruri,
+			  r->rtag && *r->rtag && !cancel ? ";tag=" : "",
+			  r->rtag && !cancel ? r->rtag : "", r->callid, cseq,
+			  method);
+	if (!cancel && !ack)
+		err |= contact_hdr(tr, mb);
+	if (r->routes && *r->routes && !str_dup(&rs, r->routes)) {
+		for (line = strtok_r(rs, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			err |= mbuf_printf(mb, "Route: %s\r\n", line);
+	}
+	if (invite)
+		err |= mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
+	if (invite || !strcmp(method, "BYE"))
+		err |= mbuf_write_str(mb, ALLOW);
+	err |= mbuf_write_str(mb, UA);
+	if (body && *body)
+		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
+	if (extra)
+		err |= mbuf_write_str(mb, extra);
+	first_route(cancel ? "" : r->routes, dst, sizeof(dst));
+	if (!*dst && r->dir == CD_S2X && !cancel)
+		snprintf(dst, sizeof(dst), "%s", ruri);
+	if (!err) {
+		pl_set_str(&m.method, method);
+		pl_set_str(&m.ruri, ruri ? ruri : "");
+		pl_set_str(&m.dst, dst);
+		pl_set_str(&m.branch, branch);
+		m.hdrs.p = (const char *)mb->buf;
+		m.hdrs.l = mb->end;
+		pl_set_str(&m.body, body ? body : "");
+		out = tr_out_sip_request(tr, (struct tr_owner){OWN_CALL, id},
+					 &m);
+	}
+	mem_deref(mb);
+	mem_deref(br);
+	mem_deref(rs);
+	return out;
+}
+
+
+uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
+			const struct tr_sip_reply *rp)
+{
+	struct mbuf *mb = mbuf_alloc(256);
+	struct m_sip_out_response m = {0};
+	uint64_t out = 0;
+	int err = mb ? 0 : ENOMEM;
+
+	if (!err && rp->contact)
+		err = contact_hdr(tr, mb) |
+		      mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
+	if (!err && ((rp->scode >= 200 && rp->scode < 300) || rp->scode == 405))
+		err = mbuf_write_str(mb, ALLOW);
+	if (!err && rp->extra)
+		err = mbuf_write_str(mb, rp->extra);
+	if (!err && rp->body && *rp->body)
+		err = mbuf_printf(mb, "Content-Type: %s\r\n",
+				  rp->ctype ? rp->ctype : "application/sdp");
+	if (!err) {
+		m.tx = rp->tx;
+		pl_set_str(&m.src, rp->src ? rp->src : "");
+		m.raw = rp->raw;
+		m.totag = rp->totag;
+		m.scode = rp->scode;
+		pl_set_str(&m.reason, rp->reason);
+		m.hdrs.p = (const char *)mb->buf;
+		m.hdrs.l = mb->end;
+		pl_set_str(&m.body, rp->body ? rp->body : "");
+		out = tr_out_sip_response(tr, owner, &m);
+	}
+	mem_deref(mb);
+	return out;
+}
+
+
+uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
+			const struct tr_sip_page *pg)
+{
+	struct m_sip_out_request m = {.flags = SIPF_PAGE};
+	char *hdrs = NULL;
+	uint64_t out = 0;
+	int err;
+
+	err = re_sdprintf(&hdrs,
+			  "Max-Forwards: 70\r\n"
+			  "From: <%s>;tag=%s\r\n"
+			  "To: <%s>\r\n"
+			  "Call-ID: %s\r\n"
+			  "CSeq: %u MESSAGE\r\n" UA "Content-Type: %s\r\n",
+			  pg->from, pg->ftag, pg->to, pg->callid, pg->cseq,
+			  pg->ctype);
+	if (!err) {
+		pl_set_str(&m.method, "MESSAGE");
+		pl_set_str(&m.ruri, pg->ruri);
+		pl_set_str(&m.branch, pg->branch);
+		pl_set_str(&m.hdrs, hdrs);
+		pl_set_str(&m.body, pg->body ? pg->body : "");
+		out = tr_out_sip_request(tr, (struct tr_owner){OWN_MSG, msg},
+					 &m);
+	}
+	mem_deref(hdrs);
+	return out;
+}

@@ -1,0 +1,298 @@
+/**
+ * @file tr_xmpp_out.c  Every stanza the gateway writes is built here, and
+ *                      goes out through the outbox as XML that the
+ *                      xmpp-front writes as it is.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include "log.h"
+#include "translator.h"
+#include "xmpp_util.h"
+
+#define OWNER(k, i) ((struct tr_owner){(k), (i)})
+
+
+void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
+		  xmpp_stanza_t *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	/* the stream's default namespace is the component's */
+	xmpp_stanza_del_attribute(st, "lang");
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK) {
+		log_error("cannot serialise a stanza");
+		return;
+	}
+	(void)tr_out_xmpp(tr, owner, buf, len);
+	xmpp_free(tr->xctx, buf);
+}
+
+
+void tr_xmpp_iq_answer(struct translator *tr, xmpp_stanza_t *req,
+		       const char *cond, const char *text)
+{
+	xmpp_stanza_t *r;
+
+	if (cond) {
+		r = xu_error_reply(tr->xctx, req, cond, text);
+	} else {
+		r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
+		xmpp_stanza_set_to(r, xu_attr(req, "from"));
+		xmpp_stanza_set_from(r, xu_attr(req, "to"));
+	}
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
+	xmpp_stanza_release(r);
+}
+
+
+void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
+{
+	static const char *features[] = {NS_DISCO_INFO,
+					 NS_PING,
+					 NS_RECEIPTS,
+					 NS_JINGLE,
+					 NS_RTP,
+					 "urn:xmpp:jingle:apps:rtp:audio",
+					 "urn:xmpp:jingle:apps:rtp:video",
+					 NS_ICE,
+					 NS_RAW_UDP,
+					 NS_DTLS,
+					 NS_DTMF,
+					 NS_JMI,
+					 NULL};
+	xmpp_stanza_t *r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
+	xmpp_stanza_t *q, *id, *f;
+
+	xmpp_stanza_set_to(r, xu_attr(req, "from"));
+	xmpp_stanza_set_from(r, xu_attr(req, "to"));
+	q = xu_elem(tr->xctx, r, "query", NS_DISCO_INFO);
+	id = xu_elem(tr->xctx, q, "identity", NULL);
+	xmpp_stanza_set_attribute(id, "category", "gateway");
+	xmpp_stanza_set_attribute(id, "type", "sip");
+	xmpp_stanza_set_attribute(id, "name", "XMPP-SIP gateway");
+	for (int i = 0; features[i]; i++) {
+		f = xu_elem(tr->xctx, q, "feature", NULL);
+		xmpp_stanza_set_attribute(f, "var", features[i]);
+	}
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
+	xmpp_stanza_release(r);
+}
+
+
+static xmpp_stanza_t *message_new(struct translator *tr, const char *type,
+				  const char *from, const char *to,
+				  const char *id)
+{
+	xmpp_stanza_t *m = xmpp_message_new(tr->xctx, type, to, id);
+
+	xmpp_stanza_set_from(m, from);
+	return m;
+}
+
+
+void tr_xmpp_chat(struct translator *tr, uint64_t msg, const char *from,
+		  const char *to, const char *id, const char *body)
+{
+	xmpp_stanza_t *m = message_new(tr, "chat", from, to, id);
+
+	xmpp_message_set_body(m, body);
+	tr_xmpp_send(tr, OWNER(OWN_MSG, msg), m);
+	xmpp_stanza_release(m);
+}
+
+
+void tr_xmpp_msg_error(struct translator *tr, uint64_t msg, const char *from,
+		       const char *to, const char *id, const char *cond,
+		       const char *text, const char *body)
+{
+	xmpp_stanza_t *m = message_new(tr, "error", from, to, id);
+
+	if (body && *body)
+		xmpp_message_set_body(m, body);
+	xu_add_error(tr->xctx, m, cond, text);
+	tr_xmpp_send(tr, OWNER(OWN_MSG, msg), m);
+	xmpp_stanza_release(m);
+}
+
+
+void tr_xmpp_receipt(struct translator *tr, uint64_t msg, const char *from,
+		     const char *to, const char *id)
+{
+	char rid[40];
+	xmpp_stanza_t *m =
+		message_new(tr, NULL, from, to,
+			    xu_id(rid, sizeof(rid), XU_ID_RECEIPT, msg));
+	xmpp_stanza_t *r = xu_elem(tr->xctx, m, "received", NS_RECEIPTS);
+
+	xmpp_stanza_set_attribute(r, "id", id);
+	tr_xmpp_send(tr, OWNER(OWN_MSG, msg), m);
+	xmpp_stanza_release(m);
+}
+
+
+void tr_xmpp_subscribed(struct translator *tr, const char *from, const char *to)
+{
+	xmpp_stanza_t *r = xmpp_presence_new(tr->xctx);
+
+	xmpp_stanza_set_type(r, "subscribed");
+	xmpp_stanza_set_to(r, to);
+	xmpp_stanza_set_from(r, from);
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
+	xmpp_stanza_release(r);
+}
+
+
+xmpp_stanza_t *tr_xmpp_jingle(struct translator *tr, uint64_t id,
+			      const struct callrec *r, const char *to,
+			      const char *action, xmpp_stanza_t **jp)
+{
+	char iqid[64];
+	xmpp_stanza_t *iq, *j;
+
+	/* unique across restarts; replies find the call by its id */
+	iq = xmpp_iq_new(tr->xctx, "set",
+			 xu_id(iqid, sizeof(iqid), XU_ID_CALL, id));
+	xmpp_stanza_set_to(iq, to);
+	xmpp_stanza_set_from(iq, r->gwjid);
+	j = xu_elem(tr->xctx, iq, "jingle", NS_JINGLE);
+	xmpp_stanza_set_attribute(j, "action", action);
+	xmpp_stanza_set_attribute(j, "sid", r->sid);
+	if (r->initiator && *r->initiator)
+		xmpp_stanza_set_attribute(j, "initiator", r->initiator);
+	if (r->responder && *r->responder && strcmp(action, "session-initiate"))
+		xmpp_stanza_set_attribute(j, "responder", r->responder);
+	if (jp)
+		*jp = j;
+	return iq;
+}
+
+
+void tr_xmpp_jingle_to_all(struct translator *tr, uint64_t id,
+			   const struct callrec *r, xmpp_stanza_t *iq)
+{
+	char *rung = NULL, *save = NULL, *to;
+
+	if (r->ufull && *r->ufull) {
+		xmpp_stanza_set_to(iq, r->ufull);
+		tr_xmpp_send(tr, OWNER(OWN_CALL, id), iq);
+		return;
+	}
+	if (str_dup(&rung, r->rung ? r->rung : ""))
+		return;
+	for (to = strtok_r(rung, "\n", &save); to;
+	     to = strtok_r(NULL, "\n", &save)) {
+		xmpp_stanza_set_to(iq, to);
+		tr_xmpp_send(tr, OWNER(OWN_CALL, id), iq);
+	}
+	mem_deref(rung);
+}
+
+
+void tr_xmpp_terminate(struct translator *tr, uint64_t id,
+		       const struct callrec *r, const char *reason,
+		       unsigned scode, const char *phrase)
+{
+	xmpp_stanza_t *j, *iq = tr_xmpp_jingle(tr, id, r, r->owner,
+					       "session-terminate", &j);
+	xmpp_stanza_t *re = xu_elem(tr->xctx, j, "reason", NULL);
+
+	xu_elem(tr->xctx, re, reason, NULL);
+	if (scode) {
+		char code[12];
+		xmpp_stanza_t *se;
+
+		snprintf(code, sizeof(code), "%u", scode);
+		xu_text_elem(tr->xctx, re, "sip-error", NULL,
+			     phrase ? phrase : "");
+		se = xmpp_stanza_get_child_by_name(re, "sip-error");
+		xmpp_stanza_set_attribute(se, "code", code);
+		if (phrase && *phrase)
+			xu_text_elem(tr->xctx, re, "text", NULL, phrase);
+	}
+	tr_xmpp_jingle_to_all(tr, id, r, iq);
+	xmpp_stanza_release(iq);
+}
+
+
+void tr_xmpp_cancel_others(struct translator *tr, uint64_t id,
+			   const struct callrec *r, const char *winner)
+{
+	char *rung = NULL, *save = NULL, *to;
+
+	if (str_dup(&rung, r->rung ? r->rung : ""))
+		return;
+	for (to = strtok_r(rung, "\n", &save); to;
+	     to = strtok_r(NULL, "\n", &save)) {
+		xmpp_stanza_t *j, *iq;
+		if (!strcmp(to, winner))
+			continue;
+		iq = tr_xmpp_jingle(tr, id, r, to, "session-terminate", &j);
+		xu_elem(tr->xctx, xu_elem(tr->xctx, j, "reason", NULL),
+			"cancel", NULL);
+		tr_xmpp_send(tr, OWNER(OWN_CALL, id), iq);
+		xmpp_stanza_release(iq);
+	}
+	mem_deref(rung);
+}
+
+
+int tr_xmpp_initiate_to(struct translator *tr, uint64_t id,
+			const struct callrec *r, const char *from,
+			const char *to)
+{
+	xmpp_stanza_t *j = xmpp_stanza_new_from_string(
+		tr->xctx, r->init_xml ? r->init_xml : "");
+	xmpp_stanza_t *iq;
+	char iqid[64];
+
+	if (!j)
+		return EBADMSG;
+	iq = xmpp_iq_new(tr->xctx, "set",
+			 xu_id(iqid, sizeof(iqid), XU_ID_CALL, id));
+	xmpp_stanza_set_to(iq, to);
+	xmpp_stanza_set_from(iq, from);
+	xmpp_stanza_add_child(iq, j);
+	xmpp_stanza_release(j);
+	tr_xmpp_send(tr, OWNER(OWN_CALL, id), iq);
+	xmpp_stanza_release(iq);
+	return 0;
+}
+
+
+void tr_xmpp_jmi(struct translator *tr, uint64_t id, const struct callrec *r,
+		 const char *to, const char *what)
+{
+	xmpp_stanza_t *m, *e;
+	char mid[96];
+
+	snprintf(mid, sizeof(mid), "xsgw-jmi-%s-%s", what, r->sid);
+	m = message_new(tr, "chat", r->gwjid, to, mid);
+	e = xu_elem(tr->xctx, m, what, NS_JMI);
+	xmpp_stanza_set_attribute(e, "id", r->sid);
+	if (!strcmp(what, "propose")) {
+		xmpp_stanza_t *d = xu_elem(tr->xctx, e, "description", NS_RTP);
+		xmpp_stanza_set_attribute(d, "media", "audio");
+	}
+	xu_elem(tr->xctx, m, "store", NS_HINTS);
+	tr_xmpp_send(tr, OWNER(OWN_CALL, id), m);
+	xmpp_stanza_release(m);
+}
+
+
+void tr_xmpp_jmi_proceed(struct translator *tr, const char *from,
+			 const char *to, const char *sid)
+{
+	xmpp_stanza_t *m, *e;
+	char mid[96];
+
+	snprintf(mid, sizeof(mid), "xsgw-jmi-proceed-%s", sid);
+	m = message_new(tr, "chat", from, to, mid);
+	e = xu_elem(tr->xctx, m, "proceed", NS_JMI);
+	xmpp_stanza_set_attribute(e, "id", sid);
+	xu_elem(tr->xctx, m, "store", NS_HINTS);
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), m);
+	xmpp_stanza_release(m);
+}
