@@ -5,7 +5,8 @@
 #   make asan     the same tests with ASan+UBSan binaries
 #   make fuzz     libFuzzer targets (clang), a short run of each
 #   make bench    benchmark through the running gateway, JSON report
-#   make lint     clang-format check
+#   make lint     clang-format check, no symbol clashing with a library's,
+#                 no source files calling each other in a circle
 
 BUILD   ?= build
 CC      ?= cc
@@ -148,6 +149,7 @@ run: deps all
 
 lint: all
 	scripts/check-symbols.sh $(BUILD)
+	/usr/bin/python3 scripts/check-cycles.py $(BUILD)
 	clang-format --dry-run -Werror shared/*.[ch] supervisor/*.[ch] \
 		xmpp-front/*.[ch] sip-front/*.[ch] translator/*.[ch] ctl/*.[ch] \
 		tests/unit/*.c \
