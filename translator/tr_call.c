@@ -62,7 +62,7 @@
  *  any  ACTIVE              R_REINVITE_OK    ACK                       -
  *  any  ACTIVE              T_EXPIRED/OP_END BYE, terminate   -> GONE
  *  any  ACTIVE|RINGING|...  X_TRANSPORT      INFO (trickle fragment),
- *                                            held until a dialog exists -
+ *                                            kept until a dialog exists  -
  *  any  any                 S_BYE            200, terminate   -> GONE
  *  any  any                 S_INFO           DTMF / trickle to Jingle  -
  *  any  any                 S_OPTIONS        200                       -
@@ -342,7 +342,7 @@ static bool rung_has(const struct callrec *r, const char *who)
 }
 
 
-/* The trickle candidates held for the dialog, once there is one. */
+/* The trickle candidates kept for the dialog, once there is one. */
 static void frag_flush(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
@@ -828,8 +828,7 @@ static int x_transport(struct call_ctx *c)
 	mem_deref(r->pend_frag);
 	r->pend_frag = frag;
 	if (!r->rtag || !*r->rtag)
-		tr_callrec_event(r, "trickle candidates held until a dialog "
-				    "exists");
+		tr_callrec_event(r, "trickle candidates wait for a dialog");
 	frag_flush(c);
 	return r->state;
 }

@@ -201,7 +201,7 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const char *extra, const char *body);
 
-/** A response to a request held as raw bytes. */
+/** A response to a request kept as raw bytes. */
 struct tr_sip_reply {
 	uint64_t tx;     /**< the front's server transaction */
 	const char *src; /**< where the request came from */
