@@ -9,7 +9,7 @@
  *   msgkey    "s" TAB Call-ID TAB CSeq TAB From-tag -> id(be64)
  *   deadline  when_ms(be64) kind(u8) id(be64) -> empty: timers of the
  *             owner (enum owner_kind), which survive restarts
- *   rx        proc(be32) -> {u64 boot, u64 seq}: last frame applied
+ *   rx        proc(be32) -> rxrec.h: the last frame applied per front
  *   stats     counter name -> u64
  *   call      id -> call record (callrec.h)
  *   callkey   kind(1) a NUL b -> id(be64): "s" owner-bare-JID NUL sid,
@@ -22,6 +22,7 @@
  * translator/tr_upgrade.c):
  *   1  bb80ea4: deadline when||id; outbox id -> {front, whole frame};
  *      msgrec v1; callrec v5; "o" outbox-id keys in callkey; raw presence
+ *      and rx values
  *   2  this layout
  *
  * A record is one version byte followed by typed fields (frame.h codec).

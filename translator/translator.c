@@ -14,6 +14,7 @@
 #include <re.h>
 #include "keys.h"
 #include "log.h"
+#include "rxrec.h"
 #include "translator.h"
 
 static struct translator tr;
@@ -34,15 +35,19 @@ static const struct {
 /* Apply a reliable frame once: its seq is stored with its effects. */
 static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 {
-	uint8_t k[4], v[16];
+	struct rxrec r;
+	struct fbuf fb = {0};
+	uint8_t k[4];
 
 	if (fr->seq <= p->ack)
 		return false;
 	p->ack = fr->seq;
+	r.boot = p->boot;
+	r.seq = p->ack;
 	key_rx(k, p->id);
-	be64_put(v, p->boot);
-	be64_put(v + 8, p->ack);
-	store_put(tr_txn(&tr), DB_RX, k, sizeof(k), v, sizeof(v));
+	if (!rxrec_encode(&fb, &r))
+		store_put(tr_txn(&tr), DB_RX, k, sizeof(k), fb.b, fb.len);
+	fbuf_reset(&fb);
 	return true;
 }
 
@@ -112,6 +117,7 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 {
 	struct m_hello h;
 	struct tr_peer *p;
+	struct rxrec rx;
 	uint8_t k[4];
 	const void *v;
 	size_t vl;
@@ -127,9 +133,9 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 	}
 	key_rx(k, h.proc);
 	p->hwm = 0;
-	if (!store_get(tr_txn(&tr), DB_RX, k, sizeof(k), &v, &vl) && vl == 16 &&
-	    be64_get(v) == h.boot)
-		p->hwm = be64_get((const uint8_t *)v + 8);
+	if (!store_get(tr_txn(&tr), DB_RX, k, sizeof(k), &v, &vl) &&
+	    !rxrec_decode(&rx, v, vl) && rx.boot == h.boot)
+		p->hwm = rx.seq;
 	p->ack = p->hwm;
 	p->boot = h.boot;
 	if (p->ch && p->ch != ch) {
