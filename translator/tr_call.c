@@ -969,7 +969,8 @@ static int s_invite_again(struct call_ctx *c)
 				  .src = r->inv_src,
 				  .totag = totag_of(r),
 				  .scode = r->last_scode,
-				  .reason = "Ringing",
+				  .reason = r->last_scode == 100 ? "Trying"
+								 : "Ringing",
 				  .contact = true};
 
 	if (!r->last_scode)
@@ -1013,6 +1014,20 @@ static int s_ack(struct call_ctx *c)
 	r->inv_out = 0;
 	tr_callrec_event(r, "ACK");
 	return r->state;
+}
+
+
+/* RFC 3261 15.1.2: a BYE in the early dialog; the INVITE gets 487 too. */
+static int s_bye_early(struct call_ctx *c)
+{
+	reply(c, 200, "OK", false, NULL);
+	invite_reply(c, 487, "Request Terminated", NULL);
+	if (c->r->state == CS_PROPOSED)
+		tr_xmpp_jmi(c->tr, c->id, c->r, c->r->owner, "retract");
+	else
+		terminate(c, "success");
+	c->why = "BYE from SIP before the answer";
+	return GONE;
 }
 
 
@@ -1070,7 +1085,7 @@ static int s_reinvite(struct call_ctx *c)
 				       sizeof(eb));
 	}
 	r->on_hold = held;
-	tr_xmpp_send(c->tr, OWN_C(c), iq);
+	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
 	tr_callrec_set(&r->rsdp, offer);
 	mem_deref(r->lsdp);
 	r->lsdp = answer;
@@ -1130,9 +1145,8 @@ static int s_info(struct call_ctx *c)
 		reply(c, 415, "Unsupported Media Type", false, NULL);
 		goto out;
 	}
-	tr_xmpp_send(c->tr, OWN_C(c), iq);
+	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
 	reply(c, 200, "OK", false, NULL);
-	r->rcseq = msg->cseq.num;
 	next = r->state;
 out:
 	if (iq)
@@ -1402,6 +1416,7 @@ static const struct call_rule {
 	{S2X, RINGISH, CE_X_TERMINATE, x_terminate_ringing},
 	{S2X, RINGISH, CE_S_INVITE_AGAIN, s_invite_again},
 	{S2X, RINGISH, CE_S_CANCEL, s_cancel_ringing},
+	{S2X, RINGISH, CE_S_BYE, s_bye_early},
 	{S2X, RINGISH, CE_T_EXPIRED, end_ringing},
 	{S2X, RINGISH, CE_OP_END, end_ringing},
 	{S2X, S(CS_ACTIVE), CE_S_ACK, s_ack},
@@ -1466,12 +1481,12 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 							      : CE_R_OTHER;
 		if (pl_strcmp(&e->msg->cseq.met, "INVITE"))
 			return CE_R_OTHER; /* BYE, INFO, CANCEL */
-		if (e->msg->cseq.num != r->inv_cseq)
+		/* our initial INVITE only in X2S: in S2X inv_cseq is the
+		 * caller's, and every INVITE of ours is a re-INVITE */
+		if (r->dir != CD_X2S || e->msg->cseq.num != r->inv_cseq)
 			return e->scode >= 200 && e->scode < 300
 				       ? CE_R_REINVITE_OK
 				       : CE_R_OTHER;
-		if (r->dir != CD_X2S)
-			return CE_R_OTHER;
 		return e->scode < 200   ? CE_R_PROVISIONAL
 		       : e->scode < 300 ? CE_R_ANSWER
 					: CE_R_FAILURE;
@@ -1512,16 +1527,21 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 	struct callrec r = {0};
 	struct call_ctx c = {tr, id, &r, e, NULL, "ended"};
 	const struct call_rule *ru;
+	bool dirty = false;
 	unsigned rev;
 	int next;
 
 	if (id && tr_callrec_load(tr, id, &r))
 		return ENOENT;
 	rev = refine(&c, ev);
-	if (id && in_dialog_request(rev) && rev != CE_S_ACK && r.rcseq &&
-	    e->msg->cseq.num < r.rcseq) {
-		reply(&c, 500, "Out Of Order CSeq", false, NULL);
-		goto out;
+	if (id && in_dialog_request(rev) && rev != CE_S_ACK) {
+		/* RFC 3261 12.2.2: lower than the last one is refused */
+		if (r.rcseq && e->msg->cseq.num < r.rcseq) {
+			reply(&c, 500, "Out Of Order CSeq", false, NULL);
+			goto out;
+		}
+		dirty = r.rcseq != e->msg->cseq.num;
+		r.rcseq = e->msg->cseq.num;
 	}
 	ru = rule_find(r.dir, r.state, rev);
 	next = ru ? ru->act(&c) : NOCHANGE;
@@ -1530,6 +1550,8 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 			tr_callrec_drop(tr, c.id, &r, c.why);
 		goto out;
 	}
+	if (next == NOCHANGE && dirty)
+		next = (int)r.state;
 	if (in_dialog_request(rev) &&
 	    (next == NOCHANGE ? (int)r.state : next) == CS_ACTIVE) {
 		idle_deadline(&c); /* activity keeps it from the sweep */

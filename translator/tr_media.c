@@ -60,6 +60,16 @@ static int sdp_print(struct translator *tr, struct callrec *r,
 }
 
 
+/* At least one content that is not refused and has a codec. */
+static bool usable(const struct jsdp *m)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (!m->c[i].rejected && m->c[i].npt)
+			return true;
+	return false;
+}
+
+
 int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 			   xmpp_stanza_t *j, bool author_is_initiator,
 			   const char *offer_sdp, const char *action,
@@ -76,6 +86,12 @@ int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 	err = jsdp_jingle_decode(m, j, eb, ebsz);
 	if (err)
 		goto out;
+	if (!action && !usable(m)) {
+		/* an offer or answer must carry media (source-* need not) */
+		snprintf(eb, ebsz, "no content with a description");
+		err = EPROTO;
+		goto out;
+	}
 	if (offer_sdp && *offer_sdp) {
 		offer = jsdp_alloc();
 		pl_set_str(&opl, offer_sdp);
@@ -247,6 +263,11 @@ int tr_media_reoffer_answer(struct translator *tr, struct callrec *r,
 	}
 	/* answer with our media, following the offer's directions */
 	answer_model(am, lm, om);
+	if (!am->n) {
+		snprintf(eb, ebsz, "no common codec");
+		err = EPROTO;
+		goto out;
+	}
 	for (unsigned i = 0; i < om->n; i++)
 		if (om->c[i].senders == JSDP_BOTH && !om->c[i].rejected)
 			*held = false;

@@ -1,0 +1,4149 @@
+/* The translator without peers: the brain (build/libtranslator.a, the
+ * translator minus its main) is set up as main() does minus the listener,
+ * over a temporary store, with each front a socketpair. A test injects what
+ * a front would send through the translator's real entry points
+ * (tr_from_xmpp, tr_from_sip_request/response, tr_owner_done, deadlines
+ * taken past the clock, the operator's CE_OP_END), commits the batch, reads
+ * the frames the commit wrote to each front and checks them, and the
+ * records and keys in the store.
+ *
+ *   calls     one test per row of the transition table in tr_call.c, each
+ *             (direction, state) reached by a helper that drives a call
+ *             there (x2s_calling, x2s_ringing, x2s_active, x2s_cancelling,
+ *             x2s_waiting, s2x_ringing, s2x_proposed, s2x_active);
+ *   messages  chat <-> MESSAGE, outcomes, receipts, dedup, bounces,
+ *             retention;
+ *   outbox    replay of what is not done, with the same out ids; an
+ *             OUT_DONE for an unknown id.
+ *
+ * Tests marked "Regression" found a bug when they were written.
+ * XSGW_TEST_DUMP=1 prints every frame the fronts receive, XSGW_TEST_LOG=1
+ * the translator's log.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <re.h>
+#include "callrec.h"
+#include "config.h"
+#include "frame.h"
+#include "keys.h"
+#include "log.h"
+#include "msg.h"
+#include "msgrec.h"
+#include "outrec.h"
+#include "store.h"
+#include "translator.h"
+#include "xmpp_util.h"
+
+enum { MAXF = 32, BIG = 16384 };
+
+#define ALICE      "alice@localhost"
+#define ALICE_RES  "alice@localhost/res"
+#define ALICE_RES2 "alice@localhost/res2"
+#define ALICE_RES3 "alice@localhost/res3"
+#define BOB_GW     "bob@sip.localhost"
+#define BOB_URI    "sip:bob@127.0.0.1:5070"
+/* sip:bob@127.0.0.1:5070 seen from XMPP: 127.0.0.1 is not sip.domain
+ * (127.0.0.1:5070), so the host is escaped into the node */
+#define BOB_S2X_GW "bob\\40127.0.0.1@sip.localhost"
+#define PEER_SRC   "udp 127.0.0.1:5070"
+#define PEER_TGT   "sip:peer@127.0.0.1:5070"
+#define CONTACT    "<sip:xsgw@127.0.0.1:5600>"
+
+#define PHONE_SDP                                                              \
+	"v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"                       \
+	"c=IN IP4 127.0.0.1\r\nt=0 0\r\n"                                      \
+	"m=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+
+#define RTP_PCMU                                                               \
+	"<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>"       \
+	"<payload-type id='0' name='PCMU' clockrate='8000'/></description>"
+#define ICE_OPEN                                                               \
+	"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "             \
+	"ufrag='aaaa' pwd='aaaaaaaaaaaaaaaaaaaaaaaa'>"
+#define CAND(id, port)                                                         \
+	"<candidate foundation='1' component='1' protocol='udp' "              \
+	"priority='2130706431' ip='127.0.0.1' port='" port "' type='host' "    \
+	"generation='0' id='" id "'/>"
+#define ICE_OPEN_B                                                             \
+	"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "             \
+	"ufrag='bbbb' pwd='bbbbbbbbbbbbbbbbbbbbbbbb'>"
+#define CAND_40000  CAND("c1", "40000")
+#define CAND_40007  CAND("c7", "40007")
+#define CAND_40009  CAND("c9", "40009")
+#define CAND_41000  CAND("a1", "41000")
+#define AUDIO       "<content creator='initiator' name='audio' senders='both'>"
+#define VIDEO       "<content creator='initiator' name='video' senders='both'>"
+#define END_CONTENT "</transport></content>"
+/* alice's offer, her trickled candidates, bob's answer */
+#define OFFER         AUDIO RTP_PCMU ICE_OPEN CAND_40000 END_CONTENT
+#define TRICKLE_40009 AUDIO ICE_OPEN CAND_40009 END_CONTENT
+#define TRICKLE_40007 AUDIO ICE_OPEN CAND_40007 END_CONTENT
+#define TRICKLE_VIDEO VIDEO ICE_OPEN CAND_40009 END_CONTENT
+#define ANSWER        AUDIO RTP_PCMU ICE_OPEN_B CAND_41000 END_CONTENT
+/* XEP-0339: one more source in the audio content */
+#define SOURCE_ADD                                                             \
+	AUDIO "<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>" \
+	      "<payload-type id='0' name='PCMU' clockrate='8000'/>"            \
+	      "<source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='1111'>"   \
+	      "<parameter name='cname' "                                       \
+	      "value='c1'/></source></description>" ICE_OPEN CAND_40000        \
+		      END_CONTENT
+/* bad media: a description without media, a candidate without port */
+#define BAD_DESCRIPTION                                                        \
+	AUDIO "<description xmlns='urn:xmpp:jingle:apps:rtp:1'/>" ICE_OPEN     \
+		CAND_40000 END_CONTENT
+#define BAD_CANDIDATE                                                          \
+	AUDIO RTP_PCMU ICE_OPEN                                                \
+		"<candidate component='1' ip='127.0.0.1'/>" END_CONTENT
+
+
+/* ---- the translator and its fronts -------------------------------- */
+
+static struct translator tr;
+static char dir[64];
+static int xfd = -1, sfd = -1; /* the fronts' ends of the socketpairs */
+
+/* Config of a test (prestate); NULL: the defaults below. */
+struct opts {
+	uint32_t candidate_wait_ms;
+	uint32_t propose_timeout_ms;
+};
+static const struct opts defaults = {300, 1000};
+static const struct opts no_propose = {300, 0};
+
+
+/* One frame the commit wrote to a front. */
+struct staged {
+	uint16_t type;
+	uint8_t *buf; /* the frame: the decoded strings point here */
+	size_t len;
+	uint64_t out;
+	struct m_sip_out_request rq;
+	struct m_sip_out_response rs;
+	struct m_xmpp_out xo;
+	xmpp_stanza_t *st; /* MSG_XMPP_OUT parsed */
+};
+static struct staged xs[MAXF], ss[MAXF];
+static unsigned nx, ns;
+
+
+static void staged_clear(void)
+{
+	for (unsigned i = 0; i < nx; i++) {
+		if (xs[i].st)
+			xmpp_stanza_release(xs[i].st);
+		mem_deref(xs[i].buf);
+	}
+	for (unsigned i = 0; i < ns; i++)
+		mem_deref(ss[i].buf);
+	memset(xs, 0, sizeof(xs));
+	memset(ss, 0, sizeof(ss));
+	nx = ns = 0;
+}
+
+
+/* Read everything a front has received and decode it frame by frame. */
+static void drain(int fd, struct staged *arr, unsigned *n)
+{
+	uint8_t *in = NULL;
+	size_t len = 0, off = 0, used;
+	struct frame fr;
+	ssize_t r;
+
+	for (;;) {
+		uint8_t *b = in ? mem_realloc(in, len + 65536)
+				: mem_alloc(65536, NULL);
+		assert_non_null(b);
+		in = b;
+		r = recv(fd, in + len, 65536, MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	while (off < len) {
+		struct staged *s;
+		char *xml = NULL;
+
+		assert_int_equal(frame_parse(in + off, len - off, &fr, &used),
+				 0);
+		if (fr.type == MSG_ACK) { /* the fronts never sent anything */
+			fail_msg("an ACK to a front that sent no frame");
+		}
+		assert_true(*n < MAXF);
+		s = &arr[(*n)++];
+		s->type = fr.type;
+		s->len = used;
+		s->buf = mem_alloc(used, NULL);
+		assert_non_null(s->buf);
+		memcpy(s->buf, in + off, used);
+		assert_int_equal(frame_parse(s->buf, used, &fr, &used), 0);
+		switch (fr.type) {
+		case MSG_SIP_OUT_REQUEST:
+			assert_int_equal(msg_dec_sip_out_request(&fr, &s->rq),
+					 0);
+			s->out = s->rq.out;
+			break;
+		case MSG_SIP_OUT_RESPONSE:
+			assert_int_equal(msg_dec_sip_out_response(&fr, &s->rs),
+					 0);
+			s->out = s->rs.out;
+			break;
+		case MSG_XMPP_OUT:
+			assert_int_equal(msg_dec_xmpp_out(&fr, &s->xo), 0);
+			s->out = s->xo.out;
+			assert_int_equal(pl_strdup(&xml, &s->xo.xml), 0);
+			s->st = xmpp_stanza_new_from_string(tr.xctx, xml);
+			if (!s->st)
+				fail_msg("unparsable stanza: %s", xml);
+			mem_deref(xml);
+			break;
+		default:
+			fail_msg("unexpected frame %s to a front",
+				 msg_type_name(fr.type));
+		}
+		assert_true(s->out != 0);
+		off += used;
+	}
+	mem_deref(in);
+}
+
+
+/* XSGW_TEST_DUMP=1: print what the fronts received. */
+static void dump(void)
+{
+	for (unsigned i = 0; i < ns; i++) {
+		const struct staged *f = &ss[i];
+		if (f->type == MSG_SIP_OUT_REQUEST)
+			fprintf(stderr,
+				"sip> %.*s %.*s (out %llu)\n%.*s\n%.*s\n",
+				(int)f->rq.method.l, f->rq.method.p,
+				(int)f->rq.ruri.l, f->rq.ruri.p,
+				(unsigned long long)f->out, (int)f->rq.hdrs.l,
+				f->rq.hdrs.p, (int)f->rq.body.l, f->rq.body.p);
+		else
+			fprintf(stderr,
+				"sip> %u %.*s (out %llu, tx "
+				"%llu)\n%.*s\n%.*s\n",
+				f->rs.scode, (int)f->rs.reason.l,
+				f->rs.reason.p, (unsigned long long)f->out,
+				(unsigned long long)f->rs.tx, (int)f->rs.hdrs.l,
+				f->rs.hdrs.p, (int)f->rs.body.l, f->rs.body.p);
+	}
+	for (unsigned i = 0; i < nx; i++)
+		fprintf(stderr, "xmpp> %.*s\n", (int)xs[i].xo.xml.l,
+			xs[i].xo.xml.p);
+}
+
+
+/* End of a batch: commit, then what each front received. */
+static void commit(void)
+{
+	staged_clear();
+	tr_commit(&tr);
+	assert_null(tr.txn);
+	/* everything was written at once: nothing waits for the loop */
+	assert_int_equal(chan_queued(tr.sip.ch), 0);
+	assert_int_equal(chan_queued(tr.xmpp.ch), 0);
+	drain(sfd, ss, &ns);
+	drain(xfd, xs, &nx);
+	if (getenv("XSGW_TEST_DUMP"))
+		dump();
+}
+
+
+/* Drop the read transaction a look into the store opened. */
+static void release(void)
+{
+	assert_true(list_isempty(&tr.after));
+	if (tr.txn)
+		store_abort(tr.txn);
+	tr.txn = NULL;
+}
+
+
+static int chan_frame(struct chan *ch, struct frame *fr, void *arg)
+{
+	return EPROTO; /* the fronts never write in these tests */
+}
+
+
+static void front(struct tr_peer *p, enum proc_id id, int *mine)
+{
+	int sv[2], big = 4 << 20;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	for (int i = 0; i < 2; i++) {
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	}
+	p->id = id;
+	assert_int_equal(chan_alloc(&p->ch, sv[0], proc_name(id), chan_frame,
+				    NULL, NULL, NULL),
+			 0);
+	*mine = sv[1];
+}
+
+
+static int setup(void **state)
+{
+	const struct opts *o = *state ? *state : &defaults;
+	struct xsgw_config *cfg = NULL;
+	char path[128], eb[256];
+	FILE *f;
+
+	memset(&tr, 0, sizeof(tr));
+	strcpy(dir, "/tmp/xsgw-tr-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xsgw.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"xmpp: {component: sip.localhost, host: 127.0.0.1, "
+		"port: 5347, secret: s3cret, domains: [localhost]}\n"
+		"sip: {listen: \"127.0.0.1:5600\", proxy: \"\", "
+		"domain: \"127.0.0.1:5070\", message_timeout_ms: 4000, "
+		"ring_timeout_ms: 60000, call_idle_timeout_s: 3600, "
+		"propose_timeout_ms: %u, candidate_wait_ms: %u}\n"
+		"store: {path: %s/store, map_size: 64MiB}\n"
+		"runtime: {dir: %s/run}\n"
+		"log: {level: error}\n",
+		o->propose_timeout_ms, o->candidate_wait_ms, dir, dir);
+	fclose(f);
+	if (config_load(&cfg, path, eb, sizeof(eb)))
+		fail_msg("config: %s", eb);
+	tr.proc.id = PROC_TRANSLATOR;
+	tr.proc.cfg = cfg;
+	list_init(&tr.after);
+	tr.lfd = -1;
+	assert_int_equal(store_open(&tr.store, cfg->store.path,
+				    cfg->store.map_size, false),
+			 0);
+	tr.xctx = xmpp_ctx_new(NULL, NULL);
+	assert_non_null(tr.xctx);
+	assert_int_equal(tr_upgrade(&tr), 0);
+	front(&tr.xmpp, PROC_XMPP_FRONT, &xfd);
+	front(&tr.sip, PROC_SIP_FRONT, &sfd);
+	return 0;
+}
+
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	staged_clear();
+	tr.xmpp.ch = mem_deref(tr.xmpp.ch);
+	tr.sip.ch = mem_deref(tr.sip.ch);
+	close(xfd);
+	close(sfd);
+	if (tr.txn)
+		store_abort(tr.txn);
+	tr.txn = NULL;
+	list_flush(&tr.after);
+	store_close(tr.store);
+	xmpp_ctx_free(tr.xctx);
+	config_free(tr.proc.cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+
+/* ---- what the fronts send ----------------------------------------- */
+
+static void xin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void xin(const char *fmt, ...)
+{
+	struct m_xmpp_in m;
+	char *xml = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	assert_true(vasprintf(&xml, fmt, ap) > 0);
+	va_end(ap);
+	pl_set_str(&m.xml, xml);
+	tr_from_xmpp(&tr, &m);
+	free(xml);
+	commit();
+}
+
+
+/* A raw SIP message: start line, headers (each ending CRLF), body. */
+static void sip_raw(char *buf, size_t sz, const char *start, const char *hdrs,
+		    const char *ctype, const char *body)
+{
+	size_t bl = body ? strlen(body) : 0;
+	int n = snprintf(buf, sz, "%s\r\n%s%s%s%sContent-Length: %zu\r\n\r\n%s",
+			 start, hdrs, bl ? "Content-Type: " : "",
+			 bl ? ctype : "", bl ? "\r\n" : "", bl, bl ? body : "");
+
+	assert_true(n > 0 && (size_t)n < sz);
+}
+
+
+static void sip_in(uint64_t tx, const char *raw)
+{
+	struct m_sip_in_request m = {.tx = tx};
+
+	pl_set_str(&m.src, PEER_SRC);
+	pl_set_str(&m.raw, raw);
+	tr_from_sip_request(&tr, &m);
+	commit();
+}
+
+
+static void sip_resp_in(uint64_t out, unsigned scode, const char *reason,
+			const char *raw)
+{
+	struct m_sip_in_response m = {.out = out, .scode = scode};
+
+	pl_set_str(&m.reason, reason);
+	pl_set_str(&m.raw, raw ? raw : "");
+	tr_from_sip_response(&tr, &m);
+	commit();
+}
+
+
+static void out_done(enum proc_id front_id, uint64_t out, unsigned scode,
+		     const char *reason)
+{
+	struct m_out_done m = {.out = out, .scode = scode};
+
+	pl_set_str(&m.reason, reason);
+	tr_owner_done(&tr, front_id, &m);
+	commit();
+}
+
+
+/* The clock past every deadline: the sweep of translator.c. */
+static unsigned expire(void)
+{
+	struct tr_due due[64];
+	unsigned n = tr_deadline_take(&tr, wall_ms() + 7ULL * 24 * 3600 * 1000,
+				      due, 64);
+
+	for (unsigned i = 0; i < n; i++)
+		tr_owner_expired(&tr, due[i].kind, due[i].id);
+	commit();
+	return n;
+}
+
+
+static void op_end(uint64_t id)
+{
+	struct call_ev e = {.reason = "ended by the operator (xsgwctl end)"};
+
+	assert_int_equal(tr_call_apply(&tr, id, CE_OP_END, &e), 0);
+	commit();
+}
+
+
+/* ---- checking frames ---------------------------------------------- */
+
+static bool pl_eq(const struct pl *pl, const char *s)
+{
+	size_t n = strlen(s);
+
+	return pl->l == n && (!n || !memcmp(pl->p, s, n));
+}
+
+
+static void pl_is(const struct pl *pl, const char *s)
+{
+	if (!pl_eq(pl, s))
+		fail_msg("'%.*s' is not '%s'", (int)pl->l, pl->p ? pl->p : "",
+			 s);
+}
+
+
+static bool pl_has(const struct pl *pl, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; n <= pl->l && i <= pl->l - n; i++)
+		if (!memcmp(pl->p + i, s, n))
+			return true;
+	return false;
+}
+
+
+static void pl_contains(const struct pl *pl, const char *s)
+{
+	if (!pl_has(pl, s))
+		fail_msg("'%s' not in:\n%.*s", s, (int)pl->l,
+			 pl->p ? pl->p : "");
+}
+
+
+/* The value of the n-th (0-based) header called name, into out. */
+static bool hdr_nth(const struct pl *hdrs, const char *name, unsigned nth,
+		    char *out, size_t sz)
+{
+	const char *p = hdrs->p, *end = hdrs->p + hdrs->l;
+	size_t nl = strlen(name);
+
+	if (!hdrs->l)
+		return false;
+	/* every header line ends in CRLF */
+	assert_true(hdrs->l >= 2 && !memcmp(end - 2, "\r\n", 2));
+	while (p < end) {
+		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		size_t ll = (size_t)(eol - p);
+		if (ll > nl && !strncasecmp(p, name, nl) && p[nl] == ':' &&
+		    !nth--) {
+			const char *v = p + nl + 1;
+			size_t vl = ll - nl - 1;
+			while (vl && *v == ' ')
+				v++, vl--;
+			if (vl >= sz)
+				vl = sz - 1;
+			memcpy(out, v, vl);
+			out[vl] = 0;
+			return true;
+		}
+		p = eol + 2;
+	}
+	return false;
+}
+
+
+static bool hdr(const struct pl *hdrs, const char *name, char *out, size_t sz)
+{
+	return hdr_nth(hdrs, name, 0, out, sz);
+}
+
+
+static unsigned hdr_count(const struct pl *hdrs, const char *name)
+{
+	char v[1024];
+	unsigned n = 0;
+
+	while (hdr_nth(hdrs, name, n, v, sizeof(v)))
+		n++;
+	return n;
+}
+
+
+static void hdr_is(const struct pl *hdrs, const char *name, const char *want)
+{
+	char v[1024];
+
+	if (!hdr(hdrs, name, v, sizeof(v)))
+		fail_msg("no %s in:\n%.*s", name, (int)hdrs->l, hdrs->p);
+	if (strcmp(v, want))
+		fail_msg("%s: '%s', expected '%s'", name, v, want);
+	assert_int_equal(hdr_count(hdrs, name), 1);
+}
+
+
+static void hdr_has(const struct pl *hdrs, const char *name, const char *sub)
+{
+	char v[1024];
+
+	if (!hdr(hdrs, name, v, sizeof(v)))
+		fail_msg("no %s in:\n%.*s", name, (int)hdrs->l, hdrs->p);
+	if (!strstr(v, sub))
+		fail_msg("%s: '%s' lacks '%s'", name, v, sub);
+}
+
+
+static void hdr_none(const struct pl *hdrs, const char *name)
+{
+	if (hdr_count(hdrs, name))
+		fail_msg("unexpected %s in:\n%.*s", name, (int)hdrs->l,
+			 hdrs->p);
+}
+
+
+/* The i-th frame to the sip-front: a request of method. */
+static struct m_sip_out_request *sreq(unsigned i, const char *method)
+{
+	if (i >= ns)
+		fail_msg("%u frame(s) to the sip-front, no #%u", ns, i);
+	if (ss[i].type != MSG_SIP_OUT_REQUEST)
+		fail_msg("frame #%u to the sip-front is %s", i,
+			 msg_type_name(ss[i].type));
+	pl_is(&ss[i].rq.method, method);
+	return &ss[i].rq;
+}
+
+
+/* The i-th frame to the sip-front: a response with scode. */
+static struct m_sip_out_response *sresp(unsigned i, unsigned scode)
+{
+	if (i >= ns)
+		fail_msg("%u frame(s) to the sip-front, no #%u", ns, i);
+	if (ss[i].type != MSG_SIP_OUT_RESPONSE)
+		fail_msg("frame #%u to the sip-front is %s", i,
+			 msg_type_name(ss[i].type));
+	assert_int_equal(ss[i].rs.scode, scode);
+	return &ss[i].rs;
+}
+
+
+/* The only response with scode to the sip-front. */
+static struct m_sip_out_response *sresp_find(unsigned scode)
+{
+	struct m_sip_out_response *r = NULL;
+
+	for (unsigned i = 0; i < ns; i++)
+		if (ss[i].type == MSG_SIP_OUT_RESPONSE &&
+		    ss[i].rs.scode == scode) {
+			if (r)
+				fail_msg("two %u responses", scode);
+			r = &ss[i].rs;
+		}
+	if (!r)
+		fail_msg("no %u response among %u frame(s)", scode, ns);
+	return r;
+}
+
+
+static const char *attr(xmpp_stanza_t *st, const char *name)
+{
+	return xu_attr(st, name);
+}
+
+
+static xmpp_stanza_t *jingle_of(xmpp_stanza_t *iq)
+{
+	xmpp_stanza_t *j =
+		xmpp_stanza_get_child_by_name_and_ns(iq, "jingle", NS_JINGLE);
+
+	assert_non_null(j);
+	return j;
+}
+
+
+/* The condition inside <reason/> of a Jingle IQ. */
+static const char *reason_of(xmpp_stanza_t *iq)
+{
+	xmpp_stanza_t *r =
+		xmpp_stanza_get_child_by_name(jingle_of(iq), "reason");
+	xmpp_stanza_t *c = r ? xu_first_elem(r) : NULL;
+
+	return c ? xmpp_stanza_get_name(c) : "";
+}
+
+
+/* The defined condition of an <error/> (RFC 6120 8.3). */
+static const char *error_of(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
+
+	for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *cns = xmpp_stanza_get_ns(c);
+		if (xmpp_stanza_is_tag(c) && cns && !strcmp(cns, NS_STANZAS) &&
+		    strcmp(xmpp_stanza_get_name(c), "text"))
+			return xmpp_stanza_get_name(c);
+	}
+	return "";
+}
+
+
+/* The only stanza to the xmpp-front matching name/type/id/to (NULL: any). */
+static xmpp_stanza_t *xfind(const char *name, const char *type, const char *id,
+			    const char *to)
+{
+	xmpp_stanza_t *r = NULL;
+
+	for (unsigned i = 0; i < nx; i++) {
+		xmpp_stanza_t *st = xs[i].st;
+		if (strcmp(xmpp_stanza_get_name(st), name) ||
+		    (type && strcmp(attr(st, "type"), type)) ||
+		    (id && strcmp(attr(st, "id"), id)) ||
+		    (to && strcmp(attr(st, "to"), to)))
+			continue;
+		if (r)
+			fail_msg("two <%s type=%s id=%s to=%s/>", name,
+				 type ? type : "*", id ? id : "*",
+				 to ? to : "*");
+		r = st;
+	}
+	if (!r)
+		fail_msg("no <%s type=%s id=%s to=%s/> among %u stanza(s)",
+			 name, type ? type : "*", id ? id : "*", to ? to : "*",
+			 nx);
+	return r;
+}
+
+
+/* The only Jingle IQ of action to `to` (NULL: anyone). */
+static xmpp_stanza_t *xjingle(const char *action, const char *to)
+{
+	xmpp_stanza_t *r = NULL;
+
+	for (unsigned i = 0; i < nx; i++) {
+		xmpp_stanza_t *st = xs[i].st, *j;
+		if (strcmp(xmpp_stanza_get_name(st), "iq") ||
+		    strcmp(attr(st, "type"), "set"))
+			continue;
+		j = xmpp_stanza_get_child_by_name_and_ns(st, "jingle",
+							 NS_JINGLE);
+		if (!j || strcmp(attr(j, "action"), action) ||
+		    (to && strcmp(attr(st, "to"), to)))
+			continue;
+		if (r)
+			fail_msg("two %s to %s", action, to ? to : "*");
+		r = st;
+	}
+	if (!r)
+		fail_msg("no %s to %s among %u stanza(s)", action,
+			 to ? to : "*", nx);
+	return r;
+}
+
+
+static void expect_iq_result(const char *id, const char *to)
+{
+	(void)xfind("iq", "result", id, to);
+}
+
+
+static void expect_iq_error(const char *id, const char *to, const char *cond)
+{
+	assert_string_equal(error_of(xfind("iq", "error", id, to)), cond);
+}
+
+
+static char *text_of(xmpp_stanza_t *st, const char *child, char *buf, size_t sz)
+{
+	xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(st, child);
+	char *t = c ? xmpp_stanza_get_text(c) : NULL;
+
+	snprintf(buf, sz, "%s", t ? t : "");
+	if (t)
+		xmpp_free(tr.xctx, t);
+	return buf;
+}
+
+
+/* ---- checking the store -------------------------------------------- */
+
+static uint64_t key_get(enum callkey_kind kind, const char *a, const char *b)
+{
+	uint64_t id = tr_callrec_key_get(&tr, kind, a, b);
+
+	release();
+	return id;
+}
+
+
+/* The call's record (reset by the caller), or ENOENT. */
+static int rec_load(uint64_t id, struct callrec *r)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = tr_callrec_load(&tr, id, r);
+	release();
+	return err;
+}
+
+
+/* The call's state, 0 if it is gone. */
+static uint32_t state_of(uint64_t id)
+{
+	struct callrec r;
+	uint32_t st = rec_load(id, &r) ? 0 : r.state;
+
+	callrec_reset(&r);
+	return st;
+}
+
+
+struct dl_scan {
+	enum owner_kind kind;
+	uint64_t id, when;
+	unsigned n;
+};
+
+
+static bool dl_visit(const void *k, size_t kl, const void *v, size_t vl,
+		     void *arg)
+{
+	struct dl_scan *c = arg;
+	enum owner_kind kind;
+	uint64_t when, id;
+
+	if (!key_deadline_parse(k, kl, &when, &kind, &id) && kind == c->kind &&
+	    id == c->id) {
+		c->when = when;
+		c->n++;
+	}
+	return true;
+}
+
+
+/* The deadline of an owner (0: none); there is never more than one. */
+static uint64_t deadline_of(enum owner_kind kind, uint64_t id)
+{
+	struct dl_scan c = {kind, id, 0, 0};
+
+	store_scan(tr_txn(&tr), DB_DEADLINE, NULL, 0, dl_visit, &c);
+	release();
+	assert_true(c.n <= 1);
+	return c.when;
+}
+
+
+/* The owner of a front's outbox entry; false if there is none. */
+static bool outbox_owner(enum proc_id f, uint64_t out, struct tr_owner *o)
+{
+	int err = tr_out_take(&tr, f, out, false, o);
+
+	release();
+	return !err;
+}
+
+
+static int msg_load(uint64_t id, struct msgrec *r)
+{
+	const void *v;
+	size_t vl;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = tr_rec_get(&tr, DB_MSG, id, &v, &vl);
+	if (!err)
+		assert_int_equal(msgrec_decode(r, v, vl, NULL), 0);
+	release();
+	return err;
+}
+
+
+/* ---- calls: driving one to a state ------------------------------- */
+
+/* A call as the test's SIP peer and XMPP user see it. */
+struct call {
+	uint64_t id;
+	char sid[80];
+	char callid[128];
+	char ltag[40], rtag[40]; /* the gateway's tag, the SIP peer's */
+	uint32_t cseq;           /* the SIP peer's last CSeq in the dialog */
+	char gw[80];             /* the SIP party as a gateway JID */
+	char me[80];             /* the XMPP user's full JID in the call */
+	/* X2S: our INVITE */
+	uint64_t inv_out;
+	char inv_branch[80], inv_from[200], inv_to[200];
+	/* S2X */
+	char content[40]; /* content name of the session-initiate */
+	char init_id[80]; /* id of the session-initiate IQ to me */
+	uint64_t ok_out;  /* the 200's outbox entry */
+};
+
+
+/* A request the gateway sent, as its peer keeps it to answer. */
+struct sent {
+	uint64_t out;
+	char branch[80], from[200], to[200], callid[128], cseq[40];
+};
+
+
+static void sent_of(const struct m_sip_out_request *rq, struct sent *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->out = rq->out;
+	pl_strcpy(&rq->branch, s->branch, sizeof(s->branch));
+	assert_true(hdr(&rq->hdrs, "From", s->from, sizeof(s->from)));
+	assert_true(hdr(&rq->hdrs, "To", s->to, sizeof(s->to)));
+	assert_true(hdr(&rq->hdrs, "Call-ID", s->callid, sizeof(s->callid)));
+	assert_true(hdr(&rq->hdrs, "CSeq", s->cseq, sizeof(s->cseq)));
+}
+
+
+/* The SIP peer answers a request of ours (totag added unless To has one
+ * or it is NULL); extra headers end in CRLF. */
+static void respond(const struct sent *s, unsigned scode, const char *reason,
+		    const char *totag, const char *extra, const char *sdp)
+{
+	char start[64], hdrs[2048], raw[BIG];
+	bool tagged = strstr(s->to, ";tag=") != NULL;
+
+	snprintf(start, sizeof(start), "SIP/2.0 %u %s", scode, reason);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5600;branch=%s\r\n"
+		 "From: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+		 "%s%s",
+		 s->branch, s->from, s->to, !tagged && totag ? ";tag=" : "",
+		 !tagged && totag ? totag : "", s->callid, s->cseq,
+		 scode > 100 && scode < 300 ? "Contact: <" PEER_TGT ">\r\n"
+					    : "",
+		 extra ? extra : "");
+	sip_raw(raw, sizeof(raw), start, hdrs, "application/sdp", sdp);
+	sip_resp_in(s->out, scode, reason, raw);
+}
+
+
+/* The SIP peer's request in the dialog of c (cseq 0: the next one). */
+static void dlg_raw(struct call *c, char *raw, size_t sz, const char *method,
+		    uint32_t cseq, const char *ctype, const char *body)
+{
+	char start[128], hdrs[2048];
+
+	if (!cseq)
+		cseq = ++c->cseq;
+	else if (cseq > c->cseq)
+		c->cseq = cseq;
+	snprintf(start, sizeof(start), "%s sip:xsgw@127.0.0.1:5600 SIP/2.0",
+		 method);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-%s-%u\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <" BOB_URI ">;tag=%s\r\n"
+		 "To: <sip:alice@localhost>;tag=%s\r\n"
+		 "Call-ID: %s\r\nCSeq: %u %s\r\n%s",
+		 method, cseq, c->rtag, c->ltag, c->callid, cseq, method,
+		 !strcmp(method, "INVITE") || !strcmp(method, "UPDATE")
+			 ? "Contact: <" PEER_TGT ">\r\n"
+			 : "");
+	sip_raw(raw, sz, start, hdrs, ctype, body);
+}
+
+
+static void dlg_in(struct call *c, uint64_t tx, const char *method,
+		   uint32_t cseq, const char *ctype, const char *body)
+{
+	char raw[BIG];
+
+	dlg_raw(c, raw, sizeof(raw), method, cseq, ctype, body);
+	sip_in(tx, raw);
+}
+
+
+/* A Jingle IQ from the XMPP user of c to the gateway. */
+static void jin(struct call *c, const char *type, const char *id,
+		const char *action, const char *body)
+{
+	xin("<iq type='%s' id='%s' from='%s' to='%s'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='%s' sid='%s'>%s"
+	    "</jingle></iq>",
+	    type, id, c->me, c->gw, action, c->sid, body ? body : "");
+}
+
+
+/* The record's dialog identifiers into c. */
+static void learn(struct call *c)
+{
+	struct callrec r;
+
+	assert_int_equal(rec_load(c->id, &r), 0);
+	snprintf(c->callid, sizeof(c->callid), "%s", r.callid);
+	snprintf(c->ltag, sizeof(c->ltag), "%s", r.ltag);
+	snprintf(c->sid, sizeof(c->sid), "%s", r.sid);
+	callrec_reset(&r);
+}
+
+
+/* Everything of a call is gone: record, keys, deadline. */
+static void assert_gone(const struct call *c)
+{
+	struct callrec r;
+
+	assert_int_equal(rec_load(c->id, &r), ENOENT);
+	assert_int_equal(key_get(CK_SID, ALICE, c->sid), 0);
+	assert_int_equal(key_get(CK_DIALOG, c->callid, c->ltag), 0);
+	assert_int_equal(key_get(CK_REMOTE, c->callid, c->rtag), 0);
+	assert_int_equal(deadline_of(OWN_CALL, c->id), 0);
+}
+
+
+/* alice's session-initiate to bob@sip.localhost */
+static void initiate(const char *id, const char *sid, const char *contents)
+{
+	xin("<iq type='set' id='%s' from='" ALICE_RES "' to='" BOB_GW "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
+	    "sid='%s' initiator='" ALICE_RES "'>%s</jingle></iq>",
+	    id, sid, contents);
+}
+
+
+/* X2S: alice@localhost/res calls bob@sip.localhost; cands: the ICE
+ * transport's candidates (none: trickled later). */
+static void x2s_initiate(struct call *c, const char *cands)
+{
+	char body[2048];
+
+	memset(c, 0, sizeof(*c));
+	strcpy(c->sid, "x2s-sid-1");
+	strcpy(c->rtag, "peer-tag-1");
+	strcpy(c->me, ALICE_RES);
+	strcpy(c->gw, BOB_GW);
+	snprintf(body, sizeof(body), AUDIO RTP_PCMU ICE_OPEN "%s" END_CONTENT,
+		 cands);
+	initiate("ini1", c->sid, body);
+	c->id = key_get(CK_SID, ALICE, c->sid);
+	assert_true(c->id != 0);
+	learn(c);
+	/* the sid is a safe SIP word: it is the Call-ID */
+	assert_string_equal(c->callid, c->sid);
+	assert_int_equal(key_get(CK_DIALOG, c->callid, c->ltag), c->id);
+	expect_iq_result("ini1", ALICE_RES);
+}
+
+
+static void x2s_calling(struct call *c)
+{
+	struct m_sip_out_request *inv;
+	struct tr_owner o;
+	struct callrec r;
+	char from[256];
+
+	x2s_initiate(c, CAND_40000);
+	assert_int_equal(nx, 1);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	pl_is(&inv->ruri, BOB_URI);
+	pl_is(&inv->dst, ""); /* no route: the proxy or the R-URI */
+	assert_int_equal(inv->flags, 0);
+	snprintf(from, sizeof(from), "<sip:alice@localhost>;tag=%s", c->ltag);
+	hdr_is(&inv->hdrs, "From", from);
+	hdr_is(&inv->hdrs, "To", "<" BOB_URI ">");
+	hdr_is(&inv->hdrs, "Call-ID", c->callid);
+	hdr_is(&inv->hdrs, "CSeq", "1 INVITE");
+	hdr_is(&inv->hdrs, "Contact", CONTACT);
+	hdr_is(&inv->hdrs, "Max-Forwards", "70");
+	hdr_is(&inv->hdrs, "Content-Type", "application/sdp");
+	hdr_is(&inv->hdrs, "Recv-Info", "trickle-ice");
+	hdr_has(&inv->hdrs, "Allow", "INVITE");
+	hdr_none(&inv->hdrs, "Route");
+	hdr_none(&inv->hdrs, "Via"); /* the front's */
+	pl_contains(&inv->body, "v=0\r\n");
+	pl_contains(&inv->body, "m=audio ");
+	pl_contains(&inv->body, "a=rtpmap:0 PCMU/8000");
+	pl_contains(&inv->body, "127.0.0.1 40000 typ host");
+	assert_true(outbox_owner(PROC_SIP_FRONT, inv->out, &o));
+	assert_int_equal(o.kind, OWN_CALL);
+	assert_true(o.id == c->id);
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.dir, CD_X2S);
+	assert_int_equal(r.state, CS_CALLING);
+	assert_true(r.inv_out == inv->out);
+	assert_true(pl_eq(&inv->branch, r.inv_branch));
+	assert_int_equal(strncmp(r.inv_branch, "z9hG4bK", 7), 0);
+	assert_string_equal(r.ufull, ALICE_RES);
+	/* the ring timeout */
+	assert_true(r.deadline > wall_ms() + 50000);
+	assert_true(deadline_of(OWN_CALL, c->id) == r.deadline);
+	callrec_reset(&r);
+	c->inv_out = inv->out;
+	pl_strcpy(&inv->branch, c->inv_branch, sizeof(c->inv_branch));
+	assert_true(hdr(&inv->hdrs, "From", c->inv_from, sizeof(c->inv_from)));
+	assert_true(hdr(&inv->hdrs, "To", c->inv_to, sizeof(c->inv_to)));
+}
+
+
+/* Our INVITE as the peer answers it. */
+static void x2s_inv(const struct call *c, struct sent *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->out = c->inv_out;
+	strcpy(s->branch, c->inv_branch);
+	strcpy(s->from, c->inv_from);
+	strcpy(s->to, c->inv_to);
+	strcpy(s->callid, c->callid);
+	strcpy(s->cseq, "1 INVITE");
+}
+
+
+static void x2s_respond(struct call *c, unsigned scode, const char *reason,
+			const char *extra, const char *sdp)
+{
+	struct sent s;
+
+	x2s_inv(c, &s);
+	respond(&s, scode, reason, c->rtag, extra, sdp);
+}
+
+
+static void x2s_ringing(struct call *c)
+{
+	xmpp_stanza_t *iq;
+
+	x2s_calling(c);
+	x2s_respond(c, 180, "Ringing", NULL, NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-info", ALICE_RES);
+	assert_string_equal(attr(iq, "from"), BOB_GW);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c->sid);
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+		jingle_of(iq), "ringing", NS_RTP_INFO));
+	assert_int_equal(state_of(c->id), CS_RINGING);
+}
+
+
+#define RR "Record-Route: <sip:p2.example.net;lr>, <sip:p1.example.net;lr>\r\n"
+
+/* The answer; the ACK goes through the route set (reversed RR). */
+static void x2s_active(struct call *c)
+{
+	struct m_sip_out_request *ack;
+	xmpp_stanza_t *iq, *ct;
+	char v[256];
+
+	x2s_calling(c);
+	x2s_respond(c, 200, "OK", RR, PHONE_SDP);
+	assert_int_equal(ns, 1);
+	ack = sreq(0, "ACK");
+	pl_is(&ack->ruri, PEER_TGT); /* the remote target */
+	pl_is(&ack->dst, "<sip:p1.example.net;lr>");
+	hdr_is(&ack->hdrs, "CSeq", "1 ACK");
+	hdr_is(&ack->hdrs, "Call-ID", c->callid);
+	hdr_is(&ack->hdrs, "From", c->inv_from);
+	snprintf(v, sizeof(v), "<" BOB_URI ">;tag=%s", c->rtag);
+	hdr_is(&ack->hdrs, "To", v);
+	assert_int_equal(hdr_count(&ack->hdrs, "Route"), 2);
+	assert_true(hdr_nth(&ack->hdrs, "Route", 0, v, sizeof(v)));
+	assert_string_equal(v, "<sip:p1.example.net;lr>");
+	assert_true(hdr_nth(&ack->hdrs, "Route", 1, v, sizeof(v)));
+	assert_string_equal(v, "<sip:p2.example.net;lr>");
+	hdr_none(&ack->hdrs, "Contact");
+	assert_false(pl_eq(&ack->branch, c->inv_branch)); /* a new one */
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-accept", ALICE_RES);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c->sid);
+	assert_string_equal(attr(jingle_of(iq), "responder"), BOB_GW);
+	ct = xmpp_stanza_get_child_by_name(jingle_of(iq), "content");
+	assert_non_null(ct);
+	assert_non_null(xmpp_stanza_get_child_by_name(ct, "description"));
+	assert_non_null(xmpp_stanza_get_child_by_name(ct, "transport"));
+	assert_int_equal(state_of(c->id), CS_ACTIVE);
+	/* the idle deadline replaces the ring timeout */
+	assert_true(deadline_of(OWN_CALL, c->id) > wall_ms() + 3000000);
+}
+
+
+/* The caller hangs up before the answer: CANCEL. */
+static void x2s_cancelling(struct call *c)
+{
+	struct m_sip_out_request *can;
+
+	x2s_calling(c);
+	jin(c, "set", "term1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("term1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	can = sreq(0, "CANCEL");
+	pl_is(&can->ruri, BOB_URI);
+	pl_is(&can->branch, c->inv_branch); /* the INVITE's */
+	hdr_is(&can->hdrs, "CSeq", "1 CANCEL");
+	hdr_is(&can->hdrs, "From", c->inv_from);
+	hdr_is(&can->hdrs, "To", c->inv_to); /* no tag */
+	hdr_is(&can->hdrs, "Call-ID", c->callid);
+	hdr_none(&can->hdrs, "Contact");
+	assert_int_equal(state_of(c->id), CS_CANCELLING);
+	assert_true(deadline_of(OWN_CALL, c->id) > wall_ms() + 20000);
+}
+
+
+/* A session-initiate without candidates: the INVITE waits. */
+static void x2s_waiting(struct call *c)
+{
+	struct callrec r;
+
+	x2s_initiate(c, "");
+	assert_int_equal(nx, 1);
+	assert_int_equal(ns, 0);
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.state, CS_WAITING);
+	assert_non_null(strstr(r.init_xml, "session-initiate"));
+	assert_true(r.deadline <= wall_ms() + 300);
+	assert_true(r.deadline + 1000 > wall_ms());
+	callrec_reset(&r);
+}
+
+
+/* S2X: the INVITE the SIP peer sent (method: INVITE or CANCEL). */
+static void s2x_raw(const struct call *c, char *raw, size_t sz,
+		    const char *method)
+{
+	char start[128], hdrs[2048];
+	const bool inv = !strcmp(method, "INVITE");
+
+	snprintf(start, sizeof(start), "%s sip:alice@localhost SIP/2.0",
+		 method);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-s2x-inv\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <" BOB_URI ">;tag=%s\r\n"
+		 "To: <sip:alice@localhost>\r\n"
+		 "Call-ID: %s\r\nCSeq: 1 %s\r\n%s",
+		 c->rtag, c->callid, method,
+		 inv ? "Contact: <" BOB_URI ">\r\n" : "");
+	sip_raw(raw, sz, start, hdrs, "application/sdp",
+		inv ? PHONE_SDP : NULL);
+}
+
+
+enum { TX_INV = 7001, TX_AGAIN = 7002, TX_CANCEL = 7003 };
+
+static const char *devices[] = {ALICE_RES, ALICE_RES2};
+
+static void s2x_invite(struct call *c, unsigned ndev)
+{
+	struct m_sip_out_response *t;
+	char raw[BIG];
+
+	memset(c, 0, sizeof(*c));
+	strcpy(c->callid, "s2x-call-1@127.0.0.1");
+	strcpy(c->rtag, "from-tag-1");
+	strcpy(c->gw, BOB_S2X_GW);
+	strcpy(c->me, ALICE_RES);
+	c->cseq = 1;
+	for (unsigned i = 0; i < ndev; i++) {
+		xin("<presence from='%s' to='sip.localhost'/>", devices[i]);
+		assert_int_equal(nx + ns, 0);
+	}
+	s2x_raw(c, raw, sizeof(raw), "INVITE");
+	sip_in(TX_INV, raw);
+	c->id = key_get(CK_REMOTE, c->callid, c->rtag);
+	assert_true(c->id != 0);
+	learn(c);
+	assert_int_equal(key_get(CK_DIALOG, c->callid, c->ltag), c->id);
+	assert_int_equal(key_get(CK_SID, ALICE, c->sid), c->id);
+	/* 100 Trying to the INVITE's transaction, with our To-tag */
+	assert_int_equal(ns, 1);
+	t = sresp(0, 100);
+	assert_true(t->tx == TX_INV);
+	assert_true(t->totag == strtoull(c->ltag, NULL, 16));
+	pl_is(&t->src, PEER_SRC);
+	pl_is(&t->raw, raw);
+}
+
+
+static void s2x_ringing_n(struct call *c, unsigned ndev)
+{
+	struct callrec r;
+
+	s2x_invite(c, ndev);
+	assert_int_equal(nx, ndev);
+	for (unsigned i = 0; i < ndev; i++) {
+		xmpp_stanza_t *iq = xjingle("session-initiate", devices[i]);
+		xmpp_stanza_t *j = jingle_of(iq), *ct;
+		assert_string_equal(attr(iq, "from"), BOB_S2X_GW);
+		assert_string_equal(attr(j, "sid"), c->sid);
+		assert_string_equal(attr(j, "initiator"), BOB_S2X_GW);
+		ct = xmpp_stanza_get_child_by_name(j, "content");
+		assert_non_null(ct);
+		assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+			ct, "description", NS_RTP));
+		assert_non_null(xmpp_stanza_get_child_by_name(ct, "transport"));
+		snprintf(c->content, sizeof(c->content), "%s",
+			 attr(ct, "name"));
+		if (!i)
+			snprintf(c->init_id, sizeof(c->init_id), "%s",
+				 attr(iq, "id"));
+	}
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.dir, CD_S2X);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_int_equal(r.last_scode, 100);
+	assert_true(r.inv_tx == TX_INV);
+	assert_true(r.deadline > wall_ms() + 50000); /* ring timeout */
+	callrec_reset(&r);
+}
+
+
+static void s2x_ringing(struct call *c)
+{
+	s2x_ringing_n(c, 1);
+}
+
+
+/* Nobody seen online: XEP-0353 propose to the bare JID. */
+static void s2x_proposed(struct call *c)
+{
+	xmpp_stanza_t *m, *p;
+	struct callrec r;
+
+	s2x_invite(c, 0);
+	assert_int_equal(nx, 1);
+	m = xfind("message", "chat", NULL, ALICE);
+	assert_string_equal(attr(m, "from"), BOB_S2X_GW);
+	p = xmpp_stanza_get_child_by_name_and_ns(m, "propose", NS_JMI);
+	assert_non_null(p);
+	assert_string_equal(attr(p, "id"), c->sid);
+	assert_non_null(
+		xmpp_stanza_get_child_by_name_and_ns(p, "description", NS_RTP));
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.state, CS_PROPOSED);
+	assert_int_equal(r.jmi, 1);
+	/* propose_timeout_ms */
+	assert_true(r.deadline <= wall_ms() + 1000);
+	assert_true(r.deadline + 5000 > wall_ms());
+	callrec_reset(&r);
+}
+
+
+/* The device me answers. */
+static void s2x_accept(struct call *c, const char *me)
+{
+	char body[1024];
+
+	snprintf(c->me, sizeof(c->me), "%s", me);
+	snprintf(body, sizeof(body),
+		 "<content creator='initiator' name='%s' "
+		 "senders='both'>" RTP_PCMU ICE_OPEN_B CAND_41000 END_CONTENT,
+		 c->content);
+	jin(c, "set", "acc1", "session-accept", body);
+}
+
+
+static void s2x_active(struct call *c)
+{
+	struct m_sip_out_response *ok;
+	struct tr_owner o;
+	struct callrec r;
+
+	s2x_ringing(c);
+	s2x_accept(c, ALICE_RES);
+	assert_int_equal(nx, 1);
+	expect_iq_result("acc1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	ok = sresp(0, 200);
+	pl_is(&ok->reason, "OK");
+	assert_true(ok->tx == TX_INV);
+	assert_true(ok->totag == strtoull(c->ltag, NULL, 16));
+	hdr_is(&ok->hdrs, "Contact", CONTACT);
+	hdr_is(&ok->hdrs, "Content-Type", "application/sdp");
+	hdr_has(&ok->hdrs, "Allow", "BYE");
+	pl_contains(&ok->body, "m=audio ");
+	pl_contains(&ok->body, "127.0.0.1 41000 typ host");
+	pl_contains(&ok->raw, "INVITE sip:alice@localhost SIP/2.0");
+	c->ok_out = ok->out;
+	assert_true(outbox_owner(PROC_SIP_FRONT, ok->out, &o));
+	assert_int_equal(o.kind, OWN_CALL);
+	assert_true(o.id == c->id);
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.state, CS_ACTIVE);
+	assert_true(r.inv_out == ok->out);
+	assert_string_equal(r.ufull, ALICE_RES);
+	assert_true(r.deadline > wall_ms() + 3000000); /* idle */
+	callrec_reset(&r);
+}
+
+
+/* ---- X2S (new) and WAITING ----------------------------------------- */
+
+static void test_x2s_new_initiate_invite_calling(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+}
+
+
+static void test_x2s_new_initiate_trickle_waiting(void **state)
+{
+	struct call c;
+
+	x2s_waiting(&c);
+}
+
+
+/* candidate_wait_ms 0: the INVITE goes at once, candidates or not */
+static const struct opts no_wait = {0, 1000};
+
+static void test_x2s_new_initiate_trickle_no_wait_calling(void **state)
+{
+	struct call c;
+
+	x2s_initiate(&c, "");
+	assert_int_equal(ns, 1);
+	sreq(0, "INVITE");
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_x2s_new_initiate_sid_in_use_conflict(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	initiate("ini2", c.sid, OFFER);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("ini2", ALICE_RES, "conflict");
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_x2s_new_initiate_bad_media_bad_request(void **state)
+{
+	initiate("ini3", "bad1", BAD_DESCRIPTION);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("ini3", ALICE_RES, "bad-request");
+	assert_int_equal(key_get(CK_SID, ALICE, "bad1"), 0);
+}
+
+
+/* Regression (found here, fixed): a content without <description/> (and without
+ * transport) is taken: the INVITE carries "m= 9 RTP/AVP", an m-line without
+ * media and format (RFC 4566 5.14); the session-initiate is acknowledged.
+ * XEP-0166 and XEP-0167 want a description: bad-request, no INVITE. */
+static void test_x2s_new_initiate_content_without_description(void **state)
+{
+	initiate("ini3", "bad1", "<content creator='initiator' name='x'/>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("ini3", ALICE_RES, "bad-request");
+	assert_int_equal(key_get(CK_SID, ALICE, "bad1"), 0);
+}
+
+
+static void test_x2s_waiting_transport_adds_candidates(void **state)
+{
+	struct call c;
+	struct callrec r;
+
+	x2s_waiting(&c);
+	jin(&c, "set", "ti1", "transport-info", TRICKLE_40009);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("ti1", ALICE_RES);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_WAITING);
+	assert_non_null(strstr(r.init_xml, "40009"));
+	callrec_reset(&r);
+}
+
+
+static void test_x2s_waiting_transport_unknown_content(void **state)
+{
+	struct call c;
+
+	x2s_waiting(&c);
+	jin(&c, "set", "ti2", "transport-info", TRICKLE_VIDEO);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("ti2", ALICE_RES, "item-not-found");
+	assert_int_equal(state_of(c.id), CS_WAITING);
+}
+
+
+static void test_x2s_waiting_expired_invite_calling(void **state)
+{
+	struct m_sip_out_request *inv;
+	struct call c;
+	struct callrec r;
+
+	x2s_waiting(&c);
+	jin(&c, "set", "ti1", "transport-info", TRICKLE_40009);
+	assert_int_equal(expire(), 1);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	pl_is(&inv->ruri, BOB_URI);
+	hdr_is(&inv->hdrs, "CSeq", "1 INVITE");
+	hdr_is(&inv->hdrs, "Call-ID", c.callid);
+	pl_contains(&inv->body, "127.0.0.1 40009 typ host");
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_CALLING);
+	assert_true(r.inv_out == inv->out);
+	assert_true(r.init_xml == NULL || !*r.init_xml);
+	assert_true(r.deadline > wall_ms() + 50000);
+	callrec_reset(&r);
+}
+
+
+static void test_x2s_waiting_terminate_gone(void **state)
+{
+	struct call c;
+
+	x2s_waiting(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_gone(&c);
+}
+
+
+static void test_x2s_waiting_op_end_terminate_gone(void **state)
+{
+	struct call c;
+
+	x2s_waiting(&c);
+	op_end(c.id);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "cancel");
+	assert_gone(&c);
+}
+
+
+/* ---- X2S CALLING / RINGING ---------------------------------------- */
+
+static void test_x2s_calling_100_nothing(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	x2s_respond(&c, 100, "Trying", NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_x2s_calling_180_ringing(void **state)
+{
+	struct call c;
+	struct callrec r;
+	struct tr_owner o;
+
+	x2s_ringing(&c);
+	/* the dialog is early: the peer's tag and target are known */
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_string_equal(r.rtag, c.rtag);
+	assert_string_equal(r.target, PEER_TGT);
+	callrec_reset(&r);
+	/* a provisional response does not end the INVITE's entry */
+	assert_true(outbox_owner(PROC_SIP_FRONT, c.inv_out, &o));
+}
+
+
+static void test_x2s_ringing_183_nothing(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	x2s_respond(&c, 183, "Session Progress", NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_x2s_calling_200_active(void **state)
+{
+	struct call c;
+	struct callrec r;
+	struct tr_owner o;
+
+	x2s_active(&c);
+	assert_false(outbox_owner(PROC_SIP_FRONT, c.inv_out, &o));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_string_equal(
+		r.routes, "<sip:p1.example.net;lr>\n<sip:p2.example.net;lr>\n");
+	assert_string_equal(r.rsdp, PHONE_SDP);
+	callrec_reset(&r);
+}
+
+
+static void test_x2s_ringing_200_active(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	x2s_respond(&c, 200, "OK", NULL, PHONE_SDP);
+	assert_int_equal(ns, 1);
+	sreq(0, "ACK");
+	assert_int_equal(nx, 1);
+	xjingle("session-accept", ALICE_RES);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_calling_200_bad_sdp_bye_gone(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	x2s_respond(&c, 200, "OK", NULL, "garbage");
+	assert_int_equal(ns, 2);
+	sreq(0, "ACK");
+	hdr_has(&sreq(1, "BYE")->hdrs, "Reason", "cause=488");
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "failed-application");
+	assert_gone(&c);
+}
+
+
+static void x2s_failure(unsigned scode, const char *phrase, bool ringing,
+			const char *reason)
+{
+	struct call c;
+	xmpp_stanza_t *iq;
+
+	if (ringing)
+		x2s_ringing(&c);
+	else
+		x2s_calling(&c);
+	x2s_respond(&c, scode, phrase, NULL, NULL);
+	assert_int_equal(ns, 0); /* the front ACKs a failure */
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-terminate", ALICE_RES);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c.sid);
+	assert_string_equal(reason_of(iq), reason);
+	if (!strcmp(reason, "general-error")) {
+		xmpp_stanza_t *se = xmpp_stanza_get_child_by_name(
+			xmpp_stanza_get_child_by_name(jingle_of(iq), "reason"),
+			"sip-error");
+		char code[8], t[64];
+		assert_non_null(se);
+		snprintf(code, sizeof(code), "%u", scode);
+		assert_string_equal(attr(se, "code"), code);
+		t[0] = 0;
+		{
+			char *x = xmpp_stanza_get_text(se);
+			snprintf(t, sizeof(t), "%s", x ? x : "");
+			if (x)
+				xmpp_free(tr.xctx, x);
+		}
+		assert_string_equal(t, phrase);
+	}
+	assert_gone(&c);
+}
+
+
+static void test_x2s_calling_486_decline_gone(void **state)
+{
+	x2s_failure(486, "Busy Here", false, "decline");
+}
+
+
+static void test_x2s_calling_603_decline_gone(void **state)
+{
+	x2s_failure(603, "Decline", false, "decline");
+}
+
+
+static void test_x2s_calling_600_busy_gone(void **state)
+{
+	x2s_failure(600, "Busy Everywhere", false, "busy");
+}
+
+
+static void test_x2s_calling_404_general_error_gone(void **state)
+{
+	x2s_failure(404, "Not Found", false, "general-error");
+}
+
+
+static void test_x2s_ringing_486_decline_gone(void **state)
+{
+	x2s_failure(486, "Busy Here", true, "decline");
+}
+
+
+static void test_x2s_ringing_480_general_error_gone(void **state)
+{
+	x2s_failure(480, "Temporarily Unavailable", true, "general-error");
+}
+
+
+/* The front's local failure of our INVITE (timeout, no route). */
+static void test_x2s_calling_local_failure_gone(void **state)
+{
+	struct call c;
+	xmpp_stanza_t *iq;
+
+	x2s_calling(&c);
+	sip_resp_in(c.inv_out, 408, "Request Timeout", NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-terminate", ALICE_RES);
+	assert_string_equal(reason_of(iq), "general-error");
+	assert_gone(&c);
+}
+
+
+static void test_x2s_calling_terminate_cancel_cancelling(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+}
+
+
+static void test_x2s_ringing_terminate_cancel_cancelling(void **state)
+{
+	struct m_sip_out_request *can;
+	struct call c;
+
+	x2s_ringing(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	can = sreq(0, "CANCEL");
+	pl_is(&can->branch, c.inv_branch);
+	hdr_is(&can->hdrs, "To", "<" BOB_URI ">"); /* as in the INVITE */
+	assert_int_equal(state_of(c.id), CS_CANCELLING);
+}
+
+
+static void x2s_end_ringish(bool ringing, bool op)
+{
+	struct call c;
+
+	if (ringing)
+		x2s_ringing(&c);
+	else
+		x2s_calling(&c);
+	if (op)
+		op_end(c.id);
+	else
+		assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 1);
+	pl_is(&sreq(0, "CANCEL")->branch, c.inv_branch);
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "timeout");
+	assert_int_equal(state_of(c.id), CS_CANCELLING);
+	/* the wait for the INVITE's final response */
+	assert_true(deadline_of(OWN_CALL, c.id) > wall_ms() + 20000);
+}
+
+
+static void test_x2s_calling_expired_cancel_cancelling(void **state)
+{
+	x2s_end_ringish(false, false);
+}
+
+
+static void test_x2s_calling_op_end_cancel_cancelling(void **state)
+{
+	x2s_end_ringish(false, true);
+}
+
+
+static void test_x2s_ringing_expired_cancel_cancelling(void **state)
+{
+	x2s_end_ringish(true, false);
+}
+
+
+static void test_x2s_ringing_op_end_cancel_cancelling(void **state)
+{
+	x2s_end_ringish(true, true);
+}
+
+
+/* ---- X2S CANCELLING ------------------------------------------------ */
+
+static void test_x2s_cancelling_200_ack_bye_gone(void **state)
+{
+	struct m_sip_out_request *ack, *bye;
+	struct call c;
+	char v[256];
+
+	x2s_cancelling(&c);
+	x2s_respond(&c, 200, "OK", NULL, PHONE_SDP);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 2);
+	ack = sreq(0, "ACK");
+	bye = sreq(1, "BYE");
+	hdr_is(&ack->hdrs, "CSeq", "1 ACK");
+	hdr_is(&bye->hdrs, "CSeq", "2 BYE");
+	pl_is(&bye->ruri, PEER_TGT);
+	snprintf(v, sizeof(v), "<" BOB_URI ">;tag=%s", c.rtag);
+	hdr_is(&bye->hdrs, "To", v);
+	hdr_is(&bye->hdrs, "From", c.inv_from);
+	hdr_is(&bye->hdrs, "Call-ID", c.callid);
+	assert_gone(&c);
+}
+
+
+static void test_x2s_cancelling_487_gone(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+	x2s_respond(&c, 487, "Request Terminated", NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_gone(&c);
+}
+
+
+static void test_x2s_cancelling_expired_gone(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+	assert_int_equal(expire(), 1);
+	assert_int_equal(nx + ns, 0);
+	assert_gone(&c);
+}
+
+
+static void test_x2s_cancelling_op_end_gone(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+	op_end(c.id);
+	assert_int_equal(nx + ns, 0);
+	assert_gone(&c);
+}
+
+
+/* default row: a terminate while cancelling is only acknowledged */
+static void test_x2s_cancelling_terminate_result_only(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+	jin(&c, "set", "t2", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("t2", ALICE_RES);
+	assert_int_equal(state_of(c.id), CS_CANCELLING);
+}
+
+
+/* ---- ACTIVE (either direction) -------------------------------------- */
+
+static void test_x2s_active_200_again_ack(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	/* the 200 retransmitted after the transaction: no outbox id, the
+	 * dialog finds the call */
+	{
+		struct sent s;
+		x2s_inv(&c, &s);
+		s.out = 0;
+		respond(&s, 200, "OK", c.rtag, NULL, PHONE_SDP);
+	}
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	hdr_is(&sreq(0, "ACK")->hdrs, "CSeq", "1 ACK");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_active_terminate_bye_gone(void **state)
+{
+	struct m_sip_out_request *bye;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	bye = sreq(0, "BYE");
+	pl_is(&bye->ruri, PEER_TGT);
+	pl_is(&bye->dst, "<sip:p1.example.net;lr>");
+	hdr_is(&bye->hdrs, "CSeq", "2 BYE");
+	assert_int_equal(hdr_count(&bye->hdrs, "Route"), 2);
+	hdr_is(&bye->hdrs, "Contact", CONTACT);
+	assert_gone(&c);
+}
+
+
+static void test_s2x_active_terminate_bye_gone(void **state)
+{
+	struct m_sip_out_request *bye;
+	struct call c;
+	char v[256];
+
+	s2x_active(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	bye = sreq(0, "BYE");
+	pl_is(&bye->ruri, BOB_URI); /* the INVITE's Contact */
+	pl_is(&bye->dst, BOB_URI);  /* no route set: the target */
+	snprintf(v, sizeof(v), "<sip:alice@localhost>;tag=%s", c.ltag);
+	hdr_is(&bye->hdrs, "From", v);
+	snprintf(v, sizeof(v), "<" BOB_URI ">;tag=%s", c.rtag);
+	hdr_is(&bye->hdrs, "To", v);
+	hdr_is(&bye->hdrs, "Call-ID", c.callid);
+	hdr_has(&bye->hdrs, "CSeq", " BYE");
+	assert_gone(&c);
+}
+
+
+static void active_dtmf(struct call *c)
+{
+	struct m_sip_out_request *info;
+
+	jin(c, "set", "d1", "session-info",
+	    "<dtmf xmlns='urn:xmpp:jingle:dtmf:0' code='5' duration='200'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("d1", c->me);
+	assert_int_equal(ns, 1);
+	info = sreq(0, "INFO");
+	hdr_is(&info->hdrs, "Content-Type", "application/dtmf-relay");
+	pl_is(&info->body, "Signal=5\r\nDuration=200\r\n");
+	assert_int_equal(state_of(c->id), CS_ACTIVE);
+}
+
+
+static void test_x2s_active_dtmf_info(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	active_dtmf(&c);
+}
+
+
+static void test_s2x_active_dtmf_info(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	active_dtmf(&c);
+}
+
+
+static void test_x2s_active_hold_resume_reinvite(void **state)
+{
+	struct m_sip_out_request *inv;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("h1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	pl_is(&inv->ruri, PEER_TGT);
+	hdr_is(&inv->hdrs, "CSeq", "2 INVITE");
+	hdr_is(&inv->hdrs, "Content-Type", "application/sdp");
+	pl_contains(&inv->body, "a=sendonly");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+
+	jin(&c, "set", "h2", "session-info",
+	    "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("h2", ALICE_RES);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	hdr_is(&inv->hdrs, "CSeq", "3 INVITE");
+	assert_false(pl_has(&inv->body, "a=sendonly"));
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void s2x_hold(struct call *c, struct sent *s)
+{
+	struct m_sip_out_request *inv;
+	char v[256];
+
+	jin(c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("h1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	pl_is(&inv->ruri, BOB_URI);
+	snprintf(v, sizeof(v), "<sip:alice@localhost>;tag=%s", c->ltag);
+	hdr_is(&inv->hdrs, "From", v);
+	snprintf(v, sizeof(v), "<" BOB_URI ">;tag=%s", c->rtag);
+	hdr_is(&inv->hdrs, "To", v);
+	hdr_has(&inv->hdrs, "CSeq", " INVITE");
+	pl_contains(&inv->body, "a=sendonly");
+	sent_of(inv, s);
+	assert_int_equal(state_of(c->id), CS_ACTIVE);
+}
+
+
+static void test_s2x_active_hold_reinvite(void **state)
+{
+	struct call c;
+	struct sent s;
+
+	s2x_active(&c);
+	s2x_hold(&c, &s);
+}
+
+
+/* Regression (found here, fixed): the 2xx to the gateway's own re-INVITE in an
+ * S2X call is not ACKed when the re-INVITE's CSeq equals the caller's INVITE
+ * CSeq (both are 1 here: the local CSeq space starts at 0). refine() compares a
+ * response's CSeq with inv_cseq, which for S2X is the *remote* INVITE's,
+ * and takes it for a response to that INVITE (CE_R_OTHER): no ACK, the
+ * callee retransmits the 200 and ends the call (RFC 3261 13.3.1.4). */
+static void test_s2x_active_reinvite_ok_ack(void **state)
+{
+	struct call c;
+	struct sent s;
+	char v[64];
+
+	s2x_active(&c);
+	s2x_hold(&c, &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP "a=recvonly\r\n");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	snprintf(v, sizeof(v), "%d ACK", atoi(s.cseq));
+	hdr_is(&sreq(0, "ACK")->hdrs, "CSeq", v);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_active_source_add_reinvite(void **state)
+{
+	struct m_sip_out_request *inv;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "s1", "source-add", SOURCE_ADD);
+	assert_int_equal(nx, 1);
+	expect_iq_result("s1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	hdr_is(&inv->hdrs, "CSeq", "2 INVITE");
+	pl_contains(&inv->body, "a=jingle-action:source-add");
+	pl_contains(&inv->body, "a=ssrc:1111");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* A re-INVITE from SIP putting us on hold: an answer, and <hold/>. */
+static void reinvite_hold(struct call *c)
+{
+	struct m_sip_out_response *ok;
+	struct callrec r;
+	xmpp_stanza_t *iq;
+
+	dlg_in(c, 8001, "INVITE", 0, "application/sdp",
+	       PHONE_SDP "a=sendonly\r\n");
+	assert_int_equal(ns, 1);
+	ok = sresp(0, 200);
+	assert_true(ok->tx == 8001);
+	hdr_is(&ok->hdrs, "Contact", CONTACT);
+	hdr_is(&ok->hdrs, "Content-Type", "application/sdp");
+	pl_contains(&ok->body, "m=audio ");
+	pl_contains(&ok->body, "a=recvonly");
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-info", c->me);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c->sid);
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+		jingle_of(iq), "hold", NS_RTP_INFO));
+	assert_int_equal(rec_load(c->id, &r), 0);
+	assert_int_equal(r.state, CS_ACTIVE);
+	assert_int_equal(r.on_hold, 1);
+	assert_string_equal(r.rsdp, PHONE_SDP "a=sendonly\r\n");
+	callrec_reset(&r);
+}
+
+
+static void test_x2s_active_reinvite_hold(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	reinvite_hold(&c);
+}
+
+
+static void test_s2x_active_reinvite_hold_then_active(void **state)
+{
+	struct call c;
+	xmpp_stanza_t *iq;
+
+	s2x_active(&c);
+	reinvite_hold(&c);
+	dlg_in(&c, 8002, "INVITE", 0, "application/sdp",
+	       PHONE_SDP "a=sendrecv\r\n");
+	assert_int_equal(ns, 1);
+	pl_contains(&sresp(0, 200)->body, "a=sendrecv");
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-info", ALICE_RES);
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+		jingle_of(iq), "active", NS_RTP_INFO));
+}
+
+
+/* A re-offer that changes nothing of hold: transport-info. */
+static void test_s2x_active_reinvite_transport_info(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	dlg_in(&c, 8003, "INVITE", 0, "application/sdp",
+	       "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+	       "c=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+	       "m=audio 30002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(nx, 1);
+	xjingle("transport-info", ALICE_RES);
+}
+
+
+/* Regression (found here, fixed): a re-offer without a codec in common is
+ * answered 200 with every stream refused (and no c= line, RFC 4566 5.7), the
+ * XMPP side gets a transport-info with the codec it never offered, and the
+ * call's media is gone. tr_media_reoffer_answer() promises EPROTO then: 488,
+ * the session unchanged (RFC 3261 14.2). */
+static void test_s2x_active_reinvite_no_common_codec_488(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	dlg_in(&c, 8004, "INVITE", 0, "application/sdp",
+	       "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+	       "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+	       "m=audio 30002 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 488);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_active_reinvite_ok_ack(void **state)
+{
+	struct call c;
+	struct sent s;
+
+	x2s_active(&c);
+	jin(&c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	sent_of(sreq(0, "INVITE"), &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP "a=recvonly\r\n");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	hdr_is(&sreq(0, "ACK")->hdrs, "CSeq", "2 ACK");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void active_end(struct call *c, bool op)
+{
+	if (op)
+		op_end(c->id);
+	else
+		assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 1);
+	sreq(0, "BYE");
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", c->me)),
+			    "success");
+	assert_gone(c);
+}
+
+
+static void test_x2s_active_expired_bye_gone(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	active_end(&c, false);
+}
+
+
+static void test_x2s_active_op_end_bye_gone(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	active_end(&c, true);
+}
+
+
+static void test_s2x_active_expired_bye_gone(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	/* the 200 was ACKed long ago */
+	out_done(PROC_SIP_FRONT, c.ok_out, 200, "OK");
+	active_end(&c, false);
+}
+
+
+static void test_s2x_active_op_end_bye_gone(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	active_end(&c, true);
+}
+
+
+static void test_x2s_active_transport_info_trickle(void **state)
+{
+	struct m_sip_out_request *info;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "ti1", "transport-info", TRICKLE_40007);
+	assert_int_equal(nx, 1);
+	expect_iq_result("ti1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	info = sreq(0, "INFO");
+	hdr_is(&info->hdrs, "Content-Type", "application/trickle-ice-sdpfrag");
+	hdr_is(&info->hdrs, "Info-Package", "trickle-ice");
+	pl_contains(&info->body, "127.0.0.1 40007 typ host");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* Before the callee's tag no INFO can go: held, then flushed. */
+static void test_x2s_calling_transport_info_held_until_dialog(void **state)
+{
+	struct call c;
+	struct callrec r;
+
+	x2s_calling(&c);
+	jin(&c, "set", "ti1", "transport-info", TRICKLE_40007);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("ti1", ALICE_RES);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_CALLING);
+	assert_non_null(strstr(r.pend_frag, "40007"));
+	callrec_reset(&r);
+	x2s_respond(&c, 180, "Ringing", NULL, NULL);
+	assert_int_equal(ns, 1);
+	pl_contains(&sreq(0, "INFO")->body, "127.0.0.1 40007 typ host");
+	assert_int_equal(nx, 1);
+	xjingle("session-info", ALICE_RES);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_true(r.pend_frag == NULL || !*r.pend_frag);
+	callrec_reset(&r);
+}
+
+
+/* ---- any state: SIP requests in the dialog ------------------------ */
+
+static void bye_in(struct call *c)
+{
+	struct m_sip_out_response *ok;
+	xmpp_stanza_t *iq;
+
+	dlg_in(c, 8100, "BYE", 0, NULL, NULL);
+	assert_int_equal(ns, 1);
+	ok = sresp(0, 200);
+	assert_true(ok->tx == 8100);
+	pl_contains(&ok->raw, "BYE sip:xsgw@127.0.0.1:5600 SIP/2.0");
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-terminate", c->me);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c->sid);
+	assert_string_equal(reason_of(iq), "success");
+	assert_gone(c);
+}
+
+
+static void test_x2s_active_bye_gone(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	bye_in(&c);
+}
+
+
+static void test_x2s_ringing_bye_gone(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	bye_in(&c);
+}
+
+
+static void test_s2x_active_bye_gone(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	bye_in(&c);
+}
+
+
+/* Regression (found here, fixed): a BYE in an early dialog ends the call but
+ * leaves the pending INVITE unanswered (RFC 3261 15.1.2: 487 to it). */
+static void test_s2x_ringing_bye_answers_invite(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	dlg_in(&c, 8100, "BYE", 0, NULL, NULL);
+	assert_int_equal(ns, 2);
+	assert_true(sresp_find(200)->tx == 8100);
+	assert_true(sresp_find(487)->tx == TX_INV);
+	assert_gone(&c);
+}
+
+
+static void sip_info_dtmf(struct call *c)
+{
+	xmpp_stanza_t *iq, *d;
+
+	dlg_in(c, 8200, "INFO", 0, "application/dtmf-relay",
+	       "Signal=7\r\nDuration=160\r\n");
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 200)->tx == 8200);
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-info", c->me);
+	d = xmpp_stanza_get_child_by_name_and_ns(jingle_of(iq), "dtmf",
+						 NS_DTMF);
+	assert_non_null(d);
+	assert_string_equal(attr(d, "code"), "7");
+}
+
+
+static void test_x2s_active_sip_info_dtmf(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	sip_info_dtmf(&c);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_s2x_active_sip_info_dtmf(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	sip_info_dtmf(&c);
+}
+
+
+static void test_x2s_active_sip_info_trickle_transport_info(void **state)
+{
+	struct call c;
+	xmpp_stanza_t *iq, *ct;
+
+	x2s_active(&c);
+	dlg_in(&c, 8201, "INFO", 0, "application/trickle-ice-sdpfrag",
+	       "a=ice-ufrag:pppp\r\na=ice-pwd:pppppppppppppppppppppppp\r\n"
+	       "m=audio 9 RTP/AVP 0\r\na=mid:0\r\n"
+	       "a=candidate:1 1 UDP 2130706431 127.0.0.1 30000 typ host\r\n");
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(nx, 1);
+	iq = xjingle("transport-info", ALICE_RES);
+	ct = xmpp_stanza_get_child_by_name(jingle_of(iq), "content");
+	assert_non_null(ct);
+	assert_non_null(xmpp_stanza_get_child_by_name(
+		xmpp_stanza_get_child_by_name(ct, "transport"), "candidate"));
+}
+
+
+static void test_x2s_active_sip_info_other_type_415(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	dlg_in(&c, 8202, "INFO", 0, "application/x-private", "hello");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 415);
+}
+
+
+static void test_x2s_active_sip_info_empty_200(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	dlg_in(&c, 8203, "INFO", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+}
+
+
+/* Regression (found here, fixed): an INFO before the answer (S_INFO is "any
+ * state") becomes a session-info addressed to "" (the record's ufull, empty
+ * until a device answers): <iq to=''>. Expected: to the devices rung. */
+static void test_s2x_ringing_sip_info_dtmf(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	dlg_in(&c, 8204, "INFO", 0, "application/dtmf-relay",
+	       "Signal=1\r\nDuration=100\r\n");
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	for (unsigned i = 0; i < nx; i++)
+		assert_string_not_equal(attr(xs[i].st, "to"), "");
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+		jingle_of(xjingle("session-info", ALICE_RES)), "dtmf",
+		NS_DTMF));
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_x2s_active_options_200(void **state)
+{
+	struct m_sip_out_response *ok;
+	struct call c;
+
+	x2s_active(&c);
+	dlg_in(&c, 8300, "OPTIONS", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	ok = sresp(0, 200);
+	hdr_has(&ok->hdrs, "Allow", "INVITE");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_s2x_ringing_options_200(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	dlg_in(&c, 8301, "OPTIONS", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_x2s_active_other_405(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	x2s_active(&c);
+	dlg_in(&c, 8400, "NOTIFY", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 405);
+	hdr_has(&r->hdrs, "Allow", "INFO");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_calling_other_405(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	dlg_in(&c, 8401, "SUBSCRIBE", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 405);
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+/* A request in the dialog with a CSeq below the last one: 500. */
+static void test_s2x_active_cseq_lower_500(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_active(&c);
+	dlg_in(&c, 8500, "INFO", 5, "application/dtmf-relay",
+	       "Signal=1\r\nDuration=100\r\n");
+	sresp(0, 200);
+	dlg_in(&c, 8501, "BYE", 4, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 500);
+	assert_true(r->tx == 8501);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* The INVITE's CSeq is the first remote one: equal passes, lower not. */
+static void test_s2x_active_cseq_below_invite_500(void **state)
+{
+	struct call c;
+	char raw[BIG], *p;
+
+	s2x_active(&c);
+	dlg_in(&c, 8502, "OPTIONS", 1, NULL, NULL);
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	dlg_raw(&c, raw, sizeof(raw), "OPTIONS", 1, NULL, NULL);
+	p = strstr(raw, "CSeq: 1 OPTIONS");
+	assert_non_null(p);
+	p[6] = '0';
+	sip_in(8503, raw);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 500)->tx == 8503);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* Regression (found here, fixed): only INFO (and the INVITE) set the remote
+ * CSeq; after a re-INVITE with CSeq 10 an INFO with CSeq 5 is accepted (RFC
+ * 3261 12.2.2: every request in the dialog sets it, a lower one gets 500). */
+static void test_s2x_active_cseq_of_reinvite_remembered(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	dlg_in(&c, 8504, "INVITE", 10, "application/sdp",
+	       PHONE_SDP "a=sendrecv\r\n");
+	sresp(0, 200);
+	dlg_in(&c, 8505, "INFO", 5, "application/dtmf-relay",
+	       "Signal=1\r\nDuration=100\r\n");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 500);
+}
+
+
+/* An ACK is never refused for its CSeq. */
+static void test_s2x_active_ack_cseq_not_checked(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	dlg_in(&c, 8506, "INFO", 5, "application/dtmf-relay",
+	       "Signal=1\r\nDuration=100\r\n");
+	dlg_in(&c, 0, "ACK", 1, NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	{
+		struct callrec r;
+		assert_int_equal(rec_load(c.id, &r), 0);
+		assert_true(r.inv_out == 0); /* the ACK was applied */
+		callrec_reset(&r);
+	}
+}
+
+
+/* Activity in ACTIVE pushes the idle deadline. */
+static void test_x2s_active_request_pushes_idle_deadline(void **state)
+{
+	struct call c;
+	uint64_t d0;
+
+	x2s_active(&c);
+	d0 = deadline_of(OWN_CALL, c.id);
+	usleep(20000);
+	dlg_in(&c, 8600, "OPTIONS", 0, NULL, NULL);
+	assert_true(deadline_of(OWN_CALL, c.id) > d0);
+}
+
+
+static void test_no_dialog_481(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	strcpy(c.ltag, "no-such-tag");
+	dlg_in(&c, 8700, "BYE", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 481)->tx == 8700);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* ---- S2X (new) ------------------------------------------------------ */
+
+static void test_s2x_new_invite_ringing(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+}
+
+
+static void test_s2x_new_invite_two_devices_ringing(void **state)
+{
+	struct call c;
+	struct callrec r;
+
+	s2x_ringing_n(&c, 2);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_string_equal(r.rung, ALICE_RES "\n" ALICE_RES2 "\n");
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_new_invite_proposed(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+}
+
+
+static void test_s2x_new_invite_nobody_no_propose_480(void **state)
+{
+	char raw[BIG];
+	struct call c = {0};
+
+	strcpy(c.callid, "s2x-call-1@127.0.0.1");
+	strcpy(c.rtag, "from-tag-1");
+	s2x_raw(&c, raw, sizeof(raw), "INVITE");
+	sip_in(TX_INV, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 480)->tx == TX_INV);
+	assert_int_equal(key_get(CK_REMOTE, c.callid, c.rtag), 0);
+}
+
+
+static void test_s2x_new_invite_unknown_user_404(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "INVITE sip:alice@elsewhere.org SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-x\r\n"
+		"From: <" BOB_URI
+		">;tag=f1\r\nTo: <sip:alice@elsewhere.org>\r\n"
+		"Call-ID: nf-1\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <" BOB_URI ">\r\n",
+		"application/sdp", PHONE_SDP);
+	sip_in(TX_INV, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 404);
+	assert_int_equal(key_get(CK_REMOTE, "nf-1", "f1"), 0);
+}
+
+
+static void test_s2x_new_invite_without_sdp_488(void **state)
+{
+	char raw[BIG];
+
+	xin("<presence from='" ALICE_RES "' to='sip.localhost'/>");
+	sip_raw(raw, sizeof(raw), "INVITE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-x\r\n"
+		"From: <" BOB_URI ">;tag=f1\r\nTo: <sip:alice@localhost>\r\n"
+		"Call-ID: nosdp-1\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <" BOB_URI ">\r\n",
+		NULL, NULL);
+	sip_in(TX_INV, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 488);
+	assert_int_equal(key_get(CK_REMOTE, "nosdp-1", "f1"), 0);
+}
+
+
+/* ---- S2X PROPOSED --------------------------------------------------- */
+
+static void jmi_in(struct call *c, const char *from, const char *what)
+{
+	xin("<message from='%s' to='%s' id='jmi-%s'>"
+	    "<%s xmlns='urn:xmpp:jingle-message:0' id='%s'/></message>",
+	    from, c->gw, what, what, c->sid);
+}
+
+
+static void test_s2x_proposed_proceed_initiate_ringing(void **state)
+{
+	struct call c;
+	struct callrec r;
+	xmpp_stanza_t *iq;
+
+	s2x_proposed(&c);
+	jmi_in(&c, ALICE_RES, "proceed");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	iq = xjingle("session-initiate", ALICE_RES);
+	assert_string_equal(attr(iq, "from"), BOB_S2X_GW);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c.sid);
+	assert_non_null(
+		xmpp_stanza_get_child_by_name(jingle_of(iq), "content"));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_string_equal(r.rung, ALICE_RES "\n");
+	assert_true(r.deadline > wall_ms() + 50000); /* ring timeout now */
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_proposed_proceed_bare_ignored(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+	jmi_in(&c, ALICE, "proceed");
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_PROPOSED);
+}
+
+
+static void jmi_ringing(bool proposed)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	if (proposed)
+		s2x_proposed(&c);
+	else
+		s2x_ringing(&c);
+	jmi_in(&c, ALICE_RES, "ringing");
+	if (!proposed) {
+		/* rung by session-initiate, not propose: nothing */
+		assert_int_equal(nx + ns, 0);
+		return;
+	}
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 180);
+	pl_is(&r->reason, "Ringing");
+	assert_true(r->tx == TX_INV);
+	assert_true(r->totag == strtoull(c.ltag, NULL, 16));
+	hdr_is(&r->hdrs, "Contact", CONTACT);
+	assert_int_equal(state_of(c.id), CS_PROPOSED);
+}
+
+
+static void test_s2x_proposed_jmi_ringing_180(void **state)
+{
+	jmi_ringing(true);
+}
+
+
+static void test_s2x_ringing_jmi_ringing_without_propose_nothing(void **state)
+{
+	jmi_ringing(false);
+}
+
+
+static void test_s2x_proposed_jmi_reject_603_gone(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+	jmi_in(&c, ALICE_RES, "reject");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 603)->tx == TX_INV);
+	assert_gone(&c);
+}
+
+
+static void test_s2x_proceeded_jmi_ringing_180(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+	jmi_in(&c, ALICE_RES, "proceed");
+	jmi_in(&c, ALICE_RES, "ringing");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 180)->tx == TX_INV);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_proceeded_jmi_reject_603_gone(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+	jmi_in(&c, ALICE_RES, "proceed");
+	jmi_in(&c, ALICE_RES, "reject");
+	assert_int_equal(ns, 1);
+	sresp(0, 603);
+	assert_gone(&c);
+}
+
+
+static void test_s2x_proposed_terminate_486_gone(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_proposed(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><decline/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 486);
+	pl_is(&r->reason, "Busy Here");
+	assert_true(r->tx == TX_INV);
+	assert_gone(&c);
+}
+
+
+static void test_s2x_proposed_invite_again_provisional(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+	char raw[BIG];
+
+	s2x_proposed(&c);
+	s2x_raw(&c, raw, sizeof(raw), "INVITE");
+	sip_in(TX_AGAIN, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 100);
+	assert_true(r->tx == TX_AGAIN);
+	assert_int_equal(state_of(c.id), CS_PROPOSED);
+}
+
+
+/* Regression (found here, fixed): the provisional repeated for a retransmitted
+ * INVITE is always phrased "Ringing", also as 100 (RFC 3261 21.1.1: 100
+ * Trying). */
+static void test_s2x_proposed_invite_again_reason_phrase(void **state)
+{
+	struct call c;
+	char raw[BIG];
+
+	s2x_proposed(&c);
+	s2x_raw(&c, raw, sizeof(raw), "INVITE");
+	sip_in(TX_AGAIN, raw);
+	pl_is(&sresp(0, 100)->reason, "Trying");
+}
+
+
+static void cancel_in(struct call *c, uint64_t tx)
+{
+	char raw[BIG];
+
+	s2x_raw(c, raw, sizeof(raw), "CANCEL");
+	sip_in(tx, raw);
+}
+
+
+static void test_s2x_proposed_cancel_487_retract_gone(void **state)
+{
+	struct call c;
+	xmpp_stanza_t *m;
+
+	s2x_proposed(&c);
+	cancel_in(&c, TX_CANCEL);
+	assert_int_equal(ns, 2);
+	assert_true(sresp(0, 200)->tx == TX_CANCEL);
+	assert_true(sresp(1, 487)->tx == TX_INV);
+	assert_int_equal(nx, 1);
+	m = xfind("message", "chat", NULL, ALICE);
+	assert_string_equal(
+		attr(xmpp_stanza_get_child_by_name_and_ns(m, "retract", NS_JMI),
+		     "id"),
+		c.sid);
+	assert_gone(&c);
+}
+
+
+static void proposed_end(bool op)
+{
+	struct call c;
+	xmpp_stanza_t *m;
+
+	s2x_proposed(&c);
+	if (op)
+		op_end(c.id);
+	else
+		assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 480)->tx == TX_INV);
+	assert_int_equal(nx, 1);
+	m = xfind("message", "chat", NULL, ALICE);
+	assert_non_null(
+		xmpp_stanza_get_child_by_name_and_ns(m, "retract", NS_JMI));
+	assert_gone(&c);
+}
+
+
+static void test_s2x_proposed_expired_480_retract_gone(void **state)
+{
+	proposed_end(false);
+}
+
+
+static void test_s2x_proposed_op_end_480_retract_gone(void **state)
+{
+	proposed_end(true);
+}
+
+
+/* ---- S2X RINGING ---------------------------------------------------- */
+
+static void test_s2x_ringing_iq_result_180_once(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_ringing(&c);
+	xin("<iq type='result' id='%s' from='" ALICE_RES "' to='%s'/>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 180);
+	assert_true(r->tx == TX_INV);
+	assert_true(r->totag == strtoull(c.ltag, NULL, 16));
+	assert_int_equal(state_of(c.id), CS_RINGING);
+	/* a second device's result: 180 was sent already */
+	xin("<iq type='result' id='%s' from='" ALICE_RES2 "' to='%s'/>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx + ns, 0);
+}
+
+
+static void test_s2x_ringing_iq_error_last_device_480_gone(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	xin("<iq type='error' id='%s' from='" ALICE_RES "' to='%s'>"
+	    "<error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 480)->tx == TX_INV);
+	assert_gone(&c);
+}
+
+
+static void test_s2x_ringing_iq_error_one_of_two_stays(void **state)
+{
+	struct call c;
+	struct callrec r;
+
+	s2x_ringing_n(&c, 2);
+	xin("<iq type='error' id='%s' from='" ALICE_RES2 "' to='%s'>"
+	    "<error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_string_equal(r.rung, ALICE_RES "\n");
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_ringing_iq_error_not_rung_nothing(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	xin("<iq type='error' id='%s' from='" ALICE_RES3 "' to='%s'>"
+	    "<error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_ringing_session_info_ringing_180(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	jin(&c, "set", "r1", "session-info",
+	    "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("r1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 180)->tx == TX_INV);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_ringing_accept_200_active(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+}
+
+
+static void test_s2x_ringing_accept_cancels_other_devices(void **state)
+{
+	struct call c;
+	xmpp_stanza_t *iq;
+	struct callrec r;
+
+	s2x_ringing_n(&c, 2);
+	s2x_accept(&c, ALICE_RES2);
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(nx, 2);
+	expect_iq_result("acc1", ALICE_RES2);
+	iq = xjingle("session-terminate", ALICE_RES);
+	assert_string_equal(reason_of(iq), "cancel");
+	assert_string_equal(attr(jingle_of(iq), "sid"), c.sid);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_ACTIVE);
+	assert_string_equal(r.ufull, ALICE_RES2);
+	assert_string_equal(r.responder, ALICE_RES2);
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_ringing_accept_bad_media_bad_request(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	jin(&c, "set", "acc2", "session-accept", BAD_CANDIDATE);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("acc2", ALICE_RES, "bad-request");
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+/* Regression (found here, fixed): a session-accept whose only content is not
+ * the offered one (no description either) is taken: the caller gets a 200 whose
+ * SDP refuses every stream and has no c= line (RFC 4566 5.7), the call is
+ * ACTIVE without media. Expected: bad-request, still ringing, no 200. */
+static void test_s2x_ringing_accept_no_usable_content(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	jin(&c, "set", "acc2", "session-accept",
+	    "<content creator='initiator' name='x'/>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("acc2", ALICE_RES, "bad-request");
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_ringing_existing_initiate_again(void **state)
+{
+	struct call c;
+	struct callrec r;
+	xmpp_stanza_t *iq;
+
+	s2x_ringing(&c);
+	strcpy(c.me, ALICE_RES3);
+	jin(&c, "get", "e1", "existing-session-initiate", NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 2);
+	expect_iq_result("e1", ALICE_RES3);
+	iq = xjingle("session-initiate", ALICE_RES3);
+	assert_string_equal(attr(jingle_of(iq), "sid"), c.sid);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_string_equal(r.rung, ALICE_RES "\n" ALICE_RES3 "\n");
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_ringing_terminate_last_device_gone(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_ringing(&c);
+	jin(&c, "set", "t1", "session-terminate", "<reason><busy/></reason>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 486);
+	assert_true(r->tx == TX_INV);
+	assert_true(r->totag == strtoull(c.ltag, NULL, 16));
+	hdr_none(&r->hdrs, "Contact");
+	assert_gone(&c);
+}
+
+
+static void test_s2x_ringing_terminate_sip_error_code(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_ringing(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><general-error/><sip-error code='606'>Not "
+	    "\xc3\xa9"
+	    "Acceptable</sip-error></reason>");
+	assert_int_equal(ns, 1);
+	r = sresp(0, 606);
+	pl_is(&r->reason, "Not Acceptable");
+	assert_gone(&c);
+}
+
+
+static void test_s2x_ringing_terminate_one_of_two_stays(void **state)
+{
+	struct call c;
+	struct callrec r;
+
+	s2x_ringing_n(&c, 2);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><decline/></reason>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("t1", ALICE_RES);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_string_equal(r.rung, ALICE_RES2 "\n");
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_ringing_invite_again_last_provisional(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+	char raw[BIG];
+
+	s2x_ringing(&c);
+	xin("<iq type='result' id='%s' from='" ALICE_RES "' to='%s'/>",
+	    c.init_id, c.gw);
+	sresp(0, 180);
+	s2x_raw(&c, raw, sizeof(raw), "INVITE");
+	sip_in(TX_AGAIN, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 180);
+	pl_is(&r->reason, "Ringing");
+	assert_true(r->tx == TX_AGAIN);
+	assert_true(r->totag == strtoull(c.ltag, NULL, 16));
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_ringing_cancel_487_terminate_gone(void **state)
+{
+	struct m_sip_out_response *r;
+	struct call c;
+
+	s2x_ringing_n(&c, 2);
+	cancel_in(&c, TX_CANCEL);
+	assert_int_equal(ns, 2);
+	r = sresp(0, 200);
+	assert_true(r->tx == TX_CANCEL);
+	pl_contains(&r->raw, "CANCEL sip:alice@localhost");
+	r = sresp(1, 487);
+	assert_true(r->tx == TX_INV);
+	pl_contains(&r->raw, "INVITE sip:alice@localhost");
+	assert_int_equal(nx, 2);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "decline");
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES2)),
+			    "decline");
+	assert_gone(&c);
+}
+
+
+/* libre answered the CANCEL itself (no transaction): only the 487. */
+static void test_s2x_ringing_cancel_answered_by_front(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	cancel_in(&c, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 487)->tx == TX_INV);
+	assert_gone(&c);
+}
+
+
+static void ringing_end(bool op)
+{
+	struct call c;
+
+	s2x_ringing_n(&c, 2);
+	if (op)
+		op_end(c.id);
+	else
+		assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 480)->tx == TX_INV);
+	assert_int_equal(nx, 2);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "timeout");
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES2)),
+			    "timeout");
+	assert_gone(&c);
+}
+
+
+static void test_s2x_ringing_expired_480_gone(void **state)
+{
+	ringing_end(false);
+}
+
+
+static void test_s2x_ringing_op_end_480_gone(void **state)
+{
+	ringing_end(true);
+}
+
+
+/* ---- S2X ACTIVE: the 2xx and its ACK -------------------------------- */
+
+static void test_s2x_active_ack_2xx_done(void **state)
+{
+	struct call c;
+	struct callrec r;
+	struct tr_owner o;
+
+	s2x_active(&c);
+	dlg_in(&c, 0, "ACK", 1, NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_false(outbox_owner(PROC_SIP_FRONT, c.ok_out, &o));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_ACTIVE);
+	assert_true(r.inv_out == 0);
+	callrec_reset(&r);
+	/* the front's report of the 200 finds nothing */
+	out_done(PROC_SIP_FRONT, c.ok_out, 200, "OK");
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_s2x_active_out_done_acked(void **state)
+{
+	struct call c;
+	struct callrec r;
+	struct tr_owner o;
+
+	s2x_active(&c);
+	out_done(PROC_SIP_FRONT, c.ok_out, 200, "OK");
+	assert_int_equal(nx + ns, 0);
+	assert_false(outbox_owner(PROC_SIP_FRONT, c.ok_out, &o));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_ACTIVE);
+	assert_true(r.inv_out == 0);
+	callrec_reset(&r);
+}
+
+
+static void test_s2x_active_out_done_no_ack_bye_gone(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	out_done(PROC_SIP_FRONT, c.ok_out, 408, "no ACK");
+	assert_int_equal(ns, 1);
+	sreq(0, "BYE");
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "success");
+	assert_gone(&c);
+}
+
+
+/* ---- default rows ---------------------------------------------------- */
+
+static void test_x2s_calling_accept_unexpected_request(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	jin(&c, "set", "a1", "session-accept", ANSWER);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("a1", ALICE_RES, "unexpected-request");
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_s2x_active_accept_unexpected_request(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	s2x_accept(&c, ALICE_RES);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("acc1", ALICE_RES, "unexpected-request");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_ringing_source_unexpected_request(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	jin(&c, "set", "s1", "source-add", ANSWER);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("s1", ALICE_RES, "unexpected-request");
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_x2s_active_existing_item_not_found(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "get", "e1", "existing-session-initiate", NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("e1", ALICE_RES, "item-not-found");
+}
+
+
+static void test_s2x_active_existing_item_not_found(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	jin(&c, "get", "e1", "existing-session-initiate", NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("e1", ALICE_RES, "item-not-found");
+}
+
+
+static void test_x2s_ringing_reinvite_491(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	dlg_in(&c, 8800, "INVITE", 0, "application/sdp", PHONE_SDP);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 491)->tx == 8800);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_ringing_update_491(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	dlg_in(&c, 8801, "UPDATE", 0, "application/sdp", PHONE_SDP);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 491);
+	assert_int_equal(state_of(c.id), CS_RINGING);
+}
+
+
+static void test_s2x_active_cancel_late_200(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	cancel_in(&c, TX_CANCEL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 200)->tx == TX_CANCEL);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_calling_session_info_result_only(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	jin(&c, "set", "i1", "session-info",
+	    "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("i1", ALICE_RES);
+	jin(&c, "set", "i2", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(ns, 0);
+	expect_iq_result("i2", ALICE_RES);
+	jin(&c, "set", "i3", "session-info",
+	    "<dtmf xmlns='urn:xmpp:jingle:dtmf:0' code='1'/>");
+	assert_int_equal(ns, 0);
+	expect_iq_result("i3", ALICE_RES);
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_active_session_info_ping_result_only(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "p1", "session-info", NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_result("p1", ALICE_RES);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_calling_ack_nothing(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	dlg_in(&c, 0, "ACK", 0, NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_CALLING);
+}
+
+
+static void test_s2x_active_iq_result_nothing(void **state)
+{
+	struct call c;
+
+	s2x_active(&c);
+	xin("<iq type='result' id='%s' from='" ALICE_RES "' to='%s'/>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* a response to a BYE of ours whose call is gone: nothing */
+static void test_response_after_gone_nothing(void **state)
+{
+	struct call c;
+	struct sent s;
+
+	x2s_active(&c);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	sent_of(sreq(0, "BYE"), &s);
+	respond(&s, 200, "OK", NULL, NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_gone(&c);
+}
+
+
+static void test_other_users_session_item_not_found(void **state)
+{
+	struct call c;
+
+	x2s_active(&c);
+	strcpy(c.me, "mallory@localhost/x");
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	expect_iq_error("t1", "mallory@localhost/x", "item-not-found");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_op_end_unknown_call_enoent(void **state)
+{
+	struct call_ev e = {.reason = "operator"};
+
+	assert_int_equal(tr_call_apply(&tr, 424242, CE_OP_END, &e), ENOENT);
+	commit();
+	assert_int_equal(nx + ns, 0);
+}
+
+
+/* ---- messages --------------------------------------------------------- */
+
+/* alice's chat to bob@sip.localhost: one MESSAGE; its owner id */
+static uint64_t chat_out(bool receipt, struct sent *s)
+{
+	struct m_sip_out_request *m;
+	struct tr_owner o;
+	struct msgrec r;
+	char v[256];
+
+	xin("<message type='chat' id='m1' from='" ALICE_RES "' to='" BOB_GW
+	    "'><body>hello \xc3\xa9</body>%s</message>",
+	    receipt ? "<request xmlns='urn:xmpp:receipts'/>" : "");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	m = sreq(0, "MESSAGE");
+	assert_int_equal(m->flags, SIPF_PAGE);
+	pl_is(&m->ruri, BOB_URI);
+	assert_int_equal(strncmp(m->branch.p, "z9hG4bK", 7), 0);
+	hdr_has(&m->hdrs, "From", "<sip:alice@localhost>;tag=");
+	hdr_is(&m->hdrs, "To", "<" BOB_URI ">");
+	hdr_is(&m->hdrs, "CSeq", "1 MESSAGE");
+	hdr_is(&m->hdrs, "Max-Forwards", "70");
+	hdr_is(&m->hdrs, "Content-Type", "text/plain;charset=UTF-8");
+	assert_true(hdr(&m->hdrs, "Call-ID", v, sizeof(v)));
+	assert_non_null(strstr(v, "@xsgw"));
+	hdr_none(&m->hdrs, "Contact");
+	pl_is(&m->body, "hello \xc3\xa9");
+	sent_of(m, s);
+	assert_true(outbox_owner(PROC_SIP_FRONT, m->out, &o));
+	assert_int_equal(o.kind, OWN_MSG);
+	assert_int_equal(msg_load(o.id, &r), 0);
+	assert_int_equal(r.kind, MK_CHAT_X2S);
+	assert_int_equal(r.state, MS_PENDING);
+	assert_int_equal(r.flags, receipt ? 1 : 0);
+	assert_string_equal(r.xfrom, ALICE_RES);
+	assert_string_equal(r.xto, BOB_GW);
+	assert_string_equal(r.xid, "m1");
+	assert_string_equal(r.callid, v);
+	msgrec_reset(&r);
+	return o.id;
+}
+
+
+static void test_msg_chat_to_message(void **state)
+{
+	struct sent s;
+
+	chat_out(false, &s);
+}
+
+
+static void test_msg_chat_202_done_with_receipt(void **state)
+{
+	struct sent s;
+	struct msgrec r;
+	struct tr_owner o;
+	xmpp_stanza_t *m, *rc;
+	uint64_t id = chat_out(true, &s);
+
+	respond(&s, 202, "Accepted", "uas-tag", NULL, NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	m = xfind("message", NULL, NULL, ALICE_RES);
+	assert_string_equal(attr(m, "from"), BOB_GW);
+	rc = xmpp_stanza_get_child_by_name_and_ns(m, "received", NS_RECEIPTS);
+	assert_non_null(rc);
+	assert_string_equal(attr(rc, "id"), "m1");
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	assert_int_equal(r.scode, 202);
+	msgrec_reset(&r);
+	assert_false(outbox_owner(PROC_SIP_FRONT, s.out, &o));
+	assert_true(deadline_of(OWN_MSG, id) > wall_ms());
+	/* the receipt is a message record of its own, owning its stanza */
+	assert_true(outbox_owner(PROC_XMPP_FRONT, xs[0].out, &o));
+	assert_int_equal(o.kind, OWN_MSG);
+	assert_int_equal(msg_load(o.id, &r), 0);
+	assert_int_equal(r.kind, MK_RECEIPT);
+	msgrec_reset(&r);
+}
+
+
+static void test_msg_chat_202_without_receipt_request(void **state)
+{
+	struct sent s;
+	struct msgrec r;
+	uint64_t id = chat_out(false, &s);
+
+	respond(&s, 200, "OK", "uas-tag", NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	assert_int_equal(r.scode, 200);
+	msgrec_reset(&r);
+}
+
+
+static void test_msg_chat_provisional_ignored(void **state)
+{
+	struct sent s;
+	struct msgrec r;
+	struct tr_owner o;
+	uint64_t id = chat_out(true, &s);
+
+	respond(&s, 100, "Trying", NULL, NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_PENDING);
+	msgrec_reset(&r);
+	assert_true(outbox_owner(PROC_SIP_FRONT, s.out, &o));
+}
+
+
+static void chat_failed(unsigned scode, const char *reason, bool local,
+			const char *cond)
+{
+	struct sent s;
+	struct msgrec r;
+	xmpp_stanza_t *m;
+	char text[128], t[128];
+	uint64_t id = chat_out(true, &s);
+
+	if (local)
+		sip_resp_in(s.out, scode, reason, NULL);
+	else
+		respond(&s, scode, reason, "uas-tag", NULL, NULL);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	m = xfind("message", "error", "m1", ALICE_RES);
+	assert_string_equal(attr(m, "from"), BOB_GW);
+	assert_string_equal(error_of(m), cond);
+	snprintf(text, sizeof(text), "SIP %u %s", scode, reason);
+	assert_string_equal(text_of(xmpp_stanza_get_child_by_name(m, "error"),
+				    "text", t, sizeof(t)),
+			    text);
+	assert_string_equal(text_of(m, "body", t, sizeof(t)), "hello \xc3\xa9");
+	/* no receipt for a failure */
+	assert_null(xmpp_stanza_get_child_by_name_and_ns(m, "received",
+							 NS_RECEIPTS));
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	assert_int_equal(r.scode, scode);
+	msgrec_reset(&r);
+}
+
+
+static void test_msg_chat_404_error_back(void **state)
+{
+	chat_failed(404, "Not Found", false, "item-not-found");
+}
+
+
+static void test_msg_chat_486_error_back(void **state)
+{
+	chat_failed(486, "Busy Here", false, "recipient-unavailable");
+}
+
+
+static void test_msg_chat_timeout_error_back(void **state)
+{
+	chat_failed(408, "Request Timeout", true, "remote-server-timeout");
+}
+
+
+static void test_msg_chat_final_twice_once(void **state)
+{
+	struct sent s;
+
+	chat_out(true, &s);
+	respond(&s, 202, "Accepted", "uas-tag", NULL, NULL);
+	assert_int_equal(nx, 1);
+	respond(&s, 202, "Accepted", "uas-tag", NULL, NULL);
+	assert_int_equal(nx + ns, 0);
+}
+
+
+static void test_msg_groupchat_feature_not_implemented(void **state)
+{
+	xin("<message type='groupchat' id='g1' from='" ALICE_RES "' to='" BOB_GW
+	    "'><body>x</body></message>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	assert_string_equal(
+		error_of(xfind("message", "error", "g1", ALICE_RES)),
+		"feature-not-implemented");
+}
+
+
+static void test_msg_foreign_sender_forbidden(void **state)
+{
+	xin("<message type='chat' id='f1' from='eve@elsewhere.org/x' "
+	    "to='" BOB_GW "'><body>x</body></message>");
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	assert_string_equal(error_of(xfind("message", "error", "f1",
+					   "eve@elsewhere.org/x")),
+			    "forbidden");
+}
+
+
+static void test_msg_chat_state_only_nothing(void **state)
+{
+	xin("<message type='chat' id='c1' from='" ALICE_RES "' to='" BOB_GW
+	    "'><composing xmlns='http://jabber.org/protocol/chatstates'/>"
+	    "</message>");
+	assert_int_equal(nx + ns, 0);
+}
+
+
+#define SIP_MESSAGE_HDRS(callid, cseq, ftag)                                   \
+	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-m-" cseq "\r\n"        \
+	"Max-Forwards: 70\r\nFrom: <" BOB_URI ">;tag=" ftag "\r\n"             \
+	"To: <sip:alice@localhost>\r\nCall-ID: " callid "\r\n"                 \
+	"CSeq: " cseq " MESSAGE\r\n"
+
+static void sip_message(uint64_t tx, const char *ctype, const char *body)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"), ctype, body);
+	sip_in(tx, raw);
+}
+
+
+/* bob's MESSAGE to alice: 202 and a chat; the message's id */
+static uint64_t message_in(void)
+{
+	struct m_sip_out_response *ok;
+	struct tr_owner o;
+	struct msgrec r;
+	xmpp_stanza_t *m;
+	char t[64], id[40];
+
+	sip_message(9001, "text/plain;charset=UTF-8", "hi \xe2\x82\xac");
+	assert_int_equal(ns, 1);
+	ok = sresp(0, 202);
+	pl_is(&ok->reason, "Accepted");
+	assert_true(ok->tx == 9001);
+	pl_is(&ok->src, PEER_SRC);
+	pl_contains(&ok->raw, "MESSAGE sip:alice@localhost SIP/2.0");
+	assert_int_equal(nx, 1);
+	m = xfind("message", "chat", NULL, ALICE);
+	assert_string_equal(attr(m, "from"), BOB_S2X_GW);
+	assert_string_equal(text_of(m, "body", t, sizeof(t)),
+			    "hi \xe2\x82\xac");
+	assert_true(outbox_owner(PROC_XMPP_FRONT, xs[0].out, &o));
+	assert_int_equal(o.kind, OWN_MSG);
+	assert_string_equal(attr(m, "id"),
+			    xu_id(id, sizeof(id), XU_ID_MSG, o.id));
+	assert_int_equal(msg_load(o.id, &r), 0);
+	assert_int_equal(r.kind, MK_CHAT_S2X);
+	assert_int_equal(r.state, MS_PENDING);
+	assert_string_equal(r.sfrom, BOB_URI);
+	assert_string_equal(r.callid, "msg-1@127.0.0.1");
+	assert_true(r.dkey && *r.dkey);
+	msgrec_reset(&r);
+	return o.id;
+}
+
+
+static bool dedup_key(void)
+{
+	uint8_t k[KEY_MAX];
+	struct pl callid, ftag;
+	const void *v;
+	size_t kl, vl;
+	int err;
+
+	pl_set_str(&callid, "msg-1@127.0.0.1");
+	pl_set_str(&ftag, "mt1");
+	kl = key_msgdedup(k, sizeof(k), &callid, 1, &ftag);
+	assert_true(kl > 0);
+	err = store_get(tr_txn(&tr), DB_MSGKEY, k, kl, &v, &vl);
+	release();
+	return !err;
+}
+
+
+static void test_msg_sip_message_to_chat(void **state)
+{
+	message_in();
+	assert_true(dedup_key());
+}
+
+
+static void test_msg_sip_message_retransmission_202_once(void **state)
+{
+	message_in();
+	sip_message(9002, "text/plain;charset=UTF-8", "hi \xe2\x82\xac");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 202)->tx == 9002);
+}
+
+
+static void test_msg_sip_message_bad_type_415(void **state)
+{
+	struct m_sip_out_response *r;
+
+	sip_message(9003, "text/html", "<b>hi</b>");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 415);
+	hdr_is(&r->hdrs, "Accept", "text/plain");
+	assert_false(dedup_key());
+}
+
+
+static void test_msg_sip_message_empty_400(void **state)
+{
+	sip_message(9004, NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 400);
+}
+
+
+static void test_msg_sip_message_unknown_domain_404(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@elsewhere.org SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-2@127.0.0.1", "1", "mt2"), "text/plain",
+		"x");
+	sip_in(9005, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	sresp(0, 404);
+}
+
+
+static void test_msg_sip_chat_written_done(void **state)
+{
+	struct msgrec r;
+	struct tr_owner o;
+	uint64_t id = message_in(), out = xs[0].out;
+
+	out_done(PROC_XMPP_FRONT, out, 200, "written");
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	msgrec_reset(&r);
+	assert_false(outbox_owner(PROC_XMPP_FRONT, out, &o));
+	assert_true(deadline_of(OWN_MSG, id) > wall_ms());
+}
+
+
+static void bounce(uint64_t id)
+{
+	char mid[40];
+
+	xin("<message type='error' id='%s' from='" ALICE "' to='" BOB_S2X_GW
+	    "'><body>hi</body><error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>offline</text>"
+	    "</error></message>",
+	    xu_id(mid, sizeof(mid), XU_ID_MSG, id));
+}
+
+
+static void test_msg_sip_chat_bounced_message_back(void **state)
+{
+	struct m_sip_out_request *m;
+	struct msgrec r;
+	uint64_t id = message_in();
+
+	out_done(PROC_XMPP_FRONT, xs[0].out, 200, "written");
+	bounce(id);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	m = sreq(0, "MESSAGE");
+	assert_int_equal(m->flags, SIPF_PAGE);
+	pl_is(&m->ruri, BOB_URI);
+	hdr_has(&m->hdrs, "From", "<sip:alice@localhost>;tag=");
+	hdr_is(&m->hdrs, "To", "<" BOB_URI ">");
+	hdr_is(&m->hdrs, "Content-Type", "text/plain;charset=UTF-8");
+	pl_is(&m->body, "Message not delivered to alice@localhost: "
+			"service-unavailable - offline");
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	assert_string_equal(r.econd, "service-unavailable");
+	msgrec_reset(&r);
+}
+
+
+/* never an error for an error: a bounced error message is dropped */
+static void test_msg_error_bounced_nothing(void **state)
+{
+	struct sent s;
+	uint64_t err_id;
+	struct tr_owner o;
+
+	chat_out(false, &s);
+	respond(&s, 404, "Not Found", "uas-tag", NULL, NULL);
+	assert_true(outbox_owner(PROC_XMPP_FRONT, xs[0].out, &o));
+	err_id = o.id;
+	bounce(err_id);
+	assert_int_equal(nx + ns, 0);
+}
+
+
+static void test_msg_retention_expiry_forgets(void **state)
+{
+	struct msgrec r;
+	uint64_t id = message_in();
+
+	out_done(PROC_XMPP_FRONT, xs[0].out, 200, "written");
+	assert_true(dedup_key());
+	assert_int_equal(expire(), 1);
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(msg_load(id, &r), ENOENT);
+	assert_false(dedup_key());
+	assert_int_equal(deadline_of(OWN_MSG, id), 0);
+	/* a late retransmission is a new message now */
+	sip_message(9006, "text/plain", "hi \xe2\x82\xac");
+	assert_int_equal(ns, 1);
+	sresp(0, 202);
+	assert_int_equal(nx, 1);
+}
+
+
+/* ---- the outbox ------------------------------------------------------- */
+
+struct copy {
+	uint16_t type;
+	uint64_t out;
+	uint8_t *buf;
+	size_t len;
+};
+
+
+static void test_replay_restages_pending_with_same_ids(void **state)
+{
+	struct copy sip[MAXF];
+	unsigned nsip = 0;
+	struct call c;
+	struct sent s;
+
+	/* pending: the 100 of a call, the MESSAGE of a chat; done: the
+	 * MESSAGE of another chat */
+	s2x_ringing(&c);
+	sip[nsip].type = ss[0].type;
+	sip[nsip].out = ss[0].out;
+	sip[nsip].buf = mem_alloc(ss[0].len, NULL);
+	memcpy(sip[nsip].buf, ss[0].buf, ss[0].len);
+	sip[nsip++].len = ss[0].len;
+	chat_out(false, &s);
+	respond(&s, 202, "Accepted", "t", NULL, NULL); /* done */
+	chat_out(false, &s);
+	sip[nsip].type = ss[0].type;
+	sip[nsip].out = ss[0].out;
+	sip[nsip].buf = mem_alloc(ss[0].len, NULL);
+	memcpy(sip[nsip].buf, ss[0].buf, ss[0].len);
+	sip[nsip++].len = ss[0].len;
+
+	tr_out_replay(&tr, PROC_SIP_FRONT);
+	commit();
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, nsip);
+	for (unsigned i = 0; i < nsip; i++) {
+		/* oldest first, the same frame byte for byte */
+		assert_int_equal(ss[i].type, sip[i].type);
+		assert_true(ss[i].out == sip[i].out);
+		assert_int_equal(ss[i].len, sip[i].len);
+		assert_memory_equal(ss[i].buf, sip[i].buf, sip[i].len);
+		mem_deref(sip[i].buf);
+	}
+	/* the xmpp-front's own: the session-initiate */
+	tr_out_replay(&tr, PROC_XMPP_FRONT);
+	commit();
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	xjingle("session-initiate", ALICE_RES);
+}
+
+
+static void test_replay_after_done_nothing(void **state)
+{
+	struct sent s;
+
+	chat_out(false, &s);
+	respond(&s, 202, "Accepted", "t", NULL, NULL);
+	tr_out_replay(&tr, PROC_SIP_FRONT);
+	commit();
+	assert_int_equal(nx + ns, 0);
+}
+
+
+static void test_out_done_unknown_id_nothing(void **state)
+{
+	struct call c;
+	struct callrec a, b;
+
+	s2x_active(&c);
+	assert_int_equal(rec_load(c.id, &a), 0);
+	out_done(PROC_SIP_FRONT, c.ok_out + 1000, 408, "no ACK");
+	out_done(PROC_XMPP_FRONT, c.ok_out, 408, "wrong front");
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(rec_load(c.id, &b), 0);
+	assert_int_equal(b.state, CS_ACTIVE);
+	assert_true(b.inv_out == a.inv_out);
+	assert_true(b.updated == a.updated);
+	callrec_reset(&a);
+	callrec_reset(&b);
+	/* a replayed report of a done entry: once only */
+	out_done(PROC_SIP_FRONT, c.ok_out, 200, "OK");
+	out_done(PROC_SIP_FRONT, c.ok_out, 408, "no ACK");
+	assert_int_equal(nx + ns, 0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static int group_setup(void **state)
+{
+	const char *lv = getenv("XSGW_TEST_LOG");
+
+	log_setup(lv ? LOG_DEBUG : LOG_ERROR, 0);
+	xmpp_initialize();
+	return libre_init();
+}
+
+
+static int group_teardown(void **state)
+{
+	xmpp_shutdown();
+	libre_close();
+	return 0;
+}
+
+
+#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TO(f, o)                                                               \
+	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,           \
+						 (void *)&(o))
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* X2S (new), WAITING */
+		T_(test_x2s_new_initiate_invite_calling),
+		T_(test_x2s_new_initiate_trickle_waiting),
+		TO(test_x2s_new_initiate_trickle_no_wait_calling, no_wait),
+		T_(test_x2s_new_initiate_sid_in_use_conflict),
+		T_(test_x2s_new_initiate_bad_media_bad_request),
+		T_(test_x2s_new_initiate_content_without_description),
+		T_(test_x2s_waiting_transport_adds_candidates),
+		T_(test_x2s_waiting_transport_unknown_content),
+		T_(test_x2s_waiting_expired_invite_calling),
+		T_(test_x2s_waiting_terminate_gone),
+		T_(test_x2s_waiting_op_end_terminate_gone),
+		/* X2S CALLING, RINGING */
+		T_(test_x2s_calling_100_nothing),
+		T_(test_x2s_calling_180_ringing),
+		T_(test_x2s_ringing_183_nothing),
+		T_(test_x2s_calling_200_active),
+		T_(test_x2s_ringing_200_active),
+		T_(test_x2s_calling_200_bad_sdp_bye_gone),
+		T_(test_x2s_calling_486_decline_gone),
+		T_(test_x2s_calling_603_decline_gone),
+		T_(test_x2s_calling_600_busy_gone),
+		T_(test_x2s_calling_404_general_error_gone),
+		T_(test_x2s_ringing_486_decline_gone),
+		T_(test_x2s_ringing_480_general_error_gone),
+		T_(test_x2s_calling_local_failure_gone),
+		T_(test_x2s_calling_terminate_cancel_cancelling),
+		T_(test_x2s_ringing_terminate_cancel_cancelling),
+		T_(test_x2s_calling_expired_cancel_cancelling),
+		T_(test_x2s_calling_op_end_cancel_cancelling),
+		T_(test_x2s_ringing_expired_cancel_cancelling),
+		T_(test_x2s_ringing_op_end_cancel_cancelling),
+		/* X2S CANCELLING */
+		T_(test_x2s_cancelling_200_ack_bye_gone),
+		T_(test_x2s_cancelling_487_gone),
+		T_(test_x2s_cancelling_expired_gone),
+		T_(test_x2s_cancelling_op_end_gone),
+		T_(test_x2s_cancelling_terminate_result_only),
+		/* S2X (new) */
+		T_(test_s2x_new_invite_ringing),
+		T_(test_s2x_new_invite_two_devices_ringing),
+		T_(test_s2x_new_invite_proposed),
+		TO(test_s2x_new_invite_nobody_no_propose_480, no_propose),
+		T_(test_s2x_new_invite_unknown_user_404),
+		T_(test_s2x_new_invite_without_sdp_488),
+		/* S2X PROPOSED */
+		T_(test_s2x_proposed_proceed_initiate_ringing),
+		T_(test_s2x_proposed_proceed_bare_ignored),
+		T_(test_s2x_proposed_jmi_ringing_180),
+		T_(test_s2x_ringing_jmi_ringing_without_propose_nothing),
+		T_(test_s2x_proposed_jmi_reject_603_gone),
+		T_(test_s2x_proceeded_jmi_ringing_180),
+		T_(test_s2x_proceeded_jmi_reject_603_gone),
+		T_(test_s2x_proposed_terminate_486_gone),
+		T_(test_s2x_proposed_invite_again_provisional),
+		T_(test_s2x_proposed_invite_again_reason_phrase),
+		T_(test_s2x_proposed_cancel_487_retract_gone),
+		T_(test_s2x_proposed_expired_480_retract_gone),
+		T_(test_s2x_proposed_op_end_480_retract_gone),
+		/* S2X RINGING */
+		T_(test_s2x_ringing_iq_result_180_once),
+		T_(test_s2x_ringing_iq_error_last_device_480_gone),
+		T_(test_s2x_ringing_iq_error_one_of_two_stays),
+		T_(test_s2x_ringing_iq_error_not_rung_nothing),
+		T_(test_s2x_ringing_session_info_ringing_180),
+		T_(test_s2x_ringing_accept_200_active),
+		T_(test_s2x_ringing_accept_cancels_other_devices),
+		T_(test_s2x_ringing_accept_bad_media_bad_request),
+		T_(test_s2x_ringing_accept_no_usable_content),
+		T_(test_s2x_ringing_existing_initiate_again),
+		T_(test_s2x_ringing_terminate_last_device_gone),
+		T_(test_s2x_ringing_terminate_sip_error_code),
+		T_(test_s2x_ringing_terminate_one_of_two_stays),
+		T_(test_s2x_ringing_invite_again_last_provisional),
+		T_(test_s2x_ringing_cancel_487_terminate_gone),
+		T_(test_s2x_ringing_cancel_answered_by_front),
+		T_(test_s2x_ringing_expired_480_gone),
+		T_(test_s2x_ringing_op_end_480_gone),
+		/* S2X ACTIVE: the 2xx */
+		T_(test_s2x_active_ack_2xx_done),
+		T_(test_s2x_active_out_done_acked),
+		T_(test_s2x_active_out_done_no_ack_bye_gone),
+		/* ACTIVE, either direction */
+		T_(test_x2s_active_200_again_ack),
+		T_(test_x2s_active_terminate_bye_gone),
+		T_(test_s2x_active_terminate_bye_gone),
+		T_(test_x2s_active_dtmf_info),
+		T_(test_s2x_active_dtmf_info),
+		T_(test_x2s_active_hold_resume_reinvite),
+		T_(test_s2x_active_hold_reinvite),
+		T_(test_s2x_active_reinvite_ok_ack),
+		T_(test_x2s_active_source_add_reinvite),
+		T_(test_x2s_active_reinvite_hold),
+		T_(test_s2x_active_reinvite_hold_then_active),
+		T_(test_s2x_active_reinvite_transport_info),
+		T_(test_s2x_active_reinvite_no_common_codec_488),
+		T_(test_x2s_active_reinvite_ok_ack),
+		T_(test_x2s_active_expired_bye_gone),
+		T_(test_x2s_active_op_end_bye_gone),
+		T_(test_s2x_active_expired_bye_gone),
+		T_(test_s2x_active_op_end_bye_gone),
+		T_(test_x2s_active_transport_info_trickle),
+		T_(test_x2s_calling_transport_info_held_until_dialog),
+		/* any state: SIP requests in the dialog */
+		T_(test_x2s_active_bye_gone),
+		T_(test_x2s_ringing_bye_gone),
+		T_(test_s2x_active_bye_gone),
+		T_(test_s2x_ringing_bye_answers_invite),
+		T_(test_x2s_active_sip_info_dtmf),
+		T_(test_s2x_active_sip_info_dtmf),
+		T_(test_x2s_active_sip_info_trickle_transport_info),
+		T_(test_x2s_active_sip_info_other_type_415),
+		T_(test_x2s_active_sip_info_empty_200),
+		T_(test_s2x_ringing_sip_info_dtmf),
+		T_(test_x2s_active_options_200),
+		T_(test_s2x_ringing_options_200),
+		T_(test_x2s_active_other_405),
+		T_(test_x2s_calling_other_405),
+		T_(test_s2x_active_cseq_lower_500),
+		T_(test_s2x_active_cseq_below_invite_500),
+		T_(test_s2x_active_cseq_of_reinvite_remembered),
+		T_(test_s2x_active_ack_cseq_not_checked),
+		T_(test_x2s_active_request_pushes_idle_deadline),
+		T_(test_no_dialog_481),
+		/* default rows */
+		T_(test_x2s_calling_accept_unexpected_request),
+		T_(test_s2x_active_accept_unexpected_request),
+		T_(test_x2s_ringing_source_unexpected_request),
+		T_(test_x2s_active_existing_item_not_found),
+		T_(test_s2x_active_existing_item_not_found),
+		T_(test_x2s_ringing_reinvite_491),
+		T_(test_s2x_ringing_update_491),
+		T_(test_s2x_active_cancel_late_200),
+		T_(test_x2s_calling_session_info_result_only),
+		T_(test_active_session_info_ping_result_only),
+		T_(test_x2s_calling_ack_nothing),
+		T_(test_s2x_active_iq_result_nothing),
+		T_(test_response_after_gone_nothing),
+		T_(test_other_users_session_item_not_found),
+		T_(test_op_end_unknown_call_enoent),
+		/* messages */
+		T_(test_msg_chat_to_message),
+		T_(test_msg_chat_202_done_with_receipt),
+		T_(test_msg_chat_202_without_receipt_request),
+		T_(test_msg_chat_provisional_ignored),
+		T_(test_msg_chat_404_error_back),
+		T_(test_msg_chat_486_error_back),
+		T_(test_msg_chat_timeout_error_back),
+		T_(test_msg_chat_final_twice_once),
+		T_(test_msg_groupchat_feature_not_implemented),
+		T_(test_msg_foreign_sender_forbidden),
+		T_(test_msg_chat_state_only_nothing),
+		T_(test_msg_sip_message_to_chat),
+		T_(test_msg_sip_message_retransmission_202_once),
+		T_(test_msg_sip_message_bad_type_415),
+		T_(test_msg_sip_message_empty_400),
+		T_(test_msg_sip_message_unknown_domain_404),
+		T_(test_msg_sip_chat_written_done),
+		T_(test_msg_sip_chat_bounced_message_back),
+		T_(test_msg_error_bounced_nothing),
+		T_(test_msg_retention_expiry_forgets),
+		/* the outbox */
+		T_(test_replay_restages_pending_with_same_ids),
+		T_(test_replay_after_done_nothing),
+		T_(test_out_done_unknown_id_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
