@@ -12,7 +12,7 @@ F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H
 # (store.c for the record and key helpers, which needs log.c and util.c)
 clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c \
 	shared/frame.c shared/msg.c shared/keys.c shared/msgrec.c \
-	shared/callrec.c shared/outrec.c shared/presrec.c \
+	shared/callrec.c shared/outrec.c shared/presrec.c shared/rxrec.c \
 	shared/store.c shared/log.c shared/util.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
@@ -66,6 +66,7 @@ str "<message to='a@b'><body>hi</body></message>" | frame 258 > $C/xmpp_in
   u64 0; u64 4; strs 2 w; u32 180; strs 2 v; u64 1; u32 1; str ""; u32 0; u32 1; str ""; } > $C/callrec6
 { b 2; u32 1; u64 9; u32 259; { u64 9; str "<message/>"; } | blob; } > $C/outrec
 { b 1; u32 5; u64 99; } > $C/presrec
+{ b 1; u64 5; u64 99; } > $C/rxrec
 b 0 0 0 0 0 0 1 0 2 0 0 0 0 0 0 0 9 > $C/key_deadline
 b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 { printf 'salice@localhost'; b 0; printf 'sid1'; } > $C/key_callkey

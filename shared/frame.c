@@ -159,8 +159,8 @@ static void grow(struct fbuf *fb, size_t n)
 static void wr(struct fbuf *fb, const void *p, size_t n)
 {
 	grow(fb, n);
-	if (fb->err)
-		return;
+	if (fb->err || !n)
+		return; /* memcpy from NULL is undefined even for 0 bytes */
 	memcpy(fb->b + fb->len, p, n);
 	fb->len += n;
 }

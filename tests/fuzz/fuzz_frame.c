@@ -1,33 +1,239 @@
-/* libFuzzer: the frame decoder and the message and call record decoders. */
+/* libFuzzer: the frame parser and every message decoder (msg.h), every
+ * store record decoder and every key parser, on the same bytes.
+ *
+ * Besides "no crash", what is accepted must re-encode to the same bytes:
+ * a decoded message to the same payload, a record of the current version
+ * to the same record, a parsed key to the same key. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <re.h>
 #include "callrec.h"
 #include "frame.h"
+#include "keys.h"
+#include "msg.h"
 #include "msgrec.h"
+#include "outrec.h"
+#include "presrec.h"
+#include "rxrec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c))                                                      \
+			abort();                                               \
+	} while (0)
+
+
+/* fb must hold the frame fr was parsed from, apart from seq */
+static void same_frame(struct fbuf *fb, int err, const struct frame *fr)
 {
-	struct frame fr;
-	struct msgrec r;
-	struct callrec c;
+	CHECK(!err);
+	CHECK(fb->len == FRAME_HDR_SIZE + (size_t)fr->len);
+	CHECK(((uint16_t)(fb->b[2] << 8 | fb->b[3])) == fr->type);
+	CHECK(!memcmp(fb->b + FRAME_HDR_SIZE, fr->p, fr->len));
+}
+
+
+/* Decode fr with the decoder of its type; re-encode what is accepted. */
+static void decode_msg(struct frame *fr)
+{
+	struct fbuf fb = {0};
+	union {
+		struct m_hello hello;
+		struct m_ping ping;
+		struct m_ack ack;
+		struct m_id id;
+		struct m_out_done out_done;
+		struct m_xmpp_link xmpp_link;
+		struct m_xmpp_in xmpp_in;
+		struct m_xmpp_out xmpp_out;
+		struct m_sip_in_request sip_in_request;
+		struct m_sip_in_response sip_in_response;
+		struct m_sip_out_request sip_out_request;
+		struct m_sip_out_response sip_out_response;
+		struct m_ctl_worker ctl_worker;
+		struct m_ctl_restart ctl_restart;
+		struct m_ctl_end ctl_end;
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	switch ((enum msg_type)fr->type) {
+#define ONE(T, name)                                                           \
+	case T:                                                                \
+		if (!msg_dec_##name(fr, &m.name))                              \
+			same_frame(&fb, msg_enc_##name(&fb, &m.name), fr);     \
+		break
+#define TYPED(T, name)                                                         \
+	case T:                                                                \
+		if (!msg_dec_##name(fr, &m.name))                              \
+			same_frame(&fb, msg_enc_##name(&fb, T, &m.name), fr);  \
+		break
+#define EMPTY(T)                                                               \
+	case T:                                                                \
+		if (!msg_dec_empty(fr))                                        \
+			same_frame(&fb, msg_enc_empty(&fb, T), fr);            \
+		break
+		ONE(MSG_HELLO, hello);
+		EMPTY(MSG_READY);
+		TYPED(MSG_PING, ping);
+		TYPED(MSG_PONG, ping);
+		EMPTY(MSG_SHUTDOWN);
+		EMPTY(MSG_RELOAD);
+		ONE(MSG_ACK, ack);
+		TYPED(MSG_CALL_END, id);
+		ONE(MSG_OUT_DONE, out_done);
+		ONE(MSG_XMPP_LINK, xmpp_link);
+		ONE(MSG_XMPP_IN, xmpp_in);
+		ONE(MSG_XMPP_OUT, xmpp_out);
+		ONE(MSG_SIP_IN_REQUEST, sip_in_request);
+		ONE(MSG_SIP_IN_RESPONSE, sip_in_response);
+		ONE(MSG_SIP_OUT_REQUEST, sip_out_request);
+		ONE(MSG_SIP_OUT_RESPONSE, sip_out_response);
+		EMPTY(MSG_CTL_STATUS);
+		ONE(MSG_CTL_WORKER, ctl_worker);
+		ONE(MSG_CTL_RESTART, ctl_restart);
+		ONE(MSG_CTL_END, ctl_end);
+		TYPED(MSG_CTL_CALL_END, id);
+#undef ONE
+#undef TYPED
+#undef EMPTY
+	default:
+		CHECK(!msg_type_name(fr->type)); /* a type without decoder */
+		break;
+	}
+	fbuf_reset(&fb);
+}
+
+
+/* The generic getters, in some order given by the payload itself. */
+static void getters(struct frame *fr)
+{
+	for (int i = 0; i < 12 && !fr->err; i++) {
+		char *s = frame_get_strdup(fr);
+		mem_deref(s);
+		(void)frame_get_u32(fr);
+		(void)frame_get_u64(fr);
+	}
+	(void)frame_end(fr);
+}
+
+
+static void frames(const uint8_t *data, size_t size)
+{
+	struct frame fr, copy;
 	size_t used, off = 0;
 
 	while (off < size && !frame_parse(data + off, size - off, &fr, &used)) {
-		for (int i = 0; i < 12 && !fr.err; i++) {
-			char *s = frame_get_strdup(&fr);
-			mem_deref(s);
-			(void)frame_get_u32(&fr);
-			(void)frame_get_u64(&fr);
-		}
-		(void)frame_end(&fr);
+		CHECK(used >= FRAME_HDR_SIZE && used <= size - off);
+		CHECK(fr.ver == FRAME_VERSION && fr.len <= FRAME_MAX);
+		copy = fr;
+		if (msg_type_name(fr.type))
+			decode_msg(&fr);
+		getters(&copy);
 		off += used;
 	}
-	if (!msgrec_decode(&r, data, size))
+}
+
+
+static bool same(const struct fbuf *fb, const uint8_t *data, size_t size)
+{
+	return fb->len == size && !memcmp(fb->b, data, size);
+}
+
+
+static void records(const uint8_t *data, size_t size)
+{
+	struct msgrec_v1_txn old;
+	struct fbuf fb = {0};
+	struct msgrec r;
+	struct callrec c;
+	struct outrec o;
+	struct presrec p;
+	struct rxrec x;
+	int err;
+
+	err = msgrec_decode(&r, data, size, NULL);
+	if (!err) {
+		if (data[0] == MSGREC_VERSION)
+			CHECK(!msgrec_encode(&fb, &r) && same(&fb, data, size));
 		msgrec_reset(&r);
-	if (!callrec_decode(&c, data, size))
+	}
+	if (!msgrec_decode(&r, data, size, &old)) {
+		CHECK(!err);
+		CHECK(data[0] == 1 || (!old.ftag && !old.branch));
+		msgrec_reset(&r);
+		mem_deref(old.ftag);
+		mem_deref(old.branch);
+	} else {
+		CHECK(err);
+	}
+	if (!callrec_decode(&c, data, size)) {
+		CHECK(c.state < CS_STATE_MAX);
+		if (data[0] == CALLREC_VERSION)
+			CHECK(!callrec_encode(&fb, &c) &&
+			      same(&fb, data, size));
 		callrec_reset(&c);
+	}
+	if (!outrec_decode(&o, data, size)) {
+		CHECK(!o.len ||
+		      (o.payload > data && o.payload + o.len <= data + size));
+		CHECK(!outrec_encode(&fb, &o) && same(&fb, data, size));
+	}
+	if (!presrec_decode(&p, data, size) && size != 12)
+		CHECK(!presrec_encode(&fb, &p) && same(&fb, data, size));
+	if (!rxrec_decode(&x, data, size) && size != 16)
+		CHECK(!rxrec_encode(&fb, &x) && same(&fb, data, size));
+	fbuf_reset(&fb);
+}
+
+
+static void keys(const uint8_t *data, size_t size)
+{
+	uint8_t k[KEY_MAX + 1];
+	enum callkey_kind kind;
+	enum owner_kind okind;
+	struct pl a, b;
+	uint64_t when, id;
+	uint32_t front;
+
+	if (size >= 8) {
+		key_id(k, key_id_parse(data));
+		CHECK(!memcmp(k, data, 8));
+	}
+	if (!key_callkey_parse(data, size, &kind, &a, &b)) {
+		CHECK(a.l + b.l + 2 == size && !memchr(a.p, 0, a.l));
+		/* rebuilt from C strings when b has no NUL either */
+		if (size <= KEY_MAX && !memchr(b.p, 0, b.l)) {
+			char *as = NULL, *bs = NULL;
+			CHECK(!pl_strdup(&as, &a) && !pl_strdup(&bs, &b));
+			CHECK(key_callkey(k, sizeof(k), kind, as, bs) == size);
+			CHECK(!memcmp(k, data, size));
+			mem_deref(as);
+			mem_deref(bs);
+		}
+	}
+	if (!key_presence_parse(data, size, &a, &b))
+		CHECK(a.l + b.l + 1 == size && !memchr(a.p, 0, a.l));
+	if (!key_deadline_parse(data, size, &when, &okind, &id)) {
+		CHECK(okind < OWN_COUNT);
+		key_deadline(k, when, okind, id);
+		CHECK(size == KEY_DEADLINE_LEN && !memcmp(k, data, size));
+	}
+	if (!key_outbox_parse(data, size, &front, &id)) {
+		key_outbox(k, front, id);
+		CHECK(size == KEY_OUTBOX_LEN && !memcmp(k, data, size));
+	}
+}
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	frames(data, size);
+	records(data, size);
+	keys(data, size);
 	return 0;
 }
