@@ -10,6 +10,9 @@
  *      tr_owner.c      outcomes and expiries, by the owner's kind
  *      tr_upgrade.c    store migrations (schema history in store.h)
  *   2  tr_call.c       the call state machine (its table is written there)
+ *      tr_call_xmpp.c  its actions on XMPP events   } private header
+ *      tr_call_sip.c   its actions on SIP events    } tr_call_act.h
+ *      tr_call_util.c  what those actions share     }
  *      tr_msg.c        the message lifecycle
  *   1  tr_callrec.c    call records: load/save, keys, history, deadline
  *      tr_presence.c   who is online, subscriptions from served domains

@@ -1,0 +1,129 @@
+/**
+ * @file tr_call_act.h  The call state machine's actions (private to the
+ *                      tr_call*.c files). tr_call.c holds the machine: the
+ *                      table of (direction, state, event) -> action; the
+ *                      actions are in tr_call_xmpp.c (XMPP events),
+ *                      tr_call_sip.c (SIP requests and responses), and the
+ *                      helpers they share in tr_call_util.c.
+ *
+ * An action works on the record loaded in c->r (saved once afterwards by
+ * tr_call_apply) and returns the next state, NOCHANGE (nothing to save)
+ * or GONE (the call ends: tr_call_apply drops it, c->why says why).
+ */
+#ifndef XSGW_TR_CALL_ACT_H
+#define XSGW_TR_CALL_ACT_H
+
+#include "translator.h"
+
+enum { CANCEL_WAIT_MS = 32000 };
+
+/* What an action returns: the next state, or one of these. */
+enum { NOCHANGE = -1, GONE = -2 };
+
+/* Events only the refinement in tr_call_apply produces. */
+enum {
+	CE_X_RINGING = CE_COUNT,
+	CE_X_DTMF,
+	CE_X_HOLD,
+	CE_X_RESUME,
+	CE_X_PING,
+	CE_R_PROVISIONAL, /**< 1xx to our INVITE */
+	CE_R_ANSWER,      /**< 2xx to our INVITE */
+	CE_R_FAILURE,     /**< >= 300 or a local failure of our INVITE */
+	CE_R_REINVITE_OK, /**< 2xx to our re-INVITE */
+	CE_R_OTHER,       /**< a response to another request of ours */
+	CE_O_ACKED,       /**< our 2xx was ACKed */
+	CE_O_NO_ACK,      /**< our 2xx never was */
+	CE_O_OTHER,       /**< another outbox entry is done */
+};
+
+struct call_ctx {
+	struct translator *tr;
+	uint64_t id; /**< 0 until an action creating the call sets it */
+	struct callrec *r;
+	const struct call_ev *e;
+	xmpp_stanza_t *info; /**< the payload of a session-info */
+	const char *why;     /**< why the call ended (GONE) */
+};
+
+typedef int(call_act_h)(struct call_ctx *c);
+
+#define OWN_C(c) ((struct tr_owner){OWN_CALL, (c)->id})
+
+static inline const struct xsgw_config *call_cfg_of(const struct call_ctx *c)
+{
+	return c->tr->proc.cfg;
+}
+
+/* tr_call_util.c: what the actions share */
+void call_iq_ok(struct call_ctx *c);
+void call_iq_err(struct call_ctx *c, const char *cond, const char *text);
+void call_reply(struct call_ctx *c, unsigned scode, const char *reason,
+		bool contact, const char *body);
+uint64_t call_totag_of(const struct callrec *r);
+uint64_t call_invite_reply(struct call_ctx *c, unsigned scode,
+			   const char *reason, const char *body);
+uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
+		      const char *branch, const char *ctype, const char *extra,
+		      const char *body);
+void call_bye(struct call_ctx *c, const char *extra);
+void call_cancel(struct call_ctx *c);
+void call_terminate(struct call_ctx *c, const char *reason);
+void call_idle_deadline(struct call_ctx *c);
+char *call_body_of(const struct sip_msg *msg);
+char *call_route_set(const struct sip_msg *msg, bool reverse);
+void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac);
+unsigned call_rung_remove(struct callrec *r, const char *who);
+bool call_rung_has(const struct callrec *r, const char *who);
+void call_frag_flush(struct call_ctx *c);
+void call_invite_send(struct call_ctx *c);
+void call_ack_2xx(struct call_ctx *c, uint32_t cseq);
+
+/* tr_call_xmpp.c: actions on XMPP events (x_initiate creates a call) */
+int call_x_initiate(struct call_ctx *c);
+int call_x_terminate_waiting(struct call_ctx *c);
+int call_x_terminate_active(struct call_ctx *c);
+int call_x_terminate_calling(struct call_ctx *c);
+int call_x_terminate_ringing(struct call_ctx *c);
+int call_x_accept(struct call_ctx *c);
+int call_x_ringing(struct call_ctx *c);
+int call_x_jmi_ringing(struct call_ctx *c);
+int call_x_dtmf(struct call_ctx *c);
+int call_x_hold(struct call_ctx *c);
+int call_x_resume(struct call_ctx *c);
+int call_x_transport_waiting(struct call_ctx *c);
+int call_x_transport(struct call_ctx *c);
+int call_x_source(struct call_ctx *c);
+int call_x_existing(struct call_ctx *c);
+int call_x_iq_error(struct call_ctx *c);
+int call_x_iq_result(struct call_ctx *c);
+int call_x_jmi_proceed(struct call_ctx *c);
+int call_x_jmi_reject(struct call_ctx *c);
+int call_x_unexpected_accept(struct call_ctx *c);
+int call_x_unexpected_source(struct call_ctx *c);
+int call_x_no_initiate(struct call_ctx *c);
+int call_x_ack_only(struct call_ctx *c);
+
+/* tr_call_sip.c: actions on SIP requests and responses (s_invite creates
+ * a call) */
+int call_s_invite(struct call_ctx *c);
+int call_s_invite_again(struct call_ctx *c);
+int call_s_cancel_ringing(struct call_ctx *c);
+int call_s_cancel_late(struct call_ctx *c);
+int call_s_ack(struct call_ctx *c);
+int call_s_bye_early(struct call_ctx *c);
+int call_s_bye(struct call_ctx *c);
+int call_s_reinvite(struct call_ctx *c);
+int call_s_info(struct call_ctx *c);
+int call_s_options(struct call_ctx *c);
+int call_s_other(struct call_ctx *c);
+int call_s_pending(struct call_ctx *c);
+int call_r_provisional(struct call_ctx *c);
+int call_r_answer(struct call_ctx *c);
+int call_r_answer_again(struct call_ctx *c);
+int call_r_answer_cancelled(struct call_ctx *c);
+int call_r_failure(struct call_ctx *c);
+int call_r_failure_cancelled(struct call_ctx *c);
+int call_r_reinvite_ok(struct call_ctx *c);
+
+#endif

@@ -1,0 +1,447 @@
+/**
+ * @file tr_call_sip.c  The call state machine's actions on SIP events: an
+ *                      INVITE creating a call, requests in its dialog, and
+ *                      responses to our requests (see the table in
+ *                      tr_call.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <re.h>
+#include "addr.h"
+#include "log.h"
+#include "tr_call_act.h"
+#include "util.h"
+#include "xmpp_util.h"
+
+
+int call_s_invite(struct call_ctx *c)
+{
+	const struct xsgw_config *cfg = call_cfg_of(c);
+	const struct call_ev *e = c->e;
+	const struct sip_msg *msg = e->msg;
+	struct callrec *r = c->r;
+	char user[256], host[256], owner[512], gw[600], eb[160], *list = NULL;
+	xmpp_stanza_t *iq = NULL, *j;
+	unsigned n;
+	int next = NOCHANGE, err = 0;
+
+	pl_strcpy(&msg->uri.user, user, sizeof(user));
+	pl_strcpy(&msg->uri.host, host, sizeof(host));
+	if (addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
+		call_reply(c, 404, "Not Found", false, NULL);
+		return NOCHANGE;
+	}
+	n = tr_presence_online(c->tr, owner, &list);
+	if (!n && !cfg->sip.propose_timeout_ms) {
+		call_reply(c, 480, "Temporarily Unavailable", false, NULL);
+		goto out;
+	}
+	if (!msg->ctyp.type.l ||
+	    pl_strcasecmp(&msg->ctyp.type, "application") ||
+	    pl_strcasecmp(&msg->ctyp.subtype, "sdp") ||
+	    !mbuf_get_left(msg->mb)) {
+		/* nobody known online: that is the answer, offer or not */
+		if (!n)
+			call_reply(c, 480, "Temporarily Unavailable", false,
+				   NULL);
+		else
+			call_reply(c, 488, "SDP Offer Required", false, NULL);
+		goto out;
+	}
+	pl_strcpy(&msg->from.uri.user, user, sizeof(user));
+	pl_strcpy(&msg->from.uri.host, host, sizeof(host));
+	if (addr_sip_to_gwjid(cfg, user, host, gw, sizeof(gw))) {
+		call_reply(c, 400, "Bad From", false, NULL);
+		goto out;
+	}
+	r->dir = CD_S2X;
+	r->created = wall_ms();
+	err |= tr_callrec_set(&r->owner, owner);
+	err |= tr_callrec_set(&r->ufull, "");
+	err |= tr_callrec_set(&r->gwjid, gw);
+	r->sid = tr_sip_token("");
+	err |= tr_callrec_set(&r->initiator, gw);
+	err |= tr_callrec_set(&r->responder, owner);
+	r->rung = list;
+	list = NULL;
+	err |= tr_callrec_set_pl(&r->callid, &msg->callid);
+	err |= tr_callrec_set_pl(&r->rtag, &msg->from.tag);
+	/* libre writes To-tags as 16 hex digits of a u64 */
+	err |= re_sdprintf(&r->ltag, "%016llx",
+			   (unsigned long long)random_u64());
+	err |= re_sdprintf(&r->luri, "<%r>", &msg->to.auri);
+	err |= re_sdprintf(&r->ruri, "<%r>", &msg->from.auri);
+	call_dialog_learn(r, msg, false);
+	r->routes = call_route_set(msg, false);
+	r->rcseq = r->inv_cseq = msg->cseq.num;
+	r->inv_tx = e->tx;
+	err |= tr_callrec_set(&r->inv_src, e->src);
+	err |= tr_callrec_set_pl(&r->inv_raw, &e->raw);
+	r->rsdp = call_body_of(msg);
+	if (err || !r->sid || !r->rsdp || !r->routes) {
+		call_reply(c, 500, "Server Internal Error", false, NULL);
+		goto out;
+	}
+	c->id = store_next_id(tr_txn(c->tr));
+	iq = tr_xmpp_jingle(c->tr, c->id, r, owner, "session-initiate", &j);
+	if (tr_media_jingle_of_sdp(c->tr, j, r->rsdp, true, NULL, eb,
+				   sizeof(eb))) {
+		char reason[200];
+		log_info("INVITE %s: SDP refused: %s", r->callid, eb);
+		snprintf(reason, sizeof(reason), "Not Acceptable Here (%s)",
+			 eb);
+		call_reply(c, 488, reason, false, NULL);
+		goto out;
+	}
+	if (tr_media_stanza_text(c->tr, j, &r->init_xml)) {
+		call_reply(c, 500, "Server Internal Error", false, NULL);
+		goto out;
+	}
+	call_invite_reply(c, 100, "Trying", NULL);
+	tr_callrec_key_put(c->tr, CK_REMOTE, r->callid, r->rtag, c->id);
+	tr_callrec_key_put(c->tr, CK_DIALOG, r->callid, r->ltag, c->id);
+	tr_callrec_key_put(c->tr, CK_SID, r->owner, r->sid, c->id);
+	store_count(tr_txn(c->tr), "calls.s2x", 1);
+	log_info("call %llu: %s -> %s (%u device(s), sid %s, Call-ID %s)",
+		 (unsigned long long)c->id, gw, owner, n, r->sid, r->callid);
+	if (n) {
+		tr_callrec_deadline(c->tr, c->id, r,
+				    wall_ms() + cfg->sip.ring_timeout_ms);
+		tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
+		next = CS_RINGING;
+	} else {
+		/* §6.0: no presence seen; ask the user's devices (XEP-0353) */
+		r->jmi = 1;
+		tr_xmpp_jmi(c->tr, c->id, r, owner, "propose");
+		tr_callrec_event(r, "propose to %s", owner);
+		tr_callrec_deadline(c->tr, c->id, r,
+				    wall_ms() + cfg->sip.propose_timeout_ms);
+		next = CS_PROPOSED;
+	}
+out:
+	if (iq)
+		xmpp_stanza_release(iq);
+	mem_deref(list);
+	return next;
+}
+
+
+/* ---- SIP side: requests ------------------------------------------- */
+
+int call_s_invite_again(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	struct tr_sip_reply rp = {.tx = c->e->tx,
+				  .src = r->inv_src,
+				  .totag = call_totag_of(r),
+				  .scode = r->last_scode,
+				  .reason = r->last_scode == 100 ? "Trying"
+								 : "Ringing",
+				  .contact = true};
+
+	if (!r->last_scode)
+		return NOCHANGE;
+	/* a retransmission: the last provisional again */
+	pl_set_str(&rp.raw, r->inv_raw ? r->inv_raw : "");
+	(void)tr_sip_respond(c->tr, OWN_C(c), &rp);
+	return NOCHANGE;
+}
+
+
+int call_s_cancel_ringing(struct call_ctx *c)
+{
+	call_reply(c, 200, "OK", false, NULL);
+	call_invite_reply(c, 487, "Request Terminated", NULL);
+	if (c->r->state == CS_PROPOSED)
+		tr_xmpp_jmi(c->tr, c->id, c->r, c->r->owner, "retract");
+	else
+		call_terminate(c, "decline");
+	c->why = "CANCEL";
+	return GONE;
+}
+
+
+int call_s_cancel_late(struct call_ctx *c)
+{
+	call_reply(c, 200, "OK", false, NULL);
+	return NOCHANGE;
+}
+
+
+int call_s_ack(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	struct tr_owner o;
+
+	if (!r->inv_out || c->e->msg->cseq.num != r->inv_cseq)
+		return NOCHANGE;
+	/* our 2xx is done: the front's report of it finds nothing */
+	(void)tr_out_take(c->tr, PROC_SIP_FRONT, r->inv_out, true, &o);
+	r->inv_out = 0;
+	tr_callrec_event(r, "ACK");
+	return r->state;
+}
+
+
+/* RFC 3261 15.1.2: a BYE in the early dialog; the INVITE gets 487 too. */
+int call_s_bye_early(struct call_ctx *c)
+{
+	call_reply(c, 200, "OK", false, NULL);
+	call_invite_reply(c, 487, "Request Terminated", NULL);
+	if (c->r->state == CS_PROPOSED)
+		tr_xmpp_jmi(c->tr, c->id, c->r, c->r->owner, "retract");
+	else
+		call_terminate(c, "success");
+	c->why = "BYE from SIP before the answer";
+	return GONE;
+}
+
+
+int call_s_bye(struct call_ctx *c)
+{
+	call_reply(c, 200, "OK", false, NULL);
+	call_terminate(c, "success");
+	c->why = "BYE from SIP";
+	return GONE;
+}
+
+
+/* re-INVITE from the SIP side: to XMPP as the action it names (source-*),
+ * hold/active, or transport-info; answered with a real SDP answer. */
+int call_s_reinvite(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	const bool we_init = r->dir == CD_X2S;
+	char *offer = call_body_of(c->e->msg), *answer = NULL, eb[160];
+	xmpp_stanza_t *iq = NULL, *j;
+	struct pl action = PL_INIT;
+	bool held;
+	int next = NOCHANGE;
+
+	if (!offer)
+		return NOCHANGE;
+	if (!*offer) {
+		/* offerless re-INVITE: our current SDP as the offer */
+		call_reply(c, 200, "OK", true, r->lsdp);
+		goto out;
+	}
+	if (tr_media_reoffer_answer(c->tr, r, offer, &answer, &action, &held,
+				    eb, sizeof(eb))) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "Not Acceptable Here (%s)",
+			 eb);
+		call_reply(c, 488, reason, false, NULL);
+		goto out;
+	}
+	if (pl_isset(&action)) {
+		char act[32];
+		pl_strcpy(&action, act, sizeof(act));
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, act, &j);
+		tr_media_jingle_of_sdp(c->tr, j, offer, !we_init, NULL, eb,
+				       sizeof(eb));
+	} else if (held || r->on_hold) {
+		/* on hold, or off it again: XEP-0167 session-info */
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-info",
+				    &j);
+		xu_elem(c->tr->xctx, j, held ? "hold" : "active", NS_RTP_INFO);
+	} else {
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "transport-info",
+				    &j);
+		tr_media_jingle_of_sdp(c->tr, j, offer, !we_init, NULL, eb,
+				       sizeof(eb));
+	}
+	r->on_hold = held;
+	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
+	tr_callrec_set(&r->rsdp, offer);
+	mem_deref(r->lsdp);
+	r->lsdp = answer;
+	answer = NULL;
+	tr_callrec_event(r, "re-INVITE received%s", held ? " (hold)" : "");
+	call_reply(c, 200, "OK", true, r->lsdp);
+	next = r->state;
+out:
+	if (iq)
+		xmpp_stanza_release(iq);
+	mem_deref(offer);
+	mem_deref(answer);
+	return next;
+}
+
+
+/* INFO: DTMF relay -> XEP-0181; trickle ICE fragment -> transport-info */
+int call_s_info(struct call_ctx *c)
+{
+	const struct sip_msg *msg = c->e->msg;
+	struct callrec *r = c->r;
+	char *body = call_body_of(msg), *sdp = NULL, eb[160];
+	xmpp_stanza_t *iq = NULL, *j;
+	struct pl sig;
+	int next = NOCHANGE;
+
+	if (!body)
+		return NOCHANGE;
+	if (!mbuf_get_left(msg->mb)) {
+		call_reply(c, 200, "OK", false, NULL);
+		goto out;
+	}
+	if (!pl_strcasecmp(&msg->ctyp.subtype, "dtmf-relay") &&
+	    !re_regex(body, strlen(body), "Signal=[ ]*[0-9A-D*#]1", NULL,
+		      &sig)) {
+		char code[2] = {sig.p[0], 0};
+		xmpp_stanza_t *d;
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-info",
+				    &j);
+		d = xu_elem(c->tr->xctx, j, "dtmf", NS_DTMF);
+		xmpp_stanza_set_attribute(d, "code", code);
+	} else if (!pl_strcasecmp(&msg->ctyp.subtype, "trickle-ice-sdpfrag") ||
+		   !pl_strcasecmp(&msg->ctyp.subtype, "sdpfrag")) {
+		re_sdprintf(&sdp,
+			    "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\n"
+			    "t=0 0\r\n%s",
+			    body);
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "transport-info",
+				    &j);
+		if (!sdp ||
+		    tr_media_transports_of_sdp(c->tr, j, sdp, r->dir == CD_S2X,
+					       eb, sizeof(eb))) {
+			call_reply(c, 400, "Bad SDP Fragment", false, NULL);
+			goto out;
+		}
+	} else {
+		call_reply(c, 415, "Unsupported Media Type", false, NULL);
+		goto out;
+	}
+	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
+	call_reply(c, 200, "OK", false, NULL);
+	next = r->state;
+out:
+	if (iq)
+		xmpp_stanza_release(iq);
+	mem_deref(body);
+	mem_deref(sdp);
+	return next;
+}
+
+
+int call_s_options(struct call_ctx *c)
+{
+	call_reply(c, 200, "OK", false, NULL);
+	return NOCHANGE;
+}
+
+
+int call_s_other(struct call_ctx *c)
+{
+	call_reply(c, 405, "Method Not Allowed", false, NULL);
+	return NOCHANGE;
+}
+
+
+int call_s_pending(struct call_ctx *c)
+{
+	call_reply(c, 491, "Request Pending", false, NULL);
+	return NOCHANGE;
+}
+
+
+/* ---- SIP side: responses to our requests -------------------------- */
+
+int call_r_provisional(struct call_ctx *c)
+{
+	const struct sip_msg *msg = c->e->msg;
+	xmpp_stanza_t *j, *iq;
+
+	if (c->e->scode <= 100)
+		return NOCHANGE;
+	if (pl_isset(&msg->to.tag)) {
+		call_dialog_learn(c->r, msg, true);
+		call_frag_flush(c);
+	}
+	iq = tr_xmpp_jingle(c->tr, c->id, c->r, c->r->ufull, "session-info",
+			    &j);
+	xu_elem(c->tr->xctx, j, "ringing", NS_RTP_INFO);
+	tr_xmpp_send(c->tr, OWN_C(c), iq);
+	xmpp_stanza_release(iq);
+	return CS_RINGING;
+}
+
+
+int call_r_answer(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	char *sdp = call_body_of(c->e->msg), eb[160];
+	xmpp_stanza_t *iq, *j;
+	int next = CS_ACTIVE;
+
+	call_dialog_learn(r, c->e->msg, true);
+	call_ack_2xx(c, r->inv_cseq);
+	iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-accept", &j);
+	if (!sdp || tr_media_jingle_of_sdp(c->tr, j, sdp, false, NULL, eb,
+					   sizeof(eb))) {
+		call_bye(c,
+			 "Reason: SIP;cause=488;text=\"Bad SDP answer\"\r\n");
+		call_terminate(c, "failed-application");
+		c->why = "unusable SDP answer";
+		next = GONE;
+	} else {
+		tr_xmpp_send(c->tr, OWN_C(c), iq);
+		tr_callrec_set(&r->rsdp, sdp);
+		call_frag_flush(c);
+		call_idle_deadline(c);
+	}
+	xmpp_stanza_release(iq);
+	mem_deref(sdp);
+	return next;
+}
+
+
+int call_r_answer_again(struct call_ctx *c)
+{
+	call_ack_2xx(c, c->r->inv_cseq); /* our ACK was lost: the 2xx again */
+	return c->r->state;
+}
+
+
+int call_r_answer_cancelled(struct call_ctx *c)
+{
+	/* the callee answered as we cancelled: end it properly */
+	call_dialog_learn(c->r, c->e->msg, true);
+	call_ack_2xx(c, c->r->inv_cseq);
+	call_bye(c, NULL);
+	c->why = "answered after CANCEL";
+	return GONE;
+}
+
+
+int call_r_failure(struct call_ctx *c)
+{
+	unsigned scode = c->e->scode;
+	const char *phrase = c->e->reason;
+
+	if (scode == 486 || scode == 603)
+		call_terminate(c, "decline");
+	else if (scode == 600)
+		call_terminate(c, "busy");
+	else
+		tr_xmpp_terminate(c->tr, c->id, c->r, "general-error", scode,
+				  phrase);
+	tr_callrec_event(c->r, "final %u %s", scode, phrase);
+	c->why = phrase;
+	return GONE;
+}
+
+
+int call_r_failure_cancelled(struct call_ctx *c)
+{
+	c->why = "cancelled";
+	return GONE;
+}
+
+
+int call_r_reinvite_ok(struct call_ctx *c)
+{
+	call_ack_2xx(c, c->e->msg->cseq.num);
+	return c->r->state;
+}

@@ -1,0 +1,255 @@
+/**
+ * @file tr_call_util.c  What the call actions share: answering the event's
+ *                       request or the pending INVITE, requests in the
+ *                       dialog, the dialog learnt from a message, the
+ *                       devices rung.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <re.h>
+#include "addr.h"
+#include "log.h"
+#include "tr_call_act.h"
+#include "util.h"
+#include "xmpp_util.h"
+
+
+void call_iq_ok(struct call_ctx *c)
+{
+	tr_xmpp_iq_answer(c->tr, c->e->iq, NULL, NULL);
+}
+
+
+void call_iq_err(struct call_ctx *c, const char *cond, const char *text)
+{
+	tr_xmpp_iq_answer(c->tr, c->e->iq, cond, text);
+}
+
+
+/* Answer the request of the event (not the pending INVITE). */
+void call_reply(struct call_ctx *c, unsigned scode, const char *reason,
+		bool contact, const char *body)
+{
+	const struct call_ev *e = c->e;
+	struct tr_sip_reply rp = {.tx = e->tx,
+				  .src = e->src,
+				  .raw = e->raw,
+				  .scode = scode,
+				  .reason = reason,
+				  .contact = contact,
+				  .body = body};
+
+	if (scode >= 300)
+		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,
+			 e->src, scode, reason);
+	if (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL"))
+		return; /* libre has answered it */
+	(void)tr_sip_respond(c->tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
+/* Our To-tag as libre takes it (S2X: ltag is 16 hex digits). */
+uint64_t call_totag_of(const struct callrec *r)
+{
+	return strtoull(r->ltag ? r->ltag : "0", NULL, 16);
+}
+
+
+/* Answer the pending INVITE of an S2X call. */
+uint64_t call_invite_reply(struct call_ctx *c, unsigned scode,
+			   const char *reason, const char *body)
+{
+	struct callrec *r = c->r;
+	struct tr_sip_reply rp = {.tx = r->inv_tx,
+				  .src = r->inv_src,
+				  .totag = call_totag_of(r),
+				  .scode = scode,
+				  .reason = reason,
+				  .contact = scode < 300,
+				  .body = body};
+
+	pl_set_str(&rp.raw, r->inv_raw ? r->inv_raw : "");
+	r->last_scode = scode;
+	tr_callrec_event(r, "sent %u %s", scode, reason);
+	return tr_sip_respond(c->tr, OWN_C(c), &rp);
+}
+
+
+uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
+		      const char *branch, const char *ctype, const char *extra,
+		      const char *body)
+{
+	return tr_sip_request(c->tr, c->id, c->r, method, cseq, branch, ctype,
+			      extra, body);
+}
+
+
+void call_bye(struct call_ctx *c, const char *extra)
+{
+	call_sip_req(c, "BYE", 0, NULL, NULL, extra, NULL);
+	tr_callrec_event(c->r, "BYE sent");
+}
+
+
+void call_cancel(struct call_ctx *c)
+{
+	call_sip_req(c, "CANCEL", c->r->inv_cseq, c->r->inv_branch, NULL, NULL,
+		     NULL);
+	tr_callrec_deadline(c->tr, c->id, c->r, wall_ms() + CANCEL_WAIT_MS);
+}
+
+
+void call_terminate(struct call_ctx *c, const char *reason)
+{
+	tr_xmpp_terminate(c->tr, c->id, c->r, reason, 0, NULL);
+}
+
+
+void call_idle_deadline(struct call_ctx *c)
+{
+	tr_callrec_deadline(
+		c->tr, c->id, c->r,
+		wall_ms() + call_cfg_of(c)->sip.call_idle_timeout_s * 1000ULL);
+}
+
+
+char *call_body_of(const struct sip_msg *msg)
+{
+	char *b = NULL;
+
+	re_sdprintf(&b, "%b", mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
+	return b;
+}
+
+
+/* The route set of a dialog from Record-Route (UAS: as is; UAC: reversed). */
+char *call_route_set(const struct sip_msg *msg, bool reverse)
+{
+	char *rs = NULL, *t;
+	struct le *le;
+
+	str_dup(&rs, "");
+	for (le = list_head(&msg->hdrl); le && rs; le = le->next) {
+		const struct sip_hdr *h = le->data;
+		struct pl v = h->val, one;
+		if (h->id != SIP_HDR_RECORD_ROUTE)
+			continue;
+		/* one header may hold several comma-separated routes */
+		while (v.l) {
+			size_t n = 0;
+			bool inq = false;
+			while (n < v.l && (inq || v.p[n] != ',')) {
+				if (v.p[n] == '<' || v.p[n] == '>')
+					inq = v.p[n] == '<';
+				n++;
+			}
+			one.p = v.p;
+			one.l = n;
+			while (one.l && (*one.p == ' ' || *one.p == '\t'))
+				one.p++, one.l--;
+			while (one.l && (one.p[one.l - 1] == ' ' ||
+					 one.p[one.l - 1] == '\t'))
+				one.l--;
+			t = NULL;
+			if (reverse)
+				re_sdprintf(&t, "%r\n%s", &one, rs);
+			else
+				re_sdprintf(&t, "%s%r\n", rs, &one);
+			mem_deref(rs);
+			rs = t;
+			if (!rs)
+				break;
+			v.p += n < v.l ? n + 1 : n;
+			v.l -= n < v.l ? n + 1 : n;
+		}
+	}
+	return rs;
+}
+
+
+void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+	struct sip_addr a;
+
+	if (h && !sip_addr_decode(&a, &h->val))
+		tr_callrec_set_pl(&r->target, &a.auri);
+	if (uac) {
+		mem_deref(r->routes);
+		r->routes = call_route_set(msg, true);
+		tr_callrec_set_pl(&r->rtag, &msg->to.tag);
+	}
+}
+
+
+/* Remove one resource from the rung list. @return resources left */
+unsigned call_rung_remove(struct callrec *r, const char *who)
+{
+	char *out = NULL, *rung = NULL, *save = NULL, *to;
+	unsigned n = 0;
+
+	if (str_dup(&rung, r->rung ? r->rung : ""))
+		return 1;
+	str_dup(&out, "");
+	for (to = strtok_r(rung, "\n", &save); to && out;
+	     to = strtok_r(NULL, "\n", &save)) {
+		char *t = NULL;
+		if (!strcmp(to, who))
+			continue;
+		re_sdprintf(&t, "%s%s\n", out, to);
+		mem_deref(out);
+		out = t;
+		n++;
+	}
+	mem_deref(rung);
+	if (out) {
+		mem_deref(r->rung);
+		r->rung = out;
+	}
+	return n;
+}
+
+
+bool call_rung_has(const struct callrec *r, const char *who)
+{
+	const char *p = r->rung ? r->rung : "";
+	size_t n = strlen(who);
+
+	for (; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] ? 1 : 0))
+		if (!strncmp(p, who, n) && (p[n] == '\n' || !p[n]))
+			return true;
+	return false;
+}
+
+
+/* The trickle candidates kept for the dialog, once there is one. */
+void call_frag_flush(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+
+	if (!r->pend_frag || !*r->pend_frag || !r->rtag || !*r->rtag)
+		return;
+	call_sip_req(c, "INFO", 0, NULL, "application/trickle-ice-sdpfrag",
+		     "Info-Package: trickle-ice\r\n", r->pend_frag);
+	r->pend_frag = mem_deref(r->pend_frag);
+}
+
+
+/* Send our INVITE with the SDP in lsdp; the call rings from now on. */
+void call_invite_send(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+
+	r->inv_out = call_sip_req(c, "INVITE", r->inv_cseq, r->inv_branch,
+				  "application/sdp", NULL, r->lsdp);
+	tr_callrec_deadline(c->tr, c->id, r,
+			    wall_ms() + call_cfg_of(c)->sip.ring_timeout_ms);
+}
+
+
+void call_ack_2xx(struct call_ctx *c, uint32_t cseq)
+{
+	call_sip_req(c, "ACK", cseq, NULL, NULL, NULL, NULL);
+}
