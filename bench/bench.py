@@ -130,6 +130,31 @@ async def wait_in(d, key, timeout=30):
     return d[key]
 
 
+WORKERS = {}  # name -> pid of the gateway's workers (set in main)
+
+
+def cpu_ticks():
+    """utime + stime of every worker, in clock ticks (/proc/PID/stat)."""
+    out = {}
+    for name, pid in WORKERS.items():
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[name] = int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return out
+
+
+def cpu_per_msg(before, after, n):
+    """CPU microseconds per message of each worker and of all three."""
+    hz = os.sysconf("SC_CLK_TCK")
+    per = {k: round((after[k] - before[k]) * 1e6 / hz / n, 1)
+           for k in before if k in after}
+    per["total"] = round(sum(per.values()), 1)
+    return per
+
+
 def summarize(name, sent, arrived, t0):
     lat = [arrived[b] - sent[b] for b in sent if b in arrived]
     last = max(arrived[b] for b in sent if b in arrived)
@@ -169,6 +194,8 @@ async def bench(args, peer):
              "latency_messages": r1["messages"],
              "loaded_latency_ms_p50": r2["latency_ms_p50"],
              "loaded_latency_ms_p99": r2["latency_ms_p99"]}
+        if "cpu_us_per_msg" in r2:
+            r["cpu_us_per_msg"] = r2["cpu_us_per_msg"]
         out.append(r)
     by = {r["run"]: r for r in out}
     for gw_run, base in (("x2s", "xmpp_baseline"), ("s2x", "sip_baseline")):
@@ -189,9 +216,11 @@ async def phase(alice, bob, a_in, b_in, peer, n, w):
     await wait_in(a_in.arrived, "warm2-" + tag)
 
     # XMPP -> SIP through the gateway, and the XMPP-only baseline
+    c0 = cpu_ticks()
     sent, t0 = await xmpp_to_x(alice, "bob@sip.localhost",
                                lambda b: wait_in(peer.arrived, b), n, w, "x2s" + tag)
     runs.append(summarize("x2s", sent, peer.arrived, t0))
+    runs[-1]["cpu_us_per_msg"] = cpu_per_msg(c0, cpu_ticks(), n)
     sent, t0 = await xmpp_to_x(alice, "bob@localhost",
                                lambda b: wait_in(b_in.arrived, b), n, w, "xx" + tag)
     runs.append(summarize("xmpp_baseline", sent, b_in.arrived, t0))
@@ -210,8 +239,11 @@ async def phase(alice, bob, a_in, b_in, peer, n, w):
             await wait_in(sink, body)
 
         t0 = time.monotonic()
+        c0 = cpu_ticks()
         await windowed(n, w, one)
         runs.append(summarize(name, sent, sink, t0))
+        if name == "s2x":
+            runs[-1]["cpu_us_per_msg"] = cpu_per_msg(c0, cpu_ticks(), n)
     return runs
 
 
@@ -244,6 +276,8 @@ def main():
     try:
         env.start()
         cfg = env.cfg
+        WORKERS.update({w["name"]: w["pid"] for w in env.status()
+                        if w["name"] != "supervisor"})
 
         async def go():
             loop = asyncio.get_event_loop()
@@ -273,7 +307,9 @@ def main():
             "method": "latency: one message at a time (latency_messages); "
                       "msgs_per_s and loaded_latency: `window` in flight "
                       "(throughput_messages); added = gateway path minus the "
-                      "baseline of the sending side's protocol",
+                      "baseline of the sending side's protocol; cpu_us_per_msg: "
+                      "user+system CPU of each worker (/proc) over the "
+                      "throughput run, divided by its messages",
             "sip_retransmissions": retrans,
             "runs": runs,
             "peak_rss": rss(cfg, args.build),

@@ -30,6 +30,7 @@ struct chan {
 	void *arg;
 	void *user;
 	uint16_t peer_ver; /**< frame version of a refused peer */
+	int flags;         /**< what fd_listen watches now (0: not yet) */
 };
 
 
@@ -66,8 +67,14 @@ static void chan_io_handler(int flags, void *arg);
 static int chan_update(struct chan *ch)
 {
 	int flags = FD_READ | (ch->outlen > ch->outoff ? FD_WRITE : 0);
+	int err;
 
-	return fd_listen(ch->fd, flags, chan_io_handler, ch);
+	if (flags == ch->flags)
+		return 0; /* an epoll_ctl per frame costs more than the send */
+	err = fd_listen(ch->fd, flags, chan_io_handler, ch);
+	if (!err)
+		ch->flags = flags;
+	return err;
 }
 
 

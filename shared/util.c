@@ -2,6 +2,8 @@
  * @file util.c  Small helpers shared by every process.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,13 +40,39 @@ uint64_t wall_ms(void)
 }
 
 
+/* Kernel randomness (getrandom), fetched a block at a time: one syscall per
+ * 512 values instead of one per value. A forked child must not hand out
+ * the parent's unused values: fork empties the child's block. */
+static uint64_t pool[512];
+static size_t left;
+
+
+static void pool_forget(void)
+{
+	left = 0;
+}
+
+
 uint64_t random_u64(void)
 {
+	static bool atfork;
 	uint64_t v = 0;
 
+	if (!atfork) {
+		atfork = !pthread_atfork(NULL, NULL, pool_forget);
+		left = 0;
+	}
 	while (!v) {
-		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-			v = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+		if (!left) {
+			if (getrandom(pool, sizeof(pool), 0) == sizeof(pool))
+				left = sizeof(pool) / sizeof(pool[0]);
+			else
+				return ((uint64_t)time(NULL) ^
+					((uint64_t)clock() << 32)) |
+				       1;
+		}
+		v = pool[--left];
+		pool[left] = 0; /* a value is handed out once */
 	}
 	return v;
 }
