@@ -1,9 +1,11 @@
 /**
  * @file sip_front.c  main(): requests and responses from the SIP network,
- *                    frames from the translator. Requests the gateway
- *                    cannot take at all (untrusted source, malformed,
- *                    Max-Forwards 0, unknown method) are answered here; every
- *                    other request goes to the translator, which decides.
+ *                    frames from the translator. Requests that must not
+ *                    reach the translator (untrusted source 403, malformed
+ *                    400, Max-Forwards 0 483) are refused here, and a
+ *                    request the translator cannot take (413/500) or does
+ *                    not answer in 30 s (503) by sf_strans.c; every other
+ *                    request goes to the translator, which decides.
  */
 #include <errno.h>
 #include <string.h>
@@ -98,22 +100,6 @@ static void sip_front_cancel_handler(const struct sip_msg *cancel, void *arg)
 }
 
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS"
-
-
-/* Methods the translator handles. */
-static bool method_known(const struct pl *met)
-{
-	static const char *m[] = {"INVITE", "BYE",     "CANCEL",  "INFO",
-				  "UPDATE", "MESSAGE", "OPTIONS", NULL};
-
-	for (int i = 0; m[i]; i++)
-		if (!pl_strcmp(met, m[i]))
-			return true;
-	return false;
-}
-
-
 static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
 {
 	const char *bad;
@@ -139,19 +125,7 @@ static bool sip_front_request_handler(const struct sip_msg *msg, void *arg)
 		reply(msg, 483, "Too Many Hops");
 		return true;
 	}
-	if (!pl_strcmp(&msg->met, "OPTIONS") && !msg->to.tag.l) {
-		sip_replyf(sf.sip, msg, 200, "OK",
-			   "Allow: " ALLOW "\r\n"
-			   "Accept: text/plain, application/sdp\r\n"
-			   "Content-Length: 0\r\n\r\n");
-		return true;
-	}
-	if (method_known(&msg->met)) {
-		request_in(msg);
-		return true;
-	}
-	sip_replyf(sf.sip, msg, 405, "Method Not Allowed",
-		   "Allow: " ALLOW "\r\nContent-Length: 0\r\n\r\n");
+	request_in(msg); /* the translator decides, OPTIONS and 405 too */
 	return true;
 }
 

@@ -36,21 +36,43 @@ static const struct {
 };
 
 
-static void reply(struct translator *tr, const struct call_ev *e,
-		  unsigned scode, const char *reason)
+static void reply_extra(struct translator *tr, const struct call_ev *e,
+			unsigned scode, const char *reason, const char *extra)
 {
 	struct tr_sip_reply rp = {.tx = e->tx,
 				  .src = e->src,
 				  .raw = e->raw,
 				  .scode = scode,
-				  .reason = reason};
+				  .reason = reason,
+				  .extra = extra};
 
 	if (!pl_strcmp(&e->msg->met, "ACK") ||
 	    (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL")))
 		return; /* never answered / answered by libre */
-	log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid, e->src,
-		 scode, reason);
+	if (scode >= 300)
+		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,
+			 e->src, scode, reason);
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
+static void reply(struct translator *tr, const struct call_ev *e,
+		  unsigned scode, const char *reason)
+{
+	reply_extra(tr, e, scode, reason, NULL);
+}
+
+
+/* The methods the gateway knows (tr_sip_out.c writes them as Allow). */
+static bool known(const struct pl *met)
+{
+	static const char *m[] = {"INVITE", "ACK",    "CANCEL",  "BYE",
+				  "INFO",   "UPDATE", "MESSAGE", "OPTIONS"};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (!pl_strcmp(met, m[i]))
+			return true;
+	return false;
 }
 
 
@@ -78,6 +100,15 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	}
 	if (!pl_strcmp(&msg->met, "MESSAGE") && !pl_isset(&msg->to.tag)) {
 		tr_msg_from_sip(tr, msg, e->tx, e->src, &e->raw);
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
+		reply_extra(tr, e, 200, "OK",
+			    "Accept: text/plain, application/sdp\r\n");
+		return;
+	}
+	if (!known(&msg->met)) {
+		reply(tr, e, 405, "Method Not Allowed");
 		return;
 	}
 	if (!pl_isset(&msg->to.tag)) {

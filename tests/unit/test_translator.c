@@ -2551,6 +2551,41 @@ static void test_no_dialog_481(void **state)
 }
 
 
+/* OPTIONS outside a dialog and methods the gateway does not know are the
+ * translator's to answer too (every header from tr_sip_out.c). */
+static void test_options_and_unknown_method(void **state)
+{
+	struct m_sip_out_response *r;
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "OPTIONS sip:127.0.0.1:5600 SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt1\r\n"
+		"From: <sip:bob@127.0.0.1:5070>;tag=o1\r\n"
+		"To: <sip:127.0.0.1:5600>\r\nCall-ID: opt-1\r\n"
+		"CSeq: 1 OPTIONS\r\n",
+		NULL, NULL);
+	sip_in(9100, raw);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 200);
+	assert_true(r->tx == 9100);
+	hdr_has(&r->hdrs, "Allow", "INVITE");
+	hdr_has(&r->hdrs, "Allow", "MESSAGE");
+	hdr_has(&r->hdrs, "Accept", "text/plain");
+
+	sip_raw(raw, sizeof(raw), "SUBSCRIBE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub1\r\n"
+		"From: <sip:bob@127.0.0.1:5070>;tag=s1\r\n"
+		"To: <sip:alice@localhost>\r\nCall-ID: sub-1\r\n"
+		"CSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n",
+		NULL, NULL);
+	sip_in(9101, raw);
+	assert_int_equal(ns, 1);
+	r = sresp(0, 405);
+	assert_true(r->tx == 9101);
+	hdr_has(&r->hdrs, "Allow", "OPTIONS");
+}
+
+
 /* ---- S2X (new) ------------------------------------------------------ */
 
 static void test_s2x_new_invite_ringing(void **state)
@@ -4102,6 +4137,7 @@ int main(void)
 		T_(test_s2x_active_ack_cseq_not_checked),
 		T_(test_x2s_active_request_pushes_idle_deadline),
 		T_(test_no_dialog_481),
+		T_(test_options_and_unknown_method),
 		/* default rows */
 		T_(test_x2s_calling_accept_unexpected_request),
 		T_(test_s2x_active_accept_unexpected_request),
