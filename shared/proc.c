@@ -69,7 +69,7 @@ static void proc_close_supervisor(struct chan *ch, int err, void *arg)
 {
 	/* The supervisor is gone: never outlive it. Another release's
 	 * supervisor is an installation error, not a crash: no restarts. */
-	if (err == EPROTO)
+	if (err == EPROTO && chan_peer_version(ch))
 		exit(EXIT_CONFIG);
 	log_warn("supervisor channel closed (%s); exiting",
 		 err ? strerror(err) : "EOF");

@@ -45,11 +45,12 @@ struct worker {
 	pid_t pid;
 	struct chan *ctl;
 	bool ready;
+	bool stopping;      /* SHUTDOWN sent: its grace timer runs */
 	bool restart_asked; /* xsgwctl restart: not a failure */
 	uint64_t started, ready_at;
 	unsigned restarts, fails, missed;
 	char last_exit[64];
-	struct tmr tmr; /* restart delay, ready timeout, stop grace */
+	struct tmr tmr; /* restart delay, ready timeout, or stop grace */
 };
 
 /* The workers; xsgwctl status lists them in this order. */
@@ -140,7 +141,9 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 			return EBADMSG;
 		w->ready = true;
 		w->ready_at = now_ms();
-		tmr_cancel(&w->tmr);
+		if (!w->stopping)
+			tmr_cancel(&w->tmr); /* the ready timeout, not the
+						stop grace */
 		log_info("%s ready (pid %d)", proc_name(w->id), (int)w->pid);
 		start_dependents(w->id);
 		return 0;
@@ -207,6 +210,7 @@ static void worker_start(struct worker *w)
 		worker_kill(w, SIGKILL);
 	}
 	w->ready = false;
+	w->stopping = false;
 	w->missed = 0;
 	w->started = now_ms();
 	log_info("started %s (pid %d)", proc_name(w->id), (int)w->pid);
@@ -234,6 +238,7 @@ static void worker_died(struct worker *w, int status)
 	tmr_cancel(&w->tmr);
 	w->ctl = mem_deref(w->ctl);
 	w->pid = 0;
+	w->stopping = false;
 	w->restart_asked = false;
 	if (sv.stopping) {
 		log_info("%s %s", proc_name(w->id), w->last_exit);
@@ -369,7 +374,8 @@ static void stop_worker(struct worker *w)
 
 	if (!w->pid)
 		return;
-	tmr_cancel(&w->tmr);
+	tmr_cancel(&w->tmr); /* a ready timeout, if it is still starting */
+	w->stopping = true;
 	if (w->ctl)
 		chan_send_msg(w->ctl, &fb, msg_enc_empty(&fb, MSG_SHUTDOWN));
 	else
@@ -394,7 +400,7 @@ static void stop_step(void)
 			if (w->stop_phase != sv.stopping || !w->pid)
 				continue;
 			alive = true;
-			if (!tmr_isrunning(&w->tmr))
+			if (!w->stopping)
 				stop_worker(w);
 		}
 		if (alive)
