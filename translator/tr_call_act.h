@@ -64,9 +64,9 @@ uint64_t call_totag_of(const struct callrec *r);
 uint64_t call_invite_reply(struct call_ctx *c, unsigned scode,
 			   const char *reason, const char *body);
 uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
-		      const char *branch, const char *ctype, const char *extra,
-		      const char *body);
-void call_bye(struct call_ctx *c, const char *extra);
+		      const char *branch, const char *ctype,
+		      const struct tr_sip_why *why, const char *body);
+void call_bye(struct call_ctx *c, const struct tr_sip_why *why);
 void call_cancel(struct call_ctx *c);
 void call_terminate(struct call_ctx *c, const char *reason);
 void call_idle_deadline(struct call_ctx *c);

@@ -243,9 +243,8 @@ int call_s_reinvite(struct call_ctx *c)
 				       sizeof(eb));
 	} else if (held || r->on_hold) {
 		/* on hold, or off it again: XEP-0167 session-info */
-		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-info",
-				    &j);
-		xu_elem(c->tr->xctx, j, held ? "hold" : "active", NS_RTP_INFO);
+		iq = tr_xmpp_session_info(c->tr, c->id, r,
+					  held ? "hold" : "active", NULL);
 	} else {
 		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "transport-info",
 				    &j);
@@ -290,11 +289,7 @@ int call_s_info(struct call_ctx *c)
 	    !re_regex(body, strlen(body), "Signal=[ ]*[0-9A-D*#]1", NULL,
 		      &sig)) {
 		char code[2] = {sig.p[0], 0};
-		xmpp_stanza_t *d;
-		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-info",
-				    &j);
-		d = xu_elem(c->tr->xctx, j, "dtmf", NS_DTMF);
-		xmpp_stanza_set_attribute(d, "code", code);
+		iq = tr_xmpp_session_info(c->tr, c->id, r, "dtmf", code);
 	} else if (!pl_strcasecmp(&msg->ctyp.subtype, "trickle-ice-sdpfrag") ||
 		   !pl_strcasecmp(&msg->ctyp.subtype, "sdpfrag")) {
 		re_sdprintf(&sdp,
@@ -351,7 +346,7 @@ int call_s_pending(struct call_ctx *c)
 int call_r_provisional(struct call_ctx *c)
 {
 	const struct sip_msg *msg = c->e->msg;
-	xmpp_stanza_t *j, *iq;
+	xmpp_stanza_t *iq;
 
 	if (c->e->scode <= 100)
 		return NOCHANGE;
@@ -359,9 +354,7 @@ int call_r_provisional(struct call_ctx *c)
 		call_dialog_learn(c->r, msg, true);
 		call_frag_flush(c);
 	}
-	iq = tr_xmpp_jingle(c->tr, c->id, c->r, c->r->ufull, "session-info",
-			    &j);
-	xu_elem(c->tr->xctx, j, "ringing", NS_RTP_INFO);
+	iq = tr_xmpp_session_info(c->tr, c->id, c->r, "ringing", NULL);
 	tr_xmpp_send(c->tr, OWN_C(c), iq);
 	xmpp_stanza_release(iq);
 	return CS_RINGING;
@@ -380,8 +373,7 @@ int call_r_answer(struct call_ctx *c)
 	iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-accept", &j);
 	if (!sdp || tr_media_jingle_of_sdp(c->tr, j, sdp, false, NULL, eb,
 					   sizeof(eb))) {
-		call_bye(c,
-			 "Reason: SIP;cause=488;text=\"Bad SDP answer\"\r\n");
+		call_bye(c, &(struct tr_sip_why){488, "Bad SDP answer"});
 		call_terminate(c, "failed-application");
 		c->why = "unusable SDP answer";
 		next = GONE;

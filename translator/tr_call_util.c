@@ -78,17 +78,17 @@ uint64_t call_invite_reply(struct call_ctx *c, unsigned scode,
 
 
 uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
-		      const char *branch, const char *ctype, const char *extra,
-		      const char *body)
+		      const char *branch, const char *ctype,
+		      const struct tr_sip_why *why, const char *body)
 {
 	return tr_sip_request(c->tr, c->id, c->r, method, cseq, branch, ctype,
-			      extra, body);
+			      why, body);
 }
 
 
-void call_bye(struct call_ctx *c, const char *extra)
+void call_bye(struct call_ctx *c, const struct tr_sip_why *why)
 {
-	call_sip_req(c, "BYE", 0, NULL, NULL, extra, NULL);
+	call_sip_req(c, "BYE", 0, NULL, NULL, why, NULL);
 	tr_callrec_event(c->r, "BYE sent");
 }
 
@@ -232,7 +232,7 @@ void call_frag_flush(struct call_ctx *c)
 	if (!r->pend_frag || !*r->pend_frag || !r->rtag || !*r->rtag)
 		return;
 	call_sip_req(c, "INFO", 0, NULL, "application/trickle-ice-sdpfrag",
-		     "Info-Package: trickle-ice\r\n", r->pend_frag);
+		     NULL, r->pend_frag);
 	r->pend_frag = mem_deref(r->pend_frag);
 }
 

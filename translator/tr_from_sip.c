@@ -36,15 +36,14 @@ static const struct {
 };
 
 
-static void reply_extra(struct translator *tr, const struct call_ev *e,
-			unsigned scode, const char *reason, const char *extra)
+static void reply(struct translator *tr, const struct call_ev *e,
+		  unsigned scode, const char *reason)
 {
 	struct tr_sip_reply rp = {.tx = e->tx,
 				  .src = e->src,
 				  .raw = e->raw,
 				  .scode = scode,
-				  .reason = reason,
-				  .extra = extra};
+				  .reason = reason};
 
 	if (!pl_strcmp(&e->msg->met, "ACK") ||
 	    (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL")))
@@ -53,13 +52,6 @@ static void reply_extra(struct translator *tr, const struct call_ev *e,
 		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,
 			 e->src, scode, reason);
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
-}
-
-
-static void reply(struct translator *tr, const struct call_ev *e,
-		  unsigned scode, const char *reason)
-{
-	reply_extra(tr, e, scode, reason, NULL);
 }
 
 
@@ -103,8 +95,7 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 		return;
 	}
 	if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
-		reply_extra(tr, e, 200, "OK",
-			    "Accept: text/plain, application/sdp\r\n");
+		reply(tr, e, 200, "OK");
 		return;
 	}
 	if (!known(&msg->met)) {

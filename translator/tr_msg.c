@@ -492,8 +492,6 @@ static void msg_reply(struct translator *tr, const struct sip_msg *msg,
 				  .scode = scode,
 				  .reason = reason};
 
-	if (scode == 415)
-		rp.extra = "Accept: text/plain\r\n";
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
 }
 

@@ -54,7 +54,8 @@ static void first_route(const char *routes, char *out, size_t sz)
 
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
-			const char *ctype, const char *extra, const char *body)
+			const char *ctype, const struct tr_sip_why *why,
+			const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct m_sip_out_request m = {0};
@@ -95,8 +96,12 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 	err |= mbuf_write_str(mb, UA);
 	if (body && *body)
 		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
-	if (extra)
-		err |= mbuf_write_str(mb, extra);
+	if (body && *body && ctype &&
+	    !strcmp(ctype, "application/trickle-ice-sdpfrag"))
+		err |= mbuf_write_str(mb, "Info-Package: trickle-ice\r\n");
+	if (why) /* RFC 3326 */
+		err |= mbuf_printf(mb, "Reason: SIP;cause=%u;text=\"%s\"\r\n",
+				   why->cause, why->text);
 	first_route(cancel ? "" : r->routes, dst, sizeof(dst));
 	if (!*dst && r->dir == CD_S2X && !cancel)
 		snprintf(dst, sizeof(dst), "%s", ruri);
@@ -118,21 +123,37 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 }
 
 
+/* What a method's body may be (Accept of a 415, and of OPTIONS). */
+static const char *accept_of(const struct pl *method)
+{
+	if (!pl_strcmp(method, "MESSAGE"))
+		return "text/plain";
+	if (!pl_strcmp(method, "INFO"))
+		return "application/dtmf-relay, "
+		       "application/trickle-ice-sdpfrag";
+	return "application/sdp, text/plain";
+}
+
+
 uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
 			const struct tr_sip_reply *rp)
 {
 	struct mbuf *mb = mbuf_alloc(256);
 	struct m_sip_out_response m = {0};
+	struct pl method = PL_INIT;
 	uint64_t out = 0;
 	int err = mb ? 0 : ENOMEM;
+
+	(void)re_regex(rp->raw.p, rp->raw.l, "[^ ]+", &method);
 
 	if (!err && rp->contact)
 		err = contact_hdr(tr, mb) |
 		      mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!err && ((rp->scode >= 200 && rp->scode < 300) || rp->scode == 405))
 		err = mbuf_write_str(mb, ALLOW);
-	if (!err && rp->extra)
-		err = mbuf_write_str(mb, rp->extra);
+	if (!err && (rp->scode == 415 || (rp->scode >= 200 && rp->scode < 300 &&
+					  !pl_strcmp(&method, "OPTIONS"))))
+		err = mbuf_printf(mb, "Accept: %s\r\n", accept_of(&method));
 	if (!err && rp->body && *rp->body)
 		err = mbuf_printf(mb, "Content-Type: %s\r\n",
 				  rp->ctype ? rp->ctype : "application/sdp");

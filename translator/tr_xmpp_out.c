@@ -170,6 +170,26 @@ xmpp_stanza_t *tr_xmpp_jingle(struct translator *tr, uint64_t id,
 }
 
 
+xmpp_stanza_t *tr_xmpp_session_info(struct translator *tr, uint64_t id,
+				    const struct callrec *r, const char *what,
+				    const char *dtmf)
+{
+	xmpp_stanza_t *j,
+		*iq = tr_xmpp_jingle(tr, id, r, r->ufull, "session-info", &j);
+	xmpp_stanza_t *e;
+
+	if (dtmf) {
+		/* XEP-0181 */
+		e = xu_elem(tr->xctx, j, "dtmf", NS_DTMF);
+		xmpp_stanza_set_attribute(e, "code", dtmf);
+	} else {
+		/* XEP-0167 §7: ringing, hold, active */
+		xu_elem(tr->xctx, j, what, NS_RTP_INFO);
+	}
+	return iq;
+}
+
+
 void tr_xmpp_jingle_to_all(struct translator *tr, uint64_t id,
 			   const struct callrec *r, xmpp_stanza_t *iq)
 {

@@ -172,6 +172,14 @@ void tr_xmpp_subscribed(struct translator *tr, const char *from,
 xmpp_stanza_t *tr_xmpp_jingle(struct translator *tr, uint64_t id,
 			      const struct callrec *r, const char *to,
 			      const char *action, xmpp_stanza_t **jp);
+/**
+ * A session-info of call id with one payload: what is "ringing", "hold" or
+ * "active" (XEP-0167), or "dtmf" with its code (XEP-0181). The caller sends
+ * it (tr_xmpp_send or tr_xmpp_jingle_to_all) and releases it.
+ */
+xmpp_stanza_t *tr_xmpp_session_info(struct translator *tr, uint64_t id,
+				    const struct callrec *r, const char *what,
+				    const char *dtmf);
 /** Send a Jingle IQ of the call to its device, or every device rung. */
 void tr_xmpp_jingle_to_all(struct translator *tr, uint64_t id,
 			   const struct callrec *r, xmpp_stanza_t *iq);
@@ -195,14 +203,23 @@ void tr_xmpp_jmi_proceed(struct translator *tr, const char *from,
 
 /* ---- tr_sip_out.c ------------------------------------------------- */
 
+/** Why a request ends something (RFC 3326 Reason). */
+struct tr_sip_why {
+	unsigned cause;
+	const char *text; /**< printable ASCII without quotes */
+};
+
 /**
  * A request in the dialog of call id, from its record (RFC 3261
- * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one.
+ * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one;
+ * why NULL: no Reason. Every header is written here: an INFO with a
+ * trickle-ice-sdpfrag body gets its Info-Package (RFC 8840).
  * @return the out id, or 0
  */
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
-			const char *ctype, const char *extra, const char *body);
+			const char *ctype, const struct tr_sip_why *why,
+			const char *body);
 
 /** A response to a request kept as raw bytes. */
 struct tr_sip_reply {
@@ -215,9 +232,12 @@ struct tr_sip_reply {
 	bool contact;      /**< add our Contact (dialog-creating) */
 	const char *ctype; /**< with body */
 	const char *body;
-	const char *extra; /**< more headers, each ending in CRLF */
 };
-/** @return the out id, or 0 */
+/**
+ * Every header of a response is written here: Contact, Allow (2xx, 405),
+ * Accept by the request's method (415, and 2xx to OPTIONS), Content-Type.
+ * @return the out id, or 0
+ */
 uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
 			const struct tr_sip_reply *rp);
 
