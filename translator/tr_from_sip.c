@@ -151,13 +151,18 @@ void tr_from_sip_response(struct translator *tr,
 
 	pl_strcpy(&m->reason, reason, sizeof(reason));
 	oc.reason = reason;
+	/* the request's owner; a final response ends its outbox entry */
+	err = tr_out_take(tr, PROC_SIP_FRONT, m->out, m->scode >= 200, &owner);
+	if (owner.kind == OWN_MSG) {
+		/* a MESSAGE's outcome is its status: no need to parse it */
+		tr_owner_outcome(tr, owner, &oc);
+		return;
+	}
 	if (m->raw.l && decode(&m->raw, &mb, &msg)) {
 		log_warn("undecodable response from the sip-front");
 		goto out;
 	}
 	oc.msg = msg;
-	/* the request's owner; a final response ends its outbox entry */
-	err = tr_out_take(tr, PROC_SIP_FRONT, m->out, m->scode >= 200, &owner);
 	if (err && msg) {
 		/* no entry (a 2xx retransmitted after the transaction):
 		 * the dialog's call, if any */
