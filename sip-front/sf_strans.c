@@ -13,6 +13,7 @@
 #include <string.h>
 #include <re.h>
 #include "log.h"
+#include "util.h"
 #include "sip_front.h"
 
 enum { STRANS_TIMEOUT_MS = 30000 };
@@ -74,6 +75,10 @@ int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh)
 	if (!err)
 		err = hash_alloc(&sf->okx, 256);
 	cancel_h = cancelh;
+	/* tx ids are unique across incarnations: a response the translator
+	 * owes a request of a previous one must not reach a request that
+	 * took the same number since (random high half, a counter below) */
+	sf->next_tx = random_u64() & 0x7fffffff00000000ULL;
 	return err;
 }
 
@@ -241,6 +246,7 @@ static bool okx_out_match(struct le *le, void *arg)
 static void okx_start(struct sip_front *sf, uint64_t out,
 		      const struct sip_msg *req, struct mbuf *mb)
 {
+	struct pl rport;
 	struct okx *o;
 
 	if (!out || hash_apply(sf->okx, okx_out_match, &out))
@@ -255,7 +261,10 @@ static void okx_start(struct sip_front *sf, uint64_t out,
 	o->cseq = req->cseq.num;
 	o->mb = mem_ref(mb);
 	o->tp = req->tp;
-	sip_reply_addr(&o->dst, req, true);
+	/* where libre sent the first one (RFC 3261 18.2.2 and RFC 3581: the
+	 * source port only if the Via asked for rport) */
+	sip_reply_addr(&o->dst, req,
+		       !msg_param_exists(&req->via.params, "rport", &rport));
 	tmr_init(&o->retr);
 	tmr_init(&o->timeout);
 	hash_append(sf->okx, hash_joaat_pl(&req->callid), &o->he, o);
