@@ -156,6 +156,19 @@ static const char *p_listen(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* An address written in SDP (o=, c=): a numeric IPv4 or IPv6 address. */
+static const char *p_ipaddr(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+	unsigned char buf[16];
+
+	if (!s || (inet_pton(AF_INET, s, buf) != 1 &&
+		   inet_pton(AF_INET6, s, buf) != 1))
+		return "expected a numeric IP address";
+	return p_str(d, n, dst);
+}
+
+
 static const char *p_opt_hostport(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	const char *s = scalar(n);
@@ -418,6 +431,7 @@ static const struct key keys[] = {
 	{"sip.transport", p_transport, OFF(sip.transport), 0},
 	{"sip.proxy", p_opt_hostport, OFF(sip.proxy), 0},
 	{"sip.local_host", p_nonempty, OFF(sip.local_host), 0},
+	{"sip.sdp_origin", p_ipaddr, OFF(sip.sdp_origin), 0},
 	{"sip.domain", p_nonempty, OFF(sip.domain), 1},
 	{"sip.trusted", p_trusted, OFF(sip.trusted), 0},
 	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
@@ -553,6 +567,9 @@ static int finish(struct xsgw_config *c, char *eb, size_t sz)
 	if (!c->sip.local_host &&
 	    !(c->sip.local_host = strdup(c->sip.listen.host)))
 		return ENOMEM;
+	if (!c->sip.sdp_origin &&
+	    !(c->sip.sdp_origin = strdup(c->sip.local_host)))
+		return ENOMEM;
 	if (!c->sip.trusted) {
 		c->sip.trusted = calloc(2, sizeof(struct cfg_net));
 		if (!c->sip.trusted)
@@ -631,6 +648,7 @@ void config_free(struct xsgw_config *c)
 		free(c->xmpp.domains[i]);
 	free(c->xmpp.domains);
 	free(c->sip.local_host);
+	free(c->sip.sdp_origin);
 	free(c->sip.domain);
 	free(c->sip.trusted);
 	for (size_t i = 0; i < c->sip.nphones; i++) {

@@ -42,6 +42,9 @@ struct xsgw_config {
 		enum sip_tp transport;
 		struct cfg_hostport proxy; /**< port 0: no proxy */
 		char *local_host;
+		/** the c=/o= address written in SDP the gateway builds (a
+		    numeric IP address); default: local_host */
+		char *sdp_origin;
 		char *domain;
 		struct cfg_net *trusted;
 		size_t ntrusted;

@@ -45,7 +45,7 @@ static int sdp_print(struct translator *tr, struct callrec *r,
 	if (!r->sdp_id)
 		r->sdp_id = random_u64() >> 2;
 	o.author_is_initiator = author_is_initiator;
-	o.origin = tr->proc.cfg->sip.local_host;
+	o.origin = tr->proc.cfg->sip.sdp_origin;
 	o.sess_id = r->sdp_id;
 	o.sess_version = ++r->sdp_ver;
 	o.action = action;
