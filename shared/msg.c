@@ -214,6 +214,7 @@ int msg_enc_sip_in_request(struct fbuf *fb, const struct m_sip_in_request *m)
 	frame_put_u64(fb, m->tx);
 	put_pl(fb, &m->src);
 	put_pl(fb, &m->raw);
+	frame_put_u64(fb, m->deadline_ms);
 	return end(fb);
 }
 
@@ -222,6 +223,7 @@ int msg_dec_sip_in_request(struct frame *fr, struct m_sip_in_request *m)
 	m->tx = frame_get_u64(fr);
 	get_pl(fr, &m->src);
 	get_pl(fr, &m->raw);
+	m->deadline_ms = frame_get_u64(fr);
 	return frame_end(fr);
 }
 

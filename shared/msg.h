@@ -123,6 +123,11 @@ struct m_sip_in_request {
 			  or a CANCEL libre already answered) */
 	struct pl src; /**< "udp|tcp addr:port" */
 	struct pl raw; /**< the request as received */
+	/** wall clock (CLOCK_REALTIME ms, same host); a translator applying
+	 * the frame later must not act on it but answer it 503 itself (out
+	 * 0): the front answers 503 on its own a little after, unless the
+	 * frame was acknowledged by then; 0: none (ACK, CANCEL) */
+	uint64_t deadline_ms;
 };
 
 struct m_sip_in_response {
