@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "addr.h"
+#include "util.h"
 
 static const char esc_chars[] = " \"&'/:<>@";
 
@@ -112,6 +113,9 @@ static int sip_user_unescape(const char *in, char *out, size_t sz)
 			out[o++] = *in;
 	}
 	out[o] = 0;
+	/* an address part becomes XML text: no controls, valid UTF-8 */
+	if (!utf8_xml_valid(out, o) || strpbrk(out, "\t\r\n"))
+		return EINVAL;
 	return o ? 0 : EINVAL;
 }
 

@@ -2,6 +2,7 @@
  * @file keys.c  Store key builders and parsers (see keys.h).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <re.h>
@@ -21,14 +22,61 @@ uint64_t key_id_parse(const void *k)
 }
 
 
-/* kind a NUL b */
+/* A key part longer than this, or one a separator would make ambiguous,
+ * is stored as KEY_PART_DIGEST followed by its digest: every key stays under
+ * LMDB's limit whatever a peer sends, and lookups, which build the key the
+ * same way, find it (the record keeps the whole value). */
+enum { KEY_PART_MAX = 128, KEY_PART_DIGEST = 0x01, KEY_DIGEST_LEN = 20 };
+
+
+static bool part_plain(const char *s, size_t l, int sep)
+{
+	return l <= KEY_PART_MAX && !memchr(s, 0, l) &&
+	       !(sep && memchr(s, sep, l)) &&
+	       !(l && (uint8_t)s[0] == KEY_PART_DIGEST);
+}
+
+
+/* Write part s (l bytes) at p; sep: another separator it must not hold.
+ * @return the bytes written (at most KEY_PART_MAX) */
+static size_t key_part(uint8_t *p, const char *s, size_t l, int sep)
+{
+	static const uint8_t salt[] = "xsgw key part";
+
+	if (part_plain(s, l, sep)) {
+		memcpy(p, s, l);
+		return l;
+	}
+	p[0] = KEY_PART_DIGEST;
+	hmac_sha1(salt, sizeof(salt) - 1, (const uint8_t *)s, l, p + 1,
+		  KEY_DIGEST_LEN);
+	return 1 + KEY_DIGEST_LEN;
+}
+
+
+/* kind a NUL b; with digest, long parts are digested (key_part) */
 static size_t key_pair(uint8_t *k, size_t sz, int kind, const char *a,
-		       const char *b)
+		       const char *b, bool digest)
 {
 	size_t al = strlen(a ? a : ""), bl = strlen(b ? b : "");
-	size_t n = (kind ? 1 : 0) + al + 1 + bl;
+	size_t n;
 	uint8_t *p = k;
 
+	if (digest) {
+		uint8_t tmp[1 + 2 * KEY_PART_MAX + 1];
+
+		n = 0;
+		if (kind)
+			tmp[n++] = (uint8_t)kind;
+		n += key_part(tmp + n, a ? a : "", al, 0);
+		tmp[n++] = 0;
+		n += key_part(tmp + n, b ? b : "", bl, 0);
+		if (n > sz)
+			return 0;
+		memcpy(k, tmp, n);
+		return n;
+	}
+	n = (kind ? 1 : 0) + al + 1 + bl;
 	if (n > sz || n > KEY_MAX || memchr(a ? a : "", 0, al))
 		return 0;
 	if (kind)
@@ -45,6 +93,10 @@ static int key_pair_parse(const uint8_t *k, size_t kl, struct pl *a,
 {
 	const uint8_t *nul = memchr(k, 0, kl);
 
+	/* a digest may hold NUL bytes: its length is fixed */
+	if (kl > 1 + KEY_DIGEST_LEN && k[0] == KEY_PART_DIGEST &&
+	    k[1 + KEY_DIGEST_LEN] == 0)
+		nul = k + 1 + KEY_DIGEST_LEN;
 	if (!nul)
 		return EBADMSG;
 	a->p = (const char *)k;
@@ -58,7 +110,7 @@ static int key_pair_parse(const uint8_t *k, size_t kl, struct pl *a,
 size_t key_callkey(uint8_t *k, size_t sz, enum callkey_kind kind, const char *a,
 		   const char *b)
 {
-	return key_pair(k, sz, kind, a, b);
+	return key_pair(k, sz, kind, a, b, true);
 }
 
 
@@ -78,24 +130,33 @@ int key_callkey_parse(const void *k, size_t kl, enum callkey_kind *kind,
 size_t key_msgdedup(uint8_t *k, size_t sz, const struct pl *callid,
 		    uint32_t cseq, const struct pl *ftag)
 {
-	int n = re_snprintf((char *)k, sz, "s\t%r\t%u\t%r", callid, cseq, ftag);
+	uint8_t tmp[2 + KEY_PART_MAX + 12 + KEY_PART_MAX];
+	size_t n = 0;
+	int m;
 
-	if (n < 0 || (size_t)n >= sz || n > KEY_MAX)
+	tmp[n++] = 's';
+	tmp[n++] = '\t';
+	n += key_part(tmp + n, callid->p, callid->l, '\t');
+	m = snprintf((char *)tmp + n, sizeof(tmp) - n, "\t%u\t", cseq);
+	n += (size_t)m;
+	n += key_part(tmp + n, ftag->p, ftag->l, '\t');
+	if (n > sz)
 		return 0;
-	return (size_t)n;
+	memcpy(k, tmp, n);
+	return n;
 }
 
 
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,
 		    const char *resource)
 {
-	return key_pair(k, sz, 0, bare, resource);
+	return key_pair(k, sz, 0, bare, resource, false);
 }
 
 
 size_t key_presence_prefix(uint8_t *k, size_t sz, const char *bare)
 {
-	return key_pair(k, sz, 0, bare, "");
+	return key_pair(k, sz, 0, bare, "", false);
 }
 
 

@@ -5,8 +5,12 @@
  *
  * Builders write into k (sz bytes) and return the key length, or 0 if the
  * key would not fit (the caller refuses the input: nothing is stored under
- * a truncated key). Parsers return 0 or EBADMSG; strings they return (pl)
- * point into the key, valid as long as the key is.
+ * a truncated key). Keys made of peer identifiers (callkey, msgdedup) never
+ * exceed LMDB's limit: a part longer than 128 bytes (or one holding a
+ * separator) is stored as 0x01 and its 20-byte digest, so any Call-ID, tag
+ * or sid has a key; lookups build the same key from the whole value. Parsers
+ * return 0 or EBADMSG; strings they return (pl) point into the key, valid as
+ * long as the key is.
  */
 #ifndef XSGW_KEYS_H
 #define XSGW_KEYS_H

@@ -299,6 +299,12 @@ static void note(struct store_txn *t, int rc)
 }
 
 
+int store_txn_err(const struct store_txn *t)
+{
+	return t->err;
+}
+
+
 int store_commit(struct store_txn *t)
 {
 	struct store *s = t->s;

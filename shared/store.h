@@ -94,6 +94,9 @@ int store_begin(struct store *s, struct store_txn **tp, bool write);
 int store_commit(struct store_txn *t);
 void store_abort(struct store_txn *t);
 
+/** The transaction's first error (sticky), or 0. */
+int store_txn_err(const struct store_txn *t);
+
 /**
  * Operations record their first error in the transaction (sticky): once
  * one failed, store_put and store_del do nothing and return that error,

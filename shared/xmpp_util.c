@@ -193,3 +193,31 @@ void xu_bare(const char *jid, char *out, size_t sz)
 	memcpy(out, jid, n);
 	out[n] = 0;
 }
+
+
+char *xu_text_clean(const char *s, size_t n)
+{
+	struct mbuf *mb = mbuf_alloc(n + 16);
+	char *out = NULL;
+	size_t i = 0, len;
+
+	if (!mb)
+		return NULL;
+	while (i < n) {
+		/* the shortest valid character here, if any */
+		for (len = 1; len <= 4 && i + len <= n; len++)
+			if (utf8_xml_valid(s + i, len))
+				break;
+		if (len > 4 || i + len > n) {
+			(void)mbuf_write_str(mb, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		(void)mbuf_write_mem(mb, (const uint8_t *)s + i, len);
+		i += len;
+	}
+	mb->pos = 0;
+	(void)mbuf_strdup(mb, &out, mb->end);
+	mem_deref(mb);
+	return out;
+}

@@ -63,6 +63,14 @@ void xu_add_error(xmpp_ctx_t *ctx, xmpp_stanza_t *st, const char *cond,
 xmpp_stanza_t *xu_error_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *req,
 			      const char *cond, const char *text);
 
+/**
+ * XML text of n bytes with every byte XML cannot carry (invalid UTF-8, C0
+ * controls other than TAB/LF/CR, surrogates, U+FFFE/F) replaced by U+FFFD.
+ * Markup is left as it is.
+ * @return a libre string (mem_deref), or NULL if out of memory
+ */
+char *xu_text_clean(const char *s, size_t n);
+
 /** The bare JID of jid into out (truncated to sz - 1). */
 void xu_bare(const char *jid, char *out, size_t sz);
 

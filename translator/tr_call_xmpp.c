@@ -431,7 +431,8 @@ int call_x_iq_error(struct call_ctx *c)
 
 int call_x_iq_result(struct call_ctx *c)
 {
-	if (c->r->last_scode >= 180)
+	/* only a device we rang acknowledges our session-initiate */
+	if (!call_rung_has(c->r, c->e->from) || c->r->last_scode >= 180)
 		return NOCHANGE;
 	call_invite_reply(c, 180, "Ringing", NULL);
 	return c->r->state;

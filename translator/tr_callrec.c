@@ -88,13 +88,17 @@ uint64_t tr_callrec_key_get(struct translator *tr, enum callkey_kind kind,
 uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
 			       const struct pl *a, const struct pl *b)
 {
-	char as[KEY_MAX], bs[KEY_MAX];
+	char *as = NULL, *bs = NULL;
+	uint64_t id = 0;
 
-	if (a->l >= sizeof(as) || b->l >= sizeof(bs))
-		return 0;
-	pl_strcpy(a, as, sizeof(as));
-	pl_strcpy(b, bs, sizeof(bs));
-	return tr_callrec_key_get(tr, kind, as, bs);
+	/* the whole values, whatever their length: the key digests them
+	 * as it did when the call was stored */
+	if (!re_sdprintf(&as, "%b", a->p, a->l) &&
+	    !re_sdprintf(&bs, "%b", b->p, b->l))
+		id = tr_callrec_key_get(tr, kind, as, bs);
+	mem_deref(as);
+	mem_deref(bs);
+	return id;
 }
 
 

@@ -99,6 +99,11 @@ void tr_commit(struct translator *tr)
 		 * replay their unacknowledged frames. */
 		log_error("store commit failed: %s; fronts will replay",
 			  strerror(err));
+		if (err == EAGAIN) {
+			/* the map grew: nothing was anybody's fault */
+			tr->xmpp.poison_seq = 0;
+			tr->sip.poison_seq = 0;
+		}
 		list_flush(&tr->after);
 		tr->xmpp.ack = tr->xmpp.hwm;
 		tr->sip.ack = tr->sip.hwm;
@@ -115,6 +120,35 @@ void tr_commit(struct translator *tr)
 	}
 	peer_ack(&tr->xmpp);
 	peer_ack(&tr->sip);
+}
+
+
+int tr_frame_begin(struct translator *tr)
+{
+	return store_txn_err(tr_txn(tr));
+}
+
+
+void tr_frame_end(struct translator *tr, struct tr_peer *p,
+		  const struct frame *fr, int before)
+{
+	int err = tr->txn ? store_txn_err(tr->txn) : 0;
+
+	if (before || !err || !fr->seq)
+		return;
+	log_error("%s from %s (seq %llu) cannot be stored (%s): refused",
+		  msg_type_name(fr->type) ? msg_type_name(fr->type) : "frame",
+		  proc_name(p->id), (unsigned long long)fr->seq, strerror(err));
+	p->poison_boot = p->boot;
+	p->poison_seq = fr->seq;
+	p->poison_err = err;
+}
+
+
+bool tr_poisoned(const struct tr_peer *p, uint64_t seq)
+{
+	return p->poison_seq && p->poison_seq == seq &&
+	       p->poison_boot == p->boot;
 }
 
 

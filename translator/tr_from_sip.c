@@ -176,3 +176,34 @@ out:
 	mem_deref(msg);
 	mem_deref(mb);
 }
+
+
+void tr_from_sip_refuse(struct translator *tr, const struct m_sip_in_request *m,
+			int err)
+{
+	struct call_ev e = {.tx = m->tx, .raw = m->raw};
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb = NULL;
+	char src[80];
+
+	if (m->src.l >= sizeof(src) || decode(&m->raw, &mb, &msg))
+		goto out;
+	pl_strcpy(&m->src, src, sizeof(src));
+	e.src = src;
+	e.msg = msg;
+	if (err == ENOSPC) {
+		struct tr_sip_reply rp = {.tx = e.tx,
+					  .src = e.src,
+					  .raw = e.raw,
+					  .scode = 503,
+					  .reason = "Service Unavailable",
+					  .retry_after = 30};
+		if (pl_strcmp(&msg->met, "ACK"))
+			(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0},
+					     &rp);
+	} else
+		reply(tr, &e, 500, "Server Internal Error");
+out:
+	mem_deref(msg);
+	mem_deref(mb);
+}

@@ -188,3 +188,36 @@ void tr_from_xmpp(struct translator *tr, const struct m_xmpp_in *m)
 		iq_in(tr, st);
 	xmpp_stanza_release(st);
 }
+
+
+void tr_from_xmpp_refuse(struct translator *tr, const struct m_xmpp_in *m,
+			 int err)
+{
+	const char *cond =
+		err == ENOSPC ? "resource-constraint" : "internal-server-error";
+	char *xml = NULL;
+	xmpp_stanza_t *st = NULL, *r = NULL;
+	const char *name, *type;
+
+	if (pl_strdup(&xml, &m->xml))
+		return;
+	st = xmpp_stanza_new_from_string(tr->xctx, xml);
+	mem_deref(xml);
+	if (!st)
+		return;
+	name = xmpp_stanza_get_name(st);
+	type = xu_attr(st, "type");
+	/* never answer an error, a result or an unavailable */
+	if (name && strcmp(type, "error") && strcmp(type, "result") &&
+	    strcmp(type, "unavailable") &&
+	    (!strcmp(name, "iq") || !strcmp(name, "message") ||
+	     !strcmp(name, "presence"))) {
+		r = xu_error_reply(tr->xctx, st, cond,
+				   "the gateway cannot take this now");
+		if (r)
+			tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, r);
+	}
+	if (r)
+		xmpp_stanza_release(r);
+	xmpp_stanza_release(st);
+}

@@ -13,7 +13,8 @@
  *   PENDING  ME_FAILED (SIP >= 300,      an error back to the
  *            timeout, no route)          sender                -> DONE
  *   any      ME_BOUNCED (XMPP error for  a SIP MESSAGE telling
- *            a chat we delivered)        the SIP sender        -> DONE
+ *            a chat we delivered, from   the SIP sender        -> DONE
+ *            its recipient, the first)
  *   DONE     ME_EXPIRED                  forget it (and its dedup key)
  *   (other)  (any)                       nothing: a late duplicate
  *
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "addr.h"
 #include "keys.h"
@@ -169,6 +171,7 @@ struct msg_ev {
 	unsigned scode;
 	const char *reason;
 	const char *cond, *text; /* ME_BOUNCED */
+	const char *from;        /* ME_BOUNCED: who sent the error */
 };
 
 
@@ -251,6 +254,24 @@ static void bounced(struct translator *tr, uint64_t id, struct msgrec *r,
 }
 
 
+/* A bounce counts once, and only from the account the chat was written to
+ * (the server answers for it): anyone else's is a forgery. */
+static bool bounce_genuine(const struct msgrec *r, const struct msg_ev *e)
+{
+	char a[1024], b[1024];
+
+	xu_bare(e->from ? e->from : "", a, sizeof(a));
+	xu_bare(r->xto ? r->xto : "", b, sizeof(b));
+	if ((r->econd && *r->econd) || strcasecmp(a, b)) {
+		log_info("ignored a bounce from %s (%s)", *a ? a : "nobody",
+			 strcasecmp(a, b) ? "not the recipient"
+					  : "counted already");
+		return false;
+	}
+	return true;
+}
+
+
 static void msg_apply(struct translator *tr, uint64_t id, enum msg_event ev,
 		      const struct msg_ev *e)
 {
@@ -272,6 +293,8 @@ static void msg_apply(struct translator *tr, uint64_t id, enum msg_event ev,
 		failed(tr, id, &r, e);
 		break;
 	case ME_BOUNCED:
+		if (!bounce_genuine(&r, e))
+			goto out;
 		if (r.kind != MK_CHAT_S2X) {
 			/* never answer an error with an error */
 			log_info("msg %llu: %s bounced (%s)",
@@ -301,7 +324,7 @@ out:
 void tr_msg_outcome(struct translator *tr, uint64_t id,
 		    const struct tr_outcome *oc)
 {
-	struct msg_ev e = {oc->scode, oc->reason, NULL, NULL};
+	struct msg_ev e = {.scode = oc->scode, .reason = oc->reason};
 
 	if (oc->response && oc->scode < 200)
 		return; /* page mode reports finals only */
@@ -375,6 +398,7 @@ static void from_xmpp_error(struct translator *tr, xmpp_stanza_t *st)
 	}
 	e.cond = cond;
 	e.text = text ? text : "";
+	e.from = xu_attr(st, "from");
 	msg_apply(tr, mid, ME_BOUNCED, &e);
 out:
 	mem_deref(text);

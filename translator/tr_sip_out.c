@@ -154,6 +154,8 @@ uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
 	if (!err && (rp->scode == 415 || (rp->scode >= 200 && rp->scode < 300 &&
 					  !pl_strcmp(&method, "OPTIONS"))))
 		err = mbuf_printf(mb, "Accept: %s\r\n", accept_of(&method));
+	if (!err && rp->retry_after)
+		err = mbuf_printf(mb, "Retry-After: %u\r\n", rp->retry_after);
 	if (!err && rp->body && *rp->body)
 		err = mbuf_printf(mb, "Content-Type: %s\r\n",
 				  rp->ctype ? rp->ctype : "application/sdp");

@@ -9,6 +9,7 @@
 #include <re.h>
 #include "log.h"
 #include "translator.h"
+#include "util.h"
 #include "xmpp_util.h"
 
 #define OWNER(k, i) ((struct tr_owner){(k), (i)})
@@ -26,7 +27,18 @@ void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
 		log_error("cannot serialise a stanza");
 		return;
 	}
-	(void)tr_out_xmpp(tr, owner, buf, len);
+	/* The one XML-text check: what came from SIP (reason phrases, SDP
+	 * tokens, names) may hold bytes XML cannot carry, and one such
+	 * stanza makes the server close the component stream. */
+	if (!utf8_xml_valid(buf, len)) {
+		char *clean = xu_text_clean(buf, len);
+		log_warn("a %s stanza held bytes XML cannot carry: replaced",
+			 xmpp_stanza_get_name(st));
+		if (clean)
+			(void)tr_out_xmpp(tr, owner, clean, strlen(clean));
+		mem_deref(clean);
+	} else
+		(void)tr_out_xmpp(tr, owner, buf, len);
 	xmpp_free(tr->xctx, buf);
 }
 

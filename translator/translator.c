@@ -32,7 +32,8 @@ static const struct {
 };
 
 
-/* Apply a reliable frame once: its seq is stored with its effects. */
+/* Apply a reliable frame once: its seq is stored with its effects. A
+ * frame known to poison the batch is only refused (tr_poisoned). */
 static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 {
 	struct rxrec r;
@@ -57,6 +58,7 @@ static int translator_dispatch_xmpp(struct frame *fr)
 	struct m_xmpp_link link;
 	struct m_out_done done;
 	struct m_xmpp_in in;
+	bool refuse;
 
 	if (fr->type == MSG_XMPP_LINK) {
 		if (msg_dec_xmpp_link(fr, &link))
@@ -64,18 +66,23 @@ static int translator_dispatch_xmpp(struct frame *fr)
 		log_info("xmpp link %s", link.up ? "up" : "down");
 		return 0;
 	}
+	refuse = tr_poisoned(&tr.xmpp, fr->seq);
 	if (!peer_fresh(&tr.xmpp, fr))
 		return 0;
 	switch (fr->type) {
 	case MSG_XMPP_IN:
 		if (msg_dec_xmpp_in(fr, &in))
 			return EBADMSG;
-		tr_from_xmpp(&tr, &in);
+		if (refuse)
+			tr_from_xmpp_refuse(&tr, &in, tr.xmpp.poison_err);
+		else
+			tr_from_xmpp(&tr, &in);
 		return 0;
 	case MSG_OUT_DONE:
 		if (msg_dec_out_done(fr, &done))
 			return EBADMSG;
-		tr_owner_done(&tr, PROC_XMPP_FRONT, &done);
+		if (!refuse)
+			tr_owner_done(&tr, PROC_XMPP_FRONT, &done);
 		return 0;
 	default:
 		return EBADMSG;
@@ -88,6 +95,7 @@ static int translator_dispatch_sip(struct frame *fr)
 	struct m_sip_in_request rq;
 	struct m_sip_in_response rs;
 	struct m_out_done done;
+	bool refuse = tr_poisoned(&tr.sip, fr->seq);
 
 	if (!peer_fresh(&tr.sip, fr))
 		return 0;
@@ -95,17 +103,22 @@ static int translator_dispatch_sip(struct frame *fr)
 	case MSG_SIP_IN_REQUEST:
 		if (msg_dec_sip_in_request(fr, &rq))
 			return EBADMSG;
-		tr_from_sip_request(&tr, &rq);
+		if (refuse)
+			tr_from_sip_refuse(&tr, &rq, tr.sip.poison_err);
+		else
+			tr_from_sip_request(&tr, &rq);
 		return 0;
 	case MSG_SIP_IN_RESPONSE:
 		if (msg_dec_sip_in_response(fr, &rs))
 			return EBADMSG;
-		tr_from_sip_response(&tr, &rs);
+		if (!refuse)
+			tr_from_sip_response(&tr, &rs);
 		return 0;
 	case MSG_OUT_DONE:
 		if (msg_dec_out_done(fr, &done))
 			return EBADMSG;
-		tr_owner_done(&tr, PROC_SIP_FRONT, &done);
+		if (!refuse)
+			tr_owner_done(&tr, PROC_SIP_FRONT, &done);
 		return 0;
 	default:
 		return EBADMSG;
@@ -158,7 +171,7 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 static int translator_dispatch(struct chan *ch, struct frame *fr, void *arg)
 {
 	struct tr_peer *p = chan_user(ch);
-	int err = EPROTO;
+	int err = EPROTO, before;
 
 	if (!p) {
 		if (fr->type != MSG_HELLO)
@@ -167,9 +180,11 @@ static int translator_dispatch(struct chan *ch, struct frame *fr, void *arg)
 	}
 	if (tr.stopping)
 		return 0; /* not applied, not acked: replayed later */
+	before = tr_frame_begin(&tr);
 	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
 		if (peers[i].id == p->id)
 			err = peers[i].dispatch(fr);
+	tr_frame_end(&tr, p, fr, before);
 	if (err)
 		log_warn("bad %s from %s (seq %llu)",
 			 msg_type_name(fr->type) ? msg_type_name(fr->type)

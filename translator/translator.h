@@ -45,6 +45,9 @@ struct tr_peer {
 	uint64_t boot;   /**< front incarnation of the frames below */
 	uint64_t hwm;    /**< last reliable seq applied (committed) */
 	uint64_t ack;    /**< hwm to acknowledge after the next commit */
+	/** a frame whose effects could not be stored: refused on replay */
+	uint64_t poison_boot, poison_seq;
+	int poison_err;
 };
 
 struct translator {
@@ -80,6 +83,19 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb);
  * channels: they replay what was not acknowledged.
  */
 void tr_commit(struct translator *tr);
+
+/*
+ * One input never wedges a direction. Around each reliable frame:
+ * tr_frame_begin returns the batch's store error so far; tr_frame_end
+ * notices that this frame set it (an over-long key, a full store: its
+ * effects cannot be stored), logs it once and remembers it in p. The batch
+ * fails and the fronts replay it; tr_poisoned then tells the dispatcher
+ * to refuse that frame (tr_from_*_refuse) instead of applying it.
+ */
+int tr_frame_begin(struct translator *tr);
+void tr_frame_end(struct translator *tr, struct tr_peer *p,
+		  const struct frame *fr, int before);
+bool tr_poisoned(const struct tr_peer *p, uint64_t seq);
 
 /** A timer of an owner, kept in the store (survives restarts). */
 void tr_deadline(struct translator *tr, uint64_t when_ms, enum owner_kind kind,
@@ -232,6 +248,7 @@ struct tr_sip_reply {
 	bool contact;      /**< add our Contact (dialog-creating) */
 	const char *ctype; /**< with body */
 	const char *body;
+	uint32_t retry_after; /**< s, for a 503; 0: none */
 };
 /**
  * Every header of a response is written here: Contact, Allow (2xx, 405),
@@ -440,6 +457,16 @@ void tr_from_sip_request(struct translator *tr,
 /** MSG_SIP_IN_RESPONSE */
 void tr_from_sip_response(struct translator *tr,
 			  const struct m_sip_in_response *m);
+
+/**
+ * Refuse a frame whose effects cannot be stored (err: why; ENOSPC: the
+ * store is full): its sender gets an error (SIP 503 with Retry-After or
+ * 500; XMPP resource-constraint or internal-server-error), nothing else.
+ */
+void tr_from_xmpp_refuse(struct translator *tr, const struct m_xmpp_in *m,
+			 int err);
+void tr_from_sip_refuse(struct translator *tr, const struct m_sip_in_request *m,
+			int err);
 
 /* ---- tr_upgrade.c ------------------------------------------------- */
 

@@ -131,19 +131,39 @@ static void test_key_callkey_refused(void **state)
 	assert_int_equal(key_callkey(k, 5, CK_DIALOG, "ab", "c"), 5);
 	assert_int_equal(key_callkey(k, 4, CK_DIALOG, "ab", "c"), 0);
 	assert_int_equal(key_callkey(k, 0, CK_DIALOG, "", ""), 0);
-	/* KEY_MAX: kind + a + NUL = KEY_MAX fits, one more does not even
-	 * with room in the buffer */
+	/* a part over 128 bytes is keyed by its digest: any length has a
+	 * key of 1 + 21 + 1 + 21 bytes at most, the same for the same value,
+	 * another for another value; the parser splits it */
 	memset(a, 'a', KEY_MAX + 1);
-	a[KEY_MAX - 2] = 0;
-	assert_int_equal(key_callkey(k, sizeof(k), CK_SID, a, ""), KEY_MAX);
-	a[KEY_MAX - 2] = 'a';
-	a[KEY_MAX - 1] = 0;
-	assert_int_equal(key_callkey(k, sizeof(k), CK_SID, a, ""), 0);
-	assert_int_equal(key_callkey(k, sizeof(k), CK_SID, "", a), 0);
-	/* the same with the length in b */
-	assert_int_equal(key_callkey(k, sizeof(k), CK_SID, "x", a + 2),
-			 KEY_MAX);
-	assert_int_equal(key_callkey(k, sizeof(k), CK_SID, "x", a + 1), 0);
+	a[KEY_MAX + 1] = 0;
+	kl = key_callkey(k, sizeof(k), CK_SID, a, a);
+	assert_int_equal(kl, 1 + 21 + 1 + 21);
+	assert_int_equal(k[1], 0x01);
+	{
+		uint8_t k2[KEY_MAX];
+		assert_int_equal(key_callkey(k2, sizeof(k2), CK_SID, a, a), kl);
+		assert_memory_equal(k, k2, kl);
+		a[KEY_MAX] = 'b';
+		assert_int_equal(key_callkey(k2, sizeof(k2), CK_SID, a, a), kl);
+		assert_memory_not_equal(k, k2, kl);
+		assert_int_equal(key_callkey_parse(k2, kl, &kind, &pa, &pb), 0);
+		assert_int_equal(pa.l, 21);
+		assert_int_equal(pb.l, 21);
+	}
+	/* 128 bytes stay as they are, 129 are digested */
+	a[128] = 0;
+	assert_int_equal(key_callkey(k, sizeof(k), CK_DIALOG, a, "t"),
+			 1 + 128 + 1 + 1);
+	a[128] = 'a';
+	a[129] = 0;
+	assert_int_equal(key_callkey(k, sizeof(k), CK_DIALOG, a, "t"),
+			 1 + 21 + 1 + 1);
+	/* a value that looks like a digest is digested too: no collision */
+	a[0] = 0x01;
+	a[21] = 0;
+	assert_int_equal(key_callkey(k, sizeof(k), CK_DIALOG, a, "t"),
+			 1 + 21 + 1 + 1);
+	assert_int_equal(key_callkey(k, 10, CK_DIALOG, a, "t"), 0);
 
 	/* the parser: an unknown kind, no NUL, too short */
 	kl = key_callkey(k, sizeof(k), CK_REMOTE, "a", "b");
@@ -204,14 +224,23 @@ static void test_key_msgdedup(void **state)
 		0);
 	assert_int_equal(key_msgdedup(k, 0, &callid, 1, &ftag), 0);
 
-	/* KEY_MAX: "s\t" + callid + "\t1\t" = KEY_MAX fits, one more no */
+	/* a long Call-ID or tag, or one holding a TAB, is keyed by its
+	 * digest: the key stays short and different values differ */
 	memset(big, 'c', KEY_MAX + 1);
 	bp.p = big;
-	bp.l = KEY_MAX - 5;
-	assert_int_equal(key_msgdedup(k, sizeof(k), &bp, 1, &empty), KEY_MAX);
-	bp.l++;
-	assert_int_equal(key_msgdedup(k, sizeof(k), &bp, 1, &empty), 0);
-	assert_int_equal(key_msgdedup(k, sizeof(k), &empty, 1, &bp), 0);
+	bp.l = KEY_MAX + 1;
+	kl = key_msgdedup(k, sizeof(k), &bp, 1, &empty);
+	assert_int_equal(kl, 2 + 21 + 3);
+	assert_int_equal(key_msgdedup(k, sizeof(k), &empty, 1, &bp),
+			 2 + 3 + 21);
+	{
+		uint8_t k2[KEY_MAX];
+		struct pl t1 = pl_of("a\t1\tb"), t2 = pl_of("a");
+		struct pl f1 = pl_of("c"), f2 = pl_of("b\t1\tc");
+		size_t l1 = key_msgdedup(k, sizeof(k), &t1, 1, &f1);
+		size_t l2 = key_msgdedup(k2, sizeof(k2), &t2, 1, &f2);
+		assert_true(l1 != l2 || memcmp(k, k2, l1));
+	}
 	free(big);
 }
 

@@ -43,6 +43,7 @@
 #include "outrec.h"
 #include "store.h"
 #include "translator.h"
+#include "util.h"
 #include "xmpp_util.h"
 
 enum { MAXF = 32, BIG = 16384 };
@@ -3987,6 +3988,209 @@ static void test_out_done_unknown_id_nothing(void **state)
 }
 
 
+/* F14: only a device we rang acknowledges our session-initiate. */
+static void test_s2x_ringing_iq_result_not_rung_nothing(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	xin("<iq type='result' id='%s' from='mallory@evil.org/x' to='%s'/>",
+	    c.init_id, c.gw);
+	xin("<iq type='result' id='%s' from='" ALICE_RES3 "' to='%s'/>",
+	    c.init_id, c.gw);
+	/* a prefix of a rung JID is not that JID */
+	xin("<iq type='result' id='%s' from='alice@localhost/re' to='%s'/>",
+	    c.init_id, c.gw);
+	assert_int_equal(nx + ns, 0);
+	xin("<iq type='result' id='%s' from='" ALICE_RES "' to='%s'/>",
+	    c.init_id, c.gw);
+	sresp(0, 180);
+}
+
+
+/* F5: a bounce counts only from the recipient, and once. */
+static void test_msg_bounce_forged_ignored(void **state)
+{
+	char mid[40];
+	uint64_t id = message_in();
+
+	out_done(PROC_XMPP_FRONT, xs[0].out, 200, "written");
+	xin("<message type='error' id='%s' from='mallory@localhost/x' "
+	    "to='" BOB_S2X_GW "'><error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>call +1-900 now"
+	    "</text></error></message>",
+	    xu_id(mid, sizeof(mid), XU_ID_MSG, id));
+	assert_int_equal(nx + ns, 0);
+	bounce(id);
+	assert_int_equal(ns, 1);
+	sreq(0, "MESSAGE");
+	bounce(id);
+	assert_int_equal(nx + ns, 0);
+}
+
+
+/* ---- hardening (issue 9) ------------------------------------------- */
+
+/* The fronts reconnect after a failed commit closed their channels. */
+static void reconnect(void)
+{
+	assert_null(tr.sip.ch);
+	assert_null(tr.xmpp.ch);
+	close(sfd);
+	close(xfd);
+	front(&tr.sip, PROC_SIP_FRONT, &sfd);
+	front(&tr.xmpp, PROC_XMPP_FRONT, &xfd);
+}
+
+
+/* F1: a frame whose effects cannot be stored fails its batch once; on
+ * replay it alone is refused (500 to its sender) and the next is applied. */
+static void test_poison_frame_refused_once(void **state)
+{
+	struct frame fr = {.type = MSG_SIP_IN_REQUEST, .seq = 7};
+	struct m_sip_in_request m = {.tx = 9500};
+	uint8_t big[600];
+	char raw[BIG];
+	int before;
+
+	tr.sip.boot = 42;
+	memset(big, 'k', sizeof(big));
+	before = tr_frame_begin(&tr);
+	assert_int_equal(before, 0);
+	/* the frame's effect: a key LMDB refuses */
+	assert_int_not_equal(
+		store_put(tr_txn(&tr), DB_META, big, sizeof(big), "", 0), 0);
+	tr_frame_end(&tr, &tr.sip, &fr, before);
+	assert_true(tr_poisoned(&tr.sip, 7));
+	assert_false(tr_poisoned(&tr.sip, 8));
+	staged_clear();
+	tr_commit(&tr);
+	reconnect();
+
+	/* replayed: refused, not applied */
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
+		"text/plain;charset=UTF-8", "hi");
+	pl_set_str(&m.src, PEER_SRC);
+	pl_set_str(&m.raw, raw);
+	tr_from_sip_refuse(&tr, &m, tr.sip.poison_err);
+	commit();
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	assert_true(sresp(0, 500)->tx == 9500);
+	assert_false(dedup_key());
+	/* the same seq of another incarnation is another frame */
+	tr.sip.boot = 43;
+	assert_false(tr_poisoned(&tr.sip, 7));
+	/* the next frame is applied */
+	sip_message(9501, "text/plain;charset=UTF-8", "hi");
+	assert_int_equal(nx, 1);
+	sresp(0, 202);
+}
+
+
+/* F4: refused because the store is full: 503 with Retry-After, and an
+ * XMPP sender gets resource-constraint (never an error to an error). */
+static void test_poison_full_store_503(void **state)
+{
+	struct m_sip_in_request m = {.tx = 9510};
+	struct m_xmpp_in x;
+	struct m_sip_out_response *r;
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
+		"text/plain;charset=UTF-8", "hi");
+	pl_set_str(&m.src, PEER_SRC);
+	pl_set_str(&m.raw, raw);
+	tr_from_sip_refuse(&tr, &m, ENOSPC);
+	commit();
+	r = sresp(0, 503);
+	hdr_is(&r->hdrs, "Retry-After", "30");
+
+	pl_set_str(&x.xml, "<message type='chat' id='m9' from='" ALICE_RES
+			   "' to='" BOB_GW "'><body>x</body></message>");
+	tr_from_xmpp_refuse(&tr, &x, ENOSPC);
+	commit();
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("message", "error", "m9", ALICE_RES)),
+		"resource-constraint");
+	pl_set_str(&x.xml, "<iq type='get' id='q1' from='" ALICE_RES
+			   "' to='sip.localhost'><ping xmlns='urn:xmpp:ping'/>"
+			   "</iq>");
+	tr_from_xmpp_refuse(&tr, &x, EINVAL);
+	commit();
+	expect_iq_error("q1", ALICE_RES, "internal-server-error");
+	pl_set_str(&x.xml, "<message type='error' id='m9' from='" ALICE_RES
+			   "' to='" BOB_GW "'/>");
+	tr_from_xmpp_refuse(&tr, &x, ENOSPC);
+	commit();
+	assert_int_equal(nx, 0);
+}
+
+
+/* F1, F10: a Call-ID far beyond LMDB's key limit is keyed by its digest:
+ * the MESSAGE is accepted, its retransmission deduplicated. */
+static void test_long_call_id_message(void **state)
+{
+	char raw[BIG], hdrs[4096], cid[1200];
+
+	memset(cid, 'c', sizeof(cid) - 1);
+	cid[sizeof(cid) - 1] = 0;
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-l\r\n"
+		 "From: <" BOB_URI ">;tag=lt\r\nTo: <sip:alice@localhost>\r\n"
+		 "Call-ID: %s\r\nCSeq: 1 MESSAGE\r\n",
+		 cid);
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0", hdrs,
+		"text/plain", "long");
+	sip_in(9520, raw);
+	sresp(0, 202);
+	assert_int_equal(nx, 1);
+	sip_in(9521, raw);
+	sresp(0, 202);
+	assert_int_equal(nx, 0);
+}
+
+
+/* F2: a SIP reason phrase with a control byte reaches the XMPP sender
+ * replaced, as well-formed XML text (the one check in tr_xmpp_send). */
+static void test_xml_text_replaced(void **state)
+{
+	struct sent s;
+	xmpp_stanza_t *m;
+	char t[128];
+
+	chat_out(true, &s);
+	respond(&s, 404, "No\x01Such \xff User", "uas-tag", NULL, NULL);
+	assert_int_equal(nx, 1);
+	assert_true(utf8_xml_valid(xs[0].xo.xml.p, xs[0].xo.xml.l));
+	m = xfind("message", "error", "m1", ALICE_RES);
+	assert_string_equal(text_of(xmpp_stanza_get_child_by_name(m, "error"),
+				    "text", t, sizeof(t)),
+			    "SIP 404 No\xef\xbf\xbdSuch \xef\xbf\xbd User");
+}
+
+
+/* F2: a From user that XML cannot carry is refused at the edge. */
+static void test_from_user_control_400(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-c1\r\n"
+		"From: <sip:%01x@127.0.0.1:5070>;tag=c1\r\n"
+		"To: <sip:alice@localhost>\r\nCall-ID: c1\r\n"
+		"CSeq: 1 MESSAGE\r\n",
+		"text/plain", "hi");
+	sip_in(9530, raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+}
+
+
 static int group_setup(void **state)
 {
 	const char *lv = getenv("XSGW_TEST_LOG");
@@ -4179,6 +4383,14 @@ int main(void)
 		T_(test_replay_restages_pending_with_same_ids),
 		T_(test_replay_after_done_nothing),
 		T_(test_out_done_unknown_id_nothing),
+		/* hardening */
+		T_(test_poison_frame_refused_once),
+		T_(test_poison_full_store_503),
+		T_(test_long_call_id_message),
+		T_(test_xml_text_replaced),
+		T_(test_from_user_control_400),
+		T_(test_s2x_ringing_iq_result_not_rung_nothing),
+		T_(test_msg_bounce_forged_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
