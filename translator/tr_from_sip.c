@@ -9,6 +9,7 @@
 #include <re.h>
 #include "log.h"
 #include "translator.h"
+#include "util.h"
 
 
 /* The raw bytes as a libre message (msg and mb are the caller's). */
@@ -124,6 +125,12 @@ void tr_from_sip_request(struct translator *tr,
 	struct mbuf *mb = NULL;
 	char src[80];
 
+	/* past its deadline the front has told the sender 503 (or will):
+	 * acting now would deliver what the sender retries (F7) */
+	if (m->deadline_ms && wall_ms() > m->deadline_ms) {
+		tr_from_sip_refuse(tr, m, ETIMEDOUT);
+		return;
+	}
 	if (m->src.l >= sizeof(src) || decode(&m->raw, &mb, &msg)) {
 		log_warn("undecodable request from the sip-front");
 		goto out;
@@ -191,13 +198,14 @@ void tr_from_sip_refuse(struct translator *tr, const struct m_sip_in_request *m,
 	pl_strcpy(&m->src, src, sizeof(src));
 	e.src = src;
 	e.msg = msg;
-	if (err == ENOSPC) {
+	if (err == ENOSPC || err == ETIMEDOUT) {
 		struct tr_sip_reply rp = {.tx = e.tx,
 					  .src = e.src,
 					  .raw = e.raw,
 					  .scode = 503,
 					  .reason = "Service Unavailable",
-					  .retry_after = 30};
+					  .retry_after =
+						  err == ENOSPC ? 30 : 5};
 		if (pl_strcmp(&msg->met, "ACK"))
 			(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0},
 					     &rp);

@@ -460,8 +460,9 @@ void tr_from_sip_response(struct translator *tr,
 
 /**
  * Refuse a frame whose effects cannot be stored (err: why; ENOSPC: the
- * store is full): its sender gets an error (SIP 503 with Retry-After or
- * 500; XMPP resource-constraint or internal-server-error), nothing else.
+ * store is full; ETIMEDOUT: a request past its deadline): its sender gets
+ * an error (SIP 503 with Retry-After, else 500; XMPP resource-constraint
+ * for ENOSPC, else internal-server-error), nothing else.
  */
 void tr_from_xmpp_refuse(struct translator *tr, const struct m_xmpp_in *m,
 			 int err);

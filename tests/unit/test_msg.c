@@ -47,7 +47,8 @@ static const struct m_xmpp_out s_xmpp_out = {.out = 0x100000000ULL,
 static const struct m_sip_in_request s_sip_in_request = {
 	.tx = 0xabcdef0123ULL,
 	.src = PLB("udp 127.0.0.1:5060"),
-	.raw = PLB("MESSAGE sip:a@b SIP/2.0\r\n\r\n" BIN)};
+	.raw = PLB("MESSAGE sip:a@b SIP/2.0\r\n\r\n" BIN),
+	.deadline_ms = 0x0123456789abcdefULL};
 static const struct m_sip_in_response s_sip_in_response = {
 	.out = 77,
 	.scode = 699,
@@ -229,6 +230,7 @@ static void cmp_sip_in_request(const void *g, const void *w)
 	assert_true(a->tx == b->tx);
 	check_pl(&a->src, &b->src);
 	check_pl(&a->raw, &b->raw);
+	assert_true(a->deadline_ms == b->deadline_ms);
 }
 
 static void cmp_sip_in_response(const void *g, const void *w)

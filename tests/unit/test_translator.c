@@ -4030,6 +4030,35 @@ static void test_msg_bounce_forged_ignored(void **state)
 }
 
 
+/* F7: a request applied after its deadline (the front said 503 to its
+ * sender, who retries) is answered 503 and not acted on. */
+static void test_request_past_deadline_503(void **state)
+{
+	struct m_sip_in_request m = {.tx = 9540};
+	struct m_sip_out_response *r;
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
+		"text/plain;charset=UTF-8", "late");
+	pl_set_str(&m.src, PEER_SRC);
+	pl_set_str(&m.raw, raw);
+	m.deadline_ms = wall_ms() - 1;
+	tr_from_sip_request(&tr, &m);
+	commit();
+	assert_int_equal(nx, 0);
+	r = sresp(0, 503);
+	hdr_is(&r->hdrs, "Retry-After", "5");
+	assert_false(dedup_key());
+	/* before its deadline it is applied */
+	m.deadline_ms = wall_ms() + 30000;
+	tr_from_sip_request(&tr, &m);
+	commit();
+	assert_int_equal(nx, 1);
+	sresp(0, 202);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4391,6 +4420,7 @@ int main(void)
 		T_(test_from_user_control_400),
 		T_(test_s2x_ringing_iq_result_not_rung_nothing),
 		T_(test_msg_bounce_forged_ignored),
+		T_(test_request_past_deadline_503),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
