@@ -19,6 +19,16 @@
 
 enum { UDP_MAX = 1300 };
 
+/* libre 1.1.0 exports this but declares it only in its private
+ * src/sip/sip.h: sip_send() with a transport handler, the only report of a
+ * TCP connection refused or closed before the request was written (RFC
+ * 3261 18.1.1, 8.1.3.1). The handler is not called once it was written. */
+struct sip_connqent;
+typedef void(sip_transp_h)(int err, void *arg);
+int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
+		    enum sip_transp tp, const struct sa *dst, struct mbuf *mb,
+		    sip_transp_h *transph, void *arg);
+
 /** A request we sent: a client transaction. */
 struct creq {
 	struct le he;
@@ -31,7 +41,10 @@ struct creq {
 	struct tmr retr, timeout;
 	uint32_t interval;
 	bool invite, completed;
-	bool page; /**< MESSAGE (page mode): only the outcome is reported */
+	bool page;     /**< MESSAGE (page mode): only the outcome is reported */
+	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
+	bool answered; /**< a response came */
+	struct sip_connqent *qent; /**< libre's, while TCP connects */
 	struct sip_front *sf;
 };
 
@@ -42,6 +55,7 @@ static void creq_destructor(void *arg)
 	tmr_cancel(&c->retr);
 	tmr_cancel(&c->timeout);
 	hash_unlink(&c->he);
+	mem_deref(c->qent); /* no transport report after us */
 	mem_deref(c->branch);
 	mem_deref(c->method);
 	mem_deref(c->mb);
@@ -108,6 +122,112 @@ static void creq_timeout_handler(void *arg)
 }
 
 
+/* RFC 3261 9.1: an INVITE cancelled without a final response within
+ * 64*T1 ends (the CANCEL's UAS should have sent 487). */
+static void creq_cancelled_handler(void *arg)
+{
+	struct creq *c = arg;
+
+	log_info("out %llu: no final response after CANCEL",
+		 (unsigned long long)c->id);
+	creq_outcome(c->sf, c->id, 487, "Request Terminated", NULL);
+	mem_deref(c);
+}
+
+
+static bool creq_invite_match(struct le *le, void *arg)
+{
+	const struct creq *c = le->data;
+
+	return c->invite && !strcmp(c->branch, arg);
+}
+
+
+/* A CANCEL for our INVITE (same branch) bounds its wait. */
+static void creq_cancel_sent(struct sip_front *sf, const char *branch)
+{
+	struct creq *inv =
+		list_ledata(hash_lookup(sf->creqs, hash_joaat_str(branch),
+					creq_invite_match, (void *)branch));
+
+	if (!inv || inv->completed)
+		return;
+	tmr_start(&inv->timeout, TB_OF(sf), creq_cancelled_handler, inv);
+}
+
+
+static void creq_transport_fail(struct creq *c, int err)
+{
+	log_info("out %llu: %s to %s %J: %s", (unsigned long long)c->id,
+		 c->method, sip_transp_name(c->tp), &c->dst, strerror(err));
+	creq_outcome(c->sf, c->id, 503, "Transport Error", NULL);
+	mem_deref(c);
+}
+
+
+/* Our first copy goes out over UDP: its retransmissions start. */
+static void creq_udp_started(struct creq *c)
+{
+	c->interval = T1_OF(c->sf);
+	tmr_start(&c->retr, T1_OF(c->sf), creq_retr_handler, c);
+}
+
+
+/* libre could not write our request on a TCP connection (refused, reset
+ * or closed while connecting). A request that would have gone over UDP
+ * but for its size is retried over UDP (RFC 3261 18.1.1); anything else
+ * fails at once with 503 (8.1.3.1), not at Timer B/F. */
+static void creq_transp_handler(int err, void *arg)
+{
+	struct creq *c = arg;
+	struct mbuf *mb = c->mb;
+	uint8_t *via;
+
+	c->qent = NULL;
+	if (!err || c->answered || c->completed)
+		return;
+	via = c->big ? memmem(mb->buf, mb->end, "\r\nVia: SIP/2.0/TCP ", 19)
+		     : NULL;
+	if (!via) {
+		creq_transport_fail(c, err);
+		return;
+	}
+	log_info("out %llu: TCP to %J failed (%s); over UDP",
+		 (unsigned long long)c->id, &c->dst, strerror(err));
+	memcpy(via + 15, "UDP", 3); /* the Via names the transport used */
+	c->tp = SIP_TRANSP_UDP;
+	mb->pos = 0;
+	err = sip_send(c->sf->sip, NULL, c->tp, &c->dst, mb);
+	if (err) {
+		creq_transport_fail(c, err);
+		return;
+	}
+	creq_udp_started(c);
+}
+
+
+/* An ICMP error for a datagram to dst: nobody there. */
+static bool creq_udp_error_apply(struct le *le, void *arg)
+{
+	struct creq *c = le->data;
+	const struct sa *dst = ((void **)arg)[0];
+	const int err = *(const int *)((void **)arg)[1];
+
+	if (c->tp == SIP_TRANSP_UDP && !c->answered && !c->completed &&
+	    sa_cmp(&c->dst, dst, SA_ALL))
+		creq_transport_fail(c, err);
+	return false;
+}
+
+
+void sf_ctrans_udp_error(struct sip_front *sf, const struct sa *dst, int err)
+{
+	void *args[2] = {(void *)dst, &err};
+
+	hash_apply(sf->creqs, creq_udp_error_apply, args);
+}
+
+
 static bool creq_id_match(struct le *le, void *arg)
 {
 	return ((struct creq *)le->data)->id == *(const uint64_t *)arg;
@@ -148,8 +268,10 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		mem_deref(c);
 		return 0;
 	}
-	if (c->tp == SIP_TRANSP_UDP && m->body.l + m->hdrs.l + 300 > UDP_MAX)
+	if (c->tp == SIP_TRANSP_UDP && m->body.l + m->hdrs.l + 300 > UDP_MAX) {
 		c->tp = SIP_TRANSP_TCP;
+		c->big = true;
+	}
 	if (sip_transp_laddr(sf->sip, &laddr, c->tp, &c->dst))
 		laddr = sf->laddr;
 	c->mb = mbuf_alloc(m->body.l + m->hdrs.l + 512);
@@ -177,27 +299,32 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		mem_deref(c);
 		return 0;
 	}
-	err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
-	if (err) {
-		log_info("out %llu: send to %J failed: %s",
-			 (unsigned long long)id, &c->dst, strerror(err));
-		creq_outcome(sf, id, 503, "Service Unavailable", NULL);
-		mem_deref(c);
-		return 0;
-	}
-	log_debug("out %llu: %s %r via %s %J\n%b", (unsigned long long)id,
-		  c->method, &m->ruri, sip_transp_name(c->tp), &c->dst,
-		  c->mb->buf, c->mb->end);
+	/* the headers only: bodies are chats and SDP */
+	log_debug("out %llu: %s %r via %s %J, %zu body bytes\n%b",
+		  (unsigned long long)id, c->method, &m->ruri,
+		  sip_transp_name(c->tp), &c->dst, m->body.l, c->mb->buf,
+		  c->mb->end - m->body.l);
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
+		err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
+		if (err) {
+			creq_transport_fail(c, err);
+			return 0;
+		}
 		sf_report_done(sf, id, 0, "sent");
 		mem_deref(c);
 		return 0;
 	}
-	if (c->tp == SIP_TRANSP_UDP) {
-		c->interval = T1_OF(sf);
-		tmr_start(&c->retr, T1_OF(sf), creq_retr_handler, c);
+	err = sip_transp_send(&c->qent, sf->sip, NULL, c->tp, &c->dst, c->mb,
+			      creq_transp_handler, c);
+	if (err) {
+		creq_transport_fail(c, err);
+		return 0;
 	}
+	if (!strcmp(c->method, "CANCEL"))
+		creq_cancel_sent(sf, c->branch);
+	if (c->tp == SIP_TRANSP_UDP)
+		creq_udp_started(c);
 	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : TB_OF(sf),
 		  creq_timeout_handler, c);
 	return 0;
@@ -270,6 +397,7 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 			sf_report_response(sf, 0, msg->scode, reason, msg);
 		return true;
 	}
+	c->answered = true;
 	if (c->completed) {
 		creq_ack(c, msg); /* a retransmitted final response */
 		return true;

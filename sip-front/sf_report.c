@@ -30,10 +30,28 @@ int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp)
 }
 
 
-int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
-		      uint64_t tx)
+/* Every frame to the translator is reliable: the link numbers them 1, 2..
+ * in the order sent, and acknowledges them in that order. */
+static int push(struct sip_front *sf, struct fbuf *fb)
 {
-	struct m_sip_in_request m = {.tx = tx};
+	int err = tlink_send_reliable(sf->tl, fb);
+
+	if (!err)
+		sf->nrel++;
+	return err;
+}
+
+
+bool sf_report_acked(const struct sip_front *sf, uint64_t seq)
+{
+	return seq && sf->nrel - tlink_unacked(sf->tl) >= seq;
+}
+
+
+int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
+		      uint64_t tx, uint64_t deadline_ms)
+{
+	struct m_sip_in_request m = {.tx = tx, .deadline_ms = deadline_ms};
 	struct fbuf fb = {0};
 	char src[80];
 	int err;
@@ -46,7 +64,7 @@ int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
 	m.raw.l = msg->mb->end;
 	err = msg_enc_sip_in_request(&fb, &m);
 	if (!err)
-		err = tlink_send_reliable(sf->tl, &fb);
+		err = push(sf, &fb);
 	fbuf_reset(&fb);
 	return err;
 }
@@ -66,7 +84,7 @@ void sf_report_response(struct sip_front *sf, uint64_t out, uint16_t scode,
 	}
 	err = msg_enc_sip_in_response(&fb, &m);
 	if (!err)
-		err = tlink_send_reliable(sf->tl, &fb);
+		err = push(sf, &fb);
 	fbuf_reset(&fb);
 	if (err)
 		log_error("out %llu: cannot report SIP %u: %s",
@@ -88,7 +106,7 @@ void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
 	pl_set_str(&m.reason, reason);
 	err = msg_enc_out_done(&fb, &m);
 	if (!err)
-		err = tlink_send_reliable(sf->tl, &fb);
+		err = push(sf, &fb);
 	fbuf_reset(&fb);
 	if (err)
 		log_error("out %llu: cannot report it done: %s",

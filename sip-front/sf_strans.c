@@ -11,17 +11,24 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/errqueue.h>
 #include <re.h>
 #include "log.h"
 #include "util.h"
 #include "sip_front.h"
 
-enum { STRANS_TIMEOUT_MS = 30000 };
+enum {
+	STRANS_TIMEOUT_MS = 30000,
+	UDP_RXSZ = 65535, /**< RFC 3261 18.1.1: up to 64 KiB over UDP */
+};
 
 /** A request waiting for the translator's answer. */
 struct strans {
 	struct le he;
 	uint64_t tx;
+	uint64_t seq; /**< its frame to the translator; 0: none (restored) */
 	struct sip_strans *st;
 	struct sip_msg *msg;
 	struct tmr tmr;
@@ -34,6 +41,7 @@ struct okx {
 	uint64_t out;
 	char *callid;
 	uint32_t cseq;
+	char *ftag, *ttag; /**< the dialog's tags: the ACK must carry them */
 	struct mbuf *mb;
 	struct sa dst;
 	enum sip_transp tp;
@@ -64,6 +72,8 @@ static void okx_destructor(void *arg)
 	tmr_cancel(&o->timeout);
 	hash_unlink(&o->he);
 	mem_deref(o->callid);
+	mem_deref(o->ftag);
+	mem_deref(o->ttag);
 	mem_deref(o->mb);
 }
 
@@ -83,10 +93,27 @@ int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh)
 }
 
 
+static uint32_t strans_timeout(const struct sip_front *sf)
+{
+	return sf->strans_timeout_ms ? sf->strans_timeout_ms
+				     : STRANS_TIMEOUT_MS;
+}
+
+
+/* A request is answered 503 only if the translator can no longer act on
+ * it: its frame was not acknowledged (committed), and a translator that
+ * applies it later finds its deadline (a sixth of the wait before this)
+ * passed and only answers it 503 too. An acknowledged request is the
+ * translator's to answer. */
 static void strans_timeout_handler(void *arg)
 {
 	struct strans *s = arg;
 
+	if (sf_report_acked(s->sf, s->seq)) {
+		log_debug("tx %llu: the translator has it; its answer waits",
+			  (unsigned long long)s->tx);
+		return;
+	}
 	log_warn("no answer from the translator for tx %llu; 503",
 		 (unsigned long long)s->tx);
 	sip_treplyf(&s->st, NULL, s->sf->sip, s->msg, false, 503,
@@ -157,7 +184,7 @@ static struct strans *strans_make(struct sip_front *sf,
 	tmr_init(&s->tmr);
 	/* a request the translator has not answered at all by then gets a
 	 * 503; an INVITE it answered provisionally waits for the callee */
-	tmr_start(&s->tmr, STRANS_TIMEOUT_MS, strans_timeout_handler, s);
+	tmr_start(&s->tmr, strans_timeout(sf), strans_timeout_handler, s);
 	hash_append(sf->strans, (uint32_t)s->tx, &s->he, s);
 	return s;
 }
@@ -192,12 +219,17 @@ void sf_strans_refuse(struct sip_front *sf, uint64_t tx, int err)
 }
 
 
+/* RFC 3261 17.2.1/13.3.1.4: the ACK of our 2xx is in its dialog (Call-ID,
+ * both tags) with the INVITE's CSeq number. */
 static bool okx_match(struct le *le, void *arg)
 {
 	const struct okx *o = le->data;
 	const struct sip_msg *msg = arg;
 
-	return o->cseq == msg->cseq.num && !pl_strcmp(&msg->callid, o->callid);
+	return o->cseq == msg->cseq.num &&
+	       !pl_strcmp(&msg->callid, o->callid) &&
+	       !pl_strcmp(&msg->from.tag, o->ftag) &&
+	       !pl_strcmp(&msg->to.tag, o->ttag);
 }
 
 
@@ -241,18 +273,36 @@ static bool okx_out_match(struct le *le, void *arg)
 }
 
 
+static int dup_pl(char **dst, const struct pl *pl)
+{
+	return pl_isset(pl) ? pl_strdup(dst, pl) : str_dup(dst, "");
+}
+
+
 /* Keep retransmitting a 2xx to INVITE until the ACK (Timer G/H analogue,
  * RFC 3261 13.3.1.4); on TCP only the timeout runs. */
 static void okx_start(struct sip_front *sf, uint64_t out,
 		      const struct sip_msg *req, struct mbuf *mb)
 {
+	struct sip_msg *resp = NULL;
 	struct pl rport;
 	struct okx *o;
+	int err;
 
 	if (!out || hash_apply(sf->okx, okx_out_match, &out))
 		return;
 	o = mem_zalloc(sizeof(*o), okx_destructor);
-	if (!o || pl_strdup(&o->callid, &req->callid)) {
+	mb->pos = 0; /* the tags as sent (libre may have added the To-tag) */
+	err = o ? sip_msg_decode(&resp, mb) : ENOMEM;
+	mb->pos = 0;
+	if (!err)
+		err = pl_strdup(&o->callid, &req->callid);
+	if (!err)
+		err = dup_pl(&o->ftag, &resp->from.tag);
+	if (!err)
+		err = dup_pl(&o->ttag, &resp->to.tag);
+	mem_deref(resp);
+	if (err) {
 		mem_deref(o);
 		return;
 	}
@@ -367,6 +417,273 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 }
 
 
+/* Requests from the network */
+
+static struct sip_front *probe_sf; /**< libre's UDP error handler has no
+				      argument of ours */
+
+
+static bool src_trusted(const struct sip_front *sf, const struct sa *src)
+{
+	const struct xsgw_config *cfg = sf->proc.cfg;
+
+	for (size_t i = 0; i < cfg->sip.ntrusted; i++) {
+		const struct cfg_net *n = &cfg->sip.trusted[i];
+		const uint8_t *a;
+		unsigned bits = n->prefix, len;
+
+		if (n->v6 != (sa_af(src) == AF_INET6))
+			continue;
+		a = n->v6 ? (const uint8_t *)&src->u.in6.sin6_addr
+			  : (const uint8_t *)&src->u.in.sin_addr;
+		len = bits / 8;
+		if (memcmp(a, n->addr, len))
+			continue;
+		if (bits % 8 &&
+		    (a[len] ^ n->addr[len]) & (0xff << (8 - bits % 8)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+
+static void reply(struct sip_front *sf, const struct sip_msg *msg,
+		  uint16_t scode, const char *reason)
+{
+	sip_replyf(sf->sip, msg, scode, reason, "Content-Length: 0\r\n\r\n");
+}
+
+
+/* A From/To URI user, percent-decoded, becomes a JID node: no control
+ * bytes, valid UTF-8 (RFC 7622). */
+static bool user_ok(const struct pl *user)
+{
+	char buf[1024];
+	int n;
+
+	if (!user->l)
+		return true;
+	n = re_snprintf(buf, sizeof(buf), "%H", uri_user_unescape, user);
+	if (n < 0)
+		return false; /* longer than any usable identity */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			return false;
+	return utf8_xml_valid(buf, (size_t)n);
+}
+
+
+/* Checks libre's parser leaves to us (RFC 4475 torture cases), and bytes
+ * the translator must never see: header values end up in XML (display
+ * names, users, Call-ID) and in store keys. */
+static const char *msg_invalid(const struct sip_msg *msg)
+{
+	const char *head = (const char *)msg->mb->buf;
+	size_t hlen = msg->mb->pos; /* request line and headers */
+	uint32_t clen;
+
+	if (memchr(head, 0x7f, hlen) || !utf8_xml_valid(head, hlen))
+		return "Invalid Character In Header";
+	if (!user_ok(&msg->from.uri.user) || !user_ok(&msg->to.uri.user))
+		return "Invalid Character In URI";
+	if (!msg->callid.l)
+		return "Missing Call-ID";
+	if (!msg->from.tag.l)
+		return "Missing From Tag";
+	if (!msg->cseq.met.l || pl_cmp(&msg->cseq.met, &msg->met))
+		return "CSeq Method Mismatch";
+	if (msg->clen.l) {
+		if (pl_isset(&msg->clen) &&
+		    strspn(msg->clen.p, "0123456789") < msg->clen.l)
+			return "Bad Content-Length";
+		clen = pl_u32(&msg->clen);
+		if (clen != mbuf_get_left(msg->mb))
+			return "Content-Length Mismatch";
+	}
+	if (sip_msg_hdr_count(msg, SIP_HDR_CONTENT_LENGTH) > 1)
+		return "Multiple Content-Length";
+	return NULL;
+}
+
+
+/* ICMP errors for what we sent over UDP (IP_RECVERR): libre calls this
+ * when its recvfrom fails; the error queue says for which destination. */
+static void udp_error_handler(int err, void *arg)
+{
+	struct sip_front *sf = probe_sf;
+	int fd;
+
+	if (!sf || !sf->us)
+		return;
+	fd = udp_sock_fd(sf->us, sa_af(&sf->laddr));
+	for (int i = 0; i < 64; i++) { /* bounded: one loop turn */
+		struct sockaddr_storage ss;
+		uint8_t data[16], ctl[512];
+		struct iovec iov = {data, sizeof(data)};
+		struct msghdr mh = {.msg_name = &ss,
+				    .msg_namelen = sizeof(ss),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl,
+				    .msg_controllen = sizeof(ctl)};
+		struct cmsghdr *cm;
+		struct sa dst;
+
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee;
+
+			if (!((cm->cmsg_level == SOL_IP &&
+			       cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (const void *)CMSG_DATA(cm);
+			if (ee->ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee->ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;
+			if (sa_set_sa(&dst, (struct sockaddr *)&ss))
+				continue;
+			sf_ctrans_udp_error(sf, &dst, (int)ee->ee_errno);
+		}
+	}
+}
+
+
+/* Our probe came back: libre's UDP socket reads datagrams up to 64 KiB
+ * (its default, 8 KiB, truncates larger ones into "Content-Length
+ * Mismatch") and reports ICMP errors (a dead UDP peer fails a request at
+ * once, not at Timer B). libre 1.1.0 has no other way to reach the socket
+ * of a SIP transport than a message it received on it. */
+static void probe_in(struct sip_front *sf, const struct sip_msg *msg)
+{
+	int on = 1, fd;
+
+	sf->probe = 0;
+	sf->us = mem_ref(msg->sock);
+	udp_rxsz_set(sf->us, UDP_RXSZ);
+	fd = udp_sock_fd(sf->us, sa_af(&sf->laddr));
+	if (fd >= 0 &&
+	    !setsockopt(fd, sa_af(&sf->laddr) == AF_INET6 ? SOL_IPV6 : SOL_IP,
+			sa_af(&sf->laddr) == AF_INET6 ? IPV6_RECVERR
+						      : IP_RECVERR,
+			&on, sizeof(on))) {
+		probe_sf = sf;
+		udp_error_handler_set(sf->us, udp_error_handler);
+	}
+	log_debug("UDP socket: receive size %u, ICMP errors %s", UDP_RXSZ,
+		  probe_sf ? "on" : "off");
+}
+
+
+static bool is_probe(const struct sip_front *sf, const struct sip_msg *msg)
+{
+	char cid[40];
+
+	if (!sf->probe || msg->tp != SIP_TRANSP_UDP ||
+	    sa_port(&msg->src) != sa_port(&sf->laddr))
+		return false;
+	re_snprintf(cid, sizeof(cid), "xsgw-probe-%016llx",
+		    (unsigned long long)sf->probe);
+	return !pl_strcmp(&msg->callid, cid);
+}
+
+
+int sf_strans_probe(struct sip_front *sf)
+{
+	struct mbuf *mb = mbuf_alloc(512);
+	struct sa dst = sf->laddr;
+	int err;
+
+	if (!mb)
+		return ENOMEM;
+	if (sa_is_any(&dst)) /* a wildcard listener: to ourselves */
+		(void)sa_set_str(&dst,
+				 sa_af(&dst) == AF_INET6 ? "::1" : "127.0.0.1",
+				 sa_port(&sf->laddr));
+	sf->probe = random_u64() | 1;
+	err = mbuf_printf(mb,
+			  "OPTIONS sip:probe@%J SIP/2.0\r\n"
+			  "Via: SIP/2.0/UDP %J;branch=z9hG4bKxsgwprobe%llx\r\n"
+			  "Max-Forwards: 0\r\n"
+			  "From: <sip:probe@%J>;tag=probe\r\n"
+			  "To: <sip:probe@%J>\r\n"
+			  "Call-ID: xsgw-probe-%016llx\r\n"
+			  "CSeq: 1 OPTIONS\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  &dst, &dst, (unsigned long long)sf->probe, &dst, &dst,
+			  (unsigned long long)sf->probe);
+	if (!err) {
+		mb->pos = 0;
+		err = sip_send(sf->sip, NULL, SIP_TRANSP_UDP, &dst, mb);
+	}
+	mem_deref(mb);
+	return err;
+}
+
+
+/* A request for the translator, in a server transaction (not ACK). */
+static void request_in(struct sip_front *sf, const struct sip_msg *msg)
+{
+	uint32_t wait = strans_timeout(sf);
+	uint64_t tx = 0;
+	struct strans *s;
+	int err;
+
+	if (pl_strcmp(&msg->met, "ACK")) {
+		tx = sf_strans_new(sf, msg);
+		if (!tx)
+			return;
+	}
+	err = sf_report_request(sf, msg, tx,
+				tx ? wall_ms() + wait - wait / 6 : 0);
+	s = tx ? strans_find(sf, tx) : NULL;
+	if (err && tx)
+		sf_strans_refuse(sf, tx, err);
+	else if (s)
+		s->seq = sf->nrel;
+}
+
+
+void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg)
+{
+	const bool ack = !pl_strcmp(&msg->met, "ACK");
+	const char *bad;
+
+	if (is_probe(sf, msg)) {
+		probe_in(sf, msg);
+		return;
+	}
+	/* an ACK too: it completes a 2xx, and reaches the translator */
+	if (!src_trusted(sf, &msg->src)) {
+		log_info("%r from untrusted %J refused", &msg->met, &msg->src);
+		if (!ack)
+			reply(sf, msg, 403, "Forbidden");
+		return;
+	}
+	bad = msg_invalid(msg);
+	if (bad) {
+		log_info("%r from %J: %s", &msg->met, &msg->src, bad);
+		if (!ack) /* never answered (RFC 3261 17.2.3) */
+			reply(sf, msg, 400, bad);
+		return;
+	}
+	if (ack) {
+		if (!sf_strans_ack(sf, msg) && msg->to.tag.l)
+			request_in(sf, msg);
+		return;
+	}
+	if (msg->maxfwd.l && pl_u32(&msg->maxfwd) == 0 &&
+	    pl_strcmp(&msg->met, "OPTIONS")) {
+		reply(sf, msg, 483, "Too Many Hops");
+		return;
+	}
+	request_in(sf, msg); /* the translator decides, OPTIONS and 405 too */
+}
+
+
 static bool flush_apply(struct le *le, void *arg)
 {
 	mem_deref(le->data);
@@ -378,4 +695,8 @@ void sf_strans_flush(struct sip_front *sf)
 {
 	hash_apply(sf->okx, flush_apply, NULL);
 	hash_apply(sf->strans, flush_apply, NULL);
+	if (sf->us)
+		udp_error_handler_set(sf->us, NULL);
+	probe_sf = NULL;
+	sf->us = mem_deref(sf->us);
 }

@@ -31,6 +31,11 @@ struct sip_front {
 	struct hash *creqs;  /**< outgoing requests by branch */
 	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
 	uint64_t next_tx;
+	/** ms a request waits for the translator before its 503 (0: 30 s) */
+	uint32_t strans_timeout_ms;
+	uint64_t nrel;       /**< reliable frames sent (their seqs: 1..) */
+	uint64_t probe;      /**< token of our own UDP probe; 0: none */
+	struct udp_sock *us; /**< libre's SIP UDP socket, once probed */
 };
 
 /* RFC 3261 T1 from sip.t1_ms (500 unless an operator tunes it), Timer B;
@@ -46,7 +51,9 @@ struct sip_front {
  * @return 0, or ENOMEM/EMSGSIZE (the caller refuses the request)
  */
 int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
-		      uint64_t tx);
+		      uint64_t tx, uint64_t deadline_ms);
+/** True once the translator acknowledged reliable frame seq. */
+bool sf_report_acked(const struct sip_front *sf, uint64_t seq);
 /** A response to our request out (resp NULL: a local failure). */
 void sf_report_response(struct sip_front *sf, uint64_t out, uint16_t scode,
 			const char *reason, const struct sip_msg *resp);
@@ -64,6 +71,15 @@ int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp);
 typedef void(sf_strans_cancel_h)(const struct sip_msg *cancel, void *arg);
 
 int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh);
+/**
+ * A request from the network (sip_listen handler): refused here if it must
+ * not reach the translator (untrusted source 403 — ACK dropped —,
+ * malformed or control bytes 400, Max-Forwards 0 483, too large 413), an
+ * ACK matched to our 2xx, else handed to the translator.
+ */
+void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg);
+/** Send our UDP probe (learns libre's UDP socket: receive size, ICMP). */
+int sf_strans_probe(struct sip_front *sf);
 /**
  * A server transaction for a request going to the translator.
  * @return its tx id, or 0 (answered 500 already)
@@ -85,6 +101,9 @@ void sf_strans_flush(struct sip_front *sf);
 int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m);
 /** A response no libre transaction claimed. @return true if ours */
 bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg);
+/** An ICMP error for a UDP datagram we sent to dst (err: its errno):
+ * requests to dst that got no response yet fail at once with 503. */
+void sf_ctrans_udp_error(struct sip_front *sf, const struct sa *dst, int err);
 /** Drop every transaction (shutdown). */
 void sf_ctrans_flush(struct sip_front *sf);
 
