@@ -44,11 +44,29 @@ struct dec {
 };
 
 
+/* fmt has one %s for what: a value of the stanza, quoted as printable
+ * ASCII (the reason goes into an IQ error and may go into a SIP reason) */
 static int bad(struct dec *d, int err, const char *fmt, const char *what)
 {
+	char q[48];
+	size_t i;
+
+	for (i = 0; what && what[i] && i < sizeof(q) - 1; i++)
+		q[i] = what[i] > 0x20 && what[i] < 0x7f ? what[i] : '?';
+	q[i] = 0;
 	if (d->eb && d->sz)
-		re_snprintf(d->eb, d->sz, fmt, what ? what : "");
+		re_snprintf(d->eb, d->sz, fmt, q);
 	return err;
+}
+
+
+/* Is v one of the NULL-terminated names? */
+static bool one_of(const struct pl *v, const char *const *names)
+{
+	for (; *names; names++)
+		if (!pl_strcasecmp(v, *names))
+			return true;
+	return false;
 }
 
 
@@ -72,17 +90,19 @@ static void attr_pl(xmpp_stanza_t *st, const char *name, struct pl *out)
 }
 
 
-/* Optional unsigned attribute. @return false if present and not a number */
+/* Optional unsigned attribute.
+ * @return false if present and not a number (an empty value is none) */
 static bool attr_u32(xmpp_stanza_t *st, const char *name, uint64_t max,
 		     uint32_t *out, bool *present)
 {
+	const char *s = xmpp_stanza_get_attribute(st, name);
 	struct pl v;
 
-	attr_pl(st, name, &v);
 	if (present)
-		*present = pl_isset(&v);
-	if (!pl_isset(&v))
+		*present = s != NULL;
+	if (!s)
 		return true;
+	pl_set_str(&v, s);
 	return jsdp_num(&v, max, out);
 }
 
@@ -139,6 +159,11 @@ static int dec_payload(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *p)
 		return bad(d, EBADMSG, "bad <payload-type/> in content '%s'",
 			   xmpp_stanza_get_attribute(p, "id"));
 	attr_pl(p, "name", &pt->name);
+	/* RFC 3551 6: a dynamic type means nothing without its rtpmap */
+	if (pt->id >= 96 && (!pl_isset(&pt->name) || !pt->clock))
+		return bad(d, EBADMSG,
+			   "<payload-type/> %s needs name and clockrate",
+			   xmpp_stanza_get_attribute(p, "id"));
 	for (unsigned i = 0; i < ct->npt; i++)
 		if (ct->pt[i].id == pt->id)
 			return bad(d, EBADMSG, "payload type %s twice",
@@ -157,6 +182,7 @@ static int dec_payload(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *p)
 static int dec_source(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *s)
 {
 	struct jsdp_source *src;
+	int err;
 
 	if (ct->nsrc >= JSDP_MAX_SOURCES)
 		return bad(d, EOVERFLOW, "too many <source/>%s", NULL);
@@ -167,7 +193,14 @@ static int dec_source(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *s)
 		return bad(d, EBADMSG, "<source/> without a valid ssrc%s",
 			   NULL);
 	ct->nsrc++;
-	return dec_params(d, s, src->par, JSDP_MAX_SRC_PARAMS, &src->npar);
+	err = dec_params(d, s, src->par, JSDP_MAX_SRC_PARAMS, &src->npar);
+	for (unsigned i = 0; i < src->npar && !err; i++)
+		if (!pl_isset(&src->par[i].name))
+			err = bad(d, EBADMSG,
+				  "<source/> <parameter/> without "
+				  "name%s",
+				  NULL);
+	return err;
 }
 
 
@@ -276,6 +309,11 @@ static int dec_description(struct dec *d, struct jsdp_content *ct,
 static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
 		    bool raw)
 {
+	/* XEP-0176 and RFC 6544: what an SDP a=candidate can say */
+	static const char *const protocols[] = {"udp", "tcp", NULL};
+	static const char *const types[] = {"host", "srflx", "prflx", "relay",
+					    NULL};
+	static const char *const tcptypes[] = {"active", "passive", "so", NULL};
 	struct jsdp_cand *k;
 	bool has;
 
@@ -308,6 +346,13 @@ static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
 			   "ICE <candidate/> needs foundation, priority, "
 			   "protocol and type%s",
 			   NULL);
+	if (!raw &&
+	    (!one_of(&k->protocol, protocols) || !one_of(&k->type, types) ||
+	     (pl_isset(&k->tcptype) && !one_of(&k->tcptype, tcptypes))))
+		return bad(d, EBADMSG,
+			   "ICE <candidate/> of unknown protocol, type or "
+			   "tcptype%s",
+			   NULL);
 	if (raw) {
 		if (k->component == 1) {
 			ct->addr = k->ip;
@@ -321,9 +366,28 @@ static int dec_cand(struct dec *d, struct jsdp_content *ct, xmpp_stanza_t *c,
 }
 
 
+static bool xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+
+/* XML whitespace around a text (a fingerprint written on its own line) */
+static void trim_space(struct pl *p)
+{
+	while (p->l && xml_space(*p->p))
+		pl_advance(p, 1);
+	while (p->l && xml_space(p->p[p->l - 1]))
+		p->l--;
+}
+
+
 static int dec_transport(struct dec *d, struct jsdp_content *ct,
 			 xmpp_stanza_t *tr)
 {
+	/* RFC 4145 4 (XEP-0320) */
+	static const char *const setups[] = {"actpass", "active", "passive",
+					     "holdconn", NULL};
 	bool raw = is(tr, "transport", NS_RAW);
 	int err = 0;
 
@@ -350,7 +414,14 @@ static int dec_transport(struct dec *d, struct jsdp_content *ct,
 					   "value%s",
 					   NULL);
 			pl_set_str(&ct->fp_value, txt);
-			jsdp_trim(&ct->fp_value);
+			trim_space(&ct->fp_value);
+			if (pl_isset(&ct->fp_setup) &&
+			    !one_of(&ct->fp_setup, setups))
+				return bad(
+					d, EBADMSG,
+					"<fingerprint/> of unknown setup "
+					"'%s'",
+					xmpp_stanza_get_attribute(c, "setup"));
 		}
 	}
 	if (raw)
@@ -382,18 +453,28 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 	if (senders < 0)
 		return bad(d, EBADMSG, "bad senders '%s'",
 			   xmpp_stanza_get_attribute(st, "senders"));
-	if (creator && strcmp(creator, "initiator") &&
-	    strcmp(creator, "responder"))
+	if (!creator)
+		return bad(d, EBADMSG, "<content/> without creator%s", NULL);
+	if (strcmp(creator, "initiator") && strcmp(creator, "responder"))
 		return bad(d, EBADMSG, "bad creator '%s'", creator);
-	ct->creator_responder = creator && !strcmp(creator, "responder");
+	ct->creator_responder = !strcmp(creator, "responder");
 	ct->senders = (enum jsdp_senders)senders;
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c;
 	     c = xmpp_stanza_get_next(c)) {
-		if (is(c, "description", NULL))
-			desc = c;
-		else if (is(c, "transport", NULL))
-			tr = c;
+		xmpp_stanza_t **one = is(c, "description", NULL) ? &desc
+				      : is(c, "transport", NULL) ? &tr
+								 : NULL;
+		if (one && *one)
+			return bad(d, EBADMSG, "<content/> with two <%s/>",
+				   xmpp_stanza_get_name(c));
+		if (one)
+			*one = c;
 	}
+	if (!desc && !tr)
+		return bad(d, EBADMSG,
+			   "<content/> without <description/> and "
+			   "<transport/>%s",
+			   NULL);
 	m->n++;
 	if (desc && is(desc, "description", NS_RTP)) {
 		err = dec_description(d, ct, desc);
@@ -407,6 +488,15 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 	if (!err && tr && !ct->rejected)
 		err = dec_transport(d, ct, tr);
 	return err;
+}
+
+
+static bool content_named(const struct jsdp *m, const struct pl *name)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (!pl_cmp(&m->c[i].name, name))
+			return true;
+	return false;
 }
 
 
@@ -452,6 +542,14 @@ int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
 			m->ngrp++;
 		}
 	}
+	for (unsigned i = 0; i < m->ngrp && !err; i++)
+		for (unsigned k = 0; k < m->grp[i].n && !err; k++)
+			if (!content_named(m, &m->grp[i].name[k]))
+				err = bad(&d, EBADMSG,
+					  "<group/> names no <content/>%s",
+					  NULL);
+	if (!err)
+		err = jsdp_check(m, "<content/>", eb, sz);
 	return err;
 }
 

@@ -664,7 +664,211 @@ int jsdp_sdp_decode(struct jsdp *m, const struct pl *sdp,
 		return fail(eb, sz, EBADMSG, 0, "empty SDP");
 	if (c)
 		media_end(m, c, &d, dir, ptime, maxptime, author_is_initiator);
+	return jsdp_check(m, "SDP m-line", eb, sz);
+}
+
+
+/* Checking: what both sides can carry (jsdp_check) */
+
+/* Printable ASCII without space: an SDP token, an XML attribute as is. */
+static bool token_ok(const struct pl *v)
+{
+	for (size_t i = 0; i < v->l; i++)
+		if ((uint8_t)v->p[i] <= 0x20 || (uint8_t)v->p[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+
+/* UTF-8 (RFC 3629: no overlong form, no surrogate) of XML 1.0 characters
+ * without C0/C1 controls or DEL: it stays on its SDP line and is XML. */
+static bool text_ok(const struct pl *v)
+{
+	const uint8_t *s = (const uint8_t *)v->p;
+	size_t i = 0;
+
+	while (i < v->l) {
+		uint32_t c = s[i];
+		size_t n;
+
+		if (c < 0x80) {
+			n = 1;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			c &= 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			c &= 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			c &= 0x07;
+		} else {
+			return false;
+		}
+		if (v->l - i < n)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (s[i + k] & 0x3f);
+		}
+		if (c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+		    (n == 3 && c < 0x800) || (c >= 0xd800 && c <= 0xdfff) ||
+		    c == 0xfffe || c == 0xffff || (n == 4 && c < 0x10000) ||
+		    c > 0x10ffff)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+
+struct field {
+	const struct pl *v;
+	bool text; /**< else a token */
+	const char *name;
+};
+
+
+/* ci: the content's number from 1, 0 for the session */
+static int fields_check(const struct field *f, size_t n, const char *what,
+			unsigned ci, char *eb, size_t sz)
+{
+	const char *why;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_isset(f[i].v) ||
+		    (f[i].text ? text_ok(f[i].v) : token_ok(f[i].v)))
+			continue;
+		why = f[i].text ? "control character or invalid UTF-8"
+				: "space, control or non-ASCII byte";
+		if (eb && sz && ci)
+			re_snprintf(eb, sz, "%s %u: %s: %s", what, ci,
+				    f[i].name, why);
+		else if (eb && sz)
+			re_snprintf(eb, sz, "%s: %s", f[i].name, why);
+		return EBADMSG;
+	}
 	return 0;
+}
+
+
+static int payload_check(const struct jsdp_payload *p, const char *what,
+			 unsigned ci, char *eb, size_t sz)
+{
+	const struct field f[] = {{&p->name, false, "payload name"}};
+	int err = fields_check(f, 1, what, ci, eb, sz);
+
+	for (unsigned i = 0; i < p->npar && !err; i++) {
+		const struct field pf[] = {
+			{&p->par[i].name, false, "parameter name"},
+			{&p->par[i].value, true, "parameter value"}};
+		err = fields_check(pf, 2, what, ci, eb, sz);
+	}
+	for (unsigned i = 0; i < p->nfb && !err; i++) {
+		const struct field ff[] = {
+			{&p->fb[i].type, false, "rtcp-fb type"},
+			{&p->fb[i].subtype, true, "rtcp-fb subtype"}};
+		err = fields_check(ff, 2, what, ci, eb, sz);
+	}
+	return err;
+}
+
+
+static int cand_check(const struct jsdp_cand *k, const char *what, unsigned ci,
+		      char *eb, size_t sz)
+{
+	const struct field f[] = {
+		{&k->foundation, false, "candidate foundation"},
+		{&k->protocol, false, "candidate protocol"},
+		{&k->ip, false, "candidate ip"},
+		{&k->type, false, "candidate type"},
+		{&k->rel_addr, false, "candidate rel-addr"},
+		{&k->tcptype, false, "candidate tcptype"},
+		{&k->id, false, "candidate id"},
+	};
+
+	return fields_check(f, sizeof(f) / sizeof(f[0]), what, ci, eb, sz);
+}
+
+
+static int content_check(const struct jsdp_content *c, const char *what,
+			 unsigned ci, char *eb, size_t sz)
+{
+	const struct field f[] = {
+		{&c->name, false, "name (mid)"},
+		{&c->media, false, "media"},
+		{&c->proto, false, "proto"},
+		{&c->fmts, true, "formats"},
+		{&c->ufrag, false, "ice-ufrag"},
+		{&c->pwd, false, "ice-pwd"},
+		{&c->fp_hash, false, "fingerprint hash"},
+		{&c->fp_value, false, "fingerprint"},
+		{&c->fp_setup, false, "setup"},
+		{&c->addr, false, "address"},
+	};
+	int err = fields_check(f, sizeof(f) / sizeof(f[0]), what, ci, eb, sz);
+
+	for (unsigned i = 0; i < c->npt && !err; i++)
+		err = payload_check(&c->pt[i], what, ci, eb, sz);
+	for (unsigned i = 0; i < c->nfb_all && !err; i++) {
+		const struct field ff[] = {
+			{&c->fb_all[i].type, false, "rtcp-fb type"},
+			{&c->fb_all[i].subtype, true, "rtcp-fb subtype"}};
+		err = fields_check(ff, 2, what, ci, eb, sz);
+	}
+	for (unsigned i = 0; i < c->next && !err; i++) {
+		const struct field xf[] = {
+			{&c->ext[i].uri, false, "rtp-hdrext uri"}};
+		err = fields_check(xf, 1, what, ci, eb, sz);
+	}
+	for (unsigned i = 0; i < c->nsrc && !err; i++)
+		for (unsigned k = 0; k < c->src[i].npar && !err; k++) {
+			const struct field sf[] = {
+				{&c->src[i].par[k].name, false,
+				 "ssrc attribute name"},
+				{&c->src[i].par[k].value, true,
+				 "ssrc attribute value"}};
+			err = fields_check(sf, 2, what, ci, eb, sz);
+		}
+	for (unsigned i = 0; i < c->nsgrp && !err; i++) {
+		const struct field gf[] = {
+			{&c->sgrp[i].semantics, false, "ssrc-group semantics"}};
+		err = fields_check(gf, 1, what, ci, eb, sz);
+	}
+	for (unsigned i = 0; i < c->ncrypto && !err; i++) {
+		const struct field kf[] = {
+			{&c->crypto[i].tag, false, "crypto tag"},
+			{&c->crypto[i].suite, false, "crypto suite"},
+			{&c->crypto[i].key_params, false, "crypto key-params"},
+			{&c->crypto[i].session_params, true,
+			 "crypto session-params"}};
+		err = fields_check(kf, 4, what, ci, eb, sz);
+	}
+	for (unsigned i = 0; i < c->ncand && !err; i++)
+		err = cand_check(&c->cand[i], what, ci, eb, sz);
+	return err;
+}
+
+
+int jsdp_check(const struct jsdp *m, const char *what, char *eb, size_t sz)
+{
+	const struct field af[] = {{&m->action, false, "jingle-action"}};
+	int err = fields_check(af, 1, what, 0, eb, sz);
+
+	for (unsigned i = 0; i < m->n && !err; i++)
+		err = content_check(&m->c[i], what, i + 1, eb, sz);
+	for (unsigned i = 0; i < m->ngrp && !err; i++) {
+		const struct field gf[] = {
+			{&m->grp[i].semantics, false, "group semantics"}};
+		err = fields_check(gf, 1, what, 0, eb, sz);
+		for (unsigned k = 0; k < m->grp[i].n && !err; k++) {
+			const struct field nf[] = {
+				{&m->grp[i].name[k], false, "group member"}};
+			err = fields_check(nf, 1, what, 0, eb, sz);
+		}
+	}
+	return err;
 }
 
 

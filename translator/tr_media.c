@@ -70,6 +70,26 @@ static bool usable(const struct jsdp *m)
 }
 
 
+/* Media to offer or answer: a usable content, and no content without a
+ * <description/> (its m-line would have no media and no format). */
+static int media_check(const struct jsdp *m, char *eb, size_t ebsz)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		if (!pl_isset(&m->c[i].media)) {
+			re_snprintf(eb, ebsz,
+				    "<content/> %u without <description/>",
+				    i + 1);
+			return EPROTO;
+		}
+	}
+	if (!usable(m)) {
+		snprintf(eb, ebsz, "no content with a description");
+		return EPROTO;
+	}
+	return 0;
+}
+
+
 int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 			   xmpp_stanza_t *j, bool author_is_initiator,
 			   const char *offer_sdp, const char *action,
@@ -86,12 +106,10 @@ int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 	err = jsdp_jingle_decode(m, j, eb, ebsz);
 	if (err)
 		goto out;
-	if (!action && !usable(m)) {
-		/* an offer or answer must carry media (source-* need not) */
-		snprintf(eb, ebsz, "no content with a description");
-		err = EPROTO;
+	/* an offer or answer must carry media (source-* need not) */
+	err = action ? 0 : media_check(m, eb, ebsz);
+	if (err)
 		goto out;
-	}
 	if (offer_sdp && *offer_sdp) {
 		offer = jsdp_alloc();
 		pl_set_str(&opl, offer_sdp);
@@ -111,9 +129,12 @@ out:
 }
 
 
-int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
-			   const char *sdp, bool author_is_initiator,
-			   struct pl *action, char *eb, size_t ebsz)
+/* SDP -> contents of j; media: the SDP must carry media the gateway can
+ * (an RTP stream with a port and a codec), else EPROTO and j is left
+ * as it was: no session-initiate or session-accept without content. */
+static int jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
+			 const char *sdp, bool author_is_initiator, bool media,
+			 struct pl *action, char *eb, size_t ebsz)
 {
 	struct jsdp *m = jsdp_alloc();
 	struct jsdp_jingle_opts o = {.raw_udp =
@@ -125,6 +146,12 @@ int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 		return ENOMEM;
 	pl_set_str(&pl, sdp ? sdp : "");
 	err = jsdp_sdp_decode(m, &pl, author_is_initiator, eb, ebsz);
+	if (!err && media && !usable(m)) {
+		snprintf(eb, ebsz,
+			 "no media the gateway can carry (RTP with "
+			 "a port and a codec)");
+		err = EPROTO;
+	}
 	if (!err)
 		err = jsdp_jingle_encode(j, m, &o);
 	if (!err && action)
@@ -134,14 +161,24 @@ int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 }
 
 
+/* An offer or answer: refused (EPROTO, eb) without media to carry. */
+int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
+			   const char *sdp, bool author_is_initiator,
+			   struct pl *action, char *eb, size_t ebsz)
+{
+	return jingle_of_sdp(tr, j, sdp, author_is_initiator, true, action, eb,
+			     ebsz);
+}
+
+
 int tr_media_transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 			       const char *sdp, bool author_is_initiator,
 			       char *eb, size_t ebsz)
 {
 	xmpp_stanza_t *tmp = xu_elem(tr->xctx, NULL, "jingle", NS_JINGLE);
 	xmpp_stanza_t *c, *t, *nc;
-	int err = tr_media_jingle_of_sdp(tr, tmp, sdp, author_is_initiator,
-					 NULL, eb, ebsz);
+	int err = jingle_of_sdp(tr, tmp, sdp, author_is_initiator, false, NULL,
+				eb, ebsz);
 
 	for (c = xmpp_stanza_get_children(tmp); c && !err;
 	     c = xmpp_stanza_get_next(c)) {

@@ -780,47 +780,361 @@ static void expect_jingle_error(const char *body, int err, const char *why)
 
 
 #define RTP "<description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>"
+#define CT  "<content creator='initiator' name='a'"
+#define ICE "<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'"
+#define PCMU                                                                   \
+	RTP "<payload-type id='0' name='PCMU' "                                \
+	    "clockrate='8000'/></description>"
+/* an ICE host candidate with attributes before and after the hole */
+#define CAND(a) "<candidate component='1' foundation='1' " a " />"
+#define HOST    "priority='2130706431' protocol='udp' type='host'"
 
 static void test_bad_jingle(void **state)
 {
 	expect_jingle_error("<content creator='initiator'/>", EBADMSG,
 			    "without name");
-	expect_jingle_error("<content name='a' senders='sideways'/>", EBADMSG,
+	expect_jingle_error(CT " senders='sideways'/>", EBADMSG,
 			    "bad senders 'sideways'");
 	expect_jingle_error("<content name='a' creator='nobody'/>", EBADMSG,
 			    "bad creator");
-	expect_jingle_error("<content name='a'/><content name='a'/>", EBADMSG,
-			    "content 'a' twice");
-	expect_jingle_error("<content name='a'>" RTP
-			    "<payload-type id='300' name='x'/></description>"
-			    "</content>",
+	expect_jingle_error(CT ">" PCMU "</content>" CT ">" PCMU "</content>",
+			    EBADMSG, "content 'a' twice");
+	expect_jingle_error(CT ">" RTP "<payload-type id='300' name='x'/>"
+			       "</description></content>",
 			    EBADMSG, "bad <payload-type/>");
-	expect_jingle_error("<content name='a'>" RTP
-			    "<payload-type name='x'/></description></content>",
+	expect_jingle_error(CT ">" RTP "<payload-type name='x'/></description>"
+			       "</content>",
 			    EBADMSG, "bad <payload-type/>");
-	expect_jingle_error("<content name='a'>"
-			    "<description xmlns='urn:xmpp:jingle:apps:rtp:1'/>"
-			    "</content>",
+	expect_jingle_error(CT "><description "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:1'/></content>",
 			    EBADMSG, "without media");
 	expect_jingle_error(
-		"<content name='a'>" RTP "</description>"
-		"<transport xmlns='urn:xmpp:jingle:transports:s5b:1'/>"
-		"</content>",
+		CT ">" RTP "</description>"
+		   "<transport xmlns='urn:xmpp:jingle:transports:s5b:1'/>"
+		   "</content>",
 		EBADMSG, "unsupported transport");
-	expect_jingle_error(
-		"<content name='a'>" RTP "</description>"
-		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
-		"<candidate component='1' ip='1.2.3.4'/></transport>"
-		"</content>",
-		EBADMSG, "needs component, ip, port");
-	expect_jingle_error(
-		"<content name='a'>" RTP "</description>"
-		"<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>"
-		"<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
-		"hash='sha-256'/></transport></content>",
-		EBADMSG, "<fingerprint/> needs hash and value");
+	expect_jingle_error(CT ">" RTP "</description>" ICE ">"
+			       "<candidate component='1' ip='1.2.3.4'/>"
+			       "</transport></content>",
+			    EBADMSG, "needs component, ip, port");
+	expect_jingle_error(CT
+			    ">" RTP "</description>" ICE ">"
+			    "<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
+			    "hash='sha-256'/></transport></content>",
+			    EBADMSG, "<fingerprint/> needs hash and value");
 	expect_jingle_error("<group xmlns='urn:xmpp:jingle:apps:grouping:0'/>",
 			    EBADMSG, "without semantics");
+}
+
+
+/* Issue 9 point 2c: every Jingle the SDP could not say is refused, with a
+ * reason for the <bad-request/> text. */
+static void test_malformed_jingle(void **state)
+{
+	/* a content that says nothing; one that says a thing twice */
+	expect_jingle_error(CT "/>", EBADMSG,
+			    "<content/> without <description/> and "
+			    "<transport/>");
+	expect_jingle_error(CT " senders='both'><foo xmlns='x'/></content>",
+			    EBADMSG, "without <description/> and <transport/>");
+	expect_jingle_error(CT ">" PCMU PCMU "</content>", EBADMSG,
+			    "<content/> with two <description/>");
+	expect_jingle_error(CT ">" PCMU ICE "/>" ICE "/></content>", EBADMSG,
+			    "<content/> with two <transport/>");
+	/* XEP-0166 7.2: creator is required */
+	expect_jingle_error("<content name='a'>" PCMU "</content>", EBADMSG,
+			    "<content/> without creator");
+	/* RFC 3551 6: a dynamic payload type needs its name and rate */
+	expect_jingle_error(CT ">" RTP "<payload-type id='96' name='VP8'/>"
+			       "</description></content>",
+			    EBADMSG,
+			    "<payload-type/> 96 needs name and clockrate");
+	expect_jingle_error(CT ">" RTP "<payload-type id='101' "
+			       "clockrate='8000'/></description></content>",
+			    EBADMSG, "<payload-type/> 101 needs name");
+	/* numbers: empty, signed, not decimal, too large */
+	expect_jingle_error(CT ">" RTP "<payload-type id=''/></description>"
+			       "</content>",
+			    EBADMSG, "bad <payload-type/>");
+	expect_jingle_error(CT ">" RTP
+			       "<payload-type id='0' clockrate='-8000'/>"
+			       "</description></content>",
+			    EBADMSG, "bad <payload-type/>");
+	expect_jingle_error(
+		CT
+		">" PCMU ICE
+		">" CAND("ip='1.2.3.4' port='' " HOST) "</transport></content>",
+		EBADMSG, "needs component, ip, port");
+	expect_jingle_error(
+		CT ">" PCMU ICE
+		   ">" CAND("ip='1.2.3.4' port='0x10' " HOST) "</transport></"
+							      "content>",
+		EBADMSG, "needs component, ip, port");
+	expect_jingle_error(CT ">" PCMU ICE ">"
+			       "<candidate component='1' foundation='1' "
+			       "ip='1.2.3.4' port='1' priority='4294967296' "
+			       "protocol='udp' type='host'/>"
+			       "</transport></content>",
+			    EBADMSG, "bad number in <candidate/>");
+	expect_jingle_error(CT ">" RTP "<source "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' "
+			       "ssrc='1 2'/></description></content>",
+			    EBADMSG, "<source/> without a valid ssrc");
+	/* values that are not among those defined */
+	expect_jingle_error(CT ">" PCMU ICE ">"
+			       "<candidate component='1' foundation='1' "
+			       "ip='1.2.3.4' port='1' priority='1' "
+			       "protocol='sctp' type='host'/>"
+			       "</transport></content>",
+			    EBADMSG, "unknown protocol, type or tcptype");
+	expect_jingle_error(CT ">" PCMU ICE ">"
+			       "<candidate component='1' foundation='1' "
+			       "ip='1.2.3.4' port='1' priority='1' "
+			       "protocol='udp' type='local'/>"
+			       "</transport></content>",
+			    EBADMSG, "unknown protocol, type or tcptype");
+	expect_jingle_error(CT
+			    ">" PCMU ICE ">"
+			    "<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
+			    "hash='sha-256' setup='both'>AA:BB</fingerprint>"
+			    "</transport></content>",
+			    EBADMSG, "<fingerprint/> of unknown setup 'both'");
+	expect_jingle_error(CT ">" RTP "<source "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' "
+			       "ssrc='1'><parameter value='x'/></source>"
+			       "</description></content>",
+			    EBADMSG, "<parameter/> without name");
+	expect_jingle_error(CT ">" PCMU "</content>"
+			       "<group xmlns='urn:xmpp:jingle:apps:grouping:0' "
+			       "semantics='BUNDLE'><content name='a'/>"
+			       "<content name='b'/></group>",
+			    EBADMSG, "<group/> names no <content/>");
+	/* an echoed value is printable ASCII in the reason */
+	expect_jingle_error(CT " senders='x&#13;&#10;y'/>", EBADMSG,
+			    "bad senders 'x??y'");
+}
+
+
+/* F13: a Jingle value with CR/LF (or another control byte, or a space in a
+ * token) never reaches the SDP: the decoder refuses it, naming the field. */
+static void test_jingle_values_cannot_add_sdp_lines(void **state)
+{
+	struct jsdp *m = jsdp_alloc();
+	char eb[256];
+	xmpp_stanza_t *j;
+
+	expect_jingle_error(CT ">" PCMU ICE
+			       " ufrag='ab&#13;&#10;a=injected:line'"
+			       " pwd='cdefghijklmnopqrstuvwx'/></content>",
+			    EBADMSG, "<content/> 1: ice-ufrag: space, control");
+	expect_jingle_error(CT ">" PCMU ICE " ufrag='abcd' "
+			       "pwd='cdefghijklmnopqrstuvw&#10;x'/></content>",
+			    EBADMSG, "<content/> 1: ice-pwd:");
+	expect_jingle_error(CT ">" PCMU ICE ">" CAND(
+				    "ip='1.2.3.4&#13;&#10;c=IN IP4 6.6.6.6' "
+				    "port='1' " HOST) "</transport></content>",
+			    EBADMSG, "<content/> 1: candidate ip:");
+	expect_jingle_error(CT ">" PCMU
+			       "<transport xmlns='urn:xmpp:jingle:transports:"
+			       "raw-udp:1'><candidate component='1' id='x' "
+			       "generation='0' ip='1.2.3.4&#10;a=x' port='1'/>"
+			       "</transport></content>",
+			    EBADMSG, "<content/> 1: address:");
+	expect_jingle_error(
+		CT ">" PCMU ICE
+		   ">" CAND("ip='1.2.3.4' port='1' "
+			    "priority='1' protocol='udp' type='host' "
+			    "rel-addr='1.1.1.1 x'") "</transport></content>",
+		EBADMSG, "candidate rel-addr:");
+	expect_jingle_error(CT ">" PCMU ICE ">"
+			       "<candidate component='1' foundation='1&#9;2' "
+			       "ip='1.2.3.4' port='1' " HOST "/>"
+			       "</transport></content>",
+			    EBADMSG, "candidate foundation:");
+	expect_jingle_error("<content creator='initiator' name='a b'>" PCMU
+			    "</content>",
+			    EBADMSG, "<content/> 1: name (mid):");
+	expect_jingle_error(CT "><description "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:1' "
+			       "media='audio&#10;'/></content>",
+			    EBADMSG, "<content/> 1: media:");
+	expect_jingle_error(CT ">" RTP "<payload-type id='96' "
+			       "name='opus&#13;&#10;a=x' clockrate='48000'/>"
+			       "</description></content>",
+			    EBADMSG, "payload name:");
+	expect_jingle_error(CT ">" RTP "<payload-type id='0'><parameter "
+			       "name='a' value='1&#13;&#10;a=x:y'/>"
+			       "</payload-type></description></content>",
+			    EBADMSG, "parameter value: control character");
+	expect_jingle_error(CT ">" RTP "<payload-type id='0'><parameter "
+			       "name='a b' value='1'/>"
+			       "</payload-type></description></content>",
+			    EBADMSG, "parameter name:");
+	expect_jingle_error(CT ">" RTP "<payload-type id='0'><rtcp-fb "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:rtcp-fb:0' "
+			       "type='nack' subtype='pli&#10;'/></payload-type>"
+			       "</description></content>",
+			    EBADMSG, "rtcp-fb subtype:");
+	expect_jingle_error(CT ">" RTP "<rtp-hdrext "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:rtp-hdrext:0' "
+			       "id='1' uri='urn:x y'/></description></content>",
+			    EBADMSG, "rtp-hdrext uri:");
+	expect_jingle_error(CT ">" RTP "<source "
+			       "xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' "
+			       "ssrc='1'><parameter name='cname' "
+			       "value='x&#13;&#10;a=y'/></source>"
+			       "</description></content>",
+			    EBADMSG, "ssrc attribute value:");
+	expect_jingle_error(CT ">" RTP "<encryption><crypto tag='1' "
+			       "crypto-suite='AES_CM_128_HMAC_SHA1_80' "
+			       "key-params='inline:abc&#10;a=x'/></encryption>"
+			       "</description></content>",
+			    EBADMSG, "crypto key-params:");
+	expect_jingle_error(CT
+			    ">" PCMU ICE ">"
+			    "<fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' "
+			    "hash='sha-256'>AA:BB&#10;a=x</fingerprint>"
+			    "</transport></content>",
+			    EBADMSG, "fingerprint:");
+	expect_jingle_error(CT ">" PCMU "</content>"
+			       "<group xmlns='urn:xmpp:jingle:apps:grouping:0' "
+			       "semantics='BUNDLE&#10;a=x'><content name='a'/>"
+			       "</group>",
+			    EBADMSG, "group semantics:");
+
+	/* what may hold spaces holds them; a fingerprint on its own line
+	 * is the same fingerprint */
+	j = xmpp_stanza_new_from_string(
+		ctx, "<jingle xmlns='urn:xmpp:jingle:1'>" CT ">" RTP
+		     "<payload-type id='0'/><source "
+		     "xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='1'>"
+		     "<parameter name='msid' value='stream track'/></source>"
+		     "</description>" ICE "><fingerprint "
+		     "xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256'>\n"
+		     "  AA:BB\n</fingerprint></transport></content></jingle>");
+	assert_non_null(j);
+	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), 0);
+	assert_pl(&m->c[0].src[0].par[0].value, "stream track");
+	assert_pl(&m->c[0].fp_value, "AA:BB");
+	xmpp_stanza_release(j);
+	mem_deref(m);
+}
+
+
+/* SDP with length (NUL bytes included) */
+static void expect_sdp_bytes_error(const char *sdp, size_t len, const char *why)
+{
+	struct jsdp *m = jsdp_alloc();
+	struct pl pl = {sdp, len};
+	char eb[256] = "";
+
+	assert_int_equal(jsdp_sdp_decode(m, &pl, true, eb, sizeof(eb)),
+			 EBADMSG);
+	if (!strstr(eb, why))
+		fail_msg("'%s' does not say '%s'", eb, why);
+	mem_deref(m);
+}
+
+#define SDP_HEAD                                                               \
+	"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n"                    \
+	"m=audio 4000 RTP/AVP 0 96\r\nc=IN IP4 1.2.3.4\r\n"                    \
+	"a=rtpmap:96 opus/48000/2\r\n"
+#define SDP_BAD(line, why)                                                     \
+	expect_sdp_bytes_error(SDP_HEAD line "\r\n",                           \
+			       sizeof(SDP_HEAD line "\r\n") - 1, why)
+
+/* Issue 9 point 2b: an SDP value the Jingle would carry that XML cannot
+ * (invalid UTF-8, NUL, control characters) or a token with a space is an
+ * error of the decoder, naming the m-line and the field. */
+static void test_sdp_values_xml_cannot_carry(void **state)
+{
+	static const char ok[] = SDP_HEAD "a=ssrc:1 cname:caf\xc3\xa9\r\n"
+					  "a=ssrc:1 msid:stream track\r\n";
+	struct jsdp *m = jsdp_alloc();
+	xmpp_stanza_t *j;
+
+	SDP_BAD("a=rtpmap:0 PC\xffMU/8000", "SDP m-line 1: payload name:");
+	SDP_BAD("a=rtpmap:0 PC\x01MU/8000", "SDP m-line 1: payload name:");
+	SDP_BAD("a=fmtp:96 useinbandfec=\xc3\x28", "parameter value:");
+	SDP_BAD("a=fmtp:96 a\x7f=1", "parameter name:");
+	SDP_BAD("a=ice-ufrag:ab\x1b[2Jcd", "ice-ufrag:");
+	SDP_BAD("a=ice-pwd:abcd\refgh", "ice-pwd:");
+	SDP_BAD("a=candidate:1\x02 1 udp 1 1.2.3.4 1 typ host",
+		"candidate foundation:");
+	SDP_BAD("a=candidate:1 1 udp 1 1.2.3.\x80 1 typ host", "candidate ip:");
+	SDP_BAD("a=candidate:1 1 udp 1 1.2.3.4 1 typ ho\x7fst",
+		"candidate type:");
+	SDP_BAD("a=fingerprint:sha-256 AA:\xc0\xaf"
+		"BB",
+		"fingerprint:");
+	SDP_BAD("a=ssrc:1 cname:\xed\xa0\x80", "ssrc attribute value:");
+	SDP_BAD("a=ssrc:1 cname:\xef\xbf\xbf", "ssrc attribute value:");
+	SDP_BAD("a=ssrc:1 cname:\xc2\x85", "ssrc attribute value:");
+	SDP_BAD("a=ssrc:1 cname:\xf0\x82\x82\xac", "ssrc attribute value:");
+	SDP_BAD("a=ssrc:1 cn\xc3\xa9:x", "ssrc attribute name:");
+	SDP_BAD("a=mid:a b", "name (mid):");
+	SDP_BAD("a=rtcp-fb:96 nack p\x0bli", "rtcp-fb subtype:");
+	SDP_BAD("a=extmap:1 urn:\xe2\x82", "rtp-hdrext uri:");
+	SDP_BAD("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:a\x01",
+		"crypto key-params:");
+	/* NUL: an SDP is not a C string */
+	SDP_BAD("a=ice-ufrag:ab\0cd", "ice-ufrag:");
+	expect_sdp_bytes_error("v=0\r\nc=IN IP4 1.2.3.4\0\r\n"
+			       "m=audio 1 RTP/AVP 0\r\n",
+			       sizeof("v=0\r\nc=IN IP4 1.2.3.4\0\r\n"
+				      "m=audio 1 RTP/AVP 0\r\n") -
+				       1,
+			       "address:");
+	expect_sdp_bytes_error("v=0\r\na=group:BUNDLE a\x01\r\n", 22,
+			       "group member:");
+
+	/* UTF-8 and spaces where SDP allows them go through */
+	decode_ok(m, ok, true);
+	assert_pl(&m->c[0].src[0].par[0].value, "caf\xc3\xa9");
+	assert_pl(&m->c[0].src[0].par[1].value, "stream track");
+	j = reparse(to_jingle(m, false));
+	xmpp_stanza_release(j);
+	mem_deref(m);
+}
+
+
+/* sip.sdp_origin: the o= address, and c= where the Jingle gives none (no
+ * transport); an ICE transport without candidate yet is 0.0.0.0 (RFC 8840). */
+static void test_origin_in_o_and_c(void **state)
+{
+	struct jsdp_sdp_opts o = {.author_is_initiator = true,
+				  .origin = "192.0.2.7",
+				  .sess_id = 42,
+				  .sess_version = 1};
+	struct jsdp *m = jsdp_alloc();
+	struct mbuf *mb = mbuf_alloc(1024);
+	char eb[256] = "", *out;
+	xmpp_stanza_t *j = xmpp_stanza_new_from_string(
+		ctx, "<jingle xmlns='urn:xmpp:jingle:1'>" CT ">" PCMU
+		     "</content><content creator='initiator' name='b'>" PCMU ICE
+		     " ufrag='abcd' pwd='cdefghijklmnopqrstuvwx'/>"
+		     "</content></jingle>");
+
+	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), 0);
+	assert_int_equal(jsdp_sdp_encode(mb, m, &o), 0);
+	mbuf_set_pos(mb, 0);
+	assert_int_equal(mbuf_strdup(mb, &out, mb->end), 0);
+	assert_non_null(strstr(out, "\r\no=- 42 1 IN IP4 192.0.2.7\r\n"));
+	assert_non_null(strstr(out, "m=audio 9 RTP/AVP 0\r\n"
+				    "c=IN IP4 192.0.2.7\r\na=mid:a\r\n"));
+	assert_non_null(strstr(out, "c=IN IP4 0.0.0.0\r\na=mid:b\r\n"));
+	mem_deref(out);
+	mbuf_rewind(mb);
+	o.origin = "2001:db8::7";
+	assert_int_equal(jsdp_sdp_encode(mb, m, &o), 0);
+	mbuf_set_pos(mb, 0);
+	assert_int_equal(mbuf_strdup(mb, &out, mb->end), 0);
+	assert_non_null(strstr(out, "\r\no=- 42 1 IN IP6 2001:db8::7\r\n"));
+	assert_non_null(strstr(out, "c=IN IP6 2001:db8::7\r\na=mid:a\r\n"));
+	mem_deref(out);
+	mem_deref(mb);
+	xmpp_stanza_release(j);
+	mem_deref(m);
 }
 
 
@@ -862,6 +1176,10 @@ int main(void)
 		cmocka_unit_test(test_jingle_action_and_static_fb),
 		cmocka_unit_test(test_bad_sdp),
 		cmocka_unit_test(test_bad_jingle),
+		cmocka_unit_test(test_malformed_jingle),
+		cmocka_unit_test(test_jingle_values_cannot_add_sdp_lines),
+		cmocka_unit_test(test_sdp_values_xml_cannot_carry),
+		cmocka_unit_test(test_origin_in_o_and_c),
 		cmocka_unit_test(test_non_rtp_content_rejected),
 	};
 	int r;
