@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "msg.h"
 #include "tlink.h"
+#include "xmlcheck.h"
 #include "xmpp_front.h"
 #include "xmpp_util.h"
 
@@ -108,24 +109,31 @@ static void link_report(bool up)
 }
 
 
-/* Write one stanza of the translator's; then report it done. */
-static void outmsg_emit(struct outmsg *m)
+/* The end of an outbox entry's work, for the translator (reliable). */
+static void out_report(uint64_t id, uint32_t scode, const char *reason)
 {
-	struct m_out_done d = {.out = m->id, .scode = 200};
+	struct m_out_done d = {.out = id, .scode = scode};
 	struct fbuf fb = {0};
 	int err;
 
-	xmpp_send_raw(xf.conn, m->xml, m->len);
-	xf_pump(); /* hand it to the kernel now */
-	tlink_done(xf.tl, m->id);
-	pl_set_str(&d.reason, "sent");
+	tlink_done(xf.tl, id);
+	pl_set_str(&d.reason, reason);
 	err = msg_enc_out_done(&fb, &d);
 	if (!err)
 		err = tlink_send_reliable(xf.tl, &fb);
 	if (err)
-		log_error("out %llu: cannot report it sent: %s",
-			  (unsigned long long)m->id, strerror(err));
+		log_error("out %llu: cannot report it %s: %s",
+			  (unsigned long long)id, reason, strerror(err));
 	fbuf_reset(&fb);
+}
+
+
+/* Write one stanza of the translator's; then report it done. */
+static void outmsg_emit(struct outmsg *m)
+{
+	xmpp_send_raw(xf.conn, m->xml, m->len);
+	xf_pump(); /* hand it to the kernel now */
+	out_report(m->id, 200, "sent");
 	mem_deref(m);
 }
 
@@ -152,6 +160,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 {
 	struct m_xmpp_out o;
 	struct outmsg *m;
+	const char *why;
 
 	if (fr->type != MSG_XMPP_OUT || msg_dec_xmpp_out(fr, &o))
 		return EBADMSG;
@@ -159,6 +168,14 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) ||
 	    list_count(&xf.outq) >= OUTQ_MAX)
 		return 0;
+	/* the server would close the stream on it, losing what follows in
+	 * the same burst: never written, a local failure (5xx) instead */
+	if (xmlcheck_stanza(o.xml.p, o.xml.l, XMPP_LINK_DEPTH_MAX, &why)) {
+		log_warn("out %llu: not written, not XMPP XML: %s",
+			 (unsigned long long)o.out, why);
+		out_report(o.out, 500, "Stanza not well-formed");
+		return 0;
+	}
 	m = mem_zalloc(sizeof(*m), outmsg_destructor);
 	if (!m || pl_strdup(&m->xml, &o.xml)) {
 		mem_deref(m);
@@ -172,23 +189,31 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 }
 
 
-/* The translator cannot take this stanza (too large for a frame): the
- * sender hears it at once, never silence. Errors are not answered. */
+/* The translator cannot take this stanza (too large for a frame, nested
+ * too deep): a transport-level refusal, so the sender hears it at once,
+ * never silence. */
 static void stanza_refuse(xmpp_stanza_t *st, int err)
 {
-	const char *name = xmpp_stanza_get_name(st);
+	const char *cond = "policy-violation", *text;
 	xmpp_stanza_t *r;
 
-	log_warn("%s from %s refused: %s", name, xu_attr(st, "from"),
-		 strerror(err));
-	if (!strcmp(xu_attr(st, "type"), "error") ||
-	    !strcmp(xu_attr(st, "type"), "result") || !strcmp(name, "presence"))
+	switch (err) {
+	case EMSGSIZE:
+		text = "stanza too large for the gateway";
+		break;
+	case E2BIG:
+		text = "stanza nested too deep for the gateway";
+		break;
+	default:
+		cond = "resource-constraint";
+		text = "the gateway is out of memory";
+		break;
+	}
+	log_warn("%s from %s refused: %s", xmpp_stanza_get_name(st),
+		 xu_attr(st, "from"), text);
+	r = xmpp_link_refusal(xf.ctx, st, cond, text);
+	if (!r)
 		return;
-	r = xu_error_reply(
-		xf.ctx, st,
-		err == EMSGSIZE ? "policy-violation" : "internal-server-error",
-		err == EMSGSIZE ? "stanza too large for the gateway" : NULL);
-	xmpp_stanza_del_attribute(r, "lang");
 	xmpp_send(xf.conn, r);
 	xmpp_stanza_release(r);
 	xf_pump();
@@ -206,6 +231,11 @@ static int stanza_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 
 	if (!xmpp_stanza_get_name(st))
 		return 1;
+	/* checked before libstrophe's recursive serializer runs */
+	if (!xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX)) {
+		stanza_refuse(st, E2BIG);
+		return 1;
+	}
 	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK) {
 		stanza_refuse(st, ENOMEM);
 		return 1;

@@ -5,6 +5,8 @@
  *                    the primed conn must receive it, send, and disconnect
  *                    cleanly. An unprimed conn is run in a child process to
  *                    show whether the workaround is still needed.
+ *                    xmpp_link_depth_ok() and xmpp_link_refusal(): what
+ *                    the front refuses to hand over, and whom it answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,12 +231,130 @@ static void test_unprimed_conn_needs_workaround(void **state)
 }
 
 
+/* A stanza nested depth levels deep (the stanza itself is level 1), with
+ * text and siblings on the way so that the walk climbs back up. */
+static xmpp_stanza_t *nested(xmpp_ctx_t *ctx, unsigned depth)
+{
+	size_t cap = (size_t)depth * 40 + 64;
+	char *s = malloc(cap), *p = s;
+	xmpp_stanza_t *st;
+
+	assert_non_null(s);
+	p += sprintf(p, "<message><x/>t");
+	for (unsigned i = 1; i < depth; i++)
+		p += sprintf(p, "<a>%s", i % 3 ? "" : "text<b/><c><d/></c>");
+	for (unsigned i = 1; i < depth; i++)
+		p += sprintf(p, "</a>");
+	p += sprintf(p, "<y/></message>");
+	st = xmpp_stanza_new_from_string(ctx, s);
+	free(s);
+	assert_non_null(st);
+	return st;
+}
+
+
+static void test_depth_ok_counts_element_levels(void **state)
+{
+	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
+	xmpp_stanza_t *st;
+
+	/* every third <a> holds <c><d/></c>: two levels deeper than it */
+	st = nested(ctx, 62);
+	assert_true(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
+	assert_false(xmpp_link_depth_ok(st, 61));
+	xmpp_stanza_release(st);
+	st = nested(ctx, 64);
+	assert_false(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
+	xmpp_stanza_release(st);
+	st = nested(ctx, 2000);
+	assert_false(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
+	/* never more than the cap, whatever is asked */
+	assert_false(xmpp_link_depth_ok(st, 100000));
+	xmpp_stanza_release(st);
+	st = xmpp_stanza_new_from_string(ctx, "<iq/>");
+	assert_true(xmpp_link_depth_ok(st, 1));
+	assert_false(xmpp_link_depth_ok(st, 0));
+	xmpp_stanza_release(st);
+	st = xmpp_stanza_new_from_string(ctx, "<iq><a/>x<b><c/></b></iq>");
+	assert_true(xmpp_link_depth_ok(st, 3));
+	assert_false(xmpp_link_depth_ok(st, 2));
+	xmpp_stanza_release(st);
+	xmpp_ctx_free(ctx);
+}
+
+
+static void test_refusal_answers_only_what_expects_an_answer(void **state)
+{
+	static const struct {
+		const char *in;
+		bool answered;
+	} cases[] = {
+		{"<message from='a@x/r' to='b@sip.x' id='m1' type='chat'/>",
+		 true},
+		{"<message from='a@x/r' to='b@sip.x'/>", true},
+		{"<message from='a@x/r' to='b@sip.x' type='error'/>", false},
+		{"<iq from='a@x/r' to='sip.x' id='i1' type='get'/>", true},
+		{"<iq from='a@x/r' to='sip.x' id='i2' type='set'/>", true},
+		{"<iq from='a@x/r' to='sip.x' id='i3' type='result'/>", false},
+		{"<iq from='a@x/r' to='sip.x' id='i4' type='error'/>", false},
+		{"<presence from='a@x/r' to='b@sip.x'/>", false},
+		{"<presence from='a@x/r' to='b@sip.x' type='unavailable'/>",
+		 false},
+		{"<presence from='a@x' to='b@sip.x' type='subscribe'/>", true},
+		{"<presence from='a@x' to='b@sip.x' type='probe'/>", true},
+		{"<presence from='a@x' to='b@sip.x' type='error'/>", false},
+		{"<handshake/>", false},
+	};
+	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		xmpp_stanza_t *st =
+			xmpp_stanza_new_from_string(ctx, cases[i].in);
+		xmpp_stanza_t *r, *e, *c;
+
+		assert_non_null(st);
+		r = xmpp_link_refusal(ctx, st, "policy-violation", "too big");
+		if (!cases[i].answered) {
+			if (r)
+				fail_msg("answered %s", cases[i].in);
+			xmpp_stanza_release(st);
+			continue;
+		}
+		if (!r)
+			fail_msg("not answered: %s", cases[i].in);
+		assert_string_equal(xmpp_stanza_get_name(r),
+				    xmpp_stanza_get_name(st));
+		assert_string_equal(xmpp_stanza_get_type(r), "error");
+		assert_string_equal(xmpp_stanza_get_to(r),
+				    xmpp_stanza_get_from(st));
+		assert_string_equal(xmpp_stanza_get_from(r),
+				    xmpp_stanza_get_to(st));
+		if (xmpp_stanza_get_id(st))
+			assert_string_equal(xmpp_stanza_get_id(r),
+					    xmpp_stanza_get_id(st));
+		e = xmpp_stanza_get_child_by_name(r, "error");
+		assert_non_null(e);
+		c = xmpp_stanza_get_child_by_name(e, "policy-violation");
+		assert_non_null(c);
+		assert_string_equal(xmpp_stanza_get_ns(c),
+				    "urn:ietf:params:xml:ns:xmpp-stanzas");
+		c = xmpp_stanza_get_child_by_name(e, "text");
+		assert_non_null(c);
+		xmpp_stanza_release(r);
+		xmpp_stanza_release(st);
+	}
+	xmpp_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_primed_conn_survives_handshake),
 		cmocka_unit_test(test_prime_leaves_conn_disconnected),
 		cmocka_unit_test(test_unprimed_conn_needs_workaround),
+		cmocka_unit_test(test_depth_ok_counts_element_levels),
+		cmocka_unit_test(
+			test_refusal_answers_only_what_expects_an_answer),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,285 @@
+"""The xmpp-front at its edges (issue 9): what it refuses to hand over or to
+write, and what it never logs. Real Prosody, the gateway under its
+supervisor, slixmpp users, SIPp peers."""
+import asyncio
+import os
+import re
+import socket
+import struct
+import subprocess
+import uuid
+
+from conftest import (BIN, GW_SIP, ROOT, UAS_PORT, Gateway, run, uas_args,
+                      wait_for)
+from sipraw import final, reply_to, request
+from xmpp_user import login, logout
+
+
+def error_of(msg):
+    """(condition, text) of an XMPP error stanza."""
+    err = msg.xml.find("{jabber:client}error")
+    assert err is not None, str(msg)
+    cond = text = None
+    for c in err:
+        tag = c.tag.split("}")[1]
+        if tag == "text":
+            text = c.text
+        else:
+            cond = tag
+    return cond, text
+
+
+def test_chat_too_large_for_a_frame_is_bounced_by_the_front(gateway, sipp):
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    big = "x" * 70000
+
+    async def go():
+        u = await login("alice@localhost/big", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody=big, mtype="chat")
+        err = await u.next_message(10, lambda m: m["type"] == "error")
+        # the link is intact: the next chat reaches the SIP peer
+        u.send_message(mto="bob@sip.localhost", mbody="small one",
+                       mtype="chat")
+        await asyncio.sleep(0)
+        await logout(u)
+        return err
+
+    err = run(go())
+    assert str(err["from"]) == "bob@sip.localhost"
+    cond, text = error_of(err)
+    assert cond == "policy-violation"
+    assert text and "too large" in text
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == ["small one"]
+
+
+def test_stanza_nested_too_deep_is_refused_by_the_front(gateway):
+    """libstrophe's serializer recurses once per level: the front refuses
+    a stanza deeper than 64 levels before serializing it, and says so."""
+    import xml.etree.ElementTree as ET
+
+    async def go():
+        u = await login("alice@localhost/deep", "alicepass")
+        msg = u.make_message(mto="bob@sip.localhost", mbody="deep",
+                             mtype="chat")
+        node = ET.SubElement(msg.xml, "{urn:example:deep}x")
+        for _ in range(70):
+            node = ET.SubElement(node, "{urn:example:deep}x")
+        msg.send()
+        err = await u.next_message(10, lambda m: m["type"] == "error")
+        # the component still answers
+        await u["xep_0199"].ping(jid="sip.localhost", timeout=10)
+        await logout(u)
+        return err
+
+    cond, text = error_of(run(go()))
+    assert cond == "policy-violation"
+    assert text == "stanza nested too deep for the gateway"
+    assert "refused: stanza nested too deep" in gateway.read_log()
+
+
+def sip_send(req):
+    """Send one request over UDP from a fresh port; return the final code."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    host, p = GW_SIP.split(":")
+    try:
+        s.sendto(req(s.getsockname()[1]), (host, int(p)))
+        return final(s)[0]
+    finally:
+        s.close()
+
+
+def test_stanza_not_xml_is_not_written_and_the_stream_survives(gateway):
+    """End to end: a SIP peer answers alice's chat with control bytes in its
+    reason phrase: whatever the translator builds from it, nothing makes
+    Prosody close the component stream; the next chat is delivered on the
+    same stream."""
+    tag = uuid.uuid4().hex[:8]
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", UAS_PORT))
+    peer.settimeout(10)
+    host, p = GW_SIP.split(":")
+
+    def good(port):
+        return request("MESSAGE", "sip:alice@localhost",
+                       "sip:bob@127.0.0.1:%d" % port, "sip:alice@localhost",
+                       port, body=("after " + tag).encode())
+
+    def answer_badly():
+        req = peer.recv(65535).decode("utf-8", "replace")
+        assert req.startswith("MESSAGE "), req
+        peer.sendto(reply_to(req, 404, "No\x01Such\x1b[2J User"),
+                    (host, int(p)))
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        loop = asyncio.get_event_loop()
+        u.send_message(mto="bob@sip.localhost", mbody="one", mtype="chat")
+        await loop.run_in_executor(None, answer_badly)
+        code = await loop.run_in_executor(None, sip_send, good)
+        msg = await u.next_message(10, lambda m: tag in (m["body"] or ""))
+        await logout(u)
+        return code, msg
+
+    try:
+        code, msg = run(go())
+    finally:
+        peer.close()
+    assert code == 202
+    assert msg["body"].startswith("after " + tag)
+    log = gateway.read_log()
+    assert "xmpp: disconnected" not in log, log[-3000:]
+    assert log.count("xmpp: connected") == 1
+
+
+# ---- the xmpp-front alone, with a scripted translator -------------------
+
+MSG_HELLO, MSG_ACK, MSG_OUT_DONE = 0x0001, 0x0007, 0x0009
+MSG_XMPP_LINK, MSG_XMPP_IN, MSG_XMPP_OUT = 0x0101, 0x0102, 0x0103
+PROC_TRANSLATOR = 1
+
+
+def frame_version():
+    with open(os.path.join(ROOT, "shared", "frame.h")) as f:
+        return int(re.search(r"#define FRAME_VERSION (\d+)", f.read()).group(1))
+
+
+def frame(ftype, *fields):
+    """A frame (shared/frame.h): fields are ('u32'|'u64'|'str', value)."""
+    body = b""
+    for kind, v in fields:
+        if kind == "u32":
+            body += b"\x01" + struct.pack(">I", v)
+        elif kind == "u64":
+            body += b"\x02" + struct.pack(">Q", v)
+        else:
+            body += b"\x03" + struct.pack(">I", len(v)) + v
+    return struct.pack(">HHIQ", frame_version(), ftype, len(body), 0) + body
+
+
+def fields(payload):
+    out, i = [], 0
+    while i < len(payload):
+        tag = payload[i]
+        if tag == 1:
+            out.append(struct.unpack(">I", payload[i + 1:i + 5])[0])
+            i += 5
+        elif tag == 2:
+            out.append(struct.unpack(">Q", payload[i + 1:i + 9])[0])
+            i += 9
+        else:
+            n = struct.unpack(">I", payload[i + 1:i + 5])[0]
+            out.append(payload[i + 5:i + 5 + n])
+            i += 5 + n
+    return out
+
+
+class FakeTranslator:
+    """Listens on runtime.dir/translator.sock, answers the front's HELLO,
+    writes what the test asks, records every frame the front sends."""
+
+    def __init__(self, path):
+        self.path = path
+        self.frames = asyncio.Queue()
+        self.writer = None
+        self.connected = asyncio.Event()
+
+    async def start(self):
+        self.server = await asyncio.start_unix_server(self._conn, self.path)
+
+    async def _conn(self, reader, writer):
+        self.writer = writer
+        try:
+            while True:
+                hdr = await reader.readexactly(16)
+                _ver, ftype, ln, seq = struct.unpack(">HHIQ", hdr)
+                payload = await reader.readexactly(ln)
+                if ftype == MSG_HELLO:
+                    writer.write(frame(MSG_HELLO, ("u32", PROC_TRANSLATOR),
+                                       ("u32", os.getpid()), ("u64", 7),
+                                       ("u64", 0)))
+                    self.connected.set()
+                    continue
+                if seq:
+                    writer.write(frame(MSG_ACK, ("u64", seq)))
+                await self.frames.put((ftype, fields(payload)))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    async def next(self, ftype, timeout=10):
+        loop = asyncio.get_event_loop()
+        end = loop.time() + timeout
+        while True:
+            t, f = await asyncio.wait_for(self.frames.get(),
+                                          end - loop.time())
+            if t == ftype:
+                return f
+
+    def send_stanza(self, out, xml):
+        self.writer.write(frame(MSG_XMPP_OUT, ("u64", out), ("str", xml)))
+
+    async def close(self):
+        self.server.close()
+        if self.writer:
+            self.writer.close()
+
+
+def test_front_refuses_a_stanza_not_xml_and_the_next_is_delivered(
+        prosody, tmp_path):
+    """The translator hands the front a stanza with a control byte and a
+    good one in the same burst: the front writes only the good one, reports
+    the bad one failed (5xx) and the good one sent (200); Prosody keeps the
+    component stream, and alice gets the good chat."""
+    d = str(tmp_path)
+    cfg = Gateway(d).cfg
+    os.makedirs(os.path.join(d, "run"), mode=0o700)
+    log = open(os.path.join(d, "front.log"), "wb")
+    front = None
+    tag = uuid.uuid4().hex[:8]
+
+    async def go():
+        nonlocal front
+        tr = FakeTranslator(os.path.join(d, "run", "translator.sock"))
+        await tr.start()
+        front = subprocess.Popen([os.path.join(BIN, "xsgw-xmpp-front"), "-c",
+                                  cfg], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            await asyncio.wait_for(tr.connected.wait(), 10)
+            assert (await tr.next(MSG_XMPP_LINK))[0] == 1
+            u = await login("alice@localhost/pc", "alicepass")
+            bad = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
+                   "localhost\" type=\"chat\"><body>no\x01pe</body>"
+                   "</message>").encode()
+            good = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
+                    "localhost\" type=\"chat\"><body>after %s</body>"
+                    "</message>" % tag).encode()
+            tr.send_stanza(101, bad)
+            tr.send_stanza(102, good)
+            done = [await tr.next(MSG_OUT_DONE), await tr.next(MSG_OUT_DONE)]
+            msg = await u.next_message(10, lambda m: tag in (m["body"] or ""))
+            # still the same stream: a third one arrives too
+            tr.send_stanza(103, good.replace(b"after", b"third"))
+            third = await u.next_message(
+                10, lambda m: (m["body"] or "").startswith("third"))
+            await logout(u)
+            with open(os.path.join(d, "front.log"), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            return done, msg, third, text
+        finally:
+            await tr.close()
+
+    try:
+        done, msg, third, text = run(go())
+    finally:
+        if front:
+            front.terminate()
+            front.wait(10)
+        log.close()
+    assert sorted((o, c) for o, c, _ in done) == [(101, 500), (102, 200)]
+    assert msg["body"] == "after " + tag
+    assert third["body"] == "third " + tag
+    assert "out 101: not written" in text, text
+    assert "xmpp: disconnected" not in text, text
+    assert text.count("xmpp: connected") == 1, text

@@ -1,0 +1,155 @@
+/**
+ * @file test_util.c  Small shared helpers with a security contract:
+ *   xmlcheck   what the xmpp-front refuses to write to the XMPP server;
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "xmlcheck.h"
+
+static int check(const char *s)
+{
+	return xmlcheck_stanza(s, strlen(s), 64, NULL);
+}
+
+
+/* What libstrophe writes for the stanzas the translator builds. */
+static void test_xmlcheck_accepts_stanzas(void **state)
+{
+	static const char *const ok[] = {
+		"<a/>",
+		"<message to=\"a@b\" type=\"chat\"><body>hi &amp; &lt;b&gt; "
+		"&quot;q&quot; &apos;</body></message>",
+		"<iq type='set' id=\"x\"><jingle xmlns=\"urn:xmpp:jingle:1\" "
+		"sid=\"s\"><content name=\"a\"/></jingle></iq>",
+		"<message xml:lang=\"en\" xmlns:x=\"urn:x\"><body>\xc3\xa9 "
+		"\xe2\x98\x83 \xf0\x9f\x98\x80 \t\r\n &#233;&#x1F600;"
+		"</body></message>",
+		"<a b = \"1\"\n c='2' ></a >",
+		"<a>]]</a>",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *why = "unset";
+		int err = xmlcheck_stanza(ok[i], strlen(ok[i]), 64, &why);
+		if (err)
+			fail_msg("refused %s: %s", ok[i], why);
+	}
+}
+
+
+/* Bytes a server would close the stream on. */
+static void test_xmlcheck_refuses_what_a_server_would_not_parse(void **state)
+{
+	static const struct {
+		const char *xml;
+		int err;
+	} bad[] = {
+		/* characters */
+		{"<message><body>a\x01z</body></message>", EILSEQ},
+		{"<message from=\"\x1b[31m@x\"/>", EILSEQ},
+		{"<m>\xff</m>", EILSEQ},
+		{"<m>\xc0\xaf</m>", EILSEQ},     /* overlong '/' */
+		{"<m>\xed\xa0\x80</m>", EILSEQ}, /* a surrogate */
+		{"<m>\xef\xbf\xbe</m>", EILSEQ}, /* U+FFFE */
+		{"<m>\xe2\x98</m>", EILSEQ},     /* cut short */
+		{"<m>&#1;</m>", EBADMSG},        /* a reference to a control */
+		{"<m a=\"&#x0;\"/>", EBADMSG},
+		{"<m>&#xD800;</m>", EBADMSG},
+		{"<m>&#99999999;</m>", EBADMSG},
+		{"<m>&#;</m>", EBADMSG},
+		{"<m>&nbsp;</m>", EBADMSG},
+		{"<m>a & b</m>", EBADMSG},
+		{"<m>]]></m>", EBADMSG},
+		/* structure */
+		{"", EBADMSG},
+		{"text", EBADMSG},
+		{" <a/>", EBADMSG},
+		{"<a/> ", EBADMSG},
+		{"<a/><b/>", EBADMSG},
+		{"<a>", EBADMSG},
+		{"<a></b>", EBADMSG},
+		{"<a><b></a></b>", EBADMSG},
+		{"<ab></a>", EBADMSG},
+		{"<a></ab>", EBADMSG},
+		{"</a>", EBADMSG},
+		{"<a b=\"1\" b=\"2\"/>", EBADMSG},
+		{"<a b=1/>", EBADMSG},
+		{"<a b/>", EBADMSG},
+		{"<a b=\"1\"c=\"2\"/>", EBADMSG},
+		{"<a b=\"<\"/>", EBADMSG},
+		{"<a b=\"1'/>", EBADMSG},
+		{"<a/ >", EBADMSG},
+		{"<1a/>", EBADMSG},
+		{"<x:a/>", EBADMSG},
+		{"<a x:b=\"1\"/>", EBADMSG},
+		{"<a><!-- c --></a>", EBADMSG},
+		{"<a><?pi x?></a>", EBADMSG},
+		{"<a><![CDATA[x]]></a>", EBADMSG},
+		{"<!DOCTYPE a><a/>", EBADMSG},
+		{"<?xml version='1.0'?><a/>", EBADMSG},
+		{"<a>x</a", EBADMSG},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *why = NULL;
+		int err = xmlcheck_stanza(bad[i].xml, strlen(bad[i].xml), 64,
+					  &why);
+		if (err != bad[i].err || !why)
+			fail_msg("%s: got %d (%s), want %d", bad[i].xml, err,
+				 why ? why : "no reason", bad[i].err);
+	}
+	/* a NUL inside the length is a character like any other */
+	assert_int_equal(xmlcheck_stanza("<a>\0</a>", 8, 64, NULL), EILSEQ);
+	assert_int_equal(xmlcheck_stanza(NULL, 0, 64, NULL), EILSEQ);
+}
+
+
+static char *nested(unsigned depth)
+{
+	char *s = malloc(depth * 7 + 1), *p = s;
+
+	assert_non_null(s);
+	for (unsigned i = 0; i < depth; i++)
+		p += sprintf(p, "<a>");
+	for (unsigned i = 0; i < depth; i++)
+		p += sprintf(p, "</a>");
+	return s;
+}
+
+
+static void test_xmlcheck_depth_limit(void **state)
+{
+	char *s = nested(64);
+
+	assert_int_equal(check(s), 0);
+	free(s);
+	s = nested(65);
+	assert_int_equal(check(s), E2BIG);
+	free(s);
+	/* what crashes libstrophe's serializer: refused, no recursion */
+	s = nested(200000);
+	assert_int_equal(xmlcheck_stanza(s, strlen(s), 100000, NULL), E2BIG);
+	free(s);
+	assert_int_equal(xmlcheck_stanza("<a><b/></a>", 11, 1, NULL), E2BIG);
+	assert_int_equal(xmlcheck_stanza("<a><b/></a>", 11, 2, NULL), 0);
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_xmlcheck_accepts_stanzas),
+		cmocka_unit_test(
+			test_xmlcheck_refuses_what_a_server_would_not_parse),
+		cmocka_unit_test(test_xmlcheck_depth_limit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
