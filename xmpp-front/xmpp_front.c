@@ -48,6 +48,7 @@ static struct {
 	struct tmr pump, retry, drain;
 	uint64_t stop_deadline;
 	struct list outq;
+	char stream_id[128]; /**< of the current stream, never logged */
 } xf = {.fd = -1};
 
 static void xf_connect(void *arg);
@@ -62,12 +63,49 @@ static void outmsg_destructor(void *arg)
 }
 
 
+/* Remember the id of the stream the server just opened (from libstrophe's
+ * "RECV: <stream:stream ... id=...>" line) so that no later line shows it. */
+static void stream_id_note(const char *msg)
+{
+	const char *p = strstr(msg, " id=");
+	size_t n;
+
+	xf.stream_id[0] = '\0';
+	if (!p || (p[4] != '"' && p[4] != '\''))
+		return;
+	p += 5;
+	n = strcspn(p, "\"'");
+	if (n && n < sizeof(xf.stream_id)) {
+		memcpy(xf.stream_id, p, n);
+		xf.stream_id[n] = '\0';
+	}
+}
+
+
+/* A libstrophe line holding credentials: the stream headers (the id), the
+ * handshake SHA1(id + secret) and the auth area's digest. Together they
+ * let whoever reads the log test guesses of xmpp.secret offline. */
+static bool strophe_secret(const char *area, const char *msg)
+{
+	if (strstr(msg, "<stream:stream")) {
+		if (strstr(msg, "RECV:"))
+			stream_id_note(msg);
+		return true;
+	}
+	return !strcmp(area, "auth") || strstr(msg, "handshake") ||
+	       (xf.stream_id[0] && strstr(msg, xf.stream_id));
+}
+
+
 static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 			const char *msg)
 {
+	bool secret = strophe_secret(area, msg);
+
 	if (level >= XMPP_LEVEL_WARN)
-		log_warn("libstrophe %s: %s", area, msg);
-	else if (log_enabled(LOG_DEBUG))
+		log_warn("libstrophe %s: %s", area,
+			 secret ? "(withheld: stream credentials)" : msg);
+	else if (!secret && log_enabled(LOG_DEBUG))
 		log_debug("libstrophe %s: %s", area, msg);
 }
 

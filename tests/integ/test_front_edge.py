@@ -283,3 +283,31 @@ def test_front_refuses_a_stanza_not_xml_and_the_next_is_delivered(
     assert "out 101: not written" in text, text
     assert "xmpp: disconnected" not in text, text
     assert text.count("xmpp: connected") == 1, text
+
+
+def test_debug_log_has_no_handshake_nor_stream_id(gateway_factory):
+    """log.level debug: libstrophe's traffic is logged, but neither the
+    stream id nor the handshake digest SHA1(id + secret) — the two together
+    let anyone who reads the log test guesses of xmpp.secret offline."""
+    import hashlib
+    gw = gateway_factory(log_level="debug")
+
+    async def go():
+        u = await login("alice@localhost/dbg", "alicepass")
+        await u["xep_0199"].ping(jid="sip.localhost", timeout=10)
+        await logout(u)
+
+    run(go())
+    log = gw.read_log()
+    front = "\n".join(line for line in log.splitlines()
+                      if "xmpp-front[" in line)
+    assert "libstrophe" in front  # debug output is there
+    assert "<handshake" not in front and "handshake>" not in front
+    assert "s3cret" not in log
+    assert "<stream:stream" not in front or " id=" not in front
+    # no token of the log is an id whose digest is in the log too
+    digests = set(re.findall(r"\b[0-9a-f]{40}\b", log))
+    tokens = set(re.findall(r"[A-Za-z0-9_.:+/=-]{6,}", log))
+    for t in tokens:
+        assert hashlib.sha1((t + "s3cret").encode()).hexdigest() \
+            not in digests, t
