@@ -148,8 +148,8 @@ static int jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 	err = jsdp_sdp_decode(m, &pl, author_is_initiator, eb, ebsz);
 	if (!err && media && !usable(m)) {
 		snprintf(eb, ebsz,
-			 "no media the gateway can carry (RTP with "
-			 "a port and a codec)");
+			 "no media the gateway can carry: RTP with "
+			 "a port and a codec");
 		err = EPROTO;
 	}
 	if (!err)
