@@ -26,7 +26,7 @@ uint64_t key_id_parse(const void *k)
  * is stored as KEY_PART_DIGEST followed by its digest: every key stays under
  * LMDB's limit whatever a peer sends, and lookups, which build the key the
  * same way, find it (the record keeps the whole value). */
-enum { KEY_PART_MAX = 128, KEY_PART_DIGEST = 0x01, KEY_DIGEST_LEN = 20 };
+enum { KEY_PART_MAX = 128, KEY_PART_DIGEST = 0x01, KEY_DIGEST_LEN = 40 };
 
 
 static bool part_plain(const char *s, size_t l, int sep)
@@ -42,14 +42,22 @@ static bool part_plain(const char *s, size_t l, int sep)
 static size_t key_part(uint8_t *p, const char *s, size_t l, int sep)
 {
 	static const uint8_t salt[] = "xsgw key part";
+	static const char hex[] = "0123456789abcdef";
+	uint8_t md[KEY_DIGEST_LEN / 2];
 
 	if (part_plain(s, l, sep)) {
 		memcpy(p, s, l);
 		return l;
 	}
+	/* in hex: a key holds no NUL but its separator, and can be kept
+	 * as a string (msgrec dkey) */
 	p[0] = KEY_PART_DIGEST;
-	hmac_sha1(salt, sizeof(salt) - 1, (const uint8_t *)s, l, p + 1,
-		  KEY_DIGEST_LEN);
+	hmac_sha1(salt, sizeof(salt) - 1, (const uint8_t *)s, l, md,
+		  sizeof(md));
+	for (size_t i = 0; i < sizeof(md); i++) {
+		p[1 + 2 * i] = (uint8_t)hex[md[i] >> 4];
+		p[2 + 2 * i] = (uint8_t)hex[md[i] & 15];
+	}
 	return 1 + KEY_DIGEST_LEN;
 }
 
@@ -93,10 +101,6 @@ static int key_pair_parse(const uint8_t *k, size_t kl, struct pl *a,
 {
 	const uint8_t *nul = memchr(k, 0, kl);
 
-	/* a digest may hold NUL bytes: its length is fixed */
-	if (kl > 1 + KEY_DIGEST_LEN && k[0] == KEY_PART_DIGEST &&
-	    k[1 + KEY_DIGEST_LEN] == 0)
-		nul = k + 1 + KEY_DIGEST_LEN;
 	if (!nul)
 		return EBADMSG;
 	a->p = (const char *)k;

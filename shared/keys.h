@@ -7,8 +7,9 @@
  * key would not fit (the caller refuses the input: nothing is stored under
  * a truncated key). Keys made of peer identifiers (callkey, msgdedup) never
  * exceed LMDB's limit: a part longer than 128 bytes (or one holding a
- * separator) is stored as 0x01 and its 20-byte digest, so any Call-ID, tag
- * or sid has a key; lookups build the same key from the whole value. Parsers
+ * separator) is stored as 0x01 and its digest in 40 hex digits, so any
+ * Call-ID, tag or sid has a key; lookups build the same key from the whole
+ * value. Keys hold no NUL other than the pair separator. Parsers
  * return 0 or EBADMSG; strings they return (pl) point into the key, valid as
  * long as the key is.
  */

@@ -124,6 +124,27 @@ void store_size(struct store *s, uint64_t *mapsize, uint64_t *used)
 }
 
 
+void store_fill(struct store_txn *t, uint64_t *in_use, uint64_t *max)
+{
+	MDB_stat st;
+	uint64_t pages = 0, psize = 4096;
+
+	/* the pages the databases hold (free pages are not counted: LMDB
+	 * reuses them, so this falls again when records are deleted) */
+	if (!mdb_stat(t->txn, 1, &st)) { /* the main DB: names of the rest */
+		pages += st.ms_branch_pages + st.ms_leaf_pages +
+			 st.ms_overflow_pages;
+		psize = st.ms_psize;
+	}
+	for (int i = 0; i < DB_COUNT; i++)
+		if (!mdb_stat(t->txn, t->s->dbi[i], &st))
+			pages += st.ms_branch_pages + st.ms_leaf_pages +
+				 st.ms_overflow_pages;
+	*in_use = pages * psize;
+	*max = t->s->max_size;
+}
+
+
 static int store_check_schema(struct store *s)
 {
 	struct store_txn *t;

@@ -76,6 +76,13 @@ void store_set_schema(struct store_txn *t, uint32_t v);
 /** Current map size and bytes in use. */
 void store_size(struct store *s, uint64_t *mapsize, uint64_t *used);
 
+/**
+ * How full the store is as seen by t: bytes in the databases' pages (it
+ * falls when records are deleted) and the most the map may grow to
+ * (store.map_size).
+ */
+void store_fill(struct store_txn *t, uint64_t *in_use, uint64_t *max);
+
 /** Name of a database (for dump). */
 const char *store_db_name(enum store_db db);
 

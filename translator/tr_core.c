@@ -123,6 +123,25 @@ void tr_commit(struct translator *tr)
 }
 
 
+bool tr_admit(struct translator *tr)
+{
+	uint64_t used, max;
+	bool full;
+
+	store_fill(tr_txn(tr), &used, &max);
+	full = max && used * 100 >= max * STORE_HIGH_WATER;
+	if (full != tr->store_full)
+		log_warn(full ? "store %llu%% full: new messages and calls are "
+				"refused until it drains"
+			      : "store %llu%% full: new work accepted again",
+			 (unsigned long long)(max ? used * 100 / max : 0));
+	tr->store_full = full;
+	if (full)
+		store_count(tr_txn(tr), "store.refused", 1);
+	return !full;
+}
+
+
 int tr_frame_begin(struct translator *tr)
 {
 	return store_txn_err(tr_txn(tr));

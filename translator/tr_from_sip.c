@@ -56,6 +56,25 @@ static void reply(struct translator *tr, const struct call_ev *e,
 }
 
 
+/* 503 with Retry-After: not now (full store, late request). */
+static void reply_later(struct translator *tr, const struct call_ev *e,
+			uint32_t retry_after)
+{
+	struct tr_sip_reply rp = {.tx = e->tx,
+				  .src = e->src,
+				  .raw = e->raw,
+				  .scode = 503,
+				  .reason = "Service Unavailable",
+				  .retry_after = retry_after};
+
+	if (!pl_strcmp(&e->msg->met, "ACK"))
+		return;
+	log_info("%r %r from %s: 503 (retry after %us)", &e->msg->met,
+		 &e->msg->callid, e->src, retry_after);
+	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
 /* The methods the gateway knows (tr_sip_out.c writes them as Allow). */
 static bool known(const struct pl *met)
 {
@@ -80,6 +99,8 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 					   &msg->from.tag);
 		if (id)
 			(void)tr_call_apply(tr, id, CE_S_INVITE_AGAIN, e);
+		else if (!tr_admit(tr))
+			reply_later(tr, e, 30);
 		else
 			(void)tr_call_apply(tr, 0, CE_S_INVITE, e);
 		return;
@@ -92,7 +113,10 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 		return;
 	}
 	if (!pl_strcmp(&msg->met, "MESSAGE") && !pl_isset(&msg->to.tag)) {
-		tr_msg_from_sip(tr, msg, e->tx, e->src, &e->raw);
+		if (!tr_admit(tr))
+			reply_later(tr, e, 30);
+		else
+			tr_msg_from_sip(tr, msg, e->tx, e->src, &e->raw);
 		return;
 	}
 	if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
@@ -198,18 +222,9 @@ void tr_from_sip_refuse(struct translator *tr, const struct m_sip_in_request *m,
 	pl_strcpy(&m->src, src, sizeof(src));
 	e.src = src;
 	e.msg = msg;
-	if (err == ENOSPC || err == ETIMEDOUT) {
-		struct tr_sip_reply rp = {.tx = e.tx,
-					  .src = e.src,
-					  .raw = e.raw,
-					  .scode = 503,
-					  .reason = "Service Unavailable",
-					  .retry_after =
-						  err == ENOSPC ? 30 : 5};
-		if (pl_strcmp(&msg->met, "ACK"))
-			(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0},
-					     &rp);
-	} else
+	if (err == ENOSPC || err == ETIMEDOUT)
+		reply_later(tr, &e, err == ENOSPC ? 30 : 5);
+	else
 		reply(tr, &e, 500, "Server Internal Error");
 out:
 	mem_deref(msg);

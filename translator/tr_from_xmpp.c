@@ -44,12 +44,27 @@ static void jmi_in(struct translator *tr, xmpp_stanza_t *st, xmpp_stanza_t *c)
 }
 
 
+/* New work while the store is full (tr_admit): resource-constraint. */
+static void refuse_full(struct translator *tr, xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *r = xu_error_reply(tr->xctx, st, "resource-constraint",
+					  "the gateway is full; try later");
+
+	tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, r);
+	xmpp_stanza_release(r);
+}
+
+
 static void message_in(struct translator *tr, xmpp_stanza_t *st)
 {
 	xmpp_stanza_t *jmi = xu_child_ns(st, NS_JMI);
+	const char *type = xu_attr(st, "type");
 
 	if (jmi)
 		jmi_in(tr, st, jmi);
+	else if (strcmp(type, "error") &&
+		 xmpp_stanza_get_child_by_name(st, "body") && !tr_admit(tr))
+		refuse_full(tr, st);
 	else
 		tr_msg_from_xmpp(tr, st);
 }
@@ -103,7 +118,10 @@ static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
 		return;
 	}
 	if (!strcmp(type, "set") && !strcmp(action, "session-initiate")) {
-		(void)tr_call_apply(tr, 0, CE_X_INITIATE, &e);
+		if (!tr_admit(tr))
+			refuse_full(tr, iq);
+		else
+			(void)tr_call_apply(tr, 0, CE_X_INITIATE, &e);
 		return;
 	}
 	/* everything else acts on an existing session of the sender's */

@@ -15,7 +15,9 @@
  *   any      ME_BOUNCED (XMPP error for  a SIP MESSAGE telling
  *            a chat we delivered, from   the SIP sender        -> DONE
  *            its recipient, the first)
- *   DONE     ME_EXPIRED                  forget it (and its dedup key)
+ *   PENDING  ME_EXPIRED (PENDING_MS)     as ME_FAILED / ME_BOUNCED:
+ *                                        the sender is told  -> DONE
+ *   DONE     ME_EXPIRED (RETAIN_MS)      forget it (and its dedup key)
  *   (other)  (any)                       nothing: a late duplicate
  *
  * DONE records stay RETAIN_MS so that a retransmitted SIP MESSAGE is
@@ -35,8 +37,9 @@
 #include "xmpp_util.h"
 
 enum {
-	RETAIN_MS = 5 * 60 * 1000, /* > SIP Timer F, covers retransmissions */
-	MF_RECEIPT = 1,            /* XEP-0184 receipt requested */
+	RETAIN_MS = 5 * 60 * 1000,   /* > SIP Timer F, covers retransmissions */
+	PENDING_MS = 10 * 60 * 1000, /* undelivered by then: back to sender */
+	MF_RECEIPT = 1,              /* XEP-0184 receipt requested */
 };
 
 enum msg_event { ME_DELIVERED, ME_FAILED, ME_BOUNCED, ME_EXPIRED };
@@ -125,17 +128,20 @@ static int msg_emit(struct translator *tr, uint64_t id, const struct msgrec *r)
 }
 
 
-/* Store a new pending message and stage its delivery. */
-static uint64_t msg_create(struct translator *tr, struct msgrec *r)
+/* Store a new pending message (id: allocated already, or 0) and stage its
+ * delivery; it fails back to its sender if still pending at PENDING_MS. */
+static uint64_t msg_create_id(struct translator *tr, struct msgrec *r,
+			      uint64_t id)
 {
-	uint64_t id = store_next_id(tr_txn(tr));
-
+	if (!id)
+		id = store_next_id(tr_txn(tr));
 	r->state = MS_PENDING;
 	r->created = wall_ms();
 	if ((r->kind == MK_CHAT_X2S || r->kind == MK_SNOTICE) && !r->callid)
 		re_sdprintf(&r->callid, "%016llx@xsgw",
 			    (unsigned long long)random_u64());
 	msg_save(tr, id, r);
+	tr_deadline(tr, r->created + PENDING_MS, OWN_MSG, id);
 	if (msg_emit(tr, id, r))
 		log_error("msg %llu: cannot stage its delivery",
 			  (unsigned long long)id);
@@ -143,6 +149,12 @@ static uint64_t msg_create(struct translator *tr, struct msgrec *r)
 	log_debug("msg %llu: new %s", (unsigned long long)id,
 		  msgrec_kind_name[r->kind]);
 	return id;
+}
+
+
+static uint64_t msg_create(struct translator *tr, struct msgrec *r)
+{
+	return msg_create_id(tr, r, 0);
 }
 
 
@@ -177,6 +189,7 @@ struct msg_ev {
 
 static void done(struct translator *tr, uint64_t id, struct msgrec *r)
 {
+	tr_deadline_del(tr, r->created + PENDING_MS, OWN_MSG, id);
 	r->state = MS_DONE;
 	tr_deadline(tr, wall_ms() + RETAIN_MS, OWN_MSG, id);
 }
@@ -254,6 +267,30 @@ static void bounced(struct translator *tr, uint64_t id, struct msgrec *r,
 }
 
 
+/* Pending for PENDING_MS (a front or its server away that long): the
+ * sender learns it failed, and its outbox entry is not replayed any more
+ * (tr_msg_wants). */
+static void expired_pending(struct translator *tr, uint64_t id,
+			    struct msgrec *r)
+{
+	static const struct msg_ev timeout = {
+		.scode = 408,
+		.reason = "Not Delivered In Time",
+		.cond = "remote-server-timeout",
+		.text = "not delivered within 10 minutes"};
+
+	log_info("msg %llu: %s pending too long", (unsigned long long)id,
+		 msgrec_kind_name[r->kind]);
+	if (r->kind == MK_CHAT_X2S)
+		failed(tr, id, r, &timeout);
+	else if (r->kind == MK_CHAT_S2X)
+		bounced(tr, id, r, &timeout);
+	else
+		done(tr, id,
+		     r); /* a notice, receipt or error: no one to tell */
+}
+
+
 /* A bounce counts once, and only from the account the chat was written to
  * (the server answers for it): anyone else's is a forgery. */
 static bool bounce_genuine(const struct msgrec *r, const struct msg_ev *e)
@@ -305,6 +342,10 @@ static void msg_apply(struct translator *tr, uint64_t id, enum msg_event ev,
 		bounced(tr, id, &r, e);
 		break;
 	case ME_EXPIRED:
+		if (r.state == MS_PENDING) {
+			expired_pending(tr, id, &r);
+			break;
+		}
 		if (r.state != MS_DONE)
 			goto out;
 		if (r.dkey && *r.dkey &&
@@ -339,6 +380,16 @@ void tr_msg_outcome(struct translator *tr, uint64_t id,
 void tr_msg_expired(struct translator *tr, uint64_t id)
 {
 	msg_apply(tr, id, ME_EXPIRED, NULL);
+}
+
+
+bool tr_msg_wants(struct translator *tr, uint64_t id)
+{
+	struct msgrec r = {0};
+	bool pending = !msg_load(tr, id, &r) && r.state == MS_PENDING;
+
+	msgrec_reset(&r);
+	return pending;
 }
 
 
@@ -591,18 +642,14 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	re_sdprintf(&r.dkey, "%b", key, kl);
 	r.xid = dup_or_null(xu_id(xid, sizeof(xid), XU_ID_MSG, id));
 	r.scode = 202;
-	r.state = MS_PENDING;
-	r.created = wall_ms();
 	if (!r.body || !r.dkey || !r.sfrom || !r.sto) {
 		msg_reply(tr, msg, tx, src, raw, 500, "Server Internal Error");
 		goto out;
 	}
-	msg_save(tr, id, &r);
+	msg_create_id(tr, &r, id);
 	key_id(k, id);
 	store_put(tr_txn(tr), DB_MSGKEY, key, kl, k, 8);
-	store_count(tr_txn(tr), "messages.accepted", 1);
 	msg_reply(tr, msg, tx, src, raw, 202, "Accepted");
-	(void)msg_emit(tr, id, &r);
 	log_debug("msg %llu: SIP MESSAGE from %s accepted for %s (src %s)",
 		  (unsigned long long)id, r.sfrom, jid, src);
 out:

@@ -112,8 +112,10 @@ int tr_out_take(struct translator *tr, enum proc_id front, uint64_t out,
 struct replay {
 	struct translator *tr;
 	enum proc_id front;
+	tr_out_wanted_h *wanted;
 	uint8_t prefix[4];
 	unsigned n;
+	struct mbuf *stale; /* keys of entries nobody wants any more */
 };
 
 
@@ -135,20 +137,42 @@ static bool replay_visit(const void *k, size_t kl, const void *v, size_t vl,
 		fbuf_reset(&fb);
 		return true;
 	}
+	/* a response is always owed (someone waits for it); a request or a
+	 * stanza only while its owner wants it */
+	if (c->wanted && r.type != MSG_SIP_OUT_RESPONSE &&
+	    !c->wanted(c->tr,
+		       (struct tr_owner){r.owner_kind < OWN_COUNT ? r.owner_kind
+								  : OWN_NONE,
+					 r.owner})) {
+		fbuf_reset(&fb);
+		(void)mbuf_write_mem(c->stale, k, kl);
+		return true;
+	}
 	tr_after_commit(c->tr, c->front, &fb);
 	c->n++;
 	return true;
 }
 
 
-void tr_out_replay(struct translator *tr, enum proc_id front)
+void tr_out_replay(struct translator *tr, enum proc_id front,
+		   tr_out_wanted_h *wanted)
 {
-	struct replay c = {tr, front, {0}, 0};
+	struct replay c = {tr, front, wanted, {0}, 0, mbuf_alloc(64)};
+	size_t dropped;
 
+	if (!c.stale)
+		return;
 	key_outbox_prefix(c.prefix, front);
 	store_scan(tr_txn(tr), DB_OUTBOX, c.prefix, sizeof(c.prefix),
 		   replay_visit, &c);
-	if (c.n)
-		log_info("re-sending %u outbox frame(s) to %s", c.n,
-			 proc_name(front));
+	dropped = c.stale->end / KEY_OUTBOX_LEN;
+	for (size_t i = 0; i < dropped; i++)
+		(void)store_del(tr_txn(tr), DB_OUTBOX,
+				c.stale->buf + i * KEY_OUTBOX_LEN,
+				KEY_OUTBOX_LEN);
+	mem_deref(c.stale);
+	if (c.n || dropped)
+		log_info("re-sending %u outbox frame(s) to %s (%zu no longer "
+			 "wanted, dropped)",
+			 c.n, proc_name(front), dropped);
 }

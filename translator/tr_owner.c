@@ -12,11 +12,20 @@ static const struct {
 	void (*outcome)(struct translator *tr, uint64_t id,
 			const struct tr_outcome *oc);
 	void (*expired)(struct translator *tr, uint64_t id);
+	bool (*wants)(struct translator *tr, uint64_t id);
 } owners[OWN_COUNT] = {
-	[OWN_NONE] = {"none", NULL, NULL},
-	[OWN_MSG] = {"msg", tr_msg_outcome, tr_msg_expired},
-	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired},
+	[OWN_NONE] = {"none", NULL, NULL, NULL},
+	[OWN_MSG] = {"msg", tr_msg_outcome, tr_msg_expired, tr_msg_wants},
+	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired, tr_call_wants},
 };
+
+
+bool tr_owner_wants(struct translator *tr, struct tr_owner owner)
+{
+	if (owner.kind < OWN_COUNT && owners[owner.kind].wants)
+		return owners[owner.kind].wants(tr, owner.id);
+	return true; /* fire and forget: a reply is always owed */
+}
 
 
 void tr_owner_outcome(struct translator *tr, struct tr_owner owner,

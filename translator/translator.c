@@ -163,7 +163,7 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 		 proc_name(p->id), h.pid, (unsigned long long)p->hwm);
 	err = proc_hello(&tr.proc, ch, p->hwm);
 	if (!err)
-		tr_out_replay(&tr, p->id);
+		tr_out_replay(&tr, p->id, tr_owner_wants);
 	return err;
 }
 

@@ -59,8 +59,12 @@ struct translator {
 	int lfd;
 	struct tmr sweep;
 	bool stopping;
+	bool store_full;  /**< above STORE_HIGH_WATER (tr_admit) */
 	xmpp_ctx_t *xctx; /**< for stanzas (parse and build) */
 };
+
+/** Percent of store.map_size above which new work is refused. */
+enum { STORE_HIGH_WATER = 80 };
 
 /** The peer of a front, or NULL. */
 struct tr_peer *tr_peer_of(struct translator *tr, enum proc_id id);
@@ -83,6 +87,15 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb);
  * channels: they replay what was not acknowledged.
  */
 void tr_commit(struct translator *tr);
+
+/**
+ * Admission: may new work (a message, a call) be taken? Not when the store
+ * is above STORE_HIGH_WATER percent of store.map_size: the rest is kept
+ * for completions, expiries and deletions, which always commit, so the
+ * gateway recovers by itself as pending work drains (F4). Callers refuse
+ * with SIP 503 + Retry-After or XMPP resource-constraint.
+ */
+bool tr_admit(struct translator *tr);
 
 /*
  * One input never wedges a direction. Around each reliable frame:
@@ -154,8 +167,17 @@ uint64_t tr_out_sip_response(struct translator *tr, struct tr_owner owner,
 int tr_out_take(struct translator *tr, enum proc_id front, uint64_t out,
 		bool remove, struct tr_owner *owner);
 
-/** Re-send the outbox of a front that (re)connected, oldest first. */
-void tr_out_replay(struct translator *tr, enum proc_id front);
+/** Does the owner still want its entry (a call still up, a message
+ * still pending)? */
+typedef bool(tr_out_wanted_h)(struct translator *tr, struct tr_owner owner);
+/**
+ * Re-send the outbox of a front that (re)connected, oldest first; entries
+ * whose owner no longer wants them (wanted, if not NULL) are deleted
+ * instead: a call that ended never rings again, an expired message is
+ * never delivered after its sender was told it failed.
+ */
+void tr_out_replay(struct translator *tr, enum proc_id front,
+		   tr_out_wanted_h *wanted);
 
 /* ---- tr_xmpp_out.c ------------------------------------------------ */
 
@@ -413,6 +435,8 @@ void tr_call_outcome(struct translator *tr, uint64_t id,
 		     const struct tr_outcome *oc);
 /** The call's deadline passed. */
 void tr_call_expired(struct translator *tr, uint64_t id);
+/** Is call id still up (its outbox entries still owed)? */
+bool tr_call_wants(struct translator *tr, uint64_t id);
 
 /* ---- tr_msg.c ----------------------------------------------------- */
 
@@ -424,8 +448,11 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 /** Outcome of an outbox entry of message id. */
 void tr_msg_outcome(struct translator *tr, uint64_t id,
 		    const struct tr_outcome *oc);
-/** The message's retention passed: forget it. */
+/** A deadline of the message passed: a pending message has waited too
+ * long (it fails back to its sender), a done one is forgotten. */
 void tr_msg_expired(struct translator *tr, uint64_t id);
+/** Is message id still pending (its delivery still owed)? */
+bool tr_msg_wants(struct translator *tr, uint64_t id);
 
 /* ---- tr_owner.c --------------------------------------------------- */
 
@@ -444,6 +471,8 @@ void tr_owner_outcome(struct translator *tr, struct tr_owner owner,
 /** MSG_OUT_DONE from a front: the entry is done, its owner hears how. */
 void tr_owner_done(struct translator *tr, enum proc_id front,
 		   const struct m_out_done *m);
+/** tr_out_wanted_h by the owner's kind. */
+bool tr_owner_wants(struct translator *tr, struct tr_owner owner);
 /** Hand an expired deadline to the owner's handler, by its kind. */
 void tr_owner_expired(struct translator *tr, enum owner_kind kind, uint64_t id);
 

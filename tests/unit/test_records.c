@@ -132,12 +132,12 @@ static void test_key_callkey_refused(void **state)
 	assert_int_equal(key_callkey(k, 4, CK_DIALOG, "ab", "c"), 0);
 	assert_int_equal(key_callkey(k, 0, CK_DIALOG, "", ""), 0);
 	/* a part over 128 bytes is keyed by its digest: any length has a
-	 * key of 1 + 21 + 1 + 21 bytes at most, the same for the same value,
+	 * key of 1 + 41 + 1 + 41 bytes at most, the same for the same value,
 	 * another for another value; the parser splits it */
 	memset(a, 'a', KEY_MAX + 1);
 	a[KEY_MAX + 1] = 0;
 	kl = key_callkey(k, sizeof(k), CK_SID, a, a);
-	assert_int_equal(kl, 1 + 21 + 1 + 21);
+	assert_int_equal(kl, 1 + 41 + 1 + 41);
 	assert_int_equal(k[1], 0x01);
 	{
 		uint8_t k2[KEY_MAX];
@@ -147,8 +147,10 @@ static void test_key_callkey_refused(void **state)
 		assert_int_equal(key_callkey(k2, sizeof(k2), CK_SID, a, a), kl);
 		assert_memory_not_equal(k, k2, kl);
 		assert_int_equal(key_callkey_parse(k2, kl, &kind, &pa, &pb), 0);
-		assert_int_equal(pa.l, 21);
-		assert_int_equal(pb.l, 21);
+		assert_int_equal(pa.l, 41);
+		assert_int_equal(pb.l, 41);
+		/* no NUL but the separator: a key is a C string up to it */
+		assert_null(memchr(k2 + 1, 0, 41));
 	}
 	/* 128 bytes stay as they are, 129 are digested */
 	a[128] = 0;
@@ -157,12 +159,12 @@ static void test_key_callkey_refused(void **state)
 	a[128] = 'a';
 	a[129] = 0;
 	assert_int_equal(key_callkey(k, sizeof(k), CK_DIALOG, a, "t"),
-			 1 + 21 + 1 + 1);
+			 1 + 41 + 1 + 1);
 	/* a value that looks like a digest is digested too: no collision */
 	a[0] = 0x01;
-	a[21] = 0;
+	a[41] = 0;
 	assert_int_equal(key_callkey(k, sizeof(k), CK_DIALOG, a, "t"),
-			 1 + 21 + 1 + 1);
+			 1 + 41 + 1 + 1);
 	assert_int_equal(key_callkey(k, 10, CK_DIALOG, a, "t"), 0);
 
 	/* the parser: an unknown kind, no NUL, too short */
@@ -230,9 +232,9 @@ static void test_key_msgdedup(void **state)
 	bp.p = big;
 	bp.l = KEY_MAX + 1;
 	kl = key_msgdedup(k, sizeof(k), &bp, 1, &empty);
-	assert_int_equal(kl, 2 + 21 + 3);
+	assert_int_equal(kl, 2 + 41 + 3);
 	assert_int_equal(key_msgdedup(k, sizeof(k), &empty, 1, &bp),
-			 2 + 3 + 21);
+			 2 + 3 + 41);
 	{
 		uint8_t k2[KEY_MAX];
 		struct pl t1 = pl_of("a\t1\tb"), t2 = pl_of("a");

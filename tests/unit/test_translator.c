@@ -3931,7 +3931,7 @@ static void test_replay_restages_pending_with_same_ids(void **state)
 	memcpy(sip[nsip].buf, ss[0].buf, ss[0].len);
 	sip[nsip++].len = ss[0].len;
 
-	tr_out_replay(&tr, PROC_SIP_FRONT);
+	tr_out_replay(&tr, PROC_SIP_FRONT, tr_owner_wants);
 	commit();
 	assert_int_equal(nx, 0);
 	assert_int_equal(ns, nsip);
@@ -3944,7 +3944,7 @@ static void test_replay_restages_pending_with_same_ids(void **state)
 		mem_deref(sip[i].buf);
 	}
 	/* the xmpp-front's own: the session-initiate */
-	tr_out_replay(&tr, PROC_XMPP_FRONT);
+	tr_out_replay(&tr, PROC_XMPP_FRONT, tr_owner_wants);
 	commit();
 	assert_int_equal(ns, 0);
 	assert_int_equal(nx, 1);
@@ -3958,7 +3958,7 @@ static void test_replay_after_done_nothing(void **state)
 
 	chat_out(false, &s);
 	respond(&s, 202, "Accepted", "t", NULL, NULL);
-	tr_out_replay(&tr, PROC_SIP_FRONT);
+	tr_out_replay(&tr, PROC_SIP_FRONT, tr_owner_wants);
 	commit();
 	assert_int_equal(nx + ns, 0);
 }
@@ -4056,6 +4056,100 @@ static void test_request_past_deadline_503(void **state)
 	commit();
 	assert_int_equal(nx, 1);
 	sresp(0, 202);
+}
+
+
+/* F4: above the high-water mark new work is refused (503 Retry-After,
+ * resource-constraint) while the rest commits; deleting what filled the
+ * store lets new work in again by itself. */
+static void test_store_full_refuses_then_recovers(void **state)
+{
+	static char chunk[1 << 20];
+	uint64_t used, max;
+	uint8_t k[8];
+	unsigned n = 0;
+	int err;
+
+	memset(chunk, 'f', sizeof(chunk));
+	for (;;) {
+		store_fill(tr_txn(&tr), &used, &max);
+		if (used * 100 >= max * STORE_HIGH_WATER)
+			break;
+		key_id(k, 0xf111000000000000ULL + n);
+		store_put(tr_txn(&tr), DB_STATS, k, sizeof(k), chunk,
+			  sizeof(chunk));
+		err = store_commit(tr.txn);
+		tr.txn = NULL;
+		if (!err)
+			n++;
+		else
+			assert_int_equal(err, EAGAIN); /* the map grew */
+	}
+	sip_message(9550, "text/plain;charset=UTF-8", "full");
+	assert_int_equal(nx, 0);
+	hdr_is(&sresp(0, 503)->hdrs, "Retry-After", "30");
+	xin("<message type='chat' id='m1' from='" ALICE_RES "' to='" BOB_GW
+	    "'><body>full</body></message>");
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("message", "error", "m1", ALICE_RES)),
+		"resource-constraint");
+	/* space returns */
+	for (unsigned i = 0; i < n; i++) {
+		key_id(k, 0xf111000000000000ULL + i);
+		store_del(tr_txn(&tr), DB_STATS, k, sizeof(k));
+	}
+	commit();
+	sip_message(9551, "text/plain;charset=UTF-8", "room again");
+	sresp(0, 202);
+	assert_int_equal(nx, 1);
+}
+
+
+/* F4: a message pending too long comes back to its sender as an error,
+ * and its delivery is never replayed after that. */
+static void test_msg_pending_expires_back_to_sender(void **state)
+{
+	struct sent s;
+	xmpp_stanza_t *m;
+	struct m_sip_out_request *rq;
+
+	/* XMPP -> SIP, the sip-front never answers */
+	chat_out(false, &s);
+	assert_int_equal(expire(), 1);
+	m = xfind("message", "error", "m1", ALICE_RES);
+	assert_string_equal(error_of(m), "remote-server-timeout");
+	tr_out_replay(&tr, PROC_SIP_FRONT, tr_owner_wants);
+	commit();
+	assert_int_equal(ns, 0);
+
+	/* SIP -> XMPP, the xmpp-front never writes it: bob is told */
+	message_in();
+	assert_true(expire() >= 1); /* and what the first part left */
+	rq = sreq(0, "MESSAGE");
+	pl_contains(&rq->body, "remote-server-timeout");
+	tr_out_replay(&tr, PROC_XMPP_FRONT, tr_owner_wants);
+	commit();
+	assert_int_equal(nx, 0);
+}
+
+
+/* F8: an INVITE (and its CANCEL) of a call that ended is never sent again
+ * to a sip-front that reconnects. */
+static void test_replay_drops_ended_call_requests(void **state)
+{
+	struct call c;
+
+	x2s_cancelling(&c);
+	assert_int_equal(expire(), 1);
+	assert_gone(&c);
+	tr_out_replay(&tr, PROC_SIP_FRONT, tr_owner_wants);
+	commit();
+	assert_int_equal(ns, 0);
+	/* and the entries are gone */
+	tr_out_replay(&tr, PROC_SIP_FRONT, NULL);
+	commit();
+	assert_int_equal(ns, 0);
 }
 
 
@@ -4421,6 +4515,9 @@ int main(void)
 		T_(test_s2x_ringing_iq_result_not_rung_nothing),
 		T_(test_msg_bounce_forged_ignored),
 		T_(test_request_past_deadline_503),
+		T_(test_store_full_refuses_then_recovers),
+		T_(test_msg_pending_expires_back_to_sender),
+		T_(test_replay_drops_ended_call_requests),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
