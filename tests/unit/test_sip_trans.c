@@ -58,6 +58,7 @@
 #include "proc.h"
 #include "sip_front.h"
 #include "tlink.h"
+#include "util.h"
 
 enum {
 	MAXREC = 64,    /**< peer messages, translator frames */
@@ -93,6 +94,8 @@ struct trec {
 	char src[64];
 	char raw[RAW_MAX];
 	size_t rawlen; /**< the whole raw's length (raw keeps RAW_MAX-1) */
+	uint64_t deadline_ms; /**< IN_REQUEST */
+	uint64_t wall;        /**< wall_ms() at arrival */
 };
 
 struct tpeer {
@@ -123,7 +126,7 @@ static struct {
 	struct tpeer tcp[NTCP];
 	struct prec recs[MAXREC];
 	unsigned nrec, over, bad;
-	char last[RAW_MAX]; /**< the last message the peer sent */
+	char last[RAW_MAX];     /**< the last message the peer sent */
 	struct cfg_net trusted; /**< sip.trusted: 127.0.0.1/32 */
 } T;
 
@@ -136,6 +139,7 @@ static struct {
 	uint8_t buf[2 * (FRAME_MAX + FRAME_HDR_SIZE)];
 	size_t n;
 	unsigned accepts, hellos, bad;
+	bool noack; /**< a stalled translator: reads, commits nothing */
 	uint32_t hproc;
 	uint64_t hboot;
 	struct trec recs[MAXREC];
@@ -278,6 +282,7 @@ static int tr_decode(struct frame *fr, struct trec *r)
 	case MSG_SIP_IN_REQUEST:
 		err = msg_dec_sip_in_request(fr, &rq);
 		r->id = rq.tx;
+		r->deadline_ms = rq.deadline_ms;
 		copy_pl(r->src, sizeof(r->src), &rq.src);
 		raw = &rq.raw;
 		break;
@@ -330,12 +335,13 @@ static void tr_frame(struct frame *fr)
 	r->type = fr->type;
 	r->seq = fr->seq;
 	r->ms = tmr_jiffies();
+	r->wall = wall_ms();
 	if (tr_decode(fr, r)) {
 		TR.bad++;
 		return;
 	}
 	TR.nrec++;
-	if (fr->seq)
+	if (fr->seq && !TR.noack)
 		tr_ack(fr->seq);
 	if (verbose)
 		fprintf(stderr, "  tr  %5llu %s id %llu %u %s rawlen %zu\n",
@@ -518,11 +524,11 @@ static void peer_tcp_conn(const struct sa *src, void *arg)
 }
 
 
-/* Send text to the front: from UDP peer via, or on TCP connection
+/* Send n bytes to the front: from UDP peer via, or on TCP connection
  * via - PEER_TCP. */
-static void peer_send_via(unsigned via, const char *text)
+static void peer_send_raw(unsigned via, const char *text, size_t n)
 {
-	struct mbuf *mb = mbuf_alloc(strlen(text) + 1);
+	struct mbuf *mb = mbuf_alloc(n + 1);
 	int err;
 
 	snprintf(T.last, sizeof(T.last), "%s", text);
@@ -530,7 +536,7 @@ static void peer_send_via(unsigned via, const char *text)
 		T.cb_errs++;
 		return;
 	}
-	err = mbuf_write_str(mb, text);
+	err = mbuf_write_mem(mb, (const uint8_t *)text, n);
 	mb->pos = 0;
 	if (!err && via >= PEER_TCP)
 		err = tcp_send(T.tcp[via - PEER_TCP].tc, mb);
@@ -539,6 +545,12 @@ static void peer_send_via(unsigned via, const char *text)
 	if (err)
 		T.cb_errs++;
 	mem_deref(mb);
+}
+
+
+static void peer_send_via(unsigned via, const char *text)
+{
+	peer_send_raw(via, text, strlen(text));
 }
 
 
@@ -806,6 +818,12 @@ static bool link_up(void)
 }
 
 
+static bool probed(void)
+{
+	return T.sf.us != NULL;
+}
+
+
 /* The SIP stack on 127.0.0.1, UDP and TCP on one free port. */
 static void front_sip(void)
 {
@@ -888,6 +906,8 @@ static void front_up(uint32_t t1, uint32_t page_ms)
 			 0);
 	assert_int_equal(tlink_alloc(&sf->tl, &sf->proc, front_frame, NULL), 0);
 	peers_listen();
+	assert_int_equal(sf_strans_probe(sf), 0); /* as main() */
+	assert_true(run_until(probed, GUARD_MS));
 	assert_true(run_until(link_up, GUARD_MS));
 	assert_int_equal(TR.hellos, 1);
 	assert_int_equal(TR.hproc, PROC_SIP_FRONT);
@@ -2084,6 +2104,380 @@ static void test_t2_caps_retransmission_intervals(void **state)
 }
 
 
+/* ---- issue 9: hardening ---- */
+
+/* F11: sip.trusted covers ACK; a 2xx is ACKed only within its dialog.
+ * Regression: an ACK was matched before the source check, by Call-ID and
+ * CSeq only. */
+static void test_strans_ack_trusted_and_matched_by_tags(void **state)
+{
+	unsigned idx[MAXREC], n;
+	const struct trec *f;
+	uint64_t t0;
+
+	front_up(T1, 60000);
+	invite_answered(0, "z9hG4bKa1", 41, &t0);
+	wait_copies(NULL, "z9hG4bKa1", 200, 2, idx);
+	/* another dialog's ACK (To-tag): not ours, the translator's */
+	peer_request(0, "ACK", "z9hG4bKa1x", "s2@peer", 1, "0000000000000bad",
+		     "");
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, 0, 1, GUARD_MS));
+	/* the right ACK from an untrusted source: dropped */
+	memcpy(T.trusted.addr, "\x7f\0\0\x02", 4);
+	peer_request(0, "ACK", "z9hG4bKa1y", "s2@peer", 1, "0000000000000abc",
+		     "");
+	n = sel(NULL, NULL, "z9hG4bKa1", 200);
+	assert_true(wait_peer(NULL, "z9hG4bKa1", 200, n + 2, GUARD_MS));
+	assert_int_equal(tr_count(MSG_OUT_DONE, 41), 0);
+	assert_int_equal(okx_count(), 1);
+	/* trusted again: it ends the 2xx */
+	memcpy(T.trusted.addr, "\x7f\0\0\x01", 4);
+	peer_request(0, "ACK", "z9hG4bKa1z", "s2@peer", 1, "0000000000000abc",
+		     "");
+	assert_true(wait_tr(MSG_OUT_DONE, 41, 1, GUARD_MS));
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	f = tr_get(MSG_OUT_DONE, 41, 0);
+	assert_int_equal(f->scode, 200);
+	assert_string_equal(f->reason, "ACK");
+	assert_int_equal(tr_count(MSG_SIP_IN_REQUEST, 0), 1);
+	f = tr_get(MSG_SIP_IN_REQUEST, 0, 0);
+	assert_non_null(strstr(f->raw, "tag=0000000000000bad"));
+	assert_int_equal(okx_count(), 0);
+}
+
+
+/* F15: bytes that must never reach the translator (its store keys, its
+ * XML) are refused at once with 400 and no frame; UTF-8 and HTAB pass.
+ * Regression: a NUL in Call-ID reset the translator link. */
+static void test_strans_control_bytes_and_bad_utf8_400(void **state)
+{
+	static const struct {
+		const char *callid, *from, *extra;
+		size_t nul_at; /**< 0: none; else a NUL at this offset of
+				  the Call-ID */
+		bool ok;
+	} cases[] = {
+		{"c1@peer", "\"Bob\" <sip:bob@example.org>", "", 3, false},
+		{"c2@peer", "\"Bob\" <sip:bob@example.org>",
+		 "Subject: a\x01z\r\n", 0, false},
+		{"c3@peer", "\"B\xff\xfe\" <sip:bob@example.org>", "", 0,
+		 false},
+		{"c4@peer", "<sip:%01bob@example.org>", "", 0, false},
+		{"c5@peer", "<sip:b%C3ob@example.org>", "", 0, false},
+		{"c6@peer", "\"Bob\" <sip:bob@example.org>",
+		 "Subject: del\x7f\r\n", 0, false},
+		{"c7@peer", "\"Zo\xc3\xab\" <sip:zo%C3%AB@example.org>",
+		 "Subject: a\tb\r\n", 0, true},
+	};
+	const size_t ncases = sizeof(cases) / sizeof(cases[0]);
+	char text[RAW_MAX], br[32];
+	unsigned nok = 0;
+
+	front_up(T1, 60000);
+	for (size_t i = 0; i < ncases; i++) {
+		int n;
+
+		snprintf(br, sizeof(br), "z9hG4bKb%zu", i);
+		n = re_snprintf(
+			text, sizeof(text),
+			"MESSAGE sip:alice@" LOCAL ":%u SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP " LOCAL ":%u;branch=%s;rport\r\n"
+			"Max-Forwards: 70\r\n"
+			"From: %s;tag=t%zu\r\n"
+			"To: <sip:alice@localhost>\r\n"
+			"Call-ID: %s\r\n"
+			"CSeq: 1 MESSAGE\r\n"
+			"%s"
+			"Content-Type: text/plain\r\n"
+			"Content-Length: 2\r\n\r\nhi",
+			sa_port(&T.sf.laddr), sa_port(&T.peer[0]), br,
+			cases[i].from, i, cases[i].callid, cases[i].extra);
+		assert_true(n > 0);
+		if (cases[i].nul_at) {
+			char *cid = strstr(text, "Call-ID: ") + 9;
+			cid[cases[i].nul_at] = '\0';
+		}
+		peer_send_raw(0, text, (size_t)n);
+		if (cases[i].ok) {
+			nok++;
+			assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(nok), 1,
+					    GUARD_MS));
+		} else
+			assert_true(wait_peer(NULL, br, 400, 1, GUARD_MS));
+	}
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	assert_int_equal(TR.nrec, nok);
+	assert_int_equal(sel(NULL, NULL, NULL, 400), ncases - nok);
+	for (size_t i = 0; i < ncases; i++) {
+		unsigned idx[4];
+
+		snprintf(br, sizeof(br), "z9hG4bKb%zu", i);
+		assert_int_equal(sel(idx, NULL, br, 0), cases[i].ok ? 0 : 1);
+	}
+}
+
+
+static bool tr_acked_all(void)
+{
+	return tlink_unacked(T.sf.tl) == 0;
+}
+
+
+/* F7: after the wait, 503 only for a request whose frame the translator
+ * has not acknowledged, and that frame carries the deadline after which a
+ * translator must not act on it; an acknowledged request waits for the
+ * translator's answer. Regression: 503 after 30 s whatever the translator
+ * had done, and the request was applied later anyway. */
+static void test_strans_503_only_unacknowledged_with_deadline(void **state)
+{
+	const uint32_t wait = 300;
+	struct m_sip_out_response rs;
+	unsigned idx[4];
+	const struct sip_msg *r;
+	const struct trec *f;
+	uint64_t t0, w0;
+
+	front_up(T1, 60000);
+	T.sf.strans_timeout_ms = wait;
+	/* a stalled translator: it reads the request, commits nothing */
+	TR.noack = true;
+	w0 = wall_ms();
+	t0 = tmr_jiffies();
+	peer_request(0, "MESSAGE", "z9hG4bKd1", "d1@peer", 1, NULL, "hi");
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(1), 1, GUARD_MS));
+	assert_true(wait_peer(NULL, "z9hG4bKd1", 503, 1, wait + GUARD_MS));
+	assert_timeout_at(T.recs[sel(idx, NULL, "z9hG4bKd1", 503) - 1].ms, t0,
+			  wait);
+	f = tr_get(MSG_SIP_IN_REQUEST, TX(1), 0);
+	/* due a sixth of the wait before the 503: a translator applying it
+	 * after the 503 finds it passed */
+	assert_in_range(f->deadline_ms, w0 + wait - wait / 6,
+			f->wall + wait - wait / 6);
+	assert_true(f->deadline_ms <= wall_ms());
+	r = rmsg(idx[0]);
+	assert_hdr(r, "Retry-After", "5");
+
+	/* the translator commits (acknowledges) but has not answered yet */
+	TR.noack = false;
+	peer_request(0, "MESSAGE", "z9hG4bKd2", "d2@peer", 1, NULL, "hi");
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(2), 1, GUARD_MS));
+	assert_true(run_until(tr_acked_all, GUARD_MS));
+	settle(wait + late() + 4 * T1);
+	assert_int_equal(sel(NULL, NULL, "z9hG4bKd2", 0), 0);
+	rs = out_resp(51, TX(2), 0xd2, 202, "Accepted", "", "");
+	assert_int_equal(sf_strans_respond(&T.sf, &rs), 0);
+	assert_true(wait_peer(NULL, "z9hG4bKd2", 202, 1, GUARD_MS));
+	/* the translator's own 503 for an expired request after ours: the
+	 * transaction is gone, nothing is sent */
+	rs = out_resp(0, TX(1), 0, 503, "Service Unavailable", "", "");
+	assert_int_equal(sf_strans_respond(&T.sf, &rs), 0);
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	assert_int_equal(sel(NULL, NULL, "z9hG4bKd1", 0), 1);
+	assert_int_equal(sel(NULL, NULL, "z9hG4bKd2", 0), 1);
+	f = tr_get(MSG_SIP_IN_REQUEST, TX(2), 0);
+	assert_true(f->deadline_ms > f->wall);
+}
+
+
+/* F8: RFC 3261 9.1, an INVITE that had a 1xx and is cancelled ends 64*T1
+ * after the CANCEL if no final response comes (487 to the translator).
+ * Regression: it lived for ever. */
+static void test_ctrans_invite_ends_64t1_after_cancel(void **state)
+{
+	struct m_sip_out_request inv, can;
+	unsigned idx[MAXREC];
+	const struct trec *f;
+	uint64_t t0;
+
+	front_up(T1, 60000);
+	inv = out_req(301, "INVITE", T.ruri[0], "z9hG4bKe1",
+		      req_hdrs(0, "INVITE", "e1@gw", 1, NULL), SDP);
+	assert_int_equal(sf_ctrans_start(&T.sf, &inv), 0);
+	wait_copies("INVITE", "z9hG4bKe1", 0, 1, idx);
+	peer_reply(&T.recs[idx[0]], 180, "Ringing", "e1");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 301, 1, GUARD_MS));
+	settle(TB / 2); /* Timer B does not run after the 1xx */
+	can = out_req(302, "CANCEL", T.ruri[0], "z9hG4bKe1",
+		      req_hdrs(0, "CANCEL", "e1@gw", 1, NULL), "");
+	t0 = tmr_jiffies();
+	assert_int_equal(sf_ctrans_start(&T.sf, &can), 0);
+	wait_copies("CANCEL", "z9hG4bKe1", 0, 1, idx);
+	peer_reply(&T.recs[idx[0]], 200, "OK", "e1");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 302, 1, GUARD_MS));
+	/* no 487 from the callee */
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 301, 2, TB + GUARD_MS));
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	f = tr_get(MSG_SIP_IN_RESPONSE, 301, 1);
+	assert_int_equal(f->scode, 487);
+	assert_int_equal(f->rawlen, 0);
+	assert_timeout_at(f->ms, t0, TB);
+	f = tr_get(MSG_SIP_IN_RESPONSE, 302, 0);
+	assert_int_equal(f->scode, 200);
+	assert_int_equal(creqs_count(), 0);
+}
+
+
+/* The SDP of a WebRTC offer: enough to leave UDP_MAX behind. */
+static const char *big_body(void)
+{
+	static char b[3001];
+
+	memset(b, 'a', sizeof(b) - 1);
+	memcpy(b, "v=0\r\n", 5);
+	return b;
+}
+
+
+/* Issue 9 point 3, RFC 3261 18.1.1: a request on TCP only for its size is
+ * retried over UDP when TCP is refused (a UDP-only phone), with its Via
+ * naming UDP and UDP retransmissions. Regression: it waited for Timer B. */
+static void test_ctrans_big_request_tcp_refused_then_udp(void **state)
+{
+	struct m_sip_out_request m;
+	unsigned idx[MAXREC], n;
+	const struct sip_msg *r;
+	const struct trec *f;
+	uint64_t t0;
+
+	front_up(T1, 60000);
+	/* peer 1 has no TCP listener: TCP to it is refused */
+	m = out_req(401, "INVITE", T.ruri[1], "z9hG4bKf1",
+		    req_hdrs(0, "INVITE", "f1@gw", 1, NULL), big_body());
+	t0 = tmr_jiffies();
+	assert_int_equal(sf_ctrans_start(&T.sf, &m), 0);
+	n = wait_copies("INVITE", "z9hG4bKf1", 0, 3, idx);
+	peer_reply(&T.recs[idx[n - 1]], 180, "Ringing", "f1");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 401, 1, GUARD_MS));
+	peer_reply(&T.recs[idx[0]], 486, "Busy Here", "f1");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 401, 2, GUARD_MS));
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(T.recs[idx[i]].via, 1);
+	r = rmsg(idx[0]);
+	assert_int_equal(r->via.tp, SIP_TRANSP_UDP);
+	assert_int_equal(pl_u32(&r->clen), strlen(big_body()));
+	assert_true(T.recs[idx[0]].ms < t0 + TB / 4);
+	assert_true(rsame(idx[0], idx[n - 1]));
+	f = tr_get(MSG_SIP_IN_RESPONSE, 401, 1);
+	assert_int_equal(f->scode, 486);
+}
+
+
+static bool outcome_402_403(void)
+{
+	return tr_count(MSG_SIP_IN_RESPONSE, 402) &&
+	       tr_count(MSG_SIP_IN_RESPONSE, 403);
+}
+
+
+/* Issue 9 point 3, RFC 3261 8.1.3.1: a transport error is a 503 outcome
+ * at once: TCP refused where TCP was asked for, and an ICMP port
+ * unreachable for the UDP retry of a big request (nobody listens).
+ * Regression: 408 at Timer B. */
+static void test_ctrans_transport_errors_503_at_once(void **state)
+{
+	struct m_sip_out_request m1, m2;
+	struct udp_sock *gone = NULL;
+	char ruri1[80], ruri2[80];
+	struct sa any, dead;
+	const struct trec *f;
+	uint64_t t0;
+
+	front_up(T1, 60000);
+	assert_int_equal(sa_set_str(&any, LOCAL, 0), 0);
+	assert_int_equal(udp_listen(&gone, &any, NULL, NULL), 0);
+	assert_int_equal(udp_local_get(gone, &dead), 0);
+	gone = mem_deref(gone); /* a port nobody listens on */
+	re_snprintf(ruri1, sizeof(ruri1), "%s;transport=tcp", T.ruri[1]);
+	re_snprintf(ruri2, sizeof(ruri2), "sip:bob@%J", &dead);
+	m1 = out_req(402, "MESSAGE", ruri1, "z9hG4bKg1",
+		     req_hdrs(0, "MESSAGE", "g1@gw", 1, NULL), "small");
+	m2 = out_req(403, "INVITE", ruri2, "z9hG4bKg2",
+		     req_hdrs(1, "INVITE", "g2@gw", 1, NULL), big_body());
+	t0 = tmr_jiffies();
+	assert_int_equal(sf_ctrans_start(&T.sf, &m1), 0);
+	assert_int_equal(sf_ctrans_start(&T.sf, &m2), 0);
+	assert_true(run_until(outcome_402_403, TB / 2));
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	f = tr_get(MSG_SIP_IN_RESPONSE, 402, 0);
+	assert_int_equal(f->scode, 503);
+	assert_int_equal(f->rawlen, 0);
+	assert_true(f->ms < t0 + TB / 4);
+	f = tr_get(MSG_SIP_IN_RESPONSE, 403, 0);
+	assert_int_equal(f->scode, 503);
+	assert_true(f->ms < t0 + TB / 4);
+	assert_int_equal(TR.nrec, 2);
+	assert_int_equal(creqs_count(), 0);
+	assert_int_equal(sel(NULL, NULL, NULL, 0), 0);
+}
+
+
+/* A MESSAGE of n bytes in all from UDP peer 0. */
+static size_t big_message(char *text, size_t sz, const char *branch, size_t n)
+{
+	int hl = re_snprintf(text, sz,
+			     "MESSAGE sip:alice@" LOCAL ":%u SIP/2.0\r\n"
+			     "Via: SIP/2.0/UDP " LOCAL ":%u;branch=%s;rport\r\n"
+			     "Max-Forwards: 70\r\n"
+			     "From: <sip:bob@example.org>;tag=big\r\n"
+			     "To: <sip:alice@localhost>\r\n"
+			     "Call-ID: %s@peer\r\n"
+			     "CSeq: 1 MESSAGE\r\n"
+			     "Content-Type: text/plain\r\n"
+			     "Content-Length: %05zu\r\n\r\n",
+			     sa_port(&T.sf.laddr), sa_port(&T.peer[0]), branch,
+			     branch, (size_t)0);
+	char digits[8];
+	size_t body;
+
+	assert_true(hl > 0 && (size_t)hl < n && n < sz);
+	body = n - (size_t)hl;
+	snprintf(digits, sizeof(digits), "%05zu", body);
+	memcpy(strstr(text, "Content-Length: ") + 16, digits, 5);
+	memset(text + hl, 'm', body);
+	text[n] = '\0';
+	return n;
+}
+
+
+/* F18: UDP requests are read whole up to 64 KiB (RFC 3261 18.1.1), and
+ * one too large for a frame is answered 413. Regression: libre read 8 KiB
+ * and answered "400 Content-Length Mismatch". */
+static void test_strans_udp_64k_read_whole_or_413(void **state)
+{
+	static char text[65536];
+	size_t n1, n2;
+	const struct trec *f;
+
+	front_up(T1, 60000);
+	n1 = big_message(text, sizeof(text), "z9hG4bKu1", 20000);
+	peer_send_raw(0, text, n1);
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(1), 1, GUARD_MS));
+	/* the largest UDP datagram: over the frame limit with its header */
+	n2 = big_message(text, sizeof(text), "z9hG4bKu2", 65507);
+	peer_send_raw(0, text, n2);
+	assert_true(wait_peer(NULL, "z9hG4bKu2", 413, 1, GUARD_MS));
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	f = tr_get(MSG_SIP_IN_REQUEST, TX(1), 0);
+	assert_int_equal(f->rawlen, n1);
+	assert_int_equal(TR.nrec, 1);
+	assert_int_equal(sel(NULL, NULL, "z9hG4bKu1", 0), 0);
+}
+
+
 static int group_setup(void **state)
 {
 	verbose = getenv("XSGW_TEST_TIMES") != NULL;
@@ -2122,6 +2516,13 @@ int main(void)
 		T_(test_strans_cancel_reported_without_tx),
 		T_(test_strans_tx_of_previous_front_not_a_live_one),
 		T_(test_t2_caps_retransmission_intervals),
+		T_(test_strans_ack_trusted_and_matched_by_tags),
+		T_(test_strans_control_bytes_and_bad_utf8_400),
+		T_(test_strans_503_only_unacknowledged_with_deadline),
+		T_(test_ctrans_invite_ends_64t1_after_cancel),
+		T_(test_ctrans_big_request_tcp_refused_then_udp),
+		T_(test_ctrans_transport_errors_503_at_once),
+		T_(test_strans_udp_64k_read_whole_or_413),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
