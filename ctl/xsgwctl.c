@@ -620,7 +620,7 @@ static int cmd_stats(void)
 	struct store *s;
 	struct store_txn *t;
 	struct odict *o = NULL;
-	uint64_t map, used, calls = 0;
+	uint64_t map, used, calls = 0, in_use, max;
 	int err;
 
 	if ((err = open_read(&s, &t)))
@@ -630,6 +630,7 @@ static int cmd_stats(void)
 		err = ctl_call(&fb, status_frame, &sc);
 	fbuf_reset(&fb);
 	store_size(s, &map, &used);
+	store_fill(t, &in_use, &max);
 	if (json)
 		odict_alloc(&o, 32);
 	store_scan(t, DB_STATS, NULL, 0, stats_visit, o);
@@ -645,6 +646,11 @@ static int cmd_stats(void)
 		odict_entry_add(o, "store.map_bytes", ODICT_INT, (int64_t)map);
 		odict_entry_add(o, "store.used_bytes", ODICT_INT,
 				(int64_t)used);
+		odict_entry_add(o, "store.max_bytes", ODICT_INT, (int64_t)max);
+		odict_entry_add(o, "store.in_use_bytes", ODICT_INT,
+				(int64_t)in_use);
+		odict_entry_add(o, "store.fill_percent", ODICT_INT,
+				(int64_t)(max ? in_use * 100 / max : 0));
 		if (!err)
 			odict_entry_add(o, "workers.restarts", ODICT_INT,
 					(int64_t)sc.restarts);
@@ -658,6 +664,13 @@ static int cmd_stats(void)
 		       (unsigned long long)map);
 		printf("%-28s %llu\n", "store.used_bytes",
 		       (unsigned long long)used);
+		printf("%-28s %llu\n", "store.max_bytes",
+		       (unsigned long long)max);
+		printf("%-28s %llu\n", "store.in_use_bytes",
+		       (unsigned long long)in_use);
+		/* new work is refused above STORE_HIGH_WATER (80) percent */
+		printf("%-28s %llu\n", "store.fill_percent",
+		       (unsigned long long)(max ? in_use * 100 / max : 0));
 		if (!err)
 			printf("%-28s %u\n", "workers.restarts", sc.restarts);
 		else

@@ -63,7 +63,8 @@ class Gateway:
                     "reconnect_backoff_ms: [50, 500]}\n"
                     % over.get("xmpp_port", 5347))
             f.write("sip: {%s}\n" % ", ".join("%s: %s" % kv for kv in sip.items()))
-            f.write("store: {path: %s/store, map_size: 64MiB}\n" % tmp)
+            f.write("store: {path: %s/store, map_size: %s}\n"
+                    % (tmp, over.get("store_map", "64MiB")))
             f.write("runtime: {dir: %s/run}\n" % tmp)
             f.write("supervisor: {%s}\n" % ", ".join("%s: %s" % kv for kv in sup.items()))
             f.write("log: {level: %s}\n" % over.get("log_level", os.environ.get("XSGW_LOG_LEVEL", "info")))
