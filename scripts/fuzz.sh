@@ -1,12 +1,30 @@
 #!/bin/sh
-# make fuzz: build the libFuzzer targets with clang and run each briefly
-# (FUZZ_SECONDS each). Crashes are written to build-fuzz/.
+# make fuzz: build the libFuzzer targets with clang and run each for
+# FUZZ_SECONDS (default 30; FUZZ_SECONDS=600 make fuzz for the 10-minute
+# runs), one after the other, then print per target its executions and
+# whether it crashed. Exit status 1 if any target crashed.
+#
+#   fuzz_frame    frame_parse, every msg_dec_* (msg.h), every record decoder
+#                 (msgrec, callrec, outrec, presrec, rxrec) and key parser
+#                 (keys.h); the xmpp-front's and sip-front's frame parsing is
+#                 these same decoders
+#   fuzz_jsdp     SDP -> struct jsdp -> Jingle and SDP (offer and answer),
+#                 Jingle -> struct jsdp -> SDP and Jingle
+#   fuzz_tr_sip   SIP requests and responses into the translator
+#                 (tr_from_sip_request/response) over a store with a call in
+#                 every state (tests/fuzz/tr_harness.h)
+#   fuzz_tr_xmpp  stanzas into the translator (tr_from_xmpp), same harness
+#
+# FUZZ_TARGETS="tr_sip tr_xmpp" runs only those. Crashes are written to
+# build-fuzz/<target>-crash-*; the corpus grown is kept in
+# build-fuzz/corpus-<target> (seeds: tests/fuzz/seeds-*, and below).
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp}
 B=build-fuzz
-mkdir -p $B
-F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe)"
+mkdir -p $B $B/obj
+F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
 
 # frames, every message decoder, every record decoder and key parser
 # (store.c for the record and key helpers, which needs log.c and util.c)
@@ -17,6 +35,22 @@ clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
 	$(pkg-config --libs libre libstrophe)
+
+# the translator without its main (as the Makefile's libtranslator) and all
+# of shared/, compiled once for both translator targets; store_commit is
+# wrapped so that every iteration's transaction is aborted
+TR_OBJS=
+for c in translator/*.c shared/*.c tests/fuzz/tr_harness.c; do
+	[ "$c" = translator/translator.c ] && continue
+	o=$B/obj/$(echo "$c" | tr / _ | sed 's/\.c$/.o/')
+	clang $F -Itests/fuzz -c -o "$o" "$c"
+	TR_OBJS="$TR_OBJS $o"
+done
+for t in tr_sip tr_xmpp; do
+	clang $F -Itests/fuzz -Wl,--wrap=store_commit -o $B/fuzz_$t \
+		tests/fuzz/fuzz_$t.c $TR_OBJS \
+		$(pkg-config --libs libre libstrophe lmdb yaml-0.1)
+done
 
 mkdir -p $B/corpus-frame $B/corpus-jsdp
 # seeds: the real SDPs (first byte 0/1: SDP as initiator/responder)
@@ -71,5 +105,45 @@ b 0 0 0 0 0 0 1 0 2 0 0 0 0 0 0 0 9 > $C/key_deadline
 b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 { printf 'salice@localhost'; b 0; printf 'sid1'; } > $C/key_callkey
 
-$B/fuzz_frame -max_total_time="$FUZZ_SECONDS" -max_len=4096 $B/corpus-frame -artifact_prefix=$B/
-$B/fuzz_jsdp -max_total_time="$FUZZ_SECONDS" -max_len=8192 $B/corpus-jsdp -artifact_prefix=$B/
+
+mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp
+SEEDS_frame=
+SEEDS_jsdp=
+SEEDS_tr_sip=tests/fuzz/seeds-sip
+SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
+LEN_frame=4096
+LEN_jsdp=8192
+LEN_tr_sip=16384
+LEN_tr_xmpp=16384
+DICT_tr_sip=-dict=tests/fuzz/sip.dict
+DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
+
+summary=$B/summary.txt
+: > $summary
+failed=0
+for t in $FUZZ_TARGETS; do
+	eval "seeds=\$SEEDS_$t len=\$LEN_$t dict=\$DICT_$t"
+	log=$B/fuzz_$t.log
+	echo "== fuzz_$t: $FUZZ_SECONDS s (log: $log)"
+	# -close_fd_mask=2: the translator's own log lines are not wanted;
+	# libFuzzer and the sanitizers still report on a copy of stderr
+	rc=0
+	$B/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len="$len" $dict \
+		-timeout=30 -print_final_stats=1 -close_fd_mask=2 \
+		-artifact_prefix=$B/fuzz_$t- $B/corpus-$t $seeds \
+		> "$log" 2>&1 || rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	secs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	if [ "$rc" = 0 ]; then
+		verdict="no crash"
+	else
+		verdict="CRASH (exit $rc): $(grep -m 1 -o "Test unit written to .*" "$log" || echo see $log)"
+		failed=1
+		tail -n 60 "$log"
+	fi
+	printf '%-13s %12s execs (%s/s) in %s s: %s\n' "fuzz_$t" "${execs:-?}" \
+		"${secs:-?}" "$FUZZ_SECONDS" "$verdict" | tee -a $summary
+done
+echo "== summary ($summary)"
+cat $summary
+exit $failed
