@@ -11,7 +11,15 @@
  * SDP buffer or the libstrophe stanza): the input must outlive the model.
  * Every array has a fixed bound; input beyond it is refused (EOVERFLOW), never
  * truncated silently. Errors carry a human-readable reason for the peer
- * (a SIP 488/400 reason phrase, an XMPP <bad-request/> text).
+ * (a SIP 488/400 reason phrase, an XMPP <bad-request/> text); it names the
+ * field, never quotes a value that is not printable ASCII.
+ *
+ * Both decoders refuse a value the other side cannot carry as it is: a
+ * token (names, ICE credentials, candidate fields, fingerprints, ...) with
+ * a space or a byte outside printable ASCII, a text (parameter values,
+ * rtcp-fb subtypes, ssrc attribute values, SDES session parameters) with a
+ * control character or that is not UTF-8. So a Jingle value never adds an
+ * SDP line, and an SDP value always makes XML a server takes.
  *
  * Covered: XEP-0167 payload types/parameters/ptime/encryption (SDES), XEP-0176
  * ICE-UDP (ufrag, pwd, candidates), XEP-0177 Raw UDP, XEP-0293 rtcp-fb (per
@@ -179,7 +187,8 @@ struct jsdp *jsdp_alloc(void);
  * Decode an SDP body (RFC 8866; CRLF or LF line ends).
  * @param author_is_initiator  the SDP's author is the Jingle initiator
  *        (decides what sendonly/recvonly mean as Jingle senders)
- * @return 0, EBADMSG (malformed; reason in eb) or EOVERFLOW (a bound)
+ * @return 0, EBADMSG (malformed, or a value Jingle cannot carry; reason
+ *         in eb) or EOVERFLOW (a bound)
  */
 int jsdp_sdp_decode(struct jsdp *m, const struct pl *sdp,
 		    bool author_is_initiator, char *eb, size_t ebsz);
@@ -200,7 +209,12 @@ int jsdp_frag_encode(struct mbuf *mb, const struct jsdp *m);
 
 /**
  * Decode the <content/> and <group/> children of a <jingle/> element
- * (Jingle senders are absolute: no perspective is needed).
+ * (Jingle senders are absolute: no perspective is needed). Refused as
+ * malformed: a content without name or creator, with neither description
+ * nor transport, or with two of either; a required attribute missing or
+ * not among its values (a number that is not one, a dynamic payload type
+ * without name and clockrate, a candidate's protocol or type, a DTLS
+ * setup); a group naming no content; a value SDP cannot carry.
  * @return 0, EBADMSG (reason in eb) or EOVERFLOW
  */
 int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
