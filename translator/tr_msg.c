@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <re.h>
 #include "addr.h"
+#include "frame.h"
 #include "keys.h"
 #include "log.h"
 #include "msgrec.h"
@@ -43,6 +44,26 @@ enum {
 };
 
 enum msg_event { ME_DELIVERED, ME_FAILED, ME_BOUNCED, ME_EXPIRED };
+
+/* The largest body carried either way: with the addresses and the rest of
+ * the stanza or request it still fits one frame (FRAME_MAX), and so does
+ * an error that returns it. */
+enum { BODY_MAX = FRAME_MAX / 2 - 4096 };
+
+
+/* The length of text once XML-escaped, at most (libstrophe escapes & < >
+ * " and '). */
+static size_t xml_text_len(const char *s, size_t n)
+{
+	size_t l = 0;
+
+	for (size_t i = 0; i < n; i++)
+		l += s[i] == '&'                   ? 5
+		     : s[i] == '<' || s[i] == '>'  ? 4
+		     : s[i] == '"' || s[i] == '\'' ? 6
+						   : 1;
+	return l;
+}
 
 #define CTYPE_TEXT "text/plain;charset=UTF-8"
 
@@ -483,6 +504,12 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 				 "only chat messages are carried to SIP", body);
 		goto out;
 	}
+	if (xml_text_len(body, strlen(body)) > BODY_MAX) {
+		/* a MESSAGE must fit a frame to the sip-front (F6) */
+		reply_xmpp_error(tr, to, from, id, "policy-violation",
+				 "message too large for SIP", NULL);
+		goto out;
+	}
 	xu_bare(from, bare, sizeof(bare));
 	if (addr_user_to_sip(cfg, bare, furi, sizeof(furi))) {
 		reply_xmpp_error(tr, to, from, id, "forbidden",
@@ -608,6 +635,12 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	if (!utf8_xml_valid((const char *)body, blen)) {
 		msg_reply(tr, msg, tx, src, raw, 400,
 			  "Body Is Not Valid UTF-8 Text");
+		return;
+	}
+	/* refused before it is accepted, not lost after a 202 (F6) */
+	if (xml_text_len((const char *)body, blen) > BODY_MAX) {
+		msg_reply(tr, msg, tx, src, raw, 413,
+			  "Request Entity Too Large");
 		return;
 	}
 	/* the recipient: Request-URI, or To when the R-URI names the

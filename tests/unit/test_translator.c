@@ -4153,6 +4153,44 @@ static void test_replay_drops_ended_call_requests(void **state)
 }
 
 
+/* F6: nothing larger than a frame is dropped after it was accepted: an
+ * oversize MESSAGE is 413 before its 202, an oversize chat comes back to
+ * its sender as policy-violation. */
+static void test_msg_oversize_refused_up_front(void **state)
+{
+	static char body[40001], xml[BIG * 4], raw[BIG * 4];
+
+	memset(body, 'a', sizeof(body) - 1);
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"), "text/plain",
+		body);
+	sip_in(9560, raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 413);
+	assert_false(dedup_key());
+	/* what counts is the escaped size: 10 000 quotes are 60 000 bytes */
+	memset(body, '"', 10000);
+	body[10000] = 0;
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"), "text/plain",
+		body);
+	sip_in(9561, raw);
+	sresp(0, 413);
+
+	memset(body, 'b', 30000);
+	body[30000] = 0;
+	snprintf(xml, sizeof(xml),
+		 "<message type='chat' id='big' from='" ALICE_RES
+		 "' to='" BOB_GW "'><body>%s</body></message>",
+		 body);
+	xin("%s", xml);
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("message", "error", "big", ALICE_RES)),
+		"policy-violation");
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4518,6 +4556,7 @@ int main(void)
 		T_(test_store_full_refuses_then_recovers),
 		T_(test_msg_pending_expires_back_to_sender),
 		T_(test_replay_drops_ended_call_requests),
+		T_(test_msg_oversize_refused_up_front),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
