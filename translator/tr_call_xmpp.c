@@ -334,8 +334,12 @@ int call_x_resume(struct call_ctx *c)
 
 int call_x_transport_waiting(struct call_ctx *c)
 {
-	if (tr_media_merge_candidates(c->tr, &c->r->init_xml, c->e->j)) {
-		call_iq_err(c, "item-not-found", "no such content");
+	int err = tr_media_merge_candidates(c->tr, &c->r->init_xml, c->e->j);
+
+	if (err) {
+		call_iq_err(c, err == ENOENT ? "item-not-found" : "bad-request",
+			    err == ENOENT ? "no such content"
+					  : "bad candidate");
 		return NOCHANGE;
 	}
 	call_iq_ok(c);

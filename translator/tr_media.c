@@ -393,6 +393,8 @@ bool tr_media_trickle_pending(xmpp_stanza_t *j)
 }
 
 
+/* @return 0; ENOENT (a content the offer has not), EBADMSG or EOVERFLOW
+ * (the candidates are malformed or too many): *init_xml is unchanged */
 int tr_media_merge_candidates(struct translator *tr, char **init_xml,
 			      xmpp_stanza_t *ti)
 {
@@ -429,6 +431,13 @@ int tr_media_merge_candidates(struct translator *tr, char **init_xml,
 			xmpp_stanza_add_child(it, cp);
 			xmpp_stanza_release(cp);
 		}
+	}
+	if (!err) {
+		/* the merged offer must still convert when the INVITE goes */
+		struct jsdp *m = jsdp_alloc();
+		char eb[8];
+		err = m ? jsdp_jingle_decode(m, init, eb, sizeof(eb)) : ENOMEM;
+		mem_deref(m);
 	}
 	if (!err)
 		err = tr_media_stanza_text(tr, init, init_xml);

@@ -13,8 +13,8 @@ import uuid
 
 from conftest import UAS_PORT, run
 from jingle import (CONTENTS, GW, PHONE_SDP, SipPeer, body, error_condition,
-                    hdr, jlogin, q, reason_of, tag_of)
-from test_call import online, sessions, until
+                    hdr, jlogin, reason_of)
+from test_call import TRICKLE_OFFER, call_out, online, sessions, until
 from xmpp_user import logout
 
 BOB = "bob@" + GW
@@ -233,6 +233,61 @@ def test_malformed_jingle_gets_bad_request_and_no_invite(gateway):
         assert j.get("sid") == sid and reason_of(j)[0] == "decline"
         await peer.next_request("ACK")
         await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+TRICKLE = """
+<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='%s'>
+ <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='tR1c' pwd='tricklepwdtricklepwd1234'>
+  <candidate foundation='1' component='1' protocol='udp' priority='2122260223' ip='%s' port='%d' type='host' generation='0' id='k%d'/>
+ </transport></content>"""
+
+
+def test_trickled_candidates_with_line_breaks_are_refused(gateway):
+    """F13 through transport-info: while the INVITE waits for trickled
+    candidates, and in the dialog (INFO): <bad-request/>, nothing of the
+    value reaches SIP, the good candidates still do."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "tb" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, TRICKLE_OFFER)
+        assert r["type"] == "result"
+        bad_ip = "127.0.0.1&#13;&#10;c=IN IP4 6.6.6.6"
+        r = await alice.send_jingle(BOB, "transport-info", sid,
+                                    TRICKLE % ("0", bad_ip, 47100, 1))
+        assert error_condition(r) == ("modify", "bad-request")
+        r = await alice.send_jingle(BOB, "transport-info", sid,
+                                    TRICKLE % ("0", "127.0.0.1", 47102, 2))
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert hdr(inv, "Call-ID") == sid
+        sdp = body(inv)
+        assert " 47102 typ host" in sdp
+        assert "6.6.6.6" not in sdp and " 47100 " not in sdp
+        peer.reply(inv, 486, "Busy Here")
+        await alice.next_jingle(action="session-terminate")
+        await peer.next_request("ACK")
+        # in the dialog: a transport-info becomes an INFO, a bad one nothing
+        sid = "td" + uuid.uuid4().hex[:10]
+        await call_out(alice, peer, sid)
+        r = await alice.send_jingle(BOB, "transport-info", sid,
+                                    TRICKLE % ("audio", bad_ip, 47104, 3))
+        assert error_condition(r) == ("modify", "bad-request")
+        r = await alice.send_jingle(BOB, "transport-info", sid,
+                                    TRICKLE % ("audio", "127.0.0.1", 47106, 4))
+        assert r["type"] == "result"
+        info = await peer.next_request()
+        assert info.startswith("INFO ") and " 47106 typ host" in body(info)
+        assert "6.6.6.6" not in info and " 47104 " not in info
+        peer.reply(info, 200, "OK")
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        bye = await peer.next_request("BYE")
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "sessions removed")
         await logout(alice)
         peer.close()
     run(go())
