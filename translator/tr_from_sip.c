@@ -75,6 +75,24 @@ static void reply_later(struct translator *tr, const struct call_ev *e,
 }
 
 
+/* F20: without a proxy that vouches for them, SIP identities inside the
+ * XMPP domains this gateway serves can only be forged (a client showing
+ * alice\40localhost@... as alice@localhost). With a proxy, a call between
+ * two XMPP users may loop through SIP (SPEC §5): allowed. */
+static bool from_forged(const struct translator *tr, const struct sip_msg *msg)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+	const struct pl *h = &msg->from.uri.host;
+
+	if (cfg->sip.proxy.port)
+		return false;
+	for (size_t i = 0; i < cfg->xmpp.ndomains; i++)
+		if (!pl_strcasecmp(h, cfg->xmpp.domains[i]))
+			return true;
+	return false;
+}
+
+
 /* The methods the gateway knows (tr_sip_out.c writes them as Allow). */
 static bool known(const struct pl *met)
 {
@@ -94,6 +112,12 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	enum call_event ev = CE_S_OTHER;
 	uint64_t id;
 
+	if ((!pl_strcmp(&msg->met, "INVITE") ||
+	     !pl_strcmp(&msg->met, "MESSAGE")) &&
+	    !pl_isset(&msg->to.tag) && from_forged(tr, msg)) {
+		reply(tr, e, 403, "From Is In A Served XMPP Domain");
+		return;
+	}
 	if (!pl_strcmp(&msg->met, "INVITE") && !pl_isset(&msg->to.tag)) {
 		id = tr_callrec_key_get_pl(tr, CK_REMOTE, &msg->callid,
 					   &msg->from.tag);

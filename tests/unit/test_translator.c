@@ -4191,6 +4191,32 @@ static void test_msg_oversize_refused_up_front(void **state)
 }
 
 
+/* F20: with no proxy, a From in a served XMPP domain is forged: 403. */
+static void test_from_in_served_domain_403(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-f20\r\n"
+		"From: <sip:bob@LocalHost>;tag=f20\r\n"
+		"To: <sip:alice@localhost>\r\nCall-ID: f20\r\n"
+		"CSeq: 1 MESSAGE\r\n",
+		"text/plain", "I am bob, trust me");
+	sip_in(9570, raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 403);
+	sip_raw(raw, sizeof(raw), "INVITE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-f21\r\n"
+		"From: <sip:bob@localhost>;tag=f21\r\n"
+		"To: <sip:alice@localhost>\r\nCall-ID: f21\r\n"
+		"CSeq: 1 INVITE\r\nContact: <" PEER_TGT ">\r\n",
+		"application/sdp", PHONE_SDP);
+	sip_in(9571, raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 403);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4557,6 +4583,7 @@ int main(void)
 		T_(test_msg_pending_expires_back_to_sender),
 		T_(test_replay_drops_ended_call_requests),
 		T_(test_msg_oversize_refused_up_front),
+		T_(test_from_in_served_domain_403),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
