@@ -425,6 +425,8 @@ int call_x_iq_error(struct call_ctx *c)
 
 	if (!call_rung_has(r, c->e->from))
 		return NOCHANGE;
+	if (c->e->gone)
+		tr_presence_forget(c->tr, c->e->from);
 	if (call_rung_remove(r, c->e->from))
 		return r->state;
 	call_invite_reply(c, 480, "Temporarily Unavailable", NULL);

@@ -71,6 +71,21 @@ static void message_in(struct translator *tr, xmpp_stanza_t *st)
 
 
 /* A reply to an IQ we sent: only a call's (a session-initiate) matters. */
+/* The conditions a server answers for a resource that is not there. */
+static bool resource_gone(xmpp_stanza_t *iq)
+{
+	static const char *conds[] = {"service-unavailable", "item-not-found",
+				      "recipient-unavailable", "gone", NULL};
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(iq, "error");
+
+	for (int i = 0; e && conds[i]; i++)
+		if (xmpp_stanza_get_child_by_name_and_ns(e, conds[i],
+							 NS_STANZAS))
+			return true;
+	return false;
+}
+
+
 static void iq_reply_in(struct translator *tr, xmpp_stanza_t *iq)
 {
 	struct call_ev e = {.iq = NULL, .from = xu_attr(iq, "from")};
@@ -78,6 +93,7 @@ static void iq_reply_in(struct translator *tr, xmpp_stanza_t *iq)
 
 	if (xu_id_parse(xu_attr(iq, "id"), &id) != XU_ID_CALL)
 		return;
+	e.gone = !strcmp(xu_attr(iq, "type"), "error") && resource_gone(iq);
 	(void)tr_call_apply(tr, id,
 			    strcmp(xu_attr(iq, "type"), "error")
 				    ? CE_X_IQ_RESULT

@@ -110,3 +110,19 @@ unsigned tr_presence_online(struct translator *tr, const char *bare,
 	*list = c.list;
 	return c.n;
 }
+
+
+void tr_presence_forget(struct translator *tr, const char *full)
+{
+	const char *slash = strchr(full, '/');
+	uint8_t k[KEY_MAX];
+	char bare[512];
+	size_t kl;
+
+	if (!slash)
+		return;
+	xu_bare(full, bare, sizeof(bare));
+	kl = key_presence(k, sizeof(k), bare, slash + 1);
+	if (kl && !store_del(tr_txn(tr), DB_PRESENCE, k, kl))
+		log_info("%s is gone (its server said so): forgotten", full);
+}

@@ -300,6 +300,9 @@ void tr_presence_in(struct translator *tr, xmpp_stanza_t *st);
  * libre string or NULL). @return how many */
 unsigned tr_presence_online(struct translator *tr, const char *bare,
 			    char **list);
+/** A resource the server says is not there any more (a lost
+ * unavailable): it is not rung again (F21). */
+void tr_presence_forget(struct translator *tr, const char *full);
 /** Is the bare JID's domain one of xmpp.domains? */
 bool tr_presence_served(const struct xsgw_config *cfg, const char *bare);
 
@@ -411,6 +414,8 @@ struct call_ev {
 	/* from XMPP */
 	xmpp_stanza_t *iq, *j, *st; /**< the IQ, its <jingle/>, a message */
 	const char *from;           /**< the sender's full JID */
+	bool gone; /**< CE_X_IQ_ERROR: the resource is not there (RFC 6120
+		      service-unavailable, item-not-found, ...) */
 	/* from SIP */
 	const struct sip_msg *msg; /**< a request or response */
 	uint64_t tx;               /**< the request's server transaction */

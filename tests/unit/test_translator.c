@@ -4217,6 +4217,28 @@ static void test_from_in_served_domain_403(void **state)
 }
 
 
+/* F21: a resource its server says is not there (a lost unavailable) is
+ * forgotten: the next call does not ring it. */
+static void test_s2x_iq_error_forgets_dead_resource(void **state)
+{
+	struct call c;
+	char *list = NULL;
+
+	s2x_ringing(&c);
+	assert_int_equal(tr_presence_online(&tr, ALICE, &list), 1);
+	mem_deref(list);
+	release();
+	xin("<iq type='error' id='%s' from='" ALICE_RES "' to='%s'>"
+	    "<error type='cancel'><service-unavailable "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+	    c.init_id, c.gw);
+	assert_true(sresp(0, 480)->tx == TX_INV);
+	assert_int_equal(tr_presence_online(&tr, ALICE, &list), 0);
+	mem_deref(list);
+	release();
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4584,6 +4606,7 @@ int main(void)
 		T_(test_replay_drops_ended_call_requests),
 		T_(test_msg_oversize_refused_up_front),
 		T_(test_from_in_served_domain_403),
+		T_(test_s2x_iq_error_forgets_dead_resource),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
