@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "addr.h"
@@ -136,6 +137,22 @@ static int fmt(char *out, size_t sz, const char *f, const char *a,
 }
 
 
+/* F9: with a proxy, the proxy decides where requests go; without one
+ * the Request-URI's host does, so a user may name only sip.domain or a
+ * host the operator allowed (sip.allowed_domains) — never any host:port
+ * on the gateway's network. */
+static bool host_allowed(const struct xsgw_config *cfg, const char *host)
+{
+	if (cfg->sip.proxy.port || !strcasecmp(host, cfg->sip.domain))
+		return true;
+	for (size_t i = 0; i < cfg->sip.nallowed; i++)
+		if (!strcmp(cfg->sip.allowed_domains[i], "*") ||
+		    !strcasecmp(cfg->sip.allowed_domains[i], host))
+			return true;
+	return false;
+}
+
+
 int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 		       char *uri, size_t sz)
 {
@@ -157,6 +174,8 @@ int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") != hl)
 			return EINVAL;
 		memcpy(host, at + 1, hl + 1);
+		if (!host_allowed(cfg, host))
+			return EPERM;
 		err = sip_user_escape(raw, (size_t)(at - raw), user,
 				      sizeof(user));
 		return err ? err : fmt(uri, sz, "sip:%s@%s%s", user, host, "");

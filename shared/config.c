@@ -324,6 +324,33 @@ static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+static const char *p_allowed(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c =
+		(void *)((char *)dst - OFF(sip.allowed_domains));
+	yaml_node_item_t *it;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return "expected a list of hosts";
+	cnt = (size_t)(n->data.sequence.items.top -
+		       n->data.sequence.items.start);
+	c->sip.allowed_domains = calloc(cnt ? cnt : 1, sizeof(char *));
+	if (!c->sip.allowed_domains)
+		return "out of memory";
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		const char *e =
+			p_nonempty(d, yaml_document_get_node(d, *it),
+				   &c->sip.allowed_domains[c->sip.nallowed]);
+		if (e)
+			return e;
+		c->sip.nallowed++;
+	}
+	return NULL;
+}
+
+
 static const char *p_trusted(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.trusted));
@@ -434,6 +461,7 @@ static const struct key keys[] = {
 	{"sip.sdp_origin", p_ipaddr, OFF(sip.sdp_origin), 0},
 	{"sip.domain", p_nonempty, OFF(sip.domain), 1},
 	{"sip.trusted", p_trusted, OFF(sip.trusted), 0},
+	{"sip.allowed_domains", p_allowed, OFF(sip.allowed_domains), 0},
 	{"sip.username_to_phone", p_phones, OFF(sip.phones), 0},
 	{"sip.message_timeout_ms", p_u32, OFF(sip.message_timeout_ms), 0},
 	{"sip.t1_ms", p_t1, OFF(sip.t1_ms), 0},
@@ -651,6 +679,9 @@ void config_free(struct xsgw_config *c)
 	free(c->sip.sdp_origin);
 	free(c->sip.domain);
 	free(c->sip.trusted);
+	for (size_t i = 0; i < c->sip.nallowed; i++)
+		free(c->sip.allowed_domains[i]);
+	free(c->sip.allowed_domains);
 	for (size_t i = 0; i < c->sip.nphones; i++) {
 		free(c->sip.phones[i].username);
 		free(c->sip.phones[i].phone);

@@ -50,6 +50,10 @@ struct xsgw_config {
 		size_t ntrusted;
 		struct cfg_phone *phones;
 		size_t nphones;
+		/** with no proxy: the hosts ("host" or "host:port", "*": any)
+		 * a gateway JID may name besides sip.domain (F9) */
+		char **allowed_domains;
+		size_t nallowed;
 		uint32_t message_timeout_ms;
 		/** RFC 3261 T1: retransmission and Timer B/F (64*T1) */
 		uint32_t t1_ms;

@@ -72,8 +72,13 @@ int call_x_initiate(struct call_ctx *c)
 		return NOCHANGE;
 	}
 	xu_bare(xu_attr(e->iq, "to"), gw, sizeof(gw));
-	if (sip_uri_of_gwjid(cfg, gw, target, sizeof(target)) ||
-	    addr_user_to_sip(cfg, owner, me, sizeof(me))) {
+	err = sip_uri_of_gwjid(cfg, gw, target, sizeof(target));
+	if (err == EPERM) {
+		call_iq_err(c, "forbidden",
+			    "the gateway does not call that host");
+		return NOCHANGE;
+	}
+	if (err || addr_user_to_sip(cfg, owner, me, sizeof(me))) {
 		call_iq_err(c, "jid-malformed", NULL);
 		return NOCHANGE;
 	}

@@ -486,6 +486,7 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	struct msgrec r = {0};
 	char *body = NULL;
 	const char *at;
+	int err;
 
 	if (!*type)
 		type = "normal";
@@ -526,7 +527,13 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	}
 	memcpy(node, to, (size_t)(at - to));
 	node[at - to] = 0;
-	if (addr_gwnode_to_sip(cfg, node, uri, sizeof(uri))) {
+	err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
+	if (err == EPERM) {
+		reply_xmpp_error(tr, to, from, id, "forbidden",
+				 "the gateway does not send to that host",
+				 body);
+		goto out;
+	} else if (err) {
 		reply_xmpp_error(tr, to, from, id, "jid-malformed",
 				 "not a valid SIP address", body);
 		goto out;

@@ -11,6 +11,7 @@
 static struct xsgw_config cfg;
 static char *domains[] = {"localhost", "example.net"};
 static struct cfg_phone phones[] = {{"2000006168", "+919177074440"}};
+static char *allowed[] = {"example.org"}, *any[] = {"*"};
 
 
 static int setup(void **state)
@@ -34,10 +35,35 @@ static void test_gwnode_to_sip(void **state)
 	assert_string_equal(u, "sip:+15551234@localhost;user=phone");
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "bob", u, sizeof(u)), 0);
 	assert_string_equal(u, "sip:bob@localhost");
+	/* F9: with no proxy a user names only hosts the operator allowed */
+	assert_int_equal(
+		addr_gwnode_to_sip(&cfg, "bob\\40example.org", u, sizeof(u)),
+		EPERM);
+	assert_int_equal(addr_gwnode_to_sip(&cfg, "x\\40127.0.0.1\\3a6379", u,
+					    sizeof(u)),
+			 EPERM);
+	assert_int_equal(
+		addr_gwnode_to_sip(&cfg, "bob\\40LOCALHOST", u, sizeof(u)), 0);
+	cfg.sip.allowed_domains = allowed;
+	cfg.sip.nallowed = 1;
 	assert_int_equal(
 		addr_gwnode_to_sip(&cfg, "bob\\40example.org", u, sizeof(u)),
 		0);
 	assert_string_equal(u, "sip:bob@example.org");
+	assert_int_equal(addr_gwnode_to_sip(&cfg, "x\\40127.0.0.1\\3a6379", u,
+					    sizeof(u)),
+			 EPERM);
+	cfg.sip.allowed_domains = any;
+	assert_int_equal(addr_gwnode_to_sip(&cfg, "x\\40127.0.0.1\\3a6379", u,
+					    sizeof(u)),
+			 0);
+	cfg.sip.nallowed = 0;
+	/* with a proxy, the proxy decides */
+	cfg.sip.proxy.port = 5060;
+	assert_int_equal(
+		addr_gwnode_to_sip(&cfg, "bob\\40example.org", u, sizeof(u)),
+		0);
+	cfg.sip.proxy.port = 0;
 	assert_int_equal(addr_gwnode_to_sip(&cfg, "john\\20doe", u, sizeof(u)),
 			 0);
 	assert_string_equal(u, "sip:john%20doe@localhost");

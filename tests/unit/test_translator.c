@@ -4239,6 +4239,26 @@ static void test_s2x_iq_error_forgets_dead_resource(void **state)
 }
 
 
+/* F9: with no proxy, a chat or call to a host the operator did not allow
+ * is refused (forbidden) and sends nothing. */
+static void test_no_proxy_unlisted_host_forbidden(void **state)
+{
+	xin("<message type='chat' id='m9' from='" ALICE_RES
+	    "' to='x\\40127.0.0.1\\3a6379@sip.localhost'><body>SET x 1"
+	    "</body></message>");
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("message", "error", "m9", ALICE_RES)),
+		"forbidden");
+	xin("<iq type='set' id='i9' from='" ALICE_RES
+	    "' to='x\\40127.0.0.1\\3a6379@sip.localhost'><jingle "
+	    "xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s9' "
+	    "initiator='" ALICE_RES "'>" OFFER "</jingle></iq>");
+	assert_int_equal(ns, 0);
+	expect_iq_error("i9", ALICE_RES, "forbidden");
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4607,6 +4627,7 @@ int main(void)
 		T_(test_msg_oversize_refused_up_front),
 		T_(test_from_in_served_domain_403),
 		T_(test_s2x_iq_error_forgets_dead_resource),
+		T_(test_no_proxy_unlisted_host_forbidden),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
