@@ -108,7 +108,7 @@ b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 
 mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp
 SEEDS_frame=
-SEEDS_jsdp=
+SEEDS_jsdp=tests/fuzz/seeds-jsdp
 SEEDS_tr_sip=tests/fuzz/seeds-sip
 SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
 LEN_frame=4096
