@@ -30,7 +30,11 @@ struct chan {
 	void *arg;
 	void *user;
 	uint16_t peer_ver; /**< frame version of a refused peer */
-	int flags;         /**< what fd_listen watches now (0: not yet) */
+	int flags;         /**< what fd_listen watches now (0: nothing) */
+	bool full;         /**< a frame was refused: drain, then close */
+	bool paused;       /**< a handler said CHAN_PAUSE: not reading */
+	int failed;        /**< a write error, reported from the loop */
+	struct tmr tmr;    /**< failed, or dispatch what a resume kept */
 };
 
 
@@ -38,6 +42,7 @@ static void chan_destructor(void *arg)
 {
 	struct chan *ch = arg;
 
+	tmr_cancel(&ch->tmr);
 	if (ch->fd >= 0) {
 		fd_close(ch->fd);
 		close(ch->fd);
@@ -52,6 +57,7 @@ static void chan_shut(struct chan *ch, int err)
 	if (ch->closed)
 		return;
 	ch->closed = true;
+	tmr_cancel(&ch->tmr);
 	fd_close(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
@@ -61,17 +67,24 @@ static void chan_shut(struct chan *ch, int err)
 
 
 static void chan_io_handler(int flags, void *arg);
+static void later_handler(void *arg);
 
 
-/* Read always; write interest only while output is queued. */
+/* Read unless paused; write interest only while output is queued. A
+ * paused channel with nothing to write is not watched at all (a hang-up
+ * would wake the loop for ever); it is read again on resume. */
 static int chan_update(struct chan *ch)
 {
-	int flags = FD_READ | (ch->outlen > ch->outoff ? FD_WRITE : 0);
-	int err;
+	int flags = (ch->paused ? 0 : FD_READ) |
+		    (ch->outlen > ch->outoff ? FD_WRITE : 0);
+	int err = 0;
 
 	if (flags == ch->flags)
 		return 0; /* an epoll_ctl per frame costs more than the send */
-	err = fd_listen(ch->fd, flags, chan_io_handler, ch);
+	if (flags)
+		err = fd_listen(ch->fd, flags, chan_io_handler, ch);
+	else
+		fd_close(ch->fd);
 	if (!err)
 		ch->flags = flags;
 	return err;
@@ -109,12 +122,62 @@ static void chan_announce(struct chan *ch)
 }
 
 
-static void chan_read(struct chan *ch)
+/* Dispatch the whole frames read so far, until a handler pauses. */
+static void chan_dispatch(struct chan *ch)
 {
 	size_t off = 0, used;
 	struct frame fr;
-	ssize_t n;
 	int err;
+
+	while (!ch->closed && !ch->paused) {
+		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
+		if (err == EAGAIN)
+			break;
+		if (err == EPROTO) {
+			/* another release: one line, never a frame of it */
+			ch->peer_ver = fr.ver;
+			log_error("chan %s: the peer speaks frame version %u, "
+				  "this program %u: refused",
+				  ch->name, fr.ver, FRAME_VERSION);
+			chan_announce(ch);
+			chan_shut(ch, err);
+			return;
+		}
+		if (!err && !msg_type_name(fr.type))
+			err = EBADMSG;
+		if (!err)
+			err = ch->frameh(ch, &fr, ch->arg);
+		if (err == CHAN_PAUSE) {
+			ch->paused = true; /* this frame is kept */
+			break;
+		}
+		if (err) {
+			/* fr is unset when the header itself was refused */
+			const uint8_t *h = ch->in + off;
+			log_warn(
+				"chan %s: bad frame (type 0x%04x): %s; closing",
+				ch->name, h[2] << 8 | h[3], strerror(err));
+			chan_shut(ch, err);
+			return;
+		}
+		off += used;
+	}
+	if (ch->closed)
+		return;
+	memmove(ch->in, ch->in + off, ch->inlen - off);
+	ch->inlen -= off;
+	if (ch->paused && chan_update(ch)) {
+		chan_shut(ch, EIO);
+		return;
+	}
+	if (ch->batchh)
+		ch->batchh(ch, ch->arg);
+}
+
+
+static void chan_read(struct chan *ch)
+{
+	ssize_t n;
 
 	if (ch->incap - ch->inlen < CHAN_READ) {
 		size_t cap = ch->inlen + CHAN_READ;
@@ -137,42 +200,7 @@ static void chan_read(struct chan *ch)
 		return;
 	}
 	ch->inlen += (size_t)n;
-
-	while (!ch->closed) {
-		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
-		if (err == EAGAIN)
-			break;
-		if (err == EPROTO) {
-			/* another release: one line, never a frame of it */
-			ch->peer_ver = fr.ver;
-			log_error("chan %s: the peer speaks frame version %u, "
-				  "this program %u: refused",
-				  ch->name, fr.ver, FRAME_VERSION);
-			chan_announce(ch);
-			chan_shut(ch, err);
-			return;
-		}
-		if (!err && !msg_type_name(fr.type))
-			err = EBADMSG;
-		if (!err)
-			err = ch->frameh(ch, &fr, ch->arg);
-		if (err) {
-			/* fr is unset when the header itself was refused */
-			const uint8_t *h = ch->in + off;
-			log_warn(
-				"chan %s: bad frame (type 0x%04x): %s; closing",
-				ch->name, h[2] << 8 | h[3], strerror(err));
-			chan_shut(ch, err);
-			return;
-		}
-		off += used;
-	}
-	if (ch->closed)
-		return;
-	memmove(ch->in, ch->in + off, ch->inlen - off);
-	ch->inlen -= off;
-	if (ch->batchh)
-		ch->batchh(ch, ch->arg);
+	chan_dispatch(ch);
 }
 
 
@@ -185,10 +213,12 @@ static void chan_io_handler(int flags, void *arg)
 		err = chan_flush(ch);
 		if (err)
 			chan_shut(ch, err);
+		else if (ch->full && !chan_queued(ch))
+			chan_shut(ch, ENOBUFS); /* the peer replays the rest */
 		else if (!ch->closed)
 			chan_update(ch);
 	}
-	if (!ch->closed && (flags & (FD_READ | FD_EXCEPT)))
+	if (!ch->closed && !ch->paused && (flags & (FD_READ | FD_EXCEPT)))
 		chan_read(ch);
 	mem_deref(ch);
 }
@@ -256,10 +286,19 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 {
 	int err;
 
-	if (!ch || ch->closed)
+	if (!ch || ch->closed || ch->failed)
 		return EPIPE;
-	if (ch->outlen + fb->len > CHAN_OUT_MAX)
+	if (ch->full)
 		return ENOBUFS;
+	if (ch->outlen - ch->outoff + fb->len > CHAN_OUT_MAX) {
+		/* never up with a frame missing: what is queued goes out,
+		 * then the close makes both sides replay from the gap */
+		log_warn("chan %s: %zu bytes queued, the peer does not read: "
+			 "closing once they are written",
+			 ch->name, chan_queued(ch));
+		ch->full = true;
+		return ENOBUFS;
+	}
 	if (ch->outcap - ch->outlen < fb->len) {
 		size_t cap = ch->outcap ? ch->outcap : 4096;
 		uint8_t *b;
@@ -275,8 +314,11 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 	ch->outlen += fb->len;
 	err = chan_flush(ch);
 	if (err) {
-		/* reported through the close handler from the loop */
+		/* reported through the close handler from the loop (the
+		 * caller may be inside a handler of this channel) */
 		ch->outoff = ch->outlen = 0;
+		ch->failed = err;
+		tmr_start(&ch->tmr, 0, later_handler, ch);
 		return 0;
 	}
 	return chan_update(ch);
@@ -301,6 +343,36 @@ uint16_t chan_peer_version(const struct chan *ch)
 size_t chan_queued(const struct chan *ch)
 {
 	return ch ? ch->outlen - ch->outoff : 0;
+}
+
+
+static void later_handler(void *arg)
+{
+	struct chan *ch = mem_ref(arg);
+
+	if (ch->failed)
+		chan_shut(ch, ch->failed);
+	else
+		chan_dispatch(ch);
+	if (!ch->closed && !ch->paused && chan_update(ch))
+		chan_shut(ch, EIO);
+	mem_deref(ch);
+}
+
+
+void chan_resume(struct chan *ch)
+{
+	if (!ch || ch->closed || !ch->paused)
+		return;
+	ch->paused = false;
+	/* from the loop: the caller may be inside a handler of this chan */
+	tmr_start(&ch->tmr, 0, later_handler, ch);
+}
+
+
+bool chan_paused(const struct chan *ch)
+{
+	return ch && ch->paused;
 }
 
 

@@ -6,15 +6,22 @@
 #ifndef XSGW_CHAN_H
 #define XSGW_CHAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <re.h>
 #include "frame.h"
 
 struct chan;
 
+/** A frame handler's answer: not now (see chan_frame_h). */
+enum { CHAN_PAUSE = -1 };
+
 /**
  * A complete frame arrived.
- * @return 0 if handled; any error closes the channel (protocol violation).
+ * @return 0 if handled; CHAN_PAUSE if the receiver has no room for it:
+ *         the frame and everything after it stay unread until
+ *         chan_resume() (backpressure: the peer's queue fills, nothing is
+ *         lost); any other error closes the channel (protocol violation).
  */
 typedef int(chan_frame_h)(struct chan *ch, struct frame *fr, void *arg);
 /** The frames of one read are dispatched (group-commit point). */
@@ -46,7 +53,13 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
 
 /**
  * Queue a finished frame (frame_finish done) for sending.
- * @return 0, or EPIPE if the channel is closed, ENOBUFS past the queue limit
+ *
+ * Past the queue limit (64 MiB) the frame is refused, and so is every later
+ * one: the channel writes what it holds and then closes (close handler,
+ * err ENOBUFS, from the loop). A channel never drops a frame and stays up,
+ * so the peers' reconnect replays what was refused (relq on one side, the
+ * outbox on the other); no frame overtakes a refused one.
+ * @return 0, or EPIPE if the channel is closed, ENOBUFS if refused
  */
 int chan_send(struct chan *ch, const struct fbuf *fb);
 
@@ -65,6 +78,15 @@ uint16_t chan_peer_version(const struct chan *ch);
 
 /** Bytes waiting to be written. */
 size_t chan_queued(const struct chan *ch);
+
+/**
+ * Read again after a frame handler returned CHAN_PAUSE: the frames kept
+ * are dispatched from the loop, then reading goes on. No-op otherwise.
+ */
+void chan_resume(struct chan *ch);
+
+/** True while reading is paused (a handler returned CHAN_PAUSE). */
+bool chan_paused(const struct chan *ch);
 
 /** Peer name given at allocation. */
 const char *chan_name(const struct chan *ch);
@@ -87,12 +109,13 @@ int relq_alloc(struct relq **qp, uint64_t boot);
 /**
  * Assign the next seq to a frame begun with seq 0, keep it, and send it on
  * ch if ch is not NULL.
- * @return 0 or ENOMEM (a send error is not an error: replayed later)
+ * @return 0 or ENOMEM (a send error is not an error: a frame the channel
+ *         refused is replayed after the reconnect its refusal forces)
  */
 int relq_push(struct relq *q, struct chan *ch, struct fbuf *fb);
 /** Drop frames up to and including seq. */
 void relq_ack(struct relq *q, uint64_t seq);
-/** Send every kept frame on ch, in order. */
+/** Send every kept frame on ch, in order; stops at the first refusal. */
 int relq_replay(struct relq *q, struct chan *ch);
 /** Frames kept. */
 size_t relq_count(const struct relq *q);

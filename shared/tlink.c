@@ -66,7 +66,10 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 		tl->attempts = 0;
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
 			 h.pid, relq_count(tl->q));
-		return relq_replay(tl->q, ch);
+		err = relq_replay(tl->q, ch);
+		/* more than the channel holds: it closes once the rest is
+		 * written, and the next link goes on from what was applied */
+		return err == ENOBUFS ? 0 : err;
 	}
 	if (fr->type == MSG_ACK) {
 		if (msg_dec_ack(fr, &a))
@@ -153,6 +156,12 @@ int tlink_send(struct tlink *tl, struct fbuf *fb)
 	if (err)
 		return err;
 	return tl->up ? chan_send(tl->ch, fb) : EPIPE;
+}
+
+
+void tlink_resume(struct tlink *tl)
+{
+	chan_resume(tl->ch);
 }
 
 

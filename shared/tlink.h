@@ -11,7 +11,11 @@
 
 struct tlink;
 
-/** A frame from the translator (not HELLO/ACK). @return 0 or EBADMSG */
+/**
+ * A frame from the translator (not HELLO/ACK).
+ * @return 0, EBADMSG, or CHAN_PAUSE (no room: this frame and the next
+ *         stay unread, ACKs included, until tlink_resume)
+ */
 typedef int(tlink_frame_h)(struct frame *fr, void *arg);
 
 /** @param proc  this worker; the link starts connecting at once */
@@ -26,6 +30,9 @@ int tlink_send_reliable(struct tlink *tl, struct fbuf *fb);
 
 /** Send a best-effort frame; dropped while the link is down. */
 int tlink_send(struct tlink *tl, struct fbuf *fb);
+
+/** Read the translator's frames again after a CHAN_PAUSE (no-op else). */
+void tlink_resume(struct tlink *tl);
 
 /** True once HELLO was exchanged. */
 bool tlink_up(const struct tlink *tl);

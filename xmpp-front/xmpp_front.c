@@ -182,6 +182,8 @@ static void outq_flush(void)
 
 	while (xf.up && !xf.stopping && (le = list_head(&xf.outq)))
 		outmsg_emit(le->data);
+	if (list_count(&xf.outq) < OUTQ_MAX)
+		tlink_resume(xf.tl);
 }
 
 
@@ -202,10 +204,14 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 
 	if (fr->type != MSG_XMPP_OUT || msg_dec_xmpp_out(fr, &o))
 		return EBADMSG;
-	/* a re-send after the translator restarted: do the work once */
-	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) ||
-	    list_count(&xf.outq) >= OUTQ_MAX)
+	/* a re-send after the translator restarted: do the work once.
+	 * Stopping: nothing more is written; the outbox keeps it for the
+	 * next incarnation */
+	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) || xf.stopping)
 		return 0;
+	/* backpressure: the translator's queue holds the rest */
+	if (list_count(&xf.outq) >= OUTQ_MAX)
+		return CHAN_PAUSE;
 	/* the server would close the stream on it, losing what follows in
 	 * the same burst: never written, a local failure (5xx) instead */
 	if (xmlcheck_stanza(o.xml.p, o.xml.l, XMPP_LINK_DEPTH_MAX, &why)) {
@@ -389,6 +395,7 @@ static void xmpp_front_shutdown(void *arg)
 	if (xf.stopping)
 		return;
 	xf.stopping = true;
+	tlink_resume(xf.tl); /* the ACKs the drain waits for */
 	tmr_cancel(&xf.retry);
 	if (xf.up)
 		xmpp_disconnect(xf.conn);

@@ -1,8 +1,11 @@
 /* Inter-process channels, driven by the libre loop over socketpairs and a
  * scripted translator on a Unix socket (no real peers):
  *   chan   frames written in pieces or several per write, every kind of bad
- *          frame closing the channel once, EOF, EPIPE, the queue limit;
- *   relq   seqs, cumulative ACKs, replay in order onto a new channel;
+ *          frame closing the channel once, EOF, EPIPE, the queue limit
+ *          (refused, drained, then closed: never up with a frame missing),
+ *          a receiver pausing and resuming (backpressure);
+ *   relq   seqs, cumulative ACKs, replay in order onto a new channel, a
+ *          frame a full channel refused replayed after the close;
  *   tlink  HELLO exchange, frames kept while down, replay with the same seq
  *          after a reconnect, backoff, tlink_done.
  * Nothing asserts inside a loop callback: callbacks record, the test asserts
@@ -151,8 +154,11 @@ struct side {
 	int close_err;
 	uint64_t last_seq, last_ack;
 	unsigned seq_breaks; /**< data frames whose seq is not last + 1 */
-	char ev[64];         /**< F frame, B batch, C close, in order */
+	char ev[64];         /**< F frame, B batch, C close, P pause */
 	bool deref_on_close;
+	unsigned pause_at; /**< pause once before data frame n (1-based) */
+	bool paused_once;
+	unsigned nrec_at_close;
 };
 
 static struct {
@@ -257,6 +263,12 @@ static int side_frame(struct chan *ch, struct frame *fr, void *arg)
 	uint64_t seq = 0;
 	int err;
 
+	if (s->pause_at && s->nrec + 1 == s->pause_at && !s->paused_once) {
+		s->paused_once = true;
+		ev(s, 'P');
+		check_done();
+		return CHAN_PAUSE;
+	}
 	s->frames++;
 	ev(s, 'F');
 	if (fr->type == MSG_ACK) {
@@ -296,6 +308,7 @@ static void side_close(struct chan *ch, int err, void *arg)
 
 	s->closes++;
 	s->close_err = err;
+	s->nrec_at_close = s->nrec;
 	ev(s, 'C');
 	if (s->deref_on_close)
 		s->ch = mem_deref(ch);
@@ -665,57 +678,170 @@ static bool b_has_want(void)
 }
 
 
-static bool b_drained(void)
+static bool a_and_b_closed(void)
 {
-	return T.b.nrec >= want_b && chan_queued(T.a.ch) == 0;
+	return T.a.closes && T.b.closes;
 }
 
 
-static void test_chan_queue_limit_enobufs_then_drains(void **state)
+/* Fill a channel whose peer does not read with frames of BIG bytes until
+ * one is refused. @return the number of frames queued */
+enum { BIG = 60000 };
+
+static unsigned fill_until_refused(struct chan *ch, size_t *flenp)
 {
-	enum { BIG = 60000 };
 	char *big = malloc(BIG + 1);
 	struct fbuf fb = {0};
-	size_t queued = 0, flen = 0;
+	size_t queued = 0;
 	uint64_t seq;
-	int sv[2], err = 0;
+	int err = 0;
 
 	assert_non_null(big);
 	memset(big, 'x', BIG);
 	big[BIG] = '\0';
 	memcpy(big, "seq", 3);
-	/* the peer does not read: the queue grows until the limit */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	side_open(&T.a, sv[0], "a");
 	for (seq = 1; seq < 4096; seq++) {
 		assert_int_equal(data_frame(&fb, seq, big), 0);
-		flen = fb.len;
-		queued = chan_queued(T.a.ch);
-		err = chan_send(T.a.ch, &fb);
+		*flenp = fb.len;
+		queued = chan_queued(ch);
+		err = chan_send(ch, &fb);
 		if (err)
 			break;
 	}
 	assert_int_equal(err, ENOBUFS);
 	/* a refused frame is not queued in part; the limit is not tiny */
-	assert_int_equal(chan_queued(T.a.ch), queued);
-	assert_true((seq - 1) * flen >= 32u * 1024 * 1024);
-	assert_int_equal(chan_send(T.a.ch, &fb), ENOBUFS);
-	assert_int_equal(T.a.closes, 0);
+	assert_int_equal(chan_queued(ch), queued);
 	fbuf_reset(&fb);
 	free(big);
+	return (unsigned)(seq - 1);
+}
 
-	/* the peer reads: everything queued arrives, in order, whole */
-	want_b = (unsigned)(seq - 1);
+
+static void test_chan_queue_limit_refuses_then_drains_and_closes(void **state)
+{
+	unsigned n;
+	size_t flen = 0;
+	int sv[2];
+
+	/* the peer does not read: the queue grows until the limit */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open(&T.a, sv[0], "a");
+	n = fill_until_refused(T.a.ch, &flen);
+	assert_true(n * flen >= 32u * 1024 * 1024);
+	/* refused from now on, even a small frame: none overtakes the
+	 * refused one; the channel stays until what it holds is written */
+	assert_int_equal(send_data(T.a.ch, n + 2, "small"), ENOBUFS);
+	assert_int_equal(ack_send(T.a.ch, 1), ENOBUFS);
+	settle(20);
+	assert_int_equal(T.a.closes, 0);
+
+	/* the peer reads: everything queued arrives, in order, whole; then
+	 * the channel closes so that both sides replay from the gap */
+	want_b = n;
 	side_open(&T.b, sv[1], "b");
-	assert_true(run_until(b_drained, 20000));
-	assert_int_equal(T.b.nrec, seq - 1);
+	assert_true(run_until(a_and_b_closed, 20000));
+	assert_int_equal(T.a.closes, 1);
+	assert_int_equal(T.a.close_err, ENOBUFS);
+	assert_int_equal(T.b.closes, 1);
+	assert_int_equal(T.b.close_err, 0);
+	assert_int_equal(T.b.nrec_at_close, n);
+	assert_int_equal(T.b.nrec, n);
 	assert_int_equal(T.b.seq_breaks, 0);
 	assert_int_equal(T.b.recs[0].seq, 1);
-	assert_true(T.b.last_seq == seq - 1);
+	assert_true(T.b.last_seq == n);
 	assert_int_equal(T.b.recs[0].len, BIG);
 	assert_string_equal(T.b.recs[0].text,
 			    "seqxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-	assert_int_equal(T.a.closes + T.b.closes, 0);
+	assert_int_equal(send_data(T.a.ch, 1, "late"), EPIPE);
+}
+
+
+static bool a_has_5(void)
+{
+	return T.a.nrec >= 5;
+}
+
+
+/* Frames in one write; the receiver has no room for the second. */
+static void test_chan_pause_keeps_the_frame_until_resumed(void **state)
+{
+	const char *texts[5] = {"one", "two", "three", "four", "five"};
+	struct fbuf fb = {0};
+	uint8_t buf[512];
+	size_t n = 0;
+	int sv[2], unread = 0;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open(&T.a, sv[0], "a");
+	T.raw = sv[1];
+	T.a.pause_at = 2;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(data_frame(&fb, 1 + i, texts[i]), 0);
+		memcpy(buf + n, fb.b, fb.len);
+		n += fb.len;
+	}
+	raw_write(buf, n);
+	assert_true(run_until(a_batched, GUARD_MS));
+	assert_string_equal(T.a.ev, "FPB");
+	assert_true(chan_paused(T.a.ch));
+
+	/* paused: later frames stay in the socket, nothing is dispatched */
+	n = 0;
+	for (int i = 3; i < 5; i++) {
+		assert_int_equal(data_frame(&fb, 1 + i, texts[i]), 0);
+		memcpy(buf + n, fb.b, fb.len);
+		n += fb.len;
+	}
+	fbuf_reset(&fb);
+	raw_write(buf, n);
+	settle(50);
+	assert_string_equal(T.a.ev, "FPB");
+	assert_int_equal(ioctl(sv[0], FIONREAD, &unread), 0);
+	assert_int_equal(unread, (int)n);
+	/* it still writes */
+	assert_int_equal(send_data(T.a.ch, 9, "out"), 0);
+
+	chan_resume(T.a.ch);
+	assert_false(chan_paused(T.a.ch));
+	assert_true(run_until(a_has_5, GUARD_MS));
+	settle(20);
+	assert_int_equal(T.a.nrec, 5);
+	assert_int_equal(T.a.seq_breaks, 0);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(T.a.recs[i].text, texts[i]);
+	assert_int_equal(T.a.closes, 0);
+	assert_int_equal(recv(T.raw, buf, sizeof(buf), MSG_DONTWAIT),
+			 FRAME_HDR_SIZE + 1 + 4 + 3);
+}
+
+
+static void test_chan_paused_then_peer_leaves_close_after_resume(void **state)
+{
+	pair_raw(&T.a);
+	T.a.pause_at = 1;
+	{
+		struct fbuf fb = {0};
+		assert_int_equal(data_frame(&fb, 1, "kept"), 0);
+		raw_write(fb.b, fb.len);
+		fbuf_reset(&fb);
+	}
+	assert_true(run_until(a_batched, GUARD_MS));
+	close(T.raw);
+	T.raw = -1;
+	/* not watched while paused with nothing to write: no close yet, and
+	 * no busy loop on the hang-up */
+	settle(50);
+	assert_int_equal(T.a.closes, 0);
+	chan_resume(T.a.ch);
+	assert_true(run_until(a_closed, GUARD_MS));
+	assert_int_equal(T.a.nrec, 1);
+	assert_string_equal(T.a.recs[0].text, "kept");
+	assert_string_equal(T.a.ev, "PBFBC");
+	/* resuming a closed or unpaused channel does nothing */
+	chan_resume(T.a.ch);
+	chan_resume(NULL);
+	settle(20);
+	assert_int_equal(T.a.closes, 1);
 }
 
 
@@ -880,6 +1006,67 @@ static void test_relq_peer_acks_part_then_reconnect_replays_rest(void **state)
 }
 
 
+static void test_relq_frame_refused_by_a_full_channel_is_replayed(void **state)
+{
+	char *big = malloc(BIG + 1);
+	size_t before;
+	unsigned n = 0, got;
+	int sv[2];
+
+	assert_non_null(big);
+	memset(big, 'r', BIG);
+	big[BIG] = '\0';
+	assert_int_equal(relq_alloc(&T.q, 1), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open(&T.a, sv[0], "a");
+	/* push until the channel refuses one: relq keeps it all the same */
+	do {
+		before = chan_queued(T.a.ch);
+		assert_int_equal(push_data(T.q, T.a.ch, big), 0);
+		n++;
+		/* refused: the queue (never empty then) did not grow */
+	} while (!(before && chan_queued(T.a.ch) == before) && n < 4096);
+	assert_true(n < 4096);
+	free(big);
+	assert_int_equal(push_data(T.q, T.a.ch, "after1"), 0);
+	assert_int_equal(push_data(T.q, T.a.ch, "after2"), 0);
+	n += 2;
+	assert_int_equal(relq_count(T.q), n);
+
+	/* the peer reads what was queued; then the channel closes: the link
+	 * is never up with a frame of the queue missing */
+	side_open(&T.b, sv[1], "b");
+	assert_true(run_until(a_and_b_closed, 20000));
+	assert_int_equal(T.a.close_err, ENOBUFS);
+	got = T.b.nrec;
+	assert_true(got > 0 && got < n);
+	assert_int_equal(T.b.seq_breaks, 0);
+	assert_true(T.b.last_seq == got);
+
+	/* the reconnect: the peer had applied what it got (its HELLO says
+	 * so), the rest is replayed in order, the refused ones included */
+	relq_ack(T.q, got);
+	T.a.ch = mem_deref(T.a.ch);
+	T.b.ch = mem_deref(T.b.ch);
+	memset(&T.b, 0, sizeof(T.b));
+	memset(&T.a, 0, sizeof(T.a));
+	pair_chans(&T.a, &T.b);
+	assert_int_equal(relq_replay(T.q, T.a.ch), 0);
+	want_b = n - got;
+	assert_true(run_until(b_has_want, 20000));
+	settle(20);
+	assert_int_equal(T.b.nrec, n - got);
+	assert_int_equal(T.b.seq_breaks, 0);
+	assert_true(T.b.recs[0].seq == got + 1);
+	assert_true(T.b.last_seq == n);
+	if (n - got <= MAXREC) {
+		assert_string_equal(T.b.recs[n - got - 2].text, "after1");
+		assert_string_equal(T.b.recs[n - got - 1].text, "after2");
+	}
+	assert_int_equal(T.a.closes + T.b.closes, 0);
+}
+
+
 /* ---- tlink against a scripted translator ---- */
 
 static int tr_frame(struct chan *ch, struct frame *fr, void *arg)
@@ -980,6 +1167,10 @@ static void tr_drop_handler(void *arg)
 }
 
 
+static char front_pause_on[TEXT_MAX]; /**< pause once on this text */
+static unsigned front_paused;
+
+
 /* The front's frame handler. */
 static int front_frame(struct frame *fr, void *arg)
 {
@@ -988,6 +1179,12 @@ static int front_frame(struct frame *fr, void *arg)
 
 	if (err)
 		return err;
+	if (front_pause_on[0] && !strcmp(r.text, front_pause_on)) {
+		front_pause_on[0] = '\0'; /* once */
+		front_paused++;
+		check_done();
+		return CHAN_PAUSE;
+	}
 	r.up = tlink_up(T.tl);
 	r.unacked = tlink_unacked(T.tl);
 	if (T.nfrec < MAXREC)
@@ -1426,6 +1623,63 @@ static void test_tlink_hello_from_wrong_process_closes_and_retries(void **state)
 }
 
 
+/* HELLO and probe, three frames, then the ACK of the front's frame. */
+static void tr_hello_then_three_and_ack(void)
+{
+	tr_reply_hello();
+	T.cb_errs += send_data(TR.ch, 0, "d1") != 0;
+	T.cb_errs += send_data(TR.ch, 0, "d2") != 0;
+	T.cb_errs += send_data(TR.ch, 0, "d3") != 0;
+	T.cb_errs += ack_send(TR.ch, 1) != 0;
+}
+
+
+static bool front_paused_once(void)
+{
+	return front_paused == 1;
+}
+
+
+static bool front_got_d3(void)
+{
+	return T.nfrec >= 4;
+}
+
+
+static void test_tlink_pause_holds_frames_and_acks_until_resume(void **state)
+{
+	tlink_fixture();
+	tr_listen();
+	TR.on_hello = tr_hello_then_three_and_ack;
+	strcpy(front_pause_on, "d2");
+	front_paused = 0;
+	assert_int_equal(tlink_alloc(&T.tl, &T.front, front_frame, NULL), 0);
+	assert_int_equal(front_send("kept"), 0);
+	assert_true(run_until(front_paused_once, GUARD_MS));
+	settle(50);
+	/* no room for d2: neither it nor what follows is handled, the ACK
+	 * behind it included; the link stays up */
+	assert_int_equal(T.nfrec, 2);
+	assert_string_equal(T.frecs[0].text, "probe1");
+	assert_string_equal(T.frecs[1].text, "d1");
+	assert_int_equal(tlink_unacked(T.tl), 1);
+	assert_true(tlink_up(T.tl));
+
+	tlink_resume(T.tl);
+	assert_true(run_until(front_got_d3, GUARD_MS));
+	settle(20);
+	assert_int_equal(T.cb_errs, 0);
+	assert_int_equal(tlink_unacked(T.tl), 0); /* the ACK after d3 */
+	assert_int_equal(T.nfrec, 4);
+	assert_string_equal(T.frecs[2].text, "d2");
+	assert_string_equal(T.frecs[3].text, "d3");
+	assert_int_equal(front_paused, 1);
+	assert_int_equal(TR.accepts, 1);
+	assert_int_equal(TR.nrec, 1);
+	assert_string_equal(TR.recs[0].text, "kept");
+}
+
+
 static void test_tlink_done_remembers_recent_ids(void **state)
 {
 	enum { RING = 8192 }; /* DONE_RING in tlink.c */
@@ -1477,17 +1731,21 @@ int main(void)
 		T_(test_chan_clean_eof_is_err_0),
 		T_(test_chan_eof_inside_a_frame_is_ebadmsg),
 		T_(test_chan_send_epipe_when_closed_or_peerless),
-		T_(test_chan_queue_limit_enobufs_then_drains),
+		T_(test_chan_queue_limit_refuses_then_drains_and_closes),
+		T_(test_chan_pause_keeps_the_frame_until_resumed),
+		T_(test_chan_paused_then_peer_leaves_close_after_resume),
 		T_(test_relq_seqs_increase_from_1),
 		T_(test_relq_ack_is_cumulative),
 		T_(test_relq_replays_unacked_in_order_on_new_channel),
 		T_(test_relq_peer_acks_part_then_reconnect_replays_rest),
+		T_(test_relq_frame_refused_by_a_full_channel_is_replayed),
 		T_(test_tlink_hello_exchange_brings_link_up),
 		T_(test_tlink_frames_sent_while_down_delivered_after_hello),
 		T_(test_tlink_reconnect_replays_unacked_with_same_seq),
 		T_(test_tlink_reconnects_with_backoff_reset_when_up),
 		T_(test_tlink_connects_when_translator_appears_later),
 		T_(test_tlink_hello_from_wrong_process_closes_and_retries),
+		T_(test_tlink_pause_holds_frames_and_acks_until_resume),
 		T_(test_tlink_done_remembers_recent_ids),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
