@@ -14,7 +14,8 @@ import uuid
 from conftest import UAS_PORT, run
 from jingle import (CONTENTS, GW, PHONE_SDP, SipPeer, body, error_condition,
                     hdr, jlogin, reason_of)
-from test_call import TRICKLE_OFFER, call_out, online, sessions, until
+from test_call import (HOLD_SDP, TRICKLE_OFFER, call_out, callee_dialog,
+                       online, sessions, until)
 from xmpp_user import logout
 
 BOB = "bob@" + GW
@@ -161,6 +162,65 @@ def test_invite_with_values_xml_cannot_carry_gets_488(gateway):
         await good_call_rings_first(gateway, alice, peer)
         assert gateway.status()["translator"]["restarts"] == 0
         assert gateway.status()["xmpp-front"]["restarts"] == 0
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_answer_without_media_ends_the_call(gateway):
+    """A 200 whose SDP refuses every stream: ACK and BYE (Reason 488) to the
+    callee, session-terminate <failed-application/> to the caller, never a
+    session-accept without content."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "a" + uuid.uuid4().hex[:12]
+        r = await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        peer.reply(inv, 200, "OK", sdp=(HEAD + b"c=IN IP4 127.0.0.1\r\n"
+                                         b"m=audio 0 RTP/AVP 0\r\n"
+                                         b"m=video 0 RTP/AVP 96\r\n").decode())
+        await peer.next_request("ACK")
+        bye = await peer.next_request("BYE")
+        assert "cause=488" in (hdr(bye, "Reason") or ""), hdr(bye, "Reason")
+        peer.reply(bye, 200, "OK")
+        _, j = await alice.next_jingle(timeout=10)
+        assert j.get("action") == "session-terminate" and j.get("sid") == sid
+        assert reason_of(j)[0] == "failed-application"
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_reinvite_with_values_xml_cannot_carry_gets_488(gateway):
+    """A re-INVITE whose offer has a control byte in a value the Jingle
+    would carry: 488, the call goes on, the caller hears nothing of it."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "ri" + uuid.uuid4().hex[:10]
+        inv = await call_out(alice, peer, sid)
+        d, gwtag = callee_dialog(peer, inv)
+        bad = PHONE_SDP + "a=ice-ufrag:ab\x01cd\r\na=ice-pwd:aaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+        peer.in_dialog(d, "INVITE", gwtag, bad, "application/sdp")
+        code, resp = await peer.next_response("INVITE", final=True)
+        assert code == 488 and "SDP m-line 1: ice-ufrag:" in resp.split("\r\n", 1)[0]
+        peer.ack(d, gwtag, n=d["cseq"])
+        peer.in_dialog(d, "INVITE", gwtag, HOLD_SDP, "application/sdp")
+        code, _ = await peer.next_response("INVITE", final=True)
+        assert code == 200
+        peer.ack(d, gwtag, n=d["cseq"])
+        _, j = await alice.next_jingle(timeout=10)
+        assert j.get("action") == "session-info"
+        assert j.find("{urn:xmpp:jingle:apps:rtp:info:1}hold") is not None
+        r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        bye = await peer.next_request("BYE")
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
         await logout(alice)
         peer.close()
     run(go())
