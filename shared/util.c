@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "util.h"
 
 
@@ -97,6 +98,44 @@ int mkdir_p(const char *path, unsigned mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return errno;
 	return 0;
+}
+
+
+int mkdir_safe(const char *path, unsigned forbid, const char **why)
+{
+	struct stat st;
+	const char *r;
+	int err;
+
+	err = mkdir_p(path, 0700);
+	if (!err && lstat(path, &st) < 0)
+		err = errno;
+	if (err) {
+		r = strerror(err);
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		err = ELOOP;
+		r = "is a symbolic link (name the directory itself)";
+	} else if (!S_ISDIR(st.st_mode)) {
+		err = ENOTDIR;
+		r = "not a directory";
+	} else if (st.st_uid != geteuid()) {
+		err = EPERM;
+		r = "owned by another user (chown it to the service's user)";
+	} else if (st.st_mode & forbid & 022) {
+		err = EPERM;
+		r = "group or others may write to it (chmod go-w)";
+	} else if (st.st_mode & forbid) {
+		err = EPERM;
+		r = "group or others may use it (chmod 0700)";
+	} else {
+		return 0;
+	}
+out:
+	if (why)
+		*why = r;
+	return err;
 }
 
 

@@ -29,6 +29,17 @@ uint64_t wall_ms(void);
 uint64_t random_u64(void);
 /** mkdir -p with the given mode. @return 0 or errno */
 int mkdir_p(const char *path, unsigned mode);
+
+/**
+ * mkdir -p path (0700), then make sure nobody else can change what is in
+ * it, whoever created it: a directory, not a symbolic link, owned by the
+ * effective uid, with none of the permission bits in forbid (022: no group
+ * or other write, e.g. store.path; 077: owner only, e.g. runtime.dir).
+ * @param why  on failure, a reason for the operator (static string)
+ * @return 0, mkdir's or lstat's errno, ENOTDIR, ELOOP (a symbolic link) or
+ *         EPERM (owner or mode)
+ */
+int mkdir_safe(const char *path, unsigned forbid, const char **why);
 /** snprintf into buf; @return 0 or ENAMETOOLONG if truncated */
 int path_join(char *buf, size_t sz, const char *dir, const char *name);
 

@@ -523,7 +523,7 @@ int main(int argc, char **argv)
 {
 	bool check = false;
 	char eb[512], self[4096], path[4200];
-	const char *file = NULL, *env;
+	const char *file = NULL, *env, *why;
 	ssize_t n;
 	int c, err;
 
@@ -560,10 +560,14 @@ int main(int argc, char **argv)
 		self[n] = 0;
 		snprintf(sv.bindir, sizeof(sv.bindir), "%s", dirname(self));
 	}
-	err = mkdir_p(sv.cfg->runtime.dir, 0700);
-	if (err)
-		fatal(1, "runtime.dir %s: %s", sv.cfg->runtime.dir,
-		      strerror(err));
+	/* another user able to change these could replace the sockets or
+	 * the store: refuse to start, once, naming the path */
+	if (mkdir_safe(sv.cfg->runtime.dir, 077, &why))
+		fatal(EXIT_CONFIG, "runtime.dir %s: %s", sv.cfg->runtime.dir,
+		      why);
+	if (mkdir_safe(sv.cfg->store.path, 022, &why))
+		fatal(EXIT_CONFIG, "store.path %s: %s", sv.cfg->store.path,
+		      why);
 	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(sv.sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		fatal(1, "pipe: %s", strerror(errno));

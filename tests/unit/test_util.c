@@ -1,6 +1,7 @@
 /**
  * @file test_util.c  Small shared helpers with a security contract:
  *   xmlcheck   what the xmpp-front refuses to write to the XMPP server;
+ *   mkdir_safe which directories the gateway refuses to start with.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "util.h"
 #include "xmlcheck.h"
 
 static int check(const char *s)
@@ -142,6 +146,88 @@ static void test_xmlcheck_depth_limit(void **state)
 }
 
 
+static char tmpdir[64];
+
+
+static const char *at(const char *name)
+{
+	static char p[4][160];
+	static unsigned i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", tmpdir, name);
+	return p[i];
+}
+
+
+static int safe(const char *name, unsigned forbid, const char **why)
+{
+	*why = NULL;
+	return mkdir_safe(at(name), forbid, why);
+}
+
+
+static void test_mkdir_safe(void **state)
+{
+	const char *why;
+	struct stat st;
+
+	strcpy(tmpdir, "/tmp/xsgw-util-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+
+	/* created: 0700, then accepted as it is */
+	assert_int_equal(safe("new/run", 077, &why), 0);
+	assert_int_equal(lstat(at("new/run"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(safe("new/run", 077, &why), 0);
+
+	/* pre-existing, readable by others: a store may be, a runtime not */
+	assert_int_equal(mkdir(at("r755"), 0755), 0);
+	assert_int_equal(chmod(at("r755"), 0755), 0);
+	assert_int_equal(safe("r755", 022, &why), 0);
+	assert_int_equal(safe("r755", 077, &why), EPERM);
+	assert_non_null(strstr(why, "0700"));
+
+	/* writable by others: refused for both */
+	assert_int_equal(mkdir(at("w777"), 0777), 0);
+	assert_int_equal(chmod(at("w777"), 0777), 0);
+	assert_int_equal(safe("w777", 022, &why), EPERM);
+	assert_non_null(strstr(why, "write"));
+	assert_int_equal(safe("w777", 077, &why), EPERM);
+	assert_int_equal(chmod(at("w777"), 0720), 0);
+	assert_int_equal(safe("w777", 022, &why), EPERM);
+
+	/* a symbolic link, even to a good directory */
+	assert_int_equal(symlink(at("new/run"), at("link")), 0);
+	assert_int_equal(safe("link", 077, &why), ELOOP);
+	assert_non_null(strstr(why, "symbolic link"));
+
+	/* a file */
+	fclose(fopen(at("file"), "w"));
+	assert_int_equal(safe("file", 077, &why), ENOTDIR);
+	assert_int_equal(safe("file/sub", 077, &why), ENOTDIR);
+	assert_non_null(why);
+
+	/* another user's */
+	if (geteuid() == 0) {
+		assert_int_equal(mkdir(at("other"), 0700), 0);
+		assert_int_equal(chown(at("other"), 65534, 65534), 0);
+		assert_int_equal(safe("other", 077, &why), EPERM);
+		assert_non_null(strstr(why, "another user"));
+	} else {
+		print_message("not root: the owner check is not exercised\n");
+	}
+	assert_int_equal(mkdir_safe("", 077, &why), EINVAL);
+	assert_int_equal(mkdir_safe("", 077, NULL), EINVAL);
+
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +235,7 @@ int main(void)
 		cmocka_unit_test(
 			test_xmlcheck_refuses_what_a_server_would_not_parse),
 		cmocka_unit_test(test_xmlcheck_depth_limit),
+		cmocka_unit_test(test_mkdir_safe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
