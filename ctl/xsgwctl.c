@@ -29,6 +29,37 @@ static struct xsgw_config *cfg;
 static bool json;
 
 
+/*
+ * Human output shows strings SIP and XMPP peers chose (Call-IDs, JIDs,
+ * URIs, SDPs, reason phrases): escaped (str_printable), so that none can
+ * act on the operator's terminal. JSON output is escaped by its encoder.
+ * Rotating buffers, so that one printf may take several.
+ */
+static const char *safe(const char *s)
+{
+	static char bufs[8][16384];
+	static unsigned i;
+
+	i = (i + 1) % 8;
+	if (!s)
+		return "";
+	return str_printable(bufs[i], sizeof(bufs[i]), s, strlen(s), 0);
+}
+
+
+/* A multi-line value (an SDP): its lines kept, everything else escaped. */
+static void put_lines(const char *s)
+{
+	size_t n = strlen(s), sz = 4 * n + 1;
+	char *b = malloc(sz);
+
+	if (!b)
+		return;
+	puts(str_printable(b, sz, s, n, STR_LINES));
+	free(b);
+}
+
+
 __attribute__((noreturn)) static void usage(void)
 {
 	fprintf(stderr,
@@ -149,7 +180,7 @@ static void status_frame(struct frame *fr, void *arg)
 		       !pid    ? "down"
 		       : ready ? "ready"
 			       : "starting",
-		       up / 1000.0, restarts, *last ? last : "-");
+		       up / 1000.0, restarts, *last ? safe(last) : "-");
 	}
 	c->n++;
 }
@@ -208,7 +239,7 @@ static int cmd_restart(const char *worker)
 			strerror(err));
 		return 2;
 	}
-	printf("%s: %s\n", worker, c.text);
+	printf("%s: %s\n", safe(worker), safe(c.text));
 	return c.err ? 1 : 0;
 }
 
@@ -290,10 +321,11 @@ static bool messages_visit(const void *k, size_t kl, const void *v, size_t vl,
 			       msgrec_kind_name[r.kind <= MK_RECEIPT ? r.kind
 								     : 0],
 			       r.state == MS_PENDING ? "pending" : "done",
-			       r.kind == MK_CHAT_S2X ? r.sfrom : r.xfrom,
-			       r.kind == MK_CHAT_X2S || r.kind == MK_SNOTICE
-				       ? r.ruri
-				       : r.xto);
+			       safe(r.kind == MK_CHAT_S2X ? r.sfrom : r.xfrom),
+			       safe(r.kind == MK_CHAT_X2S ||
+						    r.kind == MK_SNOTICE
+					    ? r.ruri
+					    : r.xto));
 		}
 		c->n++;
 	}
@@ -409,7 +441,8 @@ static bool sessions_visit(const void *k, size_t kl, const void *v, size_t vl,
 		       (unsigned long long)id, r.dir == CD_X2S ? "x2s" : "s2x",
 		       r.state < CS_STATE_MAX ? callrec_state_name[r.state]
 					      : "?",
-		       r.sid, r.callid, r.owner, r.gwjid);
+		       safe(r.sid), safe(r.callid), safe(r.owner),
+		       safe(r.gwjid));
 	}
 	c->n++;
 	callrec_reset(&r);
@@ -470,10 +503,12 @@ static int cmd_show(const char *arg)
 			if (e->type == ODICT_INT)
 				printf("%-14s %lld\n", e->key,
 				       (long long)e->u.integer);
-			else if (strchr(e->u.str, '\n'))
-				printf("%s:\n%s\n", e->key, e->u.str);
-			else
-				printf("%-14s %s\n", e->key, e->u.str);
+			else if (strchr(e->u.str, '\n')) {
+				printf("%s:\n", safe(e->key));
+				put_lines(e->u.str);
+			} else
+				printf("%-14s %s\n", safe(e->key),
+				       safe(e->u.str));
 		}
 	}
 	mem_deref(o);
@@ -508,7 +543,7 @@ static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
 			mem_deref(o);
 		}
 	} else
-		printf("%-48s %d\n", jid, pr.priority);
+		printf("%-48s %d\n", safe(jid), pr.priority);
 	c->n++;
 	return true;
 }
@@ -571,7 +606,7 @@ static int cmd_end(const char *arg)
 		return 2;
 	}
 	if (c.err) {
-		fprintf(stderr, "xsgwctl: end: %s\n", c.text);
+		fprintf(stderr, "xsgwctl: end: %s\n", safe(c.text));
 		return 1;
 	}
 	for (int i = 0; i < 100 && call_exists(id); i++)
@@ -607,7 +642,8 @@ static bool stats_visit(const void *k, size_t kl, const void *v, size_t vl,
 	if (json)
 		odict_entry_add(o, name, ODICT_INT, (int64_t)be64_get(v));
 	else
-		printf("%-28s %llu\n", name, (unsigned long long)be64_get(v));
+		printf("%-28s %llu\n", safe(name),
+		       (unsigned long long)be64_get(v));
 	return true;
 }
 

@@ -11,6 +11,7 @@
 #define DEBUG_LEVEL  5
 #include <re_dbg.h>
 #include "log.h"
+#include "util.h"
 
 static struct {
 	const char *name;
@@ -40,23 +41,33 @@ int log_enabled(enum log_level lvl)
 }
 
 
+/* Peer bytes reach log lines (JIDs, SIP headers, reason phrases): nothing
+ * that a terminal would act on, nothing that breaks a line, in either
+ * format (see utf8_printable). */
 static void json_escape(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t n = strlen(s), i = 0, len;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
+		else if ((len = utf8_printable(s + i, n - i))) {
+			fwrite(s + i, 1, len, f);
+			i += len;
+			continue;
+		} else if (c < 0x20)
 			fprintf(f, "\\u%04x", c);
 		else
-			fputc(c, f);
+			fprintf(f, "\\\\x%02x", c);
+		i++;
 	}
 }
 
 
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
-	char msg[2048], ts[80];
+	char msg[2048], esc[4 * sizeof(msg)], ts[80];
 	struct timespec now;
 	struct tm tm;
 
@@ -77,7 +88,8 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 		fputs("\"}\n", stderr);
 	} else {
 		fprintf(stderr, "%s %s[%d] %s: %s\n", ts, lg.name,
-			(int)getpid(), lvl_name[lvl], msg);
+			(int)getpid(), lvl_name[lvl],
+			str_printable(esc, sizeof(esc), msg, strlen(msg), 0));
 	}
 	fflush(stderr);
 }

@@ -183,3 +183,82 @@ int utf8_xml_valid(const char *str, size_t n)
 	}
 	return 1;
 }
+
+
+size_t utf8_printable(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t c = s[0];
+	size_t len, k;
+
+	if (c < 0x80)
+		return c >= 0x20 && c != 0x7f;
+	if ((c & 0xe0) == 0xc0)
+		len = 2, c &= 0x1f;
+	else if ((c & 0xf0) == 0xe0)
+		len = 3, c &= 0x0f;
+	else if ((c & 0xf8) == 0xf0)
+		len = 4, c &= 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[k] & 0x3f);
+	}
+	if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0; /* overlong, out of range, a surrogate */
+	if (c < 0xa0 || c == 0x2028 || c == 0x2029 ||
+	    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+		return 0;
+	return len;
+}
+
+
+char *str_printable(char *buf, size_t sz, const char *s, size_t n, int flags)
+{
+	size_t o = 0, i = 0, len;
+
+	if (!sz)
+		return buf;
+	while (i < n) {
+		const unsigned char c = (unsigned char)s[i];
+		char e[5];
+		size_t el;
+
+		if (flags & STR_LINES &&
+		    (c == '\n' ||
+		     (c == '\r' && i + 1 < n && s[i + 1] == '\n'))) {
+			i += c == '\r' ? 2 : 1;
+			memcpy(e, "\n", 1);
+			el = 1;
+		} else if ((len = utf8_printable(s + i, n - i))) {
+			if (o + len >= sz)
+				break;
+			memcpy(buf + o, s + i, len);
+			o += len;
+			i += len;
+			continue;
+		} else {
+			i++;
+			if (c == '\t' || c == '\n' || c == '\r') {
+				e[0] = '\\';
+				e[1] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+				el = 2;
+			} else {
+				snprintf(e, sizeof(e), "\\x%02x", c);
+				el = 4;
+			}
+		}
+		if (o + el >= sz)
+			break;
+		memcpy(buf + o, e, el);
+		o += el;
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -50,4 +50,25 @@ int path_join(char *buf, size_t sz, const char *dir, const char *name);
  * U+FFFE/U+FFFF, no overlong forms).
  */
 int utf8_xml_valid(const char *s, size_t n);
+
+/**
+ * The length of the printable character at s (n > 0 bytes left), or 0 if
+ * its first byte must be escaped before it reaches a terminal or a text
+ * log: C0 controls (ESC included), DEL, C1 controls, line and paragraph
+ * separators, bidirectional embeddings, overrides and isolates, bytes
+ * that do not start a valid UTF-8 character.
+ */
+size_t utf8_printable(const char *s, size_t n);
+
+/** Flags of str_printable(). */
+enum { STR_LINES = 1 /**< keep line breaks (LF, CRLF) as LF */ };
+
+/**
+ * s[0..n) for a terminal or a text log, into buf (NUL-terminated;
+ * truncated to sz, never inside an escape): printable UTF-8 as it is,
+ * TAB, LF and CR as \t \n \r, every other byte that utf8_printable()
+ * refuses as \xNN.
+ * @return buf
+ */
+char *str_printable(char *buf, size_t sz, const char *s, size_t n, int flags);
 #endif

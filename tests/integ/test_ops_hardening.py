@@ -66,3 +66,39 @@ def test_store_dir_of_another_user_is_refused(tmp_path):
     rc, out = start_refused(str(tmp_path), prepare)
     assert rc == 78, out
     assert "store.path %s: owned by another user" % store in out, out
+
+
+def test_ctl_human_output_escapes_peer_strings(gateway):
+    """An XMPP client chooses its Jingle sid: one with a C1 CSI (U+009B,
+    a terminal escape in 8-bit mode) and a right-to-left override is shown
+    escaped by `xsgwctl sessions` and `show`, as it is by --json."""
+    import json
+    from conftest import UAS_PORT, run
+    from jingle import CONTENTS, GW, SipPeer, jlogin
+    from xmpp_user import logout
+
+    sid = "evil\u009b2J\u202egnp.exe"
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid,
+                                    CONTENTS)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        out = (gateway.ctl("sessions").stdout,
+               gateway.ctl("sessions", "--json").stdout)
+        sess = json.loads(out[1])["sessions"]
+        show = gateway.ctl("show", str(sess[0]["id"])).stdout
+        peer.reply(inv, 486, "Busy Here")
+        await alice.next_jingle(action="session-terminate")
+        await logout(alice)
+        return out, sess, show
+
+    (human, _), sess, show = run(go())
+    assert len(sess) == 1 and sess[0]["sid"] == sid  # JSON: as it is
+    for text in (human, show):
+        assert "\u009b" not in text and "\u202e" not in text, text
+        assert "\x1b" not in text
+        assert "evil\\xc2\\x9b2J\\xe2\\x80\\xaegnp.exe" in text, text

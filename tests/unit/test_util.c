@@ -1,7 +1,9 @@
 /**
  * @file test_util.c  Small shared helpers with a security contract:
  *   xmlcheck   what the xmpp-front refuses to write to the XMPP server;
- *   mkdir_safe which directories the gateway refuses to start with.
+ *   mkdir_safe which directories the gateway refuses to start with;
+ *   str_printable, and the text and JSON log: peer bytes never reach a
+ *   terminal as controls.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "log.h"
 #include "util.h"
 #include "xmlcheck.h"
 
@@ -228,6 +231,105 @@ static void test_mkdir_safe(void **state)
 }
 
 
+static const char *P(const char *s, size_t n, int flags)
+{
+	static char buf[256];
+
+	return str_printable(buf, sizeof(buf), s, n, flags);
+}
+
+#define PS(s) P(s, sizeof(s) - 1, 0)
+
+
+static void test_str_printable(void **state)
+{
+	char small[8];
+
+	/* printable ASCII and UTF-8 pass byte for byte; backslash too */
+	assert_string_equal(PS("sip:bob@x.org;tag=1"), "sip:bob@x.org;tag=1");
+	assert_string_equal(PS("bob\\40example.org@sip.localhost"),
+			    "bob\\40example.org@sip.localhost");
+	assert_string_equal(PS("Gr\xc3\xbc\xc3\x9f\xe2\x98\x83 "
+			       "\xf0\x9f\x98\x80 \xc2\xa0"),
+			    "Gr\xc3\xbc\xc3\x9f\xe2\x98\x83 "
+			    "\xf0\x9f\x98\x80 \xc2\xa0");
+	/* terminal controls: ESC, BEL, BS, DEL, NUL, TAB/LF/CR */
+	assert_string_equal(PS("a\x1b[2Jb\x07\x08\x7f"),
+			    "a\\x1b[2Jb\\x07\\x08\\x7f");
+	assert_string_equal(PS("a\0b"), "a\\x00b");
+	assert_string_equal(PS("a\tb\nc\rd"), "a\\tb\\nc\\rd");
+	/* C1 (U+009B is CSI), separators, bidi overrides and isolates */
+	assert_string_equal(PS("\xc2\x9b"), "\\xc2\\x9b");
+	assert_string_equal(PS("\xe2\x80\xa8"), "\\xe2\\x80\\xa8");
+	assert_string_equal(PS("x\xe2\x80\xaey"), "x\\xe2\\x80\\xaey");
+	assert_string_equal(PS("\xe2\x81\xa6"), "\\xe2\\x81\\xa6");
+	/* not UTF-8: a stray byte, overlong, surrogate, cut short */
+	assert_string_equal(PS("\xff\xc0\xafz"), "\\xff\\xc0\\xafz");
+	assert_string_equal(PS("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+	assert_string_equal(PS("ok\xe2\x98"), "ok\\xe2\\x98");
+	/* lines kept (LF, CRLF), a lone CR still escaped */
+	assert_string_equal(P("v=0\r\ns=\x1b\r\nx\ry\n", 14, STR_LINES),
+			    "v=0\ns=\\x1b\nx\\ry\n");
+	/* truncated, never inside an escape or a character */
+	assert_string_equal(
+		str_printable(small, sizeof(small), "abcdef\x1b", 7, 0),
+		"abcdef");
+	assert_string_equal(
+		str_printable(small, sizeof(small), "abc\x1bz", 5, 0),
+		"abc\\x1b");
+	assert_string_equal(
+		str_printable(small, sizeof(small), "abcde\xe2\x98\x83", 8, 0),
+		"abcde");
+	assert_string_equal(str_printable(small, 1, "abc", 3, 0), "");
+	assert_int_equal(utf8_printable("\xe2\x98\x83", 3), 3);
+	assert_int_equal(utf8_printable("\xe2\x98\x83", 2), 0);
+	assert_int_equal(utf8_printable("\x1b", 1), 0);
+}
+
+
+/* What one log line looks like on stderr. */
+static char *log_capture(int json, const char *arg)
+{
+	static char out[1024];
+	FILE *f = tmpfile();
+	int saved = dup(2);
+	size_t n;
+
+	assert_non_null(f);
+	fflush(stderr);
+	assert_true(dup2(fileno(f), 2) >= 0);
+	log_setup(LOG_INFO, json);
+	log_info("from %s!", arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return out;
+}
+
+
+static void test_log_lines_escape_peer_bytes(void **state)
+{
+	const char *peer = "a\x1b]0;owned\x07"
+			   "b\nfake line\xc2\x9b\xff";
+	char *line = log_capture(0, peer);
+
+	assert_non_null(strstr(line, " info: from a\\x1b]0;owned\\x07b"
+				     "\\nfake line\\xc2\\x9b\\xff!\n"));
+	assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+	for (const char *p = line; *p; p++)
+		assert_true(*p == '\n' || (unsigned char)*p >= 0x20);
+	line = log_capture(1, peer);
+	assert_non_null(strstr(line, "\"msg\":\"from a\\u001b]0;owned\\u0007b"
+				     "\\u000afake line\\\\xc2\\\\x9b"
+				     "\\\\xff!\"}\n"));
+	log_setup(LOG_ERROR, 0);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +338,8 @@ int main(void)
 			test_xmlcheck_refuses_what_a_server_would_not_parse),
 		cmocka_unit_test(test_xmlcheck_depth_limit),
 		cmocka_unit_test(test_mkdir_safe),
+		cmocka_unit_test(test_str_printable),
+		cmocka_unit_test(test_log_lines_escape_peer_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
