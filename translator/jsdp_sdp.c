@@ -987,7 +987,9 @@ static int print_content(struct mbuf *mb, const struct jsdp_content *c,
 		}
 		if (k2 && !c->rtcp_mux)
 			rtcp = k2->port;
-	} else if (c->tr == JSDP_TR_RAW) {
+	} else if (c->tr == JSDP_TR_RAW && c->port) {
+		/* (without a candidate: no address yet, not a refused port 0)
+		 */
 		addr = c->addr;
 		port = c->port;
 		rtcp = c->rtcp_mux ? 0 : c->rtcp_port;

@@ -1099,7 +1099,8 @@ static void test_sdp_values_xml_cannot_carry(void **state)
 
 
 /* sip.sdp_origin: the o= address, and c= where the Jingle gives none (no
- * transport); an ICE transport without candidate yet is 0.0.0.0 (RFC 8840). */
+ * transport, Raw UDP without candidate); an ICE transport without
+ * candidate yet is 0.0.0.0 (RFC 8840). */
 static void test_origin_in_o_and_c(void **state)
 {
 	struct jsdp_sdp_opts o = {.author_is_initiator = true,
@@ -1113,6 +1114,8 @@ static void test_origin_in_o_and_c(void **state)
 		ctx, "<jingle xmlns='urn:xmpp:jingle:1'>" CT ">" PCMU
 		     "</content><content creator='initiator' name='b'>" PCMU ICE
 		     " ufrag='abcd' pwd='cdefghijklmnopqrstuvwx'/>"
+		     "</content><content creator='initiator' name='c'>" PCMU
+		     "<transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'/>"
 		     "</content></jingle>");
 
 	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), 0);
@@ -1123,6 +1126,9 @@ static void test_origin_in_o_and_c(void **state)
 	assert_non_null(strstr(out, "m=audio 9 RTP/AVP 0\r\n"
 				    "c=IN IP4 192.0.2.7\r\na=mid:a\r\n"));
 	assert_non_null(strstr(out, "c=IN IP4 0.0.0.0\r\na=mid:b\r\n"));
+	/* Raw UDP without a candidate yet: not a refused stream (port 0) */
+	assert_non_null(strstr(out, "m=audio 9 RTP/AVP 0\r\n"
+				    "c=IN IP4 192.0.2.7\r\na=mid:c\r\n"));
 	mem_deref(out);
 	mbuf_rewind(mb);
 	o.origin = "2001:db8::7";
