@@ -239,9 +239,9 @@ static void test_spec_keys(void **state)
 	assert_string_equal(c->sip.sdp_origin, "127.0.0.1");
 	assert_int_equal(c->sip.nphones, 1);
 	config_free(c);
-	assert_string_equal(
-		load(BASE "presence: {server: 127.0.0.1:5060}\n", eb, sizeof(eb)),
-		":5:1: presence: unknown section");
+	assert_string_equal(load(BASE "presence: {server: 127.0.0.1:5060}\n",
+				 eb, sizeof(eb)),
+			    ":5:1: presence: unknown section");
 	assert_string_equal(
 		load(BASE "msrp: {listen: 127.0.0.1:2855}\n", eb, sizeof(eb)),
 		":5:1: msrp: unknown section");
