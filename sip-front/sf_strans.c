@@ -9,6 +9,7 @@
  * longer has is sent from the stored raw request (the translator keeps it)
  * through a new server transaction under the same tx id.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -487,6 +488,11 @@ static const char *msg_invalid(const struct sip_msg *msg)
 		return "Invalid Character In Header";
 	if (!user_ok(&msg->from.uri.user) || !user_ok(&msg->to.uri.user))
 		return "Invalid Character In URI";
+	/* RFC 4475 3.1.2.14: no whitespace inside <> (libre takes it) */
+	if (pl_strchr(&msg->from.auri, ' ') || pl_strchr(&msg->from.auri, '\t'))
+		return "Bad From";
+	if (pl_strchr(&msg->to.auri, ' ') || pl_strchr(&msg->to.auri, '\t'))
+		return "Bad To";
 	if (!msg->callid.l)
 		return "Missing Call-ID";
 	if (!msg->from.tag.l)
@@ -552,6 +558,147 @@ static void udp_error_handler(int err, void *arg)
 }
 
 
+/* A header line's value of the raw message: the first line named name
+ * (or its compact form c), or all of them when all (Via). */
+static int raw_hdr(struct mbuf *out, const struct pl *head, const char *name,
+		   char c, bool all)
+{
+	struct pl rest = *head, line, n, v;
+	int err = 0;
+
+	while (rest.l && !err) {
+		const char *e = pl_strchr(&rest, '\n');
+
+		line.p = rest.p;
+		line.l = e ? (size_t)(e - rest.p) : rest.l;
+		pl_advance(&rest, e ? line.l + 1 : rest.l);
+		if (re_regex(line.p, line.l, "[^: \t]+[ \t]*:[ \t]*[^\r]*", &n,
+			     NULL, NULL, &v))
+			continue;
+		if (n.p != line.p) /* a name starts the line */
+			continue;
+		if (pl_strcasecmp(&n, name) &&
+		    !(n.l == 1 && (n.p[0] | 0x20) == c))
+			continue;
+		err = mbuf_printf(out, "%s: %r\r\n", name, &v);
+		if (!all)
+			break;
+	}
+	return err;
+}
+
+
+/* Where a response to an undecoded request goes (RFC 3261 18.2.2, RFC
+ * 3581): the source address; the source port if the top Via asks for
+ * rport or cannot be read, else its sent-by port (5060 by default). */
+static void raw_reply_addr(struct sa *dst, const struct sa *src,
+			   const struct pl *via)
+{
+	struct pl sentby;
+	const char *c;
+
+	*dst = *src;
+	if (!via->l || memmem(via->p, via->l, "rport", 5))
+		return;
+	if (re_regex(via->p, via->l, "/[ \t]*[A-Za-z]+[ \t]+[^;, \t\r]+", NULL,
+		     NULL, NULL, &sentby))
+		return;
+	c = sentby.p[0] == '[' ? pl_strchr(&sentby, ']') : sentby.p;
+	c = c ? memchr(c, ':', sentby.l - (size_t)(c - sentby.p)) : NULL;
+	if (c) {
+		struct pl port = {c + 1, sentby.l - (size_t)(c + 1 - sentby.p)};
+		sa_set_port(dst, pl_u32(&port));
+	} else
+		sa_set_port(dst, 5060);
+}
+
+
+/* The stateless answer to an undecodable request with top Via via (its
+ * Via lines are in vias): 400, or 505 for another SIP version. */
+static void raw_reply(struct sip_front *sf, const struct sa *src,
+		      const struct pl *head, const struct mbuf *vias,
+		      const struct pl *via)
+{
+	struct mbuf *resp = mbuf_alloc(1024 + vias->end);
+	struct pl first = *head, ver;
+	const char *end;
+	struct sa dst;
+	bool v2;
+	int err;
+
+	if (!resp)
+		return;
+	end = memchr(head->p, '\r', head->l);
+	first.l = end ? (size_t)(end - head->p) : head->l;
+	/* re_regex: one pl per [] class, and no anchors */
+	v2 = re_regex(first.p, first.l, "SIP/[0-9.]+", &ver) ||
+	     !pl_strcmp(&ver, "2.0");
+	err = mbuf_printf(resp, "SIP/2.0 %s\r\n%b",
+			  v2 ? "400 Bad Request" : "505 Version Not Supported",
+			  vias->buf, vias->end);
+	if (!err)
+		err = raw_hdr(resp, head, "From", 'f', false);
+	if (!err)
+		err = raw_hdr(resp, head, "To", 't', false);
+	if (!err)
+		err = raw_hdr(resp, head, "Call-ID", 'i', false);
+	if (!err)
+		err = raw_hdr(resp, head, "CSeq", '\0', false);
+	if (!err)
+		err = mbuf_printf(resp, "Content-Length: 0\r\n\r\n");
+	raw_reply_addr(&dst, src, via);
+	log_info("undecodable request from %J: %s", src, v2 ? "400" : "505");
+	if (!err) {
+		resp->pos = 0;
+		(void)udp_send(sf->us, &dst, resp);
+	}
+	mem_deref(resp);
+}
+
+
+/* libre drops a request it cannot parse, unanswered; RFC 4475 3.1.2 wants
+ * 400 (505 for another SIP version). A UDP helper sees each datagram
+ * before libre's SIP stack: one that starts like a request and does not
+ * decode is answered here, statelessly, from its raw header lines. (TCP:
+ * libre closes the connection; nothing of ours is called.) */
+static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
+{
+	struct sip_front *sf = arg;
+	const uint8_t *p = mbuf_buf(mb), *end;
+	const size_t pos = mb->pos, left = mbuf_get_left(mb);
+	struct sip_msg *msg = NULL;
+	struct pl head, via = PL_INIT;
+	struct mbuf *vias;
+	bool bad;
+
+	if (left < 8 || !isalpha(p[0]) || !memcmp(p, "SIP/", 4))
+		return false; /* not a request: STUN, keepalive, response */
+	bad = sip_msg_decode(&msg, mb) != 0;
+	mb->pos = pos;
+	mem_deref(msg);
+	if (!bad)
+		return false;
+	if (!src_trusted(sf, src))
+		return true;
+	end = memmem(p, left, "\r\n\r\n", 4);
+	head.p = (const char *)p;
+	head.l = end ? (size_t)(end - p) + 2 : left;
+	vias = mbuf_alloc(512);
+	if (vias && !raw_hdr(vias, &head, "Via", 'v', true) && vias->end) {
+		const char *e = memchr(vias->buf, '\r', vias->end);
+
+		via.p = (const char *)vias->buf + 5; /* "Via: " */
+		via.l = (size_t)(e - via.p);
+	}
+	if (via.l)
+		raw_reply(sf, src, &head, vias, &via);
+	else /* nowhere to answer (RFC 3261 18.2.1) */
+		log_info("undecodable request from %J dropped", src);
+	mem_deref(vias);
+	return true;
+}
+
+
 /* Our probe came back: libre's UDP socket reads datagrams up to 64 KiB
  * (its default, 8 KiB, truncates larger ones into "Content-Length
  * Mismatch") and reports ICMP errors (a dead UDP peer fails a request at
@@ -573,6 +720,9 @@ static void probe_in(struct sip_front *sf, const struct sip_msg *msg)
 		probe_sf = sf;
 		udp_error_handler_set(sf->us, udp_error_handler);
 	}
+	if (udp_register_helper(&sf->uh, sf->us, 0, NULL, undecodable_helper,
+				sf))
+		log_warn("undecodable requests go unanswered");
 	log_debug("UDP socket: receive size %u, ICMP errors %s", UDP_RXSZ,
 		  probe_sf ? "on" : "off");
 }
@@ -698,5 +848,6 @@ void sf_strans_flush(struct sip_front *sf)
 	if (sf->us)
 		udp_error_handler_set(sf->us, NULL);
 	probe_sf = NULL;
+	sf->uh = mem_deref(sf->uh);
 	sf->us = mem_deref(sf->us);
 }

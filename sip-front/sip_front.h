@@ -33,9 +33,10 @@ struct sip_front {
 	uint64_t next_tx;
 	/** ms a request waits for the translator before its 503 (0: 30 s) */
 	uint32_t strans_timeout_ms;
-	uint64_t nrel;       /**< reliable frames sent (their seqs: 1..) */
-	uint64_t probe;      /**< token of our own UDP probe; 0: none */
-	struct udp_sock *us; /**< libre's SIP UDP socket, once probed */
+	uint64_t nrel;         /**< reliable frames sent (their seqs: 1..) */
+	uint64_t probe;        /**< token of our own UDP probe; 0: none */
+	struct udp_sock *us;   /**< libre's SIP UDP socket, once probed */
+	struct udp_helper *uh; /**< answers what libre cannot parse */
 };
 
 /* RFC 3261 T1 from sip.t1_ms (500 unless an operator tunes it), Timer B;

@@ -1,0 +1,274 @@
+"""The sip-front at the edges (issue 9): what a SIP peer sees for requests
+that are malformed, oversized or need a transport fallback, with a real
+Prosody, the gateway under its supervisor, SIPp and scripted peers."""
+import asyncio
+import os
+import re
+import socket
+import time
+import uuid
+
+import pytest
+
+from conftest import (GW_SIP, HERE, UAS_PORT, Gateway, run, uas_args,
+                      wait_for)
+from jingle import GW, SipPeer, jlogin, reason_of
+from sipraw import request
+from xmpp_user import login, logout
+
+CORPUS = os.path.join(HERE, "..", "data", "corpus", "rfc4475")
+GW_ADDR = ("127.0.0.1", int(GW_SIP.split(":")[1]))
+
+
+def invalid_messages():
+    with open(os.path.join(CORPUS, "INDEX.tsv")) as f:
+        rows = [ln.rstrip("\n").split("\t") for ln in f][1:]
+    return [os.path.basename(r[0]) for r in rows if r[4] == "invalid"]
+
+
+@pytest.fixture(scope="module")
+def edge_gw(prosody, tmp_path_factory):
+    # debug: test_debug_log_has_sip_headers_not_bodies reads its log
+    g = Gateway(str(tmp_path_factory.mktemp("edge")),
+                log_level="debug").start()
+    yield g
+    assert g.stop() == 0, g.read_log()[-4000:]
+
+
+def to_me(data, port):
+    """The message with its top Via's sent-by replaced by 127.0.0.1:port
+    (the answer comes back here: RFC 3261 18.2.2), nothing else changed."""
+    m = re.search(rb"(?im)^(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[0-9.]+"
+                  rb"[ \t]*/[ \t]*[A-Za-z]+[ \t]+([^;,\s]+)", data)
+    assert m, "no Via"
+    return data[:m.start(1)] + b"127.0.0.1:%d" % port + data[m.end(1):]
+
+
+def answers(sock, timeout):
+    """Every SIP response read within timeout: [(code, text)]."""
+    out = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            data = sock.recv(65535).decode("utf-8", "replace")
+        except socket.timeout:
+            break
+        if data.startswith("SIP/2.0 "):
+            out.append((int(data.split(" ", 2)[1]), data))
+            if out[-1][0] >= 200:
+                break
+    return out
+
+
+@pytest.mark.parametrize("name", invalid_messages())
+def test_rfc4475_invalid_never_2xx(edge_gw, name):
+    """RFC 4475 3.1.2: a syntactically invalid request is answered 4xx (505
+    for an unknown version), never accepted; an invalid response is
+    dropped. The gateway keeps running."""
+    with open(os.path.join(CORPUS, name), "rb") as f:
+        data = f.read()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        is_request = not data.startswith(b"SIP/")
+        s.sendto(to_me(data, s.getsockname()[1]) if is_request else data,
+                 GW_ADDR)
+        got = answers(s, 5 if is_request else 1)
+    finally:
+        s.close()
+    finals = [c for c, _ in got if c >= 200]
+    if not is_request:
+        assert got == []
+    elif name == "badvers.dat":
+        assert finals in ([505], [400]), got
+    else:
+        assert len(finals) == 1 and 400 <= finals[0] < 500, got
+    assert all(w["restarts"] == 0 for w in edge_gw.status().values())
+
+
+def udp_message(size, tag):
+    """A MESSAGE to alice of exactly size bytes from 127.0.0.1:5072."""
+    req = request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
+                  "sip:alice@localhost", 5072, body=b"x", ctype="text/plain")
+    pad = size - len(req)
+    body = (tag + "y" * (pad + 1 - len(tag))).encode()
+    req = request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
+                  "sip:alice@localhost", 5072, body=body, ctype="text/plain")
+    # Content-Length has as many digits as before or one more
+    if len(req) != size:
+        body = body[:len(body) - (len(req) - size)]
+        req = request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
+                      "sip:alice@localhost", 5072, body=body,
+                      ctype="text/plain")
+    assert len(req) == size
+    return req
+
+
+def test_udp_requests_up_to_64k(edge_gw):
+    """RFC 3261 18.1.1: a 20 KB MESSAGE over UDP is read whole and
+    delivered (libre's default 8 KiB read made it "400 Content-Length
+    Mismatch"); the largest datagram, too large for a frame, gets 413."""
+    tag = uuid.uuid4().hex
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 5072))
+        try:
+            s.sendto(udp_message(20000, tag), GW_ADDR)
+            got = answers(s, 10)
+            msg = await u.next_message(10, lambda m: tag in m["body"])
+            s.sendto(udp_message(65507, "big"), GW_ADDR)
+            big = answers(s, 10)
+        finally:
+            s.close()
+        await logout(u)
+        return got, msg, big
+
+    got, msg, big = run(go())
+    assert [c for c, _ in got if c >= 200] == [202], got
+    assert len(msg["body"]) > 19000
+    assert [c for c, _ in big if c >= 200] == [413], big
+
+
+def test_tcp_over_libre_limit_is_closed_unanswered(edge_gw):
+    """The documented limit (libre 1.1.0 src/sip/transp.c tcp_recv_handler:
+    more than TCP_BUFSIZE_MAX = 65536 bytes buffered on a connection closes
+    it, EOVERFLOW, before any callback of ours): no answer, the connection
+    closed, and the gateway unharmed (413 below it: test_call.py
+    test_oversized_invite_gets_413)."""
+    req = request("MESSAGE", "sip:alice@localhost", "sip:bob@127.0.0.1",
+                  "sip:alice@localhost", 5072, body=b"z" * 70000,
+                  ctype="text/plain").replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+    s = socket.create_connection(GW_ADDR, timeout=10)
+    data = b""
+    try:
+        try:
+            s.sendall(req)
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+    finally:
+        s.close()
+    assert data == b""
+    assert all(w["restarts"] == 0 for w in edge_gw.status().values())
+
+
+def big_offer(ncand):
+    """A WebRTC-sized Jingle offer: audio and video, ncand candidates each
+    (the INVITE's SDP is over 3 KB)."""
+    def cands(comp):
+        return "".join(
+            "<candidate foundation='%d' component='1' protocol='udp' "
+            "priority='%d' ip='127.0.0.%d' port='%d' type='host' "
+            "generation='0' network='1' id='%s%d'/>"
+            % (i, 2122260223 - i, i + 1, 40000 + i, comp, i)
+            for i in range(ncand))
+    body = ""
+    for media, pts in (("audio", "<payload-type id='0' name='PCMU' "
+                        "clockrate='8000'/>"),
+                       ("video", "<payload-type id='96' name='VP8' "
+                        "clockrate='90000'/>")):
+        body += (
+            "<content xmlns='urn:xmpp:jingle:1' creator='initiator' "
+            "name='%s' senders='both'><description "
+            "xmlns='urn:xmpp:jingle:apps:rtp:1' media='%s'>%s<rtcp-mux/>"
+            "</description><transport "
+            "xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='7Gpn' "
+            "pwd='MUOzzatqL2qP7n1uRC7msD+c'><fingerprint "
+            "xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' "
+            "setup='actpass'>%s</fingerprint>%s</transport></content>"
+            % (media, media, pts, ":".join(["AB"] * 32), cands(media[0])))
+    return body
+
+
+def test_big_offer_rings_a_udp_only_phone(edge_gw, sipp):
+    """RFC 3261 18.1.1: the INVITE of a WebRTC-sized offer goes over TCP for
+    its size; SIPp listens on UDP only (-t u1), the connection is refused,
+    the INVITE is retried over UDP: the phone rings and answers, the call
+    ends with the caller's BYE."""
+    uas = sipp("uas_call.xml",
+               uas_args() + ["-t", "u1", "-m", "1", "-trace_msg"], "uas")
+
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "big" + uuid.uuid4().hex[:10]
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid,
+                                    big_offer(14))
+        assert r["type"] == "result"
+        _, j = await alice.next_jingle(action="session-info", timeout=10)
+        _, j = await alice.next_jingle(action="session-accept", timeout=10)
+        assert j.get("sid") == sid
+        r = await alice.send_jingle("bob@" + GW, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+        assert r["type"] == "result"
+        await logout(alice)
+
+    run(go(), 60)
+    assert uas.wait(20) == 0
+    invites = []
+    for fn in os.listdir(uas.dir):
+        if fn.endswith("_messages.log"):
+            with open(os.path.join(uas.dir, fn), "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            invites += re.findall(r"(?s)received.*?\n\n(INVITE .*?)\n\n-", log)
+    assert invites, "no INVITE in SIPp's trace"
+    inv = invites[0]
+    assert re.search(r"(?m)^Via: SIP/2.0/UDP ", inv), inv[:400]
+    clen = int(re.search(r"(?mi)^Content-Length: *(\d+)", inv).group(1))
+    assert clen > 3000 and inv.count("a=candidate") >= 28, clen
+
+
+def test_big_offer_nobody_listening_ends_at_once(edge_gw):
+    """RFC 3261 8.1.3.1: nothing listens at the callee's address (TCP
+    refused, then ICMP port unreachable for the UDP retry): the caller gets
+    session-terminate within seconds, not at Timer B (32 s)."""
+    async def go():
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "none" + uuid.uuid4().hex[:10]
+        t0 = time.monotonic()
+        r = await alice.send_jingle("bob@" + GW, "session-initiate", sid,
+                                    big_offer(14))
+        assert r["type"] == "result"
+        _, j = await alice.next_jingle(action="session-terminate",
+                                       timeout=20)
+        took = time.monotonic() - t0
+        await logout(alice)
+        return j, took
+
+    j, took = run(go(), 60)
+    assert j.get("sid").startswith("none")
+    assert reason_of(j) == ("general-error", "503"), reason_of(j)
+    assert took < 5, took
+
+
+def test_debug_log_has_sip_headers_not_bodies(edge_gw):
+    """F12: at log.level debug the sip-front logs what it sends by its
+    headers only; a chat's text (the MESSAGE body) is not in its lines."""
+    gw = edge_gw
+    text = "secret-" + uuid.uuid4().hex
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="bob@" + GW, mbody=text, mtype="chat")
+        req = await peer.next_request("MESSAGE")
+        peer.reply(req, 200, "OK")
+        await asyncio.sleep(0.2)
+        await logout(u)
+        peer.close()
+        return req
+
+    req = run(go())
+    assert text in req
+    # a record: a line with a timestamp and its continuation lines
+    recs = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", gw.read_log())
+    sf = [r for r in recs if re.match(r"\S+ sip-front\[", r)]
+    sent = [r for r in sf if "MESSAGE sip:bob@" in r]
+    assert sent and "Call-ID: " in sent[0], "\n".join(sf[-10:])
+    assert not [r for r in sf if text in r]
