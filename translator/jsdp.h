@@ -210,11 +210,12 @@ int jsdp_frag_encode(struct mbuf *mb, const struct jsdp *m);
 /**
  * Decode the <content/> and <group/> children of a <jingle/> element
  * (Jingle senders are absolute: no perspective is needed). Refused as
- * malformed: a content without name or creator, with neither description
- * nor transport, or with two of either; a required attribute missing or
- * not among its values (a number that is not one, a dynamic payload type
- * without name and clockrate, a candidate's protocol or type, a DTLS
- * setup); a group naming no content; a value SDP cannot carry.
+ * malformed: a content without name or creator (source-* may omit it),
+ * with neither description nor transport, or with two of either; a
+ * required attribute missing or not among its values (a number that is
+ * not one, a dynamic payload type without name and clockrate, a
+ * candidate's protocol or type, a DTLS setup); a group naming no content;
+ * a value SDP cannot carry.
  * @return 0, EBADMSG (reason in eb) or EOVERFLOW
  */
 int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,

@@ -41,6 +41,7 @@ int jsdp_senders_parse(const char *s)
 struct dec {
 	char *eb;
 	size_t sz;
+	bool creator_optional; /**< source-*: jingle.js writes none */
 };
 
 
@@ -453,8 +454,10 @@ static int dec_content(struct dec *d, struct jsdp *m, xmpp_stanza_t *st)
 	if (senders < 0)
 		return bad(d, EBADMSG, "bad senders '%s'",
 			   xmpp_stanza_get_attribute(st, "senders"));
-	if (!creator)
+	if (!creator && !d->creator_optional)
 		return bad(d, EBADMSG, "<content/> without creator%s", NULL);
+	if (!creator)
+		creator = "initiator";
 	if (strcmp(creator, "initiator") && strcmp(creator, "responder"))
 		return bad(d, EBADMSG, "bad creator '%s'", creator);
 	ct->creator_responder = !strcmp(creator, "responder");
@@ -503,7 +506,8 @@ static bool content_named(const struct jsdp *m, const struct pl *name)
 int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
 		       size_t sz)
 {
-	struct dec d = {eb, sz};
+	const char *action = xmpp_stanza_get_attribute(jingle, "action");
+	struct dec d = {eb, sz, action && !strncmp(action, "source-", 7)};
 	int err = 0;
 
 	memset(m, 0, sizeof(*m));

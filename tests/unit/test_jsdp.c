@@ -841,7 +841,7 @@ static void test_malformed_jingle(void **state)
 			    "<content/> with two <description/>");
 	expect_jingle_error(CT ">" PCMU ICE "/>" ICE "/></content>", EBADMSG,
 			    "<content/> with two <transport/>");
-	/* XEP-0166 7.2: creator is required */
+	/* XEP-0166 7.2: creator is required (but in jingle.js's source-*) */
 	expect_jingle_error("<content name='a'>" PCMU "</content>", EBADMSG,
 			    "<content/> without creator");
 	/* RFC 3551 6: a dynamic payload type needs its name and rate */
@@ -1001,6 +1001,15 @@ static void test_jingle_values_cannot_add_sdp_lines(void **state)
 			       "semantics='BUNDLE&#10;a=x'><content name='a'/>"
 			       "</group>",
 			    EBADMSG, "group semantics:");
+
+	/* jingle.js writes source-add contents without creator */
+	j = xmpp_stanza_new_from_string(
+		ctx, "<jingle xmlns='urn:xmpp:jingle:1' action='source-add'>"
+		     "<content name='a'>" PCMU "</content></jingle>");
+	assert_non_null(j);
+	assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), 0);
+	assert_false(m->c[0].creator_responder);
+	xmpp_stanza_release(j);
 
 	/* what may hold spaces holds them; a fingerprint on its own line
 	 * is the same fingerprint */
