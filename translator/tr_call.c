@@ -395,12 +395,3 @@ void tr_call_expired(struct translator *tr, uint64_t id)
 
 	(void)tr_call_apply(tr, id, CE_T_EXPIRED, &e);
 }
-
-
-bool tr_call_wants(struct translator *tr, uint64_t id)
-{
-	const void *v;
-	size_t vl;
-
-	return !tr_rec_get(tr, DB_CALL, id, &v, &vl);
-}

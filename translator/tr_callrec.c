@@ -141,6 +141,12 @@ void tr_callrec_drop(struct translator *tr, uint64_t id, struct callrec *r,
 		 r->dir == CD_X2S ? "xmpp->sip" : "sip->xmpp", r->sid,
 		 r->callid, why);
 	tr_callrec_deadline(tr, id, r, 0);
+	/* our INVITE is owed to nobody now: a sip-front that restarts must
+	 * not ring the callee again (F8) */
+	if (r->inv_out) {
+		struct tr_owner o;
+		(void)tr_out_take(tr, PROC_SIP_FRONT, r->inv_out, true, &o);
+	}
 	tr_callrec_key_del(tr, CK_SID, r->owner, r->sid);
 	tr_callrec_key_del(tr, CK_DIALOG, r->callid, r->ltag);
 	if (r->dir == CD_S2X)

@@ -16,7 +16,9 @@ static const struct {
 } owners[OWN_COUNT] = {
 	[OWN_NONE] = {"none", NULL, NULL, NULL},
 	[OWN_MSG] = {"msg", tr_msg_outcome, tr_msg_expired, tr_msg_wants},
-	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired, tr_call_wants},
+	/* a call's last stanzas and requests are staged as it is dropped:
+	 * they are owed after it; its INVITE goes with it (tr_callrec_drop) */
+	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired, NULL},
 };
 
 

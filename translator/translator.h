@@ -167,14 +167,13 @@ uint64_t tr_out_sip_response(struct translator *tr, struct tr_owner owner,
 int tr_out_take(struct translator *tr, enum proc_id front, uint64_t out,
 		bool remove, struct tr_owner *owner);
 
-/** Does the owner still want its entry (a call still up, a message
- * still pending)? */
+/** Does the owner still want its entry (a message still pending)? */
 typedef bool(tr_out_wanted_h)(struct translator *tr, struct tr_owner owner);
 /**
  * Re-send the outbox of a front that (re)connected, oldest first; entries
  * whose owner no longer wants them (wanted, if not NULL) are deleted
- * instead: a call that ended never rings again, an expired message is
- * never delivered after its sender was told it failed.
+ * instead: an expired message is never delivered after its sender was
+ * told it failed.
  */
 void tr_out_replay(struct translator *tr, enum proc_id front,
 		   tr_out_wanted_h *wanted);
@@ -440,8 +439,6 @@ void tr_call_outcome(struct translator *tr, uint64_t id,
 		     const struct tr_outcome *oc);
 /** The call's deadline passed. */
 void tr_call_expired(struct translator *tr, uint64_t id);
-/** Is call id still up (its outbox entries still owed)? */
-bool tr_call_wants(struct translator *tr, uint64_t id);
 
 /* ---- tr_msg.c ----------------------------------------------------- */
 

@@ -80,7 +80,10 @@ def test_sip_error_comes_back_as_xmpp_error(gateway, sipp):
 
 
 def test_sip_timeout_comes_back_as_xmpp_error(gateway):
-    # nothing listens on the SIP peer's port: Timer F (message_timeout_ms)
+    # the SIP peer's port is open but nothing answers: Timer F
+    # (message_timeout_ms)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 5070))
 
     async def go():
         u = await login("alice@localhost/pc", "alicepass")
@@ -89,9 +92,33 @@ def test_sip_timeout_comes_back_as_xmpp_error(gateway):
         await logout(u)
         return err
 
-    cond, text = error_condition(run(go()))
+    try:
+        cond, text = error_condition(run(go()))
+    finally:
+        s.close()
     assert cond == "remote-server-timeout"
     assert text == "SIP 408 Request Timeout"
+
+
+def test_sip_unreachable_comes_back_at_once(gateway_factory):
+    # nothing listens on the SIP peer's port: the ICMP error is a transport
+    # error, a 503 at once (RFC 3261 8.1.3.1), not a timeout
+    gateway_factory(sip={"message_timeout_ms": "30000"})
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        t0 = asyncio.get_event_loop().time()
+        u.send_message(mto="nobody@sip.localhost", mbody="hello?", mtype="chat")
+        err = await u.next_message(15, lambda m: m["type"] == "error")
+        took = asyncio.get_event_loop().time() - t0
+        await logout(u)
+        return err, took
+
+    err, took = run(go())
+    cond, text = error_condition(err)
+    assert cond == "service-unavailable"
+    assert text.startswith("SIP 503 ")
+    assert took < 15  # not Timer F (30 s here)
 
 
 def test_bad_target_is_refused_with_clear_error(gateway):
