@@ -205,3 +205,52 @@ def test_full_store_refuses_new_work_and_recovers(gateway_factory):
     # MESSAGE get the same answer), so here the store drains only once
     # they are forgotten; that step needs the clock and is shown by
     # test_translator.c:test_store_full_refuses_then_recovers.
+
+
+def test_one_mib_chat_refused_with_an_error_never_lost(gateway):
+    """A 1 MiB chat to a SIP user: more than the XMPP server takes from a
+    client (Prosody: 256 KiB) or the gateway carries (28 KiB): its sender
+    learns (a stream error from the server, or an error stanza), nothing
+    reaches SIP, and the gateway carries the next chat as usual."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", UAS_PORT))
+    s.settimeout(3)
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        gone = asyncio.get_event_loop().create_future()
+        u.add_event_handler("disconnected",
+                            lambda _e: gone.done() or gone.set_result(True))
+        u.add_event_handler("stream_error",
+                            lambda e: gone.done() or gone.set_result(e))
+        u.send_message(mto="bob@sip.localhost", mbody="y" * (1 << 20),
+                       mtype="chat")
+        err = asyncio.ensure_future(
+            u.next_message(20, lambda m: m["type"] == "error"))
+        done, _ = await asyncio.wait([err, gone], timeout=20,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        assert done, "the sender learned nothing"
+        if err in done:
+            assert err.result()["error"]["condition"] in (
+                "policy-violation", "resource-constraint",
+                "not-acceptable"), err.result()
+        err.cancel()
+        await logout(u)
+        # nothing went to SIP
+        loop = asyncio.get_event_loop()
+        try:
+            data = await loop.run_in_executor(None, s.recv, 65535)
+            assert not data.startswith(b"MESSAGE"), data[:200]
+        except socket.timeout:
+            pass
+        # the next chat is carried
+        u = await login("alice@localhost/pc2", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody="small", mtype="chat")
+        data = await loop.run_in_executor(None, s.recv, 65535)
+        assert data.startswith(b"MESSAGE") and data.endswith(b"small")
+        await logout(u)
+
+    try:
+        run(go())
+    finally:
+        s.close()
