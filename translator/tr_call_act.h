@@ -70,6 +70,7 @@ void call_bye(struct call_ctx *c, const struct tr_sip_why *why);
 void call_cancel(struct call_ctx *c);
 void call_terminate(struct call_ctx *c, const char *reason);
 void call_idle_deadline(struct call_ctx *c);
+/** The body as a string, or NULL if it holds a NUL byte (or no memory). */
 char *call_body_of(const struct sip_msg *msg);
 char *call_route_set(const struct sip_msg *msg, bool reverse);
 void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac);

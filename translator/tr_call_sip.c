@@ -50,12 +50,6 @@ int call_s_invite(struct call_ctx *c)
 			call_reply(c, 488, "SDP Offer Required", false, NULL);
 		goto out;
 	}
-	if (memchr(mbuf_buf(msg->mb), 0, mbuf_get_left(msg->mb))) {
-		/* the SDP is read as a C string: a NUL would cut it short */
-		call_reply(c, 488, "Not Acceptable Here (NUL byte in SDP)",
-			   false, NULL);
-		goto out;
-	}
 	pl_strcpy(&msg->from.uri.user, user, sizeof(user));
 	pl_strcpy(&msg->from.uri.host, host, sizeof(host));
 	if (addr_sip_to_gwjid(cfg, user, host, gw, sizeof(gw))) {

@@ -119,6 +119,10 @@ char *call_body_of(const struct sip_msg *msg)
 {
 	char *b = NULL;
 
+	/* read as a C string: a NUL would cut it short unseen (requests
+	 * with one are refused in tr_from_sip.c; a response's is unusable) */
+	if (memchr(mbuf_buf(msg->mb), 0, mbuf_get_left(msg->mb)))
+		return NULL;
 	re_sdprintf(&b, "%b", mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
 	return b;
 }

@@ -112,6 +112,16 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	enum call_event ev = CE_S_OTHER;
 	uint64_t id;
 
+	/* a body is read as text everywhere: a NUL in it is malformed (an
+	 * SDP one is not acceptable as an offer, RFC 3261 21.4.26) */
+	if (memchr(mbuf_buf(msg->mb), 0, mbuf_get_left(msg->mb))) {
+		if (!pl_strcasecmp(&msg->ctyp.subtype, "sdp"))
+			reply(tr, e, 488,
+			      "Not Acceptable Here (NUL byte in SDP)");
+		else
+			reply(tr, e, 400, "NUL Byte In Body");
+		return;
+	}
 	if ((!pl_strcmp(&msg->met, "INVITE") ||
 	     !pl_strcmp(&msg->met, "MESSAGE")) &&
 	    !pl_isset(&msg->to.tag) && from_forged(tr, msg)) {
