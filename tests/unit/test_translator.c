@@ -4274,6 +4274,31 @@ static void test_no_proxy_unlisted_host_forbidden(void **state)
 }
 
 
+/* A NUL in a re-INVITE's SDP (read as a C string, it was cut short
+ * unseen): 488 at once, the call goes on. */
+static void test_reinvite_nul_in_sdp_488(void **state)
+{
+	struct m_sip_in_request m = {.tx = 9580};
+	struct call c;
+	char raw[BIG], *p;
+
+	x2s_active(&c);
+	dlg_raw(&c, raw, sizeof(raw), "INVITE", 0, "application/sdp",
+		PHONE_SDP "a=x:\x01\r\n");
+	p = strchr(raw, '\x01');
+	assert_non_null(p);
+	*p = 0;
+	pl_set_str(&m.src, PEER_SRC);
+	m.raw.p = raw;
+	m.raw.l = strlen(raw) + 1 + strlen(p + 1);
+	tr_from_sip_request(&tr, &m);
+	commit();
+	assert_int_equal(nx, 0);
+	pl_contains(&sresp(0, 488)->reason, "NUL");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4644,6 +4669,7 @@ int main(void)
 		T_(test_from_in_served_domain_403),
 		T_(test_s2x_iq_error_forgets_dead_resource),
 		T_(test_no_proxy_unlisted_host_forbidden),
+		T_(test_reinvite_nul_in_sdp_488),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
