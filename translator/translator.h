@@ -316,7 +316,9 @@ int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 			   xmpp_stanza_t *j, bool author_is_initiator,
 			   const char *offer_sdp, const char *action,
 			   char **sdp, char *eb, size_t ebsz);
-/** Add an SDP's contents to a <jingle/> (action: its a=jingle-action). */
+/** Add an SDP's contents to a <jingle/> (action: its a=jingle-action).
+ * @return 0, or EPROTO (eb says why) if the SDP is malformed, holds values
+ *         XML cannot carry, or has no media the gateway can carry */
 int tr_media_jingle_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 			   const char *sdp, bool author_is_initiator,
 			   struct pl *action, char *eb, size_t ebsz);
