@@ -337,7 +337,8 @@ static struct strans *strans_for(struct sip_front *sf,
 	struct mbuf *in;
 	int err;
 
-	if (sx)
+	if (sx || !m->raw.l) /* no raw: e.g. the translator's 503 for a
+				request past its deadline, answered here */
 		return sx;
 	log_debug("out %llu: tx %llu is not live; a transaction for the "
 		  "stored request",
@@ -378,6 +379,13 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 	pl_strcpy(&m->reason, reason, sizeof(reason));
 
 	sx = strans_for(sf, m);
+	if (!sx && !m->raw.l) {
+		log_debug("out %llu: tx %llu is gone; %u not sent",
+			  (unsigned long long)m->out, (unsigned long long)m->tx,
+			  m->scode);
+		sf_report_done(sf, m->out, 500, "Transaction gone");
+		return 0;
+	}
 	if (!sx) {
 		log_warn("out %llu: stored request unusable",
 			 (unsigned long long)m->out);
@@ -671,8 +679,10 @@ static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
 	struct mbuf *vias;
 	bool bad;
 
-	if (left < 8 || !isalpha(p[0]) || !memcmp(p, "SIP/", 4))
-		return false; /* not a request: STUN, keepalive, response */
+	if (left < 8 || !isalpha(p[0]) || !memcmp(p, "SIP/", 4) ||
+	    !memcmp(p, "ACK ", 4))
+		return false; /* not a request (STUN, keepalive, response), or
+				 an ACK: never answered (RFC 3261 17.2.3) */
 	bad = sip_msg_decode(&msg, mb) != 0;
 	mb->pos = pos;
 	mem_deref(msg);
