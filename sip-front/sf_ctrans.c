@@ -45,6 +45,7 @@ struct creq {
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
 	struct sip_connqent *qent; /**< libre's, while TCP connects */
+	struct udp_sock *ping;     /**< after a TCP refusal: is UDP there? */
 	struct sip_front *sf;
 };
 
@@ -56,6 +57,7 @@ static void creq_destructor(void *arg)
 	tmr_cancel(&c->timeout);
 	hash_unlink(&c->he);
 	mem_deref(c->qent); /* no transport report after us */
+	mem_deref(c->ping);
 	mem_deref(c->branch);
 	mem_deref(c->method);
 	mem_deref(c->mb);
@@ -173,6 +175,49 @@ static void creq_udp_started(struct creq *c)
 }
 
 
+static void creq_ping_recv_handler(const struct sa *src, struct mbuf *mb,
+				   void *arg)
+{
+}
+
+
+/* The ping's ICMP error: nothing listens on UDP either. */
+static void creq_ping_error_handler(int err, void *arg)
+{
+	struct creq *c = arg;
+
+	if (!c->answered && !c->completed)
+		creq_transport_fail(c, err);
+}
+
+
+/* RFC 3261 8.1.3.1 wants a transport error reported at once, but the
+ * ICMP error of a datagram sent from libre's unconnected SIP socket is
+ * not reported (and IP_RECVERR on it would make every later sendto fail
+ * with the pending error). An empty datagram from a socket connected to
+ * dst gets it, as ECONNREFUSED, without disturbing anything: SIP stacks
+ * ignore datagrams of 4 bytes or less. */
+static void creq_ping_start(struct creq *c)
+{
+	struct mbuf *mb = mbuf_alloc(1);
+	struct sa any;
+	int err;
+
+	sa_init(&any, sa_af(&c->dst));
+	err = mb ? udp_listen(&c->ping, &any, creq_ping_recv_handler, c)
+		 : ENOMEM;
+	if (!err)
+		err = udp_connect(c->ping, &c->dst);
+	if (!err) {
+		udp_error_handler_set(c->ping, creq_ping_error_handler);
+		err = udp_send(c->ping, &c->dst, mb);
+	}
+	if (err)
+		c->ping = mem_deref(c->ping);
+	mem_deref(mb);
+}
+
+
 /* libre could not write our request on a TCP connection (refused, reset
  * or closed while connecting). A request that would have gone over UDP
  * but for its size is retried over UDP (RFC 3261 18.1.1); anything else
@@ -203,28 +248,7 @@ static void creq_transp_handler(int err, void *arg)
 		return;
 	}
 	creq_udp_started(c);
-}
-
-
-/* An ICMP error for a datagram to dst: nobody there. */
-static bool creq_udp_error_apply(struct le *le, void *arg)
-{
-	struct creq *c = le->data;
-	const struct sa *dst = ((void **)arg)[0];
-	const int err = *(const int *)((void **)arg)[1];
-
-	if (c->tp == SIP_TRANSP_UDP && !c->answered && !c->completed &&
-	    sa_cmp(&c->dst, dst, SA_ALL))
-		creq_transport_fail(c, err);
-	return false;
-}
-
-
-void sf_ctrans_udp_error(struct sip_front *sf, const struct sa *dst, int err)
-{
-	void *args[2] = {(void *)dst, &err};
-
-	hash_apply(sf->creqs, creq_udp_error_apply, args);
+	creq_ping_start(c);
 }
 
 
@@ -398,6 +422,7 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		return true;
 	}
 	c->answered = true;
+	c->ping = mem_deref(c->ping);
 	if (c->completed) {
 		creq_ack(c, msg); /* a retransmitted final response */
 		return true;

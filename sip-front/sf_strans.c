@@ -8,13 +8,18 @@
  * answers. After a restart of this front, a response to a request it no
  * longer has is sent from the stored raw request (the translator keeps it)
  * through a new server transaction under the same tx id.
+ *
+ * Requests from the network start here (sf_strans_request): what must not
+ * reach the translator is refused (source not in sip.trusted, ACK too;
+ * bytes that are not text; what libre's parser leaves to us, or cannot
+ * parse at all: a helper on its UDP socket). A request waits for the
+ * translator 30 s; then it is answered 503 unless the translator has
+ * acknowledged its frame, whose deadline tells a later translator to drop
+ * it.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <linux/errqueue.h>
 #include <re.h>
 #include "log.h"
 #include "util.h"
@@ -428,9 +433,6 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 
 /* Requests from the network */
 
-static struct sip_front *probe_sf; /**< libre's UDP error handler has no
-				      argument of ours */
-
 
 static bool src_trusted(const struct sip_front *sf, const struct sa *src)
 {
@@ -518,51 +520,6 @@ static const char *msg_invalid(const struct sip_msg *msg)
 	if (sip_msg_hdr_count(msg, SIP_HDR_CONTENT_LENGTH) > 1)
 		return "Multiple Content-Length";
 	return NULL;
-}
-
-
-/* ICMP errors for what we sent over UDP (IP_RECVERR): libre calls this
- * when its recvfrom fails; the error queue says for which destination. */
-static void udp_error_handler(int err, void *arg)
-{
-	struct sip_front *sf = probe_sf;
-	int fd;
-
-	if (!sf || !sf->us)
-		return;
-	fd = udp_sock_fd(sf->us, sa_af(&sf->laddr));
-	for (int i = 0; i < 64; i++) { /* bounded: one loop turn */
-		struct sockaddr_storage ss;
-		uint8_t data[16], ctl[512];
-		struct iovec iov = {data, sizeof(data)};
-		struct msghdr mh = {.msg_name = &ss,
-				    .msg_namelen = sizeof(ss),
-				    .msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = ctl,
-				    .msg_controllen = sizeof(ctl)};
-		struct cmsghdr *cm;
-		struct sa dst;
-
-		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-			break;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			const struct sock_extended_err *ee;
-
-			if (!((cm->cmsg_level == SOL_IP &&
-			       cm->cmsg_type == IP_RECVERR) ||
-			      (cm->cmsg_level == SOL_IPV6 &&
-			       cm->cmsg_type == IPV6_RECVERR)))
-				continue;
-			ee = (const void *)CMSG_DATA(cm);
-			if (ee->ee_origin != SO_EE_ORIGIN_ICMP &&
-			    ee->ee_origin != SO_EE_ORIGIN_ICMP6)
-				continue;
-			if (sa_set_sa(&dst, (struct sockaddr *)&ss))
-				continue;
-			sf_ctrans_udp_error(sf, &dst, (int)ee->ee_errno);
-		}
-	}
 }
 
 
@@ -711,30 +668,18 @@ static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
 
 /* Our probe came back: libre's UDP socket reads datagrams up to 64 KiB
  * (its default, 8 KiB, truncates larger ones into "Content-Length
- * Mismatch") and reports ICMP errors (a dead UDP peer fails a request at
- * once, not at Timer B). libre 1.1.0 has no other way to reach the socket
- * of a SIP transport than a message it received on it. */
+ * Mismatch") and undecodable requests are answered. libre 1.1.0 has no
+ * other way to reach the socket of a SIP transport than a message it
+ * received on it. */
 static void probe_in(struct sip_front *sf, const struct sip_msg *msg)
 {
-	int on = 1, fd;
-
 	sf->probe = 0;
 	sf->us = mem_ref(msg->sock);
 	udp_rxsz_set(sf->us, UDP_RXSZ);
-	fd = udp_sock_fd(sf->us, sa_af(&sf->laddr));
-	if (fd >= 0 &&
-	    !setsockopt(fd, sa_af(&sf->laddr) == AF_INET6 ? SOL_IPV6 : SOL_IP,
-			sa_af(&sf->laddr) == AF_INET6 ? IPV6_RECVERR
-						      : IP_RECVERR,
-			&on, sizeof(on))) {
-		probe_sf = sf;
-		udp_error_handler_set(sf->us, udp_error_handler);
-	}
 	if (udp_register_helper(&sf->uh, sf->us, 0, NULL, undecodable_helper,
 				sf))
 		log_warn("undecodable requests go unanswered");
-	log_debug("UDP socket: receive size %u, ICMP errors %s", UDP_RXSZ,
-		  probe_sf ? "on" : "off");
+	log_debug("UDP socket: receive size %u", UDP_RXSZ);
 }
 
 
@@ -855,9 +800,6 @@ void sf_strans_flush(struct sip_front *sf)
 {
 	hash_apply(sf->okx, flush_apply, NULL);
 	hash_apply(sf->strans, flush_apply, NULL);
-	if (sf->us)
-		udp_error_handler_set(sf->us, NULL);
-	probe_sf = NULL;
 	sf->uh = mem_deref(sf->uh);
 	sf->us = mem_deref(sf->us);
 }

@@ -8,8 +8,9 @@
  * Files, top to bottom (no file calls one above it):
  *   sip_front.c   main(), requests and responses from the network, frames
  *                 from the translator
- *   sf_strans.c  server transactions: requests waiting for the
- *                 translator's answer, 2xx to INVITE retransmitted until ACK
+ *   sf_strans.c  requests from the network (checks, refusals), server
+ *                 transactions: requests waiting for the translator's
+ *                 answer, 2xx to INVITE retransmitted until ACK
  *   sf_ctrans.c  client transactions: requests the translator sends
  *   sf_report.c  frames to the translator (reliable)
  */
@@ -79,7 +80,8 @@ int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh);
  * ACK matched to our 2xx, else handed to the translator.
  */
 void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg);
-/** Send our UDP probe (learns libre's UDP socket: receive size, ICMP). */
+/** Send our UDP probe (learns libre's UDP socket: its receive size, a
+ * helper for requests libre cannot parse). */
 int sf_strans_probe(struct sip_front *sf);
 /**
  * A server transaction for a request going to the translator.
@@ -102,9 +104,6 @@ void sf_strans_flush(struct sip_front *sf);
 int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m);
 /** A response no libre transaction claimed. @return true if ours */
 bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg);
-/** An ICMP error for a UDP datagram we sent to dst (err: its errno):
- * requests to dst that got no response yet fail at once with 503. */
-void sf_ctrans_udp_error(struct sip_front *sf, const struct sa *dst, int err);
 /** Drop every transaction (shutdown). */
 void sf_ctrans_flush(struct sip_front *sf);
 
