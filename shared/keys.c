@@ -31,6 +31,8 @@ enum { KEY_PART_MAX = 128, KEY_PART_DIGEST = 0x01, KEY_DIGEST_LEN = 40 };
 
 static bool part_plain(const char *s, size_t l, int sep)
 {
+	if (!l)
+		return true; /* (s may be NULL: an empty pl) */
 	return l <= KEY_PART_MAX && !memchr(s, 0, l) &&
 	       !(sep && memchr(s, sep, l)) &&
 	       !(l && (uint8_t)s[0] == KEY_PART_DIGEST);
@@ -46,7 +48,8 @@ static size_t key_part(uint8_t *p, const char *s, size_t l, int sep)
 	uint8_t md[KEY_DIGEST_LEN / 2];
 
 	if (part_plain(s, l, sep)) {
-		memcpy(p, s, l);
+		if (l)
+			memcpy(p, s, l);
 		return l;
 	}
 	/* in hex: a key holds no NUL but its separator, and can be kept
