@@ -2109,6 +2109,63 @@ static void test_t2_caps_retransmission_intervals(void **state)
 }
 
 
+/* F3: server transaction ids are unique across incarnations of the front.
+ * A response the translator owes a request of the previous incarnation
+ * (its raw request and source in the frame) reaches that request, never
+ * the request of this incarnation that would have taken the same number.
+ * (The test above takes the previous incarnation's id as given; this one
+ * restarts the transaction layer: with ids counting from 1 in each, both
+ * requests had tx 1.) */
+static void test_strans_tx_ids_unique_across_incarnations(void **state)
+{
+	struct sip_front *sf = &T.sf;
+	struct m_sip_out_response rs;
+	const struct trec *f;
+	char raw[RAW_MAX], src[64];
+	uint64_t old_tx, new_tx;
+	unsigned idx[4];
+	const struct sip_msg *r;
+
+	front_up(T1, 60000);
+	peer_request(0, "INVITE", "z9hG4bKinc1", "inc1@peer", 1, NULL, SDP);
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(1), 1, GUARD_MS));
+	f = tr_get(MSG_SIP_IN_REQUEST, TX(1), 0);
+	old_tx = f->id;
+	assert_true(f->rawlen < sizeof(raw));
+	memcpy(raw, f->raw, f->rawlen + 1);
+	snprintf(src, sizeof(src), "%s", f->src);
+
+	/* the transaction layer restarts, as in a new process */
+	sf_strans_flush(sf);
+	sf->strans = mem_deref(sf->strans);
+	sf->okx = mem_deref(sf->okx);
+	assert_int_equal(sf_strans_init(sf, front_cancel), 0);
+	assert_int_equal(sf_strans_probe(sf), 0);
+	assert_true(run_until(probed, GUARD_MS));
+	T.tx0 = sf->next_tx;
+	peer_request(1, "INVITE", "z9hG4bKinc2", "inc2@peer", 1, NULL, SDP);
+	assert_true(wait_tr(MSG_SIP_IN_REQUEST, TX(1), 1, GUARD_MS));
+	new_tx = TX(1);
+	assert_true(new_tx != old_tx);
+
+	/* the translator answers the old INVITE */
+	rs = out_resp(95, old_tx, 0x95, 180, "Ringing", "", "");
+	pl_set_str(&rs.src, src);
+	pl_set_str(&rs.raw, raw);
+	assert_int_equal(sf_strans_respond(&T.sf, &rs), 0);
+	assert_true(wait_peer(NULL, NULL, 180, 1, GUARD_MS));
+	settle(5 * T1);
+
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	assert_int_equal(sel(idx, NULL, NULL, 180), 1);
+	r = rmsg(idx[0]);
+	assert_int_equal(T.recs[idx[0]].via, 0);
+	assert_pl(&r->via.branch, "z9hG4bKinc1");
+	assert_pl(&r->callid, "inc1@peer");
+	assert_int_equal(sel(NULL, NULL, "z9hG4bKinc2", 0), 0);
+}
+
+
 /* ---- issue 9: hardening ---- */
 
 /* F11: sip.trusted covers ACK; a 2xx is ACKed only within its dialog.
@@ -2523,6 +2580,7 @@ int main(void)
 		T_(test_strans_cancel_reported_without_tx),
 		T_(test_strans_tx_of_previous_front_not_a_live_one),
 		T_(test_t2_caps_retransmission_intervals),
+		T_(test_strans_tx_ids_unique_across_incarnations),
 		T_(test_strans_ack_trusted_and_matched_by_tags),
 		T_(test_strans_control_bytes_and_bad_utf8_400),
 		T_(test_strans_503_only_unacknowledged_with_deadline),
