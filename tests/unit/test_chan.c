@@ -206,6 +206,9 @@ static struct {
 	void (*on_accept)(void);
 	void (*on_hello)(void);
 	void (*on_data)(void);
+	bool hold;        /**< answer CHAN_PAUSE to data frames */
+	uint64_t applied; /**< data frames taken in seq order, 1.. */
+	unsigned dups, gaps;
 } TR;
 
 
@@ -1088,6 +1091,8 @@ static int tr_frame(struct chan *ch, struct frame *fr, void *arg)
 		check_done();
 		return 0;
 	}
+	if (TR.hold)
+		return CHAN_PAUSE;
 	err = data_decode(fr, &r);
 	if (err) {
 		TR.bad++;
@@ -1095,6 +1100,12 @@ static int tr_frame(struct chan *ch, struct frame *fr, void *arg)
 	}
 	if (!TR.replied)
 		TR.early++;
+	if (r.seq == TR.applied + 1)
+		TR.applied++;
+	else if (r.seq && r.seq <= TR.applied)
+		TR.dups++;
+	else if (r.seq)
+		TR.gaps++;
 	if (TR.nrec < MAXREC)
 		TR.recs[TR.nrec++] = r;
 	if (TR.on_data)
@@ -1680,6 +1691,78 @@ static void test_tlink_pause_holds_frames_and_acks_until_resume(void **state)
 }
 
 
+/* Our HELLO says what was applied, as the translator's does. */
+static void tr_hello_applied(void)
+{
+	tr_hello_as(&T.trproc, TR.applied);
+}
+
+
+static bool front_up(void)
+{
+	return T.nfrec >= 1;
+}
+
+
+static unsigned want_applied;
+
+
+static bool tr_applied_all(void)
+{
+	return TR.applied >= want_applied;
+}
+
+
+/* The translator stops reading while the front sends more than a channel
+ * holds: the front's channel refuses the rest, is drained, closes, and the
+ * reconnect replays from what was applied. Every frame arrives once, in
+ * order; none is left pending on a link that is up. */
+static void
+test_tlink_overflow_reconnects_and_nothing_is_left_behind(void **state)
+{
+	enum { N = 1300 }; /* 1300 x 60 kB: more than the 64 MiB queue */
+	char *big = malloc(BIG + 1);
+
+	assert_non_null(big);
+	memset(big, 'f', BIG);
+	big[BIG] = '\0';
+	tlink_fixture();
+	tr_listen();
+	TR.on_hello = tr_hello_applied;
+	assert_int_equal(tlink_alloc(&T.tl, &T.front, front_frame, NULL), 0);
+	assert_true(run_until(front_up, GUARD_MS));
+
+	TR.hold = true;
+	for (int i = 0; i < N; i++)
+		assert_int_equal(front_send(big), 0);
+	free(big);
+	assert_int_equal(tlink_unacked(T.tl), N);
+	settle(100);
+	/* the translator reads nothing: everything waits, the link is up */
+	assert_int_equal(TR.applied, 0);
+	assert_int_equal(TR.accepts, 1);
+	assert_true(tlink_up(T.tl));
+
+	TR.hold = false;
+	chan_resume(TR.ch);
+	want_applied = N;
+	assert_true(run_until(tr_applied_all, 30000));
+	assert_int_equal(TR.applied, N);
+	assert_int_equal(TR.gaps, 0);
+	assert_int_equal(TR.dups, 0);
+	assert_int_equal(TR.bad, 0);
+	/* once: the refusal closed the first connection */
+	assert_int_equal(TR.accepts, 2);
+	assert_true(TR.hacked[1] == 0);
+	/* the translator acknowledges: nothing kept */
+	assert_int_equal(ack_send(TR.ch, N), 0);
+	settle(50);
+	assert_int_equal(tlink_unacked(T.tl), 0);
+	assert_true(tlink_up(T.tl));
+	assert_int_equal(T.cb_errs, 0);
+}
+
+
 static void test_tlink_done_remembers_recent_ids(void **state)
 {
 	enum { RING = 8192 }; /* DONE_RING in tlink.c */
@@ -1746,6 +1829,7 @@ int main(void)
 		T_(test_tlink_connects_when_translator_appears_later),
 		T_(test_tlink_hello_from_wrong_process_closes_and_retries),
 		T_(test_tlink_pause_holds_frames_and_acks_until_resume),
+		T_(test_tlink_overflow_reconnects_and_nothing_is_left_behind),
 		T_(test_tlink_done_remembers_recent_ids),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
