@@ -467,21 +467,23 @@ static void reply(struct sip_front *sf, const struct sip_msg *msg,
 
 
 /* A From/To URI user, percent-decoded, becomes a JID node: no control
- * bytes, valid UTF-8 (RFC 7622). */
-static bool user_ok(const struct pl *user)
+ * bytes, valid UTF-8 (RFC 7622), within a JID's 1023 bytes.
+ * @return NULL, or why not */
+static const char *user_bad(const struct pl *user)
 {
 	char buf[1024];
 	int n;
 
 	if (!user->l)
-		return true;
+		return NULL;
 	n = re_snprintf(buf, sizeof(buf), "%H", uri_user_unescape, user);
 	if (n < 0)
-		return false; /* longer than any usable identity */
+		return "URI User Too Long";
 	for (int i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-			return false;
-	return utf8_xml_valid(buf, (size_t)n);
+			return "Invalid Character In URI";
+	return utf8_xml_valid(buf, (size_t)n) ? NULL
+					      : "Invalid Character In URI";
 }
 
 
@@ -492,12 +494,16 @@ static const char *msg_invalid(const struct sip_msg *msg)
 {
 	const char *head = (const char *)msg->mb->buf;
 	size_t hlen = msg->mb->pos; /* request line and headers */
+	const char *bad;
 	uint32_t clen;
 
 	if (memchr(head, 0x7f, hlen) || !utf8_xml_valid(head, hlen))
 		return "Invalid Character In Header";
-	if (!user_ok(&msg->from.uri.user) || !user_ok(&msg->to.uri.user))
-		return "Invalid Character In URI";
+	bad = user_bad(&msg->from.uri.user);
+	if (!bad)
+		bad = user_bad(&msg->to.uri.user);
+	if (bad)
+		return bad;
 	/* RFC 4475 3.1.2.14: no whitespace inside <> (libre takes it) */
 	if (pl_strchr(&msg->from.auri, ' ') || pl_strchr(&msg->from.auri, '\t'))
 		return "Bad From";

@@ -85,6 +85,13 @@ int main(int argc, char **argv)
 	err = sip_alloc(&sf.sip, NULL, 32, 32, 32, "xsgw", NULL, NULL);
 	if (!err)
 		err = sip_transp_add(sf.sip, SIP_TRANSP_UDP, &sf.laddr);
+	/* TCP: a request too large for a frame gets 413 (sf_strans.c) up to
+	 * libre 1.1.0's limit; beyond it libre closes the connection
+	 * unanswered: src/sip/transp.c tcp_recv_handler ends it (EOVERFLOW)
+	 * once more than TCP_BUFSIZE_MAX (65536) bytes are buffered, before
+	 * the message is whole, and nothing of ours runs first (sip_listen and
+	 * the trace handler see whole messages; the tcp_conn is private to
+	 * libre's struct sip_conn, so no tcp helper can be put on it). */
 	if (!err)
 		err = sip_transp_add(sf.sip, SIP_TRANSP_TCP, &sf.laddr);
 	if (err)

@@ -1,10 +1,12 @@
 /* The sip-front's transaction layer over real sockets, driven by the libre
  * loop, no real peers. A struct sip_front is built as sip_front.c's main()
  * builds it (a libre SIP stack on 127.0.0.1 UDP+TCP, sf_strans_init, the
- * creqs hash, a tlink), with sip_front.c's small request/response/frame
- * handlers replicated here (it has main(), so it is not linked). Around it:
+ * creqs hash, a tlink, the UDP probe), with sip_front.c's small
+ * response/frame handlers replicated here (it has main(), so it is not
+ * linked; requests go to sf_strans_request as there). Around it:
  *   a scripted translator on a Unix socket in a temp dir: answers HELLO,
- *     ACKs every reliable frame, reads frames with frame_parse + msg_dec_*;
+ *     ACKs every reliable frame (unless it plays stalled), reads frames
+ *     with frame_parse + msg_dec_*;
  *   the SIP peer: two plain UDP sockets (libre udp_listen) and a TCP
  *     listener on the first one's port; what it receives is parsed with
  *     sip_msg_decode.
@@ -21,7 +23,14 @@
  *   strans  request reported with a tx, retransmissions absorbed, responses
  *           with the To-tag, Record-Route and the translator's headers, 2xx
  *           to INVITE retransmitted until ACK or "No ACK", a tx not live
- *           (restart) answered from the frame's raw request and src, CANCEL.
+ *           (restart) answered from the frame's raw request and src, CANCEL,
+ *           tx ids unique across incarnations;
+ *   issue 9 ACK subject to sip.trusted and matched by tags, control bytes
+ *           and invalid UTF-8 refused 400, 503 only for an unacknowledged
+ *           request (its frame's deadline), INVITE ended 64*T1 after its
+ *           CANCEL, a request too big for UDP retried over UDP when TCP is
+ *           refused, transport errors 503 at once, UDP read to 64 KiB and
+ *           413 over the frame limit.
  *
  * Timing: a copy's arrival is never before its due time counted from just
  * before the call that started it. The loop measures its own stalls (a
