@@ -26,7 +26,9 @@
 #include "xmpp_front.h"
 #include "xmpp_util.h"
 
-enum { PUMP_MS = 50, OUTQ_MAX = 100000 };
+/* Stanzas waiting for the stream (the XMPP server is away): past either
+ * bound the translator's channel is paused, and its queue holds the rest. */
+enum { PUMP_MS = 50, OUTQ_MAX = 100000, OUTQ_BYTES_MAX = 64 * 1024 * 1024 };
 
 /** An outgoing stanza waiting for the stream. */
 struct outmsg {
@@ -48,6 +50,7 @@ static struct {
 	struct tmr pump, retry, drain;
 	uint64_t stop_deadline;
 	struct list outq;
+	size_t outq_bytes;
 	char stream_id[128]; /**< of the current stream, never logged */
 } xf = {.fd = -1};
 
@@ -58,6 +61,8 @@ static void outmsg_destructor(void *arg)
 {
 	struct outmsg *m = arg;
 
+	if (m->le.list)
+		xf.outq_bytes -= m->len;
 	list_unlink(&m->le);
 	mem_deref(m->xml);
 }
@@ -176,13 +181,20 @@ static void outmsg_emit(struct outmsg *m)
 }
 
 
+static bool outq_full(void)
+{
+	return list_count(&xf.outq) >= OUTQ_MAX ||
+	       xf.outq_bytes >= OUTQ_BYTES_MAX;
+}
+
+
 static void outq_flush(void)
 {
 	struct le *le;
 
 	while (xf.up && !xf.stopping && (le = list_head(&xf.outq)))
 		outmsg_emit(le->data);
-	if (list_count(&xf.outq) < OUTQ_MAX)
+	if (!outq_full())
 		tlink_resume(xf.tl);
 }
 
@@ -210,7 +222,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) || xf.stopping)
 		return 0;
 	/* backpressure: the translator's queue holds the rest */
-	if (list_count(&xf.outq) >= OUTQ_MAX)
+	if (outq_full())
 		return CHAN_PAUSE;
 	/* the server would close the stream on it, losing what follows in
 	 * the same burst: never written, a local failure (5xx) instead */
@@ -228,6 +240,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 	m->id = o.out;
 	m->len = o.xml.l;
 	list_append(&xf.outq, &m->le, m);
+	xf.outq_bytes += m->len;
 	outq_flush();
 	return 0;
 }
