@@ -209,7 +209,8 @@ static void chan_io_handler(int flags, void *arg)
 	struct chan *ch = mem_ref(arg);
 	int err;
 
-	if (flags & FD_WRITE) {
+	/* a hang-up while paused: the write reports it (not read then) */
+	if (flags & (FD_WRITE | FD_EXCEPT)) {
 		err = chan_flush(ch);
 		if (err)
 			chan_shut(ch, err);

@@ -848,6 +848,37 @@ static void test_chan_paused_then_peer_leaves_close_after_resume(void **state)
 }
 
 
+/* Paused with output queued: the peer's hang-up is still reported. */
+static void test_chan_paused_with_output_sees_the_hangup(void **state)
+{
+	struct fbuf fb = {0};
+	unsigned n = 0;
+	char *big;
+
+	pair_raw(&T.a);
+	T.a.pause_at = 1;
+	assert_int_equal(data_frame(&fb, 1, "kept"), 0);
+	raw_write(fb.b, fb.len);
+	fbuf_reset(&fb);
+	assert_true(run_until(a_batched, GUARD_MS));
+	assert_true(chan_paused(T.a.ch));
+	/* the peer reads nothing: the socket buffer fills, then the queue */
+	big = calloc(1, BIG + 1);
+	assert_non_null(big);
+	memset(big, 'q', BIG);
+	while (!chan_queued(T.a.ch) && n++ < 64)
+		assert_int_equal(send_data(T.a.ch, n, big), 0);
+	free(big);
+	assert_true(chan_queued(T.a.ch) > 0);
+	close(T.raw);
+	T.raw = -1;
+	assert_true(run_until(a_closed, GUARD_MS));
+	assert_int_equal(T.a.closes, 1);
+	assert_true(T.a.close_err == EPIPE || T.a.close_err == ECONNRESET);
+	assert_int_equal(T.a.nrec, 0);
+}
+
+
 /* ---- relq ---- */
 
 
@@ -1817,6 +1848,7 @@ int main(void)
 		T_(test_chan_queue_limit_refuses_then_drains_and_closes),
 		T_(test_chan_pause_keeps_the_frame_until_resumed),
 		T_(test_chan_paused_then_peer_leaves_close_after_resume),
+		T_(test_chan_paused_with_output_sees_the_hangup),
 		T_(test_relq_seqs_increase_from_1),
 		T_(test_relq_ack_is_cumulative),
 		T_(test_relq_replays_unacked_in_order_on_new_channel),
