@@ -129,6 +129,24 @@ char *call_body_of(const struct sip_msg *msg)
 
 
 /* The route set of a dialog from Record-Route (UAS: as is; UAC: reversed). */
+/* A URI or name-addr from a peer that the gateway will write back into
+ * headers (Route, Request-URI): no control byte at all (a bare CR would
+ * end the header for some parsers), and no space inside the URI. */
+static bool addr_clean(const struct pl *v)
+{
+	bool in_uri = false;
+
+	for (size_t i = 0; i < v->l; i++) {
+		uint8_t c = (uint8_t)v->p[i];
+		if (c < 0x20 || c == 0x7f || (in_uri && c == ' '))
+			return false;
+		if (c == '<' || c == '>')
+			in_uri = c == '<';
+	}
+	return v->l > 0;
+}
+
+
 char *call_route_set(const struct sip_msg *msg, bool reverse)
 {
 	char *rs = NULL, *t;
@@ -157,6 +175,11 @@ char *call_route_set(const struct sip_msg *msg, bool reverse)
 					 one.p[one.l - 1] == '\t'))
 				one.l--;
 			t = NULL;
+			if (!addr_clean(&one)) {
+				log_warn("Record-Route entry with control "
+					 "bytes or spaces dropped");
+				goto next;
+			}
 			if (reverse)
 				re_sdprintf(&t, "%r\n%s", &one, rs);
 			else
@@ -165,6 +188,7 @@ char *call_route_set(const struct sip_msg *msg, bool reverse)
 			rs = t;
 			if (!rs)
 				break;
+		next:
 			v.p += n < v.l ? n + 1 : n;
 			v.l -= n < v.l ? n + 1 : n;
 		}
@@ -178,8 +202,13 @@ void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac)
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
 	struct sip_addr a;
 
-	if (h && !sip_addr_decode(&a, &h->val))
-		tr_callrec_set_pl(&r->target, &a.auri);
+	if (h && !sip_addr_decode(&a, &h->val)) {
+		if (addr_clean(&a.auri))
+			tr_callrec_set_pl(&r->target, &a.auri);
+		else
+			log_warn("Contact with control bytes or spaces "
+				 "ignored: the remote target stays");
+	}
 	if (uac) {
 		mem_deref(r->routes);
 		r->routes = call_route_set(msg, true);

@@ -4299,6 +4299,31 @@ static void test_reinvite_nul_in_sdp_488(void **state)
 }
 
 
+/* Found by fuzz_tr_sip: a bare CR in a 2xx's Record-Route or Contact was
+ * written back into Route headers and the Request-URI. Such an entry is
+ * dropped (the route) or ignored (the target stays). */
+static void test_x2s_answer_bare_cr_route_and_contact_ignored(void **state)
+{
+	struct m_sip_out_request *ack;
+	struct call c;
+	char v[256];
+
+	x2s_calling(&c);
+	x2s_respond(&c, 200, "OK",
+		    "Record-Route: <sip:p2.example.net;lr>, "
+		    "<sip:p1;lr\rVia: SIP/2.0/UDP evil;branch=z9hG4bKx>\r\n",
+		    PHONE_SDP);
+	ack = sreq(0, "ACK");
+	assert_int_equal(hdr_count(&ack->hdrs, "Route"), 1);
+	assert_true(hdr_nth(&ack->hdrs, "Route", 0, v, sizeof(v)));
+	assert_string_equal(v, "<sip:p2.example.net;lr>");
+	for (size_t i = 0; i + 1 < ack->hdrs.l; i++)
+		assert_false(ack->hdrs.p[i] == '\r' &&
+			     ack->hdrs.p[i + 1] != '\n');
+	pl_is(&ack->ruri, PEER_TGT);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4670,6 +4695,7 @@ int main(void)
 		T_(test_s2x_iq_error_forgets_dead_resource),
 		T_(test_no_proxy_unlisted_host_forbidden),
 		T_(test_reinvite_nul_in_sdp_488),
+		T_(test_x2s_answer_bare_cr_route_and_contact_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
