@@ -45,7 +45,7 @@ struct creq {
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
 	struct sip_connqent *qent; /**< libre's, while TCP connects */
-	struct udp_sock *ping;     /**< after a TCP refusal: is UDP there? */
+	struct udp_sock *ping;     /**< UDP, until a response: anyone there? */
 	struct sip_front *sf;
 };
 
@@ -167,14 +167,6 @@ static void creq_transport_fail(struct creq *c, int err)
 }
 
 
-/* Our first copy goes out over UDP: its retransmissions start. */
-static void creq_udp_started(struct creq *c)
-{
-	c->interval = T1_OF(c->sf);
-	tmr_start(&c->retr, T1_OF(c->sf), creq_retr_handler, c);
-}
-
-
 static void creq_ping_recv_handler(const struct sa *src, struct mbuf *mb,
 				   void *arg)
 {
@@ -218,6 +210,16 @@ static void creq_ping_start(struct creq *c)
 }
 
 
+/* Our first copy went out over UDP: its retransmissions start, and the
+ * ping that tells at once if nothing listens there. */
+static void creq_udp_started(struct creq *c)
+{
+	c->interval = T1_OF(c->sf);
+	tmr_start(&c->retr, T1_OF(c->sf), creq_retr_handler, c);
+	creq_ping_start(c);
+}
+
+
 /* libre could not write our request on a TCP connection (refused, reset
  * or closed while connecting). A request that would have gone over UDP
  * but for its size is retried over UDP (RFC 3261 18.1.1); anything else
@@ -248,7 +250,6 @@ static void creq_transp_handler(int err, void *arg)
 		return;
 	}
 	creq_udp_started(c);
-	creq_ping_start(c);
 }
 
 

@@ -2444,21 +2444,22 @@ static void test_ctrans_big_request_tcp_refused_then_udp(void **state)
 }
 
 
-static bool outcome_402_403(void)
+static bool outcome_402_403_404(void)
 {
 	return tr_count(MSG_SIP_IN_RESPONSE, 402) &&
-	       tr_count(MSG_SIP_IN_RESPONSE, 403);
+	       tr_count(MSG_SIP_IN_RESPONSE, 403) &&
+	       tr_count(MSG_SIP_IN_RESPONSE, 404);
 }
 
 
 /* Issue 9 point 3, RFC 3261 8.1.3.1: a transport error is a 503 outcome
  * at once: TCP refused where TCP was asked for, and an ICMP port
- * unreachable for the empty datagram sent with the UDP retry of a big
- * request from a connected socket (nobody listens).
- * Regression: 408 at Timer B. */
+ * unreachable for the empty datagram sent from a connected socket with a
+ * UDP request (nobody listens): a small one, or the UDP retry of a big
+ * one. Regression: 408 at Timer B. */
 static void test_ctrans_transport_errors_503_at_once(void **state)
 {
-	struct m_sip_out_request m1, m2;
+	struct m_sip_out_request m1, m2, m3;
 	struct udp_sock *gone = NULL;
 	char ruri1[80], ruri2[80];
 	struct sa any, dead;
@@ -2477,9 +2478,12 @@ static void test_ctrans_transport_errors_503_at_once(void **state)
 	m2 = out_req(403, "INVITE", ruri2, "z9hG4bKg2",
 		     req_hdrs(1, "INVITE", "g2@gw", 1, NULL), big_body());
 	t0 = tmr_jiffies();
+	m3 = out_req(404, "MESSAGE", ruri2, "z9hG4bKg3",
+		     req_hdrs(2, "MESSAGE", "g3@gw", 1, NULL), "small");
 	assert_int_equal(sf_ctrans_start(&T.sf, &m1), 0);
 	assert_int_equal(sf_ctrans_start(&T.sf, &m2), 0);
-	assert_true(run_until(outcome_402_403, TB / 2));
+	assert_int_equal(sf_ctrans_start(&T.sf, &m3), 0);
+	assert_true(run_until(outcome_402_403_404, TB / 2));
 	settle(5 * T1);
 
 	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
@@ -2490,7 +2494,10 @@ static void test_ctrans_transport_errors_503_at_once(void **state)
 	f = tr_get(MSG_SIP_IN_RESPONSE, 403, 0);
 	assert_int_equal(f->scode, 503);
 	assert_true(f->ms < t0 + TB / 4);
-	assert_int_equal(TR.nrec, 2);
+	f = tr_get(MSG_SIP_IN_RESPONSE, 404, 0);
+	assert_int_equal(f->scode, 503);
+	assert_true(f->ms < t0 + TB / 4);
+	assert_int_equal(TR.nrec, 3);
 	assert_int_equal(creqs_count(), 0);
 	assert_int_equal(sel(NULL, NULL, NULL, 0), 0);
 }
