@@ -45,7 +45,8 @@ struct creq {
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
 	struct sip_connqent *qent; /**< libre's, while TCP connects */
-	struct udp_sock *ping;     /**< UDP, until a response: anyone there? */
+	struct udp_sock *ping;     /**< UDP, for 4*T1: anyone there? */
+	struct tmr ping_tmr;
 	struct sip_front *sf;
 };
 
@@ -55,6 +56,7 @@ static void creq_destructor(void *arg)
 
 	tmr_cancel(&c->retr);
 	tmr_cancel(&c->timeout);
+	tmr_cancel(&c->ping_tmr);
 	hash_unlink(&c->he);
 	mem_deref(c->qent); /* no transport report after us */
 	mem_deref(c->ping);
@@ -183,6 +185,14 @@ static void creq_ping_error_handler(int err, void *arg)
 }
 
 
+static void creq_ping_end_handler(void *arg)
+{
+	struct creq *c = arg;
+
+	c->ping = mem_deref(c->ping);
+}
+
+
 /* RFC 3261 8.1.3.1 wants a transport error reported at once, but the
  * ICMP error of a datagram sent from libre's unconnected SIP socket is
  * not reported (and IP_RECVERR on it would make every later sendto fail
@@ -206,6 +216,9 @@ static void creq_ping_start(struct creq *c)
 	}
 	if (err)
 		c->ping = mem_deref(c->ping);
+	else /* an ICMP error comes within a round trip; fds are few */
+		tmr_start(&c->ping_tmr, 4 * T1_OF(c->sf), creq_ping_end_handler,
+			  c);
 	mem_deref(mb);
 }
 
@@ -284,6 +297,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	c->invite = !strcmp(c->method, "INVITE");
 	tmr_init(&c->retr);
 	tmr_init(&c->timeout);
+	tmr_init(&c->ping_tmr);
 	hash_append(sf->creqs, hash_joaat_str(c->branch), &c->he, c);
 
 	if (next_hop(cfg, &m->ruri, &m->dst, &c->dst, &c->tp)) {
@@ -423,6 +437,7 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		return true;
 	}
 	c->answered = true;
+	tmr_cancel(&c->ping_tmr);
 	c->ping = mem_deref(c->ping);
 	if (c->completed) {
 		creq_ack(c, msg); /* a retransmitted final response */
