@@ -163,7 +163,7 @@ static struct seen seen[32];
 static unsigned nseen;
 static bool keep;   /* the baseline: keep what is seen */
 static bool dump;   /* TRH_DUMP=1: print every frame to a front */
-static bool strict; /* TRH_STRICT=1: no bare CR in SIP lines either */
+static bool strict; /* no bare CR or folded break either (not TRH_LAX=1) */
 
 
 static bool is_token_char(char c)
@@ -173,19 +173,40 @@ static bool is_token_char(char c)
 }
 
 
-/* One line of text: no LF or NUL (a peer must not add lines); with
- * TRH_STRICT=1 no CR either (a bare CR ends a line for some parsers). */
-static bool one_line(const struct pl *pl)
+/* A line break a peer's value may bring along: a bare CR, or a folded
+ * one (CRLF or LF followed by SP or HT, RFC 3261 7.3.1 LWS), which libre
+ * keeps inside a header value. Neither starts a line of its own for a
+ * SIP parser (a folded break is joined back; a start line holding one is
+ * refused by the sip-front when it decodes the request it built), so
+ * TRH_LAX=1 lets them through; by default they are reported too (the
+ * translator keeps them out since 5e22953). */
+static bool lax_break(const char *p, size_t i, size_t l)
 {
-	for (size_t i = 0; i < pl->l; i++)
-		if ((strict && pl->p[i] == '\r') || pl->p[i] == '\n' ||
-		    !pl->p[i])
+	if (strict)
+		return false;
+	if (p[i] == '\r')
+		return i + 1 < l && p[i + 1] == '\n' ? lax_break(p, i + 1, l)
+						     : true;
+	return i + 1 < l && (p[i + 1] == ' ' || p[i + 1] == '\t');
+}
+
+
+/* One line of text: no NUL, no line break (but lax_break's where lax). */
+static bool one_line(const struct pl *pl, bool lax)
+{
+	for (size_t i = 0; i < pl->l; i++) {
+		if (!pl->p[i])
 			return false;
+		if ((pl->p[i] == '\r' || pl->p[i] == '\n') &&
+		    !(lax && lax_break(pl->p, i, pl->l)))
+			return false;
+	}
 	return true;
 }
 
 
-/* Headers: "Name: value" lines, each ending in CRLF, nothing else. */
+/* Headers: "Name: value" lines, each ending in CRLF, nothing else (a
+ * value may hold lax_break's breaks). */
 static void check_hdrs(const struct pl *h, const char *what)
 {
 	size_t i = 0;
@@ -198,13 +219,20 @@ static void check_hdrs(const struct pl *h, const char *what)
 		CHECK(n > 0 && i + n < h->l && h->p[i + n] == ':',
 		      "%s: not a header at %zu: %.*s", what, i, (int)h->l,
 		      h->p);
-		for (j = i + n; j < h->l && h->p[j] != '\n'; j++) {
-			CHECK(h->p[j], "%s: NUL in a header: %.*s", what,
-			      (int)h->l, h->p);
-			CHECK(!strict || h->p[j] != '\r' ||
-				      (j + 1 < h->l && h->p[j + 1] == '\n'),
-			      "%s: a bare CR in a header: %.*s", what,
-			      (int)h->l, h->p);
+		for (j = i + n; j < h->l; j++) {
+			const char c = h->p[j];
+			CHECK(c, "%s: NUL in a header: %.*s", what, (int)h->l,
+			      h->p);
+			if (c == '\r' && j + 1 < h->l && h->p[j + 1] == '\n')
+				continue; /* judged at the LF */
+			if ((c == '\r' || c == '\n') &&
+			    lax_break(h->p, j, h->l))
+				continue;
+			if (c == '\r')
+				CHECK(0, "%s: a bare CR in a header: %.*s",
+				      what, (int)h->l, h->p);
+			if (c == '\n')
+				break;
 		}
 		CHECK(j < h->l && j > i + n && h->p[j - 1] == '\r',
 		      "%s: a header not ending in CRLF: %.*s", what, (int)h->l,
@@ -223,10 +251,11 @@ static void check_sip_request(const struct m_sip_out_request *m)
 		      (int)m->method.l, m->method.p);
 	/* one line; whether it is a URI the sip-front checks (it decodes
 	 * the request it built and reports 500 if it cannot) */
-	CHECK(m->ruri.l && one_line(&m->ruri), "request URI %.*s",
+	CHECK(m->ruri.l && one_line(&m->ruri, true), "request URI %.*s",
 	      (int)m->ruri.l, m->ruri.p);
-	CHECK(one_line(&m->dst), "dst %.*s", (int)m->dst.l, m->dst.p);
-	CHECK(one_line(&m->branch) && !memchr(m->branch.p, ' ', m->branch.l),
+	CHECK(one_line(&m->dst, true), "dst %.*s", (int)m->dst.l, m->dst.p);
+	CHECK(one_line(&m->branch, false) &&
+		      !memchr(m->branch.p, ' ', m->branch.l),
 	      "branch %.*s", (int)m->branch.l, m->branch.p);
 	check_hdrs(&m->hdrs, "request");
 }
@@ -236,7 +265,8 @@ static void check_sip_response(const struct m_sip_out_response *m)
 {
 	CHECK(m->out, "a response without out id");
 	CHECK(m->scode >= 100 && m->scode <= 699, "status %u", m->scode);
-	CHECK(one_line(&m->reason), "reason %.*s", (int)m->reason.l,
+	/* the sip-front writes it as it is: never a break */
+	CHECK(one_line(&m->reason, false), "reason %.*s", (int)m->reason.l,
 	      m->reason.p);
 	check_hdrs(&m->hdrs, "response");
 }
@@ -823,7 +853,7 @@ void trh_init(void)
 	if (ready)
 		return;
 	dump = getenv("TRH_DUMP") != NULL;
-	strict = getenv("TRH_STRICT") != NULL;
+	strict = getenv("TRH_LAX") == NULL;
 	log_setup(lv ? LOG_DEBUG : LOG_ERROR, 0);
 	xmpp_initialize();
 	CHECK(!libre_init(), "libre_init");

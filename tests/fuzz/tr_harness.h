@@ -24,8 +24,12 @@
  * transaction is aborted instead of committed (store_commit is wrapped:
  * -Wl,--wrap=store_commit). What tr_commit sent to the fronts is read
  * back and checked: every frame decodes, every stanza parses as XML,
- * every SIP header, request URI and reason phrase is one line (no LF or
- * NUL from a peer; with TRH_STRICT=1 no bare CR either).
+ * every SIP header, request URI, branch and reason phrase is one line: no
+ * NUL, no CR or LF but each header's CRLF. TRH_LAX=1 lets through, in
+ * headers and request URIs, a bare CR or a folded break (LF followed by
+ * SP/HT) that libre keeps inside a peer's header value (a SIP parser joins
+ * a fold back; the sip-front refuses a start line holding one): see
+ * tests/fuzz/crashes/README.md.
  * TRH_DUMP=1 prints the placeholders and every frame sent, TRH_LOG=1 the
  * translator's log (debug).
  *
