@@ -199,9 +199,13 @@ int store_open(struct store **sp, const char *dir, uint64_t max_size,
 	s->max_size = max_size;
 	s->rdonly = rdonly;
 	if (!rdonly) {
-		err = mkdir_p(dir, 0700);
-		if (err)
+		const char *why;
+		/* F16: a directory others may write to is not ours to trust */
+		err = mkdir_safe(dir, 022, &why);
+		if (err) {
+			log_error("store.path %s: %s", dir, why);
 			goto out;
+		}
 	}
 	rc = mdb_env_create(&s->env);
 	if (!rc)

@@ -383,6 +383,13 @@ void tr_call_outcome(struct translator *tr, uint64_t id,
 			    .reason = oc->reason,
 			    .out = oc->out};
 
+	/* a front that could not do its part (a response it could not send,
+	 * a stanza it would not write): the call's timers end what hangs */
+	if (!oc->response && oc->scode >= 500)
+		log_warn("call %llu: out %llu failed in its front: %u %s",
+			 (unsigned long long)id, (unsigned long long)oc->out,
+			 oc->scode, oc->reason);
+
 	(void)tr_call_apply(tr, id, oc->response ? CE_R_RESPONSE : CE_O_DONE,
 			    &e);
 }

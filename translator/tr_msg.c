@@ -241,11 +241,20 @@ static void delivered(struct translator *tr, uint64_t id, struct msgrec *r,
 }
 
 
+static void bounced(struct translator *tr, uint64_t id, struct msgrec *r,
+		    const struct msg_ev *e);
+
+
 static void failed(struct translator *tr, uint64_t id, struct msgrec *r,
 		   const struct msg_ev *e)
 {
 	char text[512];
 
+	if (r->kind == MK_CHAT_S2X) {
+		/* the xmpp-front could not write it: its SIP sender hears */
+		bounced(tr, id, r, e);
+		return;
+	}
 	r->scode = e->scode;
 	mem_deref(r->reason);
 	r->reason = dup_or_null(e->reason);
@@ -386,14 +395,18 @@ out:
 void tr_msg_outcome(struct translator *tr, uint64_t id,
 		    const struct tr_outcome *oc)
 {
-	struct msg_ev e = {.scode = oc->scode, .reason = oc->reason};
+	/* a front's local failure (OUT_DONE >= 300: a stanza it would not
+	 * write, a request it could not send) is a failure like a SIP one */
+	struct msg_ev e = {.scode = oc->scode,
+			   .reason = oc->reason,
+			   .cond = "internal-server-error",
+			   .text = oc->reason};
 
 	if (oc->response && oc->scode < 200)
 		return; /* page mode reports finals only */
 	msg_apply(tr, id,
-		  !oc->response || (oc->scode >= 200 && oc->scode < 300)
-			  ? ME_DELIVERED
-			  : ME_FAILED,
+		  oc->scode >= 200 && oc->scode < 300 ? ME_DELIVERED
+						      : ME_FAILED,
 		  &e);
 }
 

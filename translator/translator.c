@@ -270,6 +270,7 @@ static void translator_shutdown(void *arg)
 int main(int argc, char **argv)
 {
 	char path[512];
+	const char *why;
 	int err;
 
 	proc_init(&tr.proc, PROC_TRANSLATOR, argc, argv, translator_shutdown,
@@ -290,10 +291,11 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "store %s: cannot upgrade: %s",
 		      tr.proc.cfg->store.path, strerror(err));
-	err = mkdir_p(tr.proc.cfg->runtime.dir, 0700);
-	if (!err)
-		err = path_join(path, sizeof(path), tr.proc.cfg->runtime.dir,
-				"translator.sock");
+	if (mkdir_safe(tr.proc.cfg->runtime.dir, 077, &why))
+		fatal(EXIT_CONFIG, "runtime.dir %s: %s",
+		      tr.proc.cfg->runtime.dir, why);
+	err = path_join(path, sizeof(path), tr.proc.cfg->runtime.dir,
+			"translator.sock");
 	if (!err)
 		err = unix_listen(&tr.lfd, path);
 	if (err)

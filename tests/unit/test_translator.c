@@ -4324,6 +4324,23 @@ static void test_x2s_answer_bare_cr_route_and_contact_ignored(void **state)
 }
 
 
+/* A chat the xmpp-front would not write (OUT_DONE 500) is not delivered:
+ * its SIP sender is told, as for a bounce. */
+static void test_msg_front_refused_chat_sender_told(void **state)
+{
+	struct m_sip_out_request *rq;
+	struct msgrec r;
+	uint64_t id = message_in();
+
+	out_done(PROC_XMPP_FRONT, xs[0].out, 500, "Stanza not well-formed");
+	rq = sreq(0, "MESSAGE");
+	pl_contains(&rq->body, "internal-server-error");
+	assert_int_equal(msg_load(id, &r), 0);
+	assert_int_equal(r.state, MS_DONE);
+	msgrec_reset(&r);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4696,6 +4713,7 @@ int main(void)
 		T_(test_no_proxy_unlisted_host_forbidden),
 		T_(test_reinvite_nul_in_sdp_488),
 		T_(test_x2s_answer_bare_cr_route_and_contact_ignored),
+		T_(test_msg_front_refused_chat_sender_told),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
