@@ -288,10 +288,14 @@ def test_11_session_with_a_conference_room(proxied):
         assert j.get("action") == "session-accept" and j.get("sid") == sid
         _, j = await alice.next_jingle()
         assert j.get("action") == "transport-info" and j.get("sid") == sid
-        # the re-INVITE got a real SDP answer (not a body-less 200)
-        ok = [m for m in proxy.log if m.is_resp and m.code == 200
-              and m.cseq[1] == "INVITE" and m.cseq[0] > 1]
-        assert ok and "m=audio" in ok[0].body and "a=ice-ufrag" in ok[0].body
+        # the re-INVITE got a real SDP answer (not a body-less 200); the
+        # 200 and the transport-info leave in the same commit but through
+        # two fronts: wait for the 200 to reach the proxy
+        ok = await until(
+            lambda: [m for m in proxy.log if m.is_resp and m.code == 200
+                     and m.cseq[1] == "INVITE" and m.cseq[0] > 1],
+            5, "the 200 to the re-INVITE at the proxy")
+        assert "m=audio" in ok[0].body and "a=ice-ufrag" in ok[0].body
         await logout(alice)
     proxy_run(go, proxied)
 
