@@ -33,6 +33,8 @@ def edge_gw(prosody, tmp_path_factory):
                 log_level="debug").start()
     yield g
     assert g.stop() == 0, g.read_log()[-4000:]
+    reps = g.sanitizer_reports()
+    assert not reps, "sanitizer reports:\n" + "\n".join(reps)[:8000]
 
 
 def to_me(data, port):
