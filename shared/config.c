@@ -275,6 +275,20 @@ static const char *p_format(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+static const char *p_bool(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
+		*(int *)dst = 1;
+	else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
+		*(int *)dst = 0;
+	else
+		return "expected true or false";
+	return NULL;
+}
+
+
 static const char *p_ms_pair(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint32_t *v = dst;
@@ -469,6 +483,7 @@ static const struct key keys[] = {
 	{"sip.propose_timeout_ms", p_u32, OFF(sip.propose_timeout_ms), 0},
 	{"sip.candidate_wait_ms", p_u32, OFF(sip.candidate_wait_ms), 0},
 	{"sip.call_idle_timeout_s", p_u32, OFF(sip.call_idle_timeout_s), 0},
+	{"sip.request_wait_ms", p_u32, OFF(sip.request_wait_ms), 0},
 	{"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
 	{"store.path", p_nonempty, OFF(store.path), 1},
 	{"store.map_size", p_size, OFF(store.map_size), 0},
@@ -484,6 +499,7 @@ static const struct key keys[] = {
 	 OFF(supervisor.shutdown_grace_ms), 0},
 	{"log.level", p_level, OFF(log.level), 0},
 	{"log.format", p_format, OFF(log.json), 0},
+	{"log.bodies", p_bool, OFF(log.bodies), 0},
 };
 
 
@@ -495,6 +511,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.transport = SIP_TP_UDP;
 	c->sip.message_timeout_ms = 32000;
 	c->sip.ring_timeout_ms = 60000;
+	c->sip.request_wait_ms = 30000;
 	c->sip.t1_ms = 500;
 	c->sip.propose_timeout_ms = 5000;
 	c->sip.candidate_wait_ms = 1000;

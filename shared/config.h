@@ -65,6 +65,8 @@ struct xsgw_config {
 		uint32_t candidate_wait_ms;
 		/** a call without SIP or Jingle activity ends */
 		uint32_t call_idle_timeout_s;
+		/** a request the translator has not taken by then: 503 */
+		uint32_t request_wait_ms;
 		int phone_raw_udp; /**< SDP without ICE as XEP-0177 Raw UDP
 				      (else an ICE-UDP host candidate) */
 	} sip;
@@ -86,6 +88,7 @@ struct xsgw_config {
 	struct {
 		int level; /**< enum log_level */
 		int json;
+		int bodies; /**< debug logs hold message bodies (chats, SDP) */
 	} log;
 };
 

@@ -338,11 +338,11 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		mem_deref(c);
 		return 0;
 	}
-	/* the headers only: bodies are chats and SDP */
+	/* the headers only unless log.bodies: bodies are chats and SDP */
 	log_debug("out %llu: %s %r via %s %J, %zu body bytes\n%b",
 		  (unsigned long long)id, c->method, &m->ruri,
 		  sip_transp_name(c->tp), &c->dst, m->body.l, c->mb->buf,
-		  c->mb->end - m->body.l);
+		  c->mb->end - (sf->proc.cfg->log.bodies ? 0 : m->body.l));
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
 		err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);

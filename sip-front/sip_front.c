@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	proc_init(&sf.proc, PROC_SIP_FRONT, argc, argv, sip_front_shutdown,
 		  NULL);
 	cfg = sf.proc.cfg;
+	sf.strans_timeout_ms = cfg->sip.request_wait_ms;
 	err = sa_set_str(&sf.laddr, cfg->sip.listen.host, cfg->sip.listen.port);
 	if (err)
 		fatal(EXIT_CONFIG, "sip.listen: bad address");

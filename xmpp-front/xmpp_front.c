@@ -110,7 +110,10 @@ static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 	if (level >= XMPP_LEVEL_WARN)
 		log_warn("libstrophe %s: %s", area,
 			 secret ? "(withheld: stream credentials)" : msg);
-	else if (!secret && log_enabled(LOG_DEBUG))
+	else if (!secret && log_enabled(LOG_DEBUG) &&
+		 (xf.proc.cfg->log.bodies || !strstr(msg, "<body")))
+		/* a stanza with a chat only if the operator asks (log.bodies)
+		 */
 		log_debug("libstrophe %s: %s", area, msg);
 }
 

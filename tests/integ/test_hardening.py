@@ -4,7 +4,11 @@ bytes XML cannot carry never reach Prosody (F2), forged bounces and IQ
 results are ignored (F5, F14), a full store refuses new work and recovers
 by itself (F4). Real Prosody, slixmpp users, scripted SIP peers."""
 import asyncio
+import os
+import re
+import signal
 import socket
+import uuid
 
 from conftest import GW_SIP, UAS_PORT, run, wait_for
 from jingle import ANSWER, SipPeer, hdr, jlogin, tag_of
@@ -254,3 +258,56 @@ def test_one_mib_chat_refused_with_an_error_never_lost(gateway):
         run(go())
     finally:
         s.close()
+
+
+def test_debug_log_has_bodies_when_the_operator_asks(gateway_factory):
+    """F12: log.bodies: true puts chats in the debug log of both fronts
+    (test_sip_edge.py shows they are not there by default)."""
+    gw = gateway_factory(log_level="debug", log_bodies=True)
+    text = "shown-" + uuid.uuid4().hex
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        u = await login("alice@localhost/pc", "alicepass")
+        u.send_message(mto="bob@sip.localhost", mbody=text, mtype="chat")
+        req = await peer.next_request("MESSAGE")
+        peer.reply(req, 200, "OK")
+        await logout(u)
+        peer.close()
+
+    run(go())
+    # a record: a line with a timestamp and its continuation lines
+    recs = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", gw.read_log())
+    for who in ("sip-front", "xmpp-front"):
+        assert [r for r in recs if re.match(r"\S+ %s\[" % who, r)
+                and text in r], who
+
+
+def test_503_for_a_stalled_translator_means_dropped(gateway_factory):
+    """F7: the translator is stopped past sip.request_wait_ms: the sender
+    gets 503 with Retry-After, and the MESSAGE is not delivered when the
+    translator resumes (the sender's retry would deliver it twice)."""
+    gw = gateway_factory(sip={"request_wait_ms": "1000"},
+                         supervisor={"heartbeat_ms": "20000"})
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        loop = asyncio.get_event_loop()
+        tr = gw.pid("translator")
+        os.kill(tr, signal.SIGSTOP)
+        try:
+            code, text = await loop.run_in_executor(
+                None, sip_send, message("late"), 10)
+        finally:
+            os.kill(tr, signal.SIGCONT)
+        assert code == 503 and "Retry-After:" in text, text
+        # the next one is delivered, and it is the first alice sees
+        code, _ = await loop.run_in_executor(None, sip_send, message("next"))
+        assert code == 202
+        m = await u.next_message(10)
+        assert m["body"] == "next", m["body"]
+        await logout(u)
+
+    run(go())
+    assert gw.pid("translator")  # it was stopped, not restarted
+    assert "late" not in gw.ctl("messages").stdout

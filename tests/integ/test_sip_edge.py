@@ -274,3 +274,6 @@ def test_debug_log_has_sip_headers_not_bodies(edge_gw):
     sent = [r for r in sf if "MESSAGE sip:bob@" in r]
     assert sent and "Call-ID: " in sent[0], "\n".join(sf[-10:])
     assert not [r for r in sf if text in r]
+    # nor any other worker's (the xmpp-front's stanza lines)
+    assert text not in gw.read_log()
+

@@ -161,6 +161,45 @@ static struct xsgw_config *load_ok(const char *text)
 }
 
 
+/* Issue 9: sip.allowed_domains, sip.request_wait_ms, log.bodies. */
+static void test_hardening_keys(void **state)
+{
+	struct xsgw_config *c;
+	char eb[512];
+
+	c = load_ok(BASE);
+	assert_int_equal(c->sip.nallowed, 0);
+	assert_int_equal(c->sip.request_wait_ms, 30000);
+	assert_int_equal(c->log.bodies, 0);
+	config_free(c);
+	c = load_ok("xmpp: {component: a, secret: s, domains: [d]}\n"
+		    "sip: {listen: 127.0.0.1:5600, domain: d, "
+		    "allowed_domains: [example.org, \"*\"], "
+		    "request_wait_ms: 5000}\n"
+		    "store: {path: /s}\nruntime: {dir: /r}\n"
+		    "log: {bodies: true}\n");
+	assert_int_equal(c->sip.nallowed, 2);
+	assert_string_equal(c->sip.allowed_domains[1], "*");
+	assert_int_equal(c->sip.request_wait_ms, 5000);
+	assert_int_equal(c->log.bodies, 1);
+	config_free(c);
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n"
+		     "log: {bodies: maybe}\n",
+		     eb, sizeof(eb)),
+		":5:15: log.bodies: expected true or false");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d, "
+		     "allowed_domains: example.org}\n"
+		     "store: {path: /s}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":2:59: sip.allowed_domains: expected a list of hosts");
+}
+
+
 /* sip.sdp_origin (SPEC §4, MongooseIM's sdp_origin): a numeric address of
  * its own, local_host (itself listen's host) when not given. */
 static void test_sdp_origin(void **state)
@@ -285,6 +324,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_hardening_keys),
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_unknown_section),
