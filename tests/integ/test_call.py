@@ -542,9 +542,11 @@ def uri_in(v):
 def callee_dialog(peer, inv):
     """The dialog of an INVITE the gateway sent, seen from the peer (the
     callee), for requests the peer sends in it; and the gateway's tag."""
-    d = {"callid": hdr(inv, "Call-ID"), "ftag": peer.tag, "ruri": None,
+    # in-dialog requests (an ACK too) go to the gateway's Contact
+    target = hdr(inv, "Contact").strip("<>")
+    d = {"callid": hdr(inv, "Call-ID"), "ftag": peer.tag, "ruri": target,
          "cseq": 1, "from": uri_in(hdr(inv, "To")), "to": uri_in(hdr(inv, "From")),
-         "target": hdr(inv, "Contact").strip("<>")}
+         "target": target}
     return d, tag_of(hdr(inv, "From"))
 
 
