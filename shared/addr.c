@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <re.h>
 #include "addr.h"
 #include "util.h"
 
@@ -376,4 +377,19 @@ unsigned addr_xmpp_error_to_sip(const char *cond, const char **reason)
 	}
 	*reason = "Bad Request";
 	return 400;
+}
+
+
+bool addr_sip_clean(const struct pl *v)
+{
+	bool in_uri = false;
+
+	for (size_t i = 0; i < v->l; i++) {
+		uint8_t c = (uint8_t)v->p[i];
+		if (c < 0x20 || c == 0x7f || (in_uri && c == ' '))
+			return false;
+		if (c == '<' || c == '>')
+			in_uri = c == '<';
+	}
+	return v->l > 0;
 }

@@ -5,8 +5,11 @@
 #ifndef XSGW_ADDR_H
 #define XSGW_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "config.h"
+
+struct pl;
 
 /**
  * XEP-0106 escape a string for use as a JID node.
@@ -67,4 +70,11 @@ const char *addr_sip_to_xmpp_error(unsigned scode);
  * @return the status code (400 for an unknown condition)
  */
 unsigned addr_xmpp_error_to_sip(const char *cond, const char **reason);
+/**
+ * A URI or name-addr from a peer that the gateway may write back into a
+ * header (Route, Request-URI, From/To of a notice): no control byte at all
+ * (a bare CR ends a header for some parsers) and no space inside <>.
+ */
+bool addr_sip_clean(const struct pl *v);
+
 #endif

@@ -129,24 +129,6 @@ char *call_body_of(const struct sip_msg *msg)
 
 
 /* The route set of a dialog from Record-Route (UAS: as is; UAC: reversed). */
-/* A URI or name-addr from a peer that the gateway will write back into
- * headers (Route, Request-URI): no control byte at all (a bare CR would
- * end the header for some parsers), and no space inside the URI. */
-static bool addr_clean(const struct pl *v)
-{
-	bool in_uri = false;
-
-	for (size_t i = 0; i < v->l; i++) {
-		uint8_t c = (uint8_t)v->p[i];
-		if (c < 0x20 || c == 0x7f || (in_uri && c == ' '))
-			return false;
-		if (c == '<' || c == '>')
-			in_uri = c == '<';
-	}
-	return v->l > 0;
-}
-
-
 char *call_route_set(const struct sip_msg *msg, bool reverse)
 {
 	char *rs = NULL, *t;
@@ -175,7 +157,7 @@ char *call_route_set(const struct sip_msg *msg, bool reverse)
 					 one.p[one.l - 1] == '\t'))
 				one.l--;
 			t = NULL;
-			if (!addr_clean(&one)) {
+			if (!addr_sip_clean(&one)) {
 				log_warn("Record-Route entry with control "
 					 "bytes or spaces dropped");
 				goto next;
@@ -203,7 +185,7 @@ void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac)
 	struct sip_addr a;
 
 	if (h && !sip_addr_decode(&a, &h->val)) {
-		if (addr_clean(&a.auri))
+		if (addr_sip_clean(&a.auri))
 			tr_callrec_set_pl(&r->target, &a.auri);
 		else
 			log_warn("Contact with control bytes or spaces "

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <re.h>
+#include "addr.h"
 #include "log.h"
 #include "translator.h"
 #include "util.h"
@@ -112,6 +113,13 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	enum call_event ev = CE_S_OTHER;
 	uint64_t id;
 
+	/* addresses the gateway may write back (a notice to From, a To
+	 * echoed as its From) must be clean of control bytes */
+	if (!addr_sip_clean(&msg->from.auri) ||
+	    !addr_sip_clean(&msg->to.auri)) {
+		reply(tr, e, 400, "Bad From Or To URI");
+		return;
+	}
 	/* a body is read as text everywhere: a NUL in it is malformed (an
 	 * SDP one is not acceptable as an offer, RFC 3261 21.4.26) */
 	if (memchr(mbuf_buf(msg->mb), 0, mbuf_get_left(msg->mb))) {

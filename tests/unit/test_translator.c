@@ -4346,6 +4346,24 @@ static void test_msg_front_refused_chat_sender_told(void **state)
 }
 
 
+/* Found by fuzz_tr_sip: a bare CR in a MESSAGE's To came back as the From
+ * of its bounce notice. A From or To with a control byte is 400. */
+static void test_from_to_with_control_bytes_400(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-cr\r\n"
+		"From: <" BOB_URI ">;tag=cr\r\n"
+		"To: <sip:alice@localhost\r:5>\r\nCall-ID: cr1\r\n"
+		"CSeq: 1 MESSAGE\r\n",
+		"text/plain", "hi");
+	sip_in(9590, raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4719,6 +4737,7 @@ int main(void)
 		T_(test_reinvite_nul_in_sdp_488),
 		T_(test_x2s_answer_bare_cr_route_and_contact_ignored),
 		T_(test_msg_front_refused_chat_sender_told),
+		T_(test_from_to_with_control_bytes_400),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
