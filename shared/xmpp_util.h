@@ -24,7 +24,6 @@
 #define NS_DTLS       "urn:xmpp:jingle:apps:dtls:0"
 #define NS_DTMF       "urn:xmpp:jingle:dtmf:0"
 #define NS_JMI        "urn:xmpp:jingle-message:0"
-#define NS_SID        "urn:xmpp:sid:0"
 
 /*
  * Stanza ids the gateway gives what it sends; replies and bounces carry

@@ -109,18 +109,8 @@ void tr_xmpp_chat(struct translator *tr, uint64_t msg, const char *from,
 		  const char *to, const char *id, const char *body)
 {
 	xmpp_stanza_t *m = message_new(tr, "chat", from, to, id);
-	xmpp_stanza_t *o;
-	char oid[40];
 
 	xmpp_message_set_body(m, body);
-	/* XEP-0359: delivery is at least once (a front killed between its
-	 * write and its report writes it again); a client that sees the
-	 * same origin-id twice shows it once. Random, so unique beyond this
-	 * store; built once, the outbox replays it as it is. */
-	o = xu_elem(tr->xctx, m, "origin-id", NS_SID);
-	snprintf(oid, sizeof(oid), "xsgw-%016llx",
-		 (unsigned long long)random_u64());
-	xmpp_stanza_set_attribute(o, "id", oid);
 	tr_xmpp_send(tr, OWNER(OWN_MSG, msg), m);
 	xmpp_stanza_release(m);
 }
