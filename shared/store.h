@@ -23,7 +23,8 @@
  *   1  bb80ea4: deadline when||id; outbox id -> {front, whole frame};
  *      msgrec v1; callrec v5; "o" outbox-id keys in callkey; raw presence
  *      and rx values
- *   2  this layout
+ *   2  76ef848: callkey parts kept whole (up to LMDB's 511-byte key)
+ *   3  this layout: callkey parts over 128 bytes keyed by their digest
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -35,7 +36,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define STORE_SCHEMA 2
+#define STORE_SCHEMA 3
 
 enum store_db {
 	DB_META = 0,

@@ -371,6 +371,41 @@ static void presence(struct upgrade *u)
 }
 
 
+/* Schema 3: callkey parts over 128 bytes are keyed by their digest
+ * (keys.c); an older store kept them as they were, and lookups would no
+ * longer find them. (msgkey entries live 5 minutes: left as they are.) */
+static void callkeys(struct upgrade *u)
+{
+	struct le *le;
+
+	collect(u, DB_CALLKEY);
+	LIST_FOREACH(&u->kvs, le)
+	{
+		struct kv *e = le->data;
+		enum callkey_kind kind;
+		struct pl a, b;
+		char *as = NULL, *bs = NULL;
+		uint8_t k[KEY_MAX];
+		size_t kl;
+
+		if (key_callkey_parse(e->k, e->kl, &kind, &a, &b) ||
+		    re_sdprintf(&as, "%b", a.p, a.l) ||
+		    re_sdprintf(&bs, "%b", b.p, b.l))
+			goto next;
+		kl = key_callkey(k, sizeof(k), kind, as, bs);
+		if (kl && (kl != e->kl || memcmp(k, e->k, kl))) {
+			store_put(tr_txn(u->tr), DB_CALLKEY, k, kl, e->v,
+				  e->vl);
+			(void)store_del(tr_txn(u->tr), DB_CALLKEY, e->k, e->kl);
+			u->n[5]++;
+		}
+	next:
+		mem_deref(as);
+		mem_deref(bs);
+	}
+}
+
+
 int tr_upgrade(struct translator *tr)
 {
 	struct upgrade u = {.tr = tr};
@@ -379,16 +414,20 @@ int tr_upgrade(struct translator *tr)
 
 	if (from == STORE_SCHEMA)
 		return 0;
-	if (from != 1) {
+	if (from != 1 && from != 2) {
 		log_error("store: no migration from schema %u", from);
 		return EPROTO;
 	}
-	log_info("store: migrating schema 1 to %u", STORE_SCHEMA);
-	deadlines(&u); /* before messages and calls: kinds from records */
-	outbox(&u);
-	messages(&u);
-	calls(&u);
-	presence(&u);
+	log_info("store: migrating schema %u to %u", from, STORE_SCHEMA);
+	if (from == 1) {
+		deadlines(&u); /* before messages and calls: kinds from
+				  records */
+		outbox(&u);
+		messages(&u);
+		calls(&u);
+		presence(&u);
+	}
+	callkeys(&u);
 	list_flush(&u.kvs);
 	store_set_schema(tr_txn(tr), STORE_SCHEMA);
 	err = store_commit(tr->txn);
@@ -399,7 +438,8 @@ int tr_upgrade(struct translator *tr)
 		return err;
 	}
 	log_info("store: schema %u (%u deadlines, %u outbox entries, %u "
-		 "messages, %u calls, %u presences carried over)",
-		 STORE_SCHEMA, u.n[0], u.n[1], u.n[2], u.n[3], u.n[4]);
+		 "messages, %u calls, %u presences, %u call keys carried "
+		 "over)",
+		 STORE_SCHEMA, u.n[0], u.n[1], u.n[2], u.n[3], u.n[4], u.n[5]);
 	return 0;
 }

@@ -4359,6 +4359,39 @@ static void test_from_to_with_control_bytes_400(void **state)
 }
 
 
+/* Upgrade: a schema 2 store (76ef848) kept a long Call-ID whole in its
+ * call key; after the migration to schema 3 the key is the digest one and
+ * a lookup with the whole Call-ID finds the call. */
+static void test_upgrade_schema2_long_callkey(void **state)
+{
+	char cid[301];
+	uint8_t k[KEY_MAX], v[8];
+	size_t kl;
+
+	memset(cid, 'q', sizeof(cid) - 1);
+	cid[sizeof(cid) - 1] = 0;
+	/* the old layout: kind, Call-ID, NUL, tag, as they are */
+	k[0] = CK_DIALOG;
+	memcpy(k + 1, cid, 300);
+	k[301] = 0;
+	memcpy(k + 302, "lt", 2);
+	kl = 304;
+	key_id(v, 77);
+	store_put(tr_txn(&tr), DB_CALLKEY, k, kl, v, 8);
+	store_set_schema(tr_txn(&tr), 2);
+	assert_int_equal(store_commit(tr.txn), 0);
+	tr.txn = NULL;
+	store_close(tr.store);
+	assert_int_equal(store_open(&tr.store, tr.proc.cfg->store.path,
+				    tr.proc.cfg->store.map_size, false),
+			 0);
+	assert_int_equal(store_schema(tr.store), 2);
+	assert_int_equal(tr_upgrade(&tr), 0);
+	assert_true(tr_callrec_key_get(&tr, CK_DIALOG, cid, "lt") == 77);
+	release();
+}
+
+
 /* ---- hardening (issue 9) ------------------------------------------- */
 
 /* The fronts reconnect after a failed commit closed their channels. */
@@ -4733,6 +4766,7 @@ int main(void)
 		T_(test_x2s_answer_bare_cr_route_and_contact_ignored),
 		T_(test_msg_front_refused_chat_sender_told),
 		T_(test_from_to_with_control_bytes_400),
+		T_(test_upgrade_schema2_long_callkey),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
