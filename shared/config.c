@@ -311,30 +311,41 @@ static const char *p_ms_pair(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
-static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
+/* A list of non-empty strings into *v (calloc'ed), *cnt set. */
+static const char *strlist(yaml_document_t *d, yaml_node_t *n, char ***v,
+			   size_t *cnt, const char *what)
 {
-	struct xsgw_config *c = (void *)((char *)dst - OFF(xmpp.domains));
 	yaml_node_item_t *it;
-	size_t cnt;
+	size_t max;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return "expected a list of domains";
-	cnt = (size_t)(n->data.sequence.items.top -
+		return what;
+	max = (size_t)(n->data.sequence.items.top -
 		       n->data.sequence.items.start);
-	if (!cnt)
-		return "at least one domain is required";
-	c->xmpp.domains = calloc(cnt, sizeof(char *));
-	if (!c->xmpp.domains)
+	*v = calloc(max ? max : 1, sizeof(char *));
+	if (!*v)
 		return "out of memory";
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		const char *e = p_nonempty(d, yaml_document_get_node(d, *it),
-					   &c->xmpp.domains[c->xmpp.ndomains]);
+					   &(*v)[*cnt]);
 		if (e)
 			return e;
-		c->xmpp.ndomains++;
+		(*cnt)++;
 	}
 	return NULL;
+}
+
+
+static const char *p_domains(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(xmpp.domains));
+	const char *e = strlist(d, n, &c->xmpp.domains, &c->xmpp.ndomains,
+				"expected a list of domains");
+
+	return e                  ? e
+	       : c->xmpp.ndomains ? NULL
+				  : "at least one domain is required";
 }
 
 
@@ -342,26 +353,9 @@ static const char *p_allowed(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c =
 		(void *)((char *)dst - OFF(sip.allowed_domains));
-	yaml_node_item_t *it;
-	size_t cnt;
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return "expected a list of hosts";
-	cnt = (size_t)(n->data.sequence.items.top -
-		       n->data.sequence.items.start);
-	c->sip.allowed_domains = calloc(cnt ? cnt : 1, sizeof(char *));
-	if (!c->sip.allowed_domains)
-		return "out of memory";
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-	     it++) {
-		const char *e =
-			p_nonempty(d, yaml_document_get_node(d, *it),
-				   &c->sip.allowed_domains[c->sip.nallowed]);
-		if (e)
-			return e;
-		c->sip.nallowed++;
-	}
-	return NULL;
+	return strlist(d, n, &c->sip.allowed_domains, &c->sip.nallowed,
+		       "expected a list of hosts");
 }
 
 
