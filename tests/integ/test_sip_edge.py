@@ -261,13 +261,16 @@ def test_debug_log_has_sip_headers_not_bodies(edge_gw):
         u.send_message(mto="bob@" + GW, mbody=text, mtype="chat")
         req = await peer.next_request("MESSAGE")
         peer.reply(req, 200, "OK")
-        await asyncio.sleep(0.2)
         await logout(u)
         peer.close()
         return req
 
     req = run(go())
     assert text in req
+    # the 200 is applied (everything about the chat has been logged)
+    wait_for(lambda: re.search(r"messages\.pending +0\n",
+                               gw.ctl("stats").stdout), 10,
+             "the MESSAGE done after its 200")
     # a record: a line with a timestamp and its continuation lines
     recs = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", gw.read_log())
     sf = [r for r in recs if re.match(r"\S+ sip-front\[", r)]
