@@ -3690,13 +3690,27 @@ static void test_msg_chat_state_only_nothing(void **state)
 	"To: <sip:alice@localhost>\r\nCall-ID: " callid "\r\n"                 \
 	"CSeq: " cseq " MESSAGE\r\n"
 
+/* bob's MESSAGE to alice as the sip-front's frame (raw: its buffer) */
+static void message_frame(struct m_sip_in_request *m, char *raw, size_t sz,
+			  uint64_t tx, const char *ctype, const char *body)
+{
+	memset(m, 0, sizeof(*m));
+	m->tx = tx;
+	sip_raw(raw, sz, "MESSAGE sip:alice@localhost SIP/2.0",
+		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"), ctype, body);
+	pl_set_str(&m->src, PEER_SRC);
+	pl_set_str(&m->raw, raw);
+}
+
+
 static void sip_message(uint64_t tx, const char *ctype, const char *body)
 {
+	struct m_sip_in_request m;
 	char raw[BIG];
 
-	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
-		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"), ctype, body);
-	sip_in(tx, raw);
+	message_frame(&m, raw, sizeof(raw), tx, ctype, body);
+	tr_from_sip_request(&tr, &m);
+	commit();
 }
 
 
@@ -4034,15 +4048,12 @@ static void test_msg_bounce_forged_ignored(void **state)
  * sender, who retries) is answered 503 and not acted on. */
 static void test_request_past_deadline_503(void **state)
 {
-	struct m_sip_in_request m = {.tx = 9540};
+	struct m_sip_in_request m;
 	struct m_sip_out_response *r;
 	char raw[BIG];
 
-	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
-		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
-		"text/plain;charset=UTF-8", "late");
-	pl_set_str(&m.src, PEER_SRC);
-	pl_set_str(&m.raw, raw);
+	message_frame(&m, raw, sizeof(raw), 9540, "text/plain;charset=UTF-8",
+		      "late");
 	m.deadline_ms = wall_ms() - 1;
 	tr_from_sip_request(&tr, &m);
 	commit();
@@ -4411,7 +4422,7 @@ static void reconnect(void)
 static void test_poison_frame_refused_once(void **state)
 {
 	struct frame fr = {.type = MSG_SIP_IN_REQUEST, .seq = 7};
-	struct m_sip_in_request m = {.tx = 9500};
+	struct m_sip_in_request m;
 	uint8_t big[600];
 	char raw[BIG];
 	int before;
@@ -4431,11 +4442,8 @@ static void test_poison_frame_refused_once(void **state)
 	reconnect();
 
 	/* replayed: refused, not applied */
-	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
-		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
-		"text/plain;charset=UTF-8", "hi");
-	pl_set_str(&m.src, PEER_SRC);
-	pl_set_str(&m.raw, raw);
+	message_frame(&m, raw, sizeof(raw), 9500, "text/plain;charset=UTF-8",
+		      "hi");
 	tr_from_sip_refuse(&tr, &m, tr.sip.poison_err);
 	commit();
 	assert_int_equal(nx, 0);
@@ -4456,16 +4464,13 @@ static void test_poison_frame_refused_once(void **state)
  * XMPP sender gets resource-constraint (never an error to an error). */
 static void test_poison_full_store_503(void **state)
 {
-	struct m_sip_in_request m = {.tx = 9510};
+	struct m_sip_in_request m;
 	struct m_xmpp_in x;
 	struct m_sip_out_response *r;
 	char raw[BIG];
 
-	sip_raw(raw, sizeof(raw), "MESSAGE sip:alice@localhost SIP/2.0",
-		SIP_MESSAGE_HDRS("msg-1@127.0.0.1", "1", "mt1"),
-		"text/plain;charset=UTF-8", "hi");
-	pl_set_str(&m.src, PEER_SRC);
-	pl_set_str(&m.raw, raw);
+	message_frame(&m, raw, sizeof(raw), 9510, "text/plain;charset=UTF-8",
+		      "hi");
 	tr_from_sip_refuse(&tr, &m, ENOSPC);
 	commit();
 	r = sresp(0, 503);
