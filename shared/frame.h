@@ -33,7 +33,7 @@
 
 /* 3: one front protocol (issue 8); 4: MSG_SIP_IN_REQUEST deadline_ms */
 #ifndef FRAME_VERSION /* a test build may set another to see it refused */
-#define FRAME_VERSION 4
+#define FRAME_VERSION 5
 #endif
 #define FRAME_HDR_SIZE 16
 #define FRAME_MAX      (64 * 1024) /**< maximum payload bytes */

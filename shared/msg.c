@@ -24,6 +24,8 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_ACK);
 		CASE(MSG_CALL_END);
 		CASE(MSG_OUT_DONE);
+		CASE(MSG_RESTART);
+		CASE(MSG_FD_STORE);
 		CASE(MSG_XMPP_LINK);
 		CASE(MSG_XMPP_IN);
 		CASE(MSG_XMPP_OUT);
@@ -178,15 +180,35 @@ int msg_dec_xmpp_link(struct frame *fr, struct m_xmpp_link *m)
 }
 
 
+int msg_enc_fd_store(struct fbuf *fb, const struct m_fd_store *m)
+{
+	frame_begin(fb, MSG_FD_STORE, 0);
+	frame_put_u32(fb, m->nfds);
+	return end(fb);
+}
+
+int msg_dec_fd_store(struct frame *fr, struct m_fd_store *m)
+{
+	m->nfds = frame_get_u32(fr);
+	if (frame_end(fr) || m->nfds > FD_STORE_MAX)
+		return EBADMSG;
+	return 0;
+}
+
+
 int msg_enc_xmpp_in(struct fbuf *fb, const struct m_xmpp_in *m)
 {
 	frame_begin(fb, MSG_XMPP_IN, 0);
+	frame_put_u64(fb, m->stream);
+	frame_put_u64(fb, m->end);
 	put_pl(fb, &m->xml);
 	return end(fb);
 }
 
 int msg_dec_xmpp_in(struct frame *fr, struct m_xmpp_in *m)
 {
+	m->stream = frame_get_u64(fr);
+	m->end = frame_get_u64(fr);
 	get_pl(fr, &m->xml);
 	return frame_end(fr);
 }

@@ -52,6 +52,10 @@ enum msg_type {
 	MSG_ACK = 0x0007,      /**< translator -> front: m_ack */
 	MSG_CALL_END = 0x0008, /**< supervisor -> translator: m_id (call) */
 	MSG_OUT_DONE = 0x0009, /**< R front -> translator: m_out_done */
+	MSG_RESTART = 0x000A,  /**< supervisor -> worker: none (a SHUTDOWN
+				  for a restart: keep what outlives you) */
+	MSG_FD_STORE = 0x000B, /**< worker -> supervisor: m_fd_store, the
+				  descriptors as SCM_RIGHTS on its bytes */
 
 	/* xmpp-front <-> translator */
 	MSG_XMPP_LINK = 0x0101, /**< front -> tr: m_xmpp_link */
@@ -110,8 +114,22 @@ struct m_xmpp_link {
 };
 
 struct m_xmpp_in {
-	struct pl xml; /**< one stanza as received */
+	uint64_t stream; /**< the component stream (random per connection) */
+	uint64_t end;    /**< stream offset just past the stanza (kernel's
+			    count of bytes read): applied once per stream */
+	struct pl xml;   /**< one stanza as received */
 };
+
+/**
+ * Descriptors a worker leaves in the supervisor's custody (systemd's fd
+ * store): they outlive the worker and are handed to its next incarnation
+ * (spawn_worker). The supervisor never reads or writes them. nfds 0 drops
+ * what it holds for the worker.
+ */
+struct m_fd_store {
+	uint32_t nfds; /**< 0..FD_STORE_MAX, sent as SCM_RIGHTS */
+};
+enum { FD_STORE_MAX = 4 };
 
 struct m_xmpp_out {
 	uint64_t out;
@@ -198,6 +216,7 @@ MSG_CODEC(hello);
 MSG_CODEC(ack);
 MSG_CODEC(out_done);
 MSG_CODEC(xmpp_link);
+MSG_CODEC(fd_store);
 MSG_CODEC(xmpp_in);
 MSG_CODEC(xmpp_out);
 MSG_CODEC(sip_in_request);

@@ -33,6 +33,7 @@ static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
 		return chan_send_msg(ch, &fb,
 				     msg_enc_ping(&fb, MSG_PONG, &ping));
 	case MSG_SHUTDOWN:
+	case MSG_RESTART:
 	case MSG_RELOAD:
 		if (msg_dec_empty(fr))
 			return EBADMSG;
@@ -42,7 +43,10 @@ static int proc_dispatch_supervisor(struct chan *ch, struct frame *fr,
 	}
 	switch (fr->type) {
 	case MSG_SHUTDOWN:
-		log_info("shutdown requested");
+	case MSG_RESTART:
+		p->restarting = fr->type == MSG_RESTART;
+		log_info("%s requested",
+			 p->restarting ? "restart" : "shutdown");
 		if (p->shutdownh)
 			p->shutdownh(p->arg);
 		else

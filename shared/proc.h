@@ -10,7 +10,10 @@
 #include "config.h"
 #include "util.h"
 
-/** Called on MSG_SHUTDOWN: stop gracefully, then call re_cancel(). */
+/**
+ * Called on MSG_SHUTDOWN and MSG_RESTART (proc.restarting tells which) and
+ * on SIGTERM/SIGINT: stop gracefully, then call re_cancel().
+ */
 typedef void(proc_shutdown_h)(void *arg);
 /** A worker-specific frame from the supervisor. @return 0 or EBADMSG */
 typedef int(proc_frame_h)(struct frame *fr, void *arg);
@@ -23,6 +26,9 @@ struct proc {
 	proc_frame_h *frameh; /**< other supervisor frames, or NULL */
 	void *arg;
 	uint64_t boot; /**< random id of this incarnation */
+	/** the stop asked for is a restart (MSG_RESTART): keep what the next
+	 * incarnation takes over (descriptors in the supervisor's custody) */
+	bool restarting;
 };
 
 /**

@@ -40,7 +40,10 @@ static const struct m_out_done s_out_done = {
 	.scode = 486,
 	.reason = PLB("Busy Here \xe2\x98\x83")};
 static const struct m_xmpp_link s_xmpp_link = {.up = 0x80000001};
+static const struct m_fd_store s_fd_store = {.nfds = FD_STORE_MAX};
 static const struct m_xmpp_in s_xmpp_in = {
+	.stream = 0xfedcba9876543210ULL,
+	.end = 0x8000000000000002ULL,
 	.xml = PLB("<message to='a@b'>" BIN "</message>")};
 static const struct m_xmpp_out s_xmpp_out = {.out = 0x100000000ULL,
 					     .xml = PLB("")};
@@ -131,6 +134,7 @@ CODEC(hello)
 CODEC(ack)
 CODEC(out_done)
 CODEC(xmpp_link)
+CODEC(fd_store)
 CODEC(xmpp_in)
 CODEC(xmpp_out)
 CODEC(sip_in_request)
@@ -211,9 +215,17 @@ static void cmp_xmpp_link(const void *g, const void *w)
 	assert_int_equal(a->up, b->up);
 }
 
+static void cmp_fd_store(const void *g, const void *w)
+{
+	const struct m_fd_store *a = g, *b = w;
+	assert_int_equal(a->nfds, b->nfds);
+}
+
 static void cmp_xmpp_in(const void *g, const void *w)
 {
 	const struct m_xmpp_in *a = g, *b = w;
+	assert_true(a->stream == b->stream);
+	assert_true(a->end == b->end);
 	check_pl(&a->xml, &b->xml);
 }
 
@@ -324,6 +336,8 @@ static const struct mcase {
 	C(MSG_PONG, ping, &s_ping),
 	E(MSG_SHUTDOWN),
 	E(MSG_RELOAD),
+	E(MSG_RESTART),
+	C(MSG_FD_STORE, fd_store, &s_fd_store),
 	C(MSG_ACK, ack, &s_ack),
 	C(MSG_CALL_END, id, &s_id),
 	S(MSG_OUT_DONE, out_done, &s_out_done, reason),
