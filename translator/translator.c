@@ -45,6 +45,8 @@ static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 	p->ack = fr->seq;
 	r.boot = p->boot;
 	r.seq = p->ack;
+	r.stream = p->stream;
+	r.off = p->off;
 	key_rx(k, p->id);
 	if (!rxrec_encode(&fb, &r))
 		store_put(tr_txn(&tr), DB_RX, k, sizeof(k), fb.b, fb.len);
@@ -53,11 +55,36 @@ static bool peer_fresh(struct tr_peer *p, const struct frame *fr)
 }
 
 
+/* A stanza: applied once per stream position, so the stanzas a killed
+ * front had sent are dropped when its successor, continuing the same
+ * stream, sends them again (under a new incarnation and seq). */
+static int xmpp_in(struct frame *fr, bool refuse)
+{
+	struct tr_peer *p = &tr.xmpp;
+	struct m_xmpp_in in;
+	bool seen;
+
+	if (msg_dec_xmpp_in(fr, &in))
+		return EBADMSG;
+	seen = in.stream && in.stream == p->stream && in.end <= p->off;
+	if (fr->seq > p->ack && !seen) {
+		p->stream = in.stream;
+		p->off = in.end;
+	}
+	if (!peer_fresh(p, fr) || seen)
+		return 0;
+	if (refuse)
+		tr_from_xmpp_refuse(&tr, &in, p->poison_err);
+	else
+		tr_from_xmpp(&tr, &in);
+	return 0;
+}
+
+
 static int translator_dispatch_xmpp(struct frame *fr)
 {
 	struct m_xmpp_link link;
 	struct m_out_done done;
-	struct m_xmpp_in in;
 	bool refuse;
 
 	if (fr->type == MSG_XMPP_LINK) {
@@ -67,17 +94,11 @@ static int translator_dispatch_xmpp(struct frame *fr)
 		return 0;
 	}
 	refuse = tr_poisoned(&tr.xmpp, fr->seq);
+	if (fr->type == MSG_XMPP_IN)
+		return xmpp_in(fr, refuse);
 	if (!peer_fresh(&tr.xmpp, fr))
 		return 0;
 	switch (fr->type) {
-	case MSG_XMPP_IN:
-		if (msg_dec_xmpp_in(fr, &in))
-			return EBADMSG;
-		if (refuse)
-			tr_from_xmpp_refuse(&tr, &in, tr.xmpp.poison_err);
-		else
-			tr_from_xmpp(&tr, &in);
-		return 0;
 	case MSG_OUT_DONE:
 		if (msg_dec_out_done(fr, &done))
 			return EBADMSG;
@@ -146,9 +167,14 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 	}
 	key_rx(k, h.proc);
 	p->hwm = 0;
+	p->stream = p->off = 0;
 	if (!store_get(tr_txn(&tr), DB_RX, k, sizeof(k), &v, &vl) &&
-	    !rxrec_decode(&rx, v, vl) && rx.boot == h.boot)
-		p->hwm = rx.seq;
+	    !rxrec_decode(&rx, v, vl)) {
+		if (rx.boot == h.boot)
+			p->hwm = rx.seq;
+		p->stream = rx.stream;
+		p->off = rx.off;
+	}
 	p->ack = p->hwm;
 	p->boot = h.boot;
 	if (p->ch && p->ch != ch) {

@@ -45,6 +45,10 @@ struct tr_peer {
 	uint64_t boot;   /**< front incarnation of the frames below */
 	uint64_t hwm;    /**< last reliable seq applied (committed) */
 	uint64_t ack;    /**< hwm to acknowledge after the next commit */
+	/** the xmpp-front's component stream and the end of its last stanza
+	 * applied (stored with hwm): a stanza of an older incarnation of the
+	 * front is applied once, whatever its seq */
+	uint64_t stream, off;
 	/** a frame whose effects could not be stored: refused on replay */
 	uint64_t poison_boot, poison_seq;
 	int poison_err;

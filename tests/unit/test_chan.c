@@ -814,7 +814,7 @@ static void test_chan_pause_keeps_the_frame_until_resumed(void **state)
 		assert_string_equal(T.a.recs[i].text, texts[i]);
 	assert_int_equal(T.a.closes, 0);
 	assert_int_equal(recv(T.raw, buf, sizeof(buf), MSG_DONTWAIT),
-			 FRAME_HDR_SIZE + 1 + 4 + 3);
+			 FRAME_HDR_SIZE + 2 * 9 + 1 + 4 + 3);
 }
 
 

@@ -376,6 +376,7 @@ union any {
 	struct m_ctl_worker m;
 	struct m_ctl_restart n;
 	struct m_ctl_end o;
+	struct m_fd_store p;
 };
 
 
@@ -727,7 +728,7 @@ static void test_sip_out_response_checks(void **state)
 static void test_type_names(void **state)
 {
 	static const uint16_t unknown[] = {
-		0x0000, 0x000a, 0x00ff, 0x0100, 0x0104, 0x0200, 0x0205,
+		0x0000, 0x000c, 0x00ff, 0x0100, 0x0104, 0x0200, 0x0205,
 		0x0300, 0x0306, 0x0401, 0x1001, 0x8001, 0xffff};
 	size_t known = 0;
 
@@ -881,8 +882,8 @@ static void signature(const struct mcase *c, char *sig, size_t sz)
 
 
 /* A frame decoded with another decoder is refused unless both payloads
- * have the same fields (the one-u64 ones: ping, ack, id; the one-string
- * ones: xmpp_in, ctl_restart). */
+ * have the same fields (the one-u64 ones: ping, ack, id; the one-u32
+ * ones: xmpp_link, fd_store, whose count is range-checked). */
 static void test_cross_decode(void **state)
 {
 	struct fbuf fb = {0};
@@ -904,7 +905,12 @@ static void test_cross_decode(void **state)
 			assert_int_equal(frame_parse(fb.b, fb.len, &fr, &used),
 					 0);
 			err = cases[j].dec(&fr, &m);
-			if (!strcmp(si, sj)) {
+			if (!strcmp(si, sj) && cases[j].type == MSG_FD_STORE &&
+			    cases[i].type != MSG_FD_STORE) {
+				/* same fields, but nfds is range-checked */
+				assert_int_equal(err, EBADMSG);
+				refused++;
+			} else if (!strcmp(si, sj)) {
 				assert_int_equal(err, 0);
 				same++;
 			} else {
@@ -913,8 +919,10 @@ static void test_cross_decode(void **state)
 			}
 		}
 	}
-	/* empty 4x4, one u64 5x5, one str 2x2, the other 10 alone */
-	assert_int_equal(same, 16 + 25 + 4 + 10);
+	/* empty 5x5, one u64 5x5, one u32 2x2 less fd_store's refusal of
+	 * xmpp_link's 0x80000001, the other 11 alone */
+	assert_int_equal(NCASES, 5 + 5 + 2 + 11);
+	assert_int_equal(same, 25 + 25 + 3 + 11);
 	assert_int_equal(refused, NCASES * NCASES - same);
 	fbuf_reset(&fb);
 }

@@ -668,26 +668,29 @@ static void test_presrec_raw(void **state)
 
 static void test_rxrec(void **state)
 {
-	static const struct rxrec v[] = {{0, 0},
-					 {0x0102030405060708ULL, 1},
-					 {UINT64_MAX, UINT64_MAX - 1}};
+	static const struct rxrec v[] = {
+		{0, 0, 0, 0},
+		{0x0102030405060708ULL, 1, 0x1122334455667788ULL, 4096},
+		{UINT64_MAX, UINT64_MAX - 1, UINT64_MAX, UINT64_MAX - 2}};
 	struct fbuf fb = {0};
 	struct rxrec d;
 
 	for (size_t i = 0; i < NELEM(v); i++) {
 		assert_int_equal(rxrec_encode(&fb, &v[i]), 0);
 		assert_int_equal(fb.b[0], RXREC_VERSION);
-		assert_int_equal(fb.len, 1 + 9 + 9);
+		assert_int_equal(fb.len, 1 + 4 * 9);
 		memset(&d, 0xa5, sizeof(d));
 		assert_int_equal(rxrec_decode(&d, fb.b, fb.len), 0);
 		assert_true(d.boot == v[i].boot);
 		assert_true(d.seq == v[i].seq);
+		assert_true(d.stream == v[i].stream);
+		assert_true(d.off == v[i].off);
 	}
-	/* truncated (16 bytes would be the raw form), a byte more, other
-	 * versions, a version byte alone */
+	/* truncated (16 bytes would be the raw form, 19 version 1's), a
+	 * byte more, other versions, a version byte alone */
 	for (size_t n = 0; n < fb.len; n++) {
 		uint8_t *c = copy(fb.b, n);
-		if (n != 16)
+		if (n != 16 && n != 19)
 			assert_int_equal(rxrec_decode(&d, c, n), EBADMSG);
 		free(c);
 	}
@@ -701,6 +704,18 @@ static void test_rxrec(void **state)
 		fb.b[0] = (uint8_t)ver;
 		assert_int_equal(rxrec_decode(&d, fb.b, fb.len),
 				 ver == RXREC_VERSION ? 0 : EBADMSG);
+	}
+	/* version 1: {boot, seq}, no stream yet */
+	{
+		struct fbuf f1 = {0};
+		rec_begin(&f1, 1);
+		frame_put_u64(&f1, 7);
+		frame_put_u64(&f1, 9);
+		memset(&d, 0xa5, sizeof(d));
+		assert_int_equal(rxrec_decode(&d, f1.b, f1.len), 0);
+		assert_true(d.boot == 7 && d.seq == 9);
+		assert_true(d.stream == 0 && d.off == 0);
+		fbuf_reset(&f1);
 	}
 	/* schema 1: {be64 boot, be64 seq} raw */
 	{
