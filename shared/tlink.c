@@ -20,7 +20,9 @@ struct tlink {
 	unsigned attempts;
 	bool up;
 	tlink_frame_h *frameh;
+	tlink_ack_h *ackh;
 	void *arg;
+	uint64_t pushed; /* reliable frames pushed: the last one's seq */
 	uint64_t done[DONE_RING];
 	unsigned done_head;
 	char path[512];
@@ -62,6 +64,8 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 		if (err || h.proc != PROC_TRANSLATOR)
 			return err ? err : EPROTO;
 		relq_ack(tl->q, h.acked);
+		if (tl->ackh && h.acked)
+			tl->ackh(h.acked, tl->arg);
 		tl->up = true;
 		tl->attempts = 0;
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
@@ -75,6 +79,8 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 		if (msg_dec_ack(fr, &a))
 			return EBADMSG;
 		relq_ack(tl->q, a.seq);
+		if (tl->ackh)
+			tl->ackh(a.seq, tl->arg);
 		return 0;
 	}
 	return tl->frameh(fr, tl->arg);
@@ -143,9 +149,22 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 }
 
 
-int tlink_send_reliable(struct tlink *tl, struct fbuf *fb)
+int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp)
 {
-	return relq_push(tl->q, tl->up ? tl->ch : NULL, fb);
+	int err = relq_push(tl->q, tl->up ? tl->ch : NULL, fb);
+
+	/* relq numbers its frames 1, 2, ... and only tlink pushes */
+	if (!err)
+		tl->pushed++;
+	if (!err && seqp)
+		*seqp = tl->pushed;
+	return err;
+}
+
+
+void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh)
+{
+	tl->ackh = ackh;
 }
 
 

@@ -18,15 +18,25 @@ struct tlink;
  */
 typedef int(tlink_frame_h)(struct frame *fr, void *arg);
 
+/**
+ * The translator has applied (committed) every reliable frame up to seq
+ * (cumulative; seqs as tlink_send_reliable returned them).
+ */
+typedef void(tlink_ack_h)(uint64_t seq, void *arg);
+
 /** @param proc  this worker; the link starts connecting at once */
 int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 		void *arg);
 
 /**
  * Send a reliable frame (begun with seq 0): kept until acknowledged.
+ * @param seqp  if not NULL, the frame's seq (1, 2, ... per incarnation)
  * @return 0 or ENOMEM
  */
-int tlink_send_reliable(struct tlink *tl, struct fbuf *fb);
+int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
+
+/** Be told of acknowledgements (NULL: not). Called from the loop. */
+void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh);
 
 /** Send a best-effort frame; dropped while the link is down. */
 int tlink_send(struct tlink *tl, struct fbuf *fb);

@@ -34,7 +34,7 @@ int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp)
  * in the order sent, and acknowledges them in that order. */
 static int push(struct sip_front *sf, struct fbuf *fb)
 {
-	int err = tlink_send_reliable(sf->tl, fb);
+	int err = tlink_send_reliable(sf->tl, fb, NULL);
 
 	if (!err)
 		sf->nrel++;

@@ -166,7 +166,7 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason)
 	pl_set_str(&d.reason, reason);
 	err = msg_enc_out_done(&fb, &d);
 	if (!err)
-		err = tlink_send_reliable(xf.tl, &fb);
+		err = tlink_send_reliable(xf.tl, &fb, NULL);
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
 			  (unsigned long long)id, reason, strerror(err));
@@ -304,7 +304,7 @@ static int stanza_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	m.xml.l = len;
 	err = msg_enc_xmpp_in(&fb, &m);
 	if (!err)
-		err = tlink_send_reliable(xf.tl, &fb);
+		err = tlink_send_reliable(xf.tl, &fb, NULL);
 	fbuf_reset(&fb);
 	xmpp_free(xf.ctx, buf);
 	if (err)

@@ -1265,7 +1265,7 @@ static int front_send(const char *text)
 
 	err = data_frame(&fb, 0, text);
 	if (!err)
-		err = tlink_send_reliable(T.tl, &fb);
+		err = tlink_send_reliable(T.tl, &fb, NULL);
 	fbuf_reset(&fb);
 	return err;
 }
