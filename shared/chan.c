@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <re.h>
@@ -15,6 +16,14 @@
 #include "chan.h"
 
 enum { CHAN_OUT_MAX = 64 * 1024 * 1024, CHAN_READ = 65536 };
+
+/* Descriptors queued with a frame: they go with its first byte. */
+struct chan_fds {
+	struct le le;
+	size_t pos; /**< the frame's first byte in chan.out */
+	unsigned n;
+	int fds[FD_STORE_MAX]; /**< our duplicates, -1 once closed */
+};
 
 struct chan {
 	int fd;
@@ -35,7 +44,32 @@ struct chan {
 	bool paused;       /**< a handler said CHAN_PAUSE: not reading */
 	int failed;        /**< a write error, reported from the loop */
 	struct tmr tmr;    /**< failed, or dispatch what a resume kept */
+	struct list fdq;   /**< chan_fds to send, in chan.out order */
+	int rfds[CHAN_FDS_PENDING]; /**< received, untaken: a ring */
+	unsigned rhead, rcount;
 };
+
+
+static void chan_fds_destructor(void *arg)
+{
+	struct chan_fds *f = arg;
+
+	list_unlink(&f->le);
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->fds[i] >= 0)
+			close(f->fds[i]);
+}
+
+
+/* Close every descriptor the channel holds, sent or received. */
+static void chan_fds_close(struct chan *ch)
+{
+	int fd;
+
+	list_flush(&ch->fdq);
+	while ((fd = chan_fd_take(ch)) >= 0)
+		close(fd);
+}
 
 
 static void chan_destructor(void *arg)
@@ -47,6 +81,7 @@ static void chan_destructor(void *arg)
 		fd_close(ch->fd);
 		close(ch->fd);
 	}
+	chan_fds_close(ch);
 	free(ch->in);
 	free(ch->out);
 }
@@ -61,6 +96,7 @@ static void chan_shut(struct chan *ch, int err)
 	fd_close(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
+	chan_fds_close(ch);
 	if (ch->closeh)
 		ch->closeh(ch, err, ch->arg);
 }
@@ -91,12 +127,54 @@ static int chan_update(struct chan *ch)
 }
 
 
-/* Write what the socket takes; the rest waits for FD_WRITE. */
+/* Send from f's frame on, f's descriptors with the first byte; up to the
+ * next frame with descriptors (they need a sendmsg of their own). Once any
+ * byte is sent the descriptors went with it (the kernel attaches them to
+ * the first one): they are closed then, never sent twice. */
+static ssize_t chan_sendmsg(struct chan *ch, struct chan_fds *f)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(int) * FD_STORE_MAX)];
+	} cbuf;
+	struct le *next = f->le.next;
+	size_t end = next ? ((struct chan_fds *)next->data)->pos : ch->outlen;
+	struct iovec iov = {ch->out + ch->outoff, end - ch->outoff};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * f->n)};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * f->n);
+	memcpy(CMSG_DATA(cm), f->fds, sizeof(int) * f->n);
+	n = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+	if (n > 0)
+		mem_deref(f);
+	return n;
+}
+
+
+/* Write what the socket takes; the rest waits for FD_WRITE. Bytes before a
+ * frame with descriptors go by send(), stopping at that frame. */
 static int chan_flush(struct chan *ch)
 {
 	while (ch->outoff < ch->outlen) {
-		ssize_t n = send(ch->fd, ch->out + ch->outoff,
-				 ch->outlen - ch->outoff, MSG_NOSIGNAL);
+		struct le *le = list_head(&ch->fdq);
+		struct chan_fds *f = le ? le->data : NULL;
+		ssize_t n;
+
+		if (f && f->pos == ch->outoff)
+			n = chan_sendmsg(ch, f);
+		else
+			n = send(ch->fd, ch->out + ch->outoff,
+				 (f ? f->pos : ch->outlen) - ch->outoff,
+				 MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -175,32 +253,90 @@ static void chan_dispatch(struct chan *ch)
 }
 
 
-static void chan_read(struct chan *ch)
+/* Keep the descriptors a read brought. @return 0 or EBADMSG (they did not
+ * fit: the ones received are closed with the channel) */
+static int chan_fds_recv(struct chan *ch, struct msghdr *mh)
 {
+	struct cmsghdr *cm;
+	int err = 0;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		const uint8_t *p = CMSG_DATA(cm);
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, p + i * sizeof(int), sizeof(int));
+			if (ch->rcount == CHAN_FDS_PENDING) {
+				close(fd);
+				err = EBADMSG;
+				continue;
+			}
+			ch->rfds[(ch->rhead + ch->rcount++) %
+				 CHAN_FDS_PENDING] = fd;
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		err = EBADMSG;
+	if (err)
+		log_warn("chan %s: descriptors beyond what the protocol "
+			 "allows (%u untaken); closing",
+			 ch->name, ch->rcount);
+	return err;
+}
+
+
+/* @return bytes read; 0 at EAGAIN, EOF or an error (then closed) */
+static ssize_t chan_read(struct chan *ch)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(int) * FD_STORE_MAX)];
+	} cbuf;
+	struct iovec iov;
+	struct msghdr mh;
 	ssize_t n;
+	int err;
 
 	if (ch->incap - ch->inlen < CHAN_READ) {
 		size_t cap = ch->inlen + CHAN_READ;
 		uint8_t *b = realloc(ch->in, cap);
 		if (!b) {
 			chan_shut(ch, ENOMEM);
-			return;
+			return 0;
 		}
 		ch->in = b;
 		ch->incap = cap;
 	}
-	n = recv(ch->fd, ch->in + ch->inlen, ch->incap - ch->inlen, 0);
+	iov.iov_base = ch->in + ch->inlen;
+	iov.iov_len = ch->incap - ch->inlen;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	n = recvmsg(ch->fd, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			chan_shut(ch, errno);
-		return;
+		return 0;
+	}
+	err = chan_fds_recv(ch, &mh);
+	if (err) {
+		chan_shut(ch, err);
+		return 0;
 	}
 	if (n == 0) {
 		chan_shut(ch, ch->inlen ? EBADMSG : 0);
-		return;
+		return 0;
 	}
 	ch->inlen += (size_t)n;
 	chan_dispatch(ch);
+	return n;
 }
 
 
@@ -220,7 +356,7 @@ static void chan_io_handler(int flags, void *arg)
 			chan_update(ch);
 	}
 	if (!ch->closed && !ch->paused && (flags & (FD_READ | FD_EXCEPT)))
-		chan_read(ch);
+		(void)chan_read(ch);
 	mem_deref(ch);
 }
 
@@ -283,14 +419,21 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
 }
 
 
-int chan_send(struct chan *ch, const struct fbuf *fb)
+/* Queue a frame, with f's descriptors if f is not NULL (owned from now:
+ * freed on an error). */
+static int chan_queue(struct chan *ch, const struct fbuf *fb,
+		      struct chan_fds *f)
 {
-	int err;
+	int err = 0;
 
-	if (!ch || ch->closed || ch->failed)
-		return EPIPE;
-	if (ch->full)
-		return ENOBUFS;
+	if (!ch || ch->closed || ch->failed) {
+		err = EPIPE;
+		goto out;
+	}
+	if (ch->full) {
+		err = ENOBUFS;
+		goto out;
+	}
 	if (ch->outlen - ch->outoff + fb->len > CHAN_OUT_MAX) {
 		/* never up with a frame missing: what is queued goes out,
 		 * then the close makes both sides replay from the gap */
@@ -298,7 +441,8 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 			 "closing once they are written",
 			 ch->name, chan_queued(ch));
 		ch->full = true;
-		return ENOBUFS;
+		err = ENOBUFS;
+		goto out;
 	}
 	if (ch->outcap - ch->outlen < fb->len) {
 		size_t cap = ch->outcap ? ch->outcap : 4096;
@@ -306,10 +450,17 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 		while (cap - ch->outlen < fb->len)
 			cap *= 2;
 		b = realloc(ch->out, cap);
-		if (!b)
-			return ENOMEM;
+		if (!b) {
+			err = ENOMEM;
+			goto out;
+		}
 		ch->out = b;
 		ch->outcap = cap;
+	}
+	if (f) {
+		f->pos = ch->outlen;
+		list_append(&ch->fdq, &f->le, f);
+		f = NULL;
 	}
 	memcpy(ch->out + ch->outlen, fb->b, fb->len);
 	ch->outlen += fb->len;
@@ -318,11 +469,74 @@ int chan_send(struct chan *ch, const struct fbuf *fb)
 		/* reported through the close handler from the loop (the
 		 * caller may be inside a handler of this channel) */
 		ch->outoff = ch->outlen = 0;
+		list_flush(&ch->fdq);
 		ch->failed = err;
 		tmr_start(&ch->tmr, 0, later_handler, ch);
 		return 0;
 	}
-	return chan_update(ch);
+	err = chan_update(ch);
+out:
+	mem_deref(f);
+	return err;
+}
+
+
+int chan_send(struct chan *ch, const struct fbuf *fb)
+{
+	return chan_queue(ch, fb, NULL);
+}
+
+
+int chan_send_fds(struct chan *ch, const struct fbuf *fb, const int *fds,
+		  unsigned n)
+{
+	struct chan_fds *f;
+	int err = 0;
+
+	if (!n)
+		return chan_send(ch, fb);
+	if (!fb || fb->len < FRAME_HDR_SIZE || !fds || n > FD_STORE_MAX)
+		return EINVAL;
+	if (!ch || ch->closed || ch->failed)
+		return EPIPE;
+	f = mem_zalloc(sizeof(*f), chan_fds_destructor);
+	if (!f)
+		return ENOMEM;
+	for (; f->n < n; f->n++) {
+		f->fds[f->n] = fcntl(fds[f->n], F_DUPFD_CLOEXEC, 0);
+		if (f->fds[f->n] < 0) {
+			err = errno;
+			goto out;
+		}
+	}
+	return chan_queue(ch, fb, f); /* f is the channel's now */
+out:
+	mem_deref(f);
+	return err;
+}
+
+
+int chan_fd_take(struct chan *ch)
+{
+	int fd;
+
+	if (!ch || !ch->rcount)
+		return -1;
+	fd = ch->rfds[ch->rhead];
+	ch->rhead = (ch->rhead + 1) % CHAN_FDS_PENDING;
+	ch->rcount--;
+	return fd;
+}
+
+
+void chan_drain(struct chan *ch)
+{
+	if (!ch)
+		return;
+	mem_ref(ch); /* the close handler may free it */
+	while (!ch->closed && !ch->paused && chan_read(ch) > 0)
+		;
+	mem_deref(ch);
 }
 
 

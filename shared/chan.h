@@ -1,7 +1,8 @@
 /**
  * @file chan.h  A framed channel over a Unix stream socket, driven by the
  *               libre loop (our mproc). Every byte read is a frame or the
- *               channel is closed.
+ *               channel is closed. A frame may carry descriptors
+ *               (chan_send_fds, chan_fd_take).
  */
 #ifndef XSGW_CHAN_H
 #define XSGW_CHAN_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <re.h>
 #include "frame.h"
+#include "msg.h"
 
 struct chan;
 
@@ -62,6 +64,49 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
  * @return 0, or EPIPE if the channel is closed, ENOBUFS if refused
  */
 int chan_send(struct chan *ch, const struct fbuf *fb);
+
+/**
+ * Queue a finished frame that carries descriptors (SCM_RIGHTS): the peer
+ * receives them with the frame's first byte, once, in order with every
+ * other frame (see chan_fd_take).
+ *
+ * The descriptors are duplicated now (close-on-exec): the caller keeps its
+ * own. The duplicates are closed once sent, or when the channel closes
+ * first. n 0 is chan_send(). Limits and errors are chan_send's.
+ * @param fds  n open descriptors
+ * @param n    0..FD_STORE_MAX (msg.h)
+ * @return 0, EINVAL (n over FD_STORE_MAX), EBADF (not a descriptor),
+ *         EMFILE, ENOMEM, or chan_send's errors
+ */
+int chan_send_fds(struct chan *ch, const struct fbuf *fb, const int *fds,
+		  unsigned n);
+
+/**
+ * Take the oldest descriptor received on the channel.
+ *
+ * Descriptors arrive with the first byte of the frame that carries them, so
+ * they are here by the time that frame reaches the frame handler, which
+ * takes as many as the frame says (the protocol's business: the channel
+ * does not know which frame carries how many). They are close-on-exec.
+ *
+ * A read whose descriptors did not fit (more than FD_STORE_MAX in one
+ * frame: MSG_CTRUNC), or more than CHAN_FDS_PENDING left untaken, closes
+ * the channel (EBADMSG, a protocol violation). Descriptors not taken are
+ * closed with the channel.
+ * @return a descriptor the caller now owns, or -1 if none is waiting
+ */
+int chan_fd_take(struct chan *ch);
+
+/** Received descriptors a channel keeps untaken, at most. */
+enum { CHAN_FDS_PENDING = 2 * FD_STORE_MAX };
+
+/**
+ * Read and dispatch, now, what the peer left in the socket: the peer has
+ * exited and its last frames (with their descriptors) would otherwise be
+ * dropped with the channel. Stops when nothing more is readable, at EOF
+ * (the close handler runs) or at a pause.
+ */
+void chan_drain(struct chan *ch);
 
 /**
  * Send a frame a msg_enc_* call just wrote, then reset fb:

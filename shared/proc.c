@@ -92,6 +92,81 @@ static void signal_handler(int sig)
 }
 
 
+/*
+ * Keep the descriptors the supervisor handed over (XSGW_FDS=n: fds 4..).
+ * Done before anything opens a file (it could take the number of one that
+ * is missing); logged once the log is set up.
+ * @return 0 (none, or all taken), EINVAL (a bad n) or EBADF (one of them
+ *         is not open: none taken, the others closed)
+ */
+static int proc_fds_init(struct proc *p, unsigned long *np)
+{
+	const char *env = getenv("XSGW_FDS");
+	unsigned long n;
+	char *end;
+	int err = 0;
+
+	*np = 0;
+	if (!env)
+		return 0;
+	n = strtoul(env, &end, 10);
+	if (end == env || *end || n < 1 || n > FD_STORE_MAX) {
+		err = EINVAL;
+		goto out;
+	}
+	*np = n;
+	for (int fd = 4; fd < 4 + (int)n; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			err = EBADF;
+	for (int fd = 4; fd < 4 + (int)n; fd++) {
+		if (err) {
+			close(fd);
+			continue;
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		p->fds[p->nfds++] = fd;
+	}
+out:
+	unsetenv("XSGW_FDS");
+	return err;
+}
+
+
+unsigned proc_fds_taken(struct proc *p, int *fds, unsigned max)
+{
+	unsigned n = 0;
+
+	if (!p)
+		return 0;
+	for (unsigned i = 0; i < p->nfds; i++) {
+		if (fds && n < max)
+			fds[n++] = p->fds[i];
+		else
+			close(p->fds[i]);
+	}
+	p->nfds = 0;
+	return n;
+}
+
+
+int proc_fd_store(struct proc *p, const int *fds, unsigned n)
+{
+	struct m_fd_store m = {.nfds = n};
+	struct fbuf fb = {0};
+	int err;
+
+	if (!p || (n && !fds) || n > FD_STORE_MAX)
+		return EINVAL;
+	if (!p->ctl)
+		return ENOTCONN;
+	err = msg_enc_fd_store(&fb, &m);
+	if (!err)
+		err = chan_send_fds(p->ctl, &fb, fds, n);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
 __attribute__((noreturn)) static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s -c CONFIG\n", prog);
@@ -103,8 +178,9 @@ void proc_init(struct proc *p, enum proc_id id, int argc, char **argv,
 	       proc_shutdown_h *shutdownh, void *arg)
 {
 	const char *file = NULL;
+	unsigned long nfds;
 	char eb[512];
-	int c, err;
+	int c, err, fderr;
 
 	memset(p, 0, sizeof(*p));
 	p->id = id;
@@ -121,10 +197,18 @@ void proc_init(struct proc *p, enum proc_id id, int argc, char **argv,
 	}
 	if (!file)
 		usage(argv[0]);
+	fderr = proc_fds_init(p, &nfds);
 	err = config_load(&p->cfg, file, eb, sizeof(eb));
 	if (err)
 		fatal(EXIT_CONFIG, "config: %s", eb);
 	log_setup(p->cfg->log.level, p->cfg->log.json);
+	if (fderr == EINVAL)
+		log_warn("XSGW_FDS: not 1..%u; ignored", FD_STORE_MAX);
+	else if (fderr)
+		log_warn("XSGW_FDS=%lu: not all of them open; none taken",
+			 nfds);
+	else if (nfds)
+		log_info("took over %lu descriptor(s)", nfds);
 	signal(SIGPIPE, SIG_IGN);
 	err = libre_init();
 	if (err)

@@ -9,7 +9,13 @@
  *    within supervisor.death_window_s, or at once on exit status 78 (bad
  *    configuration: a restart cannot fix it);
  *  - SIGTERM/SIGINT stop the fronts, then the translator; SIGHUP checks the
- *    config and tells the workers to reload it.
+ *    config and tells the workers to reload it;
+ *  - hold the descriptors a worker leaves in custody (MSG_FD_STORE: its
+ *    component connection, say) and hand them to its next incarnation,
+ *    whatever ended the last one (xsgwctl restart, a crash, a kill by the
+ *    heartbeat). They are never read or written here; they are closed when
+ *    the worker releases them, or when the gateway stops, once that worker
+ *    has exited.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +57,8 @@ struct worker {
 	unsigned restarts, fails, missed;
 	char last_exit[64];
 	struct tmr tmr; /* restart delay, ready timeout, or stop grace */
+	int held[FD_STORE_MAX]; /* in custody for its next incarnation */
+	unsigned nheld;
 };
 
 /* The workers; xsgwctl status lists them in this order. */
@@ -104,6 +112,50 @@ static void worker_kill(struct worker *w, int sig)
 }
 
 
+/* Close what is held for w. */
+static void worker_fds_drop(struct worker *w)
+{
+	if (!w->nheld)
+		return;
+	for (unsigned i = 0; i < w->nheld; i++)
+		close(w->held[i]);
+	log_info("%s: closed the %u descriptor(s) held for it",
+		 proc_name(w->id), w->nheld);
+	w->nheld = 0;
+}
+
+
+/* MSG_FD_STORE: what w holds from now, replacing what it held. */
+static int worker_fds_store(struct worker *w, struct chan *ch, struct frame *fr)
+{
+	struct m_fd_store m;
+	int fds[FD_STORE_MAX];
+	unsigned n = 0;
+	int err = 0;
+
+	if (msg_dec_fd_store(fr, &m))
+		return EBADMSG;
+	for (; n < m.nfds; n++) {
+		fds[n] = chan_fd_take(ch); /* close-on-exec */
+		if (fds[n] < 0) {
+			err = EBADMSG; /* fewer than it says */
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < w->nheld; i++)
+		close(w->held[i]);
+	memcpy(w->held, fds, n * sizeof(fds[0]));
+	w->nheld = n;
+	n = 0;
+	log_info("%s: holding %u descriptor(s) for it", proc_name(w->id),
+		 w->nheld);
+out:
+	while (n--)
+		close(fds[n]);
+	return err;
+}
+
+
 static void stop_all(int code, const char *why)
 {
 	if (sv.stopping)
@@ -135,7 +187,13 @@ static int supervisor_dispatch_worker(struct chan *ch, struct frame *fr,
 	struct worker *w = arg;
 	struct m_ping pong;
 
+	/* the last frames of an incarnation that has exited (chan_drain in
+	 * worker_died): only what it left in custody still matters */
+	if (!w->pid && fr->type != MSG_FD_STORE)
+		return 0;
 	switch (fr->type) {
+	case MSG_FD_STORE:
+		return worker_fds_store(w, ch, fr);
 	case MSG_READY:
 		if (msg_dec_empty(fr))
 			return EBADMSG;
@@ -196,7 +254,7 @@ static void worker_start(struct worker *w)
 	if (sv.stopping || w->pid)
 		return;
 	snprintf(path, sizeof(path), "%s/%s", sv.bindir, w->bin);
-	err = spawn_worker(&w->pid, &fd, path, sv.cfgpath);
+	err = spawn_worker(&w->pid, &fd, path, sv.cfgpath, w->held, w->nheld);
 	if (err) {
 		log_error("cannot start %s: %s", path, strerror(err));
 		stop_all(1, "cannot fork");
@@ -213,7 +271,11 @@ static void worker_start(struct worker *w)
 	w->stopping = false;
 	w->missed = 0;
 	w->started = now_ms();
-	log_info("started %s (pid %d)", proc_name(w->id), (int)w->pid);
+	if (w->nheld)
+		log_info("started %s (pid %d), handing over %u descriptor(s)",
+			 proc_name(w->id), (int)w->pid, w->nheld);
+	else
+		log_info("started %s (pid %d)", proc_name(w->id), (int)w->pid);
 	tmr_start(&w->tmr, sv.cfg->supervisor.ready_timeout_ms,
 		  ready_timeout_handler, w);
 }
@@ -236,8 +298,11 @@ static void worker_died(struct worker *w, int status)
 
 	spawn_describe(status, w->last_exit, sizeof(w->last_exit));
 	tmr_cancel(&w->tmr);
-	w->ctl = mem_deref(w->ctl);
 	w->pid = 0;
+	/* SIGCHLD may come before the last frames are read: a MSG_FD_STORE
+	 * sent just before exiting is still taken */
+	chan_drain(w->ctl);
+	w->ctl = mem_deref(w->ctl);
 	w->stopping = false;
 	w->restart_asked = false;
 	if (sv.stopping) {
@@ -368,7 +433,8 @@ static void grace_handler(void *arg)
 }
 
 
-static void stop_worker(struct worker *w)
+/* SHUTDOWN, or RESTART (keep what outlives you); SIGTERM without a channel. */
+static void stop_worker(struct worker *w, bool restart)
 {
 	struct fbuf fb = {0};
 
@@ -377,7 +443,9 @@ static void stop_worker(struct worker *w)
 	tmr_cancel(&w->tmr); /* a ready timeout, if it is still starting */
 	w->stopping = true;
 	if (w->ctl)
-		chan_send_msg(w->ctl, &fb, msg_enc_empty(&fb, MSG_SHUTDOWN));
+		chan_send_msg(w->ctl, &fb,
+			      msg_enc_empty(&fb, restart ? MSG_RESTART
+							 : MSG_SHUTDOWN));
 	else
 		worker_kill(w, SIGTERM);
 	tmr_start(&w->tmr, sv.cfg->supervisor.shutdown_grace_ms, grace_handler,
@@ -388,9 +456,13 @@ static void stop_worker(struct worker *w)
 /* Phase by phase (fronts first, then the translator), then the loop ends. */
 static void stop_step(void)
 {
-	for (size_t i = 0; i < NWORKERS; i++)
-		if (!workers[i].pid)
-			tmr_cancel(&workers[i].tmr);
+	for (size_t i = 0; i < NWORKERS; i++) {
+		if (workers[i].pid)
+			continue;
+		tmr_cancel(&workers[i].tmr);
+		if (sv.stopping)
+			worker_fds_drop(&workers[i]); /* it has exited */
+	}
 	if (sv.stopping == STOP_NONE || sv.stopping == STOP_DONE)
 		return;
 	for (; sv.stopping < STOP_DONE; sv.stopping++) {
@@ -400,8 +472,12 @@ static void stop_step(void)
 			if (w->stop_phase != sv.stopping || !w->pid)
 				continue;
 			alive = true;
-			if (!w->stopping)
-				stop_worker(w);
+			/* a restart under way becomes a stop: nothing is kept
+			 * for a next incarnation */
+			if (!w->stopping || w->restart_asked) {
+				w->restart_asked = false;
+				stop_worker(w, false);
+			}
 		}
 		if (alive)
 			return;
@@ -475,7 +551,7 @@ static int supervisor_dispatch_ctl(struct chan *ch, struct frame *fr, void *arg)
 		if (!w->pid)
 			return ctl_end(ch, EAGAIN, "worker is not running");
 		w->restart_asked = true;
-		stop_worker(w);
+		stop_worker(w, true);
 		return ctl_end(ch, 0, "restarting");
 	case MSG_CTL_CALL_END:
 		if (msg_dec_id(fr, &call))
@@ -615,6 +691,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NWORKERS; i++) {
 		tmr_cancel(&workers[i].tmr);
 		workers[i].ctl = mem_deref(workers[i].ctl);
+		worker_fds_drop(&workers[i]);
 	}
 	fd_close(sv.ctlfd);
 	close(sv.ctlfd);

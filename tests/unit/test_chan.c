@@ -7,10 +7,17 @@
  *   relq   seqs, cumulative ACKs, replay in order onto a new channel, a
  *          frame a full channel refused replayed after the close;
  *   tlink  HELLO exchange, frames kept while down, replay with the same seq
- *          after a reconnect, backoff, tlink_done.
+ *          after a reconnect, backoff, tlink_done;
+ *   fds    descriptors riding a frame (SCM_RIGHTS): with its first byte,
+ *          exactly once through partial writes, several in a row, the
+ *          frames around them intact; untaken ones closed with the channel;
+ *          too many closing it; a worker taking over those handed to it
+ *          (proc_init, XSGW_FDS).
  * Nothing asserts inside a loop callback: callbacks record, the test asserts
  * after re_main returns. Every loop run has a hard timeout. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <re.h>
@@ -29,7 +40,7 @@
 #include "proc.h"
 #include "tlink.h"
 
-enum { MAXREC = 64, TEXT_MAX = 32, GUARD_MS = 2000 };
+enum { MAXREC = 64, TEXT_MAX = 32, GUARD_MS = 2000, MAXFDS = 16, MAXFDF = 8 };
 
 /* What a receiver saw of one frame. */
 struct rec {
@@ -61,7 +72,7 @@ static void set_seq(struct fbuf *fb, uint64_t seq)
  * @return the encoder's result */
 static int data_frame(struct fbuf *fb, uint64_t seq, const char *text)
 {
-	struct m_xmpp_in m;
+	struct m_xmpp_in m = {0};
 	int err;
 
 	pl_set_str(&m.xml, text);
@@ -95,6 +106,25 @@ static int bad_payload_frame(struct fbuf *fb)
 	frame_begin(fb, DATA_TYPE, 1);
 	frame_put_u32(fb, 7);
 	return frame_finish(fb);
+}
+
+
+/* The frame that carries descriptors: MSG_FD_STORE, nfds n. */
+static int fds_frame(struct fbuf *fb, unsigned n)
+{
+	struct m_fd_store m = {.nfds = n};
+
+	return msg_enc_fd_store(fb, &m);
+}
+
+
+static int fds_decode(struct frame *fr, unsigned *n)
+{
+	struct m_fd_store m = {0};
+	int err = msg_dec_fd_store(fr, &m);
+
+	*n = m.nfds;
+	return err;
 }
 
 
@@ -159,6 +189,11 @@ struct side {
 	unsigned pause_at; /**< pause once before data frame n (1-based) */
 	bool paused_once;
 	unsigned nrec_at_close;
+	int fds[MAXFDS]; /**< taken by MSG_FD_STORE frames, in order */
+	unsigned nfds;
+	unsigned fdframes;         /**< MSG_FD_STORE frames seen */
+	unsigned fd_after[MAXFDF]; /**< data frames before each of them */
+	unsigned fd_count[MAXFDF]; /**< the nfds each said */
 };
 
 static struct {
@@ -186,6 +221,18 @@ static struct {
 	struct rec frecs[MAXREC]; /**< frames the front's tlink delivered */
 	unsigned nfrec;
 	void (*front_on_frame)(void);
+
+	/* fds tests: a raw end read one byte per recvmsg */
+	bool raw_listening;
+	uint8_t *rin;
+	size_t rinlen, rincap;
+	struct {
+		size_t at; /**< offset of the byte they came with */
+		unsigned n;
+		int fds[FD_STORE_MAX];
+	} rfd[MAXFDF];
+	unsigned nrfd;
+	unsigned rtrunc; /**< reads with MSG_CTRUNC */
 } T;
 
 /* The scripted translator. */
@@ -274,7 +321,24 @@ static int side_frame(struct chan *ch, struct frame *fr, void *arg)
 	}
 	s->frames++;
 	ev(s, 'F');
-	if (fr->type == MSG_ACK) {
+	if (fr->type == MSG_FD_STORE) {
+		unsigned n = 0;
+		err = fds_decode(fr, &n);
+		if (!err && s->fdframes < MAXFDF) {
+			s->fd_after[s->fdframes] = s->nrec;
+			s->fd_count[s->fdframes] = n;
+		}
+		s->fdframes++;
+		for (unsigned i = 0; !err && i < n; i++) {
+			int fd = chan_fd_take(ch);
+			if (fd < 0)
+				err = EBADMSG;
+			else if (s->nfds < MAXFDS)
+				s->fds[s->nfds++] = fd;
+			else
+				close(fd);
+		}
+	} else if (fr->type == MSG_ACK) {
 		err = ack_decode(fr, &seq);
 		if (!err && s->q)
 			relq_ack(s->q, seq);
@@ -408,8 +472,18 @@ static int teardown(void **state)
 	T.a.ch = mem_deref(T.a.ch);
 	T.b.ch = mem_deref(T.b.ch);
 	T.q = mem_deref(T.q);
+	if (T.raw_listening)
+		fd_close(T.raw);
 	if (T.raw >= 0)
 		close(T.raw);
+	for (unsigned i = 0; i < T.a.nfds; i++)
+		close(T.a.fds[i]);
+	for (unsigned i = 0; i < T.b.nfds; i++)
+		close(T.b.fds[i]);
+	for (unsigned i = 0; i < T.nrfd && i < MAXFDF; i++)
+		for (unsigned j = 0; j < T.rfd[i].n; j++)
+			close(T.rfd[i].fds[j]);
+	free(T.rin);
 	if (T.dir[0]) {
 		unlink(T.path);
 		rmdir(T.dir);
@@ -876,6 +950,641 @@ static void test_chan_paused_with_output_sees_the_hangup(void **state)
 	assert_int_equal(T.a.closes, 1);
 	assert_true(T.a.close_err == EPIPE || T.a.close_err == ECONNRESET);
 	assert_int_equal(T.a.nrec, 0);
+}
+
+
+/* ---- descriptors riding frames ---- */
+
+/* Open descriptors (/proc/self/fd, the listing's own left out): a set over
+ * 0..FDSET-1. @return how many */
+enum { FDSET = 1024 };
+
+static unsigned fds_open(bool *set)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	assert_non_null(d);
+	if (set)
+		memset(set, 0, FDSET * sizeof(*set));
+	while ((e = readdir(d))) {
+		int fd;
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		if (fd == dirfd(d))
+			continue;
+		if (set && fd < FDSET)
+			set[fd] = true;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+
+/* n descriptors of n distinct files (memfds) */
+static void files_open(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		fds[i] = memfd_create("test_chan", MFD_CLOEXEC);
+		assert_true(fds[i] >= 0);
+	}
+}
+
+
+static void files_close(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+
+static bool is_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+
+static bool is_closed(int fd)
+{
+	return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+
+/* Send raw bytes with n descriptors (SCM_RIGHTS) from T.raw. */
+static void raw_write_fds(const void *p, size_t len, const int *fds, unsigned n)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(int) * 8)];
+	} cbuf;
+	struct iovec iov = {(void *)p, len};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+	struct cmsghdr *cm;
+
+	assert_true(n >= 1 && n <= 8);
+	memset(&cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	assert_int_equal(sendmsg(T.raw, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+
+/* Read T.raw one byte per recvmsg: which byte each descriptor came with. */
+static void raw_byte_reader(int flags, void *arg)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(int) * FD_STORE_MAX)];
+	} cbuf;
+
+	for (;;) {
+		struct iovec iov;
+		struct msghdr mh;
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		if (T.rinlen == T.rincap) {
+			size_t cap = T.rincap ? 2 * T.rincap : 65536;
+			uint8_t *b = realloc(T.rin, cap);
+			if (!b) {
+				T.cb_errs++;
+				return;
+			}
+			T.rin = b;
+			T.rincap = cap;
+		}
+		iov.iov_base = T.rin + T.rinlen;
+		iov.iov_len = 1;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = sizeof(cbuf.b);
+		n = recvmsg(T.raw, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			break;
+		if (mh.msg_flags & MSG_CTRUNC)
+			T.rtrunc++;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			unsigned k = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) /
+						sizeof(int));
+			if (cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			if (T.nrfd >= MAXFDF || k > FD_STORE_MAX) {
+				T.cb_errs++;
+				continue;
+			}
+			T.rfd[T.nrfd].at = T.rinlen;
+			T.rfd[T.nrfd].n = k;
+			memcpy(T.rfd[T.nrfd].fds, CMSG_DATA(cm),
+			       k * sizeof(int));
+			T.nrfd++;
+		}
+		T.rinlen += (size_t)n;
+	}
+	check_done();
+}
+
+
+/* What a sender queued: the bytes, and where each fd frame starts. */
+struct script {
+	uint8_t *b;
+	size_t len;
+	size_t at[MAXFDF];
+	unsigned n[MAXFDF];
+	const int *fds[MAXFDF];
+	unsigned nfd;
+	unsigned ndata;
+};
+
+
+static void script_add(struct script *sc, const struct fbuf *fb)
+{
+	uint8_t *b = realloc(sc->b, sc->len + fb->len);
+
+	assert_non_null(b);
+	memcpy(b + sc->len, fb->b, fb->len);
+	sc->b = b;
+	sc->len += fb->len;
+}
+
+
+static void script_data(struct script *sc, struct chan *ch, const char *text)
+{
+	struct fbuf fb = {0};
+
+	assert_int_equal(data_frame(&fb, sc->ndata + sc->nfd + 1, text), 0);
+	assert_int_equal(chan_send(ch, &fb), 0);
+	script_add(sc, &fb);
+	sc->ndata++;
+	fbuf_reset(&fb);
+}
+
+
+static void script_fds(struct script *sc, struct chan *ch, const int *fds,
+		       unsigned n)
+{
+	struct fbuf fb = {0};
+
+	assert_true(sc->nfd < MAXFDF);
+	assert_int_equal(fds_frame(&fb, n), 0);
+	assert_int_equal(chan_send_fds(ch, &fb, fds, n), 0);
+	sc->at[sc->nfd] = sc->len;
+	sc->n[sc->nfd] = n;
+	sc->fds[sc->nfd] = fds;
+	sc->nfd++;
+	script_add(sc, &fb);
+	fbuf_reset(&fb);
+}
+
+
+/* The script behind partial writes: a backlog, fd frames back to back,
+ * more backlog, one more, a last small frame. files: 6 descriptors. */
+static void script_run(struct script *sc, struct chan *ch, const int *files,
+		       char *big)
+{
+	memset(big, 'b', BIG);
+	big[BIG] = '\0';
+	script_data(sc, ch, big);
+	script_fds(sc, ch, files, 1);
+	script_fds(sc, ch, files + 1, 2);
+	big[0] = 'c';
+	script_data(sc, ch, big);
+	big[0] = 'd';
+	script_data(sc, ch, big);
+	script_fds(sc, ch, files + 3, 3);
+	script_data(sc, ch, "end");
+}
+
+
+/* A socketpair whose first end buffers little: writes are partial. */
+static void pair_small(int sv[2])
+{
+	int sz = 4096;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	assert_int_equal(
+		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)), 0);
+}
+
+
+static bool b_has_fds_and_after(void)
+{
+	return T.b.fdframes >= 1 && T.b.nrec >= 2;
+}
+
+
+static void test_chan_fds_ride_their_frame_between_others(void **state)
+{
+	int files[2], base;
+
+	files_open(files, 2);
+	pair_chans(&T.a, &T.b);
+	base = (int)fds_open(NULL);
+
+	assert_int_equal(send_data(T.a.ch, 1, "before"), 0);
+	{
+		struct fbuf fb = {0};
+		assert_int_equal(fds_frame(&fb, 2), 0);
+		assert_int_equal(chan_send_fds(T.a.ch, &fb, files, 2), 0);
+		fbuf_reset(&fb);
+	}
+	assert_int_equal(send_data(T.a.ch, 3, "after"), 0);
+	assert_true(run_until(b_has_fds_and_after, GUARD_MS));
+	settle(20);
+
+	assert_int_equal(T.b.closes, 0);
+	assert_int_equal(T.b.frames, 3);
+	assert_int_equal(T.b.nrec, 2);
+	assert_string_equal(T.b.recs[0].text, "before");
+	assert_string_equal(T.b.recs[1].text, "after");
+	assert_int_equal(T.b.recs[1].seq, 3);
+	assert_int_equal(T.b.fdframes, 1);
+	assert_int_equal(T.b.fd_after[0], 1);
+	assert_int_equal(T.b.nfds, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(same_file(T.b.fds[i], files[i]));
+		assert_int_not_equal(T.b.fds[i], files[i]);
+		assert_true(is_cloexec(T.b.fds[i]));
+		/* the sender keeps its own */
+		assert_false(is_closed(files[i]));
+	}
+	assert_int_equal(chan_fd_take(T.b.ch), -1);
+	/* the sender's duplicates are closed once sent: only the two the
+	 * receiver took are new */
+	assert_int_equal((int)fds_open(NULL), base + 2);
+	files_close(files, 2);
+}
+
+
+static bool raw_has_all(void)
+{
+	return T.rinlen >= want_b;
+}
+
+
+/* Bytes read one by one: each fd frame's descriptors come with its first
+ * byte, once, however the writes were cut. */
+static void test_chan_fds_arrive_with_the_frames_first_byte(void **state)
+{
+	struct script sc = {0};
+	int files[6], sv[2], base;
+	char *big = malloc(BIG + 1);
+
+	assert_non_null(big);
+	files_open(files, 6);
+	pair_small(sv);
+	side_open(&T.a, sv[0], "a");
+	T.raw = sv[1];
+	base = (int)fds_open(NULL);
+
+	script_run(&sc, T.a.ch, files, big);
+	/* partial writes: most of it is still queued, with descriptors */
+	assert_true(chan_queued(T.a.ch) > BIG);
+	assert_true((int)fds_open(NULL) > base);
+
+	want_b = (unsigned)sc.len;
+	assert_int_equal(fd_listen(T.raw, FD_READ, raw_byte_reader, NULL), 0);
+	T.raw_listening = true;
+	assert_true(run_until(raw_has_all, 10000));
+	settle(20);
+	raw_byte_reader(FD_READ, NULL);
+
+	assert_int_equal(T.cb_errs, 0);
+	assert_int_equal(T.rtrunc, 0);
+	assert_int_equal(T.rinlen, sc.len);
+	assert_memory_equal(T.rin, sc.b, sc.len);
+	assert_int_equal(T.nrfd, sc.nfd);
+	for (unsigned i = 0; i < sc.nfd; i++) {
+		assert_int_equal(T.rfd[i].at, sc.at[i]);
+		assert_int_equal(T.rfd[i].n, sc.n[i]);
+		for (unsigned j = 0; j < sc.n[i]; j++)
+			assert_true(same_file(T.rfd[i].fds[j], sc.fds[i][j]));
+	}
+	assert_int_equal(chan_queued(T.a.ch), 0);
+	/* exactly once: the six received, the duplicates all closed */
+	assert_int_equal((int)fds_open(NULL), base + 6);
+	files_close(files, 6);
+	free(sc.b);
+	free(big);
+}
+
+
+static bool b_has_script(void)
+{
+	return T.b.nrec >= 4 && T.b.fdframes >= 3;
+}
+
+
+/* The same through a receiving channel: its reads are cut too. */
+static void test_chan_fds_exactly_once_through_partial_writes(void **state)
+{
+	struct script sc = {0};
+	int files[6], sv[2], base;
+	char *big = malloc(BIG + 1);
+
+	assert_non_null(big);
+	files_open(files, 6);
+	pair_small(sv);
+	side_open(&T.a, sv[0], "a");
+	side_open(&T.b, sv[1], "b");
+	base = (int)fds_open(NULL);
+
+	script_run(&sc, T.a.ch, files, big);
+	assert_true(chan_queued(T.a.ch) > BIG);
+	assert_true(run_until(b_has_script, 10000));
+	settle(20);
+
+	assert_int_equal(T.a.closes + T.b.closes, 0);
+	assert_int_equal(T.b.nrec, 4);
+	assert_int_equal(T.b.recs[0].seq, 1);
+	assert_int_equal(T.b.recs[1].seq, 4);
+	assert_int_equal(T.b.recs[2].seq, 5);
+	assert_int_equal(T.b.recs[3].seq, 7);
+	assert_int_equal(T.b.recs[0].len, BIG);
+	assert_int_equal(T.b.recs[0].text[0], 'b');
+	assert_int_equal(T.b.recs[1].text[0], 'c');
+	assert_int_equal(T.b.recs[2].text[0], 'd');
+	assert_string_equal(T.b.recs[3].text, "end");
+	assert_int_equal(T.b.fdframes, 3);
+	assert_int_equal(T.b.fd_after[0], 1);
+	assert_int_equal(T.b.fd_after[1], 1);
+	assert_int_equal(T.b.fd_after[2], 3);
+	assert_int_equal(T.b.fd_count[0], 1);
+	assert_int_equal(T.b.fd_count[1], 2);
+	assert_int_equal(T.b.fd_count[2], 3);
+	assert_int_equal(T.b.nfds, 6);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_true(same_file(T.b.fds[i], files[i]));
+		assert_true(is_cloexec(T.b.fds[i]));
+	}
+	assert_int_equal(chan_fd_take(T.b.ch), -1);
+	assert_int_equal((int)fds_open(NULL), base + 6);
+	files_close(files, 6);
+	free(sc.b);
+	free(big);
+}
+
+
+static bool a_has_1(void)
+{
+	return T.a.nrec >= 1;
+}
+
+
+/* The descriptors new since before. @return how many (at most max) */
+static unsigned fds_new(const bool *before, int *fds, unsigned max)
+{
+	bool now[FDSET];
+	unsigned n = 0;
+
+	fds_open(now);
+	for (int fd = 0; fd < FDSET; fd++)
+		if (now[fd] && !before[fd] && n < max)
+			fds[n++] = fd;
+	return n;
+}
+
+
+static void test_chan_untaken_fds_closed_with_the_channel(void **state)
+{
+	bool before[FDSET];
+	struct fbuf fb = {0};
+	int files[2], got[4];
+
+	files_open(files, 2);
+	assert_int_equal(data_frame(&fb, 1, "not claimed"), 0);
+
+	/* freed while up */
+	pair_raw(&T.a);
+	fds_open(before);
+	raw_write_fds(fb.b, fb.len, files, 2);
+	assert_true(run_until(a_has_1, GUARD_MS));
+	assert_int_equal(T.a.closes, 0);
+	assert_int_equal(fds_new(before, got, 4), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(same_file(got[i], files[0]) ||
+			    same_file(got[i], files[1]));
+		assert_true(is_cloexec(got[i]));
+	}
+	T.a.ch = mem_deref(T.a.ch);
+	assert_true(is_closed(got[0]));
+	assert_true(is_closed(got[1]));
+	close(T.raw);
+	T.raw = -1;
+	memset(&T.a, 0, sizeof(T.a));
+
+	/* closed by the peer's EOF: closed then, before any free */
+	pair_raw(&T.a);
+	fds_open(before);
+	raw_write_fds(fb.b, fb.len, files, 2);
+	close(T.raw);
+	T.raw = -1;
+	assert_true(run_until(a_closed, GUARD_MS));
+	assert_int_equal(T.a.nrec, 1);
+	assert_int_equal(T.a.close_err, 0);
+	assert_int_equal(fds_new(before, got, 4), 0);
+	assert_int_equal(chan_fd_take(T.a.ch), -1);
+
+	assert_false(is_closed(files[0]));
+	files_close(files, 2);
+	fbuf_reset(&fb);
+}
+
+
+static void test_chan_fds_beyond_the_bound_close_the_channel(void **state)
+{
+	bool before[FDSET];
+	struct fbuf fb = {0};
+	int files[5], got[8];
+
+	files_open(files, 5);
+	assert_int_equal(data_frame(&fb, 1, "x"), 0);
+
+	/* more in one frame than fit (MSG_CTRUNC): closed, nothing kept,
+	 * the frame not dispatched */
+	pair_raw(&T.a);
+	fds_open(before);
+	raw_write_fds(fb.b, fb.len, files, FD_STORE_MAX + 1);
+	assert_true(run_until(a_closed, GUARD_MS));
+	assert_int_equal(T.a.close_err, EBADMSG);
+	assert_int_equal(T.a.frames, 0);
+	assert_int_equal(fds_new(before, got, 8), 0);
+	T.a.ch = mem_deref(T.a.ch);
+	close(T.raw);
+	T.raw = -1;
+	memset(&T.a, 0, sizeof(T.a));
+
+	/* no frame takes them: past CHAN_FDS_PENDING the channel closes */
+	pair_raw(&T.a);
+	fds_open(before);
+	for (unsigned i = 0; i * FD_STORE_MAX <= CHAN_FDS_PENDING; i++)
+		raw_write_fds(fb.b, fb.len, files, FD_STORE_MAX);
+	assert_true(run_until(a_closed, GUARD_MS));
+	assert_int_equal(T.a.close_err, EBADMSG);
+	assert_true(T.a.nrec >= CHAN_FDS_PENDING / FD_STORE_MAX);
+	assert_int_equal(fds_new(before, got, 8), 0);
+
+	files_close(files, 5);
+	fbuf_reset(&fb);
+}
+
+
+static void test_chan_send_fds_refusals_and_unsent_dups(void **state)
+{
+	struct fbuf fb = {0};
+	int files[2], sv[2], base, bad[2];
+	char *big = malloc(BIG + 1);
+
+	assert_non_null(big);
+	files_open(files, 2);
+	assert_int_equal(fds_frame(&fb, 1), 0);
+	assert_int_equal(chan_send_fds(NULL, &fb, files, 1), EPIPE);
+
+	pair_small(sv);
+	side_open(&T.a, sv[0], "a");
+	T.raw = sv[1];
+	base = (int)fds_open(NULL);
+	assert_int_equal(chan_send_fds(T.a.ch, &fb, files, FD_STORE_MAX + 1),
+			 EINVAL);
+	assert_int_equal(chan_send_fds(T.a.ch, &fb, NULL, 1), EINVAL);
+	/* one not a descriptor: nothing queued, the other's dup closed */
+	bad[0] = files[0];
+	bad[1] = -1;
+	assert_int_equal(chan_send_fds(T.a.ch, &fb, bad, 2), EBADF);
+	assert_int_equal(chan_queued(T.a.ch), 0);
+	assert_int_equal((int)fds_open(NULL), base);
+
+	/* the peer does not read: the duplicates wait with their frame and
+	 * are closed with the channel, the sender's own stay open */
+	memset(big, 'q', BIG);
+	big[BIG] = '\0';
+	assert_int_equal(send_data(T.a.ch, 1, big), 0);
+	assert_int_equal(chan_send_fds(T.a.ch, &fb, files, 2), 0);
+	assert_true(chan_queued(T.a.ch) > 0);
+	assert_int_equal((int)fds_open(NULL), base + 2);
+	T.a.ch = mem_deref(T.a.ch);
+	assert_int_equal((int)fds_open(NULL), base - 1); /* and its socket */
+	assert_false(is_closed(files[0]));
+	assert_false(is_closed(files[1]));
+
+	/* n 0 is chan_send */
+	pair_chans(&T.a, &T.b);
+	fbuf_reset(&fb);
+	assert_int_equal(fds_frame(&fb, 0), 0);
+	assert_int_equal(chan_send_fds(T.a.ch, &fb, NULL, 0), 0);
+	files_close(files, 2);
+	fbuf_reset(&fb);
+	free(big);
+}
+
+
+/* In a child: hand it fds 4, 5 (XSGW_FDS=nenv), run proc_init as a worker
+ * is run, check what it took. @return 0, or which check failed */
+static int proc_child(const char *nenv, bool open5, int *memfds)
+{
+	char cfg[1024], *argv[4];
+	const char *src = getenv("XSGW_SRCDIR");
+	struct proc p;
+	int fds[FD_STORE_MAX];
+	unsigned n;
+
+	snprintf(cfg, sizeof(cfg), "%s/conf/xsgw.yaml", src ? src : ".");
+	argv[0] = "test_chan";
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = NULL;
+	close(3); /* no supervisor: run by hand */
+	if (dup2(memfds[0], 4) != 4)
+		return 10;
+	if (open5 && dup2(memfds[1], 5) != 5)
+		return 11;
+	if (!open5)
+		close(5);
+	setenv("XSGW_FDS", nenv, 1);
+	optind = 1;
+	proc_init(&p, PROC_XMPP_FRONT, 3, argv, NULL, NULL);
+	if (getenv("XSGW_FDS"))
+		return 12;
+	if (!open5) {
+		/* one of them missing: none taken, the other closed */
+		if (proc_fds_taken(&p, fds, FD_STORE_MAX) != 0)
+			return 20;
+		return is_closed(4) ? 0 : 21;
+	}
+	if (!strcmp(nenv, "x")) /* a bad count: nothing touched */
+		return proc_fds_taken(&p, fds, FD_STORE_MAX) == 0 &&
+				       !is_closed(4) && !is_cloexec(4)
+			       ? 0
+			       : 30;
+	n = proc_fds_taken(&p, fds, FD_STORE_MAX);
+	if (n != 2 || fds[0] != 4 || fds[1] != 5)
+		return 13;
+	if (!same_file(4, memfds[0]) || !same_file(5, memfds[1]))
+		return 14;
+	if (!is_cloexec(4) || !is_cloexec(5))
+		return 15;
+	if (proc_fds_taken(&p, fds, FD_STORE_MAX) != 0) /* once */
+		return 16;
+	if (proc_fd_store(&p, fds, 2) != ENOTCONN)
+		return 17;
+	if (proc_fd_store(&p, fds, FD_STORE_MAX + 1) != EINVAL)
+		return 18;
+	return 0;
+}
+
+
+static int proc_child_status(const char *nenv, bool open5)
+{
+	int memfds[2], status = -1;
+	pid_t pid;
+
+	/* out of the way of 3..5 in the child */
+	for (unsigned i = 0; i < 2; i++) {
+		int m = memfd_create("test_proc", MFD_CLOEXEC);
+		assert_true(m >= 0);
+		memfds[i] = fcntl(m, F_DUPFD_CLOEXEC, 100);
+		assert_true(memfds[i] >= 100);
+		close(m);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(proc_child(nenv, open5, memfds));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	files_close(memfds, 2);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+
+static void test_proc_takes_over_the_fds_handed_to_it(void **state)
+{
+	assert_int_equal(proc_child_status("2", true), 0);
+	assert_int_equal(proc_child_status("2", false), 0);
+	assert_int_equal(proc_child_status("x", true), 0);
 }
 
 
@@ -1849,6 +2558,13 @@ int main(void)
 		T_(test_chan_pause_keeps_the_frame_until_resumed),
 		T_(test_chan_paused_then_peer_leaves_close_after_resume),
 		T_(test_chan_paused_with_output_sees_the_hangup),
+		T_(test_chan_fds_ride_their_frame_between_others),
+		T_(test_chan_fds_arrive_with_the_frames_first_byte),
+		T_(test_chan_fds_exactly_once_through_partial_writes),
+		T_(test_chan_untaken_fds_closed_with_the_channel),
+		T_(test_chan_fds_beyond_the_bound_close_the_channel),
+		T_(test_chan_send_fds_refusals_and_unsent_dups),
+		T_(test_proc_takes_over_the_fds_handed_to_it),
 		T_(test_relq_seqs_increase_from_1),
 		T_(test_relq_ack_is_cumulative),
 		T_(test_relq_replays_unacked_in_order_on_new_channel),
