@@ -14,10 +14,10 @@ CC      ?= cc
 # xsgwctl touch the store; only the xmpp-front and translator libstrophe).
 pkgcflags = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(1) 2>/dev/null))
 pkglibs   = $(shell pkg-config --libs $(1) 2>/dev/null)
-PKG_CFLAGS := $(call pkgcflags,libre libstrophe lmdb yaml-0.1)
+PKG_CFLAGS := $(call pkgcflags,libre libstrophe lmdb yaml-0.1 expat)
 LIBS_SUP   := $(call pkglibs,libre yaml-0.1)
 LIBS_CTL   := $(call pkglibs,libre lmdb yaml-0.1)
-LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1)
+LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1 expat)
 LIBS_SIP   := $(call pkglibs,libre yaml-0.1)
 LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1)
 
@@ -39,7 +39,8 @@ SHARED_LIB  := $(BUILD)/libxsgw.a
 
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := ctl/xsgwctl.c
-XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c
+XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
+	     xmpp-front/xstream.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_strans.c sip-front/sf_ctrans.c \
 	     sip-front/sf_report.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
@@ -62,10 +63,13 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
-	      test_sip_trans test_util
+	      test_sip_trans test_util test_xstream
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
+# (TEST_LIBS_: besides $(LIBS_TR))
 TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c)
+TEST_OBJS_test_xstream := $(call objs,xmpp-front/xstream.c)
+TEST_LIBS_test_xstream := $(call pkglibs,expat)
 TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
 # the brain without its main (tests/unit/test_translator.c)
 TEST_OBJS_test_translator := $(TR_LIB)
@@ -108,9 +112,9 @@ $(BUILD)/bin/xsgw-translator: $(call objs,$(TR_MAIN)) $(TR_LIB) $(SHARED_LIB)
 .SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(TEST_OBJS_test_$$*) \
-		$$(TEST_LIBS_test_$$*) $(SHARED_LIB)
+		$(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR) $(TEST_LIBS_test_$*) -lcmocka
 $(BUILD)/tests/unit/%.o: CFLAGS += -Ixmpp-front -Itranslator -Isip-front
 
 deps:

@@ -14,15 +14,19 @@
 #                 (tr_from_sip_request/response) over a store with a call in
 #                 every state (tests/fuzz/tr_harness.h)
 #   fuzz_tr_xmpp  stanzas into the translator (tr_from_xmpp), same harness
+#   fuzz_xstream  the xmpp-front's stream parser (xmpp-front/xstream.h): the
+#                 same reports fed whole, in random pieces, and resumed by a
+#                 primed parser
 #
 # FUZZ_TARGETS="tr_sip tr_xmpp" runs only those. Crashes are written to
 # build-fuzz/<target>-crash-*; the corpus grown is kept in
 # build-fuzz/corpus-<target> (seeds: tests/fuzz/seeds-*, and below).
+# FUZZ_BUILD=dir builds and runs in dir instead of build-fuzz.
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp}
-B=build-fuzz
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp xstream}
+B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p $B $B/obj
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
 
@@ -35,6 +39,8 @@ clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
 	$(pkg-config --libs libre libstrophe)
+clang $F -Ixmpp-front -o $B/fuzz_xstream tests/fuzz/fuzz_xstream.c \
+	xmpp-front/xstream.c $(pkg-config --libs libre libstrophe expat)
 
 # the translator without its main (as the Makefile's libtranslator) and all
 # of shared/, compiled once for both translator targets; store_commit is
@@ -106,17 +112,34 @@ b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 { printf 'salice@localhost'; b 0; printf 'sid1'; } > $C/key_callkey
 
 
+# seeds for fuzz_xstream: 3 bytes of settings (limits, header put before
+# the rest or not, split seed, where to resume), then the stream
+C=$B/corpus-xstream
+mkdir -p $C
+STREAM_HDR="<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='gw.localhost' id='s1'>"
+STANZAS="<handshake/>
+<message from='alice@localhost/res' to='bob@gw.localhost' type='chat' id='m1' xml:lang='en'><body>h\303\251llo &amp; &lt;x&gt;</body><active xmlns='http://jabber.org/protocol/chatstates'/></message> <presence/><iq type='get' id='q'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+{ b 54 7 3; printf "$STREAM_HDR$STANZAS</stream:stream>"; } > $C/component
+{ b 126 2 1; printf "$STANZAS"; } > $C/stanzas
+{ b 77 5 0; printf "<a xmlns:p='urn:p' p:x='1'><b xmlns=''><c>t<![CDATA[<]]></c></b></a><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"; } > $C/ns
+{ b 66 1 2; printf '<m><a><a><a><a><a><a>x</a></a></a></a></a></a></m><m/>'; } > $C/deep
+{ b 65 3 0; printf '<message><body>0123456789012345678901234567890123456789</body></message><p/>'; } > $C/big
+{ b 54 0 0; printf "<!DOCTYPE a [<!ENTITY e 'x'>]>$STREAM_HDR&e;"; } > $C/doctype
+
 mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp
 SEEDS_frame=
 SEEDS_jsdp=tests/fuzz/seeds-jsdp
 SEEDS_tr_sip=tests/fuzz/seeds-sip
 SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
+SEEDS_xstream=
 LEN_frame=4096
 LEN_jsdp=8192
 LEN_tr_sip=16384
 LEN_tr_xmpp=16384
+LEN_xstream=8192
 DICT_tr_sip=-dict=tests/fuzz/sip.dict
 DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
+DICT_xstream=-dict=tests/fuzz/xstream.dict
 
 summary=$B/summary.txt
 : > $summary

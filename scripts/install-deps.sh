@@ -15,9 +15,9 @@ npm_deps() {
 	(cd "$HERE/tests/js" && npm ci --no-audit --no-fund >/dev/null)
 }
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
-libre-dev libstrophe-dev liblmdb-dev lmdb-utils libyaml-dev libcmocka-dev
-prosody kamailio sip-tester baresip-core python3-slixmpp python3-pytest
-nodejs faketime"
+libre-dev libstrophe-dev libexpat1-dev liblmdb-dev lmdb-utils libyaml-dev
+libcmocka-dev prosody kamailio sip-tester baresip-core python3-slixmpp
+python3-pytest nodejs faketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
