@@ -40,7 +40,8 @@ SHARED_LIB  := $(BUILD)/libxsgw.a
 SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
-	     xmpp-front/xstream.c
+	     xmpp-front/xstream.c xmpp-front/xsock.c \
+	     xmpp-front/xjournal.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_strans.c sip-front/sf_ctrans.c \
 	     sip-front/sf_report.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
@@ -67,7 +68,8 @@ UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
-TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c)
+TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c xmpp-front/xsock.c \
+	xmpp-front/xjournal.c)
 TEST_OBJS_test_xstream := $(call objs,xmpp-front/xstream.c)
 TEST_LIBS_test_xstream := $(call pkglibs,expat)
 TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))

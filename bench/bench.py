@@ -9,6 +9,11 @@ and the same loads without the gateway as baselines:
 Latency is measured one message at a time, throughput with WINDOW messages
 in flight. Reported per run: messages/s, end-to-end latency p50/p99 (idle
 and loaded); for x2s/s2x also the latency added over the baseline. Peak RSS (VmHWM) of every xsgw process at the end.
+Then the xmpp-front is killed (SIGKILL) KILLS times, one chat each way
+sent right after each kill (its component stream stays open in the
+supervisor's custody): kill-to-ready time, and the latency those chats saw
+(they wait in the kernel while the front restarts), p50/p99, and what that
+adds to the unloaded latency.
 
 The SIP load peer is a small asyncio UDP UA: it answers MESSAGE with 200 and
 retransmits its own requests per RFC 3261 Timer E. Nothing here asserts a
@@ -131,6 +136,7 @@ async def wait_in(d, key, timeout=30):
 
 
 WORKERS = {}  # name -> pid of the gateway's workers (set in main)
+ENV = None    # the running gateway (set in main)
 
 
 def cpu_ticks():
@@ -182,6 +188,7 @@ async def bench(args, peer):
     # latency unloaded (one message at a time), then throughput (a window)
     lat = await phase(alice, bob, a_in, b_in, peer, args.latency_messages, 1)
     thr = await phase(alice, bob, a_in, b_in, peer, args.messages, args.window)
+    kills = await kill_phase(alice, a_in, peer, args.kills)
     await logout(alice)
     await logout(bob)
     out = []
@@ -202,7 +209,57 @@ async def bench(args, peer):
         for p in ("p50", "p99"):
             k = "latency_ms_" + p
             by[gw_run]["added_latency_ms_" + p] = round(by[gw_run][k] - by[base][k], 3)
-    return out
+    for d in ("x2s", "s2x"):
+        for p in ("p50", "p99"):
+            kills["%s_latency_added_ms_%s" % (d, p)] = round(
+                kills["%s_latency_ms_%s" % (d, p)] - by[d]["latency_ms_p50"], 3)
+    return out, kills
+
+
+def log_ms(line):
+    """Wall-clock ms of a log line's timestamp."""
+    ts = line.split(" ", 1)[0]
+    t = time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")
+    return (time.mktime(t) - time.timezone) * 1000 + int(ts[20:23])
+
+
+async def kill_phase(alice, a_in, peer, kills):
+    """SIGKILL the xmpp-front `kills` times; right after each kill one chat
+    goes each way. kill_to_ready: the kill to the supervisor's "ready" of
+    the successor (log timestamps, ms)."""
+    to_ready, x2s, s2x = [], [], []
+    tag = uuid.uuid4().hex[:6]
+    for k in range(kills):
+        st = {w["name"]: w for w in ENV.status()}
+        old = st["xmpp-front"]["pid"]
+        t_kill = time.time() * 1000
+        os.kill(old, 9)
+        t0 = time.monotonic()
+        b1, b2 = "kx%s-%d" % (tag, k), "ks%s-%d" % (tag, k)
+        alice.send_message(mto="bob@sip.localhost", mbody=b1, mtype="chat")
+        code_task = asyncio.ensure_future(
+            peer.send_message(GW, "sip:alice@localhost", b2))
+        x2s.append(await wait_in(peer.arrived, b1) - t0)  # seconds
+        s2x.append(await wait_in(a_in.arrived, b2) - t0)
+        await code_task
+        end = time.monotonic() + 30
+        while True:
+            ready = [ln for ln in ENV.log().splitlines()
+                     if "supervisor[" in ln and "xmpp-front ready (pid" in ln
+                     and "(pid %d)" % old not in ln]
+            ready = [log_ms(ln) for ln in ready if log_ms(ln) >= t_kill - 1]
+            if ready:
+                to_ready.append((min(ready) - t_kill) / 1000.0)
+                break
+            if time.monotonic() > end:
+                raise SystemExit("xmpp-front not ready within 30 s")
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the supervisor's restart backoff resets
+    return {"kills": kills,
+            "kill_to_ready_ms_p50": pct(to_ready, 50),
+            "kill_to_ready_ms_p99": pct(to_ready, 99),
+            "x2s_latency_ms_p50": pct(x2s, 50), "x2s_latency_ms_p99": pct(x2s, 99),
+            "s2x_latency_ms_p50": pct(s2x, 50), "s2x_latency_ms_p99": pct(s2x, 99)}
 
 
 async def phase(alice, bob, a_in, b_in, peer, n, w):
@@ -270,9 +327,11 @@ def main():
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--window", type=int, default=50)
     ap.add_argument("--latency-messages", type=int, default=300)
+    ap.add_argument("--kills", type=int, default=20)
     args = ap.parse_args()
 
-    env = Env(args.build, "alice:alicepass bob:bobpass")
+    global ENV
+    env = ENV = Env(args.build, "alice:alicepass bob:bobpass")
     try:
         env.start()
         cfg = env.cfg
@@ -290,13 +349,13 @@ def main():
             t1, _ = await loop.create_datagram_endpoint(lambda: peer, sock=s)
             t2, _ = await loop.create_datagram_endpoint(lambda: peer, sock=s2)
             try:
-                runs = await bench(args, peer)
+                runs, kills = await bench(args, peer)
             finally:
                 t1.close()
                 t2.close()
-            return runs, peer.retrans
+            return runs, kills, peer.retrans
 
-        runs, retrans = asyncio.run(asyncio.wait_for(go(), 600))
+        runs, kills, retrans = asyncio.run(asyncio.wait_for(go(), 600))
         report = {
             "what": "chat <-> SIP MESSAGE through xsgw (real Prosody, SIP load peer)",
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -313,6 +372,7 @@ def main():
             "sip_retransmissions": retrans,
             "runs": runs,
             "peak_rss": rss(cfg, args.build),
+            "xmpp_front_kill": kills,
             "notes": "load generators, Prosody and xsgw share the machine's CPUs; "
                      "baselines show what the peers alone sustain",
         }

@@ -36,7 +36,11 @@ class Env:
                     "secret: s3cret, domains: [localhost]}\n"
                     "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
                     "store: {path: %s/store, map_size: 1GiB}\n"
-                    "runtime: {dir: %s/run}\nlog: {level: info}\n" % (self.tmp, self.tmp))
+                    "runtime: {dir: %s/run}\nlog: {level: info}\n"
+                    # the kill runs kill a worker 20 times in a row: the
+                    # supervisor's policy for a crash loop would dominate
+                    "supervisor: {restart_backoff_ms: [1, 100], max_deaths: 1000}\n"
+                    % (self.tmp, self.tmp))
         self.logf = open(os.path.join(self.tmp, "xsgw.log"), "wb")
         self.gw = subprocess.Popen([os.path.join(self.build, "bin", "xsgw"), "-c", self.cfg],
                                    stdout=self.logf, stderr=subprocess.STDOUT)

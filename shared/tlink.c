@@ -64,13 +64,13 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 		if (err || h.proc != PROC_TRANSLATOR)
 			return err ? err : EPROTO;
 		relq_ack(tl->q, h.acked);
-		if (tl->ackh && h.acked)
-			tl->ackh(h.acked, tl->arg);
 		tl->up = true;
 		tl->attempts = 0;
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
 			 h.pid, relq_count(tl->q));
 		err = relq_replay(tl->q, ch);
+		if (tl->ackh)
+			tl->ackh(h.acked, tl->arg);
 		/* more than the channel holds: it closes once the rest is
 		 * written, and the next link goes on from what was applied */
 		return err == ENOBUFS ? 0 : err;

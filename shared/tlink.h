@@ -20,7 +20,8 @@ typedef int(tlink_frame_h)(struct frame *fr, void *arg);
 
 /**
  * The translator has applied (committed) every reliable frame up to seq
- * (cumulative; seqs as tlink_send_reliable returned them).
+ * (cumulative; seqs as tlink_send_reliable returned them). Also called
+ * once the link is up after each (re)connect (seq may be 0 then).
  */
 typedef void(tlink_ack_h)(uint64_t seq, void *arg);
 

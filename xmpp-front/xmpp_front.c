@@ -1,36 +1,75 @@
 /**
- * @file xmpp_front.c  main(): the component connection, stanzas in and out.
+ * @file xmpp_front.c  main(): the component stream, stanzas in and out.
  *
  * Transport only: every stanza received goes to the translator as XML
  * (MSG_XMPP_IN), every stanza the translator built is written to the
  * stream as it is (MSG_XMPP_OUT) and reported done (MSG_OUT_DONE). The
  * front answers nothing itself except an error for a stanza it could not
- * hand over (too large for a frame).
+ * hand over (too large, nested too deep).
  *
- * libstrophe runs inside the libre loop: its socket is watched with
- * fd_listen and xmpp_run_once(ctx, 0) is called when it is readable, after
- * every send, and from a 50 ms timer (connect completion, timed handlers).
+ * Custody: the component's TCP connection outlives this process. Once
+ * connected, the socket and the stream's journal (xjournal.h) are left with
+ * the supervisor (MSG_FD_STORE), which hands them to the next incarnation;
+ * only a broken connection or a gateway stop ends the stream. So that a
+ * SIGKILL at any instant loses and doubles nothing:
+ *  - in: bytes are peeked, never read; they are consumed only once the
+ *    translator has committed the stanzas they carry (its ACK), and each
+ *    stanza carries its stream position, which the translator stores with
+ *    its effects: a successor parses again from the first unconsumed byte
+ *    (a stanza boundary, with a parser primed with the stream header) and
+ *    the translator drops what it already applied;
+ *  - out: a stanza is recorded in the journal (id, write position, bytes)
+ *    before it is written, and written whole when the send buffer has room
+ *    for it; a successor compares the kernel's count of bytes written with
+ *    the journal: it completes a stanza its predecessor left torn, and
+ *    reports the ones already written instead of writing them again.
  * An outage of the XMPP server is a reconnect with backoff here, never a
  * reason for the supervisor to restart this process.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <re.h>
 #include "backoff.h"
 #include "log.h"
 #include "proc.h"
 #include "msg.h"
 #include "tlink.h"
+#include "xjournal.h"
 #include "xmlcheck.h"
 #include "xmpp_front.h"
 #include "xmpp_util.h"
+#include "xsock.h"
+#include "xstream.h"
 
-/* Stanzas waiting for the stream (the XMPP server is away): past either
- * bound the translator's channel is paused, and its queue holds the rest. */
-enum { PUMP_MS = 50, OUTQ_MAX = 100000, OUTQ_BYTES_MAX = 64 * 1024 * 1024 };
+enum {
+	/* stanzas waiting for the stream: past either bound the translator's
+	 * channel is paused, and its queue holds the rest */
+	OUTQ_MAX = 100000,
+	OUTQ_BYTES_MAX = 64 * 1024 * 1024,
+	/* bytes peeked but not yet consumed: past it reading pauses (the
+	 * kernel, then the server, hold the rest) */
+	INQ_MAX = 8 * 1024 * 1024,
+	/* OUT_DONE reports not yet acknowledged: the journal's ring must name
+	 * every stanza a successor could be asked to write again */
+	UNACKED_MAX = XJ_RING / 2,
+	ROOM_POLL_MS = 2,
+	CONNECT_TIMEOUT_MS = 10000,
+};
 
-/** An outgoing stanza waiting for the stream. */
+/** Where the stream stands. */
+enum xf_state {
+	XF_DOWN,       /**< no connection (a retry may be due) */
+	XF_CONNECTING, /**< TCP connect in progress */
+	XF_HANDSHAKE,  /**< stream opened, waiting for <handshake/> */
+	XF_OPEN,       /**< stanzas flow */
+	XF_CLOSING,    /**< our </stream:stream> is out: reading to EOF */
+};
+
+/** A stanza waiting for the stream (id 0: the front's own). */
 struct outmsg {
 	struct le le;
 	uint64_t id;
@@ -38,23 +77,47 @@ struct outmsg {
 	size_t len;
 };
 
+/** A stanza handed to the translator, consumed once it is acknowledged. */
+struct inflight {
+	struct le le;
+	uint64_t seq; /**< its reliable seq (0: nothing to wait for) */
+	uint64_t end; /**< stream position just past it */
+};
+
 static struct {
 	struct proc proc;
 	struct tlink *tl;
-	xmpp_ctx_t *ctx;
-	xmpp_conn_t *conn;
-	int fd;
-	bool up;
+	xmpp_ctx_t *ctx; /**< stanza objects only */
+	enum xf_state st;
 	bool stopping;
-	unsigned attempts;
-	struct tmr pump, retry, drain;
-	uint64_t stop_deadline;
+	int fd;
+	struct xjournal *j;
+	struct xstream *xs;
+	bool peek_kernel;   /**< the kernel keeps the peek offset */
+	uint64_t rd_base;   /**< stream position of the first unconsumed byte */
+	uint64_t rd_peeked; /**< ... of the first byte not yet peeked */
+	uint64_t rd_acked;  /**< end of the last stanza acknowledged */
+	uint64_t acked;     /**< the translator's last acknowledged seq */
+	uint64_t last_seq;  /**< of the last reliable frame sent */
+	bool rd_paused;     /**< INQ_MAX reached */
+	bool link_told;     /**< the translator knows the stream is open */
+	bool end_due;       /**< stopping: </stream:stream> still to write */
+	struct list inflight;
+	uint64_t wr_off;    /**< stream position of the next byte written */
+	struct outmsg *cur; /**< being written (partly, if cur_done) */
+	size_t cur_done;
 	struct list outq;
 	size_t outq_bytes;
-	char stream_id[128]; /**< of the current stream, never logged */
+	uint64_t *prior; /**< written by the predecessor, sorted */
+	size_t nprior;
+	unsigned attempts;
+	struct tmr retry, room, drain;
+	uint64_t stop_deadline;
 } xf = {.fd = -1};
 
 static void xf_connect(void *arg);
+static void io_update(void);
+static void wr_flush(void);
 
 
 static void outmsg_destructor(void *arg)
@@ -68,89 +131,34 @@ static void outmsg_destructor(void *arg)
 }
 
 
-/* Remember the id of the stream the server just opened (from libstrophe's
- * "RECV: <stream:stream ... id=...>" line) so that no later line shows it. */
-static void stream_id_note(const char *msg)
+static struct outmsg *outmsg_new(uint64_t id, const char *xml, size_t len)
 {
-	const char *p = strstr(msg, " id=");
-	size_t n;
+	struct outmsg *m = mem_zalloc(sizeof(*m), outmsg_destructor);
 
-	xf.stream_id[0] = '\0';
-	if (!p || (p[4] != '"' && p[4] != '\''))
-		return;
-	p += 5;
-	n = strcspn(p, "\"'");
-	if (n && n < sizeof(xf.stream_id)) {
-		memcpy(xf.stream_id, p, n);
-		xf.stream_id[n] = '\0';
-	}
+	if (!m)
+		return NULL;
+	m->xml = mem_alloc(len + 1, NULL);
+	if (!m->xml)
+		return mem_deref(m);
+	memcpy(m->xml, xml, len);
+	m->xml[len] = '\0'; /* for the debug log's strstr */
+	m->id = id;
+	m->len = len;
+	return m;
 }
 
 
-/* A libstrophe line holding credentials: the stream headers (the id), the
- * handshake SHA1(id + secret) and the auth area's digest. Together they
- * let whoever reads the log test guesses of xmpp.secret offline. */
-static bool strophe_secret(const char *area, const char *msg)
+/* Tell the translator whether the stream is open (for its log): once per
+ * change, as soon as the link to it is up. */
+static void link_report(void)
 {
-	if (strstr(msg, "<stream:stream")) {
-		if (strstr(msg, "RECV:"))
-			stream_id_note(msg);
-		return true;
-	}
-	return !strcmp(area, "auth") || strstr(msg, "handshake") ||
-	       (xf.stream_id[0] && strstr(msg, xf.stream_id));
-}
-
-
-static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
-			const char *msg)
-{
-	bool secret = strophe_secret(area, msg);
-
-	if (level >= XMPP_LEVEL_WARN)
-		log_warn("libstrophe %s: %s", area,
-			 secret ? "(withheld: stream credentials)" : msg);
-	else if (!secret && log_enabled(LOG_DEBUG) &&
-		 (xf.proc.cfg->log.bodies || !strstr(msg, "<body")))
-		/* a stanza with a chat only if the operator asks (log.bodies)
-		 */
-		log_debug("libstrophe %s: %s", area, msg);
-}
-
-
-static void xf_pump(void)
-{
-	xmpp_run_once(xf.ctx, 0);
-}
-
-
-static void xf_io_handler(int flags, void *arg)
-{
-	xf_pump();
-}
-
-
-static void pump_handler(void *arg)
-{
-	xf_pump();
-	tmr_start(&xf.pump, PUMP_MS, pump_handler, NULL);
-}
-
-
-static int remember_fd(xmpp_conn_t *conn, void *sock)
-{
-	xf.fd = *(int *)sock;
-	return 0;
-}
-
-
-static void link_report(bool up)
-{
-	struct m_xmpp_link m = {up};
+	struct m_xmpp_link m = {xf.st == XF_OPEN || xf.st == XF_CLOSING};
 	struct fbuf fb = {0};
 
-	if (!msg_enc_xmpp_link(&fb, &m))
-		(void)tlink_send(xf.tl, &fb);
+	if ((bool)m.up == xf.link_told || !tlink_up(xf.tl))
+		return;
+	if (!msg_enc_xmpp_link(&fb, &m) && !tlink_send(xf.tl, &fb))
+		xf.link_told = m.up;
 	fbuf_reset(&fb);
 }
 
@@ -166,7 +174,7 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason)
 	pl_set_str(&d.reason, reason);
 	err = msg_enc_out_done(&fb, &d);
 	if (!err)
-		err = tlink_send_reliable(xf.tl, &fb, NULL);
+		err = tlink_send_reliable(xf.tl, &fb, &xf.last_seq);
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
 			  (unsigned long long)id, reason, strerror(err));
@@ -174,36 +182,228 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason)
 }
 
 
-/* Write one stanza of the translator's; then report it done. */
-static void outmsg_emit(struct outmsg *m)
+/* ---- the connection ---- */
+
+/* Leave the socket and the journal with the supervisor (or take them
+ * back: n 0). Run by hand (no supervisor) there is no custody. */
+static void custody(bool keep)
 {
-	xmpp_send_raw(xf.conn, m->xml, m->len);
-	xf_pump(); /* hand it to the kernel now */
-	out_report(m->id, 200, "sent");
+	int fds[2];
+	int err;
+
+	fds[0] = xf.fd;
+	fds[1] = xf.j ? xjournal_fd(xf.j) : -1;
+	err = proc_fd_store(&xf.proc, fds, keep && xf.j ? 2 : 0);
+	if (err && err != ENOTCONN)
+		log_warn("xmpp: custody of the stream: %s", strerror(err));
+}
+
+
+/* Forget the connection: the socket (ended for the server too, whoever
+ * else holds it), the journal, the parser, what waited for it. */
+static void conn_drop(void)
+{
+	if (xf.fd >= 0) {
+		custody(false);
+		fd_close(xf.fd);
+		(void)shutdown(xf.fd, SHUT_RDWR);
+		close(xf.fd);
+	}
+	xf.fd = -1;
+	xjournal_close(xf.j);
+	xf.j = NULL;
+	xf.xs = mem_deref(xf.xs);
+	list_flush(&xf.inflight);
+	tmr_cancel(&xf.room);
+	if (xf.cur) {
+		/* written partly on a stream that is gone: whole on the next */
+		if (xf.cur->id) {
+			list_prepend(&xf.outq, &xf.cur->le, xf.cur);
+			xf.outq_bytes += xf.cur->len;
+		} else {
+			mem_deref(xf.cur);
+		}
+		xf.cur = NULL;
+	}
+	xf.prior = mem_deref(xf.prior);
+	xf.nprior = 0;
+	xf.rd_paused = false;
+}
+
+
+static void xf_retry(void)
+{
+	const struct xsgw_config *cfg = xf.proc.cfg;
+	uint32_t d = backoff_delay(cfg->xmpp.reconnect_ms[0],
+				   cfg->xmpp.reconnect_ms[1], xf.attempts++,
+				   (uint32_t)random_u64());
+
+	log_info("xmpp: reconnecting in %u ms", d);
+	tmr_start(&xf.retry, d, xf_connect, NULL);
+}
+
+
+/* The connection broke or the server ended the stream. */
+static void conn_lost(const char *why)
+{
+	bool was_up = xf.st == XF_OPEN || xf.st == XF_CLOSING;
+
+	if (xf.st == XF_DOWN)
+		return;
+	if (xf.st != XF_CLOSING)
+		log_warn("xmpp: %s: %s",
+			 was_up ? "disconnected" : "connection failed", why);
+	conn_drop();
+	xf.st = XF_DOWN;
+	if (was_up)
+		link_report();
+	if (!xf.stopping)
+		xf_retry();
+}
+
+
+/* ---- writing ---- */
+
+/* Write a stanza recorded in the journal, from cur_done on. @return true
+ * once it is all with the kernel */
+static bool wr_some(void)
+{
+	struct outmsg *m = xf.cur;
+	ssize_t n;
+
+	while (xf.cur_done < m->len) {
+		n = send(xf.fd, m->xml + xf.cur_done, m->len - xf.cur_done,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return false;
+		if (n <= 0) {
+			conn_lost(n < 0 ? strerror(errno) : "write failed");
+			return false;
+		}
+		xf.cur_done += (size_t)n;
+		xf.wr_off += (uint64_t)n;
+	}
+	if (m->id)
+		out_report(m->id, 200, "sent");
 	mem_deref(m);
+	xf.cur = NULL;
+	return true;
 }
 
 
-static bool outq_full(void)
+/* Take m as the stanza being written: journal first, then the kernel. */
+static bool wr_start(struct outmsg *m)
 {
-	return list_count(&xf.outq) >= OUTQ_MAX ||
-	       xf.outq_bytes >= OUTQ_BYTES_MAX;
+	if (m->le.list) {
+		list_unlink(&m->le);
+		xf.outq_bytes -= m->len;
+	}
+	if (xjournal_begin(xf.j, m->id, xf.wr_off, m->xml, m->len))
+		log_warn("out %llu: %zu bytes: too large to be completed "
+			 "after a restart",
+			 (unsigned long long)m->id, m->len);
+	xf.cur = m;
+	xf.cur_done = 0;
+	if (log_enabled(LOG_DEBUG) &&
+	    (xf.proc.cfg->log.bodies || !strstr(m->xml, "<body")))
+		log_debug("xmpp out: %b", m->xml, m->len);
+	return wr_some();
 }
 
 
-static void outq_flush(void)
+static void room_handler(void *arg)
+{
+	wr_flush();
+}
+
+
+/* Room for the next stanza whole? Past the unacknowledged bound, or with
+ * a send buffer too full, the writer waits (a stanza larger than the whole
+ * buffer goes when the buffer is empty). */
+static bool wr_may(const struct outmsg *m)
+{
+	size_t room;
+	bool empty;
+
+	if (tlink_unacked(xf.tl) >= UNACKED_MAX)
+		return false; /* resumed from ack_handler */
+	if (xsock_room(xf.fd, &room, &empty) || room >= m->len || empty)
+		return true;
+	tmr_start(&xf.room, ROOM_POLL_MS, room_handler, NULL);
+	return false;
+}
+
+
+/* Write what waits, in order, while the stream takes it. */
+static void wr_flush(void)
 {
 	struct le *le;
 
-	while (xf.up && !xf.stopping && (le = list_head(&xf.outq)))
-		outmsg_emit(le->data);
-	if (!outq_full())
+	if (xf.cur && !wr_some())
+		goto out;
+	if (xf.st == XF_CLOSING && xf.end_due) {
+		static const char end[] = "</stream:stream>";
+		struct outmsg *m = outmsg_new(0, end, sizeof(end) - 1);
+		xf.end_due = false;
+		/* then the server closes its side once it has sent the rest */
+		if (m && wr_start(m))
+			(void)shutdown(xf.fd, SHUT_WR);
+		goto out;
+	}
+	/* before the stream is open only the front's own (id 0) */
+	while (!xf.cur && (le = list_head(&xf.outq)) &&
+	       (xf.st == XF_OPEN ||
+		(xf.st == XF_HANDSHAKE && !((struct outmsg *)le->data)->id))) {
+		if (!wr_may(le->data) || !wr_start(le->data))
+			break;
+	}
+out:
+	if (xf.st != XF_DOWN)
+		io_update();
+	if (list_count(&xf.outq) < OUTQ_MAX && xf.outq_bytes < OUTQ_BYTES_MAX)
 		tlink_resume(xf.tl);
+}
+
+
+/* A stanza of the front's own (stream header, handshake, an error reply):
+ * queued like the translator's, first in line before the stream is open. */
+static void wr_own(const char *xml, size_t len)
+{
+	struct outmsg *m = outmsg_new(0, xml, len);
+
+	if (!m) {
+		log_error("xmpp: out of memory");
+		return;
+	}
+	list_prepend(&xf.outq, &m->le, m);
+	xf.outq_bytes += len;
+	wr_flush();
+}
+
+
+static bool prior_has(uint64_t id)
+{
+	size_t lo = 0, hi = xf.nprior;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (xf.prior[mid] == id)
+			return true;
+		if (xf.prior[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 
 static bool outq_has(uint64_t id)
 {
+	if (xf.cur && xf.cur->id == id)
+		return true;
 	for (struct le *le = list_head(&xf.outq); le; le = le->next)
 		if (((struct outmsg *)le->data)->id == id)
 			return true;
@@ -224,8 +424,13 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 	 * next incarnation */
 	if (tlink_is_done(xf.tl, o.out) || outq_has(o.out) || xf.stopping)
 		return 0;
+	if (prior_has(o.out)) {
+		/* written by the predecessor, which died before reporting */
+		out_report(o.out, 200, "sent");
+		return 0;
+	}
 	/* backpressure: the translator's queue holds the rest */
-	if (outq_full())
+	if (list_count(&xf.outq) >= OUTQ_MAX || xf.outq_bytes >= OUTQ_BYTES_MAX)
 		return CHAN_PAUSE;
 	/* the server would close the stream on it, losing what follows in
 	 * the same burst: never written, a local failure (5xx) instead */
@@ -235,27 +440,95 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 		out_report(o.out, 500, "Stanza not well-formed");
 		return 0;
 	}
-	m = mem_zalloc(sizeof(*m), outmsg_destructor);
-	if (!m || pl_strdup(&m->xml, &o.xml)) {
-		mem_deref(m);
+	m = outmsg_new(o.out, o.xml.p, o.xml.l);
+	if (!m)
 		return ENOMEM;
-	}
-	m->id = o.out;
-	m->len = o.xml.l;
 	list_append(&xf.outq, &m->le, m);
 	xf.outq_bytes += m->len;
-	outq_flush();
+	wr_flush();
 	return 0;
 }
 
 
-/* The translator cannot take this stanza (too large for a frame, nested
- * too deep): a transport-level refusal, so the sender hears it at once,
- * never silence. */
-static void stanza_refuse(xmpp_stanza_t *st, int err)
+/* ---- reading ---- */
+
+/* Drop from the kernel what is committed: up to the last stanza the
+ * translator acknowledged, or, with nothing in flight, everything parsed
+ * (whitespace, the stream's own elements). */
+static void rd_consume(void)
+{
+	uint64_t to;
+	int err;
+
+	if (xf.fd < 0 || !xf.xs)
+		return;
+	to = list_isempty(&xf.inflight) ? xstream_boundary(xf.xs) : xf.rd_acked;
+	if (to <= xf.rd_base)
+		return;
+	err = xsock_consume(xf.fd, (size_t)(to - xf.rd_base));
+	if (err) {
+		conn_lost(strerror(err));
+		return;
+	}
+	xf.rd_base = to;
+	if (xf.rd_paused && xf.rd_peeked - xf.rd_base < INQ_MAX) {
+		xf.rd_paused = false;
+		io_update();
+	}
+}
+
+
+static void inflight_destructor(void *arg)
+{
+	struct inflight *f = arg;
+
+	list_unlink(&f->le);
+}
+
+
+static void inflight_add(uint64_t seq, uint64_t end)
+{
+	struct inflight *f = mem_zalloc(sizeof(*f), inflight_destructor);
+
+	if (!f) {
+		log_error("xmpp: out of memory");
+		return;
+	}
+	f->seq = seq;
+	f->end = end;
+	list_append(&xf.inflight, &f->le, f);
+}
+
+
+/* Every stanza up to seq is committed: their bytes can go. */
+static void ack_handler(uint64_t seq, void *arg)
+{
+	struct le *le;
+
+	if (seq > xf.acked)
+		xf.acked = seq;
+	link_report();
+	while ((le = list_head(&xf.inflight))) {
+		struct inflight *f = le->data;
+		if (f->seq > xf.acked)
+			break;
+		xf.rd_acked = f->end;
+		mem_deref(f);
+	}
+	rd_consume();
+	if (xf.st == XF_OPEN && !xf.cur && !tmr_isrunning(&xf.room))
+		wr_flush();
+}
+
+
+/* The translator cannot take this stanza: a transport-level refusal, so
+ * the sender hears it at once, never silence. */
+static void stanza_refuse(xmpp_stanza_t *st, uint64_t end, int err)
 {
 	const char *cond = "policy-violation", *text;
 	xmpp_stanza_t *r;
+	char *buf = NULL;
+	size_t len = 0;
 
 	switch (err) {
 	case EMSGSIZE:
@@ -272,127 +545,441 @@ static void stanza_refuse(xmpp_stanza_t *st, int err)
 	log_warn("%s from %s refused: %s", xmpp_stanza_get_name(st),
 		 xu_attr(st, "from"), text);
 	r = xmpp_link_refusal(xf.ctx, st, cond, text);
-	if (!r)
-		return;
-	xmpp_send(xf.conn, r);
-	xmpp_stanza_release(r);
-	xf_pump();
+	if (r && xmpp_stanza_to_text(r, &buf, &len) == XMPP_EOK) {
+		wr_own(buf, len);
+		xmpp_free(xf.ctx, buf);
+	}
+	if (r)
+		xmpp_stanza_release(r);
+	/* its bytes go with those of the frames before it */
+	inflight_add(xf.last_seq, end);
+	ack_handler(xf.acked, NULL);
 }
 
 
-/* Every stanza goes to the translator as XML (reliable). */
-static int stanza_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+/* A stanza of the open stream: to the translator, with its position. */
+static void stanza_forward(xmpp_stanza_t *st, uint64_t end)
 {
-	struct m_xmpp_in m;
+	struct m_xmpp_in m = {.stream = xjournal_stream(xf.j), .end = end};
 	struct fbuf fb = {0};
 	char *buf = NULL;
 	size_t len = 0;
 	int err;
 
-	if (!xmpp_stanza_get_name(st))
-		return 1;
-	/* checked before libstrophe's recursive serializer runs */
-	if (!xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX)) {
-		stanza_refuse(st, E2BIG);
-		return 1;
-	}
 	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK) {
-		stanza_refuse(st, ENOMEM);
-		return 1;
+		stanza_refuse(st, end, ENOMEM);
+		return;
 	}
+	if (log_enabled(LOG_DEBUG) &&
+	    (xf.proc.cfg->log.bodies || !strstr(buf, "<body")))
+		log_debug("xmpp in: %s", buf);
 	m.xml.p = buf;
 	m.xml.l = len;
 	err = msg_enc_xmpp_in(&fb, &m);
 	if (!err)
-		err = tlink_send_reliable(xf.tl, &fb, NULL);
+		err = tlink_send_reliable(xf.tl, &fb, &xf.last_seq);
 	fbuf_reset(&fb);
 	xmpp_free(xf.ctx, buf);
 	if (err)
-		stanza_refuse(st, err);
-	return 1;
+		stanza_refuse(st, end, err);
+	else
+		inflight_add(xf.last_seq, end);
 }
 
 
-static void xf_retry(void)
+/* The handshake digest: hex SHA-1 of the stream id and the secret. */
+static void handshake_send(const char *id)
 {
-	const struct xsgw_config *cfg = xf.proc.cfg;
-	uint32_t d = backoff_delay(cfg->xmpp.reconnect_ms[0],
-				   cfg->xmpp.reconnect_ms[1], xf.attempts++,
-				   (uint32_t)random_u64());
+	const char *secret = xf.proc.cfg->xmpp.secret;
+	size_t il = strlen(id), sl = strlen(secret);
+	char *in = mem_alloc(il + sl + 1, NULL), *hex = NULL;
+	char xml[128];
+	int n;
 
-	log_info("xmpp: reconnecting in %u ms", d);
-	tmr_start(&xf.retry, d, xf_connect, NULL);
-}
-
-
-static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-			 xmpp_stream_error_t *se, void *arg)
-{
-	if (ev == XMPP_CONN_CONNECT) {
-		log_info("xmpp: connected to %s:%u as %s",
-			 xf.proc.cfg->xmpp.host, xf.proc.cfg->xmpp.port,
-			 xf.proc.cfg->xmpp.component);
-		xf.up = true;
-		xf.attempts = 0;
-		xmpp_handler_add(conn, stanza_handler, NULL, NULL, NULL, NULL);
-		link_report(true);
-		outq_flush();
+	if (in) {
+		memcpy(in, id, il);
+		memcpy(in + il, secret, sl);
+		hex = xmpp_sha1(xf.ctx, (unsigned char *)in, il + sl);
+		memset(in, 0, il + sl);
+	}
+	mem_deref(in);
+	if (!hex) {
+		conn_lost("out of memory");
 		return;
 	}
-	/* libstrophe has closed the socket already */
-	if (xf.fd >= 0)
+	n = snprintf(xml, sizeof(xml), "<handshake>%s</handshake>", hex);
+	xmpp_free(xf.ctx, hex);
+	wr_own(xml, (size_t)n);
+	memset(xml, 0, sizeof(xml));
+}
+
+
+static void header_handler(const char *hdr, size_t len, const char *id,
+			   void *arg)
+{
+	if (xf.st != XF_HANDSHAKE || !xf.xs)
+		return;
+	if (xjournal_set_header(xf.j, hdr, len)) {
+		conn_lost("stream header too long");
+		return;
+	}
+	handshake_send(id);
+}
+
+
+static void stanza_handler(xmpp_stanza_t *st, uint64_t end, int err, void *arg)
+{
+	const char *name = xmpp_stanza_get_name(st);
+
+	if (!xf.xs) /* the connection was dropped during this read */
+		return;
+	if (xf.st == XF_HANDSHAKE) {
+		if (name && !strcmp(name, "handshake") && !err) {
+			tmr_cancel(&xf.retry); /* the handshake's deadline */
+			xjournal_set_state(xf.j, XJ_OPEN);
+			xf.st = XF_OPEN;
+			xf.attempts = 0;
+			log_info("xmpp: connected to %s:%u as %s",
+				 xf.proc.cfg->xmpp.host, xf.proc.cfg->xmpp.port,
+				 xf.proc.cfg->xmpp.component);
+			link_report();
+			wr_flush();
+			return;
+		}
+		log_warn("xmpp: the server refused the handshake (<%s>)",
+			 name ? name : "?");
+		conn_lost("handshake refused");
+		return;
+	}
+	if (name && !strcmp(name, "error") &&
+	    !strcmp(xmpp_stanza_get_ns(st) ? xmpp_stanza_get_ns(st) : "",
+		    "http://etherx.jabber.org/streams")) {
+		log_warn("xmpp: stream error from the server");
+		inflight_add(xf.last_seq, end);
+		return; /* the server closes the stream next */
+	}
+	if (err)
+		stanza_refuse(st, end, err);
+	else
+		stanza_forward(st, end);
+}
+
+
+static void end_handler(int err, void *arg)
+{
+	if (!xf.xs)
+		return;
+	conn_lost(err ? "the stream is not well-formed XML"
+		      : "the server ended the stream");
+}
+
+
+static void io_handler(int flags, void *arg);
+
+
+/* Listen for what the stream needs now. */
+static void io_update(void)
+{
+	int flags = 0;
+
+	if (xf.fd < 0)
+		return;
+	if (xf.st == XF_CONNECTING)
+		flags = FD_WRITE;
+	else if (xf.st != XF_DOWN) {
+		if (!xf.rd_paused)
+			flags |= FD_READ;
+		if (xf.cur)
+			flags |= FD_WRITE;
+	}
+	if (flags)
+		fd_listen(xf.fd, flags, io_handler, NULL);
+	else
 		fd_close(xf.fd);
-	xf.fd = -1;
-	if (xf.up)
-		link_report(false);
-	xf.up = false;
-	log_warn("xmpp: %s%s%s",
-		 ev == XMPP_CONN_FAIL ? "connection failed" : "disconnected",
-		 se && se->text ? ": " : "", se && se->text ? se->text : "");
-	if (!xf.stopping)
-		xf_retry();
+}
+
+
+static void rd_some(void)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while (xf.fd >= 0 && !xf.rd_paused) {
+		if (xf.rd_peeked - xf.rd_base >= INQ_MAX) {
+			xf.rd_paused = true;
+			io_update();
+			break;
+		}
+		n = xsock_peek(xf.fd, xf.peek_kernel,
+			       (size_t)(xf.rd_peeked - xf.rd_base), buf,
+			       sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_lost(n < 0 ? strerror(errno)
+					: "the server closed the connection");
+			return;
+		}
+		xf.rd_peeked += (uint64_t)n;
+		/* handlers may drop the connection (conn_lost) */
+		mem_ref(xf.xs);
+		{
+			struct xstream *xs = xf.xs;
+			(void)xstream_feed(xs, buf, (size_t)n);
+			mem_deref(xs);
+		}
+	}
+	rd_consume();
+}
+
+
+static void stream_open(void);
+
+
+static void io_handler(int flags, void *arg)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (xf.st == XF_CONNECTING) {
+		if (getsockopt(xf.fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			conn_lost(strerror(err ? err : errno));
+			return;
+		}
+		stream_open();
+		return;
+	}
+	if ((flags & FD_WRITE) && xf.cur)
+		wr_flush();
+	if ((flags & (FD_READ | FD_EXCEPT)) && xf.fd >= 0)
+		rd_some();
+}
+
+
+/* Start parsing and counting at the kernel's positions. */
+static int stream_attach(void)
+{
+	int err;
+
+	xf.peek_kernel = xsock_peek_reset(xf.fd);
+	err = xsock_consumed(xf.fd, &xf.rd_base);
+	if (!err)
+		err = xsock_written(xf.fd, &xf.wr_off);
+	if (err)
+		return err;
+	xf.rd_peeked = xf.rd_acked = xf.rd_base;
+	return xstream_alloc(&xf.xs, xf.ctx, FRAME_MAX - 64,
+			     XMPP_LINK_DEPTH_MAX, header_handler,
+			     stanza_handler, end_handler, NULL);
+}
+
+
+/* Connected: a journal, custody, and our stream header. */
+static void stream_open(void)
+{
+	const struct xsgw_config *cfg = xf.proc.cfg;
+	char hdr[512];
+	int err, n;
+
+	tmr_cancel(&xf.retry);
+	err = xjournal_create(&xf.j, random_u64() | 1);
+	if (!err)
+		err = stream_attach();
+	if (err) {
+		conn_lost(strerror(err));
+		return;
+	}
+	xstream_start(xf.xs, xf.rd_base);
+	custody(true);
+	xf.st = XF_HANDSHAKE;
+	n = snprintf(hdr, sizeof(hdr),
+		     "<?xml version='1.0'?><stream:stream "
+		     "xmlns='jabber:component:accept' "
+		     "xmlns:stream='http://etherx.jabber.org/streams' "
+		     "to='%s'>",
+		     cfg->xmpp.component);
+	wr_own(hdr, (size_t)n);
+	/* the server must accept us in time */
+	tmr_start(&xf.retry, CONNECT_TIMEOUT_MS, xf_connect, NULL);
+}
+
+
+static int resolve(struct sockaddr_storage *ss, socklen_t *lp)
+{
+	const struct xsgw_config *cfg = xf.proc.cfg;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	int err;
+
+	snprintf(port, sizeof(port), "%u", cfg->xmpp.port);
+	/* an address, or a name from the hosts file: no blocking lookup
+	 * in practice (like libstrophe did before) */
+	err = getaddrinfo(cfg->xmpp.host, port, &hints, &ai);
+	if (err || !ai) {
+		if (ai)
+			freeaddrinfo(ai);
+		return EHOSTUNREACH;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*lp = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
 }
 
 
 static void xf_connect(void *arg)
 {
-	const struct xsgw_config *cfg = xf.proc.cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	int err;
 
-	/* a fresh conn per attempt: nothing of the old stream survives */
-	if (xf.conn)
-		xmpp_conn_release(xf.conn);
-	xf.conn = xmpp_conn_new(xf.ctx);
-	xmpp_conn_set_jid(xf.conn, cfg->xmpp.component);
-	xmpp_conn_set_pass(xf.conn, cfg->xmpp.secret);
-	xmpp_link_prime(xf.conn);
-	xmpp_conn_set_sockopt_callback(xf.conn, remember_fd);
-	xf.fd = -1;
-	err = xmpp_connect_component(xf.conn, cfg->xmpp.host, cfg->xmpp.port,
-				     conn_handler, NULL);
-	if (err != XMPP_EOK || xf.fd < 0) {
-		log_warn("xmpp: cannot connect to %s:%u (%d)", cfg->xmpp.host,
-			 cfg->xmpp.port, err);
-		xf.fd = -1;
+	if (xf.st != XF_DOWN) {
+		/* connect or handshake timed out: conn_lost retries */
+		conn_lost("no answer in time");
+		return;
+	}
+	if (xf.stopping)
+		return;
+	err = resolve(&ss, &sl);
+	if (err) {
+		log_warn("xmpp: cannot resolve %s", xf.proc.cfg->xmpp.host);
 		xf_retry();
 		return;
 	}
-	fd_listen(xf.fd, FD_READ, xf_io_handler, NULL);
+	xf.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (xf.fd < 0) {
+		log_warn("xmpp: socket: %s", strerror(errno));
+		xf_retry();
+		return;
+	}
+	xf.st = XF_CONNECTING;
+	if (connect(xf.fd, (struct sockaddr *)&ss, sl) &&
+	    errno != EINPROGRESS) {
+		conn_lost(strerror(errno));
+		return;
+	}
+	io_update();
+	tmr_start(&xf.retry, CONNECT_TIMEOUT_MS, xf_connect, NULL);
+}
+
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 
 /*
- * Stop without losing a stanza: after our </stream:stream> the server still
- * delivers what it had routed to us, then closes its side (later stanzas it
- * bounces). Exit once the stream is closed and the translator has acknowledged
- * every frame, or at three quarters of supervisor.shutdown_grace_ms (the
- * supervisor's SIGKILL at the full grace is the hard limit).
+ * Continue the stream a predecessor left (descriptors from the
+ * supervisor): parse again from the first unconsumed byte, finish a stanza
+ * it left torn, and remember what it wrote. @return 0, or an error: the
+ * stream cannot be continued (the caller ends it and connects anew)
+ */
+static int stream_resume(void)
+{
+	struct xj_ent *ents = NULL, last;
+	const char *hdr, *bytes;
+	size_t hl, n;
+	uint64_t written;
+	int err;
+
+	if (xjournal_state(xf.j) != XJ_OPEN || !xsock_alive(xf.fd))
+		return ENOTCONN;
+	hdr = xjournal_header(xf.j, &hl);
+	if (!hdr)
+		return EINVAL;
+	err = stream_attach();
+	if (!err)
+		err = xstream_prime(xf.xs, hdr, hl, xf.rd_base);
+	if (err)
+		return err;
+	written = xf.wr_off;
+	if (xjournal_last(xf.j, &last, &bytes) && last.start < written &&
+	    written < last.start + last.len) {
+		/* torn: the rest, before anything else */
+		if (!bytes)
+			return EMSGSIZE;
+		xf.cur = outmsg_new(last.id, bytes, last.len);
+		if (!xf.cur)
+			return ENOMEM;
+		xf.cur_done = (size_t)(written - last.start);
+		log_info("xmpp: completing a stanza cut after %zu of %zu "
+			 "bytes",
+			 xf.cur_done, (size_t)last.len);
+	}
+	ents = mem_alloc(XJ_RING * sizeof(*ents), NULL);
+	xf.prior = mem_alloc(XJ_RING * sizeof(*xf.prior), NULL);
+	if (!ents || !xf.prior) {
+		mem_deref(ents);
+		return ENOMEM;
+	}
+	n = xjournal_entries(xf.j, ents, XJ_RING);
+	for (size_t i = 0; i < n; i++)
+		if (ents[i].id && ents[i].start + ents[i].len <= written)
+			xf.prior[xf.nprior++] = ents[i].id;
+	mem_deref(ents);
+	qsort(xf.prior, xf.nprior, sizeof(*xf.prior), u64_cmp);
+	xf.st = XF_OPEN;
+	log_info("xmpp: continuing the stream of the previous incarnation "
+		 "(%zu stanza(s) it wrote are known)",
+		 xf.nprior);
+	return 0;
+}
+
+
+/* Descriptors handed over by the supervisor: continue, or start anew. */
+static void stream_take(void)
+{
+	int fds[FD_STORE_MAX];
+	unsigned n = proc_fds_taken(&xf.proc, fds, FD_STORE_MAX);
+	int err = EINVAL;
+
+	if (!n)
+		return;
+	for (unsigned i = 2; i < n; i++)
+		close(fds[i]);
+	xf.fd = fds[0];
+	if (n >= 2) {
+		err = xjournal_open(&xf.j, fds[1]);
+		if (err)
+			close(fds[1]);
+	}
+	if (!err)
+		err = stream_resume();
+	if (err) {
+		log_warn("xmpp: cannot continue the stream left by the "
+			 "previous incarnation (%s); connecting anew",
+			 strerror(err));
+		conn_drop();
+		xf.st = XF_DOWN;
+		return;
+	}
+	io_update();
+	if (xf.cur)
+		wr_flush();
+}
+
+
+/*
+ * Stop. A restart (MSG_RESTART) leaves the stream in the supervisor's
+ * custody for the next incarnation and exits at once. A gateway stop ends
+ * it: after our </stream:stream> the server still delivers what it had
+ * routed to us, then closes its side (later stanzas it bounces). Exit once
+ * the stream is closed and the translator has acknowledged every frame,
+ * or at three quarters of supervisor.shutdown_grace_ms (the supervisor's
+ * SIGKILL at the full grace is the hard limit).
  */
 static void drain_handler(void *arg)
 {
-	bool closed = !xf.conn || xmpp_conn_is_disconnected(xf.conn);
+	bool closed = xf.st == XF_DOWN;
 
-	xf_pump();
 	if ((closed && !tlink_unacked(xf.tl)) || now_ms() >= xf.stop_deadline) {
 		if (!closed || tlink_unacked(xf.tl))
 			log_warn("xmpp: stopping with the stream %s and %zu "
@@ -411,10 +998,23 @@ static void xmpp_front_shutdown(void *arg)
 	if (xf.stopping)
 		return;
 	xf.stopping = true;
-	tlink_resume(xf.tl); /* the ACKs the drain waits for */
 	tmr_cancel(&xf.retry);
-	if (xf.up)
-		xmpp_disconnect(xf.conn);
+	if (xf.proc.restarting && xf.st == XF_OPEN) {
+		log_info("xmpp: restarting; the stream stays open");
+		re_cancel();
+		return;
+	}
+	tlink_resume(xf.tl); /* the ACKs the drain waits for */
+	if (xf.st == XF_OPEN) {
+		custody(false);
+		list_flush(&xf.outq); /* the outbox keeps them */
+		xf.outq_bytes = 0;
+		xf.st = XF_CLOSING;
+		xf.end_due = true;
+		wr_flush();
+	} else if (xf.st != XF_DOWN) {
+		conn_lost("stopping");
+	}
 	xf.stop_deadline =
 		now_ms() + xf.proc.cfg->supervisor.shutdown_grace_ms * 3ULL / 4;
 	drain_handler(NULL);
@@ -423,36 +1023,44 @@ static void xmpp_front_shutdown(void *arg)
 
 int main(int argc, char **argv)
 {
-	xmpp_log_t slog = {strophe_log, NULL};
 	int err;
 
 	proc_init(&xf.proc, PROC_XMPP_FRONT, argc, argv, xmpp_front_shutdown,
 		  NULL);
 	xmpp_initialize();
-	xf.ctx = xmpp_ctx_new(NULL, &slog);
+	xf.ctx = xmpp_ctx_new(NULL, NULL);
 	if (!xf.ctx)
 		fatal(1, "xmpp: out of memory");
+	tmr_init(&xf.retry);
+	tmr_init(&xf.room);
+	tmr_init(&xf.drain);
+	/* before the translator's replay: what the predecessor wrote */
+	stream_take();
 	err = tlink_alloc(&xf.tl, &xf.proc, xmpp_front_dispatch_translator,
 			  NULL);
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
-	tmr_init(&xf.pump);
-	tmr_init(&xf.retry);
-	tmr_init(&xf.drain);
-	tmr_start(&xf.pump, PUMP_MS, pump_handler, NULL);
-	xf_connect(NULL);
+	tlink_set_ack_handler(xf.tl, ack_handler);
+	if (xf.st == XF_DOWN)
+		xf_connect(NULL);
 	proc_ready(&xf.proc);
 
 	err = proc_run(&xf.proc);
 
-	tmr_cancel(&xf.pump);
 	tmr_cancel(&xf.retry);
+	tmr_cancel(&xf.room);
 	tmr_cancel(&xf.drain);
-	if (xf.fd >= 0)
+	if (xf.fd >= 0) {
+		/* a restart: the supervisor's copy keeps the stream open */
 		fd_close(xf.fd);
+		close(xf.fd);
+	}
+	xjournal_close(xf.j);
+	xf.xs = mem_deref(xf.xs);
 	list_flush(&xf.outq);
-	if (xf.conn)
-		xmpp_conn_release(xf.conn);
+	list_flush(&xf.inflight);
+	mem_deref(xf.cur);
+	mem_deref(xf.prior);
 	xmpp_ctx_free(xf.ctx);
 	xmpp_shutdown();
 	xf.tl = mem_deref(xf.tl);

@@ -13,22 +13,33 @@ from jingle import (ANSWER, PHONE_SDP, SipPeer, cseq, hdr, jlogin,
 from test_call import BOB, CAROL, call_in, call_out, online, sessions, uas_bye, until
 from xmpp_user import logout
 
-WORKERS = ["translator", "sip-front", "xmpp-front"]
+# the xmpp-front also by xsgwctl restart and by SIGSTOP until the
+# supervisor's heartbeat kills it: its stream stays open throughout
+WORKERS = ["translator", "sip-front", "xmpp-front", "xmpp-front/restart",
+           "xmpp-front/sigstop"]
 
 
 async def crash(gw, worker):
-    """kill -9 worker; wait for its successor (and, for the xmpp-front, for
-    the component to be back on the XMPP server)."""
+    """kill -9 worker (or restart, or stop it); wait for its successor (and,
+    for the xmpp-front, for it to continue the component stream)."""
+    worker, _, how = worker.partition("/")
     ups = gw.read_log().count("xmpp link up")
+    conts = gw.read_log().count("continuing the stream")
     old = gw.pid(worker)
-    os.kill(old, signal.SIGKILL)
+    if how == "restart":
+        assert "restarting" in gw.ctl("restart", worker).stdout
+    else:
+        os.kill(old, signal.SIGSTOP if how == "sigstop" else signal.SIGKILL)
     # poll without blocking the event loop: the peers keep running
     await until(lambda: (gw.status() or {}).get(worker, {}).get("pid") not in
                 (None, 0, old) and gw.status()[worker]["state"] == "ready",
                 15, worker + " restarted")
     if worker == "xmpp-front":
         await until(lambda: gw.read_log().count("xmpp link up") > ups, 15,
-                    "component reconnected")
+                    "component stream back")
+        log = gw.read_log()
+        assert log.count("continuing the stream") == conts + 1
+        assert log.count("xmpp: connected") == 1  # the same stream
     s = sessions(gw)
     assert len(s) == 1, s  # the call is still there
     return s[0]

@@ -1,285 +1,211 @@
 /**
- * @file test_xmpp.c  xmpp_link_prime(): the libstrophe 0.12.2 component
- *                    workaround. A scripted XEP-0114 server (a forked
- *                    child) completes the handshake and sends one stanza;
- *                    the primed conn must receive it, send, and disconnect
- *                    cleanly. An unprimed conn is run in a child process to
- *                    show whether the workaround is still needed.
- *                    xmpp_link_depth_ok() and xmpp_link_refusal(): what
- *                    the front refuses to hand over, and whom it answers.
+ * @file test_xmpp.c  The xmpp-front's stream mechanics without a server:
+ *                    the kernel's counts of a TCP socket shared by two
+ *                    descriptors (xsock), the custody journal (xjournal):
+ *                    what a successor finds after its predecessor died at
+ *                    each step, and the refusals (xmpp_link_refusal).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "xjournal.h"
 #include "xmpp_front.h"
+#include "xsock.h"
 
-/* Read until needle appears (or EOF / 5 s); returns true if seen. */
-static bool server_expect(int fd, const char *needle)
+/* A connected loopback TCP pair: *c the client (the front), *s the server. */
+static void tcp_pair(int *c, int *s)
 {
-	static char buf[8192];
-	static size_t len;
-	time_t end = time(NULL) + 5;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
 
-	while (time(NULL) < end) {
-		ssize_t n;
-		char *hit;
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(*c, (struct sockaddr *)&a, sizeof(a)), 0);
+	*s = accept(l, NULL, NULL);
+	assert_true(*s >= 0);
+	close(l);
+}
 
-		buf[len] = 0;
-		hit = strstr(buf, needle);
-		if (hit) {
-			size_t used = (size_t)(hit - buf) + strlen(needle);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-			return true;
-		}
-		if (len >= sizeof(buf) - 1)
-			return false;
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			return false;
-		len += (size_t)n;
+
+static void settle(void)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+
+/* The read side of a takeover: a successor (another descriptor of the
+ * same socket) finds the consumed position its predecessor left, and peeks
+ * from there, whatever the predecessor had peeked. */
+static void test_xsock_consumed_is_shared_by_every_descriptor(void **state)
+{
+	int c, s, d;
+	uint64_t off, base;
+	char buf[64];
+	ssize_t n;
+
+	tcp_pair(&c, &s);
+	assert_int_equal(xsock_consumed(c, &base), 0);
+	assert_int_equal(write(s, "<a/><b/>", 8), 8);
+	settle();
+	(void)xsock_peek_reset(c);
+	n = xsock_peek(c, true, 0, buf, sizeof(buf));
+	assert_int_equal(n, 8);
+	/* peeking consumed nothing */
+	assert_int_equal(xsock_consumed(c, &off), 0);
+	assert_true(off == base);
+	assert_int_equal(xsock_consume(c, 4), 0);
+	assert_int_equal(xsock_consumed(c, &off), 0);
+	assert_true(off == base + 4);
+	/* the successor: same position, peeks "<b/>" again */
+	d = dup(c);
+	close(c);
+	assert_int_equal(xsock_consumed(d, &off), 0);
+	assert_true(off == base + 4);
+	if (xsock_peek_reset(d))
+		n = xsock_peek(d, true, 0, buf, sizeof(buf));
+	else
+		n = xsock_peek(d, false, 0, buf, sizeof(buf));
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "<b/>", 4);
+	/* without a kernel peek offset: skip what was peeked already */
+	assert_int_equal(write(s, "<c/>", 4), 4);
+	settle();
+	n = xsock_peek(d, false, 4, buf, sizeof(buf));
+	if (n == 4) /* kernels with SO_PEEK_OFF start after "<b/>" anyway */
+		assert_memory_equal(buf, "<c/>", 4);
+	close(d);
+	close(s);
+}
+
+
+/* The write side: the kernel's count of bytes written is the same through
+ * every descriptor and counts what one send() took, even unsent. */
+static void test_xsock_written_counts_what_the_kernel_took(void **state)
+{
+	int c, s, d;
+	uint64_t w0, w1;
+	size_t room;
+	bool empty;
+
+	tcp_pair(&c, &s);
+	assert_int_equal(xsock_written(c, &w0), 0);
+	assert_int_equal(xsock_room(c, &room, &empty), 0);
+	assert_true(empty);
+	assert_true(room > 1000);
+	assert_int_equal(write(c, "<message/>", 10), 10);
+	d = dup(c);
+	close(c);
+	assert_int_equal(xsock_written(d, &w1), 0);
+	assert_true(w1 == w0 + 10);
+	settle();
+	assert_int_equal(xsock_written(d, &w1), 0);
+	assert_true(w1 == w0 + 10);
+	assert_true(xsock_alive(d));
+	{
+		char b[16];
+		assert_int_equal(read(s, b, sizeof(b)), 10);
 	}
-	return false;
+	close(s);
+	settle();
+	assert_true(xsock_alive(d)); /* closed by the peer: bytes may remain */
+	close(d);
 }
 
 
-static void server_say(int fd, const char *s)
+/* A successor reading the journal after its predecessor died at each step
+ * of writing a stanza. */
+static void test_xjournal_tells_written_torn_and_unwritten(void **state)
 {
-	(void)!write(fd, s, strlen(s));
-}
+	struct xjournal *j, *k;
+	struct xj_ent e, ents[4];
+	const char *bytes, *hdr;
+	size_t hl;
+	int fd;
 
+	assert_int_equal(xjournal_create(&j, 0x1234), 0);
+	assert_false(xjournal_last(j, &e, &bytes));
+	assert_int_equal(xjournal_state(j), XJ_HANDSHAKE);
+	assert_int_equal(xjournal_set_header(j, "<stream:stream>", 15), 0);
+	xjournal_set_state(j, XJ_OPEN);
+	assert_int_equal(xjournal_begin(j, 7, 100, "<message/>", 10), 0);
+	assert_int_equal(xjournal_begin(j, 8, 110, "<iq/>", 5), 0);
 
-/* The child: one XEP-0114 session; exit 0 only if the component sent the
- * expected reply and closed its stream. */
-static void server_run(int lfd)
-{
-	int fd = accept(lfd, NULL, NULL);
+	/* the successor maps the same memfd */
+	fd = dup(xjournal_fd(j));
+	assert_int_equal(xjournal_open(&k, fd), 0);
+	assert_true(xjournal_stream(k) == 0x1234);
+	assert_int_equal(xjournal_state(k), XJ_OPEN);
+	hdr = xjournal_header(k, &hl);
+	assert_int_equal(hl, 15);
+	assert_memory_equal(hdr, "<stream:stream>", 15);
+	assert_true(xjournal_last(k, &e, &bytes));
+	assert_true(e.id == 8 && e.start == 110 && e.len == 5);
+	assert_non_null(bytes);
+	assert_memory_equal(bytes, "<iq/>", 5);
+	assert_int_equal(xjournal_entries(k, ents, 4), 2);
+	assert_true(ents[0].id == 7 && ents[0].start == 100);
+	assert_true(ents[1].id == 8);
+	/* only the newest entry keeps its bytes */
+	assert_int_equal(xjournal_begin(j, 9, 115, "<a/>", 4), 0);
+	assert_true(xjournal_last(k, &e, &bytes));
+	assert_true(e.id == 9);
+	assert_memory_equal(bytes, "<a/>", 4);
+	xjournal_close(k);
 
-	if (fd < 0 || !server_expect(fd, "jabber:component:accept"))
-		_exit(2);
-	server_say(fd, "<?xml version='1.0'?><stream:stream "
-		       "xmlns:stream='http://etherx.jabber.org/streams' "
-		       "xmlns='jabber:component:accept' id='s1' "
-		       "from='sip.test'>");
-	if (!server_expect(fd, "</handshake>"))
-		_exit(3);
-	server_say(fd, "<handshake/><message from='a@test' to='b@sip.test' "
-		       "type='chat' id='m1'><body>hi</body></message>");
-	if (!server_expect(fd, "id=\"r1\""))
-		_exit(4);
-	if (!server_expect(fd, "</stream:stream>"))
-		_exit(5);
-	server_say(fd, "</stream:stream>");
+	/* not a journal */
+	fd = memfd_create("x", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(xjournal_open(&k, fd), EINVAL);
 	close(fd);
-	_exit(0);
+	xjournal_close(j);
 }
 
 
-static pid_t server_start(unsigned short *port)
+/* Past the ring, the oldest entries go; a stanza too large is recorded
+ * without its bytes (a successor cannot complete it). */
+static void test_xjournal_ring_and_oversize(void **state)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	pid_t pid;
+	struct xjournal *j;
+	struct xj_ent e, *ents = calloc(XJ_RING, sizeof(*ents));
+	const char *bytes;
+	char *big = calloc(1, XJ_CUR_MAX + 1);
 
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (!pid) {
-		alarm(10);
-		server_run(lfd);
-	}
-	close(lfd);
-	return pid;
-}
-
-
-struct session {
-	bool connected, got, disconnected;
-};
-
-
-static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
-{
-	struct session *s = arg;
-	xmpp_stanza_t *r;
-
-	s->got = true;
-	r = xmpp_message_new(xmpp_conn_get_context(conn), "chat", "a@test",
-			     "r1");
-	xmpp_stanza_set_from(r, "b@sip.test");
-	xmpp_message_set_body(r, "hello");
-	xmpp_send(conn, r); /* the send path */
-	xmpp_stanza_release(r);
-	xmpp_disconnect(conn); /* the disconnect path */
-	return 1;
-}
-
-
-static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-		    xmpp_stream_error_t *se, void *arg)
-{
-	struct session *s = arg;
-
-	if (ev == XMPP_CONN_CONNECT) {
-		s->connected = true;
-		xmpp_handler_add(conn, on_message, NULL, "message", NULL, s);
-	} else {
-		s->disconnected = true;
-	}
-}
-
-
-/* One component session against the scripted server; returns its exit
- * status (the caller may be a child process). */
-static int component_session(bool prime, struct session *s)
-{
-	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
-	xmpp_conn_t *conn = xmpp_conn_new(ctx);
-	unsigned short port;
-	pid_t srv = server_start(&port);
-	time_t end = time(NULL) + 8;
-	int status = -1;
-
-	xmpp_conn_set_jid(conn, "sip.test");
-	xmpp_conn_set_pass(conn, "secret");
-	if (prime)
-		xmpp_link_prime(conn);
-	if (xmpp_connect_component(conn, "127.0.0.1", port, on_conn, s) ==
-	    XMPP_EOK) {
-		while (!s->disconnected && time(NULL) < end)
-			xmpp_run_once(ctx, 50);
-	}
-	waitpid(srv, &status, 0);
-	xmpp_conn_release(conn);
-	xmpp_ctx_free(ctx);
-	return status;
-}
-
-
-static void test_primed_conn_survives_handshake(void **state)
-{
-	struct session s = {0};
-	int status = component_session(true, &s);
-
-	assert_true(s.connected);
-	assert_true(s.got);
-	assert_true(s.disconnected);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-
-/* Priming twice (a conn is primed once per connect attempt in the front) is
- * harmless, and a primed conn stays DISCONNECTED until connected. */
-static void test_prime_leaves_conn_disconnected(void **state)
-{
-	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
-	xmpp_conn_t *conn = xmpp_conn_new(ctx);
-
-	xmpp_conn_set_jid(conn, "sip.test");
-	xmpp_link_prime(conn);
-	xmpp_link_prime(conn);
-	assert_true(xmpp_conn_is_disconnected(conn));
-	xmpp_conn_release(conn);
-	xmpp_ctx_free(ctx);
-}
-
-
-/* Without the workaround the libstrophe packaged here dies after the
- * handshake. If this ever reports a clean exit, the library was fixed and
- * xmpp_link_prime() can go. */
-static void test_unprimed_conn_needs_workaround(void **state)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (!pid) {
-		struct session s = {0};
-		signal(SIGSEGV, SIG_DFL); /* not cmocka's (or a sanitizer's) */
-		alarm(10);
-		component_session(false, &s);
-		_exit(s.got && s.disconnected ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		printf("note: libstrophe %d.%d no longer needs "
-		       "xmpp_link_prime\n",
-		       LIBXMPP_VERSION_MAJOR, LIBXMPP_VERSION_MINOR);
-		return;
-	}
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGSEGV);
-}
-
-
-/* A stanza nested depth levels deep (the stanza itself is level 1), with
- * text and siblings on the way so that the walk climbs back up. */
-static xmpp_stanza_t *nested(xmpp_ctx_t *ctx, unsigned depth)
-{
-	size_t cap = (size_t)depth * 40 + 64;
-	char *s = malloc(cap), *p = s;
-	xmpp_stanza_t *st;
-
-	assert_non_null(s);
-	p += sprintf(p, "<message><x/>t");
-	for (unsigned i = 1; i < depth; i++)
-		p += sprintf(p, "<a>%s", i % 3 ? "" : "text<b/><c><d/></c>");
-	for (unsigned i = 1; i < depth; i++)
-		p += sprintf(p, "</a>");
-	p += sprintf(p, "<y/></message>");
-	st = xmpp_stanza_new_from_string(ctx, s);
-	free(s);
-	assert_non_null(st);
-	return st;
-}
-
-
-static void test_depth_ok_counts_element_levels(void **state)
-{
-	xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, NULL);
-	xmpp_stanza_t *st;
-
-	/* every third <a> holds <c><d/></c>: two levels deeper than it */
-	st = nested(ctx, 62);
-	assert_true(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
-	assert_false(xmpp_link_depth_ok(st, 61));
-	xmpp_stanza_release(st);
-	st = nested(ctx, 64);
-	assert_false(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
-	xmpp_stanza_release(st);
-	st = nested(ctx, 2000);
-	assert_false(xmpp_link_depth_ok(st, XMPP_LINK_DEPTH_MAX));
-	/* never more than the cap, whatever is asked */
-	assert_false(xmpp_link_depth_ok(st, 100000));
-	xmpp_stanza_release(st);
-	st = xmpp_stanza_new_from_string(ctx, "<iq/>");
-	assert_true(xmpp_link_depth_ok(st, 1));
-	assert_false(xmpp_link_depth_ok(st, 0));
-	xmpp_stanza_release(st);
-	st = xmpp_stanza_new_from_string(ctx, "<iq><a/>x<b><c/></b></iq>");
-	assert_true(xmpp_link_depth_ok(st, 3));
-	assert_false(xmpp_link_depth_ok(st, 2));
-	xmpp_stanza_release(st);
-	xmpp_ctx_free(ctx);
+	assert_non_null(ents);
+	assert_non_null(big);
+	assert_int_equal(xjournal_create(&j, 1), 0);
+	for (uint64_t i = 1; i <= XJ_RING + 10; i++)
+		assert_int_equal(xjournal_begin(j, i, i * 10, "<a/>", 4), 0);
+	assert_int_equal(xjournal_entries(j, ents, XJ_RING), XJ_RING);
+	assert_true(ents[0].id == 11);
+	assert_true(ents[XJ_RING - 1].id == XJ_RING + 10);
+	assert_int_equal(xjournal_begin(j, 99, 1, big, XJ_CUR_MAX + 1),
+			 EMSGSIZE);
+	assert_true(xjournal_last(j, &e, &bytes));
+	assert_true(e.id == 99);
+	assert_null(bytes);
+	xjournal_close(j);
+	free(ents);
+	free(big);
 }
 
 
@@ -349,15 +275,17 @@ static void test_refusal_answers_only_what_expects_an_answer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_primed_conn_survives_handshake),
-		cmocka_unit_test(test_prime_leaves_conn_disconnected),
-		cmocka_unit_test(test_unprimed_conn_needs_workaround),
-		cmocka_unit_test(test_depth_ok_counts_element_levels),
+		cmocka_unit_test(
+			test_xsock_consumed_is_shared_by_every_descriptor),
+		cmocka_unit_test(
+			test_xsock_written_counts_what_the_kernel_took),
+		cmocka_unit_test(
+			test_xjournal_tells_written_torn_and_unwritten),
+		cmocka_unit_test(test_xjournal_ring_and_oversize),
 		cmocka_unit_test(
 			test_refusal_answers_only_what_expects_an_answer),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	xmpp_initialize();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

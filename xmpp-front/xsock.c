@@ -1,0 +1,156 @@
+/**
+ * @file xsock.c  Kernel counters and peeking of the component socket.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* glibc's tcp_info lacks the byte counters */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include "xsock.h"
+
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+
+/* tcpi_state values (the kernel's tcp_states.h) */
+enum { ST_ESTABLISHED = 1, ST_CLOSE_WAIT = 8 };
+
+
+static int tcp_info_get(int fd, struct tcp_info *ti)
+{
+	socklen_t l = sizeof(*ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &l))
+		return errno;
+	return 0;
+}
+
+
+int xsock_consumed(int fd, uint64_t *offp)
+{
+	struct tcp_info a, b;
+	int inq, err;
+
+	/* inq read between two equal bytes_received belongs to them */
+	for (int i = 0; i < 1000; i++) {
+		err = tcp_info_get(fd, &a);
+		if (!err && ioctl(fd, SIOCINQ, &inq))
+			err = errno;
+		if (!err)
+			err = tcp_info_get(fd, &b);
+		if (err)
+			return err;
+		if (a.tcpi_bytes_received == b.tcpi_bytes_received) {
+			*offp = a.tcpi_bytes_received - (uint64_t)inq;
+			return 0;
+		}
+	}
+	return EAGAIN;
+}
+
+
+int xsock_written(int fd, uint64_t *offp)
+{
+	struct tcp_info ti;
+	int o1, o2, err;
+
+	/* bytes_acked read between two equal queue sizes belongs to them */
+	for (int i = 0; i < 1000; i++) {
+		if (ioctl(fd, SIOCOUTQ, &o1))
+			return errno;
+		err = tcp_info_get(fd, &ti);
+		if (err)
+			return err;
+		if (ioctl(fd, SIOCOUTQ, &o2))
+			return errno;
+		if (o1 == o2) {
+			*offp = ti.tcpi_bytes_acked + (uint64_t)o1;
+			return 0;
+		}
+	}
+	return EAGAIN;
+}
+
+
+bool xsock_peek_reset(int fd)
+{
+	int off = 0;
+
+	return !setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+}
+
+
+ssize_t xsock_peek(int fd, bool kernel_off, size_t skip, char *buf, size_t len)
+{
+	static char scratch[1 << 20];
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t n;
+
+	if (kernel_off)
+		return recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	/* no peek offset: read the skipped bytes again into scratch */
+	if (skip > sizeof(scratch)) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	iov[0].iov_base = scratch;
+	iov[0].iov_len = skip;
+	iov[1].iov_base = buf;
+	iov[1].iov_len = len;
+	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return n;
+	if ((size_t)n <= skip) {
+		if (n == 0)
+			return 0;
+		errno = EAGAIN;
+		return -1;
+	}
+	return n - (ssize_t)skip;
+}
+
+
+int xsock_consume(int fd, size_t n)
+{
+	static char sink[65536];
+
+	while (n) {
+		/* MSG_TRUNC: TCP drops the bytes without copying them */
+		ssize_t r = recv(fd, sink, n < sizeof(sink) ? n : sizeof(sink),
+				 MSG_TRUNC | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : EPIPE;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+
+int xsock_room(int fd, size_t *roomp, bool *emptyp)
+{
+	socklen_t l = sizeof(int);
+	int sz, outq;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &l))
+		return errno;
+	if (ioctl(fd, SIOCOUTQ, &outq))
+		return errno;
+	/* the kernel doubles SO_SNDBUF for its bookkeeping */
+	sz /= 2;
+	*roomp = outq < sz ? (size_t)(sz - outq) : 0;
+	*emptyp = outq == 0;
+	return 0;
+}
+
+
+bool xsock_alive(int fd)
+{
+	struct tcp_info ti;
+
+	return !tcp_info_get(fd, &ti) && (ti.tcpi_state == ST_ESTABLISHED ||
+					  ti.tcpi_state == ST_CLOSE_WAIT);
+}

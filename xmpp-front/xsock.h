@@ -1,0 +1,63 @@
+/**
+ * @file xsock.h  The component socket as the kernel counts it.
+ *
+ * A stream position is a count of bytes since the connection began, as
+ * the kernel keeps it for the socket itself, so it is the same number in
+ * every process that holds the descriptor: a restarted front learns from
+ * the kernel how far its predecessor read (consumed) and wrote.
+ */
+#ifndef XSGW_XSOCK_H
+#define XSGW_XSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/**
+ * Bytes taken out of the receive queue so far (TCP_INFO bytes_received
+ * less SIOCINQ, read consistently while data arrives).
+ * @return 0 or errno
+ */
+int xsock_consumed(int fd, uint64_t *offp);
+
+/**
+ * Bytes handed to the kernel for sending so far (TCP_INFO bytes_acked
+ * plus SIOCOUTQ, read consistently while acknowledgements arrive).
+ * @return 0 or errno
+ */
+int xsock_written(int fd, uint64_t *offp);
+
+/**
+ * Read-ahead without consuming: start peeking at the first unconsumed
+ * byte again (SO_PEEK_OFF 0). Kernels without a TCP peek offset (before
+ * Linux 6.10) are handled by xsock_peek re-reading from the start.
+ * @return true if the kernel keeps the peek offset
+ */
+bool xsock_peek_reset(int fd);
+
+/**
+ * Copy up to len bytes that follow the skip bytes already peeked (skip
+ * is ignored when the kernel keeps the peek offset) without consuming
+ * them. @return bytes copied, 0 at EOF, -1 with errno (EAGAIN: none yet)
+ */
+ssize_t xsock_peek(int fd, bool kernel_off, size_t skip, char *buf, size_t len);
+
+/**
+ * Consume (drop) n bytes from the front of the receive queue; they have
+ * been peeked before. @return 0 or errno
+ */
+int xsock_consume(int fd, size_t n);
+
+/**
+ * Free room in the send buffer, in payload bytes (SO_SNDBUF less
+ * SIOCOUTQ); 0 when it is full. emptyp: nothing waits in it.
+ * @return 0 or errno
+ */
+int xsock_room(int fd, size_t *roomp, bool *emptyp);
+
+/** True while data may still come: established, or closed by the peer
+ *  with bytes left to read (TCP_INFO state). */
+bool xsock_alive(int fd);
+
+#endif
