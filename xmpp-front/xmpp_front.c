@@ -306,7 +306,9 @@ static bool wr_start(struct outmsg *m)
 			 (unsigned long long)m->id, m->len);
 	xf.cur = m;
 	xf.cur_done = 0;
-	if (log_enabled(LOG_DEBUG) &&
+	/* the front's own (stream header, handshake) are never logged: with
+	 * the stream id they let a reader test guesses of the secret */
+	if (m->id && log_enabled(LOG_DEBUG) &&
 	    (xf.proc.cfg->log.bodies || !strstr(m->xml, "<body")))
 		log_debug("xmpp out: %b", m->xml, m->len);
 	return wr_some();
