@@ -193,3 +193,38 @@ size_t xjournal_entries(const struct xjournal *j, struct xj_ent *ents,
 		ents[i] = m->ring[(head - n + i) % XJ_RING];
 	return (size_t)n;
 }
+
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+int xjournal_recover(const struct xjournal *j, uint64_t written, uint64_t *ids,
+		     struct xj_found *f)
+{
+	const struct xj_map *m = j->m;
+	uint64_t head = __atomic_load_n(&m->head, __ATOMIC_ACQUIRE);
+	uint64_t n = head < XJ_RING ? head : XJ_RING;
+	struct xj_ent last;
+
+	memset(f, 0, sizeof(*f));
+	for (uint64_t i = 0; i < n; i++) {
+		const struct xj_ent *e = &m->ring[(head - n + i) % XJ_RING];
+		if (e->id && e->start + e->len <= written)
+			ids[f->nids++] = e->id;
+	}
+	qsort(ids, f->nids, sizeof(*ids), u64_cmp);
+	/* only the newest can be torn: one stanza is written at a time */
+	if (!xjournal_last(j, &last, &f->bytes) || last.start >= written ||
+	    written >= last.start + last.len) {
+		f->bytes = NULL;
+		return 0;
+	}
+	f->torn = last;
+	f->done = (size_t)(written - last.start);
+	return f->bytes ? 0 : EMSGSIZE;
+}

@@ -87,4 +87,24 @@ bool xjournal_last(const struct xjournal *j, struct xj_ent *e,
 size_t xjournal_entries(const struct xjournal *j, struct xj_ent *ents,
 			size_t max);
 
+/** What a successor finds (xjournal_recover). */
+struct xj_found {
+	size_t nids;        /**< ids of the stanzas written whole, sorted */
+	struct xj_ent torn; /**< the stanza its predecessor left cut (len 0:
+			       none); the successor writes the rest first */
+	const char *bytes;  /**< torn's bytes, valid while the journal is */
+	size_t done;        /**< how many of them reached the kernel */
+};
+
+/**
+ * Compare the journal with written, the kernel's count of bytes written on
+ * the socket: which outbox stanzas (id not 0) are already on the stream,
+ * and which one is torn.
+ * @param ids  room for XJ_RING ids, filled sorted (f->nids of them)
+ * @return 0, or EMSGSIZE if the torn stanza's bytes were not kept (the
+ *         stream cannot be continued)
+ */
+int xjournal_recover(const struct xjournal *j, uint64_t written, uint64_t *ids,
+		     struct xj_found *f);
+
 #endif

@@ -870,14 +870,6 @@ static void xf_connect(void *arg)
 }
 
 
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-
 /*
  * Continue the stream a predecessor left (descriptors from the
  * supervisor): parse again from the first unconsumed byte, finish a stanza
@@ -886,10 +878,9 @@ static int u64_cmp(const void *a, const void *b)
  */
 static int stream_resume(void)
 {
-	struct xj_ent *ents = NULL, last;
-	const char *hdr, *bytes;
-	size_t hl, n;
-	uint64_t written;
+	struct xj_found found;
+	const char *hdr;
+	size_t hl;
 	int err;
 
 	if (xjournal_state(xf.j) != XJ_OPEN || !xsock_alive(xf.fd))
@@ -902,32 +893,23 @@ static int stream_resume(void)
 		err = xstream_prime(xf.xs, hdr, hl, xf.rd_base);
 	if (err)
 		return err;
-	written = xf.wr_off;
-	if (xjournal_last(xf.j, &last, &bytes) && last.start < written &&
-	    written < last.start + last.len) {
-		/* torn: the rest, before anything else */
-		if (!bytes)
-			return EMSGSIZE;
-		xf.cur = outmsg_new(last.id, bytes, last.len);
+	xf.prior = mem_alloc(XJ_RING * sizeof(*xf.prior), NULL);
+	if (!xf.prior)
+		return ENOMEM;
+	err = xjournal_recover(xf.j, xf.wr_off, xf.prior, &found);
+	if (err)
+		return err;
+	xf.nprior = found.nids;
+	if (found.torn.len) {
+		/* the rest, before anything else */
+		xf.cur = outmsg_new(found.torn.id, found.bytes, found.torn.len);
 		if (!xf.cur)
 			return ENOMEM;
-		xf.cur_done = (size_t)(written - last.start);
+		xf.cur_done = found.done;
 		log_info("xmpp: completing a stanza cut after %zu of %zu "
 			 "bytes",
-			 xf.cur_done, (size_t)last.len);
+			 xf.cur_done, (size_t)found.torn.len);
 	}
-	ents = mem_alloc(XJ_RING * sizeof(*ents), NULL);
-	xf.prior = mem_alloc(XJ_RING * sizeof(*xf.prior), NULL);
-	if (!ents || !xf.prior) {
-		mem_deref(ents);
-		return ENOMEM;
-	}
-	n = xjournal_entries(xf.j, ents, XJ_RING);
-	for (size_t i = 0; i < n; i++)
-		if (ents[i].id && ents[i].start + ents[i].len <= written)
-			xf.prior[xf.nprior++] = ents[i].id;
-	mem_deref(ents);
-	qsort(xf.prior, xf.nprior, sizeof(*xf.prior), u64_cmp);
 	xf.st = XF_OPEN;
 	log_info("xmpp: continuing the stream of the previous incarnation "
 		 "(%zu stanza(s) it wrote are known)",

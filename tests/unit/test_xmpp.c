@@ -181,6 +181,59 @@ static void test_xjournal_tells_written_torn_and_unwritten(void **state)
 }
 
 
+/* A successor compares the journal with the kernel's count of bytes
+ * written: killed before, during and after the write of the last stanza. */
+static void test_xjournal_recover_written_torn_unwritten(void **state)
+{
+	static uint64_t ids[XJ_RING];
+	struct xjournal *j;
+	struct xj_found f;
+
+	assert_int_equal(xjournal_create(&j, 1), 0);
+	/* 5 <a/> [100,104) 9 <message/> [104,114) 0 (own) [114,118)
+	 * 7 <iq/> [118,123) */
+	assert_int_equal(xjournal_begin(j, 5, 100, "<a/>", 4), 0);
+	assert_int_equal(xjournal_begin(j, 9, 104, "<message/>", 10), 0);
+	assert_int_equal(xjournal_begin(j, 0, 114, "<b/>", 4), 0);
+	assert_int_equal(xjournal_begin(j, 7, 118, "<iq/>", 5), 0);
+
+	/* killed after the write: all written, nothing torn */
+	assert_int_equal(xjournal_recover(j, 123, ids, &f), 0);
+	assert_int_equal(f.nids, 3);
+	assert_true(ids[0] == 5 && ids[1] == 7 && ids[2] == 9);
+	assert_int_equal(f.torn.len, 0);
+	assert_null(f.bytes);
+	/* killed before it: 7 is not written (and not torn) */
+	assert_int_equal(xjournal_recover(j, 118, ids, &f), 0);
+	assert_int_equal(f.nids, 2);
+	assert_true(ids[0] == 5 && ids[1] == 9);
+	assert_int_equal(f.torn.len, 0);
+	/* killed in the middle: 7 is torn after 2 bytes, the rest is "q/>" */
+	assert_int_equal(xjournal_recover(j, 120, ids, &f), 0);
+	assert_int_equal(f.nids, 2);
+	assert_true(f.torn.id == 7 && f.torn.len == 5 && f.done == 2);
+	assert_non_null(f.bytes);
+	assert_memory_equal(f.bytes + f.done, "q/>", 3);
+	xjournal_close(j);
+
+	/* a torn stanza whose bytes could not be kept: cannot continue */
+	{
+		char *big = calloc(1, XJ_CUR_MAX + 1);
+		assert_non_null(big);
+		assert_int_equal(xjournal_create(&j, 2), 0);
+		assert_int_equal(xjournal_begin(j, 3, 10, big, XJ_CUR_MAX + 1),
+				 EMSGSIZE);
+		assert_int_equal(xjournal_recover(j, 11, ids, &f), EMSGSIZE);
+		assert_int_equal(xjournal_recover(j, 10, ids, &f), 0);
+		assert_int_equal(
+			xjournal_recover(j, 10 + XJ_CUR_MAX + 1, ids, &f), 0);
+		assert_int_equal(f.nids, 1);
+		xjournal_close(j);
+		free(big);
+	}
+}
+
+
 /* Past the ring, the oldest entries go; a stanza too large is recorded
  * without its bytes (a successor cannot complete it). */
 static void test_xjournal_ring_and_oversize(void **state)
@@ -282,6 +335,7 @@ int main(void)
 		cmocka_unit_test(
 			test_xjournal_tells_written_torn_and_unwritten),
 		cmocka_unit_test(test_xjournal_ring_and_oversize),
+		cmocka_unit_test(test_xjournal_recover_written_torn_unwritten),
 		cmocka_unit_test(
 			test_refusal_answers_only_what_expects_an_answer),
 	};
