@@ -19,6 +19,8 @@ struct xj_map {
 	uint32_t state;
 	uint32_t hdr_len;
 	char hdr[XJ_HDR_MAX];
+	uint64_t skip;    /* 1 + where an oversize stanza being dropped as it
+			     is parsed began; 0: none */
 	uint64_t head;    /* entries ever recorded; ring[(head-1) % XJ_RING]
 			     is the newest */
 	uint64_t cur_len; /* bytes of the newest entry kept in cur; 0: none */
@@ -203,14 +205,41 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 
-int xjournal_recover(const struct xjournal *j, uint64_t written, uint64_t *ids,
+void xjournal_set_skip(struct xjournal *j, bool on, uint64_t start)
+{
+	__atomic_store_n(&j->m->skip, on ? start + 1 : 0, __ATOMIC_RELEASE);
+}
+
+
+bool xjournal_skip(const struct xjournal *j, uint64_t *startp)
+{
+	uint64_t v = __atomic_load_n(&j->m->skip, __ATOMIC_ACQUIRE);
+
+	*startp = v ? v - 1 : 0;
+	return v != 0;
+}
+
+
+int xjournal_recover(struct xjournal *j, uint64_t written, uint64_t *ids,
 		     struct xj_found *f)
 {
-	const struct xj_map *m = j->m;
+	struct xj_map *m = j->m;
 	uint64_t head = __atomic_load_n(&m->head, __ATOMIC_ACQUIRE);
-	uint64_t n = head < XJ_RING ? head : XJ_RING;
+	uint64_t n;
 	struct xj_ent last;
 
+	/* entries at or past written never reached the kernel: forget them,
+	 * or a later successor would count them written once other stanzas
+	 * fill their place */
+	while (head && m->ring[(head - 1) % XJ_RING].start >= written)
+		head--;
+	if (head != m->head) {
+		/* cur held the bytes of an entry forgotten */
+		__atomic_store_n(&m->cur_len, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->head, head, __ATOMIC_RELEASE);
+	}
+	/* the oldest slot may be half overwritten by a writer that died */
+	n = head < XJ_RING - 1 ? head : XJ_RING - 1;
 	memset(f, 0, sizeof(*f));
 	for (uint64_t i = 0; i < n; i++) {
 		const struct xj_ent *e = &m->ring[(head - n + i) % XJ_RING];

@@ -97,14 +97,24 @@ struct xj_found {
 };
 
 /**
+ * Record that an oversize stanza beginning at start is dropped as it is
+ * parsed (on), or that it is over (off): a successor finding the read
+ * position past start cannot parse from there.
+ */
+void xjournal_set_skip(struct xjournal *j, bool on, uint64_t start);
+/** True if an oversize stanza is being dropped; startp: where it began. */
+bool xjournal_skip(const struct xjournal *j, uint64_t *startp);
+
+/**
  * Compare the journal with written, the kernel's count of bytes written on
  * the socket: which outbox stanzas (id not 0) are already on the stream,
- * and which one is torn.
+ * and which one is torn. Entries that never reached the kernel are
+ * forgotten (they are written again at new positions).
  * @param ids  room for XJ_RING ids, filled sorted (f->nids of them)
  * @return 0, or EMSGSIZE if the torn stanza's bytes were not kept (the
  *         stream cannot be continued)
  */
-int xjournal_recover(const struct xjournal *j, uint64_t written, uint64_t *ids,
+int xjournal_recover(struct xjournal *j, uint64_t written, uint64_t *ids,
 		     struct xj_found *f);
 
 #endif

@@ -228,6 +228,14 @@ static void conn_drop(void)
 	xf.prior = mem_deref(xf.prior);
 	xf.nprior = 0;
 	xf.rd_paused = false;
+	/* the front's own writes belonged to that stream (its handshake, its
+	 * answers): not to be written on the next one */
+	for (struct le *le = list_head(&xf.outq); le;) {
+		struct outmsg *m = le->data;
+		le = le->next;
+		if (!m->id)
+			mem_deref(m);
+	}
 }
 
 
@@ -454,26 +462,55 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 
 /* ---- reading ---- */
 
+/* How much may be peeked and not consumed: past it reading pauses. */
+static uint64_t rd_max(void)
+{
+	return xf.peek_kernel ? INQ_MAX : XSOCK_SKIP_MAX - 65536;
+}
+
+
+/* Wake for new bytes only, not for the peeked ones waiting for their
+ * commit (the socket stays readable while they are queued). */
+static void rd_lowat(void)
+{
+	(void)xsock_lowat(xf.fd, (size_t)(xf.rd_peeked - xf.rd_base) + 1);
+}
+
+
 /* Drop from the kernel what is committed: up to the last stanza the
  * translator acknowledged, or, with nothing in flight, everything parsed
  * (whitespace, the stream's own elements). */
 static void rd_consume(void)
 {
-	uint64_t to;
+	uint64_t to, start = 0;
+	bool skip;
 	int err;
 
 	if (xf.fd < 0 || !xf.xs)
 		return;
-	to = list_isempty(&xf.inflight) ? xstream_boundary(xf.xs) : xf.rd_acked;
-	if (to <= xf.rd_base)
-		return;
-	err = xsock_consume(xf.fd, (size_t)(to - xf.rd_base));
-	if (err) {
-		conn_lost(strerror(err));
-		return;
+	skip = list_isempty(&xf.inflight) && xstream_oversize(xf.xs, &start);
+	if (skip) {
+		/* an oversize stanza (refused at its end) is kept by nobody:
+		 * its bytes go as they are parsed, or it would never fit the
+		 * receive buffer. A successor cannot parse from inside it. */
+		xjournal_set_skip(xf.j, true, start);
+		to = xstream_parsed(xf.xs);
+	} else {
+		to = list_isempty(&xf.inflight) ? xstream_boundary(xf.xs)
+						: xf.rd_acked;
 	}
-	xf.rd_base = to;
-	if (xf.rd_paused && xf.rd_peeked - xf.rd_base < INQ_MAX) {
+	if (to > xf.rd_base) {
+		err = xsock_consume(xf.fd, (size_t)(to - xf.rd_base));
+		if (err) {
+			conn_lost(strerror(err));
+			return;
+		}
+		xf.rd_base = to;
+	}
+	if (!skip && xjournal_skip(xf.j, &start) && xf.rd_base > start)
+		xjournal_set_skip(xf.j, false, 0); /* past its end */
+	rd_lowat();
+	if (xf.rd_paused && xf.rd_peeked - xf.rd_base < rd_max()) {
 		xf.rd_paused = false;
 		io_update();
 	}
@@ -707,7 +744,7 @@ static void rd_some(void)
 	ssize_t n;
 
 	while (xf.fd >= 0 && !xf.rd_paused) {
-		if (xf.rd_peeked - xf.rd_base >= INQ_MAX) {
+		if (xf.rd_peeked - xf.rd_base >= rd_max()) {
 			xf.rd_paused = true;
 			io_update();
 			break;
@@ -880,6 +917,7 @@ static int stream_resume(void)
 {
 	struct xj_found found;
 	const char *hdr;
+	uint64_t skip;
 	size_t hl;
 	int err;
 
@@ -889,6 +927,8 @@ static int stream_resume(void)
 	if (!hdr)
 		return EINVAL;
 	err = stream_attach();
+	if (!err && xjournal_skip(xf.j, &skip) && xf.rd_base > skip)
+		err = EPROTO; /* inside an oversize stanza being dropped */
 	if (!err)
 		err = xstream_prime(xf.xs, hdr, hl, xf.rd_base);
 	if (err)
@@ -1018,13 +1058,14 @@ int main(int argc, char **argv)
 	tmr_init(&xf.retry);
 	tmr_init(&xf.room);
 	tmr_init(&xf.drain);
-	/* before the translator's replay: what the predecessor wrote */
-	stream_take();
 	err = tlink_alloc(&xf.tl, &xf.proc, xmpp_front_dispatch_translator,
 			  NULL);
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tlink_set_ack_handler(xf.tl, ack_handler);
+	/* what the predecessor wrote is known before the translator's replay
+	 * (the link connects from the loop) */
+	stream_take();
 	if (xf.st == XF_DOWN)
 		xf_connect(NULL);
 	proc_ready(&xf.proc);

@@ -2,6 +2,7 @@
  * @file xsock.c  Kernel counters and peeking of the component socket.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h> /* glibc's tcp_info lacks the byte counters */
@@ -14,7 +15,12 @@
 #endif
 
 /* tcpi_state values (the kernel's tcp_states.h) */
-enum { ST_ESTABLISHED = 1, ST_CLOSE_WAIT = 8 };
+enum {
+	ST_ESTABLISHED = 1,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_CLOSING = 11
+};
 
 
 static int tcp_info_get(int fd, struct tcp_info *ti)
@@ -42,7 +48,12 @@ int xsock_consumed(int fd, uint64_t *offp)
 		if (err)
 			return err;
 		if (a.tcpi_bytes_received == b.tcpi_bytes_received) {
-			*offp = a.tcpi_bytes_received - (uint64_t)inq;
+			/* the peer's FIN is counted as received, not as
+			 * queued */
+			bool fin = a.tcpi_state == ST_CLOSE_WAIT ||
+				   a.tcpi_state == ST_LAST_ACK ||
+				   a.tcpi_state == ST_CLOSING;
+			*offp = a.tcpi_bytes_received - (uint64_t)inq - fin;
 			return 0;
 		}
 	}
@@ -114,18 +125,26 @@ ssize_t xsock_peek(int fd, bool kernel_off, size_t skip, char *buf, size_t len)
 
 int xsock_consume(int fd, size_t n)
 {
-	static char sink[65536];
+	char sink[1];
+	ssize_t r;
 
-	while (n) {
-		/* MSG_TRUNC: TCP drops the bytes without copying them */
-		ssize_t r = recv(fd, sink, n < sizeof(sink) ? n : sizeof(sink),
-				 MSG_TRUNC | MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? errno : EPIPE;
-		n -= (size_t)r;
-	}
+	/* one call, whatever n: a kill cannot stop it half way. MSG_TRUNC:
+	 * TCP drops the bytes without copying them */
+	do
+		r = recv(fd, sink, n, MSG_TRUNC | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	return (size_t)r == n ? 0 : EPIPE;
+}
+
+
+int xsock_lowat(int fd, size_t n)
+{
+	int v = n > INT_MAX ? INT_MAX : (int)n;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)))
+		return errno;
 	return 0;
 }
 

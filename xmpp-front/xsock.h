@@ -36,6 +36,9 @@ int xsock_written(int fd, uint64_t *offp);
  */
 bool xsock_peek_reset(int fd);
 
+/** Bytes a peek can skip without a kernel peek offset (xsock_peek). */
+enum { XSOCK_SKIP_MAX = 1024 * 1024 };
+
 /**
  * Copy up to len bytes that follow the skip bytes already peeked (skip
  * is ignored when the kernel keeps the peek offset) without consuming
@@ -44,10 +47,18 @@ bool xsock_peek_reset(int fd);
 ssize_t xsock_peek(int fd, bool kernel_off, size_t skip, char *buf, size_t len);
 
 /**
- * Consume (drop) n bytes from the front of the receive queue; they have
- * been peeked before. @return 0 or errno
+ * Consume (drop) n bytes from the front of the receive queue, in one
+ * call; they have been peeked before. @return 0 or errno
  */
 int xsock_consume(int fd, size_t n);
+
+/**
+ * Be woken only when at least n bytes wait (SO_RCVLOWAT; EOF still wakes):
+ * with n one more than what is peeked already, peeked bytes waiting for
+ * their commit do not keep the socket readable. The kernel also grows the
+ * receive buffer to hold n. @return 0 or errno
+ */
+int xsock_lowat(int fd, size_t n);
 
 /**
  * Free room in the send buffer, in payload bytes (SO_SNDBUF less

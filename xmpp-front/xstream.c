@@ -805,3 +805,18 @@ uint64_t xstream_boundary(const struct xstream *xs)
 		return 0;
 	return xs->org + (xs->depth >= 2 ? xs->st_begin : xs->mark);
 }
+
+
+bool xstream_oversize(const struct xstream *xs, uint64_t *startp)
+{
+	if (!xs || xs->depth < 2 || xs->st_err != EMSGSIZE)
+		return false;
+	*startp = xs->org + xs->st_begin;
+	return true;
+}
+
+
+uint64_t xstream_parsed(const struct xstream *xs)
+{
+	return xs ? xs->org + xs->last : 0;
+}

@@ -21,6 +21,7 @@
 #ifndef XSGW_XSTREAM_H
 #define XSGW_XSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <strophe.h>
@@ -134,5 +135,15 @@ int xstream_feed(struct xstream *xs, const char *buf, size_t len);
  * CR, which may begin a CR LF): then it is where that began.
  */
 uint64_t xstream_boundary(const struct xstream *xs);
+
+/**
+ * True while the element in progress is already longer than max_bytes (it
+ * will be reported EMSGSIZE): its content is not kept, so its bytes may be
+ * dropped as they are parsed. @param startp  its first byte's offset
+ */
+bool xstream_oversize(const struct xstream *xs, uint64_t *startp);
+
+/** The offset just past the last event parsed (inside an element too). */
+uint64_t xstream_parsed(const struct xstream *xs);
 
 #endif

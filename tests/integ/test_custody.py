@@ -178,3 +178,73 @@ def test_server_restart_new_connection_goes_into_custody(own_prosody,
     assert gw.read_log().count("continuing the stream") == 1
     assert gw.read_log().count("xmpp: connected to") == 2
     assert not component_events(own_prosody, since)
+
+
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+# Prosody refuses c2s stanzas over 256 KiB itself; the socket's receive
+# buffer starts at 128 KiB
+@pytest.mark.parametrize("size", [200000, 250000])
+def test_stanza_larger_than_the_receive_buffer_is_refused_and_the_stream_goes_on(
+        gateway, sipp, prosody, size):
+    """Bytes are only consumed once committed, but a stanza the front
+    refuses (too large) is dropped as it arrives: one larger than the
+    socket's receive buffer is refused with an error, never wedges the
+    stream, and the next chat is delivered on the same connection."""
+    from test_front_edge import error_of, udp_port_taken
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    wait_for(lambda: udp_port_taken(5070), 10, "the SIP peer listening")
+    since = len(prosody_log(prosody))
+
+    async def go():
+        u = await login("alice@localhost/huge", "alicepass")
+        loop = asyncio.get_event_loop()
+        u.send_message(mto="bob@sip.localhost", mbody="y" * size,
+                       mtype="chat")
+        err = await u.next_message(15, lambda m: m["type"] == "error")
+        u.send_message(mto="bob@sip.localhost", mbody="after the huge one",
+                       mtype="chat")
+        got = await loop.run_in_executor(
+            None, wait_for, lambda: uas.logged(), 15,
+            "MESSAGE at the SIP peer")
+        await logout(u)
+        return err, got
+
+    err, got = run(go())
+    assert error_of(err) == ("policy-violation",
+                             "stanza too large for the gateway")
+    assert got == ["after the huge one"]
+    assert not component_events(prosody, since)
+
+
+def test_front_does_not_spin_while_stanzas_wait_for_their_commit(
+        gateway_factory):
+    """Peeked bytes stay queued until the translator commits them; they
+    must not keep the front busy (the socket is only readable for new
+    bytes: SO_RCVLOWAT). The translator is stopped, a chat waits."""
+    gateway = gateway_factory(supervisor={"heartbeat_ms": "20000"})
+    tr = gateway.pid("translator")
+    front = gateway.pid("xmpp-front")
+    hz = os.sysconf("SC_CLK_TCK")
+
+    async def go():
+        u = await login("alice@localhost/spin", "alicepass")
+        os.kill(tr, signal.SIGSTOP)
+        try:
+            u.send_message(mto="bob@sip.localhost", mbody="waiting",
+                           mtype="chat")
+            await asyncio.sleep(0.3)  # the stanza reaches the front
+            t0 = proc_cpu_ticks(front)
+            await asyncio.sleep(2.0)  # a window to count CPU, not a sync
+            used = proc_cpu_ticks(front) - t0
+        finally:
+            os.kill(tr, signal.SIGCONT)
+        await logout(u)
+        return used
+
+    used = run(go())
+    assert used < hz // 2, "xmpp-front used %d ticks in 2 s" % used

@@ -203,17 +203,23 @@ static void test_xjournal_recover_written_torn_unwritten(void **state)
 	assert_true(ids[0] == 5 && ids[1] == 7 && ids[2] == 9);
 	assert_int_equal(f.torn.len, 0);
 	assert_null(f.bytes);
-	/* killed before it: 7 is not written (and not torn) */
-	assert_int_equal(xjournal_recover(j, 118, ids, &f), 0);
-	assert_int_equal(f.nids, 2);
-	assert_true(ids[0] == 5 && ids[1] == 9);
-	assert_int_equal(f.torn.len, 0);
 	/* killed in the middle: 7 is torn after 2 bytes, the rest is "q/>" */
 	assert_int_equal(xjournal_recover(j, 120, ids, &f), 0);
 	assert_int_equal(f.nids, 2);
 	assert_true(f.torn.id == 7 && f.torn.len == 5 && f.done == 2);
 	assert_non_null(f.bytes);
 	assert_memory_equal(f.bytes + f.done, "q/>", 3);
+	/* killed before it: 7 is not written (and not torn), and forgotten */
+	assert_int_equal(xjournal_recover(j, 118, ids, &f), 0);
+	assert_int_equal(f.nids, 2);
+	assert_true(ids[0] == 5 && ids[1] == 9);
+	assert_int_equal(f.torn.len, 0);
+	/* the successor writes another stanza where 7 was and dies too: 7
+	 * must not count as written for the next one */
+	assert_int_equal(xjournal_begin(j, 8, 118, "<x/>", 4), 0);
+	assert_int_equal(xjournal_recover(j, 122, ids, &f), 0);
+	assert_int_equal(f.nids, 3);
+	assert_true(ids[0] == 5 && ids[1] == 8 && ids[2] == 9);
 	xjournal_close(j);
 
 	/* a torn stanza whose bytes could not be kept: cannot continue */
@@ -224,10 +230,11 @@ static void test_xjournal_recover_written_torn_unwritten(void **state)
 		assert_int_equal(xjournal_begin(j, 3, 10, big, XJ_CUR_MAX + 1),
 				 EMSGSIZE);
 		assert_int_equal(xjournal_recover(j, 11, ids, &f), EMSGSIZE);
-		assert_int_equal(xjournal_recover(j, 10, ids, &f), 0);
 		assert_int_equal(
 			xjournal_recover(j, 10 + XJ_CUR_MAX + 1, ids, &f), 0);
 		assert_int_equal(f.nids, 1);
+		assert_int_equal(xjournal_recover(j, 10, ids, &f), 0);
+		assert_int_equal(f.nids, 0);
 		xjournal_close(j);
 		free(big);
 	}
