@@ -13,7 +13,10 @@ char *xu_id(char *buf, size_t sz, enum xu_id_kind kind, uint64_t id)
 {
 	switch (kind) {
 	case XU_ID_MSG:
-		snprintf(buf, sz, "xsgw-%" PRIu64, id);
+		/* unguessable: a bounce must name it to count (the record
+		 * keeps it, so a re-send carries the same) */
+		snprintf(buf, sz, "xsgw-%" PRIu64 "-%016" PRIx64, id,
+			 random_u64());
 		break;
 	case XU_ID_RECEIPT:
 		snprintf(buf, sz, "xsgw-r%" PRIu64, id);
@@ -60,7 +63,8 @@ enum xu_id_kind xu_id_parse(const char *s, uint64_t *id)
 		return XU_ID_RECEIPT;
 	if (*s == 'c' && !digits(s + 1, id, &end) && *end == '-')
 		return XU_ID_CALL;
-	if (!digits(s, id, &end) && !*end)
+	/* "xsgw-ID" was the form before the random part */
+	if (!digits(s, id, &end) && (!*end || *end == '-'))
 		return XU_ID_MSG;
 	*id = 0;
 	return XU_ID_NONE;

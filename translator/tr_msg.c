@@ -205,6 +205,7 @@ struct msg_ev {
 	const char *reason;
 	const char *cond, *text; /* ME_BOUNCED */
 	const char *from;        /* ME_BOUNCED: who sent the error */
+	const char *id;          /* ME_BOUNCED: the stanza id it names */
 };
 
 
@@ -327,15 +328,20 @@ static bool bounce_genuine(const struct msgrec *r, const struct msg_ev *e)
 {
 	char a[1024], b[1024];
 
+	const char *why = NULL;
+
 	xu_bare(e->from ? e->from : "", a, sizeof(a));
 	xu_bare(r->xto ? r->xto : "", b, sizeof(b));
-	if ((r->econd && *r->econd) || strcasecmp(a, b)) {
+	if (strcasecmp(a, b))
+		why = "not the recipient";
+	else if (!r->xid || !e->id || strcmp(r->xid, e->id))
+		why = "not the id sent"; /* guessed */
+	else if (r->econd && *r->econd)
+		why = "counted already";
+	if (why)
 		log_info("ignored a bounce from %s (%s)", *a ? a : "nobody",
-			 strcasecmp(a, b) ? "not the recipient"
-					  : "counted already");
-		return false;
-	}
-	return true;
+			 why);
+	return !why;
 }
 
 
@@ -484,6 +490,7 @@ static void from_xmpp_error(struct translator *tr, xmpp_stanza_t *st)
 	e.cond = cond;
 	e.text = text ? text : "";
 	e.from = xu_attr(st, "from");
+	e.id = id;
 	msg_apply(tr, mid, ME_BOUNCED, &e);
 out:
 	mem_deref(text);

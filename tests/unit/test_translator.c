@@ -3737,9 +3737,12 @@ static uint64_t message_in(void)
 			    "hi \xe2\x82\xac");
 	assert_true(outbox_owner(PROC_XMPP_FRONT, xs[0].out, &o));
 	assert_int_equal(o.kind, OWN_MSG);
-	assert_string_equal(attr(m, "id"),
-			    xu_id(id, sizeof(id), XU_ID_MSG, o.id));
 	assert_int_equal(msg_load(o.id, &r), 0);
+	/* "xsgw-ID-" and 16 random hex digits, kept in the record */
+	snprintf(id, sizeof(id), "xsgw-%llu-", (unsigned long long)o.id);
+	assert_int_equal(strncmp(attr(m, "id"), id, strlen(id)), 0);
+	assert_int_equal(strlen(attr(m, "id")), strlen(id) + 16);
+	assert_string_equal(attr(m, "id"), r.xid);
 	assert_int_equal(r.kind, MK_CHAT_S2X);
 	assert_int_equal(r.state, MS_PENDING);
 	assert_string_equal(r.sfrom, BOB_URI);
@@ -3837,16 +3840,32 @@ static void test_msg_sip_chat_written_done(void **state)
 }
 
 
-static void bounce(uint64_t id)
+/* The error for a message, naming the id that was sent (or, guessed, the
+ * message number alone). */
+static void bounce_named(uint64_t id, bool guessed)
 {
-	char mid[40];
+	char mid[64];
+	struct msgrec r;
 
+	if (guessed) {
+		snprintf(mid, sizeof(mid), "xsgw-%llu", (unsigned long long)id);
+	} else {
+		assert_int_equal(msg_load(id, &r), 0);
+		snprintf(mid, sizeof(mid), "%s", r.xid);
+		msgrec_reset(&r);
+	}
 	xin("<message type='error' id='%s' from='" ALICE "' to='" BOB_S2X_GW
 	    "'><body>hi</body><error type='cancel'><service-unavailable "
 	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
 	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>offline</text>"
 	    "</error></message>",
-	    xu_id(mid, sizeof(mid), XU_ID_MSG, id));
+	    mid);
+}
+
+
+static void bounce(uint64_t id)
+{
+	bounce_named(id, false);
 }
 
 
@@ -4022,19 +4041,24 @@ static void test_s2x_ringing_iq_result_not_rung_nothing(void **state)
 }
 
 
-/* F5: a bounce counts only from the recipient, and once. */
+/* F5: a bounce counts only from the recipient, naming the id sent (not a
+ * guess of it: the message number alone), and once. */
 static void test_msg_bounce_forged_ignored(void **state)
 {
-	char mid[40];
+	struct msgrec r;
 	uint64_t id = message_in();
 
 	out_done(PROC_XMPP_FRONT, xs[0].out, 200, "written");
+	assert_int_equal(msg_load(id, &r), 0);
 	xin("<message type='error' id='%s' from='mallory@localhost/x' "
 	    "to='" BOB_S2X_GW "'><error type='cancel'><service-unavailable "
 	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
 	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>call +1-900 now"
 	    "</text></error></message>",
-	    xu_id(mid, sizeof(mid), XU_ID_MSG, id));
+	    r.xid);
+	msgrec_reset(&r);
+	assert_int_equal(nx + ns, 0);
+	bounce_named(id, true);
 	assert_int_equal(nx + ns, 0);
 	bounce(id);
 	assert_int_equal(ns, 1);
