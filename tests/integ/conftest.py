@@ -112,7 +112,10 @@ class Gateway:
         return st and all(w["state"] == "ready" for w in st.values())
 
     def pid(self, worker):
-        return self.status()[worker]["pid"]
+        """The worker's pid, once it runs (0 between incarnations: never
+        passed to os.kill, where it means our own process group)."""
+        return wait_for(lambda: (self.status() or {}).get(worker, {})
+                        .get("pid"), 15, "%s running" % worker)
 
     def kill9(self, worker):
         """SIGKILL a worker; wait until the supervisor has a new one ready."""
