@@ -209,7 +209,7 @@ async def bench(args, peer):
         for p in ("p50", "p99"):
             k = "latency_ms_" + p
             by[gw_run]["added_latency_ms_" + p] = round(by[gw_run][k] - by[base][k], 3)
-    for d in ("x2s", "s2x"):
+    for d in ("x2s", "s2x") if kills["kills"] else ():
         for p in ("p50", "p99"):
             kills["%s_latency_added_ms_%s" % (d, p)] = round(
                 kills["%s_latency_ms_%s" % (d, p)] - by[d]["latency_ms_p50"], 3)
@@ -229,6 +229,8 @@ async def kill_phase(alice, a_in, peer, kills):
     the successor (log timestamps, ms)."""
     to_ready, x2s, s2x = [], [], []
     tag = uuid.uuid4().hex[:6]
+    if not kills:
+        return {"kills": 0}
     for k in range(kills):
         st = {w["name"]: w for w in ENV.status()}
         old = st["xmpp-front"]["pid"]
