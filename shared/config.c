@@ -455,6 +455,58 @@ static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+static const char *p_presphones(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(presence.phones));
+	yaml_node_item_t *it;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return "expected a list of {sip, jid, resource[, password]}";
+	cnt = (size_t)(n->data.sequence.items.top -
+		       n->data.sequence.items.start);
+	c->presence.phones = calloc(cnt ? cnt : 1, sizeof(*c->presence.phones));
+	if (!c->presence.phones)
+		return "out of memory";
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *m = yaml_document_get_node(d, *it), *v;
+		struct cfg_presphone *p =
+			&c->presence.phones[c->presence.nphones];
+		size_t want = 3;
+		const char *e;
+
+		if (m->type != YAML_MAPPING_NODE)
+			return "each entry must be {sip, jid, resource"
+			       "[, password]}";
+		c->presence.nphones++;
+		if (!(v = map_get(d, m, "sip")) ||
+		    (e = p_nonempty(d, v, &p->sip)))
+			return "each entry needs sip: \"sip:user@host\"";
+		if (strncmp(p->sip, "sip:", 4) || !strchr(p->sip, '@'))
+			return "sip must be a SIP URI sip:user@host";
+		if (!(v = map_get(d, m, "jid")) ||
+		    (e = p_nonempty(d, v, &p->jid)))
+			return "each entry needs jid: user@domain";
+		if (!strchr(p->jid, '@') || strchr(p->jid, '/'))
+			return "jid must be a bare JID user@domain";
+		if (!(v = map_get(d, m, "resource")) ||
+		    (e = p_nonempty(d, v, &p->resource)))
+			return "each entry needs resource: NAME";
+		if ((v = map_get(d, m, "password"))) {
+			if ((e = p_nonempty(d, v, &p->password)))
+				return "password must be a non-empty string";
+			want++;
+		}
+		if ((size_t)(m->data.mapping.pairs.top -
+			     m->data.mapping.pairs.start) != want)
+			return "each entry must be {sip, jid, resource"
+			       "[, password]}";
+	}
+	return NULL;
+}
+
+
 static const struct key keys[] = {
 	{"xmpp.component", p_nonempty, OFF(xmpp.component), 1},
 	{"xmpp.host", p_nonempty, OFF(xmpp.host), 0},
@@ -491,6 +543,15 @@ static const struct key keys[] = {
 	 0},
 	{"supervisor.shutdown_grace_ms", p_u32,
 	 OFF(supervisor.shutdown_grace_ms), 0},
+	{"presence.server", p_opt_hostport, OFF(presence.server), 0},
+	{"presence.phones", p_presphones, OFF(presence.phones), 0},
+	{"presence.keepalive_max_s", p_u32, OFF(presence.keepalive_max_s), 0},
+	{"presence.subscribe_expires_s", p_u32,
+	 OFF(presence.subscribe_expires_s), 0},
+	{"msrp.listen", p_listen, OFF(msrp.listen), 0},
+	{"msrp.session_timeout_s", p_u32, OFF(msrp.session_timeout_s), 0},
+	{"msrp.message_timeout_s", p_u32, OFF(msrp.message_timeout_s), 0},
+	{"msrp.cleanup_interval_s", p_u32, OFF(msrp.cleanup_interval_s), 0},
 	{"log.level", p_level, OFF(log.level), 0},
 	{"log.format", p_format, OFF(log.json), 0},
 	{"log.bodies", p_bool, OFF(log.bodies), 0},
@@ -518,6 +579,11 @@ static void set_defaults(struct xsgw_config *c)
 	c->supervisor.death_window_s = 60;
 	c->supervisor.ready_timeout_ms = 10000;
 	c->supervisor.shutdown_grace_ms = 5000;
+	c->presence.keepalive_max_s = 3600; /* perl-bosh max_inactivity */
+	c->presence.subscribe_expires_s = 3600;
+	c->msrp.session_timeout_s = 43200; /* OpenSIPS msrp_gateway's */
+	c->msrp.message_timeout_s = 7200;
+	c->msrp.cleanup_interval_s = 60;
 	c->log.level = 2;
 }
 
@@ -698,6 +764,13 @@ void config_free(struct xsgw_config *c)
 		free(c->sip.phones[i].phone);
 	}
 	free(c->sip.phones);
+	for (size_t i = 0; i < c->presence.nphones; i++) {
+		free(c->presence.phones[i].sip);
+		free(c->presence.phones[i].jid);
+		free(c->presence.phones[i].resource);
+		free(c->presence.phones[i].password);
+	}
+	free(c->presence.phones);
 	free(c->store.path);
 	free(c->runtime.dir);
 	free(c);

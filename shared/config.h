@@ -26,6 +26,15 @@ struct cfg_phone {
 	char *phone;
 };
 
+/** presence.phones: which SIP AOR shows as which JID (perl-bosh's CSV). */
+struct cfg_presphone {
+	char *sip;      /**< "sip:user@host" */
+	char *jid;      /**< bare JID */
+	char *resource; /**< the resource it shows as */
+	char *password; /**< NULL: none; else also publish over a client
+			   session (a secret: never logged) */
+};
+
 struct xsgw_config {
 	char *file;
 	struct {
@@ -85,6 +94,22 @@ struct xsgw_config {
 		uint32_t ready_timeout_ms;
 		uint32_t shutdown_grace_ms;
 	} supervisor;
+	/** presence both ways (SPEC §6.3): read and checked; not built yet
+	 * (issue 12), so nothing uses it */
+	struct {
+		struct cfg_hostport server; /**< port 0: sip.proxy */
+		struct cfg_presphone *phones;
+		size_t nphones;
+		uint32_t keepalive_max_s;
+		uint32_t subscribe_expires_s;
+	} presence;
+	/** MSRP relay (SPEC §4): read and checked; not built yet */
+	struct {
+		struct cfg_hostport listen; /**< port 0: none */
+		uint32_t session_timeout_s;
+		uint32_t message_timeout_s;
+		uint32_t cleanup_interval_s;
+	} msrp;
 	struct {
 		int level; /**< enum log_level */
 		int json;

@@ -625,6 +625,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup(sv.cfg->log.level, sv.cfg->log.json);
+	/* SPEC §4 keys of features this release does not have: read and
+	 * checked, and the operator told they do nothing yet */
+	if (sv.cfg->presence.server.port || sv.cfg->presence.nphones)
+		log_warn("config: presence is not built in this release: "
+			 "the presence section has no effect");
+	if (sv.cfg->msrp.listen.port)
+		log_warn("config: MSRP is not built in this release: the msrp "
+			 "section has no effect");
 
 	env = getenv("XSGW_LIBEXEC");
 	if (env) {
