@@ -359,19 +359,32 @@ static const char *p_allowed(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* The array for a list's entries, zeroed (one at least, so an empty list
+ * is not NULL). @return NULL, what if n is not a list, or out of memory */
+static const char *seq_alloc(yaml_node_t *n, size_t size, void **arrp,
+			     const char *what)
+{
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return what;
+	cnt = (size_t)(n->data.sequence.items.top -
+		       n->data.sequence.items.start);
+	*arrp = calloc(cnt ? cnt : 1, size);
+	return *arrp ? NULL : "out of memory";
+}
+
+
 static const char *p_trusted(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.trusted));
 	yaml_node_item_t *it;
-	size_t cnt;
+	const char *e;
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return "expected a list of address/prefix";
-	cnt = (size_t)(n->data.sequence.items.top -
-		       n->data.sequence.items.start);
-	c->sip.trusted = calloc(cnt ? cnt : 1, sizeof(struct cfg_net));
-	if (!c->sip.trusted)
-		return "out of memory";
+	e = seq_alloc(n, sizeof(struct cfg_net), (void **)&c->sip.trusted,
+		      "expected a list of address/prefix");
+	if (e)
+		return e;
 	c->sip.ntrusted = 0;
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
@@ -422,20 +435,16 @@ static const char *p_phones(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.phones));
 	yaml_node_item_t *it;
-	size_t cnt;
+	const char *e;
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return "expected a list of {username, phone}";
-	cnt = (size_t)(n->data.sequence.items.top -
-		       n->data.sequence.items.start);
-	c->sip.phones = calloc(cnt ? cnt : 1, sizeof(struct cfg_phone));
-	if (!c->sip.phones)
-		return "out of memory";
+	e = seq_alloc(n, sizeof(struct cfg_phone), (void **)&c->sip.phones,
+		      "expected a list of {username, phone}");
+	if (e)
+		return e;
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *m = yaml_document_get_node(d, *it), *u, *ph;
 		struct cfg_phone *p = &c->sip.phones[c->sip.nphones];
-		const char *e;
 
 		if (m->type != YAML_MAPPING_NODE ||
 		    m->data.mapping.pairs.top - m->data.mapping.pairs.start !=
@@ -459,22 +468,19 @@ static const char *p_presphones(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c = (void *)((char *)dst - OFF(presence.phones));
 	yaml_node_item_t *it;
-	size_t cnt;
+	const char *e;
 
-	if (n->type != YAML_SEQUENCE_NODE)
-		return "expected a list of {sip, jid, resource[, password]}";
-	cnt = (size_t)(n->data.sequence.items.top -
-		       n->data.sequence.items.start);
-	c->presence.phones = calloc(cnt ? cnt : 1, sizeof(*c->presence.phones));
-	if (!c->presence.phones)
-		return "out of memory";
+	e = seq_alloc(n, sizeof(struct cfg_presphone),
+		      (void **)&c->presence.phones,
+		      "expected a list of {sip, jid, resource[, password]}");
+	if (e)
+		return e;
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *m = yaml_document_get_node(d, *it), *v;
 		struct cfg_presphone *p =
 			&c->presence.phones[c->presence.nphones];
 		size_t want = 3;
-		const char *e;
 
 		if (m->type != YAML_MAPPING_NODE)
 			return "each entry must be {sip, jid, resource"

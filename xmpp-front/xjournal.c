@@ -182,21 +182,6 @@ bool xjournal_last(const struct xjournal *j, struct xj_ent *e,
 }
 
 
-size_t xjournal_entries(const struct xjournal *j, struct xj_ent *ents,
-			size_t max)
-{
-	const struct xj_map *m = j->m;
-	uint64_t head = __atomic_load_n(&m->head, __ATOMIC_ACQUIRE);
-	uint64_t n = head < XJ_RING ? head : XJ_RING;
-
-	if (n > max)
-		n = max;
-	for (uint64_t i = 0; i < n; i++)
-		ents[i] = m->ring[(head - n + i) % XJ_RING];
-	return (size_t)n;
-}
-
-
 static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

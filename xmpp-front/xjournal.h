@@ -80,13 +80,6 @@ int xjournal_begin(struct xjournal *j, uint64_t id, uint64_t start,
 bool xjournal_last(const struct xjournal *j, struct xj_ent *e,
 		   const char **xmlp);
 
-/**
- * Every stanza recorded, oldest first, for a successor to tell what was
- * written. @return the number of entries copied into ents (at most max)
- */
-size_t xjournal_entries(const struct xjournal *j, struct xj_ent *ents,
-			size_t max);
-
 /** What a successor finds (xjournal_recover). */
 struct xj_found {
 	size_t nids;        /**< ids of the stanzas written whole, sorted */

@@ -230,6 +230,16 @@ def sipp(tmp_path):
         s.stop()
 
 
+def uac_burst_args(text, count, rate, limit, timeout_s):
+    """SIPp uac_message.xml: count MESSAGEs from bob to alice@localhost
+    through the gateway, `rate` per second, at most `limit` open; each body
+    is text + " #N\\n"."""
+    return ["-s", "alice", "-key", "domain", "localhost", "-key", "from",
+            "bob", "-key", "text", text, GW_SIP, "-p", "5071", "-m",
+            str(count), "-r", str(rate), "-l", str(limit), "-timeout",
+            "%ds" % timeout_s, "-timeout_error"]
+
+
 def uas_args():
     return ["-p", str(UAS_PORT), "-timeout", "180s"]
 

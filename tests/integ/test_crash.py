@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import GW_SIP, run, uas_args, wait_for
+from conftest import run, uac_burst_args, uas_args, wait_for
 from xmpp_user import login, logout
 
 N = 200
@@ -52,10 +52,7 @@ def burst(gateway, sipp, victim, action):
         loop = asyncio.get_event_loop()
         # SIP -> XMPP: SIPp UAC, 100 MESSAGE/s, retransmits per Timer E
         uac = sipp("uac_message.xml",
-                   ["-s", "alice", "-key", "domain", "localhost", "-key",
-                    "from", "bob", "-key", "text", "s2x-" + run_id, GW_SIP,
-                    "-p", "5071", "-m", str(N), "-r", "100", "-l", "400",
-                    "-timeout", "90s", "-timeout_error"], "uac")
+                   uac_burst_args("s2x-" + run_id, N, 100, 400, 90), "uac")
         # XMPP -> SIP: N chats, paced like the SIP side; kill mid-burst
         for i in range(N):
             m = alice.make_message(mto="bob@sip.localhost",

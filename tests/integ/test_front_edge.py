@@ -9,6 +9,8 @@ import struct
 import subprocess
 import uuid
 
+import pytest
+
 from conftest import (BIN, GW_SIP, ROOT, UAS_PORT, Gateway, run, uas_args,
                       wait_for)
 from sipraw import final, reply_to, request
@@ -40,10 +42,16 @@ def udp_port_taken(port):
         s.close()
 
 
-def test_chat_too_large_for_a_frame_is_bounced_by_the_front(gateway, sipp):
+# 70 000: over a frame; 200 000 and 250 000: over the component socket's
+# receive buffer too (128 KiB at first), and the front only consumes what is
+# committed — a refused stanza is dropped as it is parsed instead, so the
+# stream never wedges (Prosody refuses c2s stanzas over 256 KiB itself)
+@pytest.mark.parametrize("size", [70000, 200000, 250000])
+def test_chat_too_large_for_a_frame_is_bounced_by_the_front(gateway, sipp,
+                                                            size):
     uas = sipp("uas_message.xml", uas_args(), "uas")
     wait_for(lambda: udp_port_taken(UAS_PORT), 10, "the SIP peer listening")
-    big = "x" * 70000
+    big = "x" * size
 
     async def go():
         u = await login("alice@localhost/big", "alicepass")
@@ -65,6 +73,9 @@ def test_chat_too_large_for_a_frame_is_bounced_by_the_front(gateway, sipp):
     assert cond == "policy-violation"
     assert text == "stanza too large for the gateway"
     assert got == ["small one"]
+    log = gateway.read_log()
+    assert log.count("xmpp: connected") == 1  # on the same stream
+    assert "xmpp: disconnected" not in log
 
 
 def test_stanza_nested_too_deep_is_refused_by_the_front(gateway):
