@@ -19,7 +19,7 @@ LIBS_SUP   := $(call pkglibs,libre yaml-0.1)
 LIBS_CTL   := $(call pkglibs,libre lmdb yaml-0.1)
 LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1 expat)
 LIBS_SIP   := $(call pkglibs,libre yaml-0.1)
-LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1)
+LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1 libcrypto)
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	   -Wno-unused-parameter -Werror
@@ -51,6 +51,7 @@ TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
 	     translator/tr_media.c translator/tr_callrec.c translator/tr_call.c \
 	     translator/tr_call_util.c translator/tr_call_xmpp.c translator/tr_call_sip.c \
 	     translator/tr_msg.c translator/tr_owner.c translator/tr_from_xmpp.c \
+	     translator/tr_reg.c translator/tr_reg_form.c translator/tr_digest.c \
 	     translator/tr_from_sip.c translator/tr_upgrade.c $(JSDP_SRCS)
 TR_MAIN   := translator/translator.c
 TR_LIB    := $(BUILD)/libtranslator.a

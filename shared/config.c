@@ -540,6 +540,7 @@ static const struct key keys[] = {
 	{"store.path", p_nonempty, OFF(store.path), 1},
 	{"store.map_size", p_size, OFF(store.map_size), 0},
 	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
+	{"sip.register_retry_ms", p_ms_pair, OFF(sip.register_retry_ms), 0},
 	{"supervisor.restart_backoff_ms", p_ms_pair,
 	 OFF(supervisor.restart_backoff_ms), 0},
 	{"supervisor.heartbeat_ms", p_u32, OFF(supervisor.heartbeat_ms), 0},
@@ -578,6 +579,8 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.candidate_wait_ms = 1000;
 	c->sip.call_idle_timeout_s = 4 * 3600;
 	c->store.map_size = 256ULL << 20;
+	c->sip.register_retry_ms[0] = 30000;
+	c->sip.register_retry_ms[1] = 1800000;
 	c->supervisor.restart_backoff_ms[0] = 50;
 	c->supervisor.restart_backoff_ms[1] = 5000;
 	c->supervisor.heartbeat_ms = 1000;

@@ -76,6 +76,9 @@ struct xsgw_config {
 		uint32_t call_idle_timeout_s;
 		/** a request the translator has not taken by then: 503 */
 		uint32_t request_wait_ms;
+		/** a failed registration is retried after the first, then
+		 * doubling up to the second (ms) */
+		uint32_t register_retry_ms[2];
 		int phone_raw_udp; /**< SDP without ICE as XEP-0177 Raw UDP
 				      (else an ICE-UDP host candidate) */
 	} sip;

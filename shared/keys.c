@@ -154,6 +154,19 @@ size_t key_msgdedup(uint8_t *k, size_t sz, const struct pl *callid,
 }
 
 
+size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind,
+		  const char *v)
+{
+	size_t n = strlen(v ? v : "");
+
+	if (1 + n > sz || 1 + n > KEY_MAX || !n)
+		return 0;
+	k[0] = (uint8_t)kind;
+	memcpy(k + 1, v, n);
+	return 1 + n;
+}
+
+
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,
 		    const char *resource)
 {

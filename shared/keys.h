@@ -27,10 +27,11 @@ enum owner_kind {
 	OWN_NONE = 0, /**< fire and forget (an IQ result, a reply) */
 	OWN_MSG = 1,  /**< a message record (msg) */
 	OWN_CALL = 2, /**< a call record (call) */
+	OWN_REG = 3,  /**< a registration record (reg) */
 	OWN_COUNT
 };
 
-/* id (be64): msg, call, outbox values */
+/* id (be64): msg, call, reg, outbox values */
 void key_id(uint8_t k[8], uint64_t id);
 uint64_t key_id_parse(const void *k);
 
@@ -49,6 +50,14 @@ int key_callkey_parse(const void *k, size_t kl, enum callkey_kind *kind,
  * already accepted: its retransmissions get the same answer) */
 size_t key_msgdedup(uint8_t *k, size_t sz, const struct pl *callid,
 		    uint32_t cseq, const struct pl *ftag);
+
+/* regkey: kind(1) value -> reg id; values are kept whole (no NUL) */
+enum regkey_kind {
+	RK_JID = 'j',     /**< the user's bare JID */
+	RK_CONTACT = 'c', /**< the Contact user part we registered */
+};
+size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind,
+		  const char *v);
 
 /* presence: bare JID NUL resource -> presrec */
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,

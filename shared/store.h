@@ -17,6 +17,8 @@
  *   outbox    front(be32) id(be64) -> outbox entry (outrec.h): work a front
  *             owes, re-sent when it reconnects until it reports it done
  *   presence  bare-JID NUL resource -> presence record (presrec.h)
+ *   reg       id -> registration record (regrec.h): a linked SIP account
+ *   regkey    kind(1) value -> id(be64): "j" bare JID, "c" Contact user
  *
  * Schema history (STORE_SCHEMA; the translator migrates, see
  * translator/tr_upgrade.c):
@@ -24,7 +26,8 @@
  *      msgrec v1; callrec v5; "o" outbox-id keys in callkey; raw presence
  *      and rx values
  *   2  76ef848: callkey parts kept whole (up to LMDB's 511-byte key)
- *   3  this layout: callkey parts over 128 bytes keyed by their digest
+ *   3  f74860f: callkey parts over 128 bytes keyed by their digest
+ *   4  this layout: reg and regkey (SIP accounts), created empty
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -36,7 +39,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define STORE_SCHEMA 3
+#define STORE_SCHEMA 4
 
 enum store_db {
 	DB_META = 0,
@@ -49,6 +52,8 @@ enum store_db {
 	DB_CALLKEY,
 	DB_OUTBOX,
 	DB_PRESENCE,
+	DB_REG,
+	DB_REGKEY,
 	DB_COUNT
 };
 

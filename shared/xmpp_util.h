@@ -24,6 +24,8 @@
 #define NS_DTLS       "urn:xmpp:jingle:apps:dtls:0"
 #define NS_DTMF       "urn:xmpp:jingle:dtmf:0"
 #define NS_JMI        "urn:xmpp:jingle-message:0"
+#define NS_REGISTER   "jabber:iq:register"
+#define NS_XDATA      "jabber:x:data"
 
 /*
  * Stanza ids the gateway gives what it sends; replies and bounces carry

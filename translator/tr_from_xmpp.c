@@ -55,6 +55,25 @@ static void refuse_full(struct translator *tr, xmpp_stanza_t *st)
 }
 
 
+/* A probe of the gateway's JID, or the approval of its subscription: the
+ * presence of the user's SIP account (SPEC 6.2). The rest: who is online,
+ * subscriptions to approve (tr_presence). */
+static void presence_in(struct translator *tr, xmpp_stanza_t *st)
+{
+	const char *type = xu_attr(st, "type");
+	char bare[512];
+
+	if ((!strcmp(type, "probe") || !strcmp(type, "subscribed")) &&
+	    !strcmp(xu_attr(st, "to"), tr->proc.cfg->xmpp.component)) {
+		xu_bare(xu_attr(st, "from"), bare, sizeof(bare));
+		if (tr_presence_served(tr->proc.cfg, bare))
+			tr_reg_presence_to(tr, bare);
+		return;
+	}
+	tr_presence_in(tr, st);
+}
+
+
 static void message_in(struct translator *tr, xmpp_stanza_t *st)
 {
 	xmpp_stanza_t *jmi = xu_child_ns(st, NS_JMI);
@@ -187,7 +206,9 @@ static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 	}
 	q = xu_first_elem(iq);
 	ns = q ? xmpp_stanza_get_ns(q) : NULL;
-	if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING))
+	if (ns && !strcmp(ns, NS_REGISTER))
+		tr_reg_iq(tr, iq, q);
+	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING))
 		tr_xmpp_iq_answer(tr, iq, NULL, NULL);
 	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_DISCO_INFO) &&
 		 !xmpp_stanza_get_attribute(q, "node"))
@@ -215,7 +236,7 @@ void tr_from_xmpp(struct translator *tr, const struct m_xmpp_in *m)
 	if (!name)
 		;
 	else if (!strcmp(name, "presence"))
-		tr_presence_in(tr, st);
+		presence_in(tr, st);
 	else if (!strcmp(name, "message"))
 		message_in(tr, st);
 	else if (!strcmp(name, "iq"))

@@ -19,6 +19,8 @@ static const struct {
 	/* a call's last stanzas and requests are staged as it is dropped:
 	 * they are owed after it; its INVITE goes with it (tr_callrec_drop) */
 	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired, NULL},
+	/* a REGISTER is owed only while its account exists */
+	[OWN_REG] = {"reg", tr_reg_outcome, tr_reg_expired, tr_reg_wants},
 };
 
 

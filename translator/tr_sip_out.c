@@ -12,6 +12,7 @@
 #include <string.h>
 #include <re.h>
 #include "log.h"
+#include "regrec.h"
 #include "translator.h"
 #include "util.h"
 
@@ -202,5 +203,77 @@ uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
 					 &m);
 	}
 	mem_deref(hdrs);
+	return out;
+}
+
+
+char *tr_sip_register_uri(const char *aor)
+{
+	struct uri u;
+	struct pl pl;
+	char *s = NULL;
+
+	pl_set_str(&pl, aor);
+	if (uri_decode(&u, &pl) || !u.host.l)
+		return NULL;
+	if (u.port)
+		(void)re_sdprintf(&s, "sip:%r:%u", &u.host, u.port);
+	else
+		(void)re_sdprintf(&s, "sip:%r", &u.host);
+	return s;
+}
+
+
+/* RFC 3261 10.2: To and From are the AOR, one Call-ID and increasing
+ * CSeqs per registrar, our Contact with the account's token as its user
+ * part (what an incoming request to the binding is found by). */
+uint64_t tr_sip_register(struct translator *tr, uint64_t id,
+			 const struct regrec *r, uint32_t expires,
+			 const char *auth)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+	struct m_sip_out_request m = {.flags = SIPF_PAGE};
+	struct mbuf *mb = mbuf_alloc(1024);
+	char *ruri = tr_sip_register_uri(r->aor), *br = tr_sip_token("z9hG4bK");
+	char *dst = NULL;
+	const bool tcp = strstr(r->proxy, "transport=tcp") ||
+			 (!*r->proxy && cfg->sip.transport == SIP_TP_TCP);
+	uint64_t out = 0;
+	int err = !mb || !ruri || !br;
+
+	if (!err && *r->display)
+		err = mbuf_printf(mb, "From: \"%s\" <%s>;tag=%s\r\n",
+				  r->display, r->aor, r->ftag);
+	else if (!err)
+		err = mbuf_printf(mb, "From: <%s>;tag=%s\r\n", r->aor, r->ftag);
+	if (!err)
+		err = mbuf_printf(mb,
+				  "Max-Forwards: 70\r\n"
+				  "To: <%s>\r\nCall-ID: %s\r\n"
+				  "CSeq: %u REGISTER\r\n"
+				  "Contact: <sip:%s@%s:%u%s>\r\n"
+				  "Expires: %u\r\n"
+				  "Supported: path\r\n" ALLOW UA "%s",
+				  r->aor, r->callid, r->cseq, r->contact,
+				  cfg->sip.local_host, cfg->sip.listen.port,
+				  tcp ? ";transport=tcp" : "", expires,
+				  auth ? auth : "");
+	if (!err && *r->proxy)
+		err = re_sdprintf(&dst, "sip:%s;lr", r->proxy);
+	if (!err) {
+		pl_set_str(&m.method, "REGISTER");
+		pl_set_str(&m.ruri, ruri);
+		pl_set_str(&m.dst, dst ? dst : "");
+		pl_set_str(&m.branch, br);
+		m.hdrs.p = (const char *)mb->buf;
+		m.hdrs.l = mb->end;
+		pl_set_str(&m.body, "");
+		out = tr_out_sip_request(tr, (struct tr_owner){OWN_REG, id},
+					 &m);
+	}
+	mem_deref(mb);
+	mem_deref(ruri);
+	mem_deref(br);
+	mem_deref(dst);
 	return out;
 }

@@ -19,6 +19,9 @@
  *             record, gets its outbox entry (the same SIP transaction)
  *   call      v5 -> v6 (callrec_decode upgrades)
  *   presence  raw {prio, seen}     -> presrec
+ *
+ * Schema 2 -> 3: long call keys re-keyed by their digest.
+ * Schema 3 -> 4: the reg and regkey databases (store_open creates them).
  */
 #include <errno.h>
 #include <string.h>
@@ -414,7 +417,7 @@ int tr_upgrade(struct translator *tr)
 
 	if (from == STORE_SCHEMA)
 		return 0;
-	if (from != 1 && from != 2) {
+	if (from < 1 || from > 3) {
 		log_error("store: no migration from schema %u", from);
 		return EPROTO;
 	}
@@ -427,7 +430,9 @@ int tr_upgrade(struct translator *tr)
 		calls(&u);
 		presence(&u);
 	}
-	callkeys(&u);
+	if (from < 3)
+		callkeys(&u);
+	/* 3 -> 4: reg and regkey, created empty by store_open */
 	list_flush(&u.kvs);
 	store_set_schema(tr_txn(tr), STORE_SCHEMA);
 	err = store_commit(tr->txn);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <re.h>
 #include "log.h"
+#include "regrec.h"
 #include "translator.h"
 #include "util.h"
 #include "xmpp_util.h"
@@ -74,6 +75,7 @@ void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
 					 NS_DTLS,
 					 NS_DTMF,
 					 NS_JMI,
+					 NS_REGISTER,
 					 NULL};
 	xmpp_stanza_t *r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
 	xmpp_stanza_t *q, *id, *f;
@@ -154,6 +156,114 @@ void tr_xmpp_subscribed(struct translator *tr, const char *from, const char *to)
 	xmpp_stanza_set_from(r, from);
 	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
 	xmpp_stanza_release(r);
+}
+
+
+void tr_xmpp_presence(struct translator *tr, const char *from,
+		      const char *to, const char *type, const char *status)
+{
+	xmpp_stanza_t *r = xmpp_presence_new(tr->xctx);
+
+	if (type && *type)
+		xmpp_stanza_set_type(r, type);
+	xmpp_stanza_set_to(r, to);
+	xmpp_stanza_set_from(r, from);
+	if (status && *status)
+		xu_text_elem(tr->xctx, r, "status", NULL, status);
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
+	xmpp_stanza_release(r);
+}
+
+
+void tr_xmpp_notice(struct translator *tr, const char *from, const char *to,
+		    const char *body)
+{
+	xmpp_stanza_t *m = message_new(tr, "chat", from, to, NULL);
+
+	xmpp_message_set_body(m, body);
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), m);
+	xmpp_stanza_release(m);
+}
+
+
+void tr_xmpp_iq_reply(struct translator *tr, const char *from, const char *to,
+		      const char *id, const char *cond, const char *text)
+{
+	xmpp_stanza_t *req = xmpp_iq_new(tr->xctx, "set", id);
+
+	xmpp_stanza_set_from(req, from);
+	xmpp_stanza_set_to(req, to);
+	tr_xmpp_iq_answer(tr, req, cond, text);
+	xmpp_stanza_release(req);
+}
+
+
+/* <field var type label><value/>?</field> of a form */
+static void form_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x, const char *var,
+		       const char *type, const char *label, const char *value,
+		       bool required)
+{
+	xmpp_stanza_t *f = xu_elem(ctx, x, "field", NULL);
+
+	xmpp_stanza_set_attribute(f, "var", var);
+	xmpp_stanza_set_attribute(f, "type", type);
+	if (label)
+		xmpp_stanza_set_attribute(f, "label", label);
+	if (required)
+		xu_elem(ctx, f, "required", NULL);
+	if (value && *value)
+		xu_text_elem(ctx, f, "value", NULL, value);
+}
+
+
+void tr_xmpp_register_form(struct translator *tr, xmpp_stanza_t *req,
+			   const struct regrec *r)
+{
+	xmpp_ctx_t *ctx = tr->xctx;
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "result", xu_attr(req, "id"));
+	xmpp_stanza_t *q, *x;
+	char exp[16];
+
+	xmpp_stanza_set_to(iq, xu_attr(req, "from"));
+	xmpp_stanza_set_from(iq, xu_attr(req, "to"));
+	q = xu_elem(ctx, iq, "query", NS_REGISTER);
+	xu_text_elem(ctx, q, "instructions", NULL,
+		     "Link your SIP account: its address (sip:user@host), "
+		     "password, and optionally the registrar or outbound "
+		     "proxy (host[:port][;transport=udp|tcp]).");
+	if (r)
+		xu_elem(ctx, q, "registered", NULL);
+	if (r)
+		xu_text_elem(ctx, q, "username", NULL, r->aor);
+	else
+		xu_elem(ctx, q, "username", NULL);
+	xu_elem(ctx, q, "password", NULL); /* never its value */
+	x = xu_elem(ctx, q, "x", NS_XDATA);
+	xmpp_stanza_set_attribute(x, "type", "form");
+	xu_text_elem(ctx, x, "title", NULL, "SIP account");
+	xu_text_elem(ctx, x, "instructions", NULL,
+		     "Your SIP address and its credentials; the gateway "
+		     "registers it for all your devices.");
+	form_field(ctx, x, "FORM_TYPE", "hidden", NULL, NS_REGISTER, false);
+	form_field(ctx, x, "username", "text-single",
+		   "SIP address (sip:user@host)", r ? r->aor : NULL, true);
+	form_field(ctx, x, "password", "text-private", "Password", NULL,
+		   false);
+	form_field(ctx, x, "ha1", "text-private",
+		   "or HA1: MD5(user:realm:password)", NULL, false);
+	form_field(ctx, x, "auth_user", "text-single",
+		   "Authentication user (default: the address's user)",
+		   r ? r->auth_user : NULL, false);
+	form_field(ctx, x, "proxy", "text-single",
+		   "Registrar / outbound proxy: host[:port][;transport=udp|tcp]",
+		   r ? r->proxy : NULL, false);
+	form_field(ctx, x, "display_name", "text-single", "Display name",
+		   r ? r->display : NULL, false);
+	snprintf(exp, sizeof(exp), "%u", r ? r->expires : 3600);
+	form_field(ctx, x, "expires", "text-single",
+		   "Registration interval (seconds)", exp, false);
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), iq);
+	xmpp_stanza_release(iq);
 }
 
 

@@ -14,11 +14,14 @@
  *      tr_call_sip.c   its actions on SIP events    } tr_call_act.h
  *      tr_call_util.c  what those actions share     }
  *      tr_msg.c        the message lifecycle
+ *      tr_reg.c        the registration state machine (SIP accounts)
  *   1  tr_callrec.c    call records: load/save, keys, history, deadline
  *      tr_presence.c   who is online, subscriptions from served domains
  *      tr_media.c      SDP <-> Jingle for calls (jsdp underneath)
  *      tr_sip_out.c    every SIP header the gateway writes
  *      tr_xmpp_out.c   every stanza the gateway writes
+ *      tr_reg_form.c   an account as XEP-0077 fields, checked
+ *      tr_digest.c     digest credentials for a challenge
  *   0  tr_out.c        the one outbox
  *      tr_core.c       the batch transaction, deadlines, records by id
  */
@@ -202,6 +205,21 @@ void tr_xmpp_msg_error(struct translator *tr, uint64_t msg, const char *from,
 /** An XEP-0184 receipt for the message id. */
 void tr_xmpp_receipt(struct translator *tr, uint64_t msg, const char *from,
 		     const char *to, const char *id);
+/** A presence (type NULL: available) with an optional <status/>. */
+void tr_xmpp_presence(struct translator *tr, const char *from,
+		      const char *to, const char *type, const char *status);
+/** A chat message from the gateway to a user (fire and forget). */
+void tr_xmpp_notice(struct translator *tr, const char *from, const char *to,
+		    const char *body);
+/** Answer an IQ kept as (its sender, its recipient, id): result (cond
+ * NULL) or error. */
+void tr_xmpp_iq_reply(struct translator *tr, const char *from, const char *to,
+		      const char *id, const char *cond, const char *text);
+/** The jabber:iq:register form (SPEC 6.2); r: the linked account, whose
+ * values it shows except the secrets, or NULL. */
+struct regrec;
+void tr_xmpp_register_form(struct translator *tr, xmpp_stanza_t *req,
+			   const struct regrec *r);
 /** Approve a presence subscription. */
 void tr_xmpp_subscribed(struct translator *tr, const char *from,
 			const char *to);
@@ -294,6 +312,38 @@ uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
 
 /** A random token: prefix + 16 hex digits (a libre string). */
 char *tr_sip_token(const char *prefix);
+
+/** A REGISTER of registration id (tr_reg.c); auth: credential headers
+ * or NULL. Identifiers and CSeq come from the record. @return the out id
+ * or 0 */
+struct regrec;
+uint64_t tr_sip_register(struct translator *tr, uint64_t id,
+			 const struct regrec *r, uint32_t expires,
+			 const char *auth);
+/** The R-URI of a REGISTER for an AOR: "sip:host[:port]" (a libre
+ * string, or NULL if the AOR is not a SIP URI). */
+char *tr_sip_register_uri(const char *aor);
+
+/* ---- tr_digest.c -------------------------------------------------- */
+
+/** Credentials (secrets: never logged). */
+struct tr_cred {
+	const char *user;     /**< digest username */
+	const char *password; /**< "" when ha1 is used */
+	const char *ha1;      /**< MD5(user:realm:password) in hex, or "" */
+};
+/**
+ * Credentials for the challenges of a 401/407 (every WWW-Authenticate and
+ * Proxy-Authenticate, the strongest algorithm we can answer per realm:
+ * SHA-256 with a password, else MD5; qop=auth when offered), written to
+ * mb as Authorization / Proxy-Authorization headers for method and uri.
+ * @param stale  set if every challenge answered said stale=true
+ * @return 0; EAUTH if none can be answered (no challenge, only unknown
+ *         algorithms, SHA-256 with only an HA1); EBADMSG if malformed
+ */
+int tr_digest_answer(struct mbuf *mb, const struct sip_msg *resp,
+		     const struct tr_cred *cred, const char *method,
+		     const char *uri, bool *stale);
 
 /* ---- tr_presence.c ------------------------------------------------ */
 
@@ -461,6 +511,39 @@ void tr_msg_outcome(struct translator *tr, uint64_t id,
 void tr_msg_expired(struct translator *tr, uint64_t id);
 /** Is message id still pending (its delivery still owed)? */
 bool tr_msg_wants(struct translator *tr, uint64_t id);
+
+/* ---- tr_reg_form.c ------------------------------------------------ */
+
+/** An account as a user submitted it (strings: libre strings). */
+struct reg_form {
+	char *aor, *password, *ha1, *auth_user, *proxy, *display;
+	uint32_t expires;
+};
+void reg_form_reset(struct reg_form *f);
+/**
+ * Read the legacy fields or the submitted XEP-0004 form of a
+ * jabber:iq:register query, and check them (SPEC 6.2).
+ * @return 0, or EINVAL with why (for a bad-request <text/>)
+ */
+int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
+		      size_t wsz);
+
+/* ---- tr_reg.c ----------------------------------------------------- */
+
+/** A jabber:iq:register IQ to the component (get, set, remove). */
+void tr_reg_iq(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q);
+/** A probe or a subscription approval from a user to the component: our
+ * presence for their account (none if no account). */
+void tr_reg_presence_to(struct translator *tr, const char *bare);
+/** Outcome of a REGISTER of registration id. */
+void tr_reg_outcome(struct translator *tr, uint64_t id,
+		    const struct tr_outcome *oc);
+/** Registration id's deadline: refresh, retry. */
+void tr_reg_expired(struct translator *tr, uint64_t id);
+/** Is the outbox entry still wanted (its registration still exists)? */
+bool tr_reg_wants(struct translator *tr, uint64_t id);
+/** xsgwctl end: un-REGISTER and forget. @return 0 or ENOENT */
+int tr_reg_end(struct translator *tr, uint64_t id);
 
 /* ---- tr_owner.c --------------------------------------------------- */
 

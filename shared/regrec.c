@@ -1,0 +1,95 @@
+/**
+ * @file regrec.c  Registration record codec (see regrec.h): one table of
+ *                 fields, read and written in its order.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <re.h>
+#include "regrec.h"
+#include "store.h"
+
+#define F(t, m)                                                                \
+	{                                                                      \
+		t, offsetof(struct regrec, m)                                  \
+	}
+
+static const struct {
+	uint8_t tag; /* enum field_tag */
+	size_t off;
+} fields[] = {
+	F(FT_U32, state),       F(FT_U64, created),   F(FT_U64, updated),
+	F(FT_U64, deadline),    F(FT_STR, jid),       F(FT_STR, aor),
+	F(FT_STR, auth_user),   F(FT_STR, password),  F(FT_STR, ha1),
+	F(FT_STR, proxy),       F(FT_STR, display),   F(FT_U32, expires),
+	F(FT_U32, granted),     F(FT_U64, reg_until), F(FT_STR, callid),
+	F(FT_STR, ftag),        F(FT_STR, contact),   F(FT_U32, cseq),
+	F(FT_U64, out),         F(FT_U32, out_expires), F(FT_U32, authed),
+	F(FT_U32, last_code),   F(FT_STR, last_reason), F(FT_U32, failures),
+	F(FT_U32, iq_kind),     F(FT_STR, iq_id),     F(FT_STR, iq_from),
+	F(FT_STR, routes),      F(FT_U32, told),      F(FT_STR, history),
+};
+
+#define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
+#define AT(r, i, type) ((type *)((char *)(r) + fields[i].off))
+
+const char *regrec_state_name[RS_STATE_MAX] = {
+	"?", "linking", "registered", "refreshing", "failed", "unlinking"};
+
+
+void regrec_reset(struct regrec *r)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (fields[i].tag == FT_STR)
+			*AT(r, i, char *) = mem_deref(*AT(r, i, char *));
+	memset(r, 0, sizeof(*r));
+}
+
+
+int regrec_encode(struct fbuf *fb, const struct regrec *r)
+{
+	rec_begin(fb, REGREC_VERSION);
+	for (size_t i = 0; i < NFIELDS; i++) {
+		switch (fields[i].tag) {
+		case FT_U32:
+			frame_put_u32(fb, *AT(r, i, const uint32_t));
+			break;
+		case FT_U64:
+			frame_put_u64(fb, *AT(r, i, const uint64_t));
+			break;
+		default:
+			frame_put_cstr(fb, *AT(r, i, char *const));
+			break;
+		}
+	}
+	return fb->err;
+}
+
+
+int regrec_decode(struct regrec *r, const void *v, size_t vl)
+{
+	struct frame fr;
+
+	memset(r, 0, sizeof(*r));
+	if (rec_open(&fr, v, vl) != REGREC_VERSION)
+		return EBADMSG;
+	for (size_t i = 0; i < NFIELDS; i++) {
+		switch (fields[i].tag) {
+		case FT_U32:
+			*AT(r, i, uint32_t) = frame_get_u32(&fr);
+			break;
+		case FT_U64:
+			*AT(r, i, uint64_t) = frame_get_u64(&fr);
+			break;
+		default:
+			*AT(r, i, char *) = frame_get_strdup(&fr);
+			break;
+		}
+	}
+	if (frame_end(&fr) || !r->state || r->state >= RS_STATE_MAX ||
+	    !r->jid || !r->aor) {
+		regrec_reset(r);
+		return EBADMSG;
+	}
+	return 0;
+}
