@@ -51,7 +51,7 @@ TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
 	     translator/tr_media.c translator/tr_callrec.c translator/tr_call.c \
 	     translator/tr_call_util.c translator/tr_call_xmpp.c translator/tr_call_sip.c \
 	     translator/tr_msg.c translator/tr_owner.c translator/tr_from_xmpp.c \
-	     translator/tr_reg.c translator/tr_reg_form.c translator/tr_digest.c \
+	     translator/tr_reg.c translator/tr_regrec.c translator/tr_reg_form.c translator/tr_digest.c \
 	     translator/tr_from_sip.c translator/tr_upgrade.c $(JSDP_SRCS)
 TR_MAIN   := translator/translator.c
 TR_LIB    := $(BUILD)/libtranslator.a

@@ -11,12 +11,17 @@
 
 #define F(t, m)                                                                \
 	{                                                                      \
-		t, offsetof(struct callrec, m)                                 \
+		t, offsetof(struct callrec, m), 5                              \
+	}
+#define F7(t, m)                                                               \
+	{                                                                      \
+		t, offsetof(struct callrec, m), 7                              \
 	}
 
 static const struct {
 	uint8_t tag; /* enum field_tag */
 	size_t off;
+	uint8_t since; /* the record version that added the field */
 } fields[] = {
 	F(FT_U32, dir),        F(FT_U32, state),     F(FT_U64, created),
 	F(FT_U64, updated),    F(FT_U64, deadline),  F(FT_STR, owner),
@@ -30,7 +35,8 @@ static const struct {
 	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U32, last_scode),
 	F(FT_STR, lsdp),       F(FT_STR, rsdp),      F(FT_U64, sdp_id),
 	F(FT_U32, sdp_ver),    F(FT_STR, history),   F(FT_U32, on_hold),
-	F(FT_U32, jmi),        F(FT_STR, pend_frag),
+	F(FT_U32, jmi),        F(FT_STR, pend_frag),  F7(FT_U64, reg),
+	F7(FT_STR, hop),       F7(FT_U32, authed),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
@@ -91,7 +97,7 @@ int callrec_decode(struct callrec *r, const void *v, size_t vl)
 	ver = rec_open(&fr, v, vl);
 	if (ver < 5 || ver > CALLREC_VERSION)
 		return EBADMSG;
-	for (size_t i = 0; i < NFIELDS; i++) {
+	for (size_t i = 0; i < NFIELDS && fields[i].since <= ver; i++) {
 		switch (fields[i].tag) {
 		case FT_U32:
 			*AT(r, i, uint32_t) = frame_get_u32(&fr);

@@ -17,7 +17,9 @@
 
 /* 6: explicit states WAITING and PROPOSED (version 5 encoded them as
  *    CALLING/RINGING plus field values; callrec_decode upgrades them) */
-#define CALLREC_VERSION 6
+/* 7: reg, hop, authed (calls through a linked SIP account); older
+ *    records read with them zero */
+#define CALLREC_VERSION 7
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -68,6 +70,11 @@ struct callrec {
 	uint32_t on_hold; /**< the SIP side has put the call on hold */
 	uint32_t jmi; /**< S2X: rung by an XEP-0353 propose to the bare JID */
 	char *pend_frag; /**< trickle candidates held until a dialog exists */
+	/* since version 7 */
+	uint64_t reg; /**< the user's linked SIP account (regrec id), or 0 */
+	char *hop;    /**< next hop of requests outside the route set (the
+			 account's proxy, "sip:...;lr"), or NULL */
+	uint32_t authed; /**< X2S: our INVITE carries credentials */
 };
 
 extern const char *callrec_state_name[CS_STATE_MAX];
@@ -77,7 +84,8 @@ void callrec_reset(struct callrec *r);
 /** Encode into fb. @return 0 or the fbuf error */
 int callrec_encode(struct fbuf *fb, const struct callrec *r);
 /**
- * Decode this version or version 5 (upgraded to this one's states).
+ * Decode this version or versions 5 and 6 (upgraded to this one's
+ * states; fields they lack are zero).
  * @return 0, or EBADMSG (r is left empty)
  */
 int callrec_decode(struct callrec *r, const void *v, size_t vl);

@@ -80,6 +80,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <re.h>
 #include "log.h"
 #include "tr_call_act.h"
@@ -326,6 +327,24 @@ static bool in_dialog_request(unsigned ev)
 }
 
 
+/* SPEC 6.2: a call to a linked account that nobody answered leaves a
+ * chat from the caller's gateway JID (who, when, why). */
+static void missed_call(struct call_ctx *c)
+{
+	const struct callrec *r = c->r;
+	char body[600], when[32];
+	time_t t = (time_t)(r->created / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(body, sizeof(body), "Missed call from %s at %s (%s)",
+		 r->ruri ? r->ruri : r->gwjid, when, c->why);
+	tr_xmpp_notice(c->tr, r->gwjid, r->owner, body);
+	tr_callrec_event(c->r, "missed call told");
+}
+
+
 int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 		  const struct call_ev *e)
 {
@@ -351,6 +370,9 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 	ru = rule_find(r.dir, r.state, rev);
 	next = ru ? ru->act(&c) : NOCHANGE;
 	if (next == GONE) {
+		if (c.id && r.reg && r.dir == CD_S2X &&
+		    (r.state == CS_RINGING || r.state == CS_PROPOSED))
+			missed_call(&c);
 		if (c.id)
 			tr_callrec_drop(tr, c.id, &r, c.why);
 		goto out;

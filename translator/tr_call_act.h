@@ -78,6 +78,9 @@ unsigned call_rung_remove(struct callrec *r, const char *who);
 bool call_rung_has(const struct callrec *r, const char *who);
 void call_frag_flush(struct call_ctx *c);
 void call_invite_send(struct call_ctx *c);
+/** Answer a 401/407 to our INVITE with the linked account's credentials.
+ * @return true if the INVITE went again */
+bool call_invite_authenticate(struct call_ctx *c);
 void call_ack_2xx(struct call_ctx *c, uint32_t cseq);
 
 /* tr_call_xmpp.c: actions on XMPP events (x_initiate creates a call) */

@@ -29,7 +29,10 @@ int call_s_invite(struct call_ctx *c)
 
 	pl_strcpy(&msg->uri.user, user, sizeof(user));
 	pl_strcpy(&msg->uri.host, host, sizeof(host));
-	if (addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
+	/* to a linked account's binding (SPEC 6.2), or addressed (§5) */
+	r->reg = tr_account_jid_of_contact(c->tr, &msg->uri.user, owner,
+					   sizeof(owner));
+	if (!r->reg && addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
 		call_reply(c, 404, "Not Found", false, NULL);
 		return NOCHANGE;
 	}
@@ -412,6 +415,8 @@ int call_r_failure(struct call_ctx *c)
 	unsigned scode = c->e->scode;
 	const char *phrase = c->e->reason;
 
+	if ((scode == 401 || scode == 407) && call_invite_authenticate(c))
+		return (int)c->r->state; /* still calling: save */
 	if (scode == 486 || scode == 603)
 		call_terminate(c, "decline");
 	else if (scode == 600)

@@ -82,7 +82,7 @@ uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
 		      const struct tr_sip_why *why, const char *body)
 {
 	return tr_sip_request(c->tr, c->id, c->r, method, cseq, branch, ctype,
-			      why, body);
+			      why, NULL, body);
 }
 
 
@@ -261,6 +261,45 @@ void call_invite_send(struct call_ctx *c)
 				  "application/sdp", NULL, r->lsdp);
 	tr_callrec_deadline(c->tr, c->id, r,
 			    wall_ms() + call_cfg_of(c)->sip.ring_timeout_ms);
+}
+
+
+/* RFC 3261 22.2: our INVITE again, with the account's credentials for
+ * its 401/407: next CSeq, new branch, same Call-ID and tags. Once: a
+ * second challenge (not stale) is the credentials refused. */
+bool call_invite_authenticate(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	struct mbuf *mb = NULL;
+	struct regrec a;
+	char *auth = NULL, *br = NULL;
+	bool stale = false, sent = false;
+
+	if (!r->reg || tr_regrec_load(c->tr, r->reg, &a))
+		return false;
+	mb = mbuf_alloc(512);
+	if (mb && c->e->msg &&
+	    !tr_account_credentials(&a, mb, c->e->msg, "INVITE", r->inv_ruri,
+				    &stale) &&
+	    (!r->authed || stale) &&
+	    !re_sdprintf(&auth, "%b", mb->buf, mb->end) &&
+	    (br = tr_sip_token("z9hG4bK"))) {
+		mem_deref(r->inv_branch);
+		r->inv_branch = br;
+		r->inv_cseq = ++r->lcseq;
+		r->authed = 1;
+		r->inv_out = tr_sip_request(c->tr, c->id, r, "INVITE",
+					    r->inv_cseq, r->inv_branch,
+					    "application/sdp", NULL, auth,
+					    r->lsdp);
+		tr_callrec_event(r, "INVITE again with credentials (CSeq %u)",
+				 r->inv_cseq);
+		sent = true;
+	}
+	regrec_reset(&a);
+	mem_deref(mb);
+	mem_deref(auth);
+	return sent;
 }
 
 

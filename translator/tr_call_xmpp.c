@@ -62,8 +62,9 @@ int call_x_initiate(struct call_ctx *c)
 	const struct call_ev *e = c->e;
 	struct callrec *r = c->r;
 	const char *sid = xu_attr(e->j, "sid");
-	char target[600], me[600], eb[160], gw[512], owner[512];
+	char target[600], me[600], eb[160], gw[512], owner[512], name[300] = "";
 	char *sdp = NULL;
+	struct regrec acc;
 	int err = 0;
 
 	xu_bare(e->from, owner, sizeof(owner));
@@ -82,6 +83,19 @@ int call_x_initiate(struct call_ctx *c)
 		call_iq_err(c, "jid-malformed", NULL);
 		return NOCHANGE;
 	}
+	if (!tr_account_of_jid(c->tr, owner, &acc, &r->reg)) {
+		/* SPEC 6.2: From the account's AOR, through its proxy; a
+		 * number or user without a domain is in the account's */
+		char t[600];
+		if (!strstr(gw, "\\40") &&
+		    !tr_account_target(&acc, target, t, sizeof(t)))
+			snprintf(target, sizeof(target), "%s", t);
+		snprintf(me, sizeof(me), "%s", acc.aor);
+		if (*acc.display)
+			snprintf(name, sizeof(name), "\"%s\" ", acc.display);
+		r->hop = tr_account_next_hop(&acc);
+		regrec_reset(&acc);
+	}
 	r->dir = CD_X2S;
 	r->created = wall_ms();
 	if (tr_media_sdp_of_jingle(c->tr, r, e->j, true, NULL, NULL, &sdp, eb,
@@ -89,7 +103,7 @@ int call_x_initiate(struct call_ctx *c)
 		call_iq_err(c, "bad-request", eb);
 		return NOCHANGE;
 	}
-	err |= re_sdprintf(&r->luri, "<%s>", me);
+	err |= re_sdprintf(&r->luri, "%s<%s>", name, me);
 	err |= re_sdprintf(&r->ruri, "<%s>", target);
 	err |= tr_callrec_set(&r->owner, owner);
 	err |= tr_callrec_set(&r->ufull, e->from);

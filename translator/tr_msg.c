@@ -10,6 +10,9 @@
  *   -------  --------------------------  ---------------------------------
  *   (new)    accepted                    outbox entry          -> PENDING
  *   PENDING  ME_DELIVERED (2xx, written) receipt if asked      -> DONE
+ *   PENDING  ME_CHALLENGED (401/407 to   the MESSAGE again with the
+ *            a chat through a linked     account's credentials
+ *            account, the first)         (next CSeq)                 -
  *   PENDING  ME_FAILED (SIP >= 300,      an error back to the
  *            timeout, no route)          sender                -> DONE
  *   any      ME_BOUNCED (XMPP error for  a SIP MESSAGE telling
@@ -41,9 +44,16 @@ enum {
 	RETAIN_MS = 5 * 60 * 1000,   /* > SIP Timer F, covers retransmissions */
 	PENDING_MS = 10 * 60 * 1000, /* undelivered by then: back to sender */
 	MF_RECEIPT = 1,              /* XEP-0184 receipt requested */
+	MF_AUTHED = 2,               /* sent again with credentials */
 };
 
-enum msg_event { ME_DELIVERED, ME_FAILED, ME_BOUNCED, ME_EXPIRED };
+enum msg_event {
+	ME_DELIVERED,
+	ME_FAILED,
+	ME_BOUNCED,
+	ME_EXPIRED,
+	ME_CHALLENGED
+};
 
 /* The largest body carried either way: with the addresses and the rest of
  * the stanza or request it still fits one frame (FRAME_MAX), and so does
@@ -103,18 +113,99 @@ static char *dup_or_null(const char *s)
 }
 
 
+/* The linked account a chat to SIP goes through (its sender's), or
+ * NULL. @return 0 and a (r filled), or ENOENT */
+static int msg_account(struct translator *tr, const struct msgrec *r,
+		       struct regrec *a)
+{
+	char bare[512];
+
+	if (r->kind != MK_CHAT_X2S || !r->xfrom)
+		return ENOENT;
+	xu_bare(r->xfrom, bare, sizeof(bare));
+	return tr_account_of_jid(tr, bare, a, NULL);
+}
+
+
+/* The next hop of a chat through an account (a libre string), or NULL. */
+static char *account_hop(struct translator *tr, const struct msgrec *r)
+{
+	struct regrec a;
+	char *hop;
+
+	if (msg_account(tr, r, &a))
+		return NULL;
+	hop = tr_account_next_hop(&a);
+	regrec_reset(&a);
+	return hop;
+}
+
+
+/* RFC 3261 22.2: the MESSAGE again, with the sender's account's
+ * credentials for its 401/407: same Call-ID and From tag, next CSeq. */
+static int challenged(struct translator *tr, uint64_t id, struct msgrec *r,
+		      const struct sip_msg *resp)
+{
+	struct tr_sip_page pg = {0};
+	struct mbuf *mb = NULL;
+	char *ftag = NULL, *branch = NULL, *auth = NULL, *hop = NULL;
+	struct regrec a;
+	bool stale = false;
+	int err;
+
+	if (r->flags & MF_AUTHED || msg_account(tr, r, &a))
+		return EAUTH;
+	mb = mbuf_alloc(512);
+	err = mb ? tr_account_credentials(&a, mb, resp, "MESSAGE", r->ruri,
+					  &stale)
+		 : ENOMEM;
+	if (!err)
+		err = re_sdprintf(&auth, "%b", mb->buf, mb->end) |
+		      pl_strdup(&ftag, &resp->from.tag);
+	branch = tr_sip_token("z9hG4bK");
+	hop = tr_account_next_hop(&a);
+	if (!err && branch) {
+		pg.ruri = r->ruri;
+		pg.from = r->sfrom;
+		pg.to = r->sto;
+		pg.callid = r->callid;
+		pg.ftag = ftag;
+		pg.branch = branch;
+		pg.cseq = resp->cseq.num + 1;
+		pg.ctype = r->ctype;
+		pg.body = r->body;
+		pg.dst = hop;
+		pg.auth = auth;
+		if (!tr_sip_message(tr, id, &pg))
+			err = ENOMEM;
+		r->flags |= MF_AUTHED;
+		log_info("msg %llu: MESSAGE again with credentials",
+			 (unsigned long long)id);
+	}
+	regrec_reset(&a);
+	mem_deref(mb);
+	mem_deref(ftag);
+	mem_deref(branch);
+	mem_deref(auth);
+	mem_deref(hop);
+	return err ? err : (branch ? 0 : ENOMEM);
+}
+
+
 /* The outbox entry that delivers a new message. A SIP MESSAGE gets fresh
  * identifiers here, stored in the entry: a re-send after any restart is a
  * retransmission of the same request. */
 static int msg_emit(struct translator *tr, uint64_t id, const struct msgrec *r)
 {
 	struct tr_sip_page pg = {0};
-	char *ftag, *branch;
+	char *ftag, *branch, *hop;
 	int err = 0;
 
 	switch (r->kind) {
 	case MK_CHAT_X2S:
 	case MK_SNOTICE:
+		hop = account_hop(tr, r);
+		pg.dst = hop;
 		ftag = tr_sip_token("");
 		branch = tr_sip_token("z9hG4bK");
 		pg.ruri = r->ruri;
@@ -130,6 +221,7 @@ static int msg_emit(struct translator *tr, uint64_t id, const struct msgrec *r)
 			err = ENOMEM;
 		mem_deref(ftag);
 		mem_deref(branch);
+		mem_deref(hop);
 		break;
 	case MK_CHAT_S2X:
 		tr_xmpp_chat(tr, id, r->xfrom, r->xto, r->xid, r->body);
@@ -206,6 +298,7 @@ struct msg_ev {
 	const char *cond, *text; /* ME_BOUNCED */
 	const char *from;        /* ME_BOUNCED: who sent the error */
 	const char *id;          /* ME_BOUNCED: the stanza id it names */
+	const struct sip_msg *resp; /* ME_CHALLENGED: the 401/407 */
 };
 
 
@@ -360,6 +453,12 @@ static void msg_apply(struct translator *tr, uint64_t id, enum msg_event ev,
 			goto out; /* a late duplicate */
 		delivered(tr, id, &r, e);
 		break;
+	case ME_CHALLENGED:
+		if (r.state != MS_PENDING)
+			goto out;
+		if (challenged(tr, id, &r, e->resp))
+			failed(tr, id, &r, e);
+		break;
 	case ME_FAILED:
 		if (r.state != MS_PENDING)
 			goto out;
@@ -406,13 +505,16 @@ void tr_msg_outcome(struct translator *tr, uint64_t id,
 	struct msg_ev e = {.scode = oc->scode,
 			   .reason = oc->reason,
 			   .cond = "internal-server-error",
-			   .text = oc->reason};
+			   .text = oc->reason,
+			   .resp = oc->msg};
 
 	if (oc->response && oc->scode < 200)
 		return; /* page mode reports finals only */
 	msg_apply(tr, id,
 		  oc->scode >= 200 && oc->scode < 300 ? ME_DELIVERED
-						      : ME_FAILED,
+		  : oc->msg && (oc->scode == 401 || oc->scode == 407)
+			  ? ME_CHALLENGED
+			  : ME_FAILED,
 		  &e);
 }
 
@@ -503,6 +605,7 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	const char *from = xu_attr(st, "from"), *to = xu_attr(st, "to");
 	const char *id = xu_attr(st, "id"), *type = xu_attr(st, "type");
 	char bare[1024], node[1024], uri[1200], furi[1200];
+	struct regrec acc;
 	struct msgrec r = {0};
 	char *body = NULL;
 	const char *at;
@@ -548,6 +651,16 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	memcpy(node, to, (size_t)(at - to));
 	node[at - to] = 0;
 	err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
+	if (!err && !tr_account_of_jid(tr, bare, &acc, NULL)) {
+		/* SPEC 6.2: From the account's AOR, a user without a domain
+		 * in the account's */
+		char t[600];
+		if (!strstr(node, "\\40") &&
+		    !tr_account_target(&acc, uri, t, sizeof(t)))
+			snprintf(uri, sizeof(uri), "%s", t);
+		snprintf(furi, sizeof(furi), "%s", acc.aor);
+		regrec_reset(&acc);
+	}
 	if (err == EPERM) {
 		reply_xmpp_error(tr, to, from, id, "forbidden",
 				 "the gateway does not send to that host",
@@ -673,7 +786,10 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	/* the recipient: Request-URI, or To when the R-URI names the
 	 * gateway itself */
 	err = uri_parts(&msg->uri, user, sizeof(user), host, sizeof(host));
-	if (!err)
+	if (!err && tr_account_jid_of_contact(tr, &msg->uri.user, jid,
+					      sizeof(jid)))
+		; /* to a linked account's binding (SPEC 6.2) */
+	else if (!err)
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
 	if (err == ENOENT &&
 	    (!strcmp(host, cfg->sip.local_host) ||

@@ -90,68 +90,6 @@ typedef int(reg_action_h)(struct reg_ctx *c);
 
 /* ---- the record ----------------------------------------------------- */
 
-static int reg_load(struct translator *tr, uint64_t id, struct regrec *r)
-{
-	const void *v;
-	size_t vl;
-
-	if (tr_rec_get(tr, DB_REG, id, &v, &vl))
-		return ENOENT;
-	if (regrec_decode(r, v, vl)) {
-		log_warn("registration %llu: undecodable record",
-			 (unsigned long long)id);
-		return EBADMSG;
-	}
-	return 0;
-}
-
-
-static void reg_save(struct translator *tr, uint64_t id, struct regrec *r)
-{
-	struct fbuf fb = {0};
-
-	r->updated = wall_ms();
-	tr_rec_put(tr, DB_REG, id, &fb, regrec_encode(&fb, r));
-}
-
-
-static uint64_t reg_key_get(struct translator *tr, enum regkey_kind kind,
-			    const char *v)
-{
-	uint8_t k[KEY_MAX];
-	const void *val;
-	size_t kl = key_regkey(k, sizeof(k), kind, v), vl;
-
-	if (!kl || store_get(tr_txn(tr), DB_REGKEY, k, kl, &val, &vl) ||
-	    vl != 8)
-		return 0;
-	return be64_get(val);
-}
-
-
-static void reg_key_put(struct translator *tr, enum regkey_kind kind,
-			const char *v, uint64_t id)
-{
-	uint8_t k[KEY_MAX], b[8];
-	size_t kl = key_regkey(k, sizeof(k), kind, v);
-
-	be64_put(b, id);
-	if (kl)
-		store_put(tr_txn(tr), DB_REGKEY, k, kl, b, sizeof(b));
-}
-
-
-static void reg_key_del(struct translator *tr, enum regkey_kind kind,
-			const char *v)
-{
-	uint8_t k[KEY_MAX];
-	size_t kl = key_regkey(k, sizeof(k), kind, v);
-
-	if (kl)
-		(void)store_del(tr_txn(tr), DB_REGKEY, k, kl);
-}
-
-
 static void reg_deadline(struct reg_ctx *c, uint64_t when)
 {
 	if (c->r->deadline)
@@ -390,7 +328,7 @@ static int act_set(struct reg_ctx *c)
 	}
 	if (!r->contact) {
 		r->contact = tr_sip_token("xa");
-		reg_key_put(c->tr, RK_CONTACT, r->contact, c->id);
+		tr_regrec_key_put(c->tr, RK_CONTACT, r->contact, c->id);
 	}
 	if (!r->callid || !r->ftag || !r->contact)
 		return ENOMEM;
@@ -426,37 +364,20 @@ static int act_remove(struct reg_ctx *c)
 static int act_challenge(struct reg_ctx *c)
 {
 	struct regrec *r = c->r;
-	struct tr_cred cred = {*r->auth_user ? r->auth_user : NULL,
-			       r->password, r->ha1};
 	struct mbuf *mb = mbuf_alloc(512);
-	char *ruri = tr_sip_register_uri(r->aor), *auth = NULL, user[128];
-	struct uri u;
-	struct pl pl;
+	char *ruri = tr_sip_register_uri(r->aor), *auth = NULL;
 	bool stale = false;
-	int err;
+	int err = !mb || !ruri ? ENOMEM : 0;
 
-	if (!mb || !ruri) {
-		err = ENOMEM;
-		goto out;
-	}
-	if (!cred.user) {
-		pl_set_str(&pl, r->aor);
-		if (uri_decode(&u, &pl) || u.user.l >= sizeof(user)) {
-			err = EINVAL;
-			goto out;
-		}
-		pl_strcpy(&u.user, user, sizeof(user));
-		cred.user = user;
-	}
-	err = tr_digest_answer(mb, c->e->oc->msg, &cred, "REGISTER", ruri,
-			       &stale);
+	if (!err)
+		err = tr_account_credentials(r, mb, c->e->oc->msg, "REGISTER",
+					     ruri, &stale);
 	if (!err && r->authed && !stale)
 		err = EAUTH; /* the credentials were refused */
 	if (!err)
 		err = re_sdprintf(&auth, "%b", mb->buf, mb->end);
 	if (!err)
 		reg_send(c, r->out_expires, auth);
-out:
 	mem_deref(mb);
 	mem_deref(ruri);
 	mem_deref(auth);
@@ -609,9 +530,9 @@ static void reg_drop(struct reg_ctx *c)
 	log_info("registration %llu (%s of %s) removed",
 		 (unsigned long long)c->id, r->aor, r->jid);
 	reg_deadline(c, 0);
-	reg_key_del(c->tr, RK_JID, r->jid);
+	tr_regrec_key_del(c->tr, RK_JID, r->jid);
 	if (r->contact)
-		reg_key_del(c->tr, RK_CONTACT, r->contact);
+		tr_regrec_key_del(c->tr, RK_CONTACT, r->contact);
 	tr_rec_del(c->tr, DB_REG, c->id);
 }
 
@@ -629,14 +550,14 @@ static int tr_reg_apply(struct translator *tr, uint64_t id, const char *jid,
 	enum reg_event rev;
 	int err;
 
-	if (id && reg_load(tr, id, &r))
+	if (id && tr_regrec_load(tr, id, &r))
 		return ENOENT;
 	if (!id) {
 		c.id = id = store_next_id(tr_txn(tr));
 		r.created = wall_ms();
 		if (set_str(&r.jid, jid) || set_str(&r.last_reason, ""))
 			goto out;
-		reg_key_put(tr, RK_JID, jid, id);
+		tr_regrec_key_put(tr, RK_JID, jid, id);
 	}
 	if (ev == RE_T_EXPIRED)
 		r.deadline = 0; /* taken from the store as it passed */
@@ -659,7 +580,7 @@ static int tr_reg_apply(struct translator *tr, uint64_t id, const char *jid,
 			reg_drop(&c);
 			goto out;
 		}
-		reg_save(tr, id, &r);
+		tr_regrec_save(tr, id, &r);
 		goto out;
 	}
 	if (err) {
@@ -669,7 +590,7 @@ static int tr_reg_apply(struct translator *tr, uint64_t id, const char *jid,
 	}
 	if (ru->next)
 		r.state = (uint32_t)ru->next;
-	reg_save(tr, id, &r);
+	tr_regrec_save(tr, id, &r);
 out:
 	regrec_reset(&r);
 	return 0;
@@ -711,7 +632,7 @@ void tr_reg_iq(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 				  "domains, at the gateway's JID");
 		return;
 	}
-	id = reg_key_get(tr, RK_JID, bare);
+	id = tr_regrec_key_get(tr, RK_JID, bare);
 	if (!strcmp(type, "get")) {
 		if (id && !tr_rec_get(tr, DB_REG, id, &v, &vl) &&
 		    !regrec_decode(&r, v, vl)) {
@@ -754,10 +675,10 @@ void tr_reg_iq(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 
 void tr_reg_presence_to(struct translator *tr, const char *bare)
 {
-	uint64_t id = reg_key_get(tr, RK_JID, bare);
+	uint64_t id = tr_regrec_key_get(tr, RK_JID, bare);
 	struct regrec r;
 
-	if (!id || reg_load(tr, id, &r))
+	if (!id || tr_regrec_load(tr, id, &r))
 		return;
 	tell_presence(tr, &r, bare);
 	regrec_reset(&r);

@@ -56,7 +56,7 @@ static void first_route(const char *routes, char *out, size_t sz)
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const struct tr_sip_why *why,
-			const char *body)
+			const char *auth, const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct m_sip_out_request m = {0};
@@ -95,6 +95,8 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 	if (invite || !strcmp(method, "BYE"))
 		err |= mbuf_write_str(mb, ALLOW);
 	err |= mbuf_write_str(mb, UA);
+	if (auth)
+		err |= mbuf_write_str(mb, auth);
 	if (body && *body)
 		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
 	if (body && *body && ctype &&
@@ -106,6 +108,11 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 	first_route(cancel ? "" : r->routes, dst, sizeof(dst));
 	if (!*dst && r->dir == CD_S2X && !cancel)
 		snprintf(dst, sizeof(dst), "%s", ruri);
+	/* through a linked account: its proxy, until the dialog has a
+	 * route set or a remote target (the CANCEL follows the INVITE) */
+	if (!*dst && r->hop && *r->hop &&
+	    (cancel || !r->target || !*r->target))
+		snprintf(dst, sizeof(dst), "%s", r->hop);
 	if (!err) {
 		pl_set_str(&m.method, method);
 		pl_set_str(&m.ruri, ruri ? ruri : "");
@@ -190,13 +197,14 @@ uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
 			  "From: <%s>;tag=%s\r\n"
 			  "To: <%s>\r\n"
 			  "Call-ID: %s\r\n"
-			  "CSeq: %u MESSAGE\r\n" UA "Content-Type: %s\r\n",
+			  "CSeq: %u MESSAGE\r\n" UA "%sContent-Type: %s\r\n",
 			  pg->from, pg->ftag, pg->to, pg->callid, pg->cseq,
-			  pg->ctype);
+			  pg->auth ? pg->auth : "", pg->ctype);
 	if (!err) {
 		pl_set_str(&m.method, "MESSAGE");
 		pl_set_str(&m.ruri, pg->ruri);
 		pl_set_str(&m.branch, pg->branch);
+		pl_set_str(&m.dst, pg->dst ? pg->dst : "");
 		pl_set_str(&m.hdrs, hdrs);
 		pl_set_str(&m.body, pg->body ? pg->body : "");
 		out = tr_out_sip_request(tr, (struct tr_owner){OWN_MSG, msg},

@@ -280,9 +280,15 @@ static void outbox(struct upgrade *u)
 static void pending_v1(struct upgrade *u, uint64_t id, const struct msgrec *r,
 		       const struct msgrec_v1_txn *t)
 {
-	struct tr_sip_page pg = {r->ruri,   r->sfrom, r->sto,
-				 r->callid, t->ftag,  t->branch,
-				 t->cseq,   r->ctype, r->body};
+	struct tr_sip_page pg = {.ruri = r->ruri,
+				 .from = r->sfrom,
+				 .to = r->sto,
+				 .callid = r->callid,
+				 .ftag = t->ftag,
+				 .branch = t->branch,
+				 .cseq = t->cseq,
+				 .ctype = r->ctype,
+				 .body = r->body};
 
 	switch (r->kind) {
 	case MK_CHAT_X2S:

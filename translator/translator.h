@@ -20,9 +20,11 @@
  *      tr_media.c      SDP <-> Jingle for calls (jsdp underneath)
  *      tr_sip_out.c    every SIP header the gateway writes
  *      tr_xmpp_out.c   every stanza the gateway writes
+ *      tr_regrec.c     registration records: load/save, keys, the
+ *                      account view for calls and messages
  *      tr_reg_form.c   an account as XEP-0077 fields, checked
- *      tr_digest.c     digest credentials for a challenge
  *   0  tr_out.c        the one outbox
+ *      tr_digest.c     digest credentials for a challenge
  *      tr_core.c       the batch transaction, deadlines, records by id
  */
 #ifndef XSGW_TRANSLATOR_H
@@ -33,6 +35,7 @@
 #include <re.h>
 #include <strophe.h>
 #include "callrec.h"
+#include "regrec.h"
 #include "chan.h"
 #include "keys.h"
 #include "msg.h"
@@ -271,14 +274,15 @@ struct tr_sip_why {
 /**
  * A request in the dialog of call id, from its record (RFC 3261
  * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one;
- * why NULL: no Reason. Every header is written here: an INFO with a
+ * why NULL: no Reason; auth: credential headers or NULL. Every header
+ * is written here: an INFO with a
  * trickle-ice-sdpfrag body gets its Info-Package (RFC 8840).
  * @return the out id, or 0
  */
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const struct tr_sip_why *why,
-			const char *body);
+			const char *auth, const char *body);
 
 /** A response to a request kept as raw bytes. */
 struct tr_sip_reply {
@@ -306,6 +310,8 @@ struct tr_sip_page {
 	const char *ruri, *from, *to, *callid, *ftag, *branch;
 	uint32_t cseq;
 	const char *ctype, *body;
+	const char *dst;  /**< next hop URI, or NULL (sip.proxy, R-URI) */
+	const char *auth; /**< credential headers, or NULL */
 };
 uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
 			const struct tr_sip_page *pg);
@@ -511,6 +517,42 @@ void tr_msg_outcome(struct translator *tr, uint64_t id,
 void tr_msg_expired(struct translator *tr, uint64_t id);
 /** Is message id still pending (its delivery still owed)? */
 bool tr_msg_wants(struct translator *tr, uint64_t id);
+
+/* ---- tr_regrec.c -------------------------------------------------- */
+
+/** @return 0, ENOENT, or EBADMSG (logged) */
+int tr_regrec_load(struct translator *tr, uint64_t id, struct regrec *r);
+void tr_regrec_save(struct translator *tr, uint64_t id, struct regrec *r);
+/** @return the registration id, or 0 */
+uint64_t tr_regrec_key_get(struct translator *tr, enum regkey_kind kind,
+			   const char *v);
+void tr_regrec_key_put(struct translator *tr, enum regkey_kind kind,
+		       const char *v, uint64_t id);
+void tr_regrec_key_del(struct translator *tr, enum regkey_kind kind,
+		       const char *v);
+/**
+ * The linked account of a user that calls and messages go through (not
+ * while it is being linked or removed).
+ * @param id  if not NULL, set to the registration id
+ * @return 0 (r filled: regrec_reset it), or ENOENT
+ */
+int tr_account_of_jid(struct translator *tr, const char *bare,
+		      struct regrec *r, uint64_t *id);
+/** The user whose binding a Request-URI user part is (our Contact).
+ * @return the registration id (jid set), or 0 */
+uint64_t tr_account_jid_of_contact(struct translator *tr,
+				   const struct pl *user, char *jid, size_t sz);
+/** The account's next hop ("sip:proxy;lr", a libre string) or NULL:
+ * sip.proxy or the Request-URI, as without an account. */
+char *tr_account_next_hop(const struct regrec *r);
+/** Credentials of the account for a 401/407 (tr_digest_answer). */
+int tr_account_credentials(const struct regrec *r, struct mbuf *mb,
+			   const struct sip_msg *resp, const char *method,
+			   const char *uri, bool *stale);
+/** A callee URI in the account's domain: uri's user and parameters at
+ * the AOR's host. @return 0, EINVAL or ENAMETOOLONG */
+int tr_account_target(const struct regrec *r, const char *uri, char *out,
+		      size_t sz);
 
 /* ---- tr_reg_form.c ------------------------------------------------ */
 

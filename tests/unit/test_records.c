@@ -1005,7 +1005,8 @@ static void test_msgrec_bad(void **state)
 	X(lsdp)                                                                \
 	X(rsdp)                                                                \
 	X(history)                                                             \
-	X(pend_frag)
+	X(pend_frag)                                                           \
+	X(hop)
 #define CALL_U32(X)                                                            \
 	X(dir)                                                                 \
 	X(state)                                                               \
@@ -1015,14 +1016,16 @@ static void test_msgrec_bad(void **state)
 	X(last_scode)                                                          \
 	X(sdp_ver)                                                             \
 	X(on_hold)                                                             \
-	X(jmi)
+	X(jmi)                                                                 \
+	X(authed)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
 	X(deadline)                                                            \
 	X(inv_out)                                                             \
 	X(inv_tx)                                                              \
-	X(sdp_id)
+	X(sdp_id)                                                              \
+	X(reg)
 
 
 /* Every field set, each to its own value. */
@@ -1080,7 +1083,7 @@ static size_t call_len(const struct callrec *r)
 }
 
 
-static void test_callrec_v6(void **state)
+static void test_callrec_v7(void **state)
 {
 	struct callrec r, d;
 	struct fbuf fb = {0};
@@ -1089,7 +1092,7 @@ static void test_callrec_v6(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 6);
+		assert_int_equal(CALLREC_VERSION, 7);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1135,11 +1138,12 @@ static void test_callrec_bad(void **state)
 	assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 	assert_memory_equal(&d, &zero, sizeof(d));
 	fb.len--;
-	/* versions: 5 and 6 are read, any other is refused */
+	/* versions: 7 is read; 5 and 6 (read elsewhere) end before the
+	 * fields of 7, which are leftover bytes to them; others refused */
 	for (int v = 0; v < 256; v++) {
 		fb.b[0] = (uint8_t)v;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len),
-				 v == 5 || v == 6 ? 0 : EBADMSG);
+				 v == CALLREC_VERSION ? 0 : EBADMSG);
 		callrec_reset(&d);
 	}
 	callrec_reset(&r);
@@ -1209,12 +1213,19 @@ static void test_callrec_v5(void **state)
 		r.jmi = v[i].jmi;
 		set_str(&r.init_xml, v[i].init_xml);
 		set_str(&r.rung, v[i].rung);
+		/* versions 5 and 6 end before version 7's fields */
+		r.reg = 0;
+		r.hop = mem_deref(r.hop);
+		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
+		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
 		/* as version 5: upgraded, every other field as it was */
 		fb.b[0] = 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
 		assert_int_equal(d.state, v[i].want);
+		assert_null(d.hop);
+		set_str(&d.hop, "");
 		call_check(&d, &r, v[i].want);
 		callrec_reset(&d);
 
@@ -1222,8 +1233,14 @@ static void test_callrec_v5(void **state)
 		fb.b[0] = 6;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
 		assert_int_equal(d.state, v[i].state);
+		assert_null(d.hop);
+		set_str(&d.hop, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
+
+		/* a version 6 record with version 7's fields: leftover */
+		fb.len += 9 + 5 + 5;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
 	fbuf_reset(&fb);
@@ -1249,7 +1266,7 @@ int main(void)
 		cmocka_unit_test(test_msgrec_v2),
 		cmocka_unit_test(test_msgrec_v1),
 		cmocka_unit_test(test_msgrec_bad),
-		cmocka_unit_test(test_callrec_v6),
+		cmocka_unit_test(test_callrec_v7),
 		cmocka_unit_test(test_callrec_bad),
 		cmocka_unit_test(test_callrec_v5),
 	};
