@@ -65,7 +65,7 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
-	      test_sip_trans test_util test_xstream
+	      test_sip_trans test_util test_xstream test_reg
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
@@ -76,6 +76,7 @@ TEST_LIBS_test_xstream := $(call pkglibs,expat)
 TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
 # the brain without its main (tests/unit/test_translator.c)
 TEST_OBJS_test_translator := $(TR_LIB)
+TEST_OBJS_test_reg := $(TR_LIB)
 # the sip-front's transaction layer without its main
 TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
 	sip-front/sf_ctrans.c sip-front/sf_report.c)

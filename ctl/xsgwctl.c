@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "msgrec.h"
 #include "presrec.h"
+#include "regrec.h"
 #include "store.h"
 #include "util.h"
 
@@ -70,8 +71,10 @@ __attribute__((noreturn)) static void usage(void)
 		"  messages [--json] [--all]  queued and in-flight messages\n"
 		"  sessions [--json]          live calls\n"
 		"  presence [--json]          XMPP resources known online\n"
-		"  end ID                     end a call on both sides\n"
-		"  show ID [--json]           one call: dialog, SDPs, history\n"
+		"  registrations [--json]     linked SIP accounts\n"
+		"  end ID                     end a call on both sides, or\n"
+		"                             unlink a SIP account\n"
+		"  show ID [--json]           one call or SIP account in full\n"
 		"  dump                 the whole store as JSON lines\n"
 		"CONFIG defaults to $XSGW_CONFIG, then /etc/xsgw/xsgw.yaml\n");
 	exit(EXIT_CONFIG);
@@ -460,18 +463,207 @@ static int cmd_sessions(void)
 }
 
 
+/* Where the account's REGISTERs go: its proxy, sip.proxy, the AOR's host
+ * (as tr_reg routes them). */
+static void reg_registrar(char *b, size_t sz, const struct regrec *r)
+{
+	const struct cfg_hostport *hp = &cfg->sip.proxy;
+	struct uri u;
+	struct pl pl;
+
+	if (r->proxy && *r->proxy) {
+		snprintf(b, sz, "%s", r->proxy);
+		return;
+	}
+	if (hp->port) {
+		snprintf(b, sz, strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u",
+			 hp->host, hp->port);
+		return;
+	}
+	pl_set_str(&pl, r->aor);
+	if (uri_decode(&u, &pl))
+		snprintf(b, sz, "?");
+	else if (u.port)
+		re_snprintf(b, sz, "%r:%u", &u.host, u.port);
+	else
+		re_snprintf(b, sz, "%r", &u.host);
+}
+
+
+/* Seconds the binding still lasts (0: not bound). */
+static uint64_t reg_expires_in(const struct regrec *r, uint64_t now)
+{
+	return r->reg_until > now ? (r->reg_until - now) / 1000 : 0;
+}
+
+
+/*
+ * A registration record without its secrets: the password and the HA1
+ * are never printed, only which of them is stored.
+ */
+static void reg_to_odict(struct odict *o, uint64_t id, const struct regrec *r,
+			 bool full)
+{
+	static const char *const iq_name[] = {"none", "set", "remove"};
+	const uint64_t now = wall_ms();
+	char registrar[300];
+	const struct {
+		const char *k;
+		const char *v;
+	} strs[] = {
+		{"auth_user", r->auth_user},  {"proxy", r->proxy},
+		{"display_name", r->display}, {"call_id", r->callid},
+		{"from_tag", r->ftag},        {"contact_user", r->contact},
+		{"iq_id", r->iq_id},          {"iq_from", r->iq_from},
+		{"service_route", r->routes}, {"history", r->history},
+	};
+
+	reg_registrar(registrar, sizeof(registrar), r);
+	odict_entry_add(o, "id", ODICT_INT, (int64_t)id);
+	odict_entry_add(o, "jid", ODICT_STRING, r->jid ? r->jid : "");
+	odict_entry_add(o, "aor", ODICT_STRING, r->aor ? r->aor : "");
+	odict_entry_add(o, "registrar", ODICT_STRING, registrar);
+	odict_entry_add(o, "state", ODICT_STRING,
+			r->state < RS_STATE_MAX ? regrec_state_name[r->state]
+						: "?");
+	odict_entry_add(o, "expires_in", ODICT_INT,
+			(int64_t)reg_expires_in(r, now));
+	odict_entry_add(o, "last_code", ODICT_INT, (int64_t)r->last_code);
+	odict_entry_add(o, "last_reason", ODICT_STRING,
+			r->last_reason ? r->last_reason : "");
+	odict_entry_add(o, "failures", ODICT_INT, (int64_t)r->failures);
+	odict_entry_add(o, "updated_ms", ODICT_INT, (int64_t)r->updated);
+	if (!full)
+		return;
+	odict_entry_add(o, "kind", ODICT_STRING, "registration");
+	odict_entry_add(o, "credentials", ODICT_STRING,
+			r->password && *r->password ? "password"
+			: r->ha1 && *r->ha1         ? "ha1"
+						    : "none");
+	odict_entry_add(o, "created_ms", ODICT_INT, (int64_t)r->created);
+	odict_entry_add(o, "deadline_ms", ODICT_INT, (int64_t)r->deadline);
+	odict_entry_add(o, "reg_until_ms", ODICT_INT, (int64_t)r->reg_until);
+	odict_entry_add(o, "expires", ODICT_INT, (int64_t)r->expires);
+	odict_entry_add(o, "granted", ODICT_INT, (int64_t)r->granted);
+	odict_entry_add(o, "cseq", ODICT_INT, (int64_t)r->cseq);
+	odict_entry_add(o, "out", ODICT_INT, (int64_t)r->out);
+	odict_entry_add(o, "out_expires", ODICT_INT, (int64_t)r->out_expires);
+	odict_entry_add(o, "authed", ODICT_INT, (int64_t)r->authed);
+	odict_entry_add(o, "iq_kind", ODICT_STRING,
+			r->iq_kind <= RIQ_REMOVE ? iq_name[r->iq_kind] : "?");
+	odict_entry_add(o, "told", ODICT_INT, (int64_t)r->told);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		odict_entry_add(o, strs[i].k, ODICT_STRING,
+				strs[i].v ? strs[i].v : "");
+}
+
+
+static bool registrations_visit(const void *k, size_t kl, const void *v,
+				size_t vl, void *arg)
+{
+	struct list_ctx *c = arg;
+	const uint64_t now = wall_ms();
+	char registrar[300], last[160], exp[24];
+	struct regrec r;
+	uint64_t id;
+
+	if (kl != 8 || regrec_decode(&r, v, vl))
+		return true;
+	id = be64_get(k);
+	if (json) {
+		struct odict *o;
+		if (!odict_alloc(&o, 32)) {
+			reg_to_odict(o, id, &r, false);
+			re_printf("%s%H", c->n ? ",\n" : "", json_encode_odict,
+				  o);
+			mem_deref(o);
+		}
+	} else {
+		reg_registrar(registrar, sizeof(registrar), &r);
+		if (r.last_code)
+			snprintf(last, sizeof(last), "%u %s", r.last_code,
+				 r.last_reason ? r.last_reason : "");
+		else
+			snprintf(last, sizeof(last), "-");
+		if (reg_expires_in(&r, now))
+			snprintf(exp, sizeof(exp), "%llu",
+				 (unsigned long long)reg_expires_in(&r, now));
+		else
+			snprintf(exp, sizeof(exp), "-");
+		printf("%-8llu %-24s %-28s %-30s %-10s %7s %5u %7llus  %s\n",
+		       (unsigned long long)id, safe(r.jid), safe(r.aor),
+		       safe(registrar), regrec_state_name[r.state], exp,
+		       r.failures,
+		       (unsigned long long)(now > r.updated
+						    ? (now - r.updated) / 1000
+						    : 0),
+		       safe(last));
+	}
+	c->n++;
+	regrec_reset(&r);
+	return true;
+}
+
+
+/* JSON: one array of objects (as tests and scripts read it). */
+static int cmd_registrations(void)
+{
+	struct list_ctx c = {NULL, true, 0, false};
+	struct store *s;
+	struct store_txn *t;
+	int err;
+
+	if ((err = open_read(&s, &t)))
+		return err;
+	if (json)
+		fputs("[", stdout);
+	else
+		printf("%-8s %-24s %-28s %-30s %-10s %7s %5s %8s  %s\n", "ID",
+		       "JID", "AOR", "REGISTRAR", "STATE", "EXPIRES", "FAILS",
+		       "UPDATED", "LAST ANSWER");
+	fflush(stdout);
+	store_scan(t, DB_REG, NULL, 0, registrations_visit, &c);
+	store_abort(t);
+	store_close(s);
+	if (json)
+		re_printf("]\n");
+	return 0;
+}
+
+
+/* One record in full: JSON, or one "key value" line per field. */
+static void print_record(const struct odict *o)
+{
+	if (json) {
+		re_printf("%H\n", json_encode_odict, o);
+		return;
+	}
+	for (struct le *le = list_head(&o->lst); le; le = le->next) {
+		const struct odict_entry *e = le->data;
+		if (e->type == ODICT_INT)
+			printf("%-14s %lld\n", e->key, (long long)e->u.integer);
+		else if (strchr(e->u.str, '\n')) {
+			printf("%s:\n", safe(e->key));
+			put_lines(e->u.str);
+		} else
+			printf("%-14s %s\n", safe(e->key), safe(e->u.str));
+	}
+}
+
+
 static int cmd_show(const char *arg)
 {
 	struct store *s;
 	struct store_txn *t;
 	struct callrec r;
+	struct regrec rr;
 	struct odict *o;
 	uint8_t k[8];
 	const void *v;
 	size_t vl;
 	char *end;
 	unsigned long long id = strtoull(arg, &end, 10);
-	int err;
+	int err, rerr = ENOENT;
 
 	if (*end || !*arg) {
 		fprintf(stderr, "xsgwctl: show: '%s' is not a session id\n",
@@ -484,35 +676,36 @@ static int cmd_show(const char *arg)
 	err = store_get(t, DB_CALL, k, 8, &v, &vl);
 	if (!err)
 		err = callrec_decode(&r, v, vl);
+	if (err) { /* ids are never reused: a call's or an account's */
+		rerr = store_get(t, DB_REG, k, 8, &v, &vl);
+		if (!rerr)
+			rerr = regrec_decode(&rr, v, vl);
+	}
 	store_abort(t);
 	store_close(s);
-	if (err) {
-		fprintf(stderr, "xsgwctl: show: no session %llu\n", id);
+	if (err && rerr) {
+		fprintf(stderr,
+			"xsgwctl: show: no session or registration "
+			"%llu\n",
+			id);
 		return 1;
 	}
 	if (odict_alloc(&o, 32)) {
-		callrec_reset(&r);
+		if (err)
+			regrec_reset(&rr);
+		else
+			callrec_reset(&r);
 		return 1;
 	}
-	call_to_odict(o, id, &r, true);
-	if (json) {
-		re_printf("%H\n", json_encode_odict, o);
+	if (err) {
+		reg_to_odict(o, id, &rr, true);
+		regrec_reset(&rr);
 	} else {
-		for (struct le *le = list_head(&o->lst); le; le = le->next) {
-			const struct odict_entry *e = le->data;
-			if (e->type == ODICT_INT)
-				printf("%-14s %lld\n", e->key,
-				       (long long)e->u.integer);
-			else if (strchr(e->u.str, '\n')) {
-				printf("%s:\n", safe(e->key));
-				put_lines(e->u.str);
-			} else
-				printf("%-14s %s\n", safe(e->key),
-				       safe(e->u.str));
-		}
+		call_to_odict(o, id, &r, true);
+		callrec_reset(&r);
 	}
+	print_record(o);
 	mem_deref(o);
-	callrec_reset(&r);
 	return 0;
 }
 
@@ -558,7 +751,8 @@ static int cmd_presence(void)
 }
 
 
-static bool call_exists(uint64_t id)
+/* A call or a registration (ids are never reused). */
+static bool rec_exists(uint64_t id)
 {
 	struct store *s;
 	struct store_txn *t;
@@ -570,7 +764,8 @@ static bool call_exists(uint64_t id)
 	if (open_read(&s, &t))
 		return false;
 	be64_put(k, id);
-	found = !store_get(t, DB_CALL, k, 8, &v, &vl);
+	found = !store_get(t, DB_CALL, k, 8, &v, &vl) ||
+		!store_get(t, DB_REG, k, 8, &v, &vl);
 	store_abort(t);
 	store_close(s);
 	return found;
@@ -578,7 +773,8 @@ static bool call_exists(uint64_t id)
 
 
 /* Ask the translator (through the supervisor) to end a call on both sides,
- * then watch the store until it is gone. */
+ * or to un-REGISTER and forget a SIP account, then watch the store until
+ * the record is gone. */
 static int cmd_end(const char *arg)
 {
 	struct status_ctx c = {0};
@@ -592,8 +788,9 @@ static int cmd_end(const char *arg)
 			arg);
 		return 2;
 	}
-	if (!call_exists(id)) {
-		fprintf(stderr, "xsgwctl: end: no session %llu\n", id);
+	if (!rec_exists(id)) {
+		fprintf(stderr,
+			"xsgwctl: end: no session or registration %llu\n", id);
 		return 1;
 	}
 	err = msg_enc_id(&fb, MSG_CTL_CALL_END, &(struct m_id){id});
@@ -609,9 +806,9 @@ static int cmd_end(const char *arg)
 		fprintf(stderr, "xsgwctl: end: %s\n", safe(c.text));
 		return 1;
 	}
-	for (int i = 0; i < 100 && call_exists(id); i++)
+	for (int i = 0; i < 100 && rec_exists(id); i++)
 		usleep(50000); /* a CLI may wait; the daemons never do */
-	if (call_exists(id)) {
+	if (rec_exists(id)) {
 		printf("%llu: ending (the far side has not answered yet)\n",
 		       id);
 		return 0;
@@ -751,12 +948,28 @@ static bool dump_visit(const void *k, size_t kl, const void *v, size_t vl,
 			}
 			msgrec_reset(&r);
 		}
+	} else if (c->db == DB_REG && kl == 8) {
+		/* never the raw value: it holds the password and the HA1 */
+		struct regrec r;
+		if (!regrec_decode(&r, v, vl)) {
+			struct odict *m;
+			if (!odict_alloc(&m, 32)) {
+				reg_to_odict(m, be64_get(k), &r, true);
+				odict_entry_add(o, "value", ODICT_OBJECT, m);
+				mem_deref(m);
+			}
+			regrec_reset(&r);
+		} else {
+			odict_entry_add(o, "value_bytes", ODICT_INT,
+					(int64_t)vl);
+		}
 	} else if (vl == 8) {
 		odict_entry_add(o, "value", ODICT_INT, (int64_t)be64_get(v));
 	} else {
 		odict_entry_add(o, "value_bytes", ODICT_INT, (int64_t)vl);
 	}
-	if (c->db == DB_MSGKEY || c->db == DB_STATS || c->db == DB_META) {
+	if (c->db == DB_MSGKEY || c->db == DB_STATS || c->db == DB_META ||
+	    c->db == DB_REGKEY) {
 		char *ks = mem_alloc(kl + 1, NULL);
 		if (ks) {
 			memcpy(ks, k, kl);
@@ -827,6 +1040,8 @@ int main(int argc, char **argv)
 		rc = cmd_sessions();
 	else if (!strcmp(cmd, "presence"))
 		rc = cmd_presence();
+	else if (!strcmp(cmd, "registrations"))
+		rc = cmd_registrations();
 	else if (!strcmp(cmd, "end") && i < argc)
 		rc = cmd_end(argv[i]);
 	else if (!strcmp(cmd, "show") && i < argc)

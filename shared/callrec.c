@@ -35,7 +35,7 @@ static const struct {
 	F(FT_STR, inv_src),    F(FT_STR, inv_raw),   F(FT_U32, last_scode),
 	F(FT_STR, lsdp),       F(FT_STR, rsdp),      F(FT_U64, sdp_id),
 	F(FT_U32, sdp_ver),    F(FT_STR, history),   F(FT_U32, on_hold),
-	F(FT_U32, jmi),        F(FT_STR, pend_frag),  F7(FT_U64, reg),
+	F(FT_U32, jmi),        F(FT_STR, pend_frag), F7(FT_U64, reg),
 	F7(FT_STR, hop),       F7(FT_U32, authed),
 };
 

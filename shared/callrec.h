@@ -71,9 +71,9 @@ struct callrec {
 	uint32_t jmi; /**< S2X: rung by an XEP-0353 propose to the bare JID */
 	char *pend_frag; /**< trickle candidates held until a dialog exists */
 	/* since version 7 */
-	uint64_t reg; /**< the user's linked SIP account (regrec id), or 0 */
-	char *hop;    /**< next hop of requests outside the route set (the
-			 account's proxy, "sip:...;lr"), or NULL */
+	uint64_t reg;    /**< the user's linked SIP account (regrec id), or 0 */
+	char *hop;       /**< next hop of requests outside the route set (the
+			    account's proxy, "sip:...;lr"), or NULL */
 	uint32_t authed; /**< X2S: our INVITE carries credentials */
 };
 

@@ -154,8 +154,7 @@ size_t key_msgdedup(uint8_t *k, size_t sz, const struct pl *callid,
 }
 
 
-size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind,
-		  const char *v)
+size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v)
 {
 	size_t n = strlen(v ? v : "");
 

@@ -56,8 +56,7 @@ enum regkey_kind {
 	RK_JID = 'j',     /**< the user's bare JID */
 	RK_CONTACT = 'c', /**< the Contact user part we registered */
 };
-size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind,
-		  const char *v);
+size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v);
 
 /* presence: bare JID NUL resource -> presrec */
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,

@@ -18,16 +18,16 @@ static const struct {
 	uint8_t tag; /* enum field_tag */
 	size_t off;
 } fields[] = {
-	F(FT_U32, state),       F(FT_U64, created),   F(FT_U64, updated),
-	F(FT_U64, deadline),    F(FT_STR, jid),       F(FT_STR, aor),
-	F(FT_STR, auth_user),   F(FT_STR, password),  F(FT_STR, ha1),
-	F(FT_STR, proxy),       F(FT_STR, display),   F(FT_U32, expires),
-	F(FT_U32, granted),     F(FT_U64, reg_until), F(FT_STR, callid),
-	F(FT_STR, ftag),        F(FT_STR, contact),   F(FT_U32, cseq),
-	F(FT_U64, out),         F(FT_U32, out_expires), F(FT_U32, authed),
-	F(FT_U32, last_code),   F(FT_STR, last_reason), F(FT_U32, failures),
-	F(FT_U32, iq_kind),     F(FT_STR, iq_id),     F(FT_STR, iq_from),
-	F(FT_STR, routes),      F(FT_U32, told),      F(FT_STR, history),
+	F(FT_U32, state),     F(FT_U64, created),     F(FT_U64, updated),
+	F(FT_U64, deadline),  F(FT_STR, jid),         F(FT_STR, aor),
+	F(FT_STR, auth_user), F(FT_STR, password),    F(FT_STR, ha1),
+	F(FT_STR, proxy),     F(FT_STR, display),     F(FT_U32, expires),
+	F(FT_U32, granted),   F(FT_U64, reg_until),   F(FT_STR, callid),
+	F(FT_STR, ftag),      F(FT_STR, contact),     F(FT_U32, cseq),
+	F(FT_U64, out),       F(FT_U32, out_expires), F(FT_U32, authed),
+	F(FT_U32, last_code), F(FT_STR, last_reason), F(FT_U32, failures),
+	F(FT_U32, iq_kind),   F(FT_STR, iq_id),       F(FT_STR, iq_from),
+	F(FT_STR, routes),    F(FT_U32, told),        F(FT_STR, history),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

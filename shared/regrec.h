@@ -10,8 +10,8 @@
  * tag and CSeq (RFC 3261 10.2.4: one Call-ID per registrar), the Contact
  * token, the request in flight, the IQ still owed to the user.
  *
- * The credentials (password, ha1) are secrets: only the translator reads
- * them; xsgwctl and every log print the record through regrec_public.
+ * The credentials (password, ha1) are secrets: only the translator uses
+ * them (as digests); xsgwctl and the logs never print them.
  */
 #ifndef XSGW_REGREC_H
 #define XSGW_REGREC_H
@@ -39,15 +39,15 @@ enum reg_iq { RIQ_NONE = 0, RIQ_SET = 1, RIQ_REMOVE = 2 };
 struct regrec {
 	uint32_t state;
 	uint64_t created, updated, deadline;
-	char *jid;       /**< the user's bare JID */
-	char *aor;       /**< address of record, "sip:user@host" */
-	char *auth_user; /**< digest username ("" = the AOR's user) */
-	char *password;  /**< secret ("" if ha1 is used) */
-	char *ha1;       /**< secret: MD5(user:realm:password) hex, or "" */
-	char *proxy;     /**< "host[:port][;transport=udp|tcp]" or "" */
-	char *display;   /**< display name or "" */
-	uint32_t expires;  /**< requested, s */
-	uint32_t granted;  /**< granted by the registrar, s (0: never) */
+	char *jid;          /**< the user's bare JID */
+	char *aor;          /**< address of record, "sip:user@host" */
+	char *auth_user;    /**< digest username ("" = the AOR's user) */
+	char *password;     /**< secret ("" if ha1 is used) */
+	char *ha1;          /**< secret: MD5(user:realm:password) hex, or "" */
+	char *proxy;        /**< "host[:port][;transport=udp|tcp]" or "" */
+	char *display;      /**< display name or "" */
+	uint32_t expires;   /**< requested, s */
+	uint32_t granted;   /**< granted by the registrar, s (0: never) */
 	uint64_t reg_until; /**< the binding lasts until (wall ms; 0: none) */
 	char *callid, *ftag;
 	char *contact; /**< Contact user part: incoming requests' key */
@@ -57,13 +57,13 @@ struct regrec {
 	uint32_t authed;      /**< it carried credentials */
 	uint32_t last_code;   /**< last final answer (0: none yet) */
 	char *last_reason;
-	uint32_t failures; /**< consecutive failed attempts */
-	uint32_t iq_kind;  /**< enum reg_iq */
+	uint32_t failures;     /**< consecutive failed attempts */
+	uint32_t iq_kind;      /**< enum reg_iq */
 	char *iq_id, *iq_from; /**< the IQ owed: its id and sender */
-	char *routes;   /**< Service-Route (RFC 3608), one per line */
-	uint32_t told;  /**< what the user was last told: 0 nothing, 1
-			   registered, 2 failed (chat on a change) */
-	char *history;  /**< "ms event" lines */
+	char *routes;          /**< Service-Route (RFC 3608), one per line */
+	uint32_t told;         /**< what the user was last told: 0 nothing, 1
+				  registered, 2 failed (chat on a change) */
+	char *history;         /**< "ms event" lines */
 };
 
 extern const char *regrec_state_name[RS_STATE_MAX];

@@ -32,7 +32,8 @@ int call_s_invite(struct call_ctx *c)
 	/* to a linked account's binding (SPEC 6.2), or addressed (§5) */
 	r->reg = tr_account_jid_of_contact(c->tr, &msg->uri.user, owner,
 					   sizeof(owner));
-	if (!r->reg && addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
+	if (!r->reg &&
+	    addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
 		call_reply(c, 404, "Not Found", false, NULL);
 		return NOCHANGE;
 	}

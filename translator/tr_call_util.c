@@ -288,10 +288,9 @@ bool call_invite_authenticate(struct call_ctx *c)
 		r->inv_branch = br;
 		r->inv_cseq = ++r->lcseq;
 		r->authed = 1;
-		r->inv_out = tr_sip_request(c->tr, c->id, r, "INVITE",
-					    r->inv_cseq, r->inv_branch,
-					    "application/sdp", NULL, auth,
-					    r->lsdp);
+		r->inv_out = tr_sip_request(
+			c->tr, c->id, r, "INVITE", r->inv_cseq, r->inv_branch,
+			"application/sdp", NULL, auth, r->lsdp);
 		tr_callrec_event(r, "INVITE again with credentials (CSeq %u)",
 				 r->inv_cseq);
 		sent = true;

@@ -177,8 +177,8 @@ int tr_digest_answer(struct mbuf *mb, const struct sip_msg *resp,
 		return EAUTH;
 	sip_msg_hdr_apply(resp, true, SIP_HDR_WWW_AUTHENTICATE, chall_handler,
 			  &p);
-	sip_msg_hdr_apply(resp, true, SIP_HDR_PROXY_AUTHENTICATE,
-			  chall_handler, &p);
+	sip_msg_hdr_apply(resp, true, SIP_HDR_PROXY_AUTHENTICATE, chall_handler,
+			  &p);
 	if (!p.n)
 		return p.bad ? EBADMSG : EAUTH;
 	*stale = true;

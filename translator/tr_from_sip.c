@@ -226,8 +226,9 @@ void tr_from_sip_response(struct translator *tr,
 	oc.reason = reason;
 	/* the request's owner; a final response ends its outbox entry */
 	err = tr_out_take(tr, PROC_SIP_FRONT, m->out, m->scode >= 200, &owner);
-	if (owner.kind == OWN_MSG) {
-		/* a MESSAGE's outcome is its status: no need to parse it */
+	if (owner.kind == OWN_MSG && m->scode != 401 && m->scode != 407) {
+		/* a MESSAGE's outcome is its status (but for a challenge, to
+		 * answer with a linked account's credentials) */
 		tr_owner_outcome(tr, owner, &oc);
 		return;
 	}

@@ -295,9 +295,9 @@ static void reply_xmpp_error(struct translator *tr, const char *gw_jid,
 struct msg_ev {
 	unsigned scode;
 	const char *reason;
-	const char *cond, *text; /* ME_BOUNCED */
-	const char *from;        /* ME_BOUNCED: who sent the error */
-	const char *id;          /* ME_BOUNCED: the stanza id it names */
+	const char *cond, *text;    /* ME_BOUNCED */
+	const char *from;           /* ME_BOUNCED: who sent the error */
+	const char *id;             /* ME_BOUNCED: the stanza id it names */
 	const struct sip_msg *resp; /* ME_CHALLENGED: the 401/407 */
 };
 
@@ -786,8 +786,8 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	/* the recipient: Request-URI, or To when the R-URI names the
 	 * gateway itself */
 	err = uri_parts(&msg->uri, user, sizeof(user), host, sizeof(host));
-	if (!err && tr_account_jid_of_contact(tr, &msg->uri.user, jid,
-					      sizeof(jid)))
+	if (!err &&
+	    tr_account_jid_of_contact(tr, &msg->uri.user, jid, sizeof(jid)))
 		; /* to a linked account's binding (SPEC 6.2) */
 	else if (!err)
 		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));

@@ -71,8 +71,8 @@ enum reg_event {
 
 /** What an event carries. */
 struct reg_ev {
-	xmpp_stanza_t *iq;          /**< X_SET, X_REMOVE */
-	const struct reg_form *f;   /**< X_SET */
+	xmpp_stanza_t *iq;           /**< X_SET, X_REMOVE */
+	const struct reg_form *f;    /**< X_SET */
 	const struct tr_outcome *oc; /**< R_* */
 };
 
@@ -142,8 +142,7 @@ static void answer_iq(struct reg_ctx *c, const char *cond, const char *text)
 
 	if (r->iq_kind == RIQ_NONE)
 		return;
-	tr_xmpp_iq_reply(c->tr, r->iq_from, component(c), r->iq_id, cond,
-			 text);
+	tr_xmpp_iq_reply(c->tr, r->iq_from, component(c), r->iq_id, cond, text);
 	r->iq_kind = RIQ_NONE;
 	set_str(&r->iq_id, "");
 	set_str(&r->iq_from, "");
@@ -237,7 +236,8 @@ static const char *fail_cond(const struct tr_outcome *oc)
 	case 408:
 		return "remote-server-timeout";
 	default:
-		return oc->scode < 500 ? "not-acceptable" : "service-unavailable";
+		return oc->scode < 500 ? "not-acceptable"
+				       : "service-unavailable";
 	}
 }
 
@@ -250,15 +250,16 @@ struct granted {
 	bool found;
 };
 
-static bool contact_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
-			    void *arg)
+static bool contact_handler(const struct sip_hdr *hdr,
+			    const struct sip_msg *msg, void *arg)
 {
 	struct granted *g = arg;
 	struct sip_addr a;
 	struct pl ex;
 	(void)msg;
 
-	if (sip_addr_decode(&a, &hdr->val) || pl_strcmp(&a.uri.user, g->contact))
+	if (sip_addr_decode(&a, &hdr->val) ||
+	    pl_strcmp(&a.uri.user, g->contact))
 		return false;
 	if (!msg_param_decode(&a.params, "expires", &ex)) {
 		g->expires = pl_u32(&ex);
@@ -447,8 +448,8 @@ static int act_fail(struct reg_ctx *c)
 	r->failures++;
 	log_info("registration %llu (%s): %u %s", (unsigned long long)c->id,
 		 r->aor, oc->scode, oc->reason);
-	snprintf(text, sizeof(text), "the registrar answered %u %s",
-		 oc->scode, oc->reason);
+	snprintf(text, sizeof(text), "the registrar answered %u %s", oc->scode,
+		 oc->reason);
 	if (r->iq_kind == RIQ_SET) {
 		answer_iq(c, fail_cond(oc), text);
 		if (c->r->told == 0)
@@ -458,8 +459,9 @@ static int act_fail(struct reg_ctx *c)
 	reg_deadline(c, wall_ms() + retry_ms(c));
 	tell_presence(c->tr, r, r->jid);
 	if (r->told != 2)
-		notice(c, "SIP account %s: registration failed: %u %s "
-			  "(retrying in %u s)",
+		notice(c,
+		       "SIP account %s: registration failed: %u %s "
+		       "(retrying in %u s)",
 		       r->aor, oc->scode, oc->reason, retry_ms(c) / 1000);
 	r->told = 2;
 	return 0;

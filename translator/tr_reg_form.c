@@ -4,6 +4,7 @@
  *                      form of SPEC 6.2, read and checked here, so that
  *                      only values a SIP header can carry reach tr_reg.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,8 @@ static bool user_ok(const struct pl *u)
 	for (size_t i = 0; i < u->l; i++) {
 		const char c = u->p[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("-_.!~*'()%&=+$,;?/", c)))
+		      (c >= '0' && c <= '9') ||
+		      strchr("-_.!~*'()%&=+$,;?/", c)))
 			return false;
 	}
 	return u->l > 0;
@@ -90,6 +92,34 @@ static bool host_ok(const struct pl *h)
 }
 
 
+/* The port after the host of "host[:port]" ("[v6]:port"), if any, is
+ * 1..65535 (libre keeps 16 bits of whatever it reads). */
+static bool port_ok(const char *hp, size_t n)
+{
+	const char *end = hp + n, *c;
+	unsigned long v = 0;
+
+	if (n && hp[0] == '[') {
+		const char *rb = memchr(hp, ']', n);
+		if (!rb)
+			return false;
+		c = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		c = memchr(hp, ':', n);
+	}
+	if (!c)
+		return true;
+	if (c + 1 == end || end - c > 6)
+		return false;
+	for (c++; c < end; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+
 /* "sip:user@host[:port]" or "user@host[:port]" -> the first form. */
 static int aor_check(char **aor, char *why, size_t wsz)
 {
@@ -102,14 +132,15 @@ static int aor_check(char **aor, char *why, size_t wsz)
 		snprintf(why, wsz, "sips: addresses are not supported");
 		return EINVAL;
 	}
-	err = re_sdprintf(&s, "%s%s", strncasecmp(*aor, "sip:", 4) ? "sip:" : "",
-			  *aor);
+	err = re_sdprintf(&s, "%s%s",
+			  strncasecmp(*aor, "sip:", 4) ? "sip:" : "", *aor);
 	if (err)
 		return err;
 	pl_set_str(&pl, s);
 	if (strlen(s) > FIELD_MAX || uri_decode(&u, &pl) || !user_ok(&u.user) ||
-	    !host_ok(&u.host) || pl_isset(&u.password) ||
-	    pl_isset(&u.params) || pl_isset(&u.headers)) {
+	    !host_ok(&u.host) || pl_isset(&u.password) || pl_isset(&u.params) ||
+	    pl_isset(&u.headers) ||
+	    !port_ok(strchr(s, '@') + 1, strlen(strchr(s, '@') + 1))) {
 		snprintf(why, wsz,
 			 "username must be a SIP address: sip:user@host or "
 			 "user@host");
@@ -144,6 +175,8 @@ static int proxy_check(char **proxy, char *why, size_t wsz)
 			 (int)(tp.l > 16 ? 16 : tp.l), tp.p);
 		return EINVAL;
 	}
+	if (!port_ok(host.p, host.l))
+		goto bad;
 	if (sa_decode(&sa, host.p, host.l)) {
 		if (host.l >= sizeof(hs))
 			goto bad;
@@ -158,8 +191,9 @@ static int proxy_check(char **proxy, char *why, size_t wsz)
 	*proxy = s;
 	return 0;
 bad:
-	snprintf(why, wsz,
-		 "proxy must be an IP address: host[:port][;transport=udp|tcp]");
+	snprintf(
+		why, wsz,
+		"proxy must be an IP address: host[:port][;transport=udp|tcp]");
 	return EINVAL;
 }
 
@@ -168,8 +202,8 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 		      size_t wsz)
 {
 	xmpp_ctx_t *ctx = xmpp_stanza_get_context(query);
-	xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(query, "x",
-								NS_XDATA);
+	xmpp_stanza_t *x =
+		xmpp_stanza_get_child_by_name_and_ns(query, "x", NS_XDATA);
 	char *exp = NULL;
 	int err = 0;
 
@@ -193,8 +227,8 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 	(void)(!f->auth_user && str_dup(&f->auth_user, ""));
 	(void)(!f->proxy && str_dup(&f->proxy, ""));
 	(void)(!f->display && str_dup(&f->display, ""));
-	if (!f->aor || !f->password || !f->ha1 || !f->auth_user ||
-	    !f->proxy || !f->display) {
+	if (!f->aor || !f->password || !f->ha1 || !f->auth_user || !f->proxy ||
+	    !f->display) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -202,7 +236,7 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 	if (exp && *exp) {
 		char *end;
 		unsigned long v = strtoul(exp, &end, 10);
-		if (*end || v < 1 || v > 604800 || *exp == '-') {
+		if (*end || v < 1 || v > 604800 || *exp < '0' || *exp > '9') {
 			snprintf(why, wsz, "expires must be 1..604800 seconds");
 			err = EINVAL;
 			goto out;
@@ -222,13 +256,20 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 		err = EINVAL;
 		goto out;
 	}
-	if (strlen(f->password) > FIELD_MAX ||
-	    (*f->ha1 && (strlen(f->ha1) != 32 ||
-			 strspn(f->ha1, "0123456789abcdefABCDEF") != 32))) {
+	if (strlen(f->password) > FIELD_MAX) {
+		snprintf(why, wsz, "password longer than %u bytes", FIELD_MAX);
+		err = EINVAL;
+		goto out;
+	}
+	if (*f->ha1 && (strlen(f->ha1) != 32 ||
+			strspn(f->ha1, "0123456789abcdefABCDEF") != 32)) {
 		snprintf(why, wsz, "ha1 must be 32 hex digits (MD5)");
 		err = EINVAL;
 		goto out;
 	}
+	/* RFC 2617 3.2.2.2: the digest hashes lower-case hex */
+	for (char *h = f->ha1; *h; h++)
+		*h = (char)tolower((unsigned char)*h);
 	if (strlen(f->auth_user) > FIELD_MAX ||
 	    !header_safe(f->auth_user, true) ||
 	    strlen(f->display) > FIELD_MAX || !header_safe(f->display, true)) {

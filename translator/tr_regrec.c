@@ -75,8 +75,8 @@ void tr_regrec_key_del(struct translator *tr, enum regkey_kind kind,
 }
 
 
-int tr_account_of_jid(struct translator *tr, const char *bare,
-		      struct regrec *r, uint64_t *id)
+int tr_account_of_jid(struct translator *tr, const char *bare, struct regrec *r,
+		      uint64_t *id)
 {
 	uint64_t i = tr_regrec_key_get(tr, RK_JID, bare);
 
@@ -93,8 +93,8 @@ int tr_account_of_jid(struct translator *tr, const char *bare,
 }
 
 
-uint64_t tr_account_jid_of_contact(struct translator *tr,
-				   const struct pl *user, char *jid, size_t sz)
+uint64_t tr_account_jid_of_contact(struct translator *tr, const struct pl *user,
+				   char *jid, size_t sz)
 {
 	struct regrec r;
 	char u[64];

@@ -110,8 +110,7 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 		snprintf(dst, sizeof(dst), "%s", ruri);
 	/* through a linked account: its proxy, until the dialog has a
 	 * route set or a remote target (the CANCEL follows the INVITE) */
-	if (!*dst && r->hop && *r->hop &&
-	    (cancel || !r->target || !*r->target))
+	if (!*dst && r->hop && *r->hop && (cancel || !r->target || !*r->target))
 		snprintf(dst, sizeof(dst), "%s", r->hop);
 	if (!err) {
 		pl_set_str(&m.method, method);

@@ -159,8 +159,8 @@ void tr_xmpp_subscribed(struct translator *tr, const char *from, const char *to)
 }
 
 
-void tr_xmpp_presence(struct translator *tr, const char *from,
-		      const char *to, const char *type, const char *status)
+void tr_xmpp_presence(struct translator *tr, const char *from, const char *to,
+		      const char *type, const char *status)
 {
 	xmpp_stanza_t *r = xmpp_presence_new(tr->xctx);
 
@@ -247,16 +247,16 @@ void tr_xmpp_register_form(struct translator *tr, xmpp_stanza_t *req,
 	form_field(ctx, x, "FORM_TYPE", "hidden", NULL, NS_REGISTER, false);
 	form_field(ctx, x, "username", "text-single",
 		   "SIP address (sip:user@host)", r ? r->aor : NULL, true);
-	form_field(ctx, x, "password", "text-private", "Password", NULL,
-		   false);
+	form_field(ctx, x, "password", "text-private", "Password", NULL, false);
 	form_field(ctx, x, "ha1", "text-private",
 		   "or HA1: MD5(user:realm:password)", NULL, false);
 	form_field(ctx, x, "auth_user", "text-single",
 		   "Authentication user (default: the address's user)",
 		   r ? r->auth_user : NULL, false);
-	form_field(ctx, x, "proxy", "text-single",
-		   "Registrar / outbound proxy: host[:port][;transport=udp|tcp]",
-		   r ? r->proxy : NULL, false);
+	form_field(
+		ctx, x, "proxy", "text-single",
+		"Registrar / outbound proxy: host[:port][;transport=udp|tcp]",
+		r ? r->proxy : NULL, false);
 	form_field(ctx, x, "display_name", "text-single", "Display name",
 		   r ? r->display : NULL, false);
 	snprintf(exp, sizeof(exp), "%u", r ? r->expires : 3600);

@@ -277,8 +277,7 @@ static int translator_dispatch_supervisor(struct frame *fr, void *arg)
 
 	if (fr->type != MSG_CALL_END || msg_dec_id(fr, &m))
 		return EBADMSG;
-	if (tr_call_apply(&tr, m.id, CE_OP_END, &e) &&
-	    tr_reg_end(&tr, m.id))
+	if (tr_call_apply(&tr, m.id, CE_OP_END, &e) && tr_reg_end(&tr, m.id))
 		log_info("xsgwctl end %llu: no such call or registration",
 			 (unsigned long long)m.id);
 	tr_commit(&tr);

@@ -209,8 +209,8 @@ void tr_xmpp_msg_error(struct translator *tr, uint64_t msg, const char *from,
 void tr_xmpp_receipt(struct translator *tr, uint64_t msg, const char *from,
 		     const char *to, const char *id);
 /** A presence (type NULL: available) with an optional <status/>. */
-void tr_xmpp_presence(struct translator *tr, const char *from,
-		      const char *to, const char *type, const char *status);
+void tr_xmpp_presence(struct translator *tr, const char *from, const char *to,
+		      const char *type, const char *status);
 /** A chat message from the gateway to a user (fire and forget). */
 void tr_xmpp_notice(struct translator *tr, const char *from, const char *to,
 		    const char *body);
@@ -536,12 +536,12 @@ void tr_regrec_key_del(struct translator *tr, enum regkey_kind kind,
  * @param id  if not NULL, set to the registration id
  * @return 0 (r filled: regrec_reset it), or ENOENT
  */
-int tr_account_of_jid(struct translator *tr, const char *bare,
-		      struct regrec *r, uint64_t *id);
+int tr_account_of_jid(struct translator *tr, const char *bare, struct regrec *r,
+		      uint64_t *id);
 /** The user whose binding a Request-URI user part is (our Contact).
  * @return the registration id (jid set), or 0 */
-uint64_t tr_account_jid_of_contact(struct translator *tr,
-				   const struct pl *user, char *jid, size_t sz);
+uint64_t tr_account_jid_of_contact(struct translator *tr, const struct pl *user,
+				   char *jid, size_t sz);
 /** The account's next hop ("sip:proxy;lr", a libre string) or NULL:
  * sip.proxy or the Request-URI, as without an account. */
 char *tr_account_next_hop(const struct regrec *r);

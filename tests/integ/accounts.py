@@ -8,15 +8,15 @@ import asyncio
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-import xmpp_user
+import jingle
 
 COMPONENT = "sip.localhost"
 NS_REG = "jabber:iq:register"
 NS_X = "jabber:x:data"
 
 
-class AccountUser(xmpp_user.User):
-    """A user that sees the component's presence and notices."""
+class AccountUser(jingle.JingleUser):
+    """A Jingle-capable user that also sees the component's presence."""
 
     def __init__(self, jid, password):
         super().__init__(jid, password)

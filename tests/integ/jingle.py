@@ -308,13 +308,15 @@ class SipPeer(asyncio.DatagramProtocol):
                   addr=self.src.get(req, ("127.0.0.1", 5600)),
                   via=hdr(req, "Call-ID") if tcp else None)
 
-    def invite(self, ruri, frm, to, sdp=PHONE_SDP, callid=None):
-        """Send an INVITE to the gateway; returns the dialog as a dict."""
+    def invite(self, ruri, frm, to, sdp=PHONE_SDP, callid=None,
+               dst=("127.0.0.1", 5600)):
+        """Send an INVITE to the gateway (or through a proxy at dst);
+        returns the dialog as a dict."""
         d = {"callid": callid or uuid.uuid4().hex, "ftag": uuid.uuid4().hex[:8],
              "branch": "z9hG4bK" + uuid.uuid4().hex[:12], "cseq": 1,
-             "ruri": ruri, "from": frm, "to": to, "sdp": sdp}
+             "ruri": ruri, "from": frm, "to": to, "sdp": sdp, "dst": dst}
         self.send(self._req("INVITE", d, d["branch"], 1, None, sdp,
-                            "application/sdp"))
+                            "application/sdp"), dst)
         return d
 
     def _req(self, method, d, branch, n, totag, b="", ctype=None, ruri=None):
@@ -328,7 +330,8 @@ class SipPeer(asyncio.DatagramProtocol):
                    self.port, "Content-Type: %s\r\n" % ctype if b else "", len(b), b))
 
     def cancel(self, d):
-        self.send(self._req("CANCEL", d, d["branch"], 1, None))
+        self.send(self._req("CANCEL", d, d["branch"], 1, None),
+                  d.get("dst", ("127.0.0.1", 5600)))
 
     def ack(self, d, totag, n=1, branch=None):
         self.send(self._req("ACK", d, branch or ("z9hG4bK" + uuid.uuid4().hex[:12]),

@@ -73,7 +73,7 @@ def test_link_bad_request(gateway, fields, text):
 
 
 def test_link_challenged_md5_then_remove(gateway, sipp):
-    reg = sipp(os.environ.get("XSGW_REGSCEN", "uas_register_challenge.xml"), challenge_args(), "registrar")
+    reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
 
     async def go():
         u = await accounts.login("alice@localhost", "alicepass")
@@ -153,3 +153,293 @@ def test_link_unreachable_and_silent_registrar(gateway):
     finally:
         silent.close()
     assert registrations(gateway) == []
+
+
+# ---- Kamailio as the digest registrar and proxy ------------------------
+
+import re
+import subprocess
+import tempfile
+import uuid
+
+import jingle
+from conftest import PEERS
+
+KAM_PORT = 5160
+BOB_PORT = 5070
+
+
+class Kamailio:
+    def __init__(self, **env):
+        self.dir = tempfile.mkdtemp(prefix="xsgw-kam-")
+        e = dict(os.environ, SIP_PORT=str(KAM_PORT),
+                 KAM_USERS="alice:alicepw bob:bobpw carol:carolpw")
+        e.update({k: str(v) for k, v in env.items()})
+        r = subprocess.run([os.path.join(PEERS, "kam_auth_start.sh"), self.dir],
+                           env=e, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr + r.stdout
+
+    def log(self):
+        with open(os.path.join(self.dir, "kamailio.log"), errors="replace") as f:
+            return f.read()
+
+    def saved(self, user):
+        """Granted expiries of the REGISTERs of user Kamailio saved."""
+        return [int(g) for g in re.findall(
+            r"REGISTER saved aor=%s granted=(\d+)" % user, self.log())]
+
+    def bindings(self, user):
+        r = subprocess.run(["kamcmd", "-s", "unix:%s/kamailio_ctl" % self.dir,
+                            "ul.dump"], capture_output=True, text=True, timeout=10)
+        out, cur = [], None
+        for line in r.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("AoR: "):
+                cur = line[5:].split("@")[0]
+            elif line.startswith("Address: ") and cur == user:
+                out.append(line[9:])
+        return out
+
+    def stop(self):
+        subprocess.run([os.path.join(PEERS, "kam_auth_stop.sh"), self.dir],
+                       capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def kamailio():
+    made = []
+
+    def start(**env):
+        k = Kamailio(**env)
+        made.append(k)
+        return k
+    yield start
+    for k in made:
+        k.stop()
+
+
+ACCOUNT = {"username": "sip:alice@127.0.0.1", "password": "alicepw",
+           "proxy": "127.0.0.1:%d" % KAM_PORT}
+
+
+def register_bob(sipp):
+    """bob registers at Kamailio from 127.0.0.1:BOB_PORT (SIPp, digest)."""
+    s = sipp("uac_register_auth.xml",
+             ["-s", "bob", "-au", "bob", "-ap", "bobpw", "-p", str(BOB_PORT),
+              "-m", "1", "-timeout", "10s", "127.0.0.1:%d" % KAM_PORT], "bobreg")
+    assert s.wait(15) == 0
+
+
+def test_kamailio_link_refused_then_accepted_refresh_and_remove(gateway, kamailio):
+    kam = kamailio(KAM_MAX_EXPIRES=4)
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, text = await u.link(dict(ACCOUNT, password="nope"))
+            assert cond == "not-authorized", (cond, text)
+            assert kam.bindings("alice") == []
+            assert registrations(gateway) == []
+            _, cond, text = await u.link(ACCOUNT)
+            assert cond is None, (cond, text)
+            await u.next_gw_presence(match=lambda p: p["type"] == "available")
+            b = kam.bindings("alice")
+            assert len(b) == 1 and "127.0.0.1:5600" in b[0]
+            # the registrar granted 4 s (asked 3600): refreshed in time
+            assert kam.saved("alice")[0] == 4
+            wait_for(lambda: len(kam.saved("alice")) >= 3, 15, "two refreshes")
+            assert set(kam.saved("alice")) == {4}
+            r = registrations(gateway)[0]
+            assert r["state"] in ("registered", "refreshing") and r["failures"] == 0
+            _, cond, _ = await u.unlink()
+            assert cond is None
+            await u.next_gw_presence(match=lambda p: p["type"] == "unavailable")
+            wait_for(lambda: kam.bindings("alice") == [], 10, "binding removed")
+            wait_for(lambda: registrations(gateway) == [], 10, "account removed")
+            assert "expires=0" in kam.log() or "expires=0" in kam.log().lower()
+        finally:
+            u.disconnect()
+    run(go())
+    assert "alicepw" not in gateway.read_log()
+
+
+@pytest.mark.parametrize("worker", ["translator", "sip-front", "xmpp-front"])
+def test_kamailio_registration_survives_kill9(gateway, kamailio, worker):
+    kam = kamailio(KAM_MAX_EXPIRES=4)
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, text = await u.link(ACCOUNT)
+            assert cond is None, (cond, text)
+        finally:
+            u.disconnect()
+    run(go())
+    n = len(kam.saved("alice"))
+    for _ in range(3):
+        gateway.kill9(worker)
+        # refreshed on time afterwards: the binding never lapses
+        n += 1
+        wait_for(lambda: len(kam.saved("alice")) >= n, 10, "refresh after kill")
+        assert kam.bindings("alice")
+    assert registrations(gateway)[0]["failures"] == 0
+
+
+def test_kamailio_registration_survives_full_restart(gateway_factory, kamailio):
+    kam = kamailio(KAM_MAX_EXPIRES=4)
+    gw = gateway_factory()
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+        finally:
+            u.disconnect()
+    run(go())
+    gw.stop()
+    n = len(kam.saved("alice"))
+    gw.start()
+    wait_for(lambda: len(kam.saved("alice")) >= n + 2, 15, "refreshes after restart")
+    assert len(registrations(gw)) == 1
+
+
+def test_kamailio_call_out_through_account_with_407(gateway, kamailio, sipp):
+    kam = kamailio()
+    register_bob(sipp)
+
+    async def go():
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u.online_to_gateway()
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            sid = "s" + uuid.uuid4().hex[:12]
+            r = await u.send_jingle("bob@" + accounts.COMPONENT,
+                                    "session-initiate", sid, jingle.CONTENTS)
+            assert r["type"] == "result"
+            inv = await peer.next_request("INVITE")
+            assert "sip:alice@127.0.0.1" in jingle.hdr(inv, "From")
+            assert jingle.cseq(inv) == (2, "INVITE")
+            assert jingle.hdr(inv, "Call-ID") == sid
+            log = kam.log()
+            assert re.search(r"REQ INVITE from=alice .*AUTH challenge 407", log), log[-3000:]
+            assert re.search(r"REQ INVITE from=alice .*AUTH ok user=alice", log)
+            peer.reply(inv, 200, "OK", sdp=jingle.PHONE_SDP)
+            await u.next_jingle(action="session-accept")
+            r = await u.send_jingle("bob@" + accounts.COMPONENT,
+                                    "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await peer.next_request("BYE")
+            peer.reply(bye, 200, "OK")
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())
+
+
+def test_kamailio_call_in_to_account_rings_and_missed(gateway, kamailio, sipp):
+    kam = kamailio()
+
+    async def go():
+        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u.online_to_gateway()
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            # carol (not a local user of Kamailio's domain: not challenged)
+            d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                            "sip:carol@example.org", "sip:alice@127.0.0.1",
+                            dst=("127.0.0.1", KAM_PORT))
+            _, j = await u.next_jingle(action="session-initiate")
+            assert "carol" in j.get("initiator")
+            peer.cancel(d)
+            await u.next_jingle(action="session-terminate")
+            m = await u.next_message(match=lambda m: m["body"].startswith("Missed call"))
+            assert "carol@example.org" in m["body"]
+            assert m["from"].bare.endswith("@" + accounts.COMPONENT)
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())
+
+
+def test_kamailio_chat_both_ways_through_account(gateway, kamailio, sipp):
+    kam = kamailio()
+    register_bob(sipp)
+
+    async def go():
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        u = await accounts.login("alice@localhost/phone", "alicepass")
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            u.send_message(mto="bob@" + accounts.COMPONENT, mbody="hi bob", mtype="chat")
+            m = await peer.next_request("MESSAGE")
+            assert "sip:alice@127.0.0.1" in jingle.hdr(m, "From")
+            assert jingle.body(m) == "hi bob"
+            assert jingle.cseq(m)[0] == 2
+            assert re.search(r"REQ MESSAGE from=alice .*AUTH ok user=alice", kam.log())
+            peer.reply(m, 200, "OK")
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())
+
+
+def _reg_log(s):
+    out = []
+    for fn in os.listdir(s.dir):
+        if fn.endswith("_logs.log") or fn == "reg.log":
+            with open(os.path.join(s.dir, fn), errors="replace") as f:
+                out += [l for l in f.read().splitlines() if l.startswith("REG ")]
+    return out
+
+
+@pytest.mark.parametrize("cred,alg", [({"password": "alicepw"}, "SHA-256"),
+                                      ({"password": "", "ha1": None}, "MD5")])
+def test_link_sha256_preferred_ha1_is_md5(gateway, sipp, cred, alg):
+    """RFC 8760: with the password the SHA-256 challenge is answered; with
+    only a stored HA1 (MD5 by definition) the MD5 one."""
+    import hashlib
+    if "ha1" in cred:
+        cred = {"password": "", "ha1": hashlib.md5(
+            b"alice:sipp.test:alicepw").hexdigest().upper()}
+    reg = sipp("uas_register_sha256.xml", challenge_args(), "registrar")
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            f = {"username": "alice@127.0.0.1",
+                 "proxy": "127.0.0.1:%d" % REG_PORT}
+            f.update({k: v for k, v in cred.items() if v})
+            _, cond, text = await u.link(f)
+            assert cond is None, (cond, text)
+        finally:
+            u.disconnect()
+    run(go())
+    assert reg.wait(15) == 0
+    assert any(("REG 200" in l and "algorithm=" + alg in l) for l in _reg_log(reg)), _reg_log(reg)
+
+
+def test_kamailio_sha256_and_ha1(gateway, kamailio):
+    import hashlib
+    kam = kamailio(KAM_AUTH_ALGORITHM="SHA-256")
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, text = await u.link(ACCOUNT)
+            assert cond is None, (cond, text)
+            assert kam.bindings("alice")
+            # an HA1 cannot answer SHA-256 only: refused, not sent wrong
+            ha1 = hashlib.md5(b"alice:127.0.0.1:alicepw").hexdigest()
+            _, cond, text = await u.link({"username": ACCOUNT["username"],
+                                          "ha1": ha1, "proxy": ACCOUNT["proxy"]})
+            assert cond == "not-authorized", (cond, text)
+        finally:
+            u.disconnect()
+    run(go())
+    assert "AUTH ok user=alice" in kam.log()

@@ -79,3 +79,14 @@ def test_messages_dump_and_restart_of_everything(gateway_factory):
                  10, "nothing in flight after the 200")
     finally:
         peer.close()
+
+
+def test_registrations_empty_and_unknown_id(gateway):
+    """No SIP account linked: registrations lists none ([] in JSON, only the
+    header line otherwise); show and end refuse an id that is nothing."""
+    assert json.loads(gateway.ctl("registrations", "--json").stdout) == []
+    assert gateway.ctl("registrations").stdout.split()[:3] == ["ID", "JID", "AOR"]
+    assert len(gateway.ctl("registrations").stdout.splitlines()) == 1
+    for cmd in ("show", "end"):
+        r = gateway.ctl(cmd, "999999", check=False)
+        assert r.returncode == 1 and "no session or registration" in r.stderr
