@@ -94,6 +94,9 @@ int call_x_initiate(struct call_ctx *c)
 		if (*acc.display)
 			snprintf(name, sizeof(name), "\"%s\" ", acc.display);
 		r->hop = tr_account_next_hop(&acc);
+		/* RFC 3608: the registrar's Service-Route, preloaded */
+		if (acc.routes && *acc.routes)
+			err |= tr_callrec_set(&r->routes, acc.routes);
 		regrec_reset(&acc);
 	}
 	r->dir = CD_X2S;
