@@ -443,3 +443,124 @@ def test_kamailio_sha256_and_ha1(gateway, kamailio):
             u.disconnect()
     run(go())
     assert "AUTH ok user=alice" in kam.log()
+
+
+@pytest.mark.parametrize("worker", ["translator", "sip-front"])
+def test_kill9_while_register_challenged(gateway_factory, sipp, worker):
+    """The 401 reaches the sip-front while the translator is stopped; the
+    worker is killed; the REGISTER is answered and the IQ still gets its
+    result (point 8)."""
+    import signal
+    # no heartbeat kill of the stopped translator: the test kills
+    gateway = gateway_factory(supervisor={"heartbeat_ms": "10000"})
+    reg = sipp("uas_register_slow.xml", challenge_args(), "registrar")
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            fut = asyncio.ensure_future(u.link({
+                "username": "alice@127.0.0.1", "password": "alicepw",
+                "proxy": "127.0.0.1:%d" % REG_PORT}, timeout=40))
+            await asyncio.get_event_loop().run_in_executor(None, lambda: wait_for(
+                lambda: any(l.startswith("REG 401") for l in _reg_log(reg)),
+                10, "REGISTER at the registrar"))
+            tpid = gateway.pid("translator")
+            os.kill(tpid, signal.SIGSTOP)
+            await asyncio.sleep(2.5)  # the 401 is sent (after 2 s) meanwhile
+            if worker == "translator":
+                os.kill(tpid, signal.SIGKILL)
+            else:
+                os.kill(gateway.pid("sip-front"), signal.SIGKILL)
+                os.kill(tpid, signal.SIGCONT)
+            _, cond, text = await fut
+            assert cond is None, (cond, text)
+        finally:
+            u.disconnect()
+    run(go())
+    assert reg.wait(20) == 0
+    assert registrations(gateway)[0]["state"] == "registered"
+
+
+def test_kamailio_failure_retried_reported_restored(gateway_factory, kamailio):
+    gw = gateway_factory(sip={"register_retry_ms": "[500, 2000]"})
+    kam = kamailio(KAM_MAX_EXPIRES=3)
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            await u.next_gw_presence(match=lambda p: p["type"] == "available")
+            kam.stop()
+            p = await u.next_gw_presence(match=lambda p: p["type"] == "unavailable",
+                                         timeout=15)
+            assert p["status"].startswith("503") or p["status"].startswith("408"), p["status"]
+            m = await u.next_message(match=lambda m: "registration failed" in m["body"])
+            assert m["from"].bare == accounts.COMPONENT
+            assert "alicepw" not in str(m)
+            r = registrations(gw)[0]
+            assert r["state"] in ("failed", "refreshing") and r["failures"] >= 1
+            kamailio(KAM_MAX_EXPIRES=3)
+            await u.next_gw_presence(match=lambda p: p["type"] == "available", timeout=15)
+            m = await u.next_message(match=lambda m: "registered again" in m["body"])
+            assert m["from"].bare == accounts.COMPONENT
+            wait_for(lambda: registrations(gw)[0]["failures"] == 0, 5, "failures reset")
+        finally:
+            u.disconnect()
+    run(go(), timeout=90)
+
+
+def test_kamailio_one_binding_for_two_devices_reset_and_end(gateway, kamailio):
+    kam = kamailio()
+
+    async def go():
+        phone = await accounts.login("alice@localhost/phone", "alicepass")
+        laptop = await accounts.login("alice@localhost/laptop", "alicepass")
+        phone.online_to_gateway()
+        laptop.online_to_gateway()
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        try:
+            _, cond, _ = await phone.link(ACCOUNT)
+            assert cond is None
+            # the other device sees it linked, without the secret
+            q = await laptop.get_form()
+            assert q.find("{%s}registered" % accounts.NS_REG) is not None
+            assert "alicepw" not in str(q)
+            assert len(kam.bindings("alice")) == 1
+            # a call to the AOR rings both devices
+            d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                            "sip:carol@example.org", "sip:alice@127.0.0.1",
+                            dst=("127.0.0.1", KAM_PORT))
+            await phone.next_jingle(action="session-initiate")
+            await laptop.next_jingle(action="session-initiate")
+            peer.cancel(d)
+            # a chat to the AOR reaches the user
+            peer.send("MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+                      "Max-Forwards: 70\r\nFrom: <sip:carol@example.org>;tag=c1\r\n"
+                      "To: <sip:alice@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 MESSAGE\r\n"
+                      "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+                      % (BOB_PORT, uuid.uuid4().hex[:10], uuid.uuid4().hex),
+                      ("127.0.0.1", KAM_PORT))
+            m = await phone.next_message(match=lambda m: m["body"] == "hello")
+            assert m["from"].bare == "carol\\40example.org@" + accounts.COMPONENT
+            # re-set: a new password goes to the same binding
+            _, cond, _ = await laptop.link(dict(ACCOUNT, password="alicepw"))
+            assert cond is None
+            assert len(kam.bindings("alice")) == 1
+        finally:
+            phone.disconnect()
+            laptop.disconnect()
+            peer.close()
+    run(go())
+    regs = registrations(gateway)
+    assert len(regs) == 1
+    # xsgwctl end: un-REGISTERs and forgets
+    gateway.ctl("end", str(regs[0]["id"]))
+    wait_for(lambda: kam.bindings("alice") == [], 10, "binding removed by end")
+    wait_for(lambda: registrations(gateway) == [], 10, "registration ended")
+
+
+def test_store_is_owner_only(gateway):
+    st = os.stat(os.path.join(gateway.dir, "store", "data.mdb"))
+    assert st.st_mode & 0o077 == 0, oct(st.st_mode)
