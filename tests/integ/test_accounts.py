@@ -13,6 +13,15 @@ from conftest import SIPP, run, wait_for
 REG_PORT = 5140
 
 
+async def known_online(gw, jid, timeout=10):
+    """The gateway has seen jid's presence: a call now rings it."""
+    end = asyncio.get_event_loop().time() + timeout
+    while jid not in [p["jid"] for p in json.loads(
+            gw.ctl("presence", "--json").stdout)["presence"]]:
+        assert asyncio.get_event_loop().time() < end, jid + " not online"
+        await asyncio.sleep(0.05)
+
+
 def registrations(gw):
     return json.loads(gw.ctl("registrations", "--json").stdout)
 
@@ -284,6 +293,28 @@ def test_kamailio_registration_survives_kill9(gateway, kamailio, worker):
         assert kam.bindings("alice")
     assert registrations(gateway)[0]["failures"] == 0
 
+    async def call_in():
+        # and a call to the AOR still reaches the user
+        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u.online_to_gateway()
+        await known_online(gateway, "alice@localhost/phone")
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        try:
+            d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                            "sip:carol@example.org", "sip:alice@127.0.0.1",
+                            dst=("127.0.0.1", KAM_PORT))
+            try:
+                await u.next_jingle(action="session-initiate")
+            except asyncio.TimeoutError:
+                raise AssertionError("no call: kamailio:\n%s\ngateway:\n%s" % (
+                    kam.log()[-3000:], gateway.read_log()[-3000:]))
+            peer.cancel(d)
+            await u.next_jingle(action="session-terminate")
+        finally:
+            u.disconnect()
+            peer.close()
+    run(call_in())
+
 
 def test_kamailio_registration_survives_full_restart(gateway_factory, kamailio):
     kam = kamailio(KAM_MAX_EXPIRES=4)
@@ -345,6 +376,7 @@ def test_kamailio_call_in_to_account_rings_and_missed(gateway, kamailio, sipp):
     async def go():
         u = await accounts.login("alice@localhost/phone", "alicepass")
         u.online_to_gateway()
+        await known_online(gateway, "alice@localhost/phone")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             _, cond, _ = await u.link(ACCOUNT)
@@ -518,6 +550,8 @@ def test_kamailio_one_binding_for_two_devices_reset_and_end(gateway, kamailio):
         laptop = await accounts.login("alice@localhost/laptop", "alicepass")
         phone.online_to_gateway()
         laptop.online_to_gateway()
+        await known_online(gateway, "alice@localhost/phone")
+        await known_online(gateway, "alice@localhost/laptop")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             _, cond, _ = await phone.link(ACCOUNT)
@@ -564,3 +598,35 @@ def test_kamailio_one_binding_for_two_devices_reset_and_end(gateway, kamailio):
 def test_store_is_owner_only(gateway):
     st = os.stat(os.path.join(gateway.dir, "store", "data.mdb"))
     assert st.st_mode & 0o077 == 0, oct(st.st_mode)
+
+
+@pytest.mark.parametrize("how", ["declined", "timeout"])
+def test_kamailio_missed_call(gateway_factory, kamailio, how):
+    gw = gateway_factory(sip={"ring_timeout_ms": "1500"})
+    kamailio()
+
+    async def go():
+        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u.online_to_gateway()
+        await known_online(gw, "alice@localhost/phone")
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                        "sip:carol@example.org", "sip:alice@127.0.0.1",
+                        dst=("127.0.0.1", KAM_PORT))
+            _, j = await u.next_jingle(action="session-initiate")
+            if how == "declined":
+                await u.send_jingle(j.get("initiator").split("/")[0],
+                                    "session-terminate", j.get("sid"),
+                                    "<reason><decline/></reason>")
+            code, _ = await peer.next_response("INVITE", final=True, timeout=10)
+            assert code in ((603, 486) if how == "declined" else (480, 408))
+            m = await u.next_message(match=lambda m: m["body"].startswith("Missed call"))
+            assert "carol@example.org" in m["body"]
+            assert m["from"].bare == "carol\\40example.org@" + accounts.COMPONENT
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())
