@@ -301,6 +301,15 @@ static bool wr_some(void)
 }
 
 
+/* May a stanza go to the debug log? Not a message body unless log.bodies
+ * says so, and never an XEP-0077 registration: it holds a SIP password. */
+static bool loggable(const char *xml)
+{
+	return !strstr(xml, "jabber:iq:register") &&
+	       (xf.proc.cfg->log.bodies || !strstr(xml, "<body"));
+}
+
+
 /* Take m as the stanza being written: journal first, then the kernel. */
 static bool wr_start(struct outmsg *m)
 {
@@ -316,8 +325,7 @@ static bool wr_start(struct outmsg *m)
 	xf.cur_done = 0;
 	/* the front's own (stream header, handshake) are never logged: with
 	 * the stream id they let a reader test guesses of the secret */
-	if (m->id && log_enabled(LOG_DEBUG) &&
-	    (xf.proc.cfg->log.bodies || !strstr(m->xml, "<body")))
+	if (m->id && log_enabled(LOG_DEBUG) && loggable(m->xml))
 		log_debug("xmpp out: %b", m->xml, m->len);
 	return wr_some();
 }
@@ -609,8 +617,7 @@ static void stanza_forward(xmpp_stanza_t *st, uint64_t end)
 		stanza_refuse(st, end, ENOMEM);
 		return;
 	}
-	if (log_enabled(LOG_DEBUG) &&
-	    (xf.proc.cfg->log.bodies || !strstr(buf, "<body")))
+	if (log_enabled(LOG_DEBUG) && loggable(buf))
 		log_debug("xmpp in: %s", buf);
 	m.xml.p = buf;
 	m.xml.l = len;

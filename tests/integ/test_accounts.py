@@ -630,3 +630,26 @@ def test_kamailio_missed_call(gateway_factory, kamailio, how):
             u.disconnect()
             peer.close()
     run(go())
+
+
+def test_no_secret_in_debug_log_even_with_bodies(gateway_factory, sipp):
+    gw = gateway_factory(log_level="debug", log_bodies=True)
+    reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
+
+    async def go():
+        u = await accounts.login("alice@localhost", "alicepass")
+        try:
+            _, cond, _ = await u.link({"username": "alice@127.0.0.1",
+                                       "password": "alicepw",
+                                       "proxy": "127.0.0.1:%d" % REG_PORT})
+            assert cond is None
+        finally:
+            u.disconnect()
+    run(go())
+    assert reg.wait(15) == 0
+    log = gw.read_log()
+    assert "REGISTER" in log  # the debug log is on
+    assert "alicepw" not in log
+    out = gw.ctl("registrations", "--json").stdout + gw.ctl("dump").stdout
+    out += gw.ctl("show", str(registrations(gw)[0]["id"])).stdout
+    assert "alicepw" not in out
