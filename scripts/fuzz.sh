@@ -5,14 +5,16 @@
 # whether it crashed. Exit status 1 if any target crashed.
 #
 #   fuzz_frame    frame_parse, every msg_dec_* (msg.h), every record decoder
-#                 (msgrec, callrec, outrec, presrec, rxrec) and key parser
-#                 (keys.h); the xmpp-front's and sip-front's frame parsing is
-#                 these same decoders
+#                 (msgrec, callrec, outrec, presrec, rxrec, regrec) and key
+#                 parser (keys.h), key_regkey's length contract; the
+#                 xmpp-front's and sip-front's frame parsing is these same
+#                 decoders
 #   fuzz_jsdp     SDP -> struct jsdp -> Jingle and SDP (offer and answer),
 #                 Jingle -> struct jsdp -> SDP and Jingle
 #   fuzz_tr_sip   SIP requests and responses into the translator
 #                 (tr_from_sip_request/response) over a store with a call in
-#                 every state (tests/fuzz/tr_harness.h)
+#                 every state and a SIP account in every registration state
+#                 (tests/fuzz/tr_harness.h)
 #   fuzz_tr_xmpp  stanzas into the translator (tr_from_xmpp), same harness
 #   fuzz_xstream  the xmpp-front's stream parser (xmpp-front/xstream.h): the
 #                 same reports fed whole, in random pieces, and resumed by a
@@ -35,7 +37,7 @@ F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H
 clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c \
 	shared/frame.c shared/msg.c shared/keys.c shared/msgrec.c \
 	shared/callrec.c shared/outrec.c shared/presrec.c shared/rxrec.c \
-	shared/store.c shared/log.c shared/util.c \
+	shared/regrec.c shared/store.c shared/log.c shared/util.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
 	$(pkg-config --libs libre libstrophe)
@@ -43,8 +45,10 @@ clang $F -Ixmpp-front -o $B/fuzz_xstream tests/fuzz/fuzz_xstream.c \
 	xmpp-front/xstream.c $(pkg-config --libs libre libstrophe expat)
 
 # the translator without its main (as the Makefile's libtranslator) and all
-# of shared/, compiled once for both translator targets; store_commit is
-# wrapped so that every iteration's transaction is aborted
+# of shared/ (translator/*.c: tr_reg.c, tr_regrec.c, tr_reg_form.c and
+# tr_digest.c too; tr_digest.c needs libcrypto for SHA-256), compiled once
+# for both translator targets; store_commit is wrapped so that every
+# iteration's transaction is aborted
 TR_OBJS=
 for c in translator/*.c shared/*.c tests/fuzz/tr_harness.c; do
 	[ "$c" = translator/translator.c ] && continue
@@ -55,7 +59,7 @@ done
 for t in tr_sip tr_xmpp; do
 	clang $F -Itests/fuzz -Wl,--wrap=store_commit -o $B/fuzz_$t \
 		tests/fuzz/fuzz_$t.c $TR_OBJS \
-		$(pkg-config --libs libre libstrophe lmdb yaml-0.1)
+		$(pkg-config --libs libre libstrophe lmdb yaml-0.1 libcrypto)
 done
 
 mkdir -p $B/corpus-frame $B/corpus-jsdp
@@ -94,6 +98,8 @@ C=$B/corpus-frame
 frame 2 < /dev/null > $C/ready
 u64 42 | frame 7 > $C/ack
 { u64 1; u32 200; str "OK"; } | frame 9 > $C/out_done
+frame 10 < /dev/null > $C/restart
+u32 2 | frame 11 > $C/fd_store
 str "<message to='a@b'><body>hi</body></message>" | frame 258 > $C/xmpp_in
 { u64 3; str "udp 127.0.0.1:5060"; str "MESSAGE sip:a@b SIP/2.0"; } | frame 513 > $C/sip_in_request
 { u64 1; u32 200; str "OK"; str ""; } | frame 514 > $C/sip_in_response
@@ -110,6 +116,19 @@ str "<message to='a@b'><body>hi</body></message>" | frame 258 > $C/xmpp_in
 b 0 0 0 0 0 0 1 0 2 0 0 0 0 0 0 0 9 > $C/key_deadline
 b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 { printf 'salice@localhost'; b 0; printf 'sid1'; } > $C/key_callkey
+# regrec 1: state .. history in regrec.c's order (REGISTERED, a proxy, a
+# Service-Route); then one with an IQ owed (LINKING)
+regrec() { # state iq_kind password ha1 proxy routes
+	b 1; u32 "$1"; u64 1; u64 2; u64 3; str dave@localhost
+	str sip:dave@127.0.0.1:5070; str ""; str "$3"; str "$4"; str "$5"
+	str Dave; u32 600; u32 600; u64 9; str xsgw-reg-1; str ft; str xa1
+	u32 2; u64 7; u32 600; u32 1; u32 200; str OK; u32 0; u32 "$2"
+	str reg-1; str dave@localhost/res; str "$6"; u32 1; str "1 linked"
+}
+regrec 2 0 pw "" "127.0.0.1:5080;transport=udp" "<sip:sr.example.net;lr>" > $C/regrec-registered
+regrec 1 1 "" 0123456789abcdef0123456789abcdef "" "" > $C/regrec-linking
+printf 'jdave@localhost' > $C/key_regkey
+printf 'cxa0123456789abcdef' > $C/key_regkey_contact
 
 
 # seeds for fuzz_xstream: 3 bytes of settings (limits, header put before

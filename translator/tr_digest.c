@@ -73,6 +73,19 @@ static bool qop_auth(const struct pl *qop)
 }
 
 
+/* A challenge value we copy into a quoted header value: printable ASCII
+ * without quote or backslash (RFC 7616 3.4; anything else would break
+ * the header or inject another). */
+static bool quotable(const struct pl *v)
+{
+	for (size_t i = 0; i < v->l; i++)
+		if (v->p[i] < 0x20 || v->p[i] > 0x7e || v->p[i] == '"' ||
+		    v->p[i] == '\\')
+			return false;
+	return true;
+}
+
+
 struct chall {
 	enum sip_hdrid hdr;
 	struct httpauth_digest_chall ch;
@@ -97,7 +110,9 @@ static bool chall_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 	unsigned i;
 	(void)msg;
 
-	if (httpauth_digest_challenge_decode(&c.ch, &hdr->val)) {
+	if (httpauth_digest_challenge_decode(&c.ch, &hdr->val) ||
+	    !quotable(&c.ch.realm) || !quotable(&c.ch.nonce) ||
+	    !quotable(&c.ch.opaque) || !quotable(&c.ch.algorithm)) {
 		p->bad = true;
 		return false;
 	}

@@ -1,5 +1,6 @@
 /* libFuzzer: the frame parser and every message decoder (msg.h), every
- * store record decoder and every key parser, on the same bytes; an outbox
+ * store record decoder (regrec too) and every key parser, on the same
+ * bytes; key_regkey, which has no parser, builds keys from them; an outbox
  * record's payload is also rebuilt into a frame and decoded (replay).
  *
  * Besides "no crash", what is accepted must re-encode to the same bytes:
@@ -18,6 +19,7 @@
 #include "msgrec.h"
 #include "outrec.h"
 #include "presrec.h"
+#include "regrec.h"
 #include "rxrec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,6 +51,7 @@ static void decode_msg(struct frame *fr)
 		struct m_ack ack;
 		struct m_id id;
 		struct m_out_done out_done;
+		struct m_fd_store fd_store;
 		struct m_xmpp_link xmpp_link;
 		struct m_xmpp_in xmpp_in;
 		struct m_xmpp_out xmpp_out;
@@ -87,6 +90,8 @@ static void decode_msg(struct frame *fr)
 		ONE(MSG_ACK, ack);
 		TYPED(MSG_CALL_END, id);
 		ONE(MSG_OUT_DONE, out_done);
+		EMPTY(MSG_RESTART);
+		ONE(MSG_FD_STORE, fd_store);
 		ONE(MSG_XMPP_LINK, xmpp_link);
 		ONE(MSG_XMPP_IN, xmpp_in);
 		ONE(MSG_XMPP_OUT, xmpp_out);
@@ -173,6 +178,7 @@ static void records(const uint8_t *data, size_t size)
 	struct outrec o;
 	struct presrec p;
 	struct rxrec x;
+	struct regrec g;
 	int err;
 
 	err = msgrec_decode(&r, data, size, NULL);
@@ -208,6 +214,16 @@ static void records(const uint8_t *data, size_t size)
 	if (!rxrec_decode(&x, data, size) && size != 16 &&
 	    data[0] == RXREC_VERSION)
 		CHECK(!rxrec_encode(&fb, &x) && same(&fb, data, size));
+	/* one version only: whatever decodes is of REGREC_VERSION, in a
+	 * state, with a JID and an AOR */
+	if (!regrec_decode(&g, data, size)) {
+		CHECK(data[0] == REGREC_VERSION);
+		CHECK(g.state && g.state < RS_STATE_MAX && g.jid && g.aor);
+		CHECK(!regrec_encode(&fb, &g) && same(&fb, data, size));
+		regrec_reset(&g);
+	} else {
+		CHECK(!g.jid && !g.aor && !g.history && !g.state);
+	}
 	fbuf_reset(&fb);
 }
 
@@ -216,6 +232,49 @@ static bool plain(const struct pl *part)
 {
 	return part->l <= 128 && !memchr(part->p, 0, part->l) &&
 	       !(part->l && part->p[0] == 0x01);
+}
+
+
+/* regkey has a builder only: kind (first byte) and value (the rest, up
+ * to a NUL) into buffers of several sizes (the second byte picks one
+ * more); the key is 0 (empty value, or too long for the buffer or LMDB)
+ * or kind + the whole value. */
+static void regkeys(const uint8_t *data, size_t size)
+{
+	uint8_t k[KEY_MAX + 64];
+	char *v;
+	size_t n, kl;
+	const size_t szs[] = {
+		0,           1,       2,         64,
+		KEY_MAX - 1, KEY_MAX, sizeof(k), size > 1 ? data[1] * 2u : 3};
+
+	if (!size)
+		return;
+	v = malloc(size);
+	CHECK(v);
+	memcpy(v, data + 1, size - 1);
+	v[size - 1] = 0;
+	n = strlen(v);
+	for (size_t i = 0; i < sizeof(szs) / sizeof(szs[0]); i++) {
+		const size_t sz = szs[i] < sizeof(k) ? szs[i] : sizeof(k);
+
+		memset(k, 0xa5, sizeof(k));
+		kl = key_regkey(k, sz, (enum regkey_kind)data[0], v);
+		if (!n || 1 + n > sz || 1 + n > KEY_MAX) {
+			CHECK(kl == 0);
+			continue;
+		}
+		CHECK(kl == 1 + n && kl <= KEY_MAX && kl <= sz);
+		CHECK(k[0] == data[0] && !memcmp(k + 1, v, n));
+		CHECK(!memchr(k + 1, 0, n));
+		/* nothing written past the key */
+		for (size_t j = kl; j < sizeof(k); j++)
+			CHECK(k[j] == 0xa5);
+	}
+	/* no value at all */
+	CHECK(!key_regkey(k, sizeof(k), RK_JID, NULL));
+	CHECK(!key_regkey(k, sizeof(k), RK_CONTACT, ""));
+	free(v);
 }
 
 
@@ -257,6 +316,7 @@ static void keys(const uint8_t *data, size_t size)
 		key_outbox(k, front, id);
 		CHECK(size == KEY_OUTBOX_LEN && !memcmp(k, data, size));
 	}
+	regkeys(data, size);
 }
 
 

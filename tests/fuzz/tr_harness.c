@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "log.h"
 #include "msg.h"
+#include "regrec.h"
 #include "store.h"
 #include "translator.h"
 #include "util.h"
@@ -32,6 +33,7 @@
 	} while (0)
 
 #define ALICE_RES "alice@localhost/res"
+#define DAVE_RES  "dave@localhost/res" /* has a linked account (R) */
 #define BOB_GW    "bob@sip.localhost"
 #define BOB_URI   "sip:bob@127.0.0.1:5070"
 #define PEER_SRC  "udp 127.0.0.1:5070"
@@ -78,7 +80,7 @@ struct subst {
 	char name[24];
 	char *value;
 };
-static struct subst subst[128];
+static struct subst subst[192];
 static unsigned nsubst;
 
 
@@ -99,6 +101,21 @@ static void subst_u64(char call, const char *name, uint64_t v)
 
 	snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
 	subst_set(call, name, b);
+}
+
+
+/* Forget the placeholders of X (to learn them again). */
+static void subst_drop(char x)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nsubst; i++) {
+		if (subst[i].name[0] == x)
+			subst[i].value = mem_deref(subst[i].value);
+		else
+			subst[n++] = subst[i];
+	}
+	nsubst = n;
 }
 
 
@@ -682,14 +699,21 @@ static uint64_t learn(char x, enum callkey_kind kind, const char *a,
 }
 
 
-static void x2s_initiate(const char *sid, const char *cands)
+static void x2s_initiate_from(const char *from, const char *sid,
+			      const char *cands)
 {
-	xin("<iq type='set' id='ini-%s' from='" ALICE_RES "' to='" BOB_GW
+	xin("<iq type='set' id='ini-%s' from='%s' to='" BOB_GW
 	    "'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
-	    "sid='%s' initiator='" ALICE_RES "'>"
+	    "sid='%s' initiator='%s'>"
 	    "<content creator='initiator' name='audio' senders='both'>" RTP_PCMU
 		    ICE_OPEN("aaaa") "%s</transport></content></jingle></iq>",
-	    sid, sid, cands);
+	    sid, from, sid, from, cands);
+}
+
+
+static void x2s_initiate(const char *sid, const char *cands)
+{
+	x2s_initiate_from(ALICE_RES, sid, cands);
 }
 
 
@@ -707,6 +731,254 @@ static void s2x_invite(uint64_t tx, const char *user, const char *callid,
 		   "Content-Type: application/sdp\r\n"
 		   "Content-Length: %zu\r\n\r\n" PHONE_SDP,
 		   user, rtag, rtag, user, callid, strlen(PHONE_SDP));
+}
+
+
+/* ---- the baseline's SIP accounts ---------------------------------- */
+
+#define REG_Q            "<query xmlns='jabber:iq:register'>"
+#define XFIELD(var, val) "<field var='" var "'><value>" val "</value></field>"
+#define XFORM(fields)                                                          \
+	"<x xmlns='jabber:x:data' type='submit'>" XFIELD(                      \
+		"FORM_TYPE", "jabber:iq:register") fields "</x>"
+#define HA1 "0123456789ABCDEF0123456789abcdef" /* lower-cased when set */
+
+/* The placeholders of registration X (of user bare) from its record;
+ * what its REGISTER in flight was sent with, if one was just seen. */
+static uint64_t learn_reg(char x, const char *bare, unsigned state)
+{
+	struct regrec r;
+	uint64_t id = tr_regrec_key_get(&tr, RK_JID, bare);
+	unsigned i;
+
+	CHECK(id, "baseline: no registration %c", x);
+	memset(&r, 0, sizeof(r));
+	CHECK(!tr_regrec_load(&tr, id, &r), "baseline: registration %c", x);
+	CHECK(r.state == state, "baseline: registration %c in state %u, not %u",
+	      x, r.state, state);
+	subst_u64(x, "id", id);
+	subst_set(x, "callid", r.callid);
+	subst_set(x, "ftag", r.ftag);
+	subst_set(x, "contact", r.contact);
+	subst_set(x, "aor", r.aor);
+	subst_u64(x, "cseq", r.cseq);
+	subst_u64(x, "out", r.out);
+	subst_u64(x, "state", r.state);
+	for (i = 0; i < nseen; i++)
+		if (seen[i].type == MSG_SIP_OUT_REQUEST &&
+		    !strcmp(seen[i].method, "REGISTER") && seen[i].out == r.out)
+			break;
+	subst_set(x, "branch", i < nseen ? seen[i].branch : "");
+	regrec_reset(&r);
+	store_abort(tr.txn);
+	tr.txn = NULL;
+	return id;
+}
+
+
+/* A registration's record, for what the baseline drives by hand. */
+static void reg_load(uint64_t id, struct regrec *r)
+{
+	memset(r, 0, sizeof(*r));
+	CHECK(!tr_regrec_load(&tr, id, r), "baseline: registration %llu",
+	      (unsigned long long)id);
+}
+
+
+/* A jabber:iq:register set from user (local part) with query's
+ * children; its REGISTER out. @return the registration id */
+static uint64_t reg_set(const char *user, const char *fields)
+{
+	char bare[64];
+	uint64_t id;
+
+	xin("<iq type='set' id='reg-%s' from='%s@localhost/res' "
+	    "to='sip.localhost'>" REG_Q "%s</query></iq>",
+	    user, user, fields);
+	find(MSG_SIP_OUT_REQUEST, "REGISTER");
+	snprintf(bare, sizeof(bare), "%s@localhost", user);
+	id = tr_regrec_key_get(&tr, RK_JID, bare);
+	CHECK(id, "baseline: %s not linking", bare);
+	store_abort(tr.txn);
+	tr.txn = NULL;
+	return id;
+}
+
+
+/* The registrar's answer to registration id's REGISTER in flight: a
+ * response with status line and these headers (To, From, Call-ID and
+ * CSeq from the record). */
+static void reg_answer(uint64_t id, unsigned scode, const char *reason,
+		       const char *hdrs)
+{
+	struct regrec r;
+	uint64_t out;
+
+	reg_load(id, &r);
+	out = r.out;
+	CHECK(out, "baseline: registration %llu has no REGISTER in flight",
+	      (unsigned long long)id);
+	store_abort(tr.txn);
+	tr.txn = NULL;
+	sresp(out, scode, reason,
+	      "SIP/2.0 %u %s\r\n"
+	      "Via: SIP/2.0/UDP 127.0.0.1:5600;branch=z9hG4bKfzreg\r\n"
+	      "From: <%s>;tag=%s\r\nTo: <%s>;tag=fz-reg\r\n"
+	      "Call-ID: %s\r\nCSeq: %u REGISTER\r\n%s"
+	      "Content-Length: 0\r\n\r\n",
+	      scode, reason, r.aor, r.ftag, r.aor, r.callid, r.cseq, hdrs);
+	regrec_reset(&r);
+}
+
+
+/* A 2xx binding our Contact for 600 s, with a Service-Route. */
+static void reg_ok(uint64_t id)
+{
+	struct regrec r;
+	char hdrs[256];
+
+	reg_load(id, &r);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Contact: <sip:%s@127.0.0.1:5600>;expires=600\r\n"
+		 "Service-Route: <sip:sr1.example.net;lr>\r\n"
+		 "Service-Route: <sip:sr2.example.net;lr>\r\n",
+		 r.contact);
+	regrec_reset(&r);
+	store_abort(tr.txn);
+	tr.txn = NULL;
+	reg_answer(id, 200, "OK", hdrs);
+}
+
+
+/* Registration id's deadline (refresh or retry) as the sweep runs it:
+ * taken from the store, then its owner's handler. */
+static void reg_due(uint64_t id)
+{
+	struct regrec r;
+
+	reg_load(id, &r);
+	CHECK(r.deadline, "baseline: registration %llu without deadline",
+	      (unsigned long long)id);
+	tr_deadline_del(&tr, r.deadline, OWN_REG, id);
+	regrec_reset(&r);
+	tr_owner_expired(&tr, OWN_REG, id);
+	commit();
+}
+
+
+/* One account in every registration state, and calls and chats through
+ * a linked one (dave's, R). */
+static void accounts(void)
+{
+	uint64_t id;
+
+	/* L: linking, the IQ owed; a password, no proxy (the AOR's host) */
+	id = reg_set("rl", "<username>sip:rl@127.0.0.1:5070</username>"
+			   "<password>pw-l</password>");
+	learn_reg('L', "rl@localhost", RS_LINKING);
+
+	/* K: linking, challenged once (its REGISTER with credentials in
+	 * flight); an HA1, a proxy, an auth user */
+	id = reg_set("rk", XFORM(XFIELD("username", "rk@127.0.0.1") XFIELD(
+				   "ha1", HA1) XFIELD("auth_user", "rk-auth")
+					 XFIELD("proxy", "127.0.0.1:5080")));
+	reg_answer(id, 401, "Unauthorized",
+		   "WWW-Authenticate: Digest realm=\"fz\", "
+		   "nonce=\"n1\", qop=\"auth\", algorithm=MD5\r\n");
+	find(MSG_SIP_OUT_REQUEST, "REGISTER");
+	learn_reg('K', "rk@localhost", RS_LINKING);
+
+	/* R: registered (dave's account, which his calls and chats go
+	 * through): a password, a proxy over UDP, a display name, a
+	 * Service-Route; challenged by a proxy first */
+	id = reg_set(
+		"dave",
+		XFORM(XFIELD("username", "sip:dave@127.0.0.1:5070")
+			      XFIELD("password", "pw-r") XFIELD(
+				      "proxy", "127.0.0.1:5080;transport=udp")
+				      XFIELD("display_name", "Dave")
+					      XFIELD("expires", "600")));
+	reg_answer(id, 407, "Proxy Authentication Required",
+		   "Proxy-Authenticate: Digest realm=\"fz\", nonce=\"n2\", "
+		   "algorithm=SHA-256, qop=\"auth\", opaque=\"o\"\r\n"
+		   "Proxy-Authenticate: Digest realm=\"fz\", nonce=\"n2\", "
+		   "algorithm=MD5, qop=\"auth\", opaque=\"o\"\r\n");
+	reg_ok(id);
+	learn_reg('R', "dave@localhost", RS_REGISTERED);
+
+	/* S: refreshing (the refresh REGISTER in flight); an HA1, no
+	 * proxy */
+	id = reg_set("rs", XFORM(XFIELD("username", "sip:rs@127.0.0.1:5070")
+					 XFIELD("ha1", HA1)));
+	reg_ok(id);
+	reg_due(id);
+	find(MSG_SIP_OUT_REQUEST, "REGISTER");
+	learn_reg('S', "rs@localhost", RS_REFRESHING);
+
+	/* Q: failed (a refresh answered 503; the retry deadline); a
+	 * password, a proxy over TCP */
+	id = reg_set("rq",
+		     XFORM(XFIELD("username", "sip:rq@127.0.0.1:5070") XFIELD(
+			     "password", "pw-q")
+				   XFIELD("proxy", "127.0.0.1;transport=tcp")));
+	reg_ok(id);
+	reg_due(id);
+	reg_answer(id, 503, "Service Unavailable", "Retry-After: 60\r\n");
+	learn_reg('Q', "rq@localhost", RS_FAILED);
+
+	/* U: unlinking (the Expires: 0 REGISTER in flight); legacy fields */
+	id = reg_set("ru", "<username>ru@127.0.0.1:5070</username>"
+			   "<password>pw-u</password>");
+	reg_ok(id);
+	xin("<iq type='set' id='unreg-ru' from='ru@localhost/res' "
+	    "to='sip.localhost'>" REG_Q "<remove/></query></iq>");
+	find(MSG_SIP_OUT_REQUEST, "REGISTER");
+	learn_reg('U', "ru@localhost", RS_UNLINKING);
+
+	/* dave online; H: his call through the account, calling */
+	xin("<presence from='" DAVE_RES "' to='sip.localhost'/>");
+	x2s_initiate_from(DAVE_RES, "fzH", CAND("40006"));
+	find(MSG_SIP_OUT_REQUEST, "INVITE");
+	learn('H', CK_SID, "dave@localhost", "fzH");
+	CHECK(strcmp(subst_get("H.out", 5), "0"), "baseline: H's INVITE");
+
+	/* J: another, challenged once (its INVITE with credentials in
+	 * flight) */
+	x2s_initiate_from(DAVE_RES, "fzJ", CAND("40008"));
+	learn('J', CK_SID, "dave@localhost", "fzJ");
+	sresp(strtoull(subst_get("J.out", 5), NULL, 10), 401, "Unauthorized",
+	      "SIP/2.0 401 Unauthorized\r\n"
+	      "Via: SIP/2.0/UDP 127.0.0.1:5600;branch=%s\r\n"
+	      "From: <sip:dave@127.0.0.1:5070>;tag=%s\r\n"
+	      "To: <sip:bob@127.0.0.1:5070>;tag=fz-rtag-j\r\n"
+	      "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
+	      "WWW-Authenticate: Digest realm=\"fz\", nonce=\"n3\", "
+	      "qop=\"auth\"\r\n"
+	      "Content-Length: 0\r\n\r\n",
+	      subst_get("J.branch", 8), subst_get("J.ltag", 6),
+	      subst_get("J.callid", 8));
+	find(MSG_SIP_OUT_REQUEST, "INVITE");
+	subst_drop('J'); /* J again: its new INVITE */
+	learn('J', CK_SID, "dave@localhost", "fzJ");
+
+	/* P: his chat through the account, a MESSAGE out */
+	xin("<message type='chat' id='fzp' from='" DAVE_RES "' to='" BOB_GW
+	    "'><body>hi</body></message>");
+	subst_u64('P', "out", find(MSG_SIP_OUT_REQUEST, "MESSAGE")->out);
+
+	/* O: another, challenged once (sent again with credentials) */
+	xin("<message type='chat' id='fzo' from='" DAVE_RES "' to='" BOB_GW
+	    "'><body>ho</body></message>");
+	id = find(MSG_SIP_OUT_REQUEST, "MESSAGE")->out;
+	sresp(id, 407, "Proxy Authentication Required",
+	      "SIP/2.0 407 Proxy Authentication Required\r\n"
+	      "Via: SIP/2.0/UDP 127.0.0.1:5600;branch=z9hG4bKfzo\r\n"
+	      "From: <sip:dave@127.0.0.1:5070>;tag=fz-o\r\n"
+	      "To: <sip:bob@127.0.0.1:5070>;tag=fz-rtag-o\r\n"
+	      "Call-ID: fzO\r\nCSeq: 1 MESSAGE\r\n"
+	      "Proxy-Authenticate: Digest realm=\"fz\", nonce=\"n4\"\r\n"
+	      "Content-Length: 0\r\n\r\n");
+	subst_u64('O', "out", find(MSG_SIP_OUT_REQUEST, "MESSAGE")->out);
 }
 
 
@@ -803,6 +1075,8 @@ static void baseline(void)
 		   "Content-Type: text/plain\r\n"
 		   "Content-Length: 5\r\n\r\nhello");
 	subst_set('N', "xid", find(MSG_XMPP_OUT, "message")->id);
+
+	accounts();
 	keep = false;
 }
 

@@ -16,6 +16,24 @@
  *   M  chat -> SIP MESSAGE out (a receipt asked)
  *   N  SIP MESSAGE -> chat out
  *
+ * and SIP accounts (jabber:iq:register sets to sip.localhost, then the
+ * registrar's answers fed as responses to their REGISTERs; tr_reg.c),
+ * one per user <x>@localhost:
+ *
+ *   L  rl    LINKING, the IQ owed; password, no proxy (REGISTER in flight)
+ *   K  rk    LINKING, challenged once (401 MD5 qop; REGISTER with
+ *            credentials in flight); ha1, auth_user, proxy
+ *   R  dave  REGISTERED (407 SHA-256+MD5, then 200 with Contact;expires
+ *            and Service-Route); password, proxy, display name
+ *   S  rs    REFRESHING (the refresh REGISTER in flight); ha1, no proxy
+ *   Q  rq    FAILED (a refresh answered 503; retry deadline); password,
+ *            proxy over TCP
+ *   U  ru    UNLINKING (the Expires: 0 REGISTER in flight)
+ *   H  X2S call CALLING through dave's account (its proxy, Service-Route)
+ *   J  the same, challenged once (INVITE with credentials in flight)
+ *   P  dave's chat -> MESSAGE out through his account
+ *   O  the same, challenged once (MESSAGE with credentials in flight)
+ *
  * Every iteration runs against that baseline and leaves it unchanged: the
  * input is split into events (at most TRH_MAX_EVENTS, separated by
  * TRH_SEP), each handed to the translator's entry point as the front
@@ -34,9 +52,11 @@
  * translator's log (debug).
  *
  * Placeholders in the input are replaced before anything is handed over:
- * @X.name@ with the baseline's values (X one of the letters above; name
- * ltag, rtag, callid, sid, out, branch, iqid, id; M.out, N.xid), so that
- * seeds can speak in dialogs whose tags the gateway chose at random.
+ * @X.name@ with the baseline's values (X one of the letters above; for a
+ * call: ltag, rtag, callid, sid, out, branch, iqid, id, state; for a
+ * registration: id, callid, ftag, contact, aor, cseq, out (0 if none in
+ * flight), branch, state; M.out, N.xid, P.out, O.out), so that seeds can
+ * speak in dialogs whose tags the gateway chose at random.
  *
  * A SIP event may start with meta lines:
  *   #out N     the outbox id a response answers (default @A.out@)
