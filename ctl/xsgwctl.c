@@ -21,6 +21,7 @@
 #include "callrec.h"
 #include "keys.h"
 #include "msgrec.h"
+#include "phonerec.h"
 #include "presrec.h"
 #include "regrec.h"
 #include "store.h"
@@ -742,12 +743,124 @@ static bool presence_visit(const void *k, size_t kl, const void *v, size_t vl,
 }
 
 
+/* A phone of presence.phones: its state name, last event and source. */
+static bool phone_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
+{
+	struct list_ctx *c = arg;
+	struct phonerec r;
+	char idx[16];
+
+	if (kl != 8 || phonerec_decode(&r, v, vl))
+		return true;
+	if (json) {
+		struct odict *o;
+		if (!odict_alloc(&o, 16)) {
+			odict_entry_add(o, "id", ODICT_INT,
+					(int64_t)be64_get(k));
+			odict_entry_add(o, "aor", ODICT_STRING, r.aor);
+			odict_entry_add(o, "jid", ODICT_STRING, r.jid);
+			odict_entry_add(o, "gateway_jid", ODICT_STRING,
+					r.gwjid);
+			odict_entry_add(o, "state", ODICT_STRING,
+					phonerec_state_name[r.state]);
+			odict_entry_add(o, "last_event_ms", ODICT_INT,
+					(int64_t)r.last_event);
+			odict_entry_add(o, "source", ODICT_STRING,
+					r.source ? r.source : "");
+			snprintf(idx, sizeof(idx), "%u", c->n);
+			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
+			mem_deref(o);
+		}
+	} else
+		printf("phone %-32s %-18s %-10s %s\n", safe(r.aor),
+		       phonerec_state_name[r.state], safe(r.source),
+		       safe(r.gwjid));
+	c->n++;
+	phonerec_reset(&r);
+	return true;
+}
+
+
+/* One of the gateway's subscriptions at the presence server. */
+static bool sub_visit(const void *k, size_t kl, const void *v, size_t vl,
+		      void *arg)
+{
+	struct list_ctx *c = arg;
+	struct subrec r;
+	const uint64_t now = wall_ms();
+	char idx[16];
+
+	if (kl != 8 || subrec_decode(&r, v, vl))
+		return true;
+	if (json) {
+		struct odict *o;
+		if (!odict_alloc(&o, 16)) {
+			odict_entry_add(o, "id", ODICT_INT,
+					(int64_t)be64_get(k));
+			odict_entry_add(o, "event", ODICT_STRING, r.event);
+			odict_entry_add(o, "target", ODICT_STRING, r.target);
+			odict_entry_add(o, "state", ODICT_STRING,
+					subrec_state_name[r.state]);
+			odict_entry_add(
+				o, "expires_in", ODICT_INT,
+				(int64_t)(r.deadline > now
+						  ? (r.deadline - now) / 1000
+						  : 0));
+			odict_entry_add(o, "last_code", ODICT_INT,
+					(int64_t)r.last_code);
+			odict_entry_add(o, "failures", ODICT_INT,
+					(int64_t)r.failures);
+			snprintf(idx, sizeof(idx), "%u", c->n);
+			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
+			mem_deref(o);
+		}
+	} else
+		printf("subscription %-6s %-32s %-11s %u\n", safe(r.event),
+		       safe(r.target), subrec_state_name[r.state], r.last_code);
+	c->n++;
+	subrec_reset(&r);
+	return true;
+}
+
+
 static int cmd_presence(void)
 {
-	char h[80];
+	static const struct {
+		enum store_db db;
+		store_visit_h *visit;
+		const char *key;
+	} parts[] = {{DB_PRESENCE, presence_visit, "presence"},
+		     {DB_PHONE, phone_visit, "phones"},
+		     {DB_SUB, sub_visit, "subscriptions"}};
+	struct odict *top = NULL;
+	struct store *s;
+	struct store_txn *t;
+	int err;
 
-	snprintf(h, sizeof(h), "%-48s %s\n", "ONLINE RESOURCE", "PRIORITY");
-	return list_db(DB_PRESENCE, presence_visit, true, "presence", h);
+	if ((err = open_read(&s, &t)))
+		return err;
+	if (json)
+		odict_alloc(&top, 8);
+	else
+		printf("%-48s %s\n", "ONLINE RESOURCE", "PRIORITY");
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		struct list_ctx c = {NULL, true, 0, false};
+		if (json)
+			odict_alloc(&c.arr, 32);
+		store_scan(t, parts[i].db, NULL, 0, parts[i].visit, &c);
+		if (json) {
+			odict_entry_add(top, parts[i].key, ODICT_ARRAY, c.arr);
+			mem_deref(c.arr);
+		}
+	}
+	store_abort(t);
+	store_close(s);
+	if (json) {
+		re_printf("%H\n", json_encode_odict, top);
+		mem_deref(top);
+	}
+	return 0;
 }
 
 

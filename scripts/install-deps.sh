@@ -16,7 +16,7 @@ npm_deps() {
 }
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libre-dev libstrophe-dev libexpat1-dev liblmdb-dev lmdb-utils libyaml-dev
-libcmocka-dev prosody ejabberd kamailio sip-tester baresip-core python3-slixmpp
+libcmocka-dev prosody ejabberd kamailio kamailio-presence-modules sip-tester baresip-core python3-slixmpp
 python3-pytest nodejs faketime"
 missing=""
 for p in $PKGS; do

@@ -154,6 +154,12 @@ static bool host_allowed(const struct xsgw_config *cfg, const char *host)
 }
 
 
+bool addr_sip_host_allowed(const struct xsgw_config *cfg, const char *host)
+{
+	return host_allowed(cfg, host);
+}
+
+
 int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 		       char *uri, size_t sz)
 {

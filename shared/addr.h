@@ -30,6 +30,13 @@ int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 		       char *uri, size_t sz);
 
 /**
+ * F9: may the gateway send a request to host ("host[:port]" as in a SIP
+ * URI) on a user's word (a call, a transfer)? With sip.proxy: yes (the
+ * proxy decides); else only sip.domain or one of sip.allowed_domains.
+ */
+bool addr_sip_host_allowed(const struct xsgw_config *cfg, const char *host);
+
+/**
  * The SIP URI an XMPP user appears as (bare JID "alice@localhost"):
  * sip:alice@localhost, or the mapped phone number on <sip.domain>.
  * @return 0; EPERM if the JID's domain is not one of xmpp.domains;

@@ -19,7 +19,9 @@
  *    CALLING/RINGING plus field values; callrec_decode upgrades them) */
 /* 7: reg, hop, authed (calls through a linked SIP account); older
  *    records read with them zero */
-#define CALLREC_VERSION 7
+/* 8: early (early media), the transfer (xfer, xfer_*): older records read
+ *    with them zero */
+#define CALLREC_VERSION 8
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -75,6 +77,26 @@ struct callrec {
 	char *hop;       /**< next hop of requests outside the route set (the
 			    account's proxy, "sip:...;lr"), or NULL */
 	uint32_t authed; /**< X2S: our INVITE carries credentials */
+	/* since version 8 */
+	uint32_t early; /**< X2S: the session-accept went with the SDP of a
+			   provisional response (early media) */
+	uint32_t xfer;  /**< enum call_xfer: a transfer (REFER) under way */
+	uint32_t xfer_refer; /**< CSeq of the REFER (the NOTIFYs' Event id) */
+	uint32_t xfer_cseq;  /**< CSeq of our INVITE to the transfer target */
+	uint64_t xfer_out;   /**< outbox id of that INVITE */
+	uint64_t xfer_until; /**< when the transfer gives up (wall ms) */
+	char *xfer_callid;   /**< the new dialog: Call-ID, our tag, */
+	char *xfer_ltag;     /**< the target (Request-URI and To), */
+	char *xfer_ruri;     /**< the INVITE's branch (CANCEL) and */
+	char *xfer_branch;   /**< its offer: the XMPP party's media */
+	char *xfer_sdp;
+};
+
+/** A transfer's phase (callrec.xfer). */
+enum call_xfer {
+	CX_NONE = 0,
+	CX_PENDING = 1,  /**< REFER accepted, the target's answer awaited */
+	CX_ORPHANED = 2, /**< so, and the transferor has hung up meanwhile */
 };
 
 extern const char *callrec_state_name[CS_STATE_MAX];
@@ -84,7 +106,7 @@ void callrec_reset(struct callrec *r);
 /** Encode into fb. @return 0 or the fbuf error */
 int callrec_encode(struct fbuf *fb, const struct callrec *r);
 /**
- * Decode this version or versions 5 and 6 (upgraded to this one's
+ * Decode this version or versions 5 to 7 (5 upgraded to this one's
  * states; fields they lack are zero).
  * @return 0, or EBADMSG (r is left empty)
  */

@@ -126,8 +126,8 @@ int key_callkey_parse(const void *k, size_t kl, enum callkey_kind *kind,
 {
 	const uint8_t *p = k;
 
-	if (kl < 2 ||
-	    (p[0] != CK_SID && p[0] != CK_DIALOG && p[0] != CK_REMOTE))
+	if (kl < 2 || (p[0] != CK_SID && p[0] != CK_DIALOG &&
+		       p[0] != CK_REMOTE && p[0] != CK_SUB))
 		return EBADMSG;
 	*kind = (enum callkey_kind)p[0];
 	return key_pair_parse(p + 1, kl - 1, a, b);

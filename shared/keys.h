@@ -24,10 +24,12 @@ enum { KEY_MAX = 511 }; /**< LMDB's default maximum key size */
 
 /** The ids of the things that own outbox entries and deadlines. */
 enum owner_kind {
-	OWN_NONE = 0, /**< fire and forget (an IQ result, a reply) */
-	OWN_MSG = 1,  /**< a message record (msg) */
-	OWN_CALL = 2, /**< a call record (call) */
-	OWN_REG = 3,  /**< a registration record (reg) */
+	OWN_NONE = 0,  /**< fire and forget (an IQ result, a reply) */
+	OWN_MSG = 1,   /**< a message record (msg) */
+	OWN_CALL = 2,  /**< a call record (call) */
+	OWN_REG = 3,   /**< a registration record (reg) */
+	OWN_PHONE = 4, /**< a phone record (phone) */
+	OWN_SUB = 5,   /**< a subscription record (sub) */
 	OWN_COUNT
 };
 
@@ -40,6 +42,7 @@ enum callkey_kind {
 	CK_SID = 's',    /**< owner bare JID, Jingle sid */
 	CK_DIALOG = 'd', /**< Call-ID, local tag */
 	CK_REMOTE = 'u', /**< Call-ID, remote tag (SIP->XMPP calls) */
+	CK_SUB = 'b',    /**< Call-ID, local tag of our SUBSCRIBE (sub) */
 };
 size_t key_callkey(uint8_t *k, size_t sz, enum callkey_kind kind, const char *a,
 		   const char *b);
@@ -53,8 +56,10 @@ size_t key_msgdedup(uint8_t *k, size_t sz, const struct pl *callid,
 
 /* regkey: kind(1) value -> reg id; values are kept whole (no NUL) */
 enum regkey_kind {
-	RK_JID = 'j',     /**< the user's bare JID */
-	RK_CONTACT = 'c', /**< the Contact user part we registered */
+	RK_JID = 'j',       /**< the user's bare JID */
+	RK_CONTACT = 'c',   /**< the Contact user part we registered */
+	RK_PHONE = 'p',     /**< a phone's AOR (phone) */
+	RK_PHONE_JID = 'g', /**< a phone's gateway JID (phone) */
 };
 size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v);
 

@@ -19,6 +19,11 @@
  *   presence  bare-JID NUL resource -> presence record (presrec.h)
  *   reg       id -> registration record (regrec.h): a linked SIP account
  *   regkey    kind(1) value -> id(be64): "j" bare JID, "c" Contact user
+ *             (of a registration), "p" AOR and "g" gateway JID (of a
+ *             phone)
+ *   phone     id -> phone record (phonerec.h): a phone shown as presence
+ *   sub       id -> subscription record (phonerec.h): ours, at the
+ *             presence server; callkey "b" Call-ID NUL local-tag -> id
  *
  * Schema history (STORE_SCHEMA; the translator migrates, see
  * translator/tr_upgrade.c):
@@ -27,7 +32,8 @@
  *      and rx values
  *   2  76ef848: callkey parts kept whole (up to LMDB's 511-byte key)
  *   3  f74860f: callkey parts over 128 bytes keyed by their digest
- *   4  this layout: reg and regkey (SIP accounts), created empty
+ *   4  this layout: reg, regkey, phone, sub (SIP accounts, phone
+ *      presence), created empty
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -54,6 +60,8 @@ enum store_db {
 	DB_PRESENCE,
 	DB_REG,
 	DB_REGKEY,
+	DB_PHONE,
+	DB_SUB,
 	DB_COUNT
 };
 

@@ -26,6 +26,7 @@
 #define NS_JMI        "urn:xmpp:jingle-message:0"
 #define NS_REGISTER   "jabber:iq:register"
 #define NS_XDATA      "jabber:x:data"
+#define NS_SIP_INFO   "urn:xmpp:sip:info:0" /* SPEC 6.2: an INFO payload */
 
 /*
  * Stanza ids the gateway gives what it sends; replies and bounces carry

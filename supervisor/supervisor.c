@@ -628,8 +628,9 @@ int main(int argc, char **argv)
 	/* SPEC §4 keys of features this release does not have: read and
 	 * checked, and the operator told they do nothing yet */
 	if (sv.cfg->presence.server.port || sv.cfg->presence.nphones)
-		log_warn("config: presence is not built in this release: "
-			 "the presence section has no effect");
+		log_warn("config: presence: only the state of presence.phones "
+			 "is built in this release (no watchers either way, "
+			 "no client session for a phone's password)");
 	if (sv.cfg->msrp.listen.port)
 		log_warn("config: MSRP is not built in this release: the msrp "
 			 "section has no effect");

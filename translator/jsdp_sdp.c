@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include "jsdp.h"
 #include "jsdp_int.h"
 
@@ -571,6 +572,10 @@ static void media_end(struct jsdp *m, struct jsdp_content *c,
 	if (dir < 0)
 		dir = d->dir >= 0 ? d->dir : JSDP_BOTH; /* RFC 8866 6.7 */
 	c->senders = jsdp_dir_to_senders(dir, author_is_initiator);
+	/* SDES (RFC 4568): on an SRTP profile (RTP/SAVP, RTP/SAVPF) the
+	 * keys are required; on RTP/AVP they are offered (best effort) */
+	c->crypto_required = c->ncrypto && c->proto.l >= 8 &&
+			     !strncasecmp(c->proto.p, "RTP/SAVP", 8);
 	for (unsigned i = 0; i < c->npt; i++) {
 		c->pt[i].ptime = ptime;
 		c->pt[i].maxptime = maxptime;
@@ -959,11 +964,14 @@ static int print_payload(struct mbuf *mb, const struct jsdp_payload *p)
 }
 
 
+/* XEP-0167 7: SDES keys that are required make an SRTP profile; keys
+ * only offered stay on RTP/AVP with their a=crypto (best-effort SRTP: a
+ * phone without SRTP still takes the stream). */
 static const char *proto_of(const struct jsdp_content *c)
 {
 	if (pl_isset(&c->fp_hash))
 		return "UDP/TLS/RTP/SAVPF";
-	if (c->ncrypto)
+	if (c->ncrypto && c->crypto_required)
 		return "RTP/SAVP";
 	return "RTP/AVP";
 }

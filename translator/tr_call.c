@@ -26,8 +26,14 @@
  *  X2S  WAITING             T_EXPIRED        INVITE           -> CALLING
  *  X2S  WAITING             X_TERMINATE      -                -> GONE
  *  X2S  WAITING             OP_END           terminate        -> GONE
- *  X2S  CALLING             R_PROVISIONAL    ringing          -> RINGING
- *  X2S  CALLING|RINGING     R_ANSWER         ACK, accept      -> ACTIVE
+ *  X2S  CALLING|RINGING     R_PROVISIONAL    with SDP the first time:
+ *                                            accept (early media);
+ *                                            else ringing once; a
+ *                                            reliable one PRACKed
+ *                                                             -> RINGING
+ *  X2S  CALLING|RINGING     R_ANSWER         ACK, accept (early media:
+ *                                            only if the SDP changed,
+ *                                            transport-info)  -> ACTIVE
  *  X2S  CALLING|RINGING     R_FAILURE        terminate        -> GONE
  *  X2S  CALLING|RINGING     X_TERMINATE      CANCEL           -> CANCELLING
  *  X2S  CALLING|RINGING     T_EXPIRED/OP_END CANCEL, terminate-> CANCELLING
@@ -54,29 +60,59 @@
  *  S2X  ACTIVE              O_NO_ACK         BYE, terminate   -> GONE
  *  any  ACTIVE              X_TERMINATE      BYE              -> GONE
  *  any  ACTIVE              X_DTMF           INFO                      -
+ *  any  ACTIVE              X_SIP_INFO       INFO with its Content-Type
+ *                                            and body                  -
  *  any  ACTIVE              X_HOLD/X_RESUME  re-INVITE                 -
  *  any  ACTIVE              X_SOURCE         re-INVITE                 -
  *  any  ACTIVE              S_REINVITE       200 with an answer;
  *                                            source-*, hold/active or
  *                                            transport-info            -
  *  any  ACTIVE              R_REINVITE_OK    ACK                       -
+ *  any  ACTIVE              S_REFER          202, NOTIFY 100, INVITE to
+ *                                            the Refer-To target with the
+ *                                            XMPP party's media (491
+ *                                            while one is pending)      -
+ *  any  ACTIVE              S_BYE_XFER       200; the transfer goes on  -
+ *  any  ACTIVE              R_XFER_ANSWER    ACK; NOTIFY 200 and BYE in
+ *                                            the old dialog; the new one
+ *                                            is the call's; transport-
+ *                                            info with the new media    -
+ *  any  ACTIVE              R_XFER_FAILURE   NOTIFY the status; the old
+ *                                            dialog goes on, or (its
+ *                                            transferor gone) terminate
+ *                                                             -> -|GONE
+ *  any  ACTIVE              T_XFER_EXPIRED   CANCEL it, as R_XFER_FAILURE
  *  any  ACTIVE              T_EXPIRED/OP_END BYE, terminate   -> GONE
  *  any  ACTIVE|RINGING|...  X_TRANSPORT      INFO (trickle fragment),
  *                                            kept until a dialog exists  -
  *  any  any                 S_BYE            200, terminate   -> GONE
  *  any  any                 S_INFO           DTMF / trickle to Jingle  -
+ *  any  CALLING|RINGING|    S_INFO_BODY      session-info <info/>, 200 -
+ *       ACTIVE
+ *  any  any                 S_MESSAGE        chat to the user, 200     -
  *  any  any                 S_OPTIONS        200                       -
  *  any  any                 S_OTHER          405                       -
  *  any  (other)             X_ACCEPT         unexpected-request        -
  *  any  (other)             X_SOURCE         unexpected-request        -
  *  any  (other)             X_EXISTING       item-not-found            -
  *  any  (other)             S_REINVITE       491                       -
+ *  any  (other)             S_INFO_BODY      480                       -
+ *  any  (other)             S_REFER          403                       -
+ *  any  (other)             X_SIP_INFO       unexpected-request        -
  *  any  (other)             S_CANCEL         200                       -
  *  any  (other)             X_* IQ           result                    -
  *  any  (other)             anything else    nothing                   -
  *
  * Any request in the dialog with a CSeq below the last one is refused
- * (500) before the table; any in ACTIVE pushes the idle deadline.
+ * (500) before the table; any in ACTIVE pushes the idle deadline (but
+ * not past a transfer's). A call that ends with a transfer pending
+ * CANCELs the INVITE to the target.
+ *
+ * Refinements: S_INFO is S_INFO_BODY for a Content-Type other than
+ * dtmf-relay and (trickle-ice-)sdpfrag; S_BYE is S_BYE_XFER while a
+ * transfer is pending and its transferor still there; a response to the
+ * INVITE to a transfer target is R_XFER_ANSWER/R_XFER_FAILURE (1xx are
+ * ignored); T_EXPIRED is T_XFER_EXPIRED when it was the transfer's.
  */
 #include <errno.h>
 #include <string.h>
@@ -199,7 +235,7 @@ static const struct call_rule {
 	{X2S, S(CS_WAITING), CE_X_TERMINATE, call_x_terminate_waiting},
 	{X2S, S(CS_WAITING), CE_OP_END, call_end_waiting},
 
-	{X2S, S(CS_CALLING), CE_R_PROVISIONAL, call_r_provisional},
+	{X2S, OUT_RINGISH, CE_R_PROVISIONAL, call_r_provisional},
 	{X2S, OUT_RINGISH, CE_R_ANSWER, call_r_answer},
 	{X2S, OUT_RINGISH, CE_R_FAILURE, call_r_failure},
 	{X2S, OUT_RINGISH, CE_X_TERMINATE, call_x_terminate_calling},
@@ -231,17 +267,27 @@ static const struct call_rule {
 
 	{0, S(CS_ACTIVE), CE_X_TERMINATE, call_x_terminate_active},
 	{0, S(CS_ACTIVE), CE_X_DTMF, call_x_dtmf},
+	{0, S(CS_ACTIVE), CE_X_SIP_INFO, call_x_sip_info},
 	{0, S(CS_ACTIVE), CE_X_HOLD, call_x_hold},
 	{0, S(CS_ACTIVE), CE_X_RESUME, call_x_resume},
 	{0, S(CS_ACTIVE), CE_X_SOURCE, call_x_source},
 	{0, S(CS_ACTIVE), CE_S_REINVITE, call_s_reinvite},
 	{0, S(CS_ACTIVE), CE_R_REINVITE_OK, call_r_reinvite_ok},
+	{0, S(CS_ACTIVE), CE_S_REFER, call_s_refer},
+	{0, S(CS_ACTIVE), CE_S_BYE_XFER, call_s_bye_xfer},
+	{0, S(CS_ACTIVE), CE_R_XFER_ANSWER, call_r_xfer_answer},
+	{0, S(CS_ACTIVE), CE_R_XFER_FAILURE, call_r_xfer_failure},
+	{0, S(CS_ACTIVE), CE_T_XFER_EXPIRED, call_t_xfer_expired},
 	{0, S(CS_ACTIVE), CE_T_EXPIRED, call_end_active},
 	{0, S(CS_ACTIVE), CE_OP_END, call_end_active},
 	{0, ANY & ~NEW, CE_X_TRANSPORT, call_x_transport},
 
 	{0, ANY, CE_S_BYE, call_s_bye},
 	{0, ANY, CE_S_INFO, call_s_info},
+	{0, OUT_RINGISH | S(CS_ACTIVE), CE_S_INFO_BODY, call_s_info_body},
+	{0, ANY, CE_S_INFO_BODY, call_s_info_early},
+	{0, ANY, CE_S_MESSAGE, call_s_message},
+	{0, ANY, CE_S_REFER, call_s_refer_refused},
 	{0, ANY, CE_S_OPTIONS, call_s_options},
 	{0, ANY, CE_S_OTHER, call_s_other},
 	{0, ANY, CE_X_ACCEPT, call_x_unexpected_accept},
@@ -252,6 +298,7 @@ static const struct call_rule {
 	{0, ANY, CE_X_TERMINATE, call_x_ack_only},
 	{0, ANY, CE_X_RINGING, call_x_ack_only},
 	{0, ANY, CE_X_DTMF, call_x_ack_only},
+	{0, ANY, CE_X_SIP_INFO, call_x_sip_info_early},
 	{0, ANY, CE_X_HOLD, call_x_ack_only},
 	{0, ANY, CE_X_RESUME, call_x_ack_only},
 	{0, ANY, CE_X_PING, call_x_ack_only},
@@ -281,6 +328,15 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 
 	switch (ev) {
 	case CE_R_RESPONSE:
+		/* our INVITE to a transfer target (its 1xx change nothing) */
+		if (r->xfer && e->out && e->out == r->xfer_out)
+			return !e->msg || e->scode >= 300 ? CE_R_XFER_FAILURE
+			       : e->scode >= 200          ? CE_R_XFER_ANSWER
+							  : CE_R_OTHER;
+		/* a response in a dialog the call left (a transfer) */
+		if (e->msg && r->callid &&
+		    pl_strcmp(&e->msg->callid, r->callid))
+			return CE_R_OTHER;
 		/* a local failure: only our INVITE's matters */
 		if (!e->msg)
 			return e->out && e->out == r->inv_out ? CE_R_FAILURE
@@ -313,7 +369,26 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 			return CE_X_HOLD;
 		if (!strcmp(n, "active"))
 			return CE_X_RESUME;
+		if (!strcmp(n, "info") && xmpp_stanza_get_ns(c->info) &&
+		    !strcmp(xmpp_stanza_get_ns(c->info), NS_SIP_INFO))
+			return CE_X_SIP_INFO;
 		return CE_X_PING;
+	case CE_S_INFO: {
+		const struct pl *st = &e->msg->ctyp.subtype;
+		if (!mbuf_get_left(e->msg->mb) ||
+		    !pl_strcasecmp(st, "dtmf-relay") ||
+		    !pl_strcasecmp(st, "trickle-ice-sdpfrag") ||
+		    !pl_strcasecmp(st, "sdpfrag"))
+			return CE_S_INFO;
+		return CE_S_INFO_BODY;
+	}
+	case CE_S_BYE:
+		return r->xfer == CX_PENDING ? CE_S_BYE_XFER : CE_S_BYE;
+	case CE_T_EXPIRED:
+		/* the deadline is the transfer's (call_idle_deadline) */
+		return r->xfer && r->xfer_until && r->deadline == r->xfer_until
+			       ? CE_T_XFER_EXPIRED
+			       : CE_T_EXPIRED;
 	default:
 		return ev;
 	}
@@ -323,7 +398,9 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 static bool in_dialog_request(unsigned ev)
 {
 	return ev == CE_S_BYE || ev == CE_S_REINVITE || ev == CE_S_INFO ||
-	       ev == CE_S_OPTIONS || ev == CE_S_OTHER || ev == CE_S_ACK;
+	       ev == CE_S_OPTIONS || ev == CE_S_OTHER || ev == CE_S_ACK ||
+	       ev == CE_S_INFO_BODY || ev == CE_S_MESSAGE || ev == CE_S_REFER ||
+	       ev == CE_S_BYE_XFER;
 }
 
 
@@ -373,6 +450,8 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 		if (c.id && r.reg && r.dir == CD_S2X &&
 		    (r.state == CS_RINGING || r.state == CS_PROPOSED))
 			missed_call(&c);
+		if (c.id && r.xfer)
+			call_xfer_abandon(&c);
 		if (c.id)
 			tr_callrec_drop(tr, c.id, &r, c.why);
 		goto out;

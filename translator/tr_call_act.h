@@ -3,8 +3,9 @@
  *                      tr_call*.c files). tr_call.c holds the machine: the
  *                      table of (direction, state, event) -> action; the
  *                      actions are in tr_call_xmpp.c (XMPP events),
- *                      tr_call_sip.c (SIP requests and responses), and the
- *                      helpers they share in tr_call_util.c.
+ *                      tr_call_sip.c (SIP requests and responses),
+ *                      tr_call_xfer.c (a transfer), and the helpers they
+ *                      share in tr_call_util.c.
  *
  * An action works on the record loaded in c->r (saved once afterwards by
  * tr_call_apply) and returns the next state, NOCHANGE (nothing to save)
@@ -15,7 +16,13 @@
 
 #include "translator.h"
 
-enum { CANCEL_WAIT_MS = 32000 };
+enum {
+	CANCEL_WAIT_MS = 32000,
+	/* the largest payload an INFO or a MESSAGE carries between the
+	 * sides: XML-escaped, with the rest of the stanza or request, it
+	 * still fits one frame (as tr_msg.c's BODY_MAX) */
+	CALL_BODY_MAX = FRAME_MAX / 2 - 4096,
+};
 
 /* What an action returns: the next state, or one of these. */
 enum { NOCHANGE = -1, GONE = -2 };
@@ -27,14 +34,20 @@ enum {
 	CE_X_HOLD,
 	CE_X_RESUME,
 	CE_X_PING,
-	CE_R_PROVISIONAL, /**< 1xx to our INVITE */
-	CE_R_ANSWER,      /**< 2xx to our INVITE */
-	CE_R_FAILURE,     /**< >= 300 or a local failure of our INVITE */
-	CE_R_REINVITE_OK, /**< 2xx to our re-INVITE */
-	CE_R_OTHER,       /**< a response to another request of ours */
-	CE_O_ACKED,       /**< our 2xx was ACKed */
-	CE_O_NO_ACK,      /**< our 2xx never was */
-	CE_O_OTHER,       /**< another outbox entry is done */
+	CE_X_SIP_INFO,     /**< session-info with <info/> (SPEC 6.2) */
+	CE_S_INFO_BODY,    /**< INFO with another payload than DTMF/trickle */
+	CE_S_BYE_XFER,     /**< BYE of the transferor, its transfer pending */
+	CE_R_XFER_ANSWER,  /**< 2xx to our INVITE to a transfer target */
+	CE_R_XFER_FAILURE, /**< >= 300 or a local failure of that INVITE */
+	CE_T_XFER_EXPIRED, /**< the transfer target did not answer in time */
+	CE_R_PROVISIONAL,  /**< 1xx to our INVITE */
+	CE_R_ANSWER,       /**< 2xx to our INVITE */
+	CE_R_FAILURE,      /**< >= 300 or a local failure of our INVITE */
+	CE_R_REINVITE_OK,  /**< 2xx to our re-INVITE */
+	CE_R_OTHER,        /**< a response to another request of ours */
+	CE_O_ACKED,        /**< our 2xx was ACKed */
+	CE_O_NO_ACK,       /**< our 2xx never was */
+	CE_O_OTHER,        /**< another outbox entry is done */
 };
 
 struct call_ctx {
@@ -72,7 +85,6 @@ void call_terminate(struct call_ctx *c, const char *reason);
 void call_idle_deadline(struct call_ctx *c);
 /** The body as a string, or NULL if it holds a NUL byte (or no memory). */
 char *call_body_of(const struct sip_msg *msg);
-char *call_route_set(const struct sip_msg *msg, bool reverse);
 void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac);
 unsigned call_rung_remove(struct callrec *r, const char *who);
 bool call_rung_has(const struct callrec *r, const char *who);
@@ -82,6 +94,26 @@ void call_invite_send(struct call_ctx *c);
  * @return true if the INVITE went again */
 bool call_invite_authenticate(struct call_ctx *c);
 void call_ack_2xx(struct call_ctx *c, uint32_t cseq);
+/** A Content-Type that both a SIP header and an XML attribute carry as it
+ * is: type "/" subtype [";" parameters], printable ASCII, at most 255
+ * bytes. */
+bool call_ctype_ok(const char *ct);
+/**
+ * Can a SIP body be XML text as it is, and fit a frame once escaped?
+ * @return 0; EILSEQ (not UTF-8, or a control other than TAB, CR, LF);
+ *         EMSGSIZE (over CALL_BODY_MAX escaped)
+ */
+int call_text_check(const char *s, size_t n);
+/** The reason phrase of a final status (RFC 3261 21, RFC 6665), or NULL
+ * for a code without a standard phrase. */
+const char *call_phrase_of(unsigned scode);
+/**
+ * The URI of a Refer-To value (RFC 3515 2.1: a name-addr or addr-spec).
+ * @return 0; EINVAL (malformed, or bytes a header cannot carry);
+ *         EPROTONOSUPPORT (not sip:/sips:); ENOTSUP (URI headers, e.g.
+ *         Replaces: an attended transfer); ENAMETOOLONG
+ */
+int call_refer_uri(const struct pl *v, char *uri, size_t sz);
 
 /* tr_call_xmpp.c: actions on XMPP events (x_initiate creates a call) */
 int call_x_initiate(struct call_ctx *c);
@@ -105,6 +137,8 @@ int call_x_jmi_proceed(struct call_ctx *c);
 int call_x_jmi_reject(struct call_ctx *c);
 int call_x_unexpected_accept(struct call_ctx *c);
 int call_x_unexpected_source(struct call_ctx *c);
+int call_x_sip_info(struct call_ctx *c);
+int call_x_sip_info_early(struct call_ctx *c);
 int call_x_no_initiate(struct call_ctx *c);
 int call_x_ack_only(struct call_ctx *c);
 
@@ -119,6 +153,9 @@ int call_s_bye_early(struct call_ctx *c);
 int call_s_bye(struct call_ctx *c);
 int call_s_reinvite(struct call_ctx *c);
 int call_s_info(struct call_ctx *c);
+int call_s_info_body(struct call_ctx *c);
+int call_s_info_early(struct call_ctx *c);
+int call_s_message(struct call_ctx *c);
 int call_s_options(struct call_ctx *c);
 int call_s_other(struct call_ctx *c);
 int call_s_pending(struct call_ctx *c);
@@ -129,5 +166,18 @@ int call_r_answer_cancelled(struct call_ctx *c);
 int call_r_failure(struct call_ctx *c);
 int call_r_failure_cancelled(struct call_ctx *c);
 int call_r_reinvite_ok(struct call_ctx *c);
+
+/* tr_call_xfer.c: a blind transfer (RFC 3515, RFC 5589): REFER accepted,
+ * the target called with the XMPP party's media, the call continuing in
+ * the new dialog */
+int call_s_refer(struct call_ctx *c);
+int call_s_refer_refused(struct call_ctx *c);
+int call_s_bye_xfer(struct call_ctx *c);
+int call_r_xfer_answer(struct call_ctx *c);
+int call_r_xfer_failure(struct call_ctx *c);
+int call_t_xfer_expired(struct call_ctx *c);
+/** The call ends with its transfer pending: CANCEL the INVITE to the
+ * target, forget the new dialog. */
+void call_xfer_abandon(struct call_ctx *c);
 
 #endif

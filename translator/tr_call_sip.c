@@ -78,7 +78,7 @@ int call_s_invite(struct call_ctx *c)
 	err |= re_sdprintf(&r->luri, "<%r>", &msg->to.auri);
 	err |= re_sdprintf(&r->ruri, "<%r>", &msg->from.auri);
 	call_dialog_learn(r, msg, false);
-	r->routes = call_route_set(msg, false);
+	r->routes = tr_sip_route_set(msg, false);
 	r->rcseq = r->inv_cseq = msg->cseq.num;
 	r->inv_tx = e->tx;
 	err |= tr_callrec_set(&r->inv_src, e->src);
@@ -289,13 +289,17 @@ int call_s_info(struct call_ctx *c)
 		call_reply(c, 200, "OK", false, NULL);
 		goto out;
 	}
-	if (!pl_strcasecmp(&msg->ctyp.subtype, "dtmf-relay") &&
-	    !re_regex(body, strlen(body), "Signal=[ ]*[0-9A-D*#]1", NULL,
-		      &sig)) {
-		char code[2] = {sig.p[0], 0};
+	if (!pl_strcasecmp(&msg->ctyp.subtype, "dtmf-relay")) {
+		char code[2] = {0, 0};
+		if (re_regex(body, strlen(body), "Signal=[ ]*[0-9A-D*#]1", NULL,
+			     &sig)) {
+			call_reply(c, 400, "Bad dtmf-relay Body", false, NULL);
+			goto out;
+		}
+		code[0] = sig.p[0];
 		iq = tr_xmpp_session_info(c->tr, c->id, r, "dtmf", code);
-	} else if (!pl_strcasecmp(&msg->ctyp.subtype, "trickle-ice-sdpfrag") ||
-		   !pl_strcasecmp(&msg->ctyp.subtype, "sdpfrag")) {
+	} else {
+		/* (trickle-ice-)sdpfrag: the rest is S_INFO_BODY */
 		re_sdprintf(&sdp,
 			    "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\n"
 			    "t=0 0\r\n%s",
@@ -308,9 +312,6 @@ int call_s_info(struct call_ctx *c)
 			call_reply(c, 400, "Bad SDP Fragment", false, NULL);
 			goto out;
 		}
-	} else {
-		call_reply(c, 415, "Unsupported Media Type", false, NULL);
-		goto out;
 	}
 	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
 	call_reply(c, 200, "OK", false, NULL);
@@ -321,6 +322,85 @@ out:
 	mem_deref(body);
 	mem_deref(sdp);
 	return next;
+}
+
+
+/* A body from SIP checked for XML (call_text_check): answered 400 or 413
+ * if it is not fit. @return true if it is */
+static bool body_fit(struct call_ctx *c)
+{
+	const struct sip_msg *msg = c->e->msg;
+	int err = call_text_check((const char *)mbuf_buf(msg->mb),
+				  mbuf_get_left(msg->mb));
+
+	if (err == EILSEQ)
+		call_reply(c, 400, "Body Is Not UTF-8 Text", false, NULL);
+	else if (err)
+		call_reply(c, 413, "Request Entity Too Large", false, NULL);
+	return !err;
+}
+
+
+/* SPEC 6.2: an INFO with any other payload -> session-info <info
+ * xmlns='urn:xmpp:sip:info:0' content-type='TYPE'>BODY</info> to the
+ * user's device (before an answer: every device rung). Answered 200 at
+ * once, not when the device acknowledges: the far end learns nothing it
+ * can act on from that, and SIP would retransmit meanwhile. What XML
+ * cannot carry as it is (not UTF-8, control characters) or what would not
+ * fit a frame is refused, never cleaned up. */
+int call_s_info_body(struct call_ctx *c)
+{
+	const struct sip_msg *msg = c->e->msg;
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+	char ct[257], *body = NULL;
+	xmpp_stanza_t *iq;
+
+	if (!h || h->val.l >= sizeof(ct) ||
+	    (pl_strcpy(&h->val, ct, sizeof(ct)), !call_ctype_ok(ct))) {
+		call_reply(c, 400, "Bad Content-Type", false, NULL);
+		return NOCHANGE;
+	}
+	if (!body_fit(c) || !(body = call_body_of(msg)))
+		return NOCHANGE;
+	iq = tr_xmpp_sip_info(c->tr, c->id, c->r, ct, body);
+	tr_xmpp_jingle_to_all(c->tr, c->id, c->r, iq);
+	xmpp_stanza_release(iq);
+	mem_deref(body);
+	call_reply(c, 200, "OK", false, NULL);
+	return c->r->state;
+}
+
+
+int call_s_info_early(struct call_ctx *c)
+{
+	call_reply(c, 480, "No Session To Carry It", false, NULL);
+	return NOCHANGE;
+}
+
+
+/* SPEC 6.2: a MESSAGE inside the call's dialog -> a chat from the call's
+ * gateway JID to the user in the call, 200 once it is staged (the user
+ * is there: it is their call). Text only, as a page-mode MESSAGE. */
+int call_s_message(struct call_ctx *c)
+{
+	const struct sip_msg *msg = c->e->msg;
+	char *body = NULL;
+
+	if (!mbuf_get_left(msg->mb)) {
+		call_reply(c, 400, "Empty Message", false, NULL);
+		return NOCHANGE;
+	}
+	if (pl_strcasecmp(&msg->ctyp.type, "text") ||
+	    pl_strcasecmp(&msg->ctyp.subtype, "plain")) {
+		call_reply(c, 415, "Unsupported Media Type", false, NULL);
+		return NOCHANGE;
+	}
+	if (!body_fit(c) || !(body = call_body_of(msg)))
+		return NOCHANGE;
+	tr_xmpp_call_chat(c->tr, c->id, c->r, body);
+	mem_deref(body);
+	call_reply(c, 200, "OK", false, NULL);
+	return NOCHANGE;
 }
 
 
@@ -347,6 +427,58 @@ int call_s_pending(struct call_ctx *c)
 
 /* ---- SIP side: responses to our requests -------------------------- */
 
+/* RFC 3262: a reliable provisional response is PRACKed (we do not ask
+ * for them, but a callee may require them). */
+static void prack(struct call_ctx *c, const struct sip_msg *msg)
+{
+	const struct sip_hdr *rs = sip_msg_hdr(msg, SIP_HDR_RSEQ);
+	char rack[80];
+
+	if (!rs || !rs->val.l || rs->val.l > 10 ||
+	    !sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel"))
+		return;
+	for (size_t i = 0; i < rs->val.l; i++)
+		if (rs->val.p[i] < '0' || rs->val.p[i] > '9')
+			return;
+	re_snprintf(rack, sizeof(rack), "RAck: %r %u INVITE\r\n", &rs->val,
+		    msg->cseq.num);
+	tr_sip_request(c->tr, c->id, c->r, "PRACK", 0, NULL, NULL, NULL, rack,
+		       NULL);
+}
+
+
+/* Early media: the first provisional response with SDP is the answer
+ * (RFC 3261 13.2.1; XEP-0167 has no early media): session-accept with
+ * it, so media flows; the 200 then completes the call. @return true if
+ * it went */
+static bool early_accept(struct call_ctx *c, const struct sip_msg *msg)
+{
+	struct callrec *r = c->r;
+	char *sdp, eb[160];
+	xmpp_stanza_t *iq, *j;
+	bool ok;
+
+	if (r->early || pl_strcasecmp(&msg->ctyp.subtype, "sdp") ||
+	    !mbuf_get_left(msg->mb) || !(sdp = call_body_of(msg)))
+		return false;
+	iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-accept", &j);
+	ok = !tr_media_jingle_of_sdp(c->tr, j, sdp, false, NULL, eb,
+				     sizeof(eb));
+	if (ok) {
+		tr_xmpp_send(c->tr, OWN_C(c), iq);
+		tr_callrec_set(&r->rsdp, sdp);
+		r->early = 1;
+		tr_callrec_event(r, "early media (%u): accepted", c->e->scode);
+	} else
+		log_info("call %llu: early SDP unusable (%s): the answer "
+			 "waits for the 200",
+			 (unsigned long long)c->id, eb);
+	xmpp_stanza_release(iq);
+	mem_deref(sdp);
+	return ok;
+}
+
+
 int call_r_provisional(struct call_ctx *c)
 {
 	const struct sip_msg *msg = c->e->msg;
@@ -357,11 +489,47 @@ int call_r_provisional(struct call_ctx *c)
 	if (pl_isset(&msg->to.tag)) {
 		call_dialog_learn(c->r, msg, true);
 		call_frag_flush(c);
+		prack(c, msg);
 	}
+	if (early_accept(c, msg))
+		return CS_RINGING;
+	if (c->r->state == CS_RINGING)
+		return CS_RINGING; /* told once */
 	iq = tr_xmpp_session_info(c->tr, c->id, c->r, "ringing", NULL);
 	tr_xmpp_send(c->tr, OWN_C(c), iq);
 	xmpp_stanza_release(iq);
 	return CS_RINGING;
+}
+
+
+/* The 200 after early media: nothing to tell the user if it has no SDP or
+ * the early one; another (a fork answered, or a callee breaking RFC 3261
+ * 13.2.1) is new remote media, told as a re-INVITE's (transport-info). */
+static int answer_after_early(struct call_ctx *c, char *sdp)
+{
+	struct callrec *r = c->r;
+	xmpp_stanza_t *iq, *j;
+	char eb[160];
+
+	if (sdp && *sdp && strcmp(sdp, r->rsdp ? r->rsdp : "")) {
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "transport-info",
+				    &j);
+		if (!tr_media_jingle_of_sdp(c->tr, j, sdp, false, NULL, eb,
+					    sizeof(eb))) {
+			tr_xmpp_send(c->tr, OWN_C(c), iq);
+			tr_callrec_set(&r->rsdp, sdp);
+			tr_callrec_event(r, "the 200's SDP differs from the "
+					    "early one: transport-info");
+		} else
+			log_info("call %llu: the 200's SDP is unusable (%s): "
+				 "the early one stays",
+				 (unsigned long long)c->id, eb);
+		xmpp_stanza_release(iq);
+	}
+	mem_deref(sdp);
+	call_frag_flush(c);
+	call_idle_deadline(c);
+	return CS_ACTIVE;
 }
 
 
@@ -374,6 +542,8 @@ int call_r_answer(struct call_ctx *c)
 
 	call_dialog_learn(r, c->e->msg, true);
 	call_ack_2xx(c, r->inv_cseq);
+	if (r->early)
+		return answer_after_early(c, sdp);
 	iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "session-accept", &j);
 	if (!sdp || tr_media_jingle_of_sdp(c->tr, j, sdp, false, NULL, eb,
 					   sizeof(eb))) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "addr.h"
 #include "log.h"
@@ -88,6 +89,8 @@ uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
 
 void call_bye(struct call_ctx *c, const struct tr_sip_why *why)
 {
+	if (c->r->xfer == CX_ORPHANED)
+		return; /* the transferor ended this dialog already */
 	call_sip_req(c, "BYE", 0, NULL, NULL, why, NULL);
 	tr_callrec_event(c->r, "BYE sent");
 }
@@ -109,9 +112,14 @@ void call_terminate(struct call_ctx *c, const char *reason)
 
 void call_idle_deadline(struct call_ctx *c)
 {
-	tr_callrec_deadline(
-		c->tr, c->id, c->r,
-		wall_ms() + call_cfg_of(c)->sip.call_idle_timeout_s * 1000ULL);
+	const struct callrec *r = c->r;
+	uint64_t when =
+		wall_ms() + call_cfg_of(c)->sip.call_idle_timeout_s * 1000ULL;
+
+	/* a transfer under way gives up sooner: its ring timeout */
+	if (r->xfer && r->xfer_until && r->xfer_until < when)
+		when = r->xfer_until;
+	tr_callrec_deadline(c->tr, c->id, c->r, when);
 }
 
 
@@ -125,57 +133,6 @@ char *call_body_of(const struct sip_msg *msg)
 		return NULL;
 	re_sdprintf(&b, "%b", mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
 	return b;
-}
-
-
-/* The route set of a dialog from Record-Route (UAS: as is; UAC: reversed). */
-char *call_route_set(const struct sip_msg *msg, bool reverse)
-{
-	char *rs = NULL, *t;
-	struct le *le;
-
-	str_dup(&rs, "");
-	for (le = list_head(&msg->hdrl); le && rs; le = le->next) {
-		const struct sip_hdr *h = le->data;
-		struct pl v = h->val, one;
-		if (h->id != SIP_HDR_RECORD_ROUTE)
-			continue;
-		/* one header may hold several comma-separated routes */
-		while (v.l) {
-			size_t n = 0;
-			bool inq = false;
-			while (n < v.l && (inq || v.p[n] != ',')) {
-				if (v.p[n] == '<' || v.p[n] == '>')
-					inq = v.p[n] == '<';
-				n++;
-			}
-			one.p = v.p;
-			one.l = n;
-			while (one.l && (*one.p == ' ' || *one.p == '\t'))
-				one.p++, one.l--;
-			while (one.l && (one.p[one.l - 1] == ' ' ||
-					 one.p[one.l - 1] == '\t'))
-				one.l--;
-			t = NULL;
-			if (!addr_sip_clean(&one)) {
-				log_warn("Record-Route entry with control "
-					 "bytes or spaces dropped");
-				goto next;
-			}
-			if (reverse)
-				re_sdprintf(&t, "%r\n%s", &one, rs);
-			else
-				re_sdprintf(&t, "%s%r\n", rs, &one);
-			mem_deref(rs);
-			rs = t;
-			if (!rs)
-				break;
-		next:
-			v.p += n < v.l ? n + 1 : n;
-			v.l -= n < v.l ? n + 1 : n;
-		}
-	}
-	return rs;
 }
 
 
@@ -193,7 +150,7 @@ void call_dialog_learn(struct callrec *r, const struct sip_msg *msg, bool uac)
 	}
 	if (uac) {
 		mem_deref(r->routes);
-		r->routes = call_route_set(msg, true);
+		r->routes = tr_sip_route_set(msg, true);
 		tr_callrec_set_pl(&r->rtag, &msg->to.tag);
 	}
 }
@@ -305,4 +262,175 @@ bool call_invite_authenticate(struct call_ctx *c)
 void call_ack_2xx(struct call_ctx *c, uint32_t cseq)
 {
 	call_sip_req(c, "ACK", cseq, NULL, NULL, NULL, NULL);
+}
+
+
+static size_t ws(const char *p)
+{
+	return strspn(p, " \t");
+}
+
+
+bool call_ctype_ok(const char *ct)
+{
+	static const char tok[] = "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789-.!%*_+`'~";
+	size_t n = strlen(ct), t;
+	const char *p;
+
+	if (!n || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (ct[i] < 0x20 || ct[i] > 0x7e)
+			return false;
+	/* RFC 3261 20.15, 25.1: type "/" subtype *(";" token "="
+	 * (token / quoted-string)), with optional whitespace around */
+	t = strspn(ct, tok);
+	if (!t || ct[t] != '/' || !strspn(ct + t + 1, tok))
+		return false;
+	p = ct + t + 1 + strspn(ct + t + 1, tok);
+	for (;;) {
+		p += ws(p);
+		if (!*p)
+			return true;
+		if (*p++ != ';')
+			return false;
+		p += ws(p);
+		if (!(t = strspn(p, tok)))
+			return false;
+		p += t;
+		p += ws(p);
+		if (*p++ != '=')
+			return false;
+		p += ws(p);
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p++ != '"')
+				return false;
+		} else if (!(t = strspn(p, tok)))
+			return false;
+		else
+			p += t;
+	}
+}
+
+
+int call_text_check(const char *s, size_t n)
+{
+	size_t l = 0;
+
+	if (!utf8_xml_valid(s, n))
+		return EILSEQ;
+	/* as libstrophe escapes text: & < > " ' */
+	for (size_t i = 0; i < n; i++)
+		l += s[i] == '&'                   ? 5
+		     : s[i] == '<' || s[i] == '>'  ? 4
+		     : s[i] == '"' || s[i] == '\'' ? 6
+						   : 1;
+	return l > CALL_BODY_MAX ? EMSGSIZE : 0;
+}
+
+
+const char *call_phrase_of(unsigned scode)
+{
+	static const struct {
+		unsigned code;
+		const char *phrase;
+	} map[] = {
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{402, "Payment Required"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{406, "Not Acceptable"},
+		{407, "Proxy Authentication Required"},
+		{408, "Request Timeout"},
+		{410, "Gone"},
+		{413, "Request Entity Too Large"},
+		{414, "Request-URI Too Long"},
+		{415, "Unsupported Media Type"},
+		{416, "Unsupported URI Scheme"},
+		{420, "Bad Extension"},
+		{421, "Extension Required"},
+		{423, "Interval Too Brief"},
+		{480, "Temporarily Unavailable"},
+		{481, "Call/Transaction Does Not Exist"},
+		{482, "Loop Detected"},
+		{483, "Too Many Hops"},
+		{484, "Address Incomplete"},
+		{485, "Ambiguous"},
+		{486, "Busy Here"},
+		{487, "Request Terminated"},
+		{488, "Not Acceptable Here"},
+		{491, "Request Pending"},
+		{493, "Undecipherable"},
+		{500, "Server Internal Error"},
+		{501, "Not Implemented"},
+		{502, "Bad Gateway"},
+		{503, "Service Unavailable"},
+		{504, "Server Time-out"},
+		{505, "Version Not Supported"},
+		{513, "Message Too Large"},
+		{600, "Busy Everywhere"},
+		{603, "Decline"},
+		{604, "Does Not Exist Anywhere"},
+		{606, "Not Acceptable"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].code == scode)
+			return map[i].phrase;
+	return NULL;
+}
+
+
+int call_refer_uri(const struct pl *v, char *uri, size_t sz)
+{
+	struct pl u = *v;
+	struct uri d;
+
+	while (u.l && (*u.p == ' ' || *u.p == '\t'))
+		u.p++, u.l--;
+	while (u.l && (u.p[u.l - 1] == ' ' || u.p[u.l - 1] == '\t'))
+		u.l--;
+	if (!u.l || !addr_sip_clean(&u))
+		return EINVAL;
+	/* a name-addr: the URI between < and > (a display name before) */
+	if (memchr(u.p, '<', u.l)) {
+		const char *lt = memchr(u.p, '<', u.l);
+		const char *gt = memchr(lt, '>', u.l - (size_t)(lt - u.p));
+		if (!gt)
+			return EINVAL;
+		u.p = lt + 1;
+		u.l = (size_t)(gt - lt - 1);
+	} else {
+		/* an addr-spec: its parameters are the header's (RFC 3261
+		 * 20.10), not the URI's */
+		const char *semi = memchr(u.p, ';', u.l);
+		if (semi)
+			u.l = (size_t)(semi - u.p);
+	}
+	if (!u.l || memchr(u.p, ' ', u.l))
+		return EINVAL;
+	if (u.l < 4 || (strncasecmp(u.p, "sip:", 4) &&
+			(u.l < 5 || strncasecmp(u.p, "sips:", 5))))
+		return memchr(u.p, ':', u.l) ? EPROTONOSUPPORT : EINVAL;
+	if (memchr(u.p, '?', u.l))
+		return ENOTSUP;
+	if (uri_decode(&d, &u) || !d.host.l)
+		return EINVAL;
+	for (size_t i = 0; i < d.host.l; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:",
+			    d.host.p[i]))
+			return EINVAL;
+	if (u.l >= sz)
+		return ENAMETOOLONG;
+	memcpy(uri, u.p, u.l);
+	uri[u.l] = 0;
+	return 0;
 }

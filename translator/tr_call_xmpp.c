@@ -227,16 +227,24 @@ static unsigned reject_code(struct translator *tr, xmpp_stanza_t *j,
 	*phrase = "Busy Here";
 	if (!re)
 		return 486;
+	/* a chosen final status: <sip-error code='4xx-6xx'>phrase</...>
+	 * (any namespace, as tr_xmpp_terminate writes it); anything else
+	 * falls back to the condition's */
 	for (x = xmpp_stanza_get_children(re); x; x = xmpp_stanza_get_next(x)) {
 		const char *n = xmpp_stanza_get_name(x);
-		if (n && !strcmp(n, "sip-error")) {
-			int code = atoi(xu_attr(x, "code"));
-			if (code >= 400 && code <= 699) {
-				sip_phrase(tr, x, pbuf, psz);
-				*phrase = *pbuf ? pbuf : "Rejected";
-				return (unsigned)code;
-			}
-		}
+		const char *cs =
+			n && !strcmp(n, "sip-error") ? xu_attr(x, "code") : "";
+		unsigned code;
+		if (strlen(cs) != 3 || strspn(cs, "0123456789") != 3)
+			continue;
+		code = (unsigned)atoi(cs);
+		if (code < 400 || code > 699)
+			continue;
+		sip_phrase(tr, x, pbuf, psz);
+		*phrase = *pbuf                  ? pbuf
+			  : call_phrase_of(code) ? call_phrase_of(code)
+						 : "Rejected";
+		return code;
 	}
 	for (x = xmpp_stanza_get_children(re); x; x = xmpp_stanza_get_next(x)) {
 		const char *n = xmpp_stanza_get_name(x);
@@ -496,6 +504,43 @@ int call_x_jmi_reject(struct call_ctx *c)
 	call_invite_reply(c, 603, "Decline", NULL);
 	c->why = "rejected (XEP-0353)";
 	return GONE;
+}
+
+
+/* SPEC 6.2: a session-info <info xmlns='urn:xmpp:sip:info:0'
+ * content-type='TYPE'>BODY</info> -> INFO in the dialog with that
+ * Content-Type and body; answered at once (the INFO's outcome is the SIP
+ * side's, as for DTMF). */
+int call_x_sip_info(struct call_ctx *c)
+{
+	const char *ct = xu_attr(c->info, "content-type");
+	char *body = xmpp_stanza_get_text(c->info);
+	const char *b = body ? body : "";
+	int next = NOCHANGE;
+
+	if (!call_ctype_ok(ct))
+		call_iq_err(c, "bad-request",
+			    "<info/> needs a content-type 'type/subtype' of "
+			    "printable ASCII");
+	else if (call_text_check(b, strlen(b)))
+		call_iq_err(c, "policy-violation",
+			    "the <info/> body is too large for SIP");
+	else {
+		call_iq_ok(c);
+		call_sip_req(c, "INFO", 0, NULL, ct, NULL, b);
+		tr_callrec_event(c->r, "INFO %s sent", ct);
+		next = (int)c->r->state;
+	}
+	if (body)
+		xmpp_free(c->tr->xctx, body);
+	return next;
+}
+
+
+int call_x_sip_info_early(struct call_ctx *c)
+{
+	call_iq_err(c, "unexpected-request", "the call is not answered");
+	return NOCHANGE;
 }
 
 

@@ -7,6 +7,8 @@
  *   CK_SID     owner NUL sid        the XMPP user's handle: only the owner
  *                                   acts on a session
  *   CK_DIALOG  Call-ID NUL ltag     requests and responses in our dialog
+ *                                   (and, during a transfer, in the new
+ *                                   one: both keys name the call)
  *   CK_REMOTE  Call-ID NUL rtag     S2X: INVITE retransmissions, CANCEL
  * Call-ID alone is never a key: a hairpin call has the same Call-ID once
  * as UAC and once as UAS.
@@ -147,6 +149,13 @@ void tr_callrec_drop(struct translator *tr, uint64_t id, struct callrec *r,
 		struct tr_owner o;
 		(void)tr_out_take(tr, PROC_SIP_FRONT, r->inv_out, true, &o);
 	}
+	/* likewise a transfer's INVITE, and its dialog */
+	if (r->xfer && r->xfer_out) {
+		struct tr_owner o;
+		(void)tr_out_take(tr, PROC_SIP_FRONT, r->xfer_out, true, &o);
+	}
+	if (r->xfer && r->xfer_callid)
+		tr_callrec_key_del(tr, CK_DIALOG, r->xfer_callid, r->xfer_ltag);
 	tr_callrec_key_del(tr, CK_SID, r->owner, r->sid);
 	tr_callrec_key_del(tr, CK_DIALOG, r->callid, r->ltag);
 	if (r->dir == CD_S2X)

@@ -1,7 +1,8 @@
 /**
  * @file tr_from_sip.c  A request or response from the sip-front, routed to
  *                      its owner: a MESSAGE outside a dialog to messaging,
- *                      everything else to the call it belongs to; responses
+ *                      everything else (a MESSAGE or REFER inside one too)
+ *                      to the call it belongs to; responses
  *                      to the owner of the request they answer.
  */
 #include <errno.h>
@@ -35,6 +36,7 @@ static const struct {
 	{"ACK", CE_S_ACK},         {"BYE", CE_S_BYE},
 	{"INVITE", CE_S_REINVITE}, {"UPDATE", CE_S_REINVITE},
 	{"INFO", CE_S_INFO},       {"OPTIONS", CE_S_OPTIONS},
+	{"MESSAGE", CE_S_MESSAGE}, {"REFER", CE_S_REFER},
 };
 
 
@@ -97,13 +99,32 @@ static bool from_forged(const struct translator *tr, const struct sip_msg *msg)
 /* The methods the gateway knows (tr_sip_out.c writes them as Allow). */
 static bool known(const struct pl *met)
 {
-	static const char *m[] = {"INVITE", "ACK",    "CANCEL",  "BYE",
-				  "INFO",   "UPDATE", "MESSAGE", "OPTIONS"};
+	static const char *m[] = {"INVITE",  "ACK",     "CANCEL",
+				  "BYE",     "INFO",    "UPDATE",
+				  "MESSAGE", "OPTIONS", "REFER"};
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (!pl_strcmp(met, m[i]))
 			return true;
 	return false;
+}
+
+
+/* A NOTIFY of one of our subscriptions (tr_sub.c); what it says about a
+ * phone goes to the phone (tr_phone.c). */
+static void notify_in(struct translator *tr, const struct call_ev *e,
+		      uint64_t id)
+{
+	struct tr_reginfo ri;
+	struct tr_dialoginfo di;
+	uint64_t phone;
+	char kind;
+
+	phone = tr_sub_notify(tr, id, e, &kind, &ri, &di);
+	if (phone && kind == 'r')
+		tr_phone_reg(tr, phone, &ri);
+	else if (phone && kind == 'd')
+		tr_phone_dialog(tr, phone, &di);
 }
 
 
@@ -163,6 +184,12 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	}
 	if (!pl_strcmp(&msg->met, "OPTIONS") && !pl_isset(&msg->to.tag)) {
 		reply(tr, e, 200, "OK");
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "NOTIFY") &&
+	    (id = tr_callrec_key_get_pl(tr, CK_SUB, &msg->callid,
+					&msg->to.tag))) {
+		notify_in(tr, e, id);
 		return;
 	}
 	if (!known(&msg->met)) {

@@ -61,7 +61,7 @@ static void refuse_full(struct translator *tr, xmpp_stanza_t *st)
 static void presence_in(struct translator *tr, xmpp_stanza_t *st)
 {
 	const char *type = xu_attr(st, "type");
-	char bare[512];
+	char bare[512], to[512];
 
 	if ((!strcmp(type, "probe") || !strcmp(type, "subscribed")) &&
 	    !strcmp(xu_attr(st, "to"), tr->proc.cfg->xmpp.component)) {
@@ -70,6 +70,11 @@ static void presence_in(struct translator *tr, xmpp_stanza_t *st)
 			tr_reg_presence_to(tr, bare);
 		return;
 	}
+	/* a probe of (or an approval for) a phone's gateway JID */
+	xu_bare(xu_attr(st, "to"), to, sizeof(to));
+	if ((!strcmp(type, "probe") || !strcmp(type, "subscribed")) &&
+	    tr_phone_presence_to(tr, to, xu_attr(st, "from")))
+		return;
 	tr_presence_in(tr, st);
 }
 

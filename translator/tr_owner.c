@@ -21,6 +21,9 @@ static const struct {
 	[OWN_CALL] = {"call", tr_call_outcome, tr_call_expired, NULL},
 	/* a REGISTER is owed only while its account exists */
 	[OWN_REG] = {"reg", tr_reg_outcome, tr_reg_expired, tr_reg_wants},
+	[OWN_PHONE] = {"phone", NULL, tr_phone_expired, NULL},
+	/* a SUBSCRIBE is owed only while its subscription exists */
+	[OWN_SUB] = {"sub", tr_sub_outcome, tr_sub_expired, tr_sub_wants},
 };
 
 

@@ -516,7 +516,7 @@ static enum reg_event refine(const struct reg_ctx *c, enum reg_event ev)
 	if (!oc->out || oc->out != c->r->out)
 		return 0; /* an older REGISTER's: superseded */
 	if (oc->scode >= 200 && oc->scode < 300)
-		return RE_R_OK;
+		return oc->msg ? RE_R_OK : RE_R_FAIL; /* (no 2xx to read) */
 	if (oc->msg && (oc->scode == 401 || oc->scode == 407))
 		return RE_R_CHALLENGE;
 	if (oc->msg && oc->scode == 423)

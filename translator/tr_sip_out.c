@@ -11,13 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
+#include "addr.h"
 #include "log.h"
+#include "phonerec.h"
 #include "regrec.h"
 #include "translator.h"
 #include "util.h"
 
 #define ALLOW                                                                  \
-	"Allow: INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS\r\n"
+	"Allow: INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS, "    \
+	"REFER\r\n"
 #define UA "User-Agent: xsgw\r\n"
 
 
@@ -41,6 +44,57 @@ static int contact_hdr(struct translator *tr, struct mbuf *mb)
 }
 
 
+/* The route set of a dialog from Record-Route (UAS: as is; UAC: reversed). */
+char *tr_sip_route_set(const struct sip_msg *msg, bool reverse)
+{
+	char *rs = NULL, *t;
+	struct le *le;
+
+	str_dup(&rs, "");
+	for (le = list_head(&msg->hdrl); le && rs; le = le->next) {
+		const struct sip_hdr *h = le->data;
+		struct pl v = h->val, one;
+		if (h->id != SIP_HDR_RECORD_ROUTE)
+			continue;
+		/* one header may hold several comma-separated routes */
+		while (v.l) {
+			size_t n = 0;
+			bool inq = false;
+			while (n < v.l && (inq || v.p[n] != ',')) {
+				if (v.p[n] == '<' || v.p[n] == '>')
+					inq = v.p[n] == '<';
+				n++;
+			}
+			one.p = v.p;
+			one.l = n;
+			while (one.l && (*one.p == ' ' || *one.p == '\t'))
+				one.p++, one.l--;
+			while (one.l && (one.p[one.l - 1] == ' ' ||
+					 one.p[one.l - 1] == '\t'))
+				one.l--;
+			t = NULL;
+			if (!addr_sip_clean(&one)) {
+				log_warn("Record-Route entry with control "
+					 "bytes or spaces dropped");
+				goto next;
+			}
+			if (reverse)
+				re_sdprintf(&t, "%r\n%s", &one, rs);
+			else
+				re_sdprintf(&t, "%s%r\n", rs, &one);
+			mem_deref(rs);
+			rs = t;
+			if (!rs)
+				break;
+		next:
+			v.p += n < v.l ? n + 1 : n;
+			v.l -= n < v.l ? n + 1 : n;
+		}
+	}
+	return rs;
+}
+
+
 /* First line of a route set ("" if none). */
 static void first_route(const char *routes, char *out, size_t sz)
 {
@@ -56,7 +110,7 @@ static void first_route(const char *routes, char *out, size_t sz)
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const struct tr_sip_why *why,
-			const char *auth, const char *body)
+			const char *extra, const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct m_sip_out_request m = {0};
@@ -95,8 +149,8 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 	if (invite || !strcmp(method, "BYE"))
 		err |= mbuf_write_str(mb, ALLOW);
 	err |= mbuf_write_str(mb, UA);
-	if (auth)
-		err |= mbuf_write_str(mb, auth);
+	if (extra)
+		err |= mbuf_write_str(mb, extra);
 	if (body && *body)
 		err |= mbuf_printf(mb, "Content-Type: %s\r\n", ctype);
 	if (body && *body && ctype &&
@@ -282,5 +336,69 @@ uint64_t tr_sip_register(struct translator *tr, uint64_t id,
 	mem_deref(ruri);
 	mem_deref(br);
 	mem_deref(dst);
+	return out;
+}
+
+
+/* RFC 6665: a SUBSCRIBE of ours at the presence server, in its dialog
+ * once there is one (the record's tags, target and route set). */
+uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
+			  const struct subrec *r, uint32_t expires)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+	struct m_sip_out_request m = {.flags = SIPF_PAGE};
+	struct mbuf *mb = mbuf_alloc(1024);
+	const bool reg = !strcmp(r->event, "reg");
+	const char *ruri = r->rtarget && *r->rtarget ? r->rtarget : r->target;
+	char *br = tr_sip_token("z9hG4bK"), *rs = NULL, *save = NULL, *line;
+	char dst[512] = "";
+	uint64_t out = 0;
+	int err = !mb || !br;
+
+	if (!err)
+		err = mbuf_printf(
+			mb,
+			"Max-Forwards: 70\r\n"
+			"From: <sip:xsgw@%s:%u>;tag=%s\r\n"
+			"To: <%s>%s%s\r\nCall-ID: %s\r\n"
+			"CSeq: %u SUBSCRIBE\r\n"
+			"Event: %s\r\nAccept: %s\r\nExpires: %u\r\n",
+			cfg->sip.local_host, cfg->sip.listen.port, r->ltag,
+			r->target, r->rtag && *r->rtag ? ";tag=" : "",
+			r->rtag ? r->rtag : "", r->callid, r->lcseq, r->event,
+			reg ? "application/reginfo+xml"
+			    : "application/dialog-info+xml",
+			expires);
+	if (!err)
+		err = contact_hdr(tr, mb);
+	if (!err && r->routes && *r->routes && !str_dup(&rs, r->routes))
+		for (line = strtok_r(rs, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			err |= mbuf_printf(mb, "Route: %s\r\n", line);
+	if (!err)
+		err = mbuf_write_str(mb, UA);
+	first_route(r->routes, dst, sizeof(dst));
+	if (!*dst && r->rtarget && *r->rtarget)
+		snprintf(dst, sizeof(dst), "%s", r->rtarget);
+	else if (!*dst && cfg->presence.server.port)
+		snprintf(dst, sizeof(dst),
+			 strchr(cfg->presence.server.host, ':')
+				 ? "sip:[%s]:%u;lr"
+				 : "sip:%s:%u;lr",
+			 cfg->presence.server.host, cfg->presence.server.port);
+	if (!err) {
+		pl_set_str(&m.method, "SUBSCRIBE");
+		pl_set_str(&m.ruri, ruri);
+		pl_set_str(&m.dst, dst);
+		pl_set_str(&m.branch, br);
+		m.hdrs.p = (const char *)mb->buf;
+		m.hdrs.l = mb->end;
+		pl_set_str(&m.body, "");
+		out = tr_out_sip_request(tr, (struct tr_owner){OWN_SUB, id},
+					 &m);
+	}
+	mem_deref(mb);
+	mem_deref(br);
+	mem_deref(rs);
 	return out;
 }

@@ -74,6 +74,7 @@ void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
 					 NS_RAW_UDP,
 					 NS_DTLS,
 					 NS_DTMF,
+					 NS_SIP_INFO,
 					 NS_JMI,
 					 NS_REGISTER,
 					 NULL};
@@ -309,6 +310,40 @@ xmpp_stanza_t *tr_xmpp_session_info(struct translator *tr, uint64_t id,
 		xu_elem(tr->xctx, j, what, NS_RTP_INFO);
 	}
 	return iq;
+}
+
+
+xmpp_stanza_t *tr_xmpp_sip_info(struct translator *tr, uint64_t id,
+				const struct callrec *r, const char *ctype,
+				const char *body)
+{
+	xmpp_stanza_t *j,
+		*iq = tr_xmpp_jingle(tr, id, r, r->ufull, "session-info", &j);
+	xmpp_stanza_t *e = xu_elem(tr->xctx, j, "info", NS_SIP_INFO), *t;
+
+	xmpp_stanza_set_attribute(e, "content-type", ctype);
+	if (body && *body) {
+		t = xmpp_stanza_new(tr->xctx);
+		xmpp_stanza_set_text(t, body);
+		xmpp_stanza_add_child(e, t);
+		xmpp_stanza_release(t);
+	}
+	return iq;
+}
+
+
+void tr_xmpp_call_chat(struct translator *tr, uint64_t id,
+		       const struct callrec *r, const char *body)
+{
+	char mid[64];
+	xmpp_stanza_t *m =
+		message_new(tr, "chat", r->gwjid,
+			    r->ufull && *r->ufull ? r->ufull : r->owner,
+			    xu_id(mid, sizeof(mid), XU_ID_CALL, id));
+
+	xmpp_message_set_body(m, body);
+	tr_xmpp_send(tr, OWNER(OWN_CALL, id), m);
+	xmpp_stanza_release(m);
 }
 
 

@@ -293,6 +293,30 @@ static void translator_shutdown(void *arg)
 }
 
 
+/* SPEC 6.3: every phone of presence.phones has its record and its two
+ * subscriptions (reg, dialog) at the presence server; phones no longer
+ * configured are forgotten, their subscriptions lapse at their next
+ * deadline (which finds no phone). */
+static void phones_sync(void)
+{
+	const struct xsgw_config *cfg = tr.proc.cfg;
+
+	tr_phone_forget_unconfigured(&tr);
+	for (size_t i = 0; i < cfg->presence.nphones; i++) {
+		const struct cfg_presphone *p = &cfg->presence.phones[i];
+		uint64_t id = tr_phone_ensure(&tr, p);
+		if (!id) {
+			log_warn("presence.phones: %s: no gateway JID for it",
+				 p->sip);
+			continue;
+		}
+		tr_sub_ensure(&tr, id, "reg", p->sip);
+		tr_sub_ensure(&tr, id, "dialog", p->sip);
+	}
+	tr_commit(&tr);
+}
+
+
 int main(int argc, char **argv)
 {
 	char path[512];
@@ -317,6 +341,7 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "store %s: cannot upgrade: %s",
 		      tr.proc.cfg->store.path, strerror(err));
+	phones_sync();
 	if (mkdir_safe(tr.proc.cfg->runtime.dir, 077, &why))
 		fatal(EXIT_CONFIG, "runtime.dir %s: %s",
 		      tr.proc.cfg->runtime.dir, why);

@@ -12,11 +12,13 @@
  *   2  tr_call.c       the call state machine (its table is written there)
  *      tr_call_xmpp.c  its actions on XMPP events   } private header
  *      tr_call_sip.c   its actions on SIP events    } tr_call_act.h
+ *      tr_call_xfer.c  its actions of a transfer    }
  *      tr_call_util.c  what those actions share     }
  *      tr_msg.c        the message lifecycle
  *      tr_reg.c        the registration state machine (SIP accounts)
  *   1  tr_callrec.c    call records: load/save, keys, history, deadline
  *      tr_presence.c   who is online, subscriptions from served domains
+ *      tr_pidf.c       reginfo and dialog-info bodies, read
  *      tr_media.c      SDP <-> Jingle for calls (jsdp underneath)
  *      tr_sip_out.c    every SIP header the gateway writes
  *      tr_xmpp_out.c   every stanza the gateway writes
@@ -242,6 +244,18 @@ xmpp_stanza_t *tr_xmpp_jingle(struct translator *tr, uint64_t id,
 xmpp_stanza_t *tr_xmpp_session_info(struct translator *tr, uint64_t id,
 				    const struct callrec *r, const char *what,
 				    const char *dtmf);
+/**
+ * A session-info of call id carrying a SIP INFO's payload (SPEC 6.2):
+ * <info xmlns='urn:xmpp:sip:info:0' content-type='ctype'>body</info>.
+ * The caller checked both (XML-safe text) and releases the IQ.
+ */
+xmpp_stanza_t *tr_xmpp_sip_info(struct translator *tr, uint64_t id,
+				const struct callrec *r, const char *ctype,
+				const char *body);
+/** A chat from the call's SIP party (its gateway JID) to the user in the
+ * call (its device, else its bare JID): a MESSAGE in the dialog. */
+void tr_xmpp_call_chat(struct translator *tr, uint64_t id,
+		       const struct callrec *r, const char *body);
 /** Send a Jingle IQ of the call to its device, or every device rung. */
 void tr_xmpp_jingle_to_all(struct translator *tr, uint64_t id,
 			   const struct callrec *r, xmpp_stanza_t *iq);
@@ -274,15 +288,16 @@ struct tr_sip_why {
 /**
  * A request in the dialog of call id, from its record (RFC 3261
  * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one;
- * why NULL: no Reason; auth: credential headers or NULL. Every header
- * is written here: an INFO with a
+ * why NULL: no Reason; extra: more header lines, each ending in CRLF
+ * (credentials, a NOTIFY's Event and Subscription-State, a PRACK's
+ * RAck), or NULL. Every other header is written here: an INFO with a
  * trickle-ice-sdpfrag body gets its Info-Package (RFC 8840).
  * @return the out id, or 0
  */
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const struct tr_sip_why *why,
-			const char *auth, const char *body);
+			const char *extra, const char *body);
 
 /** A response to a request kept as raw bytes. */
 struct tr_sip_reply {
@@ -316,6 +331,10 @@ struct tr_sip_page {
 uint64_t tr_sip_message(struct translator *tr, uint64_t msg,
 			const struct tr_sip_page *pg);
 
+/** The route set of a dialog from Record-Route, one per line (UAS: in
+ * order; UAC: reversed). @return a libre string, or NULL */
+char *tr_sip_route_set(const struct sip_msg *msg, bool reverse);
+
 /** A random token: prefix + 16 hex digits (a libre string). */
 char *tr_sip_token(const char *prefix);
 
@@ -326,6 +345,11 @@ struct regrec;
 uint64_t tr_sip_register(struct translator *tr, uint64_t id,
 			 const struct regrec *r, uint32_t expires,
 			 const char *auth);
+/** A SUBSCRIBE of subscription id (tr_sub.c) from its record (CSeq
+ * lcseq, in its dialog once it has one). @return the out id or 0 */
+struct subrec;
+uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
+			  const struct subrec *r, uint32_t expires);
 /** The R-URI of a REGISTER for an AOR: "sip:host[:port]" (a libre
  * string, or NULL if the AOR is not a SIP URI). */
 char *tr_sip_register_uri(const char *aor);
@@ -350,6 +374,27 @@ struct tr_cred {
 int tr_digest_answer(struct mbuf *mb, const struct sip_msg *resp,
 		     const struct tr_cred *cred, const char *method,
 		     const char *uri, bool *stale);
+
+/* ---- tr_pidf.c ---------------------------------------------------- */
+
+/** A reginfo document (RFC 3680) as a phone's state needs it. */
+struct tr_reginfo {
+	bool full;       /**< state="full" (else partial) */
+	unsigned active; /**< contacts (or registrations) active */
+	bool refreshed;  /**< an active contact says event="refreshed" */
+};
+/** @return 0, or EBADMSG (malformed, not reginfo) */
+int tr_pidf_reginfo(struct translator *tr, const char *body,
+		    struct tr_reginfo *ri);
+
+/** A dialog-info document (RFC 4235) as a phone's state needs it. */
+struct tr_dialoginfo {
+	bool full;
+	unsigned dialogs, confirmed, terminated;
+};
+/** @return 0, or EBADMSG (malformed, not dialog-info) */
+int tr_pidf_dialoginfo(struct translator *tr, const char *body,
+		       struct tr_dialoginfo *di);
 
 /* ---- tr_presence.c ------------------------------------------------ */
 
@@ -428,7 +473,8 @@ void tr_callrec_event(struct callrec *r, const char *fmt, ...);
 /** Replace the call's deadline (0: none). */
 void tr_callrec_deadline(struct translator *tr, uint64_t id, struct callrec *r,
 			 uint64_t when);
-/** Forget the call everywhere: keys, deadline, record. */
+/** Forget the call everywhere: keys (those of a transfer under way
+ * too), deadline, record. */
 void tr_callrec_drop(struct translator *tr, uint64_t id, struct callrec *r,
 		     const char *why);
 /** Set a record string from a C string / pl. @return 0 or ENOMEM */
@@ -443,7 +489,7 @@ enum call_event {
 	CE_X_ACCEPT,       /**< session-accept */
 	CE_X_TERMINATE,    /**< session-terminate */
 	CE_X_INFO,         /**< session-info (refined by its payload:
-			      ringing, dtmf, hold, active, ping) */
+			      ringing, dtmf, hold, active, SIP info, ping) */
 	CE_X_TRANSPORT,    /**< transport-info */
 	CE_X_SOURCE,       /**< source-add/remove/update */
 	CE_X_EXISTING,     /**< existing-session-initiate (get) */
@@ -458,9 +504,12 @@ enum call_event {
 	CE_S_ACK,          /**< ACK in the dialog */
 	CE_S_BYE,          /**< BYE */
 	CE_S_REINVITE,     /**< re-INVITE or UPDATE */
-	CE_S_INFO,         /**< INFO (DTMF, trickle fragment) */
+	CE_S_INFO,         /**< INFO (refined by its Content-Type: DTMF,
+			      trickle fragment, any other payload) */
 	CE_S_OPTIONS,      /**< OPTIONS in the dialog */
 	CE_S_OTHER,        /**< any other request in the dialog */
+	CE_S_MESSAGE,      /**< MESSAGE in the dialog */
+	CE_S_REFER,        /**< REFER in the dialog (transfer) */
 	CE_R_RESPONSE,     /**< a response to our request, or its local
 			      failure (refined by the record) */
 	CE_O_DONE,         /**< a front finished an outbox entry (refined)
@@ -586,6 +635,45 @@ void tr_reg_expired(struct translator *tr, uint64_t id);
 bool tr_reg_wants(struct translator *tr, uint64_t id);
 /** xsgwctl end: un-REGISTER and forget. @return 0 or ENOENT */
 int tr_reg_end(struct translator *tr, uint64_t id);
+
+/* ---- tr_phone.c --------------------------------------------------- */
+
+/** The phone of a presence.phones entry: its record, created (and its
+ * owner asked to subscribe) if new. @return its id, or 0 (a bad AOR) */
+struct cfg_presphone;
+uint64_t tr_phone_ensure(struct translator *tr, const struct cfg_presphone *p);
+/** Events of phone id (tr_sub.c reads them from NOTIFYs). */
+void tr_phone_reg(struct translator *tr, uint64_t id,
+		  const struct tr_reginfo *ri);
+void tr_phone_dialog(struct translator *tr, uint64_t id,
+		     const struct tr_dialoginfo *di);
+/** Its keepalive deadline passed: offline. */
+void tr_phone_expired(struct translator *tr, uint64_t id);
+/** A probe of a phone's gateway JID: its presence to the prober.
+ * @return false if gwjid is no phone */
+bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
+			  const char *to);
+bool tr_phone_exists(struct translator *tr, uint64_t id);
+/** Forget the phones no longer in presence.phones (their watchers see
+ * them unavailable; their subscriptions lapse at their next deadline). */
+void tr_phone_forget_unconfigured(struct translator *tr);
+
+/* ---- tr_sub.c ----------------------------------------------------- */
+
+/** The subscription of phone to event ("reg", "dialog") at the presence
+ * server: created and SUBSCRIBEd if there is none. */
+void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
+		   const char *target);
+/** A NOTIFY in one of our subscriptions (id from CK_SUB): answered here;
+ * its body, if it is one the phone takes, is read into ri or di and the
+ * phone's id returned with *kind 'r' or 'd'. @return phone id or 0 */
+uint64_t tr_sub_notify(struct translator *tr, uint64_t id,
+		       const struct call_ev *e, char *kind,
+		       struct tr_reginfo *ri, struct tr_dialoginfo *di);
+void tr_sub_outcome(struct translator *tr, uint64_t id,
+		    const struct tr_outcome *oc);
+void tr_sub_expired(struct translator *tr, uint64_t id);
+bool tr_sub_wants(struct translator *tr, uint64_t id);
 
 /* ---- tr_owner.c --------------------------------------------------- */
 

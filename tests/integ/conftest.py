@@ -67,6 +67,8 @@ class Gateway:
                     % (tmp, over.get("store_map", "64MiB")))
             f.write("runtime: {dir: %s/run}\n" % tmp)
             f.write("supervisor: {%s}\n" % ", ".join("%s: %s" % kv for kv in sup.items()))
+            if "presence" in over:
+                f.write("presence: %s\n" % over["presence"])
             f.write("log: {level: %s%s}\n"
                     % (over.get("log_level", os.environ.get("XSGW_LOG_LEVEL", "info")),
                        ", bodies: true" if over.get("log_bodies") else ""))

@@ -335,11 +335,12 @@ class SipPeer(asyncio.DatagramProtocol):
 
     def ack(self, d, totag, n=1, branch=None):
         self.send(self._req("ACK", d, branch or ("z9hG4bK" + uuid.uuid4().hex[:12]),
-                            n, totag))
+                            n, totag), d.get("dst", ("127.0.0.1", 5600)))
 
     def in_dialog(self, d, method, totag, b="", ctype=None):
         """A request inside dialog d (we are its UAC side): next CSeq."""
         d["cseq"] += 1
         self.send(self._req(method, d, "z9hG4bK" + uuid.uuid4().hex[:12], d["cseq"],
-                            totag, b, ctype, ruri=d.get("target")))
+                            totag, b, ctype, ruri=d.get("target")),
+                  d.get("dst", ("127.0.0.1", 5600)))
         return d["cseq"]

@@ -529,6 +529,90 @@ static void test_plain_pcmu_phone(void **state)
 }
 
 
+#define SDES_AVP                                                               \
+	"v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\n"     \
+	"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"                                  \
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 "                                  \
+	"inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:32\r\n"
+
+/* SDES offered but not required: RTP/AVP with a=crypto (best-effort
+ * SRTP) <-> <encryption/> without required, both ways. */
+static void test_sdes_optional(void **state)
+{
+	struct jsdp *m = jsdp_alloc(), *b = jsdp_alloc();
+	xmpp_stanza_t *j, *e;
+	char *out, eb[128];
+
+	decode_ok(m, SDES_AVP, false);
+	assert_int_equal(m->c[0].ncrypto, 1);
+	assert_false(m->c[0].crypto_required);
+	j = reparse(to_jingle(m, false));
+	e = child(child(child(j, "content", NULL, NULL), "description", NULL,
+			NULL),
+		  "encryption", NULL, NULL);
+	assert_non_null(e);
+	assert_null(xmpp_stanza_get_attribute(e, "required"));
+	assert_string_equal(at(child(e, "crypto", "tag", "1"), "key-params"),
+			    "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+			    "|2^20|1:32");
+	assert_int_equal(jsdp_jingle_decode(b, j, eb, sizeof(eb)), 0);
+	assert_false(b->c[0].crypto_required);
+	out = to_sdp(b, false, NULL, NULL);
+	assert_non_null(strstr(out, "m=audio 4000 RTP/AVP 0\r\n"));
+	assert_non_null(strstr(out, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "));
+	mem_deref(out);
+	xmpp_stanza_release(j);
+	mem_deref(b);
+	mem_deref(m);
+}
+
+
+/* Jingle -> SDP: required='true'/'1' makes RTP/SAVP, else RTP/AVP. */
+static void test_sdes_required_from_jingle(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *mline;
+	} v[] = {
+		{" required='true'", "m=audio 9 RTP/SAVP 0\r\n"},
+		{" required='1'", "m=audio 9 RTP/SAVP 0\r\n"},
+		{" required='false'", "m=audio 9 RTP/AVP 0\r\n"},
+		{"", "m=audio 9 RTP/AVP 0\r\n"},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct jsdp *m = jsdp_alloc();
+		char xml[1024], eb[128], *out;
+		xmpp_stanza_t *j;
+
+		snprintf(xml, sizeof(xml),
+			 "<jingle xmlns='urn:xmpp:jingle:1'><content "
+			 "creator='initiator' name='a'><description "
+			 "xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>"
+			 "<payload-type id='0' name='PCMU' clockrate='8000'/>"
+			 "<encryption%s><crypto tag='1' "
+			 "crypto-suite='AES_CM_128_HMAC_SHA1_32' "
+			 "key-params='inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJS"
+			 "hpX1Zj'/></encryption></description></content>"
+			 "</jingle>",
+			 v[i].req);
+		j = xmpp_stanza_new_from_string(ctx, xml);
+		assert_non_null(j);
+		assert_int_equal(jsdp_jingle_decode(m, j, eb, sizeof(eb)), 0);
+		out = to_sdp(m, true, NULL, NULL);
+		if (!strstr(out, v[i].mline))
+			fail_msg("%s: no %s in\n%s", v[i].req, v[i].mline, out);
+		assert_non_null(strstr(out,
+				       "a=crypto:1 AES_CM_128_HMAC_SHA1_32 "
+				       "inline:NzB4d1BINUAvLEw6UzF3WSJ+"
+				       "PSdFcGdUJShpX1Zj\r\n"));
+		mem_deref(out);
+		xmpp_stanza_release(j);
+		mem_deref(m);
+	}
+}
+
+
 static void test_sdes_crypto(void **state)
 {
 	char *sdp = load("sdes_phone.sdp"), *out;
@@ -557,6 +641,10 @@ static void test_sdes_crypto(void **state)
 				    "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
 				    "|2^20|1:32\r\n"));
 	assert_non_null(strstr(out, "a=sendonly\r\n"));
+	/* RTP/SAVP: the keys are required (XEP-0167 7) */
+	assert_true(m->c[0].crypto_required);
+	assert_true(b->c[0].crypto_required);
+	assert_string_equal(at(e, "required"), "1");
 	mem_deref(out);
 	xmpp_stanza_release(j);
 	mem_deref(b);
@@ -1186,6 +1274,8 @@ int main(void)
 		cmocka_unit_test(test_asterisk_answer_session_level),
 		cmocka_unit_test(test_plain_pcmu_phone),
 		cmocka_unit_test(test_sdes_crypto),
+		cmocka_unit_test(test_sdes_optional),
+		cmocka_unit_test(test_sdes_required_from_jingle),
 		cmocka_unit_test(test_senders_perspective),
 		cmocka_unit_test(test_answer_mirrors_offer),
 		cmocka_unit_test(test_jingle_action_and_static_fb),

@@ -1006,7 +1006,12 @@ static void test_msgrec_bad(void **state)
 	X(rsdp)                                                                \
 	X(history)                                                             \
 	X(pend_frag)                                                           \
-	X(hop)
+	X(hop)                                                                 \
+	X(xfer_callid)                                                         \
+	X(xfer_ltag)                                                           \
+	X(xfer_ruri)                                                           \
+	X(xfer_branch)                                                         \
+	X(xfer_sdp)
 #define CALL_U32(X)                                                            \
 	X(dir)                                                                 \
 	X(state)                                                               \
@@ -1017,7 +1022,11 @@ static void test_msgrec_bad(void **state)
 	X(sdp_ver)                                                             \
 	X(on_hold)                                                             \
 	X(jmi)                                                                 \
-	X(authed)
+	X(authed)                                                              \
+	X(early)                                                               \
+	X(xfer)                                                                \
+	X(xfer_refer)                                                          \
+	X(xfer_cseq)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1025,7 +1034,9 @@ static void test_msgrec_bad(void **state)
 	X(inv_out)                                                             \
 	X(inv_tx)                                                              \
 	X(sdp_id)                                                              \
-	X(reg)
+	X(reg)                                                                 \
+	X(xfer_out)                                                            \
+	X(xfer_until)
 
 
 /* Every field set, each to its own value. */
@@ -1045,6 +1056,7 @@ static void call_fill(struct callrec *r, enum call_dir dir, enum call_state st)
 #undef SET64
 	r->dir = dir;
 	r->state = st;
+	r->xfer = CX_PENDING;
 }
 
 
@@ -1083,7 +1095,7 @@ static size_t call_len(const struct callrec *r)
 }
 
 
-static void test_callrec_v7(void **state)
+static void test_callrec_v8(void **state)
 {
 	struct callrec r, d;
 	struct fbuf fb = {0};
@@ -1092,7 +1104,7 @@ static void test_callrec_v7(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 7);
+		assert_int_equal(CALLREC_VERSION, 8);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1138,8 +1150,8 @@ static void test_callrec_bad(void **state)
 	assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 	assert_memory_equal(&d, &zero, sizeof(d));
 	fb.len--;
-	/* versions: 7 is read; 5 and 6 (read elsewhere) end before the
-	 * fields of 7, which are leftover bytes to them; others refused */
+	/* versions: 8 is read; 5 to 7 (read elsewhere) end before the
+	 * fields of 8, which are leftover bytes to them; others refused */
 	for (int v = 0; v < 256; v++) {
 		fb.b[0] = (uint8_t)v;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len),
@@ -1154,6 +1166,14 @@ static void test_callrec_bad(void **state)
 		assert_int_equal(callrec_decode(&d, c, 1), EBADMSG);
 		free(c);
 	}
+
+	/* a transfer phase out of range */
+	call_fill(&r, CD_X2S, CS_ACTIVE);
+	r.xfer = CX_ORPHANED + 1;
+	assert_int_equal(callrec_encode(&fb, &r), 0);
+	assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+	assert_memory_equal(&d, &zero, sizeof(d));
+	callrec_reset(&r);
 
 	/* a state out of range */
 	for (uint32_t st = CS_STATE_MAX; st < CS_STATE_MAX + 2; st++) {
@@ -1173,6 +1193,36 @@ static void set_str(char **s, const char *v)
 	*s = mem_deref(*s);
 	if (v)
 		assert_int_equal(str_dup(s, v), 0);
+}
+
+
+/* Version 8's fields as a record of an older version has them: zero,
+ * its strings empty (r) or NULL (d, decoded). */
+#define V8_LEN (4 * 5 + 2 * 9 + 5 * 5)
+static void v8_clear(struct callrec *r)
+{
+	r->early = r->xfer = r->xfer_refer = r->xfer_cseq = 0;
+	r->xfer_out = r->xfer_until = 0;
+	set_str(&r->xfer_callid, NULL);
+	set_str(&r->xfer_ltag, NULL);
+	set_str(&r->xfer_ruri, NULL);
+	set_str(&r->xfer_branch, NULL);
+	set_str(&r->xfer_sdp, NULL);
+}
+
+
+static void v8_empty(struct callrec *d)
+{
+	assert_null(d->xfer_callid);
+	assert_null(d->xfer_ltag);
+	assert_null(d->xfer_ruri);
+	assert_null(d->xfer_branch);
+	assert_null(d->xfer_sdp);
+	set_str(&d->xfer_callid, "");
+	set_str(&d->xfer_ltag, "");
+	set_str(&d->xfer_ruri, "");
+	set_str(&d->xfer_branch, "");
+	set_str(&d->xfer_sdp, "");
 }
 
 
@@ -1213,11 +1263,14 @@ static void test_callrec_v5(void **state)
 		r.jmi = v[i].jmi;
 		set_str(&r.init_xml, v[i].init_xml);
 		set_str(&r.rung, v[i].rung);
-		/* versions 5 and 6 end before version 7's fields */
+		/* versions 5 and 6 end before version 7's fields, 7
+		 * before version 8's */
+		v8_clear(&r);
 		r.reg = 0;
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
+		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
 		/* as version 5: upgraded, every other field as it was */
@@ -1226,6 +1279,7 @@ static void test_callrec_v5(void **state)
 		assert_int_equal(d.state, v[i].want);
 		assert_null(d.hop);
 		set_str(&d.hop, "");
+		v8_empty(&d);
 		call_check(&d, &r, v[i].want);
 		callrec_reset(&d);
 
@@ -1235,11 +1289,26 @@ static void test_callrec_v5(void **state)
 		assert_int_equal(d.state, v[i].state);
 		assert_null(d.hop);
 		set_str(&d.hop, "");
+		v8_empty(&d);
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
 		/* a version 6 record with version 7's fields: leftover */
 		fb.len += 9 + 5 + 5;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+		callrec_reset(&d);
+
+		/* as version 7: version 8's fields are zero */
+		fb.b[0] = 7;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+		assert_int_equal(d.state, v[i].state);
+		assert_null(d.xfer_sdp);
+		v8_empty(&d);
+		call_check(&d, &r, v[i].state);
+		callrec_reset(&d);
+
+		/* a version 7 record with version 8's fields: leftover */
+		fb.len += V8_LEN;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
@@ -1266,7 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_msgrec_v2),
 		cmocka_unit_test(test_msgrec_v1),
 		cmocka_unit_test(test_msgrec_bad),
-		cmocka_unit_test(test_callrec_v7),
+		cmocka_unit_test(test_callrec_v8),
 		cmocka_unit_test(test_callrec_bad),
 		cmocka_unit_test(test_callrec_v5),
 	};

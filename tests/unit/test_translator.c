@@ -42,6 +42,7 @@
 #include "msgrec.h"
 #include "outrec.h"
 #include "store.h"
+#include "tr_call_act.h"
 #include "translator.h"
 #include "util.h"
 #include "xmpp_util.h"
@@ -2345,15 +2346,28 @@ static void test_x2s_active_sip_info_trickle_transport_info(void **state)
 }
 
 
-static void test_x2s_active_sip_info_other_type_415(void **state)
+/* SPEC 6.2: an INFO with any other payload is a session-info <info/>. */
+static void test_x2s_active_sip_info_other_type_session_info(void **state)
 {
+	xmpp_stanza_t *in;
 	struct call c;
+	char t[64];
 
 	x2s_active(&c);
-	dlg_in(&c, 8202, "INFO", 0, "application/x-private", "hello");
-	assert_int_equal(nx, 0);
+	dlg_in(&c, 8202, "INFO", 0, "application/x-private;v=1", "hello <&>");
 	assert_int_equal(ns, 1);
-	sresp(0, 415);
+	sresp(0, 200);
+	assert_int_equal(nx, 1);
+	in = xmpp_stanza_get_child_by_name_and_ns(
+		jingle_of(xjingle("session-info", ALICE_RES)), "info",
+		NS_SIP_INFO);
+	assert_non_null(in);
+	assert_string_equal(attr(in, "content-type"),
+			    "application/x-private;v=1");
+	assert_string_equal(text_of(jingle_of(xjingle("session-info", NULL)),
+				    "info", t, sizeof(t)),
+			    "hello <&>");
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
 }
 
 
@@ -4600,6 +4614,736 @@ static int group_teardown(void **state)
 }
 
 
+/* ---- in-call features (issue 11, point 5) ------------------------- */
+
+static void test_call_ctype_ok(void **state)
+{
+	assert_true(call_ctype_ok("text/plain"));
+	assert_true(call_ctype_ok("application/x-foo+xml;charset=utf-8"));
+	assert_true(call_ctype_ok("application/vnd.a ; x=\"a b\""));
+	assert_false(call_ctype_ok(""));
+	assert_false(call_ctype_ok("text"));
+	assert_false(call_ctype_ok("/plain"));
+	assert_false(call_ctype_ok("text/"));
+	assert_false(call_ctype_ok("text/plain\r\nX-Evil: 1"));
+	assert_false(call_ctype_ok("text/pl\x01"));
+	assert_false(call_ctype_ok("text/pl\xc3\xa9"));
+	assert_false(call_ctype_ok("te xt/plain"));
+	assert_false(call_ctype_ok("text/plain,x"));
+	assert_false(call_ctype_ok("text/plain  X-Evil: 1"));
+	assert_false(call_ctype_ok("text/plain;charset"));
+	assert_false(call_ctype_ok("text/plain;a=\"b"));
+	assert_true(call_ctype_ok("text/plain;a=\"b\\\" c\""));
+	assert_true(call_ctype_ok("text/plain ; a = b ;c=d "));
+}
+
+
+static void test_call_text_check(void **state)
+{
+	static char big[CALL_BODY_MAX + 2];
+
+	assert_int_equal(call_text_check("caf\xc3\xa9\r\n\tx", 9), 0);
+	assert_int_equal(call_text_check("a\x01", 2), EILSEQ);
+	assert_int_equal(call_text_check("\x1b[0m", 4), EILSEQ);
+	assert_int_equal(call_text_check("\xff\xfe", 2), EILSEQ);
+	assert_int_equal(call_text_check("\xc3", 1), EILSEQ);
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(call_text_check(big, CALL_BODY_MAX), 0);
+	assert_int_equal(call_text_check(big, CALL_BODY_MAX + 1), EMSGSIZE);
+	/* escaped: & is five bytes in XML */
+	memset(big, '&', CALL_BODY_MAX / 5 + 1);
+	assert_int_equal(call_text_check(big, CALL_BODY_MAX / 5 + 1), EMSGSIZE);
+}
+
+
+static void test_call_phrase_of(void **state)
+{
+	assert_string_equal(call_phrase_of(603), "Decline");
+	assert_string_equal(call_phrase_of(486), "Busy Here");
+	assert_string_equal(call_phrase_of(480), "Temporarily Unavailable");
+	assert_null(call_phrase_of(499));
+	assert_null(call_phrase_of(200));
+}
+
+
+static void test_call_refer_uri(void **state)
+{
+	char u[64];
+	struct pl pl;
+
+#define REFER(v, want)                                                         \
+	pl_set_str(&pl, v);                                                    \
+	assert_int_equal(call_refer_uri(&pl, u, sizeof(u)), want)
+	REFER("<sip:carol@example.org>", 0);
+	assert_string_equal(u, "sip:carol@example.org");
+	REFER(" \"Carol\" <sip:carol@example.org:5070;transport=tcp> ;x=1", 0);
+	assert_string_equal(u, "sip:carol@example.org:5070;transport=tcp");
+	REFER("sip:carol@example.org;x=1", 0);
+	assert_string_equal(u, "sip:carol@example.org");
+	REFER("<sips:carol@example.org>", 0);
+	REFER("<tel:+15551234>", EPROTONOSUPPORT);
+	REFER("<http://example.org/>", EPROTONOSUPPORT);
+	REFER("<sip:carol@example.org?Replaces=abc%3Bto-tag%3D1>", ENOTSUP);
+	REFER("", EINVAL);
+	REFER("<sip:carol@example.org", EINVAL);
+	REFER("<sip:carol@exa mple.org>", EINVAL);
+	REFER("<sip:carol@example.org\r\nX: 1>", EINVAL);
+	REFER("carol", EINVAL);
+	REFER("<sip:carol-with-a-long-name-that-does-not-fit@example.org:5060"
+	      ";transport=tcp>",
+	      ENAMETOOLONG);
+	REFER("<sip:carol@>", EINVAL);
+	REFER("<sip:carol@a@b>", EINVAL);
+#undef REFER
+}
+
+
+/* XMPP -> SIP: <info content-type>BODY</info> -> INFO in the dialog. */
+static void test_x2s_active_x_sip_info_info(void **state)
+{
+	struct m_sip_out_request *info;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "i1", "session-info",
+	    "<info xmlns='urn:xmpp:sip:info:0' "
+	    "content-type='application/x-private'>a &amp; b\nc</info>");
+	expect_iq_result("i1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	info = sreq(0, "INFO");
+	pl_is(&info->ruri, PEER_TGT);
+	hdr_is(&info->hdrs, "Content-Type", "application/x-private");
+	hdr_is(&info->hdrs, "CSeq", "2 INFO");
+	hdr_none(&info->hdrs, "Info-Package");
+	pl_is(&info->body, "a & b\nc");
+	/* a content-type a header cannot carry, or none */
+	jin(&c, "set", "i2", "session-info",
+	    "<info xmlns='urn:xmpp:sip:info:0' "
+	    "content-type='text/plain&#13;&#10;X-Evil: 1'>x</info>");
+	expect_iq_error("i2", ALICE_RES, "bad-request");
+	assert_int_equal(ns, 0);
+	jin(&c, "set", "i3", "session-info",
+	    "<info xmlns='urn:xmpp:sip:info:0'>x</info>");
+	expect_iq_error("i3", ALICE_RES, "bad-request");
+	assert_int_equal(ns, 0);
+	/* another namespace: an unknown payload, only acknowledged */
+	jin(&c, "set", "i4", "session-info",
+	    "<info xmlns='urn:example:other' content-type='text/plain'>x"
+	    "</info>");
+	expect_iq_result("i4", ALICE_RES);
+	assert_int_equal(ns, 0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_x2s_active_x_sip_info_too_large(void **state)
+{
+	size_t n = CALL_BODY_MAX + 1;
+	char *big = malloc(n + 1);
+	struct call c;
+
+	assert_non_null(big);
+	memset(big, 'x', n);
+	big[n] = 0;
+	x2s_active(&c);
+	jin(&c, "set", "i1", "session-info",
+	    "<info xmlns='urn:xmpp:sip:info:0' content-type='text/plain'/>");
+	expect_iq_result("i1", ALICE_RES);
+	assert_int_equal(ns, 1);
+	hdr_none(&sreq(0, "INFO")->hdrs, "Content-Type"); /* no body */
+	xin("<iq type='set' id='i2' from='%s' to='%s'><jingle "
+	    "xmlns='urn:xmpp:jingle:1' action='session-info' sid='%s'><info "
+	    "xmlns='urn:xmpp:sip:info:0' content-type='text/plain'>%s</info>"
+	    "</jingle></iq>",
+	    c.me, c.gw, c.sid, big);
+	expect_iq_error("i2", ALICE_RES, "policy-violation");
+	assert_int_equal(ns, 0);
+	free(big);
+}
+
+
+static void test_x2s_ringing_x_sip_info_unexpected(void **state)
+{
+	struct call c;
+
+	x2s_ringing(&c);
+	jin(&c, "set", "i1", "session-info",
+	    "<info xmlns='urn:xmpp:sip:info:0' content-type='text/plain'>x"
+	    "</info>");
+	expect_iq_error("i1", ALICE_RES, "unexpected-request");
+	assert_int_equal(ns, 0);
+}
+
+
+/* SIP -> XMPP: what XML cannot carry is refused, never cleaned up. */
+static void test_x2s_active_sip_info_body_refused(void **state)
+{
+	size_t n = CALL_BODY_MAX + 1;
+	char *big = malloc(n + 1), *raw;
+	struct call c;
+
+	assert_non_null(big);
+	memset(big, 'x', n);
+	big[n] = 0;
+	x2s_active(&c);
+	dlg_in(&c, 8210, "INFO", 0, "application/octet-stream",
+	       "\xff\xfe\x01\x02");
+	assert_int_equal(nx, 0);
+	pl_is(&sresp(0, 400)->reason, "Body Is Not UTF-8 Text");
+	dlg_in(&c, 8211, "INFO", 0, "text/plain", "bell \x07 here");
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+	raw = malloc(2 * CALL_BODY_MAX);
+	assert_non_null(raw);
+	dlg_raw(&c, raw, 2 * CALL_BODY_MAX, "INFO", 0, "text/plain", big);
+	sip_in(8212, raw);
+	free(raw);
+	assert_int_equal(nx, 0);
+	sresp(0, 413);
+	dlg_in(&c, 8213, "INFO", 0, "application/dtmf-relay", "Signal=Z\r\n");
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	free(big);
+}
+
+
+static void test_s2x_ringing_sip_info_body_to_devices(void **state)
+{
+	struct call c;
+
+	s2x_ringing_n(&c, 2);
+	dlg_in(&c, 8220, "INFO", 0, "text/plain", "hi");
+	sresp(0, 200);
+	assert_int_equal(nx, 2);
+	for (unsigned i = 0; i < 2; i++)
+		assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+			jingle_of(xjingle("session-info", devices[i])), "info",
+			NS_SIP_INFO));
+}
+
+
+static void test_s2x_proposed_sip_info_body_480(void **state)
+{
+	struct call c;
+
+	s2x_proposed(&c);
+	dlg_in(&c, 8221, "INFO", 0, "text/plain", "hi");
+	assert_int_equal(nx, 0);
+	sresp(0, 480);
+	assert_int_equal(state_of(c.id), CS_PROPOSED);
+}
+
+
+/* SPEC 6.2: a MESSAGE in the call's dialog is a chat between the two. */
+static void test_s2x_active_sip_message_chat(void **state)
+{
+	xmpp_stanza_t *m;
+	struct call c;
+	char b[64];
+
+	s2x_active(&c);
+	dlg_in(&c, 8230, "MESSAGE", 0, "text/plain;charset=UTF-8",
+	       "caf\xc3\xa9?");
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(nx, 1);
+	m = xfind("message", "chat", NULL, ALICE_RES);
+	assert_string_equal(attr(m, "from"), BOB_S2X_GW);
+	assert_string_equal(text_of(m, "body", b, sizeof(b)), "caf\xc3\xa9?");
+	dlg_in(&c, 8231, "MESSAGE", 0, "application/im-iscomposing+xml",
+	       "<x/>");
+	assert_int_equal(nx, 0);
+	sresp(0, 415);
+	dlg_in(&c, 8232, "MESSAGE", 0, NULL, NULL);
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+	dlg_in(&c, 8233, "MESSAGE", 0, "text/plain", "\xc3");
+	assert_int_equal(nx, 0);
+	sresp(0, 400);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* Before an answer nobody is in the call yet: to the bare JID. */
+static void test_s2x_ringing_sip_message_chat_bare(void **state)
+{
+	struct call c;
+
+	s2x_ringing(&c);
+	dlg_in(&c, 8234, "MESSAGE", 0, "text/plain", "are you there?");
+	sresp(0, 200);
+	assert_string_equal(attr(xfind("message", "chat", NULL, ALICE), "from"),
+			    BOB_S2X_GW);
+}
+
+
+/* Decline with a chosen code: <decline/><sip-error code/>. */
+static void test_s2x_ringing_decline_chosen_code(void **state)
+{
+	static const struct {
+		const char *reason;
+		unsigned code;
+		const char *phrase;
+	} v[] = {
+		{"<decline/><sip-error code='603'/>", 603, "Decline"},
+		{"<decline/><sip-error code='480'/>", 480,
+		 "Temporarily Unavailable"},
+		{"<decline/><sip-error xmlns='urn:example:x' code='486'>Not "
+		 "now</sip-error>",
+		 486, "Not now"},
+		{"<decline/><sip-error code='499'/>", 499, "Rejected"},
+		/* outside 4xx-6xx, or not a code: the condition's */
+		{"<decline/><sip-error code='302'/>", 486, "Busy Here"},
+		{"<decline/><sip-error code='6033'/>", 486, "Busy Here"},
+		{"<decline/><sip-error code='60'/>", 486, "Busy Here"},
+		{"<timeout/><sip-error code='700'/>", 408, "Request Timeout"},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct m_sip_out_response *r;
+		char body[256];
+		struct call c;
+
+		s2x_ringing(&c);
+		snprintf(body, sizeof(body), "<reason>%s</reason>",
+			 v[i].reason);
+		jin(&c, "set", "d1", "session-terminate", body);
+		expect_iq_result("d1", ALICE_RES);
+		assert_int_equal(ns, 1);
+		r = sresp(0, v[i].code);
+		pl_is(&r->reason, v[i].phrase);
+		assert_gone(&c);
+	}
+}
+
+
+#define CAROL_URI "sip:carol@127.0.0.1:5070"
+#define CAROL_SDP                                                              \
+	"v=0\r\no=carol 7 7 IN IP4 127.0.0.1\r\ns=-\r\n"                       \
+	"c=IN IP4 127.0.0.1\r\nt=0 0\r\n"                                      \
+	"m=audio 32000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+
+/* Early media: 183 with SDP -> session-accept; the 200 without SDP only
+ * completes the dialog the 183 began. */
+static void test_x2s_calling_183_sdp_early_media(void **state)
+{
+	struct m_sip_out_request *ack;
+	xmpp_stanza_t *ct;
+	struct callrec r;
+	struct call c;
+	char v[256];
+
+	x2s_calling(&c);
+	x2s_respond(&c, 183, "Session Progress", RR, PHONE_SDP);
+	assert_int_equal(ns, 0);
+	assert_int_equal(nx, 1);
+	ct = xmpp_stanza_get_child_by_name(
+		jingle_of(xjingle("session-accept", ALICE_RES)), "content");
+	assert_non_null(ct);
+	assert_non_null(xmpp_stanza_get_child_by_name(ct, "transport"));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.state, CS_RINGING);
+	assert_int_equal(r.early, 1);
+	assert_string_equal(r.rtag, c.rtag);
+	assert_string_equal(r.rsdp, PHONE_SDP);
+	callrec_reset(&r);
+	/* the 183 again (or a 180): nothing more for the user */
+	x2s_respond(&c, 183, "Session Progress", RR, PHONE_SDP);
+	x2s_respond(&c, 180, "Ringing", RR, NULL);
+	assert_int_equal(nx + ns, 0);
+	/* the 200 without SDP: ACKed in the 183's dialog, nothing else */
+	x2s_respond(&c, 200, "OK", RR, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	ack = sreq(0, "ACK");
+	pl_is(&ack->ruri, PEER_TGT);
+	hdr_is(&ack->hdrs, "CSeq", "1 ACK");
+	snprintf(v, sizeof(v), "<" BOB_URI ">;tag=%s", c.rtag);
+	hdr_is(&ack->hdrs, "To", v);
+	assert_int_equal(hdr_count(&ack->hdrs, "Route"), 2);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	assert_true(deadline_of(OWN_CALL, c.id) > wall_ms() + 3000000);
+	/* the caller hangs up: BYE in that dialog */
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	hdr_is(&sreq(0, "BYE")->hdrs, "CSeq", "2 BYE");
+	assert_gone(&c);
+}
+
+
+/* The 200 with the 183's SDP: nothing; with another: transport-info. */
+static void test_x2s_early_media_200_sdp(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	x2s_respond(&c, 183, "Session Progress", NULL, PHONE_SDP);
+	assert_int_equal(nx, 1);
+	x2s_respond(&c, 200, "OK", NULL, PHONE_SDP);
+	assert_int_equal(nx, 0);
+	sreq(0, "ACK");
+	op_end(c.id);
+	assert_gone(&c);
+
+	x2s_calling(&c);
+	x2s_respond(&c, 183, "Session Progress", NULL, PHONE_SDP);
+	x2s_respond(&c, 200, "OK", NULL, CAROL_SDP);
+	sreq(0, "ACK");
+	assert_int_equal(nx, 1);
+	assert_non_null(xmpp_stanza_get_child_by_name(
+		jingle_of(xjingle("transport-info", ALICE_RES)), "content"));
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+/* RFC 3262: a reliable 183 is PRACKed in its dialog. */
+static void test_x2s_calling_183_100rel_prack(void **state)
+{
+	struct m_sip_out_request *pr;
+	struct call c;
+
+	x2s_calling(&c);
+	x2s_respond(&c, 183, "Session Progress",
+		    "Require: 100rel\r\nRSeq: 4711\r\n", PHONE_SDP);
+	assert_int_equal(ns, 1);
+	pr = sreq(0, "PRACK");
+	pl_is(&pr->ruri, PEER_TGT);
+	hdr_is(&pr->hdrs, "RAck", "4711 1 INVITE");
+	hdr_is(&pr->hdrs, "CSeq", "2 PRACK");
+	assert_int_equal(nx, 1);
+	xjingle("session-accept", ALICE_RES);
+}
+
+
+/* The REFER of c's SIP party; returns the INVITE to the target. */
+static void refer_in(struct call *c, uint64_t tx, const char *refer_to,
+		     struct sent *inv)
+{
+	char raw[BIG], hdrs[2048], start[128];
+	struct m_sip_out_request *rq, *n;
+	uint32_t cseq = ++c->cseq;
+	char v[300];
+
+	snprintf(start, sizeof(start), "REFER sip:xsgw@127.0.0.1:5600 SIP/2.0");
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-refer-%u\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <" BOB_URI ">;tag=%s\r\n"
+		 "To: <sip:alice@localhost>;tag=%s\r\n"
+		 "Call-ID: %s\r\nCSeq: %u REFER\r\n"
+		 "Contact: <" PEER_TGT ">\r\nRefer-To: %s\r\n",
+		 cseq, c->rtag, c->ltag, c->callid, cseq, refer_to);
+	sip_raw(raw, sizeof(raw), start, hdrs, NULL, NULL);
+	sip_in(tx, raw);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 3);
+	assert_true(sresp(0, 202)->tx == tx);
+	n = sreq(1, "NOTIFY");
+	hdr_is(&n->hdrs, "Call-ID", c->callid);
+	snprintf(v, sizeof(v), "refer;id=%u", cseq);
+	hdr_is(&n->hdrs, "Event", v);
+	hdr_is(&n->hdrs, "Subscription-State", "active;expires=60");
+	hdr_is(&n->hdrs, "Content-Type", "message/sipfrag;version=2.0");
+	pl_is(&n->body, "SIP/2.0 100 Trying\r\n");
+	rq = sreq(2, "INVITE");
+	pl_is(&rq->ruri, CAROL_URI);
+	pl_is(&rq->dst, "");
+	hdr_is(&rq->hdrs, "To", "<" CAROL_URI ">");
+	hdr_is(&rq->hdrs, "CSeq", "1 INVITE");
+	hdr_none(&rq->hdrs, "Route");
+	assert_true(hdr(&rq->hdrs, "From", v, sizeof(v)));
+	assert_non_null(strstr(v, "<sip:alice@localhost>;tag="));
+	assert_null(strstr(v, c->ltag)); /* a new dialog */
+	assert_true(hdr(&rq->hdrs, "Call-ID", v, sizeof(v)));
+	assert_string_not_equal(v, c->callid);
+	/* the XMPP party's media, sendrecv */
+	pl_contains(&rq->body, "127.0.0.1 ");
+	assert_false(pl_has(&rq->body, "a=sendonly"));
+	assert_false(pl_has(&rq->body, "a=recvonly"));
+	sent_of(rq, inv);
+	/* both dialogs find the call */
+	assert_int_equal(key_get(CK_DIALOG, c->callid, c->ltag), c->id);
+	assert_int_equal(
+		key_get(CK_DIALOG, inv->callid, strstr(inv->from, ";tag=") + 5),
+		c->id);
+}
+
+
+static void xfer_answered(struct call *c, const struct sent *inv, bool orphaned)
+{
+	struct m_sip_out_request *ack;
+	char oldcid[128], oldtag[40];
+	xmpp_stanza_t *ct;
+	unsigned k = 0;
+
+	snprintf(oldcid, sizeof(oldcid), "%s", c->callid);
+	snprintf(oldtag, sizeof(oldtag), "%s", c->ltag);
+	respond(inv, 200, "OK", "carol-tag", NULL, CAROL_SDP);
+	if (!orphaned) {
+		struct m_sip_out_request *n = sreq(k++, "NOTIFY");
+		hdr_is(&n->hdrs, "Call-ID", oldcid);
+		hdr_is(&n->hdrs, "Subscription-State",
+		       "terminated;reason=noresource");
+		pl_is(&n->body, "SIP/2.0 200 OK\r\n");
+		hdr_is(&sreq(k++, "BYE")->hdrs, "Call-ID", oldcid);
+	}
+	ack = sreq(k++, "ACK");
+	assert_int_equal(ns, k);
+	pl_is(&ack->ruri, PEER_TGT);
+	hdr_is(&ack->hdrs, "Call-ID", inv->callid);
+	hdr_is(&ack->hdrs, "CSeq", "1 ACK");
+	hdr_is(&ack->hdrs, "To", "<" CAROL_URI ">;tag=carol-tag");
+	assert_int_equal(nx, 1);
+	ct = xmpp_stanza_get_child_by_name(
+		jingle_of(xjingle("transport-info", c->me)), "content");
+	assert_non_null(ct);
+	assert_non_null(xmpp_stanza_get_child_by_name(ct, "transport"));
+	/* the new dialog is the call's; the old one's keys are gone */
+	learn(c);
+	assert_string_equal(c->callid, inv->callid);
+	assert_int_equal(key_get(CK_DIALOG, oldcid, oldtag), 0);
+	assert_int_equal(key_get(CK_DIALOG, c->callid, c->ltag), c->id);
+	assert_int_equal(state_of(c->id), CS_ACTIVE);
+	assert_true(deadline_of(OWN_CALL, c->id) > wall_ms() + 3000000);
+	snprintf(c->rtag, sizeof(c->rtag), "carol-tag");
+	c->cseq = 0;
+}
+
+
+static void test_xfer(bool s2x)
+{
+	struct callrec r;
+	struct sent inv;
+	struct call c;
+
+	if (s2x)
+		s2x_active(&c);
+	else
+		x2s_active(&c);
+	refer_in(&c, 8300, "<" CAROL_URI ">", &inv);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.xfer, CX_PENDING);
+	assert_true(r.xfer_out == inv.out);
+	assert_true(r.deadline == r.xfer_until); /* the ring timeout */
+	callrec_reset(&r);
+	xfer_answered(&c, &inv, false);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_int_equal(r.xfer, CX_NONE);
+	assert_null(strstr(r.history, "ended"));
+	assert_string_equal(r.rsdp, CAROL_SDP);
+	assert_int_equal(r.dir, s2x ? CD_S2X : CD_X2S);
+	callrec_reset(&r);
+	/* carol hangs up: found by the new dialog */
+	dlg_in(&c, 8301, "BYE", 1, NULL, NULL);
+	sresp(0, 200);
+	xjingle("session-terminate", c.me);
+	assert_gone(&c);
+}
+
+
+static void test_x2s_active_refer_transfer(void **state)
+{
+	test_xfer(false);
+}
+
+
+static void test_s2x_active_refer_transfer(void **state)
+{
+	test_xfer(true);
+}
+
+
+/* After the transfer the XMPP side hangs up: BYE in the new dialog. */
+static void test_xfer_then_user_hangs_up(void **state)
+{
+	struct m_sip_out_request *bye;
+	struct sent inv;
+	struct call c;
+
+	s2x_active(&c);
+	refer_in(&c, 8310, "\"Carol\" <" CAROL_URI ">", &inv);
+	xfer_answered(&c, &inv, false);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	bye = sreq(0, "BYE");
+	assert_int_equal(ns, 1);
+	pl_is(&bye->ruri, PEER_TGT);
+	hdr_is(&bye->hdrs, "Call-ID", inv.callid);
+	hdr_is(&bye->hdrs, "CSeq", "2 BYE");
+	hdr_is(&bye->hdrs, "To", "<" CAROL_URI ">;tag=carol-tag");
+	assert_gone(&c);
+}
+
+
+/* The target refuses: NOTIFY with its status; the old call goes on. */
+static void test_xfer_target_busy(void **state)
+{
+	struct m_sip_out_request *n;
+	struct sent inv;
+	struct call c;
+	char oldcid[128];
+
+	x2s_active(&c);
+	refer_in(&c, 8320, "<" CAROL_URI ">", &inv);
+	snprintf(oldcid, sizeof(oldcid), "%s", c.callid);
+	respond(&inv, 486, "Busy Here", "carol-tag", NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	n = sreq(0, "NOTIFY");
+	hdr_is(&n->hdrs, "Call-ID", oldcid);
+	hdr_is(&n->hdrs, "Subscription-State", "terminated;reason=noresource");
+	pl_is(&n->body, "SIP/2.0 486 Busy Here\r\n");
+	assert_int_equal(
+		key_get(CK_DIALOG, inv.callid, strstr(inv.from, ";tag=") + 5),
+		0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	/* the old call goes on: a REFER again is taken */
+	refer_in(&c, 8321, "<" CAROL_URI ">", &inv);
+	/* ... and the old dialog's BYE while it is pending: 200, the
+	 * transfer goes on; it fails: the session ends */
+	dlg_in(&c, 8322, "BYE", 0, NULL, NULL);
+	assert_int_equal(ns, 1);
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	assert_int_equal(key_get(CK_DIALOG, c.callid, c.ltag), 0);
+	respond(&inv, 603, "Decline", "carol-tag", NULL, NULL);
+	assert_int_equal(ns, 0); /* no NOTIFY: that dialog is over */
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "general-error");
+	assert_gone(&c);
+}
+
+
+/* The transferor hangs up after the 202; the target answers. */
+static void test_xfer_orphaned_answered(void **state)
+{
+	struct sent inv;
+	struct call c;
+
+	x2s_active(&c);
+	refer_in(&c, 8330, "<" CAROL_URI ">", &inv);
+	dlg_in(&c, 8331, "BYE", 0, NULL, NULL);
+	sresp(0, 200);
+	xfer_answered(&c, &inv, true);
+	/* the user hangs up: BYE to carol only */
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(ns, 1);
+	hdr_is(&sreq(0, "BYE")->hdrs, "Call-ID", inv.callid);
+	assert_gone(&c);
+}
+
+
+/* No answer within the ring timeout: CANCEL, NOTIFY 408, the call goes
+ * on; a second REFER while one is pending: 491. */
+static void test_xfer_timeout_cancel(void **state)
+{
+	struct m_sip_out_request *can;
+	struct tr_owner o;
+	struct sent inv;
+	struct call c;
+
+	s2x_active(&c);
+	refer_in(&c, 8340, "<" CAROL_URI ">", &inv);
+	dlg_in(&c, 8341, "REFER", 0, NULL, NULL);
+	sresp(0, 491);
+	assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 2);
+	can = sreq(0, "CANCEL");
+	pl_is(&can->ruri, CAROL_URI);
+	pl_is(&can->branch, inv.branch);
+	hdr_is(&can->hdrs, "Call-ID", inv.callid);
+	hdr_is(&can->hdrs, "CSeq", "1 CANCEL");
+	hdr_is(&can->hdrs, "To", "<" CAROL_URI ">");
+	pl_is(&sreq(1, "NOTIFY")->body, "SIP/2.0 408 Request Timeout\r\n");
+	assert_false(outbox_owner(PROC_SIP_FRONT, inv.out, &o));
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	assert_true(deadline_of(OWN_CALL, c.id) > wall_ms() + 3000000);
+}
+
+
+/* The call ends with the transfer pending: the INVITE is CANCELled. */
+static void test_xfer_pending_user_hangs_up(void **state)
+{
+	struct sent inv;
+	struct call c;
+
+	x2s_active(&c);
+	refer_in(&c, 8350, "<" CAROL_URI ">", &inv);
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	assert_int_equal(ns, 2);
+	hdr_is(&sreq(0, "BYE")->hdrs, "Call-ID", c.callid);
+	hdr_is(&sreq(1, "CANCEL")->hdrs, "Call-ID", inv.callid);
+	assert_int_equal(
+		key_get(CK_DIALOG, inv.callid, strstr(inv.from, ";tag=") + 5),
+		0);
+	assert_gone(&c);
+}
+
+
+static void test_refer_refused(void **state)
+{
+	static const struct {
+		const char *to;
+		unsigned code;
+	} v[] = {
+		{"<sip:carol@10.9.9.9:5060>", 403}, /* F9: not sip.domain */
+		{"<tel:+15551234>", 416},
+		{"<" CAROL_URI "?Replaces=a%3Bto-tag%3Db%3Bfrom-tag%3Dc>", 501},
+		{"<sip:carol@>", 400},
+	};
+	char raw[BIG];
+	struct call c;
+
+	x2s_active(&c);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char hdrs[512],
+			start[] = "REFER sip:xsgw@127.0.0.1:5600 SIP/2.0";
+		uint32_t n = ++c.cseq;
+		snprintf(
+			hdrs, sizeof(hdrs),
+			"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-r%u\r\n"
+			"From: <" BOB_URI ">;tag=%s\r\n"
+			"To: <sip:alice@localhost>;tag=%s\r\n"
+			"Call-ID: %s\r\nCSeq: %u REFER\r\nRefer-To: %s\r\n",
+			n, c.rtag, c.ltag, c.callid, n, v[i].to);
+		sip_raw(raw, sizeof(raw), start, hdrs, NULL, NULL);
+		sip_in(8360 + i, raw);
+		assert_int_equal(ns, 1);
+		sresp(0, v[i].code);
+	}
+	/* no Refer-To */
+	dlg_in(&c, 8370, "REFER", 0, NULL, NULL);
+	sresp(0, 400);
+	/* not answered yet */
+	op_end(c.id);
+	x2s_ringing(&c);
+	dlg_in(&c, 8371, "REFER", 0, NULL, NULL);
+	sresp(0, 403);
+}
+
+
+/* kill -9 after the REFER: a new translator (the store as committed)
+ * completes the transfer with the target's answer. */
+static void test_xfer_answer_after_restart(void **state)
+{
+	struct sent inv;
+	struct call c;
+
+	x2s_active(&c);
+	refer_in(&c, 8380, "<" CAROL_URI ">", &inv);
+	/* the store is all there is: reopen it */
+	store_close(tr.store);
+	assert_int_equal(store_open(&tr.store, tr.proc.cfg->store.path,
+				    tr.proc.cfg->store.map_size, false),
+			 0);
+	xfer_answered(&c, &inv, false);
+}
+
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TO(f, o)                                                               \
 	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,           \
@@ -4608,6 +5352,31 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T_(test_call_ctype_ok),
+		T_(test_call_text_check),
+		T_(test_call_phrase_of),
+		T_(test_call_refer_uri),
+		T_(test_x2s_active_x_sip_info_info),
+		T_(test_x2s_active_x_sip_info_too_large),
+		T_(test_x2s_ringing_x_sip_info_unexpected),
+		T_(test_x2s_active_sip_info_body_refused),
+		T_(test_s2x_ringing_sip_info_body_to_devices),
+		T_(test_s2x_proposed_sip_info_body_480),
+		T_(test_s2x_active_sip_message_chat),
+		T_(test_s2x_ringing_sip_message_chat_bare),
+		T_(test_s2x_ringing_decline_chosen_code),
+		T_(test_x2s_calling_183_sdp_early_media),
+		T_(test_x2s_early_media_200_sdp),
+		T_(test_x2s_calling_183_100rel_prack),
+		T_(test_x2s_active_refer_transfer),
+		T_(test_s2x_active_refer_transfer),
+		T_(test_xfer_then_user_hangs_up),
+		T_(test_xfer_target_busy),
+		T_(test_xfer_orphaned_answered),
+		T_(test_xfer_timeout_cancel),
+		T_(test_xfer_pending_user_hangs_up),
+		T_(test_refer_refused),
+		T_(test_xfer_answer_after_restart),
 		/* X2S (new), WAITING */
 		T_(test_x2s_new_initiate_invite_calling),
 		T_(test_x2s_new_initiate_trickle_waiting),
@@ -4719,7 +5488,7 @@ int main(void)
 		T_(test_x2s_active_sip_info_dtmf),
 		T_(test_s2x_active_sip_info_dtmf),
 		T_(test_x2s_active_sip_info_trickle_transport_info),
-		T_(test_x2s_active_sip_info_other_type_415),
+		T_(test_x2s_active_sip_info_other_type_session_info),
 		T_(test_x2s_active_sip_info_empty_200),
 		T_(test_s2x_ringing_sip_info_dtmf),
 		T_(test_x2s_active_options_200),

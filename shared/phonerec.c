@@ -1,0 +1,155 @@
+/**
+ * @file phonerec.c  Phone and subscription record codecs (phonerec.h): one
+ *                   table of fields per record, read and written in order.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <re.h>
+#include "phonerec.h"
+#include "store.h"
+
+struct field {
+	uint8_t tag; /* enum field_tag */
+	size_t off;
+};
+
+#define P(t, m)                                                                \
+	{                                                                      \
+		t, offsetof(struct phonerec, m)                                \
+	}
+#define S(t, m)                                                                \
+	{                                                                      \
+		t, offsetof(struct subrec, m)                                  \
+	}
+
+static const struct field phone_fields[] = {
+	P(FT_U32, state),    P(FT_U64, created), P(FT_U64, updated),
+	P(FT_U64, deadline), P(FT_STR, aor),     P(FT_STR, jid),
+	P(FT_STR, res),      P(FT_STR, gwjid),   P(FT_U64, last_event),
+	P(FT_STR, source),   P(FT_U32, shown),   P(FT_U32, asked),
+	P(FT_U32, contacts), P(FT_U32, calls),   P(FT_STR, history),
+};
+
+static const struct field sub_fields[] = {
+	S(FT_U32, state),       S(FT_U64, created),  S(FT_U64, updated),
+	S(FT_U64, deadline),    S(FT_U64, phone),    S(FT_STR, event),
+	S(FT_STR, target),      S(FT_STR, callid),   S(FT_STR, ltag),
+	S(FT_STR, rtag),        S(FT_STR, rtarget),  S(FT_STR, routes),
+	S(FT_U32, lcseq),       S(FT_U32, rcseq),    S(FT_U64, out),
+	S(FT_U32, expires),     S(FT_U32, failures), S(FT_U32, last_code),
+	S(FT_STR, last_reason), S(FT_U32, version),
+};
+
+#define N(a)           (sizeof(a) / sizeof(a[0]))
+#define AT(r, f, type) ((type *)((char *)(r) + (f).off))
+
+const char *phonerec_state_name[PH_STATE_MAX] = {
+	"?",          "offline",         "online", "still-online",
+	"onthephone", "still-onthephone"};
+const char *subrec_state_name[SB_STATE_MAX] = {"?", "subscribing", "active",
+					       "waiting"};
+
+
+static void reset(void *r, const struct field *f, size_t n, size_t sz)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i].tag == FT_STR)
+			*AT(r, f[i], char *) = mem_deref(*AT(r, f[i], char *));
+	memset(r, 0, sz);
+}
+
+
+static int encode(struct fbuf *fb, uint8_t ver, const void *r,
+		  const struct field *f, size_t n)
+{
+	rec_begin(fb, ver);
+	for (size_t i = 0; i < n; i++) {
+		switch (f[i].tag) {
+		case FT_U32:
+			frame_put_u32(fb, *AT(r, f[i], const uint32_t));
+			break;
+		case FT_U64:
+			frame_put_u64(fb, *AT(r, f[i], const uint64_t));
+			break;
+		default:
+			frame_put_cstr(fb, *AT(r, f[i], char *const));
+			break;
+		}
+	}
+	return fb->err;
+}
+
+
+static int decode(void *r, uint8_t ver, const void *v, size_t vl,
+		  const struct field *f, size_t n)
+{
+	struct frame fr;
+
+	if (rec_open(&fr, v, vl) != ver)
+		return EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		switch (f[i].tag) {
+		case FT_U32:
+			*AT(r, f[i], uint32_t) = frame_get_u32(&fr);
+			break;
+		case FT_U64:
+			*AT(r, f[i], uint64_t) = frame_get_u64(&fr);
+			break;
+		default:
+			*AT(r, f[i], char *) = frame_get_strdup(&fr);
+			break;
+		}
+	}
+	return frame_end(&fr) ? EBADMSG : 0;
+}
+
+
+void phonerec_reset(struct phonerec *r)
+{
+	reset(r, phone_fields, N(phone_fields), sizeof(*r));
+}
+
+
+int phonerec_encode(struct fbuf *fb, const struct phonerec *r)
+{
+	return encode(fb, PHONEREC_VERSION, r, phone_fields, N(phone_fields));
+}
+
+
+int phonerec_decode(struct phonerec *r, const void *v, size_t vl)
+{
+	memset(r, 0, sizeof(*r));
+	if (decode(r, PHONEREC_VERSION, v, vl, phone_fields, N(phone_fields)) ||
+	    !r->state || r->state >= PH_STATE_MAX || !r->aor || !r->jid ||
+	    !r->gwjid) {
+		phonerec_reset(r);
+		return EBADMSG;
+	}
+	return 0;
+}
+
+
+void subrec_reset(struct subrec *r)
+{
+	reset(r, sub_fields, N(sub_fields), sizeof(*r));
+}
+
+
+int subrec_encode(struct fbuf *fb, const struct subrec *r)
+{
+	return encode(fb, SUBREC_VERSION, r, sub_fields, N(sub_fields));
+}
+
+
+int subrec_decode(struct subrec *r, const void *v, size_t vl)
+{
+	memset(r, 0, sizeof(*r));
+	if (decode(r, SUBREC_VERSION, v, vl, sub_fields, N(sub_fields)) ||
+	    !r->state || r->state >= SB_STATE_MAX || !r->event || !r->target ||
+	    !r->callid || !r->ltag) {
+		subrec_reset(r);
+		return EBADMSG;
+	}
+	return 0;
+}

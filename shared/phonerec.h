@@ -1,0 +1,88 @@
+/**
+ * @file phonerec.h  The stored state of a phone whose SIP state shows as
+ *                   XMPP presence (SPEC 6.3, perl-bosh's model; database
+ *                   "phone"), and of a subscription the gateway keeps at
+ *                   the presence server for it (database "sub"). Shared by
+ *                   the translator (writer) and xsgwctl (reader).
+ */
+#ifndef XSGW_PHONEREC_H
+#define XSGW_PHONEREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "frame.h"
+
+#define PHONEREC_VERSION 1
+#define SUBREC_VERSION   1
+
+/** perl-bosh's five states (names binding: SPEC 6.3); transitions in
+ * translator/tr_phone.c. */
+enum phone_state {
+	PH_OFFLINE = 1,
+	PH_ONLINE = 2,
+	PH_STILL_ONLINE = 3,
+	PH_ONTHEPHONE = 4,
+	PH_STILL_ONTHEPHONE = 5,
+	PH_STATE_MAX
+};
+
+/** The XMPP presence a state shows as (what the watchers were told). */
+enum phone_shown { PS_NONE = 0, PS_AVAILABLE, PS_DND, PS_UNAVAILABLE };
+
+struct phonerec {
+	uint32_t state;
+	uint64_t created, updated, deadline;
+	char *aor;           /**< "sip:user@host" (presence.phones sip) */
+	char *jid;           /**< the owner's bare JID */
+	char *res;           /**< the resource it shows as */
+	char *gwjid;         /**< the phone's gateway JID (SPEC 5) */
+	uint64_t last_event; /**< wall ms of the last event */
+	char *source;        /**< of the last event: "reg", "dialog", "publish",
+				"keepalive" */
+	uint32_t shown;      /**< enum phone_shown: last presence sent */
+	uint32_t asked;      /**< the owner was asked to subscribe */
+	uint32_t contacts;   /**< active registrations seen */
+	uint32_t calls;      /**< confirmed dialogs seen */
+	char *history;       /**< "ms event" lines */
+};
+
+/** Our subscription's states; transitions in translator/tr_sub.c. */
+enum sub_state {
+	SB_SUBSCRIBING = 1, /**< SUBSCRIBE sent, no 2xx yet */
+	SB_ACTIVE = 2,      /**< accepted; deadline: the refresh */
+	SB_WAITING = 3,     /**< failed or terminated; deadline: retry */
+	SB_STATE_MAX
+};
+
+struct subrec {
+	uint32_t state;
+	uint64_t created, updated, deadline;
+	uint64_t phone; /**< the phone it feeds */
+	char *event;    /**< "reg" or "dialog" */
+	char *target;   /**< the AOR subscribed to */
+	char *callid, *ltag, *rtag;
+	char *rtarget; /**< remote target (Contact) once known */
+	char *routes;  /**< route set, one per line */
+	uint32_t lcseq, rcseq;
+	uint64_t out;     /**< the SUBSCRIBE in flight, or 0 */
+	uint32_t expires; /**< granted */
+	uint32_t failures;
+	uint32_t last_code;
+	char *last_reason;
+	uint32_t version; /**< last reginfo/dialog-info version applied */
+};
+
+extern const char *phonerec_state_name[PH_STATE_MAX];
+extern const char *subrec_state_name[SB_STATE_MAX];
+
+void phonerec_reset(struct phonerec *r);
+int phonerec_encode(struct fbuf *fb, const struct phonerec *r);
+/** @return 0, or EBADMSG (r is left empty) */
+int phonerec_decode(struct phonerec *r, const void *v, size_t vl);
+
+void subrec_reset(struct subrec *r);
+int subrec_encode(struct fbuf *fb, const struct subrec *r);
+/** @return 0, or EBADMSG (r is left empty) */
+int subrec_decode(struct subrec *r, const void *v, size_t vl);
+
+#endif
