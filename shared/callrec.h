@@ -76,7 +76,7 @@ struct callrec {
 	uint64_t reg;    /**< the user's linked SIP account (regrec id), or 0 */
 	char *hop;       /**< next hop of requests outside the route set (the
 			    account's proxy, "sip:...;lr"), or NULL */
-	uint32_t authed; /**< X2S: our INVITE carries credentials */
+	uint32_t authed; /**< X2S: challenges our INVITE answered */
 	/* since version 8 */
 	uint32_t early; /**< X2S: the session-accept went with the SDP of a
 			   provisional response (early media) */

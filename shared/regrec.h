@@ -54,7 +54,7 @@ struct regrec {
 	uint32_t cseq; /**< last CSeq used */
 	uint64_t out;  /**< outbox id of the REGISTER in flight (0: none) */
 	uint32_t out_expires; /**< its Expires (0: an un-REGISTER) */
-	uint32_t authed;      /**< it carried credentials */
+	uint32_t authed;      /**< challenges answered for it (0: none) */
 	uint32_t last_code;   /**< last final answer (0: none yet) */
 	char *last_reason;
 	uint32_t failures;     /**< consecutive failed attempts */

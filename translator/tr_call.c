@@ -34,6 +34,8 @@
  *  X2S  CALLING|RINGING     R_ANSWER         ACK, accept (early media:
  *                                            only if the SDP changed,
  *                                            transport-info)  -> ACTIVE
+ *  X2S  CALLING|RINGING     R_FAILURE 401/   INVITE again with the linked
+ *                           407 (account)    account's credentials     -
  *  X2S  CALLING|RINGING     R_FAILURE        terminate        -> GONE
  *  X2S  CALLING|RINGING     X_TERMINATE      CANCEL           -> CANCELLING
  *  X2S  CALLING|RINGING     T_EXPIRED/OP_END CANCEL, terminate-> CANCELLING
@@ -56,6 +58,9 @@
  *  S2X  PROPOSED|RINGING    S_CANCEL         200, 487,
  *                                            terminate/retract-> GONE
  *  S2X  PROPOSED|RINGING    T_EXPIRED/OP_END 480, terminate   -> GONE
+ *  S2X  PROPOSED|RINGING    any -> GONE      to a linked account: a
+ *                                            "Missed call" chat from
+ *                                            the caller's gateway JID
  *  S2X  ACTIVE              S_ACK, O_ACKED   the 2xx is done           -
  *  S2X  ACTIVE              O_NO_ACK         BYE, terminate   -> GONE
  *  any  ACTIVE              X_TERMINATE      BYE              -> GONE

@@ -238,13 +238,13 @@ bool call_invite_authenticate(struct call_ctx *c)
 	if (mb && c->e->msg &&
 	    !tr_account_credentials(&a, mb, c->e->msg, "INVITE", r->inv_ruri,
 				    &stale) &&
-	    (!r->authed || stale) &&
+	    (!r->authed || (stale && r->authed < 2)) &&
 	    !re_sdprintf(&auth, "%b", mb->buf, mb->end) &&
 	    (br = tr_sip_token("z9hG4bK"))) {
 		mem_deref(r->inv_branch);
 		r->inv_branch = br;
 		r->inv_cseq = ++r->lcseq;
-		r->authed = 1;
+		r->authed++;
 		r->inv_out = tr_sip_request(
 			c->tr, c->id, r, "INVITE", r->inv_cseq, r->inv_branch,
 			"application/sdp", NULL, auth, r->lsdp);

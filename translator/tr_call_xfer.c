@@ -287,7 +287,7 @@ static bool xfer_authenticate(struct call_ctx *c)
 	if (mb &&
 	    !tr_account_credentials(&a, mb, c->e->msg, "INVITE", r->xfer_ruri,
 				    &stale) &&
-	    (r->xfer_cseq == 1 || stale) &&
+	    (r->xfer_cseq == 1 || (stale && r->xfer_cseq == 2)) &&
 	    !re_sdprintf(&auth, "%b", mb->buf, mb->end) &&
 	    (br = tr_sip_token("z9hG4bK"))) {
 		mem_deref(r->xfer_branch);

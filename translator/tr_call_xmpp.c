@@ -94,9 +94,13 @@ int call_x_initiate(struct call_ctx *c)
 		if (*acc.display)
 			snprintf(name, sizeof(name), "\"%s\" ", acc.display);
 		r->hop = tr_account_next_hop(&acc);
-		/* RFC 3608: the registrar's Service-Route, preloaded */
+		/* RFC 3608: the registrar's Service-Route, preloaded after
+		 * the outbound proxy (which stays the next hop) */
 		if (acc.routes && *acc.routes)
-			err |= tr_callrec_set(&r->routes, acc.routes);
+			err |= re_sdprintf(&r->routes, "%s%s%s%s",
+					   r->hop ? "<" : "",
+					   r->hop ? r->hop : "",
+					   r->hop ? ">\n" : "", acc.routes);
 		regrec_reset(&acc);
 	}
 	r->dir = CD_X2S;

@@ -269,3 +269,23 @@ void tr_rec_del(struct translator *tr, enum store_db db, uint64_t id)
 	key_id(k, id);
 	(void)store_del(tr_txn(tr), db, k, sizeof(k));
 }
+
+
+int tr_history_append(char **hist, size_t max, const char *line)
+{
+	const char *old = *hist ? *hist : "";
+	size_t add = strlen(line) + 24;
+	char *h = NULL;
+
+	/* drop whole lines from the front until the new one fits */
+	while (*old && strlen(old) + add > max) {
+		const char *nl = strchr(old, '\n');
+		old = nl ? nl + 1 : old + strlen(old);
+	}
+	if (re_sdprintf(&h, "%s%llu %s\n", old, (unsigned long long)wall_ms(),
+			line))
+		return ENOMEM;
+	mem_deref(*hist);
+	*hist = h;
+	return 0;
+}

@@ -117,6 +117,9 @@ static bool chall_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 		return false;
 	}
 	c.alg = alg_of(&c.ch.algorithm);
+	/* qop offered without "auth" (only auth-int): not answerable */
+	if (pl_isset(&c.ch.qop) && !qop_auth(&c.ch.qop))
+		c.alg = ALG_NONE;
 	if (c.alg == ALG_SHA256 && !*p->cred->password)
 		c.alg = ALG_NONE;
 	if (c.alg == ALG_NONE)

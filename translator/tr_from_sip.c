@@ -192,6 +192,12 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 		notify_in(tr, e, id);
 		return;
 	}
+	if (!pl_strcmp(&msg->met, "NOTIFY") &&
+	    !tr_callrec_key_get_pl(tr, CK_DIALOG, &msg->callid, &msg->to.tag)) {
+		/* RFC 6665 4.1.3: a subscription we do not have ends */
+		reply(tr, e, 481, "Subscription Does Not Exist");
+		return;
+	}
 	if (!known(&msg->met)) {
 		reply(tr, e, 405, "Method Not Allowed");
 		return;

@@ -39,6 +39,9 @@
 #include "util.h"
 #include "xmpp_util.h"
 
+/* a long-lived record keeps its recent events within this */
+enum { HISTORY_MAX = 4096 };
+
 enum phone_event { PE_REG = 1, PE_DIALOG, PE_T_KEEPALIVE };
 
 
@@ -69,17 +72,13 @@ static void phone_save(struct translator *tr, uint64_t id, struct phonerec *r)
 
 static void phone_event(struct phonerec *r, const char *fmt, ...)
 {
-	char line[160], *h = NULL;
+	char line[200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (!re_sdprintf(&h, "%s%llu %s\n", r->history ? r->history : "",
-			 (unsigned long long)wall_ms(), line)) {
-		mem_deref(r->history);
-		r->history = h;
-	}
+	(void)tr_history_append(&r->history, HISTORY_MAX, line);
 }
 
 
@@ -208,6 +207,11 @@ void tr_phone_reg(struct translator *tr, uint64_t id,
 void tr_phone_dialog(struct translator *tr, uint64_t id,
 		     const struct tr_dialoginfo *di)
 {
+	/* a partial document names only the dialogs that changed: without a
+	 * confirmed one it says nothing about the others (Kamailio sends
+	 * full ones) */
+	if (!di->full && !di->confirmed)
+		return;
 	phone_apply(tr, id, PE_DIALOG, di->confirmed > 0, "dialog");
 }
 
@@ -270,15 +274,6 @@ bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
 	presence_to(tr, &r, to);
 	phonerec_reset(&r);
 	return true;
-}
-
-
-bool tr_phone_exists(struct translator *tr, uint64_t id)
-{
-	const void *v;
-	size_t vl;
-
-	return !tr_rec_get(tr, DB_PHONE, id, &v, &vl);
 }
 
 

@@ -51,12 +51,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <re.h>
+#include "addr.h"
 #include "keys.h"
 #include "log.h"
 #include "regrec.h"
 #include "translator.h"
 #include "util.h"
 #include "xmpp_util.h"
+
+/* a long-lived record keeps its recent events within this */
+enum { HISTORY_MAX = 4096 };
 
 enum reg_event {
 	RE_X_SET = 1,
@@ -102,17 +106,13 @@ static void reg_deadline(struct reg_ctx *c, uint64_t when)
 
 static void reg_event(struct regrec *r, const char *fmt, ...)
 {
-	char line[160], *h = NULL;
+	char line[200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (!re_sdprintf(&h, "%s%llu %s\n", r->history ? r->history : "",
-			 (unsigned long long)wall_ms(), line)) {
-		mem_deref(r->history);
-		r->history = h;
-	}
+	(void)tr_history_append(&r->history, HISTORY_MAX, line);
 }
 
 
@@ -191,7 +191,8 @@ static void reg_send(struct reg_ctx *c, uint32_t expires, const char *auth)
 
 	r->cseq++;
 	r->out_expires = expires;
-	r->authed = auth != NULL;
+	/* challenges answered for this attempt (a refresh starts over) */
+	r->authed = auth ? r->authed + 1 : 0;
 	r->out = tr_sip_register(c->tr, c->id, r, expires, auth);
 	reg_event(r, "REGISTER cseq %u expires %u%s", r->cseq, expires,
 		  auth ? " with credentials" : "");
@@ -247,7 +248,7 @@ static const char *fail_cond(const struct tr_outcome *oc)
 struct granted {
 	const char *contact;
 	uint32_t expires;
-	bool found;
+	bool found, has_expires;
 };
 
 static bool contact_handler(const struct sip_hdr *hdr,
@@ -261,9 +262,10 @@ static bool contact_handler(const struct sip_hdr *hdr,
 	if (sip_addr_decode(&a, &hdr->val) ||
 	    pl_strcmp(&a.uri.user, g->contact))
 		return false;
+	g->found = true;
 	if (!msg_param_decode(&a.params, "expires", &ex)) {
 		g->expires = pl_u32(&ex);
-		g->found = true;
+		g->has_expires = true;
 	}
 	return true;
 }
@@ -275,6 +277,12 @@ static bool route_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 	char **routes = arg, *s = NULL;
 	(void)msg;
 
+	/* a registrar's bytes go into our requests' Route headers: none
+	 * that would break a line (as Record-Route, tr_sip_route_set) */
+	if (!addr_sip_clean(&hdr->val)) {
+		log_warn("Service-Route with control bytes or spaces ignored");
+		return false;
+	}
 	if (!re_sdprintf(&s, "%s%r\n", *routes ? *routes : "", &hdr->val)) {
 		mem_deref(*routes);
 		*routes = s;
@@ -286,11 +294,15 @@ static bool route_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 static uint32_t granted_of(const struct reg_ctx *c)
 {
 	const struct sip_msg *msg = c->e->oc->msg;
-	struct granted g = {c->r->contact, 0, false};
+	struct granted g = {c->r->contact, 0, false, false};
 
 	sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_handler, &g);
-	if (g.found)
+	if (g.has_expires)
 		return g.expires;
+	/* bindings listed, ours not among them: not registered */
+	if (!g.found && sip_msg_hdr(msg, SIP_HDR_CONTACT))
+		return 0;
+	/* a registrar that lists none: its Expires, or what we asked */
 	if (pl_isset(&msg->expires))
 		return pl_u32(&msg->expires);
 	return c->r->out_expires;
@@ -373,8 +385,10 @@ static int act_challenge(struct reg_ctx *c)
 	if (!err)
 		err = tr_account_credentials(r, mb, c->e->oc->msg, "REGISTER",
 					     ruri, &stale);
-	if (!err && r->authed && !stale)
-		err = EAUTH; /* the credentials were refused */
+	/* a second challenge is the credentials refused, unless it says
+	 * stale=true, which is believed once (RFC 7616 3.3) */
+	if (!err && r->authed && (!stale || r->authed >= 2))
+		err = EAUTH;
 	if (!err)
 		err = re_sdprintf(&auth, "%b", mb->buf, mb->end);
 	if (!err)
@@ -392,7 +406,7 @@ static int act_brief(struct reg_ctx *c)
 		sip_msg_hdr(c->e->oc->msg, SIP_HDR_MIN_EXPIRES);
 	uint32_t min = h ? pl_u32(&h->val) : 0;
 
-	if (!min || min <= c->r->out_expires || c->r->authed > 1)
+	if (!min || min <= c->r->out_expires)
 		return EPROTO;
 	reg_event(c->r, "423: Min-Expires %u", min);
 	c->r->expires = min;

@@ -10,29 +10,38 @@
  *  (none)       ENSURE                     SUBSCRIBE           SUBSCRIBING
  *  SUBSCRIBING  R_OK (2xx)                 learn the dialog,
  *  | ACTIVE                                refresh deadline    ACTIVE
- *  SUBSCRIBING  R_FAIL (>= 300, timeout)   retry deadline      WAITING
- *  | ACTIVE     (481 to a refresh: a new
- *               dialog at once)
- *  any          NOTIFY active|pending      200; the body to
- *                                          the phone; refresh
+ *  SUBSCRIBING  R_FAIL 481, 408            a new dialog, retry
+ *  | ACTIVE                                (1 s, then backoff) WAITING
+ *  SUBSCRIBING  R_FAIL (other >= 300,      a new dialog, retry
+ *  | ACTIVE     local failure)             with backoff        WAITING
+ *  ACTIVE |     NOTIFY active|pending      200; the body to
+ *  WAITING                                 the phone; refresh
  *                                          by its expires      ACTIVE
- *  any          NOTIFY terminated          200; the body;
- *                                          retry deadline      WAITING
+ *  SUBSCRIBING  NOTIFY active|pending      200; the body       -
+ *  any          NOTIFY terminated          200; the body; a
+ *                                          new dialog, retry
+ *                                          with backoff (the
+ *                                          longest for
+ *                                          rejected,
+ *                                          noresource)         WAITING
  *  ACTIVE       T_EXPIRED                  SUBSCRIBE in the
- *                                          dialog (refresh)    SUBSCRIBING
+ *                                          dialog (refresh);
+ *                                          failures forgotten  SUBSCRIBING
  *  WAITING      T_EXPIRED                  SUBSCRIBE, a new
  *                                          dialog              SUBSCRIBING
  *  any          its phone is gone          -                   GONE
  *
  * A NOTIFY may come before the 2xx (RFC 6665 4.1.2.4): either creates the
  * dialog. A NOTIFY with a CSeq below the last is answered 500, one for a
- * subscription we do not have 481 (tr_from_sip.c).
+ * subscription we do not have 481 (tr_from_sip.c). Not handled yet: a
+ * 401/407 or 423 to a SUBSCRIBE (it fails and is retried as it was).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <re.h>
+#include "addr.h"
 #include "keys.h"
 #include "log.h"
 #include "phonerec.h"
@@ -75,6 +84,16 @@ static void sub_deadline(struct translator *tr, uint64_t id, struct subrec *r,
 	r->deadline = when;
 	if (when)
 		tr_deadline(tr, when, OWN_SUB, id);
+}
+
+
+/* Its phone still configured? (the record, not the phone's machine) */
+static bool phone_exists(struct translator *tr, uint64_t phone)
+{
+	const void *v;
+	size_t vl;
+
+	return !tr_rec_get(tr, DB_PHONE, phone, &v, &vl);
 }
 
 
@@ -199,8 +218,11 @@ static void learn(struct subrec *r, const struct sip_msg *msg, bool response)
 
 	if (r->rtag && *r->rtag)
 		return;
+	r->rtag = mem_deref(r->rtag);
+	r->rtarget = mem_deref(r->rtarget);
+	mem_deref(r->routes);
 	(void)pl_strdup(&r->rtag, response ? &msg->to.tag : &msg->from.tag);
-	if (h && !sip_addr_decode(&a, &h->val))
+	if (h && !sip_addr_decode(&a, &h->val) && addr_sip_clean(&a.auri))
 		(void)pl_strdup(&r->rtarget, &a.auri);
 	r->routes = tr_sip_route_set(msg, response);
 }
@@ -213,7 +235,7 @@ void tr_sub_outcome(struct translator *tr, uint64_t id,
 
 	if (oc->scode < 200 || sub_load(tr, id, &r))
 		return;
-	if (!tr_phone_exists(tr, r.phone)) {
+	if (!phone_exists(tr, r.phone)) {
 		sub_drop(tr, id, &r);
 		goto out;
 	}
@@ -230,7 +252,6 @@ void tr_sub_outcome(struct translator *tr, uint64_t id,
 		learn(&r, oc->msg, true);
 		r.state = SB_ACTIVE;
 		r.expires = granted;
-		r.failures = 0;
 		sub_deadline(tr, id, &r,
 			     wall_ms() +
 				     (uint64_t)(granted ? granted : 1) * 900);
@@ -238,7 +259,9 @@ void tr_sub_outcome(struct translator *tr, uint64_t id,
 		/* the dialog is gone (RFC 6665 4.1.2.2): a new one */
 		r.failures++;
 		if (!new_dialog(tr, id, &r))
-			wait_retry(tr, id, &r, TERMINATED_RETRY_MS);
+			wait_retry(tr, id, &r,
+				   r.failures > 1 ? backoff_ms(tr, &r)
+						  : TERMINATED_RETRY_MS);
 	} else {
 		r.failures++;
 		log_info("subscription %llu (%s of %s): %u %s",
@@ -260,10 +283,12 @@ void tr_sub_expired(struct translator *tr, uint64_t id)
 	if (sub_load(tr, id, &r))
 		return;
 	r.deadline = 0; /* taken from the store as it passed */
-	if (!tr_phone_exists(tr, r.phone)) {
+	if (!phone_exists(tr, r.phone)) {
 		sub_drop(tr, id, &r);
 		goto out;
 	}
+	if (r.state == SB_ACTIVE)
+		r.failures = 0; /* it lived a whole period: healthy */
 	if (r.state == SB_ACTIVE || r.state == SB_WAITING)
 		subscribe(tr, id, &r);
 	sub_save(tr, id, &r);
@@ -315,7 +340,7 @@ uint64_t tr_sub_notify(struct translator *tr, uint64_t id,
 		reply(tr, e, 500, "Out Of Order CSeq");
 		goto out;
 	}
-	if (!ss || re_regex(ss->val.p, ss->val.l, "[a-z]+", &state)) {
+	if (!ss || re_regex(ss->val.p, ss->val.l, "[a-zA-Z]+", &state)) {
 		reply(tr, e, 400, "Missing Subscription-State");
 		goto out;
 	}
@@ -343,10 +368,20 @@ uint64_t tr_sub_notify(struct translator *tr, uint64_t id,
 	}
 	reply(tr, e, 200, "OK");
 	if (!pl_strcasecmp(&state, "terminated")) {
-		/* RFC 6665 4.1.3: subscribe again (a new dialog) */
+		/* RFC 6665 4.1.3: subscribe again (a new dialog), with a
+		 * growing delay: a server that accepts and then ends it at
+		 * once is not asked every second; "rejected" and "noresource"
+		 * will not change soon */
+		const bool final = re_regex(ss->val.p, ss->val.l,
+					    "reason=rejected") == 0 ||
+				   re_regex(ss->val.p, ss->val.l,
+					    "reason=noresource") == 0;
 		r.failures++;
 		if (!new_dialog(tr, id, &r))
-			wait_retry(tr, id, &r, TERMINATED_RETRY_MS);
+			wait_retry(
+				tr, id, &r,
+				final ? tr->proc.cfg->sip.register_retry_ms[1]
+				      : backoff_ms(tr, &r));
 	} else {
 		uint32_t s =
 			!re_regex(ss->val.p, ss->val.l, "expires=[0-9]+", &ex)

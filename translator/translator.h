@@ -16,6 +16,8 @@
  *      tr_call_util.c  what those actions share     }
  *      tr_msg.c        the message lifecycle
  *      tr_reg.c        the registration state machine (SIP accounts)
+ *      tr_phone.c      the phone state machine (presence.phones)
+ *      tr_sub.c        our subscriptions at the presence server
  *   1  tr_callrec.c    call records: load/save, keys, history, deadline
  *      tr_presence.c   who is online, subscriptions from served domains
  *      tr_pidf.c       reginfo and dialog-info bodies, read
@@ -150,6 +152,15 @@ int tr_rec_get(struct translator *tr, enum store_db db, uint64_t id,
 void tr_rec_put(struct translator *tr, enum store_db db, uint64_t id,
 		struct fbuf *fb, int encode_err);
 void tr_rec_del(struct translator *tr, enum store_db db, uint64_t id);
+
+/**
+ * Append "ms line\n" to a record's history (a libre string), dropping its
+ * oldest lines so that it stays under max bytes: a record that lives for
+ * months (a registration, a phone) keeps its recent events and never
+ * grows past what one record may hold.
+ * @return 0 or ENOMEM (the history is left as it was)
+ */
+int tr_history_append(char **hist, size_t max, const char *line);
 
 /* ---- tr_out.c ----------------------------------------------------- */
 
@@ -653,7 +664,6 @@ void tr_phone_expired(struct translator *tr, uint64_t id);
  * @return false if gwjid is no phone */
 bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
 			  const char *to);
-bool tr_phone_exists(struct translator *tr, uint64_t id);
 /** Forget the phones no longer in presence.phones (their watchers see
  * them unavailable; their subscriptions lapse at their next deadline). */
 void tr_phone_forget_unconfigured(struct translator *tr);

@@ -34,7 +34,7 @@ def challenge_args(granted=300, user="alice", password="alicepw", port=REG_PORT)
 
 def test_register_form(gateway):
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             q = await u.get_form()
             ns = "{%s}" % accounts.NS_REG
@@ -70,7 +70,7 @@ def test_register_form(gateway):
 ])
 def test_link_bad_request(gateway, fields, text):
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, etext = await u.link(fields)
             assert cond == "bad-request"
@@ -85,21 +85,21 @@ def test_link_challenged_md5_then_remove(gateway, sipp):
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             r, cond, text = await u.link({
                 "username": "sip:alice@127.0.0.1", "password": "alicepw",
                 "proxy": "127.0.0.1:%d" % REG_PORT})
             assert cond is None, (cond, text)
             sub = await u.next_gw_presence(match=lambda p: p["type"] == "subscribe")
-            assert sub["to"].bare == "alice@localhost"
+            assert sub["to"].bare == "dave@localhost"
             avail = await u.next_gw_presence(match=lambda p: p["type"] == "available")
             assert "sip:alice@127.0.0.1" in avail["status"]
             assert reg.wait(15) == 0
             regs = registrations(gateway)
             assert len(regs) == 1
             r0 = regs[0]
-            assert r0["jid"] == "alice@localhost"
+            assert r0["jid"] == "dave@localhost"
             assert r0["aor"] == "sip:alice@127.0.0.1"
             assert r0["state"] == "registered"
             assert r0["last_code"] == 200
@@ -125,7 +125,7 @@ def test_link_wrong_password_not_authorized(gateway, sipp):
     reg = sipp("uas_register_challenge.xml", challenge_args(password="right"), "registrar")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, text = await u.link({
                 "username": "alice@127.0.0.1", "password": "wrong",
@@ -145,7 +145,7 @@ def test_link_unreachable_and_silent_registrar(gateway):
     silent.bind(("127.0.0.1", REG_PORT + 1))
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, text = await u.link({
                 "username": "alice@127.0.0.1", "password": "x",
@@ -243,7 +243,7 @@ def test_kamailio_link_refused_then_accepted_refresh_and_remove(gateway, kamaili
     kam = kamailio(KAM_MAX_EXPIRES=4)
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, text = await u.link(dict(ACCOUNT, password="nope"))
             assert cond == "not-authorized", (cond, text)
@@ -277,7 +277,7 @@ def test_kamailio_registration_survives_kill9(gateway, kamailio, worker):
     kam = kamailio(KAM_MAX_EXPIRES=4)
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, text = await u.link(ACCOUNT)
             assert cond is None, (cond, text)
@@ -295,9 +295,9 @@ def test_kamailio_registration_survives_kill9(gateway, kamailio, worker):
 
     async def call_in():
         # and a call to the AOR still reaches the user
-        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u = await accounts.login("dave@localhost/phone", "davepass")
         u.online_to_gateway()
-        await known_online(gateway, "alice@localhost/phone")
+        await known_online(gateway, "dave@localhost/phone")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
@@ -321,7 +321,7 @@ def test_kamailio_registration_survives_full_restart(gateway_factory, kamailio):
     gw = gateway_factory()
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, _ = await u.link(ACCOUNT)
             assert cond is None
@@ -341,7 +341,7 @@ def test_kamailio_call_out_through_account_with_407(gateway, kamailio, sipp):
 
     async def go():
         peer = await jingle.SipPeer.start(BOB_PORT)
-        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u = await accounts.login("dave@localhost/phone", "davepass")
         u.online_to_gateway()
         try:
             _, cond, _ = await u.link(ACCOUNT)
@@ -374,9 +374,9 @@ def test_kamailio_call_in_to_account_rings_and_missed(gateway, kamailio, sipp):
     kam = kamailio()
 
     async def go():
-        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u = await accounts.login("dave@localhost/phone", "davepass")
         u.online_to_gateway()
-        await known_online(gateway, "alice@localhost/phone")
+        await known_online(gateway, "dave@localhost/phone")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             _, cond, _ = await u.link(ACCOUNT)
@@ -404,7 +404,7 @@ def test_kamailio_chat_both_ways_through_account(gateway, kamailio, sipp):
 
     async def go():
         peer = await jingle.SipPeer.start(BOB_PORT)
-        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u = await accounts.login("dave@localhost/phone", "davepass")
         try:
             _, cond, _ = await u.link(ACCOUNT)
             assert cond is None
@@ -442,7 +442,7 @@ def test_link_sha256_preferred_ha1_is_md5(gateway, sipp, cred, alg):
     reg = sipp("uas_register_sha256.xml", challenge_args(), "registrar")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             f = {"username": "alice@127.0.0.1",
                  "proxy": "127.0.0.1:%d" % REG_PORT}
@@ -461,7 +461,7 @@ def test_kamailio_sha256_and_ha1(gateway, kamailio):
     kam = kamailio(KAM_AUTH_ALGORITHM="SHA-256")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, text = await u.link(ACCOUNT)
             assert cond is None, (cond, text)
@@ -488,7 +488,7 @@ def test_kill9_while_register_challenged(gateway_factory, sipp, worker):
     reg = sipp("uas_register_slow.xml", challenge_args(), "registrar")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             fut = asyncio.ensure_future(u.link({
                 "username": "alice@127.0.0.1", "password": "alicepw",
@@ -518,7 +518,7 @@ def test_kamailio_failure_retried_reported_restored(gateway_factory, kamailio):
     kam = kamailio(KAM_MAX_EXPIRES=3)
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, _ = await u.link(ACCOUNT)
             assert cond is None
@@ -546,12 +546,12 @@ def test_kamailio_one_binding_for_two_devices_reset_and_end(gateway, kamailio):
     kam = kamailio()
 
     async def go():
-        phone = await accounts.login("alice@localhost/phone", "alicepass")
-        laptop = await accounts.login("alice@localhost/laptop", "alicepass")
+        phone = await accounts.login("dave@localhost/phone", "davepass")
+        laptop = await accounts.login("dave@localhost/laptop", "davepass")
         phone.online_to_gateway()
         laptop.online_to_gateway()
-        await known_online(gateway, "alice@localhost/phone")
-        await known_online(gateway, "alice@localhost/laptop")
+        await known_online(gateway, "dave@localhost/phone")
+        await known_online(gateway, "dave@localhost/laptop")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             _, cond, _ = await phone.link(ACCOUNT)
@@ -606,9 +606,9 @@ def test_kamailio_missed_call(gateway_factory, kamailio, how):
     kamailio()
 
     async def go():
-        u = await accounts.login("alice@localhost/phone", "alicepass")
+        u = await accounts.login("dave@localhost/phone", "davepass")
         u.online_to_gateway()
-        await known_online(gw, "alice@localhost/phone")
+        await known_online(gw, "dave@localhost/phone")
         peer = await jingle.SipPeer.start(BOB_PORT)
         try:
             _, cond, _ = await u.link(ACCOUNT)
@@ -637,7 +637,7 @@ def test_no_secret_in_debug_log_even_with_bodies(gateway_factory, sipp):
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
 
     async def go():
-        u = await accounts.login("alice@localhost", "alicepass")
+        u = await accounts.login("dave@localhost", "davepass")
         try:
             _, cond, _ = await u.link({"username": "alice@127.0.0.1",
                                        "password": "alicepw",

@@ -21,7 +21,7 @@ PHONE_PORT = 5080
 CALLER_PORT = 5081
 AOR = "sip:alice@127.0.0.1"
 PRESENCE = ('{server: "127.0.0.1:%d", keepalive_max_s: 3600, '
-            'phones: [{sip: "%s", jid: "alice@localhost", resource: "desk"}]}'
+            'phones: [{sip: "%s", jid: "erin@localhost", resource: "desk"}]}'
             % (KAM_PORT, AOR))
 
 
@@ -107,7 +107,7 @@ def test_phone_states_reach_the_owner_once_per_change(gateway_factory, kam, sipp
     assert state(gw) == "offline"
 
     async def go():
-        u = await accounts.login("alice@localhost/pc", "alicepass")
+        u = await accounts.login("erin@localhost/pc", "erinpass")
         gwjid = phones(gw)[0]["gateway_jid"]
         seen = asyncio.Queue()
         u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
@@ -185,7 +185,7 @@ def test_phone_state_survives_kill9(gateway_factory, kam, worker):
              15, "subscriptions active")
 
     async def go():
-        u = await accounts.login("alice@localhost/pc", "alicepass")
+        u = await accounts.login("erin@localhost/pc", "erinpass")
         gwjid = phones(gw)[0]["gateway_jid"]
         seen = []
         u.add_event_handler("presence", lambda p: p["from"].bare == gwjid

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <re.h>
@@ -174,6 +176,74 @@ static void test_dialoginfo(void **state)
 }
 
 
+/* What Kamailio 5.6's presence_reginfo / presence_dialoginfo really sent
+ * (tests/peers/samples, recorded by tests/peers/test_peers_presence.sh). */
+static char *sample(const char *name)
+{
+	char path[256], *buf = NULL;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "tests/peers/samples/%s", name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+
+static void test_kamailio_samples(void **state)
+{
+	static const struct {
+		const char *file;
+		int active, refreshed; /* reginfo */
+	} reg[] = {
+		{"reginfo_created.xml", 1, 0},
+		{"reginfo_refreshed.xml", 1, 1},
+		{"reginfo_two_contacts.xml", 1, -1},
+		{"reginfo_unregistered_one_of_two.xml", 1, -1},
+		{"reginfo_unregistered.xml", 0, 0},
+		{"reginfo_expired.xml", 0, 0},
+	};
+	static const struct {
+		const char *file;
+		unsigned confirmed;
+	} dlg[] = {
+		{"dialoginfo_caller_Trying.xml", 0},
+		{"dialoginfo_caller_early.xml", 0},
+		{"dialoginfo_caller_confirmed.xml", 1},
+		{"dialoginfo_caller_terminated.xml", 0},
+		{"dialoginfo_callee_early.xml", 0},
+		{"dialoginfo_callee_confirmed.xml", 1},
+		{"dialoginfo_callee_terminated.xml", 0},
+	};
+	struct tr_reginfo ri;
+	struct tr_dialoginfo di;
+
+	for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++) {
+		char *b = sample(reg[i].file);
+		assert_int_equal(tr_pidf_reginfo(&tr, b, &ri), 0);
+		assert_int_equal(ri.active > 0, reg[i].active);
+		if (reg[i].refreshed >= 0)
+			assert_int_equal(ri.refreshed, reg[i].refreshed);
+		free(b);
+	}
+	for (size_t i = 0; i < sizeof(dlg) / sizeof(dlg[0]); i++) {
+		char *b = sample(dlg[i].file);
+		assert_int_equal(tr_pidf_dialoginfo(&tr, b, &di), 0);
+		assert_true(di.full);
+		assert_int_equal(di.confirmed, dlg[i].confirmed);
+		free(b);
+	}
+}
+
+
 static void test_phonerec_round_trip(void **state)
 {
 	struct phonerec r = {0}, d;
@@ -233,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_reginfo),
 		cmocka_unit_test(test_reginfo_refused),
 		cmocka_unit_test(test_dialoginfo),
+		cmocka_unit_test(test_kamailio_samples),
 		cmocka_unit_test(test_phonerec_round_trip),
 	};
 

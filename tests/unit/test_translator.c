@@ -5344,6 +5344,127 @@ static void test_xfer_answer_after_restart(void **state)
 }
 
 
+/* ---- SIP accounts and subscriptions: review findings ---------------- */
+
+#define REG_SET                                                                \
+	"<iq type='set' id='r1' from='" ALICE_RES "' to='sip.localhost'>"      \
+	"<query xmlns='jabber:iq:register'><username>sip:alice@127.0.0.1:5070" \
+	"</username><password>pw</password></query></iq>"
+#define REG_SET_PROXY                                                          \
+	"<iq type='set' id='r2' from='" ALICE_RES "' to='sip.localhost'>"      \
+	"<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' "          \
+	"type='submit'><field var='username'><value>sip:alice@127.0.0.1:5070"  \
+	"</value></field><field var='password'><value>pw</value></field>"      \
+	"<field var='proxy'><value>127.0.0.1:5090</value></field></x>"         \
+	"</query></iq>"
+
+/* A NOTIFY for a subscription the gateway does not have: 481 (RFC 6665
+ * 4.1.3), so that the server stops notifying. */
+static void test_notify_unknown_subscription_481(void **state)
+{
+	char raw[BIG];
+
+	sip_raw(raw, sizeof(raw), "NOTIFY sip:xsgw@127.0.0.1:5600 SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-n1\r\n"
+		"From: <sip:pres@127.0.0.1:5070>;tag=ft\r\n"
+		"To: <sip:xsgw@127.0.0.1:5600>;tag=gone\r\n"
+		"Call-ID: nosuchsub\r\nCSeq: 5 NOTIFY\r\nEvent: reg\r\n"
+		"Subscription-State: active;expires=60\r\n",
+		NULL, NULL);
+	sip_in(9001, raw);
+	assert_int_equal(ns, 1);
+	assert_int_equal(ss[0].rs.scode, 481);
+}
+
+
+/* stale=true is believed once: a registrar that always says it gets no
+ * storm of REGISTERs, and the user an answer. */
+static void test_register_stale_believed_once(void **state)
+{
+	struct sent s;
+	unsigned i;
+
+	xin(REG_SET);
+	sent_of(sreq(0, "REGISTER"), &s);
+	for (i = 0; i < 10; i++) {
+		respond(&s, 401, "Unauthorized", "rt",
+			"WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", "
+			"qop=\"auth\", stale=true\r\n",
+			NULL);
+		if (ns != 1 || ss[0].type != MSG_SIP_OUT_REQUEST)
+			break;
+		sent_of(&ss[0].rq, &s);
+	}
+	/* the first answer, one stale retry, then refused */
+	assert_int_equal(i, 2);
+	assert_int_equal(ns, 0);
+	assert_true(nx >= 1);
+	assert_non_null(
+		memmem(xs[0].xo.xml.p, xs[0].xo.xml.l, "not-authorized", 14));
+}
+
+
+/* A next hop as the sip-front reads it (a route may be <name-addr>). */
+static bool dst_is(const struct pl *dst, const char *uri)
+{
+	struct pl d = *dst;
+
+	if (d.l >= 2 && d.p[0] == '<' && d.p[d.l - 1] == '>') {
+		d.p++;
+		d.l -= 2;
+	}
+	return !pl_strcmp(&d, uri);
+}
+
+
+/* A Service-Route is preloaded after the account's proxy, which stays the
+ * next hop (of the CANCEL too); one with a bare CR is not kept. */
+static void test_service_route_after_proxy_and_checked(void **state)
+{
+	struct sent s;
+	struct call c;
+	char route[256];
+
+	char contact[160], extra[512];
+
+	xin(REG_SET_PROXY);
+	assert_true(hdr(&sreq(0, "REGISTER")->hdrs, "Contact", contact,
+			sizeof(contact)));
+	sent_of(sreq(0, "REGISTER"), &s);
+	snprintf(extra, sizeof(extra),
+		 "Contact: %s;expires=3600\r\n"
+		 "Service-Route: <sip:orig@scscf.example.com;lr>\r\n"
+		 "Service-Route: <sip:10.0.0.9;lr\rX-Evil: 1>\r\n",
+		 contact);
+	respond(&s, 200, "OK", "rt", extra, NULL);
+	x2s_initiate(&c, CAND_40000);
+	for (unsigned i = 0; i < ns; i++) {
+		const struct m_sip_out_request *rq = &ss[i].rq;
+		if (ss[i].type != MSG_SIP_OUT_REQUEST ||
+		    pl_strcmp(&rq->method, "INVITE"))
+			continue;
+		if (!dst_is(&rq->dst, "sip:127.0.0.1:5090;transport=udp;lr"))
+			fail_msg("INVITE dst [%.*s] hdrs\n%.*s", (int)rq->dst.l,
+				 rq->dst.p, (int)rq->hdrs.l, rq->hdrs.p);
+		assert_true(hdr(&rq->hdrs, "Route", route, sizeof(route)));
+		assert_string_equal(route,
+				    "<sip:127.0.0.1:5090;transport=udp;lr>");
+		assert_non_null(memmem(rq->hdrs.p, rq->hdrs.l,
+				       "Route: <sip:orig@scscf.example.com;lr>",
+				       38));
+		assert_null(memmem(rq->hdrs.p, rq->hdrs.l, "X-Evil", 6));
+	}
+	jin(&c, "set", "t1", "session-terminate",
+	    "<reason><success/></reason>");
+	for (unsigned i = 0; i < ns; i++)
+		if (ss[i].type == MSG_SIP_OUT_REQUEST &&
+		    !pl_strcmp(&ss[i].rq.method, "CANCEL"))
+			assert_true(
+				dst_is(&ss[i].rq.dst,
+				       "sip:127.0.0.1:5090;transport=udp;lr"));
+}
+
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TO(f, o)                                                               \
 	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,           \
@@ -5565,6 +5686,9 @@ int main(void)
 		T_(test_msg_front_refused_chat_sender_told),
 		T_(test_from_to_with_control_bytes_400),
 		T_(test_upgrade_schema2_long_callkey),
+		T_(test_notify_unknown_subscription_481),
+		T_(test_register_stale_believed_once),
+		T_(test_service_route_after_proxy_and_checked),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
