@@ -773,8 +773,14 @@ static bool phone_visit(const void *k, size_t kl, const void *v, size_t vl,
 			mem_deref(o);
 		}
 	} else
-		printf("phone %-32s %-18s %-10s %s\n", safe(r.aor),
+		printf("phone %-32s %-18s %-10s %6llus ago  %s\n", safe(r.aor),
 		       phonerec_state_name[r.state], safe(r.source),
+		       (unsigned long long)(r.last_event && wall_ms() >
+								    r.last_event
+						    ? (wall_ms() -
+						       r.last_event) /
+							      1000
+						    : 0),
 		       safe(r.gwjid));
 	c->n++;
 	phonerec_reset(&r);

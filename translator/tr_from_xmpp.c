@@ -70,9 +70,12 @@ static void presence_in(struct translator *tr, xmpp_stanza_t *st)
 			tr_reg_presence_to(tr, bare);
 		return;
 	}
-	/* a probe of (or an approval for) a phone's gateway JID */
+	/* a probe of (or an approval for) a phone's gateway JID, from a
+	 * user of the served domains only (a phone's state is theirs) */
 	xu_bare(xu_attr(st, "to"), to, sizeof(to));
+	xu_bare(xu_attr(st, "from"), bare, sizeof(bare));
 	if ((!strcmp(type, "probe") || !strcmp(type, "subscribed")) &&
+	    tr_presence_served(tr->proc.cfg, bare) &&
 	    tr_phone_presence_to(tr, to, xu_attr(st, "from")))
 		return;
 	tr_presence_in(tr, st);

@@ -32,12 +32,16 @@
  *                                      link), available,
  *                                      refresh deadline        REGISTERED
  *  LINKING               R_FAIL        IQ error; a new account GONE
- *                                      else retry deadline     FAILED
+ *                                      else retry deadline (none
+ *                                      for refused
+ *                                      credentials)            FAILED
  *  REFRESHING            R_OK          available; "registered
  *                                      again" if it had failed REGISTERED
  *  REFRESHING            R_FAIL        unavailable CODE REASON,
  *                                      "failed" chat (once),
- *                                      retry deadline          FAILED
+ *                                      retry deadline (none
+ *                                      for refused
+ *                                      credentials)            FAILED
  *  REGISTERED|FAILED     T_EXPIRED     REGISTER                REFRESHING
  *  UNLINKING             R_OK|R_FAIL   -                       GONE
  *  (other)               (other)       nothing                 -
@@ -470,8 +474,21 @@ static int act_fail(struct reg_ctx *c)
 			return ECANCELED; /* never linked: nothing stays */
 	}
 	r->state = RS_FAILED;
-	reg_deadline(c, wall_ms() + retry_ms(c));
 	tell_presence(c->tr, r, r->jid);
+	if (!strcmp(fail_cond(oc), "not-authorized")) {
+		/* refused credentials are not tried again and again (a
+		 * registrar may lock the account): the user links again */
+		reg_deadline(c, 0);
+		if (r->told != 2)
+			notice(c,
+			       "SIP account %s: registration refused: %u %s "
+			       "(link the account again with the right "
+			       "credentials)",
+			       r->aor, oc->scode, oc->reason);
+		r->told = 2;
+		return 0;
+	}
+	reg_deadline(c, wall_ms() + retry_ms(c));
 	if (r->told != 2)
 		notice(c,
 		       "SIP account %s: registration failed: %u %s "

@@ -471,6 +471,12 @@ def test_kamailio_sha256_and_ha1(gateway, kamailio):
             _, cond, text = await u.link({"username": ACCOUNT["username"],
                                           "ha1": ha1, "proxy": ACCOUNT["proxy"]})
             assert cond == "not-authorized", (cond, text)
+            # refused credentials are not retried: the user is told once
+            m = await u.next_message(match=lambda m: "refused" in m["body"])
+            assert "link the account again" in m["body"]
+            n = kam.log().count("REQ REGISTER")
+            await asyncio.sleep(2)
+            assert kam.log().count("REQ REGISTER") == n
         finally:
             u.disconnect()
     run(go())
