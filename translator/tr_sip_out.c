@@ -107,6 +107,24 @@ static void first_route(const char *routes, char *out, size_t sz)
 }
 
 
+/* A Route header per line of a route set (NULL or "": none). */
+static int route_hdrs(struct mbuf *mb, const char *routes)
+{
+	char *rs = NULL, *save = NULL, *line;
+	int err = 0;
+
+	if (!routes || !*routes)
+		return 0;
+	if (str_dup(&rs, routes))
+		return ENOMEM;
+	for (line = strtok_r(rs, "\n", &save); line && !err;
+	     line = strtok_r(NULL, "\n", &save))
+		err = mbuf_printf(mb, "Route: %s\r\n", line);
+	mem_deref(rs);
+	return err;
+}
+
+
 uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			const char *method, uint32_t cseq, const char *branch,
 			const char *ctype, const struct tr_sip_why *why,
@@ -114,7 +132,7 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct m_sip_out_request m = {0};
-	char *br = NULL, *rs = NULL, *save = NULL, *line, dst[512];
+	char *br = NULL, dst[512];
 	const bool cancel = !strcmp(method, "CANCEL");
 	const bool ack = !strcmp(method, "ACK");
 	const bool invite = !strcmp(method, "INVITE");
@@ -139,11 +157,7 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			  method);
 	if (!cancel && !ack)
 		err |= contact_hdr(tr, mb);
-	if (r->routes && *r->routes && !str_dup(&rs, r->routes)) {
-		for (line = strtok_r(rs, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save))
-			err |= mbuf_printf(mb, "Route: %s\r\n", line);
-	}
+	err |= route_hdrs(mb, r->routes);
 	if (invite)
 		err |= mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (invite || !strcmp(method, "BYE"))
@@ -179,7 +193,6 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 	}
 	mem_deref(mb);
 	mem_deref(br);
-	mem_deref(rs);
 	return out;
 }
 
@@ -350,8 +363,7 @@ uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
 	struct mbuf *mb = mbuf_alloc(1024);
 	const bool reg = !strcmp(r->event, "reg");
 	const char *ruri = r->rtarget && *r->rtarget ? r->rtarget : r->target;
-	char *br = tr_sip_token("z9hG4bK"), *rs = NULL, *save = NULL, *line;
-	char dst[512] = "";
+	char *br = tr_sip_token("z9hG4bK"), dst[512] = "";
 	uint64_t out = 0;
 	int err = !mb || !br;
 
@@ -371,10 +383,8 @@ uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
 			expires);
 	if (!err)
 		err = contact_hdr(tr, mb);
-	if (!err && r->routes && *r->routes && !str_dup(&rs, r->routes))
-		for (line = strtok_r(rs, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save))
-			err |= mbuf_printf(mb, "Route: %s\r\n", line);
+	if (!err)
+		err = route_hdrs(mb, r->routes);
 	if (!err)
 		err = mbuf_write_str(mb, UA);
 	first_route(r->routes, dst, sizeof(dst));
@@ -399,6 +409,5 @@ uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
 	}
 	mem_deref(mb);
 	mem_deref(br);
-	mem_deref(rs);
 	return out;
 }

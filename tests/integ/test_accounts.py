@@ -210,7 +210,7 @@ class Kamailio:
         return out
 
     def stop(self):
-        subprocess.run([os.path.join(PEERS, "kam_auth_stop.sh"), self.dir],
+        subprocess.run([os.path.join(PEERS, "kamailio_stop.sh"), self.dir],
                        capture_output=True, timeout=30)
 
 

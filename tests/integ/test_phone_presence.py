@@ -38,7 +38,7 @@ class KamPresence:
             return f.read()
 
     def stop(self):
-        subprocess.run([os.path.join(PEERS, "kam_presence_stop.sh"), self.dir],
+        subprocess.run([os.path.join(PEERS, "kamailio_stop.sh"), self.dir],
                        capture_output=True, timeout=30)
 
 

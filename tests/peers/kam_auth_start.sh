@@ -30,7 +30,7 @@
 #   KAM_DEBUG [2]     2=info (the xlog lines below), 3=debug
 #   KAM_CHILDREN [2]  worker processes per listener
 #   KAM_START_TIMEOUT [20]  seconds to wait for Kamailio to answer
-# Stop with kam_auth_stop.sh DIR. Inspect the location table with
+# Stop with kamailio_stop.sh DIR. Inspect the location table with
 #   kamcmd -s unix:DIR/kamailio_ctl ul.dump        (grep "AoR: alice")
 #
 # Log lines in DIR/kamailio.log (one "REQ" line per request; grep them):

@@ -48,7 +48,7 @@
 # One UDP worker (children=1), not configurable: pua PUBLISHes to this same
 # server, and two workers handling PUBLISHes for one presentity race on its
 # ETag (412 "No E_Tag match", a dialog state gets lost).
-# Stop with kam_presence_stop.sh DIR. Inspect with
+# Stop with kamailio_stop.sh DIR. Inspect with
 #   kamcmd -s unix:DIR/kamailio_ctl ul.dump            (grep "AoR: alice")
 #   kamcmd -s unix:DIR/kamailio_ctl presence.presentity_list   (may be empty)
 #

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Self-check of the digest-auth SIP peers:
-#   kam_auth_start.sh / kam_auth_stop.sh (Kamailio registrar + proxy, 401/407)
+#   kam_auth_start.sh / kamailio_stop.sh (Kamailio registrar + proxy, 401/407)
 #   sipp/uac_register_auth.xml, uas_register_challenge.xml,
 #   uas_register_sha256.xml, uas_registrar_count.xml
 # Run as root inside a network namespace with only lo up, e.g.
@@ -36,7 +36,7 @@ cleanup() {
     for p in $(jobs -p); do
         wait "$p" 2>/dev/null
     done
-    [ -f "$T/kam/kamailio.pid.started" ] && bash "$HERE/kam_auth_stop.sh" "$T/kam" >/dev/null
+    [ -f "$T/kam/kamailio.pid.started" ] && bash "$HERE/kamailio_stop.sh" "$T/kam" >/dev/null
     if [ "$FAIL" = 0 ] && [ "${KEEP:-0}" != 1 ]; then
         rm -rf "$T"
     else
@@ -374,8 +374,8 @@ dc message "127.0.0.1:$KPORT" alice x nobody "x" --domain 127.0.0.1 --from-domai
 check "K9 MESSAGE from a foreign From domain: not challenged (404 for an unknown user)" \
     'has "REQ MESSAGE from=alice .* ruri=sip:nobody@127.0.0.1 AUTH none" && has "LOOKUP nobody not found (404)"'
 
-bash "$HERE/kam_auth_stop.sh" "$T/kam" >/dev/null
-check "K10 kam_auth_stop.sh: Kamailio and its workers are gone" \
+bash "$HERE/kamailio_stop.sh" "$T/kam" >/dev/null
+check "K10 kamailio_stop.sh: Kamailio and its workers are gone" \
     '! kill -0 $KPID 2>/dev/null && [ -z "$(ps -o pid= --ppid $KPID)" ]'
 
 # ------------------------------------------------------- SIPp as registrar

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Self-check of the SIP presence peers:
-#   kam_presence_start.sh / kam_presence_stop.sh (Kamailio registrar + proxy +
+#   kam_presence_start.sh / kamailio_stop.sh (Kamailio registrar + proxy +
 #   presence server: reg event RFC 3680, dialog event RFC 4235, PIDF/PUBLISH
 #   RFC 3856/3863/3903) and sip_watcher.py (the SIP watcher).
 # Run as root inside a network namespace with only lo up, e.g.
@@ -42,7 +42,7 @@ cleanup() {
     for p in $(jobs -p); do
         wait "$p" 2>/dev/null
     done
-    [ -f "$T/kam/kamailio.pid.started" ] && bash "$HERE/kam_presence_stop.sh" "$T/kam" >/dev/null
+    [ -f "$T/kam/kamailio.pid.started" ] && bash "$HERE/kamailio_stop.sh" "$T/kam" >/dev/null
     if [ "$FAIL" = 0 ] && [ "${KEEP:-0}" != 1 ]; then
         rm -rf "$T"
     else
@@ -501,8 +501,8 @@ N412=$(grep -c "RPL 412 .* for PUBLISH" "$KLOG")
 check "K2 no ERROR in the Kamailio log but the pua ETag race ($N412 x 412 for PUBLISH)" \
     '! grep "ERROR" "$KLOG" | grep -v "No E_Tag match" >&2'
 
-bash "$HERE/kam_presence_stop.sh" "$T/kam" >/dev/null
-check "K3 kam_presence_stop.sh: Kamailio and its workers are gone" \
+bash "$HERE/kamailio_stop.sh" "$T/kam" >/dev/null
+check "K3 kamailio_stop.sh: Kamailio and its workers are gone" \
     '! kill -0 $KPID 2>/dev/null && [ -z "$(ps -o pid= --ppid $KPID)" ]'
 
 if [ "${SAVE_SAMPLES:-0}" = 1 ]; then
