@@ -67,6 +67,8 @@
  *  any  ACTIVE              X_DTMF           INFO                      -
  *  any  ACTIVE              X_SIP_INFO       INFO with its Content-Type
  *                                            and body                  -
+ *  any  ACTIVE              X_CHAT           MESSAGE (owned by the
+ *                                            message record)           -
  *  any  ACTIVE              X_HOLD/X_RESUME  re-INVITE                 -
  *  any  ACTIVE              X_SOURCE         re-INVITE                 -
  *  any  ACTIVE              S_REINVITE       200 with an answer;
@@ -273,6 +275,7 @@ static const struct call_rule {
 	{0, S(CS_ACTIVE), CE_X_TERMINATE, call_x_terminate_active},
 	{0, S(CS_ACTIVE), CE_X_DTMF, call_x_dtmf},
 	{0, S(CS_ACTIVE), CE_X_SIP_INFO, call_x_sip_info},
+	{0, S(CS_ACTIVE), CE_X_CHAT, call_x_chat},
 	{0, S(CS_ACTIVE), CE_X_HOLD, call_x_hold},
 	{0, S(CS_ACTIVE), CE_X_RESUME, call_x_resume},
 	{0, S(CS_ACTIVE), CE_X_SOURCE, call_x_source},

@@ -141,6 +141,7 @@ int call_x_sip_info(struct call_ctx *c);
 int call_x_sip_info_early(struct call_ctx *c);
 int call_x_no_initiate(struct call_ctx *c);
 int call_x_ack_only(struct call_ctx *c);
+int call_x_chat(struct call_ctx *c);
 
 /* tr_call_sip.c: actions on SIP requests and responses (s_invite creates
  * a call) */

@@ -442,8 +442,8 @@ static void prack(struct call_ctx *c, const struct sip_msg *msg)
 			return;
 	re_snprintf(rack, sizeof(rack), "RAck: %r %u INVITE\r\n", &rs->val,
 		    msg->cseq.num);
-	tr_sip_request(c->tr, c->id, c->r, "PRACK", 0, NULL, NULL, NULL, rack,
-		       NULL);
+	tr_sip_request(c->tr, OWN_C(c), c->r, "PRACK", 0, NULL, NULL, NULL,
+		       rack, NULL);
 }
 
 

@@ -82,8 +82,8 @@ uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
 		      const char *branch, const char *ctype,
 		      const struct tr_sip_why *why, const char *body)
 {
-	return tr_sip_request(c->tr, c->id, c->r, method, cseq, branch, ctype,
-			      why, NULL, body);
+	return tr_sip_request(c->tr, OWN_C(c), c->r, method, cseq, branch,
+			      ctype, why, NULL, body);
 }
 
 
@@ -246,8 +246,8 @@ bool call_invite_authenticate(struct call_ctx *c)
 		r->inv_cseq = ++r->lcseq;
 		r->authed++;
 		r->inv_out = tr_sip_request(
-			c->tr, c->id, r, "INVITE", r->inv_cseq, r->inv_branch,
-			"application/sdp", NULL, auth, r->lsdp);
+			c->tr, OWN_C(c), r, "INVITE", r->inv_cseq,
+			r->inv_branch, "application/sdp", NULL, auth, r->lsdp);
 		tr_callrec_event(r, "INVITE again with credentials (CSeq %u)",
 				 r->inv_cseq);
 		sent = true;

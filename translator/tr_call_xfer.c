@@ -81,7 +81,7 @@ static uint64_t xfer_request(struct call_ctx *c, const char *method,
 	char to[700];
 
 	xfer_view(r, &v, to, sizeof(to));
-	return tr_sip_request(c->tr, c->id, &v, method, r->xfer_cseq,
+	return tr_sip_request(c->tr, OWN_C(c), &v, method, r->xfer_cseq,
 			      r->xfer_branch, body ? "application/sdp" : NULL,
 			      NULL, auth, body);
 }
@@ -112,7 +112,7 @@ static void xfer_notify(struct call_ctx *c, unsigned scode, const char *reason,
 		 final ? "terminated;reason=noresource" : "active;expires=60");
 	snprintf(frag, sizeof(frag), "SIP/2.0 %u %s\r\n", scode,
 		 *ph ? ph : "Unknown");
-	(void)tr_sip_request(c->tr, c->id, c->r, "NOTIFY", 0, NULL,
+	(void)tr_sip_request(c->tr, OWN_C(c), c->r, "NOTIFY", 0, NULL,
 			     "message/sipfrag;version=2.0", NULL, extra, frag);
 }
 

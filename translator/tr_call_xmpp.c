@@ -575,3 +575,20 @@ int call_x_ack_only(struct call_ctx *c)
 		call_iq_ok(c);
 	return NOCHANGE;
 }
+
+
+/* SPEC 6.2: a chat from the user to the call's gateway JID while the call
+ * is up -> a MESSAGE in the call's dialog (next local CSeq, its route
+ * set, no Contact: RFC 3428). Its outcome is the message record's (a
+ * receipt, or an error back to the user), not the call's. */
+int call_x_chat(struct call_ctx *c)
+{
+	struct tr_owner msg = {OWN_MSG, c->e->chat};
+
+	if (!tr_sip_request(c->tr, msg, c->r, "MESSAGE", 0, NULL, CTYPE_TEXT,
+			    NULL, NULL, c->e->text))
+		return NOCHANGE; /* the message expires back to its sender */
+	tr_callrec_event(c->r, "MESSAGE sent (msg %llu)",
+			 (unsigned long long)c->e->chat);
+	return (int)c->r->state; /* the CSeq moved: save */
+}

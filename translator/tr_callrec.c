@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "keys.h"
 #include "log.h"
@@ -101,6 +102,52 @@ uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
 	mem_deref(as);
 	mem_deref(bs);
 	return id;
+}
+
+
+struct with {
+	struct translator *tr;
+	uint8_t prefix[KEY_MAX];
+	size_t pl;
+	const char *gwjid;
+	uint64_t id, updated;
+};
+
+
+static bool with_visit(const void *k, size_t kl, const void *v, size_t vl,
+		       void *arg)
+{
+	struct with *w = arg;
+	struct callrec r = {0};
+	uint64_t id;
+
+	if (kl < w->pl || memcmp(k, w->prefix, w->pl))
+		return false;
+	if (vl != 8)
+		return true;
+	id = key_id_parse(v);
+	if (!tr_callrec_load(w->tr, id, &r) && r.state == CS_ACTIVE &&
+	    r.gwjid && !strcasecmp(r.gwjid, w->gwjid) &&
+	    r.updated >= w->updated) {
+		w->id = id;
+		w->updated = r.updated;
+	}
+	callrec_reset(&r);
+	return true;
+}
+
+
+uint64_t tr_callrec_active_with(struct translator *tr, const char *owner,
+				const char *gwjid)
+{
+	struct with w = {.tr = tr, .gwjid = gwjid};
+
+	/* the owner's calls, by the prefix of their CK_SID keys */
+	w.pl = key_callkey(w.prefix, sizeof(w.prefix), CK_SID, owner, "");
+	if (w.pl)
+		store_scan(tr_txn(tr), DB_CALLKEY, w.prefix, w.pl, with_visit,
+			   &w);
+	return w.id;
 }
 
 

@@ -45,6 +45,7 @@ enum {
 	PENDING_MS = 10 * 60 * 1000, /* undelivered by then: back to sender */
 	MF_RECEIPT = 1,              /* XEP-0184 receipt requested */
 	MF_AUTHED = 2,               /* sent again with credentials */
+	MF_DIALOG = 4,               /* X2S: in the dialog of call ref */
 };
 
 enum msg_event {
@@ -74,8 +75,6 @@ static size_t xml_text_len(const char *s, size_t n)
 						   : 1;
 	return l;
 }
-
-#define CTYPE_TEXT "text/plain;charset=UTF-8"
 
 
 static int msg_load(struct translator *tr, uint64_t id, struct msgrec *r)
@@ -153,7 +152,8 @@ static int challenged(struct translator *tr, uint64_t id, struct msgrec *r,
 	bool stale = false;
 	int err;
 
-	if (r->flags & MF_AUTHED || msg_account(tr, r, &a))
+	/* in a call's dialog the CSeq is the call's: not sent again */
+	if (r->flags & (MF_AUTHED | MF_DIALOG) || msg_account(tr, r, &a))
 		return EAUTH;
 	mb = mbuf_alloc(512);
 	err = mb ? tr_account_credentials(&a, mb, resp, "MESSAGE", r->ruri,
@@ -204,6 +204,11 @@ static int msg_emit(struct translator *tr, uint64_t id, const struct msgrec *r)
 	switch (r->kind) {
 	case MK_CHAT_X2S:
 	case MK_SNOTICE:
+		if (r->flags & MF_DIALOG) {
+			struct call_ev e = {.chat = id, .text = r->body};
+			err = tr_call_apply(tr, r->ref, CE_X_CHAT, &e);
+			break;
+		}
 		hop = account_hop(tr, r);
 		pg.dst = hop;
 		ftag = tr_sip_token("");
@@ -650,6 +655,12 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	}
 	memcpy(node, to, (size_t)(at - to));
 	node[at - to] = 0;
+	/* SPEC 6.2: between the parties of a call, in its dialog (which
+	 * says where it goes) */
+	xu_bare(to, uri, sizeof(uri));
+	r.ref = tr_callrec_active_with(tr, bare, uri);
+	if (r.ref)
+		r.flags |= MF_DIALOG;
 	err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
 	if (!err && !tr_account_of_jid(tr, bare, &acc, NULL)) {
 		/* SPEC 6.2: From the account's AOR, a user without a domain
@@ -660,6 +671,11 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 			snprintf(uri, sizeof(uri), "%s", t);
 		snprintf(furi, sizeof(furi), "%s", acc.aor);
 		regrec_reset(&acc);
+	}
+	if (err && r.ref) {
+		/* the dialog's remote target: the To is for the record */
+		snprintf(uri, sizeof(uri), "sip:%s", node);
+		err = 0;
 	}
 	if (err == EPERM) {
 		reply_xmpp_error(tr, to, from, id, "forbidden",

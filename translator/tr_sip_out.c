@@ -125,10 +125,11 @@ static int route_hdrs(struct mbuf *mb, const char *routes)
 }
 
 
-uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
-			const char *method, uint32_t cseq, const char *branch,
-			const char *ctype, const struct tr_sip_why *why,
-			const char *extra, const char *body)
+uint64_t tr_sip_request(struct translator *tr, struct tr_owner owner,
+			struct callrec *r, const char *method, uint32_t cseq,
+			const char *branch, const char *ctype,
+			const struct tr_sip_why *why, const char *extra,
+			const char *body)
 {
 	struct mbuf *mb = mbuf_alloc(1024);
 	struct m_sip_out_request m = {0};
@@ -155,7 +156,8 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 			  r->rtag && *r->rtag && !cancel ? ";tag=" : "",
 			  r->rtag && !cancel ? r->rtag : "", r->callid, cseq,
 			  method);
-	if (!cancel && !ack)
+	/* RFC 3428: a MESSAGE carries no Contact */
+	if (!cancel && !ack && strcmp(method, "MESSAGE"))
 		err |= contact_hdr(tr, mb);
 	err |= route_hdrs(mb, r->routes);
 	if (invite)
@@ -188,8 +190,7 @@ uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
 		m.hdrs.p = (const char *)mb->buf;
 		m.hdrs.l = mb->end;
 		pl_set_str(&m.body, body ? body : "");
-		out = tr_out_sip_request(tr, (struct tr_owner){OWN_CALL, id},
-					 &m);
+		out = tr_out_sip_request(tr, owner, &m);
 	}
 	mem_deref(mb);
 	mem_deref(br);
@@ -230,6 +231,8 @@ uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
 		err = mbuf_printf(mb, "Accept: %s\r\n", accept_of(&method));
 	if (!err && rp->retry_after)
 		err = mbuf_printf(mb, "Retry-After: %u\r\n", rp->retry_after);
+	if (!err && rp->extra)
+		err = mbuf_write_str(mb, rp->extra);
 	if (!err && rp->body && *rp->body)
 		err = mbuf_printf(mb, "Content-Type: %s\r\n",
 				  rp->ctype ? rp->ctype : "application/sdp");

@@ -18,9 +18,11 @@
  *      tr_reg.c        the registration state machine (SIP accounts)
  *      tr_phone.c      the phone state machine (presence.phones)
  *      tr_sub.c        our subscriptions at the presence server
+ *      tr_watch.c      SIP watchers of served users (we notify)
  *   1  tr_callrec.c    call records: load/save, keys, history, deadline
  *      tr_presence.c   who is online, subscriptions from served domains
  *      tr_pidf.c       reginfo and dialog-info bodies, read
+ *      tr_pidf_out.c   PIDF bodies, written
  *      tr_media.c      SDP <-> Jingle for calls (jsdp underneath)
  *      tr_sip_out.c    every SIP header the gateway writes
  *      tr_xmpp_out.c   every stanza the gateway writes
@@ -297,18 +299,20 @@ struct tr_sip_why {
 };
 
 /**
- * A request in the dialog of call id, from its record (RFC 3261
- * 12.2.1.1). cseq 0 takes the next local CSeq; branch NULL a new one;
- * why NULL: no Reason; extra: more header lines, each ending in CRLF
+ * A request in the dialog of a call, from its record (RFC 3261
+ * 12.2.1.1); its outcome goes to owner (the call, or the message record
+ * of a MESSAGE in the dialog). cseq 0 takes the next local CSeq; branch NULL a
+ * new one; why NULL: no Reason; extra: more header lines, each ending in CRLF
  * (credentials, a NOTIFY's Event and Subscription-State, a PRACK's
  * RAck), or NULL. Every other header is written here: an INFO with a
  * trickle-ice-sdpfrag body gets its Info-Package (RFC 8840).
  * @return the out id, or 0
  */
-uint64_t tr_sip_request(struct translator *tr, uint64_t id, struct callrec *r,
-			const char *method, uint32_t cseq, const char *branch,
-			const char *ctype, const struct tr_sip_why *why,
-			const char *extra, const char *body);
+uint64_t tr_sip_request(struct translator *tr, struct tr_owner owner,
+			struct callrec *r, const char *method, uint32_t cseq,
+			const char *branch, const char *ctype,
+			const struct tr_sip_why *why, const char *extra,
+			const char *body);
 
 /** A response to a request kept as raw bytes. */
 struct tr_sip_reply {
@@ -322,6 +326,8 @@ struct tr_sip_reply {
 	const char *ctype; /**< with body */
 	const char *body;
 	uint32_t retry_after; /**< s, for a 503; 0: none */
+	const char *extra;    /**< more header lines, each ending CRLF (a
+				 SUBSCRIBE's Expires), or NULL */
 };
 /**
  * Every header of a response is written here: Contact, Allow (2xx, 405),
@@ -407,6 +413,19 @@ struct tr_dialoginfo {
 int tr_pidf_dialoginfo(struct translator *tr, const char *body,
 		       struct tr_dialoginfo *di);
 
+/** A PIDF document (RFC 3863, RPID activities of RFC 4480) as XMPP
+ * presence (RFC 7248): available if a tuple is open, show from the
+ * activities (busy, on-the-phone -> dnd; away -> away; vacation -> xa),
+ * status from the first note. */
+struct tr_pidf {
+	bool open;
+	char show[8];     /**< "", "away", "dnd", "xa" */
+	char status[512]; /**< "" if none */
+};
+/** @return 0, EBADMSG (malformed, not PIDF) or EMSGSIZE (too large) */
+int tr_pidf_presence(struct translator *tr, const char *body,
+		     struct tr_pidf *p);
+
 /* ---- tr_presence.c ------------------------------------------------ */
 
 /** A <presence/> from a local user: learn it, approve subscriptions. */
@@ -479,6 +498,10 @@ uint64_t tr_callrec_key_get(struct translator *tr, enum callkey_kind kind,
 			    const char *a, const char *b);
 uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
 			       const struct pl *a, const struct pl *b);
+/** The active call of owner (a bare JID) with a gateway JID (bare), the
+ * latest if several, or 0. Cost: the owner's calls. */
+uint64_t tr_callrec_active_with(struct translator *tr, const char *owner,
+				const char *gwjid);
 /** Append a line to the call's history ("ms text"). */
 void tr_callrec_event(struct callrec *r, const char *fmt, ...);
 /** Replace the call's deadline (0: none). */
@@ -527,6 +550,8 @@ enum call_event {
 			    */
 	CE_T_EXPIRED,      /**< the call's deadline passed */
 	CE_OP_END,         /**< xsgwctl end */
+	CE_X_CHAT,         /**< a chat from the user to the call's gateway
+			      JID while it is active (tr_msg) */
 	CE_COUNT
 };
 
@@ -545,6 +570,9 @@ struct call_ev {
 	unsigned scode;            /**< a response's status */
 	const char *reason;        /**< its phrase, or why (operator) */
 	uint64_t out;              /**< the outbox id an outcome is for */
+	/* CE_X_CHAT */
+	uint64_t chat;    /**< the message record owning the MESSAGE */
+	const char *text; /**< its body */
 };
 
 /**
@@ -563,6 +591,9 @@ void tr_call_outcome(struct translator *tr, uint64_t id,
 void tr_call_expired(struct translator *tr, uint64_t id);
 
 /* ---- tr_msg.c ----------------------------------------------------- */
+
+/** The Content-Type of a chat carried as a SIP MESSAGE. */
+#define CTYPE_TEXT "text/plain;charset=UTF-8"
 
 /** A <message/> (chat, normal, error, headline) from XMPP. */
 void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st);
@@ -680,10 +711,50 @@ void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
 uint64_t tr_sub_notify(struct translator *tr, uint64_t id,
 		       const struct call_ev *e, char *kind,
 		       struct tr_reginfo *ri, struct tr_dialoginfo *di);
+/** A served user's subscribe, unsubscribe or probe to a SIP user's
+ * gateway JID (not a phone's): the one presence subscription to its SIP
+ * URI at the presence server gains or loses a watcher, or answers from
+ * the store. */
+void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st);
 void tr_sub_outcome(struct translator *tr, uint64_t id,
 		    const struct tr_outcome *oc);
 void tr_sub_expired(struct translator *tr, uint64_t id);
 bool tr_sub_wants(struct translator *tr, uint64_t id);
+
+/* ---- tr_watch.c --------------------------------------------------- */
+
+/** A SUBSCRIBE (inside a dialog or not): a SIP watcher of a served user
+ * (SPEC 6.3), or refused (489 for another event). */
+void tr_watch_subscribe(struct translator *tr, const struct call_ev *e);
+/** A served user (bare) answered the subscription request of gateway JID
+ * gwjid (bare): approved (subscribed) or refused (unsubscribed). */
+void tr_watch_answer(struct translator *tr, const char *user, const char *gwjid,
+		     bool approved);
+/** The presence of a served user (bare) may have changed (the presence
+ * database has it): its active watchers are told when it did. */
+void tr_watch_presence(struct translator *tr, const char *user);
+void tr_watch_outcome(struct translator *tr, uint64_t id,
+		      const struct tr_outcome *oc);
+void tr_watch_expired(struct translator *tr, uint64_t id);
+bool tr_watch_wants(struct translator *tr, uint64_t id);
+
+/* ---- tr_pidf_out.c ------------------------------------------------ */
+
+/** A user's presence as SIP watchers see it (RFC 7248: aggregated over
+ * the user's resources). */
+struct tr_pres_view {
+	bool open;        /**< any resource available */
+	const char *show; /**< the best resource's: "", away, xa, dnd, chat */
+	const char *note; /**< its status text, or "" */
+};
+/**
+ * A PIDF document (RFC 3863, RPID RFC 4480 activities) for entity: basic
+ * open/closed; away and xa as <rpid:away/>, dnd as <rpid:busy/>; the
+ * status text as <note/> (else the show's name). Text is XML-escaped.
+ * @param body  set to a libre string
+ * @return 0 or ENOMEM
+ */
+int tr_pidf_out(char **body, const char *entity, const struct tr_pres_view *v);
 
 /* ---- tr_owner.c --------------------------------------------------- */
 

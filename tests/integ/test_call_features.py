@@ -8,6 +8,9 @@ import asyncio
 import uuid
 
 import pytest
+from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from conftest import UAS_PORT, run
 from jingle import (ANSWER, CONTENTS, PHONE_SDP, SipPeer, body, cseq, hdr,
@@ -173,6 +176,73 @@ def test_message_in_dialog_is_a_chat(gateway, direction):
         code, resp = await peer.next_response("MESSAGE")
         assert code == 415 and hdr(resp, "Accept") == "text/plain"
         assert sessions(gateway)[0]["state"] == "active"
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+@pytest.mark.parametrize("direction", ["x2s", "s2x"])
+def test_chat_during_call_is_a_message_in_the_dialog(gateway, direction):
+    """SPEC 6.2, the other way: a chat from the user to the call's party is
+    a MESSAGE in the call's dialog (its Call-ID and tags, the next CSeq, the
+    remote target, no Contact); its 200 is the receipt, a 481 an error back
+    to the user; once the call is over, chats go outside a dialog again."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        receipts = asyncio.Queue()
+        alice.register_handler(Callback(
+            "receipts", MatchXPath(
+                "{jabber:client}message/{urn:xmpp:receipts}received"),
+            receipts.put_nowait))
+        sid, party, d, gwtag = await answered(direction, alice, peer, gateway)
+        peer_tag = peer.tag if direction == "x2s" else d["ftag"]
+
+        def chat(text, sid_):
+            m = alice.make_message(mto=party, mbody=text, mtype="chat")
+            m["id"] = sid_
+            m.xml.append(ET.Element("{urn:xmpp:receipts}request"))
+            m.send()
+
+        chat("are you there? \u266b", "c1")
+        msg = await peer.next_request("MESSAGE")
+        assert msg.startswith("MESSAGE sip:peer@127.0.0.1:%d SIP/2.0\r\n"
+                              % peer.port), msg
+        assert hdr(msg, "Call-ID") == d["callid"]
+        assert tag_of(hdr(msg, "From")) == gwtag
+        assert tag_of(hdr(msg, "To")) == peer_tag
+        assert hdr(msg, "Contact") is None
+        assert hdr(msg, "Content-Type").startswith("text/plain")
+        assert body(msg) == "are you there? \u266b"
+        n1 = cseq(msg)[0]
+        peer.reply(msg, 200, "OK")
+        rc = await asyncio.wait_for(receipts.get(), 10)
+        assert rc.xml.find("{urn:xmpp:receipts}received").get("id") == "c1"
+        assert str(rc["from"]) == party
+
+        chat("and now?", "c2")
+        msg = await peer.next_request("MESSAGE")
+        assert hdr(msg, "Call-ID") == d["callid"] and cseq(msg)[0] == n1 + 1
+        peer.reply(msg, 481, "Call/Transaction Does Not Exist")
+        err = await alice.next_message(match=lambda m: m["type"] == "error")
+        assert err["id"] == "c2" and str(err["from"]) == party
+        assert err["error"]["condition"] == "item-not-found", err
+        assert sessions(gateway)[0]["state"] == "active"
+
+        peer.in_dialog(d, "BYE", gwtag)
+        assert (await peer.next_response("BYE"))[0] == 200
+        await alice.next_jingle(action="session-terminate")
+        chat("after the call", "c3")
+        if direction == "x2s":  # through sip.proxy (the peer)
+            msg = await peer.next_request("MESSAGE")
+            assert hdr(msg, "Call-ID") != d["callid"]
+            assert tag_of(hdr(msg, "To")) is None
+            peer.reply(msg, 200, "OK")
+            await asyncio.wait_for(receipts.get(), 10)
+        else:  # carol's host is no allowed destination without a dialog
+            err = await alice.next_message(
+                match=lambda m: m["type"] == "error" and m["id"] == "c3")
+            assert err["error"]["condition"] == "forbidden", err
         await logout(alice)
         peer.close()
     run(go())
