@@ -512,11 +512,17 @@ static void reg_to_odict(struct odict *o, uint64_t id, const struct regrec *r,
 		const char *k;
 		const char *v;
 	} strs[] = {
-		{"auth_user", r->auth_user},  {"proxy", r->proxy},
-		{"display_name", r->display}, {"call_id", r->callid},
-		{"from_tag", r->ftag},        {"contact_user", r->contact},
-		{"iq_id", r->iq_id},          {"iq_from", r->iq_from},
-		{"service_route", r->routes}, {"history", r->history},
+		{"auth_user", r->auth_user},
+		{"proxy", r->proxy},
+		{"display_name", r->display},
+		{"call_id", r->callid},
+		{"from_tag", r->ftag},
+		{"contact_user", r->contact},
+		{"iq_id", r->iq_id},
+		{"iq_from", r->iq_from},
+		{"service_route", r->routes},
+		{"history", r->history},
+		{"srtp", regrec_srtp_name[r->srtp]},
 	};
 
 	reg_registrar(registrar, sizeof(registrar), r);

@@ -21,6 +21,10 @@
 	{                                                                      \
 		t, offsetof(struct callrec, m), 8                              \
 	}
+#define F9(t, m)                                                               \
+	{                                                                      \
+		t, offsetof(struct callrec, m), 9                              \
+	}
 
 static const struct {
 	uint8_t tag; /* enum field_tag */
@@ -44,7 +48,7 @@ static const struct {
 	F8(FT_U32, xfer),      F8(FT_U32, xfer_refer), F8(FT_U32, xfer_cseq),
 	F8(FT_U64, xfer_out),  F8(FT_U64, xfer_until), F8(FT_STR, xfer_callid),
 	F8(FT_STR, xfer_ltag), F8(FT_STR, xfer_ruri),  F8(FT_STR, xfer_branch),
-	F8(FT_STR, xfer_sdp),
+	F8(FT_STR, xfer_sdp),  F9(FT_U32, srtp),       F9(FT_U32, rseq),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

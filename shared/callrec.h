@@ -21,7 +21,9 @@
  *    records read with them zero */
 /* 8: early (early media), the transfer (xfer, xfer_*): older records read
  *    with them zero */
-#define CALLREC_VERSION 8
+/* 9: srtp (the account's SDES-SRTP policy), rseq (the last reliable 1xx
+ *    PRACKed): older records read with them 0 */
+#define CALLREC_VERSION 9
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -90,6 +92,10 @@ struct callrec {
 	char *xfer_ruri;     /**< the INVITE's branch (CANCEL) and */
 	char *xfer_branch;   /**< its offer: the XMPP party's media */
 	char *xfer_sdp;
+	/* since version 9 */
+	uint32_t srtp; /**< the linked account's SDES policy (regrec.h enum
+			  reg_srtp) when the call began; 0: the session's */
+	uint32_t rseq; /**< X2S: RSeq of the last reliable 1xx PRACKed */
 };
 
 /** A transfer's phase (callrec.xfer). */

@@ -11,12 +11,17 @@
 
 #define F(t, m)                                                                \
 	{                                                                      \
-		t, offsetof(struct regrec, m)                                  \
+		t, offsetof(struct regrec, m), 1                               \
+	}
+#define F2(t, m)                                                               \
+	{                                                                      \
+		t, offsetof(struct regrec, m), 2                               \
 	}
 
 static const struct {
 	uint8_t tag; /* enum field_tag */
 	size_t off;
+	uint8_t since; /* the record version that added the field */
 } fields[] = {
 	F(FT_U32, state),     F(FT_U64, created),     F(FT_U64, updated),
 	F(FT_U64, deadline),  F(FT_STR, jid),         F(FT_STR, aor),
@@ -28,6 +33,7 @@ static const struct {
 	F(FT_U32, last_code), F(FT_STR, last_reason), F(FT_U32, failures),
 	F(FT_U32, iq_kind),   F(FT_STR, iq_id),       F(FT_STR, iq_from),
 	F(FT_STR, routes),    F(FT_U32, told),        F(FT_STR, history),
+	F2(FT_U32, srtp),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
@@ -35,6 +41,9 @@ static const struct {
 
 const char *regrec_state_name[RS_STATE_MAX] = {
 	"?", "linking", "registered", "refreshing", "failed", "unlinking"};
+
+const char *const regrec_srtp_name[RSRTP_MANDATORY + 1] = {
+	"session", "sdes_optional", "sdes_mandatory"};
 
 
 void regrec_reset(struct regrec *r)
@@ -69,11 +78,14 @@ int regrec_encode(struct fbuf *fb, const struct regrec *r)
 int regrec_decode(struct regrec *r, const void *v, size_t vl)
 {
 	struct frame fr;
+	int ver;
 
 	memset(r, 0, sizeof(*r));
-	if (rec_open(&fr, v, vl) != REGREC_VERSION)
+	ver = rec_open(&fr, v, vl);
+	if (ver < 1 || ver > REGREC_VERSION)
 		return EBADMSG;
-	for (size_t i = 0; i < NFIELDS; i++) {
+	/* an older record has the fields of its version; the rest are 0 */
+	for (size_t i = 0; i < NFIELDS && fields[i].since <= ver; i++) {
 		switch (fields[i].tag) {
 		case FT_U32:
 			*AT(r, i, uint32_t) = frame_get_u32(&fr);
@@ -87,7 +99,7 @@ int regrec_decode(struct regrec *r, const void *v, size_t vl)
 		}
 	}
 	if (frame_end(&fr) || !r->state || r->state >= RS_STATE_MAX ||
-	    !r->jid || !r->aor) {
+	    !r->jid || !r->aor || r->srtp > RSRTP_MANDATORY) {
 		regrec_reset(r);
 		return EBADMSG;
 	}

@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define REGREC_VERSION 1
+/* 2: srtp (the account's SDES-SRTP policy); version 1 records read with
+ *    it 0 (as each session says) */
+#define REGREC_VERSION 2
 
 /** The states of a registration; the transitions are in tr_reg.c. */
 enum reg_state {
@@ -32,6 +34,13 @@ enum reg_state {
 	RS_STATE_MAX
 };
 
+/** The account's SDES-SRTP policy for its calls (srtp; Janus's
+ * sdes_optional / sdes_mandatory). */
+enum reg_srtp {
+	RSRTP_SESSION = 0,   /**< as the Jingle session says */
+	RSRTP_OPTIONAL = 1,  /**< keys offered on RTP/AVP (best effort) */
+	RSRTP_MANDATORY = 2, /**< RTP/SAVP: no call without keys */
+};
 /** Which IQ the user still waits for (iq_kind). */
 enum reg_iq { RIQ_NONE = 0, RIQ_SET = 1, RIQ_REMOVE = 2 };
 
@@ -64,9 +73,12 @@ struct regrec {
 	uint32_t told;         /**< what the user was last told: 0 nothing, 1
 				  registered, 2 failed (chat on a change) */
 	char *history;         /**< "ms event" lines */
+	uint32_t srtp;         /**< enum reg_srtp (since version 2) */
 };
 
 extern const char *regrec_state_name[RS_STATE_MAX];
+/** The names of enum reg_srtp, as the XEP-0077 form and xsgwctl say them. */
+extern const char *const regrec_srtp_name[RSRTP_MANDATORY + 1];
 
 /** Free the strings and zero the record. */
 void regrec_reset(struct regrec *r);

@@ -71,10 +71,17 @@
  *                                            message record)           -
  *  any  ACTIVE              X_HOLD/X_RESUME  re-INVITE                 -
  *  any  ACTIVE              X_SOURCE         re-INVITE                 -
+ *  any  ACTIVE              X_MODIFY         re-INVITE with the new
+ *                                            directions                -
+ *  any  ACTIVE              X_TRANSPORT      new ICE credentials (a
+ *                                            restart): re-INVITE, else
+ *                                            as below (trickle)        -
  *  any  ACTIVE              S_REINVITE       200 with an answer;
  *                                            source-*, hold/active or
  *                                            transport-info            -
- *  any  ACTIVE              R_REINVITE_OK    ACK                       -
+ *  any  ACTIVE              R_REINVITE_OK    ACK; new ICE credentials
+ *                                            in the answer: transport-
+ *                                            info to the user          -
  *  any  ACTIVE              S_REFER          202, NOTIFY 100, INVITE to
  *                                            the Refer-To target with the
  *                                            XMPP party's media (491
@@ -100,7 +107,7 @@
  *  any  any                 S_OPTIONS        200                       -
  *  any  any                 S_OTHER          405                       -
  *  any  (other)             X_ACCEPT         unexpected-request        -
- *  any  (other)             X_SOURCE         unexpected-request        -
+ *  any  (other)             X_SOURCE|MODIFY  unexpected-request        -
  *  any  (other)             X_EXISTING       item-not-found            -
  *  any  (other)             S_REINVITE       491                       -
  *  any  (other)             S_INFO_BODY      480                       -
@@ -279,6 +286,7 @@ static const struct call_rule {
 	{0, S(CS_ACTIVE), CE_X_HOLD, call_x_hold},
 	{0, S(CS_ACTIVE), CE_X_RESUME, call_x_resume},
 	{0, S(CS_ACTIVE), CE_X_SOURCE, call_x_source},
+	{0, S(CS_ACTIVE), CE_X_MODIFY, call_x_modify},
 	{0, S(CS_ACTIVE), CE_S_REINVITE, call_s_reinvite},
 	{0, S(CS_ACTIVE), CE_R_REINVITE_OK, call_r_reinvite_ok},
 	{0, S(CS_ACTIVE), CE_S_REFER, call_s_refer},
@@ -300,6 +308,7 @@ static const struct call_rule {
 	{0, ANY, CE_S_OTHER, call_s_other},
 	{0, ANY, CE_X_ACCEPT, call_x_unexpected_accept},
 	{0, ANY, CE_X_SOURCE, call_x_unexpected_source},
+	{0, ANY, CE_X_MODIFY, call_x_unexpected_source},
 	{0, ANY, CE_X_EXISTING, call_x_no_initiate},
 	{0, ANY, CE_S_REINVITE, call_s_pending},
 	{0, ANY, CE_S_CANCEL, call_s_cancel_late},

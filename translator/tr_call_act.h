@@ -130,6 +130,7 @@ int call_x_resume(struct call_ctx *c);
 int call_x_transport_waiting(struct call_ctx *c);
 int call_x_transport(struct call_ctx *c);
 int call_x_source(struct call_ctx *c);
+int call_x_modify(struct call_ctx *c);
 int call_x_existing(struct call_ctx *c);
 int call_x_iq_error(struct call_ctx *c);
 int call_x_iq_result(struct call_ctx *c);

@@ -16,6 +16,20 @@
 #include "xmpp_util.h"
 
 
+/* The SDES policy of a linked account (0 if none). */
+static uint32_t account_srtp(struct translator *tr, uint64_t reg)
+{
+	struct regrec a;
+	uint32_t srtp;
+
+	if (!reg || tr_regrec_load(tr, reg, &a))
+		return RSRTP_SESSION;
+	srtp = a.srtp;
+	regrec_reset(&a);
+	return srtp;
+}
+
+
 int call_s_invite(struct call_ctx *c)
 {
 	const struct xsgw_config *cfg = call_cfg_of(c);
@@ -86,6 +100,13 @@ int call_s_invite(struct call_ctx *c)
 	r->rsdp = call_body_of(msg);
 	if (err || !r->sid || !r->rsdp || !r->routes) {
 		call_reply(c, 500, "Server Internal Error", false, NULL);
+		goto out;
+	}
+	/* SPEC 6.2: an account that requires SRTP takes no call without */
+	r->srtp = account_srtp(c->tr, r->reg);
+	if (r->srtp == RSRTP_MANDATORY && !tr_media_sdp_secure(r->rsdp)) {
+		call_reply(c, 488, "Not Acceptable Here (SRTP Required)", false,
+			   NULL);
 		goto out;
 	}
 	c->id = store_next_id(tr_txn(c->tr));
@@ -428,11 +449,13 @@ int call_s_pending(struct call_ctx *c)
 /* ---- SIP side: responses to our requests -------------------------- */
 
 /* RFC 3262: a reliable provisional response is PRACKed (we do not ask
- * for them, but a callee may require them). */
+ * for them, but a callee may require them) once: its retransmissions,
+ * and one whose RSeq is not the next (4: out of order), are not. */
 static void prack(struct call_ctx *c, const struct sip_msg *msg)
 {
 	const struct sip_hdr *rs = sip_msg_hdr(msg, SIP_HDR_RSEQ);
 	char rack[80];
+	uint32_t n;
 
 	if (!rs || !rs->val.l || rs->val.l > 10 ||
 	    !sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel"))
@@ -440,6 +463,13 @@ static void prack(struct call_ctx *c, const struct sip_msg *msg)
 	for (size_t i = 0; i < rs->val.l; i++)
 		if (rs->val.p[i] < '0' || rs->val.p[i] > '9')
 			return;
+	n = pl_u32(&rs->val);
+	if (c->r->rseq && n != c->r->rseq + 1) {
+		tr_callrec_event(c->r, "RSeq %u not PRACKed (last %u)", n,
+				 c->r->rseq);
+		return;
+	}
+	c->r->rseq = n;
 	re_snprintf(rack, sizeof(rack), "RAck: %r %u INVITE\r\n", &rs->val,
 		    msg->cseq.num);
 	tr_sip_request(c->tr, OWN_C(c), c->r, "PRACK", 0, NULL, NULL, NULL,
@@ -610,6 +640,23 @@ int call_r_failure_cancelled(struct call_ctx *c)
 
 int call_r_reinvite_ok(struct call_ctx *c)
 {
+	struct callrec *r = c->r;
+	char *sdp = call_body_of(c->e->msg), eb[160];
+	xmpp_stanza_t *iq, *j;
+
 	call_ack_2xx(c, c->e->msg->cseq.num);
-	return c->r->state;
+	/* the answer to an ICE restart: its credentials and candidates to
+	 * the user (XEP-0176: a transport-info with the new ufrag/pwd) */
+	if (sdp && *sdp && tr_media_ice_restarted(r->rsdp, sdp)) {
+		iq = tr_xmpp_jingle(c->tr, c->id, r, r->ufull, "transport-info",
+				    &j);
+		if (!tr_media_transports_of_sdp(c->tr, j, sdp, r->dir == CD_S2X,
+						eb, sizeof(eb)))
+			tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
+		xmpp_stanza_release(iq);
+	}
+	if (sdp && *sdp)
+		tr_callrec_set(&r->rsdp, sdp);
+	mem_deref(sdp);
+	return r->state;
 }

@@ -94,6 +94,7 @@ int call_x_initiate(struct call_ctx *c)
 		if (*acc.display)
 			snprintf(name, sizeof(name), "\"%s\" ", acc.display);
 		r->hop = tr_account_next_hop(&acc);
+		r->srtp = acc.srtp;
 		/* RFC 3608: the registrar's Service-Route, preloaded after
 		 * the outbound proxy (which stays the next hop) */
 		if (acc.routes && *acc.routes)
@@ -105,9 +106,12 @@ int call_x_initiate(struct call_ctx *c)
 	}
 	r->dir = CD_X2S;
 	r->created = wall_ms();
-	if (tr_media_sdp_of_jingle(c->tr, r, e->j, true, NULL, NULL, &sdp, eb,
-				   sizeof(eb))) {
-		call_iq_err(c, "bad-request", eb);
+	err = tr_media_sdp_of_jingle(c->tr, r, e->j, true, NULL, NULL, &sdp, eb,
+				     sizeof(eb));
+	if (err) {
+		/* EPERM: the account's SRTP policy, not a malformed offer */
+		call_iq_err(c, err == EPERM ? "not-acceptable" : "bad-request",
+			    eb);
 		return NOCHANGE;
 	}
 	err |= re_sdprintf(&r->luri, "%s<%s>", name, me);
@@ -285,10 +289,12 @@ int call_x_accept(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
 	char eb[160], *sdp = NULL;
+	int err = tr_media_sdp_of_jingle(c->tr, r, c->e->j, false, r->rsdp,
+					 NULL, &sdp, eb, sizeof(eb));
 
-	if (tr_media_sdp_of_jingle(c->tr, r, c->e->j, false, r->rsdp, NULL,
-				   &sdp, eb, sizeof(eb))) {
-		call_iq_err(c, "bad-request", eb);
+	if (err) {
+		call_iq_err(c, err == EPERM ? "not-acceptable" : "bad-request",
+			    eb);
 		return NOCHANGE;
 	}
 	tr_callrec_set(&r->ufull, c->e->from);
@@ -384,12 +390,37 @@ int call_x_transport_waiting(struct call_ctx *c)
 /* transport-info -> INFO with an RFC 8840 fragment (trickle ICE); until
  * the callee's first dialog-creating response the candidates wait in the
  * record (RFC 8838: INFO needs a dialog). */
+/* A re-INVITE with our new SDP, the IQ answered; the answer is handled
+ * by R_REINVITE_OK. */
+static int reinvite(struct call_ctx *c, char *sdp, const char *why)
+{
+	call_sip_req(c, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
+	mem_deref(c->r->lsdp);
+	c->r->lsdp = sdp;
+	tr_callrec_event(c->r, "re-INVITE (%s) sent", why);
+	call_iq_ok(c);
+	return c->r->state;
+}
+
+
 int call_x_transport(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
 	char eb[160], *body = NULL, *frag = NULL;
+	int err;
 
 	eb[0] = 0;
+	/* an ICE restart (new ufrag/pwd) in an answered call: re-INVITE */
+	if (r->state == CS_ACTIVE && r->rtag && *r->rtag) {
+		err = tr_media_restart_sdp(c->tr, r, c->e->j, &body, eb,
+					   sizeof(eb));
+		if (!err)
+			return reinvite(c, body, "ICE restart");
+		if (err != ENOENT) {
+			call_iq_err(c, "bad-request", *eb ? eb : NULL);
+			return NOCHANGE;
+		}
+	}
 	if (tr_media_frag_of_jingle(c->tr, r, c->e->j, &body, eb, sizeof(eb))) {
 		call_iq_err(c, "bad-request", *eb ? eb : NULL);
 		return NOCHANGE;
@@ -407,6 +438,20 @@ int call_x_transport(struct call_ctx *c)
 		tr_callrec_event(r, "trickle candidates wait for a dialog");
 	call_frag_flush(c);
 	return r->state;
+}
+
+
+/* content-modify (XEP-0166 7.2.8: senders) -> re-INVITE with the new
+ * directions */
+int call_x_modify(struct call_ctx *c)
+{
+	char eb[160], *sdp = NULL;
+
+	if (tr_media_senders_sdp(c->tr, c->r, c->e->j, &sdp, eb, sizeof(eb))) {
+		call_iq_err(c, "bad-request", eb);
+		return NOCHANGE;
+	}
+	return reinvite(c, sdp, "content-modify");
 }
 
 

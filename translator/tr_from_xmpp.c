@@ -136,7 +136,7 @@ static const struct {
 	{"session-accept", CE_X_ACCEPT}, {"session-terminate", CE_X_TERMINATE},
 	{"session-info", CE_X_INFO},     {"transport-info", CE_X_TRANSPORT},
 	{"source-add", CE_X_SOURCE},     {"source-remove", CE_X_SOURCE},
-	{"source-update", CE_X_SOURCE},
+	{"source-update", CE_X_SOURCE},  {"content-modify", CE_X_MODIFY},
 };
 
 

@@ -90,6 +90,48 @@ static int media_check(const struct jsdp *m, char *eb, size_t ebsz)
 }
 
 
+/* A linked account's SDES policy (SPEC 6.2; Janus's srtp setting) on
+ * what we offer or answer: mandatory -> keys in every stream, on RTP/SAVP;
+ * optional -> our offer's keys on RTP/AVP (best effort). */
+static int srtp_policy(struct jsdp *m, uint32_t srtp, bool offering, char *eb,
+		       size_t ebsz)
+{
+	for (unsigned i = 0; i < m->n; i++) {
+		struct jsdp_content *ct = &m->c[i];
+		if (ct->rejected)
+			continue;
+		if (srtp == RSRTP_MANDATORY && !ct->ncrypto) {
+			re_snprintf(eb, ebsz,
+				    "the SIP account requires SRTP: no "
+				    "<crypto/> in <content/> %u",
+				    i + 1);
+			return EPERM;
+		}
+		if (srtp == RSRTP_MANDATORY)
+			ct->crypto_required = true;
+		else if (srtp == RSRTP_OPTIONAL && offering)
+			ct->crypto_required = false;
+	}
+	return 0;
+}
+
+
+bool tr_media_sdp_secure(const char *sdp)
+{
+	struct jsdp *m = jsdp_alloc();
+	struct pl pl;
+	char eb[8];
+	bool ok;
+
+	pl_set_str(&pl, sdp ? sdp : "");
+	ok = m && !jsdp_sdp_decode(m, &pl, true, eb, sizeof(eb)) && m->n;
+	for (unsigned i = 0; ok && i < m->n; i++)
+		ok = m->c[i].rejected || m->c[i].crypto_required;
+	mem_deref(m);
+	return ok;
+}
+
+
 int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 			   xmpp_stanza_t *j, bool author_is_initiator,
 			   const char *offer_sdp, const char *action,
@@ -108,6 +150,9 @@ int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 		goto out;
 	/* an offer or answer must carry media (source-* need not) */
 	err = action ? 0 : media_check(m, eb, ebsz);
+	if (!err && !action && r->srtp)
+		err = srtp_policy(m, r->srtp, !offer_sdp || !*offer_sdp, eb,
+				  ebsz);
 	if (err)
 		goto out;
 	if (offer_sdp && *offer_sdp) {
@@ -443,4 +488,118 @@ int tr_media_merge_candidates(struct translator *tr, char **init_xml,
 		err = tr_media_stanza_text(tr, init, init_xml);
 	xmpp_stanza_release(init);
 	return err;
+}
+
+
+/* Our current SDP, decoded from our perspective (the call's side). */
+static int current_sdp(const struct callrec *r, struct jsdp *m, char *eb,
+		       size_t ebsz)
+{
+	struct pl pl;
+
+	pl_set_str(&pl, r->lsdp ? r->lsdp : "");
+	return jsdp_sdp_decode(m, &pl, r->dir == CD_X2S, eb, ebsz);
+}
+
+
+static struct jsdp_content *content_named(struct jsdp *m, const char *name)
+{
+	for (unsigned i = 0; name && i < m->n; i++)
+		if (!pl_strcmp(&m->c[i].name, name))
+			return &m->c[i];
+	return NULL;
+}
+
+
+int tr_media_senders_sdp(struct translator *tr, struct callrec *r,
+			 xmpp_stanza_t *j, char **sdp, char *eb, size_t ebsz)
+{
+	struct jsdp *m = jsdp_alloc();
+	unsigned n = 0;
+	int err = m ? current_sdp(r, m, eb, ebsz) : ENOMEM;
+
+	for (xmpp_stanza_t *x = j ? xmpp_stanza_get_children(j) : NULL;
+	     x && !err; x = xmpp_stanza_get_next(x)) {
+		const char *name = xmpp_stanza_get_name(x);
+		struct jsdp_content *ct;
+		int s;
+
+		if (!xmpp_stanza_is_tag(x) || !name || strcmp(name, "content"))
+			continue;
+		ct = content_named(m, xmpp_stanza_get_attribute(x, "name"));
+		s = jsdp_senders_parse(xmpp_stanza_get_attribute(x, "senders"));
+		if (!ct || ct->rejected || s < 0) {
+			snprintf(eb, ebsz,
+				 ct ? "<content/> with an unknown senders"
+				    : "no such <content/> in the session");
+			err = EPROTO;
+			break;
+		}
+		ct->senders = (enum jsdp_senders)s;
+		n++;
+	}
+	if (!err && !n) {
+		snprintf(eb, ebsz, "content-modify without a <content/>");
+		err = EPROTO;
+	}
+	if (!err)
+		err = sdp_print(tr, r, m, r->dir == CD_X2S, NULL, NULL, sdp);
+	mem_deref(m);
+	return err;
+}
+
+
+int tr_media_restart_sdp(struct translator *tr, struct callrec *r,
+			 xmpp_stanza_t *j, char **sdp, char *eb, size_t ebsz)
+{
+	struct jsdp *m = jsdp_alloc(), *t = jsdp_alloc();
+	bool restart = false;
+	int err = m && t ? current_sdp(r, m, eb, ebsz) : ENOMEM;
+
+	if (!err)
+		err = jsdp_jingle_decode(t, j, eb, ebsz);
+	for (unsigned i = 0; !err && i < t->n; i++) {
+		const struct jsdp_content *tc = &t->c[i];
+		struct jsdp_content *ct = NULL;
+
+		for (unsigned k = 0; k < m->n && !ct; k++)
+			if (!pl_cmp(&m->c[k].name, &tc->name))
+				ct = &m->c[k];
+		if (!ct || !pl_isset(&tc->ufrag) || !pl_isset(&tc->pwd) ||
+		    !pl_cmp(&tc->ufrag, &ct->ufrag))
+			continue;
+		/* RFC 8839 4.4.1.1.1: new credentials, new candidates */
+		ct->ufrag = tc->ufrag;
+		ct->pwd = tc->pwd;
+		ct->ncand = tc->ncand;
+		memcpy(ct->cand, tc->cand, sizeof(ct->cand));
+		restart = true;
+	}
+	if (!err && !restart)
+		err = ENOENT;
+	if (!err)
+		err = sdp_print(tr, r, m, r->dir == CD_X2S, NULL, NULL, sdp);
+	mem_deref(m);
+	mem_deref(t);
+	return err;
+}
+
+
+bool tr_media_ice_restarted(const char *before, const char *after)
+{
+	struct jsdp *a = jsdp_alloc(), *b = jsdp_alloc();
+	struct pl pa, pb;
+	char eb[8];
+	bool changed = false;
+
+	pl_set_str(&pa, before ? before : "");
+	pl_set_str(&pb, after ? after : "");
+	if (a && b && !jsdp_sdp_decode(a, &pa, true, eb, sizeof(eb)) &&
+	    !jsdp_sdp_decode(b, &pb, true, eb, sizeof(eb)))
+		for (unsigned i = 0; i < a->n && i < b->n; i++)
+			changed |= pl_isset(&b->c[i].ufrag) &&
+				   pl_cmp(&a->c[i].ufrag, &b->c[i].ufrag);
+	mem_deref(a);
+	mem_deref(b);
+	return changed;
 }

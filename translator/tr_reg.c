@@ -331,6 +331,7 @@ static int act_set(struct reg_ctx *c)
 	if (err)
 		return err;
 	r->expires = f->expires;
+	r->srtp = f->srtp;
 	r->iq_kind = RIQ_SET;
 	if (aor_changed) {
 		/* a new registrar: a new Call-ID (RFC 3261 10.2.4) */

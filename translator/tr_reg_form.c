@@ -204,7 +204,7 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 	xmpp_ctx_t *ctx = xmpp_stanza_get_context(query);
 	xmpp_stanza_t *x =
 		xmpp_stanza_get_child_by_name_and_ns(query, "x", NS_XDATA);
-	char *exp = NULL;
+	char *exp = NULL, *srtp = NULL;
 	int err = 0;
 
 	memset(f, 0, sizeof(*f));
@@ -218,6 +218,7 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 		f->proxy = field_value(ctx, x, "proxy");
 		f->display = field_value(ctx, x, "display_name");
 		exp = field_value(ctx, x, "expires");
+		srtp = field_value(ctx, x, "srtp");
 	}
 	if (!f->aor)
 		f->aor = child_text(ctx, query, "username");
@@ -242,6 +243,17 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 			goto out;
 		}
 		f->expires = (uint32_t)v;
+	}
+	f->srtp = RSRTP_SESSION;
+	while (srtp && *srtp && strcmp(srtp, regrec_srtp_name[f->srtp]) &&
+	       f->srtp < RSRTP_MANDATORY)
+		f->srtp++;
+	if (srtp && *srtp && strcmp(srtp, regrec_srtp_name[f->srtp])) {
+		snprintf(why, wsz,
+			 "srtp must be session, sdes_optional or "
+			 "sdes_mandatory");
+		err = EINVAL;
+		goto out;
 	}
 	if (!*f->aor) {
 		snprintf(why, wsz, "username (the SIP address) is required");
@@ -282,6 +294,7 @@ int tr_reg_form_parse(xmpp_stanza_t *query, struct reg_form *f, char *why,
 	err = proxy_check(&f->proxy, why, wsz);
 out:
 	mem_deref(exp);
+	mem_deref(srtp);
 	if (err)
 		reg_form_reset(f);
 	return err;

@@ -200,9 +200,10 @@ void tr_xmpp_iq_reply(struct translator *tr, const char *from, const char *to,
 
 
 /* <field var type label><value/>?</field> of a form */
-static void form_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x, const char *var,
-		       const char *type, const char *label, const char *value,
-		       bool required)
+static xmpp_stanza_t *form_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x,
+				 const char *var, const char *type,
+				 const char *label, const char *value,
+				 bool required)
 {
 	xmpp_stanza_t *f = xu_elem(ctx, x, "field", NULL);
 
@@ -214,6 +215,7 @@ static void form_field(xmpp_ctx_t *ctx, xmpp_stanza_t *x, const char *var,
 		xu_elem(ctx, f, "required", NULL);
 	if (value && *value)
 		xu_text_elem(ctx, f, "value", NULL, value);
+	return f;
 }
 
 
@@ -222,7 +224,7 @@ void tr_xmpp_register_form(struct translator *tr, xmpp_stanza_t *req,
 {
 	xmpp_ctx_t *ctx = tr->xctx;
 	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "result", xu_attr(req, "id"));
-	xmpp_stanza_t *q, *x;
+	xmpp_stanza_t *q, *x, *f;
 	char exp[16];
 
 	xmpp_stanza_set_to(iq, xu_attr(req, "from"));
@@ -263,6 +265,13 @@ void tr_xmpp_register_form(struct translator *tr, xmpp_stanza_t *req,
 	snprintf(exp, sizeof(exp), "%u", r ? r->expires : 3600);
 	form_field(ctx, x, "expires", "text-single",
 		   "Registration interval (seconds)", exp, false);
+	f = form_field(ctx, x, "srtp", "list-single",
+		       "SRTP (SDES) for calls: as each call says, offered, "
+		       "or required",
+		       regrec_srtp_name[r ? r->srtp : RSRTP_SESSION], false);
+	for (unsigned i = RSRTP_SESSION; i <= RSRTP_MANDATORY; i++)
+		xu_text_elem(ctx, xu_elem(ctx, f, "option", NULL), "value",
+			     NULL, regrec_srtp_name[i]);
 	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), iq);
 	xmpp_stanza_release(iq);
 }

@@ -444,8 +444,10 @@ bool tr_presence_served(const struct xsgw_config *cfg, const char *bare);
 
 /**
  * SDP of a <jingle/> (author_is_initiator: whose perspective). With an
- * offer, an answer to it. Bumps the record's SDP version.
- * @return 0 or an errno; eb says why for the peer
+ * offer, an answer to it. Bumps the record's SDP version. The call's
+ * SDES policy (callrec srtp) applies to offers and answers.
+ * @return 0, EPERM (the policy refuses it), or another errno; eb says
+ *         why for the peer
  */
 int tr_media_sdp_of_jingle(struct translator *tr, struct callrec *r,
 			   xmpp_stanza_t *j, bool author_is_initiator,
@@ -481,6 +483,20 @@ bool tr_media_trickle_pending(xmpp_stanza_t *j);
 /** Add a transport-info's candidates to a stored session-initiate. */
 int tr_media_merge_candidates(struct translator *tr, char **init_xml,
 			      xmpp_stanza_t *ti);
+/** Our current SDP with the senders of a content-modify's contents (a
+ * re-INVITE's offer). @return 0, or EPROTO with eb set (bad-request) */
+int tr_media_senders_sdp(struct translator *tr, struct callrec *r,
+			 xmpp_stanza_t *j, char **sdp, char *eb, size_t ebsz);
+/** Our current SDP with the new ICE credentials and candidates of a
+ * transport-info that restarts ICE (RFC 8839 4.4.1.1.1; XEP-0176).
+ * @return 0; ENOENT if it restarts nothing (trickle); EPROTO (eb) */
+int tr_media_restart_sdp(struct translator *tr, struct callrec *r,
+			 xmpp_stanza_t *j, char **sdp, char *eb, size_t ebsz);
+/** Do the ICE credentials of an SDP differ from an earlier one's? */
+bool tr_media_ice_restarted(const char *before, const char *after);
+/** Does an SDP carry SRTP keys that are required (RTP/SAVP with
+ * a=crypto) in every stream it does not refuse? */
+bool tr_media_sdp_secure(const char *sdp);
 /** A stanza as text (a libre string). @return 0 or ENOMEM */
 int tr_media_stanza_text(struct translator *tr, xmpp_stanza_t *st, char **out);
 
@@ -550,6 +566,7 @@ enum call_event {
 			    */
 	CE_T_EXPIRED,      /**< the call's deadline passed */
 	CE_OP_END,         /**< xsgwctl end */
+	CE_X_MODIFY,       /**< content-modify (senders) */
 	CE_X_CHAT,         /**< a chat from the user to the call's gateway
 			      JID while it is active (tr_msg) */
 	CE_COUNT
@@ -651,6 +668,7 @@ int tr_account_target(const struct regrec *r, const char *uri, char *out,
 struct reg_form {
 	char *aor, *password, *ha1, *auth_user, *proxy, *display;
 	uint32_t expires;
+	uint32_t srtp; /**< enum reg_srtp */
 };
 void reg_form_reset(struct reg_form *f);
 /**
@@ -707,7 +725,8 @@ void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
 		   const char *target);
 /** A NOTIFY in one of our subscriptions (id from CK_SUB): answered here;
  * its body, if it is one the phone takes, is read into ri or di and the
- * phone's id returned with *kind 'r' or 'd'. @return phone id or 0 */
+ * phone's id returned with *kind 'r' or 'd'. A presence subscription's
+ * is handled whole here (its watchers told). @return phone id or 0 */
 uint64_t tr_sub_notify(struct translator *tr, uint64_t id,
 		       const struct call_ev *e, char *kind,
 		       struct tr_reginfo *ri, struct tr_dialoginfo *di);

@@ -4,6 +4,7 @@ and survival of kill -9 — against SIPp registrars and Kamailio."""
 import asyncio
 import json
 import os
+import uuid
 
 import pytest
 
@@ -52,6 +53,7 @@ def test_register_form(gateway):
                              ("proxy", "text-single"),
                              ("display_name", "text-single"),
                              ("expires", "text-single"),
+                             ("srtp", "list-single"),
                              ("FORM_TYPE", "hidden")):
                 assert fields.get(var) == typ, (var, fields)
         finally:
@@ -67,6 +69,7 @@ def test_register_form(gateway):
     ({"username": "alice@127.0.0.1", "password": "x", "proxy": "127.0.0.1;transport=tls"}, "not supported"),
     ({"username": "alice@127.0.0.1", "password": "x", "expires": "0"}, "expires"),
     ({"username": "alice@example.org", "password": "x"}, "proxy"),
+    ({"username": "alice@127.0.0.1", "password": "x", "srtp": "dtls"}, "srtp"),
 ])
 def test_link_bad_request(gateway, fields, text):
     async def go():
@@ -370,6 +373,77 @@ def test_kamailio_call_out_through_account_with_407(gateway, kamailio, sipp):
     run(go())
 
 
+def test_kamailio_account_srtp_policy(gateway, kamailio, sipp):
+    """The account's srtp setting (Janus's sdes_optional/sdes_mandatory):
+    mandatory refuses a call without keys both ways (not-acceptable; 488)
+    and puts offered keys on RTP/SAVP; optional puts required keys on
+    RTP/AVP (best effort). The form shows the setting."""
+    from test_call_features import srtp_offer
+    kam = kamailio()
+    register_bob(sipp)
+
+    async def call_out(u, peer, offer):
+        sid = "p" + uuid.uuid4().hex[:12]
+        r = await u.send_jingle("bob@" + accounts.COMPONENT,
+                                "session-initiate", sid, offer)
+        return sid, r
+
+    async def go():
+        peer = await jingle.SipPeer.start(BOB_PORT)
+        u = await accounts.login("dave@localhost/phone", "davepass")
+        u.online_to_gateway()
+        await known_online(gateway, "dave@localhost/phone")
+        try:
+            _, cond, _ = await u.link(dict(ACCOUNT, srtp="sdes_mandatory"))
+            assert cond is None
+            q = await u.get_form()
+            f = [f for f in q.find("{%s}x" % accounts.NS_X)
+                 if f.get("var") == "srtp"][0]
+            assert f.find("{%s}value" % accounts.NS_X).text == "sdes_mandatory"
+            assert sorted(o.find("{%s}value" % accounts.NS_X).text
+                          for o in f.findall("{%s}option" % accounts.NS_X)) == \
+                ["sdes_mandatory", "sdes_optional", "session"]
+            shown = json.loads(gateway.ctl(
+                "show", str(registrations(gateway)[0]["id"]), "--json").stdout)
+            assert shown["srtp"] == "sdes_mandatory"
+            # no keys: refused before anything goes to SIP
+            sid, r = await call_out(u, peer, jingle.CONTENTS)
+            assert r["type"] == "error"
+            assert r["error"]["condition"] == "not-acceptable", str(r)
+            assert "SRTP" in r["error"]["text"]
+            # offered keys: required on RTP/SAVP
+            sid, r = await call_out(u, peer, srtp_offer(False))
+            assert r["type"] == "result"
+            inv = await peer.next_request("INVITE")
+            sdp = jingle.body(inv)
+            assert "m=audio 41000 RTP/SAVP 0\r\n" in sdp and "a=crypto:1 " in sdp
+            peer.reply(inv, 488, "Not Acceptable Here")
+            await u.next_jingle(action="session-terminate")
+            # an incoming call without keys: 488, nobody rung
+            d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                            "sip:carol@example.org", "sip:alice@127.0.0.1",
+                            dst=("127.0.0.1", KAM_PORT))
+            code, resp = await peer.next_response("INVITE", final=True)
+            assert code == 488 and "SRTP" in resp.split("\r\n")[0], resp
+            peer.ack(d, jingle.tag_of(jingle.hdr(resp, "To")), branch=d["branch"])
+            with pytest.raises(asyncio.TimeoutError):
+                await u.next_jingle(action="session-initiate", timeout=1)
+
+            _, cond, _ = await u.link(dict(ACCOUNT, srtp="sdes_optional"))
+            assert cond is None
+            sid, r = await call_out(u, peer, srtp_offer(True))
+            assert r["type"] == "result"
+            inv = await peer.next_request("INVITE")
+            sdp = jingle.body(inv)
+            assert "m=audio 41000 RTP/AVP 0\r\n" in sdp and "a=crypto:1 " in sdp
+            peer.reply(inv, 486, "Busy Here")
+            await u.next_jingle(action="session-terminate")
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())
+
+
 def test_kamailio_call_in_to_account_rings_and_missed(gateway, kamailio, sipp):
     kam = kamailio()
 
@@ -635,6 +709,63 @@ def test_kamailio_missed_call(gateway_factory, kamailio, how):
         finally:
             u.disconnect()
             peer.close()
+    run(go())
+
+
+def test_kamailio_second_call_during_a_call(gateway, kamailio):
+    """SPEC 6.2 / issue 11 point 4: a call to the AOR while the user is in
+    a call rings as a second call (its own session); declining it answers
+    its caller and leaves a missed-call chat; the first call goes on."""
+    kamailio()
+
+    async def go():
+        u = await accounts.login("dave@localhost/phone", "davepass")
+        u.online_to_gateway()
+        await known_online(gateway, "dave@localhost/phone")
+        carol = await jingle.SipPeer.start(BOB_PORT)
+        erin = await jingle.SipPeer.start(BOB_PORT + 4)
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            d1 = carol.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                              "sip:carol@example.org", "sip:alice@127.0.0.1",
+                              dst=("127.0.0.1", KAM_PORT))
+            _, j1 = await u.next_jingle(action="session-initiate")
+            gw1 = j1.get("initiator").split("/")[0]
+            r = await u.send_jingle(gw1, "session-accept", j1.get("sid"),
+                                    jingle.ANSWER)
+            assert r["type"] == "result"
+            code, ok = await carol.next_response("INVITE", final=True)
+            assert code == 200
+            carol.ack(d1, jingle.tag_of(jingle.hdr(ok, "To")))
+
+            d2 = erin.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                             "sip:erin@example.org", "sip:alice@127.0.0.1",
+                             dst=("127.0.0.1", KAM_PORT))
+            _, j2 = await u.next_jingle(action="session-initiate")
+            assert j2.get("sid") != j1.get("sid")
+            assert "erin" in j2.get("initiator")
+            code, _ = await erin.next_response("INVITE", timeout=5)
+            assert code in (100, 180), code
+            await u.send_jingle(j2.get("initiator").split("/")[0],
+                                "session-terminate", j2.get("sid"),
+                                "<reason><busy/></reason>")
+            code, _ = await erin.next_response("INVITE", final=True)
+            assert code == 486
+            m = await u.next_message(
+                match=lambda m: m["body"].startswith("Missed call"))
+            assert "erin@example.org" in m["body"]
+            calls = json.loads(gateway.ctl("sessions", "--json").stdout)["sessions"]
+            assert [c["state"] for c in calls] == ["active"], calls
+            assert calls[0]["sid"] == j1.get("sid")
+            await u.send_jingle(gw1, "session-terminate", j1.get("sid"),
+                                "<reason><success/></reason>")
+            bye = await carol.next_request("BYE")
+            carol.reply(bye, 200, "OK")
+        finally:
+            u.disconnect()
+            carol.close()
+            erin.close()
     run(go())
 
 

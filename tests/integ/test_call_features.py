@@ -248,6 +248,93 @@ def test_chat_during_call_is_a_message_in_the_dialog(gateway, direction):
     run(go())
 
 
+# ---- renegotiation: content-modify and ICE restart <-> re-INVITE ---------
+
+def m_section(sdp, media):
+    """The lines of an SDP's m-section for media (from its m= line)."""
+    out, on = [], False
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            on = line.startswith("m=%s " % media)
+        if on:
+            out.append(line)
+    return out
+
+
+def test_content_modify_and_ice_restart_are_reinvites(gateway):
+    """XEP-0166 content-modify (senders) -> a re-INVITE with the new
+    direction; a transport-info with new ICE credentials (an ICE restart,
+    XEP-0176) -> a re-INVITE with them and its candidates, the answer's new
+    credentials -> a transport-info to the user; one with the same
+    credentials stays a trickle INFO; a content-modify naming no content
+    of the session -> bad-request, nothing to SIP."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid, party, d, gwtag = await answered("x2s", alice, peer, gateway)
+
+        r = await alice.send_jingle(
+            party, "content-modify", sid,
+            "<content xmlns='urn:xmpp:jingle:1' creator='initiator' "
+            "name='audio' senders='initiator'/>")
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert hdr(inv, "Call-ID") == d["callid"]
+        assert tag_of(hdr(inv, "To")) == peer.tag
+        n = cseq(inv)[0]
+        assert "a=sendonly" in m_section(body(inv), "audio"), body(inv)
+        peer.reply(inv, 200, "OK", sdp=PHONE_SDP.replace("sendrecv", "recvonly"))
+        await peer.next_request("ACK")
+
+        r = await alice.send_jingle(
+            party, "content-modify", sid,
+            "<content xmlns='urn:xmpp:jingle:1' creator='initiator' "
+            "name='nosuch' senders='both'/>")
+        assert r["type"] == "error"
+        assert r["error"]["condition"] == "bad-request"
+
+        restart = (
+            "<content xmlns='urn:xmpp:jingle:1' creator='initiator' name='audio'>"
+            "<transport xmlns='%s' ufrag='R3st' pwd='NewPasswordNewPassword12'>"
+            "<candidate foundation='9' component='1' protocol='udp' "
+            "priority='2122260223' ip='127.0.0.1' port='47000' type='host' "
+            "generation='0' id='r1'/></transport></content>" % NS_ICE)
+        r = await alice.send_jingle(party, "transport-info", sid, restart)
+        assert r["type"] == "result"
+        inv = await peer.next_request("INVITE")
+        assert cseq(inv)[0] == n + 1
+        audio = m_section(body(inv), "audio")
+        assert "a=ice-ufrag:R3st" in audio and "a=ice-pwd:NewPasswordNewPassword12" in audio
+        assert any(l.startswith("a=candidate:9 1 udp 2122260223 127.0.0.1 47000 typ host")
+                   for l in audio), audio
+        assert "a=sendonly" in audio  # what content-modify set stays
+        answer = (PHONE_SDP.replace("sendrecv", "recvonly") +
+                  "a=ice-ufrag:PhN2\r\na=ice-pwd:PhonePasswordPhonePass22\r\n"
+                  "a=candidate:1 1 UDP 2130706431 127.0.0.1 30000 typ host\r\n")
+        peer.reply(inv, 200, "OK", sdp=answer)
+        await peer.next_request("ACK")
+        _, j = await alice.next_jingle(action="transport-info")
+        t = j.find(".//{%s}transport" % NS_ICE)
+        assert t is not None and t.get("ufrag") == "PhN2", j
+        assert t.find("{%s}candidate" % NS_ICE).get("port") == "30000"
+
+        # the same credentials again: trickle, an INFO (RFC 8840)
+        r = await alice.send_jingle(party, "transport-info", sid,
+                                    restart.replace("47000", "47002"))
+        assert r["type"] == "result"
+        info = await peer.next_request("INFO")
+        assert "47002" in body(info)
+        peer.reply(info, 200, "OK")
+        assert sessions(gateway)[0]["state"] == "active"
+        await alice.send_jingle(party, "session-terminate", sid,
+                                "<reason><success/></reason>")
+        bye = await peer.next_request("BYE")
+        peer.reply(bye, 200, "OK")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
 # ---- 3. decline with a chosen code ----------------------------------------
 
 @pytest.mark.parametrize("code,phrase", [

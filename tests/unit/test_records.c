@@ -1026,7 +1026,9 @@ static void test_msgrec_bad(void **state)
 	X(early)                                                               \
 	X(xfer)                                                                \
 	X(xfer_refer)                                                          \
-	X(xfer_cseq)
+	X(xfer_cseq)                                                           \
+	X(srtp)                                                                \
+	X(rseq)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1104,7 +1106,7 @@ static void test_callrec_v8(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 8);
+		assert_int_equal(CALLREC_VERSION, 9);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1265,11 +1267,13 @@ static void test_callrec_v5(void **state)
 		set_str(&r.rung, v[i].rung);
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
+		r.srtp = r.rseq = 0; /* version 9's fields */
 		v8_clear(&r);
 		r.reg = 0;
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
+		fb.len -= 5 + 5; /* srtp, rseq */
 		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
@@ -1309,6 +1313,19 @@ static void test_callrec_v5(void **state)
 
 		/* a version 7 record with version 8's fields: leftover */
 		fb.len += V8_LEN;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+		callrec_reset(&d);
+
+		/* as version 8: srtp is 0 (as the session says) */
+		fb.b[0] = 8;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+		assert_int_equal(d.srtp, 0);
+		assert_int_equal(d.rseq, 0);
+		call_check(&d, &r, v[i].state);
+		callrec_reset(&d);
+
+		/* a version 8 record with version 9's fields: leftover */
+		fb.len += 5 + 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}

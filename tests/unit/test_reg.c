@@ -101,6 +101,7 @@ static void regrec_full(struct regrec *r)
 	r->routes = dup("<sip:p1@127.0.0.1;lr>\n<sip:p2@127.0.0.1;lr>\n");
 	r->told = 2;
 	r->history = dup("1700000000000 linked\n1700000000001 REGISTER\n");
+	r->srtp = RSRTP_MANDATORY;
 }
 
 
@@ -145,6 +146,7 @@ static void test_regrec_round_trip(void **state)
 	assert_int_equal(b.failures, a.failures);
 	assert_int_equal(b.iq_kind, a.iq_kind);
 	assert_int_equal(b.told, a.told);
+	assert_int_equal(b.srtp, RSRTP_MANDATORY);
 	assert_string_equal(b.jid, a.jid);
 	assert_string_equal(b.aor, a.aor);
 	assert_string_equal(b.auth_user, a.auth_user);
@@ -265,6 +267,27 @@ static void test_regrec_versions_states_leftover(void **state)
 		fbuf_reset(&fb);
 	}
 	assert_string_equal(regrec_state_name[RS_REGISTERED], "registered");
+
+	/* an SDES policy outside the enum */
+	a.state = RS_REGISTERED;
+	a.srtp = RSRTP_MANDATORY + 1;
+	encode(&fb, &a);
+	assert_int_equal(regrec_decode(&b, fb.b, fb.len), EBADMSG);
+	assert_regrec_empty(&b);
+	fbuf_reset(&fb);
+
+	/* version 1 (before srtp): read with the session's policy; with
+	 * version 2's field it has a leftover */
+	a.srtp = RSRTP_SESSION;
+	encode(&fb, &a);
+	fb.b[0] = 1;
+	assert_int_equal(regrec_decode(&b, fb.b, fb.len), EBADMSG);
+	assert_int_equal(regrec_decode(&b, fb.b, fb.len - 5), 0);
+	assert_int_equal(b.srtp, RSRTP_SESSION);
+	assert_string_equal(b.history, a.history);
+	assert_string_equal(regrec_srtp_name[b.srtp], "session");
+	regrec_reset(&b);
+	fbuf_reset(&fb);
 	regrec_reset(&a);
 }
 

@@ -5016,6 +5016,29 @@ static void test_x2s_calling_183_100rel_prack(void **state)
 }
 
 
+/* RFC 3262 4: a retransmitted reliable 1xx, or one out of order, is not
+ * PRACKed again; the next RSeq is (kept across restarts: in the record). */
+static void test_x2s_100rel_prack_once(void **state)
+{
+	struct call c;
+
+	x2s_calling(&c);
+	x2s_respond(&c, 183, "Session Progress",
+		    "Require: 100rel\r\nRSeq: 4711\r\n", PHONE_SDP);
+	hdr_is(&sreq(0, "PRACK")->hdrs, "RAck", "4711 1 INVITE");
+	x2s_respond(&c, 183, "Session Progress",
+		    "Require: 100rel\r\nRSeq: 4711\r\n", PHONE_SDP);
+	assert_int_equal(ns, 0);
+	x2s_respond(&c, 180, "Ringing", "Require: 100rel\r\nRSeq: 4713\r\n",
+		    NULL);
+	assert_int_equal(ns, 0);
+	x2s_respond(&c, 180, "Ringing", "Require: 100rel\r\nRSeq: 4712\r\n",
+		    NULL);
+	hdr_is(&sreq(0, "PRACK")->hdrs, "RAck", "4712 1 INVITE");
+	hdr_is(&sreq(0, "PRACK")->hdrs, "CSeq", "3 PRACK");
+}
+
+
 /* The REFER of c's SIP party; returns the INVITE to the target. */
 static void refer_in(struct call *c, uint64_t tx, const char *refer_to,
 		     struct sent *inv)
@@ -5489,6 +5512,7 @@ int main(void)
 		T_(test_x2s_calling_183_sdp_early_media),
 		T_(test_x2s_early_media_200_sdp),
 		T_(test_x2s_calling_183_100rel_prack),
+		T_(test_x2s_100rel_prack_once),
 		T_(test_x2s_active_refer_transfer),
 		T_(test_s2x_active_refer_transfer),
 		T_(test_xfer_then_user_hangs_up),
