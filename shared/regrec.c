@@ -33,7 +33,8 @@ static const struct {
 	F(FT_U32, last_code), F(FT_STR, last_reason), F(FT_U32, failures),
 	F(FT_U32, iq_kind),   F(FT_STR, iq_id),       F(FT_STR, iq_from),
 	F(FT_STR, routes),    F(FT_U32, told),        F(FT_STR, history),
-	F2(FT_U32, srtp),
+	F2(FT_U32, srtp),     F2(FT_STR, prev),       F2(FT_U32, queued),
+	F2(FT_U64, prev_out),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))
@@ -104,4 +105,62 @@ int regrec_decode(struct regrec *r, const void *v, size_t vl)
 		return EBADMSG;
 	}
 	return 0;
+}
+
+
+int regrec_prev_keep(struct regrec *r)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct regrec k = *r; /* shares r's strings: only read */
+	struct fbuf fb = {0};
+	char *s = NULL;
+	int err;
+
+	k.prev = NULL;
+	k.history = NULL;
+	err = regrec_encode(&fb, &k);
+	if (!err && !(s = mem_zalloc(fb.len * 2 + 1, NULL)))
+		err = ENOMEM;
+	for (size_t i = 0; !err && i < fb.len; i++) {
+		s[2 * i] = hex[fb.b[i] >> 4];
+		s[2 * i + 1] = hex[fb.b[i] & 15];
+	}
+	fbuf_reset(&fb);
+	if (err)
+		return err;
+	mem_deref(r->prev);
+	r->prev = s;
+	return 0;
+}
+
+
+static int nibble(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+
+int regrec_prev_get(const struct regrec *r, struct regrec *prev)
+{
+	size_t n = r->prev ? strlen(r->prev) : 0;
+	uint8_t *b;
+	int err = 0;
+
+	memset(prev, 0, sizeof(*prev));
+	if (!n)
+		return ENOENT;
+	if (n % 2 || !(b = mem_alloc(n / 2, NULL)))
+		return n % 2 ? EBADMSG : ENOMEM;
+	for (size_t i = 0; i < n / 2 && !err; i++) {
+		int h = nibble(r->prev[2 * i]), l = nibble(r->prev[2 * i + 1]);
+		if (h < 0 || l < 0)
+			err = EBADMSG;
+		b[i] = (uint8_t)(h << 4 | l);
+	}
+	if (!err)
+		err = regrec_decode(prev, b, n / 2);
+	mem_deref(b);
+	return err;
 }

@@ -74,6 +74,14 @@ struct regrec {
 				  registered, 2 failed (chat on a change) */
 	char *history;         /**< "ms event" lines */
 	uint32_t srtp;         /**< enum reg_srtp (since version 2) */
+	char *prev;            /**< since version 2: the working account
+				  before a re-set, kept until the registrar
+				  accepts the new one ("" none; see
+				  regrec_prev_keep) */
+	uint32_t queued;       /**< since version 2: a REGISTER waits for the
+				  one in flight (RFC 3261 10.2) */
+	uint64_t prev_out;     /**< since version 2: the un-REGISTER of the
+				  binding of prev in flight (0: none) */
 };
 
 extern const char *regrec_state_name[RS_STATE_MAX];
@@ -84,7 +92,13 @@ extern const char *const regrec_srtp_name[RSRTP_MANDATORY + 1];
 void regrec_reset(struct regrec *r);
 /** Encode into fb. @return 0 or the fbuf error */
 int regrec_encode(struct fbuf *fb, const struct regrec *r);
-/** Decode this version. @return 0, or EBADMSG (r is left empty) */
+/** Decode this version or an older one. @return 0, or EBADMSG (r is
+ * left empty) */
 int regrec_decode(struct regrec *r, const void *v, size_t vl);
+/** Keep r as it is now (without its history) in r->prev.
+ * @return 0 or ENOMEM */
+int regrec_prev_keep(struct regrec *r);
+/** The account kept in r->prev. @return 0, ENOENT (none), EBADMSG */
+int regrec_prev_get(const struct regrec *r, struct regrec *prev);
 
 #endif

@@ -17,7 +17,10 @@
  *  (none)                X_SET         REGISTER                LINKING
  *  any                   X_SET         new values, REGISTER    LINKING
  *                                      (an IQ still owed:
- *                                      conflict)
+ *                                      conflict; a working
+ *                                      account is kept in prev;
+ *                                      one in flight for the
+ *                                      Call-ID: queued)
  *  any                   X_REMOVE      result; unsubscribe,
  *                        OP_END        unavailable; bound or
  *                                      in flight: REGISTER
@@ -30,7 +33,12 @@
  *                                      registrar's Min-Expires
  *  LINKING               R_OK          result, subscribe (first
  *                                      link), available,
- *                                      refresh deadline        REGISTERED
+ *                                      refresh deadline; prev
+ *                                      forgotten (another
+ *                                      binding: Expires 0)     REGISTERED
+ *  LINKING               R_FAIL        with prev: IQ error, the
+ *                        (a re-set)    previous account back,
+ *                                      REGISTER                REFRESHING
  *  LINKING               R_FAIL        IQ error; a new account GONE
  *                                      else retry deadline (none
  *                                      for refused
@@ -44,6 +52,8 @@
  *                                      credentials)            FAILED
  *  REGISTERED|FAILED     T_EXPIRED     REGISTER                REFRESHING
  *  UNLINKING             R_OK|R_FAIL   -                       GONE
+ *  any, queued           R_* of the    the queued REGISTER     -
+ *                        one in flight
  *  (other)               (other)       nothing                 -
  *
  * A challenge is answered once per request; a 401/407 to a request that
@@ -319,10 +329,21 @@ static int act_set(struct reg_ctx *c)
 	struct regrec *r = c->r;
 	const struct reg_form *f = c->e->f;
 	const bool aor_changed = !r->aor || strcmp(r->aor, f->aor);
+	const bool working = r->told == 1 && (r->state == RS_REGISTERED ||
+					      r->state == RS_REFRESHING);
 	int err;
 
 	if (r->iq_kind != RIQ_NONE)
 		answer_iq(c, "conflict", "superseded by a newer request");
+	/* the working account stays until the registrar accepts the new
+	 * one (act_ok); refused, it comes back (act_fail) */
+	if (r->prev_out) {
+		/* the binding being removed is forgotten: its answer too */
+		r->prev_out = 0;
+		set_str(&r->prev, "");
+	}
+	if (working && (!r->prev || !*r->prev) && regrec_prev_keep(r))
+		return ENOMEM;
 	err = set_str(&r->aor, f->aor) | set_str(&r->password, f->password) |
 	      set_str(&r->ha1, f->ha1) | set_str(&r->auth_user, f->auth_user) |
 	      set_str(&r->proxy, f->proxy) | set_str(&r->display, f->display) |
@@ -353,6 +374,11 @@ static int act_set(struct reg_ctx *c)
 	r->failures = 0;
 	reg_event(r, "linked %s", r->aor);
 	reg_deadline(c, 0);
+	if (r->out && !aor_changed) {
+		/* RFC 3261 10.2: not while one of this Call-ID is in flight */
+		r->queued = 1;
+		return 0;
+	}
 	reg_send(c, r->expires, NULL);
 	return 0;
 }
@@ -372,6 +398,7 @@ static int act_remove(struct reg_ctx *c)
 	tr_xmpp_presence(c->tr, component(c), to, "unavailable", NULL);
 	reg_event(r, "unlinked");
 	reg_deadline(c, 0);
+	r->queued = 0;
 	if (!bound)
 		return ECANCELED; /* nothing at the registrar: gone */
 	reg_send(c, 0, NULL);
@@ -420,6 +447,118 @@ static int act_brief(struct reg_ctx *c)
 }
 
 
+/* The new account is bound: the working one it replaced is forgotten,
+ * and its binding, if it was another (another AOR or registrar), is
+ * removed (Expires: 0; its answer is not the record's and is ignored: a
+ * registrar that challenges it lets it expire). */
+static void forget_prev(struct reg_ctx *c)
+{
+	struct regrec *r = c->r, old;
+
+	if (r->prev_out || regrec_prev_get(r, &old))
+		return;
+	if (strcmp(old.aor, r->aor) || strcmp(old.proxy, r->proxy)) {
+		/* the old binding is removed with the old Call-ID; prev
+		 * stays until that is answered (prev_outcome) */
+		old.cseq++;
+		old.authed = 0;
+		r->prev_out = tr_sip_register(c->tr, c->id, &old, 0, NULL);
+		if (r->prev_out && !regrec_prev_keep(&old)) {
+			mem_deref(r->prev);
+			r->prev = old.prev;
+			old.prev = NULL;
+			reg_event(r, "removing the binding of %s", old.aor);
+			regrec_reset(&old);
+			return;
+		}
+		r->prev_out = 0;
+	}
+	regrec_reset(&old);
+	set_str(&r->prev, "");
+}
+
+
+/* The answer to the un-REGISTER of the replaced binding: a challenge is
+ * answered once with its credentials; anything else ends it. */
+static void prev_outcome(struct reg_ctx *c)
+{
+	const struct tr_outcome *oc = c->e->oc;
+	struct regrec *r = c->r, old;
+	struct mbuf *mb = NULL;
+	char *ruri = NULL, *auth = NULL;
+	bool stale = false;
+
+	r->prev_out = 0;
+	if (regrec_prev_get(r, &old)) {
+		set_str(&r->prev, "");
+		return;
+	}
+	if (oc->msg && (oc->scode == 401 || oc->scode == 407) && !old.authed &&
+	    (mb = mbuf_alloc(512)) && (ruri = tr_sip_register_uri(old.aor)) &&
+	    !tr_account_credentials(&old, mb, oc->msg, "REGISTER", ruri,
+				    &stale) &&
+	    !re_sdprintf(&auth, "%b", mb->buf, mb->end)) {
+		old.cseq++;
+		old.authed = 1;
+		r->prev_out = tr_sip_register(c->tr, c->id, &old, 0, auth);
+	}
+	if (r->prev_out && !regrec_prev_keep(&old)) {
+		mem_deref(r->prev);
+		r->prev = old.prev;
+		old.prev = NULL;
+	} else {
+		r->prev_out = 0;
+		set_str(&r->prev, "");
+		reg_event(r, "binding of %s removed: %u %s", old.aor, oc->scode,
+			  oc->reason);
+	}
+	regrec_reset(&old);
+	mem_deref(mb);
+	mem_deref(ruri);
+	mem_deref(auth);
+}
+
+
+/* A re-set the registrar refused: the working account comes back and is
+ * registered again; the user's IQ says so. @return EALREADY (the state
+ * is set here) */
+static int restore_prev(struct reg_ctx *c, const char *text)
+{
+	struct regrec *r = c->r, old;
+	char why[300];
+	int err;
+
+	err = regrec_prev_get(r, &old);
+	if (err)
+		return err;
+	snprintf(why, sizeof(why), "%s; the previous settings are kept", text);
+	answer_iq(c, fail_cond(c->e->oc), why);
+	err = set_str(&r->aor, old.aor) | set_str(&r->password, old.password) |
+	      set_str(&r->ha1, old.ha1) |
+	      set_str(&r->auth_user, old.auth_user) |
+	      set_str(&r->proxy, old.proxy) |
+	      set_str(&r->display, old.display) |
+	      set_str(&r->routes, old.routes) | set_str(&r->prev, "");
+	if (!err && strcmp(r->callid, old.callid)) {
+		err = set_str(&r->callid, old.callid) |
+		      set_str(&r->ftag, old.ftag);
+		r->cseq = old.cseq;
+	}
+	r->expires = old.expires;
+	r->srtp = old.srtp;
+	r->granted = old.granted;
+	r->reg_until = old.reg_until;
+	r->failures = 0;
+	regrec_reset(&old);
+	if (err)
+		return err;
+	reg_event(r, "re-set refused: the previous account is kept");
+	reg_send(c, r->expires, NULL);
+	r->state = RS_REFRESHING;
+	return EALREADY;
+}
+
+
 static int act_ok(struct reg_ctx *c)
 {
 	struct regrec *r = c->r;
@@ -430,6 +569,7 @@ static int act_ok(struct reg_ctx *c)
 	outcome_note(c);
 	if (!granted)
 		return EPROTO; /* our binding is not among the registrar's */
+	forget_prev(c);
 	r->granted = granted;
 	r->reg_until = now + (uint64_t)granted * 1000;
 	r->failures = 0;
@@ -469,6 +609,8 @@ static int act_fail(struct reg_ctx *c)
 		 r->aor, oc->scode, oc->reason);
 	snprintf(text, sizeof(text), "the registrar answered %u %s", oc->scode,
 		 oc->reason);
+	if (r->iq_kind == RIQ_SET && r->prev && *r->prev && !r->prev_out)
+		return restore_prev(c, text);
 	if (r->iq_kind == RIQ_SET) {
 		answer_iq(c, fail_cond(oc), text);
 		if (c->r->told == 0)
@@ -595,6 +737,20 @@ static int tr_reg_apply(struct translator *tr, uint64_t id, const char *jid,
 	}
 	if (ev == RE_T_EXPIRED)
 		r.deadline = 0; /* taken from the store as it passed */
+	if (ev == RE_R_OK && r.prev_out && e->oc->out == r.prev_out) {
+		prev_outcome(&c);
+		tr_regrec_save(tr, id, &r);
+		goto out;
+	}
+	if (ev == RE_R_OK && r.queued && e->oc->out && e->oc->out == r.out) {
+		/* the REGISTER in flight is answered: the one queued goes
+		 * (its values are the record's now) */
+		r.queued = 0;
+		r.out = 0;
+		reg_send(&c, r.expires, NULL);
+		tr_regrec_save(tr, id, &r);
+		goto out;
+	}
 	rev = refine(&c, ev);
 	for (size_t i = 0; rev && i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (rules[i].ev == rev && (rules[i].states & M(r.state))) {
@@ -604,12 +760,17 @@ static int tr_reg_apply(struct translator *tr, uint64_t id, const char *jid,
 	if (!ru)
 		goto out;
 	err = ru->act(&c);
+	if (err == EALREADY) {
+		tr_regrec_save(tr, id, &r);
+		goto out;
+	}
 	if (err == ECANCELED) {
 		reg_drop(&c);
 		goto out;
 	}
 	if (err && err != ENOMEM && rev >= RE_R_CHALLENGE && rev <= RE_R_OK) {
-		/* an answer we cannot go on from is a failure */
+		/* an answer we cannot go on from is a failure (act_fail
+		 * may bring a kept account back: EALREADY, saved below) */
 		if (r.state == RS_UNLINKING || act_fail(&c) == ECANCELED) {
 			reg_drop(&c);
 			goto out;

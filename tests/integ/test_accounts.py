@@ -4,6 +4,7 @@ and survival of kill -9 — against SIPp registrars and Kamailio."""
 import asyncio
 import json
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -540,21 +541,52 @@ def test_kamailio_sha256_and_ha1(gateway, kamailio):
             _, cond, text = await u.link(ACCOUNT)
             assert cond is None, (cond, text)
             assert kam.bindings("alice")
-            # an HA1 cannot answer SHA-256 only: refused, not sent wrong
+            ok = kam.log().count("AUTH ok user=alice")
+            # an HA1 cannot answer SHA-256 only: refused, not sent wrong;
+            # the working password stays (registered with it again)
             ha1 = hashlib.md5(b"alice:127.0.0.1:alicepw").hexdigest()
             _, cond, text = await u.link({"username": ACCOUNT["username"],
                                           "ha1": ha1, "proxy": ACCOUNT["proxy"]})
             assert cond == "not-authorized", (cond, text)
-            # refused credentials are not retried: the user is told once
-            m = await u.next_message(match=lambda m: "refused" in m["body"])
-            assert "link the account again" in m["body"]
-            n = kam.log().count("REQ REGISTER")
-            await asyncio.sleep(2)
-            assert kam.log().count("REQ REGISTER") == n
+            assert "previous settings are kept" in text
+            wait_for(lambda: kam.log().count("AUTH ok user=alice") > ok, 10,
+                     "registered again with the kept password")
+            assert registrations(gateway)[0]["state"] == "registered"
         finally:
             u.disconnect()
     run(go())
-    assert "AUTH ok user=alice" in kam.log()
+
+
+def test_kamailio_refresh_refused_not_retried(gateway, kamailio):
+    """The registrar stops accepting the password (changed there): the
+    refresh is refused, the user told once to link again, and the refused
+    credentials are not tried again (a registrar may lock the account)."""
+    kam = kamailio(KAM_MAX_EXPIRES=4)
+
+    async def go():
+        u = await accounts.login("dave@localhost", "davepass")
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            r = subprocess.run(["kamcmd", "-s", "unix:%s/kamailio_ctl" % kam.dir,
+                                "htable.sets", "pw", "alice", "changed"],
+                               capture_output=True, text=True, timeout=10)
+            assert r.returncode == 0, r.stderr
+            m = await u.next_message(match=lambda m: "refused" in m["body"],
+                                     timeout=15)
+            assert "link the account again" in m["body"]
+            p = await u.next_gw_presence(match=lambda p: p["type"] == "unavailable")
+            assert p["status"].startswith(("401", "403", "407")), p["status"]
+            n = kam.log().count("REQ REGISTER")
+            # a refresh was due every 3.6 s: none comes any more
+            await asyncio.sleep(6)
+            assert kam.log().count("REQ REGISTER") == n
+            assert registrations(gateway)[0]["state"] == "failed"
+            more = await u.drain(1, 1, match=lambda m: "refused" in m["body"])
+            assert more == []
+        finally:
+            u.disconnect()
+    run(go())
 
 
 @pytest.mark.parametrize("worker", ["translator", "sip-front"])
@@ -710,6 +742,44 @@ def test_kamailio_missed_call(gateway_factory, kamailio, how):
             u.disconnect()
             peer.close()
     run(go())
+
+
+def test_kamailio_reset_refused_keeps_the_working_account(gateway, kamailio):
+    """A re-set with credentials the registrar refuses is answered
+    not-authorized and the working account stays (registered again with
+    its credentials, refreshed); a re-set to another AOR, once accepted,
+    removes the old AOR's binding (Expires: 0)."""
+    kam = kamailio(KAM_MAX_EXPIRES=4)
+
+    async def go():
+        u = await accounts.login("dave@localhost", "davepass")
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            n = len(kam.saved("alice"))
+            _, cond, text = await u.link(dict(ACCOUNT, password="wrong"))
+            assert cond == "not-authorized", (cond, text)
+            assert "previous settings are kept" in text
+            # the kept account is registered again and refreshed
+            wait_for(lambda: len(kam.saved("alice")) >= n + 2, 15,
+                     "refreshes with the kept password")
+            r = registrations(gateway)[0]
+            assert r["aor"] == "sip:alice@127.0.0.1"
+            assert r["state"] in ("registered", "refreshing"), r
+            assert kam.bindings("alice")
+
+            _, cond, text = await u.link(dict(ACCOUNT, username="sip:carol@127.0.0.1",
+                                              password="carolpw"))
+            assert cond is None, (cond, text)
+            wait_for(lambda: kam.bindings("alice") == [], 10,
+                     "alice's binding removed")
+            assert len(kam.bindings("carol")) == 1
+            assert registrations(gateway)[0]["aor"] == "sip:carol@127.0.0.1"
+        finally:
+            u.disconnect()
+    run(go())
+    assert "alicepw" not in gateway.read_log()
+    assert "carolpw" not in gateway.read_log()
 
 
 def test_kamailio_second_call_during_a_call(gateway, kamailio):

@@ -282,12 +282,44 @@ static void test_regrec_versions_states_leftover(void **state)
 	encode(&fb, &a);
 	fb.b[0] = 1;
 	assert_int_equal(regrec_decode(&b, fb.b, fb.len), EBADMSG);
-	assert_int_equal(regrec_decode(&b, fb.b, fb.len - 5), 0);
+	/* srtp, prev (""), queued, prev_out */
+	assert_int_equal(regrec_decode(&b, fb.b, fb.len - 24), 0);
 	assert_int_equal(b.srtp, RSRTP_SESSION);
 	assert_string_equal(b.history, a.history);
 	assert_string_equal(regrec_srtp_name[b.srtp], "session");
 	regrec_reset(&b);
 	fbuf_reset(&fb);
+	regrec_reset(&a);
+}
+
+
+/* The working account kept across a re-set: everything but its history,
+ * and not its own prev; a damaged prev is refused. */
+static void test_regrec_prev(void **state)
+{
+	struct regrec a, p;
+
+	regrec_full(&a);
+	assert_int_equal(regrec_prev_get(&a, &p), ENOENT);
+	assert_int_equal(regrec_prev_keep(&a), 0);
+	assert_int_equal(strspn(a.prev, "0123456789abcdef"), strlen(a.prev));
+	assert_int_equal(regrec_prev_keep(&a), 0); /* not nested */
+	mem_deref(a.password);
+	a.password = dup("new-secret");
+	assert_int_equal(regrec_prev_get(&a, &p), 0);
+	assert_string_equal(p.password, "s3cret pw");
+	assert_string_equal(p.aor, a.aor);
+	assert_string_equal(p.callid, a.callid);
+	assert_int_equal(p.cseq, a.cseq);
+	assert_int_equal(p.srtp, RSRTP_MANDATORY);
+	assert_string_equal(p.history, "");
+	assert_string_equal(p.prev, "");
+	regrec_reset(&p);
+	a.prev[3] = 'x';
+	assert_int_equal(regrec_prev_get(&a, &p), EBADMSG);
+	a.prev[3] = 0;
+	assert_int_equal(regrec_prev_get(&a, &p), EBADMSG);
+	regrec_reset(&p);
 	regrec_reset(&a);
 }
 
@@ -1138,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_regrec_round_trip),
 		cmocka_unit_test(test_regrec_truncated),
 		cmocka_unit_test(test_regrec_versions_states_leftover),
+		cmocka_unit_test(test_regrec_prev),
 		cmocka_unit_test(test_key_regkey),
 		cmocka_unit_test(test_digest_rfc_examples),
 		cmocka_unit_test(test_digest_md5_qop_opaque),
