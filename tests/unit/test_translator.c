@@ -5440,6 +5440,31 @@ static bool dst_is(const struct pl *dst, const char *uri)
 }
 
 
+/* RFC 3261 10.2: a re-set while the REGISTER of its Call-ID is in flight
+ * waits for that one's answer, then goes with the new values. */
+static void test_register_reset_queued_while_in_flight(void **state)
+{
+	struct sent s;
+	char v[200];
+
+	xin(REG_SET);
+	sent_of(sreq(0, "REGISTER"), &s);
+	xin(REG_SET_PROXY);
+	assert_int_equal(ns, 0); /* queued; the first IQ: conflict */
+	assert_non_null(memmem(xs[0].xo.xml.p, xs[0].xo.xml.l, "conflict", 8));
+	respond(&s, 401, "Unauthorized", "rt",
+		"WWW-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n", NULL);
+	assert_int_equal(ns, 1);
+	assert_true(hdr(&sreq(0, "REGISTER")->hdrs, "CSeq", v, sizeof(v)));
+	assert_string_equal(v, "2 REGISTER");
+	/* the queued one, without credentials, to the new proxy */
+	assert_false(
+		hdr(&sreq(0, "REGISTER")->hdrs, "Authorization", v, sizeof(v)));
+	assert_true(dst_is(&sreq(0, "REGISTER")->dst,
+			   "sip:127.0.0.1:5090;transport=udp;lr"));
+}
+
+
 /* A Service-Route is preloaded after the account's proxy, which stays the
  * next hop (of the CANCEL too); one with a bare CR is not kept. */
 static void test_service_route_after_proxy_and_checked(void **state)
@@ -5713,6 +5738,7 @@ int main(void)
 		T_(test_notify_unknown_subscription_481),
 		T_(test_register_stale_believed_once),
 		T_(test_service_route_after_proxy_and_checked),
+		T_(test_register_reset_queued_while_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
