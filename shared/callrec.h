@@ -22,7 +22,8 @@
 /* 8: early (early media), the transfer (xfer, xfer_*): older records read
  *    with them zero */
 /* 9: srtp (the account's SDES-SRTP policy), rseq (the last reliable 1xx
- *    PRACKed): older records read with them 0 */
+ *    PRACKed), xfer_nosub and xfer_by (a transfer's RFC 4488 / RFC 3892):
+ *    older records read with them 0 / NULL */
 #define CALLREC_VERSION 9
 
 enum call_dir {
@@ -96,6 +97,10 @@ struct callrec {
 	uint32_t srtp; /**< the linked account's SDES policy (regrec.h enum
 			  reg_srtp) when the call began; 0: the session's */
 	uint32_t rseq; /**< X2S: RSeq of the last reliable 1xx PRACKed */
+	uint32_t xfer_nosub; /**< the REFER said Refer-Sub: false (RFC 4488):
+				no NOTIFYs */
+	char *xfer_by;       /**< Referred-By of the INVITE to the target
+				(RFC 3892) */
 };
 
 /** A transfer's phase (callrec.xfer). */

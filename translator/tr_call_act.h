@@ -73,6 +73,9 @@ void call_iq_ok(struct call_ctx *c);
 void call_iq_err(struct call_ctx *c, const char *cond, const char *text);
 void call_reply(struct call_ctx *c, unsigned scode, const char *reason,
 		bool contact, const char *body);
+/** call_reply with more header lines (each ending in CRLF), or NULL. */
+void call_reply_extra(struct call_ctx *c, unsigned scode, const char *reason,
+		      bool contact, const char *body, const char *extra);
 uint64_t call_totag_of(const struct callrec *r);
 uint64_t call_invite_reply(struct call_ctx *c, unsigned scode,
 			   const char *reason, const char *body);

@@ -33,6 +33,13 @@ void call_iq_err(struct call_ctx *c, const char *cond, const char *text)
 void call_reply(struct call_ctx *c, unsigned scode, const char *reason,
 		bool contact, const char *body)
 {
+	call_reply_extra(c, scode, reason, contact, body, NULL);
+}
+
+
+void call_reply_extra(struct call_ctx *c, unsigned scode, const char *reason,
+		      bool contact, const char *body, const char *extra)
+{
 	const struct call_ev *e = c->e;
 	struct tr_sip_reply rp = {.tx = e->tx,
 				  .src = e->src,
@@ -40,7 +47,8 @@ void call_reply(struct call_ctx *c, unsigned scode, const char *reason,
 				  .scode = scode,
 				  .reason = reason,
 				  .contact = contact,
-				  .body = body};
+				  .body = body,
+				  .extra = extra};
 
 	if (scode >= 300)
 		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,

@@ -37,11 +37,14 @@
  * right after the 202) is answered 200 and the transfer goes on
  * (CX_ORPHANED); if it then fails, the XMPP user's session ends.
  *
- * Not done: attended transfer (Refer-To with Replaces: 501), Refer-Sub:
- * false (RFC 4488: NOTIFYs are sent anyway), NOTIFYs for the target's
- * provisional responses, Referred-By on the new INVITE, the linked
- * account's Service-Route on it (its proxy is the next hop; its
- * credentials answer a 401/407 once).
+ * A REFER with Refer-Sub: false (RFC 4488) is answered 202 with Refer-Sub:
+ * false and gets no NOTIFYs. The INVITE to the target carries Referred-By
+ * (RFC 3892): the REFER's, or the transferor's URI.
+ *
+ * Not done: attended transfer (Refer-To with Replaces: 501), NOTIFYs for
+ * the target's provisional responses, the linked account's Service-Route
+ * on the new INVITE (its proxy is the next hop; its credentials answer a
+ * 401/407 once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -78,12 +81,19 @@ static uint64_t xfer_request(struct call_ctx *c, const char *method,
 {
 	const struct callrec *r = c->r;
 	struct callrec v;
-	char to[700];
+	char to[700], *extra = NULL;
+	uint64_t out;
 
 	xfer_view(r, &v, to, sizeof(to));
-	return tr_sip_request(c->tr, OWN_C(c), &v, method, r->xfer_cseq,
-			      r->xfer_branch, body ? "application/sdp" : NULL,
-			      NULL, auth, body);
+	if (!strcmp(method, "INVITE") && r->xfer_by && *r->xfer_by &&
+	    re_sdprintf(&extra, "%sReferred-By: %s\r\n", auth ? auth : "",
+			r->xfer_by))
+		return 0;
+	out = tr_sip_request(c->tr, OWN_C(c), &v, method, r->xfer_cseq,
+			     r->xfer_branch, body ? "application/sdp" : NULL,
+			     NULL, extra ? extra : auth, body);
+	mem_deref(extra);
+	return out;
 }
 
 
@@ -105,6 +115,8 @@ static void xfer_notify(struct call_ctx *c, unsigned scode, const char *reason,
 {
 	char extra[160], frag[200], ph[128];
 
+	if (c->r->xfer_nosub)
+		return; /* RFC 4488: no implicit subscription */
 	phrase_clean(reason, ph, sizeof(ph));
 	snprintf(extra, sizeof(extra),
 		 "Event: refer;id=%u\r\nSubscription-State: %s\r\n",
@@ -127,6 +139,8 @@ static void xfer_clear(struct callrec *r)
 	r->xfer_ruri = mem_deref(r->xfer_ruri);
 	r->xfer_branch = mem_deref(r->xfer_branch);
 	r->xfer_sdp = mem_deref(r->xfer_sdp);
+	r->xfer_by = mem_deref(r->xfer_by);
+	r->xfer_nosub = 0;
 }
 
 
@@ -202,6 +216,21 @@ int call_s_refer(struct call_ctx *c)
 		call_reply(c, 500, "Server Internal Error", false, NULL);
 		return NOCHANGE;
 	}
+	/* RFC 3892: the REFER's Referred-By if it is one line of printable
+	 * ASCII, else the transferor (the call's remote URI) */
+	h = sip_msg_xhdr(msg, "Referred-By");
+	if (h && h->val.l && h->val.l < 512 && addr_sip_clean(&h->val))
+		err = tr_callrec_set_pl(&r->xfer_by, &h->val);
+	else
+		err = tr_callrec_set(&r->xfer_by, r->ruri);
+	/* RFC 4488: Refer-Sub: false asks for no NOTIFYs */
+	h = sip_msg_xhdr(msg, "Refer-Sub");
+	r->xfer_nosub = h && !pl_strcasecmp(&h->val, "false");
+	if (err) {
+		xfer_clear(r);
+		call_reply(c, 500, "Server Internal Error", false, NULL);
+		return NOCHANGE;
+	}
 	r->xfer = CX_PENDING;
 	r->xfer_refer = msg->cseq.num;
 	r->xfer_cseq = 1;
@@ -210,7 +239,8 @@ int call_s_refer(struct call_ctx *c)
 	 * the new dialog's responses and requests too */
 	tr_callrec_key_put(c->tr, CK_DIALOG, r->xfer_callid, r->xfer_ltag,
 			   c->id);
-	call_reply(c, 202, "Accepted", false, NULL);
+	call_reply_extra(c, 202, "Accepted", false, NULL,
+			 r->xfer_nosub ? "Refer-Sub: false\r\n" : NULL);
 	xfer_notify(c, 100, "Trying", false);
 	r->xfer_out = xfer_request(c, "INVITE", NULL, r->xfer_sdp);
 	tr_callrec_event(r, "REFER: INVITE to %s (Call-ID %s)", uri,

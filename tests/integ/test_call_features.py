@@ -415,6 +415,7 @@ async def refer(peer, d, gwtag, target="<%s>" % TARGET):
     peer.reply(nt, 200, "OK")
     inv = got["INVITE"]
     assert inv.startswith("INVITE %s SIP/2.0" % TARGET)
+    assert hdr(inv, "Referred-By") == "<%s>" % d["from"]  # RFC 3892
     assert hdr(inv, "Call-ID") != d["callid"]
     assert uri_in(hdr(inv, "From")) == d["to"]  # the same local URI
     assert tag_of(hdr(inv, "From")) not in (None, gwtag)
@@ -487,6 +488,39 @@ def test_blind_transfer(gateway, direction):
         _, t = await alice.next_jingle(action="session-terminate")
         assert t.get("sid") == sid and reason_of(t)[0] == "success"
         await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+    run(go())
+
+
+def test_transfer_refer_sub_false_no_notify(gateway):
+    """RFC 4488: a REFER with Refer-Sub: false is answered 202 with
+    Refer-Sub: false and gets no NOTIFY; without a Referred-By the INVITE
+    to the target names the transferor (RFC 3892)."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid, party, d, gwtag = await answered("x2s", alice, peer, gateway)
+        n = dlg_req(peer, d, "REFER", gwtag,
+                    extra="Refer-To: <%s>\r\nRefer-Sub: false\r\n" % TARGET)
+        code, resp = await peer.next_response("REFER")
+        assert code == 202 and cseq(resp) == (n, "REFER")
+        assert hdr(resp, "Refer-Sub") == "false"
+        got = await requests(peer, ["INVITE"])
+        inv = got["INVITE"]
+        assert uri_in(hdr(inv, "Referred-By")) == d["from"]
+        peer.reply(inv, 180, "Ringing", totag="carol1")
+        peer.reply(inv, 200, "OK", sdp=TARGET_SDP, totag="carol1")
+        # ACK and the old dialog's BYE; no NOTIFY at all
+        got = await requests(peer, ["ACK", "BYE"], skip=("INVITE",))
+        peer.reply(got["BYE"], 200, "OK")
+        await alice.next_jingle(action="transport-info")
+        assert peer.requests.empty()
+        await alice.send_jingle(party, "session-terminate", sid,
+                                "<reason><success/></reason>")
+        bye = await peer.next_request("BYE")
+        assert hdr(bye, "Call-ID") == hdr(inv, "Call-ID")
+        peer.reply(bye, 200, "OK")
         await logout(alice)
         peer.close()
     run(go())

@@ -1011,7 +1011,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_ltag)                                                           \
 	X(xfer_ruri)                                                           \
 	X(xfer_branch)                                                         \
-	X(xfer_sdp)
+	X(xfer_sdp)                                                            \
+	X(xfer_by)
 #define CALL_U32(X)                                                            \
 	X(dir)                                                                 \
 	X(state)                                                               \
@@ -1028,7 +1029,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_refer)                                                          \
 	X(xfer_cseq)                                                           \
 	X(srtp)                                                                \
-	X(rseq)
+	X(rseq)                                                                \
+	X(xfer_nosub)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1220,11 +1222,13 @@ static void v8_empty(struct callrec *d)
 	assert_null(d->xfer_ruri);
 	assert_null(d->xfer_branch);
 	assert_null(d->xfer_sdp);
+	assert_null(d->xfer_by); /* version 9's */
 	set_str(&d->xfer_callid, "");
 	set_str(&d->xfer_ltag, "");
 	set_str(&d->xfer_ruri, "");
 	set_str(&d->xfer_branch, "");
 	set_str(&d->xfer_sdp, "");
+	set_str(&d->xfer_by, "");
 }
 
 
@@ -1267,13 +1271,15 @@ static void test_callrec_v5(void **state)
 		set_str(&r.rung, v[i].rung);
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
-		r.srtp = r.rseq = 0; /* version 9's fields */
+		/* version 9's fields */
+		r.srtp = r.rseq = r.xfer_nosub = 0;
+		set_str(&r.xfer_by, NULL);
 		v8_clear(&r);
 		r.reg = 0;
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
-		fb.len -= 5 + 5; /* srtp, rseq */
+		fb.len -= 4 * 5; /* srtp, rseq, xfer_nosub, xfer_by "" */
 		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
@@ -1321,11 +1327,13 @@ static void test_callrec_v5(void **state)
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
 		assert_int_equal(d.srtp, 0);
 		assert_int_equal(d.rseq, 0);
+		assert_null(d.xfer_by);
+		set_str(&d.xfer_by, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
 		/* a version 8 record with version 9's fields: leftover */
-		fb.len += 5 + 5;
+		fb.len += 4 * 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
