@@ -54,6 +54,7 @@ TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
 	     translator/tr_msg.c translator/tr_owner.c translator/tr_from_xmpp.c \
 	     translator/tr_reg.c translator/tr_regrec.c translator/tr_reg_form.c translator/tr_digest.c \
 	     translator/tr_phone.c translator/tr_sub.c translator/tr_pidf.c \
+	     translator/tr_watch.c translator/tr_pidf_out.c \
 	     translator/tr_from_sip.c translator/tr_upgrade.c $(JSDP_SRCS)
 TR_MAIN   := translator/translator.c
 TR_LIB    := $(BUILD)/libtranslator.a
@@ -67,7 +68,7 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
-	      test_sip_trans test_util test_xstream test_reg test_pidf
+	      test_sip_trans test_util test_xstream test_reg test_pidf test_watch
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
@@ -80,6 +81,7 @@ TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
 TEST_OBJS_test_translator := $(TR_LIB)
 TEST_OBJS_test_reg := $(TR_LIB)
 TEST_OBJS_test_pidf := $(TR_LIB)
+TEST_OBJS_test_watch := $(TR_LIB)
 # the sip-front's transaction layer without its main
 TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
 	sip-front/sf_ctrans.c sip-front/sf_report.c)

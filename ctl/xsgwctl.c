@@ -26,6 +26,7 @@
 #include "regrec.h"
 #include "store.h"
 #include "util.h"
+#include "watchrec.h"
 
 static struct xsgw_config *cfg;
 static bool json;
@@ -794,6 +795,36 @@ static bool phone_visit(const void *k, size_t kl, const void *v, size_t vl,
 }
 
 
+/* A presence subscription's XMPP side: its gateway JID, watchers and the
+ * presence last seen. */
+static void sub_presence_odict(struct odict *o, const struct subrec *r)
+{
+	static const char *open[] = {"unknown", "open", "closed"};
+	struct odict *arr;
+	char *w = NULL, *save = NULL, *one, idx[16];
+	unsigned n = 0;
+
+	odict_entry_add(o, "gateway_jid", ODICT_STRING,
+			r->gwjid ? r->gwjid : "");
+	odict_entry_add(o, "authorized", ODICT_BOOL, (bool)r->authorized);
+	odict_entry_add(o, "basic", ODICT_STRING,
+			open[r->open <= SO_CLOSED ? r->open : 0]);
+	odict_entry_add(o, "show", ODICT_STRING, r->show ? r->show : "");
+	odict_entry_add(o, "status", ODICT_STRING, r->status ? r->status : "");
+	if (odict_alloc(&arr, 8))
+		return;
+	if (!str_dup(&w, r->watchers ? r->watchers : ""))
+		for (one = strtok_r(w, "\n", &save); one;
+		     one = strtok_r(NULL, "\n", &save)) {
+			snprintf(idx, sizeof(idx), "%u", n++);
+			odict_entry_add(arr, idx, ODICT_STRING, one);
+		}
+	mem_deref(w);
+	odict_entry_add(o, "watchers", ODICT_ARRAY, arr);
+	mem_deref(arr);
+}
+
+
 /* One of the gateway's subscriptions at the presence server. */
 static bool sub_visit(const void *k, size_t kl, const void *v, size_t vl,
 		      void *arg)
@@ -823,15 +854,79 @@ static bool sub_visit(const void *k, size_t kl, const void *v, size_t vl,
 					(int64_t)r.last_code);
 			odict_entry_add(o, "failures", ODICT_INT,
 					(int64_t)r.failures);
+			if (!strcmp(r.event, "presence"))
+				sub_presence_odict(o, &r);
+			snprintf(idx, sizeof(idx), "%u", c->n);
+			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
+			mem_deref(o);
+		}
+	} else {
+		printf("subscription %-8s %-32s %-11s %u  expires in %llus",
+		       safe(r.event), safe(r.target),
+		       subrec_state_name[r.state], r.last_code,
+		       (unsigned long long)(r.deadline > now
+						    ? (r.deadline - now) / 1000
+						    : 0));
+		if (r.watchers && *r.watchers) {
+			char *w = NULL, *save = NULL, *one;
+			if (!str_dup(&w, r.watchers))
+				for (one = strtok_r(w, "\n", &save); one;
+				     one = strtok_r(NULL, "\n", &save))
+					printf("  %s", safe(one));
+			mem_deref(w);
+		}
+		printf("\n");
+	}
+	c->n++;
+	subrec_reset(&r);
+	return true;
+}
+
+
+/* A SIP watcher of a served user (we notify it). */
+static bool watch_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
+{
+	struct list_ctx *c = arg;
+	struct watchrec r;
+	const uint64_t now = wall_ms();
+	uint64_t in;
+	char idx[16];
+
+	if (kl != 8 || watchrec_decode(&r, v, vl))
+		return true;
+	in = r.expires_at > now ? (r.expires_at - now) / 1000 : 0;
+	if (json) {
+		struct odict *o;
+		if (!odict_alloc(&o, 16)) {
+			odict_entry_add(o, "id", ODICT_INT,
+					(int64_t)be64_get(k));
+			odict_entry_add(o, "watcher", ODICT_STRING,
+					r.aor ? r.aor : "");
+			odict_entry_add(o, "user", ODICT_STRING, r.user);
+			odict_entry_add(o, "gateway_jid", ODICT_STRING,
+					r.gwjid);
+			odict_entry_add(o, "state", ODICT_STRING,
+					watchrec_state_name[r.state]);
+			odict_entry_add(
+				o, "expires_in", ODICT_INT,
+				(int64_t)(r.state == WS_TERMINATED ? 0 : in));
+			odict_entry_add(o, "notified", ODICT_STRING,
+					r.nbasic == WB_OPEN     ? "open"
+					: r.nbasic == WB_CLOSED ? "closed"
+								: "");
+			odict_entry_add(o, "notifies", ODICT_INT,
+					(int64_t)r.lcseq);
 			snprintf(idx, sizeof(idx), "%u", c->n);
 			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
 			mem_deref(o);
 		}
 	} else
-		printf("subscription %-6s %-32s %-11s %u\n", safe(r.event),
-		       safe(r.target), subrec_state_name[r.state], r.last_code);
+		printf("watcher %-32s of %-24s %-10s expires in %llus\n",
+		       safe(r.aor), safe(r.user), watchrec_state_name[r.state],
+		       (unsigned long long)(r.state == WS_TERMINATED ? 0 : in));
 	c->n++;
-	subrec_reset(&r);
+	watchrec_reset(&r);
 	return true;
 }
 
@@ -844,7 +939,8 @@ static int cmd_presence(void)
 		const char *key;
 	} parts[] = {{DB_PRESENCE, presence_visit, "presence"},
 		     {DB_PHONE, phone_visit, "phones"},
-		     {DB_SUB, sub_visit, "subscriptions"}};
+		     {DB_SUB, sub_visit, "subscriptions"},
+		     {DB_WATCH, watch_visit, "watchers"}};
 	struct odict *top = NULL;
 	struct store *s;
 	struct store_txn *t;

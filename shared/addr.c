@@ -160,8 +160,8 @@ bool addr_sip_host_allowed(const struct xsgw_config *cfg, const char *host)
 }
 
 
-int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
-		       char *uri, size_t sz)
+static int gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
+			 bool proxied, char *uri, size_t sz)
 {
 	char raw[512], user[1024], host[256];
 	const char *at;
@@ -181,7 +181,7 @@ int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") != hl)
 			return EINVAL;
 		memcpy(host, at + 1, hl + 1);
-		if (!host_allowed(cfg, host))
+		if (!proxied && !host_allowed(cfg, host))
 			return EPERM;
 		err = sip_user_escape(raw, (size_t)(at - raw), user,
 				      sizeof(user));
@@ -192,6 +192,20 @@ int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 		return err;
 	return fmt(uri, sz, "sip:%s@%s%s", user, cfg->sip.domain,
 		   is_phone(raw) ? ";user=phone" : "");
+}
+
+
+int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
+		       char *uri, size_t sz)
+{
+	return gwnode_to_sip(cfg, node, false, uri, sz);
+}
+
+
+int addr_gwnode_to_sip_proxied(const struct xsgw_config *cfg, const char *node,
+			       char *uri, size_t sz)
+{
+	return gwnode_to_sip(cfg, node, true, uri, sz);
 }
 
 

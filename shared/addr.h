@@ -28,6 +28,10 @@ int addr_jid_unescape(const char *in, char *out, size_t sz);
  */
 int addr_gwnode_to_sip(const struct xsgw_config *cfg, const char *node,
 		       char *uri, size_t sz);
+/** addr_gwnode_to_sip for a request that goes through a proxy of the
+ * user's own (a linked account's): any host (its proxy decides, F9). */
+int addr_gwnode_to_sip_proxied(const struct xsgw_config *cfg, const char *node,
+			       char *uri, size_t sz);
 
 /**
  * F9: may the gateway send a request to host ("host[:port]" as in a SIP

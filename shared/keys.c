@@ -126,8 +126,9 @@ int key_callkey_parse(const void *k, size_t kl, enum callkey_kind *kind,
 {
 	const uint8_t *p = k;
 
-	if (kl < 2 || (p[0] != CK_SID && p[0] != CK_DIALOG &&
-		       p[0] != CK_REMOTE && p[0] != CK_SUB))
+	if (kl < 2 ||
+	    (p[0] != CK_SID && p[0] != CK_DIALOG && p[0] != CK_REMOTE &&
+	     p[0] != CK_SUB && p[0] != CK_WATCH && p[0] != CK_WATCH_REMOTE))
 		return EBADMSG;
 	*kind = (enum callkey_kind)p[0];
 	return key_pair_parse(p + 1, kl - 1, a, b);
@@ -183,6 +184,52 @@ int key_presence_parse(const void *k, size_t kl, struct pl *bare,
 		       struct pl *resource)
 {
 	return key_pair_parse(k, kl, bare, resource);
+}
+
+
+enum { WK_USER = 'u' };
+
+
+size_t key_watchuser_prefix(uint8_t *k, size_t sz, const char *user,
+			    const char *gwjid)
+{
+	size_t n = key_pair(k, sz, WK_USER, user, gwjid ? gwjid : "", true);
+
+	if (!n)
+		return 0;
+	if (!gwjid)
+		return n; /* "u" user NUL */
+	if (n + 1 > sz)
+		return 0;
+	k[n] = 0;
+	return n + 1;
+}
+
+
+size_t key_watchuser(uint8_t *k, size_t sz, const char *user, const char *gwjid,
+		     uint64_t id)
+{
+	size_t n = key_watchuser_prefix(k, sz, user, gwjid);
+
+	if (!n || n + 8 > sz)
+		return 0;
+	be64_put(k + n, id);
+	return n + 8;
+}
+
+
+int key_watchuser_parse(const void *k, size_t kl, uint64_t *id)
+{
+	const uint8_t *p = k, *nul;
+
+	if (kl < 12 || p[0] != WK_USER)
+		return EBADMSG;
+	nul = memchr(p + 1, 0, kl - 9);
+	if (!nul || !memchr(nul + 1, 0, (size_t)(p + kl - 8 - (nul + 1))) ||
+	    p[kl - 9] != 0)
+		return EBADMSG;
+	*id = be64_get(p + kl - 8);
+	return 0;
 }
 
 

@@ -30,6 +30,7 @@ enum owner_kind {
 	OWN_REG = 3,   /**< a registration record (reg) */
 	OWN_PHONE = 4, /**< a phone record (phone) */
 	OWN_SUB = 5,   /**< a subscription record (sub) */
+	OWN_WATCH = 6, /**< a SIP watcher of a user's presence (watch) */
 	OWN_COUNT
 };
 
@@ -43,6 +44,9 @@ enum callkey_kind {
 	CK_DIALOG = 'd', /**< Call-ID, local tag */
 	CK_REMOTE = 'u', /**< Call-ID, remote tag (SIP->XMPP calls) */
 	CK_SUB = 'b',    /**< Call-ID, local tag of our SUBSCRIBE (sub) */
+	CK_WATCH = 'w',  /**< Call-ID, our tag of a watcher's dialog (watch) */
+	CK_WATCH_REMOTE = 'v', /**< Call-ID, the watcher's tag (watch): its
+				  SUBSCRIBE again outside the dialog */
 };
 size_t key_callkey(uint8_t *k, size_t sz, enum callkey_kind kind, const char *a,
 		   const char *b);
@@ -60,6 +64,9 @@ enum regkey_kind {
 	RK_CONTACT = 'c',   /**< the Contact user part we registered */
 	RK_PHONE = 'p',     /**< a phone's AOR (phone) */
 	RK_PHONE_JID = 'g', /**< a phone's gateway JID (phone) */
+	/** a SIP URI whose presence XMPP users watch: our "presence"
+	 * subscription to it (sub) */
+	RK_PRESENTITY = 'e',
 };
 size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v);
 
@@ -70,6 +77,18 @@ size_t key_presence(uint8_t *k, size_t sz, const char *bare,
 size_t key_presence_prefix(uint8_t *k, size_t sz, const char *bare);
 int key_presence_parse(const void *k, size_t kl, struct pl *bare,
 		       struct pl *resource);
+
+/* watchkey "u": user NUL gateway JID NUL id(be64) -> empty: the SIP
+ * watchers of a served user (bare JID), by the gateway JID they watch
+ * from; parts longer than 128 bytes are digested (key_callkey) */
+size_t key_watchuser(uint8_t *k, size_t sz, const char *user, const char *gwjid,
+		     uint64_t id);
+/** The prefix of a user's watchers (gwjid NULL), or of those from one
+ * gateway JID. */
+size_t key_watchuser_prefix(uint8_t *k, size_t sz, const char *user,
+			    const char *gwjid);
+/** @param id  set to the watcher's id */
+int key_watchuser_parse(const void *k, size_t kl, uint64_t *id);
 
 /* deadline: when_ms(be64) kind(u8) id(be64) -> empty */
 enum { KEY_DEADLINE_LEN = 17 };

@@ -24,22 +24,29 @@ struct field {
 	}
 
 static const struct field phone_fields[] = {
-	P(FT_U32, state),    P(FT_U64, created), P(FT_U64, updated),
-	P(FT_U64, deadline), P(FT_STR, aor),     P(FT_STR, jid),
-	P(FT_STR, res),      P(FT_STR, gwjid),   P(FT_U64, last_event),
-	P(FT_STR, source),   P(FT_U32, shown),   P(FT_U32, asked),
-	P(FT_U32, contacts), P(FT_U32, calls),   P(FT_STR, history),
+	P(FT_U32, state),    P(FT_U64, created),   P(FT_U64, updated),
+	P(FT_U64, deadline), P(FT_STR, aor),       P(FT_STR, jid),
+	P(FT_STR, res),      P(FT_STR, gwjid),     P(FT_U64, last_event),
+	P(FT_STR, source),   P(FT_U32, shown),     P(FT_U32, asked),
+	P(FT_U32, contacts), P(FT_U32, calls),     P(FT_STR, history),
+	P(FT_STR, pub_etag), P(FT_U64, pub_until), P(FT_U32, account),
 };
+enum { PHONE_FIELDS_V1 = 15 };
 
+/* subrec: version 1 is the first SUB_FIELDS_V1, up to version; version 2
+ * adds the presence fields from gwjid on */
 static const struct field sub_fields[] = {
-	S(FT_U32, state),       S(FT_U64, created),  S(FT_U64, updated),
-	S(FT_U64, deadline),    S(FT_U64, phone),    S(FT_STR, event),
-	S(FT_STR, target),      S(FT_STR, callid),   S(FT_STR, ltag),
-	S(FT_STR, rtag),        S(FT_STR, rtarget),  S(FT_STR, routes),
-	S(FT_U32, lcseq),       S(FT_U32, rcseq),    S(FT_U64, out),
-	S(FT_U32, expires),     S(FT_U32, failures), S(FT_U32, last_code),
-	S(FT_STR, last_reason), S(FT_U32, version),
+	S(FT_U32, state),       S(FT_U64, created),    S(FT_U64, updated),
+	S(FT_U64, deadline),    S(FT_U64, phone),      S(FT_STR, event),
+	S(FT_STR, target),      S(FT_STR, callid),     S(FT_STR, ltag),
+	S(FT_STR, rtag),        S(FT_STR, rtarget),    S(FT_STR, routes),
+	S(FT_U32, lcseq),       S(FT_U32, rcseq),      S(FT_U64, out),
+	S(FT_U32, expires),     S(FT_U32, failures),   S(FT_U32, last_code),
+	S(FT_STR, last_reason), S(FT_U32, version),    S(FT_STR, gwjid),
+	S(FT_STR, watchers),    S(FT_U32, authorized), S(FT_U32, open),
+	S(FT_STR, show),        S(FT_STR, status),
 };
+enum { SUB_FIELDS_V1 = 20 };
 
 #define N(a)           (sizeof(a) / sizeof(a[0]))
 #define AT(r, f, type) ((type *)((char *)(r) + (f).off))
@@ -48,7 +55,7 @@ const char *phonerec_state_name[PH_STATE_MAX] = {
 	"?",          "offline",         "online", "still-online",
 	"onthephone", "still-onthephone"};
 const char *subrec_state_name[SB_STATE_MAX] = {"?", "subscribing", "active",
-					       "waiting"};
+					       "waiting", "ending"};
 
 
 static void reset(void *r, const struct field *f, size_t n, size_t sz)
@@ -81,27 +88,24 @@ static int encode(struct fbuf *fb, uint8_t ver, const void *r,
 }
 
 
-static int decode(void *r, uint8_t ver, const void *v, size_t vl,
-		  const struct field *f, size_t n)
+/* The record's fields after its version byte: the first n of f. */
+static int decode_fields(void *r, struct frame *fr, const struct field *f,
+			 size_t n)
 {
-	struct frame fr;
-
-	if (rec_open(&fr, v, vl) != ver)
-		return EBADMSG;
 	for (size_t i = 0; i < n; i++) {
 		switch (f[i].tag) {
 		case FT_U32:
-			*AT(r, f[i], uint32_t) = frame_get_u32(&fr);
+			*AT(r, f[i], uint32_t) = frame_get_u32(fr);
 			break;
 		case FT_U64:
-			*AT(r, f[i], uint64_t) = frame_get_u64(&fr);
+			*AT(r, f[i], uint64_t) = frame_get_u64(fr);
 			break;
 		default:
-			*AT(r, f[i], char *) = frame_get_strdup(&fr);
+			*AT(r, f[i], char *) = frame_get_strdup(fr);
 			break;
 		}
 	}
-	return frame_end(&fr) ? EBADMSG : 0;
+	return frame_end(fr) ? EBADMSG : 0;
 }
 
 
@@ -119,8 +123,15 @@ int phonerec_encode(struct fbuf *fb, const struct phonerec *r)
 
 int phonerec_decode(struct phonerec *r, const void *v, size_t vl)
 {
+	struct frame fr;
+	uint8_t ver;
+
 	memset(r, 0, sizeof(*r));
-	if (decode(r, PHONEREC_VERSION, v, vl, phone_fields, N(phone_fields)) ||
+	/* records upgrade: version 1 has no publication */
+	ver = rec_open(&fr, v, vl);
+	if ((ver != 1 && ver != PHONEREC_VERSION) ||
+	    decode_fields(r, &fr, phone_fields,
+			  ver == 1 ? PHONE_FIELDS_V1 : N(phone_fields)) ||
 	    !r->state || r->state >= PH_STATE_MAX || !r->aor || !r->jid ||
 	    !r->gwjid) {
 		phonerec_reset(r);
@@ -144,8 +155,16 @@ int subrec_encode(struct fbuf *fb, const struct subrec *r)
 
 int subrec_decode(struct subrec *r, const void *v, size_t vl)
 {
+	struct frame fr;
+	uint8_t ver;
+
 	memset(r, 0, sizeof(*r));
-	if (decode(r, SUBREC_VERSION, v, vl, sub_fields, N(sub_fields)) ||
+	/* records upgrade: a version 1 record (reg, dialog) has no presence
+	 * fields; it is written back as version 2 when next saved */
+	ver = rec_open(&fr, v, vl);
+	if ((ver != 1 && ver != SUBREC_VERSION) ||
+	    decode_fields(r, &fr, sub_fields,
+			  ver == 1 ? SUB_FIELDS_V1 : N(sub_fields)) ||
 	    !r->state || r->state >= SB_STATE_MAX || !r->event || !r->target ||
 	    !r->callid || !r->ltag) {
 		subrec_reset(r);

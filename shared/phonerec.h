@@ -12,8 +12,13 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define PHONEREC_VERSION 1
-#define SUBREC_VERSION   1
+/* subrec 2: event "presence" (XMPP watchers of a SIP user): gwjid,
+ * watchers, authorized, open, show, status; a version 1 record is read
+ * with them empty */
+/* phonerec 2: pub_etag, pub_until (RFC 3903 publications), account (a
+ * linked account's phone); version 1 records read with none */
+#define PHONEREC_VERSION 2
+#define SUBREC_VERSION   2
 
 /** perl-bosh's five states (names binding: SPEC 6.3); transitions in
  * translator/tr_phone.c. */
@@ -44,6 +49,12 @@ struct phonerec {
 	uint32_t contacts;   /**< active registrations seen */
 	uint32_t calls;      /**< confirmed dialogs seen */
 	char *history;       /**< "ms event" lines */
+	/* since version 2 */
+	char *pub_etag;     /**< entity-tag of the phone's publication (RFC
+			       3903), "" none */
+	uint64_t pub_until; /**< when it expires (wall ms; 0 none) */
+	uint32_t account;   /**< a linked SIP account's (SPEC 6.2), not one
+			       of presence.phones */
 };
 
 /** Our subscription's states; transitions in translator/tr_sub.c. */
@@ -51,8 +62,13 @@ enum sub_state {
 	SB_SUBSCRIBING = 1, /**< SUBSCRIBE sent, no 2xx yet */
 	SB_ACTIVE = 2,      /**< accepted; deadline: the refresh */
 	SB_WAITING = 3,     /**< failed or terminated; deadline: retry */
+	SB_ENDING = 4,      /**< un-SUBSCRIBE (Expires: 0) sent; deadline:
+			       forget it anyway */
 	SB_STATE_MAX
 };
+
+/** The last presence a presence subscription saw (RFC 3863 basic). */
+enum sub_open { SO_UNKNOWN = 0, SO_OPEN = 1, SO_CLOSED = 2 };
 
 struct subrec {
 	uint32_t state;
@@ -70,6 +86,15 @@ struct subrec {
 	uint32_t last_code;
 	char *last_reason;
 	uint32_t version; /**< last reginfo/dialog-info version applied */
+	/* event "presence" (version 2): the SIP user's gateway JID seen by
+	 * XMPP watchers; target is the SIP URI (regkey "e") */
+	char *gwjid;         /**< the JID its presence comes from */
+	char *watchers;      /**< bare JIDs, one per line */
+	uint32_t authorized; /**< NOTIFY active seen: watchers were told
+				subscribed */
+	uint32_t open;       /**< enum sub_open: the last PIDF seen */
+	char *show;          /**< its XMPP show ("", away, dnd, xa) */
+	char *status;        /**< its note, as XMPP status */
 };
 
 extern const char *phonerec_state_name[PH_STATE_MAX];
@@ -82,7 +107,8 @@ int phonerec_decode(struct phonerec *r, const void *v, size_t vl);
 
 void subrec_reset(struct subrec *r);
 int subrec_encode(struct fbuf *fb, const struct subrec *r);
-/** @return 0, or EBADMSG (r is left empty) */
+/** A record of version 1 or 2 (version 1: the presence fields empty).
+ * @return 0, or EBADMSG (r is left empty) */
 int subrec_decode(struct subrec *r, const void *v, size_t vl);
 
 #endif

@@ -29,8 +29,9 @@ struct store_txn {
 };
 
 static const char *db_names[DB_COUNT] = {
-	"meta",    "msg",    "msgkey",   "deadline", "rx",     "stats", "call",
-	"callkey", "outbox", "presence", "reg",      "regkey", "phone", "sub"};
+	"meta",  "msg",     "msgkey", "deadline", "rx",  "stats",
+	"call",  "callkey", "outbox", "presence", "reg", "regkey",
+	"phone", "sub",     "watch",  "watchkey"};
 
 
 const char *store_db_name(enum store_db db)

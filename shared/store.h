@@ -24,6 +24,11 @@
  *   phone     id -> phone record (phonerec.h): a phone shown as presence
  *   sub       id -> subscription record (phonerec.h): ours, at the
  *             presence server; callkey "b" Call-ID NUL local-tag -> id
+ *   watch     id -> watcher record (watchrec.h): a SIP watcher of a
+ *             served user's presence; callkey "w" Call-ID NUL our tag and
+ *             "v" Call-ID NUL the watcher's tag -> id
+ *   watchkey  "u" user NUL gateway-JID NUL id(be64) -> empty: a user's
+ *             watchers
  *
  * Schema history (STORE_SCHEMA; the translator migrates, see
  * translator/tr_upgrade.c):
@@ -32,8 +37,10 @@
  *      and rx values
  *   2  76ef848: callkey parts kept whole (up to LMDB's 511-byte key)
  *   3  f74860f: callkey parts over 128 bytes keyed by their digest
- *   4  this layout: reg, regkey, phone, sub (SIP accounts, phone
+ *   4  2d7f125: reg, regkey, phone, sub (SIP accounts, phone
  *      presence), created empty
+ *   5  this layout: watch, watchkey (SIP watchers of XMPP users), created
+ *      empty; presence records v2 (show, status)
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -45,7 +52,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define STORE_SCHEMA 4
+#define STORE_SCHEMA 5
 
 enum store_db {
 	DB_META = 0,
@@ -62,6 +69,8 @@ enum store_db {
 	DB_REGKEY,
 	DB_PHONE,
 	DB_SUB,
+	DB_WATCH,
+	DB_WATCHKEY,
 	DB_COUNT
 };
 

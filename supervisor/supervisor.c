@@ -627,10 +627,14 @@ int main(int argc, char **argv)
 	log_setup(sv.cfg->log.level, sv.cfg->log.json);
 	/* SPEC §4 keys of features this release does not have: read and
 	 * checked, and the operator told they do nothing yet */
-	if (sv.cfg->presence.server.port || sv.cfg->presence.nphones)
-		log_warn("config: presence: only the state of presence.phones "
-			 "is built in this release (no watchers either way, "
-			 "no client session for a phone's password)");
+	for (size_t i = 0; i < sv.cfg->presence.nphones; i++)
+		if (sv.cfg->presence.phones[i].password) {
+			log_warn("config: presence.phones: a password (a "
+				 "client session) is not built in this "
+				 "release: the phone shows on its gateway JID "
+				 "only");
+			break;
+		}
 	if (sv.cfg->msrp.listen.port)
 		log_warn("config: MSRP is not built in this release: the msrp "
 			 "section has no effect");

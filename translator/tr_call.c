@@ -412,6 +412,21 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 }
 
 
+/* SPEC 6.3: a call through a linked account is its phone's call too
+ * (the phone shows on the phone while one of the user's calls is up). */
+static void account_phone(struct call_ctx *c, bool in_call)
+{
+	struct regrec a;
+
+	if (!c->r->reg || tr_regrec_load(c->tr, c->r->reg, &a))
+		return;
+	if (in_call || !tr_callrec_active_with(c->tr, c->r->owner, NULL))
+		tr_phone_account(c->tr, a.aor, a.jid,
+				 in_call ? PA_CALL : PA_NO_CALL);
+	regrec_reset(&a);
+}
+
+
 static bool in_dialog_request(unsigned ev)
 {
 	return ev == CE_S_BYE || ev == CE_S_REINVITE || ev == CE_S_INFO ||
@@ -471,6 +486,8 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 			call_xfer_abandon(&c);
 		if (c.id)
 			tr_callrec_drop(tr, c.id, &r, c.why);
+		if (c.id && r.state == CS_ACTIVE)
+			account_phone(&c, false);
 		goto out;
 	}
 	if (next == NOCHANGE && dirty)
@@ -483,6 +500,8 @@ int tr_call_apply(struct translator *tr, uint64_t id, enum call_event ev,
 	if (next == NOCHANGE || !c.id)
 		goto out;
 	if ((uint32_t)next != r.state) {
+		if (next == CS_ACTIVE)
+			account_phone(&c, true);
 		r.state = (uint32_t)next;
 		tr_callrec_event(&r, "%s", callrec_state_name[next]);
 	}

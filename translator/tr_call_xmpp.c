@@ -19,7 +19,7 @@
 /* ---- creating a call ------------------------------------------------ */
 
 static int sip_uri_of_gwjid(const struct xsgw_config *cfg, const char *jid,
-			    char *uri, size_t sz)
+			    bool proxied, char *uri, size_t sz)
 {
 	char node[512];
 	const char *at = strchr(jid, '@');
@@ -33,7 +33,8 @@ static int sip_uri_of_gwjid(const struct xsgw_config *cfg, const char *jid,
 		return EINVAL;
 	memcpy(node, jid, n);
 	node[n] = 0;
-	return addr_gwnode_to_sip(cfg, node, uri, sz);
+	return proxied ? addr_gwnode_to_sip_proxied(cfg, node, uri, sz)
+		       : addr_gwnode_to_sip(cfg, node, uri, sz);
 }
 
 
@@ -65,6 +66,7 @@ int call_x_initiate(struct call_ctx *c)
 	char target[600], me[600], eb[160], gw[512], owner[512], name[300] = "";
 	char *sdp = NULL;
 	struct regrec acc;
+	bool linked;
 	int err = 0;
 
 	xu_bare(e->from, owner, sizeof(owner));
@@ -73,17 +75,23 @@ int call_x_initiate(struct call_ctx *c)
 		return NOCHANGE;
 	}
 	xu_bare(xu_attr(e->iq, "to"), gw, sizeof(gw));
-	err = sip_uri_of_gwjid(cfg, gw, target, sizeof(target));
-	if (err == EPERM) {
-		call_iq_err(c, "forbidden",
-			    "the gateway does not call that host");
+	linked = !tr_account_of_jid(c->tr, owner, &acc, &r->reg);
+	/* through an account's own proxy any host: its proxy decides */
+	err = sip_uri_of_gwjid(cfg, gw, linked && *acc.proxy, target,
+			       sizeof(target));
+	if (!err)
+		err = addr_user_to_sip(cfg, owner, me, sizeof(me));
+	if (err) {
+		if (err == EPERM)
+			call_iq_err(c, "forbidden",
+				    "the gateway does not call that host");
+		else
+			call_iq_err(c, "jid-malformed", NULL);
+		if (linked)
+			regrec_reset(&acc);
 		return NOCHANGE;
 	}
-	if (err || addr_user_to_sip(cfg, owner, me, sizeof(me))) {
-		call_iq_err(c, "jid-malformed", NULL);
-		return NOCHANGE;
-	}
-	if (!tr_account_of_jid(c->tr, owner, &acc, &r->reg)) {
+	if (linked) {
 		/* SPEC 6.2: From the account's AOR, through its proxy; a
 		 * number or user without a domain is in the account's */
 		char t[600];

@@ -127,7 +127,7 @@ static bool with_visit(const void *k, size_t kl, const void *v, size_t vl,
 		return true;
 	id = key_id_parse(v);
 	if (!tr_callrec_load(w->tr, id, &r) && r.state == CS_ACTIVE &&
-	    r.gwjid && !strcasecmp(r.gwjid, w->gwjid) &&
+	    (!w->gwjid || (r.gwjid && !strcasecmp(r.gwjid, w->gwjid))) &&
 	    r.updated >= w->updated) {
 		w->id = id;
 		w->updated = r.updated;

@@ -152,7 +152,8 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 		return;
 	}
 	if ((!pl_strcmp(&msg->met, "INVITE") ||
-	     !pl_strcmp(&msg->met, "MESSAGE")) &&
+	     !pl_strcmp(&msg->met, "MESSAGE") ||
+	     !pl_strcmp(&msg->met, "SUBSCRIBE")) &&
 	    !pl_isset(&msg->to.tag) && from_forged(tr, msg)) {
 		reply(tr, e, 403, "From Is In A Served XMPP Domain");
 		return;
@@ -196,6 +197,20 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 	    !tr_callrec_key_get_pl(tr, CK_DIALOG, &msg->callid, &msg->to.tag)) {
 		/* RFC 6665 4.1.3: a subscription we do not have ends */
 		reply(tr, e, 481, "Subscription Does Not Exist");
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "SUBSCRIBE") &&
+	    !(pl_isset(&msg->to.tag) &&
+	      tr_callrec_key_get_pl(tr, CK_DIALOG, &msg->callid,
+				    &msg->to.tag))) {
+		/* a SIP watcher of a served user (tr_watch); in a call's
+		 * dialog it is not allowed (below) */
+		tr_watch_subscribe(tr, e);
+		return;
+	}
+	if (!pl_strcmp(&msg->met, "PUBLISH") && !pl_isset(&msg->to.tag)) {
+		/* a phone's state, published (RFC 3903; tr_phone) */
+		tr_phone_publish(tr, e);
 		return;
 	}
 	if (!known(&msg->met)) {

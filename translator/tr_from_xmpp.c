@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "log.h"
 #include "translator.h"
@@ -74,11 +75,31 @@ static void presence_in(struct translator *tr, xmpp_stanza_t *st)
 	 * user of the served domains only (a phone's state is theirs) */
 	xu_bare(xu_attr(st, "to"), to, sizeof(to));
 	xu_bare(xu_attr(st, "from"), bare, sizeof(bare));
+	/* a served user's answer to SIP watchers from a gateway JID
+	 * (tr_watch); a phone's approval goes on below */
+	if ((!strcmp(type, "subscribed") || !strcmp(type, "unsubscribed")) &&
+	    tr_presence_served(tr->proc.cfg, bare))
+		tr_watch_answer(tr, bare, to, !strcmp(type, "subscribed"));
 	if ((!strcmp(type, "probe") || !strcmp(type, "subscribed")) &&
 	    tr_presence_served(tr->proc.cfg, bare) &&
 	    tr_phone_presence_to(tr, to, xu_attr(st, "from")))
 		return;
+	/* a served user watching a SIP user's gateway JID (a phone's keeps
+	 * the approval below): our presence subscription (tr_sub) */
+	if ((!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe") ||
+	     !strcmp(type, "probe")) &&
+	    strchr(to, '@') &&
+	    !strcasecmp(strchr(to, '@') + 1, tr->proc.cfg->xmpp.component) &&
+	    tr_presence_served(tr->proc.cfg, bare) &&
+	    !tr_regrec_key_get(tr, RK_PHONE_JID, to)) {
+		tr_sub_watch(tr, st);
+		return;
+	}
 	tr_presence_in(tr, st);
+	/* what a served user shows: their SIP watchers hear of a change */
+	if ((!*type || !strcmp(type, "unavailable")) &&
+	    tr_presence_served(tr->proc.cfg, bare))
+		tr_watch_presence(tr, bare);
 }
 
 

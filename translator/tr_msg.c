@@ -661,16 +661,21 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	r.ref = tr_callrec_active_with(tr, bare, uri);
 	if (r.ref)
 		r.flags |= MF_DIALOG;
-	err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
-	if (!err && !tr_account_of_jid(tr, bare, &acc, NULL)) {
+	if (!tr_account_of_jid(tr, bare, &acc, NULL)) {
 		/* SPEC 6.2: From the account's AOR, a user without a domain
-		 * in the account's */
+		 * in the account's; through its own proxy any host */
 		char t[600];
-		if (!strstr(node, "\\40") &&
+		err = *acc.proxy
+			      ? addr_gwnode_to_sip_proxied(cfg, node, uri,
+							   sizeof(uri))
+			      : addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
+		if (!err && !strstr(node, "\\40") &&
 		    !tr_account_target(&acc, uri, t, sizeof(t)))
 			snprintf(uri, sizeof(uri), "%s", t);
 		snprintf(furi, sizeof(furi), "%s", acc.aor);
 		regrec_reset(&acc);
+	} else {
+		err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
 	}
 	if (err && r.ref) {
 		/* the dialog's remote target: the To is for the record */

@@ -24,6 +24,9 @@ static const struct {
 	[OWN_PHONE] = {"phone", NULL, tr_phone_expired, NULL},
 	/* a SUBSCRIBE is owed only while its subscription exists */
 	[OWN_SUB] = {"sub", tr_sub_outcome, tr_sub_expired, tr_sub_wants},
+	/* a NOTIFY is owed only while its watcher exists */
+	[OWN_WATCH] = {"watch", tr_watch_outcome, tr_watch_expired,
+		       tr_watch_wants},
 };
 
 

@@ -2,7 +2,8 @@
  * @file tr_phone.c  The phone state machine (SPEC 6.3, perl-bosh's model):
  *                   a phone of presence.phones is in one of five states,
  *                   driven by the reg and dialog events the presence
- *                   server NOTIFYs (tr_sub.c), and shown as the presence of
+ *                   server NOTIFYs (tr_sub.c) or a PUBLISH (RFC 3903),
+ *                   and shown as the presence of
  *                   its gateway JID to its owner.
  *
  *  state                        event                    -> next
@@ -19,7 +20,14 @@
  *  still-onthephone
  *  offline                      DIALOG any               -
  *  any but offline              T_KEEPALIVE (no event    offline
- *                               for keepalive_max_s)
+ *                               for keepalive_max_s, or
+ *                               the publication expired)
+ *
+ * A PUBLISH (RFC 3903, from a trusted source, for a configured phone's
+ * AOR) is the same events: PIDF open -> REG active, then DIALOG
+ * confirmed if it says on-the-phone/busy, else DIALOG none; PIDF closed
+ * or Expires: 0 -> REG none; dialog-info -> DIALOG. A refresh
+ * (SIP-If-Match, no body) pushes the deadline; a wrong entity-tag: 412.
  *
  * Every event but the last pushes the keepalive deadline. The owner sees
  * available "Phone online" (online, still-online), dnd "On the phone"
@@ -133,6 +141,9 @@ static void keepalive(struct translator *tr, uint64_t id, struct phonerec *r,
 	if (r->deadline)
 		tr_deadline_del(tr, r->deadline, OWN_PHONE, id);
 	r->deadline = on && s ? wall_ms() + (uint64_t)s * 1000 : 0;
+	/* a publication that ends sooner ends it sooner (RFC 3903) */
+	if (on && r->pub_until && (!r->deadline || r->pub_until < r->deadline))
+		r->deadline = r->pub_until;
 	if (r->deadline)
 		tr_deadline(tr, r->deadline, OWN_PHONE, id);
 }
@@ -163,12 +174,34 @@ static uint32_t next_state(uint32_t st, enum phone_event ev, bool on)
 }
 
 
-/* Load, apply, save once; tell the owner if what it shows changed. */
+/* Apply ev to a loaded record; tell the owner if what it shows changed. */
+static void phone_step(struct translator *tr, uint64_t id, struct phonerec *r,
+		       enum phone_event ev, bool on, const char *source)
+{
+	const uint32_t next = next_state(r->state, ev, on);
+
+	if (next != r->state)
+		phone_event(r, "%s (%s)", phonerec_state_name[next], source);
+	log_info("phone %s: %s -> %s (%s)", r->aor,
+		 phonerec_state_name[r->state], phonerec_state_name[next],
+		 source);
+	r->state = next;
+	r->last_event = wall_ms();
+	mem_deref(r->source);
+	(void)str_dup(&r->source, source);
+	keepalive(tr, id, r, ev != PE_T_KEEPALIVE && next != PH_OFFLINE);
+	if (shown_of(r->state) != r->shown) {
+		r->shown = shown_of(r->state);
+		presence_to(tr, r, r->jid);
+	}
+}
+
+
+/* Load, apply, save once. */
 static void phone_apply(struct translator *tr, uint64_t id, enum phone_event ev,
 			bool on, const char *source)
 {
 	struct phonerec r;
-	uint32_t next;
 
 	if (phone_load(tr, id, &r))
 		return;
@@ -176,21 +209,15 @@ static void phone_apply(struct translator *tr, uint64_t id, enum phone_event ev,
 		r.deadline = 0; /* taken from the store as it passed */
 		if (r.state == PH_OFFLINE)
 			goto out;
+		if (r.pub_until && r.pub_until <= wall_ms()) {
+			/* RFC 3903: the publication expired unrefreshed */
+			mem_deref(r.pub_etag);
+			(void)str_dup(&r.pub_etag, "");
+			r.pub_until = 0;
+			source = "publication expired";
+		}
 	}
-	next = next_state(r.state, ev, on);
-	if (next != r.state)
-		phone_event(&r, "%s (%s)", phonerec_state_name[next], source);
-	log_info("phone %s: %s -> %s (%s)", r.aor, phonerec_state_name[r.state],
-		 phonerec_state_name[next], source);
-	r.state = next;
-	r.last_event = wall_ms();
-	mem_deref(r.source);
-	(void)str_dup(&r.source, source);
-	keepalive(tr, id, &r, ev != PE_T_KEEPALIVE && next != PH_OFFLINE);
-	if (shown_of(r.state) != r.shown) {
-		r.shown = shown_of(r.state);
-		presence_to(tr, &r, r.jid);
-	}
+	phone_step(tr, id, &r, ev, on, source);
 	phone_save(tr, id, &r);
 out:
 	phonerec_reset(&r);
@@ -222,18 +249,19 @@ void tr_phone_expired(struct translator *tr, uint64_t id)
 }
 
 
-uint64_t tr_phone_ensure(struct translator *tr, const struct cfg_presphone *p)
+/* A new phone record for aor, shown to jid; its owner is asked to
+ * subscribe to its gateway JID. @return its id, or 0 */
+static uint64_t phone_new(struct translator *tr, const char *aor,
+			  const char *jid, const char *res, bool account)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
 	struct phonerec r = {0};
 	char user[256], host[256], gw[600];
 	struct uri u;
 	struct pl pl;
-	uint64_t id = tr_regrec_key_get(tr, RK_PHONE, p->sip);
+	uint64_t id;
 
-	if (id)
-		return id;
-	pl_set_str(&pl, p->sip);
+	pl_set_str(&pl, aor);
 	if (uri_decode(&u, &pl) || !u.user.l || u.user.l >= sizeof(user) ||
 	    u.host.l >= sizeof(host))
 		return 0;
@@ -244,9 +272,11 @@ uint64_t tr_phone_ensure(struct translator *tr, const struct cfg_presphone *p)
 	id = store_next_id(tr_txn(tr));
 	r.state = PH_OFFLINE;
 	r.created = wall_ms();
-	if (str_dup(&r.aor, p->sip) || str_dup(&r.jid, p->jid) ||
-	    str_dup(&r.res, p->resource ? p->resource : "") ||
-	    str_dup(&r.gwjid, gw) || str_dup(&r.source, "config")) {
+	r.account = account;
+	if (str_dup(&r.aor, aor) || str_dup(&r.jid, jid) ||
+	    str_dup(&r.res, res) || str_dup(&r.gwjid, gw) ||
+	    str_dup(&r.pub_etag, "") ||
+	    str_dup(&r.source, account ? "account" : "config")) {
 		phonerec_reset(&r);
 		return 0;
 	}
@@ -260,6 +290,68 @@ uint64_t tr_phone_ensure(struct translator *tr, const struct cfg_presphone *p)
 	log_info("phone %s shows as %s to %s", r.aor, r.gwjid, r.jid);
 	phonerec_reset(&r);
 	return id;
+}
+
+
+uint64_t tr_phone_ensure(struct translator *tr, const struct cfg_presphone *p)
+{
+	uint64_t id = tr_regrec_key_get(tr, RK_PHONE, p->sip);
+
+	return id ? id
+		  : phone_new(tr, p->sip, p->jid,
+			      p->resource ? p->resource : "", false);
+}
+
+
+/* Forget a phone: its owner sees it unavailable if it showed more. */
+static void phone_drop(struct translator *tr, uint64_t id, struct phonerec *r)
+{
+	if (r->shown != PS_UNAVAILABLE && r->shown != PS_NONE) {
+		r->state = PH_OFFLINE;
+		presence_to(tr, r, r->jid);
+	}
+	keepalive(tr, id, r, false);
+	tr_regrec_key_del(tr, RK_PHONE, r->aor);
+	tr_regrec_key_del(tr, RK_PHONE_JID, r->gwjid);
+	tr_rec_del(tr, DB_PHONE, id);
+}
+
+
+void tr_phone_account(struct translator *tr, const char *aor, const char *jid,
+		      enum phone_account what)
+{
+	uint64_t id = tr_regrec_key_get(tr, RK_PHONE, aor);
+	struct phonerec r;
+
+	if (id && phone_load(tr, id, &r))
+		return;
+	if (id && !r.account) {
+		/* one of presence.phones: the presence server tells */
+		phonerec_reset(&r);
+		return;
+	}
+	if (!id && (what != PA_REGISTERED ||
+		    !(id = phone_new(tr, aor, jid, "sip", true)) ||
+		    phone_load(tr, id, &r)))
+		return;
+	switch (what) {
+	case PA_REGISTERED:
+	case PA_UNREGISTERED:
+		phone_step(tr, id, &r, PE_REG, what == PA_REGISTERED,
+			   "account");
+		break;
+	case PA_CALL:
+	case PA_NO_CALL:
+		phone_step(tr, id, &r, PE_DIALOG, what == PA_CALL, "account");
+		break;
+	case PA_GONE:
+		log_info("phone %s of a linked account forgotten", r.aor);
+		phone_drop(tr, id, &r);
+		phonerec_reset(&r);
+		return;
+	}
+	phone_save(tr, id, &r);
+	phonerec_reset(&r);
 }
 
 
@@ -292,6 +384,7 @@ static bool unconfigured_visit(const void *k, size_t kl, const void *v,
 
 	if (kl != 8 || phonerec_decode(&r, v, vl))
 		return true;
+	keep = r.account; /* a linked account's: not configured */
 	for (size_t i = 0; i < u->cfg->presence.nphones; i++)
 		keep |= !strcmp(u->cfg->presence.phones[i].sip, r.aor);
 	if (!keep && u->n < sizeof(u->ids) / sizeof(u->ids[0]))
@@ -311,14 +404,127 @@ void tr_phone_forget_unconfigured(struct translator *tr)
 		if (phone_load(tr, u.ids[i], &r))
 			continue;
 		log_info("phone %s is no longer configured: forgotten", r.aor);
-		if (r.shown != PS_UNAVAILABLE && r.shown != PS_NONE) {
-			r.state = PH_OFFLINE;
-			presence_to(tr, &r, r.jid);
-		}
-		keepalive(tr, u.ids[i], &r, false);
-		tr_regrec_key_del(tr, RK_PHONE, r.aor);
-		tr_regrec_key_del(tr, RK_PHONE_JID, r.gwjid);
-		tr_rec_del(tr, DB_PHONE, u.ids[i]);
+		phone_drop(tr, u.ids[i], &r);
 		phonerec_reset(&r);
 	}
+}
+
+
+/* ---- PUBLISH (RFC 3903) ---------------------------------------------- */
+
+static void publish_reply(struct translator *tr, const struct call_ev *e,
+			  unsigned scode, const char *reason, const char *extra)
+{
+	struct tr_sip_reply rp = {.tx = e->tx,
+				  .src = e->src,
+				  .raw = e->raw,
+				  .scode = scode,
+				  .reason = reason,
+				  .extra = extra};
+
+	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
+}
+
+
+/* What a publication body says, as phone events. @return 0 or EBADMSG */
+static int publish_read(struct translator *tr, const struct sip_msg *msg,
+			bool presence, bool *reg_on, bool *in_call)
+{
+	char *body = NULL;
+	int err;
+
+	err = re_sdprintf(&body, "%b", mbuf_buf(msg->mb),
+			  mbuf_get_left(msg->mb));
+	if (err)
+		return err;
+	if (presence) {
+		struct tr_pidf p;
+		err = tr_pidf_presence(tr, body, &p);
+		*reg_on = p.open;
+		/* RFC 4480 on-the-phone / busy: dnd */
+		*in_call = p.open && !strcmp(p.show, "dnd");
+	} else {
+		struct tr_dialoginfo di;
+		err = tr_pidf_dialoginfo(tr, body, &di);
+		*reg_on = true;
+		*in_call = di.confirmed > 0;
+	}
+	mem_deref(body);
+	return err ? EBADMSG : 0;
+}
+
+
+void tr_phone_publish(struct translator *tr, const struct call_ev *e)
+{
+	const struct sip_msg *msg = e->msg;
+	const struct sip_hdr *ev = sip_msg_hdr(msg, SIP_HDR_EVENT);
+	const struct sip_hdr *im = sip_msg_xhdr(msg, "SIP-If-Match");
+	const uint32_t max = 3600;
+	char aor[600], extra[200];
+	uint32_t expires = max;
+	bool presence, reg_on = false, in_call = false, removal;
+	struct phonerec r;
+	char *etag = NULL;
+	uint64_t id;
+
+	if (!ev || (pl_strcasecmp(&ev->val, "presence") &&
+		    pl_strcasecmp(&ev->val, "dialog"))) {
+		publish_reply(tr, e, 489, "Bad Event",
+			      "Allow-Events: presence, dialog\r\n");
+		return;
+	}
+	presence = !pl_strcasecmp(&ev->val, "presence");
+	re_snprintf(aor, sizeof(aor), "sip:%r@%r", &msg->uri.user,
+		    &msg->uri.host);
+	id = tr_regrec_key_get(tr, RK_PHONE, aor);
+	if (!id || phone_load(tr, id, &r)) {
+		publish_reply(tr, e, 404, "Not A Configured Phone", NULL);
+		return;
+	}
+	if (pl_isset(&msg->expires))
+		expires = pl_u32(&msg->expires);
+	if (expires > max)
+		expires = max;
+	removal = pl_isset(&msg->expires) && !expires;
+	if (im && (!r.pub_etag || pl_strcmp(&im->val, r.pub_etag))) {
+		publish_reply(tr, e, 412, "Conditional Request Failed", NULL);
+		goto out;
+	}
+	if (!im && (removal || !mbuf_get_left(msg->mb))) {
+		publish_reply(tr, e, 400, "Initial PUBLISH Needs A Body", NULL);
+		goto out;
+	}
+	if (!removal && mbuf_get_left(msg->mb) &&
+	    publish_read(tr, msg, presence, &reg_on, &in_call)) {
+		publish_reply(tr, e, 400, "Bad Event State", NULL);
+		goto out;
+	}
+	mem_deref(r.pub_etag);
+	r.pub_etag = NULL;
+	if (removal) {
+		(void)str_dup(&r.pub_etag, "");
+		r.pub_until = 0;
+		phone_step(tr, id, &r, PE_REG, false, "publish");
+		publish_reply(tr, e, 200, "OK", "Expires: 0\r\n");
+		phone_save(tr, id, &r);
+		goto out;
+	}
+	etag = tr_sip_token("e");
+	(void)str_dup(&r.pub_etag, etag ? etag : "");
+	r.pub_until = wall_ms() + (uint64_t)expires * 1000;
+	if (mbuf_get_left(msg->mb)) {
+		phone_step(tr, id, &r, PE_REG, reg_on, "publish");
+		if (reg_on)
+			phone_step(tr, id, &r, PE_DIALOG, in_call, "publish");
+	} else {
+		/* a refresh: what was published still holds */
+		keepalive(tr, id, &r, r.state != PH_OFFLINE);
+	}
+	snprintf(extra, sizeof(extra), "SIP-ETag: %s\r\nExpires: %u\r\n",
+		 r.pub_etag, expires);
+	publish_reply(tr, e, 200, "OK", extra);
+	phone_save(tr, id, &r);
+out:
+	mem_deref(etag);
+	phonerec_reset(&r);
 }

@@ -2,8 +2,10 @@
  * @file tr_pidf.c  The event bodies a presence server NOTIFYs, read into
  *                  what a phone's state machine needs: RFC 3680 reginfo
  *                  (is the AOR registered?) and RFC 4235 dialog-info (is
- *                  it in a confirmed call?). Malformed or foreign
- *                  documents are refused (EBADMSG), never half-applied.
+ *                  it in a confirmed call?), and RFC 3863 PIDF (with
+ *                  RFC 4480 RPID activities) as XMPP presence, mapped as
+ *                  RFC 7248 says. Malformed or foreign documents are
+ *                  refused (EBADMSG), never half-applied.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,6 +16,12 @@
 
 #define NS_REGINFO "urn:ietf:params:xml:ns:reginfo"
 #define NS_DIALOG  "urn:ietf:params:xml:ns:dialog-info"
+#define NS_PIDF    "urn:ietf:params:xml:ns:pidf"
+#define NS_RPID    "urn:ietf:params:xml:ns:pidf:rpid"
+
+/* a presence document larger than this is not read (a PIDF of a few
+ * tuples is a few hundred bytes) */
+enum { PIDF_MAX = 32768 };
 
 
 static xmpp_stanza_t *parse(struct translator *tr, const char *body,
@@ -23,6 +31,7 @@ static xmpp_stanza_t *parse(struct translator *tr, const char *body,
 	const char *n;
 
 	/* libstrophe parses one element: an XML declaration is skipped */
+	body += strspn(body, " \t\r\n");
 	if (!strncmp(body, "<?xml", 5)) {
 		const char *e = strstr(body, "?>");
 		body = e ? e + 2 : body;
@@ -111,5 +120,115 @@ int tr_pidf_dialoginfo(struct translator *tr, const char *body,
 			xmpp_free(tr->xctx, t);
 	}
 	xmpp_stanza_release(d);
+	return 0;
+}
+
+
+/* RFC 4480 activities as an XMPP <show/> (RFC 7248: busy is dnd;
+ * away and the activities of someone gone a while map to away or xa).
+ * Rank: when several are given, the least available wins. */
+static const struct {
+	const char *activity;
+	const char *show;
+	int rank;
+} activities[] = {
+	{"busy", "dnd", 3},         {"on-the-phone", "dnd", 3},
+	{"meeting", "dnd", 3},      {"performance", "dnd", 3},
+	{"presentation", "dnd", 3}, {"worship", "dnd", 3},
+	{"vacation", "xa", 2},      {"holiday", "xa", 2},
+	{"sleeping", "xa", 2},      {"permanent-absence", "xa", 2},
+	{"away", "away", 1},        {"appointment", "away", 1},
+	{"meal", "away", 1},        {"breakfast", "away", 1},
+	{"dinner", "away", 1},      {"in-transit", "away", 1},
+	{"travel", "away", 1},      {"shopping", "away", 1},
+	{"steering", "away", 1},
+};
+
+
+static bool in_ns(xmpp_stanza_t *c, const char *name, const char *ns)
+{
+	const char *n = xmpp_stanza_get_ns(c);
+
+	return named(c, name) && n && !strcmp(n, ns);
+}
+
+
+/* The text of a <note/> into out (trimmed, cut at a UTF-8 boundary). */
+static void note_text(struct translator *tr, xmpp_stanza_t *c, char *out,
+		      size_t sz)
+{
+	char *t = xmpp_stanza_get_text(c);
+	size_t b, n;
+
+	if (!t)
+		return;
+	b = strspn(t, " \t\r\n");
+	n = strlen(t + b);
+	while (n && strchr(" \t\r\n", t[b + n - 1]))
+		n--;
+	if (n >= sz) {
+		n = sz - 1;
+		while (n && ((unsigned char)t[b + n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(out, t + b, n);
+	out[n] = 0;
+	xmpp_free(tr->xctx, t);
+}
+
+
+/* Walk the document: tuples' basic, RPID activities, the first note. */
+static void pidf_walk(struct translator *tr, xmpp_stanza_t *e,
+		      struct tr_pidf *p, int *rank, unsigned depth)
+{
+	xmpp_stanza_t *c;
+
+	if (depth > 8)
+		return; /* PIDF nests four deep; nothing of ours below */
+	for (c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+		if (!xmpp_stanza_is_tag(c))
+			continue;
+		if (named(c, "basic") && in_ns(e, "status", NS_PIDF)) {
+			char *t = xmpp_stanza_get_text(c);
+			if (t && !strcmp(t, "open"))
+				p->open = true;
+			if (t)
+				xmpp_free(tr->xctx, t);
+		} else if (named(c, "note") && !*p->status) {
+			note_text(tr, c, p->status, sizeof(p->status));
+		} else if (in_ns(e, "activities", NS_RPID)) {
+			const char *n = xmpp_stanza_get_name(c);
+			for (size_t i = 0;
+			     i < sizeof(activities) / sizeof(activities[0]);
+			     i++)
+				if (!strcmp(n, activities[i].activity) &&
+				    activities[i].rank > *rank) {
+					*rank = activities[i].rank;
+					snprintf(p->show, sizeof(p->show), "%s",
+						 activities[i].show);
+				}
+		}
+		pidf_walk(tr, c, p, rank, depth + 1);
+	}
+}
+
+
+int tr_pidf_presence(struct translator *tr, const char *body, struct tr_pidf *p)
+{
+	xmpp_stanza_t *d;
+	int rank = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(body) > PIDF_MAX)
+		return EMSGSIZE;
+	d = parse(tr, body, "presence", NS_PIDF);
+	if (!d)
+		return EBADMSG;
+	pidf_walk(tr, d, p, &rank, 0);
+	xmpp_stanza_release(d);
+	/* RFC 7248: a closed presentity is unavailable, whatever it
+	 * is doing */
+	if (!p->open)
+		p->show[0] = 0;
 	return 0;
 }

@@ -30,7 +30,7 @@ void tr_presence_in(struct translator *tr, xmpp_stanza_t *st)
 {
 	const char *from = xu_attr(st, "from"), *type = xu_attr(st, "type");
 	const char *slash = strchr(from, '/');
-	struct presrec pr = {0, wall_ms()};
+	struct presrec pr = {.seen_ms = wall_ms()};
 	struct fbuf fb = {0};
 	uint8_t k[KEY_MAX];
 	char bare[512];
@@ -58,6 +58,21 @@ void tr_presence_in(struct translator *tr, xmpp_stanza_t *st)
 	if (p) {
 		char *t = xmpp_stanza_get_text(p);
 		pr.priority = t ? atoi(t) : 0;
+		if (t)
+			xmpp_free(tr->xctx, t);
+	}
+	/* what SIP watchers are told (tr_watch.c) */
+	p = xmpp_stanza_get_child_by_name(st, "show");
+	if (p) {
+		char *t = xmpp_stanza_get_text(p);
+		presrec_set_show(&pr, t);
+		if (t)
+			xmpp_free(tr->xctx, t);
+	}
+	p = xmpp_stanza_get_child_by_name(st, "status");
+	if (p) {
+		char *t = xmpp_stanza_get_text(p);
+		presrec_set_status(&pr, t);
 		if (t)
 			xmpp_free(tr->xctx, t);
 	}

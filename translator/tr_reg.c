@@ -344,6 +344,8 @@ static int act_set(struct reg_ctx *c)
 	}
 	if (working && (!r->prev || !*r->prev) && regrec_prev_keep(r))
 		return ENOMEM;
+	if (aor_changed && r->aor && !working)
+		tr_phone_account(c->tr, r->aor, r->jid, PA_GONE);
 	err = set_str(&r->aor, f->aor) | set_str(&r->password, f->password) |
 	      set_str(&r->ha1, f->ha1) | set_str(&r->auth_user, f->auth_user) |
 	      set_str(&r->proxy, f->proxy) | set_str(&r->display, f->display) |
@@ -462,6 +464,7 @@ static void forget_prev(struct reg_ctx *c)
 		 * stays until that is answered (prev_outcome) */
 		old.cseq++;
 		old.authed = 0;
+		tr_phone_account(c->tr, old.aor, r->jid, PA_GONE);
 		r->prev_out = tr_sip_register(c->tr, c->id, &old, 0, NULL);
 		if (r->prev_out && !regrec_prev_keep(&old)) {
 			mem_deref(r->prev);
@@ -587,6 +590,7 @@ static int act_ok(struct reg_ctx *c)
 	r->told = 1;
 	r->state = RS_REGISTERED;
 	tell_presence(c->tr, r, r->jid);
+	tr_phone_account(c->tr, r->aor, r->jid, PA_REGISTERED);
 	if (restored)
 		notice(c, "SIP account %s: registered again (%u %s)", r->aor,
 		       r->last_code, r->last_reason);
@@ -618,6 +622,7 @@ static int act_fail(struct reg_ctx *c)
 	}
 	r->state = RS_FAILED;
 	tell_presence(c->tr, r, r->jid);
+	tr_phone_account(c->tr, r->aor, r->jid, PA_UNREGISTERED);
 	if (!strcmp(fail_cond(oc), "not-authorized")) {
 		/* refused credentials are not tried again and again (a
 		 * registrar may lock the account): the user links again */
@@ -706,6 +711,7 @@ static void reg_drop(struct reg_ctx *c)
 	log_info("registration %llu (%s of %s) removed",
 		 (unsigned long long)c->id, r->aor, r->jid);
 	reg_deadline(c, 0);
+	tr_phone_account(c->tr, r->aor, r->jid, PA_GONE);
 	tr_regrec_key_del(c->tr, RK_JID, r->jid);
 	if (r->contact)
 		tr_regrec_key_del(c->tr, RK_CONTACT, r->contact);

@@ -20,7 +20,7 @@
 
 #define ALLOW                                                                  \
 	"Allow: INVITE, ACK, CANCEL, BYE, INFO, UPDATE, MESSAGE, OPTIONS, "    \
-	"REFER\r\n"
+	"REFER, SUBSCRIBE, NOTIFY, PUBLISH\r\n"
 #define UA "User-Agent: xsgw\r\n"
 
 
@@ -382,7 +382,9 @@ uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
 			r->target, r->rtag && *r->rtag ? ";tag=" : "",
 			r->rtag ? r->rtag : "", r->callid, r->lcseq, r->event,
 			reg ? "application/reginfo+xml"
-			    : "application/dialog-info+xml",
+			: !strcmp(r->event, "presence")
+				? "application/pidf+xml"
+				: "application/dialog-info+xml",
 			expires);
 	if (!err)
 		err = contact_hdr(tr, mb);

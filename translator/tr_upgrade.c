@@ -22,6 +22,9 @@
  *
  * Schema 2 -> 3: long call keys re-keyed by their digest.
  * Schema 3 -> 4: the reg and regkey databases (store_open creates them).
+ * Schema 4 -> 5: presence records v1 -> v2 (show and status, empty until
+ *   the user's next presence); the watch and watchkey databases (created
+ *   empty by store_open).
  */
 #include <errno.h>
 #include <string.h>
@@ -358,6 +361,7 @@ static void calls(struct upgrade *u)
 }
 
 
+/* Schema 1's raw values and v1 records as this version's. */
 static void presence(struct upgrade *u)
 {
 	struct le *le;
@@ -369,7 +373,8 @@ static void presence(struct upgrade *u)
 		struct presrec pr;
 		struct fbuf fb = {0};
 
-		if (e->vl != 12 || presrec_decode(&pr, e->v, e->vl))
+		if ((e->vl != 12 && e->vl && e->v[0] == PRESREC_VERSION) ||
+		    presrec_decode(&pr, e->v, e->vl))
 			continue;
 		if (!presrec_encode(&fb, &pr))
 			store_put(tr_txn(u->tr), DB_PRESENCE, e->k, e->kl, fb.b,
@@ -423,7 +428,7 @@ int tr_upgrade(struct translator *tr)
 
 	if (from == STORE_SCHEMA)
 		return 0;
-	if (from < 1 || from > 3) {
+	if (from < 1 || from > 4) {
 		log_error("store: no migration from schema %u", from);
 		return EPROTO;
 	}
@@ -434,10 +439,11 @@ int tr_upgrade(struct translator *tr)
 		outbox(&u);
 		messages(&u);
 		calls(&u);
-		presence(&u);
 	}
 	if (from < 3)
 		callkeys(&u);
+	if (from < 5)
+		presence(&u);
 	/* 3 -> 4: reg and regkey, created empty by store_open */
 	list_flush(&u.kvs);
 	store_set_schema(tr_txn(tr), STORE_SCHEMA);

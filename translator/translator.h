@@ -514,8 +514,8 @@ uint64_t tr_callrec_key_get(struct translator *tr, enum callkey_kind kind,
 			    const char *a, const char *b);
 uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
 			       const struct pl *a, const struct pl *b);
-/** The active call of owner (a bare JID) with a gateway JID (bare), the
- * latest if several, or 0. Cost: the owner's calls. */
+/** The active call of owner (a bare JID) with a gateway JID (bare; NULL:
+ * anyone), the latest if several, or 0. Cost: the owner's calls. */
 uint64_t tr_callrec_active_with(struct translator *tr, const char *owner,
 				const char *gwjid);
 /** Append a line to the call's history ("ms text"). */
@@ -709,6 +709,23 @@ void tr_phone_dialog(struct translator *tr, uint64_t id,
 		     const struct tr_dialoginfo *di);
 /** Its keepalive deadline passed: offline. */
 void tr_phone_expired(struct translator *tr, uint64_t id);
+/** What a linked SIP account did, for its phone (SPEC 6.3: each linked
+ * account is a phone too; its gateway JID shows its state to its user). */
+enum phone_account {
+	PA_REGISTERED,   /**< bound (a refresh too) */
+	PA_UNREGISTERED, /**< not bound */
+	PA_CALL,         /**< a call through it is answered */
+	PA_NO_CALL,      /**< no answered call through it any more */
+	PA_GONE,         /**< unlinked: the phone is forgotten */
+};
+/** Drive the phone of a linked account (aor, its user jid); created at
+ * its first registration. A configured phone of the same AOR is left to
+ * the presence server. */
+void tr_phone_account(struct translator *tr, const char *aor, const char *jid,
+		      enum phone_account what);
+/** A PUBLISH (RFC 3903; Event presence or dialog) for a configured
+ * phone's AOR: answered here (200 with SIP-ETag, 412, 489, 404, 400). */
+void tr_phone_publish(struct translator *tr, const struct call_ev *e);
 /** A probe of a phone's gateway JID: its presence to the prober.
  * @return false if gwjid is no phone */
 bool tr_phone_presence_to(struct translator *tr, const char *gwjid,

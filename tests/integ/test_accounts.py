@@ -839,6 +839,75 @@ def test_kamailio_second_call_during_a_call(gateway, kamailio):
     run(go())
 
 
+def test_kamailio_linked_account_is_a_phone(gateway, kamailio):
+    """SPEC 6.3: a linked account is a phone too: its user is asked to
+    subscribe to the AOR's gateway JID, which shows available while
+    registered, dnd "On the phone" while a call through the account is
+    up, available again after it, unavailable once unlinked."""
+    kamailio()
+    phone_jid = "alice\\40127.0.0.1@" + accounts.COMPONENT
+
+    async def go():
+        u = await accounts.login("dave@localhost/phone", "davepass")
+        seen = asyncio.Queue()
+        u.add_event_handler("presence", lambda p: p["from"].bare == phone_jid
+                            and p["type"] not in ("subscribe", "subscribed",
+                                                  "unsubscribe", "unsubscribed")
+                            and seen.put_nowait(p))
+
+        last = [None]
+
+        async def shows():
+            """The next change of what the phone's JID shows (a probe or
+            the approval of the gateway's request repeats the current)."""
+            while True:
+                p = await asyncio.wait_for(seen.get(), 10)
+                v = "unavailable" if p["type"] == "unavailable" else \
+                    "dnd" if "dnd" in (p["show"], p["type"]) else "available"
+                if v != last[0]:
+                    last[0] = v
+                    return v
+        u.online_to_gateway()
+        await known_online(gateway, "dave@localhost/phone")
+        carol = await jingle.SipPeer.start(BOB_PORT)
+        try:
+            _, cond, _ = await u.link(ACCOUNT)
+            assert cond is None
+            got = await shows()
+            while got == "unavailable":  # (before the registration)
+                got = await shows()
+            assert got == "available"
+            ph = [p for p in json.loads(gateway.ctl("presence", "--json").stdout)
+                  ["phones"] if p["gateway_jid"] == phone_jid]
+            assert ph and ph[0]["state"] in ("online", "still-online")
+            d = carol.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                             "sip:carol@example.org", "sip:alice@127.0.0.1",
+                             dst=("127.0.0.1", KAM_PORT))
+            _, j = await u.next_jingle(action="session-initiate")
+            gw1 = j.get("initiator").split("/")[0]
+            await u.send_jingle(gw1, "session-accept", j.get("sid"), jingle.ANSWER)
+            code, ok = await carol.next_response("INVITE", final=True)
+            assert code == 200
+            carol.ack(d, jingle.tag_of(jingle.hdr(ok, "To")))
+            assert await shows() == "dnd"
+            await u.send_jingle(gw1, "session-terminate", j.get("sid"),
+                                "<reason><success/></reason>")
+            bye = await carol.next_request("BYE")
+            carol.reply(bye, 200, "OK")
+            assert await shows() == "available"
+            _, cond, _ = await u.unlink()
+            assert cond is None
+            assert await shows() == "unavailable"
+            wait_for(lambda: all(p["gateway_jid"] != phone_jid for p in json.loads(
+                gateway.ctl("presence", "--json").stdout)["phones"]), 10,
+                "the account's phone forgotten")
+        finally:
+            u.del_roster_item(phone_jid)
+            u.disconnect()
+            carol.close()
+    run(go())
+
+
 def test_no_secret_in_debug_log_even_with_bodies(gateway_factory, sipp):
     gw = gateway_factory(log_level="debug", log_bodies=True)
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")

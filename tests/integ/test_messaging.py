@@ -161,7 +161,12 @@ def test_sip_side_errors(gateway):
     assert sip_request("MESSAGE", "sip:alice@localhost", body=b"")[0] == 400
     assert sip_request("MESSAGE", "sip:alice@localhost",
                        body=b"bad \xff\xfe utf-8")[0] == 400
-    assert sip_request("SUBSCRIBE", "sip:alice@localhost")[0] == 405
+    assert sip_request("FOO", "sip:alice@localhost")[0] == 405
+    assert sip_request("NOTIFY", "sip:alice@localhost")[0] == 481
+    # (PUBLISH: for phones, test_phone_presence; SUBSCRIBE: Event:
+    # presence only, test_sip_watchers)
+    assert sip_request("PUBLISH", "sip:alice@localhost")[0] == 489
+    assert sip_request("SUBSCRIBE", "sip:alice@localhost")[0] == 489
     # R-URI naming the gateway itself: the To header says who it is for
     assert sip_request("MESSAGE", "sip:alice@127.0.0.1:5600",
                        to="sip:alice@localhost")[0] == 202

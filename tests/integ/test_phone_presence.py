@@ -216,3 +216,99 @@ def test_phone_state_survives_kill9(gateway_factory, kam, worker):
             peer.close()
             u.disconnect()
     run(go(), timeout=120)
+
+
+# ---- PUBLISH (RFC 3903) -------------------------------------------------
+
+PIDF = ("<?xml version='1.0' encoding='UTF-8'?>"
+        "<presence xmlns='urn:ietf:params:xml:ns:pidf' "
+        "xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' "
+        "xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model' entity='%s'>"
+        "<tuple id='t1'><status><basic>%s</basic></status></tuple>"
+        "%s</presence>")
+ON_THE_PHONE = ("<dm:person id='p1'><rpid:activities><rpid:on-the-phone/>"
+                "</rpid:activities></dm:person>")
+
+
+def publish(peer, aor, event="presence", body="", etag=None, expires=60):
+    """A PUBLISH from the phone straight to the gateway (a trusted
+    source); returns its Call-ID."""
+    callid = uuid.uuid4().hex
+    b = body.encode()
+    peer.send(("PUBLISH %s SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+               "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\nTo: <%s>\r\n"
+               "Call-ID: %s\r\nCSeq: 1 PUBLISH\r\nEvent: %s\r\nExpires: %d\r\n"
+               "%s%sContent-Length: %d\r\n\r\n"
+               % (aor, peer.port, uuid.uuid4().hex[:10], aor,
+                  uuid.uuid4().hex[:8], aor, callid, event, expires,
+                  "SIP-If-Match: %s\r\n" % etag if etag else "",
+                  "Content-Type: application/%s\r\n"
+                  % ("pidf+xml" if event == "presence" else "dialog-info+xml")
+                  if b else "", len(b))).encode() + b)
+    return callid
+
+
+def test_publish_drives_the_phone_state(gateway_factory):
+    """A phone that PUBLISHes its state (RFC 3903) to the gateway: open ->
+    available, on-the-phone -> dnd, a refresh (SIP-If-Match, no body)
+    changes nothing, a stale entity-tag 412, another event 489, an AOR that
+    is no phone 404, Expires: 0 -> unavailable."""
+    # no presence server answers: the phone's own PUBLISHes are its state
+    gw = gateway_factory(presence=PRESENCE.replace(str(KAM_PORT), "5199"))
+
+    async def go():
+        u = await accounts.login("erin@localhost/pc", "erinpass")
+        gwjid = phones(gw)[0]["gateway_jid"]
+        seen = asyncio.Queue()
+        u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
+                            and p["type"] != "subscribe"
+                            and seen.put_nowait(shows(p)))
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+
+        async def answer(callid):
+            while True:
+                code, resp = await peer.next_response("PUBLISH")
+                if jingle.hdr(resp, "Call-ID") == callid:
+                    return code, resp
+        try:
+            u.send_presence(pto=gwjid, ptype="probe")
+            assert await asyncio.wait_for(seen.get(), 10) == "unavailable"
+            code, r = await answer(publish(peer, AOR, body=PIDF % (AOR, "open", "")))
+            assert code == 200
+            etag = jingle.hdr(r, "SIP-ETag")
+            assert etag and jingle.hdr(r, "Expires") == "60"
+            # (the approval of the gateway's subscription request may
+            # bring the offline presence once more before)
+            got = await asyncio.wait_for(seen.get(), 10)
+            while got == "unavailable":
+                got = await asyncio.wait_for(seen.get(), 10)
+            assert got == "available"
+            code, r = await answer(publish(peer, AOR, etag=etag,
+                                           body=PIDF % (AOR, "open", ON_THE_PHONE)))
+            assert code == 200
+            etag2 = jingle.hdr(r, "SIP-ETag")
+            assert etag2 and etag2 != etag
+            assert await asyncio.wait_for(seen.get(), 10) == "dnd"
+            assert phones(gw)[0]["state"] == "onthephone"
+            # a refresh: a new tag, nothing shown
+            code, r = await answer(publish(peer, AOR, etag=etag2))
+            assert code == 200
+            etag3 = jingle.hdr(r, "SIP-ETag")
+            # the old tag is stale; other events and AORs are refused
+            assert (await answer(publish(peer, AOR, etag=etag)))[0] == 412
+            code, r = await answer(publish(peer, AOR, event="message-summary",
+                                           body="Messages-Waiting: no\r\n"))
+            assert code == 489
+            assert (await answer(publish(peer, "sip:nobody@127.0.0.1",
+                                         body=PIDF % ("x", "open", ""))))[0] == 404
+            code, r = await answer(publish(peer, AOR, etag=etag3, expires=0))
+            assert code == 200
+            assert await asyncio.wait_for(seen.get(), 10) == "unavailable"
+            assert seen.empty()
+            assert phones(gw)[0]["state"] == "offline"
+            assert phones(gw)[0]["source"] == "publish"
+        finally:
+            u.disconnect()
+            peer.close()
+    run(go())

@@ -159,7 +159,7 @@ def fixture_gw(prosody, tmp_path):
     reps = gw.sanitizer_reports()
     assert not reps, "sanitizer reports:\n" + "\n".join(reps)[:8000]
     # the migrated store, read offline by the new xsgwctl
-    assert gw.schema() == 4
+    assert gw.schema() == 5
     assert gw.ctl("dump").stdout.strip()
 
 
@@ -190,7 +190,7 @@ async def boot(gw):
 
     log = gw.read_log()
     assert log.count(MIGRATING) == 1, log[-4000:]
-    m = re.search(r"store: schema 4 \((\d+) deadlines, (\d+) outbox entries, (\d+) "
+    m = re.search(r"store: schema 5 \((\d+) deadlines, (\d+) outbox entries, (\d+) "
                   r"messages, (\d+) calls, (\d+) presences, (\d+) call keys "
                   r"carried over\)", log)
     assert m, log[-4000:]
@@ -236,7 +236,7 @@ async def finish(gw, p, left):
                 "sessions %s" % sorted(want))
     check_show(gw, left)
     assert gw.read_log().count(MIGRATING) == 1
-    assert gw.schema() == 4
+    assert gw.schema() == 5
     for u in (p.alice, p.bob):
         await logout(u)
     p.uas.close()
@@ -499,7 +499,7 @@ def test_worker_of_another_frame_version_is_refused(v99_sip_front, tmp_path, xmp
             assert state == "Z", "worker %d left running" % pid
         # the store: migrated once, the items still there for a correct install
         assert log.count(MIGRATING) == 1
-        assert gw.schema() == 4
+        assert gw.schema() == 5
         assert {(s["id"], s["kind"], s["state"], s["sid"], s["call_id"])
                 for s in gw.sessions()} == FIXTURE_SESSIONS
         assert [(x["id"], x["state"]) for x in gw.messages()] == [(11, "pending")]

@@ -264,7 +264,26 @@ static void test_phonerec_round_trip(void **state)
 	assert_int_equal(d.state, PH_STILL_ONTHEPHONE);
 	assert_string_equal(d.gwjid, r.gwjid);
 	assert_int_equal(d.deadline, 77);
+	assert_string_equal(d.pub_etag, "");
 	phonerec_reset(&d);
+	/* version 2's publication; a version 1 record has none */
+	str_dup(&r.pub_etag, "e1234");
+	r.pub_until = 99;
+	fbuf_reset(&fb);
+	assert_int_equal(phonerec_encode(&fb, &r), 0);
+	assert_int_equal(phonerec_decode(&d, fb.b, fb.len), 0);
+	assert_string_equal(d.pub_etag, "e1234");
+	assert_int_equal(d.pub_until, 99);
+	phonerec_reset(&d);
+	fb.b[0] = 1;
+	assert_int_equal(phonerec_decode(&d, fb.b, fb.len), EBADMSG);
+	assert_int_equal(phonerec_decode(&d, fb.b, fb.len - (5 + 5 + 9 + 5)),
+			 0);
+	assert_null(d.pub_etag);
+	assert_int_equal(d.pub_until, 0);
+	assert_int_equal(d.state, PH_STILL_ONTHEPHONE);
+	phonerec_reset(&d);
+	fb.b[0] = 2;
 	/* every truncation refused, and a byte more */
 	for (size_t n = 0; n < fb.len; n++)
 		assert_int_equal(phonerec_decode(&d, fb.b, n), EBADMSG);
@@ -297,6 +316,253 @@ static void test_phonerec_round_trip(void **state)
 }
 
 
+/* ---- PIDF (RFC 3863, RPID) as XMPP presence (RFC 7248) ------------- */
+
+#define PIDF_HEAD                                                              \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                         \
+	"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "                     \
+	"xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "                 \
+	"xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" "                     \
+	"entity=\"sip:carol@127.0.0.1\">"
+
+static void test_pidf_presence(void **state)
+{
+	struct tr_pidf p;
+
+	/* the samples a SIPp publisher sends */
+	assert_int_equal(
+		tr_pidf_presence(&tr,
+				 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+				 "<presence xmlns=\"urn:ietf:params:xml:ns:"
+				 "pidf\" entity=\"sip:carol@127.0.0.1\">\n"
+				 "<tuple id=\"sipp1\">\n<status><basic>open"
+				 "</basic></status>\n<contact>sip:carol@"
+				 "127.0.0.1</contact>\n<note>Phone online"
+				 "</note>\n</tuple>\n</presence>\n",
+				 &p),
+		0);
+	assert_true(p.open);
+	assert_string_equal(p.show, "");
+	assert_string_equal(p.status, "Phone online");
+
+	/* RPID in the person (RFC 4479) and in the tuple's status */
+	assert_int_equal(
+		tr_pidf_presence(
+			&tr,
+			PIDF_HEAD
+			"<tuple id=\"t\"><status><basic>open</basic>"
+			"</status></tuple><dm:person id=\"p\">"
+			"<rpid:activities><rpid:on-the-phone/>"
+			"</rpid:activities><dm:note> Talking </dm:note>"
+			"</dm:person></presence>",
+			&p),
+		0);
+	assert_true(p.open);
+	assert_string_equal(p.show, "dnd");
+	assert_string_equal(p.status, "Talking");
+	assert_int_equal(
+		tr_pidf_presence(
+			&tr,
+			PIDF_HEAD
+			"<tuple id=\"t\"><status><basic>open</basic>"
+			"<rpid:activities><rpid:away/></rpid:activities>"
+			"</status></tuple></presence>",
+			&p),
+		0);
+	assert_string_equal(p.show, "away");
+	/* several: the least available wins */
+	assert_int_equal(
+		tr_pidf_presence(
+			&tr,
+			PIDF_HEAD
+			"<tuple id=\"t\"><status><basic>open</basic>"
+			"</status></tuple><dm:person id=\"p\">"
+			"<rpid:activities><rpid:away/><rpid:busy/>"
+			"<rpid:vacation/></rpid:activities></dm:person>"
+			"</presence>",
+			&p),
+		0);
+	assert_string_equal(p.show, "dnd");
+	/* an activity of another namespace is not RPID's */
+	assert_int_equal(
+		tr_pidf_presence(
+			&tr,
+			PIDF_HEAD
+			"<tuple id=\"t\"><status><basic>open</basic>"
+			"</status></tuple><x:activities xmlns:x=\"urn:x\">"
+			"<x:busy/></x:activities></presence>",
+			&p),
+		0);
+	assert_string_equal(p.show, "");
+	/* closed: unavailable whatever it does; one open tuple of two is
+	 * enough */
+	assert_int_equal(
+		tr_pidf_presence(&tr,
+				 PIDF_HEAD
+				 "<tuple id=\"t\"><status><basic>closed"
+				 "</basic></status></tuple><dm:person id=\"p\">"
+				 "<rpid:activities><rpid:on-the-phone/>"
+				 "</rpid:activities></dm:person></presence>",
+				 &p),
+		0);
+	assert_false(p.open);
+	assert_string_equal(p.show, "");
+	assert_int_equal(
+		tr_pidf_presence(&tr,
+				 PIDF_HEAD
+				 "<tuple id=\"a\"><status><basic>closed"
+				 "</basic></status></tuple><tuple id=\"b\">"
+				 "<status><basic>open</basic></status></tuple>"
+				 "</presence>",
+				 &p),
+		0);
+	assert_true(p.open);
+	/* no tuple at all: nothing is open */
+	assert_int_equal(tr_pidf_presence(&tr, PIDF_HEAD "</presence>", &p), 0);
+	assert_false(p.open);
+}
+
+
+static void test_pidf_presence_refused(void **state)
+{
+	struct tr_pidf p;
+	char *big;
+	const size_t n = 40000;
+
+	/* malformed, another root, another namespace, not XML */
+	assert_int_equal(tr_pidf_presence(&tr, PIDF_HEAD "<tuple>", &p),
+			 EBADMSG);
+	assert_int_equal(
+		tr_pidf_presence(&tr,
+				 "<presence xmlns=\"jabber:client\"><show>dnd"
+				 "</show></presence>",
+				 &p),
+		EBADMSG);
+	assert_int_equal(
+		tr_pidf_presence(
+			&tr, "<reginfo xmlns=\"urn:ietf:params:xml:ns:pidf\"/>",
+			&p),
+		EBADMSG);
+	assert_int_equal(tr_pidf_presence(&tr, "open", &p), EBADMSG);
+	assert_int_equal(tr_pidf_presence(&tr, "", &p), EBADMSG);
+	assert_false(p.open);
+	/* a huge document is not read */
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, ' ', n);
+	memcpy(big, PIDF_HEAD, strlen(PIDF_HEAD));
+	strcpy(big + n - 12, "</presence>");
+	assert_int_equal(tr_pidf_presence(&tr, big, &p), EMSGSIZE);
+	free(big);
+}
+
+
+/* A long note is cut at a character boundary. */
+static void test_pidf_presence_long_note(void **state)
+{
+	struct tr_pidf p;
+	char doc[4096];
+	size_t n = 0;
+
+	n += (size_t)snprintf(doc, sizeof(doc),
+			      PIDF_HEAD "<tuple id=\"t\"><status><basic>open"
+					"</basic></status><note>");
+	for (int i = 0; i < 600; i++)
+		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "\xc3\xa9");
+	snprintf(doc + n, sizeof(doc) - n, "</note></tuple></presence>");
+	assert_int_equal(tr_pidf_presence(&tr, doc, &p), 0);
+	assert_true(strlen(p.status) < sizeof(p.status));
+	assert_int_equal(strlen(p.status) % 2, 0);
+}
+
+
+/* subrec version 2 keeps the presence fields; a version 1 record (reg,
+ * dialog, before watchers) is read with them empty. */
+static void test_subrec_presence_and_upgrade(void **state)
+{
+	struct subrec s = {0}, e;
+	struct fbuf fb = {0};
+	uint8_t v1[512];
+	size_t v1l;
+
+	s.state = SB_ENDING;
+	str_dup(&s.event, "presence");
+	str_dup(&s.target, "sip:carol@127.0.0.1:5070");
+	str_dup(&s.callid, "xsgw-sub-2");
+	str_dup(&s.ltag, "t2");
+	str_dup(&s.gwjid, "carol@sip.localhost");
+	str_dup(&s.watchers, "heidi@localhost\nivan@localhost\n");
+	s.authorized = 1;
+	s.open = SO_OPEN;
+	str_dup(&s.show, "dnd");
+	str_dup(&s.status, "Talking");
+	assert_int_equal(subrec_encode(&fb, &s), 0);
+	assert_int_equal(fb.b[0], SUBREC_VERSION);
+	assert_int_equal(subrec_decode(&e, fb.b, fb.len), 0);
+	assert_int_equal(e.state, SB_ENDING);
+	assert_string_equal(e.watchers, s.watchers);
+	assert_string_equal(e.gwjid, s.gwjid);
+	assert_string_equal(e.show, "dnd");
+	assert_string_equal(e.status, "Talking");
+	assert_int_equal(e.open, SO_OPEN);
+	assert_int_equal(e.authorized, 1);
+	subrec_reset(&e);
+	for (size_t n = 0; n < fb.len; n++)
+		assert_int_equal(subrec_decode(&e, fb.b, n), EBADMSG);
+	subrec_reset(&s);
+
+	/* version 1 as schema 4 wrote it: its twenty fields */
+	rec_begin(&fb, 1);
+	frame_put_u32(&fb, SB_ACTIVE);
+	frame_put_u64(&fb, 1);
+	frame_put_u64(&fb, 2);
+	frame_put_u64(&fb, 3);
+	frame_put_u64(&fb, 7);
+	frame_put_cstr(&fb, "reg");
+	frame_put_cstr(&fb, "sip:alice@127.0.0.1");
+	frame_put_cstr(&fb, "xsgw-sub-1");
+	frame_put_cstr(&fb, "lt");
+	frame_put_cstr(&fb, "rt");
+	frame_put_cstr(&fb, "sip:127.0.0.1:5170");
+	frame_put_cstr(&fb, "");
+	frame_put_u32(&fb, 4);
+	frame_put_u32(&fb, 5);
+	frame_put_u64(&fb, 0);
+	frame_put_u32(&fb, 3600);
+	frame_put_u32(&fb, 0);
+	frame_put_u32(&fb, 200);
+	frame_put_cstr(&fb, "OK");
+	frame_put_u32(&fb, 9);
+	assert_int_equal(fb.err, 0);
+	assert_true(fb.len < sizeof(v1));
+	memcpy(v1, fb.b, fb.len);
+	v1l = fb.len;
+	assert_int_equal(subrec_decode(&e, v1, v1l), 0);
+	assert_int_equal(e.state, SB_ACTIVE);
+	assert_int_equal(e.phone, 7);
+	assert_string_equal(e.event, "reg");
+	assert_string_equal(e.rtag, "rt");
+	assert_int_equal(e.lcseq, 4);
+	assert_int_equal(e.version, 9);
+	assert_null(e.watchers);
+	assert_int_equal(e.open, SO_UNKNOWN);
+	/* written back as version 2, it reads the same */
+	assert_int_equal(subrec_encode(&fb, &e), 0);
+	assert_int_equal(fb.b[0], SUBREC_VERSION);
+	subrec_reset(&e);
+	assert_int_equal(subrec_decode(&e, fb.b, fb.len), 0);
+	assert_string_equal(e.target, "sip:alice@127.0.0.1");
+	assert_int_equal(e.version, 9);
+	subrec_reset(&e);
+	/* a version 1 record with a byte more, or cut, is refused */
+	for (size_t n = 0; n < v1l; n++)
+		assert_int_equal(subrec_decode(&e, v1, n), EBADMSG);
+	v1[v1l] = 0;
+	assert_int_equal(subrec_decode(&e, v1, v1l + 1), EBADMSG);
+	fbuf_reset(&fb);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +571,10 @@ int main(void)
 		cmocka_unit_test(test_dialoginfo),
 		cmocka_unit_test(test_kamailio_samples),
 		cmocka_unit_test(test_phonerec_round_trip),
+		cmocka_unit_test(test_pidf_presence),
+		cmocka_unit_test(test_pidf_presence_refused),
+		cmocka_unit_test(test_pidf_presence_long_note),
+		cmocka_unit_test(test_subrec_presence_and_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -588,18 +588,20 @@ static void test_outrec_bad(void **state)
 
 static void test_presrec(void **state)
 {
-	static const struct presrec v[] = {{0, 0},
-					   {-1, 1700000000123ULL},
-					   {127, UINT64_MAX},
-					   {INT32_MIN, 1},
-					   {INT32_MAX, 0x0102030405060708ULL}};
+	static const struct presrec v[] = {
+		{.priority = 0, .seen_ms = 0},
+		{.priority = -1, .seen_ms = 1700000000123ULL},
+		{.priority = 127, .seen_ms = UINT64_MAX},
+		{.priority = INT32_MIN, .seen_ms = 1},
+		{.priority = INT32_MAX, .seen_ms = 0x0102030405060708ULL}};
 	struct fbuf fb = {0};
 	struct presrec d;
 
 	for (size_t i = 0; i < NELEM(v); i++) {
 		assert_int_equal(presrec_encode(&fb, &v[i]), 0);
 		assert_int_equal(fb.b[0], PRESREC_VERSION);
-		assert_int_equal(fb.len, 1 + 5 + 9);
+		/* v2: two more fields, show and status (empty here) */
+		assert_int_equal(fb.len, 1 + 5 + 9 + 5 + 5);
 		memset(&d, 0xa5, sizeof(d));
 		assert_int_equal(presrec_decode(&d, fb.b, fb.len), 0);
 		assert_int_equal(d.priority, v[i].priority);

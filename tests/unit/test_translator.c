@@ -2587,11 +2587,12 @@ static void test_options_and_unknown_method(void **state)
 	hdr_has(&r->hdrs, "Allow", "MESSAGE");
 	hdr_has(&r->hdrs, "Accept", "text/plain");
 
-	sip_raw(raw, sizeof(raw), "SUBSCRIBE sip:alice@localhost SIP/2.0",
+	/* (SUBSCRIBE is known: SIP watchers, test_watch.c) */
+	sip_raw(raw, sizeof(raw), "FOO sip:alice@localhost SIP/2.0",
 		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub1\r\n"
 		"From: <sip:bob@127.0.0.1:5070>;tag=s1\r\n"
 		"To: <sip:alice@localhost>\r\nCall-ID: sub-1\r\n"
-		"CSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n",
+		"CSeq: 1 FOO\r\n",
 		NULL, NULL);
 	sip_in(9101, raw);
 	assert_int_equal(ns, 1);
@@ -5513,6 +5514,236 @@ static void test_service_route_after_proxy_and_checked(void **state)
 }
 
 
+/* ---- XMPP watchers of a SIP user (tr_sub.c, event presence) -------- */
+
+#define CAROL_GW  "carol@sip.localhost"
+#define CAROL_SIP "sip:carol@127.0.0.1:5070"
+#define WATCH(type, who)                                                       \
+	"<presence type='" type "' from='" who "' to='" CAROL_GW "'/>"
+#define PIDF_OF(basic, extra)                                                  \
+	"<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:"     \
+	"pidf\" xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" "              \
+	"entity=\"" CAROL_SIP "\"><tuple id=\"t\"><status><basic>" basic       \
+	"</basic>" extra "</status></tuple></presence>"
+
+/* The presence server's NOTIFY in the dialog of our SUBSCRIBE s (its tag
+ * "ps"); body NULL: none. */
+static void pres_notify(const struct sent *s, uint32_t cseq, const char *state,
+			const char *ctype, const char *body)
+{
+	char hdrs[1024], raw[BIG], from[200];
+
+	/* our From is its To; its From our To, with its tag */
+	snprintf(from, sizeof(from), "%s", s->to);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-pn%u\r\n"
+		 "From: %s;tag=ps\r\nTo: %s\r\nCall-ID: %s\r\n"
+		 "CSeq: %u NOTIFY\r\nContact: <" PEER_TGT ">\r\n"
+		 "Event: presence\r\nSubscription-State: %s\r\n",
+		 cseq, from, s->from, s->callid, cseq, state);
+	sip_raw(raw, sizeof(raw), "NOTIFY sip:xsgw@127.0.0.1:5600 SIP/2.0",
+		hdrs, ctype ? ctype : "application/pidf+xml", body);
+	sip_in(9100 + cseq, raw);
+}
+
+
+/* The presence stanzas to `to` in the last batch, as "type/show". */
+static void pres_seen(const char *to, char *out, size_t sz)
+{
+	char show[16];
+
+	out[0] = 0;
+	for (unsigned i = 0; i < nx; i++) {
+		xmpp_stanza_t *st = xs[i].st;
+		if (strcmp(xmpp_stanza_get_name(st), "presence") ||
+		    strcmp(attr(st, "to"), to))
+			continue;
+		assert_string_equal(attr(st, "from"), CAROL_GW);
+		text_of(st, "show", show, sizeof(show));
+		snprintf(out + strlen(out), sz - strlen(out), "%s%s%s%s",
+			 *out ? " " : "",
+			 *attr(st, "type") ? attr(st, "type") : "available",
+			 *show ? "/" : "", show);
+	}
+}
+
+
+/* heidi subscribes: one SUBSCRIBE (Event presence, Accept PIDF), its 2xx,
+ * NOTIFY active: subscribed and the presence seen. */
+static void watch_active(struct sent *s, const char *body)
+{
+	char seen[256];
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	assert_int_equal(ns, 1);
+	assert_int_equal(nx, 0);
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Event", "presence");
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Accept", "application/pidf+xml");
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "3600");
+	pl_is(&sreq(0, "SUBSCRIBE")->ruri, CAROL_SIP);
+	sent_of(sreq(0, "SUBSCRIBE"), s);
+	respond(s, 200, "OK", "ps", "Expires: 3600\r\n", NULL);
+	assert_int_equal(ns + nx, 0); /* accepted, not yet authorized */
+	pres_notify(s, 1, "active;expires=3600", NULL, body);
+	sresp(0, 200);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, body ? "subscribed available"
+				       : "subscribed unavailable");
+}
+
+
+static void test_watch_one_subscription_changes_once(void **state)
+{
+	struct sent s, u;
+	char seen[256];
+
+	watch_active(&s, PIDF_OF("open", ""));
+	/* the same document again: nothing */
+	pres_notify(&s, 2, "active;expires=3500", NULL, PIDF_OF("open", ""));
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	pres_notify(&s, 3, "active;expires=3400", NULL,
+		    PIDF_OF("open", "<rpid:activities><rpid:on-the-phone/>"
+				    "</rpid:activities>"));
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "available/dnd");
+	/* a second watcher: approved at once with what is seen, no
+	 * SUBSCRIBE */
+	xin(WATCH("subscribe", "ivan@localhost"));
+	assert_int_equal(ns, 0);
+	pres_seen("ivan@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "subscribed available/dnd");
+	/* a malformed document changes nothing (200: the subscription
+	 * lives on) */
+	pres_notify(&s, 4, "active;expires=3300", NULL,
+		    "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><tuple>");
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	pres_notify(&s, 5, "active;expires=3300", "application/xpidf+xml",
+		    PIDF_OF("closed", ""));
+	assert_int_equal(nx, 0);
+	/* a probe is answered from the store; a stranger learns nothing */
+	xin(WATCH("probe", "heidi@localhost"));
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "available/dnd");
+	xin(WATCH("probe", "kate@localhost"));
+	pres_seen("kate@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	/* both see closed, once */
+	pres_notify(&s, 6, "active;expires=3200", NULL, PIDF_OF("closed", ""));
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	pres_seen("ivan@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	/* the refresh, in the dialog, before it expires */
+	assert_int_equal(expire(), 1);
+	assert_int_equal(ns, 1);
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "3600");
+	assert_non_null(strstr(s.to, "carol"));
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_non_null(strstr(u.to, ";tag=ps"));
+	respond(&u, 200, "OK", NULL, "Expires: 3600\r\n", NULL);
+	/* heidi leaves: still one watcher, no SUBSCRIBE */
+	xin(WATCH("unsubscribe", "heidi@localhost"));
+	assert_int_equal(ns, 0);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	/* the last: Expires 0, then the final NOTIFY forgets it */
+	xin(WATCH("unsubscribe", "ivan@localhost"));
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "0");
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	respond(&u, 200, "OK", NULL, "Expires: 0\r\n", NULL);
+	pres_notify(&s, 7, "terminated;reason=timeout", NULL, NULL);
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	release();
+	/* and a late NOTIFY is a subscription we do not have */
+	pres_notify(&s, 8, "active;expires=10", NULL, NULL);
+	sresp(0, 481);
+}
+
+
+/* The presence server refuses, or never answers: the watcher is told. */
+static void test_watch_refused_error(void **state)
+{
+	struct sent s;
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	respond(&s, 403, "Forbidden", "ps", NULL, NULL);
+	assert_string_equal(
+		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
+		"forbidden");
+	assert_int_equal(ns, 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	release();
+	assert_int_equal(expire(), 0); /* no retry */
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	sip_resp_in(s.out, 408, "Request Timeout", NULL);
+	assert_string_equal(
+		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
+		"remote-server-timeout");
+}
+
+
+/* terminated by the server for good: unsubscribed and unavailable; a
+ * timeout of an authorized one: subscribed again, nobody told. */
+static void test_watch_terminated(void **state)
+{
+	struct sent s;
+	char seen[256];
+
+	watch_active(&s, NULL);
+	pres_notify(&s, 2, "terminated;reason=timeout", NULL, NULL);
+	assert_int_equal(nx, 0);
+	assert_int_equal(expire(), 1);
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	assert_null(strstr(s.to, ";tag="));
+	respond(&s, 200, "OK", "ps2", "Expires: 3600\r\n", NULL);
+	pres_notify(&s, 1, "active;expires=3600", NULL, NULL);
+	assert_int_equal(nx, 0); /* already subscribed, nothing changed */
+	pres_notify(&s, 2, "terminated;reason=rejected", NULL, NULL);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unsubscribed unavailable");
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	release();
+	assert_int_equal(expire(), 0);
+}
+
+
+/* NOTIFY pending: nobody is told anything yet; active later approves. A
+ * NOTIFY before the 2xx makes the dialog (RFC 6665 4.1.2.4). */
+static void test_watch_pending_then_active(void **state)
+{
+	struct sent s;
+	char seen[256];
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	pres_notify(&s, 1, "pending;expires=3600", NULL, NULL);
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	respond(&s, 202, "Accepted", "ps", "Expires: 3600\r\n", NULL);
+	assert_int_equal(ns + nx, 0);
+	xin(WATCH("probe", "heidi@localhost"));
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	pres_notify(&s, 2, "active;expires=3600", NULL,
+		    PIDF_OF("open", "<rpid:activities><rpid:away/>"
+				    "</rpid:activities>"));
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "subscribed available/away");
+	/* a subscribe again (a client's retry): approved again, no
+	 * SUBSCRIBE */
+	xin(WATCH("subscribe", "heidi@localhost"));
+	assert_int_equal(ns, 0);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "subscribed available/away");
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TO(f, o)                                                               \
 	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,           \
@@ -5739,6 +5970,10 @@ int main(void)
 		T_(test_register_stale_believed_once),
 		T_(test_service_route_after_proxy_and_checked),
 		T_(test_register_reset_queued_while_in_flight),
+		T_(test_watch_one_subscription_changes_once),
+		T_(test_watch_refused_error),
+		T_(test_watch_terminated),
+		T_(test_watch_pending_then_active),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
