@@ -312,3 +312,60 @@ def test_publish_drives_the_phone_state(gateway_factory):
             u.disconnect()
             peer.close()
     run(go())
+
+
+@pytest.mark.parametrize("worker", ["translator", "sip-front", "xmpp-front"])
+def test_publish_kill9_in_each_phone_state(gateway_factory, worker):
+    """kill -9 of each worker in each of the five states (driven by
+    PUBLISH): the entity-tag survives (the next PUBLISH with SIP-If-Match
+    is accepted), and the owner sees every change exactly once."""
+    gw = gateway_factory(presence=PRESENCE.replace(str(KAM_PORT), "5199"))
+    open_ = PIDF % (AOR, "open", "")
+    busy = PIDF % (AOR, "open", ON_THE_PHONE)
+
+    async def go():
+        u = await accounts.login("erin@localhost/pc", "erinpass")
+        gwjid = phones(gw)[0]["gateway_jid"]
+        seen = []
+        u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
+                            and p["type"] not in ("subscribe", "subscribed",
+                                                  "unsubscribe", "unsubscribed",
+                                                  "probe", "error")
+                            and seen.append(shows(p)))
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        loop = asyncio.get_event_loop()
+        etag = [None]
+
+        async def step(body, want, expires=60):
+            callid = publish(peer, AOR, body=body, etag=etag[0], expires=expires)
+            while True:
+                code, r = await peer.next_response("PUBLISH")
+                if jingle.hdr(r, "Call-ID") == callid:
+                    break
+            assert code == 200, r
+            etag[0] = jingle.hdr(r, "SIP-ETag")
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: state(gw) == want, 10, want))
+            if want != "offline":
+                await loop.run_in_executor(None, gw.kill9, worker)
+        try:
+            # the gateway's subscription request approved (auto), and its
+            # answers in before the ping's: from here every presence counts
+            await u.get_roster()
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: u.client_roster[gwjid]["subscription"] in ("from", "both"),
+                10, "the phone's subscription approved"))
+            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
+            seen.clear()
+            await step(open_, "online")
+            await step(busy, "onthephone")
+            await step(busy, "still-onthephone")
+            await step(open_, "still-online")
+            await step("", "offline", expires=0)
+            # every change once, in order (a ping answered after them)
+            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
+            assert seen == ["available", "dnd", "available", "unavailable"], seen
+        finally:
+            peer.close()
+            u.disconnect()
+    run(go(), timeout=120)
