@@ -420,7 +420,8 @@ static void account_phone(struct call_ctx *c, bool in_call)
 
 	if (!c->r->reg || tr_regrec_load(c->tr, c->r->reg, &a))
 		return;
-	if (in_call || !tr_callrec_active_with(c->tr, c->r->owner, NULL))
+	if (in_call ||
+	    !tr_callrec_active_via(c->tr, c->r->owner, NULL, c->r->reg))
 		tr_phone_account(c->tr, a.aor, a.jid,
 				 in_call ? PA_CALL : PA_NO_CALL);
 	regrec_reset(&a);

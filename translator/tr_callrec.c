@@ -110,6 +110,7 @@ struct with {
 	uint8_t prefix[KEY_MAX];
 	size_t pl;
 	const char *gwjid;
+	uint64_t reg; /* 0: any */
 	uint64_t id, updated;
 };
 
@@ -128,7 +129,7 @@ static bool with_visit(const void *k, size_t kl, const void *v, size_t vl,
 	id = key_id_parse(v);
 	if (!tr_callrec_load(w->tr, id, &r) && r.state == CS_ACTIVE &&
 	    (!w->gwjid || (r.gwjid && !strcasecmp(r.gwjid, w->gwjid))) &&
-	    r.updated >= w->updated) {
+	    (!w->reg || r.reg == w->reg) && r.updated >= w->updated) {
 		w->id = id;
 		w->updated = r.updated;
 	}
@@ -140,7 +141,14 @@ static bool with_visit(const void *k, size_t kl, const void *v, size_t vl,
 uint64_t tr_callrec_active_with(struct translator *tr, const char *owner,
 				const char *gwjid)
 {
-	struct with w = {.tr = tr, .gwjid = gwjid};
+	return tr_callrec_active_via(tr, owner, gwjid, 0);
+}
+
+
+uint64_t tr_callrec_active_via(struct translator *tr, const char *owner,
+			       const char *gwjid, uint64_t reg)
+{
+	struct with w = {.tr = tr, .gwjid = gwjid, .reg = reg};
 
 	/* the owner's calls, by the prefix of their CK_SID keys */
 	w.pl = key_callkey(w.prefix, sizeof(w.prefix), CK_SID, owner, "");

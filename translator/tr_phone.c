@@ -136,7 +136,9 @@ static void presence_to(struct translator *tr, const struct phonerec *r,
 static void keepalive(struct translator *tr, uint64_t id, struct phonerec *r,
 		      bool on)
 {
-	const uint32_t s = tr->proc.cfg->presence.keepalive_max_s;
+	/* a linked account's state is known, not inferred: no keepalive */
+	const uint32_t s =
+		r->account ? 0 : tr->proc.cfg->presence.keepalive_max_s;
 
 	if (r->deadline)
 		tr_deadline_del(tr, r->deadline, OWN_PHONE, id);
@@ -481,6 +483,11 @@ void tr_phone_publish(struct translator *tr, const struct call_ev *e)
 		publish_reply(tr, e, 404, "Not A Configured Phone", NULL);
 		return;
 	}
+	if (r.account) {
+		/* a linked account's state is the gateway's own to tell */
+		publish_reply(tr, e, 404, "Not A Configured Phone", NULL);
+		goto out;
+	}
 	if (pl_isset(&msg->expires))
 		expires = pl_u32(&msg->expires);
 	if (expires > max)
@@ -512,10 +519,13 @@ void tr_phone_publish(struct translator *tr, const struct call_ev *e)
 	etag = tr_sip_token("e");
 	(void)str_dup(&r.pub_etag, etag ? etag : "");
 	r.pub_until = wall_ms() + (uint64_t)expires * 1000;
-	if (mbuf_get_left(msg->mb)) {
+	if (mbuf_get_left(msg->mb) && presence) {
 		phone_step(tr, id, &r, PE_REG, reg_on, "publish");
 		if (reg_on)
 			phone_step(tr, id, &r, PE_DIALOG, in_call, "publish");
+	} else if (mbuf_get_left(msg->mb)) {
+		/* dialog-info says nothing about the registration */
+		phone_step(tr, id, &r, PE_DIALOG, in_call, "publish");
 	} else {
 		/* a refresh: what was published still holds */
 		keepalive(tr, id, &r, r.state != PH_OFFLINE);

@@ -130,6 +130,10 @@ static void reg_event(struct regrec *r, const char *fmt, ...)
 }
 
 
+static void forget_prev(struct reg_ctx *c);
+static bool prev_aor_is(const struct regrec *r, const char *aor);
+
+
 static int set_str(char **dst, const char *s)
 {
 	char *d = NULL;
@@ -344,8 +348,10 @@ static int act_set(struct reg_ctx *c)
 	}
 	if (working && (!r->prev || !*r->prev) && regrec_prev_keep(r))
 		return ENOMEM;
-	if (aor_changed && r->aor && !working)
+	if (aor_changed && r->aor && !working && !prev_aor_is(r, r->aor))
 		tr_phone_account(c->tr, r->aor, r->jid, PA_GONE);
+	if (aor_changed)
+		r->queued = 0; /* another Call-ID: nothing to wait for */
 	err = set_str(&r->aor, f->aor) | set_str(&r->password, f->password) |
 	      set_str(&r->ha1, f->ha1) | set_str(&r->auth_user, f->auth_user) |
 	      set_str(&r->proxy, f->proxy) | set_str(&r->display, f->display) |
@@ -401,6 +407,9 @@ static int act_remove(struct reg_ctx *c)
 	reg_event(r, "unlinked");
 	reg_deadline(c, 0);
 	r->queued = 0;
+	/* a re-set under way: the kept account's binding goes too */
+	if (r->prev && *r->prev && !r->prev_out)
+		forget_prev(c);
 	if (!bound)
 		return ECANCELED; /* nothing at the registrar: gone */
 	reg_send(c, 0, NULL);
@@ -453,15 +462,30 @@ static int act_brief(struct reg_ctx *c)
  * and its binding, if it was another (another AOR or registrar), is
  * removed (Expires: 0; its answer is not the record's and is ignored: a
  * registrar that challenges it lets it expire). */
+static bool prev_aor_is(const struct regrec *r, const char *aor)
+{
+	struct regrec old;
+	bool same;
+
+	if (regrec_prev_get(r, &old))
+		return false;
+	same = !strcmp(old.aor, aor);
+	regrec_reset(&old);
+	return same;
+}
+
+
 static void forget_prev(struct reg_ctx *c)
 {
 	struct regrec *r = c->r, old;
 
 	if (r->prev_out || regrec_prev_get(r, &old))
 		return;
-	if (strcmp(old.aor, r->aor) || strcmp(old.proxy, r->proxy)) {
-		/* the old binding is removed with the old Call-ID; prev
-		 * stays until that is answered (prev_outcome) */
+	if (strcmp(old.callid, r->callid)) {
+		/* another AOR (another Call-ID): the old binding is removed
+		 * with its own Call-ID and next CSeq; prev stays until that
+		 * is answered (prev_outcome). The same Call-ID is the one
+		 * binding, refreshed by the new REGISTER already. */
 		old.cseq++;
 		old.authed = 0;
 		tr_phone_account(c->tr, old.aor, r->jid, PA_GONE);
@@ -532,8 +556,11 @@ static int restore_prev(struct reg_ctx *c, const char *text)
 	int err;
 
 	err = regrec_prev_get(r, &old);
-	if (err)
-		return err;
+	if (err) {
+		/* damaged: forgotten, a plain failure */
+		set_str(&r->prev, "");
+		return EAGAIN;
+	}
 	snprintf(why, sizeof(why), "%s; the previous settings are kept", text);
 	answer_iq(c, fail_cond(c->e->oc), why);
 	err = set_str(&r->aor, old.aor) | set_str(&r->password, old.password) |
@@ -613,8 +640,9 @@ static int act_fail(struct reg_ctx *c)
 		 r->aor, oc->scode, oc->reason);
 	snprintf(text, sizeof(text), "the registrar answered %u %s", oc->scode,
 		 oc->reason);
-	if (r->iq_kind == RIQ_SET && r->prev && *r->prev && !r->prev_out)
-		return restore_prev(c, text);
+	if (r->iq_kind == RIQ_SET && r->prev && *r->prev && !r->prev_out &&
+	    restore_prev(c, text) == EALREADY)
+		return EALREADY;
 	if (r->iq_kind == RIQ_SET) {
 		answer_iq(c, fail_cond(oc), text);
 		if (c->r->told == 0)

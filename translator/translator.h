@@ -518,6 +518,9 @@ uint64_t tr_callrec_key_get_pl(struct translator *tr, enum callkey_kind kind,
  * anyone), the latest if several, or 0. Cost: the owner's calls. */
 uint64_t tr_callrec_active_with(struct translator *tr, const char *owner,
 				const char *gwjid);
+/** The same, of the calls through linked account reg only (0: any). */
+uint64_t tr_callrec_active_via(struct translator *tr, const char *owner,
+			       const char *gwjid, uint64_t reg);
 /** Append a line to the call's history ("ms text"). */
 void tr_callrec_event(struct callrec *r, const char *fmt, ...);
 /** Replace the call's deadline (0: none). */

@@ -1077,6 +1077,20 @@ static void baseline(void)
 	subst_set('N', "xid", find(MSG_XMPP_OUT, "message")->id);
 
 	accounts();
+
+	/* presence: a configured phone (sip:bob@127.0.0.1; PUBLISH and its
+	 * subscriptions' NOTIFYs reach it) and a SIP watcher of alice,
+	 * pending (her approval not yet given) */
+	CHECK(tr_phone_ensure(&tr, &tr.proc.cfg->presence.phones[0]),
+	      "baseline: the phone");
+	sip_in_fmt(9101,
+		   "SUBSCRIBE sip:alice@localhost SIP/2.0\r\n"
+		   "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-fzw\r\n"
+		   "Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.1:5070>"
+		   ";tag=fzw\r\nTo: <sip:alice@localhost>\r\n"
+		   "Call-ID: fzW\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n"
+		   "Expires: 600\r\nContact: <sip:carol@127.0.0.1:5070>\r\n"
+		   "Content-Length: 0\r\n\r\n");
 	keep = false;
 }
 
@@ -1145,6 +1159,9 @@ void trh_init(void)
 		"domain: \"127.0.0.1:5070\", message_timeout_ms: 4000, "
 		"ring_timeout_ms: 60000, call_idle_timeout_s: 3600, "
 		"propose_timeout_ms: 1000, candidate_wait_ms: 300}\n"
+		"presence: {server: \"127.0.0.1:5070\", phones: [{sip: "
+		"\"sip:bob@127.0.0.1\", jid: \"alice@localhost\", "
+		"resource: desk}]}\n"
 		"store: {path: %s/store, map_size: 64MiB}\n"
 		"runtime: {dir: %s/run}\n"
 		"log: {level: error}\n",
