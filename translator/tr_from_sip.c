@@ -141,6 +141,14 @@ static void request_in(struct translator *tr, const struct call_ev *e)
 		reply(tr, e, 400, "Bad From Or To URI");
 		return;
 	}
+	/* the Call-ID and tags go back into requests of ours (a NOTIFY, a
+	 * BYE): control bytes in them are refused here, for every method */
+	if (!addr_sip_clean(&msg->callid) ||
+	    (pl_isset(&msg->from.tag) && !addr_sip_clean(&msg->from.tag)) ||
+	    (pl_isset(&msg->to.tag) && !addr_sip_clean(&msg->to.tag))) {
+		reply(tr, e, 400, "Bad Call-ID Or Tag");
+		return;
+	}
 	/* a body is read as text everywhere: a NUL in it is malformed (an
 	 * SDP one is not acceptable as an offer, RFC 3261 21.4.26) */
 	if (memchr(mbuf_buf(msg->mb), 0, mbuf_get_left(msg->mb))) {
