@@ -216,12 +216,13 @@ static void records(const uint8_t *data, size_t size)
 	if (!rxrec_decode(&x, data, size) && size != 16 &&
 	    data[0] == RXREC_VERSION)
 		CHECK(!rxrec_encode(&fb, &x) && same(&fb, data, size));
-	/* one version only: whatever decodes is of REGREC_VERSION, in a
-	 * state, with a JID and an AOR */
+	/* whatever decodes is of version 1 (read, written as this one) or
+	 * REGREC_VERSION, in a state, with a JID and an AOR */
 	if (!regrec_decode(&g, data, size)) {
-		CHECK(data[0] == REGREC_VERSION);
+		CHECK(data[0] == REGREC_VERSION || data[0] == 1);
 		CHECK(g.state && g.state < RS_STATE_MAX && g.jid && g.aor);
-		CHECK(!regrec_encode(&fb, &g) && same(&fb, data, size));
+		if (data[0] == REGREC_VERSION)
+			CHECK(!regrec_encode(&fb, &g) && same(&fb, data, size));
 		regrec_reset(&g);
 	} else {
 		CHECK(!g.jid && !g.aor && !g.history && !g.state);
