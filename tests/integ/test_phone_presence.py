@@ -100,6 +100,18 @@ def shows(p):
     return "dnd" if "dnd" in (p["show"], p["type"]) else "available"
 
 
+async def settle(u, gwjid):
+    """Until the gateway's subscription request is approved (auto) and its
+    answers are in: a ping answered after them. From here every presence
+    from the phone's JID is a change of state."""
+    loop = asyncio.get_event_loop()
+    await u.get_roster()
+    await loop.run_in_executor(None, lambda: wait_for(
+        lambda: u.client_roster[gwjid]["subscription"] in ("from", "both"),
+        10, "the phone's subscription approved"))
+    await u.plugin["xep_0199"].ping(gwjid, timeout=10)
+
+
 def test_phone_states_reach_the_owner_once_per_change(gateway_factory, kam, sipp):
     gw = gateway_factory(presence=PRESENCE)
     wait_for(lambda: len(subs(gw)) == 2 and all(s["state"] == "active" for s in subs(gw)),
@@ -123,9 +135,7 @@ def test_phone_states_reach_the_owner_once_per_change(gateway_factory, kam, sipp
 
         u.send_presence(pto=gwjid, ptype="probe")
         assert await nxt(10, "unavailable") == "unavailable"
-        # (the approval of the gateway's subscription request is answered
-        # with the presence too)
-        await asyncio.sleep(1)
+        await settle(u, gwjid)
         while not seen.empty():
             assert seen.get_nowait() == "unavailable"
         peer = await jingle.SipPeer.start(PHONE_PORT)
@@ -139,7 +149,7 @@ def test_phone_states_reach_the_owner_once_per_change(gateway_factory, kam, sipp
             await asyncio.get_event_loop().run_in_executor(
                 None, lambda: wait_for(lambda: state(gw) == "still-online", 10,
                                        "still-online"))
-            await asyncio.sleep(0.5)
+            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
             assert seen.empty()
             # a call through Kamailio: the phone answers (SipPeer), the
             # caller is SIPp
@@ -167,8 +177,8 @@ def test_phone_states_reach_the_owner_once_per_change(gateway_factory, kam, sipp
             await ph.register(expires=0)
             assert await nxt(15, "unavailable") == "unavailable"
             assert state(gw) == "offline"
-            # nothing twice
-            await asyncio.sleep(1)
+            # nothing twice (a ping answered after it all)
+            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
             assert seen.empty()
         finally:
             peer.close()
@@ -193,7 +203,7 @@ def test_phone_state_survives_kill9(gateway_factory, kam, worker):
                                                   "unsubscribe", "unsubscribed",
                                                   "probe", "error")
                             and seen.append(shows(p)))
-        await asyncio.sleep(1)
+        await settle(u, gwjid)
         seen.clear()  # the answers to the approval
         peer = await jingle.SipPeer.start(PHONE_PORT)
         ph = Phone(peer)
@@ -210,7 +220,7 @@ def test_phone_state_survives_kill9(gateway_factory, kam, worker):
             await ph.register(expires=0)
             await loop.run_in_executor(None, lambda: wait_for(
                 lambda: state(gw) == "offline", 10, "offline"))
-            await asyncio.sleep(1)
+            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
             assert seen == ["available", "unavailable"], seen
         finally:
             peer.close()
@@ -274,16 +284,14 @@ def test_publish_drives_the_phone_state(gateway_factory):
         try:
             u.send_presence(pto=gwjid, ptype="probe")
             assert await asyncio.wait_for(seen.get(), 10) == "unavailable"
+            await settle(u, gwjid)
+            while not seen.empty():
+                assert seen.get_nowait() == "unavailable"
             code, r = await answer(publish(peer, AOR, body=PIDF % (AOR, "open", "")))
             assert code == 200
             etag = jingle.hdr(r, "SIP-ETag")
             assert etag and jingle.hdr(r, "Expires") == "60"
-            # (the approval of the gateway's subscription request may
-            # bring the offline presence once more before)
-            got = await asyncio.wait_for(seen.get(), 10)
-            while got == "unavailable":
-                got = await asyncio.wait_for(seen.get(), 10)
-            assert got == "available"
+            assert await asyncio.wait_for(seen.get(), 10) == "available"
             code, r = await answer(publish(peer, AOR, etag=etag,
                                            body=PIDF % (AOR, "open", ON_THE_PHONE)))
             assert code == 200
@@ -349,13 +357,7 @@ def test_publish_kill9_in_each_phone_state(gateway_factory, worker):
             if want != "offline":
                 await loop.run_in_executor(None, gw.kill9, worker)
         try:
-            # the gateway's subscription request approved (auto), and its
-            # answers in before the ping's: from here every presence counts
-            await u.get_roster()
-            await loop.run_in_executor(None, lambda: wait_for(
-                lambda: u.client_roster[gwjid]["subscription"] in ("from", "both"),
-                10, "the phone's subscription approved"))
-            await u.plugin["xep_0199"].ping(gwjid, timeout=10)
+            await settle(u, gwjid)
             seen.clear()
             await step(open_, "online")
             await step(busy, "onthephone")
