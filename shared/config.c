@@ -231,6 +231,20 @@ static const char *p_transport(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+static const char *p_client_tls(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "required"))
+		*(int *)dst = 1;
+	else if (s && !strcmp(s, "optional"))
+		*(int *)dst = 0;
+	else
+		return "expected required or optional";
+	return NULL;
+}
+
+
 static const char *p_phone_transport(yaml_document_t *d, yaml_node_t *n,
 				     void *dst)
 {
@@ -555,6 +569,9 @@ static const struct key keys[] = {
 	{"presence.keepalive_max_s", p_u32, OFF(presence.keepalive_max_s), 0},
 	{"presence.subscribe_expires_s", p_u32,
 	 OFF(presence.subscribe_expires_s), 0},
+	{"presence.client_server", p_opt_hostport, OFF(presence.client_server),
+	 0},
+	{"presence.client_tls", p_client_tls, OFF(presence.client_tls), 0},
 	{"msrp.listen", p_listen, OFF(msrp.listen), 0},
 	{"msrp.session_timeout_s", p_u32, OFF(msrp.session_timeout_s), 0},
 	{"msrp.message_timeout_s", p_u32, OFF(msrp.message_timeout_s), 0},
@@ -590,6 +607,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->supervisor.shutdown_grace_ms = 5000;
 	c->presence.keepalive_max_s = 3600; /* perl-bosh max_inactivity */
 	c->presence.subscribe_expires_s = 3600;
+	c->presence.client_tls = 1;
 	c->msrp.session_timeout_s = 43200; /* OpenSIPS msrp_gateway's */
 	c->msrp.message_timeout_s = 7200;
 	c->msrp.cleanup_interval_s = 60;

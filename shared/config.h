@@ -97,14 +97,17 @@ struct xsgw_config {
 		uint32_t ready_timeout_ms;
 		uint32_t shutdown_grace_ms;
 	} supervisor;
-	/** presence both ways (SPEC §6.3): read and checked; not built yet
-	 * (issue 12), so nothing uses it */
+	/** presence both ways (SPEC §6.3) */
 	struct {
 		struct cfg_hostport server; /**< port 0: sip.proxy */
 		struct cfg_presphone *phones;
 		size_t nphones;
 		uint32_t keepalive_max_s;
 		uint32_t subscribe_expires_s;
+		/** the XMPP server's client port for the phones' client
+		 * sessions; port 0: the JID's domain (SRV, then :5222) */
+		struct cfg_hostport client_server;
+		int client_tls; /**< 1: a session without TLS is refused */
 	} presence;
 	/** MSRP relay (SPEC §4): read and checked; not built yet */
 	struct {

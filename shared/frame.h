@@ -31,9 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 3: one front protocol (issue 8); 4: MSG_SIP_IN_REQUEST deadline_ms */
+/* 3: one front protocol (issue 8); 4: MSG_SIP_IN_REQUEST deadline_ms;
+ * 6: MSG_CLIENT_UP, MSG_CLIENT_OUT (the phones' client sessions) */
 #ifndef FRAME_VERSION /* a test build may set another to see it refused */
-#define FRAME_VERSION 5
+#define FRAME_VERSION 6
 #endif
 #define FRAME_HDR_SIZE 16
 #define FRAME_MAX      (64 * 1024) /**< maximum payload bytes */

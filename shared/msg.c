@@ -29,6 +29,8 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_XMPP_LINK);
 		CASE(MSG_XMPP_IN);
 		CASE(MSG_XMPP_OUT);
+		CASE(MSG_CLIENT_UP);
+		CASE(MSG_CLIENT_OUT);
 		CASE(MSG_SIP_IN_REQUEST);
 		CASE(MSG_SIP_IN_RESPONSE);
 		CASE(MSG_SIP_OUT_REQUEST);
@@ -225,6 +227,38 @@ int msg_enc_xmpp_out(struct fbuf *fb, const struct m_xmpp_out *m)
 int msg_dec_xmpp_out(struct frame *fr, struct m_xmpp_out *m)
 {
 	m->out = frame_get_u64(fr);
+	get_pl(fr, &m->xml);
+	return frame_end(fr);
+}
+
+
+int msg_enc_client_up(struct fbuf *fb, const struct m_client_up *m)
+{
+	frame_begin(fb, MSG_CLIENT_UP, 0);
+	put_pl(fb, &m->jid);
+	return end(fb);
+}
+
+int msg_dec_client_up(struct frame *fr, struct m_client_up *m)
+{
+	get_pl(fr, &m->jid);
+	return frame_end(fr);
+}
+
+
+int msg_enc_client_out(struct fbuf *fb, const struct m_client_out *m)
+{
+	frame_begin(fb, MSG_CLIENT_OUT, 0);
+	frame_put_u64(fb, m->out);
+	put_pl(fb, &m->jid);
+	put_pl(fb, &m->xml);
+	return end(fb);
+}
+
+int msg_dec_client_out(struct frame *fr, struct m_client_out *m)
+{
+	m->out = frame_get_u64(fr);
+	get_pl(fr, &m->jid);
 	get_pl(fr, &m->xml);
 	return frame_end(fr);
 }

@@ -58,9 +58,11 @@ enum msg_type {
 				  descriptors as SCM_RIGHTS on its bytes */
 
 	/* xmpp-front <-> translator */
-	MSG_XMPP_LINK = 0x0101, /**< front -> tr: m_xmpp_link */
-	MSG_XMPP_IN = 0x0102,   /**< R front -> tr: m_xmpp_in */
-	MSG_XMPP_OUT = 0x0103,  /**< tr -> front: m_xmpp_out */
+	MSG_XMPP_LINK = 0x0101,  /**< front -> tr: m_xmpp_link */
+	MSG_XMPP_IN = 0x0102,    /**< R front -> tr: m_xmpp_in */
+	MSG_XMPP_OUT = 0x0103,   /**< tr -> front: m_xmpp_out */
+	MSG_CLIENT_UP = 0x0104,  /**< front -> tr: m_client_up */
+	MSG_CLIENT_OUT = 0x0105, /**< tr -> front: m_client_out */
 
 	/* sip-front <-> translator */
 	MSG_SIP_IN_REQUEST = 0x0201,   /**< R front -> tr: m_sip_in_request */
@@ -134,6 +136,28 @@ enum { FD_STORE_MAX = 4 };
 struct m_xmpp_out {
 	uint64_t out;
 	struct pl xml; /**< one stanza, written to the stream as is */
+};
+
+/**
+ * A phone's client session (presence.phones with a password) is signed
+ * in, or the translator's link came up while it was: the translator
+ * answers with the phone's current presence (MSG_CLIENT_OUT).
+ */
+struct m_client_up {
+	struct pl jid; /**< the session's full JID, jid/resource */
+};
+
+/**
+ * A presence the phone's client session sends from the user's own JID.
+ * The front keeps the last one per session: it sends it when the session
+ * signs in, and never sends the same stanza twice in a row on one session.
+ * Reported done (MSG_OUT_DONE 200) once written or kept for the sign-in;
+ * 404 for a JID that has no client session.
+ */
+struct m_client_out {
+	uint64_t out;
+	struct pl jid; /**< the session's full JID */
+	struct pl xml; /**< one <presence/> without from/to */
 };
 
 struct m_sip_in_request {
@@ -219,6 +243,8 @@ MSG_CODEC(xmpp_link);
 MSG_CODEC(fd_store);
 MSG_CODEC(xmpp_in);
 MSG_CODEC(xmpp_out);
+MSG_CODEC(client_up);
+MSG_CODEC(client_out);
 MSG_CODEC(sip_in_request);
 MSG_CODEC(sip_in_response);
 MSG_CODEC(sip_out_request);

@@ -19,6 +19,7 @@ struct tlink {
 	struct tmr tmr;
 	unsigned attempts;
 	bool up;
+	uint64_t epoch; /* HELLOs exchanged */
 	tlink_frame_h *frameh;
 	tlink_ack_h *ackh;
 	void *arg;
@@ -65,6 +66,7 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 			return err ? err : EPROTO;
 		relq_ack(tl->q, h.acked);
 		tl->up = true;
+		tl->epoch++;
 		tl->attempts = 0;
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
 			 h.pid, relq_count(tl->q));
@@ -187,6 +189,12 @@ void tlink_resume(struct tlink *tl)
 bool tlink_up(const struct tlink *tl)
 {
 	return tl->up;
+}
+
+
+uint64_t tlink_epoch(const struct tlink *tl)
+{
+	return tl->up ? tl->epoch : 0;
 }
 
 

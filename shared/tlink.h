@@ -47,6 +47,9 @@ void tlink_resume(struct tlink *tl);
 
 /** True once HELLO was exchanged. */
 bool tlink_up(const struct tlink *tl);
+/** Which link this is: 1, 2, ... per HELLO exchanged; 0 while down. A
+ * front that must tell each new link something compares it. */
+uint64_t tlink_epoch(const struct tlink *tl);
 
 /** Frames waiting for an acknowledgement. */
 size_t tlink_unacked(const struct tlink *tl);

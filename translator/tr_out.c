@@ -62,6 +62,18 @@ uint64_t tr_out_xmpp(struct translator *tr, struct tr_owner owner,
 }
 
 
+uint64_t tr_out_client(struct translator *tr, struct tr_owner owner,
+		       const char *jid, const char *xml, size_t len)
+{
+	struct m_client_out m = {store_next_id(tr_txn(tr)), {0}, {xml, len}};
+	struct fbuf fb = {0};
+
+	pl_set_str(&m.jid, jid);
+	return out_put(tr, PROC_XMPP_FRONT, owner, m.out, &fb,
+		       msg_enc_client_out(&fb, &m));
+}
+
+
 uint64_t tr_out_sip_request(struct translator *tr, struct tr_owner owner,
 			    struct m_sip_out_request *m)
 {

@@ -33,7 +33,10 @@
  * available "Phone online" (online, still-online), dnd "On the phone"
  * (onthephone, still-onthephone) or unavailable (offline): a presence is
  * sent when what it shows changes, never for a refresh that changes
- * nothing.
+ * nothing. With a password in its entry of presence.phones, the same
+ * presence goes out from the user's own JID/resource too, on the client
+ * session the xmpp-front keeps (which asks for it again whenever it signs
+ * in: tr_phone_client_up).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -105,17 +108,10 @@ static enum phone_shown shown_of(uint32_t state)
 }
 
 
-/* The phone's presence as it is now, to one JID. */
-static void presence_to(struct translator *tr, const struct phonerec *r,
-			const char *to)
+/* The phone's presence as it is now: its show and status into p. */
+static void presence_fill(struct translator *tr, const struct phonerec *r,
+			  xmpp_stanza_t *p)
 {
-	xmpp_stanza_t *p = xmpp_presence_new(tr->xctx);
-	char from[600];
-
-	snprintf(from, sizeof(from), "%s/%s", r->gwjid,
-		 *r->res ? r->res : "phone");
-	xmpp_stanza_set_from(p, from);
-	xmpp_stanza_set_to(p, to);
 	switch (shown_of(r->state)) {
 	case PS_AVAILABLE:
 		xu_text_elem(tr->xctx, p, "status", NULL, "Phone online");
@@ -128,7 +124,58 @@ static void presence_to(struct translator *tr, const struct phonerec *r,
 		xmpp_stanza_set_type(p, "unavailable");
 		break;
 	}
+}
+
+
+/* The phone's presence as it is now, from its gateway JID to one JID. */
+static void presence_to(struct translator *tr, const struct phonerec *r,
+			const char *to)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(tr->xctx);
+	char from[600];
+
+	snprintf(from, sizeof(from), "%s/%s", r->gwjid,
+		 *r->res ? r->res : "phone");
+	xmpp_stanza_set_from(p, from);
+	xmpp_stanza_set_to(p, to);
+	presence_fill(tr, r, p);
 	tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, p);
+	xmpp_stanza_release(p);
+}
+
+
+/* The entry of presence.phones for aor if it has a client session. */
+static const struct cfg_presphone *client_of(struct translator *tr,
+					     const char *aor)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+
+	for (size_t i = 0; i < cfg->presence.nphones; i++) {
+		if (cfg->presence.phones[i].password &&
+		    !strcmp(cfg->presence.phones[i].sip, aor))
+			return &cfg->presence.phones[i];
+	}
+	return NULL;
+}
+
+
+/* SPEC 6.3: with a password, the same presence from the user's own JID
+ * and resource, on the client session the xmpp-front keeps. Priority -1:
+ * the server never routes a chat for the bare JID to it. */
+static void presence_client(struct translator *tr, const struct phonerec *r)
+{
+	const struct cfg_presphone *c = client_of(tr, r->aor);
+	xmpp_stanza_t *p;
+	char jid[600];
+
+	if (!c)
+		return;
+	snprintf(jid, sizeof(jid), "%s/%s", c->jid, c->resource);
+	p = xmpp_presence_new(tr->xctx);
+	presence_fill(tr, r, p);
+	if (shown_of(r->state) != PS_UNAVAILABLE)
+		xu_text_elem(tr->xctx, p, "priority", NULL, "-1");
+	tr_client_send(tr, jid, p);
 	xmpp_stanza_release(p);
 }
 
@@ -176,8 +223,19 @@ static uint32_t next_state(uint32_t st, enum phone_event ev, bool on)
 }
 
 
-/* Apply ev to a loaded record; tell the owner if what it shows changed. */
-static void phone_step(struct translator *tr, uint64_t id, struct phonerec *r,
+/* Tell the owner (and the client session) if what r shows changed. */
+static void phone_show(struct translator *tr, struct phonerec *r)
+{
+	if (shown_of(r->state) != r->shown) {
+		r->shown = shown_of(r->state);
+		presence_to(tr, r, r->jid);
+		presence_client(tr, r);
+	}
+}
+
+
+/* Apply ev to a loaded record; shown by the caller (phone_show). */
+static void phone_move(struct translator *tr, uint64_t id, struct phonerec *r,
 		       enum phone_event ev, bool on, const char *source)
 {
 	const uint32_t next = next_state(r->state, ev, on);
@@ -192,10 +250,15 @@ static void phone_step(struct translator *tr, uint64_t id, struct phonerec *r,
 	mem_deref(r->source);
 	(void)str_dup(&r->source, source);
 	keepalive(tr, id, r, ev != PE_T_KEEPALIVE && next != PH_OFFLINE);
-	if (shown_of(r->state) != r->shown) {
-		r->shown = shown_of(r->state);
-		presence_to(tr, r, r->jid);
-	}
+}
+
+
+/* Apply ev to a loaded record and show the outcome. */
+static void phone_step(struct translator *tr, uint64_t id, struct phonerec *r,
+		       enum phone_event ev, bool on, const char *source)
+{
+	phone_move(tr, id, r, ev, on, source);
+	phone_show(tr, r);
 }
 
 
@@ -311,6 +374,7 @@ static void phone_drop(struct translator *tr, uint64_t id, struct phonerec *r)
 	if (r->shown != PS_UNAVAILABLE && r->shown != PS_NONE) {
 		r->state = PH_OFFLINE;
 		presence_to(tr, r, r->jid);
+		presence_client(tr, r);
 	}
 	keepalive(tr, id, r, false);
 	tr_regrec_key_del(tr, RK_PHONE, r->aor);
@@ -354,6 +418,30 @@ void tr_phone_account(struct translator *tr, const char *aor, const char *jid,
 	}
 	phone_save(tr, id, &r);
 	phonerec_reset(&r);
+}
+
+
+void tr_phone_client_up(struct translator *tr, const char *jid)
+{
+	const struct xsgw_config *cfg = tr->proc.cfg;
+	struct phonerec r;
+	char full[600];
+	uint64_t id;
+
+	for (size_t i = 0; i < cfg->presence.nphones; i++) {
+		const struct cfg_presphone *c = &cfg->presence.phones[i];
+
+		snprintf(full, sizeof(full), "%s/%s", c->jid, c->resource);
+		if (!c->password || strcmp(full, jid))
+			continue;
+		id = tr_regrec_key_get(tr, RK_PHONE, c->sip);
+		if (!id || phone_load(tr, id, &r))
+			return;
+		presence_client(tr, &r);
+		phonerec_reset(&r);
+		return;
+	}
+	log_warn("client session %s: no such phone", jid);
 }
 
 
@@ -520,9 +608,11 @@ void tr_phone_publish(struct translator *tr, const struct call_ev *e)
 	(void)str_dup(&r.pub_etag, etag ? etag : "");
 	r.pub_until = wall_ms() + (uint64_t)expires * 1000;
 	if (mbuf_get_left(msg->mb) && presence) {
-		phone_step(tr, id, &r, PE_REG, reg_on, "publish");
+		/* one document, two events, one presence for the outcome */
+		phone_move(tr, id, &r, PE_REG, reg_on, "publish");
 		if (reg_on)
-			phone_step(tr, id, &r, PE_DIALOG, in_call, "publish");
+			phone_move(tr, id, &r, PE_DIALOG, in_call, "publish");
+		phone_show(tr, &r);
 	} else if (mbuf_get_left(msg->mb)) {
 		/* dialog-info says nothing about the registration */
 		phone_step(tr, id, &r, PE_DIALOG, in_call, "publish");

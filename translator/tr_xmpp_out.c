@@ -16,10 +16,13 @@
 #define OWNER(k, i) ((struct tr_owner){(k), (i)})
 
 
-void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
-		  xmpp_stanza_t *st)
+/* Serialise st for a stream whose default namespace is jabber:client or
+ * jabber:component:accept; stage it on the component stream (jid NULL)
+ * or on jid's client session. */
+static void xmpp_stage(struct translator *tr, struct tr_owner owner,
+		       const char *jid, xmpp_stanza_t *st)
 {
-	char *buf = NULL;
+	char *buf = NULL, *clean = NULL;
 	size_t len = 0;
 
 	/* the stream's default namespace is the component's */
@@ -32,15 +35,34 @@ void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
 	 * tokens, names) may hold bytes XML cannot carry, and one such
 	 * stanza makes the server close the component stream. */
 	if (!utf8_xml_valid(buf, len)) {
-		char *clean = xu_text_clean(buf, len);
+		clean = xu_text_clean(buf, len);
 		log_warn("a %s stanza held bytes XML cannot carry: replaced",
 			 xmpp_stanza_get_name(st));
-		if (clean)
-			(void)tr_out_xmpp(tr, owner, clean, strlen(clean));
-		mem_deref(clean);
-	} else
-		(void)tr_out_xmpp(tr, owner, buf, len);
+		if (!clean)
+			goto out;
+	}
+	if (jid)
+		(void)tr_out_client(tr, owner, jid, clean ? clean : buf,
+				    clean ? strlen(clean) : len);
+	else
+		(void)tr_out_xmpp(tr, owner, clean ? clean : buf,
+				  clean ? strlen(clean) : len);
+out:
+	mem_deref(clean);
 	xmpp_free(tr->xctx, buf);
+}
+
+
+void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
+		  xmpp_stanza_t *st)
+{
+	xmpp_stage(tr, owner, NULL, st);
+}
+
+
+void tr_client_send(struct translator *tr, const char *jid, xmpp_stanza_t *st)
+{
+	xmpp_stage(tr, (struct tr_owner){OWN_NONE, 0}, jid, st);
 }
 
 

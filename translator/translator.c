@@ -84,13 +84,23 @@ static int xmpp_in(struct frame *fr, bool refuse)
 static int translator_dispatch_xmpp(struct frame *fr)
 {
 	struct m_xmpp_link link;
+	struct m_client_up up;
 	struct m_out_done done;
+	char jid[1024];
 	bool refuse;
 
 	if (fr->type == MSG_XMPP_LINK) {
 		if (msg_dec_xmpp_link(fr, &link))
 			return EBADMSG;
 		log_info("xmpp link %s", link.up ? "up" : "down");
+		return 0;
+	}
+	if (fr->type == MSG_CLIENT_UP) {
+		/* not reliable: sent again whenever the link comes up */
+		if (msg_dec_client_up(fr, &up) || up.jid.l >= sizeof(jid))
+			return EBADMSG;
+		pl_strcpy(&up.jid, jid, sizeof(jid));
+		tr_phone_client_up(&tr, jid);
 		return 0;
 	}
 	refuse = tr_poisoned(&tr.xmpp, fr->seq);

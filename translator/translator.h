@@ -180,6 +180,9 @@ struct tr_owner {
  */
 uint64_t tr_out_xmpp(struct translator *tr, struct tr_owner owner,
 		     const char *xml, size_t len);
+/** ... on the client session of jid (a phone's full JID) */
+uint64_t tr_out_client(struct translator *tr, struct tr_owner owner,
+		       const char *jid, const char *xml, size_t len);
 uint64_t tr_out_sip_request(struct translator *tr, struct tr_owner owner,
 			    struct m_sip_out_request *m);
 uint64_t tr_out_sip_response(struct translator *tr, struct tr_owner owner,
@@ -208,6 +211,8 @@ void tr_out_replay(struct translator *tr, enum proc_id front,
 /** Serialise st and stage it (tr_out_xmpp); st stays the caller's. */
 void tr_xmpp_send(struct translator *tr, struct tr_owner owner,
 		  xmpp_stanza_t *st);
+/** ... on the client session of jid instead of the component stream. */
+void tr_client_send(struct translator *tr, const char *jid, xmpp_stanza_t *st);
 /** Answer an IQ: result (cond NULL) or error with cond and text. */
 void tr_xmpp_iq_answer(struct translator *tr, xmpp_stanza_t *req,
 		       const char *cond, const char *text);
@@ -733,6 +738,9 @@ void tr_phone_publish(struct translator *tr, const struct call_ev *e);
  * @return false if gwjid is no phone */
 bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
 			  const char *to);
+/** The xmpp-front's client session of jid (a phone's full JID) is
+ * signed in: the phone's current presence goes out on it. */
+void tr_phone_client_up(struct translator *tr, const char *jid);
 /** Forget the phones no longer in presence.phones (their watchers see
  * them unavailable; their subscriptions lapse at their next deadline). */
 void tr_phone_forget_unconfigured(struct translator *tr);

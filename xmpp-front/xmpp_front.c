@@ -25,6 +25,9 @@
  *    reports the ones already written instead of writing them again.
  * An outage of the XMPP server is a reconnect with backoff here, never a
  * reason for the supervisor to restart this process.
+ *
+ * The phones' client sessions (xclient.h) live here too: MSG_CLIENT_OUT
+ * in, MSG_CLIENT_UP out.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -38,6 +41,7 @@
 #include "proc.h"
 #include "msg.h"
 #include "tlink.h"
+#include "xclient.h"
 #include "xjournal.h"
 #include "xmlcheck.h"
 #include "xmpp_front.h"
@@ -101,7 +105,8 @@ static struct {
 	uint64_t last_seq;  /**< of the last reliable frame sent */
 	bool rd_paused;     /**< INQ_MAX reached */
 	bool link_told;     /**< the translator knows the stream is open */
-	bool end_due;       /**< stopping: </stream:stream> still to write */
+	uint64_t client_epoch; /**< the link the client sessions told */
+	bool end_due;          /**< stopping: </stream:stream> still to write */
 	struct list inflight;
 	uint64_t wr_off;    /**< stream position of the next byte written */
 	struct outmsg *cur; /**< being written (partly, if cur_done) */
@@ -429,12 +434,59 @@ static bool outq_has(uint64_t id)
 }
 
 
+/* The translator's link came up, or a client session signed in: it
+ * answers with the phone's presence (MSG_CLIENT_OUT). */
+static void client_up(const char *jid)
+{
+	struct m_client_up m = {{0}};
+	struct fbuf fb = {0};
+
+	pl_set_str(&m.jid, jid);
+	if (!msg_enc_client_up(&fb, &m))
+		(void)tlink_send(xf.tl, &fb);
+	fbuf_reset(&fb);
+}
+
+
+/* A presence for a phone's client session (xclient.h): kept there and
+ * sent when it can be; done at once. */
+static int client_out(struct frame *fr)
+{
+	struct m_client_out o;
+	const char *why;
+	char jid[1024];
+	int err;
+
+	if (msg_dec_client_out(fr, &o) || o.jid.l >= sizeof(jid))
+		return EBADMSG;
+	if (tlink_is_done(xf.tl, o.out))
+		return 0;
+	pl_strcpy(&o.jid, jid, sizeof(jid));
+	if (xmlcheck_stanza(o.xml.p, o.xml.l, XMPP_LINK_DEPTH_MAX, &why)) {
+		log_warn("out %llu: not sent, not XMPP XML: %s",
+			 (unsigned long long)o.out, why);
+		out_report(o.out, 500, "Stanza not well-formed");
+		return 0;
+	}
+	err = xclient_presence(jid, o.xml.p, o.xml.l);
+	if (err == ENOMEM)
+		return ENOMEM;
+	if (err)
+		log_warn("out %llu: no client session %s",
+			 (unsigned long long)o.out, jid);
+	out_report(o.out, err ? 404 : 200, err ? "No such session" : "kept");
+	return 0;
+}
+
+
 static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 {
 	struct m_xmpp_out o;
 	struct outmsg *m;
 	const char *why;
 
+	if (fr->type == MSG_CLIENT_OUT)
+		return client_out(fr);
 	if (fr->type != MSG_XMPP_OUT || msg_dec_xmpp_out(fr, &o))
 		return EBADMSG;
 	/* a re-send after the translator restarted: do the work once.
@@ -555,6 +607,11 @@ static void ack_handler(uint64_t seq, void *arg)
 	if (seq > xf.acked)
 		xf.acked = seq;
 	link_report();
+	if (tlink_epoch(xf.tl) != xf.client_epoch) {
+		/* a new translator link: the sessions signed in ask again */
+		xf.client_epoch = tlink_epoch(xf.tl);
+		xclient_each_up();
+	}
 	while ((le = list_head(&xf.inflight))) {
 		struct inflight *f = le->data;
 		if (f->seq > xf.acked)
@@ -1075,10 +1132,14 @@ int main(int argc, char **argv)
 	stream_take();
 	if (xf.st == XF_DOWN)
 		xf_connect(NULL);
+	err = xclient_init(xf.proc.cfg, client_up);
+	if (err)
+		fatal(1, "xmpp-front: client sessions: %s", strerror(err));
 	proc_ready(&xf.proc);
 
 	err = proc_run(&xf.proc);
 
+	xclient_close();
 	tmr_cancel(&xf.retry);
 	tmr_cancel(&xf.room);
 	tmr_cancel(&xf.drain);

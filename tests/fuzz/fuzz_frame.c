@@ -55,6 +55,8 @@ static void decode_msg(struct frame *fr)
 		struct m_xmpp_link xmpp_link;
 		struct m_xmpp_in xmpp_in;
 		struct m_xmpp_out xmpp_out;
+		struct m_client_up client_up;
+		struct m_client_out client_out;
 		struct m_sip_in_request sip_in_request;
 		struct m_sip_in_response sip_in_response;
 		struct m_sip_out_request sip_out_request;
@@ -95,6 +97,8 @@ static void decode_msg(struct frame *fr)
 		ONE(MSG_XMPP_LINK, xmpp_link);
 		ONE(MSG_XMPP_IN, xmpp_in);
 		ONE(MSG_XMPP_OUT, xmpp_out);
+		ONE(MSG_CLIENT_UP, client_up);
+		ONE(MSG_CLIENT_OUT, client_out);
 		ONE(MSG_SIP_IN_REQUEST, sip_in_request);
 		ONE(MSG_SIP_IN_RESPONSE, sip_in_response);
 		ONE(MSG_SIP_OUT_REQUEST, sip_out_request);

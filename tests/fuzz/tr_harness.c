@@ -379,6 +379,25 @@ static void one_frame(int fd, struct frame *fr)
 		xmpp_stanza_release(st);
 		break;
 	}
+	case MSG_CLIENT_OUT: {
+		struct m_client_out co;
+		struct m_xmpp_out as = {0};
+		xmpp_stanza_t *st;
+		CHECK(fd == xfd, "a client presence to the sip-front");
+		CHECK(!msg_dec_client_out(fr, &co), "undecodable");
+		CHECK(!pl_strcmp(&co.jid, "alice@localhost/desk"),
+		      "a client presence for %.*s", (int)co.jid.l, co.jid.p);
+		as.out = co.out;
+		as.xml = co.xml;
+		st = check_stanza(&as);
+		CHECK(!strcmp(xmpp_stanza_get_name(st), "presence") &&
+			      !*xu_attr(st, "to") && !*xu_attr(st, "from"),
+		      "a client stanza that is no plain presence");
+		if (s)
+			s->out = co.out;
+		xmpp_stanza_release(st);
+		break;
+	}
 	default:
 		CHECK(0, "frame %s to a front", msg_type_name(fr->type));
 	}
@@ -1161,7 +1180,7 @@ void trh_init(void)
 		"propose_timeout_ms: 1000, candidate_wait_ms: 300}\n"
 		"presence: {server: \"127.0.0.1:5070\", phones: [{sip: "
 		"\"sip:bob@127.0.0.1\", jid: \"alice@localhost\", "
-		"resource: desk}]}\n"
+		"resource: desk, password: pw-desk}]}\n"
 		"store: {path: %s/store, map_size: 64MiB}\n"
 		"runtime: {dir: %s/run}\n"
 		"log: {level: error}\n",

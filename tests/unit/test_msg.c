@@ -47,6 +47,12 @@ static const struct m_xmpp_in s_xmpp_in = {
 	.xml = PLB("<message to='a@b'>" BIN "</message>")};
 static const struct m_xmpp_out s_xmpp_out = {.out = 0x100000000ULL,
 					     .xml = PLB("")};
+static const struct m_client_up s_client_up = {
+	.jid = PLB("alice@localhost/desk")};
+static const struct m_client_out s_client_out = {
+	.out = 0x8000000000000001ULL,
+	.jid = PLB("alice@localhost/desk"),
+	.xml = PLB("<presence><show>dnd</show></presence>" BIN)};
 static const struct m_sip_in_request s_sip_in_request = {
 	.tx = 0xabcdef0123ULL,
 	.src = PLB("udp 127.0.0.1:5060"),
@@ -137,6 +143,8 @@ CODEC(xmpp_link)
 CODEC(fd_store)
 CODEC(xmpp_in)
 CODEC(xmpp_out)
+CODEC(client_up)
+CODEC(client_out)
 CODEC(sip_in_request)
 CODEC(sip_in_response)
 CODEC(sip_out_request)
@@ -233,6 +241,20 @@ static void cmp_xmpp_out(const void *g, const void *w)
 {
 	const struct m_xmpp_out *a = g, *b = w;
 	assert_true(a->out == b->out);
+	check_pl(&a->xml, &b->xml);
+}
+
+static void cmp_client_up(const void *g, const void *w)
+{
+	const struct m_client_up *a = g, *b = w;
+	check_pl(&a->jid, &b->jid);
+}
+
+static void cmp_client_out(const void *g, const void *w)
+{
+	const struct m_client_out *a = g, *b = w;
+	assert_true(a->out == b->out);
+	check_pl(&a->jid, &b->jid);
 	check_pl(&a->xml, &b->xml);
 }
 
@@ -344,6 +366,8 @@ static const struct mcase {
 	C(MSG_XMPP_LINK, xmpp_link, &s_xmpp_link),
 	S(MSG_XMPP_IN, xmpp_in, &s_xmpp_in, xml),
 	S(MSG_XMPP_OUT, xmpp_out, &s_xmpp_out, xml),
+	S(MSG_CLIENT_UP, client_up, &s_client_up, jid),
+	S(MSG_CLIENT_OUT, client_out, &s_client_out, xml),
 	S(MSG_SIP_IN_REQUEST, sip_in_request, &s_sip_in_request, raw),
 	S(MSG_SIP_IN_RESPONSE, sip_in_response, &s_sip_in_response, raw),
 	S(MSG_SIP_OUT_REQUEST, sip_out_request, &s_sip_out_request, body),
@@ -377,6 +401,8 @@ union any {
 	struct m_ctl_restart n;
 	struct m_ctl_end o;
 	struct m_fd_store p;
+	struct m_client_up q;
+	struct m_client_out r;
 };
 
 
@@ -728,7 +754,7 @@ static void test_sip_out_response_checks(void **state)
 static void test_type_names(void **state)
 {
 	static const uint16_t unknown[] = {
-		0x0000, 0x000c, 0x00ff, 0x0100, 0x0104, 0x0200, 0x0205,
+		0x0000, 0x000c, 0x00ff, 0x0100, 0x0106, 0x0200, 0x0205,
 		0x0300, 0x0306, 0x0401, 0x1001, 0x8001, 0xffff};
 	size_t known = 0;
 
@@ -848,7 +874,7 @@ static void test_too_big(void **state)
 		assert_int_equal(enc_big(c, &fb, big, 2 * FRAME_MAX), EMSGSIZE);
 		assert_null(fb.b);
 	}
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 12);
 
 	/* two strings that fit alone but not together */
 	{
@@ -920,9 +946,10 @@ static void test_cross_decode(void **state)
 		}
 	}
 	/* empty 5x5, one u64 5x5, one u32 2x2 less fd_store's refusal of
-	 * xmpp_link's 0x80000001, the other 11 alone */
-	assert_int_equal(NCASES, 5 + 5 + 2 + 11);
-	assert_int_equal(same, 25 + 25 + 3 + 11);
+	 * xmpp_link's 0x80000001, one string 2x2 (ctl_restart, client_up),
+	 * the other 11 alone */
+	assert_int_equal(NCASES, 5 + 5 + 2 + 2 + 11);
+	assert_int_equal(same, 25 + 25 + 3 + 4 + 11);
 	assert_int_equal(refused, NCASES * NCASES - same);
 	fbuf_reset(&fb);
 }

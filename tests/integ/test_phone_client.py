@@ -1,0 +1,257 @@
+"""A phone entry with a password (SPEC §6.3, issue 12 point 2): the gateway
+signs in as the user's own jid/resource over a client session to Prosody
+and shows the phone's state there too, so the user's contacts see it on
+the user: available "Phone online", dnd "On the phone", unavailable. One
+stanza per change; the session reconnects with backoff and shows the
+current state again after any restart; it reads nothing (chats to it
+bounce, IQs are answered) and never takes chats for the bare JID."""
+import asyncio
+
+import pytest
+from slixmpp.exceptions import IqError
+
+import accounts
+import jingle
+from conftest import run, wait_for
+from test_phone_presence import (AOR, ON_THE_PHONE, PHONE_PORT, PIDF,
+                                 phones, publish, state)
+
+SESSION = "erin@localhost/desk"
+PASSWORD = "erinpass"
+
+
+def presence_cfg(password=PASSWORD, tls="client_tls: optional, "):
+    # no presence server answers: the phone's PUBLISHes drive its state
+    # (the test Prosody has no certificate: no STARTTLS)
+    return ('{server: "127.0.0.1:5199", keepalive_max_s: 3600, '
+            'client_server: "127.0.0.1:5222", %s'
+            'phones: [{sip: "%s", jid: "erin@localhost", resource: "desk", '
+            'password: "%s"}]}' % (tls, AOR, password))
+
+
+def shows(p):
+    if p["type"] == "unavailable":
+        return "unavailable"
+    return "dnd" if "dnd" in (p["show"], p["type"]) else "available"
+
+
+class Contact:
+    """kate, with a subscription to erin's presence (approved by erin's own
+    client, which stays online as erin/pc)."""
+
+    async def start(self):
+        self.erin = await accounts.login("erin@localhost/pc", PASSWORD)
+        self.kate = await accounts.login("kate@localhost/pc", "katepass")
+        self.seen = asyncio.Queue()
+        self.stanzas = []
+        self.kate.add_event_handler("presence", self._presence)
+        await self.kate.get_roster()
+        self.kate.send_presence(pto="erin@localhost", ptype="subscribe")
+        loop = asyncio.get_event_loop()
+        await loop.run_in_executor(None, lambda: wait_for(
+            lambda: self.kate.client_roster["erin@localhost"]["subscription"]
+            in ("to", "both"), 10, "kate's subscription to erin approved"))
+        return self
+
+    def _presence(self, p):
+        if str(p["from"]) == SESSION and p["type"] not in (
+                "subscribe", "subscribed", "unsubscribe", "unsubscribed",
+                "probe", "error"):
+            self.stanzas.append(p)
+            self.seen.put_nowait(shows(p))
+
+    async def next(self, what, timeout=15):
+        try:
+            return await asyncio.wait_for(self.seen.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError("kate saw no presence of %s (%s) in %ss"
+                                 % (SESSION, what, timeout))
+
+    async def quiet(self):
+        """Nothing more from the session: a ping through the same server
+        answered after anything it had routed to kate."""
+        await self.kate.plugin["xep_0199"].ping("localhost", timeout=10)
+        assert self.seen.empty(), list(self.seen._queue)
+
+    def close(self):
+        self.kate.disconnect()
+        self.erin.disconnect()
+
+
+async def step(peer, body, etag=None, expires=60):
+    callid = publish(peer, AOR, body=body, etag=etag, expires=expires)
+    while True:
+        code, r = await peer.next_response("PUBLISH")
+        if jingle.hdr(r, "Call-ID") == callid:
+            break
+    assert code == 200, r
+    return jingle.hdr(r, "SIP-ETag")
+
+
+def test_client_session_shows_the_phone_on_the_users_jid(gateway_factory):
+    gw = gateway_factory(presence=presence_cfg())
+    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
+             15, "the client session signed in")
+
+    async def go():
+        c = await Contact().start()
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        try:
+            # offline at sign-in: nothing shown (no stray unavailable)
+            await c.quiet()
+            etag = await step(peer, PIDF % (AOR, "open", ""))
+            assert await c.next("available") == "available"
+            p = c.stanzas[-1]
+            assert p["status"] == "Phone online"
+            assert int(p["priority"]) == -1
+            etag = await step(peer, PIDF % (AOR, "open", ON_THE_PHONE), etag)
+            assert await c.next("dnd") == "dnd"
+            assert c.stanzas[-1]["status"] == "On the phone"
+            # a refresh changes nothing: nothing shown
+            etag = await step(peer, "", etag)
+            await c.quiet()
+            # the session reads nothing: an IQ is answered, a chat to its
+            # full JID bounces, a chat to the bare JID reaches erin/pc
+            await c.kate.plugin["xep_0199"].ping(SESSION, timeout=10)
+            try:
+                await c.kate.plugin["xep_0030"].get_info(jid=SESSION,
+                                                         timeout=10)
+                raise AssertionError("disco#info to the session answered")
+            except IqError as e:
+                assert e.iq["error"]["condition"] == "service-unavailable"
+            errors = []
+            err = asyncio.get_event_loop().create_future()
+            c.kate.add_event_handler(
+                "message_error", lambda m: errors.append(m) or err.done()
+                or err.set_result(m))
+            got = asyncio.get_event_loop().create_future()
+            c.erin.add_event_handler(
+                "message", lambda m: m["body"] == "to erin" and not got.done()
+                and got.set_result(m))
+            c.kate.send_message(mto=SESSION, mbody="to the phone",
+                                mtype="chat")
+            m = await asyncio.wait_for(err, 10)
+            assert m["error"]["condition"] == "service-unavailable"
+            c.kate.send_message(mto="erin@localhost", mbody="to erin",
+                                mtype="chat")
+            await asyncio.wait_for(got, 10)
+            # (had the phone's session got it too, it would have bounced)
+            await c.kate.plugin["xep_0199"].ping("localhost", timeout=10)
+            assert len(errors) == 1, errors
+            # Expires: 0 -> unavailable, once
+            await step(peer, "", etag, expires=0)
+            assert await c.next("unavailable") == "unavailable"
+            await c.quiet()
+            assert state(gw) == "offline"
+        finally:
+            peer.close()
+            c.close()
+    run(go())
+    log = gw.read_log()
+    assert PASSWORD not in log
+
+
+def test_client_session_survives_kill9(gateway_factory):
+    """kill -9 of the translator or the sip-front: the session stays and
+    nobody is told anything twice. kill -9 of the xmpp-front: the session
+    (a TLS-capable stream in that process) ends with it; the next
+    incarnation signs in again and shows the current state."""
+    gw = gateway_factory(presence=presence_cfg())
+    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
+             15, "the client session signed in")
+
+    async def go():
+        c = await Contact().start()
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        loop = asyncio.get_event_loop()
+        try:
+            etag = await step(peer, PIDF % (AOR, "open", ON_THE_PHONE))
+            assert await c.next("dnd") == "dnd"
+            for worker in ("translator", "sip-front"):
+                await loop.run_in_executor(None, gw.kill9, worker)
+                etag = await step(peer, "", etag)  # a refresh: nothing
+                await c.quiet()
+            n = gw.read_log().count("client session %s signed in" % SESSION)
+            await loop.run_in_executor(None, gw.kill9, "xmpp-front")
+            assert await c.next("the session's end") == "unavailable"
+            assert await c.next("the state again") == "dnd"
+            assert gw.read_log().count(
+                "client session %s signed in" % SESSION) == n + 1
+            await c.quiet()
+            # and it goes on following the phone
+            etag = await step(peer, PIDF % (AOR, "open", ""), etag)
+            assert await c.next("available") == "available"
+            await c.quiet()
+            assert phones(gw)[0]["state"] == "still-online"
+        finally:
+            peer.close()
+            c.close()
+    run(go())
+
+
+def test_client_session_taken_over_comes_back(gateway_factory):
+    """Another client signs in as the same jid/resource: Prosody ends the
+    gateway's session (conflict); the gateway signs in again after its
+    backoff (taking the resource back) and shows the current state."""
+    gw = gateway_factory(presence=presence_cfg())
+    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
+             15, "the client session signed in")
+
+    async def go():
+        c = await Contact().start()
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        try:
+            await step(peer, PIDF % (AOR, "open", ""))
+            assert await c.next("available") == "available"
+            intruder = await accounts.login(SESSION, PASSWORD)
+            # the intruder's own available, then the gateway's again
+            loop = asyncio.get_event_loop()
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: "client session %s lost" % SESSION in gw.read_log(),
+                15, "the gateway's session ended by the conflict"))
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: gw.read_log().count(
+                    "client session %s signed in" % SESSION) >= 2,
+                15, "the gateway signed in again"))
+            last = None
+            while not c.seen.empty() or last != "available":
+                last = await c.next("the phone's state again")
+            assert c.stanzas[-1]["status"] == "Phone online"
+            intruder.disconnect()
+        finally:
+            peer.close()
+            c.close()
+    run(go())
+
+
+@pytest.mark.parametrize("why", ["wrong password", "no TLS"])
+def test_client_session_refused_is_retried_quietly(gateway_factory, why):
+    """A wrong password, or a server without STARTTLS while
+    presence.client_tls is required (the default): the sign-in fails, is
+    logged once (never the password), and retried with backoff; the phone
+    still shows on its gateway JID."""
+    pw = "wrong-secret-pw" if why == "wrong password" else PASSWORD
+    gw = gateway_factory(presence=presence_cfg(
+        pw, "client_tls: optional, " if why == "wrong password" else ""))
+    wait_for(lambda: "client session %s cannot sign in" % SESSION
+             in gw.read_log(), 15, "the refused sign-in logged")
+
+    async def go():
+        u = await accounts.login("erin@localhost/pc", PASSWORD)
+        gwjid = phones(gw)[0]["gateway_jid"]
+        seen = asyncio.Queue()
+        u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
+                            and p["type"] == "available"
+                            and seen.put_nowait(p))
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        try:
+            await step(peer, PIDF % (AOR, "open", ""))
+            await asyncio.wait_for(seen.get(), 10)
+        finally:
+            peer.close()
+            u.disconnect()
+    run(go())
+    log = gw.read_log()
+    assert pw not in log
+    assert log.count("client session %s cannot sign in" % SESSION) == 1
+    assert "client session %s signed in" % SESSION not in log
