@@ -47,6 +47,7 @@ static struct {
 	struct list sessions;
 	struct tmr tick;
 	bool closing;
+	bool kept;     /**< a connection left to the process's end */
 	char why[160]; /**< libstrophe's last warning */
 } xc;
 
@@ -309,7 +310,13 @@ static void sess_destructor(void *arg)
 	tmr_cancel(&s->retry);
 	if (s->fd >= 0)
 		fd_close(s->fd);
-	if (s->conn)
+	/* libstrophe 0.12.2 loses a SASL exchange's state (its handler's
+	 * userdata) when a connection is released during it: at exit, a
+	 * session still signing in is left to the process's end, reachable
+	 * from the context */
+	if (s->conn && xc.closing && !s->up && xmpp_conn_is_connected(s->conn))
+		xc.kept = true;
+	else if (s->conn)
 		xmpp_conn_release(s->conn);
 	list_unlink(&s->le);
 	mem_deref(s->jid);
@@ -369,9 +376,10 @@ void xclient_close(void)
 	if (xc.ctx)
 		pump();
 	list_flush(&xc.sessions);
-	if (xc.ctx)
+	if (xc.ctx && !xc.kept) {
 		xmpp_ctx_free(xc.ctx);
-	xc.ctx = NULL;
+		xc.ctx = NULL;
+	}
 }
 
 
