@@ -42,6 +42,9 @@ class Contact:
     async def start(self):
         self.erin = await accounts.login("erin@localhost/pc", PASSWORD)
         self.kate = await accounts.login("kate@localhost/pc", "katepass")
+        # one approval, no subscription back: a late "subscribe" would
+        # make Prosody send kate erin's presence once more (RFC 6121 3.1.3)
+        self.erin.auto_subscribe = self.kate.auto_subscribe = False
         self.seen = asyncio.Queue()
         self.stanzas = []
         self.kate.add_event_handler("presence", self._presence)
@@ -51,6 +54,7 @@ class Contact:
         await loop.run_in_executor(None, lambda: wait_for(
             lambda: self.kate.client_roster["erin@localhost"]["subscription"]
             in ("to", "both"), 10, "kate's subscription to erin approved"))
+        await self.erin.plugin["xep_0199"].ping("localhost", timeout=10)
         return self
 
     def _presence(self, p):
