@@ -64,8 +64,9 @@ enum regkey_kind {
 	RK_CONTACT = 'c',   /**< the Contact user part we registered */
 	RK_PHONE = 'p',     /**< a phone's AOR (phone) */
 	RK_PHONE_JID = 'g', /**< a phone's gateway JID (phone) */
-	/** a SIP URI whose presence XMPP users watch: our "presence"
-	 * subscription to it (sub) */
+	/** "URI SP JID": a SIP URI whose presence an XMPP user (bare JID)
+	 * watches: our "presence" subscription to it for that watcher
+	 * (sub; schema 5: "URI" alone, one shared by every watcher) */
 	RK_PRESENTITY = 'e',
 };
 size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v);

@@ -34,7 +34,7 @@ static const struct field phone_fields[] = {
 enum { PHONE_FIELDS_V1 = 15 };
 
 /* subrec: version 1 is the first SUB_FIELDS_V1, up to version; version 2
- * adds the presence fields from gwjid on */
+ * adds the presence fields from gwjid on; version 3 from */
 static const struct field sub_fields[] = {
 	S(FT_U32, state),       S(FT_U64, created),    S(FT_U64, updated),
 	S(FT_U64, deadline),    S(FT_U64, phone),      S(FT_STR, event),
@@ -44,9 +44,9 @@ static const struct field sub_fields[] = {
 	S(FT_U32, expires),     S(FT_U32, failures),   S(FT_U32, last_code),
 	S(FT_STR, last_reason), S(FT_U32, version),    S(FT_STR, gwjid),
 	S(FT_STR, watchers),    S(FT_U32, authorized), S(FT_U32, open),
-	S(FT_STR, show),        S(FT_STR, status),
+	S(FT_STR, show),        S(FT_STR, status),     S(FT_STR, from),
 };
-enum { SUB_FIELDS_V1 = 20 };
+enum { SUB_FIELDS_V1 = 20, SUB_FIELDS_V2 = 26 };
 
 #define N(a)           (sizeof(a) / sizeof(a[0]))
 #define AT(r, f, type) ((type *)((char *)(r) + (f).off))
@@ -160,11 +160,14 @@ int subrec_decode(struct subrec *r, const void *v, size_t vl)
 
 	memset(r, 0, sizeof(*r));
 	/* records upgrade: a version 1 record (reg, dialog) has no presence
-	 * fields; it is written back as version 2 when next saved */
+	 * fields, a version 2 one no From; written back as the current
+	 * version when next saved */
 	ver = rec_open(&fr, v, vl);
-	if ((ver != 1 && ver != SUBREC_VERSION) ||
+	if (ver < 1 || ver > SUBREC_VERSION ||
 	    decode_fields(r, &fr, sub_fields,
-			  ver == 1 ? SUB_FIELDS_V1 : N(sub_fields)) ||
+			  ver == 1   ? SUB_FIELDS_V1
+			  : ver == 2 ? SUB_FIELDS_V2
+				     : N(sub_fields)) ||
 	    !r->state || r->state >= SB_STATE_MAX || !r->event || !r->target ||
 	    !r->callid || !r->ltag) {
 		subrec_reset(r);

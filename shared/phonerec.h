@@ -14,11 +14,12 @@
 
 /* subrec 2: event "presence" (XMPP watchers of a SIP user): gwjid,
  * watchers, authorized, open, show, status; a version 1 record is read
- * with them empty */
+ * with them empty. subrec 3: from (the watcher's own SIP address, RFC
+ * 7248); a version 2 record is read without (From the gateway) */
 /* phonerec 2: pub_etag, pub_until (RFC 3903 publications), account (a
  * linked account's phone); version 1 records read with none */
 #define PHONEREC_VERSION 2
-#define SUBREC_VERSION   2
+#define SUBREC_VERSION   3
 
 /** perl-bosh's five states (names binding: SPEC 6.3); transitions in
  * translator/tr_phone.c. */
@@ -87,14 +88,17 @@ struct subrec {
 	char *last_reason;
 	uint32_t version; /**< last reginfo/dialog-info version applied */
 	/* event "presence" (version 2): the SIP user's gateway JID seen by
-	 * XMPP watchers; target is the SIP URI (regkey "e") */
+	 * XMPP watchers; target is the SIP URI (regkey "e" URI SP JID) */
 	char *gwjid;         /**< the JID its presence comes from */
-	char *watchers;      /**< bare JIDs, one per line */
+	char *watchers;      /**< bare JIDs, one per line (one since
+				schema 6) */
 	uint32_t authorized; /**< NOTIFY active seen: watchers were told
 				subscribed */
 	uint32_t open;       /**< enum sub_open: the last PIDF seen */
 	char *show;          /**< its XMPP show ("", away, dnd, xa) */
 	char *status;        /**< its note, as XMPP status */
+	/* version 3 */
+	char *from; /**< the SUBSCRIBE's From URI; NULL: the gateway's */
 };
 
 extern const char *phonerec_state_name[PH_STATE_MAX];
@@ -107,7 +111,7 @@ int phonerec_decode(struct phonerec *r, const void *v, size_t vl);
 
 void subrec_reset(struct subrec *r);
 int subrec_encode(struct fbuf *fb, const struct subrec *r);
-/** A record of version 1 or 2 (version 1: the presence fields empty).
+/** A record of version 1 to 3 (1: the presence fields empty; 2: no from).
  * @return 0, or EBADMSG (r is left empty) */
 int subrec_decode(struct subrec *r, const void *v, size_t vl);
 

@@ -39,8 +39,9 @@
  *   3  f74860f: callkey parts over 128 bytes keyed by their digest
  *   4  2d7f125: reg, regkey, phone, sub (SIP accounts, phone
  *      presence), created empty
- *   5  this layout: watch, watchkey (SIP watchers of XMPP users), created
+ *   5  0879dfe: watch, watchkey (SIP watchers of XMPP users), created
  *      empty; presence records v2 (show, status)
+ *   6  this layout: regkey "e" per watcher (URI SP JID)
  *
  * A record is one version byte followed by typed fields (frame.h codec).
  */
@@ -52,7 +53,7 @@
 #include <stdint.h>
 #include "frame.h"
 
-#define STORE_SCHEMA 5
+#define STORE_SCHEMA 6
 
 enum store_db {
 	DB_META = 0,

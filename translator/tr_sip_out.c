@@ -366,26 +366,32 @@ uint64_t tr_sip_subscribe(struct translator *tr, uint64_t id,
 	struct mbuf *mb = mbuf_alloc(1024);
 	const bool reg = !strcmp(r->event, "reg");
 	const char *ruri = r->rtarget && *r->rtarget ? r->rtarget : r->target;
-	char *br = tr_sip_token("z9hG4bK"), dst[512] = "";
+	char *br = tr_sip_token("z9hG4bK"), dst[512] = "", from[600];
 	uint64_t out = 0;
 	int err = !mb || !br;
 
+	/* a watcher's own address (presence), else the gateway's */
+	if (r->from && *r->from)
+		snprintf(from, sizeof(from), "%s", r->from);
+	else
+		snprintf(from, sizeof(from), "sip:xsgw@%s:%u",
+			 cfg->sip.local_host, cfg->sip.listen.port);
 	if (!err)
-		err = mbuf_printf(
-			mb,
-			"Max-Forwards: 70\r\n"
-			"From: <sip:xsgw@%s:%u>;tag=%s\r\n"
-			"To: <%s>%s%s\r\nCall-ID: %s\r\n"
-			"CSeq: %u SUBSCRIBE\r\n"
-			"Event: %s\r\nAccept: %s\r\nExpires: %u\r\n",
-			cfg->sip.local_host, cfg->sip.listen.port, r->ltag,
-			r->target, r->rtag && *r->rtag ? ";tag=" : "",
-			r->rtag ? r->rtag : "", r->callid, r->lcseq, r->event,
-			reg ? "application/reginfo+xml"
-			: !strcmp(r->event, "presence")
-				? "application/pidf+xml"
-				: "application/dialog-info+xml",
-			expires);
+		err = mbuf_printf(mb,
+				  "Max-Forwards: 70\r\n"
+				  "From: <%s>;tag=%s\r\n"
+				  "To: <%s>%s%s\r\nCall-ID: %s\r\n"
+				  "CSeq: %u SUBSCRIBE\r\n"
+				  "Event: %s\r\nAccept: %s\r\nExpires: %u\r\n",
+				  from, r->ltag, r->target,
+				  r->rtag && *r->rtag ? ";tag=" : "",
+				  r->rtag ? r->rtag : "", r->callid, r->lcseq,
+				  r->event,
+				  reg ? "application/reginfo+xml"
+				  : !strcmp(r->event, "presence")
+					  ? "application/pidf+xml"
+					  : "application/dialog-info+xml",
+				  expires);
 	if (!err)
 		err = contact_hdr(tr, mb);
 	if (!err)

@@ -32,9 +32,13 @@
  *  any          its phone is gone          -                   GONE
  *
  * Event "presence" (SPEC 6.3, XMPP watchers of a SIP user): one record per
- * SIP URI (regkey "e"), whatever the number of its watchers (bare JIDs
- * of the served domains), holding the presence last seen. The rows above,
- * and these first (W_: a watcher's stanza to the URI's gateway JID):
+ * SIP URI and watcher (a bare JID of the served domains; regkey "e" "URI
+ * SP JID"), holding the presence last seen. Its SUBSCRIBE is From the
+ * watcher's own SIP address (RFC 7248 4), so that the presentity
+ * authorizes each watcher. (A record of schema 5 was shared by all the
+ * watchers of a URI, From the gateway: it goes on as it was, with a key
+ * per watcher.) The rows above, and these first (W_: a watcher's stanza
+ * to the URI's gateway JID):
  *
  *  state        event                      action              -> next
  *  -----------  -------------------------  ------------------  -----------
@@ -166,12 +170,14 @@ static bool orphaned(struct translator *tr, const struct subrec *r)
 }
 
 
+static void presentity_keys_del(struct translator *tr, const struct subrec *r);
+
 static void sub_drop(struct translator *tr, uint64_t id, struct subrec *r)
 {
 	sub_deadline(tr, id, r, 0);
 	tr_callrec_key_del(tr, CK_SUB, r->callid, r->ltag);
 	if (is_presence(r))
-		tr_regrec_key_del(tr, RK_PRESENTITY, r->target);
+		presentity_keys_del(tr, r);
 	tr_rec_del(tr, DB_SUB, id);
 }
 
@@ -420,6 +426,27 @@ static bool next_line(const char **list, char *out, size_t sz)
 	memcpy(out, p, n);
 	out[n] = 0;
 	return true;
+}
+
+
+/* The regkey "e" value of watcher's subscription to uri: "URI SP JID"
+ * (neither holds a space). @return false if it would not fit a key */
+static bool presentity_key(char *k, size_t sz, const char *uri,
+			   const char *watcher)
+{
+	return (size_t)snprintf(k, sz, "%s %s", uri, watcher) < sz &&
+	       strlen(k) < KEY_MAX - 1;
+}
+
+
+static void presentity_keys_del(struct translator *tr, const struct subrec *r)
+{
+	const char *l = r->watchers;
+	char w[512], k[KEY_MAX];
+
+	while (next_line(&l, w, sizeof(w)))
+		if (presentity_key(k, sizeof(k), r->target, w))
+			tr_regrec_key_del(tr, RK_PRESENTITY, k);
 }
 
 
@@ -702,7 +729,8 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
 	const char *type = xu_attr(st, "type");
-	char watcher[512], gwjid[512], node[512], uri[600];
+	char watcher[512], gwjid[512], node[512], uri[600], key[KEY_MAX];
+	char from[600];
 	const char *at;
 	struct subrec r = {0};
 	uint64_t id;
@@ -721,7 +749,13 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 				       "not a SIP address");
 		return;
 	}
-	id = tr_regrec_key_get(tr, RK_PRESENTITY, uri);
+	if (!presentity_key(key, sizeof(key), uri, watcher)) {
+		if (!strcmp(type, "subscribe"))
+			presence_error(tr, gwjid, watcher, "not-acceptable",
+				       "address too long");
+		return;
+	}
+	id = tr_regrec_key_get(tr, RK_PRESENTITY, key);
 	if (id && sub_load(tr, id, &r))
 		return;
 	if (!strcmp(type, "probe")) {
@@ -738,6 +772,7 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 		presence_to(tr, &r, gwjid, watcher, "unavailable");
 		if (!id || !watcher_del(&r, watcher))
 			goto out;
+		tr_regrec_key_del(tr, RK_PRESENTITY, key);
 		log_info("subscription %llu (presence of %s): %s left",
 			 (unsigned long long)id, r.target, watcher);
 		if (r.watchers && *r.watchers)
@@ -771,14 +806,22 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 				       "the gateway is full; try later");
 			goto out;
 		}
+		/* RFC 7248 4: From the watcher's own SIP address, so that
+		 * the presentity authorizes each watcher, not the gateway */
+		if (addr_user_to_sip(cfg, watcher, from, sizeof(from))) {
+			presence_error(tr, gwjid, watcher, "forbidden",
+				       "not a user of this gateway");
+			goto out;
+		}
 		id = store_next_id(tr_txn(tr));
 		r.created = wall_ms();
 		if (str_dup(&r.event, EV_PRESENCE) || str_dup(&r.target, uri) ||
-		    str_dup(&r.gwjid, gwjid) || new_dialog(tr, id, &r))
+		    str_dup(&r.gwjid, gwjid) || str_dup(&r.from, from) ||
+		    new_dialog(tr, id, &r))
 			goto out;
-		tr_regrec_key_put(tr, RK_PRESENTITY, uri, id);
-		log_info("subscription %llu: presence of %s for %s",
-			 (unsigned long long)id, uri, gwjid);
+		tr_regrec_key_put(tr, RK_PRESENTITY, key, id);
+		log_info("subscription %llu: presence of %s for %s (%s)",
+			 (unsigned long long)id, uri, watcher, gwjid);
 	}
 	err = watcher_add(&r, watcher);
 	if (err) {

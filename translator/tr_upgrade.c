@@ -25,6 +25,7 @@
  * Schema 4 -> 5: presence records v1 -> v2 (show and status, empty until
  *   the user's next presence); the watch and watchkey databases (created
  *   empty by store_open).
+ * Schema 5 -> 6: presence subscriptions keyed per watcher (presentities).
  */
 #include <errno.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "msgrec.h"
 #include "outrec.h"
+#include "phonerec.h"
 #include "presrec.h"
 #include "translator.h"
 
@@ -420,6 +422,48 @@ static void callkeys(struct upgrade *u)
 }
 
 
+/* Schema 6: a presence subscription is keyed per watcher ("e" URI SP
+ * JID); a schema 5 one, shared by the watchers of a URI, gets a key for
+ * each of them (it goes on, From the gateway, until it ends). */
+static void presentities(struct upgrade *u)
+{
+	struct le *le;
+
+	collect(u, DB_REGKEY);
+	LIST_FOREACH(&u->kvs, le)
+	{
+		struct kv *e = le->data;
+		struct subrec r;
+		const void *v;
+		const char *l;
+		char uri[KEY_MAX], w[512], k[KEY_MAX];
+		size_t vl;
+
+		if (e->kl < 2 || e->k[0] != RK_PRESENTITY || e->vl != 8 ||
+		    memchr(e->k + 1, ' ', e->kl - 1))
+			continue;
+		memcpy(uri, e->k + 1, e->kl - 1);
+		uri[e->kl - 1] = 0;
+		if (!tr_rec_get(u->tr, DB_SUB, be64_get(e->v), &v, &vl) &&
+		    !subrec_decode(&r, v, vl)) {
+			l = r.watchers;
+			while (l && *l) {
+				size_t n = strcspn(l, "\n");
+				snprintf(w, sizeof(w), "%.*s", (int)n, l);
+				l += n + (l[n] == '\n');
+				if ((size_t)snprintf(k, sizeof(k), "%s %s", uri,
+						     w) < KEY_MAX - 1)
+					tr_regrec_key_put(u->tr, RK_PRESENTITY,
+							  k, be64_get(e->v));
+			}
+			subrec_reset(&r);
+		}
+		(void)store_del(tr_txn(u->tr), DB_REGKEY, e->k, e->kl);
+		u->n[5]++;
+	}
+}
+
+
 int tr_upgrade(struct translator *tr)
 {
 	struct upgrade u = {.tr = tr};
@@ -428,7 +472,7 @@ int tr_upgrade(struct translator *tr)
 
 	if (from == STORE_SCHEMA)
 		return 0;
-	if (from < 1 || from > 4) {
+	if (from < 1 || from > 5) {
 		log_error("store: no migration from schema %u", from);
 		return EPROTO;
 	}
@@ -444,6 +488,8 @@ int tr_upgrade(struct translator *tr)
 		callkeys(&u);
 	if (from < 5)
 		presence(&u);
+	if (from < 6)
+		presentities(&u);
 	/* 3 -> 4: reg and regkey, created empty by store_open */
 	list_flush(&u.kvs);
 	store_set_schema(tr_txn(tr), STORE_SCHEMA);
@@ -455,8 +501,8 @@ int tr_upgrade(struct translator *tr)
 		return err;
 	}
 	log_info("store: schema %u (%u deadlines, %u outbox entries, %u "
-		 "messages, %u calls, %u presences, %u call keys carried "
-		 "over)",
+		 "messages, %u calls, %u presences, %u call and presence "
+		 "keys carried over)",
 		 STORE_SCHEMA, u.n[0], u.n[1], u.n[2], u.n[3], u.n[4], u.n[5]);
 	return 0;
 }

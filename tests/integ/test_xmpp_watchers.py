@@ -1,8 +1,8 @@
 """SIP users for XMPP watchers (SPEC §6.3 "SIP user -> XMPP watchers", issue
 12 point 4): an XMPP user's <presence type='subscribe'/> to a SIP user's
 gateway JID makes the gateway SUBSCRIBE Event: presence to that SIP URI at
-presence.server (Kamailio here), one subscription per URI whatever the
-number of watchers; every PIDF change a SIP publisher PUBLISHes reaches each
+presence.server (Kamailio here), one subscription per watcher From the
+watcher's own SIP address (RFC 7248); every PIDF change a SIP publisher PUBLISHes reaches each
 watcher once; unsubscribe of the last watcher is a SUBSCRIBE with Expires: 0;
 a presence server that refuses or does not answer comes back as
 <presence type='error'/>; kill -9 of any worker and a full restart lose no
@@ -279,7 +279,29 @@ def test_subscribe_publish_probe_unsubscribe(gateway_factory, kam, watchers):
     run(go(), timeout=120)
 
 
-def test_second_watcher_shares_the_subscription(gateway_factory, kam, watchers):
+def kam_subscribers(kam, user):
+    """(From, Expires) of every SUBSCRIBE Event: presence for user that
+    Kamailio took, in order."""
+    log = kam.log()
+    cids = set(re.findall(r"\{\d+ SUBSCRIBE (\S+)\} <script>: REQ SUBSCRIBE "
+                          r"\S+ to=sip:%s@" % user, log))
+    return [(f, e) for cid, f, e in re.findall(
+        r"\{\d+ SUBSCRIBE (\S+)\} <script>: SUB presence \S+ from=(\S+) "
+        r"expires=(\S+)", log) if cid in cids]
+
+
+def sub_for(gw, user, watcher):
+    for s in subs(gw):
+        if s["target"].startswith("sip:%s@" % user) and s["watchers"] == [watcher]:
+            return s
+    return None
+
+
+def test_each_watcher_has_its_own_subscription(gateway_factory, kam, watchers):
+    """RFC 7248 4: the SUBSCRIBE is From the watcher's own SIP address, one
+    per watcher, so that the presentity authorizes each XMPP user, not the
+    gateway: a second watcher is approved only on its own NOTIFY active,
+    and its leaving ends only its own subscription."""
     gw = gateway_factory(presence=presence_cfg())
     user = fresh_sip_user()
 
@@ -290,34 +312,44 @@ def test_second_watcher_shares_the_subscription(gateway_factory, kam, watchers):
         pub = Publisher(peer, user)
         try:
             await subscribed(h, gw, user)
+            assert kam_subscribers(kam, user) == [("sip:heidi@localhost", "3600")]
             await change(h, pub, pidf(user, "open", "busy", "In a meeting"),
                          "dnd", kam)
-            # ivan: approved at once, with what is known
+            # ivan: his own SUBSCRIBE, approved on its NOTIFY active, which
+            # brings what the presentity publishes
             i.subscribe()
-            await i.expect("subscribed")
+            await i.expect("subscribed", 15)
             p = await i.expect("dnd")
             assert p["status"] == "In a meeting"
-            assert sorted(sub_of(gw, user)["watchers"]) == [
-                "heidi@localhost", "ivan@localhost"]
-            assert kam_subscribes(kam, user) == ["3600"]
+            await until(lambda: (sub_for(gw, user, "ivan@localhost") or {})
+                        .get("state") == "active", 10, "ivan's subscription")
+            assert kam_subscribers(kam, user) == [
+                ("sip:heidi@localhost", "3600"), ("sip:ivan@localhost", "3600")]
+            assert sub_for(gw, user, "heidi@localhost")["id"] != \
+                sub_for(gw, user, "ivan@localhost")["id"]
             # both see the next change, once
             await change(h, pub, pidf(user, "open"), "available", kam)
             await i.expect("available")
             for w in (h, i):
                 assert [shows(p) for p in await w.probe()] == ["available"]
-            # heidi leaves: the subscription stays for ivan
+            # heidi leaves: her subscription ends (Expires: 0), ivan's stays
             h.subscribe("unsubscribe")
             await h.expect("unavailable")
-            await until(lambda: sub_of(gw, user)["watchers"] == ["ivan@localhost"],
-                        10, "heidi no longer a watcher")
-            assert kam_subscribes(kam, user) == ["3600"]
+            await until(lambda: ("sip:heidi@localhost", "0")
+                        in kam_subscribers(kam, user), 10,
+                        "heidi's SUBSCRIBE Expires: 0")
+            await until(lambda: sub_for(gw, user, "heidi@localhost") is None,
+                        10, "heidi's subscription gone")
+            assert sub_for(gw, user, "ivan@localhost")["state"] == "active"
             # a probe from a non-watcher reveals nothing
             assert [shows(p) for p in await h.probe()] == ["unavailable"]
-            # ivan, the last: Expires: 0
+            assert [shows(p) for p in await i.probe()] == ["available"]
+            # ivan leaves: Expires: 0
             i.subscribe("unsubscribe")
             await i.expect("unavailable")
-            await until(lambda: kam_subscribes(kam, user) == ["3600", "0"],
-                        10, "SUBSCRIBE Expires: 0")
+            await until(lambda: ("sip:ivan@localhost", "0")
+                        in kam_subscribers(kam, user), 10,
+                        "ivan's SUBSCRIBE Expires: 0")
         finally:
             peer.close()
             await h.close()

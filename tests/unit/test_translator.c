@@ -41,6 +41,7 @@
 #include "msg.h"
 #include "msgrec.h"
 #include "outrec.h"
+#include "phonerec.h"
 #include "store.h"
 #include "tr_call_act.h"
 #include "translator.h"
@@ -5582,6 +5583,8 @@ static void watch_active(struct sent *s, const char *body)
 	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "3600");
 	pl_is(&sreq(0, "SUBSCRIBE")->ruri, CAROL_SIP);
 	sent_of(sreq(0, "SUBSCRIBE"), s);
+	/* RFC 7248 4: From the watcher's own address */
+	assert_non_null(strstr(s->from, "<sip:heidi@localhost>"));
 	respond(s, 200, "OK", "ps", "Expires: 3600\r\n", NULL);
 	assert_int_equal(ns + nx, 0); /* accepted, not yet authorized */
 	pres_notify(s, 1, "active;expires=3600", NULL, body);
@@ -5594,7 +5597,7 @@ static void watch_active(struct sent *s, const char *body)
 
 static void test_watch_one_subscription_changes_once(void **state)
 {
-	struct sent s, u;
+	struct sent s, u, v;
 	char seen[256];
 
 	watch_active(&s, PIDF_OF("open", ""));
@@ -5607,10 +5610,21 @@ static void test_watch_one_subscription_changes_once(void **state)
 				    "</rpid:activities>"));
 	pres_seen("heidi@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "available/dnd");
-	/* a second watcher: approved at once with what is seen, no
-	 * SUBSCRIBE */
+	/* a second watcher: its own SUBSCRIBE From its own address (RFC
+	 * 7248: the presentity authorizes each watcher), approved on its
+	 * own NOTIFY active */
 	xin(WATCH("subscribe", "ivan@localhost"));
-	assert_int_equal(ns, 0);
+	assert_int_equal(ns, 1);
+	assert_int_equal(nx, 0);
+	sent_of(sreq(0, "SUBSCRIBE"), &v);
+	assert_non_null(strstr(v.from, "<sip:ivan@localhost>"));
+	assert_string_not_equal(v.callid, s.callid);
+	respond(&v, 200, "OK", "pv", "Expires: 3600\r\n", NULL);
+	assert_int_equal(ns + nx, 0);
+	pres_notify(&v, 1, "active;expires=3600", NULL,
+		    PIDF_OF("open", "<rpid:activities><rpid:on-the-phone/>"
+				    "</rpid:activities>"));
+	sresp(0, 200);
 	pres_seen("ivan@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "subscribed available/dnd");
 	/* a malformed document changes nothing (200: the subscription
@@ -5629,34 +5643,62 @@ static void test_watch_one_subscription_changes_once(void **state)
 	xin(WATCH("probe", "kate@localhost"));
 	pres_seen("kate@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "unavailable");
-	/* both see closed, once */
+	/* each sees what its own subscription says, once */
 	pres_notify(&s, 6, "active;expires=3200", NULL, PIDF_OF("closed", ""));
 	pres_seen("heidi@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "unavailable");
 	pres_seen("ivan@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "");
+	pres_notify(&v, 2, "active;expires=3200", NULL, PIDF_OF("closed", ""));
+	pres_seen("ivan@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "unavailable");
-	/* the refresh, in the dialog, before it expires */
-	assert_int_equal(expire(), 1);
-	assert_int_equal(ns, 1);
-	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "3600");
-	assert_non_null(strstr(s.to, "carol"));
-	sent_of(sreq(0, "SUBSCRIBE"), &u);
-	assert_non_null(strstr(u.to, ";tag=ps"));
-	respond(&u, 200, "OK", NULL, "Expires: 3600\r\n", NULL);
-	/* heidi leaves: still one watcher, no SUBSCRIBE */
+	/* the refreshes, each in its dialog, before they expire */
+	assert_int_equal(expire(), 2);
+	assert_int_equal(ns, 2);
+	{
+		struct sent r[2];
+		for (unsigned i = 0; i < 2; i++) {
+			hdr_is(&sreq(i, "SUBSCRIBE")->hdrs, "Expires", "3600");
+			sent_of(sreq(i, "SUBSCRIBE"), &r[i]);
+			assert_non_null(strstr(r[i].to, "carol"));
+			assert_non_null(
+				strstr(r[i].to, !strcmp(r[i].callid, s.callid)
+							? ";tag=ps"
+							: ";tag=pv"));
+		}
+		for (unsigned i = 0; i < 2; i++)
+			respond(&r[i], 200, "OK", NULL, "Expires: 3600\r\n",
+				NULL);
+	}
+	/* heidi leaves: her subscription ends (Expires 0, in its dialog),
+	 * then the final NOTIFY forgets it */
 	xin(WATCH("unsubscribe", "heidi@localhost"));
-	assert_int_equal(ns, 0);
 	pres_seen("heidi@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "unavailable");
-	/* the last: Expires 0, then the final NOTIFY forgets it */
-	xin(WATCH("unsubscribe", "ivan@localhost"));
 	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "0");
 	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_string_equal(u.callid, s.callid);
 	respond(&u, 200, "OK", NULL, "Expires: 0\r\n", NULL);
 	pres_notify(&s, 7, "terminated;reason=timeout", NULL, NULL);
 	sresp(0, 200);
 	assert_int_equal(nx, 0);
-	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					   CAROL_SIP " heidi@localhost"),
+			 0);
+	assert_int_not_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					       CAROL_SIP " ivan@localhost"),
+			     0);
+	/* ivan's goes the same way */
+	xin(WATCH("unsubscribe", "ivan@localhost"));
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "0");
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_string_equal(u.callid, v.callid);
+	respond(&u, 200, "OK", NULL, "Expires: 0\r\n", NULL);
+	pres_notify(&v, 3, "terminated;reason=timeout", NULL, NULL);
+	sresp(0, 200);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					   CAROL_SIP " ivan@localhost"),
+			 0);
 	release();
 	/* and a late NOTIFY is a subscription we do not have */
 	pres_notify(&s, 8, "active;expires=10", NULL, NULL);
@@ -5676,7 +5718,9 @@ static void test_watch_refused_error(void **state)
 		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
 		"forbidden");
 	assert_int_equal(ns, 0);
-	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					   CAROL_SIP " heidi@localhost"),
+			 0);
 	release();
 	assert_int_equal(expire(), 0); /* no retry */
 
@@ -5686,6 +5730,68 @@ static void test_watch_refused_error(void **state)
 	assert_string_equal(
 		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
 		"remote-server-timeout");
+}
+
+
+/* Schema 5 kept one presence subscription for all the watchers of a URI,
+ * From the gateway: migrated, it has a key per watcher and goes on as it
+ * was until its last watcher leaves. */
+static void test_watch_shared_record_upgrades(void **state)
+{
+	const struct xsgw_config *cfg = tr.proc.cfg;
+	struct sent s, u;
+	struct subrec r;
+	struct fbuf fb = {0};
+	const void *v;
+	size_t vl;
+	uint64_t id;
+	char seen[256];
+
+	watch_active(&s, NULL);
+	id = tr_regrec_key_get(&tr, RK_PRESENTITY,
+			       CAROL_SIP " heidi@localhost");
+	assert_int_not_equal(id, 0);
+	assert_int_equal(tr_rec_get(&tr, DB_SUB, id, &v, &vl), 0);
+	assert_int_equal(subrec_decode(&r, v, vl), 0);
+	release();
+	/* as schema 5 left it: two watchers, no From, keyed by the URI */
+	r.watchers = mem_deref(r.watchers);
+	r.from = mem_deref(r.from);
+	assert_int_equal(
+		str_dup(&r.watchers, "heidi@localhost\nivan@localhost\n"), 0);
+	tr_rec_put(&tr, DB_SUB, id, &fb, subrec_encode(&fb, &r));
+	subrec_reset(&r);
+	tr_regrec_key_del(&tr, RK_PRESENTITY, CAROL_SIP " heidi@localhost");
+	tr_regrec_key_put(&tr, RK_PRESENTITY, CAROL_SIP, id);
+	store_set_schema(tr_txn(&tr), 5);
+	commit();
+	store_close(tr.store);
+	assert_int_equal(store_open(&tr.store, cfg->store.path,
+				    cfg->store.map_size, false),
+			 0);
+	assert_int_equal(tr_upgrade(&tr), 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	assert_true(tr_regrec_key_get(&tr, RK_PRESENTITY,
+				      CAROL_SIP " heidi@localhost") == id);
+	assert_true(tr_regrec_key_get(&tr, RK_PRESENTITY,
+				      CAROL_SIP " ivan@localhost") == id);
+	release();
+	/* heidi leaves: ivan still watches it, no SUBSCRIBE */
+	xin(WATCH("unsubscribe", "heidi@localhost"));
+	assert_int_equal(ns, 0);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					   CAROL_SIP " heidi@localhost"),
+			 0);
+	release();
+	/* ivan, the last: Expires 0 in the old dialog, From the gateway */
+	xin(WATCH("unsubscribe", "ivan@localhost"));
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "0");
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_string_equal(u.callid, s.callid);
+	assert_non_null(strstr(u.from, "<sip:xsgw@"));
+	respond(&u, 200, "OK", NULL, "Expires: 0\r\n", NULL);
 }
 
 
@@ -5708,7 +5814,9 @@ static void test_watch_terminated(void **state)
 	pres_notify(&s, 2, "terminated;reason=rejected", NULL, NULL);
 	pres_seen("heidi@localhost", seen, sizeof(seen));
 	assert_string_equal(seen, "unsubscribed unavailable");
-	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
+	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY,
+					   CAROL_SIP " heidi@localhost"),
+			 0);
 	release();
 	assert_int_equal(expire(), 0);
 }
@@ -5973,6 +6081,7 @@ int main(void)
 		T_(test_watch_one_subscription_changes_once),
 		T_(test_watch_refused_error),
 		T_(test_watch_terminated),
+		T_(test_watch_shared_record_upgrades),
 		T_(test_watch_pending_then_active),
 	};
 

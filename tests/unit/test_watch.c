@@ -821,7 +821,7 @@ static void test_upgrade_4_to_5(void **state)
 	assert_int_equal(store_begin(tr.store, &t, false), 0);
 	assert_int_equal(store_get(t, DB_META, "schema", 6, &v, &vl), 0);
 	assert_int_equal(vl, 4);
-	assert_int_equal(be32_get(v), 5);
+	assert_int_equal(be32_get(v), STORE_SCHEMA);
 	assert_int_equal(store_get(t, DB_PRESENCE, k, kl, &v, &vl), 0);
 	assert_int_equal(((const uint8_t *)v)[0], PRESREC_VERSION);
 	assert_int_equal(presrec_decode(&pr, v, vl), 0);
