@@ -32,7 +32,10 @@
  *  PENDING |   T_EXPIRED               NOTIFY terminated;
  *  ACTIVE                              reason=timeout             TERMINATED
  *  PENDING |   R_GONE (a NOTIFY        - (the watcher is gone,
- *  ACTIVE      answered 481 or 408)    RFC 6665 4.2.2)            (none)
+ *  ACTIVE      failed: any error but   RFC 6665 4.2.2)            (none)
+ *              491 and 500/503 with
+ *              Retry-After, a timeout,
+ *              a transport error)
  *  TERMINATED  R_FINAL (the final      -                          (none)
  *              NOTIFY's outcome)
  *  TERMINATED  T_EXPIRED (no outcome)  -                          (none)
@@ -80,7 +83,7 @@ enum watch_event {
 	WE_PRESENCE,      /**< the user's presence may have changed */
 	WE_T_EXPIRED,     /**< the record's deadline passed */
 	WE_R_OUTCOME,     /**< a NOTIFY's outcome (refined below) */
-	WE_R_GONE,        /**< a NOTIFY answered 481 or 408 */
+	WE_R_GONE,        /**< a NOTIFY failed (notify_failed) */
 	WE_R_FINAL,       /**< the final NOTIFY's outcome */
 	WE_COUNT
 };
@@ -591,6 +594,21 @@ static const struct rule *rule_of(uint32_t state, enum watch_event ev)
 }
 
 
+/* RFC 6665 4.2.2: a NOTIFY that fails (an error response, Timer F, a
+ * transport error) removes the subscription, unless the failure is the
+ * transaction's alone (RFC 5057 5.1: 491, or 500/503 with Retry-After):
+ * the next change is NOTIFYed again. */
+static bool notify_failed(const struct tr_outcome *oc)
+{
+	if (oc->scode < 300 || oc->scode == 491)
+		return false;
+	if ((oc->scode == 500 || oc->scode == 503) && oc->msg &&
+	    sip_msg_hdr(oc->msg, SIP_HDR_RETRY_AFTER))
+		return false;
+	return true;
+}
+
+
 /* WE_R_OUTCOME by the record: the final NOTIFY's, or the watcher gone. */
 static enum watch_event refine(const struct watchrec *r,
 			       const struct tr_outcome *oc)
@@ -599,9 +617,7 @@ static enum watch_event refine(const struct watchrec *r,
 		return 0;
 	if (r->state == WS_TERMINATED)
 		return oc->out && oc->out == r->out ? WE_R_FINAL : 0;
-	if (oc->scode == 481 || oc->scode == 408)
-		return WE_R_GONE;
-	return 0;
+	return notify_failed(oc) ? WE_R_GONE : 0;
 }
 
 

@@ -758,6 +758,29 @@ static void test_expiry_and_gone(void **state)
 	}
 	assert_int_equal(ns, 0);
 	assert_false(watcher());
+	/* 404 ends it too; 491 affects only that NOTIFY (RFC 5057 5.1) */
+	for (unsigned code = 404;; code = 491) {
+		active();
+		xin("<presence from='" FRANK_R "' to='" BOB_GW "'/>");
+		{
+			struct m_sip_in_response m = {.out = ss[0].out,
+						      .scode = code};
+			pl_set_str(&m.reason, "X");
+			pl_set_str(&m.raw, "");
+			tr_from_sip_response(&tr, &m);
+			commit();
+		}
+		assert_int_equal(ns, 0);
+		if (code == 491)
+			break;
+		assert_false(watcher());
+	}
+	assert_true(watcher());
+	watchrec_reset(&wr);
+	/* and the next change is NOTIFYed */
+	xin("<presence from='" FRANK_R "' to='" BOB_GW
+	    "' type='unavailable'/>");
+	pl_contains(&notify("active")->rq.body, "<basic>closed</basic>");
 }
 
 
