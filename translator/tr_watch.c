@@ -495,12 +495,28 @@ static int cseq_check(struct wctx *c)
 }
 
 
+/* RFC 6665 4.1.2.1 / RFC 3261 12.2.2: a SUBSCRIBE in the dialog is a
+ * target refresh: its Contact is where the NOTIFYs go from now on. */
+static void target_refresh(struct wctx *c)
+{
+	const struct sip_hdr *h = sip_msg_hdr(c->w->e->msg, SIP_HDR_CONTACT);
+	struct sip_addr a;
+	char *t = NULL;
+
+	if (!h || sip_addr_decode(&a, &h->val) || pl_strdup(&t, &a.auri))
+		return;
+	mem_deref(c->r->rtarget);
+	c->r->rtarget = t;
+}
+
+
 static int act_refresh(struct wctx *c)
 {
 	struct watchrec *r = c->r;
 
 	if (cseq_check(c))
 		return EALREADY;
+	target_refresh(c);
 	r->expires = c->w->expires;
 	r->expires_at = wall_ms() + (uint64_t)r->expires * 1000;
 	accept_subscribe(c, 200, "OK");
@@ -519,6 +535,7 @@ static int act_unsubscribe(struct wctx *c)
 
 	if (cseq_check(c))
 		return EALREADY;
+	target_refresh(c);
 	r->expires = 0;
 	r->expires_at = wall_ms();
 	accept_subscribe(c, 200, "OK");

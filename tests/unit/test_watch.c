@@ -473,6 +473,11 @@ static void xin(const char *fmt, ...)
 
 /* A SUBSCRIBE from the watcher: to-tag (NULL: outside the dialog), CSeq,
  * more header lines (Event, Expires, ...). */
+/* the watcher's Contact in the SUBSCRIBEs below, and where the NOTIFYs
+ * are expected to go */
+static const char *contact = "sip:w@127.0.0.1:5090";
+static const char *target = "sip:w@127.0.0.1:5090";
+
 static void subscribe(const char *ruri, const char *totag, unsigned cseq,
 		      const char *extra)
 {
@@ -484,11 +489,11 @@ static void subscribe(const char *ruri, const char *totag, unsigned cseq,
 		 "Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKw%u\r\n"
 		 "From: <sip:bob@example.org>;tag=wt\r\n"
 		 "To: <%s>%s%s\r\nCall-ID: c1@w\r\nCSeq: %u SUBSCRIBE\r\n"
-		 "Contact: <sip:w@127.0.0.1:5090>\r\n"
+		 "Contact: <%s>\r\n"
 		 "Record-Route: <sip:p1;lr>\r\n"
 		 "%sContent-Length: 0\r\n\r\n",
 		 ruri, cseq, ruri, totag ? ";tag=" : "", totag ? totag : "",
-		 cseq, extra);
+		 cseq, contact, extra);
 	pl_set_str(&m.src, PEER_SRC);
 	pl_set_str(&m.raw, raw);
 	tr_from_sip_request(&tr, &m);
@@ -570,7 +575,7 @@ static const struct staged *notify(const char *state)
 	pl_contains(&f->rq.hdrs, "Call-ID: c1@w");
 	pl_contains(&f->rq.hdrs, "To: <sip:bob@example.org>;tag=wt");
 	pl_contains(&f->rq.hdrs, "Route: <sip:p1;lr>");
-	assert_true(pl_has(&f->rq.ruri, "sip:w@127.0.0.1:5090"));
+	assert_true(pl_has(&f->rq.ruri, target));
 	return f;
 }
 
@@ -710,8 +715,11 @@ static void test_refused(void **state)
 static void test_refresh_unsubscribe(void **state)
 {
 	active();
+	/* a target refresh: the NOTIFYs follow the new Contact */
+	contact = target = "sip:w2@127.0.0.1:5091";
 	subscribe("sip:frank@localhost", ltag, 2,
 		  "Event: presence;id=7\r\nExpires: 60\r\n");
+	contact = "sip:w@127.0.0.1:5090";
 	pl_contains(&response(200)->rs.hdrs, "Expires: 60\r\n");
 	pl_contains(&notify("active;expires=")->rq.body, "<basic>open</basic>");
 	/* its retransmission (a restarted sip-front): the answer again */
@@ -723,6 +731,8 @@ static void test_refresh_unsubscribe(void **state)
 	subscribe("sip:frank@localhost", ltag, 1,
 		  "Event: presence;id=7\r\nExpires: 60\r\n");
 	response(500);
+	/* the un-SUBSCRIBE is a target refresh too */
+	target = "sip:w@127.0.0.1:5090";
 	subscribe("sip:frank@localhost", ltag, 3,
 		  "Event: presence;id=7\r\nExpires: 0\r\n");
 	pl_contains(&response(200)->rs.hdrs, "Expires: 0\r\n");
