@@ -743,10 +743,17 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 		return;
 	memcpy(node, gwjid, (size_t)(at - gwjid));
 	node[at - gwjid] = 0;
-	if (addr_gwnode_to_sip(cfg, node, uri, sizeof(uri))) {
+	err = addr_gwnode_to_sip(cfg, node, uri, sizeof(uri));
+	if (err) {
+		/* F9: a host the gateway may not send to is no malformed
+		 * address */
 		if (!strcmp(type, "subscribe"))
-			presence_error(tr, gwjid, watcher, "jid-malformed",
-				       "not a SIP address");
+			presence_error(tr, gwjid, watcher,
+				       err == EPERM ? "forbidden"
+						    : "jid-malformed",
+				       err == EPERM ? "that SIP domain is not "
+						      "served"
+						    : "not a SIP address");
 		return;
 	}
 	if (!presentity_key(key, sizeof(key), uri, watcher)) {

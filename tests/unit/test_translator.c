@@ -5711,6 +5711,19 @@ static void test_watch_refused_error(void **state)
 {
 	struct sent s;
 
+	/* F9: a host the gateway may not send to (no proxy here) */
+	xin("<presence type='subscribe' from='heidi@localhost' "
+	    "to='carol\\40evil.example@sip.localhost'/>");
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
+		"forbidden");
+	xin("<presence type='subscribe' from='heidi@localhost' "
+	    "to='carol\\40@sip.localhost'/>");
+	assert_string_equal(
+		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
+		"jid-malformed");
+
 	xin(WATCH("subscribe", "heidi@localhost"));
 	sent_of(sreq(0, "SUBSCRIBE"), &s);
 	respond(&s, 403, "Forbidden", "ps", NULL, NULL);
