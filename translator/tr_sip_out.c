@@ -221,9 +221,11 @@ uint64_t tr_sip_respond(struct translator *tr, struct tr_owner owner,
 
 	(void)re_regex(rp->raw.p, rp->raw.l, "[^ ]+", &method);
 
+	/* RFC 6086: Recv-Info belongs to an INVITE dialog's answers */
 	if (!err && rp->contact)
-		err = contact_hdr(tr, mb) |
-		      mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
+		err = contact_hdr(tr, mb);
+	if (!err && rp->contact && !pl_strcmp(&method, "INVITE"))
+		err = mbuf_write_str(mb, "Recv-Info: trickle-ice\r\n");
 	if (!err && ((rp->scode >= 200 && rp->scode < 300) || rp->scode == 405))
 		err = mbuf_write_str(mb, ALLOW);
 	if (!err && (rp->scode == 415 || (rp->scode >= 200 && rp->scode < 300 &&

@@ -629,6 +629,11 @@ static void pending(void)
 	r = response(202);
 	pl_contains(&r->rs.hdrs, "Expires: 600\r\n");
 	pl_contains(&r->rs.hdrs, "Contact: ");
+	{
+		char h[2048];
+		pl_strcpy(&r->rs.hdrs, h, sizeof(h));
+		assert_null(strstr(h, "Recv-Info")); /* INVITE dialogs' */
+	}
 	assert_true(r->rs.totag != 0);
 	snprintf(ltag, sizeof(ltag), "%016llx",
 		 (unsigned long long)r->rs.totag);
