@@ -39,7 +39,8 @@
  *  TERMINATED  R_FINAL (the final      -                          (none)
  *              NOTIFY's outcome)
  *  TERMINATED  T_EXPIRED (no outcome)  -                          (none)
- *  TERMINATED  REFRESH | UNSUBSCRIBE   481                        -
+ *  TERMINATED  REFRESH | UNSUBSCRIBE   481 (the one that ended it
+ *                                      again: its answer again)   -
  *
  * Any other (state, event) changes nothing. One event: the record is
  * loaded once, the row applied, the record saved once (or dropped); what
@@ -595,6 +596,15 @@ static int act_gone(struct wctx *c)
 
 static int act_481(struct wctx *c)
 {
+	const struct sip_msg *msg = c->w->e->msg;
+
+	/* the request that ended it, again (a fetch or an un-SUBSCRIBE a
+	 * restarted sip-front handed over): the same answer */
+	if (msg->cseq.num == c->r->rcseq) {
+		accept_subscribe(c, pl_isset(&msg->to.tag) ? 200 : 202,
+				 pl_isset(&msg->to.tag) ? "OK" : "Accepted");
+		return EALREADY;
+	}
 	reply(c->tr, c->w->e, 0, 481, "Subscription Does Not Exist", NULL);
 	return EALREADY;
 }

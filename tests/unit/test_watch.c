@@ -823,6 +823,15 @@ static void test_refused_requests(void **state)
 	response(202);
 	notify("Subscription-State: terminated;reason=timeout");
 	assert_int_equal(nx, 0);
+	/* its retransmission (a restarted sip-front): 202 again, no NOTIFY */
+	subscribe("sip:+15550001@example.org", NULL, 1,
+		  "Event: presence\r\nExpires: 0\r\n");
+	response(202);
+	assert_int_equal(requests(), 0);
+	/* a later request in that ended dialog: 481 */
+	subscribe("sip:+15550001@example.org", NULL, 2,
+		  "Event: presence\r\nExpires: 0\r\n");
+	response(481);
 	assert_true(watcher());
 	assert_string_equal(wr.user, FRANK);
 	watchrec_reset(&wr);
