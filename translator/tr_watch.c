@@ -13,7 +13,8 @@
  *  state       event                   action                     -> next
  *  ----------  ----------------------  -------------------------  --------
  *  (none)      SUBSCRIBE (Expires > 0) 202; NOTIFY pending; ask
- *                                      the user (subscribe)       PENDING
+ *                                      the user (subscribe); 503
+ *                                      past MAX_WATCHERS          PENDING
  *  (none)      UNSUBSCRIBE (a fetch,   202; NOTIFY terminated;
  *              Expires: 0)             reason=timeout             TERMINATED
  *  PENDING     REFRESH                 200; NOTIFY pending        PENDING
@@ -402,6 +403,15 @@ static void notify(struct wctx *c, const char *state, bool body)
 /* Another watcher of the user from the same gateway JID still lives? */
 static bool others_live(struct translator *tr, const struct watchrec *r,
 			uint64_t id);
+/* The watchers of one user (watchers_of). */
+struct ids {
+	uint8_t prefix[KEY_MAX];
+	size_t pl;
+	uint64_t id[MAX_WATCHERS];
+	unsigned n;
+};
+static void watchers_of(struct translator *tr, const char *user,
+			const char *gwjid, struct ids *c);
 
 
 /* ---- actions ------------------------------------------------------- */
@@ -450,8 +460,32 @@ static int create(struct wctx *c)
 }
 
 
+/* A user has at most MAX_WATCHERS (each change is told to all in one
+ * batch): one more is refused, never silently left untold.
+ * @return true if it was (answered 503) */
+static bool too_many(struct wctx *c)
+{
+	struct ids *ids = mem_zalloc(sizeof(*ids), NULL);
+	bool full;
+
+	if (!ids) {
+		reply(c->tr, c->w->e, 0, 500, "Server Internal Error", NULL);
+		return true;
+	}
+	watchers_of(c->tr, c->w->user, NULL, ids);
+	full = ids->n >= MAX_WATCHERS;
+	mem_deref(ids);
+	if (full)
+		reply(c->tr, c->w->e, 0, 503, "Too Many Watchers",
+		      "Retry-After: 600\r\n");
+	return full;
+}
+
+
 static int act_create(struct wctx *c)
 {
+	if (too_many(c))
+		return EALREADY;
 	if (create(c))
 		return ENOMEM;
 	accept_subscribe(c, 202, "Accepted");
@@ -466,6 +500,8 @@ static int act_create(struct wctx *c)
  * has approved this watcher: it is told nothing but the end. */
 static int act_fetch(struct wctx *c)
 {
+	if (too_many(c))
+		return EALREADY;
 	if (create(c))
 		return ENOMEM;
 	accept_subscribe(c, 202, "Accepted");
@@ -698,14 +734,6 @@ static int watch_apply(struct translator *tr, uint64_t id, enum watch_event ev,
 
 
 /* ---- a user's watchers --------------------------------------------- */
-
-struct ids {
-	uint8_t prefix[KEY_MAX];
-	size_t pl;
-	uint64_t id[MAX_WATCHERS];
-	unsigned n;
-};
-
 
 static bool ids_visit(const void *k, size_t kl, const void *v, size_t vl,
 		      void *arg)

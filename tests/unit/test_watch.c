@@ -799,6 +799,35 @@ static void test_expiry_and_gone(void **state)
 }
 
 
+/* A user's watchers are bounded (each change is told to all in one
+ * batch): the one past the bound is refused 503, never left untold. */
+static void test_too_many_watchers(void **state)
+{
+	char raw[1024];
+
+	for (unsigned i = 0; i <= 256; i++) {
+		struct m_sip_in_request m = {.tx = 1000 + i};
+		snprintf(raw, sizeof(raw),
+			 "SUBSCRIBE sip:frank@localhost SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKm%u\r\n"
+			 "From: <sip:bob@example.org>;tag=m%u\r\n"
+			 "To: <sip:frank@localhost>\r\nCall-ID: m%u@w\r\n"
+			 "CSeq: 1 SUBSCRIBE\r\n"
+			 "Contact: <sip:w@127.0.0.1:5090>\r\n"
+			 "Event: presence\r\nContent-Length: 0\r\n\r\n",
+			 i, i, i);
+		pl_set_str(&m.src, PEER_SRC);
+		pl_set_str(&m.raw, raw);
+		tr_from_sip_request(&tr, &m);
+		commit();
+		if (i < 256)
+			response(202);
+	}
+	pl_contains(&response(503)->rs.hdrs, "Retry-After: ");
+	assert_int_equal(requests(), 0);
+}
+
+
 static void test_refused_requests(void **state)
 {
 	subscribe("sip:frank@localhost", NULL, 1, "Event: dialog\r\n");
@@ -913,6 +942,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_unsubscribe, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_and_gone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_watchers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refused_requests, setup,
 						teardown),
