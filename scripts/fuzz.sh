@@ -5,7 +5,8 @@
 # whether it crashed. Exit status 1 if any target crashed.
 #
 #   fuzz_frame    frame_parse, every msg_dec_* (msg.h), every record decoder
-#                 (msgrec, callrec, outrec, presrec, rxrec, regrec) and key
+#                 (msgrec, callrec, outrec, presrec, rxrec, regrec, phonerec,
+#                 subrec, watchrec) and key
 #                 parser (keys.h), key_regkey's length contract; the
 #                 xmpp-front's and sip-front's frame parsing is these same
 #                 decoders
@@ -37,7 +38,8 @@ F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H
 clang $F -o $B/fuzz_frame tests/fuzz/fuzz_frame.c \
 	shared/frame.c shared/msg.c shared/keys.c shared/msgrec.c \
 	shared/callrec.c shared/outrec.c shared/presrec.c shared/rxrec.c \
-	shared/regrec.c shared/store.c shared/log.c shared/util.c \
+	shared/regrec.c shared/phonerec.c shared/watchrec.c shared/store.c \
+	shared/log.c shared/util.c \
 	$(pkg-config --libs libre lmdb)
 clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator/jsdp_jingle.c \
 	$(pkg-config --libs libre libstrophe)
@@ -113,6 +115,12 @@ str "<message to='a@b'><body>hi</body></message>" | frame 258 > $C/xmpp_in
 { b 2; u32 1; u64 9; u32 259; { u64 9; str "<message/>"; } | blob; } > $C/outrec
 { b 1; u32 5; u64 99; } > $C/presrec
 { b 1; u64 5; u64 99; } > $C/rxrec
+# the presence records, as their encoders write them
+clang $(echo "$F" | sed 's/fuzzer,//') -o $B/seed_records \
+	tests/fuzz/seed_records.c shared/phonerec.c \
+	shared/watchrec.c shared/frame.c shared/store.c shared/log.c \
+	shared/util.c $(pkg-config --libs libre lmdb)
+$B/seed_records $C
 b 0 0 0 0 0 0 1 0 2 0 0 0 0 0 0 0 9 > $C/key_deadline
 b 0 0 0 2 0 0 0 0 0 0 0 7 > $C/key_outbox
 { printf 'salice@localhost'; b 0; printf 'sid1'; } > $C/key_callkey

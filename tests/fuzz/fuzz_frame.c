@@ -18,9 +18,11 @@
 #include "msg.h"
 #include "msgrec.h"
 #include "outrec.h"
+#include "phonerec.h"
 #include "presrec.h"
 #include "regrec.h"
 #include "rxrec.h"
+#include "watchrec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -173,6 +175,47 @@ static bool same(const struct fbuf *fb, const uint8_t *data, size_t size)
 }
 
 
+/* phonerec, subrec, watchrec: what decodes is of a version they read, in
+ * a state, with its required fields; the current version re-encodes
+ * byte for byte (an older one is written as the current). */
+static void presence_records(const uint8_t *data, size_t size)
+{
+	struct fbuf fb = {0};
+	struct phonerec ph;
+	struct subrec sb;
+	struct watchrec w;
+
+	if (!phonerec_decode(&ph, data, size)) {
+		CHECK(data[0] >= 1 && data[0] <= PHONEREC_VERSION);
+		CHECK(ph.state && ph.state < PH_STATE_MAX && ph.aor && ph.jid &&
+		      ph.gwjid);
+		if (data[0] == PHONEREC_VERSION)
+			CHECK(!phonerec_encode(&fb, &ph) &&
+			      same(&fb, data, size));
+		phonerec_reset(&ph);
+	} else {
+		CHECK(!ph.aor && !ph.jid && !ph.state);
+	}
+	if (!subrec_decode(&sb, data, size)) {
+		CHECK(data[0] >= 1 && data[0] <= SUBREC_VERSION);
+		CHECK(sb.state && sb.state < SB_STATE_MAX && sb.event &&
+		      sb.target && sb.callid && sb.ltag);
+		if (data[0] == SUBREC_VERSION)
+			CHECK(!subrec_encode(&fb, &sb) &&
+			      same(&fb, data, size));
+		subrec_reset(&sb);
+	} else {
+		CHECK(!sb.event && !sb.target && !sb.state);
+	}
+	if (!watchrec_decode(&w, data, size)) {
+		CHECK(data[0] == WATCHREC_VERSION);
+		CHECK(!watchrec_encode(&fb, &w) && same(&fb, data, size));
+		watchrec_reset(&w);
+	}
+	fbuf_reset(&fb);
+}
+
+
 static void records(const uint8_t *data, size_t size)
 {
 	struct msgrec_v1_txn old;
@@ -231,6 +274,7 @@ static void records(const uint8_t *data, size_t size)
 	} else {
 		CHECK(!g.jid && !g.aor && !g.history && !g.state);
 	}
+	presence_records(data, size);
 	fbuf_reset(&fb);
 }
 
