@@ -79,8 +79,10 @@
  *
  * A NOTIFY may come before the 2xx (RFC 6665 4.1.2.4): either creates the
  * dialog. A NOTIFY with a CSeq below the last is answered 500, one for a
- * subscription we do not have 481 (tr_from_sip.c). Not handled yet: a
- * 401/407 or 423 to a SUBSCRIBE (it fails and is retried as it was).
+ * subscription we do not have 481 (tr_from_sip.c). A 423 with a
+ * Min-Expires above what was asked is asked again at once for that
+ * (interval_too_brief). Not handled yet: a 401/407 to a SUBSCRIBE (it
+ * fails and is retried as any failure).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,8 +100,9 @@
 enum {
 	RETRY_MIN_MS = 2000,
 	TERMINATED_RETRY_MS = 1000,
-	ENDING_MS = 32000,    /* Timer F: the un-SUBSCRIBE's answer */
-	WATCHERS_MAX = 16384, /* bytes of watchers' JIDs a record holds */
+	ENDING_MS = 32000,       /* Timer F: the un-SUBSCRIBE's answer */
+	MIN_EXPIRES_MAX = 86400, /* a 423 asking for more is a failure */
+	WATCHERS_MAX = 16384,    /* bytes of watchers' JIDs a record holds */
 };
 
 #define EV_PRESENCE "presence"
@@ -211,10 +214,20 @@ static int new_dialog(struct translator *tr, uint64_t id, struct subrec *r)
 }
 
 
+/* What a SUBSCRIBE asks for: presence.subscribe_expires_s, or more if
+ * the server asked for more (423; r->expires holds its Min-Expires until
+ * a 2xx grants a value). */
+static uint32_t expires_wanted(const struct translator *tr,
+			       const struct subrec *r)
+{
+	return r->expires > expires_of(tr) ? r->expires : expires_of(tr);
+}
+
+
 static void subscribe(struct translator *tr, uint64_t id, struct subrec *r)
 {
 	r->lcseq++;
-	r->out = tr_sip_subscribe(tr, id, r, expires_of(tr));
+	r->out = tr_sip_subscribe(tr, id, r, expires_wanted(tr, r));
 	r->state = SB_SUBSCRIBING;
 }
 
@@ -315,6 +328,27 @@ static void learn(struct subrec *r, const struct sip_msg *msg, bool response)
 }
 
 
+/* RFC 6665 4.1.2.1, RFC 3261 10.2.8: 423 with a Min-Expires above what
+ * we asked: asked again at once, for that. @return true if it was */
+static bool interval_too_brief(struct translator *tr, uint64_t id,
+			       struct subrec *r, const struct tr_outcome *oc)
+{
+	const struct sip_hdr *h =
+		oc->msg ? sip_msg_hdr(oc->msg, SIP_HDR_MIN_EXPIRES) : NULL;
+	const uint32_t min = h ? pl_u32(&h->val) : 0;
+
+	if (oc->scode != 423 || r->state == SB_ENDING ||
+	    min <= expires_wanted(tr, r) || min > MIN_EXPIRES_MAX)
+		return false;
+	log_info("subscription %llu (%s of %s): 423, Min-Expires %u",
+		 (unsigned long long)id, r->event, r->target, min);
+	r->expires = min;
+	subscribe(tr, id, r);
+	sub_save(tr, id, r);
+	return true;
+}
+
+
 void tr_sub_outcome(struct translator *tr, uint64_t id,
 		    const struct tr_outcome *oc)
 {
@@ -332,6 +366,8 @@ void tr_sub_outcome(struct translator *tr, uint64_t id,
 	r.last_code = oc->scode;
 	mem_deref(r.last_reason);
 	(void)str_dup(&r.last_reason, oc->reason);
+	if (interval_too_brief(tr, id, &r, oc))
+		goto out;
 	if (is_presence(&r) && presence_outcome(tr, id, &r, oc))
 		goto out;
 	if (oc->scode < 300 && oc->msg) {

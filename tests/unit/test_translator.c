@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <re.h>
+#include "addr.h"
 #include "callrec.h"
 #include "config.h"
 #include "frame.h"
@@ -5746,6 +5747,30 @@ static void test_watch_refused_error(void **state)
 }
 
 
+/* 423 (RFC 6665 4.1.2.1): asked again at once for its Min-Expires; a
+ * second 423 for no more than that is a failure like any other. */
+static void test_watch_interval_too_brief(void **state)
+{
+	struct sent s, u;
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	respond(&s, 423, "Interval Too Brief", NULL, "Min-Expires: 7200\r\n",
+		NULL);
+	assert_int_equal(nx, 0);
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "7200");
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_string_equal(u.callid, s.callid);
+	assert_string_not_equal(u.cseq, s.cseq);
+	respond(&u, 423, "Interval Too Brief", NULL, "Min-Expires: 7200\r\n",
+		NULL);
+	assert_int_equal(ns, 0);
+	assert_string_equal(
+		error_of(xfind("presence", "error", NULL, "heidi@localhost")),
+		addr_sip_to_xmpp_error(423));
+}
+
+
 /* Schema 5 kept one presence subscription for all the watchers of a URI,
  * From the gateway: migrated, it has a key per watcher and goes on as it
  * was until its last watcher leaves. */
@@ -6095,6 +6120,7 @@ int main(void)
 		T_(test_watch_refused_error),
 		T_(test_watch_terminated),
 		T_(test_watch_shared_record_upgrades),
+		T_(test_watch_interval_too_brief),
 		T_(test_watch_pending_then_active),
 	};
 
