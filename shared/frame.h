@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 /* 3: one front protocol (issue 8); 4: MSG_SIP_IN_REQUEST deadline_ms;
- * 6: MSG_CLIENT_UP, MSG_CLIENT_OUT (the phones' client sessions) */
+ * 6: MSG_CLIENT_UP, MSG_CLIENT_OUT (the phones' client sessions),
+ * m_xmpp_link.stream */
 #ifndef FRAME_VERSION /* a test build may set another to see it refused */
 #define FRAME_VERSION 6
 #endif

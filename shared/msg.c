@@ -172,12 +172,14 @@ int msg_enc_xmpp_link(struct fbuf *fb, const struct m_xmpp_link *m)
 {
 	frame_begin(fb, MSG_XMPP_LINK, 0);
 	frame_put_u32(fb, m->up);
+	frame_put_u64(fb, m->stream);
 	return end(fb);
 }
 
 int msg_dec_xmpp_link(struct frame *fr, struct m_xmpp_link *m)
 {
 	m->up = frame_get_u32(fr);
+	m->stream = frame_get_u64(fr);
 	return frame_end(fr);
 }
 

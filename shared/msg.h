@@ -111,8 +111,14 @@ struct m_out_done {
 	struct pl reason;
 };
 
+/** The component stream's state, sent once per change and again to each
+ * new translator link. */
 struct m_xmpp_link {
 	uint32_t up;
+	uint64_t stream; /**< the stream (as m_xmpp_in.stream); 0: down. A
+			    translator that sees a stream it has not seen
+			    probes the presence it relies on: the server
+			    routed none to it while no stream was open */
 };
 
 struct m_xmpp_in {

@@ -796,6 +796,85 @@ static void apply_all(struct translator *tr, const char *user,
 }
 
 
+/* One user to probe, and the gateway JID it approved. */
+struct probe {
+	struct le le;
+	char *user, *gwjid;
+};
+
+
+static void probe_destructor(void *arg)
+{
+	struct probe *p = arg;
+
+	list_unlink(&p->le);
+	mem_deref(p->user);
+	mem_deref(p->gwjid);
+}
+
+
+static bool probe_has(struct le *le, void *arg)
+{
+	const struct probe *p = le->data;
+
+	return !strcmp(p->user, arg);
+}
+
+
+struct probes {
+	struct hash *h;
+	unsigned n;
+};
+
+
+static bool probe_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
+{
+	struct probes *c = arg;
+	struct watchrec r;
+	struct probe *p;
+
+	if (watchrec_decode(&r, v, vl))
+		return true;
+	if (r.state == WS_ACTIVE &&
+	    !hash_lookup(c->h, hash_joaat_str(r.user), probe_has, r.user) &&
+	    (p = mem_zalloc(sizeof(*p), probe_destructor))) {
+		p->user = mem_ref(r.user);
+		p->gwjid = mem_ref(r.gwjid);
+		hash_append(c->h, hash_joaat_str(r.user), &p->le, p);
+		c->n++;
+	}
+	watchrec_reset(&r);
+	return true;
+}
+
+
+static bool probe_send(struct le *le, void *arg)
+{
+	const struct probe *p = le->data;
+
+	tr_xmpp_presence(arg, p->gwjid, p->user, "probe", NULL);
+	return false;
+}
+
+
+void tr_watch_probe_all(struct translator *tr)
+{
+	struct probes c = {0};
+
+	if (hash_alloc(&c.h, 256))
+		return;
+	store_scan(tr_txn(tr), DB_WATCH, NULL, 0, probe_visit, &c);
+	if (c.n)
+		log_info("presence of %u watched user(s) probed (a new "
+			 "component stream)",
+			 c.n);
+	hash_apply(c.h, probe_send, tr);
+	hash_flush(c.h);
+	mem_deref(c.h);
+}
+
+
 void tr_watch_answer(struct translator *tr, const char *user, const char *gwjid,
 		     bool approved)
 {

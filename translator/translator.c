@@ -81,6 +81,25 @@ static int xmpp_in(struct frame *fr, bool refuse)
 }
 
 
+/* A component stream this store has not seen yet: what the server did not
+ * route to the gateway meanwhile is asked for (once per stream: the
+ * stream's id is kept in the store's meta). */
+static void xmpp_stream_seen(uint64_t stream)
+{
+	static const char k[] = "xmpp_stream";
+	uint8_t b[8];
+	const void *v;
+	size_t vl;
+
+	if (!store_get(tr_txn(&tr), DB_META, k, sizeof(k) - 1, &v, &vl) &&
+	    vl == 8 && be64_get(v) == stream)
+		return;
+	be64_put(b, stream);
+	store_put(tr_txn(&tr), DB_META, k, sizeof(k) - 1, b, sizeof(b));
+	tr_watch_probe_all(&tr);
+}
+
+
 static int translator_dispatch_xmpp(struct frame *fr)
 {
 	struct m_xmpp_link link;
@@ -93,6 +112,8 @@ static int translator_dispatch_xmpp(struct frame *fr)
 		if (msg_dec_xmpp_link(fr, &link))
 			return EBADMSG;
 		log_info("xmpp link %s", link.up ? "up" : "down");
+		if (link.up && link.stream)
+			xmpp_stream_seen(link.stream);
 		return 0;
 	}
 	if (fr->type == MSG_CLIENT_UP) {

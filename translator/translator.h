@@ -780,6 +780,10 @@ void tr_watch_answer(struct translator *tr, const char *user, const char *gwjid,
 /** The presence of a served user (bare) may have changed (the presence
  * database has it): its active watchers are told when it did. */
 void tr_watch_presence(struct translator *tr, const char *user);
+/** A new component stream: the server routed no presence while none was
+ * open, so each user with an active SIP watcher is probed (from a gateway
+ * JID it approved); its answer is its presence as any other. */
+void tr_watch_probe_all(struct translator *tr);
 void tr_watch_outcome(struct translator *tr, uint64_t id,
 		      const struct tr_outcome *oc);
 void tr_watch_expired(struct translator *tr, uint64_t id);

@@ -105,6 +105,7 @@ static struct {
 	uint64_t last_seq;  /**< of the last reliable frame sent */
 	bool rd_paused;     /**< INQ_MAX reached */
 	bool link_told;     /**< the translator knows the stream is open */
+	uint64_t link_epoch;   /**< ... on this translator link */
 	uint64_t client_epoch; /**< the link the client sessions told */
 	bool end_due;          /**< stopping: </stream:stream> still to write */
 	struct list inflight;
@@ -153,17 +154,22 @@ static struct outmsg *outmsg_new(uint64_t id, const char *xml, size_t len)
 }
 
 
-/* Tell the translator whether the stream is open (for its log): once per
- * change, as soon as the link to it is up. */
+/* Tell the translator whether the stream is open, and which one: once
+ * per change, and once to each new link to it. */
 static void link_report(void)
 {
-	struct m_xmpp_link m = {xf.st == XF_OPEN || xf.st == XF_CLOSING};
+	struct m_xmpp_link m = {xf.st == XF_OPEN || xf.st == XF_CLOSING, 0};
 	struct fbuf fb = {0};
 
-	if ((bool)m.up == xf.link_told || !tlink_up(xf.tl))
+	if (!tlink_up(xf.tl) ||
+	    ((bool)m.up == xf.link_told && tlink_epoch(xf.tl) == xf.link_epoch))
 		return;
-	if (!msg_enc_xmpp_link(&fb, &m) && !tlink_send(xf.tl, &fb))
+	if (m.up && xf.j)
+		m.stream = xjournal_stream(xf.j);
+	if (!msg_enc_xmpp_link(&fb, &m) && !tlink_send(xf.tl, &fb)) {
 		xf.link_told = m.up;
+		xf.link_epoch = tlink_epoch(xf.tl);
+	}
 	fbuf_reset(&fb);
 }
 

@@ -486,3 +486,36 @@ def test_survives_full_restart(gateway_factory):
             w.kill()
             u.disconnect()
     run(go(), timeout=120)
+
+
+def test_full_restart_catches_up_on_presence(gateway_factory):
+    """While the gateway is down the server routes it nothing: the user's
+    presence changed meanwhile reaches the watcher after the restart (the
+    gateway probes the users its SIP watchers watch on a new component
+    stream), once."""
+    gw = gateway_factory(sip={"domain": '"%s"' % DOMAIN})
+
+    async def go():
+        u = await login("grace")
+        u.send_presence(pstatus="before")
+        frm = aor("frank")
+        w = Watcher("grace", frm)
+        try:
+            await subscribed(gw, w, u, frm)
+            await in_thread(w.quiet)
+            await in_thread(gw.stop)
+            u.send_presence(pshow="xa", pstatus="while it was down")
+            # (the server has taken it: its answer to a ping comes after)
+            await u.plugin["xep_0199"].ping("localhost", timeout=10)
+            await in_thread(gw.start)
+            n = await in_thread(w.notify, 15, "xa")
+            assert pidf(n)[:2] == ("open", "while it was down"), n
+            await in_thread(w.quiet)           # once
+            assert "probed" in gw.read_log()
+            await changes_once(w, u, "away", "after the restart")
+            assert await in_thread(w.stop) == 0, w.all_events
+        finally:
+            w.kill()
+            u.disconnect()
+    run(go(), timeout=120)
+

@@ -39,7 +39,8 @@ static const struct m_out_done s_out_done = {
 	.out = 0x1122334455667788ULL,
 	.scode = 486,
 	.reason = PLB("Busy Here \xe2\x98\x83")};
-static const struct m_xmpp_link s_xmpp_link = {.up = 0x80000001};
+static const struct m_xmpp_link s_xmpp_link = {.up = 0x80000001,
+					       .stream = 0xfedcba9876543210ULL};
 static const struct m_fd_store s_fd_store = {.nfds = FD_STORE_MAX};
 static const struct m_xmpp_in s_xmpp_in = {
 	.stream = 0xfedcba9876543210ULL,
@@ -221,6 +222,7 @@ static void cmp_xmpp_link(const void *g, const void *w)
 {
 	const struct m_xmpp_link *a = g, *b = w;
 	assert_int_equal(a->up, b->up);
+	assert_true(a->stream == b->stream);
 }
 
 static void cmp_fd_store(const void *g, const void *w)
@@ -945,11 +947,10 @@ static void test_cross_decode(void **state)
 			}
 		}
 	}
-	/* empty 5x5, one u64 5x5, one u32 2x2 less fd_store's refusal of
-	 * xmpp_link's 0x80000001, one string 2x2 (ctl_restart, client_up),
-	 * the other 11 alone */
-	assert_int_equal(NCASES, 5 + 5 + 2 + 2 + 11);
-	assert_int_equal(same, 25 + 25 + 3 + 4 + 11);
+	/* empty 5x5, one u64 5x5, one string 2x2 (ctl_restart,
+	 * client_up), the other 13 alone */
+	assert_int_equal(NCASES, 5 + 5 + 2 + 13);
+	assert_int_equal(same, 25 + 25 + 4 + 13);
 	assert_int_equal(refused, NCASES * NCASES - same);
 	fbuf_reset(&fb);
 }
