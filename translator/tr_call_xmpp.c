@@ -300,9 +300,19 @@ int call_x_accept(struct call_ctx *c)
 	int err = tr_media_sdp_of_jingle(c->tr, r, c->e->j, false, r->rsdp,
 					 NULL, &sdp, eb, sizeof(eb));
 
+	if (err == EPERM) {
+		/* the account's SRTP policy refuses the answer: the call
+		 * cannot go on as answered; the caller hears 488 now instead
+		 * of ringing until the timeout, the user's devices a
+		 * session-terminate */
+		call_iq_err(c, "not-acceptable", eb);
+		call_invite_reply(c, 488, "Not Acceptable Here", NULL);
+		call_terminate(c, "security-error");
+		c->why = "the answer breaks the account's SRTP policy";
+		return GONE;
+	}
 	if (err) {
-		call_iq_err(c, err == EPERM ? "not-acceptable" : "bad-request",
-			    eb);
+		call_iq_err(c, "bad-request", eb);
 		return NOCHANGE;
 	}
 	tr_callrec_set(&r->ufull, c->e->from);

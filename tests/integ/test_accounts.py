@@ -429,6 +429,24 @@ def test_kamailio_account_srtp_policy(gateway, kamailio, sipp):
             peer.ack(d, jingle.tag_of(jingle.hdr(resp, "To")), branch=d["branch"])
             with pytest.raises(asyncio.TimeoutError):
                 await u.next_jingle(action="session-initiate", timeout=1)
+            # an incoming call with keys, answered without: the answer is
+            # refused, the caller hears 488 at once, the user's session
+            # ends (security-error)
+            from test_call_features import SRTP_ANSWER
+            d = peer.invite("sip:alice@127.0.0.1:%d" % KAM_PORT,
+                            "sip:carol@example.org", "sip:alice@127.0.0.1",
+                            sdp=SRTP_ANSWER, dst=("127.0.0.1", KAM_PORT))
+            _, j = await u.next_jingle(action="session-initiate", timeout=10)
+            r = await u.send_jingle(j.get("initiator").split("/")[0],
+                                    "session-accept", j.get("sid"),
+                                    jingle.ANSWER)
+            assert r["type"] == "error"
+            assert r["error"]["condition"] == "not-acceptable", str(r)
+            code, resp = await peer.next_response("INVITE", final=True)
+            assert code == 488, resp
+            peer.ack(d, jingle.tag_of(jingle.hdr(resp, "To")), branch=d["branch"])
+            _, t = await u.next_jingle(action="session-terminate", timeout=10)
+            assert t.find(".//{urn:xmpp:jingle:1}security-error") is not None
 
             _, cond, _ = await u.link(dict(ACCOUNT, srtp="sdes_optional"))
             assert cond is None
