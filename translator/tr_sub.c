@@ -53,7 +53,11 @@
  *  any          W_UNSUBSCRIBE              unavailable to it;
  *                                          the watcher removed -
  *  SUBSCRIBING  W_UNSUBSCRIBE (the last)   SUBSCRIBE Expires 0 ENDING
- *  | ACTIVE
+ *  | ACTIVE     (in a dialog)
+ *  SUBSCRIBING  W_UNSUBSCRIBE (the last;   - (it waits for the
+ *               no dialog yet)             dialog)             -
+ *  SUBSCRIBING  R_OK, NOTIFY active |      SUBSCRIBE Expires 0
+ *  (no watcher) pending                    in the dialog       ENDING
  *  WAITING      W_UNSUBSCRIBE (the last)   forgotten           GONE
  *  any          W_PROBE                    a watcher: the
  *                                          presence seen; else
@@ -486,6 +490,13 @@ static void presentity_keys_del(struct translator *tr, const struct subrec *r)
 }
 
 
+/* Has the subscription a watcher left? */
+static bool watched(const struct subrec *r)
+{
+	return r->watchers && *r->watchers;
+}
+
+
 static bool watcher_has(const struct subrec *r, const char *jid)
 {
 	const char *l = r->watchers;
@@ -632,6 +643,14 @@ static bool presence_outcome(struct translator *tr, uint64_t id,
 			sub_drop(tr, id, r);
 		return true;
 	}
+	if (ok && !watched(r)) {
+		/* its watcher left before this answer: the un-SUBSCRIBE
+		 * goes in the dialog it makes */
+		learn(r, oc->msg, true);
+		unsubscribe(tr, id, r);
+		sub_save(tr, id, r);
+		return true;
+	}
 	if (ok || r->authorized)
 		return false;
 	snprintf(text, sizeof(text), "presence server: %u %s", oc->scode,
@@ -716,7 +735,8 @@ static void presence_notify(struct translator *tr, uint64_t id,
 
 	reply(tr, e, 200, "OK");
 	if (!pl_strcasecmp(state, "terminated")) {
-		if (r->state == SB_ENDING || terminated_final(ss)) {
+		if (r->state == SB_ENDING || terminated_final(ss) ||
+		    !watched(r)) {
 			if (r->state != SB_ENDING) {
 				log_info("subscription %llu (presence of %s) "
 					 "ended by the server: %r",
@@ -735,6 +755,13 @@ static void presence_notify(struct translator *tr, uint64_t id,
 		return;
 	}
 	if (r->state == SB_ENDING) {
+		sub_save(tr, id, r);
+		return;
+	}
+	if (!watched(r)) {
+		/* its watcher left before the SUBSCRIBE was answered: this
+		 * NOTIFY made the dialog the un-SUBSCRIBE goes in */
+		unsubscribe(tr, id, r);
 		sub_save(tr, id, r);
 		return;
 	}
@@ -818,10 +845,12 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 		tr_regrec_key_del(tr, RK_PRESENTITY, key);
 		log_info("subscription %llu (presence of %s): %s left",
 			 (unsigned long long)id, r.target, watcher);
-		if (r.watchers && *r.watchers)
+		if (watched(&r))
 			sub_save(tr, id, &r);
 		else if (r.state == SB_WAITING || r.state == SB_ENDING)
 			sub_drop(tr, id, &r);
+		else if (r.state == SB_SUBSCRIBING && !(r.rtag && *r.rtag))
+			sub_save(tr, id, &r); /* no dialog yet: at its answer */
 		else {
 			unsubscribe(tr, id, &r);
 			sub_save(tr, id, &r);

@@ -5747,6 +5747,35 @@ static void test_watch_refused_error(void **state)
 }
 
 
+/* The watcher leaves before the presence server answered: the
+ * un-SUBSCRIBE waits for the dialog the answer makes, then goes in it. */
+static void test_watch_left_before_the_answer(void **state)
+{
+	struct sent s, u;
+	char seen[256];
+
+	xin(WATCH("subscribe", "heidi@localhost"));
+	sent_of(sreq(0, "SUBSCRIBE"), &s);
+	xin(WATCH("unsubscribe", "heidi@localhost"));
+	assert_int_equal(ns, 0);
+	pres_seen("heidi@localhost", seen, sizeof(seen));
+	assert_string_equal(seen, "unavailable");
+	respond(&s, 200, "OK", "ps", "Expires: 3600\r\n", NULL);
+	hdr_is(&sreq(0, "SUBSCRIBE")->hdrs, "Expires", "0");
+	sent_of(sreq(0, "SUBSCRIBE"), &u);
+	assert_string_equal(u.callid, s.callid);
+	assert_non_null(strstr(u.to, ";tag=ps"));
+	assert_int_equal(nx, 0);
+	respond(&u, 200, "OK", NULL, "Expires: 0\r\n", NULL);
+	pres_notify(&s, 1, "terminated;reason=timeout", NULL, NULL);
+	sresp(0, 200);
+	assert_int_equal(nx, 0);
+	release();
+	pres_notify(&s, 2, "active;expires=10", NULL, NULL);
+	sresp(0, 481);
+}
+
+
 /* 423 (RFC 6665 4.1.2.1): asked again at once for its Min-Expires; a
  * second 423 for no more than that is a failure like any other. */
 static void test_watch_interval_too_brief(void **state)
@@ -6121,6 +6150,7 @@ int main(void)
 		T_(test_watch_terminated),
 		T_(test_watch_shared_record_upgrades),
 		T_(test_watch_interval_too_brief),
+		T_(test_watch_left_before_the_answer),
 		T_(test_watch_pending_then_active),
 	};
 
