@@ -966,6 +966,8 @@ static void xf_connect(void *arg)
 		xf_retry();
 		return;
 	}
+	if (xsock_nodelay(xf.fd))
+		log_warn("xmpp: TCP_NODELAY: %s", strerror(errno));
 	xf.st = XF_CONNECTING;
 	if (connect(xf.fd, (struct sockaddr *)&ss, sl) &&
 	    errno != EINPROGRESS) {

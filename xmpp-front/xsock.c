@@ -143,6 +143,16 @@ int xsock_consume(int fd, size_t n)
 }
 
 
+int xsock_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		return errno;
+	return 0;
+}
+
+
 int xsock_lowat(int fd, size_t n)
 {
 	int v = n > INT_MAX ? INT_MAX : (int)n;

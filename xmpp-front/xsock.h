@@ -61,6 +61,14 @@ int xsock_consume(int fd, size_t n);
 int xsock_lowat(int fd, size_t n);
 
 /**
+ * No Nagle on the stream: a stanza is written whole (xmpp_front.c), so
+ * holding its last segment back until the server's delayed ACK (40 ms)
+ * only adds latency to every call and message.
+ * @return 0 or errno
+ */
+int xsock_nodelay(int fd);
+
+/**
  * Free room in the send buffer, in payload bytes (SO_SNDBUF less
  * SIOCOUTQ); 0 when it is full. emptyp: nothing waits in it.
  * @return 0 or errno
