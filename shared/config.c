@@ -517,6 +517,20 @@ static const char *p_presphones(yaml_document_t *d, yaml_node_t *n, void *dst)
 			if ((e = p_nonempty(d, v, &p->password)))
 				return "password must be a non-empty string";
 			want++;
+			/* the client session's full JID travels in frames
+			 * and is compared whole */
+			if (strlen(p->jid) + 1 + strlen(p->resource) > 500)
+				return "jid/resource is too long for a client "
+				       "session (500 bytes)";
+			for (size_t j = 0; j + 1 < c->presence.nphones; j++) {
+				const struct cfg_presphone *o =
+					&c->presence.phones[j];
+				if (o->password && !strcmp(o->jid, p->jid) &&
+				    !strcmp(o->resource, p->resource))
+					return "two entries with a password "
+					       "sign in as the same "
+					       "jid/resource";
+			}
 		}
 		if ((size_t)(m->data.mapping.pairs.top -
 			     m->data.mapping.pairs.start) != want)
@@ -702,6 +716,18 @@ static int finish(struct xsgw_config *c, char *eb, size_t sz)
 	if (!c->sip.sdp_origin &&
 	    !(c->sip.sdp_origin = strdup(c->sip.local_host)))
 		return ENOMEM;
+	for (size_t i = 0; i < c->presence.nphones; i++) {
+		/* a name would be looked up inside the event loop */
+		if (c->presence.phones[i].password &&
+		    !c->presence.client_server.port) {
+			snprintf(eb, sz,
+				 "%s: presence.client_server: required when a "
+				 "phone has a password (the numeric host:port "
+				 "of the XMPP server's client port)",
+				 c->file);
+			return EINVAL;
+		}
+	}
 	if (!c->sip.trusted) {
 		c->sip.trusted = calloc(2, sizeof(struct cfg_net));
 		if (!c->sip.trusted)
@@ -714,8 +740,6 @@ static int finish(struct xsgw_config *c, char *eb, size_t sz)
 		c->sip.trusted[1].prefix = 128;
 		c->sip.ntrusted = 2;
 	}
-	(void)eb;
-	(void)sz;
 	return 0;
 }
 

@@ -105,7 +105,7 @@ struct xsgw_config {
 		uint32_t keepalive_max_s;
 		uint32_t subscribe_expires_s;
 		/** the XMPP server's client port for the phones' client
-		 * sessions; port 0: the JID's domain (SRV, then :5222) */
+		 * sessions (numeric); required with a phone password */
 		struct cfg_hostport client_server;
 		int client_tls; /**< 1: a session without TLS is refused */
 	} presence;

@@ -217,6 +217,11 @@ static int call_end_ringing(struct call_ctx *c)
 		tr_xmpp_jmi(c->tr, c->id, c->r, c->r->owner, "retract");
 	else
 		call_terminate(c, "timeout");
+	/* what the missed-call chat says (an operator's end says so) */
+	c->why = c->e && c->e->reason && strstr(c->e->reason, "operator")
+			 ? c->e->reason
+		 : c->r->state == CS_PROPOSED ? "no device online"
+					      : "not answered";
 	return GONE;
 }
 

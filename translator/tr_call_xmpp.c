@@ -288,7 +288,7 @@ int call_x_terminate_ringing(struct call_ctx *c)
 	}
 	code = reject_code(c->tr, c->e->j, &phrase, pbuf, sizeof(pbuf));
 	call_invite_reply(c, code, phrase, NULL);
-	c->why = "terminated by the XMPP user";
+	c->why = "declined";
 	return GONE;
 }
 

@@ -223,10 +223,15 @@ static uint32_t next_state(uint32_t st, enum phone_event ev, bool on)
 }
 
 
-/* Tell the owner (and the client session) if what r shows changed. */
+/* Tell the owner (and the client session) if what r shows changed. A
+ * phone nothing was sent for yet shows unavailable (as the answers to
+ * probes and to the approval said): offline then is no change. */
 static void phone_show(struct translator *tr, struct phonerec *r)
 {
-	if (shown_of(r->state) != r->shown) {
+	const enum phone_shown was =
+		r->shown == PS_NONE ? PS_UNAVAILABLE : r->shown;
+
+	if (shown_of(r->state) != was) {
 		r->shown = shown_of(r->state);
 		presence_to(tr, r, r->jid);
 		presence_client(tr, r);
@@ -428,6 +433,10 @@ void tr_phone_client_up(struct translator *tr, const char *jid)
 	char full[600];
 	uint64_t id;
 
+	/* a full store takes nothing new (F4); the next sign-in or link
+	 * asks again */
+	if (!tr_admit(tr))
+		return;
 	for (size_t i = 0; i < cfg->presence.nphones; i++) {
 		const struct cfg_presphone *c = &cfg->presence.phones[i];
 

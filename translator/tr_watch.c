@@ -540,7 +540,10 @@ static void target_refresh(struct wctx *c)
 	struct sip_addr a;
 	char *t = NULL;
 
-	if (!h || sip_addr_decode(&a, &h->val) || pl_strdup(&t, &a.auri))
+	/* as the first SUBSCRIBE's: a target that could not be written
+	 * back into a request line is ignored */
+	if (!h || sip_addr_decode(&a, &h->val) || !addr_sip_clean(&a.auri) ||
+	    pl_strdup(&t, &a.auri))
 		return;
 	mem_deref(c->r->rtarget);
 	c->r->rtarget = t;

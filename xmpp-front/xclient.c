@@ -8,7 +8,10 @@
  * only warnings and errors here: its debug log holds the SASL exchange.
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <re.h>
 #include <strophe.h>
 #include "backoff.h"
@@ -21,7 +24,9 @@
 enum {
 	TICK_MS = 1000, /* libstrophe's timers (connect timeout) */
 	REFUSED_MAX_MS = 300000,
-	PUMP_ROUNDS = 4, /* reads per wake-up: TLS may hold more than one */
+	PUMP_ROUNDS = 4,   /* reads per wake-up: TLS may hold more than one */
+	PUMP_MAX_MS = 500, /* the watchdog (below): below a heartbeat */
+	WD_MAX = 64,
 };
 
 /** One phone's session. */
@@ -32,7 +37,8 @@ struct xsess {
 	xmpp_conn_t *conn; /**< NULL between attempts */
 	int fd;            /**< the socket libstrophe uses, or -1 */
 	bool up;           /**< signed in */
-	bool failed;       /**< the last attempt failed (logged once) */
+	bool streak;       /**< failing since the last sign-in (logged) */
+	bool refused;      /**< the server said no: the long backoff */
 	char *want;        /**< the presence to show; NULL: none yet */
 	char *sent;        /**< the last one sent on this sign-in */
 	unsigned attempts;
@@ -45,7 +51,8 @@ static struct {
 	xmpp_ctx_t *ctx;
 	xmpp_log_t log;
 	struct list sessions;
-	struct tmr tick;
+	struct tmr tick, again;
+	timer_t wd; /**< the watchdog's */
 	bool closing;
 	bool kept;     /**< a connection left to the process's end */
 	char why[160]; /**< libstrophe's last warning */
@@ -53,6 +60,7 @@ static struct {
 
 static void sess_connect(void *arg);
 static void pump(void);
+static void again_handler(void *arg);
 
 
 /* libstrophe's warnings and errors: at debug level, the last one kept
@@ -117,20 +125,83 @@ static void sess_show(struct xsess *s)
 
 /* ---- libre's loop drives libstrophe ---- */
 
+/*
+ * The watchdog. libstrophe 0.12 waits inside xmpp_run_once() during a TLS
+ * handshake (tls_start loops until the server answers, with no limit),
+ * which would stall the whole front until the supervisor's heartbeat
+ * kills it. A pump that outlasts PUMP_MAX_MS gets every session's socket
+ * shut down from SIGALRM (shutdown() is async-signal-safe): the handshake
+ * fails at once, the session reconnects with its backoff, the loop goes
+ * on. (A POSIX timer on SIGUSR2: libre's re_main takes SIGALRM.)
+ */
+static volatile sig_atomic_t wd_fd[WD_MAX];
+static volatile sig_atomic_t wd_n;
+static volatile sig_atomic_t wd_fired; /**< in this pump */
+
+static void wd_handler(int sig)
+{
+	for (sig_atomic_t i = 0; i < wd_n; i++)
+		(void)shutdown(wd_fd[i], SHUT_RDWR);
+	wd_fired = wd_n > 0;
+}
+
+
+static void wd_arm(void)
+{
+	struct itimerspec it = {{0, 0}, {0, PUMP_MAX_MS * 1000000L}};
+	struct le *le;
+	sig_atomic_t n = 0;
+
+	LIST_FOREACH(&xc.sessions, le)
+	{
+		const struct xsess *s = le->data;
+		if (s->fd >= 0 && n < WD_MAX)
+			wd_fd[n++] = s->fd;
+	}
+	wd_n = n;
+	wd_fired = 0;
+	(void)timer_settime(xc.wd, 0, &it, NULL);
+}
+
+
+static void wd_disarm(void)
+{
+	struct itimerspec it = {{0, 0}, {0, 0}};
+
+	wd_n = 0;
+	(void)timer_settime(xc.wd, 0, &it, NULL);
+}
+
+
 static void io_handler(int flags, void *arg)
 {
 	pump();
+	/* TLS may hold decrypted bytes the socket no longer announces */
+	tmr_start(&xc.again, 0, again_handler, NULL);
+}
+
+
+/* Forget s's socket: libstrophe closed it (or will). */
+static void sess_unwatch(struct xsess *s)
+{
+	if (s->fd >= 0)
+		fd_close(s->fd);
+	s->fd = -1;
 }
 
 
 /* Watch s's socket: for writing too while libstrophe has bytes queued
- * or the TCP connect is under way. */
+ * or the TCP connect is under way; not at all once it is closed. */
 static void sess_watch(struct xsess *s)
 {
 	int flags = FD_READ;
 
 	if (s->fd < 0 || !s->conn)
 		return;
+	if (xmpp_conn_is_disconnected(s->conn)) {
+		sess_unwatch(s);
+		return;
+	}
 	if (!xmpp_conn_is_connected(s->conn) ||
 	    xmpp_conn_send_queue_len(s->conn) > 0)
 		flags |= FD_WRITE;
@@ -142,10 +213,18 @@ static void pump(void)
 {
 	struct le *le;
 
+	wd_arm();
 	for (int i = 0; i < PUMP_ROUNDS; i++)
 		xmpp_run_once(xc.ctx, 0);
+	wd_disarm();
 	LIST_FOREACH(&xc.sessions, le)
 	sess_watch(le->data);
+}
+
+
+static void again_handler(void *arg)
+{
+	pump();
 }
 
 
@@ -156,14 +235,16 @@ static void tick_handler(void *arg)
 }
 
 
-/* libstrophe made the socket: watch it from here. */
+/* libstrophe made the socket (before its connect; the pump that follows
+ * watches it). */
 static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 {
 	struct xsess *s = sess_by_conn(conn);
 
 	if (s) {
+		if (s->fd != *(int *)sock)
+			sess_unwatch(s);
 		s->fd = *(int *)sock;
-		sess_watch(s);
 	}
 	return xmpp_sockopt_cb_keepalive(conn, sock);
 }
@@ -209,14 +290,16 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 
 /* ---- the session's life ---- */
 
-/* Lost: xmpp.reconnect_backoff_ms. Refused (never signed in since the
- * last loss): the same, doubling up to REFUSED_MAX_MS, so that a wrong
- * password does not knock on the server every few seconds. */
+/* Lost, or the server unreachable: xmpp.reconnect_backoff_ms. Refused
+ * (the server answered and would not sign it in: a password, TLS it
+ * does not offer, another client taking the resource): the same,
+ * doubling up to REFUSED_MAX_MS, so that the session does not knock on
+ * the server (or fight the other client) every few seconds. */
 static void sess_retry(struct xsess *s)
 {
 	const uint32_t *r = xc.cfg->xmpp.reconnect_ms;
 	uint32_t max =
-		s->failed && r[1] < REFUSED_MAX_MS ? REFUSED_MAX_MS : r[1];
+		s->refused && r[1] < REFUSED_MAX_MS ? REFUSED_MAX_MS : r[1];
 
 	tmr_start(
 		&s->retry,
@@ -229,12 +312,14 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 			 xmpp_stream_error_t *serr, void *arg)
 {
 	struct xsess *s = arg;
+	bool conflict;
 
 	if (ev == XMPP_CONN_CONNECT) {
 		log_info("client session %s signed in%s", s->jid,
 			 xmpp_conn_is_secured(conn) ? " (TLS)" : "");
 		s->up = true;
-		s->failed = false;
+		s->streak = false;
+		s->refused = false;
 		s->attempts = 0;
 		s->sent = mem_deref(s->sent);
 		sess_show(s);
@@ -244,21 +329,31 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 	}
 	if (ev != XMPP_CONN_DISCONNECT && ev != XMPP_CONN_FAIL)
 		return;
-	if (s->fd >= 0)
-		fd_close(s->fd);
-	s->fd = -1;
+	sess_unwatch(s);
 	if (xc.closing)
 		return;
-	if (s->up || !s->failed)
+	conflict = serr && serr->type == XMPP_SE_CONFLICT;
+	/* the server answered and said no (error 0: no socket error), or
+	 * stalled the front (the watchdog cut it) */
+	s->refused = conflict || wd_fired || (!s->up && !error);
+	if (conflict)
+		s->attempts = 32; /* at once the longest wait */
+	/* once per loss, and once per run of failures */
+	if (s->up || !s->streak)
 		log_warn("client session %s %s (%s%s%s); retrying", s->jid,
-			 s->up ? "lost" : "cannot sign in",
+			 conflict ? "taken over by another client"
+			 : s->up  ? "lost"
+				  : "cannot sign in",
 			 error ? strerror(error) : "closed",
-			 serr && serr->text ? ": "
-			 : *xc.why          ? ": "
-					    : "",
-			 serr && serr->text ? serr->text : xc.why);
+			 serr && serr->text    ? ": "
+			 : wd_fired || *xc.why ? ": "
+					       : "",
+			 serr && serr->text ? serr->text
+			 : wd_fired         ? "no answer within the watchdog's "
+					      "time, cut"
+					    : xc.why);
 	xc.why[0] = '\0';
-	s->failed = !s->up;
+	s->streak = true;
 	s->up = false;
 	s->sent = mem_deref(s->sent);
 	sess_retry(s);
@@ -291,11 +386,13 @@ static void sess_connect(void *arg)
 	err = xmpp_connect_client(s->conn, hp->port ? hp->host : NULL, hp->port,
 				  conn_handler, s);
 	if (err != XMPP_EOK) {
-		if (!s->failed)
-			log_warn("client session %s: cannot connect (%d); "
+		/* libstrophe closed the socket it may have made */
+		sess_unwatch(s);
+		if (!s->streak)
+			log_warn("client session %s: cannot connect to %s:%u; "
 				 "retrying",
-				 s->jid, err);
-		s->failed = true;
+				 s->jid, hp->host, hp->port);
+		s->streak = true;
 		sess_retry(s);
 		return;
 	}
@@ -308,8 +405,7 @@ static void sess_destructor(void *arg)
 	struct xsess *s = arg;
 
 	tmr_cancel(&s->retry);
-	if (s->fd >= 0)
-		fd_close(s->fd);
+	sess_unwatch(s);
 	/* libstrophe 0.12.2 loses a SASL exchange's state (its handler's
 	 * userdata) when a connection is released during it: at exit, a
 	 * session still signing in is left to the process's end, reachable
@@ -327,10 +423,23 @@ static void sess_destructor(void *arg)
 
 int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
 {
+	struct sigaction sa;
+	struct sigevent sev;
+
 	xc.cfg = cfg;
 	xc.uph = uph;
 	list_init(&xc.sessions);
 	tmr_init(&xc.tick);
+	tmr_init(&xc.again);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wd_handler;
+	sigemptyset(&sa.sa_mask);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR2;
+	if (sigaction(SIGUSR2, &sa, NULL) ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &xc.wd))
+		return errno;
 	for (size_t i = 0; i < cfg->presence.nphones; i++) {
 		const struct cfg_presphone *ph = &cfg->presence.phones[i];
 		struct xsess *s;
@@ -365,6 +474,8 @@ void xclient_close(void)
 
 	xc.closing = true;
 	tmr_cancel(&xc.tick);
+	tmr_cancel(&xc.again);
+	(void)timer_delete(xc.wd);
 	LIST_FOREACH(&xc.sessions, le)
 	{
 		struct xsess *s = le->data;
@@ -383,7 +494,7 @@ void xclient_close(void)
 }
 
 
-int xclient_presence(const char *jid, const char *xml, size_t len)
+int xclient_show(const char *jid, const char *xml, size_t len)
 {
 	struct xsess *s = sess_by_jid(jid);
 	char *want;
@@ -403,7 +514,7 @@ int xclient_presence(const char *jid, const char *xml, size_t len)
 }
 
 
-void xclient_each_up(void)
+void xclient_announce(void)
 {
 	struct le *le;
 

@@ -15,6 +15,11 @@
  * service-unavailable, and its priority of -1 keeps chats for the bare JID
  * away from it.
  *
+ * libstrophe may wait inside a TLS handshake: a watchdog (SIGALRM) cuts
+ * the sessions' sockets when a pump outlasts a few hundred ms, so that
+ * one unresponsive server never stalls the front. presence.client_server
+ * is a numeric address (config.c): no name lookup blocks the loop.
+ *
  * A session is a TLS stream in this process: it does not outlive the
  * process as the component stream does. After a kill -9 of the front the
  * server sees the session end, and the next incarnation signs in again
@@ -43,12 +48,14 @@ void xclient_close(void);
 /**
  * The presence jid's session shows from now on.
  * @param jid  the session's full JID
- * @param xml  one <presence/> stanza, without from and to
- * @return 0 (sent, or kept for the sign-in), or ENOENT: no such session
+ * @param xml  one <presence/> stanza, without from and to (len bytes;
+ *             copied)
+ * @return 0 (sent, or kept for the sign-in), ENOENT: no such session, or
+ *         ENOMEM
  */
-int xclient_presence(const char *jid, const char *xml, size_t len);
+int xclient_show(const char *jid, const char *xml, size_t len);
 
 /** Call uph for every signed-in session (a new link to the translator). */
-void xclient_each_up(void);
+void xclient_announce(void);
 
 #endif

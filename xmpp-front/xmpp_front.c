@@ -474,7 +474,7 @@ static int client_out(struct frame *fr)
 		out_report(o.out, 500, "Stanza not well-formed");
 		return 0;
 	}
-	err = xclient_presence(jid, o.xml.p, o.xml.l);
+	err = xclient_show(jid, o.xml.p, o.xml.l);
 	if (err == ENOMEM)
 		return ENOMEM;
 	if (err)
@@ -616,7 +616,7 @@ static void ack_handler(uint64_t seq, void *arg)
 	if (tlink_epoch(xf.tl) != xf.client_epoch) {
 		/* a new translator link: the sessions signed in ask again */
 		xf.client_epoch = tlink_epoch(xf.tl);
-		xclient_each_up();
+		xclient_announce();
 	}
 	while ((le = list_head(&xf.inflight))) {
 		struct inflight *f = le->data;

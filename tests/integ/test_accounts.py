@@ -755,6 +755,10 @@ def test_kamailio_missed_call(gateway_factory, kamailio, how):
             assert code in ((603, 486) if how == "declined" else (480, 408))
             m = await u.next_message(match=lambda m: m["body"].startswith("Missed call"))
             assert "carol@example.org" in m["body"]
+            # why, in the user's words
+            assert m["body"].endswith(
+                "(declined)" if how == "declined"
+                else "(not answered)"), m["body"]
             assert m["from"].bare == "carol\\40example.org@" + accounts.COMPONENT
         finally:
             u.disconnect()

@@ -193,10 +193,11 @@ def test_client_session_survives_kill9(gateway_factory):
     run(go())
 
 
-def test_client_session_taken_over_comes_back(gateway_factory):
+def test_client_session_taken_over_yields(gateway_factory):
     """Another client signs in as the same jid/resource: Prosody ends the
-    gateway's session (conflict); the gateway signs in again after its
-    backoff (taking the resource back) and shows the current state."""
+    gateway's session (conflict). The gateway does not fight back every
+    few hundred milliseconds (each round would show the contacts a
+    change): it logs it once and tries again only after its long wait."""
     gw = gateway_factory(presence=presence_cfg())
     wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
              15, "the client session signed in")
@@ -204,28 +205,114 @@ def test_client_session_taken_over_comes_back(gateway_factory):
     async def go():
         c = await Contact().start()
         peer = await jingle.SipPeer.start(PHONE_PORT)
+        loop = asyncio.get_event_loop()
         try:
             await step(peer, PIDF % (AOR, "open", ""))
             assert await c.next("available") == "available"
             intruder = await accounts.login(SESSION, PASSWORD)
-            # the intruder's own available, then the gateway's again
-            loop = asyncio.get_event_loop()
             await loop.run_in_executor(None, lambda: wait_for(
-                lambda: "client session %s lost" % SESSION in gw.read_log(),
-                15, "the gateway's session ended by the conflict"))
-            await loop.run_in_executor(None, lambda: wait_for(
-                lambda: gw.read_log().count(
-                    "client session %s signed in" % SESSION) >= 2,
-                15, "the gateway signed in again"))
-            last = None
-            while not c.seen.empty() or last != "available":
-                last = await c.next("the phone's state again")
-            assert c.stanzas[-1]["status"] == "Phone online"
+                lambda: "client session %s taken over by another client"
+                % SESSION in gw.read_log(), 15, "the conflict logged"))
+            # the gateway's session leaves, the intruder's comes; the
+            # gateway stays away for many times its reconnect backoff
+            # (50..500 ms here)
+            assert await c.next("the gateway's leaving") == "unavailable"
+            assert await c.next("the intruder's") == "available"
+            with pytest.raises(AssertionError):
+                await loop.run_in_executor(None, lambda: wait_for(
+                    lambda: gw.read_log().count(
+                        "client session %s signed in" % SESSION) > 1,
+                    3, "signed in again"))
+            await c.quiet()
+            assert gw.read_log().count("taken over by another client") == 1
             intruder.disconnect()
         finally:
             peer.close()
             c.close()
     run(go())
+
+
+class StallingServer:
+    """A client port that offers STARTTLS, says <proceed/>, and then never
+    answers the TLS handshake (a hung or overloaded server)."""
+
+    def __init__(self, port):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.conns = []
+        self.proceeded = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            try:
+                c.settimeout(10)
+                buf = b""
+                while b"<stream:stream" not in buf:
+                    buf += c.recv(4096)
+                c.sendall(b"<?xml version='1.0'?><stream:stream "
+                          b"xmlns='jabber:client' "
+                          b"xmlns:stream='http://etherx.jabber.org/streams' "
+                          b"id='s1' from='localhost' version='1.0'>"
+                          b"<stream:features><starttls xmlns='urn:ietf:params:"
+                          b"xml:ns:xmpp-tls'><required/></starttls>"
+                          b"</stream:features>")
+                while b"<starttls" not in buf:
+                    buf += c.recv(4096)
+                c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+                self.proceeded.set()
+                # ... and nothing more: the ClientHello is never answered
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_client_session_stalled_tls_never_stalls_the_front(gateway_factory):
+    """libstrophe waits inside a TLS handshake the server never answers:
+    the xmpp-front's watchdog cuts it, the worker keeps answering its
+    heartbeats (no restart), the gateway keeps serving, and the session
+    retries quietly."""
+    srv = StallingServer(5291)
+    try:
+        gw = gateway_factory(presence=(
+            '{server: "127.0.0.1:5199", client_server: "127.0.0.1:5291", '
+            'phones: [{sip: "%s", jid: "erin@localhost", resource: "desk", '
+            'password: "%s"}]}' % (AOR, PASSWORD)))
+        assert srv.proceeded.wait(15), "no STARTTLS from the gateway"
+        pid = gw.pid("xmpp-front")
+        wait_for(lambda: "client session %s cannot sign in" % SESSION
+                 in gw.read_log(), 15, "the stalled sign-in given up")
+        # several heartbeats (300 ms here) later: the same worker
+        with pytest.raises(AssertionError):
+            wait_for(lambda: gw.pid("xmpp-front") != pid, 2,
+                     "an xmpp-front restart")
+        assert "xmpp-front" not in "".join(
+            l for l in gw.read_log().splitlines() if "heartbeat" in l)
+
+        async def go():
+            # and the component still carries stanzas
+            u = await accounts.login("erin@localhost/pc", PASSWORD)
+            try:
+                await u.plugin["xep_0199"].ping("sip.localhost", timeout=10)
+            finally:
+                u.disconnect()
+        run(go())
+        assert PASSWORD not in gw.read_log()
+    finally:
+        srv.close()
 
 
 @pytest.mark.parametrize("why", ["wrong password", "no TLS"])

@@ -310,10 +310,38 @@ static void test_spec_keys(void **state)
 	assert_int_equal(c->msrp.message_timeout_s, 7200);
 	config_free(c);
 	/* an entry with a password (publishing over a client session) */
-	c = load_ok(BASE "presence: {phones: [{sip: 'sip:1@h', jid: 'a@b', "
+	c = load_ok(BASE "presence: {client_server: '127.0.0.1:5222', "
+			 "phones: [{sip: 'sip:1@h', jid: 'a@b', "
 			 "resource: r, password: pw}]}\n");
 	assert_string_equal(c->presence.phones[0].password, "pw");
+	assert_int_equal(c->presence.client_server.port, 5222);
+	assert_int_equal(c->presence.client_tls, 1); /* required */
 	config_free(c);
+	/* ... needs a numeric client_server (no lookup in the loop) */
+	assert_string_equal(
+		load(BASE "presence: {phones: [{sip: 'sip:1@h', jid: 'a@b', "
+			  "resource: r, password: pw}]}\n",
+		     eb, sizeof(eb)),
+		": presence.client_server: required when a phone has a "
+		"password (the numeric host:port of the XMPP server's client "
+		"port)");
+	assert_string_equal(
+		load(BASE "presence: {client_server: 'xmpp.example:5222'}\n",
+		     eb, sizeof(eb)),
+		":5:27: presence.client_server: expected a numeric IP "
+		"address:port");
+	assert_string_equal(
+		load(BASE "presence: {client_tls: maybe}\n", eb, sizeof(eb)),
+		":5:24: presence.client_tls: expected required or optional");
+	/* two sessions cannot be the same jid/resource */
+	assert_string_equal(
+		load(BASE "presence: {client_server: '127.0.0.1:5222', "
+			  "phones: [{sip: 'sip:1@h', jid: 'a@b', resource: r, "
+			  "password: pw}, {sip: 'sip:2@h', jid: 'a@b', "
+			  "resource: r, password: pw2}]}\n",
+		     eb, sizeof(eb)),
+		":5:53: presence.phones: two entries with a password sign in "
+		"as the same jid/resource");
 	/* bad entries: file:line:col, key, why */
 	assert_string_equal(
 		load(BASE "presence: {phones: [{sip: 'tel:1', jid: 'a@b', "

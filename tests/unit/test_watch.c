@@ -736,9 +736,16 @@ static void test_refresh_unsubscribe(void **state)
 	subscribe("sip:frank@localhost", ltag, 1,
 		  "Event: presence;id=7\r\nExpires: 60\r\n");
 	response(500);
+	/* a Contact that cannot be a request target is ignored */
+	contact = "sip:w3@127.0.0.1:5090 SIP/2.0\tX";
+	subscribe("sip:frank@localhost", ltag, 3,
+		  "Event: presence;id=7\r\nExpires: 60\r\n");
+	contact = "sip:w@127.0.0.1:5090";
+	response(200);
+	notify("active;expires="); /* still to w2 (notify() checks) */
 	/* the un-SUBSCRIBE is a target refresh too */
 	target = "sip:w@127.0.0.1:5090";
-	subscribe("sip:frank@localhost", ltag, 3,
+	subscribe("sip:frank@localhost", ltag, 4,
 		  "Event: presence;id=7\r\nExpires: 0\r\n");
 	pl_contains(&response(200)->rs.hdrs, "Expires: 0\r\n");
 	pl_contains(&notify("Subscription-State: terminated")->rq.body,
