@@ -167,6 +167,14 @@ size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v)
 }
 
 
+bool key_presentity(char *v, size_t sz, const char *uri, const char *watcher)
+{
+	int n = snprintf(v, sz, "%s %s", uri, watcher);
+
+	return n > 0 && (size_t)n < sz && (size_t)n < KEY_MAX - 1;
+}
+
+
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,
 		    const char *resource)
 {

@@ -70,6 +70,10 @@ enum regkey_kind {
 	RK_PRESENTITY = 'e',
 };
 size_t key_regkey(uint8_t *k, size_t sz, enum regkey_kind kind, const char *v);
+/** The RK_PRESENTITY value of watcher's subscription to uri: "URI SP
+ * JID" into v (neither holds a space). @return false if it does not fit
+ * v or a key */
+bool key_presentity(char *v, size_t sz, const char *uri, const char *watcher);
 
 /* presence: bare JID NUL resource -> presrec */
 size_t key_presence(uint8_t *k, size_t sz, const char *bare,

@@ -469,23 +469,13 @@ static bool next_line(const char **list, char *out, size_t sz)
 }
 
 
-/* The regkey "e" value of watcher's subscription to uri: "URI SP JID"
- * (neither holds a space). @return false if it would not fit a key */
-static bool presentity_key(char *k, size_t sz, const char *uri,
-			   const char *watcher)
-{
-	return (size_t)snprintf(k, sz, "%s %s", uri, watcher) < sz &&
-	       strlen(k) < KEY_MAX - 1;
-}
-
-
 static void presentity_keys_del(struct translator *tr, const struct subrec *r)
 {
 	const char *l = r->watchers;
 	char w[512], k[KEY_MAX];
 
 	while (next_line(&l, w, sizeof(w)))
-		if (presentity_key(k, sizeof(k), r->target, w))
+		if (key_presentity(k, sizeof(k), r->target, w))
 			tr_regrec_key_del(tr, RK_PRESENTITY, k);
 }
 
@@ -819,7 +809,7 @@ void tr_sub_watch(struct translator *tr, xmpp_stanza_t *st)
 						    : "not a SIP address");
 		return;
 	}
-	if (!presentity_key(key, sizeof(key), uri, watcher)) {
+	if (!key_presentity(key, sizeof(key), uri, watcher)) {
 		if (!strcmp(type, "subscribe"))
 			presence_error(tr, gwjid, watcher, "not-acceptable",
 				       "address too long");

@@ -451,8 +451,7 @@ static void presentities(struct upgrade *u)
 				size_t n = strcspn(l, "\n");
 				snprintf(w, sizeof(w), "%.*s", (int)n, l);
 				l += n + (l[n] == '\n');
-				if ((size_t)snprintf(k, sizeof(k), "%s %s", uri,
-						     w) < KEY_MAX - 1)
+				if (key_presentity(k, sizeof(k), uri, w))
 					tr_regrec_key_put(u->tr, RK_PRESENTITY,
 							  k, be64_get(e->v));
 			}
