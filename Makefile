@@ -155,9 +155,17 @@ asan:
 fuzz:
 	@scripts/fuzz.sh
 
-bench: deps all
+# the C load client and the do-nothing component (issue 13): no project
+# flags (-Werror, sanitizers), only -O2 and the warnings
+BENCH_TOOLS = $(BUILD)/bench/loadc $(BUILD)/bench/nullcomp
+$(BUILD)/bench/%: bench/%.c bench/xscan.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -o $@ $< -lm
+
+bench: deps all $(BENCH_TOOLS)
 	/usr/bin/python3 bench/bench.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 	/usr/bin/python3 bench/bench_calls.py --build $(CURDIR)/$(BUILD) --out bench/report.json
+	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 
 run: deps all
 	@scripts/run-local.sh $(CURDIR)/$(BUILD)

