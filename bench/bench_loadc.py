@@ -1,0 +1,351 @@
+"""make bench, C load client (issue 13): calls and chats through xsgw
+against a do-nothing component on the same Prosody, in the same run.
+
+Starts a throw-away Prosody (with a second component, null.localhost,
+served by bench/nullcomp), xsgw under its supervisor (sip.proxy "": the
+INVITEs and MESSAGEs go straight to a SIPp UAS on 127.0.0.1:5070 that
+answers at once, bench/sipp_uas.xml), then for each target
+  gateway  bob@sip.localhost   (Jingle -> INVITE -> 180/200 -> session-accept;
+                                chat -> MESSAGE -> 200 -> XEP-0184 receipt)
+  null     bob@null.localhost  (nullcomp answers both at once: the ceiling)
+and each flow (call, msg) runs bench/loadc (C, epoll, N c2s users):
+  unloaded  COUNT ops one at a time (closed loop)
+  ladder    open loop at rising rates, STEP_S seconds each, until failures,
+            a rate not sustained, or p50 above 10x the unloaded p50
+Per step: CPU seconds per op of each process (utime+stime from
+/proc/PID/stat, before/after), loadc's own CPU (getrusage). At the end:
+peak RSS (VmHWM) of each process and the store's bytes.
+Merged into bench/report.json under "loadc" (other keys kept); a short
+table is printed.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "tests", "peers")
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def port_open(port):
+    import socket
+    s = socket.socket()
+    s.settimeout(0.2)
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait(pred, t, what):
+    end = time.monotonic() + t
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise SystemExit("timed out waiting for " + what)
+
+
+def ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fl = f.read().rsplit(")", 1)[1].split()
+        return int(fl[11]) + int(fl[12])
+    except (OSError, ValueError):
+        return None
+
+
+def hwm(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+
+
+class Bed:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="xsgw-loadc-")
+        self.procs = {}   # name -> Popen we own
+        self.pids = {}    # name -> pid to measure
+        self.cfg = os.path.join(self.tmp, "xsgw.yaml")
+        self.ctl = os.path.join(args.build, "bin", "xsgwctl")
+
+    def start(self):
+        a = self.args
+        pdir = os.path.join(self.tmp, "prosody")
+        users = " ".join("lc%d:pass" % i for i in range(a.users))
+        env = dict(os.environ, XMPP_USERS=users)
+        if a.prosody_debug:
+            env["PROSODY_LOGLEVEL"] = "debug"
+        # prosody_start.sh writes the config and the users; restart it
+        # with a second component (the ceiling) added
+        subprocess.run([os.path.join(PEERS, "prosody_start.sh"), pdir], env=env,
+                       check=True, capture_output=True, timeout=60)
+        subprocess.run([os.path.join(PEERS, "prosody_stop.sh"), pdir],
+                       capture_output=True, timeout=30)
+        wait(lambda: not port_open(5222), 10, "prosody to stop")
+        with open(os.path.join(pdir, "prosody.cfg.lua"), "a") as f:
+            f.write('\nComponent "null.localhost"\n  component_secret = "s3cret"\n')
+            if a.prosody_nodelay:
+                f.write('\nnetwork_settings = { nagle = false }\n')
+        # network_settings must be global: move it before the first host
+        if a.prosody_nodelay:
+            p = os.path.join(pdir, "prosody.cfg.lua")
+            s = open(p).read().replace('\nnetwork_settings = { nagle = false }\n', '')
+            s = s.replace('VirtualHost ', 'network_settings = { nagle = false }\n'
+                          'VirtualHost ', 1)
+            open(p, "w").write(s)
+        self.procs["prosody"] = subprocess.Popen(
+            ["prosody", "--config", os.path.join(pdir, "prosody.cfg.lua"), "-F"],
+            stdout=open(os.path.join(pdir, "prosody.stdout2"), "wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self.pids["prosody"] = self.procs["prosody"].pid
+        wait(lambda: port_open(5222) and port_open(5347), 20, "prosody")
+        with open(self.cfg, "w") as f:
+            f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
+                    "secret: s3cret, domains: [localhost]}\n"
+                    "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
+                    "store: {path: %s/store, map_size: 1GiB}\n"
+                    "runtime: {dir: %s/run}\nlog: {level: %s}\n"
+                    % (self.tmp, self.tmp, a.log_level))
+        self.gwlog = os.path.join(self.tmp, "xsgw.log")
+        self.procs["supervisor"] = subprocess.Popen(
+            [os.path.join(a.build, "bin", "xsgw"), "-c", self.cfg],
+            stdout=open(self.gwlog, "wb"), stderr=subprocess.STDOUT)
+        self.pids["supervisor"] = self.procs["supervisor"].pid
+
+        def up():
+            st = self.status()
+            return st and all(w["state"] == "ready" for w in st) and \
+                "xmpp: connected" in open(self.gwlog, errors="replace").read()
+        wait(up, 20, "xsgw")
+        for w in self.status():
+            if w["name"] != "supervisor":
+                self.pids[w["name"]] = w["pid"]
+        self.procs["nullcomp"] = subprocess.Popen(
+            [os.path.join(a.tools, "nullcomp"), "127.0.0.1", "5347",
+             "null.localhost", "s3cret"],
+            stderr=open(os.path.join(self.tmp, "nullcomp.log"), "wb"))
+        self.pids["nullcomp"] = self.procs["nullcomp"].pid
+        wait(lambda: "connected" in open(os.path.join(self.tmp, "nullcomp.log")).read(),
+             10, "nullcomp")
+        sd = os.path.join(self.tmp, "sipp")
+        os.makedirs(sd)
+        self.procs["sipp_uas"] = subprocess.Popen(
+            ["sipp", "-sf", os.path.join(ROOT, "bench", "sipp_uas.xml"),
+             "-i", "127.0.0.1", "-p", "5070", "-mi", "127.0.0.1", "-nostdin",
+             "-trace_err", "-max_socket", "4096"],
+            cwd=sd, stdout=open(os.path.join(sd, "out.txt"), "wb"),
+            stderr=subprocess.STDOUT)
+        self.pids["sipp_uas"] = self.procs["sipp_uas"].pid
+        time.sleep(0.5)
+
+    def status(self):
+        r = subprocess.run([self.ctl, "-c", self.cfg, "status", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode:
+            return None
+        return json.loads(r.stdout)["workers"]
+
+    def store_bytes(self):
+        r = subprocess.run([self.ctl, "-c", self.cfg, "stats", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        try:
+            st = json.loads(r.stdout)
+        except ValueError:
+            return None
+
+        def find(d):
+            if isinstance(d, dict):
+                for k, v in d.items():
+                    if k == "store.used_bytes":
+                        return v
+                    x = find(v)
+                    if x is not None:
+                        return x
+            return None
+        return find(st)
+
+    def stop(self):
+        for name in ("sipp_uas", "nullcomp", "supervisor", "prosody"):
+            p = self.procs.get(name)
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGUSR1 if name == "sipp_uas" else signal.SIGTERM)
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def loadc(args, target, mode, rate=None, step=None, count=None, extra=()):
+    cmd = [os.path.join(args.tools, "loadc"), "-n", str(args.users), "-u", "lc",
+           "-s", "pass", "-t", target, "-m", mode, "-T", "10"] + list(extra)
+    if count:
+        cmd += ["-c", str(count)]
+    else:
+        cmd += ["-r", str(rate), "-D", str(step)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    try:
+        out = json.loads(r.stdout)
+    except ValueError:
+        raise SystemExit("loadc failed (%d): %s %s" % (r.returncode, r.stdout, r.stderr[-2000:]))
+    if r.stderr.strip():
+        out["stderr"] = r.stderr.strip()[-500:]
+    return out
+
+
+def measured(bed, fn):
+    c0 = {k: ticks(p) for k, p in bed.pids.items()}
+    t0 = time.monotonic()
+    res = fn()
+    wall = time.monotonic() - t0
+    c1 = {k: ticks(p) for k, p in bed.pids.items()}
+    n = max(res["ok"], 1)
+    per = {}
+    for k in c0:
+        if c0[k] is not None and c1[k] is not None:
+            per[k] = round((c1[k] - c0[k]) / HZ / n * 1e6, 1)
+    per["loadc"] = round(res["loadc_cpu_s"] / n * 1e6, 1)
+    res["cpu_us_per_op"] = per
+    res["cpu_s_total"] = {k: round((c1[k] - c0[k]) / HZ, 2) for k in c0
+                          if c0[k] is not None and c1[k] is not None}
+    res["wall_s"] = round(wall, 2)
+    return res
+
+
+def ladder(bed, args, target, mode):
+    base = measured(bed, lambda: loadc(args, target, mode, count=args.unloaded))
+    steps = []
+    for rate in args.rates:
+        r = measured(bed, lambda: loadc(args, target, mode, rate=rate, step=args.step))
+        steps.append(r)
+        lat = r["setup_ms" if mode == "call" else "receipt_ms"]
+        b50 = base["setup_ms" if mode == "call" else "receipt_ms"]["p50"]
+        bad = r["failed"] + r["timeouts"]
+        why = None
+        if bad > 0.01 * r["ops"]:
+            why = "failures %d of %d" % (bad, r["ops"])
+        elif r["achieved_per_s"] < 0.9 * rate:
+            why = "rate not sustained (%.0f/s)" % r["achieved_per_s"]
+        elif lat["p50"] > max(10 * b50, b50 + 50):
+            why = "p50 %.1f ms > 10x unloaded" % lat["p50"]
+        print("  %-8s %-4s %5d/s ok %6d fail %4d  p50 %7.2f p99 %8.2f ms  %s"
+              % (target.split("@")[1].split(".")[0], mode, rate, r["ok"], bad,
+                 lat["p50"], lat["p99"], why or ""), flush=True)
+        if why:
+            r["limit"] = why
+            break
+        time.sleep(1)
+    return {"unloaded": base, "steps": steps}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--tools", default=None, help="where loadc and nullcomp are")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "report.json"))
+    ap.add_argument("--users", type=int, default=8)
+    ap.add_argument("--unloaded", type=int, default=200)
+    ap.add_argument("--step", type=float, default=10)
+    ap.add_argument("--rates", default="50,100,200,400,800,1600")
+    ap.add_argument("--flows", default="call,msg")
+    ap.add_argument("--targets", default="null,gateway")
+    ap.add_argument("--log-level", default="info")
+    ap.add_argument("--prosody-nodelay", action="store_true",
+                    help="network_settings = { nagle = false } in Prosody (experiment)")
+    ap.add_argument("--prosody-debug", action="store_true")
+    ap.add_argument("--key", default="loadc", help="report.json key")
+    ap.add_argument("--hold", type=float, default=0,
+                    help="debug/trace: start the bed, print its pids, keep it "
+                         "up this many seconds, run nothing")
+    args = ap.parse_args()
+    args.rates = [int(x) for x in args.rates.split(",") if x]
+    args.tools = args.tools or os.path.join(args.build, "bench")
+    bed = Bed(args)
+    res = {"what": "bench/loadc (C, epoll) -> Prosody c2s -> gateway "
+                   "(sip.localhost -> SIPp UAS answering at once) or nullcomp "
+                   "(null.localhost, the ceiling), same Prosody, same run",
+           "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip(),
+           "build": args.build, "users": args.users, "step_s": args.step,
+           "unloaded_ops": args.unloaded, "prosody_tcp_nodelay": args.prosody_nodelay,
+           "log_level": args.log_level, "cpus": os.cpu_count(),
+           "method": "call: session-initiate sent -> session-accept received "
+                     "(then terminate, not timed here); msg: chat with receipt "
+                     "request sent -> receipt received. unloaded: one op at a "
+                     "time; steps: open loop at `rate` for step_s. "
+                     "cpu_us_per_op: utime+stime delta (/proc) / ops ok",
+           "results": {}}
+    try:
+        bed.start()
+        res["tmp"] = bed.tmp
+        if args.hold:
+            print("bed in", bed.tmp, "pids", json.dumps(bed.pids), flush=True)
+            time.sleep(args.hold)
+            return
+        targets = {"null": "bob@null.localhost", "gateway": "bob@sip.localhost"}
+        for t in args.targets.split(","):
+            for mode in args.flows.split(","):
+                print("%s %s" % (t, mode), flush=True)
+                res["results"]["%s_%s" % (t, mode)] = ladder(bed, args, targets[t], mode)
+        res["peak_rss_kib"] = {k: hwm(p) for k, p in bed.pids.items()}
+        res["store_bytes"] = bed.store_bytes()
+    finally:
+        bed.stop()
+    # ratios: gateway over the ceiling
+    rr = res["results"]
+    ratios = {}
+    for mode, k in (("call", "setup_ms"), ("msg", "receipt_ms")):
+        g, n = rr.get("gateway_" + mode), rr.get("null_" + mode)
+        if not g or not n:
+            continue
+        gu, nu = g["unloaded"], n["unloaded"]
+        ratios[mode] = {
+            "unloaded_p50_ms": [gu[k]["p50"], nu[k]["p50"]],
+            "added_p50_ms": round(gu[k]["p50"] - nu[k]["p50"], 3),
+            "added_p99_ms": round(gu[k]["p99"] - nu[k]["p99"], 3),
+            "max_rate_ok": [max([s["rate"] for s in g["steps"] if "limit" not in s] or [0]),
+                            max([s["rate"] for s in n["steps"] if "limit" not in s] or [0])],
+            "gateway_cpu_us_per_op_unloaded": sum(
+                v for p, v in gu["cpu_us_per_op"].items()
+                if p in ("xmpp-front", "translator", "sip-front", "supervisor")),
+        }
+    res["gateway_vs_null"] = ratios
+    report = {}
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            report = json.load(f)
+    report[args.key] = res
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=2)
+    print("\n%-14s %8s %8s %9s %9s  %s" % ("run", "rate/s", "ok", "p50 ms", "p99 ms",
+                                             "cpu us/op: gw workers | prosody"))
+    for name, r in rr.items():
+        k = "setup_ms" if name.endswith("call") else "receipt_ms"
+        for label, s in [("1-at-a-time", r["unloaded"])] + [(str(x["rate"]), x) for x in r["steps"]]:
+            gw = sum(v for p, v in s["cpu_us_per_op"].items()
+                     if p in ("xmpp-front", "translator", "sip-front", "supervisor"))
+            print("%-14s %8s %8d %9.2f %9.2f  %7.0f | %5.0f %s" % (
+                name, label, s["ok"], s[k]["p50"], s[k]["p99"], gw if name.startswith("gateway") else 0,
+                s["cpu_us_per_op"].get("prosody", 0), s.get("limit", "")))
+    print("peak RSS KiB:", res.get("peak_rss_kib"), " store bytes:", res.get("store_bytes"))
+    print("report: %s (key %s)" % (args.out, args.key))
+
+
+if __name__ == "__main__":
+    main()
