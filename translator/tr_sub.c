@@ -266,38 +266,37 @@ static uint32_t backoff_ms(const struct translator *tr, const struct subrec *r)
 }
 
 
-struct find {
-	uint64_t phone;
-	const char *event;
-	uint64_t id;
+/* The phones' subscriptions found by one scan: bit 1 reg, bit 2 dialog
+ * per phone (the store may hold many presence subscriptions: each record
+ * is decoded once, not once per phone). */
+struct found {
+	size_t n;
+	const uint64_t *phones;
+	uint8_t *has;
 };
 
-static bool find_visit(const void *k, size_t kl, const void *v, size_t vl,
-		       void *arg)
+static bool found_visit(const void *k, size_t kl, const void *v, size_t vl,
+			void *arg)
 {
-	struct find *f = arg;
+	struct found *f = arg;
 	struct subrec r;
 
 	if (kl != 8 || subrec_decode(&r, v, vl))
 		return true;
-	if (r.phone == f->phone && !strcmp(r.event, f->event))
-		f->id = key_id_parse(k);
+	for (size_t i = 0; r.phone && !is_presence(&r) && i < f->n; i++)
+		if (f->phones[i] == r.phone)
+			f->has[i] |= !strcmp(r.event, "reg") ? 1 : 2;
 	subrec_reset(&r);
-	return !f->id;
+	return true;
 }
 
 
-void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
-		   const char *target)
+static void sub_new(struct translator *tr, uint64_t phone, const char *event,
+		    const char *target)
 {
-	struct find f = {phone, event, 0};
 	struct subrec r = {0};
-	uint64_t id;
+	uint64_t id = store_next_id(tr_txn(tr));
 
-	store_scan(tr_txn(tr), DB_SUB, NULL, 0, find_visit, &f);
-	if (f.id)
-		return;
-	id = store_next_id(tr_txn(tr));
 	r.created = wall_ms();
 	r.phone = phone;
 	if (str_dup(&r.event, event) || str_dup(&r.target, target) ||
@@ -310,6 +309,26 @@ void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
 	log_info("subscription %llu: %s of %s", (unsigned long long)id, event,
 		 target);
 	subrec_reset(&r);
+}
+
+
+void tr_sub_ensure_all(struct translator *tr, size_t n, const uint64_t *phones,
+		       const char *const *targets)
+{
+	struct found f = {n, phones, mem_zalloc(n ? n : 1, NULL)};
+
+	if (!f.has)
+		return;
+	store_scan(tr_txn(tr), DB_SUB, NULL, 0, found_visit, &f);
+	for (size_t i = 0; i < n; i++) {
+		if (!phones[i])
+			continue;
+		if (!(f.has[i] & 1))
+			sub_new(tr, phones[i], "reg", targets[i]);
+		if (!(f.has[i] & 2))
+			sub_new(tr, phones[i], "dialog", targets[i]);
+	}
+	mem_deref(f.has);
 }
 
 

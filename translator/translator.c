@@ -332,18 +332,23 @@ static void phones_sync(void)
 {
 	const struct xsgw_config *cfg = tr.proc.cfg;
 
+	const size_t n = cfg->presence.nphones;
+	uint64_t *ids = mem_zalloc((n ? n : 1) * sizeof(*ids), NULL);
+	const char **sips = mem_zalloc((n ? n : 1) * sizeof(*sips), NULL);
+
 	tr_phone_forget_unconfigured(&tr);
-	for (size_t i = 0; i < cfg->presence.nphones; i++) {
+	for (size_t i = 0; ids && sips && i < n; i++) {
 		const struct cfg_presphone *p = &cfg->presence.phones[i];
-		uint64_t id = tr_phone_ensure(&tr, p);
-		if (!id) {
+		ids[i] = tr_phone_ensure(&tr, p);
+		sips[i] = p->sip;
+		if (!ids[i])
 			log_warn("presence.phones: %s: no gateway JID for it",
 				 p->sip);
-			continue;
-		}
-		tr_sub_ensure(&tr, id, "reg", p->sip);
-		tr_sub_ensure(&tr, id, "dialog", p->sip);
 	}
+	if (ids && sips)
+		tr_sub_ensure_all(&tr, n, ids, sips);
+	mem_deref(ids);
+	mem_deref(sips);
 	tr_commit(&tr);
 }
 

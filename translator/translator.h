@@ -747,10 +747,11 @@ void tr_phone_forget_unconfigured(struct translator *tr);
 
 /* ---- tr_sub.c ----------------------------------------------------- */
 
-/** The subscription of phone to event ("reg", "dialog") at the presence
- * server: created and SUBSCRIBEd if there is none. */
-void tr_sub_ensure(struct translator *tr, uint64_t phone, const char *event,
-		   const char *target);
+/** The subscriptions of n phones (ids; 0: skip) to the reg and dialog
+ * events of their targets at the presence server: those missing are
+ * created and SUBSCRIBEd (one scan of the subscriptions for all). */
+void tr_sub_ensure_all(struct translator *tr, size_t n, const uint64_t *phones,
+		       const char *const *targets);
 /** A NOTIFY in one of our subscriptions (id from CK_SUB): answered here;
  * its body, if it is one the phone takes, is read into ri or di and the
  * phone's id returned with *kind 'r' or 'd'. A presence subscription's
