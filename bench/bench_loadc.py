@@ -15,6 +15,12 @@ and each flow (call, msg) runs bench/loadc (C, epoll, N c2s users):
 Per step: CPU seconds per op of each process (utime+stime from
 /proc/PID/stat, before/after), loadc's own CPU (getrusage). At the end:
 peak RSS (VmHWM) of each process and the store's bytes.
+Then, in the same run (bench_kamailio.py; --no-kamailio skips it),
+Kamailio relaying the same SIP traffic (INVITE/ACK/BYE with its dialog
+module, MESSAGE) between two SIPps at the rates the gateway's ladder ran:
+Kamailio's CPU per op (all its processes) and SIPp's p50/p99, and
+"gateway_vs_kamailio": the gateway's three workers' CPU per op over
+Kamailio's, per rate (issue 13 point 3).
 Merged into bench/report.json under "loadc" (other keys kept); a short
 table is printed.
 """
@@ -27,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_kamailio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "tests", "peers")
@@ -272,6 +280,7 @@ def main():
     ap.add_argument("--hold", type=float, default=0,
                     help="debug/trace: start the bed, print its pids, keep it "
                          "up this many seconds, run nothing")
+    bench_kamailio.add_args(ap)
     args = ap.parse_args()
     args.rates = [int(x) for x in args.rates.split(",") if x]
     args.tools = args.tools or os.path.join(args.build, "bench")
@@ -307,6 +316,13 @@ def main():
         res["store_bytes"] = bed.store_bytes()
     finally:
         bed.stop()
+    # the same SIP traffic through Kamailio, after the gateway's bed is down
+    if not args.no_kamailio:
+        bench_kamailio.run(res, bench_kamailio.kam_rates(args, res["results"]),
+                           step=args.step, unloaded=args.kam_unloaded,
+                           hold_ms=args.kam_hold_ms, children=args.kam_children,
+                           flows=args.flows.split(","),
+                           log=lambda s: print(s, flush=True))
     # ratios: gateway over the ceiling
     rr = res["results"]
     ratios = {}
@@ -343,6 +359,8 @@ def main():
             print("%-14s %8s %8d %9.2f %9.2f  %7.0f | %5.0f %s" % (
                 name, label, s["ok"], s[k]["p50"], s[k]["p99"], gw if name.startswith("gateway") else 0,
                 s["cpu_us_per_op"].get("prosody", 0), s.get("limit", "")))
+    if "kamailio" in res:
+        bench_kamailio.print_table(res)
     print("peak RSS KiB:", res.get("peak_rss_kib"), " store bytes:", res.get("store_bytes"))
     print("report: %s (key %s)" % (args.out, args.key))
 
