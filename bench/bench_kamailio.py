@@ -32,6 +32,8 @@ import subprocess
 import tempfile
 import time
 
+from benchenv import ticks, wait
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 HZ = os.sysconf("SC_CLK_TCK")
@@ -39,15 +41,6 @@ HZ = os.sysconf("SC_CLK_TCK")
 # its UAS 5070) nor the tests' Kamailio (5060, 45060)
 KAM_PORT, UAS_PORT, UAC_PORT = 5760, 5770, 5780
 GW_WORKERS = ("translator", "xmpp-front", "sip-front")
-
-
-def ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fl = f.read().rsplit(")", 1)[1].split()
-        return int(fl[11]) + int(fl[12])
-    except (OSError, ValueError):
-        return None
 
 
 def runtime_ns(pid):
@@ -100,15 +93,6 @@ def udp_bound(port):
                        for line in list(f)[1:])
     except OSError:
         return False
-
-
-def wait(pred, t, what):
-    end = time.monotonic() + t
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise RuntimeError("timed out waiting for " + what)
 
 
 class KamBed:

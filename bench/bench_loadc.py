@@ -27,14 +27,13 @@ table is printed.
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 import bench_kamailio
+from benchenv import hwm, ticks, wait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "tests", "peers")
@@ -52,34 +51,6 @@ def port_open(port):
         return False
     finally:
         s.close()
-
-
-def wait(pred, t, what):
-    end = time.monotonic() + t
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise SystemExit("timed out waiting for " + what)
-
-
-def ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fl = f.read().rsplit(")", 1)[1].split()
-        return int(fl[11]) + int(fl[12])
-    except (OSError, ValueError):
-        return None
-
-
-def hwm(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
 
 
 class Bed:

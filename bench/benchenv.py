@@ -9,6 +9,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "tests", "peers")
 
 
+def ticks(pid):
+    """CPU time of pid (utime + stime, clock ticks), None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fl = f.read().rsplit(")", 1)[1].split()
+        return int(fl[11]) + int(fl[12])
+    except (OSError, ValueError):
+        return None
+
+
+def hwm(pid):
+    """Peak RSS of pid (VmHWM, KiB), None if it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def wait(pred, t, what):
+    """Until pred() holds, at most t seconds (RuntimeError after)."""
+    end = time.monotonic() + t
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
 def pct(xs, p):
     """The p-th percentile of seconds, in ms (None for no data)."""
     xs = sorted(xs)
