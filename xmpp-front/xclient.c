@@ -130,7 +130,8 @@ static void sess_show(struct xsess *s)
  * handshake (tls_start loops until the server answers, with no limit),
  * which would stall the whole front until the supervisor's heartbeat
  * kills it. A pump that outlasts PUMP_MAX_MS gets every session's socket
- * shut down from SIGALRM (shutdown() is async-signal-safe): the handshake
+ * shut down from a signal handler (shutdown() is async-signal-safe): the
+ * handshake
  * fails at once, the session reconnects with its backoff, the loop goes
  * on. (A POSIX timer on SIGUSR2: libre's re_main takes SIGALRM.)
  */
@@ -421,16 +422,13 @@ static void sess_destructor(void *arg)
 }
 
 
-int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
+/* The libstrophe context and the watchdog's timer: made with the first
+ * session only (a gateway without phone passwords has neither). */
+static int ctx_make(void)
 {
 	struct sigaction sa;
 	struct sigevent sev;
 
-	xc.cfg = cfg;
-	xc.uph = uph;
-	list_init(&xc.sessions);
-	tmr_init(&xc.tick);
-	tmr_init(&xc.again);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = wd_handler;
 	sigemptyset(&sa.sa_mask);
@@ -440,19 +438,34 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
 	if (sigaction(SIGUSR2, &sa, NULL) ||
 	    timer_create(CLOCK_MONOTONIC, &sev, &xc.wd))
 		return errno;
+	xc.log.handler = strophe_log;
+	xc.ctx = xmpp_ctx_new(NULL, &xc.log);
+	if (!xc.ctx) {
+		(void)timer_delete(xc.wd);
+		return ENOMEM;
+	}
+	xmpp_ctx_set_timeout(xc.ctx, 0);
+	return 0;
+}
+
+
+int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
+{
+	int err;
+
+	xc.cfg = cfg;
+	xc.uph = uph;
+	list_init(&xc.sessions);
+	tmr_init(&xc.tick);
+	tmr_init(&xc.again);
 	for (size_t i = 0; i < cfg->presence.nphones; i++) {
 		const struct cfg_presphone *ph = &cfg->presence.phones[i];
 		struct xsess *s;
 
 		if (!ph->password)
 			continue;
-		if (!xc.ctx) {
-			xc.log.handler = strophe_log;
-			xc.ctx = xmpp_ctx_new(NULL, &xc.log);
-			if (!xc.ctx)
-				return ENOMEM;
-			xmpp_ctx_set_timeout(xc.ctx, 0);
-		}
+		if (!xc.ctx && (err = ctx_make()))
+			return err;
 		s = mem_zalloc(sizeof(*s), sess_destructor);
 		if (!s || re_sdprintf(&s->jid, "%s/%s", ph->jid, ph->resource))
 			return mem_deref(s), ENOMEM;
@@ -475,7 +488,6 @@ void xclient_close(void)
 	xc.closing = true;
 	tmr_cancel(&xc.tick);
 	tmr_cancel(&xc.again);
-	(void)timer_delete(xc.wd);
 	LIST_FOREACH(&xc.sessions, le)
 	{
 		struct xsess *s = le->data;
@@ -487,6 +499,8 @@ void xclient_close(void)
 	if (xc.ctx)
 		pump();
 	list_flush(&xc.sessions);
+	if (xc.ctx)
+		(void)timer_delete(xc.wd); /* after the last pump */
 	if (xc.ctx && !xc.kept) {
 		xmpp_ctx_free(xc.ctx);
 		xc.ctx = NULL;

@@ -15,7 +15,7 @@ import accounts
 import jingle
 from conftest import run, wait_for
 from test_phone_presence import (AOR, ON_THE_PHONE, PHONE_PORT, PIDF,
-                                 phones, publish, state)
+                                 phones, publish, shows, state)
 
 SESSION = "erin@localhost/desk"
 PASSWORD = "erinpass"
@@ -30,10 +30,12 @@ def presence_cfg(password=PASSWORD, tls="client_tls: optional, "):
             'password: "%s"}]}' % (tls, AOR, password))
 
 
-def shows(p):
-    if p["type"] == "unavailable":
-        return "unavailable"
-    return "dnd" if "dnd" in (p["show"], p["type"]) else "available"
+def signed_in(gateway_factory):
+    """A gateway whose client session for erin/desk has signed in."""
+    gw = gateway_factory(presence=presence_cfg())
+    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
+             15, "the client session signed in")
+    return gw
 
 
 class Contact:
@@ -94,9 +96,7 @@ async def step(peer, body, etag=None, expires=60):
 
 
 def test_client_session_shows_the_phone_on_the_users_jid(gateway_factory):
-    gw = gateway_factory(presence=presence_cfg())
-    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
-             15, "the client session signed in")
+    gw = signed_in(gateway_factory)
 
     async def go():
         c = await Contact().start()
@@ -161,9 +161,7 @@ def test_client_session_survives_kill9(gateway_factory):
     nobody is told anything twice. kill -9 of the xmpp-front: the session
     (a TLS-capable stream in that process) ends with it; the next
     incarnation signs in again and shows the current state."""
-    gw = gateway_factory(presence=presence_cfg())
-    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
-             15, "the client session signed in")
+    gw = signed_in(gateway_factory)
 
     async def go():
         c = await Contact().start()
@@ -199,9 +197,7 @@ def test_client_session_taken_over_yields(gateway_factory):
     gateway's session (conflict). The gateway does not fight back every
     few hundred milliseconds (each round would show the contacts a
     change): it logs it once and tries again only after its long wait."""
-    gw = gateway_factory(presence=presence_cfg())
-    wait_for(lambda: "client session %s signed in" % SESSION in gw.read_log(),
-             15, "the client session signed in")
+    gw = signed_in(gateway_factory)
 
     async def go():
         c = await Contact().start()

@@ -59,6 +59,7 @@ import pytest
 import accounts
 from conftest import GW_SIP, PEERS, run, wait_for
 from test_phone_presence import KAM_PORT, KamPresence
+from test_xmpp_watchers import shows
 
 sys.path.insert(0, PEERS)
 from baresip_ctrl import BaresipCtrl  # noqa: E402
@@ -231,16 +232,6 @@ def in_thread(fn, *a):
 
 
 # ---- XMPP side -----------------------------------------------------------
-
-def shows(p):
-    """What a presence stanza says, as a user's client shows it."""
-    t = p["type"]
-    if t in ("subscribe", "subscribed", "unsubscribe", "unsubscribed",
-             "probe", "error", "unavailable"):
-        return t
-    # (slixmpp gives a presence's <show/> as its type)
-    return t if t in ("away", "dnd", "xa", "chat") else "available"
-
 
 class Seen:
     """The presence stanzas a logged-in user gets from one gateway JID."""

@@ -509,6 +509,17 @@ static void test_subrec_presence_and_upgrade(void **state)
 	subrec_reset(&e);
 	for (size_t n = 0; n < fb.len; n++)
 		assert_int_equal(subrec_decode(&e, fb.b, n), EBADMSG);
+	/* version 2 as schema 5 wrote it: no From at the end (this one has
+	 * none: an empty string, tag and length, last) */
+	assert_null(s.from);
+	assert_true(fb.len > 5);
+	assert_memory_equal(fb.b + fb.len - 5, "\x03\0\0\0\0", 5);
+	fb.b[0] = 2;
+	assert_int_equal(subrec_decode(&e, fb.b, fb.len - 5), 0);
+	assert_null(e.from);
+	assert_string_equal(e.status, "Talking");
+	subrec_reset(&e);
+	assert_int_equal(subrec_decode(&e, fb.b, fb.len), EBADMSG);
 	subrec_reset(&s);
 
 	/* version 1 as schema 4 wrote it: its twenty fields */
