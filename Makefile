@@ -42,8 +42,8 @@ CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
 	     xmpp-front/xstream.c xmpp-front/xsock.c \
 	     xmpp-front/xjournal.c xmpp-front/xclient.c
-SIP_SRCS  := sip-front/sip_front.c sip-front/sf_strans.c sip-front/sf_ctrans.c \
-	     sip-front/sf_report.c
+SIP_SRCS  := sip-front/sip_front.c sip-front/sf_tcp.c sip-front/sf_tcpframe.c \
+	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_report.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
 # the translator without its main(): linked into unit tests of the brain
 TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
@@ -68,7 +68,8 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
-	      test_sip_trans test_util test_xstream test_reg test_pidf test_watch
+	      test_sip_trans test_util test_xstream test_reg test_pidf test_watch \
+	      test_tcpframe
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
@@ -85,6 +86,7 @@ TEST_OBJS_test_watch := $(TR_LIB)
 # the sip-front's transaction layer without its main
 TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
 	sip-front/sf_ctrans.c sip-front/sf_report.c)
+TEST_OBJS_test_tcpframe := $(call objs,sip-front/sf_tcpframe.c)
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
 all: $(BINS)
@@ -111,9 +113,11 @@ $(BUILD)/bin/xsgwctl: $(call objs,$(CTL_SRCS)) $(SHARED_LIB)
 $(BUILD)/bin/xsgw-xmpp-front: $(call objs,$(XMPP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_XMPP)
+# sf_tcp.c's tcp_accept must be seen by libre (the TCP guard)
 $(BUILD)/bin/xsgw-sip-front: $(call objs,$(SIP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SIP)
+	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol=tcp_accept -o $@ $^ \
+		$(LIBS_SIP)
 $(BUILD)/bin/xsgw-translator: $(call objs,$(TR_MAIN)) $(TR_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR)

@@ -17,6 +17,9 @@
 #                 every state and a SIP account in every registration state
 #                 (tests/fuzz/tr_harness.h)
 #   fuzz_tr_xmpp  stanzas into the translator (tr_from_xmpp), same harness
+#   fuzz_tcpframe the sip-front's SIP-over-TCP framer (sf_tcpframe.c): fed
+#                 whole and in pieces alike; libre never fails on what it
+#                 passes on
 #   fuzz_xstream  the xmpp-front's stream parser (xmpp-front/xstream.h): the
 #                 same reports fed whole, in random pieces, and resumed by a
 #                 primed parser
@@ -28,7 +31,7 @@
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp xstream}
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp xstream tcpframe}
 B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p $B $B/obj
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
@@ -45,6 +48,8 @@ clang $F -o $B/fuzz_jsdp tests/fuzz/fuzz_jsdp.c translator/jsdp_sdp.c translator
 	$(pkg-config --libs libre libstrophe)
 clang $F -Ixmpp-front -o $B/fuzz_xstream tests/fuzz/fuzz_xstream.c \
 	xmpp-front/xstream.c $(pkg-config --libs libre libstrophe expat)
+clang $F -Isip-front -o $B/fuzz_tcpframe tests/fuzz/fuzz_tcpframe.c \
+	sip-front/sf_tcpframe.c $(pkg-config --libs libre)
 
 # the translator without its main (as the Makefile's libtranslator) and all
 # of shared/ (translator/*.c: tr_reg.c, tr_regrec.c, tr_reg_form.c and
@@ -153,20 +158,23 @@ STANZAS="<handshake/>
 { b 65 3 0; printf '<message><body>0123456789012345678901234567890123456789</body></message><p/>'; } > $C/big
 { b 54 0 0; printf "<!DOCTYPE a [<!ENTITY e 'x'>]>$STREAM_HDR&e;"; } > $C/doctype
 
-mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp
+mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe
 SEEDS_frame=
 SEEDS_jsdp=tests/fuzz/seeds-jsdp
 SEEDS_tr_sip=tests/fuzz/seeds-sip
 SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
 SEEDS_xstream=
+SEEDS_tcpframe=tests/fuzz/seeds-sip
 LEN_frame=4096
 LEN_jsdp=8192
 LEN_tr_sip=16384
 LEN_tr_xmpp=16384
 LEN_xstream=8192
+LEN_tcpframe=16384
 DICT_tr_sip=-dict=tests/fuzz/sip.dict
 DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
 DICT_xstream=-dict=tests/fuzz/xstream.dict
+DICT_tcpframe=-dict=tests/fuzz/sip.dict
 
 summary=$B/summary.txt
 : > $summary

@@ -434,7 +434,7 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 /* Requests from the network */
 
 
-static bool src_trusted(const struct sip_front *sf, const struct sa *src)
+bool sf_strans_trusted(const struct sip_front *sf, const struct sa *src)
 {
 	const struct xsgw_config *cfg = sf->proc.cfg;
 
@@ -487,6 +487,29 @@ static const char *user_bad(const struct pl *user)
 }
 
 
+/* RFC 3261 25.1: a display name not in quotes is tokens and LWS (RFC 4475
+ * 3.1.2.15: "Bell, Alexander" unquoted); bytes over 0x7f are let through
+ * (phones write UTF-8 names unquoted). */
+static bool dname_bad(const struct sip_taddr *a)
+{
+	const char *p = a->val.p, *lt = a->auri.p - 1;
+
+	if (!a->auri.l || lt < p || *lt != '<')
+		return false; /* an addr-spec: no display name */
+	while (p < lt && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < lt && *p == '"')
+		return false; /* quoted: libre reads it */
+	for (; p < lt; p++) {
+		const unsigned char c = (unsigned char)*p;
+
+		if (c < 0x80 && !isalnum(c) && !strchr("-.!%*_+`'~ \t", c))
+			return true;
+	}
+	return false;
+}
+
+
 /* Checks libre's parser leaves to us (RFC 4475 torture cases), and bytes
  * the translator must never see: header values end up in XML (display
  * names, users, Call-ID) and in store keys. */
@@ -504,6 +527,10 @@ static const char *msg_invalid(const struct sip_msg *msg)
 		bad = user_bad(&msg->to.uri.user);
 	if (bad)
 		return bad;
+	if (dname_bad(&msg->from))
+		return "Bad From";
+	if (dname_bad(&msg->to))
+		return "Bad To";
 	/* RFC 4475 3.1.2.14: no whitespace inside <> (libre takes it) */
 	if (pl_strchr(&msg->from.auri, ' ') || pl_strchr(&msg->from.auri, '\t'))
 		return "Bad From";
@@ -529,33 +556,104 @@ static const char *msg_invalid(const struct sip_msg *msg)
 }
 
 
-/* A header line's value of the raw message: the first line named name
- * (or its compact form c), or all of them when all (Via). */
-static int raw_hdr(struct mbuf *out, const struct pl *head, const char *name,
-		   char c, bool all)
+/* The first header line named name (or its compact form c) of a raw header
+ * section, from *rest on: its value in v, *rest moved past it. */
+static bool raw_next(struct pl *rest, const char *name, char c, struct pl *v)
 {
-	struct pl rest = *head, line, n, v;
-	int err = 0;
+	struct pl line, n;
 
-	while (rest.l && !err) {
-		const char *e = pl_strchr(&rest, '\n');
+	while (rest->l) {
+		const char *e = pl_strchr(rest, '\n');
 
-		line.p = rest.p;
-		line.l = e ? (size_t)(e - rest.p) : rest.l;
-		pl_advance(&rest, e ? line.l + 1 : rest.l);
+		line.p = rest->p;
+		line.l = e ? (size_t)(e - rest->p) : rest->l;
+		pl_advance(rest, e ? line.l + 1 : rest->l);
 		if (re_regex(line.p, line.l, "[^: \t]+[ \t]*:[ \t]*[^\r]*", &n,
-			     NULL, NULL, &v))
+			     NULL, NULL, v))
 			continue;
 		if (n.p != line.p) /* a name starts the line */
 			continue;
-		if (pl_strcasecmp(&n, name) &&
-		    !(n.l == 1 && (n.p[0] | 0x20) == c))
-			continue;
+		if (!pl_strcasecmp(&n, name) ||
+		    (n.l == 1 && (n.p[0] | 0x20) == c))
+			return true;
+	}
+	return false;
+}
+
+
+/* Every header line named name (or c) of a raw header section, or the
+ * first one unless all (Via: all). */
+static int raw_hdr(struct mbuf *out, const struct pl *head, const char *name,
+		   char c, bool all)
+{
+	struct pl rest = *head, v;
+	int err = 0;
+
+	while (!err && raw_next(&rest, name, c, &v)) {
 		err = mbuf_printf(out, "%s: %r\r\n", name, &v);
 		if (!all)
 			break;
 	}
 	return err;
+}
+
+
+/* A To value with a tag parameter (any case). */
+static bool raw_tagged(const struct pl *to)
+{
+	for (size_t i = 0; i + 5 <= to->l; i++)
+		if (!strncasecmp(to->p + i, ";tag=", 5))
+			return true;
+	return false;
+}
+
+
+struct mbuf *sf_strans_raw_answer(const struct pl *head, uint16_t scode,
+				  const char *reason)
+{
+	struct pl first = *head, rest = *head, ver, to;
+	struct mbuf *resp = mbuf_alloc(1024);
+	const char *end;
+	size_t vpos;
+	int err;
+
+	if (!resp)
+		return NULL;
+	end = memchr(head->p, '\r', head->l);
+	first.l = end ? (size_t)(end - head->p) : head->l;
+	/* re_regex: one pl per [] class, and no anchors */
+	if (!scode && !re_regex(first.p, first.l, "SIP/[0-9.]+", &ver) &&
+	    pl_strcmp(&ver, "2.0")) {
+		scode = 505;
+		reason = "Version Not Supported";
+	} else if (!scode) {
+		scode = 400;
+		reason = "Bad Request";
+	}
+	err = mbuf_printf(resp, "SIP/2.0 %u %s\r\n", scode, reason);
+	vpos = resp->end;
+	if (!err)
+		err = raw_hdr(resp, head, "Via", 'v', true);
+	if (!err && resp->end == vpos) /* nowhere to answer (18.2.1) */
+		err = EBADMSG;
+	if (!err)
+		err = raw_hdr(resp, head, "From", 'f', false);
+	/* RFC 3261 8.2.6.2: our To tag, if the request has none */
+	if (!err && raw_next(&rest, "To", 't', &to))
+		err = raw_tagged(&to)
+			      ? mbuf_printf(resp, "To: %r\r\n", &to)
+			      : mbuf_printf(resp, "To: %r;tag=%016llx\r\n", &to,
+					    (unsigned long long)rand_u64());
+	if (!err)
+		err = raw_hdr(resp, head, "Call-ID", 'i', false);
+	if (!err)
+		err = raw_hdr(resp, head, "CSeq", '\0', false);
+	if (!err)
+		err = mbuf_printf(resp, "Content-Length: 0\r\n\r\n");
+	if (err)
+		return mem_deref(resp);
+	resp->pos = 0;
+	return resp;
 }
 
 
@@ -584,49 +682,6 @@ static void raw_reply_addr(struct sa *dst, const struct sa *src,
 }
 
 
-/* The stateless answer to an undecodable request with top Via via (its
- * Via lines are in vias): 400, or 505 for another SIP version. */
-static void raw_reply(struct sip_front *sf, const struct sa *src,
-		      const struct pl *head, const struct mbuf *vias,
-		      const struct pl *via)
-{
-	struct mbuf *resp = mbuf_alloc(1024 + vias->end);
-	struct pl first = *head, ver;
-	const char *end;
-	struct sa dst;
-	bool v2;
-	int err;
-
-	if (!resp)
-		return;
-	end = memchr(head->p, '\r', head->l);
-	first.l = end ? (size_t)(end - head->p) : head->l;
-	/* re_regex: one pl per [] class, and no anchors */
-	v2 = re_regex(first.p, first.l, "SIP/[0-9.]+", &ver) ||
-	     !pl_strcmp(&ver, "2.0");
-	err = mbuf_printf(resp, "SIP/2.0 %s\r\n%b",
-			  v2 ? "400 Bad Request" : "505 Version Not Supported",
-			  vias->buf, vias->end);
-	if (!err)
-		err = raw_hdr(resp, head, "From", 'f', false);
-	if (!err)
-		err = raw_hdr(resp, head, "To", 't', false);
-	if (!err)
-		err = raw_hdr(resp, head, "Call-ID", 'i', false);
-	if (!err)
-		err = raw_hdr(resp, head, "CSeq", '\0', false);
-	if (!err)
-		err = mbuf_printf(resp, "Content-Length: 0\r\n\r\n");
-	raw_reply_addr(&dst, src, via);
-	log_info("undecodable request from %J: %s", src, v2 ? "400" : "505");
-	if (!err) {
-		resp->pos = 0;
-		(void)udp_send(sf->us, &dst, resp);
-	}
-	mem_deref(resp);
-}
-
-
 /* libre drops a request it cannot parse, unanswered; RFC 4475 3.1.2 wants
  * 400 (505 for another SIP version). A UDP helper sees each datagram
  * before libre's SIP stack: one that starts like a request and does not
@@ -638,8 +693,8 @@ static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
 	const uint8_t *p = mbuf_buf(mb), *end;
 	const size_t pos = mb->pos, left = mbuf_get_left(mb);
 	struct sip_msg *msg = NULL;
-	struct pl head, via = PL_INIT;
-	struct mbuf *vias;
+	struct mbuf *resp;
+	struct pl head;
 	bool bad;
 
 	if (left < 8 || !isalpha(p[0]) || !memcmp(p, "SIP/", 4) ||
@@ -651,23 +706,24 @@ static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
 	mem_deref(msg);
 	if (!bad)
 		return false;
-	if (!src_trusted(sf, src))
+	if (!sf_strans_trusted(sf, src))
 		return true;
 	end = memmem(p, left, "\r\n\r\n", 4);
 	head.p = (const char *)p;
 	head.l = end ? (size_t)(end - p) + 2 : left;
-	vias = mbuf_alloc(512);
-	if (vias && !raw_hdr(vias, &head, "Via", 'v', true) && vias->end) {
-		const char *e = memchr(vias->buf, '\r', vias->end);
+	resp = sf_strans_raw_answer(&head, 0, NULL);
+	if (resp) {
+		struct pl rest = head, via = PL_INIT;
+		struct sa dst;
 
-		via.p = (const char *)vias->buf + 5; /* "Via: " */
-		via.l = (size_t)(e - via.p);
-	}
-	if (via.l)
-		raw_reply(sf, src, &head, vias, &via);
-	else /* nowhere to answer (RFC 3261 18.2.1) */
+		(void)raw_next(&rest, "Via", 'v', &via);
+		raw_reply_addr(&dst, src, &via);
+		log_info("undecodable request from %J: %b", src,
+			 (const char *)resp->buf + 8, (size_t)3);
+		(void)udp_send(sf->us, &dst, resp);
+		mem_deref(resp);
+	} else /* nowhere to answer (RFC 3261 18.2.1) */
 		log_info("undecodable request from %J dropped", src);
-	mem_deref(vias);
 	return true;
 }
 
@@ -768,7 +824,7 @@ void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg)
 		return;
 	}
 	/* an ACK too: it completes a 2xx, and reaches the translator */
-	if (!src_trusted(sf, &msg->src)) {
+	if (!sf_strans_trusted(sf, &msg->src)) {
 		log_info("%r from untrusted %J refused", &msg->met, &msg->src);
 		if (!ack)
 			reply(sf, msg, 403, "Forbidden");

@@ -86,13 +86,13 @@ int main(int argc, char **argv)
 	err = sip_alloc(&sf.sip, NULL, 32, 32, 32, "xsgw", NULL, NULL);
 	if (!err)
 		err = sip_transp_add(sf.sip, SIP_TRANSP_UDP, &sf.laddr);
-	/* TCP: a request too large for a frame gets 413 (sf_strans.c) up to
-	 * libre 1.1.0's limit; beyond it libre closes the connection
-	 * unanswered: src/sip/transp.c tcp_recv_handler ends it (EOVERFLOW)
-	 * once more than TCP_BUFSIZE_MAX (65536) bytes are buffered, before
-	 * the message is whole, and nothing of ours runs first (sip_listen and
-	 * the trace handler see whole messages; the tcp_conn is private to
-	 * libre's struct sip_conn, so no tcp helper can be put on it). */
+	/* TCP: what libre would close a connection for is answered by the
+	 * guard (sf_tcp.c), a request too large for a frame 413 (sf_strans.c)
+	 */
+	if (!err && sf_tcp_init(&sf))
+		log_warn(
+			"TCP guard off (tcp_accept not exported): oversize and "
+			"undecodable requests over TCP close the connection");
 	if (!err)
 		err = sip_transp_add(sf.sip, SIP_TRANSP_TCP, &sf.laddr);
 	if (err)
@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 	sf.lsnr_resp = mem_deref(sf.lsnr_resp);
 	sip_close(sf.sip, true);
 	sf.sip = mem_deref(sf.sip);
+	sf_tcp_close();
 	sf.strans = mem_deref(sf.strans);
 	sf.creqs = mem_deref(sf.creqs);
 	sf.okx = mem_deref(sf.okx);

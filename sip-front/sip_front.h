@@ -8,6 +8,9 @@
  * Files, top to bottom (no file calls one above it):
  *   sip_front.c   main(), requests and responses from the network, frames
  *                 from the translator
+ *   sf_tcp.c      a guard on each TCP connection libre accepts: answers
+ *                 what libre would close the connection for
+ *   sf_tcpframe.c SIP over TCP framed as libre frames it (sf_tcp.c's)
  *   sf_strans.c  requests from the network (checks, refusals), server
  *                 transactions: requests waiting for the translator's
  *                 answer, 2xx to INVITE retransmitted until ACK
@@ -67,6 +70,67 @@ void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
 int sf_src_encode(char *buf, size_t sz, const struct sip_msg *msg);
 int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp);
 
+/* sf_tcp.c: the TCP guard */
+
+/** Guard every TCP connection libre accepts from now on (sf_tcp.c's
+ * tcp_accept). @return 0, or ENOSYS if the program does not export it */
+int sf_tcp_init(struct sip_front *sf);
+/** Free every guard (shutdown, after sip_close). */
+void sf_tcp_close(void);
+
+/* sf_tcpframe.c: SIP over TCP framed as libre 1.1.0's transport frames it
+ * (src/sip/transp.c tcp_recv_handler), so that what is passed on is read
+ * by libre exactly as sent, and what libre would end the connection for
+ * is stopped first. */
+
+/**
+ * The largest message passed on: libre closes a connection with more than
+ * 64 KiB buffered; a message up to this size plus one read (8 KiB) stays
+ * within it.
+ */
+#define SF_TCP_MSG_MAX (65536 - 8192)
+
+/** What the framer did not pass on. */
+enum sf_tcp_drop {
+	SF_TCP_TOO_LARGE,  /**< whole header section, body over the limit:
+			      the body is skipped, the stream goes on */
+	SF_TCP_HEAD_LARGE, /**< no end of headers within the limit */
+	SF_TCP_BAD,        /**< libre cannot decode it */
+	SF_TCP_NO_LENGTH,  /**< no Content-Length (RFC 3261 18.3) */
+};
+
+/**
+ * A message the framer stopped. For every kind but SF_TCP_TOO_LARGE the
+ * stream cannot be framed past it: nothing more is passed on.
+ * @param head  its header section as read (up to the blank line, or all
+ *              that was read); valid during the call only
+ */
+typedef void(sf_tcpframe_drop_h)(enum sf_tcp_drop why, const struct pl *head,
+				 void *arg);
+
+struct sf_tcpframe {
+	struct mbuf *hold; /**< a header section not yet whole */
+	size_t rem;        /**< body bytes still to pass on or skip */
+	size_t seen;       /**< held bytes known to hold no end of headers */
+	enum { SF_TCPF_HEAD, SF_TCPF_BODY, SF_TCPF_SKIP, SF_TCPF_DRAIN } st;
+	sf_tcpframe_drop_h *droph;
+	void *arg;
+};
+
+void sf_tcpframe_init(struct sf_tcpframe *f, sf_tcpframe_drop_h *droph,
+		      void *arg);
+/** Forget the stream (frees the held bytes). */
+void sf_tcpframe_reset(struct sf_tcpframe *f);
+/**
+ * Read bytes received on the stream.
+ * @param in   what was read (pos..end; mbuf_alloc'ed: the parser takes a
+ *             reference while it reads), all of it read on return
+ * @param out  what libre may read is appended here: whole header sections
+ *             with what follows them, CRLF keep-alives
+ * @return 0, or ENOMEM (the stream is lost: close it)
+ */
+int sf_tcpframe_feed(struct sf_tcpframe *f, struct mbuf *in, struct mbuf *out);
+
 /* sf_strans.c: server transactions */
 
 /** Called when libre answered a CANCEL for a pending INVITE. */
@@ -97,6 +161,20 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m);
 bool sf_strans_ack(struct sip_front *sf, const struct sip_msg *msg);
 /** Drop every transaction (shutdown). */
 void sf_strans_flush(struct sip_front *sf);
+/** True if src is in sip.trusted. */
+bool sf_strans_trusted(const struct sip_front *sf, const struct sa *src);
+/**
+ * A stateless answer built from a request's raw header section, which may
+ * not decode: the status line, every Via, From, To (with our tag if it has
+ * none), Call-ID, CSeq, Content-Length 0.
+ * @param head   the header section (up to its blank line, or all there is)
+ * @param scode  0: the answer to an undecodable request, 400, or 505 if
+ *               its request line names another SIP version
+ * @return the answer (pos 0; the caller derefs it), or NULL: no Via
+ *         (nowhere to answer, RFC 3261 18.2.1) or ENOMEM
+ */
+struct mbuf *sf_strans_raw_answer(const struct pl *head, uint16_t scode,
+				  const char *reason);
 
 /* sf_ctrans.c: client transactions */
 
