@@ -20,6 +20,8 @@
 #   fuzz_tcpframe the sip-front's SIP-over-TCP framer (sf_tcpframe.c): fed
 #                 whole and in pieces alike; libre never fails on what it
 #                 passes on
+#   fuzz_pidf     the presence bodies (tr_pidf.c): reginfo, dialog-info,
+#                 PIDF; a PIDF read and written back reads the same
 #   fuzz_xstream  the xmpp-front's stream parser (xmpp-front/xstream.h): the
 #                 same reports fed whole, in random pieces, and resumed by a
 #                 primed parser
@@ -31,7 +33,7 @@
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp xstream tcpframe}
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp pidf xstream tcpframe}
 B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p $B $B/obj
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
@@ -63,7 +65,7 @@ for c in translator/*.c shared/*.c tests/fuzz/tr_harness.c; do
 	clang $F -Itests/fuzz -c -o "$o" "$c"
 	TR_OBJS="$TR_OBJS $o"
 done
-for t in tr_sip tr_xmpp; do
+for t in tr_sip tr_xmpp pidf; do
 	clang $F -Itests/fuzz -Wl,--wrap=store_commit -o $B/fuzz_$t \
 		tests/fuzz/fuzz_$t.c $TR_OBJS \
 		$(pkg-config --libs libre libstrophe lmdb yaml-0.1 libcrypto)
@@ -158,23 +160,26 @@ STANZAS="<handshake/>
 { b 65 3 0; printf '<message><body>0123456789012345678901234567890123456789</body></message><p/>'; } > $C/big
 { b 54 0 0; printf "<!DOCTYPE a [<!ENTITY e 'x'>]>$STREAM_HDR&e;"; } > $C/doctype
 
-mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe
+mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe $B/corpus-pidf
 SEEDS_frame=
 SEEDS_jsdp=tests/fuzz/seeds-jsdp
 SEEDS_tr_sip=tests/fuzz/seeds-sip
 SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
 SEEDS_xstream=
 SEEDS_tcpframe=tests/fuzz/seeds-sip
+SEEDS_pidf=tests/fuzz/seeds-pidf
 LEN_frame=4096
 LEN_jsdp=8192
 LEN_tr_sip=16384
 LEN_tr_xmpp=16384
 LEN_xstream=8192
 LEN_tcpframe=16384
+LEN_pidf=8192
 DICT_tr_sip=-dict=tests/fuzz/sip.dict
 DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
 DICT_xstream=-dict=tests/fuzz/xstream.dict
 DICT_tcpframe=-dict=tests/fuzz/sip.dict
+DICT_pidf=-dict=tests/fuzz/xmpp.dict
 
 summary=$B/summary.txt
 : > $summary

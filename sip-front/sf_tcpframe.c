@@ -41,9 +41,15 @@ void sf_tcpframe_reset(struct sf_tcpframe *f)
 
 
 /* True if p[from..n) holds the LF that ends a header section: one whose
- * nearest byte before it other than CR is an LF. */
+ * nearest byte before it other than CR is an LF after the start line's
+ * (libre's parser reads the header lines after the first LF; an empty
+ * line right after the start line may be folded into the next). */
 static bool head_may_end(const uint8_t *p, size_t from, size_t n)
 {
+	const uint8_t *lf1 = memchr(p, '\n', n);
+
+	if (!lf1)
+		return false;
 	for (size_t i = from; i < n; i++) {
 		size_t j = i;
 
@@ -51,7 +57,7 @@ static bool head_may_end(const uint8_t *p, size_t from, size_t n)
 			continue;
 		while (j > 0 && p[j - 1] == '\r')
 			j--;
-		if (j > 0 && p[j - 1] == '\n')
+		if (j > 1 && p[j - 1] == '\n' && p + j - 1 > lf1)
 			return true;
 	}
 	return false;

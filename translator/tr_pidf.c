@@ -164,13 +164,13 @@ static void note_text(struct translator *tr, xmpp_stanza_t *c, char *out,
 		return;
 	b = strspn(t, " \t\r\n");
 	n = strlen(t + b);
-	while (n && strchr(" \t\r\n", t[b + n - 1]))
-		n--;
-	if (n >= sz) {
+	if (n >= sz) { /* cut at a character's start */
 		n = sz - 1;
 		while (n && ((unsigned char)t[b + n] & 0xc0) == 0x80)
 			n--;
 	}
+	while (n && strchr(" \t\r\n", t[b + n - 1]))
+		n--;
 	memcpy(out, t + b, n);
 	out[n] = 0;
 	xmpp_free(tr->xctx, t);

@@ -34,6 +34,9 @@ static int esc(struct mbuf *mb, const char *s)
 		case '\'':
 			err = mbuf_write_str(mb, "&apos;");
 			break;
+		case '\r': /* a parser would read a raw CR as LF */
+			err = mbuf_write_str(mb, "&#13;");
+			break;
 		default:
 			err = mbuf_write_u8(mb, (uint8_t)*s);
 			break;
