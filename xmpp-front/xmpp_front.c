@@ -61,6 +61,9 @@ enum {
 	 * every stanza a successor could be asked to write again */
 	UNACKED_MAX = XJ_RING / 2,
 	ROOM_POLL_MS = 2,
+	/* a wake-up with nothing new to peek: reading waits this long (or
+	 * for a consume) before the next */
+	RD_POLL_MS = 2,
 	CONNECT_TIMEOUT_MS = 10000,
 };
 
@@ -104,6 +107,7 @@ static struct {
 	uint64_t acked;     /**< the translator's last acknowledged seq */
 	uint64_t last_seq;  /**< of the last reliable frame sent */
 	bool rd_paused;     /**< INQ_MAX reached */
+	bool rd_idle;       /**< woken for bytes already peeked: rd_poll */
 	bool link_told;     /**< the translator knows the stream is open */
 	uint64_t link_epoch;   /**< ... on this translator link */
 	uint64_t client_epoch; /**< the link the client sessions told */
@@ -117,7 +121,7 @@ static struct {
 	uint64_t *prior; /**< written by the predecessor, sorted */
 	size_t nprior;
 	unsigned attempts;
-	struct tmr retry, room, drain;
+	struct tmr retry, room, drain, rd_poll;
 	uint64_t stop_deadline;
 } xf = {.fd = -1};
 
@@ -226,6 +230,8 @@ static void conn_drop(void)
 	xf.xs = mem_deref(xf.xs);
 	list_flush(&xf.inflight);
 	tmr_cancel(&xf.room);
+	tmr_cancel(&xf.rd_poll);
+	xf.rd_idle = false;
 	if (xf.cur) {
 		/* written partly on a stream that is gone: whole on the next */
 		if (xf.cur->id) {
@@ -543,6 +549,37 @@ static void rd_lowat(void)
 }
 
 
+static void rd_poll_handler(void *arg)
+{
+	xf.rd_idle = false;
+	io_update();
+}
+
+
+/* Woken with nothing new to peek: the bytes held for the translator's
+ * commit fill the receive buffer, and Linux then reports the socket
+ * readable whatever SO_RCVLOWAT says (tcp_epollin_ready: memory pressure,
+ * a window under one MSS). Level-triggered, that is a busy loop while the
+ * translator is slow; reading waits RD_POLL_MS, or for the next consume,
+ * instead. */
+static void rd_idle(void)
+{
+	xf.rd_idle = true;
+	io_update();
+	tmr_start(&xf.rd_poll, RD_POLL_MS, rd_poll_handler, NULL);
+}
+
+
+/* Bytes were consumed: room for new ones, read at once. */
+static void rd_wake(void)
+{
+	if (!xf.rd_idle)
+		return;
+	tmr_cancel(&xf.rd_poll);
+	rd_poll_handler(NULL);
+}
+
+
 /* Drop from the kernel what is committed: up to the last stanza the
  * translator acknowledged, or, with nothing in flight, everything parsed
  * (whitespace, the stream's own elements). */
@@ -572,6 +609,7 @@ static void rd_consume(void)
 			return;
 		}
 		xf.rd_base = to;
+		rd_wake();
 	}
 	if (!skip && xjournal_skip(xf.j, &start) && xf.rd_base > start)
 		xjournal_set_skip(xf.j, false, 0); /* past its end */
@@ -796,7 +834,7 @@ static void io_update(void)
 	if (xf.st == XF_CONNECTING)
 		flags = FD_WRITE;
 	else if (xf.st != XF_DOWN) {
-		if (!xf.rd_paused)
+		if (!xf.rd_paused && !xf.rd_idle)
 			flags |= FD_READ;
 		if (xf.cur)
 			flags |= FD_WRITE;
@@ -811,6 +849,7 @@ static void io_update(void)
 static void rd_some(void)
 {
 	char buf[65536];
+	bool got = false;
 	ssize_t n;
 
 	while (xf.fd >= 0 && !xf.rd_paused) {
@@ -824,13 +863,17 @@ static void rd_some(void)
 			       sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			if (!got)
+				rd_idle();
 			break;
+		}
 		if (n <= 0) {
 			conn_lost(n < 0 ? strerror(errno)
 					: "the server closed the connection");
 			return;
 		}
+		got = true;
 		xf.rd_peeked += (uint64_t)n;
 		/* handlers may drop the connection (conn_lost) */
 		mem_ref(xf.xs);
@@ -1130,6 +1173,7 @@ int main(int argc, char **argv)
 	tmr_init(&xf.retry);
 	tmr_init(&xf.room);
 	tmr_init(&xf.drain);
+	tmr_init(&xf.rd_poll);
 	err = tlink_alloc(&xf.tl, &xf.proc, xmpp_front_dispatch_translator,
 			  NULL);
 	if (err)
@@ -1151,6 +1195,7 @@ int main(int argc, char **argv)
 	tmr_cancel(&xf.retry);
 	tmr_cancel(&xf.room);
 	tmr_cancel(&xf.drain);
+	tmr_cancel(&xf.rd_poll);
 	if (xf.fd >= 0) {
 		/* a restart: the supervisor's copy keeps the stream open */
 		fd_close(xf.fd);

@@ -194,33 +194,55 @@ def component_rx_queue(port=5347):
     return 0
 
 
+@pytest.mark.parametrize("chats", [1, 400])
 def test_front_does_not_spin_while_stanzas_wait_for_their_commit(
-        gateway_factory):
+        gateway_factory, sipp, chats):
     """Peeked bytes stay queued until the translator commits them; they
-    must not keep the front busy (the socket is only readable for new
-    bytes: SO_RCVLOWAT). The translator is stopped, a chat waits."""
+    must not keep the front busy. The translator is stopped; one chat
+    waits (the socket is only readable for new bytes: SO_RCVLOWAT), or 400
+    of 600 bytes fill the receive buffer (Linux then reports it readable
+    whatever SO_RCVLOWAT says: the front spun at 100 % until the
+    translator caught up). When the translator runs again every chat
+    reaches the SIP peer once."""
     gateway = gateway_factory(supervisor={"heartbeat_ms": "20000"})
+    uas = sipp("uas_message.xml", uas_args(), "uas")
     tr = gateway.pid("translator")
     front = gateway.pid("xmpp-front")
     hz = os.sysconf("SC_CLK_TCK")
+    tag = uuid.uuid4().hex[:8]
+    pad = "p" * (600 if chats > 1 else 0)
+    full = 100000 if chats > 1 else 1
 
     async def go():
         u = await login("alice@localhost/spin", "alicepass")
         os.kill(tr, signal.SIGSTOP)
         try:
-            u.send_message(mto="bob@sip.localhost", mbody="waiting",
-                           mtype="chat")
-            # the chat waits in the front's socket (peeked, not consumed)
+            for i in range(chats):
+                u.send_message(mto="bob@sip.localhost",
+                               mbody="%s-%d %s" % (tag, i, pad),
+                               mtype="chat")
+                await asyncio.sleep(0)
+            # the chats wait in the front's socket (peeked, not consumed)
             await asyncio.get_event_loop().run_in_executor(
-                None, wait_for, component_rx_queue, 10,
-                "the chat queued at the front")
+                None, wait_for, lambda: component_rx_queue() >= full, 20,
+                "chats queued at the front")
             t0 = proc_cpu_ticks(front)
             await asyncio.sleep(2.0)  # a window to count CPU, not a sync
             used = proc_cpu_ticks(front) - t0
         finally:
             os.kill(tr, signal.SIGCONT)
+        await asyncio.get_event_loop().run_in_executor(
+            None, wait_for, lambda: len([b for b in uas.logged()
+                                         if b.startswith(tag)]) >= chats,
+            60, "every chat at the SIP peer")
+        bounced = await u.drain(1, 1.0, lambda m: m["type"] == "error")
         await logout(u)
-        return used
+        return used, bounced
 
-    used = run(go())
+    used, bounced = run(go())
     assert used < hz // 2, "xmpp-front used %d ticks in 2 s" % used
+    got = collections.Counter(b.split(" ")[0] for b in uas.logged()
+                              if b.startswith(tag))
+    assert set(got) == {"%s-%d" % (tag, i) for i in range(chats)}
+    assert all(c == 1 for c in got.values()), got
+    assert bounced == []
