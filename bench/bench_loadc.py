@@ -97,9 +97,9 @@ class Bed:
             f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
                     "secret: s3cret, domains: [localhost]}\n"
                     "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
-                    "store: {path: %s/store, map_size: 1GiB}\n"
+                    "store: {path: %s/store, map_size: 1GiB, sync: %s}\n"
                     "runtime: {dir: %s/run}\nlog: {level: %s}\n"
-                    % (self.tmp, self.tmp, a.log_level))
+                    % (self.tmp, a.store_sync, self.tmp, a.log_level))
         self.gwlog = os.path.join(self.tmp, "xsgw.log")
         self.procs["supervisor"] = subprocess.Popen(
             [os.path.join(a.build, "bin", "xsgw"), "-c", self.cfg],
@@ -247,6 +247,9 @@ def main():
     ap.add_argument("--prosody-nodelay", action="store_true",
                     help="network_settings = { nagle = false } in Prosody (experiment)")
     ap.add_argument("--prosody-debug", action="store_true")
+    ap.add_argument("--store-sync", default="commit",
+                    choices=["commit", "periodic"],
+                    help="the gateway's store.sync")
     ap.add_argument("--key", default="loadc", help="report.json key")
     ap.add_argument("--hold", type=float, default=0,
                     help="debug/trace: start the bed, print its pids, keep it "
@@ -265,6 +268,7 @@ def main():
            "build": args.build, "users": args.users, "step_s": args.step,
            "unloaded_ops": args.unloaded, "prosody_tcp_nodelay": args.prosody_nodelay,
            "log_level": args.log_level, "cpus": os.cpu_count(),
+           "store_sync": args.store_sync,
            "method": "call: session-initiate sent -> session-accept received "
                      "(then terminate, not timed here); msg: chat with receipt "
                      "request sent -> receipt received. unloaded: one op at a "

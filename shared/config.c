@@ -81,6 +81,33 @@ static const char *p_u32(yaml_document_t *d, yaml_node_t *n, void *dst)
 
 
 /* RFC 3261 T1 in ms: 10 .. 10000 (a timer of 0 would spin the loop) */
+static const char *p_sync(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "commit"))
+		*(int *)dst = 0;
+	else if (s && !strcmp(s, "periodic"))
+		*(int *)dst = 1;
+	else
+		return "expected commit or periodic";
+	return NULL;
+}
+
+
+static const char *p_sync_ms(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint64_t v;
+	const char *e = uint_of(scalar(n), 60000, &v);
+
+	if (!e && v < 10)
+		e = "must be 10-60000";
+	if (!e)
+		*(uint32_t *)dst = (uint32_t)v;
+	return e;
+}
+
+
 static const char *p_t1(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint64_t v;
@@ -567,6 +594,8 @@ static const struct key keys[] = {
 	{"sip.phone_transport", p_phone_transport, OFF(sip.phone_raw_udp), 0},
 	{"store.path", p_nonempty, OFF(store.path), 1},
 	{"store.map_size", p_size, OFF(store.map_size), 0},
+	{"store.sync", p_sync, OFF(store.sync_periodic), 0},
+	{"store.sync_interval_ms", p_sync_ms, OFF(store.sync_interval_ms), 0},
 	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
 	{"sip.register_retry_ms", p_ms_pair, OFF(sip.register_retry_ms), 0},
 	{"supervisor.restart_backoff_ms", p_ms_pair,
@@ -610,6 +639,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.candidate_wait_ms = 1000;
 	c->sip.call_idle_timeout_s = 4 * 3600;
 	c->store.map_size = 256ULL << 20;
+	c->store.sync_interval_ms = 1000;
 	c->sip.register_retry_ms[0] = 30000;
 	c->sip.register_retry_ms[1] = 1800000;
 	c->supervisor.restart_backoff_ms[0] = 50;

@@ -85,6 +85,10 @@ struct xsgw_config {
 	struct {
 		char *path;
 		uint64_t map_size;
+		/** store.sync: periodic (else commit: every commit is on disk
+		 * before it returns) */
+		int sync_periodic;
+		uint32_t sync_interval_ms; /**< periodic: ms between flushes */
 	} store;
 	struct {
 		char *dir;

@@ -251,6 +251,18 @@ out:
 }
 
 
+int store_nosync(struct store *s)
+{
+	return mdb_err(mdb_env_set_flags(s->env, MDB_NOSYNC, 1));
+}
+
+
+int store_flush(struct store *s)
+{
+	return mdb_err(mdb_env_sync(s->env, 1));
+}
+
+
 void store_close(struct store *s)
 {
 	if (!s)

@@ -92,6 +92,17 @@ int store_open(struct store **sp, const char *dir, uint64_t max_size,
 	       bool rdonly);
 void store_close(struct store *s);
 
+/**
+ * Commits stop waiting for the disk (MDB_NOSYNC): a commit is in the page
+ * cache when it returns, which every process crash survives; store_flush
+ * puts it on disk. A power loss or kernel crash loses what was not
+ * flushed, and LMDB may then need the store restored (its MDB_NOSYNC).
+ * @return 0 or an errno
+ */
+int store_nosync(struct store *s);
+/** Write every commit so far to disk (blocks for the flush). */
+int store_flush(struct store *s);
+
 /** The schema number of the store as opened. */
 uint32_t store_schema(const struct store *s);
 /** Record that the store now has schema v (in the migrating transaction). */

@@ -287,6 +287,18 @@ static void translator_accept_handler(int flags, void *arg)
 }
 
 
+/* store.sync: periodic: what was committed goes to disk. */
+static void flush_handler(void *arg)
+{
+	int err = store_flush(tr.store);
+
+	if (err)
+		log_warn("store: flush: %s", strerror(err));
+	tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
+		  flush_handler, NULL);
+}
+
+
 /* Deadlines that passed go to their owners, at most 256 per turn. */
 static void sweep_handler(void *arg)
 {
@@ -369,6 +381,16 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "store %s: %s", tr.proc.cfg->store.path,
 		      strerror(err));
+	tmr_init(&tr.flush);
+	if (tr.proc.cfg->store.sync_periodic) {
+		err = store_nosync(tr.store);
+		if (err)
+			fatal(1, "store: %s", strerror(err));
+		tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
+			  flush_handler, NULL);
+		log_info("store: commits flushed to disk every %u ms",
+			 tr.proc.cfg->store.sync_interval_ms);
+	}
 	xmpp_initialize();
 	tr.xctx = xmpp_ctx_new(NULL, NULL);
 	if (!tr.xctx)
@@ -401,6 +423,9 @@ int main(int argc, char **argv)
 	tr.sip.ch = mem_deref(tr.sip.ch);
 	if (tr.txn)
 		store_abort(tr.txn);
+	tmr_cancel(&tr.flush);
+	if (tr.proc.cfg->store.sync_periodic)
+		(void)store_flush(tr.store);
 	store_close(tr.store);
 	list_flush(&tr.after);
 	xmpp_ctx_free(tr.xctx);

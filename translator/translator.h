@@ -74,6 +74,7 @@ struct translator {
 	struct tr_peer xmpp, sip;
 	int lfd;
 	struct tmr sweep;
+	struct tmr flush; /**< store.sync: periodic */
 	bool stopping;
 	bool store_full;  /**< above STORE_HIGH_WATER (tr_admit) */
 	xmpp_ctx_t *xctx; /**< for stanzas (parse and build) */

@@ -24,6 +24,16 @@ def test_kill9_during_burst(gateway, sipp, victim):
     assert "signal 9" in st[victim]["last_exit"]
 
 
+def test_kill9_translator_during_burst_store_periodic(gateway_factory, sipp):
+    """store.sync: periodic (no flush during the test: every 60 s): what
+    the translator committed is in the page cache, which its SIGKILL does
+    not touch; the burst comes through whole as with sync: commit."""
+    gateway = gateway_factory(store_sync="periodic")
+    assert "flushed to disk every 60000 ms" in gateway.read_log()
+    burst(gateway, sipp, "translator", gateway.kill9)
+    assert "signal 9" in gateway.status()["translator"]["last_exit"]
+
+
 @pytest.mark.parametrize("victim", ["sip-front", "translator", "xmpp-front"])
 def test_ctl_restart_during_burst(gateway, sipp, victim):
     """xsgwctl restart WORKER (e.g. after an upgrade of its binary): the

@@ -36,6 +36,8 @@ static void test_example_loads(void **state)
 	assert_string_equal(c->sip.phones[0].phone, "+919177074440");
 	assert_int_equal(c->sip.ntrusted, 2);
 	assert_int_equal(c->store.map_size, 256ULL << 20);
+	assert_int_equal(c->store.sync_periodic, 0);
+	assert_int_equal(c->store.sync_interval_ms, 1000);
 	assert_int_equal(c->supervisor.restart_backoff_ms[0], 50);
 	assert_int_equal(c->supervisor.restart_backoff_ms[1], 5000);
 	assert_int_equal(c->log.level, 2);
@@ -140,6 +142,19 @@ static void test_bad_values(void **state)
 		     "store: {path: /s}\nruntime: {dir: /r}\n",
 		     eb, sizeof(eb)),
 		":2:59: sip.phone_transport: expected ice or raw-udp");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+		     "store: {path: /s, sync: never}\nruntime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":3:25: store.sync: expected commit or periodic");
+	assert_string_equal(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+		     "store: {path: /s, sync_interval_ms: 5}\n"
+		     "runtime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		":3:37: store.sync_interval_ms: must be 10-60000");
 }
 
 
