@@ -294,8 +294,8 @@ static void flush_handler(void *arg)
 
 	if (err)
 		log_warn("store: flush: %s", strerror(err));
-	tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
-		  flush_handler, NULL);
+	tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms, flush_handler,
+		  NULL);
 }
 
 
