@@ -108,6 +108,21 @@ static const char *p_sync_ms(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* at least SIP's Timer F (64 * T1 = 32 s): a MESSAGE's retransmissions
+ * must still find its record */
+static const char *p_retain(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	uint64_t v;
+	const char *e = uint_of(scalar(n), 7 * 86400, &v);
+
+	if (!e && v < 32)
+		e = "must be 32-604800";
+	if (!e)
+		*(uint32_t *)dst = (uint32_t)v;
+	return e;
+}
+
+
 static const char *p_t1(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint64_t v;
@@ -596,6 +611,7 @@ static const struct key keys[] = {
 	{"store.map_size", p_size, OFF(store.map_size), 0},
 	{"store.sync", p_sync, OFF(store.sync_periodic), 0},
 	{"store.sync_interval_ms", p_sync_ms, OFF(store.sync_interval_ms), 0},
+	{"store.message_retain_s", p_retain, OFF(store.message_retain_s), 0},
 	{"runtime.dir", p_nonempty, OFF(runtime.dir), 1},
 	{"sip.register_retry_ms", p_ms_pair, OFF(sip.register_retry_ms), 0},
 	{"supervisor.restart_backoff_ms", p_ms_pair,
@@ -640,6 +656,7 @@ static void set_defaults(struct xsgw_config *c)
 	c->sip.call_idle_timeout_s = 4 * 3600;
 	c->store.map_size = 256ULL << 20;
 	c->store.sync_interval_ms = 1000;
+	c->store.message_retain_s = 300;
 	c->sip.register_retry_ms[0] = 30000;
 	c->sip.register_retry_ms[1] = 1800000;
 	c->supervisor.restart_backoff_ms[0] = 50;

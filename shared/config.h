@@ -89,6 +89,9 @@ struct xsgw_config {
 		 * before it returns) */
 		int sync_periodic;
 		uint32_t sync_interval_ms; /**< periodic: ms between flushes */
+		/** s a finished message's record stays (retransmissions
+		 * answered, not delivered again) */
+		uint32_t message_retain_s;
 	} store;
 	struct {
 		char *dir;

@@ -20,11 +20,12 @@
  *            its recipient, the first)
  *   PENDING  ME_EXPIRED (PENDING_MS)     as ME_FAILED / ME_BOUNCED:
  *                                        the sender is told  -> DONE
- *   DONE     ME_EXPIRED (RETAIN_MS)      forget it (and its dedup key)
+ *   DONE     ME_EXPIRED (retention)      forget it (and its dedup key)
  *   (other)  (any)                       nothing: a late duplicate
  *
- * DONE records stay RETAIN_MS so that a retransmitted SIP MESSAGE is
- * answered again without being delivered twice.
+ * DONE records stay store.message_retain_s (300 s unless the operator
+ * sets it; at least 32 s, SIP's Timer F) so that a retransmitted SIP
+ * MESSAGE is answered again without being delivered twice.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +42,6 @@
 #include "xmpp_util.h"
 
 enum {
-	RETAIN_MS = 5 * 60 * 1000,   /* > SIP Timer F, covers retransmissions */
 	PENDING_MS = 10 * 60 * 1000, /* undelivered by then: back to sender */
 	MF_RECEIPT = 1,              /* XEP-0184 receipt requested */
 	MF_AUTHED = 2,               /* sent again with credentials */
@@ -311,7 +311,9 @@ static void done(struct translator *tr, uint64_t id, struct msgrec *r)
 {
 	tr_deadline_del(tr, r->created + PENDING_MS, OWN_MSG, id);
 	r->state = MS_DONE;
-	tr_deadline(tr, wall_ms() + RETAIN_MS, OWN_MSG, id);
+	tr_deadline(tr,
+		    wall_ms() + 1000ULL * tr->proc.cfg->store.message_retain_s,
+		    OWN_MSG, id);
 }
 
 

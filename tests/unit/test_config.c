@@ -38,6 +38,7 @@ static void test_example_loads(void **state)
 	assert_int_equal(c->store.map_size, 256ULL << 20);
 	assert_int_equal(c->store.sync_periodic, 0);
 	assert_int_equal(c->store.sync_interval_ms, 1000);
+	assert_int_equal(c->store.message_retain_s, 300);
 	assert_int_equal(c->supervisor.restart_backoff_ms[0], 50);
 	assert_int_equal(c->supervisor.restart_backoff_ms[1], 5000);
 	assert_int_equal(c->log.level, 2);

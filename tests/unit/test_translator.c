@@ -3574,6 +3574,27 @@ static void test_msg_chat_202_done_with_receipt(void **state)
 }
 
 
+/* A finished message stays store.message_retain_s (the operator's), then
+ * its record and dedup key are gone. */
+static void test_msg_done_kept_message_retain_s(void **state)
+{
+	struct sent s;
+	struct msgrec r;
+	uint32_t keep = tr.proc.cfg->store.message_retain_s;
+	uint64_t id, t0;
+
+	((struct xsgw_config *)tr.proc.cfg)->store.message_retain_s = 40;
+	id = chat_out(false, &s);
+	t0 = wall_ms();
+	respond(&s, 200, "OK", "uas-tag", NULL, NULL);
+	assert_true(deadline_of(OWN_MSG, id) >= t0 + 40000);
+	assert_true(deadline_of(OWN_MSG, id) <= wall_ms() + 40000);
+	assert_int_equal(expire(), 1);
+	assert_int_equal(msg_load(id, &r), ENOENT);
+	((struct xsgw_config *)tr.proc.cfg)->store.message_retain_s = keep;
+}
+
+
 static void test_msg_chat_202_without_receipt_request(void **state)
 {
 	struct sent s;
@@ -6097,6 +6118,7 @@ int main(void)
 		/* messages */
 		T_(test_msg_chat_to_message),
 		T_(test_msg_chat_202_done_with_receipt),
+		T_(test_msg_done_kept_message_retain_s),
 		T_(test_msg_chat_202_without_receipt_request),
 		T_(test_msg_chat_provisional_ignored),
 		T_(test_msg_chat_404_error_back),
