@@ -169,7 +169,10 @@ $(BUILD)/bench/%: bench/%.c bench/xscan.h
 bench: deps all $(BENCH_TOOLS)
 	/usr/bin/python3 bench/bench.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 	/usr/bin/python3 bench/bench_calls.py --build $(CURDIR)/$(BUILD) --out bench/report.json
-	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json
+	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
+		--soak-s 300 --retain-s 60
+	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
+		--store-sync periodic --key loadc_store_periodic --no-kamailio
 
 run: deps all
 	@scripts/run-local.sh $(CURDIR)/$(BUILD)

@@ -15,6 +15,9 @@ and each flow (call, msg) runs bench/loadc (C, epoll, N c2s users):
 Per step: CPU seconds per op of each process (utime+stime from
 /proc/PID/stat, before/after), loadc's own CPU (getrusage). At the end:
 peak RSS (VmHWM) of each process and the store's bytes.
+With --soak-s: a constant message load that long, the store's bytes in
+use and each worker's RSS every 10 s (the steady state of issue 13
+point 4); --store-sync periodic: the gateway with store.sync: periodic.
 Then, in the same run (bench_kamailio.py; --no-kamailio skips it),
 Kamailio relaying the same SIP traffic (INVITE/ACK/BYE with its dialog
 module, MESSAGE) between two SIPps at the rates the gateway's ladder ran:
@@ -33,7 +36,9 @@ import tempfile
 import time
 
 import bench_kamailio
-from benchenv import hwm, ticks, wait  # noqa: E402
+import threading
+
+from benchenv import hwm, rss, ticks, wait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "tests", "peers")
@@ -97,9 +102,11 @@ class Bed:
             f.write("xmpp: {component: sip.localhost, host: 127.0.0.1, port: 5347, "
                     "secret: s3cret, domains: [localhost]}\n"
                     "sip: {listen: 127.0.0.1:5600, proxy: \"\", domain: \"127.0.0.1:5070\"}\n"
-                    "store: {path: %s/store, map_size: 1GiB, sync: %s}\n"
+                    "store: {path: %s/store, map_size: 1GiB, sync: %s, "
+                    "message_retain_s: %d}\n"
                     "runtime: {dir: %s/run}\nlog: {level: %s}\n"
-                    % (self.tmp, a.store_sync, self.tmp, a.log_level))
+                    % (self.tmp, a.store_sync, a.retain_s, self.tmp,
+                       a.log_level))
         self.gwlog = os.path.join(self.tmp, "xsgw.log")
         self.procs["supervisor"] = subprocess.Popen(
             [os.path.join(a.build, "bin", "xsgw"), "-c", self.cfg],
@@ -232,6 +239,41 @@ def ladder(bed, args, target, mode):
     return {"unloaded": base, "steps": steps}
 
 
+def soak(bed, args):
+    """Constant message load for soak_s: the store's bytes in use and each
+    worker's RSS every 10 s. With records kept retain_s, the store is in a
+    steady state once retain_s has passed: in the last third of the run it
+    stays within 10 % of its value at the end of the first third (when
+    retain_s < soak_s / 3)."""
+    out = {}
+    th = threading.Thread(target=lambda: out.update(r=loadc(
+        args, "bob@sip.localhost", "msg", rate=args.soak_rate,
+        step=args.soak_s)))
+    samples = []
+    t0 = time.monotonic()
+    th.start()
+    while th.is_alive():
+        samples.append({"t_s": round(time.monotonic() - t0, 1),
+                        "store_used_bytes": bed.store_bytes(),
+                        "rss_kib": {k: rss(p) for k, p in bed.pids.items()
+                                    if k in ("xmpp-front", "translator",
+                                             "sip-front")}})
+        th.join(10)
+    r = out.get("r", {})
+    used = [s["store_used_bytes"] or 0 for s in samples
+            if s["t_s"] <= args.soak_s]
+    third = max(len(used) // 3, 1)
+    ref = used[third - 1] if used else 0
+    late = used[-third:] if used else [0]
+    return {"rate": args.soak_rate, "duration_s": args.soak_s,
+            "message_retain_s": args.retain_s, "ok": r.get("ok"),
+            "failed": r.get("failed"), "timeouts": r.get("timeouts"),
+            "receipt_ms": r.get("receipt_ms"), "samples": samples,
+            "store_at_first_third": ref, "store_max_last_third": max(late),
+            "steady": bool(ref) and max(late) <= 1.1 * ref and
+            args.retain_s < args.soak_s / 3}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -247,6 +289,12 @@ def main():
     ap.add_argument("--prosody-nodelay", action="store_true",
                     help="network_settings = { nagle = false } in Prosody (experiment)")
     ap.add_argument("--prosody-debug", action="store_true")
+    ap.add_argument("--retain-s", type=int, default=300,
+                    help="the gateway's store.message_retain_s")
+    ap.add_argument("--soak-s", type=int, default=0,
+                    help="after the ladders: messages at --soak-rate this "
+                         "long, store bytes and RSS sampled (0: none)")
+    ap.add_argument("--soak-rate", type=int, default=200)
     ap.add_argument("--store-sync", default="commit",
                     choices=["commit", "periodic"],
                     help="the gateway's store.sync")
@@ -287,6 +335,10 @@ def main():
             for mode in args.flows.split(","):
                 print("%s %s" % (t, mode), flush=True)
                 res["results"]["%s_%s" % (t, mode)] = ladder(bed, args, targets[t], mode)
+        if args.soak_s:
+            print("soak: %d msg/s for %d s" % (args.soak_rate, args.soak_s),
+                  flush=True)
+            res["soak"] = soak(bed, args)
         res["peak_rss_kib"] = {k: hwm(p) for k, p in bed.pids.items()}
         res["store_bytes"] = bed.store_bytes()
     finally:
@@ -336,6 +388,14 @@ def main():
                 s["cpu_us_per_op"].get("prosody", 0), s.get("limit", "")))
     if "kamailio" in res:
         bench_kamailio.print_table(res)
+    if "soak" in res:
+        s = res["soak"]
+        print("soak %d msg/s %d s (kept %d s): ok %s; store in use %s at %d s,"
+              " at most %s in the last third: %s" % (
+                  s["rate"], s["duration_s"], s["message_retain_s"], s["ok"],
+                  s["store_at_first_third"], s["duration_s"] // 3,
+                  s["store_max_last_third"],
+                  "steady" if s["steady"] else "NOT steady"))
     print("peak RSS KiB:", res.get("peak_rss_kib"), " store bytes:", res.get("store_bytes"))
     print("report: %s (key %s)" % (args.out, args.key))
 

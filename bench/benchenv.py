@@ -31,6 +31,18 @@ def hwm(pid):
     return None
 
 
+def rss(pid):
+    """Current RSS of pid (VmRSS, KiB), None if it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def wait(pred, t, what):
     """Until pred() holds, at most t seconds (RuntimeError after)."""
     end = time.monotonic() + t
