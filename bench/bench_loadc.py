@@ -108,19 +108,7 @@ class Bed:
                     % (self.tmp, a.store_sync, a.retain_s, self.tmp,
                        a.log_level))
         self.gwlog = os.path.join(self.tmp, "xsgw.log")
-        self.procs["supervisor"] = subprocess.Popen(
-            [os.path.join(a.build, "bin", "xsgw"), "-c", self.cfg],
-            stdout=open(self.gwlog, "wb"), stderr=subprocess.STDOUT)
-        self.pids["supervisor"] = self.procs["supervisor"].pid
-
-        def up():
-            st = self.status()
-            return st and all(w["state"] == "ready" for w in st) and \
-                "xmpp: connected" in open(self.gwlog, errors="replace").read()
-        wait(up, 20, "xsgw")
-        for w in self.status():
-            if w["name"] != "supervisor":
-                self.pids[w["name"]] = w["pid"]
+        self.gw_start(20)
         self.procs["nullcomp"] = subprocess.Popen(
             [os.path.join(a.tools, "nullcomp"), "127.0.0.1", "5347",
              "null.localhost", "s3cret"],
@@ -139,12 +127,52 @@ class Bed:
         self.pids["sipp_uas"] = self.procs["sipp_uas"].pid
         time.sleep(0.5)
 
+    def gw_start(self, t):
+        """Start xsgw (log appended); until every worker is ready and the
+        component connected (once more than before)."""
+        a = self.args
+        seen = open(self.gwlog, errors="replace").read().count(
+            "xmpp: connected") if os.path.exists(self.gwlog) else 0
+        self.procs["supervisor"] = subprocess.Popen(
+            [os.path.join(a.build, "bin", "xsgw"), "-c", self.cfg],
+            stdout=open(self.gwlog, "ab"), stderr=subprocess.STDOUT)
+        self.pids["supervisor"] = self.procs["supervisor"].pid
+
+        def up():
+            st = self.status()
+            return st and all(w["state"] == "ready" for w in st) and \
+                open(self.gwlog, errors="replace").read().count(
+                    "xmpp: connected") > seen
+        wait(up, t, "xsgw")
+        for w in self.status():
+            if w["name"] != "supervisor":
+                self.pids[w["name"]] = w["pid"]
+
     def status(self):
         r = subprocess.run([self.ctl, "-c", self.cfg, "status", "--json"],
                            capture_output=True, text=True, timeout=10)
         if r.returncode:
             return None
         return json.loads(r.stdout)["workers"]
+
+    def stat(self, key):
+        r = subprocess.run([self.ctl, "-c", self.cfg, "stats", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        try:
+            st = json.loads(r.stdout)
+        except ValueError:
+            return None
+
+        def find(d):
+            if isinstance(d, dict):
+                for k, v in d.items():
+                    if k == key:
+                        return v
+                    x = find(v)
+                    if x is not None:
+                        return x
+            return None
+        return find(st)
 
     def store_bytes(self):
         r = subprocess.run([self.ctl, "-c", self.cfg, "stats", "--json"],
@@ -239,6 +267,100 @@ def ladder(bed, args, target, mode):
     return {"unloaded": base, "steps": steps}
 
 
+def log_ready_ms(bed, worker, pid):
+    """The wall time (s) of the supervisor's "WORKER ready (pid PID)"."""
+    want = "%s ready (pid %d)" % (worker, pid)
+    with open(bed.gwlog, errors="replace") as f:
+        for line in f:
+            if want in line:
+                ts = line.split(" ", 1)[0]
+                return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) \
+                    - time.timezone + float("0." + ts[20:23])
+    return None
+
+
+def log_started(bed, worker, pid):
+    """The wall time (s) of the supervisor's "started WORKER (pid PID)"."""
+    want = "started %s (pid %d)" % (worker, pid)
+    with open(bed.gwlog, errors="replace") as f:
+        for line in f:
+            if want in line:
+                ts = line.split(" ", 1)[0]
+                return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) \
+                    - time.timezone + float("0." + ts[20:23])
+    return None
+
+
+def held(args):
+    """In a bed of its own: args.held calls set up and left up (loadc -m
+    hold), RSS of each worker and the store's bytes in use before and
+    after (per held call); then kill -9 of each worker with them live:
+    kill to the supervisor's "ready" (from its log's timestamps), the
+    calls still up after each; then a full restart: start to all ready."""
+    bed = Bed(args)
+    out = {"calls": args.held}
+    try:
+        bed.start()
+        workers = ("xmpp-front", "translator", "sip-front")
+        time.sleep(1)
+        rss0 = {k: rss(bed.pids[k]) for k in workers}
+        st0 = bed.store_bytes()
+        cmd = [os.path.join(args.tools, "loadc"), "-n", str(args.users), "-u", "lc",
+               "-s", "pass", "-t", "bob@sip.localhost", "-m", "hold", "-T", "30",
+               "-r", "500", "-D", str(args.held / 500.0)]
+        lc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        res = json.loads(lc.stdout.readline())
+        out["setup"] = {k: res.get(k) for k in ("ok", "failed", "timeouts", "setup_ms")}
+        time.sleep(2)
+        out["calls_active"] = bed.stat("calls.active")
+        rss1 = {k: rss(bed.pids[k]) for k in workers}
+        st1 = bed.store_bytes()
+        n = max(res.get("ok") or 1, 1)
+        out["rss_kib"] = {"before": rss0, "held": rss1}
+        out["rss_bytes_per_call"] = {k: round((rss1[k] - rss0[k]) * 1024 / n, 1)
+                                     for k in workers if rss1[k] and rss0[k]}
+        out["store_bytes"] = {"before": st0, "held": st1}
+        out["store_bytes_per_call"] = round((st1 - st0) / n, 1) if st0 and st1 else None
+        kills = {}
+        for w in workers:
+            st = {x["name"]: x for x in bed.status() or []}
+            old = st[w]["pid"]
+            t_kill = time.time()
+            os.kill(old, signal.SIGKILL)
+
+            def back():
+                s = {x["name"]: x for x in bed.status() or []}
+                return w in s and s[w]["pid"] not in (0, old) and \
+                    s[w]["state"] == "ready" and s[w]["pid"]
+            new = wait(back, 60, "%s ready again" % w)
+            t_ready = log_ready_ms(bed, w, new)
+            kills[w] = {"kill_to_ready_ms": round((t_ready - t_kill) * 1000, 1)
+                        if t_ready else None,
+                        "calls_active_after": bed.stat("calls.active")}
+            bed.pids[w] = new
+            time.sleep(1)
+        out["kill9_with_calls_held"] = kills
+        # a full restart: the translator opens the store with them all
+        p = bed.procs["supervisor"]
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        t0 = time.time()
+        bed.gw_start(120)
+        tr = bed.pids["translator"]
+        out["full_restart"] = {
+            "start_to_all_ready_ms": round((time.time() - t0) * 1000, 1),
+            "translator_start_to_ready_ms": round(
+                (log_ready_ms(bed, "translator", tr) -
+                 log_started(bed, "translator", tr)) * 1000, 1),
+            "calls_active_after": bed.stat("calls.active")}
+        lc.stdin.close()
+        lc.wait(30)
+    finally:
+        bed.stop()
+    return out
+
+
 def soak(bed, args):
     """Constant message load for soak_s: the store's bytes in use and each
     worker's RSS every 10 s. With records kept retain_s, the store is in a
@@ -295,6 +417,9 @@ def main():
                     help="after the ladders: messages at --soak-rate this "
                          "long, store bytes and RSS sampled (0: none)")
     ap.add_argument("--soak-rate", type=int, default=200)
+    ap.add_argument("--held", type=int, default=0,
+                    help="in a bed of its own: this many calls held, RSS and "
+                         "store per call, kill -9 of each worker with them")
     ap.add_argument("--store-sync", default="commit",
                     choices=["commit", "periodic"],
                     help="the gateway's store.sync")
@@ -343,6 +468,10 @@ def main():
         res["store_bytes"] = bed.store_bytes()
     finally:
         bed.stop()
+    if args.held:
+        print("held: %d calls" % args.held, flush=True)
+        res["held"] = held(args)
+        print(json.dumps(res["held"], indent=1), flush=True)
     # the same SIP traffic through Kamailio, after the gateway's bed is down
     if not args.no_kamailio:
         bench_kamailio.run(res, bench_kamailio.kam_rates(args, res["results"]),

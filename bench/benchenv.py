@@ -44,11 +44,13 @@ def rss(pid):
 
 
 def wait(pred, t, what):
-    """Until pred() holds, at most t seconds (RuntimeError after)."""
+    """Until pred() holds, at most t seconds (RuntimeError after); returns
+    what pred() returned."""
     end = time.monotonic() + t
     while time.monotonic() < end:
-        if pred():
-            return
+        v = pred()
+        if v:
+            return v
         time.sleep(0.05)
     raise RuntimeError("timed out waiting for " + what)
 

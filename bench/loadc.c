@@ -9,7 +9,7 @@
  *     -u PREFIX -n N      users PREFIX0..PREFIX(N-1) [lc 4]
  *     -s PASSWORD         every user's password     [pass]
  *     -t JID              the callee / chat peer    [bob@sip.localhost]
- *     -m call|msg         what one operation is     [call]
+ *     -m call|msg|hold    what one operation is     [call]
  *     -r RATE -D SECONDS  open loop: RATE ops/s for SECONDS
  *     -c COUNT            closed loop instead: COUNT ops one at a time
  *     -W WINDOW           at most WINDOW ops unfinished (further sends wait
@@ -26,6 +26,9 @@
  *       latency = until the peer's session-accept arrives (answered with a
  *       result, then session-terminate; the op ends at its result).
  *       "ack" = until the session-initiate's IQ result.
+ * hold: a call left up: done at its session-accept, never terminated.
+ *       Once all are done the JSON is printed and loadc stays, answering
+ *       IQs, until its stdin closes (the bench measures the held calls).
  * msg:  <message type='chat'> with an XEP-0184 request to JID; latency =
  *       until the <received/> receipt (the gateway sends it on the SIP
  *       200: a chat -> MESSAGE -> 200 -> receipt round trip).
@@ -65,7 +68,7 @@ static char tag[64];
 static struct conn *conns;
 static struct op *ops;
 static long nops, n_sent, n_finished, n_failed, window_waits, n_errors_seen;
-static int is_call;
+static int is_call, is_hold;
 static double rt_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static const char OFFER[] =
@@ -300,7 +303,11 @@ static void on_stanza(struct conn *c, const char *st)
 		    !child_attr(st, "jingle", "sid", sid, sizeof(sid)) ||
 		    (s = seq_of(sid)) < 0)
 			return;
-		if (!strcmp(act, "session-accept") && ops[s].st == ST_SENT) {
+		if (!strcmp(act, "session-accept") && ops[s].st == ST_SENT &&
+		    is_hold) {
+			ops[s].t_done = now_s();
+			finish(s, 1);
+		} else if (!strcmp(act, "session-accept") && ops[s].st == ST_SENT) {
 			ops[s].t_done = now_s();
 			ops[s].st = ST_ACCEPTED;
 			buf_printf(&c->out,
@@ -419,9 +426,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	is_call = !strcmp(mode, "call");
+	is_hold = !strcmp(mode, "hold");
+	is_call = is_hold || !strcmp(mode, "call");
 	if (!is_call && strcmp(mode, "msg")) {
-		fprintf(stderr, "loadc: -m call|msg\n");
+		fprintf(stderr, "loadc: -m call|msg|hold\n");
 		return 2;
 	}
 	if (!tag[0])
@@ -535,11 +543,36 @@ int main(int argc, char **argv)
 		print_lat(is_call ? "setup_ms" : "receipt_ms", lat, nl);
 		printf(", ");
 		print_lat(is_call ? "initiate_result_ms" : "unused_ms", ack, na);
-		if (is_call) {
+		if (is_call && !is_hold) {
 			printf(", ");
 			print_lat("setup_and_terminate_ms", full, nf);
 		}
 		printf("}\n");
+		fflush(stdout);
+	}
+	if (is_hold) { /* the calls stay up until stdin closes */
+		struct epoll_event in = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+		char b[64];
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, 0, &in))
+			die("epoll_ctl stdin");
+		for (;;) {
+			struct epoll_event evs[64];
+			int n = epoll_wait(ep, evs, 64, 1000);
+
+			for (int i = 0; i < n; i++) {
+				if (evs[i].data.u32 == UINT32_MAX) {
+					if (read(0, b, sizeof(b)) <= 0)
+						return 0;
+					continue;
+				}
+				on_readable(&conns[evs[i].data.u32]);
+			}
+			for (int i = 0; i < nusers; i++)
+				if (conns[i].out.len &&
+				    buf_flush(conns[i].fd, &conns[i].out))
+					die("write");
+		}
 	}
 	return n_failed || n_finished < nops ? 3 : 0;
 }
