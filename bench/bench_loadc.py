@@ -18,6 +18,9 @@ peak RSS (VmHWM) of each process and the store's bytes.
 With --soak-s: a constant message load that long, the store's bytes in
 use and each worker's RSS every 10 s (the steady state of issue 13
 point 4); --store-sync periodic: the gateway with store.sync: periodic.
+With --held N: N calls held in a bed of their own (RSS and store per
+held call, kill -9 of each worker to ready with them live, a full
+restart).
 Then, in the same run (bench_kamailio.py; --no-kamailio skips it),
 Kamailio relaying the same SIP traffic (INVITE/ACK/BYE with its dialog
 module, MESSAGE) between two SIPps at the rates the gateway's ladder ran:
@@ -296,7 +299,9 @@ def held(args):
     hold), RSS of each worker and the store's bytes in use before and
     after (per held call); then kill -9 of each worker with them live:
     kill to the supervisor's "ready" (from its log's timestamps), the
-    calls still up after each; then a full restart: start to all ready."""
+    calls still up after each; then a full restart: start to all ready,
+    and the translator's start to ready with them all in the store (the
+    store recovery of issue 13 point 5; --held 100000 for its figure)."""
     bed = Bed(args)
     out = {"calls": args.held}
     try:
@@ -356,6 +361,7 @@ def held(args):
             "calls_active_after": bed.stat("calls.active")}
         lc.stdin.close()
         lc.wait(30)
+        out["loadc_stderr"] = lc.stderr.read()[-1000:]
     finally:
         bed.stop()
     return out
