@@ -1180,7 +1180,8 @@ void trh_init(void)
 		"propose_timeout_ms: 1000, candidate_wait_ms: 300}\n"
 		"presence: {server: \"127.0.0.1:5070\", phones: [{sip: "
 		"\"sip:bob@127.0.0.1\", jid: \"alice@localhost\", "
-		"resource: desk, password: pw-desk}]}\n"
+		"resource: desk, password: pw-desk}], "
+		"client_server: \"127.0.0.1:5222\"}\n"
 		"store: {path: %s/store, map_size: 64MiB}\n"
 		"runtime: {dir: %s/run}\n"
 		"log: {level: error}\n",
