@@ -12,6 +12,12 @@
 
 enum { DONE_RING = 8192 };
 
+/** An out id reported done: in the ring, and in its index. */
+struct done_ent {
+	struct le he;
+	uint64_t id;
+};
+
 struct tlink {
 	struct proc *proc;
 	struct chan *ch;
@@ -24,8 +30,9 @@ struct tlink {
 	tlink_ack_h *ackh;
 	void *arg;
 	uint64_t pushed; /* reliable frames pushed: the last one's seq */
-	uint64_t done[DONE_RING];
+	struct done_ent done[DONE_RING]; /**< the last DONE_RING, a ring */
 	unsigned done_head;
+	struct hash *done_idx; /**< the ring's entries by id */
 	char path[512];
 };
 
@@ -39,6 +46,8 @@ static void tlink_destructor(void *arg)
 	tmr_cancel(&tl->tmr);
 	mem_deref(tl->ch);
 	mem_deref(tl->q);
+	hash_clear(tl->done_idx); /* the entries are part of tl */
+	mem_deref(tl->done_idx);
 }
 
 
@@ -141,6 +150,8 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 			"translator.sock");
 	if (!err)
 		err = relq_alloc(&tl->q, proc->boot);
+	if (!err)
+		err = hash_alloc(&tl->done_idx, DONE_RING / 2);
 	if (err) {
 		mem_deref(tl);
 		return err;
@@ -204,17 +215,32 @@ size_t tlink_unacked(const struct tlink *tl)
 }
 
 
+static uint32_t done_key(uint64_t id)
+{
+	return (uint32_t)(id ^ id >> 32);
+}
+
+
 void tlink_done(struct tlink *tl, uint64_t id)
 {
-	tl->done[tl->done_head] = id;
+	struct done_ent *e = &tl->done[tl->done_head];
+
+	hash_unlink(&e->he); /* the oldest leaves (no-op if unused) */
+	e->id = id;
+	hash_append(tl->done_idx, done_key(id), &e->he, e);
 	tl->done_head = (tl->done_head + 1) % DONE_RING;
+}
+
+
+static bool done_match(struct le *le, void *arg)
+{
+	const struct done_ent *e = le->data;
+
+	return e->id == *(const uint64_t *)arg;
 }
 
 
 bool tlink_is_done(const struct tlink *tl, uint64_t id)
 {
-	for (unsigned i = 0; i < DONE_RING; i++)
-		if (tl->done[i] == id)
-			return true;
-	return false;
+	return hash_lookup(tl->done_idx, done_key(id), done_match, &id) != NULL;
 }

@@ -510,7 +510,7 @@ int jsdp_jingle_decode(struct jsdp *m, xmpp_stanza_t *jingle, char *eb,
 	struct dec d = {eb, sz, action && !strncmp(action, "source-", 7)};
 	int err = 0;
 
-	memset(m, 0, sizeof(*m));
+	jsdp_clear(m);
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(jingle); c && !err;
 	     c = xmpp_stanza_get_next(c)) {
 		if (is(c, "content", NULL)) {

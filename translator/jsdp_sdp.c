@@ -31,9 +31,22 @@ struct sess_defaults {
 };
 
 
+void jsdp_clear(struct jsdp *m)
+{
+	m->n = 0;
+	m->ngrp = 0;
+	memset(m->grp, 0, sizeof(m->grp));
+	m->action = pl_null;
+}
+
+
 struct jsdp *jsdp_alloc(void)
 {
-	return mem_zalloc(sizeof(struct jsdp), NULL);
+	struct jsdp *m = mem_alloc(sizeof(struct jsdp), NULL);
+
+	if (m)
+		jsdp_clear(m);
+	return m;
 }
 
 
@@ -612,7 +625,7 @@ int jsdp_sdp_decode(struct jsdp *m, const struct pl *sdp,
 	unsigned ln = 0;
 	int dir = -1, err;
 
-	memset(m, 0, sizeof(*m));
+	jsdp_clear(m);
 	while (rest.l) {
 		struct pl v, name, val;
 		char t;
@@ -641,6 +654,7 @@ int jsdp_sdp_decode(struct jsdp *m, const struct pl *sdp,
 				return fail(eb, sz, EOVERFLOW, ln,
 					    "too many m= lines");
 			c = &m->c[m->n++];
+			memset(c, 0, sizeof(*c));
 			dir = -1;
 			ptime = maxptime = 0;
 			err = media_line(c, v, eb, sz, ln);

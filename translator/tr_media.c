@@ -288,7 +288,7 @@ static void answer_model(struct jsdp *am, const struct jsdp *lm,
 {
 	bool used[JSDP_MAX_CONTENTS] = {false};
 
-	memset(am, 0, sizeof(*am));
+	jsdp_clear(am);
 	for (unsigned i = 0; i < om->n; i++) {
 		const struct jsdp_content *oc = &om->c[i];
 		struct jsdp_content *c = &am->c[am->n];
