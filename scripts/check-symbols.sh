@@ -20,6 +20,16 @@ nm --defined-only "$BUILD"/bin/* | awk '$2 == "T" {print $3}' |
 	sort -u > "$tmp/ours"
 printf '%s\n' $ALLOWED | sort > "$tmp/allowed"
 clash=$(comm -12 "$tmp/ours" "$tmp/theirs" | comm -23 - "$tmp/allowed")
+# ... and it only works if libre calls it through its PLT (a libre linked
+# with -Bsymbolic-functions would bypass the guard without a word)
+re=$(readlink -f "$(ls /usr/lib/*/libre.so | head -1)")
+for s in $ALLOWED; do
+	if ! objdump -d "$re" | grep -q "call.*<$s@plt>"; then
+		echo "check-symbols: libre does not call $s through its PLT:" \
+			"the sip-front's TCP guard would be bypassed" >&2
+		exit 1
+	fi
+done
 if [ -n "$clash" ]; then
 	echo "check-symbols: also exported by a linked library:" >&2
 	echo "$clash" >&2

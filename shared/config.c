@@ -80,7 +80,6 @@ static const char *p_u32(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
-/* RFC 3261 T1 in ms: 10 .. 10000 (a timer of 0 would spin the loop) */
 static const char *p_sync(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	const char *s = scalar(n);
@@ -108,8 +107,8 @@ static const char *p_sync_ms(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
-/* at least SIP's Timer F (64 * T1 = 32 s): a MESSAGE's retransmissions
- * must still find its record */
+/* at least 32 s, SIP's Timer F with the default T1 (finish() checks it
+ * against sip.t1_ms): a MESSAGE's retransmissions must find its record */
 static const char *p_retain(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint64_t v;
@@ -123,6 +122,7 @@ static const char *p_retain(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* RFC 3261 T1 in ms: 10 .. 10000 (a timer of 0 would spin the loop) */
 static const char *p_t1(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	uint64_t v;
@@ -774,6 +774,16 @@ static int finish(struct xsgw_config *c, char *eb, size_t sz)
 				 c->file);
 			return EINVAL;
 		}
+	}
+	/* Timer F (64 * T1): a MESSAGE retransmitted until then must still
+	 * find its record, or it is delivered twice */
+	if (1000ULL * c->store.message_retain_s < 64ULL * c->sip.t1_ms) {
+		snprintf(eb, sz,
+			 "%s: store.message_retain_s: %u s is shorter than "
+			 "Timer F (64 x sip.t1_ms = %u s)",
+			 c->file, c->store.message_retain_s,
+			 (64 * c->sip.t1_ms + 999) / 1000);
+		return EINVAL;
 	}
 	if (!c->sip.trusted) {
 		c->sip.trusted = calloc(2, sizeof(struct cfg_net));

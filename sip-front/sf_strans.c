@@ -487,9 +487,9 @@ static const char *user_bad(const struct pl *user)
 }
 
 
-/* RFC 3261 25.1: a display name not in quotes is tokens and LWS (RFC 4475
- * 3.1.2.15: "Bell, Alexander" unquoted); bytes over 0x7f are let through
- * (phones write UTF-8 names unquoted). */
+/* RFC 3261 25.1: a display name not in quotes is tokens and LWS (folded
+ * lines too; RFC 4475 3.1.2.15: "Bell, Alexander" unquoted); bytes over
+ * 0x7f are let through (phones write UTF-8 names unquoted). */
 static bool dname_bad(const struct sip_taddr *a)
 {
 	const char *p = a->val.p, *lt = a->auri.p - 1;
@@ -503,7 +503,8 @@ static bool dname_bad(const struct sip_taddr *a)
 	for (; p < lt; p++) {
 		const unsigned char c = (unsigned char)*p;
 
-		if (c < 0x80 && !isalnum(c) && !strchr("-.!%*_+`'~ \t", c))
+		if (c < 0x80 && !isalnum(c) &&
+		    (!c || !strchr("-.!%*_+`'~ \t\r\n", c)))
 			return true;
 	}
 	return false;
@@ -601,9 +602,21 @@ static int raw_hdr(struct mbuf *out, const struct pl *head, const char *name,
 /* A To value with a tag parameter (any case). */
 static bool raw_tagged(const struct pl *to)
 {
-	for (size_t i = 0; i + 5 <= to->l; i++)
-		if (!strncasecmp(to->p + i, ";tag=", 5))
+	const char *p = to->p, *end = to->p + to->l;
+
+	/* ";" LWS "tag" LWS "=" (RFC 3261 25.1: SEMI and EQUAL take LWS) */
+	while ((p = memchr(p, ';', (size_t)(end - p)))) {
+		p++;
+		while (p < end && *p && strchr(" \t\r\n", *p))
+			p++;
+		if (end - p < 3 || strncasecmp(p, "tag", 3))
+			continue;
+		p += 3;
+		while (p < end && *p && strchr(" \t\r\n", *p))
+			p++;
+		if (p < end && *p == '=')
 			return true;
+	}
 	return false;
 }
 

@@ -15,20 +15,21 @@
  *
  * Answers: 413 to a request over SF_TCP_MSG_MAX (its body is skipped and
  * the connection goes on); 400 (505 for another SIP version) to one libre
- * cannot decode or without Content-Length, then our side of the
- * connection is shut (the stream cannot be framed past it) and what
- * arrives is discarded until the peer closes. ACKs, responses and
- * sources outside sip.trusted get no answer.
+ * cannot decode or without Content-Length: the stream cannot be framed
+ * past it, so what arrives after it is discarded until the peer closes
+ * (or libre's idle timer ends the connection). The connection stays open
+ * for the answers still owed to the requests before it. ACKs, responses
+ * and sources outside sip.trusted get no answer.
  *
  * A guard lives in a table by file descriptor: libre frees the helper
  * with its connection and tells nobody, so the guard of a descriptor is
  * reset when the descriptor is accepted again (a live connection's
- * descriptor is never reused).
+ * descriptor is never reused), and its held bytes are freed when libre's
+ * close handler runs (the guard wraps it).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <re.h>
 #include "log.h"
 #include "sip_front.h"
@@ -45,6 +46,8 @@ struct guard {
 	struct sf_tcpframe frame;
 	struct sa peer;
 	int fd;
+	void *conn;          /**< libre's argument for its handlers */
+	tcp_close_h *closeh; /**< libre's close handler (wrapped) */
 };
 
 typedef int(tcp_accept_f)(struct tcp_conn **, struct tcp_sock *, tcp_estab_h *,
@@ -104,9 +107,6 @@ static void guard_drop_handler(enum sf_tcp_drop why, const struct pl *head,
 	if (resp && tcp_send(g->tc, resp))
 		log_warn("TCP %J: answer not sent", &g->peer);
 	mem_deref(resp);
-	/* the peer reads the answer, then our end of the stream */
-	if (why != SF_TCP_TOO_LARGE && !tcp_conn_txqsz(g->tc))
-		(void)shutdown(g->fd, SHUT_WR);
 }
 
 
@@ -161,20 +161,43 @@ static struct guard *guard_for(int fd)
 }
 
 
-static void guard_attach(struct tcp_conn *tc)
+/* libre's close handler, after the guard has let go of its bytes. */
+static void guard_close_handler(int err, void *arg)
+{
+	for (size_t i = 0; i < tg.nfd; i++) {
+		struct guard *g = tg.byfd[i];
+
+		if (g && g->conn == arg && g->closeh) {
+			tcp_close_h *ch = g->closeh;
+
+			sf_tcpframe_reset(&g->frame);
+			g->conn = NULL;
+			g->closeh = NULL;
+			ch(err, arg);
+			return;
+		}
+	}
+}
+
+
+/* @return false: no guard (ENOMEM; libre's handlers are to be restored) */
+static bool guard_attach(struct tcp_conn *tc, void *conn, tcp_close_h *closeh)
 {
 	struct guard *g = guard_for(tcp_conn_fd(tc));
 
 	if (!g) {
 		log_warn("TCP: no guard for a connection (ENOMEM)");
-		return;
+		return false;
 	}
 	g->tc = tc;
 	g->fd = tcp_conn_fd(tc);
+	g->conn = conn;
+	g->closeh = closeh;
 	(void)tcp_conn_peer_get(tc, &g->peer);
 	if (tcp_register_helper(&g->th, tc, GUARD_LAYER, NULL, NULL,
 				guard_recv_handler, g))
 		log_warn("TCP %J: no guard (ENOMEM)", &g->peer);
+	return true;
 }
 
 
@@ -189,9 +212,11 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 		next = (tcp_accept_f *)dlsym(RTLD_NEXT, "tcp_accept");
 	if (!next)
 		return ENOSYS;
-	err = next(tcp, ts, eh, rh, ch, arg);
-	if (!err && tg.sf)
-		guard_attach(*tcp);
+	if (!tg.sf)
+		return next(tcp, ts, eh, rh, ch, arg);
+	err = next(tcp, ts, eh, rh, ch ? guard_close_handler : NULL, arg);
+	if (!err && !guard_attach(*tcp, arg, ch))
+		tcp_set_handlers(*tcp, eh, rh, ch, arg);
 	return err;
 }
 

@@ -11,9 +11,10 @@
  * SF_TCP_MSG_MAX is passed on byte for byte; one libre would fail on is
  * stopped, with its header section for an answer (sf_tcp.c).
  *
- * A held header section is decoded again only once a blank line may have
- * arrived (libre's end of headers: LF, any CRs, LF), so a section sent a
- * byte at a time costs linear time, not quadratic.
+ * A held header section grows in place and is decoded only once a blank
+ * line may have arrived (libre's end of headers: LF, any CRs, LF, after
+ * the start line); each read is scanned once, so a section sent a byte at
+ * a time costs linear time, not quadratic.
  */
 #include <errno.h>
 #include <string.h>
@@ -36,6 +37,7 @@ void sf_tcpframe_reset(struct sf_tcpframe *f)
 	f->hold = mem_deref(f->hold);
 	f->rem = 0;
 	f->seen = 0;
+	f->lf1 = 0;
 	f->st = SF_TCPF_HEAD;
 }
 
@@ -43,13 +45,17 @@ void sf_tcpframe_reset(struct sf_tcpframe *f)
 /* True if p[from..n) holds the LF that ends a header section: one whose
  * nearest byte before it other than CR is an LF after the start line's
  * (libre's parser reads the header lines after the first LF; an empty
- * line right after the start line may be folded into the next). */
-static bool head_may_end(const uint8_t *p, size_t from, size_t n)
+ * line right after the start line may be folded into the next).
+ * *lf1: 1 + the offset of p's first LF, found here once (0: not yet). */
+static bool head_may_end(const uint8_t *p, size_t from, size_t n, size_t *lf1)
 {
-	const uint8_t *lf1 = memchr(p, '\n', n);
+	if (!*lf1) {
+		const uint8_t *e = memchr(p + from, '\n', n - from);
 
-	if (!lf1)
-		return false;
+		if (!e)
+			return false;
+		*lf1 = (size_t)(e - p) + 1;
+	}
 	for (size_t i = from; i < n; i++) {
 		size_t j = i;
 
@@ -57,7 +63,7 @@ static bool head_may_end(const uint8_t *p, size_t from, size_t n)
 			continue;
 		while (j > 0 && p[j - 1] == '\r')
 			j--;
-		if (j > 1 && p[j - 1] == '\n' && p + j - 1 > lf1)
+		if (j > 1 && p[j - 1] == '\n' && j - 1 > *lf1 - 1)
 			return true;
 	}
 	return false;
@@ -77,16 +83,26 @@ static void drain(struct sf_tcpframe *f, enum sf_tcp_drop why, struct pl *head)
 }
 
 
-/* Keep the rest of cur: a header section not yet whole. */
-static int hold(struct sf_tcpframe *f, struct mbuf *cur)
+/* Keep the rest of cur: a header section not yet whole. cur is the held
+ * buffer itself when it grew (kept, not copied) or the read. */
+static int hold(struct sf_tcpframe *f, struct mbuf *cur, bool own)
 {
 	const size_t left = mbuf_get_left(cur);
 
-	f->hold = mbuf_alloc(left < 1024 ? 1024 : left);
-	if (!f->hold)
-		return ENOMEM;
-	(void)mbuf_write_mem(f->hold, mbuf_buf(cur), left);
-	f->hold->pos = 0;
+	if (own) {
+		if (cur->pos) {
+			memmove(cur->buf, mbuf_buf(cur), left);
+			cur->end = left;
+			cur->pos = 0;
+		}
+		f->hold = mem_ref(cur);
+	} else {
+		f->hold = mbuf_alloc(left < 1024 ? 1024 : left);
+		if (!f->hold)
+			return ENOMEM;
+		(void)mbuf_write_mem(f->hold, mbuf_buf(cur), left);
+		f->hold->pos = 0;
+	}
 	f->seen = left;
 	cur->pos = cur->end;
 	return 0;
@@ -94,8 +110,10 @@ static int hold(struct sf_tcpframe *f, struct mbuf *cur)
 
 
 /* The message at cur's pos: its header section passed on, stopped, or
- * held (cur all read then). Keep-alives before it are passed on. */
-static int head_read(struct sf_tcpframe *f, struct mbuf *cur, struct mbuf *out)
+ * held (cur all read then; own: cur is the held buffer, kept). Keep-alives
+ * before it are passed on. */
+static int head_read(struct sf_tcpframe *f, struct mbuf *cur, bool own,
+		     struct mbuf *out)
 {
 	struct sip_msg *msg = NULL;
 	struct pl head;
@@ -109,6 +127,7 @@ static int head_read(struct sf_tcpframe *f, struct mbuf *cur, struct mbuf *out)
 			return err;
 		cur->pos += 2;
 		f->seen = 0;
+		f->lf1 = 0;
 	}
 	start = cur->pos;
 	left = mbuf_get_left(cur);
@@ -116,13 +135,15 @@ static int head_read(struct sf_tcpframe *f, struct mbuf *cur, struct mbuf *out)
 		return 0;
 	head.p = (const char *)mbuf_buf(cur);
 	head.l = left;
-	if (!head_may_end(mbuf_buf(cur), f->seen < left ? f->seen : 0, left))
+	if (!head_may_end(mbuf_buf(cur), f->seen < left ? f->seen : 0, left,
+			  &f->lf1))
 		err = EAGAIN;
 	else if ((err = sip_msg_decode(&msg, cur)) == ENODATA)
 		err = EBADMSG; /* whole, yet never decodable (start line) */
-	f->seen = 0;
 	if (err == EAGAIN && left <= SF_TCP_MSG_MAX)
-		return hold(f, cur);
+		return hold(f, cur, own);
+	f->seen = 0;
+	f->lf1 = 0;
 	if (err == EAGAIN) {
 		drain(f, SF_TCP_HEAD_LARGE, &head);
 		return 0;
@@ -186,7 +207,7 @@ int sf_tcpframe_feed(struct sf_tcpframe *f, struct mbuf *in, struct mbuf *out)
 			cur->pos = cur->end;
 			break;
 		case SF_TCPF_HEAD:
-			err = head_read(f, cur, out);
+			err = head_read(f, cur, cur != in, out);
 			break;
 		}
 	}

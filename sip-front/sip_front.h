@@ -92,8 +92,9 @@ void sf_tcp_close(void);
 
 /** What the framer did not pass on. */
 enum sf_tcp_drop {
-	SF_TCP_TOO_LARGE,  /**< whole header section, body over the limit:
-			      the body is skipped, the stream goes on */
+	SF_TCP_TOO_LARGE,  /**< whole header section, over the limit with
+			      its body: the body is skipped, the stream goes
+			      on */
 	SF_TCP_HEAD_LARGE, /**< no end of headers within the limit */
 	SF_TCP_BAD,        /**< libre cannot decode it */
 	SF_TCP_NO_LENGTH,  /**< no Content-Length (RFC 3261 18.3) */
@@ -112,6 +113,8 @@ struct sf_tcpframe {
 	struct mbuf *hold; /**< a header section not yet whole */
 	size_t rem;        /**< body bytes still to pass on or skip */
 	size_t seen;       /**< held bytes known to hold no end of headers */
+	size_t lf1;        /**< 1 + offset of the held bytes' first LF; 0:
+			      none in the first seen bytes */
 	enum { SF_TCPF_HEAD, SF_TCPF_BODY, SF_TCPF_SKIP, SF_TCPF_DRAIN } st;
 	sf_tcpframe_drop_h *droph;
 	void *arg;

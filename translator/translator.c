@@ -287,13 +287,16 @@ static void translator_accept_handler(int flags, void *arg)
 }
 
 
-/* store.sync: periodic: what was committed goes to disk. */
+/* store.sync: periodic: what was committed goes to disk. A failed flush
+ * may have lost written pages (Linux drops them after EIO): the process
+ * stops rather than acknowledge more work on that store (the supervisor
+ * restarts it; a disk that keeps failing stops the gateway). */
 static void flush_handler(void *arg)
 {
 	int err = store_flush(tr.store);
 
 	if (err)
-		log_warn("store: flush: %s", strerror(err));
+		fatal(1, "store: flush to disk failed: %s", strerror(err));
 	tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms, flush_handler,
 		  NULL);
 }

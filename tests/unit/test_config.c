@@ -156,6 +156,15 @@ static void test_bad_values(void **state)
 		     "runtime: {dir: /r}\n",
 		     eb, sizeof(eb)),
 		":3:37: store.sync_interval_ms: must be 10-60000");
+	/* retention shorter than Timer F with this T1 (64 x 1000 ms) */
+	assert_non_null(strstr(
+		load("xmpp: {component: a, secret: s, domains: [d]}\n"
+		     "sip: {listen: 127.0.0.1:5600, domain: d, t1_ms: 1000}\n"
+		     "store: {path: /s, message_retain_s: 40}\n"
+		     "runtime: {dir: /r}\n",
+		     eb, sizeof(eb)),
+		"store.message_retain_s: 40 s is shorter than Timer F (64 x "
+		"sip.t1_ms = 64 s)"));
 }
 
 
