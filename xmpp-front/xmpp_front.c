@@ -64,6 +64,9 @@ enum {
 	/* a wake-up with nothing new to peek: reading waits this long (or
 	 * for a consume) before the next */
 	RD_POLL_MS = 2,
+	/* the component socket's receive buffer (xsock_rcvbuf: peeked bytes
+	 * pin their whole segments) */
+	RCVBUF = 4 * 1024 * 1024,
 	CONNECT_TIMEOUT_MS = 10000,
 };
 
@@ -1011,6 +1014,8 @@ static void xf_connect(void *arg)
 	}
 	if (xsock_nodelay(xf.fd))
 		log_warn("xmpp: TCP_NODELAY: %s", strerror(errno));
+	if (xsock_rcvbuf(xf.fd, RCVBUF))
+		log_warn("xmpp: SO_RCVBUF: %s", strerror(errno));
 	xf.st = XF_CONNECTING;
 	if (connect(xf.fd, (struct sockaddr *)&ss, sl) &&
 	    errno != EINPROGRESS) {
@@ -1085,6 +1090,8 @@ static void stream_take(void)
 	for (unsigned i = 2; i < n; i++)
 		close(fds[i]);
 	xf.fd = fds[0];
+	(void)xsock_rcvbuf(xf.fd, RCVBUF); /* set at connect; kept by a
+					      stream of an older release */
 	if (n >= 2) {
 		err = xjournal_open(&xf.j, fds[1]);
 		if (err)

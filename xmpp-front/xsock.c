@@ -153,6 +153,16 @@ int xsock_nodelay(int fd)
 }
 
 
+int xsock_rcvbuf(int fd, int n)
+{
+	if (!setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &n, sizeof(n)))
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)))
+		return errno;
+	return 0;
+}
+
+
 int xsock_lowat(int fd, size_t n)
 {
 	int v = n > INT_MAX ? INT_MAX : (int)n;

@@ -69,6 +69,18 @@ int xsock_lowat(int fd, size_t n);
 int xsock_nodelay(int fd);
 
 /**
+ * A receive buffer of n bytes (SO_RCVBUFFORCE where allowed, else
+ * SO_RCVBUF, capped by net.core.rmem_max). Bytes that are only peeked
+ * stay charged to the buffer with their whole kernel allocation: a few
+ * hundred bytes of a partial stanza left in a large segment once pinned
+ * 128 KiB (the default), closed the window (below one MSS of room) and
+ * the rest of the stanza could never arrive. A buffer far above one
+ * stanza's worth keeps the window open.
+ * @return 0 or errno
+ */
+int xsock_rcvbuf(int fd, int n);
+
+/**
  * Free room in the send buffer, in payload bytes (SO_SNDBUF less
  * SIOCOUTQ); 0 when it is full. emptyp: nothing waits in it.
  * @return 0 or errno
