@@ -200,10 +200,12 @@ def test_front_does_not_spin_while_stanzas_wait_for_their_commit(
     """Peeked bytes stay queued until the translator commits them; they
     must not keep the front busy. The translator is stopped; one chat
     waits (the socket is only readable for new bytes: SO_RCVLOWAT), or 400
-    of 300 bytes fill the receive buffer (Linux then reports it readable
-    whatever SO_RCVLOWAT says: the front spun at 100 % until the
-    translator caught up). When the translator runs again every chat
-    reaches the SIP peer once."""
+    of 300 bytes queue at the front (with the default 128 KiB receive
+    buffer they filled it: Linux then reported it readable whatever
+    SO_RCVLOWAT said and the front spun at 100 %; and a partial stanza's
+    few bytes could pin a whole segment, close the window and stall the
+    stream for good — 1 run in 5 under load). When the translator runs
+    again every chat reaches the SIP peer once."""
     # the chats reach SIPp as one burst when the translator runs again; on
     # a loaded machine SIPp may take longer than the tests' usual 4 s
     # message timeout to answer them all (sip.message_timeout_ms: RFC
