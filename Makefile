@@ -43,7 +43,8 @@ XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
 	     xmpp-front/xstream.c xmpp-front/xsock.c \
 	     xmpp-front/xjournal.c xmpp-front/xclient.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_tcp.c sip-front/sf_tcpframe.c \
-	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_report.c
+	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_reach.c \
+	     sip-front/sf_report.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
 # the translator without its main(): linked into unit tests of the brain
 TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
@@ -85,7 +86,7 @@ TEST_OBJS_test_pidf := $(TR_LIB)
 TEST_OBJS_test_watch := $(TR_LIB)
 # the sip-front's transaction layer without its main
 TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
-	sip-front/sf_ctrans.c sip-front/sf_report.c)
+	sip-front/sf_ctrans.c sip-front/sf_reach.c sip-front/sf_report.c)
 TEST_OBJS_test_tcpframe := $(call objs,sip-front/sf_tcpframe.c)
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean
@@ -104,6 +105,12 @@ $(TR_LIB): $(call objs,$(TR_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
+# libre's randomness from the kernel's pool, not OpenSSL's DRBG per value
+# (shared/rerand.c): pulled from the archive and exported, so that libre's
+# own calls bind to it
+LIBRE_RAND := -Wl,-u,rand_u32,-u,rand_bytes \
+	-Wl,--export-dynamic-symbol=rand_u32,--export-dynamic-symbol=rand_bytes
+
 $(BUILD)/bin/xsgw: $(call objs,$(SUP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SUP)
@@ -112,15 +119,15 @@ $(BUILD)/bin/xsgwctl: $(call objs,$(CTL_SRCS)) $(SHARED_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
 $(BUILD)/bin/xsgw-xmpp-front: $(call objs,$(XMPP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_XMPP)
+	$(CC) $(LDFLAGS) $(LIBRE_RAND) -o $@ $^ $(LIBS_XMPP)
 # sf_tcp.c's tcp_accept must be seen by libre (the TCP guard)
 $(BUILD)/bin/xsgw-sip-front: $(call objs,$(SIP_SRCS)) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol=tcp_accept -o $@ $^ \
-		$(LIBS_SIP)
+	$(CC) $(LDFLAGS) $(LIBRE_RAND) \
+		-Wl,--export-dynamic-symbol=tcp_accept -o $@ $^ $(LIBS_SIP)
 $(BUILD)/bin/xsgw-translator: $(call objs,$(TR_MAIN)) $(TR_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TR)
+	$(CC) $(LDFLAGS) $(LIBRE_RAND) -o $@ $^ $(LIBS_TR)
 
 .SECONDARY:
 .SECONDEXPANSION:

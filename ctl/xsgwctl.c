@@ -253,7 +253,8 @@ static int cmd_restart(const char *worker)
  * @return 0, or the exit status: 2 no store yet, 1 another error */
 static int open_read(struct store **s, struct store_txn **t)
 {
-	int err = store_open(s, cfg->store.path, cfg->store.map_size, true);
+	int err = store_open(s, cfg->store.path, cfg->store.map_size,
+			     STORE_RDONLY);
 
 	if (!err) {
 		err = store_begin(*s, t, false);

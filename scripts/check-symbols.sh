@@ -5,9 +5,10 @@
 # once named sip_strans_init silently replaced libre's and broke every
 # server transaction.
 #
-# The one deliberate interposition: tcp_accept in the sip-front, libre's
-# TCP connections' guard (sip-front/sf_tcp.c).
-ALLOWED="tcp_accept"
+# The deliberate interpositions: tcp_accept in the sip-front, libre's TCP
+# connections' guard (sip-front/sf_tcp.c); rand_u32 and rand_bytes, libre's
+# randomness from the kernel's pool (shared/rerand.c).
+ALLOWED="tcp_accept rand_u32 rand_bytes"
 set -e
 BUILD=${1:-build}
 tmp=$(mktemp -d)
@@ -20,13 +21,13 @@ nm --defined-only "$BUILD"/bin/* | awk '$2 == "T" {print $3}' |
 	sort -u > "$tmp/ours"
 printf '%s\n' $ALLOWED | sort > "$tmp/allowed"
 clash=$(comm -12 "$tmp/ours" "$tmp/theirs" | comm -23 - "$tmp/allowed")
-# ... and it only works if libre calls it through its PLT (a libre linked
-# with -Bsymbolic-functions would bypass the guard without a word)
+# ... and it only works if libre calls them through its PLT (a libre linked
+# with -Bsymbolic-functions would bypass them without a word)
 re=$(readlink -f "$(ls /usr/lib/*/libre.so | head -1)")
 for s in $ALLOWED; do
 	if ! objdump -d "$re" | grep -q "call.*<$s@plt>"; then
 		echo "check-symbols: libre does not call $s through its PLT:" \
-			"the sip-front's TCP guard would be bypassed" >&2
+			"our definition would be bypassed" >&2
 		exit 1
 	fi
 done

@@ -45,9 +45,15 @@ struct chan {
 	int failed;        /**< a write error, reported from the loop */
 	struct tmr tmr;    /**< failed, or dispatch what a resume kept */
 	struct list fdq;   /**< chan_fds to send, in chan.out order */
+	struct le hle;     /**< in held while writes are held */
 	int rfds[CHAN_FDS_PENDING]; /**< received, untaken: a ring */
 	unsigned rhead, rcount;
 };
+
+
+/* chan_hold: the depth, and the channels with frames queued meanwhile. */
+static unsigned hold_depth;
+static struct list held;
 
 
 static void chan_fds_destructor(void *arg)
@@ -77,6 +83,7 @@ static void chan_destructor(void *arg)
 	struct chan *ch = arg;
 
 	tmr_cancel(&ch->tmr);
+	list_unlink(&ch->hle);
 	if (ch->fd >= 0) {
 		fd_close(ch->fd);
 		close(ch->fd);
@@ -93,6 +100,7 @@ static void chan_shut(struct chan *ch, int err)
 		return;
 	ch->closed = true;
 	tmr_cancel(&ch->tmr);
+	list_unlink(&ch->hle);
 	fd_close(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
@@ -335,7 +343,9 @@ static ssize_t chan_read(struct chan *ch)
 		return 0;
 	}
 	ch->inlen += (size_t)n;
+	chan_hold();
 	chan_dispatch(ch);
+	chan_release();
 	return n;
 }
 
@@ -421,6 +431,24 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
 
 /* Queue a frame, with f's descriptors if f is not NULL (owned from now:
  * freed on an error). */
+/* Write what is queued now. A write error is reported through the close
+ * handler from the loop (the caller may be inside a handler of this
+ * channel). @return 0, or chan_update's error */
+static int chan_push(struct chan *ch)
+{
+	int err = chan_flush(ch);
+
+	if (err) {
+		ch->outoff = ch->outlen = 0;
+		list_flush(&ch->fdq);
+		ch->failed = err;
+		tmr_start(&ch->tmr, 0, later_handler, ch);
+		return 0;
+	}
+	return chan_update(ch);
+}
+
+
 static int chan_queue(struct chan *ch, const struct fbuf *fb,
 		      struct chan_fds *f)
 {
@@ -464,20 +492,39 @@ static int chan_queue(struct chan *ch, const struct fbuf *fb,
 	}
 	memcpy(ch->out + ch->outlen, fb->b, fb->len);
 	ch->outlen += fb->len;
-	err = chan_flush(ch);
-	if (err) {
-		/* reported through the close handler from the loop (the
-		 * caller may be inside a handler of this channel) */
-		ch->outoff = ch->outlen = 0;
-		list_flush(&ch->fdq);
-		ch->failed = err;
-		tmr_start(&ch->tmr, 0, later_handler, ch);
-		return 0;
+	if (hold_depth) {
+		if (!ch->hle.list)
+			list_append(&held, &ch->hle, ch);
+		goto out;
 	}
-	err = chan_update(ch);
+	err = chan_push(ch);
 out:
 	mem_deref(f);
 	return err;
+}
+
+
+void chan_hold(void)
+{
+	hold_depth++;
+}
+
+
+void chan_release(void)
+{
+	struct le *le;
+
+	if (!hold_depth || --hold_depth)
+		return;
+	while ((le = list_head(&held))) {
+		struct chan *ch = le->data;
+
+		list_unlink(le);
+		if (!ch->closed && !ch->failed && chan_push(ch)) {
+			ch->failed = EIO;
+			tmr_start(&ch->tmr, 0, later_handler, ch);
+		}
+	}
 }
 
 

@@ -66,6 +66,18 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
 int chan_send(struct chan *ch, const struct fbuf *fb);
 
 /**
+ * Hold every channel's writes until the matching chan_release() (nested
+ * pairs: the outermost release writes). Frames queued meanwhile keep their
+ * order on each channel and go out in one write per channel, not one per
+ * frame. A channel's own read holds around its dispatch (with its batch
+ * handler); an input handler that queues several frames from one read
+ * (a front's stream) holds around it. Never across a return to the loop.
+ */
+void chan_hold(void);
+/** End a chan_hold(); the outermost writes what the channels hold. */
+void chan_release(void);
+
+/**
  * Queue a finished frame that carries descriptors (SCM_RIGHTS): the peer
  * receives them with the frame's first byte, once, in order with every
  * other frame (see chan_fd_take).

@@ -3,6 +3,7 @@
  *                map growth, stale reader cleanup.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@ struct store {
 	uint64_t max_size;
 	uint32_t schema;
 	bool rdonly;
+	bool writemap; /**< STORE_PERIODIC: the map's blocks are reserved */
 };
 
 struct store_txn {
@@ -187,9 +189,30 @@ static int store_check_schema(struct store *s)
 }
 
 
-int store_open(struct store **sp, const char *dir, uint64_t max_size,
-	       bool rdonly)
+/* With a writable map, LMDB's file is sparse up to the map size and a
+ * commit stores into its holes through the mapping: on a full disk that is
+ * SIGBUS, not an error. The blocks are reserved first, so a full disk is a
+ * full store (ENOSPC, the F4 policy) instead. */
+static int store_reserve(struct store *s, uint64_t size)
 {
+	int fd = -1;
+
+	if (!s->writemap)
+		return 0;
+	if (mdb_env_get_fd(s->env, &fd))
+		return EBADF;
+	return posix_fallocate(fd, 0, (off_t)size);
+}
+
+
+int store_open(struct store **sp, const char *dir, uint64_t max_size,
+	       unsigned flags)
+{
+	const bool rdonly = flags & STORE_RDONLY;
+	const unsigned mdbf =
+		rdonly ? MDB_RDONLY
+		       : (flags & STORE_PERIODIC ? MDB_NOSYNC | MDB_WRITEMAP
+						 : 0);
 	struct store *s;
 	MDB_txn *txn = NULL;
 	int rc, err, dead = 0;
@@ -199,6 +222,7 @@ int store_open(struct store **sp, const char *dir, uint64_t max_size,
 		return ENOMEM;
 	s->max_size = max_size;
 	s->rdonly = rdonly;
+	s->writemap = mdbf & MDB_WRITEMAP;
 	if (!rdonly) {
 		const char *why;
 		/* F16: a directory others may write to is not ours to trust */
@@ -216,11 +240,21 @@ int store_open(struct store **sp, const char *dir, uint64_t max_size,
 							 ? max_size
 							 : STORE_INITIAL_MAP);
 	if (!rc)
-		rc = mdb_env_open(s->env, dir,
-				  MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), 0600);
+		rc = mdb_env_open(s->env, dir, MDB_NOTLS | mdbf, 0600);
 	if (rc) {
 		err = rc == ENOENT ? ENOENT : mdb_err(rc);
 		goto out;
+	}
+	if (s->writemap) {
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		err = store_reserve(s, info.me_mapsize);
+		if (err) {
+			log_error("store.path %s: cannot reserve %zu bytes on "
+				  "disk: %s",
+				  dir, info.me_mapsize, strerror(err));
+			goto out;
+		}
 	}
 	mdb_reader_check(s->env, &dead);
 	if (dead)
@@ -248,12 +282,6 @@ out:
 	else
 		*sp = s;
 	return err;
-}
-
-
-int store_nosync(struct store *s)
-{
-	return mdb_err(mdb_env_set_flags(s->env, MDB_NOSYNC, 1));
 }
 
 
@@ -285,6 +313,12 @@ static int store_grow(struct store *s, bool force)
 	if (map >= s->max_size)
 		return force ? ENOSPC : 0;
 	want = map * 2 > s->max_size ? s->max_size : map * 2;
+	rc = store_reserve(s, want);
+	if (rc) {
+		log_warn("store: cannot reserve %llu bytes on disk: %s",
+			 (unsigned long long)want, strerror(rc));
+		return force ? ENOSPC : 0;
+	}
 	rc = mdb_env_set_mapsize(s->env, want);
 	if (rc)
 		return mdb_err(rc);

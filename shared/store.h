@@ -78,28 +78,38 @@ enum store_db {
 struct store;
 struct store_txn;
 
+/** store_open's flags. */
+enum {
+	/** read-only (xsgwctl); the directory must exist */
+	STORE_RDONLY = 1,
+	/**
+	 * Commits do not wait for the disk (store.sync: periodic): LMDB's
+	 * MDB_NOSYNC with MDB_WRITEMAP, so a commit writes its pages into the
+	 * shared file mapping with no system call. A commit is in the page
+	 * cache when it returns, which every process crash survives;
+	 * store_flush puts it on disk. A power loss or kernel crash loses
+	 * what was not flushed, and LMDB may then need the store restored.
+	 * The writable map gives up LMDB's protection from stray writes into
+	 * it (the price of the syscalls: 36 pwrite, 7 writev per call).
+	 */
+	STORE_PERIODIC = 2,
+};
+
 /**
  * Open (and create) the environment in dir.
  * @param max_size  the map grows on demand up to this many bytes
- * @param rdonly    open read-only (xsgwctl); the directory must exist
- * @return 0; ENOENT if rdonly and there is no store; EPROTO if the schema
- *         is newer than this program; another errno from LMDB
+ * @param flags     STORE_RDONLY, STORE_PERIODIC, or 0 (every commit on
+ *                  disk before it returns)
+ * @return 0; ENOENT if read-only and there is no store; EPROTO if the
+ *         schema is newer than this program; another errno from LMDB
  * Stale reader slots left by dead processes are cleared (mdb_reader_check).
  * A new store gets STORE_SCHEMA; an older one keeps its number until its
  * writer has migrated it (store_schema, store_set_schema).
  */
 int store_open(struct store **sp, const char *dir, uint64_t max_size,
-	       bool rdonly);
+	       unsigned flags);
 void store_close(struct store *s);
 
-/**
- * Commits stop waiting for the disk (MDB_NOSYNC): a commit is in the page
- * cache when it returns, which every process crash survives; store_flush
- * puts it on disk. A power loss or kernel crash loses what was not
- * flushed, and LMDB may then need the store restored (its MDB_NOSYNC).
- * @return 0 or an errno
- */
-int store_nosync(struct store *s);
 /** Write every commit so far to disk (blocks for the flush). */
 int store_flush(struct store *s);
 

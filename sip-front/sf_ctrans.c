@@ -35,7 +35,7 @@ struct creq {
 	uint64_t id; /**< outbox id */
 	char *branch, *method;
 	struct mbuf *mb;
-	struct sip_msg *req; /**< our request, decoded (for the ACK) */
+	struct sip_msg *req; /**< our request, decoded for an ACK, or NULL */
 	struct sa dst;
 	enum sip_transp tp;
 	struct tmr retr, timeout;
@@ -44,9 +44,8 @@ struct creq {
 	bool page;     /**< MESSAGE (page mode): only the outcome is reported */
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
-	struct sip_connqent *qent; /**< libre's, while TCP connects */
-	struct udp_sock *ping;     /**< UDP, for 4*T1: anyone there? */
-	struct tmr ping_tmr;
+	struct sip_connqent *qent;    /**< libre's, while TCP connects */
+	struct sf_reach_watch *reach; /**< UDP, for 4*T1: anyone there? */
 	struct sip_front *sf;
 };
 
@@ -56,10 +55,9 @@ static void creq_destructor(void *arg)
 
 	tmr_cancel(&c->retr);
 	tmr_cancel(&c->timeout);
-	tmr_cancel(&c->ping_tmr);
 	hash_unlink(&c->he);
 	mem_deref(c->qent); /* no transport report after us */
-	mem_deref(c->ping);
+	mem_deref(c->reach);
 	mem_deref(c->branch);
 	mem_deref(c->method);
 	mem_deref(c->mb);
@@ -169,67 +167,33 @@ static void creq_transport_fail(struct creq *c, int err)
 }
 
 
-static void creq_ping_recv_handler(const struct sa *src, struct mbuf *mb,
-				   void *arg)
-{
-}
-
-
-/* The ping's ICMP error: nothing listens on UDP either. */
-static void creq_ping_error_handler(int err, void *arg)
+/* Nothing listens at the UDP destination. */
+static void creq_unreach_handler(int err, void *arg)
 {
 	struct creq *c = arg;
 
+	c->reach = mem_deref(c->reach); /* ended */
 	if (!c->answered && !c->completed)
 		creq_transport_fail(c, err);
 }
 
 
-static void creq_ping_end_handler(void *arg)
+/* Our first copy went out over UDP: its retransmissions start, and the
+ * watch that tells at once if nothing listens there (sf_reach.c).
+ * @return false if c failed (it is gone) */
+static bool creq_udp_started(struct creq *c)
 {
-	struct creq *c = arg;
-
-	c->ping = mem_deref(c->ping);
-}
-
-
-/* RFC 3261 8.1.3.1 wants a transport error reported at once, but the
- * ICMP error of a datagram sent from libre's unconnected SIP socket is
- * not reported (and IP_RECVERR on it would make every later sendto fail
- * with the pending error). An empty datagram from a socket connected to
- * dst gets it, as ECONNREFUSED, without disturbing anything: SIP stacks
- * ignore datagrams of 4 bytes or less. */
-static void creq_ping_start(struct creq *c)
-{
-	struct mbuf *mb = mbuf_alloc(1);
-	struct sa any;
 	int err;
 
-	sa_init(&any, sa_af(&c->dst));
-	err = mb ? udp_listen(&c->ping, &any, creq_ping_recv_handler, c)
-		 : ENOMEM;
-	if (!err)
-		err = udp_connect(c->ping, &c->dst);
-	if (!err) {
-		udp_error_handler_set(c->ping, creq_ping_error_handler);
-		err = udp_send(c->ping, &c->dst, mb);
-	}
-	if (err)
-		c->ping = mem_deref(c->ping);
-	else /* an ICMP error comes within a round trip; fds are few */
-		tmr_start(&c->ping_tmr, 4 * T1_OF(c->sf), creq_ping_end_handler,
-			  c);
-	mem_deref(mb);
-}
-
-
-/* Our first copy went out over UDP: its retransmissions start, and the
- * ping that tells at once if nothing listens there. */
-static void creq_udp_started(struct creq *c)
-{
 	c->interval = T1_OF(c->sf);
 	tmr_start(&c->retr, T1_OF(c->sf), creq_retr_handler, c);
-	creq_ping_start(c);
+	c->reach = mem_deref(c->reach);
+	err = sf_reach_watch(&c->reach, c->sf, &c->dst, creq_unreach_handler,
+			     c);
+	if (err != ECONNREFUSED)
+		return true;
+	creq_transport_fail(c, err);
+	return false;
 }
 
 
@@ -262,7 +226,43 @@ static void creq_transp_handler(int err, void *arg)
 		creq_transport_fail(c, err);
 		return;
 	}
-	creq_udp_started(c);
+	(void)creq_udp_started(c);
+}
+
+
+/* What the translator wrote, checked before it goes out: a Request-URI of
+ * visible characters; header lines "name: value" ended by CRLF, no other
+ * control character but HTAB, no empty line (it would end the header
+ * block). A bug there must not put a malformed request on the wire (a
+ * Contact with a bare CR once became an ACK's Request-URI). A scan, not a
+ * decode: decoding every request we send was 10 % of this process's CPU. */
+static bool built_ok(const struct pl *ruri, const struct pl *hdrs)
+{
+	const char *p = hdrs->p, *end = hdrs->p + hdrs->l;
+
+	if (!ruri->l)
+		return false;
+	for (size_t i = 0; i < ruri->l; i++)
+		if ((unsigned char)ruri->p[i] <= ' ' || ruri->p[i] == 0x7f)
+			return false;
+	while (p < end) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+		const char *colon;
+
+		if (!eol || eol + 1 >= end || eol[1] != '\n' || eol == p)
+			return false;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon || colon == p)
+			return false;
+		for (const char *q = p; q < eol; q++) {
+			const unsigned char ch = (unsigned char)*q;
+			if ((ch < ' ' && ch != '\t') || ch == 0x7f ||
+			    (q < colon && (ch == ' ' || ch == '\t')))
+				return false;
+		}
+		p = eol + 2;
+	}
+	return true;
 }
 
 
@@ -297,7 +297,6 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	c->invite = !strcmp(c->method, "INVITE");
 	tmr_init(&c->retr);
 	tmr_init(&c->timeout);
-	tmr_init(&c->ping_tmr);
 	hash_append(sf->creqs, hash_joaat_str(c->branch), &c->he, c);
 
 	if (next_hop(cfg, &m->ruri, &m->dst, &c->dst, &c->tp)) {
@@ -326,11 +325,9 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 			  c->method, &m->ruri, sip_transp_name(c->tp),
 			  cfg->sip.local_host, sa_port(&laddr), c->branch,
 			  &m->hdrs, m->body.l, &m->body);
-	if (!err) {
-		c->mb->pos = 0;
-		err = sip_msg_decode(&c->req, c->mb);
-		c->mb->pos = 0;
-	}
+	if (!err && !built_ok(&m->ruri, &m->hdrs))
+		err = EBADMSG;
+	c->mb->pos = 0;
 	if (err) {
 		log_warn("out %llu: cannot build %s: %s",
 			 (unsigned long long)id, c->method, strerror(err));
@@ -362,8 +359,8 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	}
 	if (!strcmp(c->method, "CANCEL"))
 		creq_cancel_sent(sf, c->branch);
-	if (c->tp == SIP_TRANSP_UDP)
-		creq_udp_started(c);
+	if (c->tp == SIP_TRANSP_UDP && !creq_udp_started(c))
+		return 0;
 	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : TB_OF(sf),
 		  creq_timeout_handler, c);
 	return 0;
@@ -373,11 +370,26 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 /* The hop-by-hop ACK for a non-2xx final response (RFC 3261 17.1.1.3). */
 static void creq_ack(struct creq *c, const struct sip_msg *resp)
 {
-	const struct sip_msg *r = c->req;
-	struct mbuf *mb = mbuf_alloc(512);
+	const struct sip_msg *r;
+	struct mbuf *mb;
 	struct le *le;
 	int err;
 
+	if (!c->req) {
+		/* decoded only now: most transactions never need it */
+		c->mb->pos = 0;
+		err = sip_msg_decode(&c->req, c->mb);
+		c->mb->pos = 0;
+		if (err) {
+			log_warn("out %llu: cannot decode our %s for its ACK: "
+				 "%s",
+				 (unsigned long long)c->id, c->method,
+				 strerror(err));
+			return;
+		}
+	}
+	r = c->req;
+	mb = mbuf_alloc(512);
 	if (!mb)
 		return;
 	err = mbuf_printf(mb,
@@ -437,8 +449,7 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		return true;
 	}
 	c->answered = true;
-	tmr_cancel(&c->ping_tmr);
-	c->ping = mem_deref(c->ping);
+	c->reach = mem_deref(c->reach);
 	if (c->completed) {
 		creq_ack(c, msg); /* a retransmitted final response */
 		return true;

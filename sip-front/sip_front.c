@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = hash_alloc(&sf.creqs, 256);
 	if (!err)
+		err = hash_alloc(&sf.reach, 64);
+	if (!err)
 		err = sip_listen(&sf.lsnr_req, sf.sip, true,
 				 sip_front_request_handler, NULL);
 	if (!err)
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
 	err = proc_run(&sf.proc);
 
 	sf_ctrans_flush(&sf);
+	sf_reach_flush(&sf);
 	sf_strans_flush(&sf);
 	sf.tl = mem_deref(sf.tl);
 	sf.lsnr_req = mem_deref(sf.lsnr_req);
@@ -134,6 +137,7 @@ int main(int argc, char **argv)
 	sf_tcp_close();
 	sf.strans = mem_deref(sf.strans);
 	sf.creqs = mem_deref(sf.creqs);
+	sf.reach = mem_deref(sf.reach);
 	sf.okx = mem_deref(sf.okx);
 	log_info("stopped");
 	libre_close();

@@ -34,6 +34,7 @@ struct sip_front {
 	struct hash *strans; /**< pending server transactions by tx id */
 	struct hash *creqs;  /**< outgoing requests by branch */
 	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
+	struct hash *reach;  /**< UDP destinations watched (sf_reach.c) */
 	uint64_t next_tx;
 	/** ms a request waits for the translator before its 503 (0: 30 s) */
 	uint32_t strans_timeout_ms;
@@ -69,6 +70,25 @@ void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
 /** "udp|tcp addr:port", as the translator stores a request's source */
 int sf_src_encode(char *buf, size_t sz, const struct sip_msg *msg);
 int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp);
+
+/* sf_reach.c: is anyone listening at a UDP destination? */
+
+struct sf_reach_watch;
+/** Nothing listens at the destination (err: ECONNREFUSED, or another
+ * ICMP-reported error). Called once; the watch has ended. */
+typedef void(sf_unreach_h)(int err, void *arg);
+
+/**
+ * Watch dst for 4*T1 from now: an ICMP error for it calls h once.
+ * mem_deref(*wp) ends the watch early (the request was answered).
+ * @return 0; ECONNREFUSED if dst is known unreachable now (h is not
+ *         called); another errno if no watch could be set (then the
+ *         request just waits for its timers)
+ */
+int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
+		   const struct sa *dst, sf_unreach_h *h, void *arg);
+/** Drop every watched destination (shutdown). */
+void sf_reach_flush(struct sip_front *sf);
 
 /* sf_tcp.c: the TCP guard */
 

@@ -380,15 +380,13 @@ int main(int argc, char **argv)
 	tr.xmpp.id = PROC_XMPP_FRONT;
 	tr.sip.id = PROC_SIP_FRONT;
 	err = store_open(&tr.store, tr.proc.cfg->store.path,
-			 tr.proc.cfg->store.map_size, false);
+			 tr.proc.cfg->store.map_size,
+			 tr.proc.cfg->store.sync_periodic ? STORE_PERIODIC : 0);
 	if (err)
 		fatal(1, "store %s: %s", tr.proc.cfg->store.path,
 		      strerror(err));
 	tmr_init(&tr.flush);
 	if (tr.proc.cfg->store.sync_periodic) {
-		err = store_nosync(tr.store);
-		if (err)
-			fatal(1, "store: %s", strerror(err));
 		tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
 			  flush_handler, NULL);
 		log_info("store: commits flushed to disk every %u ms",

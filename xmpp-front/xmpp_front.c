@@ -101,6 +101,11 @@ static struct {
 	enum xf_state st;
 	bool stopping;
 	int fd;
+	/* what is set on fd now, to spare the system calls that would set
+	 * the same again (libre's fd_listen is two epoll_ctl each time) */
+	int io_flags;    /**< watched (fd_listen); 0: not watched */
+	size_t lowat;    /**< SO_RCVLOWAT; 0: not set on this fd */
+	size_t room_est; /**< send buffer room known, less what went since */
 	struct xjournal *j;
 	struct xstream *xs;
 	bool peek_kernel;   /**< the kernel keeps the peek offset */
@@ -131,6 +136,18 @@ static struct {
 static void xf_connect(void *arg);
 static void io_update(void);
 static void wr_flush(void);
+
+
+/* fd is no longer watched (about to be closed, or replaced): what was set
+ * on it is forgotten. */
+static void io_forget(void)
+{
+	if (xf.fd >= 0)
+		fd_close(xf.fd);
+	xf.io_flags = 0;
+	xf.lowat = 0;
+	xf.room_est = 0;
+}
 
 
 static void outmsg_destructor(void *arg)
@@ -223,7 +240,7 @@ static void conn_drop(void)
 {
 	if (xf.fd >= 0) {
 		custody(false);
-		fd_close(xf.fd);
+		io_forget();
 		(void)shutdown(xf.fd, SHUT_RDWR);
 		close(xf.fd);
 	}
@@ -367,7 +384,17 @@ static bool wr_may(const struct outmsg *m)
 
 	if (tlink_unacked(xf.tl) >= UNACKED_MAX)
 		return false; /* resumed from ack_handler */
-	if (xsock_room(xf.fd, &room, &empty) || room >= m->len || empty)
+	if (m->len <= xf.room_est) {
+		/* room only grows as the server reads: no need to ask */
+		xf.room_est -= m->len;
+		return true;
+	}
+	if (xsock_room(xf.fd, &room, &empty)) {
+		xf.room_est = 0;
+		return true;
+	}
+	xf.room_est = room >= m->len ? room - m->len : 0;
+	if (room >= m->len || empty)
 		return true;
 	tmr_start(&xf.room, ROOM_POLL_MS, room_handler, NULL);
 	return false;
@@ -548,7 +575,10 @@ static uint64_t rd_max(void)
  * commit (the socket stays readable while they are queued). */
 static void rd_lowat(void)
 {
-	(void)xsock_lowat(xf.fd, (size_t)(xf.rd_peeked - xf.rd_base) + 1);
+	const size_t n = (size_t)(xf.rd_peeked - xf.rd_base) + 1;
+
+	if (n != xf.lowat)
+		xf.lowat = xsock_lowat(xf.fd, n) ? 0 : n;
 }
 
 
@@ -842,10 +872,13 @@ static void io_update(void)
 		if (xf.cur)
 			flags |= FD_WRITE;
 	}
-	if (flags)
-		fd_listen(xf.fd, flags, io_handler, NULL);
-	else
+	if (flags == xf.io_flags)
+		return;
+	if (!flags)
 		fd_close(xf.fd);
+	else if (fd_listen(xf.fd, flags, io_handler, NULL))
+		flags = -1; /* unknown: set again next time */
+	xf.io_flags = flags;
 }
 
 
@@ -908,8 +941,11 @@ static void io_handler(int flags, void *arg)
 	}
 	if ((flags & FD_WRITE) && xf.cur)
 		wr_flush();
-	if ((flags & (FD_READ | FD_EXCEPT)) && xf.fd >= 0)
+	if ((flags & (FD_READ | FD_EXCEPT)) && xf.fd >= 0) {
+		chan_hold(); /* the stanzas of one read: one write */
 		rd_some();
+		chan_release();
+	}
 }
 
 
@@ -1005,6 +1041,7 @@ static void xf_connect(void *arg)
 		xf_retry();
 		return;
 	}
+	io_forget();
 	xf.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (xf.fd < 0) {
@@ -1089,6 +1126,7 @@ static void stream_take(void)
 		return;
 	for (unsigned i = 2; i < n; i++)
 		close(fds[i]);
+	io_forget();
 	xf.fd = fds[0];
 	(void)xsock_rcvbuf(xf.fd, RCVBUF); /* set at connect; kept by a
 					      stream of an older release */
@@ -1205,7 +1243,7 @@ int main(int argc, char **argv)
 	tmr_cancel(&xf.rd_poll);
 	if (xf.fd >= 0) {
 		/* a restart: the supervisor's copy keeps the stream open */
-		fd_close(xf.fd);
+		io_forget();
 		close(xf.fd);
 	}
 	xjournal_close(xf.j);

@@ -1194,8 +1194,7 @@ void trh_init(void)
 	tr.proc.cfg = cfg;
 	list_init(&tr.after);
 	tr.lfd = -1;
-	CHECK(!store_open(&tr.store, cfg->store.path, cfg->store.map_size,
-			  false),
+	CHECK(!store_open(&tr.store, cfg->store.path, cfg->store.map_size, 0),
 	      "store_open");
 	tr.xctx = xmpp_ctx_new(NULL, NULL);
 	CHECK(tr.xctx, "xmpp_ctx_new");

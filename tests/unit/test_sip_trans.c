@@ -912,6 +912,7 @@ static void front_up(uint32_t t1, uint32_t page_ms)
 	assert_int_equal(sf_strans_init(sf, front_cancel), 0);
 	T.tx0 = sf->next_tx; /* random high half: see sf_strans_init */
 	assert_int_equal(hash_alloc(&sf->creqs, 256), 0);
+	assert_int_equal(hash_alloc(&sf->reach, 64), 0);
 	assert_int_equal(
 		sip_listen(&sf->lsnr_req, sf->sip, true, front_request, NULL),
 		0);
@@ -994,6 +995,9 @@ static int teardown(void **state)
 	sf->sip = mem_deref(sf->sip);
 	sf->strans = mem_deref(sf->strans);
 	sf->creqs = mem_deref(sf->creqs);
+	if (sf->reach)
+		sf_reach_flush(sf);
+	sf->reach = mem_deref(sf->reach);
 	sf->okx = mem_deref(sf->okx);
 	for (int i = 0; i < 2; i++)
 		T.us[i] = mem_deref(T.us[i]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -81,7 +82,7 @@ static void test_msgrec_roundtrip(void **state)
 	size_t vl;
 	uint64_t id;
 
-	assert_int_equal(store_open(&s, dir, 64 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 64 << 20, 0), 0);
 	assert_int_equal(store_begin(s, &t, true), 0);
 	id = store_next_id(t);
 	assert_int_equal(store_next_id(t), id + 1);
@@ -123,7 +124,7 @@ static void test_growth(void **state)
 	uint64_t map0, map1, used;
 	int err, again = 0;
 
-	assert_int_equal(store_open(&s, dir, 64 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 64 << 20, 0), 0);
 	store_size(s, &map0, &used);
 	/* 24 MiB of values: the map must grow past its initial 8 MiB */
 	for (int i = 0; i < 6144; i++) {
@@ -144,7 +145,7 @@ static void test_growth(void **state)
 	store_close(s);
 
 	/* everything survived, and the store reopens at its grown size */
-	assert_int_equal(store_open(&s, dir, 64 << 20, true), 0);
+	assert_int_equal(store_open(&s, dir, 64 << 20, STORE_RDONLY), 0);
 	assert_int_equal(store_begin(s, &t, false), 0);
 	for (int i = 0; i < 6144; i += 1023) {
 		uint8_t k[8];
@@ -161,6 +162,68 @@ static void test_growth(void **state)
 }
 
 
+/* store.sync: periodic: commits that were never flushed survive the
+ * writer's kill -9 (they are in the shared mapping), the map grows, and
+ * the file's blocks are reserved as far as the map goes (no SIGBUS on a
+ * full disk: ENOSPC at growth instead). */
+static void test_periodic(void **state)
+{
+	static uint8_t val[4096];
+	char path[600];
+	struct store *s;
+	struct store_txn *t;
+	struct stat st;
+	uint64_t map, used;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (store_open(&s, dir, 64 << 20, STORE_PERIODIC))
+			_exit(2);
+		for (int i = 0; i < 3072; i++) {
+			uint8_t k[8];
+			int err;
+			be64_put(k, (uint64_t)i);
+			memset(val, i & 0xff, sizeof(val));
+			do {
+				if (store_begin(s, &t, true))
+					_exit(3);
+				store_put(t, DB_MSG, k, 8, val, sizeof(val));
+				err = store_commit(t);
+			} while (err == EAGAIN);
+			if (err)
+				_exit(4);
+		}
+		kill(getpid(), SIGKILL); /* never flushed, never closed */
+		_exit(5);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	assert_int_equal(store_open(&s, dir, 64 << 20, STORE_PERIODIC), 0);
+	store_size(s, &map, &used);
+	assert_true(map > 8 << 20); /* grew past the initial 8 MiB */
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 >= map);
+	assert_int_equal(store_begin(s, &t, false), 0);
+	for (int i = 0; i < 3072; i += 511) {
+		uint8_t k[8];
+		const void *v;
+		size_t vl;
+		be64_put(k, (uint64_t)i);
+		assert_int_equal(store_get(t, DB_MSG, k, 8, &v, &vl), 0);
+		assert_int_equal(vl, sizeof(val));
+		assert_int_equal(((const uint8_t *)v)[7], i & 0xff);
+	}
+	store_abort(t);
+	assert_int_equal(store_flush(s), 0);
+	store_close(s);
+}
+
+
 static void test_full_at_limit(void **state)
 {
 	static uint8_t val[1 << 20];
@@ -169,7 +232,7 @@ static void test_full_at_limit(void **state)
 	int err = 0;
 
 	/* a 2 MiB limit cannot hold 4 MiB: ENOSPC, never a crash */
-	assert_int_equal(store_open(&s, dir, 2 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 2 << 20, 0), 0);
 	for (int i = 0; i < 4 && !err; i++) {
 		uint8_t k[8];
 		be64_put(k, (uint64_t)i);
@@ -190,13 +253,13 @@ static void test_schema_guard(void **state)
 	struct store_txn *t;
 	uint8_t newer[4] = {0, 0, 0, STORE_SCHEMA + 1};
 
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(store_begin(s, &t, true), 0);
 	store_put(t, DB_META, "schema", 6, newer, 4);
 	assert_int_equal(store_commit(t), 0);
 	store_close(s);
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), EPROTO);
-	assert_int_equal(store_open(&s, dir, 8 << 20, true), EPROTO);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), EPROTO);
+	assert_int_equal(store_open(&s, dir, 8 << 20, STORE_RDONLY), EPROTO);
 }
 
 
@@ -211,17 +274,17 @@ static void test_schema_older_kept_until_migrated(void **state)
 	const void *v;
 	size_t vl;
 
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(store_schema(s), STORE_SCHEMA);
 	assert_int_equal(store_begin(s, &t, true), 0);
 	store_put(t, DB_META, "schema", 6, older, 4);
 	assert_int_equal(store_commit(t), 0);
 	store_close(s);
 
-	assert_int_equal(store_open(&s, dir, 8 << 20, true), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, STORE_RDONLY), 0);
 	assert_int_equal(store_schema(s), 1);
 	store_close(s);
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(store_schema(s), 1);
 	assert_int_equal(store_begin(s, &t, false), 0);
 	assert_int_equal(store_get(t, DB_META, "schema", 6, &v, &vl), 0);
@@ -231,7 +294,7 @@ static void test_schema_older_kept_until_migrated(void **state)
 	store_set_schema(t, STORE_SCHEMA);
 	assert_int_equal(store_commit(t), 0);
 	store_close(s);
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(store_schema(s), STORE_SCHEMA);
 	store_close(s);
 }
@@ -240,9 +303,9 @@ static void test_schema_older_kept_until_migrated(void **state)
 static void test_rdonly_missing(void **state)
 {
 	struct store *s;
-	assert_int_equal(
-		store_open(&s, "/tmp/xsgw-no-such-store", 8 << 20, true),
-		ENOENT);
+	assert_int_equal(store_open(&s, "/tmp/xsgw-no-such-store", 8 << 20,
+				    STORE_RDONLY),
+			 ENOENT);
 }
 
 
@@ -254,14 +317,14 @@ static void test_stale_reader(void **state)
 	pid_t pid;
 	char c;
 
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(pipe(pfd), 0);
 	pid = fork();
 	if (pid == 0) {
 		struct store *cs;
 		struct store_txn *ct;
-		if (store_open(&cs, dir, 8 << 20, true) ||
-		    store_begin(cs, &ct, false))
+		if (store_open(&cs, dir, 8 << 20, STORE_RDONLY) ||
+		    store_begin(cs, &ct, 0))
 			_exit(1);
 		(void)!write(pfd[1], "r", 1);
 		pause(); /* holding a read transaction */
@@ -272,7 +335,7 @@ static void test_stale_reader(void **state)
 	waitpid(pid, &status, 0);
 	store_close(s);
 	/* the next open clears the dead reader's slot and works */
-	assert_int_equal(store_open(&s, dir, 8 << 20, false), 0);
+	assert_int_equal(store_open(&s, dir, 8 << 20, 0), 0);
 	assert_int_equal(store_begin(s, &t, true), 0);
 	store_count(t, "x", 2);
 	store_count(t, "x", 3);
@@ -289,6 +352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msgrec_roundtrip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_periodic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_at_limit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

@@ -330,9 +330,9 @@ static int setup(void **state)
 	tr.proc.cfg = cfg;
 	list_init(&tr.after);
 	tr.lfd = -1;
-	assert_int_equal(store_open(&tr.store, cfg->store.path,
-				    cfg->store.map_size, false),
-			 0);
+	assert_int_equal(
+		store_open(&tr.store, cfg->store.path, cfg->store.map_size, 0),
+		0);
 	tr.xctx = xmpp_ctx_new(NULL, NULL);
 	assert_non_null(tr.xctx);
 	assert_int_equal(tr_upgrade(&tr), 0);
@@ -4456,7 +4456,7 @@ static void test_upgrade_schema2_long_callkey(void **state)
 	tr.txn = NULL;
 	store_close(tr.store);
 	assert_int_equal(store_open(&tr.store, tr.proc.cfg->store.path,
-				    tr.proc.cfg->store.map_size, false),
+				    tr.proc.cfg->store.map_size, 0),
 			 0);
 	assert_int_equal(store_schema(tr.store), 2);
 	assert_int_equal(tr_upgrade(&tr), 0);
@@ -5385,7 +5385,7 @@ static void test_xfer_answer_after_restart(void **state)
 	/* the store is all there is: reopen it */
 	store_close(tr.store);
 	assert_int_equal(store_open(&tr.store, tr.proc.cfg->store.path,
-				    tr.proc.cfg->store.map_size, false),
+				    tr.proc.cfg->store.map_size, 0),
 			 0);
 	xfer_answered(&c, &inv, false);
 }
@@ -5854,9 +5854,9 @@ static void test_watch_shared_record_upgrades(void **state)
 	store_set_schema(tr_txn(&tr), 5);
 	commit();
 	store_close(tr.store);
-	assert_int_equal(store_open(&tr.store, cfg->store.path,
-				    cfg->store.map_size, false),
-			 0);
+	assert_int_equal(
+		store_open(&tr.store, cfg->store.path, cfg->store.map_size, 0),
+		0);
 	assert_int_equal(tr_upgrade(&tr), 0);
 	assert_int_equal(tr_regrec_key_get(&tr, RK_PRESENTITY, CAROL_SIP), 0);
 	assert_true(tr_regrec_key_get(&tr, RK_PRESENTITY,

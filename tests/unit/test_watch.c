@@ -421,9 +421,9 @@ static int setup(void **state)
 	tr.proc.cfg = cfg;
 	list_init(&tr.after);
 	tr.lfd = -1;
-	assert_int_equal(store_open(&tr.store, cfg->store.path,
-				    cfg->store.map_size, false),
-			 0);
+	assert_int_equal(
+		store_open(&tr.store, cfg->store.path, cfg->store.map_size, 0),
+		0);
 	tr.xctx = xmpp_ctx_new(NULL, NULL);
 	assert_non_null(tr.xctx);
 	assert_int_equal(tr_upgrade(&tr), 0);
@@ -896,9 +896,9 @@ static void test_upgrade_4_to_5(void **state)
 	assert_int_equal(store_commit(t), 0);
 	fbuf_reset(&fb);
 	store_close(tr.store);
-	assert_int_equal(store_open(&tr.store, cfg->store.path,
-				    cfg->store.map_size, false),
-			 0);
+	assert_int_equal(
+		store_open(&tr.store, cfg->store.path, cfg->store.map_size, 0),
+		0);
 	assert_int_equal(store_schema(tr.store), 4);
 	assert_int_equal(tr_upgrade(&tr), 0);
 	assert_int_equal(store_begin(tr.store, &t, false), 0);
