@@ -312,7 +312,7 @@ def held(args):
         st0 = bed.store_bytes()
         cmd = [os.path.join(args.tools, "loadc"), "-n", str(args.users), "-u", "lc",
                "-s", "pass", "-t", "bob@sip.localhost", "-m", "hold", "-T", "30",
-               "-r", "500", "-D", str(args.held / 500.0)]
+               "-r", str(args.held_rate), "-D", str(args.held / float(args.held_rate))]
         lc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
         res = json.loads(lc.stdout.readline())
@@ -426,6 +426,8 @@ def main():
     ap.add_argument("--held", type=int, default=0,
                     help="in a bed of its own: this many calls held, RSS and "
                          "store per call, kill -9 of each worker with them")
+    ap.add_argument("--held-rate", type=int, default=500,
+                    help="calls/s while setting up the held calls")
     ap.add_argument("--store-sync", default="commit",
                     choices=["commit", "periodic"],
                     help="the gateway's store.sync")
@@ -462,8 +464,8 @@ def main():
             time.sleep(args.hold)
             return
         targets = {"null": "bob@null.localhost", "gateway": "bob@sip.localhost"}
-        for t in args.targets.split(","):
-            for mode in args.flows.split(","):
+        for t in [x for x in args.targets.split(",") if x]:
+            for mode in [x for x in args.flows.split(",") if x]:
                 print("%s %s" % (t, mode), flush=True)
                 res["results"]["%s_%s" % (t, mode)] = ladder(bed, args, targets[t], mode)
         if args.soak_s:
