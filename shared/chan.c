@@ -14,8 +14,17 @@
 #include "log.h"
 #include "msg.h"
 #include "chan.h"
+#include "util.h"
 
 enum { CHAN_OUT_MAX = 64 * 1024 * 1024, CHAN_READ = 65536 };
+
+/* A read's frames are dispatched for at most this long in one turn of the
+ * loop; the rest wait for the next turn, the socket unread meanwhile. A
+ * peer replaying thousands of frames (a front after the translator's
+ * restart) must not keep the other channels waiting: the supervisor's
+ * heartbeat above all, which would kill the process for being busy, and
+ * the replay would start over. */
+enum { CHAN_TURN_MS = 50 };
 
 /* Descriptors queued with a frame: they go with its first byte. */
 struct chan_fds {
@@ -42,6 +51,8 @@ struct chan {
 	int flags;         /**< what fd_listen watches now (0: nothing) */
 	bool full;         /**< a frame was refused: drain, then close */
 	bool paused;       /**< a handler said CHAN_PAUSE: not reading */
+	bool yielded;      /**< frames left for the next turn: not reading */
+	bool draining;     /**< chan_drain: no turn budget */
 	int failed;        /**< a write error, reported from the loop */
 	struct tmr tmr;    /**< failed, or dispatch what a resume kept */
 	struct list fdq;   /**< chan_fds to send, in chan.out order */
@@ -119,7 +130,7 @@ static void later_handler(void *arg);
  * would wake the loop for ever); it is read again on resume. */
 static int chan_update(struct chan *ch)
 {
-	int flags = (ch->paused ? 0 : FD_READ) |
+	int flags = (ch->paused || ch->yielded ? 0 : FD_READ) |
 		    (ch->outlen > ch->outoff ? FD_WRITE : 0);
 	int err = 0;
 
@@ -211,11 +222,19 @@ static void chan_announce(struct chan *ch)
 /* Dispatch the whole frames read so far, until a handler pauses. */
 static void chan_dispatch(struct chan *ch)
 {
+	const uint64_t t0 = now_ms();
 	size_t off = 0, used;
 	struct frame fr;
 	int err;
 
+	ch->yielded = false;
 	while (!ch->closed && !ch->paused) {
+		if (off && !ch->draining && now_ms() - t0 >= CHAN_TURN_MS) {
+			ch->yielded = frame_parse(ch->in + off, ch->inlen - off,
+						  &fr, &used) != EAGAIN;
+			if (ch->yielded)
+				break;
+		}
 		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
 		if (err == EAGAIN)
 			break;
@@ -252,10 +271,12 @@ static void chan_dispatch(struct chan *ch)
 		return;
 	memmove(ch->in, ch->in + off, ch->inlen - off);
 	ch->inlen -= off;
-	if (ch->paused && chan_update(ch)) {
+	if ((ch->paused || ch->yielded) && chan_update(ch)) {
 		chan_shut(ch, EIO);
 		return;
 	}
+	if (ch->yielded)
+		tmr_start(&ch->tmr, 0, later_handler, ch);
 	if (ch->batchh)
 		ch->batchh(ch, ch->arg);
 }
@@ -365,7 +386,8 @@ static void chan_io_handler(int flags, void *arg)
 		else if (!ch->closed)
 			chan_update(ch);
 	}
-	if (!ch->closed && !ch->paused && (flags & (FD_READ | FD_EXCEPT)))
+	if (!ch->closed && !ch->paused && !ch->yielded &&
+	    (flags & (FD_READ | FD_EXCEPT)))
 		(void)chan_read(ch);
 	mem_deref(ch);
 }
@@ -581,8 +603,16 @@ void chan_drain(struct chan *ch)
 	if (!ch)
 		return;
 	mem_ref(ch); /* the close handler may free it */
+	ch->draining = true;
+	if (ch->yielded) {
+		tmr_cancel(&ch->tmr);
+		chan_hold();
+		chan_dispatch(ch);
+		chan_release();
+	}
 	while (!ch->closed && !ch->paused && chan_read(ch) > 0)
 		;
+	ch->draining = false;
 	mem_deref(ch);
 }
 
@@ -612,10 +642,13 @@ static void later_handler(void *arg)
 {
 	struct chan *ch = mem_ref(arg);
 
-	if (ch->failed)
+	if (ch->failed) {
 		chan_shut(ch, ch->failed);
-	else
+	} else {
+		chan_hold();
 		chan_dispatch(ch);
+		chan_release();
+	}
 	if (!ch->closed && !ch->paused && chan_update(ch))
 		chan_shut(ch, EIO);
 	mem_deref(ch);

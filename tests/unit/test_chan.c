@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <time.h>
 #include <cmocka.h>
 #include <re.h>
 #include "chan.h"
@@ -194,6 +195,7 @@ struct side {
 	unsigned fdframes;         /**< MSG_FD_STORE frames seen */
 	unsigned fd_after[MAXFDF]; /**< data frames before each of them */
 	unsigned fd_count[MAXFDF]; /**< the nfds each said */
+	unsigned slow_ms; /**< each frame keeps the handler this long */
 };
 
 static struct {
@@ -321,6 +323,15 @@ static int side_frame(struct chan *ch, struct frame *fr, void *arg)
 	}
 	s->frames++;
 	ev(s, 'F');
+	if (s->slow_ms) {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000 +
+			       (t.tv_nsec - t0.tv_nsec) / 1000000 <
+		       (long)s->slow_ms);
+	}
 	if (fr->type == MSG_FD_STORE) {
 		unsigned n = 0;
 		err = fds_decode(fr, &n);
@@ -582,6 +593,61 @@ static void test_chan_frames_in_one_write_then_one_batch(void **state)
 		assert_int_equal(T.a.recs[i].seq, 10 + i);
 		assert_string_equal(T.a.recs[i].text, texts[i]);
 	}
+	assert_int_equal(T.a.closes, 0);
+}
+
+
+static bool a_got_ten(void)
+{
+	return T.a.nrec >= 10;
+}
+
+
+static void tick_handler(void *arg)
+{
+	ev(&T.a, 'T');
+	tmr_start(&T.drip, 5, tick_handler, NULL);
+}
+
+
+/* A read's frames that take long to handle leave room for the rest of the
+ * loop (here a 5 ms timer; in the gateway the supervisor's heartbeat):
+ * the dispatch stops after its turn (CHAN_TURN_MS), commits what it did
+ * (the batch) and goes on in the next turn, in order, nothing lost. */
+static void test_chan_long_batch_yields_to_the_loop(void **state)
+{
+	struct fbuf fb = {0};
+	uint8_t buf[1024];
+	size_t n = 0;
+	char text[8];
+	const char *p;
+	unsigned ticks_between = 0;
+
+	pair_raw(&T.a);
+	T.a.slow_ms = 20;
+	for (int i = 0; i < 10; i++) {
+		snprintf(text, sizeof(text), "f%d", i);
+		assert_int_equal(data_frame(&fb, 1 + i, text), 0);
+		memcpy(buf + n, fb.b, fb.len);
+		n += fb.len;
+	}
+	fbuf_reset(&fb);
+	raw_write(buf, n);
+	tmr_start(&T.drip, 5, tick_handler, NULL);
+	assert_true(run_until(a_got_ten, GUARD_MS));
+	tmr_cancel(&T.drip);
+	settle(20);
+
+	assert_int_equal(T.a.nrec, 10);
+	assert_int_equal(T.a.seq_breaks, 0);
+	assert_string_equal(T.a.recs[9].text, "f9");
+	/* frames, then a batch and the timer's turn, then frames again */
+	assert_true(T.a.batches >= 3);
+	p = strchr(T.a.ev, 'F');
+	for (; p && *p; p++)
+		if (*p == 'T' && strchr(p, 'F'))
+			ticks_between++;
+	assert_true(ticks_between >= 2);
 	assert_int_equal(T.a.closes, 0);
 }
 
@@ -2546,6 +2612,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T_(test_chan_frame_in_pieces_delivered_whole_once),
 		T_(test_chan_frames_in_one_write_then_one_batch),
+		T_(test_chan_long_batch_yields_to_the_loop),
 		T_(test_chan_bad_version_closes),
 		T_(test_chan_unknown_type_closes),
 		T_(test_chan_length_over_max_closes_from_header),
