@@ -64,6 +64,11 @@ enum {
 	/* a wake-up with nothing new to peek: reading waits this long (or
 	 * for a consume) before the next */
 	RD_POLL_MS = 2,
+	/* reading or writing the stream stops after this long in one turn of
+	 * the loop and goes on in the next: a backlog (megabytes the server
+	 * sent while this process was being restarted) must not keep the
+	 * supervisor's heartbeat and the translator's acks waiting */
+	TURN_MS = 50,
 	/* the component socket's receive buffer (xsock_rcvbuf: peeked bytes
 	 * pin their whole segments) */
 	RCVBUF = 4 * 1024 * 1024,
@@ -404,6 +409,7 @@ static bool wr_may(const struct outmsg *m)
 /* Write what waits, in order, while the stream takes it. */
 static void wr_flush(void)
 {
+	const uint64_t t0 = now_ms();
 	struct le *le;
 
 	if (xf.cur && !wr_some())
@@ -423,6 +429,10 @@ static void wr_flush(void)
 		(xf.st == XF_HANDSHAKE && !((struct outmsg *)le->data)->id))) {
 		if (!wr_may(le->data) || !wr_start(le->data))
 			break;
+		if (now_ms() - t0 >= TURN_MS) {
+			tmr_start(&xf.room, 0, room_handler, NULL);
+			break;
+		}
 	}
 out:
 	if (xf.st != XF_DOWN)
@@ -884,6 +894,7 @@ static void io_update(void)
 
 static void rd_some(void)
 {
+	const uint64_t t0 = now_ms();
 	char buf[65536];
 	bool got = false;
 	ssize_t n;
@@ -918,6 +929,8 @@ static void rd_some(void)
 			(void)xstream_feed(xs, buf, (size_t)n);
 			mem_deref(xs);
 		}
+		if (now_ms() - t0 >= TURN_MS)
+			break; /* still readable: the loop calls us again */
 	}
 	rd_consume();
 }
