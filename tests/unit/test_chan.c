@@ -619,7 +619,7 @@ static void test_chan_long_batch_yields_to_the_loop(void **state)
 	struct fbuf fb = {0};
 	uint8_t buf[1024];
 	size_t n = 0;
-	char text[8];
+	char text[16];
 	const char *p;
 	unsigned ticks_between = 0;
 
