@@ -83,7 +83,7 @@ class Gateway:
         # would hide that by restarting it): reports go to files checked at stop.
         san = os.path.join(self.dir, "san")
         env = dict(os.environ,
-                   ASAN_OPTIONS="log_path=%s:detect_leaks=1:fast_unwind_on_malloc=0" % san,
+                   ASAN_OPTIONS="log_path=%s:detect_leaks=1" % san,
                    UBSAN_OPTIONS="log_path=%s:print_stacktrace=1" % san)
         self.proc = subprocess.Popen([os.path.join(BIN, "xsgw"), "-c", self.cfg],
                                      stdout=self.logf, stderr=subprocess.STDOUT,

@@ -299,7 +299,7 @@ def asan_build():
 
 
 @pytest.mark.skipif(asan_build(), reason=(
-    "under ASan (fast_unwind_on_malloc=0) each TLS attempt spends seconds "
+    "under ASan each TLS attempt spends seconds "
     "of CPU in OpenSSL loading the CA bundle: heartbeats are missed for a "
     "reason that is not the stall under test"))
 def test_client_session_stalled_tls_never_stalls_the_front(gateway_factory):

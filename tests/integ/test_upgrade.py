@@ -109,7 +109,7 @@ class FixtureGateway(Gateway):
         san = os.path.join(self.dir, "san")
         env = dict(os.environ,
                    # libfaketime is preloaded before an ASan runtime
-                   ASAN_OPTIONS="log_path=%s:detect_leaks=1:fast_unwind_on_malloc=0:"
+                   ASAN_OPTIONS="log_path=%s:detect_leaks=1:"
                                 "verify_asan_link_order=0" % san,
                    UBSAN_OPTIONS="log_path=%s:print_stacktrace=1" % san,
                    **faketime_env())
