@@ -177,7 +177,7 @@ bench: deps all $(BENCH_TOOLS)
 	/usr/bin/python3 bench/bench.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 	/usr/bin/python3 bench/bench_calls.py --build $(CURDIR)/$(BUILD) --out bench/report.json
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
-		--soak-s 300 --retain-s 60 --held 10000
+		--soak-s 300 --retain-s 60 --held 100000
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--store-sync periodic --key loadc_store_periodic --no-kamailio
 
