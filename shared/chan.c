@@ -229,15 +229,13 @@ static void chan_dispatch(struct chan *ch)
 
 	ch->yielded = false;
 	while (!ch->closed && !ch->paused) {
-		if (off && !ch->draining && now_ms() - t0 >= CHAN_TURN_MS) {
-			ch->yielded = frame_parse(ch->in + off, ch->inlen - off,
-						  &fr, &used) != EAGAIN;
-			if (ch->yielded)
-				break;
-		}
 		err = frame_parse(ch->in + off, ch->inlen - off, &fr, &used);
 		if (err == EAGAIN)
 			break;
+		if (off && !ch->draining && now_ms() - t0 >= CHAN_TURN_MS) {
+			ch->yielded = true; /* this frame, next turn */
+			break;
+		}
 		if (err == EPROTO) {
 			/* another release: one line, never a frame of it */
 			ch->peer_ver = fr.ver;
@@ -451,8 +449,6 @@ int chan_connect(struct chan **chp, const char *path, const char *name,
 }
 
 
-/* Queue a frame, with f's descriptors if f is not NULL (owned from now:
- * freed on an error). */
 /* Write what is queued now. A write error is reported through the close
  * handler from the loop (the caller may be inside a handler of this
  * channel). @return 0, or chan_update's error */
@@ -471,6 +467,8 @@ static int chan_push(struct chan *ch)
 }
 
 
+/* Queue a frame, with f's descriptors if f is not NULL (owned from now:
+ * freed on an error). */
 static int chan_queue(struct chan *ch, const struct fbuf *fb,
 		      struct chan_fds *f)
 {
