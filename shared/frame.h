@@ -33,9 +33,9 @@
 
 /* 3: one front protocol (issue 8); 4: MSG_SIP_IN_REQUEST deadline_ms;
  * 6: MSG_CLIENT_UP, MSG_CLIENT_OUT (the phones' client sessions),
- * m_xmpp_link.stream */
+ * m_xmpp_link.stream; 7: MSG_CLIENT_SM, MSG_CLIENT_STATE (XEP-0198) */
 #ifndef FRAME_VERSION /* a test build may set another to see it refused */
-#define FRAME_VERSION 6
+#define FRAME_VERSION 7
 #endif
 #define FRAME_HDR_SIZE 16
 #define FRAME_MAX      (64 * 1024) /**< maximum payload bytes */

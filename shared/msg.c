@@ -31,6 +31,8 @@ const char *msg_type_name(uint16_t type)
 		CASE(MSG_XMPP_OUT);
 		CASE(MSG_CLIENT_UP);
 		CASE(MSG_CLIENT_OUT);
+		CASE(MSG_CLIENT_SM);
+		CASE(MSG_CLIENT_STATE);
 		CASE(MSG_SIP_IN_REQUEST);
 		CASE(MSG_SIP_IN_RESPONSE);
 		CASE(MSG_SIP_OUT_REQUEST);
@@ -261,6 +263,29 @@ int msg_dec_client_out(struct frame *fr, struct m_client_out *m)
 {
 	m->out = frame_get_u64(fr);
 	get_pl(fr, &m->jid);
+	get_pl(fr, &m->xml);
+	return frame_end(fr);
+}
+
+
+int msg_enc_client_sm(struct fbuf *fb, uint16_t type,
+		      const struct m_client_sm *m)
+{
+	frame_begin(fb, type, 0);
+	put_pl(fb, &m->jid);
+	put_pl(fb, &m->smid);
+	frame_put_u32(fb, m->h);
+	frame_put_u32(fb, m->k);
+	put_pl(fb, &m->xml);
+	return end(fb);
+}
+
+int msg_dec_client_sm(struct frame *fr, struct m_client_sm *m)
+{
+	get_pl(fr, &m->jid);
+	get_pl(fr, &m->smid);
+	m->h = frame_get_u32(fr);
+	m->k = frame_get_u32(fr);
 	get_pl(fr, &m->xml);
 	return frame_end(fr);
 }

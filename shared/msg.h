@@ -63,6 +63,8 @@ enum msg_type {
 	MSG_XMPP_OUT = 0x0103,   /**< tr -> front: m_xmpp_out */
 	MSG_CLIENT_UP = 0x0104,  /**< front -> tr: m_client_up */
 	MSG_CLIENT_OUT = 0x0105, /**< tr -> front: m_client_out */
+	MSG_CLIENT_SM = 0x0106,    /**< R front -> tr: m_client_sm, keep */
+	MSG_CLIENT_STATE = 0x0107, /**< tr -> front: m_client_sm, as kept */
 
 	/* sip-front <-> translator */
 	MSG_SIP_IN_REQUEST = 0x0201,   /**< R front -> tr: m_sip_in_request */
@@ -166,6 +168,23 @@ struct m_client_out {
 	struct pl xml; /**< one <presence/> without from/to */
 };
 
+/**
+ * A client session's stream management (XEP-0198), kept in the store so
+ * that the front's next incarnation resumes the session rather than
+ * signing in again (the user's contacts see nothing of a front's restart).
+ * MSG_CLIENT_SM (front -> tr, reliable) asks to keep it: the front acts on
+ * what depends on it (an ack's h, the presence numbered k) only once the
+ * translator has acknowledged the frame. MSG_CLIENT_STATE (tr -> front)
+ * answers every MSG_CLIENT_UP with what is kept (smid "": nothing).
+ */
+struct m_client_sm {
+	struct pl jid;  /**< the session's full JID */
+	struct pl smid; /**< the server's resumption id; "" none */
+	uint32_t h;     /**< stanzas from the server handled (its h) */
+	uint32_t k;     /**< the number of the stanza xml is; 0: none */
+	struct pl xml;  /**< the presence sent (or about to be) as stanza k */
+};
+
 struct m_sip_in_request {
 	uint64_t tx;   /**< the front's server transaction; 0: none (ACK,
 			  or a CANCEL libre already answered) */
@@ -264,6 +283,9 @@ int msg_enc_ping(struct fbuf *fb, uint16_t type, const struct m_ping *m);
 int msg_dec_ping(struct frame *fr, struct m_ping *m);
 int msg_enc_id(struct fbuf *fb, uint16_t type, const struct m_id *m);
 int msg_dec_id(struct frame *fr, struct m_id *m);
+int msg_enc_client_sm(struct fbuf *fb, uint16_t type,
+		      const struct m_client_sm *m);
+int msg_dec_client_sm(struct frame *fr, struct m_client_sm *m);
 
 /** A frame without payload (READY, SHUTDOWN, RELOAD, CTL_STATUS). */
 int msg_enc_empty(struct fbuf *fb, uint16_t type);

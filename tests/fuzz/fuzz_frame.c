@@ -59,6 +59,7 @@ static void decode_msg(struct frame *fr)
 		struct m_xmpp_out xmpp_out;
 		struct m_client_up client_up;
 		struct m_client_out client_out;
+		struct m_client_sm client_sm;
 		struct m_sip_in_request sip_in_request;
 		struct m_sip_in_response sip_in_response;
 		struct m_sip_out_request sip_out_request;
@@ -101,6 +102,8 @@ static void decode_msg(struct frame *fr)
 		ONE(MSG_XMPP_OUT, xmpp_out);
 		ONE(MSG_CLIENT_UP, client_up);
 		ONE(MSG_CLIENT_OUT, client_out);
+		TYPED(MSG_CLIENT_SM, client_sm);
+		TYPED(MSG_CLIENT_STATE, client_sm);
 		ONE(MSG_SIP_IN_REQUEST, sip_in_request);
 		ONE(MSG_SIP_IN_RESPONSE, sip_in_response);
 		ONE(MSG_SIP_OUT_REQUEST, sip_out_request);

@@ -49,14 +49,14 @@ static void put_len(uint8_t *h, uint32_t l)
 
 static void test_header_layout(void **state)
 {
-	/* header: ver 6, type 9, len 32, seq 42; then u64 7, u32 486 and the
+	/* header: ver 7, type 9, len 32, seq 42; then u64 7, u32 486 and the
 	 * string's tag and length (13) */
-	static const uint8_t want[] = {0, 6, 0, 9,  0, 0,    0, 32, 0, 0, 0, 0,
+	static const uint8_t want[] = {0, 7, 0, 9,  0, 0,    0, 32, 0, 0, 0, 0,
 				       0, 0, 0, 42, 2, 0,    0, 0,  0, 0, 0, 0,
 				       7, 1, 0, 0,  1, 0xe6, 3, 0,  0, 0, 13};
 	struct fbuf fb = {0};
 
-	assert_int_equal(FRAME_VERSION, 6);
+	assert_int_equal(FRAME_VERSION, 7);
 	assert_int_equal(MSG_OUT_DONE, 9);
 	assert_int_equal(FT_U64, 2);
 	assert_int_equal(FT_U32, 1);

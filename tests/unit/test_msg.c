@@ -54,6 +54,12 @@ static const struct m_client_out s_client_out = {
 	.out = 0x8000000000000001ULL,
 	.jid = PLB("alice@localhost/desk"),
 	.xml = PLB("<presence><show>dnd</show></presence>" BIN)};
+static const struct m_client_sm s_client_sm = {
+	.jid = PLB("alice@localhost/desk"),
+	.smid = PLB("a1b2-c3"),
+	.h = 0xfffffffeu,
+	.k = 7,
+	.xml = PLB("<presence><show>dnd</show></presence>" BIN)};
 static const struct m_sip_in_request s_sip_in_request = {
 	.tx = 0xabcdef0123ULL,
 	.src = PLB("udp 127.0.0.1:5060"),
@@ -167,6 +173,7 @@ CODEC(ctl_end)
 
 CODEC_T(ping)
 CODEC_T(id)
+CODEC_T(client_sm)
 
 static int enc_empty(struct fbuf *fb, uint16_t type, const void *m)
 {
@@ -250,6 +257,15 @@ static void cmp_client_up(const void *g, const void *w)
 {
 	const struct m_client_up *a = g, *b = w;
 	check_pl(&a->jid, &b->jid);
+}
+
+static void cmp_client_sm(const void *g, const void *w)
+{
+	const struct m_client_sm *a = g, *b = w;
+	check_pl(&a->jid, &b->jid);
+	check_pl(&a->smid, &b->smid);
+	assert_true(a->h == b->h && a->k == b->k);
+	check_pl(&a->xml, &b->xml);
 }
 
 static void cmp_client_out(const void *g, const void *w)
@@ -370,6 +386,8 @@ static const struct mcase {
 	S(MSG_XMPP_OUT, xmpp_out, &s_xmpp_out, xml),
 	S(MSG_CLIENT_UP, client_up, &s_client_up, jid),
 	S(MSG_CLIENT_OUT, client_out, &s_client_out, xml),
+	S(MSG_CLIENT_SM, client_sm, &s_client_sm, xml),
+	S(MSG_CLIENT_STATE, client_sm, &s_client_sm, xml),
 	S(MSG_SIP_IN_REQUEST, sip_in_request, &s_sip_in_request, raw),
 	S(MSG_SIP_IN_RESPONSE, sip_in_response, &s_sip_in_response, raw),
 	S(MSG_SIP_OUT_REQUEST, sip_out_request, &s_sip_out_request, body),
@@ -405,6 +423,7 @@ union any {
 	struct m_fd_store p;
 	struct m_client_up q;
 	struct m_client_out r;
+	struct m_client_sm s;
 };
 
 
@@ -756,7 +775,7 @@ static void test_sip_out_response_checks(void **state)
 static void test_type_names(void **state)
 {
 	static const uint16_t unknown[] = {
-		0x0000, 0x000c, 0x00ff, 0x0100, 0x0106, 0x0200, 0x0205,
+		0x0000, 0x000c, 0x00ff, 0x0100, 0x0108, 0x0200, 0x0205,
 		0x0300, 0x0306, 0x0401, 0x1001, 0x8001, 0xffff};
 	size_t known = 0;
 
@@ -876,7 +895,7 @@ static void test_too_big(void **state)
 		assert_int_equal(enc_big(c, &fb, big, 2 * FRAME_MAX), EMSGSIZE);
 		assert_null(fb.b);
 	}
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 14);
 
 	/* two strings that fit alone but not together */
 	{
@@ -948,9 +967,10 @@ static void test_cross_decode(void **state)
 		}
 	}
 	/* empty 5x5, one u64 5x5, one string 2x2 (ctl_restart,
-	 * client_up), the other 13 alone */
-	assert_int_equal(NCASES, 5 + 5 + 2 + 13);
-	assert_int_equal(same, 25 + 25 + 4 + 13);
+	 * client_up), client_sm 2x2 (CLIENT_SM, CLIENT_STATE), the other 13
+	 * alone */
+	assert_int_equal(NCASES, 5 + 5 + 2 + 2 + 13);
+	assert_int_equal(same, 25 + 25 + 4 + 4 + 13);
 	assert_int_equal(refused, NCASES * NCASES - same);
 	fbuf_reset(&fb);
 }
