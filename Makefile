@@ -17,7 +17,7 @@ pkglibs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(call pkgcflags,libre libstrophe lmdb yaml-0.1 expat)
 LIBS_SUP   := $(call pkglibs,libre yaml-0.1)
 LIBS_CTL   := $(call pkglibs,libre lmdb yaml-0.1)
-LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1 expat)
+LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1 expat libcrypto)
 LIBS_SIP   := $(call pkglibs,libre yaml-0.1)
 LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1 libcrypto)
 
@@ -41,7 +41,7 @@ SUP_SRCS  := supervisor/supervisor.c supervisor/spawn.c
 CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
 	     xmpp-front/xstream.c xmpp-front/xsock.c \
-	     xmpp-front/xjournal.c xmpp-front/xclient.c
+	     xmpp-front/xjournal.c xmpp-front/xclient.c xmpp-front/xsasl.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_tcp.c sip-front/sf_tcpframe.c \
 	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_reach.c \
 	     sip-front/sf_report.c
@@ -70,13 +70,14 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
 	      test_sip_trans test_util test_xstream test_reg test_pidf test_watch \
-	      test_tcpframe
+	      test_tcpframe test_xsasl
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
 TEST_OBJS_test_xmpp := $(call objs,xmpp-front/xmpp_link.c xmpp-front/xsock.c \
 	xmpp-front/xjournal.c)
 TEST_OBJS_test_xstream := $(call objs,xmpp-front/xstream.c)
+TEST_OBJS_test_xsasl := $(call objs,xmpp-front/xsasl.c)
 TEST_LIBS_test_xstream := $(call pkglibs,expat)
 TEST_OBJS_test_jsdp := $(call objs,$(JSDP_SRCS))
 # the brain without its main (tests/unit/test_translator.c)

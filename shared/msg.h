@@ -58,11 +58,11 @@ enum msg_type {
 				  descriptors as SCM_RIGHTS on its bytes */
 
 	/* xmpp-front <-> translator */
-	MSG_XMPP_LINK = 0x0101,  /**< front -> tr: m_xmpp_link */
-	MSG_XMPP_IN = 0x0102,    /**< R front -> tr: m_xmpp_in */
-	MSG_XMPP_OUT = 0x0103,   /**< tr -> front: m_xmpp_out */
-	MSG_CLIENT_UP = 0x0104,  /**< front -> tr: m_client_up */
-	MSG_CLIENT_OUT = 0x0105, /**< tr -> front: m_client_out */
+	MSG_XMPP_LINK = 0x0101,    /**< front -> tr: m_xmpp_link */
+	MSG_XMPP_IN = 0x0102,      /**< R front -> tr: m_xmpp_in */
+	MSG_XMPP_OUT = 0x0103,     /**< tr -> front: m_xmpp_out */
+	MSG_CLIENT_UP = 0x0104,    /**< front -> tr: m_client_up */
+	MSG_CLIENT_OUT = 0x0105,   /**< tr -> front: m_client_out */
 	MSG_CLIENT_SM = 0x0106,    /**< R front -> tr: m_client_sm, keep */
 	MSG_CLIENT_STATE = 0x0107, /**< tr -> front: m_client_sm, as kept */
 

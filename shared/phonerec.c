@@ -30,8 +30,10 @@ static const struct field phone_fields[] = {
 	P(FT_STR, source),   P(FT_U32, shown),     P(FT_U32, asked),
 	P(FT_U32, contacts), P(FT_U32, calls),     P(FT_STR, history),
 	P(FT_STR, pub_etag), P(FT_U64, pub_until), P(FT_U32, account),
+	P(FT_STR, cs_smid),  P(FT_U32, cs_h),      P(FT_U32, cs_k),
+	P(FT_STR, cs_xml),
 };
-enum { PHONE_FIELDS_V1 = 15 };
+enum { PHONE_FIELDS_V1 = 15, PHONE_FIELDS_V2 = 18 };
 
 /* subrec: version 1 is the first SUB_FIELDS_V1, up to version; version 2
  * adds the presence fields from gwjid on; version 3 from */
@@ -127,11 +129,14 @@ int phonerec_decode(struct phonerec *r, const void *v, size_t vl)
 	uint8_t ver;
 
 	memset(r, 0, sizeof(*r));
-	/* records upgrade: version 1 has no publication */
+	/* records upgrade: version 1 has no publication, version 2 no
+	 * client session state */
 	ver = rec_open(&fr, v, vl);
-	if ((ver != 1 && ver != PHONEREC_VERSION) ||
+	if (ver < 1 || ver > PHONEREC_VERSION ||
 	    decode_fields(r, &fr, phone_fields,
-			  ver == 1 ? PHONE_FIELDS_V1 : N(phone_fields)) ||
+			  ver == 1   ? PHONE_FIELDS_V1
+			  : ver == 2 ? PHONE_FIELDS_V2
+				     : N(phone_fields)) ||
 	    !r->state || r->state >= PH_STATE_MAX || !r->aor || !r->jid ||
 	    !r->gwjid) {
 		phonerec_reset(r);

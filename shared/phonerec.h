@@ -17,8 +17,10 @@
  * with them empty. subrec 3: from (the watcher's own SIP address, RFC
  * 7248); a version 2 record is read without (From the gateway) */
 /* phonerec 2: pub_etag, pub_until (RFC 3903 publications), account (a
- * linked account's phone); version 1 records read with none */
-#define PHONEREC_VERSION 2
+ * linked account's phone); version 1 records read with none. phonerec 3:
+ * cs_* (the client session's XEP-0198 state); older records read with
+ * none */
+#define PHONEREC_VERSION 3
 #define SUBREC_VERSION   3
 
 /** perl-bosh's five states (names binding: SPEC 6.3); transitions in
@@ -56,6 +58,11 @@ struct phonerec {
 	uint64_t pub_until; /**< when it expires (wall ms; 0 none) */
 	uint32_t account;   /**< a linked SIP account's (SPEC 6.2), not one
 			       of presence.phones */
+	/* since version 3: the phone's client session (m_client_sm) */
+	char *cs_smid; /**< the server's resumption id, "" none */
+	uint32_t cs_h; /**< stanzas from the server handled */
+	uint32_t cs_k; /**< the number of the stanza cs_xml is, 0: none */
+	char *cs_xml;  /**< the presence sent (or about to be) as cs_k */
 };
 
 /** Our subscription's states; transitions in translator/tr_sub.c. */

@@ -426,31 +426,97 @@ void tr_phone_account(struct translator *tr, const char *aor, const char *jid,
 }
 
 
-void tr_phone_client_up(struct translator *tr, const char *jid)
+/* The configured phone whose client session is jid/resource, and its
+ * record's id (0: none yet). */
+static const struct cfg_presphone *client_by_jid(struct translator *tr,
+						 const char *jid, uint64_t *idp)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
-	struct phonerec r;
 	char full[600];
-	uint64_t id;
 
-	/* a full store takes nothing new (F4); the next sign-in or link
-	 * asks again */
-	if (!tr_admit(tr))
-		return;
 	for (size_t i = 0; i < cfg->presence.nphones; i++) {
 		const struct cfg_presphone *c = &cfg->presence.phones[i];
 
 		snprintf(full, sizeof(full), "%s/%s", c->jid, c->resource);
 		if (!c->password || strcmp(full, jid))
 			continue;
-		id = tr_regrec_key_get(tr, RK_PHONE, c->sip);
-		if (!id || phone_load(tr, id, &r))
-			return;
+		*idp = tr_regrec_key_get(tr, RK_PHONE, c->sip);
+		return c;
+	}
+	log_warn("client session %s: no such phone", jid);
+	return NULL;
+}
+
+
+/* MSG_CLIENT_STATE: what is kept of jid's session (none without a
+ * record), after the batch commits. */
+static void client_state(struct translator *tr, const char *jid,
+			 const struct phonerec *r)
+{
+	struct m_client_sm m;
+	struct fbuf fb = {0};
+
+	memset(&m, 0, sizeof(m));
+	pl_set_str(&m.jid, jid);
+	if (r) {
+		pl_set_str(&m.smid, r->cs_smid ? r->cs_smid : "");
+		m.h = r->cs_h;
+		m.k = r->cs_k;
+		pl_set_str(&m.xml, r->cs_xml ? r->cs_xml : "");
+	}
+	if (msg_enc_client_sm(&fb, MSG_CLIENT_STATE, &m))
+		fbuf_reset(&fb);
+	else
+		tr_after_commit(tr, PROC_XMPP_FRONT, &fb);
+}
+
+
+void tr_phone_client_up(struct translator *tr, const char *jid)
+{
+	struct phonerec r;
+	uint64_t id = 0;
+	bool have;
+
+	if (!client_by_jid(tr, jid, &id))
+		return;
+	have = id && !phone_load(tr, id, &r);
+	client_state(tr, jid, have ? &r : NULL);
+	/* a full store takes nothing new (F4); the next sign-in or link
+	 * asks again */
+	if (have && tr_admit(tr))
 		presence_client(tr, &r);
+	if (have)
+		phonerec_reset(&r);
+}
+
+
+void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m)
+{
+	struct phonerec r;
+	char jid[600];
+	uint64_t id = 0;
+
+	if (m->jid.l >= sizeof(jid))
+		return;
+	pl_strcpy(&m->jid, jid, sizeof(jid));
+	if (!client_by_jid(tr, jid, &id))
+		return;
+	if (!id || phone_load(tr, id, &r)) {
+		log_warn("client session %s: no phone record to keep its "
+			 "stream state in",
+			 jid);
+		return;
+	}
+	r.cs_smid = mem_deref(r.cs_smid);
+	r.cs_xml = mem_deref(r.cs_xml);
+	if (pl_strdup(&r.cs_smid, &m->smid) || pl_strdup(&r.cs_xml, &m->xml)) {
 		phonerec_reset(&r);
 		return;
 	}
-	log_warn("client session %s: no such phone", jid);
+	r.cs_h = m->h;
+	r.cs_k = m->k;
+	phone_save(tr, id, &r);
+	phonerec_reset(&r);
 }
 
 

@@ -104,6 +104,7 @@ static int translator_dispatch_xmpp(struct frame *fr)
 {
 	struct m_xmpp_link link;
 	struct m_client_up up;
+	struct m_client_sm sm;
 	struct m_out_done done;
 	char jid[1024];
 	bool refuse;
@@ -135,6 +136,12 @@ static int translator_dispatch_xmpp(struct frame *fr)
 			return EBADMSG;
 		if (!refuse)
 			tr_owner_done(&tr, PROC_XMPP_FRONT, &done);
+		return 0;
+	case MSG_CLIENT_SM:
+		if (msg_dec_client_sm(fr, &sm))
+			return EBADMSG;
+		if (!refuse)
+			tr_phone_client_sm(&tr, &sm);
 		return 0;
 	default:
 		return EBADMSG;

@@ -739,9 +739,13 @@ void tr_phone_publish(struct translator *tr, const struct call_ev *e);
  * @return false if gwjid is no phone */
 bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
 			  const char *to);
-/** The xmpp-front's client session of jid (a phone's full JID) is
- * signed in: the phone's current presence goes out on it. */
+/** The xmpp-front asks for its client session jid (a phone's full JID):
+ * it gets what is kept of the session's stream (MSG_CLIENT_STATE) and
+ * the phone's current presence to show on it. */
 void tr_phone_client_up(struct translator *tr, const char *jid);
+/** MSG_CLIENT_SM: keep a client session's XEP-0198 state in its phone's
+ * record (the next MSG_CLIENT_UP gets it back as MSG_CLIENT_STATE). */
+void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m);
 /** Forget the phones no longer in presence.phones (their watchers see
  * them unavailable; their subscriptions lapse at their next deadline). */
 void tr_phone_forget_unconfigured(struct translator *tr);

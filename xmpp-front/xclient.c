@@ -1,14 +1,31 @@
 /**
  * @file xclient.c  The phones' client sessions (xclient.h).
  *
- * libstrophe does the client stream (STARTTLS, SASL, bind); its sockets
+ * libstrophe's raw mode does TCP, TLS and the XML framing; its sockets
  * are watched by libre's loop (the socket is learnt from the sockopt
  * callback), which calls xmpp_run_once() without waiting whenever one is
- * ready and once a second for libstrophe's own timers. libstrophe logs
- * only warnings and errors here: its debug log holds the SASL exchange.
+ * ready and once a second for libstrophe's own timers. The sign-in is a
+ * chain of steps, each started by what the server sent:
+ *
+ *   features (no TLS yet, STARTTLS offered)  -> <starttls/>      XS_TLS
+ *   <proceed/>                               -> TLS, new stream  XS_OPEN
+ *   features (not signed in)                 -> <auth/>          XS_AUTH
+ *   <challenge/>, <success/>                 -> new stream       XS_OPEN
+ *   features, a kept resumption id, SM       -> <resume/>        XS_RESUME
+ *   features otherwise                       -> bind             XS_BIND
+ *   <resumed/>                               -> up               XS_UP
+ *   <failed/> (resume)                       -> bind             XS_BIND
+ *   bind result, SM offered                  -> <enable/>        XS_ENABLE
+ *   bind result, no SM; <enabled/>, <failed/> -> up              XS_UP
+ *
+ * Each step has STEP_MS to get its answer; anything else ends the
+ * connection and the session tries again with its backoff. libstrophe
+ * logs only warnings and errors here: its debug log holds the SASL
+ * exchange.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -16,17 +33,44 @@
 #include <strophe.h>
 #include "backoff.h"
 #include "log.h"
+#include "msg.h"
 #include "util.h"
 #include "xclient.h"
 #include "xmpp_front.h"
 #include "xmpp_util.h"
+#include "xsasl.h"
+
+#define NS_TLS  "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SM   "urn:xmpp:sm:3"
+#define BIND_ID "xc-bind"
 
 enum {
-	TICK_MS = 1000, /* libstrophe's timers (connect timeout) */
+	TICK_MS = 1000,  /* libstrophe's timers (connect timeout) */
+	STEP_MS = 15000, /* each sign-in step's answer */
 	REFUSED_MAX_MS = 300000,
 	PUMP_ROUNDS = 4,   /* reads per wake-up: TLS may hold more than one */
 	PUMP_MAX_MS = 500, /* the watchdog (below): below a heartbeat */
 	WD_MAX = 64,
+};
+
+enum xs_phase {
+	XS_WAIT = 0, /**< for MSG_CLIENT_STATE */
+	XS_IDLE,     /**< between attempts */
+	XS_OPEN,     /**< connecting, or a stream opened: features next */
+	XS_TLS,      /**< <starttls/> sent */
+	XS_AUTH,     /**< <auth/> sent */
+	XS_RESUME,   /**< <resume/> sent */
+	XS_BIND,     /**< the bind IQ sent */
+	XS_ENABLE,   /**< <enable/> sent */
+	XS_UP,       /**< signed in */
+};
+
+/** A stanza waiting behind a presence whose number is being kept. */
+struct held {
+	struct le le;
+	char *xml;
 };
 
 /** One phone's session. */
@@ -36,25 +80,51 @@ struct xsess {
 	char *jid;         /**< jid/resource */
 	xmpp_conn_t *conn; /**< NULL between attempts */
 	int fd;            /**< the socket libstrophe uses, or -1 */
-	bool up;           /**< signed in */
-	bool streak;       /**< failing since the last sign-in (logged) */
-	bool refused;      /**< the server said no: the long backoff */
-	char *want;        /**< the presence to show; NULL: none yet */
-	char *sent;        /**< the last one sent on this sign-in */
+	enum xs_phase phase;
+	bool tls;      /**< this connection is TLS */
+	bool authed;   /**< SASL succeeded on this connection */
+	bool offer_sm; /**< the server's features offer XEP-0198 */
+	bool scram;    /**< SCRAM-SHA-1 under way (else PLAIN) */
+	struct xsasl_scram sc;
+	bool was_up;      /**< up on this connection */
+	bool streak;      /**< failing since the last sign-in (logged) */
+	bool refused;     /**< the server said no: the long backoff */
+	bool conflict;    /**< another client took the resource */
+	const char *fail; /**< why we ended the connection ourselves */
+	char failbuf[96]; /**< a server's condition fail points to */
+	/* what the store keeps (MSG_CLIENT_STATE, MSG_CLIENT_SM) */
+	char *smid;      /**< resumption id, "" none */
+	uint32_t h_kept; /**< the h the store has */
+	uint32_t k;      /**< the number kxml has (or will have), 0 none */
+	char *kxml;
+	/* this stream's stream management */
+	bool sm;           /**< on: stanzas are counted */
+	uint32_t h_in;     /**< stanzas handled */
+	uint32_t out_nr;   /**< stanzas sent */
+	bool owe_a;        /**< an <r/> waits for h to be kept */
+	uint64_t keep_seq; /**< the last MSG_CLIENT_SM sent, 0 none */
+	uint32_t keep_h;   /**< its h */
+	uint64_t show_seq; /**< the MSG_CLIENT_SM numbering kxml: it goes
+			      out once kept; 0 none */
+	struct list held;  /**< stanzas waiting behind it */
+	bool fresh; /**< a new session (bound, not resumed): shows nothing
+		       until there is something to show */
+	char *want; /**< the presence to show; NULL: none yet */
+	char *sent; /**< the last one sent; NULL: none or unknown */
 	unsigned attempts;
-	struct tmr retry;
+	struct tmr retry, step;
 };
 
 static struct {
 	const struct xsgw_config *cfg;
 	xclient_up_h *uph;
+	xclient_keep_h *keeph;
 	xmpp_ctx_t *ctx;
 	xmpp_log_t log;
 	struct list sessions;
 	struct tmr tick, again;
 	timer_t wd; /**< the watchdog's */
 	bool closing;
-	bool kept;     /**< a connection left to the process's end */
 	char why[160]; /**< libstrophe's last warning */
 } xc;
 
@@ -72,20 +142,6 @@ static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 		return;
 	log_debug("xmpp client: %s: %s", area, msg);
 	str_ncpy(xc.why, msg, sizeof(xc.why));
-}
-
-
-static struct xsess *sess_by_conn(const xmpp_conn_t *conn)
-{
-	struct le *le;
-
-	LIST_FOREACH(&xc.sessions, le)
-	{
-		struct xsess *s = le->data;
-		if (s->conn == conn)
-			return s;
-	}
-	return NULL;
 }
 
 
@@ -110,16 +166,17 @@ static bool unavailable(const char *xml)
 }
 
 
-/* Write what the session should show, unless it is out already. A
- * session just signed in shows nothing yet: an unavailable is not sent. */
-static void sess_show(struct xsess *s)
+static struct xsess *sess_by_conn(const xmpp_conn_t *conn)
 {
-	if (!s->up || !s->want || (s->sent && !strcmp(s->sent, s->want)))
-		return;
-	if (s->sent || !unavailable(s->want))
-		xmpp_send_raw(s->conn, s->want, strlen(s->want));
-	mem_deref(s->sent);
-	s->sent = mem_ref(s->want);
+	struct le *le;
+
+	LIST_FOREACH(&xc.sessions, le)
+	{
+		struct xsess *s = le->data;
+		if (s->conn == conn)
+			return s;
+	}
+	return NULL;
 }
 
 
@@ -251,40 +308,586 @@ static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 }
 
 
-/* ---- what comes in: nothing is read, everything is answered ---- */
+/* ---- what the store keeps ---- */
 
-static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+/* Ask the translator to keep the session's state, with kxml numbered k.
+ * @return the frame's seq, or 0 (not sent: nothing waits for it) */
+static uint64_t sess_keep(struct xsess *s)
 {
-	const char *type = xu_attr(st, "type");
-	xmpp_stanza_t *r = NULL;
+	struct m_client_sm m;
+	uint64_t seq = 0;
 
-	if (strcmp(type, "get") && strcmp(type, "set"))
-		return 1;
-	if (!strcmp(type, "get") && xu_child_ns(st, "urn:xmpp:ping")) {
-		r = xmpp_iq_new(xc.ctx, "result", xu_attr(st, "id"));
-		if (r && *xu_attr(st, "from"))
-			xmpp_stanza_set_to(r, xu_attr(st, "from"));
-	} else {
-		r = xmpp_link_refusal(xc.ctx, st, "service-unavailable", NULL);
+	memset(&m, 0, sizeof(m));
+	pl_set_str(&m.jid, s->jid);
+	pl_set_str(&m.smid, s->smid ? s->smid : "");
+	m.h = s->h_in;
+	m.k = s->k;
+	pl_set_str(&m.xml, s->kxml ? s->kxml : "");
+	if (xc.keeph(&m, &seq))
+		return 0;
+	s->keep_seq = seq;
+	s->keep_h = s->h_in;
+	return seq;
+}
+
+
+/* ---- what goes out ---- */
+
+/* Write a stanza (counted when stream management is on), or hold it
+ * behind a presence whose number is being kept. */
+static void sess_send(struct xsess *s, const char *xml)
+{
+	struct held *h;
+
+	if (s->show_seq) {
+		h = mem_zalloc(sizeof(*h), NULL);
+		if (h && !str_dup(&h->xml, xml))
+			list_append(&s->held, &h->le, h);
+		else
+			mem_deref(h);
+		return;
 	}
-	if (r) {
-		xmpp_send(conn, r);
-		xmpp_stanza_release(r);
+	xmpp_send_raw(s->conn, xml, strlen(xml));
+	if (s->sm)
+		s->out_nr++;
+}
+
+
+static void sess_send_stanza(struct xsess *s, xmpp_stanza_t *st)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (!xmpp_stanza_to_text(st, &text, &len)) {
+		sess_send(s, text);
+		xmpp_free(xc.ctx, text);
 	}
-	return 1;
+}
+
+
+static void held_drop(struct xsess *s)
+{
+	struct le *le;
+
+	while ((le = list_head(&s->held))) {
+		struct held *h = le->data;
+		list_unlink(le);
+		mem_deref(h->xml);
+		mem_deref(h);
+	}
+}
+
+
+/* Write what the session should show, unless it is out already. A new
+ * session shows nothing yet: an unavailable is not sent. With stream
+ * management the presence's number is kept first (sess_acked sends it). */
+static void sess_show(struct xsess *s)
+{
+	if (s->phase != XS_UP || !s->want || s->show_seq ||
+	    (s->sent && !strcmp(s->sent, s->want)))
+		return;
+	if (!s->sent && s->fresh && unavailable(s->want)) {
+		s->sent = mem_ref(s->want);
+		return;
+	}
+	if (s->sm && s->smid && *s->smid) {
+		mem_deref(s->kxml);
+		s->kxml = mem_ref(s->want);
+		s->k = s->out_nr + 1;
+		if ((s->show_seq = sess_keep(s)))
+			return;
+		/* not kept: sent anyway (a resumption may send it again) */
+	}
+	sess_send(s, s->want);
+	mem_deref(s->sent);
+	s->sent = mem_ref(s->want);
+}
+
+
+/* The translator kept the session's state up to seq. */
+static void sess_acked(struct xsess *s, uint64_t seq)
+{
+	char a[64];
+	struct le *le;
+
+	if (!s->keep_seq || seq < s->keep_seq)
+		goto show;
+	s->h_kept = s->keep_h;
+	s->keep_seq = 0;
+	if (s->owe_a && s->sm && s->phase == XS_UP) {
+		re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM,
+			    s->h_kept);
+		xmpp_send_raw(s->conn, a, strlen(a));
+		s->owe_a = false;
+	}
+show:
+	if (!s->show_seq || seq < s->show_seq)
+		return;
+	s->show_seq = 0;
+	if (s->phase != XS_UP)
+		return; /* the resumption decides (resumed_handler) */
+	sess_send(s, s->kxml);
+	mem_deref(s->sent);
+	s->sent = mem_ref(s->kxml);
+	while ((le = list_head(&s->held))) {
+		struct held *h = le->data;
+		list_unlink(le);
+		sess_send(s, h->xml);
+		mem_deref(h->xml);
+		mem_deref(h);
+	}
+	sess_show(s);
+}
+
+
+/* ---- what comes in once signed in: nothing is read, all is answered ---- */
+
+/* A stanza handled: counted for the server's acks. */
+static void sess_handled(struct xsess *s)
+{
+	if (s->sm)
+		s->h_in++;
 }
 
 
 static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
-	xmpp_stanza_t *r = xmpp_link_refusal(
+	struct xsess *s = arg;
+	xmpp_stanza_t *r;
+
+	if (s->phase != XS_UP)
+		return 1;
+	r = xmpp_link_refusal(
 		xc.ctx, st, "service-unavailable",
 		"This resource shows a phone's state; it reads no messages");
-
 	if (r) {
-		xmpp_send(conn, r);
+		sess_send_stanza(s, r);
 		xmpp_stanza_release(r);
 	}
+	sess_handled(s);
+	return 1;
+}
+
+
+static int presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+
+	if (s->phase == XS_UP)
+		sess_handled(s);
+	return 1;
+}
+
+
+/* <r/>: the server asks how many stanzas were handled. The answer is
+ * what the store keeps (a resumption after a kill -9 says no less). */
+static int r_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	char a[64];
+
+	if (!s->sm)
+		return 1;
+	if (s->h_kept == s->h_in) {
+		re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM,
+			    s->h_kept);
+		xmpp_send_raw(conn, a, strlen(a));
+		return 1;
+	}
+	s->owe_a = true;
+	if (!s->keep_seq || s->keep_h != s->h_in)
+		(void)sess_keep(s);
+	return 1;
+}
+
+
+/* ---- the sign-in ---- */
+
+static void step_handler(void *arg)
+{
+	struct xsess *s = arg;
+
+	s->fail = "no answer in time";
+	xmpp_disconnect(s->conn);
+}
+
+
+static void sess_step(struct xsess *s, enum xs_phase phase)
+{
+	s->phase = phase;
+	if (phase == XS_UP)
+		tmr_cancel(&s->step);
+	else
+		tmr_start(&s->step, STEP_MS, step_handler, s);
+}
+
+
+/* End the connection for a reason of our own (refused: the long wait). */
+static void sess_fail(struct xsess *s, const char *why, bool refused)
+{
+	s->fail = why;
+	s->refused = refused;
+	xmpp_disconnect(s->conn);
+}
+
+
+static void sess_open(struct xsess *s)
+{
+	sess_step(s, XS_OPEN);
+	(void)xmpp_conn_open_stream_default(s->conn);
+}
+
+
+static void sess_up(struct xsess *s, bool resumed)
+{
+	sess_step(s, XS_UP);
+	s->was_up = true;
+	s->streak = false;
+	s->refused = false;
+	s->attempts = 0;
+	log_info("client session %s %s%s%s", s->jid,
+		 resumed ? "resumed" : "signed in", s->tls ? " (TLS)" : "",
+		 s->sm && s->smid && *s->smid ? " (resumable)" : "");
+	if (xc.uph)
+		xc.uph(s->jid);
+	sess_show(s);
+}
+
+
+static void sess_bind(struct xsess *s)
+{
+	xmpp_stanza_t *iq = xmpp_iq_new(xc.ctx, "set", BIND_ID);
+	xmpp_stanza_t *b = xmpp_stanza_new(xc.ctx);
+
+	s->fresh = true;
+	s->sm = false;
+	s->sent = mem_deref(s->sent);
+	if (!iq || !b) {
+		sess_fail(s, "out of memory", false);
+		goto out;
+	}
+	xmpp_stanza_set_name(b, "bind");
+	xmpp_stanza_set_ns(b, NS_BIND);
+	xu_text_elem(xc.ctx, b, "resource", NULL, s->ph->resource);
+	xmpp_stanza_add_child(iq, b);
+	sess_step(s, XS_BIND);
+	xmpp_send(s->conn, iq);
+out:
+	if (b)
+		xmpp_stanza_release(b);
+	if (iq)
+		xmpp_stanza_release(iq);
+}
+
+
+static void sess_auth(struct xsess *s, xmpp_stanza_t *mechs)
+{
+	char out[XSASL_MAX * 2], nonce[XSASL_NONCE + 1], user[512],
+		buf[XSASL_MAX * 2 + 128];
+	bool scram = false, plain = false;
+	const char *at = strchr(s->ph->jid, '@');
+
+	for (xmpp_stanza_t *m = mechs ? xmpp_stanza_get_children(mechs) : NULL;
+	     m; m = xmpp_stanza_get_next(m)) {
+		char *t = xmpp_stanza_get_text(m);
+		scram |= t && !strcmp(t, "SCRAM-SHA-1");
+		plain |= t && !strcmp(t, "PLAIN");
+		if (t)
+			xmpp_free(xc.ctx, t);
+	}
+	if (!at || (size_t)(at - s->ph->jid) >= sizeof(user))
+		return sess_fail(s, "no user name in the JID", true);
+	memcpy(user, s->ph->jid, (size_t)(at - s->ph->jid));
+	user[at - s->ph->jid] = '\0';
+	s->scram = scram;
+	if (scram) {
+		/* 18 random bytes as base64: 24 characters, no ',' */
+		uint8_t rnd[18];
+		size_t nl = sizeof(nonce);
+		rand_bytes(rnd, sizeof(rnd));
+		if (base64_encode(rnd, sizeof(rnd), nonce, &nl))
+			return sess_fail(s, "SASL nonce", false);
+		nonce[nl] = '\0';
+		if (xsasl_scram_first(&s->sc, user, nonce, out, sizeof(out)))
+			return sess_fail(s, "SASL: user name too long", true);
+	} else if (plain) {
+		if (xsasl_plain(user, s->ph->password, out, sizeof(out)))
+			return sess_fail(s, "SASL: password too long", true);
+	} else {
+		return sess_fail(s,
+				 "the server offers neither SCRAM-SHA-1 "
+				 "nor PLAIN",
+				 true);
+	}
+	re_snprintf(buf, sizeof(buf),
+		    "<auth xmlns='%s' mechanism='%s'>%s</auth>", NS_SASL,
+		    scram ? "SCRAM-SHA-1" : "PLAIN", out);
+	sess_step(s, XS_AUTH);
+	xmpp_send_raw(s->conn, buf, strlen(buf));
+	memset(out, 0, sizeof(out));
+	memset(buf, 0, sizeof(buf));
+}
+
+
+static int features_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	char x[128];
+
+	if (s->phase != XS_OPEN)
+		return 1;
+	if (!s->tls && xu_child_ns(st, NS_TLS)) {
+		re_snprintf(x, sizeof(x), "<starttls xmlns='%s'/>", NS_TLS);
+		sess_step(s, XS_TLS);
+		xmpp_send_raw(conn, x, strlen(x));
+		return 1;
+	}
+	if (!s->tls && xc.cfg->presence.client_tls) {
+		sess_fail(s, "the server offers no TLS (presence.client_tls)",
+			  true);
+		return 1;
+	}
+	if (!s->authed) {
+		sess_auth(s, xu_child_ns(st, NS_SASL));
+		return 1;
+	}
+	s->offer_sm = xu_child_ns(st, NS_SM) != NULL;
+	if (s->offer_sm && s->smid && *s->smid) {
+		xmpp_stanza_t *r = xmpp_stanza_new(xc.ctx);
+		if (!r) {
+			sess_fail(s, "out of memory", false);
+			return 1;
+		}
+		re_snprintf(x, sizeof(x), "%u", s->h_kept);
+		xmpp_stanza_set_name(r, "resume");
+		xmpp_stanza_set_ns(r, NS_SM);
+		xmpp_stanza_set_attribute(r, "previd", s->smid);
+		xmpp_stanza_set_attribute(r, "h", x);
+		sess_step(s, XS_RESUME);
+		xmpp_send(conn, r);
+		xmpp_stanza_release(r);
+		return 1;
+	}
+	sess_bind(s);
+	return 1;
+}
+
+
+static int tls_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+
+	if (s->phase != XS_TLS)
+		return 1;
+	if (strcmp(xmpp_stanza_get_name(st), "proceed")) {
+		sess_fail(s, "the server refused STARTTLS", true);
+		return 1;
+	}
+	if (xmpp_conn_tls_start(conn)) {
+		sess_fail(s, "TLS handshake failed", true);
+		return 1;
+	}
+	s->tls = true;
+	sess_open(s);
+	return 1;
+}
+
+
+static int sasl_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	const char *name = xmpp_stanza_get_name(st);
+	char out[XSASL_MAX * 2], buf[XSASL_MAX * 2 + 64];
+	char *text;
+	int err = 0;
+
+	if (s->phase != XS_AUTH)
+		return 1;
+	text = xmpp_stanza_get_text(st);
+	if (!strcmp(name, "challenge") && s->scram) {
+		err = xsasl_scram_final(&s->sc, s->ph->password,
+					text ? text : "", out, sizeof(out));
+		if (!err) {
+			re_snprintf(buf, sizeof(buf),
+				    "<response xmlns='%s'>%s</response>",
+				    NS_SASL, out);
+			xmpp_send_raw(conn, buf, strlen(buf));
+			memset(buf, 0, sizeof(buf));
+		}
+	} else if (!strcmp(name, "success")) {
+		if (s->scram && xsasl_scram_verify(&s->sc, text ? text : ""))
+			err = EBADMSG;
+		else {
+			s->authed = true;
+			sess_open(s);
+		}
+	} else {
+		/* <failure/>: its condition says why */
+		xmpp_stanza_t *c = xmpp_stanza_get_children(st);
+		while (c && !xmpp_stanza_is_tag(c))
+			c = xmpp_stanza_get_next(c);
+		re_snprintf(s->failbuf, sizeof(s->failbuf), "SASL %s: %s", name,
+			    c ? xmpp_stanza_get_name(c) : "no condition");
+		err = EACCES;
+	}
+	if (text)
+		xmpp_free(xc.ctx, text);
+	if (err)
+		sess_fail(s,
+			  err == EACCES    ? s->failbuf
+			  : err == EBADMSG ? "the server's SASL answer is wrong"
+					   : "SASL",
+			  true);
+	return 1;
+}
+
+
+static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	const char *type = xu_attr(st, "type");
+	xmpp_stanza_t *r = NULL;
+
+	if (s->phase == XS_BIND && !strcmp(xu_attr(st, "id"), BIND_ID)) {
+		if (strcmp(type, "result")) {
+			sess_fail(s, "the server refused the resource", true);
+			return 1;
+		}
+		if (s->offer_sm) {
+			char x[96];
+			re_snprintf(x, sizeof(x),
+				    "<enable xmlns='%s' resume='true'/>",
+				    NS_SM);
+			sess_step(s, XS_ENABLE);
+			xmpp_send_raw(conn, x, strlen(x));
+			return 1;
+		}
+		s->smid = mem_deref(s->smid);
+		sess_up(s, false);
+		return 1;
+	}
+	if (s->phase != XS_UP)
+		return 1;
+	if (!strcmp(type, "get") && xu_child_ns(st, "urn:xmpp:ping")) {
+		r = xmpp_iq_new(xc.ctx, "result", xu_attr(st, "id"));
+		if (r && *xu_attr(st, "from"))
+			xmpp_stanza_set_to(r, xu_attr(st, "from"));
+	} else if (!strcmp(type, "get") || !strcmp(type, "set")) {
+		r = xmpp_link_refusal(xc.ctx, st, "service-unavailable", NULL);
+	}
+	if (r) {
+		sess_send_stanza(s, r);
+		xmpp_stanza_release(r);
+	}
+	sess_handled(s);
+	return 1;
+}
+
+
+/* <enabled/>, <resumed/>, <failed/> (XEP-0198). */
+static int sm_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	const char *name = xmpp_stanza_get_name(st);
+	const char *h;
+	unsigned long n;
+	char *end;
+
+	if (s->phase == XS_ENABLE && !strcmp(name, "enabled")) {
+		const char *res = xu_attr(st, "resume");
+		s->smid = mem_deref(s->smid);
+		if (!strcmp(res, "true") || !strcmp(res, "1"))
+			(void)str_dup(&s->smid, xu_attr(st, "id"));
+		s->sm = true;
+		s->h_in = s->out_nr = 0;
+		s->k = 0;
+		s->kxml = mem_deref(s->kxml);
+		/* the new id is kept before anything is shown on it */
+		if (s->smid && *s->smid)
+			(void)sess_keep(s);
+		sess_up(s, false);
+	} else if (s->phase == XS_ENABLE && !strcmp(name, "failed")) {
+		s->smid = mem_deref(s->smid);
+		sess_up(s, false);
+	} else if (s->phase == XS_RESUME && !strcmp(name, "resumed")) {
+		h = xu_attr(st, "h");
+		n = strtoul(h, &end, 10);
+		if (!*h || *end || n > UINT32_MAX) {
+			sess_fail(s, "the server's <resumed/> has no h", false);
+			return 1;
+		}
+		s->sm = true;
+		s->fresh = false;
+		s->h_in = s->h_kept;
+		s->out_nr = (uint32_t)n;
+		/* the server's count tells whether it got the last presence
+		 * numbered; if not, or unknown, the current one goes out */
+		mem_deref(s->sent);
+		s->sent =
+			s->k && s->kxml && n >= s->k ? mem_ref(s->kxml) : NULL;
+		sess_up(s, true);
+	} else if (s->phase == XS_RESUME && !strcmp(name, "failed")) {
+		log_info("client session %s: the server no longer has it; "
+			 "signing in anew",
+			 s->jid);
+		s->smid = mem_deref(s->smid);
+		s->k = 0;
+		s->kxml = mem_deref(s->kxml);
+		sess_bind(s);
+	}
+	return 1;
+}
+
+
+/* A stream error (its condition says why; conflict: another client took
+ * the resource). The server closes the stream next. */
+static int error_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct xsess *s = arg;
+	xmpp_stanza_t *c = xmpp_stanza_get_children(st);
+
+	while (c && !xmpp_stanza_is_tag(c))
+		c = xmpp_stanza_get_next(c);
+	s->conflict = c && !strcmp(xmpp_stanza_get_name(c), "conflict");
+	if (s->fail)
+		return 1;
+	re_snprintf(s->failbuf, sizeof(s->failbuf), "stream error: %s",
+		    c ? xmpp_stanza_get_name(c) : "no condition");
+	s->fail = s->failbuf;
+	return 1;
+}
+
+
+/* Every element the server sends at the stream's top level, by its
+ * namespace and name (libstrophe's own matching would also fire a
+ * handler for an element with a child of that namespace). */
+static int stream_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	const char *ns = xmpp_stanza_get_ns(st);
+	const char *name = xmpp_stanza_get_name(st);
+
+	if (!name)
+		return 1;
+	if (!ns)
+		ns = "";
+	if (!strcmp(ns, XMPP_NS_STREAMS))
+		return !strcmp(name, "features")
+			       ? features_handler(conn, st, arg)
+		       : !strcmp(name, "error") ? error_handler(conn, st, arg)
+						: 1;
+	if (!strcmp(ns, NS_TLS))
+		return tls_handler(conn, st, arg);
+	if (!strcmp(ns, NS_SASL))
+		return sasl_handler(conn, st, arg);
+	if (!strcmp(ns, NS_SM))
+		return !strcmp(name, "r") ? r_handler(conn, st, arg)
+					  : sm_handler(conn, st, arg);
+	if (!strcmp(name, "iq"))
+		return iq_handler(conn, st, arg);
+	if (!strcmp(name, "message"))
+		return message_handler(conn, st, arg);
+	if (!strcmp(name, "presence"))
+		return presence_handler(conn, st, arg);
 	return 1;
 }
 
@@ -302,6 +905,8 @@ static void sess_retry(struct xsess *s)
 	uint32_t max =
 		s->refused && r[1] < REFUSED_MAX_MS ? REFUSED_MAX_MS : r[1];
 
+	sess_step(s, XS_IDLE);
+	tmr_cancel(&s->step);
 	tmr_start(
 		&s->retry,
 		backoff_delay(r[0], max, s->attempts++, (uint32_t)random_u64()),
@@ -313,49 +918,48 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 			 xmpp_stream_error_t *serr, void *arg)
 {
 	struct xsess *s = arg;
-	bool conflict;
+	const char *why;
 
-	if (ev == XMPP_CONN_CONNECT) {
-		log_info("client session %s signed in%s", s->jid,
-			 xmpp_conn_is_secured(conn) ? " (TLS)" : "");
-		s->up = true;
-		s->streak = false;
-		s->refused = false;
-		s->attempts = 0;
-		s->sent = mem_deref(s->sent);
-		sess_show(s);
-		if (xc.uph)
-			xc.uph(s->jid);
+	if (ev == XMPP_CONN_RAW_CONNECT) {
+		sess_open(s);
 		return;
 	}
 	if (ev != XMPP_CONN_DISCONNECT && ev != XMPP_CONN_FAIL)
-		return;
+		return; /* XMPP_CONN_CONNECT: a stream opened, features next */
 	sess_unwatch(s);
+	tmr_cancel(&s->step);
+	held_drop(s);
+	s->show_seq = 0;
+	s->owe_a = false;
+	s->sm = false;
 	if (xc.closing)
 		return;
-	conflict = serr && serr->type == XMPP_SE_CONFLICT;
-	/* the server answered and said no (error 0: no socket error), or
-	 * stalled the front (the watchdog cut it) */
-	s->refused = conflict || wd_fired || (!s->up && !error);
-	if (conflict)
+	/* the server ended it without saying why after a sign-in step
+	 * (error 0: no socket error), or stalled the front (the watchdog
+	 * cut it) */
+	if (wd_fired)
+		s->refused = true;
+	else if (!s->fail && !s->was_up && !error && s->phase > XS_OPEN)
+		s->refused = true;
+	if (s->conflict) {
+		s->refused = true;
 		s->attempts = 32; /* at once the longest wait */
+	}
+	why = s->fail    ? s->fail
+	      : wd_fired ? "no answer within the watchdog's time, cut"
+	      : error    ? strerror(error)
+	      : *xc.why  ? xc.why
+			 : "closed";
 	/* once per loss, and once per run of failures */
-	if (s->up || !s->streak)
-		log_warn("client session %s %s (%s%s%s); retrying", s->jid,
-			 conflict ? "taken over by another client"
-			 : s->up  ? "lost"
-				  : "cannot sign in",
-			 error ? strerror(error) : "closed",
-			 serr && serr->text    ? ": "
-			 : wd_fired || *xc.why ? ": "
-					       : "",
-			 serr && serr->text ? serr->text
-			 : wd_fired         ? "no answer within the watchdog's "
-					      "time, cut"
-					    : xc.why);
+	if (s->was_up || !s->streak)
+		log_warn("client session %s %s (%s); retrying", s->jid,
+			 s->conflict ? "taken over by another client"
+			 : s->was_up ? "lost"
+				     : "cannot sign in",
+			 why);
 	xc.why[0] = '\0';
 	s->streak = true;
-	s->up = false;
+	s->was_up = false;
 	s->sent = mem_deref(s->sent);
 	sess_retry(s);
 }
@@ -365,27 +969,24 @@ static void sess_connect(void *arg)
 {
 	struct xsess *s = arg;
 	const struct cfg_hostport *hp = &xc.cfg->presence.client_server;
-	long flags = XMPP_CONN_FLAG_DISABLE_SM;
 	int err;
 
 	xc.why[0] = '\0';
 	if (s->conn)
 		xmpp_conn_release(s->conn);
+	s->tls = s->authed = s->offer_sm = s->conflict = false;
+	s->fail = NULL;
 	s->conn = xmpp_conn_new(xc.ctx);
 	if (!s->conn) {
 		sess_retry(s);
 		return;
 	}
-	if (xc.cfg->presence.client_tls)
-		flags |= XMPP_CONN_FLAG_MANDATORY_TLS;
-	(void)xmpp_conn_set_flags(s->conn, flags);
 	xmpp_conn_set_jid(s->conn, s->jid);
-	xmpp_conn_set_pass(s->conn, s->ph->password);
 	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
-	xmpp_handler_add(s->conn, iq_handler, NULL, "iq", NULL, s);
-	xmpp_handler_add(s->conn, message_handler, NULL, "message", NULL, s);
-	err = xmpp_connect_client(s->conn, hp->port ? hp->host : NULL, hp->port,
-				  conn_handler, s);
+	xmpp_handler_add(s->conn, stream_handler, NULL, NULL, NULL, s);
+	sess_step(s, XS_OPEN);
+	err = xmpp_connect_raw(s->conn, hp->port ? hp->host : NULL, hp->port,
+			       conn_handler, s);
 	if (err != XMPP_EOK) {
 		/* libstrophe closed the socket it may have made */
 		sess_unwatch(s);
@@ -406,17 +1007,15 @@ static void sess_destructor(void *arg)
 	struct xsess *s = arg;
 
 	tmr_cancel(&s->retry);
+	tmr_cancel(&s->step);
 	sess_unwatch(s);
-	/* libstrophe 0.12.2 loses a SASL exchange's state (its handler's
-	 * userdata) when a connection is released during it: at exit, a
-	 * session still signing in is left to the process's end, reachable
-	 * from the context */
-	if (s->conn && xc.closing && !s->up && xmpp_conn_is_connected(s->conn))
-		xc.kept = true;
-	else if (s->conn)
+	held_drop(s);
+	if (s->conn)
 		xmpp_conn_release(s->conn);
 	list_unlink(&s->le);
 	mem_deref(s->jid);
+	mem_deref(s->smid);
+	mem_deref(s->kxml);
 	mem_deref(s->want);
 	mem_deref(s->sent);
 }
@@ -449,12 +1048,14 @@ static int ctx_make(void)
 }
 
 
-int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
+int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph,
+		 xclient_keep_h *keeph)
 {
 	int err;
 
 	xc.cfg = cfg;
 	xc.uph = uph;
+	xc.keeph = keeph;
 	list_init(&xc.sessions);
 	tmr_init(&xc.tick);
 	tmr_init(&xc.again);
@@ -471,9 +1072,11 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
 			return mem_deref(s), ENOMEM;
 		s->ph = ph;
 		s->fd = -1;
+		s->phase = XS_WAIT;
 		tmr_init(&s->retry);
+		tmr_init(&s->step);
+		list_init(&s->held);
 		list_append(&xc.sessions, &s->le, s);
-		tmr_start(&s->retry, 0, sess_connect, s);
 	}
 	if (xc.ctx)
 		tmr_start(&xc.tick, TICK_MS, tick_handler, NULL);
@@ -481,7 +1084,7 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph)
 }
 
 
-void xclient_close(void)
+void xclient_close(bool resume)
 {
 	struct le *le;
 
@@ -491,7 +1094,10 @@ void xclient_close(void)
 	LIST_FOREACH(&xc.sessions, le)
 	{
 		struct xsess *s = le->data;
-		if (s->conn && s->up)
+		/* a restart: the socket is just closed (the destructor), the
+		 * server keeps the session for the next incarnation */
+		if (s->conn && s->phase == XS_UP &&
+		    !(resume && s->smid && *s->smid))
 			xmpp_disconnect(s->conn);
 	}
 	/* the </stream> goes out if the socket takes it now; the server
@@ -501,10 +1107,44 @@ void xclient_close(void)
 	list_flush(&xc.sessions);
 	if (xc.ctx)
 		(void)timer_delete(xc.wd); /* after the last pump */
-	if (xc.ctx && !xc.kept) {
+	if (xc.ctx) {
 		xmpp_ctx_free(xc.ctx);
 		xc.ctx = NULL;
 	}
+}
+
+
+void xclient_state(const struct m_client_sm *m)
+{
+	struct xsess *s;
+	char jid[600];
+
+	if (m->jid.l >= sizeof(jid))
+		return;
+	pl_strcpy(&m->jid, jid, sizeof(jid));
+	s = sess_by_jid(jid);
+	if (!s || s->phase != XS_WAIT)
+		return;
+	s->smid = mem_deref(s->smid);
+	s->kxml = mem_deref(s->kxml);
+	if ((m->smid.l && pl_strdup(&s->smid, &m->smid)) ||
+	    (m->xml.l && pl_strdup(&s->kxml, &m->xml)))
+		return; /* out of memory: the next link asks again */
+	s->h_kept = m->h;
+	s->k = s->kxml ? m->k : 0;
+	s->phase = XS_IDLE;
+	tmr_start(&s->retry, 0, sess_connect, s);
+}
+
+
+void xclient_acked(uint64_t seq)
+{
+	struct le *le;
+
+	LIST_FOREACH(&xc.sessions, le)
+	sess_acked(le->data, seq);
+	if (xc.ctx)
+		pump();
 }
 
 
@@ -535,7 +1175,7 @@ void xclient_announce(void)
 	LIST_FOREACH(&xc.sessions, le)
 	{
 		struct xsess *s = le->data;
-		if (s->up && xc.uph)
+		if (xc.uph)
 			xc.uph(s->jid);
 	}
 }

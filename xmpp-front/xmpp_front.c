@@ -500,6 +500,31 @@ static void client_up(const char *jid)
 }
 
 
+/* A client session's stream state is kept (xclient.h). */
+static int client_keep(const struct m_client_sm *m, uint64_t *seqp)
+{
+	struct fbuf fb = {0};
+	int err = msg_enc_client_sm(&fb, MSG_CLIENT_SM, m);
+
+	if (!err)
+		err = tlink_send_reliable(xf.tl, &fb, seqp);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
+/* What the store keeps of a client session's stream. */
+static int client_state(struct frame *fr)
+{
+	struct m_client_sm m;
+
+	if (msg_dec_client_sm(fr, &m))
+		return EBADMSG;
+	xclient_state(&m);
+	return 0;
+}
+
+
 /* A presence for a phone's client session (xclient.h): kept there and
  * sent when it can be; done at once. */
 static int client_out(struct frame *fr)
@@ -539,6 +564,8 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 
 	if (fr->type == MSG_CLIENT_OUT)
 		return client_out(fr);
+	if (fr->type == MSG_CLIENT_STATE)
+		return client_state(fr);
 	if (fr->type != MSG_XMPP_OUT || msg_dec_xmpp_out(fr, &o))
 		return EBADMSG;
 	/* a re-send after the translator restarted: do the work once.
@@ -695,10 +722,11 @@ static void ack_handler(uint64_t seq, void *arg)
 		xf.acked = seq;
 	link_report();
 	if (tlink_epoch(xf.tl) != xf.client_epoch) {
-		/* a new translator link: the sessions signed in ask again */
+		/* a new translator link: every session asks again */
 		xf.client_epoch = tlink_epoch(xf.tl);
 		xclient_announce();
 	}
+	xclient_acked(xf.acked);
 	while ((le = list_head(&xf.inflight))) {
 		struct inflight *f = le->data;
 		if (f->seq > xf.acked)
@@ -1242,14 +1270,14 @@ int main(int argc, char **argv)
 	stream_take();
 	if (xf.st == XF_DOWN)
 		xf_connect(NULL);
-	err = xclient_init(xf.proc.cfg, client_up);
+	err = xclient_init(xf.proc.cfg, client_up, client_keep);
 	if (err)
 		fatal(1, "xmpp-front: client sessions: %s", strerror(err));
 	proc_ready(&xf.proc);
 
 	err = proc_run(&xf.proc);
 
-	xclient_close();
+	xclient_close(xf.proc.restarting);
 	tmr_cancel(&xf.retry);
 	tmr_cancel(&xf.room);
 	tmr_cancel(&xf.drain);

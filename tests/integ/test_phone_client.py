@@ -156,11 +156,19 @@ def test_client_session_shows_the_phone_on_the_users_jid(gateway_factory):
     assert PASSWORD not in log
 
 
+def resumed(gw, n):
+    """The log's n-th "resumed" line for the session."""
+    return gw.read_log().count("client session %s resumed" % SESSION) >= n
+
+
 def test_client_session_survives_kill9(gateway_factory):
-    """kill -9 of the translator or the sip-front: the session stays and
-    nobody is told anything twice. kill -9 of the xmpp-front: the session
-    (a TLS-capable stream in that process) ends with it; the next
-    incarnation signs in again and shows the current state."""
+    """kill -9 of any worker: the session stays (XEP-0198: Prosody keeps
+    it while no connection holds it, the front's next incarnation resumes
+    it with the id and counts the store keeps) and the contacts are told
+    nothing twice and nothing in between: no unavailable, no second copy
+    of the current state. A change made while the front is down is shown
+    once, after the resumption. A restart (xsgwctl restart) leaves the
+    session to the next incarnation the same way."""
     gw = signed_in(gateway_factory)
 
     async def go():
@@ -174,18 +182,82 @@ def test_client_session_survives_kill9(gateway_factory):
                 await loop.run_in_executor(None, gw.kill9, worker)
                 etag = await step(peer, "", etag)  # a refresh: nothing
                 await c.quiet()
-            n = gw.read_log().count("client session %s signed in" % SESSION)
+            signed = gw.read_log().count(
+                "client session %s signed in" % SESSION)
+            # the front killed while it shows dnd: resumed, nothing seen
             await loop.run_in_executor(None, gw.kill9, "xmpp-front")
-            assert await c.next("the session's end") == "unavailable"
-            assert await c.next("the state again") == "dnd"
-            assert gw.read_log().count(
-                "client session %s signed in" % SESSION) == n + 1
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: resumed(gw, 1), 15, "the session resumed"))
             await c.quiet()
-            # and it goes on following the phone
+            # killed again, and the phone changes before it is back:
+            # the change is shown once
+            await loop.run_in_executor(None, gw.kill9, "xmpp-front")
             etag = await step(peer, PIDF % (AOR, "open", ""), etag)
             assert await c.next("available") == "available"
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: resumed(gw, 2), 15, "the session resumed again"))
             await c.quiet()
-            assert phones(gw)[0]["state"] == "still-online"
+            # and it goes on following the phone
+            etag = await step(peer, PIDF % (AOR, "open", ON_THE_PHONE), etag)
+            assert await c.next("dnd") == "dnd"
+            await c.quiet()
+            # a restart (xsgwctl restart): the same
+            await loop.run_in_executor(None, gw.restart, "xmpp-front")
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: resumed(gw, 3), 15, "resumed after the restart"))
+            await c.quiet()
+            assert gw.read_log().count(
+                "client session %s signed in" % SESSION) == signed
+            assert phones(gw)[0]["state"] == "onthephone"
+            assert [shows(p) for p in c.stanzas] == [
+                "dnd", "available", "dnd"]
+        finally:
+            peer.close()
+            c.close()
+    run(go())
+
+
+def test_client_session_kill9_at_any_point(gateway_factory):
+    """kill -9 of the xmpp-front at random points while the phone changes
+    and the session is pinged (stanzas handled, acks asked, a presence's
+    number being kept or its stanza in flight): every time the next
+    incarnation resumes the session (the server never refuses the counts
+    the store keeps: no new sign-in), every ping is answered, and the
+    contacts see each change once, in order, and never the session
+    leave."""
+    import random
+    import signal
+    seed = random.randrange(1 << 30)
+    rnd = random.Random(seed)
+    gw = signed_in(gateway_factory)
+
+    async def go():
+        c = await Contact().start()
+        peer = await jingle.SipPeer.start(PHONE_PORT)
+        loop = asyncio.get_event_loop()
+        want = []
+        try:
+            etag = None
+            for i in range(6):
+                on_phone = i % 2 == 0
+                await c.kate.plugin["xep_0199"].ping(SESSION, timeout=20)
+                etag = await step(peer, PIDF % (
+                    AOR, "open", ON_THE_PHONE if on_phone else ""), etag)
+                want.append("dnd" if on_phone else "available")
+                await asyncio.sleep(rnd.uniform(0, 0.03))
+                pid = await loop.run_in_executor(None, gw.pid, "xmpp-front")
+                os.kill(pid, signal.SIGKILL)
+                await loop.run_in_executor(
+                    None, gw.wait_replaced, "xmpp-front", pid)
+            await c.kate.plugin["xep_0199"].ping(SESSION, timeout=20)
+            for w in want:
+                assert await c.next(w, timeout=20) == w, (seed, c.stanzas)
+            await c.quiet()
+            log = gw.read_log()
+            assert log.count("client session %s signed in" % SESSION) == 1, \
+                seed
+            assert "signing in anew" not in log, seed
+            assert [shows(p) for p in c.stanzas] == want, seed
         finally:
             peer.close()
             c.close()

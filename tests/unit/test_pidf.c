@@ -275,15 +275,39 @@ static void test_phonerec_round_trip(void **state)
 	assert_string_equal(d.pub_etag, "e1234");
 	assert_int_equal(d.pub_until, 99);
 	phonerec_reset(&d);
+	/* version 3's client session state; older records have none */
+	str_dup(&r.cs_smid, "sm-1");
+	r.cs_h = 5;
+	r.cs_k = 3;
+	str_dup(&r.cs_xml, "<presence/>");
+	fbuf_reset(&fb);
+	assert_int_equal(phonerec_encode(&fb, &r), 0);
+	assert_int_equal(phonerec_decode(&d, fb.b, fb.len), 0);
+	assert_string_equal(d.cs_smid, "sm-1");
+	assert_int_equal(d.cs_h, 5);
+	assert_int_equal(d.cs_k, 3);
+	assert_string_equal(d.cs_xml, "<presence/>");
+	phonerec_reset(&d);
+	fb.b[0] = 2;
+	assert_int_equal(phonerec_decode(&d, fb.b, fb.len), EBADMSG);
+	assert_int_equal(
+		phonerec_decode(&d, fb.b, fb.len - (5 + 4 + 5 + 5 + 5 + 11)),
+		0);
+	assert_string_equal(d.pub_etag, "e1234");
+	assert_null(d.cs_smid);
+	assert_int_equal(d.cs_k, 0);
+	phonerec_reset(&d);
 	fb.b[0] = 1;
 	assert_int_equal(phonerec_decode(&d, fb.b, fb.len), EBADMSG);
-	assert_int_equal(phonerec_decode(&d, fb.b, fb.len - (5 + 5 + 9 + 5)),
+	assert_int_equal(phonerec_decode(&d, fb.b,
+					 fb.len - (5 + 4 + 5 + 5 + 5 + 11) -
+						 (5 + 5 + 9 + 5)),
 			 0);
 	assert_null(d.pub_etag);
 	assert_int_equal(d.pub_until, 0);
 	assert_int_equal(d.state, PH_STILL_ONTHEPHONE);
 	phonerec_reset(&d);
-	fb.b[0] = 2;
+	fb.b[0] = PHONEREC_VERSION;
 	/* every truncation refused, and a byte more */
 	for (size_t n = 0; n < fb.len; n++)
 		assert_int_equal(phonerec_decode(&d, fb.b, n), EBADMSG);
