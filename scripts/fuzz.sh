@@ -25,6 +25,8 @@
 #   fuzz_xstream  the xmpp-front's stream parser (xmpp-front/xstream.h): the
 #                 same reports fed whole, in random pieces, and resumed by a
 #                 primed parser
+#   fuzz_xsasl    the client sessions' SCRAM-SHA-1 (xmpp-front/xsasl.c): a
+#                 server's first and final messages
 #
 # FUZZ_TARGETS="tr_sip tr_xmpp" runs only those. Crashes are written to
 # build-fuzz/<target>-crash-*; the corpus grown is kept in
@@ -33,7 +35,7 @@
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp pidf xstream tcpframe}
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp pidf xstream tcpframe xsasl}
 B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p $B $B/obj
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
@@ -52,6 +54,8 @@ clang $F -Ixmpp-front -o $B/fuzz_xstream tests/fuzz/fuzz_xstream.c \
 	xmpp-front/xstream.c $(pkg-config --libs libre libstrophe expat)
 clang $F -Isip-front -o $B/fuzz_tcpframe tests/fuzz/fuzz_tcpframe.c \
 	sip-front/sf_tcpframe.c $(pkg-config --libs libre)
+clang $F -Ixmpp-front -o $B/fuzz_xsasl tests/fuzz/fuzz_xsasl.c \
+	xmpp-front/xsasl.c $(pkg-config --libs libre libcrypto)
 
 # the translator without its main (as the Makefile's libtranslator) and all
 # of shared/ (translator/*.c: tr_reg.c, tr_regrec.c, tr_reg_form.c and
@@ -94,11 +98,12 @@ blob() { # a string field of the bytes on stdin
 	cat $p
 	rm -f $p
 }
+FV=$(sed -n 's/^#define FRAME_VERSION \([0-9]*\).*/\1/p' shared/frame.h)
 frame() { # type; the payload on stdin
 	p=$B/payload.tmp
 	cat > $p
 	n=$(wc -c < $p)
-	b 0 3 $(($1 >> 8)) $(($1 & 255)) 0 0 $((n >> 8 & 255)) $((n & 255)) 0 0 0 0 0 0 0 0
+	b 0 "$FV" $(($1 >> 8)) $(($1 & 255)) 0 0 $((n >> 8 & 255)) $((n & 255)) 0 0 0 0 0 0 0 0
 	cat $p
 	rm -f $p
 }
@@ -110,6 +115,7 @@ u64 42 | frame 7 > $C/ack
 frame 10 < /dev/null > $C/restart
 u32 2 | frame 11 > $C/fd_store
 str "<message to='a@b'><body>hi</body></message>" | frame 258 > $C/xmpp_in
+{ str erin@localhost/desk; str sm1; u32 3; u32 2; str "<presence/>"; } | frame 262 > $C/client_sm
 { u64 3; str "udp 127.0.0.1:5060"; str "MESSAGE sip:a@b SIP/2.0"; } | frame 513 > $C/sip_in_request
 { u64 1; u32 200; str "OK"; str ""; } | frame 514 > $C/sip_in_response
 { u64 7; u32 1; str MESSAGE; str sip:b@x; str ""; str z9hG4bK1; str "To: <sip:b@x>"; str hi; } | frame 515 > $C/sip_out_request
@@ -160,6 +166,11 @@ STANZAS="<handshake/>
 { b 65 3 0; printf '<message><body>0123456789012345678901234567890123456789</body></message><p/>'; } > $C/big
 { b 54 0 0; printf "<!DOCTYPE a [<!ENTITY e 'x'>]>$STREAM_HDR&e;"; } > $C/doctype
 
+# seed for fuzz_xsasl: RFC 5802's server-first, NUL, server-final
+mkdir -p $B/corpus-xsasl
+{ printf 'r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096'
+  b 0; printf 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ='; } > $B/corpus-xsasl/rfc5802
+
 mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe $B/corpus-pidf
 SEEDS_frame=
 SEEDS_jsdp=tests/fuzz/seeds-jsdp
@@ -168,6 +179,7 @@ SEEDS_tr_xmpp=tests/fuzz/seeds-xmpp
 SEEDS_xstream=
 SEEDS_tcpframe=tests/fuzz/seeds-sip
 SEEDS_pidf=tests/fuzz/seeds-pidf
+SEEDS_xsasl=
 LEN_frame=4096
 LEN_jsdp=8192
 LEN_tr_sip=16384
@@ -175,6 +187,7 @@ LEN_tr_xmpp=16384
 LEN_xstream=8192
 LEN_tcpframe=16384
 LEN_pidf=8192
+LEN_xsasl=2000
 DICT_tr_sip=-dict=tests/fuzz/sip.dict
 DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
 DICT_xstream=-dict=tests/fuzz/xstream.dict

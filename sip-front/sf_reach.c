@@ -122,6 +122,16 @@ static int reach_open(struct reach **rp, struct hash *tab, const struct sa *dst)
 }
 
 
+/* The reach of dst: the one watched, or a new one. */
+static int reach_get(struct reach **rp, struct sip_front *sf,
+		     const struct sa *dst)
+{
+	*rp = list_ledata(hash_lookup(sf->reach, sa_hash(dst, SA_ALL),
+				      reach_match, (void *)dst));
+	return *rp ? 0 : reach_open(rp, sf->reach, dst);
+}
+
+
 int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 		   const struct sa *dst, sf_unreach_h *h, void *arg)
 {
@@ -132,13 +142,8 @@ int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 
 	if (!wp || !sf || !dst || !h)
 		return EINVAL;
-	r = list_ledata(hash_lookup(sf->reach, sa_hash(dst, SA_ALL),
-				    reach_match, (void *)dst));
-	if (!r) {
-		err = reach_open(&r, sf->reach, dst);
-		if (err)
-			return err;
-	}
+	if ((err = reach_get(&r, sf, dst)))
+		return err;
 	mb = mbuf_alloc(1);
 	w = mem_zalloc(sizeof(*w), watch_destructor);
 	if (!mb || !w) {
@@ -147,11 +152,14 @@ int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 	}
 	err = udp_send(r->us, dst, mb);
 	if (err == ECONNREFUSED) {
-		/* the error of an earlier datagram, taken by this send: the
-		 * read handler will not see it */
+		/* the error of an earlier datagram, taken by this send (the
+		 * read handler will not see it): it fails the requests that
+		 * were watching; this one starts over on a new socket (the
+		 * destination may be listening again by now) */
 		error_handler(err, r);
-		r = NULL;
-		goto out;
+		if ((err = reach_get(&r, sf, dst)))
+			goto out;
+		err = udp_send(r->us, dst, mb);
 	}
 	if (err)
 		goto out;

@@ -182,6 +182,20 @@ def gateway(gateway_factory):
     return gateway_factory()
 
 
+def udp_bound(port):
+    """Is a UDP socket bound to port (this network namespace)?"""
+    want = ":%04X " % port
+    for fn in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(fn) as f:
+                for line in f.readlines()[1:]:
+                    if want in line.split(None, 2)[1] + " ":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
 class Sipp:
     """A SIPp process; SIPp writes its files into its own directory."""
 
@@ -193,6 +207,12 @@ class Sipp:
             ["sipp", "-sf", os.path.join(SIPP, scenario), "-i", "127.0.0.1",
              "-mi", "127.0.0.1", "-nostdin", "-trace_logs", "-trace_err"] + args,
             cwd=self.dir, stdout=self.out, stderr=subprocess.STDOUT)
+        # a peer the gateway sends to at once must be listening first
+        if "-p" in args:
+            port = int(args[args.index("-p") + 1])
+            wait_for(lambda: self.proc.poll() is not None
+                     or udp_bound(port), 10, "SIPp %s on UDP %d"
+                     % (scenario, port))
 
     def wait(self, timeout):
         try:
