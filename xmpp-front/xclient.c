@@ -404,28 +404,30 @@ static void sess_show(struct xsess *s)
 }
 
 
-/* The translator kept the session's state up to seq. */
-static void sess_acked(struct xsess *s, uint64_t seq)
+/* The translator kept the session's state up to seq.
+ * @return true if something was written (the caller pumps) */
+static bool sess_acked(struct xsess *s, uint64_t seq)
 {
+	bool wrote = false;
 	char a[64];
 	struct le *le;
 
-	if (!s->keep_seq || seq < s->keep_seq)
-		goto show;
-	s->h_kept = s->keep_h;
-	s->keep_seq = 0;
-	if (s->owe_a && s->sm && s->phase == XS_UP) {
-		re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM,
-			    s->h_kept);
-		xmpp_send_raw(s->conn, a, strlen(a));
-		s->owe_a = false;
+	if (s->keep_seq && seq >= s->keep_seq) {
+		s->h_kept = s->keep_h;
+		s->keep_seq = 0;
+		if (s->owe_a && s->sm && s->phase == XS_UP) {
+			re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>",
+				    NS_SM, s->h_kept);
+			xmpp_send_raw(s->conn, a, strlen(a));
+			s->owe_a = false;
+			wrote = true;
+		}
 	}
-show:
 	if (!s->show_seq || seq < s->show_seq)
-		return;
+		return wrote;
 	s->show_seq = 0;
 	if (s->phase != XS_UP)
-		return; /* the resumption decides (resumed_handler) */
+		return wrote; /* a resumption decides (sm_handler) */
 	sess_send(s, s->kxml);
 	mem_deref(s->sent);
 	s->sent = mem_ref(s->kxml);
@@ -437,6 +439,7 @@ show:
 		mem_deref(h);
 	}
 	sess_show(s);
+	return true;
 }
 
 
@@ -1139,11 +1142,12 @@ void xclient_state(const struct m_client_sm *m)
 
 void xclient_acked(uint64_t seq)
 {
+	bool wrote = false;
 	struct le *le;
 
 	LIST_FOREACH(&xc.sessions, le)
-	sess_acked(le->data, seq);
-	if (xc.ctx)
+	wrote |= sess_acked(le->data, seq);
+	if (wrote)
 		pump();
 }
 
