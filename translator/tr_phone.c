@@ -490,7 +490,8 @@ void tr_phone_client_up(struct translator *tr, const char *jid)
 }
 
 
-void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m)
+void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m,
+			bool keep)
 {
 	struct phonerec r;
 	char jid[600];
@@ -505,17 +506,26 @@ void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m)
 		log_warn("client session %s: no phone record to keep its "
 			 "stream state in",
 			 jid);
+		client_state(tr, jid, NULL);
 		return;
 	}
-	r.cs_smid = mem_deref(r.cs_smid);
-	r.cs_xml = mem_deref(r.cs_xml);
-	if (pl_strdup(&r.cs_smid, &m->smid) || pl_strdup(&r.cs_xml, &m->xml)) {
-		phonerec_reset(&r);
-		return;
+	if (keep) {
+		char *smid = NULL, *xml = NULL;
+		if (!pl_strdup(&smid, &m->smid) && !pl_strdup(&xml, &m->xml)) {
+			mem_deref(r.cs_smid);
+			mem_deref(r.cs_xml);
+			r.cs_smid = smid;
+			r.cs_xml = xml;
+			r.cs_h = m->h;
+			r.cs_k = m->k;
+			phone_save(tr, id, &r);
+		} else {
+			mem_deref(smid);
+			mem_deref(xml);
+		}
 	}
-	r.cs_h = m->h;
-	r.cs_k = m->k;
-	phone_save(tr, id, &r);
+	/* the confirmation: what is kept now (the front acts on it only) */
+	client_state(tr, jid, &r);
 	phonerec_reset(&r);
 }
 

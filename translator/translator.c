@@ -140,8 +140,7 @@ static int translator_dispatch_xmpp(struct frame *fr)
 	case MSG_CLIENT_SM:
 		if (msg_dec_client_sm(fr, &sm))
 			return EBADMSG;
-		if (!refuse)
-			tr_phone_client_sm(&tr, &sm);
+		tr_phone_client_sm(&tr, &sm, !refuse);
 		return 0;
 	default:
 		return EBADMSG;

@@ -744,8 +744,10 @@ bool tr_phone_presence_to(struct translator *tr, const char *gwjid,
  * the phone's current presence to show on it. */
 void tr_phone_client_up(struct translator *tr, const char *jid);
 /** MSG_CLIENT_SM: keep a client session's XEP-0198 state in its phone's
- * record (the next MSG_CLIENT_UP gets it back as MSG_CLIENT_STATE). */
-void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m);
+ * record (keep false: a refused batch, nothing is kept) and confirm with
+ * what is kept (MSG_CLIENT_STATE, after the commit). */
+void tr_phone_client_sm(struct translator *tr, const struct m_client_sm *m,
+			bool keep);
 /** Forget the phones no longer in presence.phones (their watchers see
  * them unavailable; their subscriptions lapse at their next deadline). */
 void tr_phone_forget_unconfigured(struct translator *tr);

@@ -58,7 +58,8 @@ enum {
 enum xs_phase {
 	XS_WAIT = 0, /**< for MSG_CLIENT_STATE */
 	XS_IDLE,     /**< between attempts */
-	XS_OPEN,     /**< connecting, or a stream opened: features next */
+	XS_OPENING,  /**< connecting, or a stream header sent */
+	XS_OPEN,     /**< the server's header came: features next */
 	XS_TLS,      /**< <starttls/> sent */
 	XS_AUTH,     /**< <auth/> sent */
 	XS_RESUME,   /**< <resume/> sent */
@@ -102,11 +103,14 @@ struct xsess {
 	uint32_t h_in;     /**< stanzas handled */
 	uint32_t out_nr;   /**< stanzas sent */
 	bool owe_a;        /**< an <r/> waits for h to be kept */
-	uint64_t keep_seq; /**< the last MSG_CLIENT_SM sent, 0 none */
-	uint32_t keep_h;   /**< its h */
-	uint64_t show_seq; /**< the MSG_CLIENT_SM numbering kxml: it goes
-			      out once kept; 0 none */
-	struct list held;  /**< stanzas waiting behind it */
+	bool keeping;      /**< a MSG_CLIENT_SM with keep_h not yet
+			      confirmed (MSG_CLIENT_STATE) */
+	uint32_t keep_h;   /**< the h it carries */
+	bool wait_k;       /**< (k, kxml) not yet confirmed: counted stanzas
+			      are held until it is */
+	bool unsent;       /**< kxml goes out once confirmed */
+	struct list held;  /**< stanzas held */
+	struct tmr rekeep; /**< ask again: a confirmation may not come */
 	bool fresh; /**< a new session (bound, not resumed): shows nothing
 		       until there is something to show */
 	char *want; /**< the presence to show; NULL: none yet */
@@ -114,6 +118,10 @@ struct xsess {
 	unsigned attempts;
 	struct tmr retry, step;
 };
+
+enum { REKEEP_MS = 2000 };
+/* k of a presence that may or may not have reached the server */
+#define K_VOID UINT32_MAX
 
 static struct {
 	const struct xsgw_config *cfg;
@@ -222,6 +230,16 @@ static void wd_arm(void)
 }
 
 
+/* While one session's TLS handshake blocks, the watchdog cuts only its
+ * socket (the others go on). */
+static void wd_only(int fd)
+{
+	wd_n = 0;
+	wd_fd[0] = fd;
+	wd_n = fd >= 0 ? 1 : 0;
+}
+
+
 static void wd_disarm(void)
 {
 	struct itimerspec it = {{0, 0}, {0, 0}};
@@ -310,12 +328,14 @@ static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 
 /* ---- what the store keeps ---- */
 
-/* Ask the translator to keep the session's state, with kxml numbered k.
- * @return the frame's seq, or 0 (not sent: nothing waits for it) */
-static uint64_t sess_keep(struct xsess *s)
+static void rekeep_handler(void *arg);
+
+/* Ask the translator to keep the session's state (h_in, kxml numbered
+ * k); it confirms with MSG_CLIENT_STATE (sess_confirmed). Asked again
+ * every REKEEP_MS until confirmed. */
+static void sess_keep(struct xsess *s)
 {
 	struct m_client_sm m;
-	uint64_t seq = 0;
 
 	memset(&m, 0, sizeof(m));
 	pl_set_str(&m.jid, s->jid);
@@ -323,23 +343,59 @@ static uint64_t sess_keep(struct xsess *s)
 	m.h = s->h_in;
 	m.k = s->k;
 	pl_set_str(&m.xml, s->kxml ? s->kxml : "");
-	if (xc.keeph(&m, &seq))
-		return 0;
-	s->keep_seq = seq;
+	if (xc.keeph(&m))
+		log_warn("client session %s: cannot keep its stream state; "
+			 "asking again",
+			 s->jid);
+	s->keeping = true;
 	s->keep_h = s->h_in;
-	return seq;
+	tmr_start(&s->rekeep, REKEEP_MS, rekeep_handler, s);
+}
+
+
+static void rekeep_handler(void *arg)
+{
+	struct xsess *s = arg;
+
+	if (s->keeping || s->wait_k)
+		sess_keep(s);
+}
+
+
+/* Number kxml (NULL: none) as the next stanza and hold every counted
+ * stanza until the store has it (a presence goes out then if unsent). */
+static void sess_number(struct xsess *s, char *kxml, bool unsent)
+{
+	mem_deref(s->kxml);
+	s->kxml = mem_ref(kxml);
+	s->k = kxml ? s->out_nr + 1 : 0;
+	s->unsent = unsent;
+	s->wait_k = true;
+	sess_keep(s);
+}
+
+
+/* The presence numbered k is lost with its connection: the number is
+ * void (K_VOID: "unknown", kxml kept), stored before anything counted
+ * goes out. */
+static void sess_void(struct xsess *s)
+{
+	s->k = K_VOID;
+	s->unsent = false;
+	s->wait_k = true;
+	sess_keep(s);
 }
 
 
 /* ---- what goes out ---- */
 
 /* Write a stanza (counted when stream management is on), or hold it
- * behind a presence whose number is being kept. */
+ * while a number is being kept (sess_number). */
 static void sess_send(struct xsess *s, const char *xml)
 {
 	struct held *h;
 
-	if (s->show_seq) {
+	if (s->wait_k) {
 		h = mem_zalloc(sizeof(*h), NULL);
 		if (h && !str_dup(&h->xml, xml))
 			list_append(&s->held, &h->le, h);
@@ -380,10 +436,11 @@ static void held_drop(struct xsess *s)
 
 /* Write what the session should show, unless it is out already. A new
  * session shows nothing yet: an unavailable is not sent. With stream
- * management the presence's number is kept first (sess_acked sends it). */
+ * management the presence's number is kept first (sess_confirmed sends
+ * it). */
 static void sess_show(struct xsess *s)
 {
-	if (s->phase != XS_UP || !s->want || s->show_seq ||
+	if (s->phase != XS_UP || !s->want || s->wait_k ||
 	    (s->sent && !strcmp(s->sent, s->want)))
 		return;
 	if (!s->sent && s->fresh && unavailable(s->want)) {
@@ -391,12 +448,8 @@ static void sess_show(struct xsess *s)
 		return;
 	}
 	if (s->sm && s->smid && *s->smid) {
-		mem_deref(s->kxml);
-		s->kxml = mem_ref(s->want);
-		s->k = s->out_nr + 1;
-		if ((s->show_seq = sess_keep(s)))
-			return;
-		/* not kept: sent anyway (a resumption may send it again) */
+		sess_number(s, s->want, true);
+		return;
 	}
 	sess_send(s, s->want);
 	mem_deref(s->sent);
@@ -404,17 +457,26 @@ static void sess_show(struct xsess *s)
 }
 
 
-/* The translator kept the session's state up to seq.
+static bool same(const struct pl *pl, const char *str)
+{
+	return !pl_strcmp(pl, str ? str : "");
+}
+
+
+/* The store has m (MSG_CLIENT_STATE: the answer to a MSG_CLIENT_SM or
+ * a MSG_CLIENT_UP). What it confirms of this session's stream is acted
+ * on: an <a/> owed, a presence numbered.
  * @return true if something was written (the caller pumps) */
-static bool sess_acked(struct xsess *s, uint64_t seq)
+static bool sess_confirmed(struct xsess *s, const struct m_client_sm *m)
 {
 	bool wrote = false;
 	char a[64];
 	struct le *le;
 
-	if (s->keep_seq && seq >= s->keep_seq) {
-		s->h_kept = s->keep_h;
-		s->keep_seq = 0;
+	if (!s->smid || !*s->smid || !same(&m->smid, s->smid))
+		return false;
+	if (m->h > s->h_kept && m->h <= s->h_in) {
+		s->h_kept = m->h;
 		if (s->owe_a && s->sm && s->phase == XS_UP) {
 			re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>",
 				    NS_SM, s->h_kept);
@@ -423,14 +485,19 @@ static bool sess_acked(struct xsess *s, uint64_t seq)
 			wrote = true;
 		}
 	}
-	if (!s->show_seq || seq < s->show_seq)
-		return wrote;
-	s->show_seq = 0;
+	if (s->keeping && m->h == s->keep_h)
+		s->keeping = false;
+	if (!s->wait_k || m->k != s->k || !same(&m->xml, s->kxml))
+		goto out;
+	s->wait_k = false;
 	if (s->phase != XS_UP)
-		return wrote; /* a resumption decides (sm_handler) */
-	sess_send(s, s->kxml);
-	mem_deref(s->sent);
-	s->sent = mem_ref(s->kxml);
+		goto out; /* a resumption decides (sm_handler) */
+	if (s->unsent && s->kxml) {
+		sess_send(s, s->kxml);
+		mem_deref(s->sent);
+		s->sent = mem_ref(s->kxml);
+	}
+	s->unsent = false;
 	while ((le = list_head(&s->held))) {
 		struct held *h = le->data;
 		list_unlink(le);
@@ -439,7 +506,11 @@ static bool sess_acked(struct xsess *s, uint64_t seq)
 		mem_deref(h);
 	}
 	sess_show(s);
-	return true;
+	wrote = true;
+out:
+	if (!s->keeping && !s->wait_k)
+		tmr_cancel(&s->rekeep);
+	return wrote;
 }
 
 
@@ -498,20 +569,30 @@ static int r_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		return 1;
 	}
 	s->owe_a = true;
-	if (!s->keep_seq || s->keep_h != s->h_in)
-		(void)sess_keep(s);
+	if (!s->keeping || s->keep_h != s->h_in)
+		sess_keep(s);
 	return 1;
 }
 
 
 /* ---- the sign-in ---- */
 
+/* End the connection without </stream> (the server keeps a resumable
+ * session): a step without an answer, an answer we cannot use. */
+static void sess_abort(struct xsess *s, const char *why)
+{
+	s->fail = why;
+	s->phase = XS_IDLE; /* what else arrives is ignored */
+	if (s->fd >= 0)
+		(void)shutdown(s->fd, SHUT_RDWR);
+	else
+		xmpp_disconnect(s->conn);
+}
+
+
 static void step_handler(void *arg)
 {
-	struct xsess *s = arg;
-
-	s->fail = "no answer in time";
-	xmpp_disconnect(s->conn);
+	sess_abort(arg, "no answer in time");
 }
 
 
@@ -530,13 +611,16 @@ static void sess_fail(struct xsess *s, const char *why, bool refused)
 {
 	s->fail = why;
 	s->refused = refused;
+	s->phase = XS_IDLE; /* what else arrives is ignored */
 	xmpp_disconnect(s->conn);
 }
 
 
+/* A new stream: features are read once the server's header came
+ * (XMPP_CONN_CONNECT); what arrives before it is the old stream's. */
 static void sess_open(struct xsess *s)
 {
-	sess_step(s, XS_OPEN);
+	sess_step(s, XS_OPENING);
 	(void)xmpp_conn_open_stream_default(s->conn);
 }
 
@@ -588,7 +672,7 @@ static void sess_auth(struct xsess *s, xmpp_stanza_t *mechs)
 	char out[XSASL_MAX * 2], nonce[XSASL_NONCE + 1], user[512],
 		buf[XSASL_MAX * 2 + 128];
 	bool scram = false, plain = false;
-	const char *at = strchr(s->ph->jid, '@');
+	const char *at = strchr(s->ph->jid, '@'), *why = NULL;
 
 	for (xmpp_stanza_t *m = mechs ? xmpp_stanza_get_children(mechs) : NULL;
 	     m; m = xmpp_stanza_get_next(m)) {
@@ -598,29 +682,32 @@ static void sess_auth(struct xsess *s, xmpp_stanza_t *mechs)
 		if (t)
 			xmpp_free(xc.ctx, t);
 	}
-	if (!at || (size_t)(at - s->ph->jid) >= sizeof(user))
-		return sess_fail(s, "no user name in the JID", true);
+	if (!at || (size_t)(at - s->ph->jid) >= sizeof(user)) {
+		sess_fail(s, "no user name in the JID", true);
+		return;
+	}
 	memcpy(user, s->ph->jid, (size_t)(at - s->ph->jid));
 	user[at - s->ph->jid] = '\0';
 	s->scram = scram;
 	if (scram) {
 		/* 18 random bytes as base64: 24 characters, no ',' */
 		uint8_t rnd[18];
-		size_t nl = sizeof(nonce);
+		size_t nl = sizeof(nonce) - 1;
 		rand_bytes(rnd, sizeof(rnd));
 		if (base64_encode(rnd, sizeof(rnd), nonce, &nl))
-			return sess_fail(s, "SASL nonce", false);
+			nl = 0;
 		nonce[nl] = '\0';
 		if (xsasl_scram_first(&s->sc, user, nonce, out, sizeof(out)))
-			return sess_fail(s, "SASL: user name too long", true);
+			why = "SASL: the user name does not fit";
 	} else if (plain) {
 		if (xsasl_plain(user, s->ph->password, out, sizeof(out)))
-			return sess_fail(s, "SASL: password too long", true);
+			why = "SASL: the password does not fit";
 	} else {
-		return sess_fail(s,
-				 "the server offers neither SCRAM-SHA-1 "
-				 "nor PLAIN",
-				 true);
+		why = "the server offers neither SCRAM-SHA-1 nor PLAIN";
+	}
+	if (why) {
+		sess_fail(s, why, true);
+		return;
 	}
 	re_snprintf(buf, sizeof(buf),
 		    "<auth xmlns='%s' mechanism='%s'>%s</auth>", NS_SASL,
@@ -686,6 +773,7 @@ static int tls_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		sess_fail(s, "the server refused STARTTLS", true);
 		return 1;
 	}
+	wd_only(s->fd); /* the handshake blocks: the watchdog cuts it */
 	if (xmpp_conn_tls_start(conn)) {
 		sess_fail(s, "TLS handshake failed", true);
 		return 1;
@@ -707,7 +795,7 @@ static int sasl_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (s->phase != XS_AUTH)
 		return 1;
 	text = xmpp_stanza_get_text(st);
-	if (!strcmp(name, "challenge") && s->scram) {
+	if (!strcmp(name, "challenge") && s->scram && s->sc.step == 1) {
 		err = xsasl_scram_final(&s->sc, s->ph->password,
 					text ? text : "", out, sizeof(out));
 		if (!err) {
@@ -717,8 +805,20 @@ static int sasl_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			xmpp_send_raw(conn, buf, strlen(buf));
 			memset(buf, 0, sizeof(buf));
 		}
+	} else if (!strcmp(name, "challenge") && s->scram) {
+		/* the server-final in a challenge (RFC 6120 6.3.10): an
+		 * empty response, then <success/> */
+		err = xsasl_scram_verify(&s->sc, text ? text : "");
+		if (!err) {
+			re_snprintf(buf, sizeof(buf), "<response xmlns='%s'/>",
+				    NS_SASL);
+			xmpp_send_raw(conn, buf, strlen(buf));
+		}
 	} else if (!strcmp(name, "success")) {
-		if (s->scram && xsasl_scram_verify(&s->sc, text ? text : ""))
+		/* SCRAM: the server proves it knows the password, in this
+		 * <success/> or in the challenge before it */
+		if (s->scram && s->sc.step != 3 &&
+		    xsasl_scram_verify(&s->sc, text ? text : ""))
 			err = EBADMSG;
 		else {
 			s->authed = true;
@@ -802,12 +902,14 @@ static int sm_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		if (!strcmp(res, "true") || !strcmp(res, "1"))
 			(void)str_dup(&s->smid, xu_attr(st, "id"));
 		s->sm = true;
-		s->h_in = s->out_nr = 0;
-		s->k = 0;
+		s->h_in = s->out_nr = s->h_kept = 0;
+		s->keeping = s->owe_a = false;
 		s->kxml = mem_deref(s->kxml);
-		/* the new id is kept before anything is shown on it */
+		s->k = 0;
+		s->wait_k = s->unsent = false;
+		/* the new id is kept before anything counted goes out */
 		if (s->smid && *s->smid)
-			(void)sess_keep(s);
+			sess_number(s, NULL, false);
 		sess_up(s, false);
 	} else if (s->phase == XS_ENABLE && !strcmp(name, "failed")) {
 		s->smid = mem_deref(s->smid);
@@ -816,26 +918,35 @@ static int sm_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		h = xu_attr(st, "h");
 		n = strtoul(h, &end, 10);
 		if (!*h || *end || n > UINT32_MAX) {
-			sess_fail(s, "the server's <resumed/> has no h", false);
+			sess_abort(s, "the server's <resumed/> has no h");
 			return 1;
 		}
 		s->sm = true;
-		s->fresh = false;
 		s->h_in = s->h_kept;
+		s->owe_a = false;
 		s->out_nr = (uint32_t)n;
-		/* the server's count tells whether it got the last presence
-		 * numbered; if not, or unknown, the current one goes out */
+		/* what the contacts were shown: nothing since the sign-in
+		 * (k 0); the presence numbered k if the server's count says
+		 * it got it; else unknown, the current one goes out (and the
+		 * number is void before anything counted is sent: stanzas
+		 * sent later must not reach it) */
+		s->fresh = !s->k;
 		mem_deref(s->sent);
-		s->sent =
-			s->k && s->kxml && n >= s->k ? mem_ref(s->kxml) : NULL;
+		s->sent = NULL;
+		if (s->k && s->k != K_VOID && n >= s->k)
+			s->sent = mem_ref(s->kxml);
+		else if (s->k && s->k != K_VOID)
+			sess_void(s);
 		sess_up(s, true);
 	} else if (s->phase == XS_RESUME && !strcmp(name, "failed")) {
 		log_info("client session %s: the server no longer has it; "
 			 "signing in anew",
 			 s->jid);
 		s->smid = mem_deref(s->smid);
-		s->k = 0;
 		s->kxml = mem_deref(s->kxml);
+		s->k = 0;
+		s->wait_k = s->unsent = s->keeping = s->owe_a = false;
+		tmr_cancel(&s->rekeep);
 		sess_bind(s);
 	}
 	return 1;
@@ -927,12 +1038,19 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 		sess_open(s);
 		return;
 	}
+	if (ev == XMPP_CONN_CONNECT) {
+		if (s->phase == XS_OPENING)
+			sess_step(s, XS_OPEN);
+		return;
+	}
 	if (ev != XMPP_CONN_DISCONNECT && ev != XMPP_CONN_FAIL)
-		return; /* XMPP_CONN_CONNECT: a stream opened, features next */
+		return;
 	sess_unwatch(s);
 	tmr_cancel(&s->step);
+	/* a (k, kxml) being kept stays so (and is asked again): a
+	 * resumption decides with it */
 	held_drop(s);
-	s->show_seq = 0;
+	s->unsent = false;
 	s->owe_a = false;
 	s->sm = false;
 	if (xc.closing)
@@ -987,7 +1105,7 @@ static void sess_connect(void *arg)
 	xmpp_conn_set_jid(s->conn, s->jid);
 	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 	xmpp_handler_add(s->conn, stream_handler, NULL, NULL, NULL, s);
-	sess_step(s, XS_OPEN);
+	sess_step(s, XS_OPENING);
 	err = xmpp_connect_raw(s->conn, hp->port ? hp->host : NULL, hp->port,
 			       conn_handler, s);
 	if (err != XMPP_EOK) {
@@ -1011,6 +1129,7 @@ static void sess_destructor(void *arg)
 
 	tmr_cancel(&s->retry);
 	tmr_cancel(&s->step);
+	tmr_cancel(&s->rekeep);
 	sess_unwatch(s);
 	held_drop(s);
 	if (s->conn)
@@ -1078,6 +1197,7 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph,
 		s->phase = XS_WAIT;
 		tmr_init(&s->retry);
 		tmr_init(&s->step);
+		tmr_init(&s->rekeep);
 		list_init(&s->held);
 		list_append(&xc.sessions, &s->le, s);
 	}
@@ -1087,7 +1207,7 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph,
 }
 
 
-void xclient_close(bool resume)
+void xclient_close(void)
 {
 	struct le *le;
 
@@ -1097,10 +1217,10 @@ void xclient_close(bool resume)
 	LIST_FOREACH(&xc.sessions, le)
 	{
 		struct xsess *s = le->data;
-		/* a restart: the socket is just closed (the destructor), the
-		 * server keeps the session for the next incarnation */
-		if (s->conn && s->phase == XS_UP &&
-		    !(resume && s->smid && *s->smid))
+		/* a resumable session's socket is just closed (the
+		 * destructor): the server keeps the session for the next
+		 * incarnation, or for whoever starts the gateway again */
+		if (s->conn && s->phase == XS_UP && !(s->smid && *s->smid))
 			xmpp_disconnect(s->conn);
 	}
 	/* the </stream> goes out if the socket takes it now; the server
@@ -1126,29 +1246,22 @@ void xclient_state(const struct m_client_sm *m)
 		return;
 	pl_strcpy(&m->jid, jid, sizeof(jid));
 	s = sess_by_jid(jid);
-	if (!s || s->phase != XS_WAIT)
+	if (!s)
 		return;
+	if (s->phase != XS_WAIT) {
+		if (sess_confirmed(s, m))
+			pump();
+		return;
+	}
 	s->smid = mem_deref(s->smid);
 	s->kxml = mem_deref(s->kxml);
 	if ((m->smid.l && pl_strdup(&s->smid, &m->smid)) ||
 	    (m->xml.l && pl_strdup(&s->kxml, &m->xml)))
 		return; /* out of memory: the next link asks again */
 	s->h_kept = m->h;
-	s->k = s->kxml ? m->k : 0;
+	s->k = m->k;
 	s->phase = XS_IDLE;
 	tmr_start(&s->retry, 0, sess_connect, s);
-}
-
-
-void xclient_acked(uint64_t seq)
-{
-	bool wrote = false;
-	struct le *le;
-
-	LIST_FOREACH(&xc.sessions, le)
-	wrote |= sess_acked(le->data, seq);
-	if (wrote)
-		pump();
 }
 
 

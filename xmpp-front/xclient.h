@@ -48,11 +48,13 @@ struct m_client_sm;
 /** Ask the translator for jid's session (MSG_CLIENT_UP). */
 typedef void(xclient_up_h)(const char *jid);
 /**
- * Have m kept in the store (MSG_CLIENT_SM, reliable).
- * @param seqp  its seq: xclient_acked() tells when it is kept
- * @return 0 or an error (the session then acts as if not kept yet)
+ * Have m kept in the store (MSG_CLIENT_SM, reliable); the translator
+ * confirms with MSG_CLIENT_STATE (xclient_state), which is what the
+ * session acts on (an acknowledgement of the frame is not enough: a
+ * frame can be applied without being kept, in a refused batch).
+ * @return 0 or an error (the session asks again later)
  */
-typedef int(xclient_keep_h)(const struct m_client_sm *m, uint64_t *seqp);
+typedef int(xclient_keep_h)(const struct m_client_sm *m);
 
 /**
  * Make a session per presence.phones entry with a password. A session
@@ -66,19 +68,16 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph,
 		 xclient_keep_h *keeph);
 
 /**
- * End every session.
- * @param resume  true (a restart): the connections are just closed, so
- *                that the server keeps the sessions for the next
- *                incarnation; false: each ends with </stream>
+ * End every session: a resumable one is left to the server (its socket
+ * just closed), so that the next incarnation or the next start of the
+ * gateway resumes it; any other ends with </stream>.
  */
-void xclient_close(bool resume);
+void xclient_close(void);
 
-/** MSG_CLIENT_STATE: what the store keeps of m->jid's session; a session
- * waiting for it connects (a later one is ignored). */
+/** MSG_CLIENT_STATE: what the store keeps of m->jid's session. A session
+ * waiting for it connects; a session under way takes it as the
+ * confirmation of what it asked to keep. */
 void xclient_state(const struct m_client_sm *m);
-
-/** The translator has kept every MSG_CLIENT_SM up to seq. */
-void xclient_acked(uint64_t seq);
 
 /**
  * The presence jid's session shows from now on.

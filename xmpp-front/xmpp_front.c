@@ -501,13 +501,13 @@ static void client_up(const char *jid)
 
 
 /* A client session's stream state is kept (xclient.h). */
-static int client_keep(const struct m_client_sm *m, uint64_t *seqp)
+static int client_keep(const struct m_client_sm *m)
 {
 	struct fbuf fb = {0};
 	int err = msg_enc_client_sm(&fb, MSG_CLIENT_SM, m);
 
 	if (!err)
-		err = tlink_send_reliable(xf.tl, &fb, seqp);
+		err = tlink_send_reliable(xf.tl, &fb, NULL);
 	fbuf_reset(&fb);
 	return err;
 }
@@ -726,7 +726,6 @@ static void ack_handler(uint64_t seq, void *arg)
 		xf.client_epoch = tlink_epoch(xf.tl);
 		xclient_announce();
 	}
-	xclient_acked(xf.acked);
 	while ((le = list_head(&xf.inflight))) {
 		struct inflight *f = le->data;
 		if (f->seq > xf.acked)
@@ -1277,7 +1276,7 @@ int main(int argc, char **argv)
 
 	err = proc_run(&xf.proc);
 
-	xclient_close(xf.proc.restarting);
+	xclient_close();
 	tmr_cancel(&xf.retry);
 	tmr_cancel(&xf.room);
 	tmr_cancel(&xf.drain);

@@ -14,7 +14,7 @@
 #include <re.h>
 #include "xsasl.h"
 
-enum { ITER_MAX = 1000000, KEY = 20 };
+enum { ITER_MAX = 100000, KEY = 20 };
 
 
 /* base64 of (p, l) into out (size n), NUL-terminated. */
@@ -83,6 +83,7 @@ int xsasl_scram_first(struct xsasl_scram *sc, const char *user,
 	}
 	name[j] = '\0';
 	strcpy(sc->cnonce, cnonce);
+	sc->step = 1;
 	l = snprintf(sc->first_bare, sizeof(sc->first_bare), "n=%s,r=%s", name,
 		     cnonce);
 	if (l < 0 || (size_t)l >= sizeof(sc->first_bare))
@@ -130,8 +131,8 @@ int xsasl_scram_final(struct xsasl_scram *sc, const char *pass, const char *in,
 	long it;
 	int l, err = EBADMSG;
 
-	if (b64_in(in, first, sizeof(first)) || first[0] == 'm' ||
-	    attr(first, 'r', nonce, sizeof(nonce)) ||
+	if (sc->step != 1 || b64_in(in, first, sizeof(first)) ||
+	    first[0] == 'm' || attr(first, 'r', nonce, sizeof(nonce)) ||
 	    attr(first, 's', salt64, sizeof(salt64)) ||
 	    attr(first, 'i', iter, sizeof(iter)) ||
 	    strncmp(nonce, sc->cnonce, strlen(sc->cnonce)) ||
@@ -166,6 +167,8 @@ int xsasl_scram_final(struct xsasl_scram *sc, const char *pass, const char *in,
 	err = l < 0 || (size_t)l >= sizeof(final)
 		      ? EOVERFLOW
 		      : b64_out(final, (size_t)l, out, n);
+	if (!err)
+		sc->step = 2;
 out:
 	OPENSSL_cleanse(salted, sizeof(salted));
 	OPENSSL_cleanse(ckey, sizeof(ckey));
@@ -173,18 +176,22 @@ out:
 }
 
 
-int xsasl_scram_verify(const struct xsasl_scram *sc, const char *in)
+int xsasl_scram_verify(struct xsasl_scram *sc, const char *in)
 {
 	char fin[XSASL_MAX], v64[64];
 	uint8_t sig[48], want[KEY];
 	size_t vl = sizeof(sig);
 	unsigned int ml = KEY;
 
-	if (b64_in(in, fin, sizeof(fin)) || attr(fin, 'v', v64, sizeof(v64)) ||
+	if (sc->step != 2 || b64_in(in, fin, sizeof(fin)) ||
+	    attr(fin, 'v', v64, sizeof(v64)) ||
 	    base64_decode(v64, strlen(v64), sig, &vl) || vl != KEY ||
 	    !HMAC(EVP_sha1(), sc->server_key, KEY,
 		  (const uint8_t *)sc->auth_msg, strlen(sc->auth_msg), want,
 		  &ml))
 		return EBADMSG;
-	return CRYPTO_memcmp(sig, want, KEY) ? EBADMSG : 0;
+	if (CRYPTO_memcmp(sig, want, KEY))
+		return EBADMSG;
+	sc->step = 3;
+	return 0;
 }

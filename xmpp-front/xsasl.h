@@ -18,6 +18,7 @@ enum { XSASL_NONCE = 24, XSASL_MAX = 1024 };
 
 /** One SCRAM exchange. */
 struct xsasl_scram {
+	int step; /**< 1: client-first made, 2: client-final, 3: verified */
 	char cnonce[XSASL_NONCE + 1];
 	char first_bare[XSASL_MAX]; /**< client-first-message-bare */
 	uint8_t server_key[20];     /**< to check the server's signature */
@@ -40,17 +41,20 @@ int xsasl_scram_first(struct xsasl_scram *sc, const char *user,
 		      const char *cnonce, char *out, size_t n);
 
 /**
- * The client-final message for the server-first message (base64 in).
+ * The client-final message for the server-first message (base64 in),
+ * once, after xsasl_scram_first.
  * @return 0, EBADMSG (not a server-first message, a nonce not extending
- *         ours, an iteration count out of 1..1000000), EOVERFLOW
+ *         ours, an iteration count out of 1..100000 (more would stall the
+ *         loop), out of order), EOVERFLOW
  */
 int xsasl_scram_final(struct xsasl_scram *sc, const char *pass, const char *in,
 		      char *out, size_t n);
 
 /**
- * Check the server-final message (base64 of "v=..."; the <success/>).
+ * Check the server-final message (base64 of "v=..."; in the <success/>
+ * or in a last <challenge/>), once the client-final was made.
  * @return 0 if the server proved it knows the password, else EBADMSG
  */
-int xsasl_scram_verify(const struct xsasl_scram *sc, const char *in);
+int xsasl_scram_verify(struct xsasl_scram *sc, const char *in);
 
 #endif

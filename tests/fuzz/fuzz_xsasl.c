@@ -10,6 +10,7 @@
  * and a server-final message is never accepted without the right
  * signature (the password here is random per run, unknown to the input).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the input as text where base64 is expected */
 	memcpy(raw, data, size);
 	raw[size] = '\0';
-	(void)xsasl_scram_final(&sc, "pencil-x", raw, out, sizeof(out));
-	(void)xsasl_scram_verify(&sc, raw);
+	if (xsasl_scram_first(&sc, "user", CNONCE, out, sizeof(out)))
+		abort();
+	CHECK(xsasl_scram_verify(&sc, raw) == EBADMSG); /* out of order */
+	if (!xsasl_scram_final(&sc, "pencil-x", raw, out, sizeof(out)))
+		CHECK(xsasl_scram_verify(&sc, raw) != 0);
 	return 0;
 }

@@ -167,8 +167,9 @@ def test_client_session_survives_kill9(gateway_factory):
     it with the id and counts the store keeps) and the contacts are told
     nothing twice and nothing in between: no unavailable, no second copy
     of the current state. A change made while the front is down is shown
-    once, after the resumption. A restart (xsgwctl restart) leaves the
-    session to the next incarnation the same way."""
+    once, after the resumption. A restart (xsgwctl restart) and a full
+    restart of the gateway leave the session to the next incarnation the
+    same way."""
     gw = signed_in(gateway_factory)
 
     async def go():
@@ -206,6 +207,12 @@ def test_client_session_survives_kill9(gateway_factory):
             await loop.run_in_executor(None, lambda: wait_for(
                 lambda: resumed(gw, 3), 15, "resumed after the restart"))
             await c.quiet()
+            # a full restart (stop, start on the same store): the same
+            await loop.run_in_executor(None, gw.stop)
+            await loop.run_in_executor(None, gw.start)
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: resumed(gw, 4), 15, "resumed after a full restart"))
+            await c.quiet()
             assert gw.read_log().count(
                 "client session %s signed in" % SESSION) == signed
             assert phones(gw)[0]["state"] == "onthephone"
@@ -218,7 +225,8 @@ def test_client_session_survives_kill9(gateway_factory):
 
 
 def test_client_session_kill9_at_any_point(gateway_factory):
-    """kill -9 of the xmpp-front at random points while the phone changes
+    """kill -9 of the xmpp-front (and of the translator, which keeps the
+    session's counts) at random points while the phone changes
     and the session is pinged (stanzas handled, acks asked, a presence's
     number being kept or its stanza in flight): every time the next
     incarnation resumes the session (the server never refuses the counts
@@ -245,10 +253,11 @@ def test_client_session_kill9_at_any_point(gateway_factory):
                     AOR, "open", ON_THE_PHONE if on_phone else ""), etag)
                 want.append("dnd" if on_phone else "available")
                 await asyncio.sleep(rnd.uniform(0, 0.03))
-                pid = await loop.run_in_executor(None, gw.pid, "xmpp-front")
+                worker = "translator" if i % 3 == 2 else "xmpp-front"
+                pid = await loop.run_in_executor(None, gw.pid, worker)
                 os.kill(pid, signal.SIGKILL)
                 await loop.run_in_executor(
-                    None, gw.wait_replaced, "xmpp-front", pid)
+                    None, gw.wait_replaced, worker, pid)
             await c.kate.plugin["xep_0199"].ping(SESSION, timeout=20)
             for w in want:
                 assert await c.next(w, timeout=20) == w, (seed, c.stanzas)

@@ -65,13 +65,20 @@ static void test_scram_rfc5802(void **state)
 		xsasl_scram_first(&sc, "user", CNONCE, out, sizeof(out)), 0);
 	assert_string_equal(unb64(out, txt, sizeof(txt)),
 			    "n,,n=user,r=" CNONCE);
+	/* a server-final before the exchange: refused (a server that skips
+	 * the challenge proves nothing) */
+	assert_int_equal(xsasl_scram_verify(&sc, b64(SFINAL, in, sizeof(in))),
+			 EBADMSG);
 	assert_int_equal(xsasl_scram_final(&sc, "pencil",
 					   b64(SFIRST, in, sizeof(in)), out,
 					   sizeof(out)),
 			 0);
 	assert_string_equal(unb64(out, txt, sizeof(txt)), CFINAL);
-	assert_int_equal(xsasl_scram_verify(&sc, b64(SFINAL, in, sizeof(in))),
-			 0);
+	/* a second server-first: out of order */
+	assert_int_equal(xsasl_scram_final(&sc, "pencil",
+					   b64(SFIRST, in, sizeof(in)), out,
+					   sizeof(out)),
+			 EBADMSG);
 	/* a server that does not know the password */
 	assert_int_equal(xsasl_scram_verify(&sc, b64("v=rmF9pqV8S7suAoZWja4dJ"
 						     "RkFsKQ0",
@@ -109,7 +116,7 @@ static void test_scram_bad_server_first(void **state)
 		"r=" CNONCE "abc,i=4096",
 		"r=" CNONCE "abc,s=QSXCR+Q6sek8bf92",
 		"r=" CNONCE "abc,s=QSXCR+Q6sek8bf92,i=0",
-		"r=" CNONCE "abc,s=QSXCR+Q6sek8bf92,i=99999999",
+		"r=" CNONCE "abc,s=QSXCR+Q6sek8bf92,i=100001",
 		"r=" CNONCE "abc,s=QSXCR+Q6sek8bf92,i=12x",
 		"r=" CNONCE "abc,s=!!!,i=4096",
 		/* a mandatory extension */
