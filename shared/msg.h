@@ -172,10 +172,11 @@ struct m_client_out {
  * A client session's stream management (XEP-0198), kept in the store so
  * that the front's next incarnation resumes the session rather than
  * signing in again (the user's contacts see nothing of a front's restart).
- * MSG_CLIENT_SM (front -> tr, reliable) asks to keep it: the front acts on
- * what depends on it (an ack's h, the presence numbered k) only once the
- * translator has acknowledged the frame. MSG_CLIENT_STATE (tr -> front)
- * answers every MSG_CLIENT_UP with what is kept (smid "": nothing).
+ * MSG_CLIENT_SM (front -> tr, reliable) asks to keep it; the translator
+ * answers each with MSG_CLIENT_STATE after its commit: what is kept (the
+ * old state where nothing could be kept). The front acts on what depends
+ * on it (an ack's h, the presence numbered k) only once confirmed so.
+ * MSG_CLIENT_STATE also answers every MSG_CLIENT_UP (smid "": nothing).
  */
 struct m_client_sm {
 	struct pl jid;  /**< the session's full JID */
