@@ -776,6 +776,10 @@ static bool phone_visit(const void *k, size_t kl, const void *v, size_t vl,
 					(int64_t)r.last_event);
 			odict_entry_add(o, "source", ODICT_STRING,
 					r.source ? r.source : "");
+			/* the id itself resumes the session: not shown */
+			odict_entry_add(o, "client_session_resumable",
+					ODICT_BOOL,
+					(bool)(r.cs_smid && *r.cs_smid));
 			snprintf(idx, sizeof(idx), "%u", c->n);
 			odict_entry_add(c->arr, idx, ODICT_OBJECT, o);
 			mem_deref(o);

@@ -216,6 +216,8 @@ def test_client_session_survives_kill9(gateway_factory):
             assert gw.read_log().count(
                 "client session %s signed in" % SESSION) == signed
             assert phones(gw)[0]["state"] == "onthephone"
+            # xsgwctl tells that it is resumable (not the token)
+            assert phones(gw)[0]["client_session_resumable"] is True
             assert [shows(p) for p in c.stanzas] == [
                 "dnd", "available", "dnd"]
         finally:
