@@ -27,7 +27,7 @@ def ejabberd():
     os.chmod(top, 0o755)  # ejabberd runs as its own user below it
     d = top + "/e"
     env = dict(os.environ, EJ_C2S_PORT=str(C2S), EJ_COMPONENT_PORT=str(COMP),
-               EJ_USERS="alice:alicepass bob:bobpass")
+               EJ_USERS="alice:alicepass bob:bobpass erin:erinpass")
     r = subprocess.run([os.path.join(PEERS, "ejabberd_start.sh"), d],
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -76,3 +76,43 @@ def test_ejabberd_chats_both_ways_through_a_kill(ejabberd, gateway_factory,
     log = gw.read_log()
     assert log.count("continuing the stream") == 1
     assert log.count("xmpp: connected") == 1
+
+
+def test_ejabberd_client_session_resumed_after_kill9(ejabberd,
+                                                     gateway_factory):
+    """A phone's client session at ejabberd (mod_stream_mgmt, XEP-0198):
+    a kill -9 of the xmpp-front and a restart of the gateway are resumed,
+    not signed in anew, and the session goes on answering."""
+    session = "erin@localhost/desk"
+    gw = gateway_factory(xmpp_port=COMP, presence=(
+        '{server: "127.0.0.1:5199", keepalive_max_s: 3600, '
+        'client_server: "127.0.0.1:%d", client_tls: optional, '
+        'phones: [{sip: "sip:alice@127.0.0.1", jid: "erin@localhost", '
+        'resource: "desk", password: "erinpass"}]}' % C2S))
+    wait_for(lambda: "client session %s signed in (resumable)" % session
+             in gw.read_log(), 20, "the session signed in at ejabberd")
+
+    async def go():
+        u = await login("alice@localhost/ej2", "alicepass", port=C2S)
+        loop = asyncio.get_event_loop()
+        try:
+            await u["xep_0199"].ping(jid=session, timeout=10)
+            await loop.run_in_executor(None, gw.kill9, "xmpp-front")
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: "client session %s resumed" % session
+                in gw.read_log(), 20, "resumed at ejabberd"))
+            await u["xep_0199"].ping(jid=session, timeout=10)
+            await loop.run_in_executor(None, gw.stop)
+            await loop.run_in_executor(None, gw.start)
+            await loop.run_in_executor(None, lambda: wait_for(
+                lambda: gw.read_log().count(
+                    "client session %s resumed" % session) == 2, 20,
+                "resumed after a restart"))
+            await u["xep_0199"].ping(jid=session, timeout=10)
+        finally:
+            await logout(u)
+
+    run(go())
+    log = gw.read_log()
+    assert log.count("client session %s signed in" % session) == 1
+    assert "signing in anew" not in log
