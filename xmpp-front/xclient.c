@@ -24,11 +24,9 @@
  * exchange.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <re.h>
 #include <strophe.h>
 #include "backoff.h"
@@ -36,6 +34,9 @@
 #include "msg.h"
 #include "util.h"
 #include "xclient.h"
+#include "xcout.h"
+#include "xcsess.h"
+#include "xcwd.h"
 #include "xmpp_front.h"
 #include "xmpp_util.h"
 #include "xsasl.h"
@@ -43,95 +44,22 @@
 #define NS_TLS  "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
-#define NS_SM   "urn:xmpp:sm:3"
 #define BIND_ID "xc-bind"
 
 enum {
 	TICK_MS = 1000,  /* libstrophe's timers (connect timeout) */
 	STEP_MS = 15000, /* each sign-in step's answer */
 	REFUSED_MAX_MS = 300000,
-	PUMP_ROUNDS = 4,   /* reads per wake-up: TLS may hold more than one */
-	PUMP_MAX_MS = 500, /* the watchdog (below): below a heartbeat */
-	WD_MAX = 64,
+	PUMP_ROUNDS = 4, /* reads per wake-up: TLS may hold more than one */
 };
-
-enum xs_phase {
-	XS_WAIT = 0, /**< for MSG_CLIENT_STATE */
-	XS_IDLE,     /**< between attempts */
-	XS_OPENING,  /**< connecting, or a stream header sent */
-	XS_OPEN,     /**< the server's header came: features next */
-	XS_TLS,      /**< <starttls/> sent */
-	XS_AUTH,     /**< <auth/> sent */
-	XS_RESUME,   /**< <resume/> sent */
-	XS_BIND,     /**< the bind IQ sent */
-	XS_ENABLE,   /**< <enable/> sent */
-	XS_UP,       /**< signed in */
-};
-
-/** A stanza waiting behind a presence whose number is being kept. */
-struct held {
-	struct le le;
-	char *xml;
-};
-
-/** One phone's session. */
-struct xsess {
-	struct le le;
-	const struct cfg_presphone *ph;
-	char *jid;         /**< jid/resource */
-	xmpp_conn_t *conn; /**< NULL between attempts */
-	int fd;            /**< the socket libstrophe uses, or -1 */
-	enum xs_phase phase;
-	bool tls;      /**< this connection is TLS */
-	bool authed;   /**< SASL succeeded on this connection */
-	bool offer_sm; /**< the server's features offer XEP-0198 */
-	bool scram;    /**< SCRAM-SHA-1 under way (else PLAIN) */
-	struct xsasl_scram sc;
-	bool was_up;      /**< up on this connection */
-	bool streak;      /**< failing since the last sign-in (logged) */
-	bool refused;     /**< the server said no: the long backoff */
-	bool conflict;    /**< another client took the resource */
-	const char *fail; /**< why we ended the connection ourselves */
-	char failbuf[96]; /**< a server's condition fail points to */
-	/* what the store keeps (MSG_CLIENT_STATE, MSG_CLIENT_SM) */
-	char *smid;      /**< resumption id, "" none */
-	uint32_t h_kept; /**< the h the store has */
-	uint32_t k;      /**< the number kxml has (or will have), 0 none */
-	char *kxml;
-	/* this stream's stream management */
-	bool sm;           /**< on: stanzas are counted */
-	uint32_t h_in;     /**< stanzas handled */
-	uint32_t out_nr;   /**< stanzas sent */
-	bool owe_a;        /**< an <r/> waits for h to be kept */
-	bool keeping;      /**< a MSG_CLIENT_SM with keep_h not yet
-			      confirmed (MSG_CLIENT_STATE) */
-	uint32_t keep_h;   /**< the h it carries */
-	bool wait_k;       /**< (k, kxml) not yet confirmed: counted stanzas
-			      are held until it is */
-	bool unsent;       /**< kxml goes out once confirmed */
-	struct list held;  /**< stanzas held */
-	struct tmr rekeep; /**< ask again: a confirmation may not come */
-	bool fresh; /**< a new session (bound, not resumed): shows nothing
-		       until there is something to show */
-	char *want; /**< the presence to show; NULL: none yet */
-	char *sent; /**< the last one sent; NULL: none or unknown */
-	unsigned attempts;
-	struct tmr retry, step;
-};
-
-enum { REKEEP_MS = 2000 };
-/* k of a presence that may or may not have reached the server */
-#define K_VOID UINT32_MAX
 
 static struct {
 	const struct xsgw_config *cfg;
 	xclient_up_h *uph;
-	xclient_keep_h *keeph;
 	xmpp_ctx_t *ctx;
 	xmpp_log_t log;
 	struct list sessions;
 	struct tmr tick, again;
-	timer_t wd; /**< the watchdog's */
 	bool closing;
 	char why[160]; /**< libstrophe's last warning */
 } xc;
@@ -167,13 +95,6 @@ static struct xsess *sess_by_jid(const char *jid)
 }
 
 
-static bool unavailable(const char *xml)
-{
-	return strstr(xml, "type=\"unavailable\"") ||
-	       strstr(xml, "type='unavailable'");
-}
-
-
 static struct xsess *sess_by_conn(const xmpp_conn_t *conn)
 {
 	struct le *le;
@@ -189,65 +110,6 @@ static struct xsess *sess_by_conn(const xmpp_conn_t *conn)
 
 
 /* ---- libre's loop drives libstrophe ---- */
-
-/*
- * The watchdog. libstrophe 0.12 waits inside xmpp_run_once() during a TLS
- * handshake (tls_start loops until the server answers, with no limit),
- * which would stall the whole front until the supervisor's heartbeat
- * kills it. A pump that outlasts PUMP_MAX_MS gets every session's socket
- * shut down from a signal handler (shutdown() is async-signal-safe): the
- * handshake
- * fails at once, the session reconnects with its backoff, the loop goes
- * on. (A POSIX timer on SIGUSR2: libre's re_main takes SIGALRM.)
- */
-static volatile sig_atomic_t wd_fd[WD_MAX];
-static volatile sig_atomic_t wd_n;
-static volatile sig_atomic_t wd_fired; /**< in this pump */
-
-static void wd_handler(int sig)
-{
-	for (sig_atomic_t i = 0; i < wd_n; i++)
-		(void)shutdown(wd_fd[i], SHUT_RDWR);
-	wd_fired = wd_n > 0;
-}
-
-
-static void wd_arm(void)
-{
-	struct itimerspec it = {{0, 0}, {0, PUMP_MAX_MS * 1000000L}};
-	struct le *le;
-	sig_atomic_t n = 0;
-
-	LIST_FOREACH(&xc.sessions, le)
-	{
-		const struct xsess *s = le->data;
-		if (s->fd >= 0 && n < WD_MAX)
-			wd_fd[n++] = s->fd;
-	}
-	wd_n = n;
-	wd_fired = 0;
-	(void)timer_settime(xc.wd, 0, &it, NULL);
-}
-
-
-/* While one session's TLS handshake blocks, the watchdog cuts only its
- * socket (the others go on). */
-static void wd_only(int fd)
-{
-	wd_n = 0;
-	wd_fd[0] = fd;
-	wd_n = fd >= 0 ? 1 : 0;
-}
-
-
-static void wd_disarm(void)
-{
-	struct itimerspec it = {{0, 0}, {0, 0}};
-
-	wd_n = 0;
-	(void)timer_settime(xc.wd, 0, &it, NULL);
-}
-
 
 static void io_handler(int flags, void *arg)
 {
@@ -287,12 +149,20 @@ static void sess_watch(struct xsess *s)
 
 static void pump(void)
 {
+	int fds[XCWD_FDS];
+	size_t n = 0;
 	struct le *le;
 
-	wd_arm();
+	LIST_FOREACH(&xc.sessions, le)
+	{
+		const struct xsess *s = le->data;
+		if (s->fd >= 0 && n < XCWD_FDS)
+			fds[n++] = s->fd;
+	}
+	xcwd_arm(fds, n);
 	for (int i = 0; i < PUMP_ROUNDS; i++)
 		xmpp_run_once(xc.ctx, 0);
-	wd_disarm();
+	xcwd_disarm();
 	LIST_FOREACH(&xc.sessions, le)
 	sess_watch(le->data);
 }
@@ -326,203 +196,7 @@ static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 }
 
 
-/* ---- what the store keeps ---- */
-
-static void rekeep_handler(void *arg);
-
-/* Ask the translator to keep the session's state (h_in, kxml numbered
- * k); it confirms with MSG_CLIENT_STATE (sess_confirmed). Asked again
- * every REKEEP_MS until confirmed. */
-static void sess_keep(struct xsess *s)
-{
-	struct m_client_sm m;
-
-	memset(&m, 0, sizeof(m));
-	pl_set_str(&m.jid, s->jid);
-	pl_set_str(&m.smid, s->smid ? s->smid : "");
-	m.h = s->h_in;
-	m.k = s->k;
-	pl_set_str(&m.xml, s->kxml ? s->kxml : "");
-	if (xc.keeph(&m))
-		log_warn("client session %s: cannot keep its stream state; "
-			 "asking again",
-			 s->jid);
-	s->keeping = true;
-	s->keep_h = s->h_in;
-	tmr_start(&s->rekeep, REKEEP_MS, rekeep_handler, s);
-}
-
-
-static void rekeep_handler(void *arg)
-{
-	struct xsess *s = arg;
-
-	if (s->keeping || s->wait_k)
-		sess_keep(s);
-}
-
-
-/* Number kxml (NULL: none) as the next stanza and hold every counted
- * stanza until the store has it (a presence goes out then if unsent). */
-static void sess_number(struct xsess *s, char *kxml, bool unsent)
-{
-	mem_deref(s->kxml);
-	s->kxml = mem_ref(kxml);
-	s->k = kxml ? s->out_nr + 1 : 0;
-	s->unsent = unsent;
-	s->wait_k = true;
-	sess_keep(s);
-}
-
-
-/* The presence numbered k is lost with its connection: the number is
- * void (K_VOID: "unknown", kxml kept), stored before anything counted
- * goes out. */
-static void sess_void(struct xsess *s)
-{
-	s->k = K_VOID;
-	s->unsent = false;
-	s->wait_k = true;
-	sess_keep(s);
-}
-
-
-/* ---- what goes out ---- */
-
-/* Write a stanza (counted when stream management is on), or hold it
- * while a number is being kept (sess_number). */
-static void sess_send(struct xsess *s, const char *xml)
-{
-	struct held *h;
-
-	if (s->wait_k) {
-		h = mem_zalloc(sizeof(*h), NULL);
-		if (h && !str_dup(&h->xml, xml))
-			list_append(&s->held, &h->le, h);
-		else
-			mem_deref(h);
-		return;
-	}
-	xmpp_send_raw(s->conn, xml, strlen(xml));
-	if (s->sm)
-		s->out_nr++;
-}
-
-
-static void sess_send_stanza(struct xsess *s, xmpp_stanza_t *st)
-{
-	char *text = NULL;
-	size_t len;
-
-	if (!xmpp_stanza_to_text(st, &text, &len)) {
-		sess_send(s, text);
-		xmpp_free(xc.ctx, text);
-	}
-}
-
-
-static void held_drop(struct xsess *s)
-{
-	struct le *le;
-
-	while ((le = list_head(&s->held))) {
-		struct held *h = le->data;
-		list_unlink(le);
-		mem_deref(h->xml);
-		mem_deref(h);
-	}
-}
-
-
-/* Write what the session should show, unless it is out already. A new
- * session shows nothing yet: an unavailable is not sent. With stream
- * management the presence's number is kept first (sess_confirmed sends
- * it). */
-static void sess_show(struct xsess *s)
-{
-	if (s->phase != XS_UP || !s->want || s->wait_k ||
-	    (s->sent && !strcmp(s->sent, s->want)))
-		return;
-	if (!s->sent && s->fresh && unavailable(s->want)) {
-		s->sent = mem_ref(s->want);
-		return;
-	}
-	if (s->sm && s->smid && *s->smid) {
-		sess_number(s, s->want, true);
-		return;
-	}
-	sess_send(s, s->want);
-	mem_deref(s->sent);
-	s->sent = mem_ref(s->want);
-}
-
-
-static bool same(const struct pl *pl, const char *str)
-{
-	return !pl_strcmp(pl, str ? str : "");
-}
-
-
-/* The store has m (MSG_CLIENT_STATE: the answer to a MSG_CLIENT_SM or
- * a MSG_CLIENT_UP). What it confirms of this session's stream is acted
- * on: an <a/> owed, a presence numbered.
- * @return true if something was written (the caller pumps) */
-static bool sess_confirmed(struct xsess *s, const struct m_client_sm *m)
-{
-	bool wrote = false;
-	char a[64];
-	struct le *le;
-
-	if (!s->smid || !*s->smid || !same(&m->smid, s->smid))
-		return false;
-	if (m->h > s->h_kept && m->h <= s->h_in) {
-		s->h_kept = m->h;
-		if (s->owe_a && s->sm && s->phase == XS_UP) {
-			re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>",
-				    NS_SM, s->h_kept);
-			xmpp_send_raw(s->conn, a, strlen(a));
-			s->owe_a = false;
-			wrote = true;
-		}
-	}
-	if (s->keeping && m->h == s->keep_h)
-		s->keeping = false;
-	if (!s->wait_k || m->k != s->k || !same(&m->xml, s->kxml))
-		goto out;
-	s->wait_k = false;
-	if (s->phase != XS_UP)
-		goto out; /* a resumption decides (sm_handler) */
-	if (s->unsent && s->kxml) {
-		sess_send(s, s->kxml);
-		mem_deref(s->sent);
-		s->sent = mem_ref(s->kxml);
-	}
-	s->unsent = false;
-	while ((le = list_head(&s->held))) {
-		struct held *h = le->data;
-		list_unlink(le);
-		sess_send(s, h->xml);
-		mem_deref(h->xml);
-		mem_deref(h);
-	}
-	sess_show(s);
-	wrote = true;
-out:
-	if (!s->keeping && !s->wait_k)
-		tmr_cancel(&s->rekeep);
-	return wrote;
-}
-
-
 /* ---- what comes in once signed in: nothing is read, all is answered ---- */
-
-/* A stanza handled: counted for the server's acks. */
-static void sess_handled(struct xsess *s)
-{
-	if (s->sm)
-		s->h_in++;
-}
-
 
 static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
@@ -535,10 +209,10 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		xc.ctx, st, "service-unavailable",
 		"This resource shows a phone's state; it reads no messages");
 	if (r) {
-		sess_send_stanza(s, r);
+		xcout_send_stanza(s, r);
 		xmpp_stanza_release(r);
 	}
-	sess_handled(s);
+	xcout_handled(s);
 	return 1;
 }
 
@@ -548,29 +222,7 @@ static int presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	struct xsess *s = arg;
 
 	if (s->phase == XS_UP)
-		sess_handled(s);
-	return 1;
-}
-
-
-/* <r/>: the server asks how many stanzas were handled. The answer is
- * what the store keeps (a resumption after a kill -9 says no less). */
-static int r_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
-{
-	struct xsess *s = arg;
-	char a[64];
-
-	if (!s->sm)
-		return 1;
-	if (s->h_kept == s->h_in) {
-		re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM,
-			    s->h_kept);
-		xmpp_send_raw(conn, a, strlen(a));
-		return 1;
-	}
-	s->owe_a = true;
-	if (!s->keeping || s->keep_h != s->h_in)
-		sess_keep(s);
+		xcout_handled(s);
 	return 1;
 }
 
@@ -637,7 +289,7 @@ static void sess_up(struct xsess *s, bool resumed)
 		 s->sm && s->smid && *s->smid ? " (resumable)" : "");
 	if (xc.uph)
 		xc.uph(s->jid);
-	sess_show(s);
+	xcout_show(s);
 }
 
 
@@ -773,7 +425,7 @@ static int tls_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		sess_fail(s, "the server refused STARTTLS", true);
 		return 1;
 	}
-	wd_only(s->fd); /* the handshake blocks: the watchdog cuts it */
+	xcwd_only(s->fd); /* the handshake blocks: the watchdog cuts it */
 	if (xmpp_conn_tls_start(conn)) {
 		sess_fail(s, "TLS handshake failed", true);
 		return 1;
@@ -879,10 +531,10 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		r = xmpp_link_refusal(xc.ctx, st, "service-unavailable", NULL);
 	}
 	if (r) {
-		sess_send_stanza(s, r);
+		xcout_send_stanza(s, r);
 		xmpp_stanza_release(r);
 	}
-	sess_handled(s);
+	xcout_handled(s);
 	return 1;
 }
 
@@ -909,7 +561,7 @@ static int sm_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		s->wait_k = s->unsent = false;
 		/* the new id is kept before anything counted goes out */
 		if (s->smid && *s->smid)
-			sess_number(s, NULL, false);
+			xcout_number(s, NULL, false);
 		sess_up(s, false);
 	} else if (s->phase == XS_ENABLE && !strcmp(name, "failed")) {
 		s->smid = mem_deref(s->smid);
@@ -936,7 +588,7 @@ static int sm_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		if (s->k && s->k != K_VOID && n >= s->k)
 			s->sent = mem_ref(s->kxml);
 		else if (s->k && s->k != K_VOID)
-			sess_void(s);
+			xcout_void(s);
 		sess_up(s, true);
 	} else if (s->phase == XS_RESUME && !strcmp(name, "failed")) {
 		log_info("client session %s: the server no longer has it; "
@@ -993,9 +645,12 @@ static int stream_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		return tls_handler(conn, st, arg);
 	if (!strcmp(ns, NS_SASL))
 		return sasl_handler(conn, st, arg);
-	if (!strcmp(ns, NS_SM))
-		return !strcmp(name, "r") ? r_handler(conn, st, arg)
-					  : sm_handler(conn, st, arg);
+	if (!strcmp(ns, NS_SM)) {
+		if (strcmp(name, "r"))
+			return sm_handler(conn, st, arg);
+		xcout_r(arg);
+		return 1;
+	}
 	if (!strcmp(name, "iq"))
 		return iq_handler(conn, st, arg);
 	if (!strcmp(name, "message"))
@@ -1049,7 +704,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 	tmr_cancel(&s->step);
 	/* a (k, kxml) being kept stays so (and is asked again): a
 	 * resumption decides with it */
-	held_drop(s);
+	xcout_drop(s);
 	s->unsent = false;
 	s->owe_a = false;
 	s->sm = false;
@@ -1058,7 +713,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 	/* the server ended it without saying why after a sign-in step
 	 * (error 0: no socket error), or stalled the front (the watchdog
 	 * cut it) */
-	if (wd_fired)
+	if (xcwd_fired())
 		s->refused = true;
 	else if (!s->fail && !s->was_up && !error && s->phase > XS_OPEN)
 		s->refused = true;
@@ -1066,11 +721,11 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 		s->refused = true;
 		s->attempts = 32; /* at once the longest wait */
 	}
-	why = s->fail    ? s->fail
-	      : wd_fired ? "no answer within the watchdog's time, cut"
-	      : error    ? strerror(error)
-	      : *xc.why  ? xc.why
-			 : "closed";
+	why = s->fail        ? s->fail
+	      : xcwd_fired() ? "no answer within the watchdog's time, cut"
+	      : error        ? strerror(error)
+	      : *xc.why      ? xc.why
+			     : "closed";
 	/* once per loss, and once per run of failures */
 	if (s->was_up || !s->streak)
 		log_warn("client session %s %s (%s); retrying", s->jid,
@@ -1131,7 +786,7 @@ static void sess_destructor(void *arg)
 	tmr_cancel(&s->step);
 	tmr_cancel(&s->rekeep);
 	sess_unwatch(s);
-	held_drop(s);
+	xcout_drop(s);
 	if (s->conn)
 		xmpp_conn_release(s->conn);
 	list_unlink(&s->le);
@@ -1147,22 +802,14 @@ static void sess_destructor(void *arg)
  * session only (a gateway without phone passwords has neither). */
 static int ctx_make(void)
 {
-	struct sigaction sa;
-	struct sigevent sev;
+	int err = xcwd_init();
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = wd_handler;
-	sigemptyset(&sa.sa_mask);
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_SIGNAL;
-	sev.sigev_signo = SIGUSR2;
-	if (sigaction(SIGUSR2, &sa, NULL) ||
-	    timer_create(CLOCK_MONOTONIC, &sev, &xc.wd))
-		return errno;
+	if (err)
+		return err;
 	xc.log.handler = strophe_log;
 	xc.ctx = xmpp_ctx_new(NULL, &xc.log);
 	if (!xc.ctx) {
-		(void)timer_delete(xc.wd);
+		xcwd_close();
 		return ENOMEM;
 	}
 	xmpp_ctx_set_timeout(xc.ctx, 0);
@@ -1177,7 +824,7 @@ int xclient_init(const struct xsgw_config *cfg, xclient_up_h *uph,
 
 	xc.cfg = cfg;
 	xc.uph = uph;
-	xc.keeph = keeph;
+	xcout_init(keeph);
 	list_init(&xc.sessions);
 	tmr_init(&xc.tick);
 	tmr_init(&xc.again);
@@ -1229,7 +876,7 @@ void xclient_close(void)
 		pump();
 	list_flush(&xc.sessions);
 	if (xc.ctx)
-		(void)timer_delete(xc.wd); /* after the last pump */
+		xcwd_close(); /* after the last pump */
 	if (xc.ctx) {
 		xmpp_ctx_free(xc.ctx);
 		xc.ctx = NULL;
@@ -1249,7 +896,7 @@ void xclient_state(const struct m_client_sm *m)
 	if (!s)
 		return;
 	if (s->phase != XS_WAIT) {
-		if (sess_confirmed(s, m))
+		if (xcout_confirmed(s, m))
 			pump();
 		return;
 	}
@@ -1279,7 +926,7 @@ int xclient_show(const char *jid, const char *xml, size_t len)
 	want[len] = '\0';
 	mem_deref(s->want);
 	s->want = want;
-	sess_show(s);
+	xcout_show(s);
 	pump();
 	return 0;
 }
