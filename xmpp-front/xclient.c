@@ -198,6 +198,18 @@ static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 
 /* ---- what comes in once signed in: nothing is read, all is answered ---- */
 
+/* A stanza from the server handled, with its answer r (NULL: none;
+ * released). */
+static void sess_answer(struct xsess *s, xmpp_stanza_t *r)
+{
+	if (r) {
+		xcout_send_stanza(s, r);
+		xmpp_stanza_release(r);
+	}
+	xcout_handled(s);
+}
+
+
 static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct xsess *s = arg;
@@ -208,11 +220,7 @@ static int message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	r = xmpp_link_refusal(
 		xc.ctx, st, "service-unavailable",
 		"This resource shows a phone's state; it reads no messages");
-	if (r) {
-		xcout_send_stanza(s, r);
-		xmpp_stanza_release(r);
-	}
-	xcout_handled(s);
+	sess_answer(s, r);
 	return 1;
 }
 
@@ -530,11 +538,7 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	} else if (!strcmp(type, "get") || !strcmp(type, "set")) {
 		r = xmpp_link_refusal(xc.ctx, st, "service-unavailable", NULL);
 	}
-	if (r) {
-		xcout_send_stanza(s, r);
-		xmpp_stanza_release(r);
-	}
-	xcout_handled(s);
+	sess_answer(s, r);
 	return 1;
 }
 
