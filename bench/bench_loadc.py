@@ -215,7 +215,10 @@ def loadc(args, target, mode, rate=None, step=None, count=None, extra=()):
         cmd += ["-c", str(count)]
     else:
         cmd += ["-r", str(rate), "-D", str(step)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # a loaded machine stretches a long step (the soak: 300 s) well past
+    # its length: the limit grows with it
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=max(600, 3 * (step or 0) + 120))
     try:
         out = json.loads(r.stdout)
     except ValueError:
