@@ -30,11 +30,24 @@ void xcout_init(xclient_keep_h *keeph)
 }
 
 
+/* <a h='h_kept'/>: what the server is told was handled is never more
+ * than the store keeps (a resumption after a kill -9 says no less). */
+static void send_a(struct xsess *s)
+{
+	char a[64];
+
+	re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM, s->h_kept);
+	xmpp_send_raw(s->conn, a, strlen(a));
+	s->owe_a = false;
+}
+
+
 static bool unavailable(const char *xml)
 {
 	return strstr(xml, "type=\"unavailable\"") ||
 	       strstr(xml, "type='unavailable'");
 }
+
 
 /* ---- what the store keeps ---- */
 
@@ -131,16 +144,30 @@ void xcout_send_stanza(struct xsess *s, xmpp_stanza_t *st)
 }
 
 
+/* The oldest stanza held, taken off the list (the caller derefs it), or
+ * NULL. */
+static char *held_take(struct xsess *s)
+{
+	struct le *le = list_head(&s->held);
+	struct held *h;
+	char *xml;
+
+	if (!le)
+		return NULL;
+	h = le->data;
+	list_unlink(le);
+	xml = h->xml;
+	mem_deref(h);
+	return xml;
+}
+
+
 void xcout_drop(struct xsess *s)
 {
-	struct le *le;
+	char *xml;
 
-	while ((le = list_head(&s->held))) {
-		struct held *h = le->data;
-		list_unlink(le);
-		mem_deref(h->xml);
-		mem_deref(h);
-	}
+	while ((xml = held_take(s)))
+		mem_deref(xml);
 }
 
 
@@ -180,18 +207,14 @@ static bool same(const struct pl *pl, const char *str)
 bool xcout_confirmed(struct xsess *s, const struct m_client_sm *m)
 {
 	bool wrote = false;
-	char a[64];
-	struct le *le;
+	char *xml;
 
 	if (!s->smid || !*s->smid || !same(&m->smid, s->smid))
 		return false;
 	if (m->h > s->h_kept && m->h <= s->h_in) {
 		s->h_kept = m->h;
 		if (s->owe_a && s->sm && s->phase == XS_UP) {
-			re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>",
-				    NS_SM, s->h_kept);
-			xmpp_send_raw(s->conn, a, strlen(a));
-			s->owe_a = false;
+			send_a(s);
 			wrote = true;
 		}
 	}
@@ -208,12 +231,9 @@ bool xcout_confirmed(struct xsess *s, const struct m_client_sm *m)
 		s->sent = mem_ref(s->kxml);
 	}
 	s->unsent = false;
-	while ((le = list_head(&s->held))) {
-		struct held *h = le->data;
-		list_unlink(le);
-		xcout_send(s, h->xml);
-		mem_deref(h->xml);
-		mem_deref(h);
+	while ((xml = held_take(s))) {
+		xcout_send(s, xml);
+		mem_deref(xml);
 	}
 	xcout_show(s);
 	wrote = true;
@@ -222,6 +242,8 @@ out:
 		tmr_cancel(&s->rekeep);
 	return wrote;
 }
+
+
 /* A stanza handled: counted for the server's acks. */
 void xcout_handled(struct xsess *s)
 {
@@ -229,18 +251,15 @@ void xcout_handled(struct xsess *s)
 		s->h_in++;
 }
 
-/* <r/>: the server asks how many stanzas were handled. The answer is
- * what the store keeps (a resumption after a kill -9 says no less). */
+
+/* <r/>: the server asks how many stanzas were handled: answered with
+ * what the store keeps, at once or once it keeps h_in. */
 void xcout_r(struct xsess *s)
 {
-	char a[64];
-
 	if (!s->sm)
 		return;
 	if (s->h_kept == s->h_in) {
-		re_snprintf(a, sizeof(a), "<a xmlns='%s' h='%u'/>", NS_SM,
-			    s->h_kept);
-		xmpp_send_raw(s->conn, a, strlen(a));
+		send_a(s);
 		return;
 	}
 	s->owe_a = true;
