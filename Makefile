@@ -19,7 +19,7 @@ LIBS_SUP   := $(call pkglibs,libre yaml-0.1)
 LIBS_CTL   := $(call pkglibs,libre lmdb yaml-0.1)
 LIBS_XMPP  := $(call pkglibs,libre libstrophe yaml-0.1 expat libcrypto)
 LIBS_SIP   := $(call pkglibs,libre yaml-0.1)
-LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1 libcrypto)
+LIBS_TR    := $(call pkglibs,libre libstrophe lmdb yaml-0.1 expat libcrypto)
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	   -Wno-unused-parameter -Werror
@@ -71,7 +71,7 @@ BINS := $(BUILD)/bin/xsgw $(BUILD)/bin/xsgwctl $(BUILD)/bin/xsgw-xmpp-front \
 UNIT_TESTS := test_frame test_config test_store test_addr test_backoff test_xmpp \
 	      test_jsdp test_chan test_translator test_msg test_records \
 	      test_sip_trans test_util test_xstream test_reg test_pidf test_watch \
-	      test_tcpframe test_xsasl
+	      test_tcpframe test_xsasl test_xparse
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # what a unit test links besides libxsgw, and with which libraries
 # (TEST_LIBS_: besides $(LIBS_TR))
@@ -182,6 +182,9 @@ bench: deps all $(BENCH_TOOLS)
 		--soak-s 300 --retain-s 60 --held 100000
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--store-sync periodic --key loadc_store_periodic --no-kamailio
+	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
+		--prosody-nagle --flows call --rates 50,100,200 --key loadc_prosody_nagle \
+		--no-kamailio
 
 run: deps all
 	@scripts/run-local.sh $(CURDIR)/$(BUILD)

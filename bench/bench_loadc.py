@@ -417,8 +417,12 @@ def main():
     ap.add_argument("--flows", default="call,msg")
     ap.add_argument("--targets", default="null,gateway")
     ap.add_argument("--log-level", default="info")
-    ap.add_argument("--prosody-nodelay", action="store_true",
-                    help="network_settings = { nagle = false } in Prosody (experiment)")
+    ap.add_argument("--prosody-nagle", dest="prosody_nodelay", action="store_false",
+                    help="leave Prosody's default (Nagle on): a stanza that follows "
+                         "another to the same client within its delayed-ACK time "
+                         "waits up to 40 ms in Prosody (README). Default: "
+                         "network_settings = { nagle = false }, as README tells "
+                         "operators")
     ap.add_argument("--prosody-debug", action="store_true")
     ap.add_argument("--retain-s", type=int, default=300,
                     help="the gateway's store.message_retain_s")
@@ -508,6 +512,34 @@ def main():
                 v for p, v in gu["cpu_us_per_op"].items()
                 if p in ("xmpp-front", "translator", "sip-front", "supervisor")),
         }
+    # issue 13 point 2: added latency over the ceiling at each rate up to
+    # 80 % of the ceiling's highest sustained rate
+    limits = {"call": (1.0, 3.0), "msg": (0.5, None)}
+    for mode, k in (("call", "setup_ms"), ("msg", "receipt_ms")):
+        g, n = rr.get("gateway_" + mode), rr.get("null_" + mode)
+        if not g or not n or mode not in ratios:
+            continue
+        ceiling = ratios[mode]["max_rate_ok"][1]
+        nby = {s["rate"]: s for s in n["steps"]}
+        rows = [("1-at-a-time", g["unloaded"], n["unloaded"])]
+        rows += [(s["rate"], s, nby[s["rate"]]) for s in g["steps"]
+                 if s["rate"] in nby and s["rate"] <= 0.8 * ceiling]
+        p50max, p99max = limits[mode]
+        out = []
+        for rate, gs, ns in rows:
+            if not gs.get(k) or not ns.get(k):
+                out.append({"rate": rate, "missing": True, "within": False})
+                continue
+            a50 = round(gs[k]["p50"] - ns[k]["p50"], 3)
+            a99 = round(gs[k]["p99"] - ns[k]["p99"], 3)
+            out.append({"rate": rate, "added_p50_ms": a50, "added_p99_ms": a99,
+                        "failed": gs["failed"] + gs.get("timeouts", 0),
+                        "within": a50 <= p50max and (p99max is None or a99 <= p99max)
+                        and not gs["failed"] and not gs.get("timeouts", 0)})
+        ratios[mode]["point2"] = {
+            "limit_p50_ms": p50max, "limit_p99_ms": p99max,
+            "ceiling_rate": ceiling, "up_to_rate": 0.8 * ceiling,
+            "per_rate": out, "within_at_every_rate": all(r["within"] for r in out)}
     res["gateway_vs_null"] = ratios
     report = {}
     if os.path.exists(args.out):
@@ -526,6 +558,14 @@ def main():
             print("%-14s %8s %8d %9.2f %9.2f  %7.0f | %5.0f %s" % (
                 name, label, s["ok"], s[k]["p50"], s[k]["p99"], gw if name.startswith("gateway") else 0,
                 s["cpu_us_per_op"].get("prosody", 0), s.get("limit", "")))
+    for mode, r in ratios.items():
+        p2 = r.get("point2")
+        if p2:
+            print("%s added over the ceiling (limit p50 %s p99 %s ms, rates up to %.0f/s): %s%s"
+                  % (mode, p2["limit_p50_ms"], p2["limit_p99_ms"], p2["up_to_rate"],
+                     ", ".join("%s: +%s/+%s" % (x["rate"], x.get("added_p50_ms"),
+                                               x.get("added_p99_ms")) for x in p2["per_rate"]),
+                     "" if p2["within_at_every_rate"] else "  NOT within"))
     if "kamailio" in res:
         bench_kamailio.print_table(res)
     if "soak" in res:

@@ -27,6 +27,9 @@
 #                 primed parser
 #   fuzz_xsasl    the client sessions' SCRAM-SHA-1 (xmpp-front/xsasl.c): a
 #                 server's first and final messages
+#   fuzz_xparse   the translator's stanza parser (shared/xparse.c): the same
+#                 tree as libstrophe's parser builds, and the one parser
+#                 still good after any input
 #
 # FUZZ_TARGETS="tr_sip tr_xmpp" runs only those. Crashes are written to
 # build-fuzz/<target>-crash-*; the corpus grown is kept in
@@ -35,7 +38,7 @@
 set -e
 export LC_ALL=C # string lengths in bytes
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp pidf xstream tcpframe xsasl}
+FUZZ_TARGETS=${FUZZ_TARGETS:-frame jsdp tr_sip tr_xmpp pidf xstream tcpframe xsasl xparse}
 B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p $B $B/obj
 F="-g -O1 -fsanitize=fuzzer,address,undefined -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6 -D_GNU_SOURCE -Ishared -Itranslator $(pkg-config --cflags libre libstrophe lmdb yaml-0.1)"
@@ -56,6 +59,8 @@ clang $F -Isip-front -o $B/fuzz_tcpframe tests/fuzz/fuzz_tcpframe.c \
 	sip-front/sf_tcpframe.c $(pkg-config --libs libre)
 clang $F -Ixmpp-front -o $B/fuzz_xsasl tests/fuzz/fuzz_xsasl.c \
 	xmpp-front/xsasl.c $(pkg-config --libs libre libcrypto)
+clang $F -o $B/fuzz_xparse tests/fuzz/fuzz_xparse.c shared/xparse.c \
+	shared/util.c shared/log.c $(pkg-config --libs libre libstrophe expat)
 
 # the translator without its main (as the Makefile's libtranslator) and all
 # of shared/ (translator/*.c: tr_reg.c, tr_regrec.c, tr_reg_form.c and
@@ -72,7 +77,7 @@ done
 for t in tr_sip tr_xmpp pidf; do
 	clang $F -Itests/fuzz -Wl,--wrap=store_commit -o $B/fuzz_$t \
 		tests/fuzz/fuzz_$t.c $TR_OBJS \
-		$(pkg-config --libs libre libstrophe lmdb yaml-0.1 libcrypto)
+		$(pkg-config --libs libre libstrophe lmdb yaml-0.1 expat libcrypto)
 done
 
 mkdir -p $B/corpus-frame $B/corpus-jsdp
@@ -171,7 +176,8 @@ mkdir -p $B/corpus-xsasl
 { printf 'r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096'
   b 0; printf 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ='; } > $B/corpus-xsasl/rfc5802
 
-mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe $B/corpus-pidf
+mkdir -p $B/corpus-tr_sip $B/corpus-tr_xmpp $B/corpus-tcpframe $B/corpus-pidf \
+	$B/corpus-xparse
 SEEDS_frame=
 SEEDS_jsdp=tests/fuzz/seeds-jsdp
 SEEDS_tr_sip=tests/fuzz/seeds-sip
@@ -180,6 +186,7 @@ SEEDS_xstream=
 SEEDS_tcpframe=tests/fuzz/seeds-sip
 SEEDS_pidf=tests/fuzz/seeds-pidf
 SEEDS_xsasl=
+SEEDS_xparse="tests/fuzz/seeds-xmpp tests/fuzz/seeds-pidf"
 LEN_frame=4096
 LEN_jsdp=8192
 LEN_tr_sip=16384
@@ -188,11 +195,13 @@ LEN_xstream=8192
 LEN_tcpframe=16384
 LEN_pidf=8192
 LEN_xsasl=2000
+LEN_xparse=8192
 DICT_tr_sip=-dict=tests/fuzz/sip.dict
 DICT_tr_xmpp=-dict=tests/fuzz/xmpp.dict
 DICT_xstream=-dict=tests/fuzz/xstream.dict
 DICT_tcpframe=-dict=tests/fuzz/sip.dict
 DICT_pidf=-dict=tests/fuzz/xmpp.dict
+DICT_xparse=-dict=tests/fuzz/xmpp.dict
 
 summary=$B/summary.txt
 : > $summary

@@ -136,6 +136,7 @@
 #include "tr_call_act.h"
 #include "util.h"
 #include "xmpp_util.h"
+#include "xparse.h"
 
 #define S(x) (1u << (x))
 #define ANY  0xffffu
@@ -164,8 +165,9 @@ static int call_o_no_ack(struct call_ctx *c)
 static int call_t_send_waiting(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
-	xmpp_stanza_t *j = xmpp_stanza_new_from_string(
-		c->tr->xctx, r->init_xml ? r->init_xml : "");
+	xmpp_stanza_t *j =
+		xparse_stanza(c->tr->xctx, r->init_xml ? r->init_xml : "",
+			      r->init_xml ? strlen(r->init_xml) : 0);
 	char eb[160], *sdp = NULL;
 	int err = j ? tr_media_sdp_of_jingle(c->tr, r, j, true, NULL, NULL,
 					     &sdp, eb, sizeof(eb))

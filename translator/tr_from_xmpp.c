@@ -10,6 +10,7 @@
 #include <re.h>
 #include "log.h"
 #include "translator.h"
+#include "xparse.h"
 #include "xmpp_util.h"
 
 
@@ -249,14 +250,10 @@ static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 
 void tr_from_xmpp(struct translator *tr, const struct m_xmpp_in *m)
 {
-	char *xml = NULL;
 	xmpp_stanza_t *st;
 	const char *name;
 
-	if (pl_strdup(&xml, &m->xml))
-		return;
-	st = xmpp_stanza_new_from_string(tr->xctx, xml);
-	mem_deref(xml);
+	st = xparse_stanza(tr->xctx, m->xml.p, m->xml.l);
 	if (!st) {
 		log_warn("undecodable stanza from the xmpp-front");
 		return; /* the front parsed it: not a channel error */
@@ -279,14 +276,10 @@ void tr_from_xmpp_refuse(struct translator *tr, const struct m_xmpp_in *m,
 {
 	const char *cond =
 		err == ENOSPC ? "resource-constraint" : "internal-server-error";
-	char *xml = NULL;
 	xmpp_stanza_t *st = NULL, *r = NULL;
 	const char *name, *type;
 
-	if (pl_strdup(&xml, &m->xml))
-		return;
-	st = xmpp_stanza_new_from_string(tr->xctx, xml);
-	mem_deref(xml);
+	st = xparse_stanza(tr->xctx, m->xml.p, m->xml.l);
 	if (!st)
 		return;
 	name = xmpp_stanza_get_name(st);

@@ -12,6 +12,7 @@
 #include "jsdp_int.h"
 #include "log.h"
 #include "translator.h"
+#include "xparse.h"
 #include "util.h"
 #include "xmpp_util.h"
 
@@ -443,8 +444,9 @@ bool tr_media_trickle_pending(xmpp_stanza_t *j)
 int tr_media_merge_candidates(struct translator *tr, char **init_xml,
 			      xmpp_stanza_t *ti)
 {
-	xmpp_stanza_t *init = xmpp_stanza_new_from_string(
-		tr->xctx, *init_xml ? *init_xml : "");
+	xmpp_stanza_t *init =
+		xparse_stanza(tr->xctx, *init_xml ? *init_xml : "",
+			      *init_xml ? strlen(*init_xml) : 0);
 	int err = 0;
 
 	if (!init)

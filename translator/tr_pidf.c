@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <re.h>
 #include "translator.h"
+#include "xparse.h"
 #include "xmpp_util.h"
 
 #define NS_REGINFO "urn:ietf:params:xml:ns:reginfo"
@@ -30,13 +31,13 @@ static xmpp_stanza_t *parse(struct translator *tr, const char *body,
 	xmpp_stanza_t *d;
 	const char *n;
 
-	/* libstrophe parses one element: an XML declaration is skipped */
+	/* one element is parsed: an XML declaration is skipped */
 	body += strspn(body, " \t\r\n");
 	if (!strncmp(body, "<?xml", 5)) {
 		const char *e = strstr(body, "?>");
 		body = e ? e + 2 : body;
 	}
-	d = xmpp_stanza_new_from_string(tr->xctx, body);
+	d = xparse_stanza(tr->xctx, body, strlen(body));
 	if (!d)
 		return NULL;
 	n = xmpp_stanza_get_name(d);

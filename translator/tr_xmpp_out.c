@@ -10,6 +10,7 @@
 #include "log.h"
 #include "regrec.h"
 #include "translator.h"
+#include "xparse.h"
 #include "util.h"
 #include "xmpp_util.h"
 
@@ -451,8 +452,9 @@ int tr_xmpp_initiate_to(struct translator *tr, uint64_t id,
 			const struct callrec *r, const char *from,
 			const char *to)
 {
-	xmpp_stanza_t *j = xmpp_stanza_new_from_string(
-		tr->xctx, r->init_xml ? r->init_xml : "");
+	xmpp_stanza_t *j =
+		xparse_stanza(tr->xctx, r->init_xml ? r->init_xml : "",
+			      r->init_xml ? strlen(r->init_xml) : 0);
 	xmpp_stanza_t *iq;
 	char iqid[64];
 

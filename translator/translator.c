@@ -16,6 +16,7 @@
 #include "log.h"
 #include "rxrec.h"
 #include "translator.h"
+#include "xparse.h"
 
 static struct translator tr;
 
@@ -435,6 +436,7 @@ int main(int argc, char **argv)
 		(void)store_flush(tr.store);
 	store_close(tr.store);
 	list_flush(&tr.after);
+	xparse_close();
 	xmpp_ctx_free(tr.xctx);
 	xmpp_shutdown();
 	log_info("stopped");
