@@ -781,16 +781,23 @@ void relq_ack(struct relq *q, uint64_t seq)
 }
 
 
-int relq_replay(struct relq *q, struct chan *ch)
+int relq_send_from(struct relq *q, struct chan *ch, uint64_t seq)
 {
 	struct le *le;
 	int err = 0;
 
 	for (le = list_head(&q->ents); le && !err; le = le->next) {
 		struct relq_ent *e = le->data;
-		err = chan_send(ch, &e->fb);
+		if (e->seq >= seq)
+			err = chan_send(ch, &e->fb);
 	}
 	return err;
+}
+
+
+int relq_replay(struct relq *q, struct chan *ch)
+{
+	return relq_send_from(q, ch, 0);
 }
 
 

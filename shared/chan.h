@@ -174,6 +174,8 @@ int relq_push(struct relq *q, struct chan *ch, struct fbuf *fb);
 void relq_ack(struct relq *q, uint64_t seq);
 /** Send every kept frame on ch, in order; stops at the first refusal. */
 int relq_replay(struct relq *q, struct chan *ch);
+/** The same for the kept frames from seq on (those pushed with ch NULL). */
+int relq_send_from(struct relq *q, struct chan *ch, uint64_t seq);
 /** Frames kept. */
 size_t relq_count(const struct relq *q);
 uint64_t relq_boot(const struct relq *q);

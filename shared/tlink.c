@@ -10,7 +10,11 @@
 #include "msg.h"
 #include "tlink.h"
 
-enum { DONE_RING = 8192 };
+enum {
+	DONE_RING = 8192,
+	/* a lazy frame waits at most this long for company (tlink.h) */
+	LAZY_MS = 10,
+};
 
 /** An out id reported done: in the ring, and in its index. */
 struct done_ent {
@@ -23,6 +27,8 @@ struct tlink {
 	struct chan *ch;
 	struct relq *q;
 	struct tmr tmr;
+	struct tmr lazy;  /* sends the lazy frames kept but not yet sent */
+	uint64_t unsent;  /* the first of them (seq), 0: none */
 	unsigned attempts;
 	bool up;
 	uint64_t epoch; /* HELLOs exchanged */
@@ -44,6 +50,7 @@ static void tlink_destructor(void *arg)
 	struct tlink *tl = arg;
 
 	tmr_cancel(&tl->tmr);
+	tmr_cancel(&tl->lazy);
 	mem_deref(tl->ch);
 	mem_deref(tl->q);
 	hash_clear(tl->done_idx); /* the entries are part of tl */
@@ -80,6 +87,8 @@ static int tlink_dispatch(struct chan *ch, struct frame *fr, void *arg)
 		log_info("translator link up (pid %u); re-sending %zu frame(s)",
 			 h.pid, relq_count(tl->q));
 		err = relq_replay(tl->q, ch);
+		tl->unsent = 0; /* the lazy ones went too */
+		tmr_cancel(&tl->lazy);
 		if (tl->ackh)
 			tl->ackh(h.acked, tl->arg);
 		/* more than the channel holds: it closes once the rest is
@@ -146,6 +155,7 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 	tl->frameh = frameh;
 	tl->arg = arg;
 	tmr_init(&tl->tmr);
+	tmr_init(&tl->lazy);
 	err = path_join(tl->path, sizeof(tl->path), proc->cfg->runtime.dir,
 			"translator.sock");
 	if (!err)
@@ -162,16 +172,55 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 }
 
 
+/* Send the lazy frames kept so far (in order, before anything else). A
+ * link that is down replays them all when it is up again. */
+static void lazy_flush(struct tlink *tl)
+{
+	if (!tl->unsent)
+		return;
+	tmr_cancel(&tl->lazy);
+	if (tl->up)
+		(void)relq_send_from(tl->q, tl->ch, tl->unsent);
+	tl->unsent = 0;
+}
+
+
+static void lazy_handler(void *arg)
+{
+	lazy_flush(arg);
+}
+
+
+static int push(struct tlink *tl, struct fbuf *fb, uint64_t *seqp, bool lazy)
+{
+	int err;
+
+	if (!lazy)
+		lazy_flush(tl);
+	err = relq_push(tl->q, tl->up && !lazy ? tl->ch : NULL, fb);
+	if (err)
+		return err;
+	/* relq numbers its frames 1, 2, ... and only tlink pushes */
+	tl->pushed++;
+	if (seqp)
+		*seqp = tl->pushed;
+	if (lazy && tl->up && !tl->unsent) {
+		tl->unsent = tl->pushed;
+		tmr_start(&tl->lazy, LAZY_MS, lazy_handler, tl);
+	}
+	return 0;
+}
+
+
 int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp)
 {
-	int err = relq_push(tl->q, tl->up ? tl->ch : NULL, fb);
+	return push(tl, fb, seqp, false);
+}
 
-	/* relq numbers its frames 1, 2, ... and only tlink pushes */
-	if (!err)
-		tl->pushed++;
-	if (!err && seqp)
-		*seqp = tl->pushed;
-	return err;
+
+int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp)
+{
+	return push(tl, fb, seqp, true);
 }
 
 
@@ -187,6 +236,7 @@ int tlink_send(struct tlink *tl, struct fbuf *fb)
 
 	if (err)
 		return err;
+	lazy_flush(tl);
 	return tl->up ? chan_send(tl->ch, fb) : EPIPE;
 }
 

@@ -36,6 +36,14 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
  */
 int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
+/**
+ * A reliable frame no one waits for (a success report): kept at once (it
+ * counts in tlink_unacked) but sent with the next frame, or LAZY_MS (10 ms)
+ * later, so that the translator applies several in one commit instead of
+ * waking for each. Same seqp, returns and order as tlink_send_reliable.
+ */
+int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
+
 /** Be told of acknowledgements (NULL: not). Called from the loop. */
 void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh);
 

@@ -71,22 +71,51 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb)
 }
 
 
+enum {
+	/* an acknowledgement with no frame to go with waits this long for
+	 * one: a front keeps its frames (and the xmpp-front the stanzas'
+	 * bytes) until then, and wakes once for several */
+	ACK_LAZY_MS = 10,
+};
+
+
 static void peer_ack(struct tr_peer *p)
 {
 	struct m_ack m;
 	struct fbuf fb = {0};
 
-	if (p->ack > p->hwm) {
-		p->hwm = p->ack;
-		m.seq = p->hwm;
-		if (p->ch)
-			chan_send_msg(p->ch, &fb, msg_enc_ack(&fb, &m));
+	tmr_cancel(&p->ack_tmr);
+	if (p->hwm > p->sent && p->ch) {
+		p->sent = p->hwm;
+		m.seq = p->sent;
+		chan_send_msg(p->ch, &fb, msg_enc_ack(&fb, &m));
 	}
+}
+
+
+static void ack_handler(void *arg)
+{
+	peer_ack(arg);
+}
+
+
+/* Committed: acknowledge at once if a frame goes to the front anyway
+ * (one write for both), else lazily. */
+static void peer_committed(struct tr_peer *p, bool sending)
+{
+	p->hwm = p->ack;
+	if (p->hwm <= p->sent)
+		return;
+	if (sending)
+		peer_ack(p);
+	else if (!tmr_isrunning(&p->ack_tmr))
+		tmr_start(&p->ack_tmr, ACK_LAZY_MS, ack_handler, p);
 }
 
 
 void tr_commit(struct translator *tr)
 {
+	bool sending[2] = {false, false}; /* xmpp, sip */
 	struct le *le;
 	int err;
 
@@ -114,12 +143,14 @@ void tr_commit(struct translator *tr)
 	while ((le = list_head(&tr->after))) {
 		struct after *a = le->data;
 		struct tr_peer *p = tr_peer_of(tr, a->to);
-		if (p && p->ch)
+		if (p && p->ch) {
 			chan_send(p->ch, &a->fb);
+			sending[p == &tr->sip] = true;
+		}
 		mem_deref(a);
 	}
-	peer_ack(&tr->xmpp);
-	peer_ack(&tr->sip);
+	peer_committed(&tr->xmpp, sending[0]);
+	peer_committed(&tr->sip, sending[1]);
 }
 
 

@@ -213,7 +213,8 @@ static int translator_hello(struct chan *ch, struct frame *fr)
 		p->stream = rx.stream;
 		p->off = rx.off;
 	}
-	p->ack = p->hwm;
+	p->ack = p->sent = p->hwm; /* the HELLO below acknowledges hwm */
+	tmr_cancel(&p->ack_tmr);
 	p->boot = h.boot;
 	if (p->ch && p->ch != ch) {
 		log_info("%s reconnected; dropping its old channel",
@@ -393,6 +394,8 @@ int main(int argc, char **argv)
 		fatal(1, "store %s: %s", tr.proc.cfg->store.path,
 		      strerror(err));
 	tmr_init(&tr.flush);
+	tmr_init(&tr.xmpp.ack_tmr);
+	tmr_init(&tr.sip.ack_tmr);
 	if (tr.proc.cfg->store.sync_periodic) {
 		tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
 			  flush_handler, NULL);
@@ -432,6 +435,8 @@ int main(int argc, char **argv)
 	if (tr.txn)
 		store_abort(tr.txn);
 	tmr_cancel(&tr.flush);
+	tmr_cancel(&tr.xmpp.ack_tmr);
+	tmr_cancel(&tr.sip.ack_tmr);
 	if (tr.proc.cfg->store.sync_periodic)
 		(void)store_flush(tr.store);
 	store_close(tr.store);

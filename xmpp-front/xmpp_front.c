@@ -203,7 +203,11 @@ static void link_report(void)
 }
 
 
-/* The end of an outbox entry's work, for the translator (reliable). */
+/* The end of an outbox entry's work, for the translator (reliable). A
+ * stanza written is reported lazily: nothing waits for that report (the
+ * journal answers for the stanza if this process dies first), and the
+ * translator then commits several at once; a failure goes at once, its
+ * sender is to hear of it. */
 static void out_report(uint64_t id, uint32_t scode, const char *reason)
 {
 	struct m_out_done d = {.out = id, .scode = scode};
@@ -213,7 +217,9 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason)
 	tlink_done(xf.tl, id);
 	pl_set_str(&d.reason, reason);
 	err = msg_enc_out_done(&fb, &d);
-	if (!err)
+	if (!err && scode < 300)
+		err = tlink_send_lazy(xf.tl, &fb, &xf.last_seq);
+	else if (!err)
 		err = tlink_send_reliable(xf.tl, &fb, &xf.last_seq);
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
