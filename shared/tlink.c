@@ -27,8 +27,8 @@ struct tlink {
 	struct chan *ch;
 	struct relq *q;
 	struct tmr tmr;
-	struct tmr lazy;  /* sends the lazy frames kept but not yet sent */
-	uint64_t unsent;  /* the first of them (seq), 0: none */
+	struct tmr lazy; /* sends the lazy frames kept but not yet sent */
+	uint64_t unsent; /* the first of them (seq), 0: none */
 	unsigned attempts;
 	bool up;
 	uint64_t epoch; /* HELLOs exchanged */

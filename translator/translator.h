@@ -53,11 +53,11 @@
 /** A front as the translator sees it. */
 struct tr_peer {
 	enum proc_id id;
-	struct chan *ch; /**< NULL while the front is away */
-	uint64_t boot;   /**< front incarnation of the frames below */
-	uint64_t hwm;    /**< last reliable seq applied (committed) */
-	uint64_t ack;    /**< hwm to acknowledge after the next commit */
-	uint64_t sent;   /**< last seq acknowledged to the front (<= hwm) */
+	struct chan *ch;    /**< NULL while the front is away */
+	uint64_t boot;      /**< front incarnation of the frames below */
+	uint64_t hwm;       /**< last reliable seq applied (committed) */
+	uint64_t ack;       /**< hwm to acknowledge after the next commit */
+	uint64_t sent;      /**< last seq acknowledged to the front (<= hwm) */
 	struct tmr ack_tmr; /**< a lazy acknowledgement (tr_commit) */
 	/** the xmpp-front's component stream and the end of its last stanza
 	 * applied (stored with hwm): a stanza of an older incarnation of the
