@@ -31,8 +31,9 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 
 /** A request we sent: a client transaction. */
 struct creq {
-	struct le he;
-	uint64_t id; /**< outbox id */
+	struct le he;  /**< in sf->creqs */
+	struct le ihe; /**< in sf->creq_ids */
+	uint64_t id;   /**< outbox id */
 	char *branch, *method;
 	struct mbuf *mb;
 	struct sip_msg *req; /**< our request, decoded for an ACK, or NULL */
@@ -56,6 +57,7 @@ static void creq_destructor(void *arg)
 	tmr_cancel(&c->retr);
 	tmr_cancel(&c->timeout);
 	hash_unlink(&c->he);
+	hash_unlink(&c->ihe);
 	mem_deref(c->qent); /* no transport report after us */
 	mem_deref(c->reach);
 	mem_deref(c->branch);
@@ -282,7 +284,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	int err = 0;
 
 	if (tlink_is_done(sf->tl, id) ||
-	    hash_apply(sf->creqs, creq_id_match, (void *)&id))
+	    hash_lookup(sf->creq_ids, (uint32_t)id, creq_id_match, (void *)&id))
 		return 0;
 
 	c = mem_zalloc(sizeof(*c), creq_destructor);
@@ -298,6 +300,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	tmr_init(&c->retr);
 	tmr_init(&c->timeout);
 	hash_append(sf->creqs, hash_joaat_str(c->branch), &c->he, c);
+	hash_append(sf->creq_ids, (uint32_t)id, &c->ihe, c);
 
 	if (next_hop(cfg, &m->ruri, &m->dst, &c->dst, &c->tp)) {
 		log_info("out %llu: no route to %r", (unsigned long long)id,

@@ -43,7 +43,8 @@ struct strans {
 
 /** A 2xx to an INVITE, retransmitted until its ACK. */
 struct okx {
-	struct le he;
+	struct le he;  /**< in sf->okx */
+	struct le ihe; /**< in sf->okx_ids */
 	uint64_t out;
 	char *callid;
 	uint32_t cseq;
@@ -77,6 +78,7 @@ static void okx_destructor(void *arg)
 	tmr_cancel(&o->retr);
 	tmr_cancel(&o->timeout);
 	hash_unlink(&o->he);
+	hash_unlink(&o->ihe);
 	mem_deref(o->callid);
 	mem_deref(o->ftag);
 	mem_deref(o->ttag);
@@ -86,10 +88,12 @@ static void okx_destructor(void *arg)
 
 int sf_strans_init(struct sip_front *sf, sf_strans_cancel_h *cancelh)
 {
-	int err = hash_alloc(&sf->strans, 256);
+	int err = hash_alloc(&sf->strans, SF_HASH_BUCKETS);
 
 	if (!err)
-		err = hash_alloc(&sf->okx, 256);
+		err = hash_alloc(&sf->okx, SF_HASH_BUCKETS);
+	if (!err)
+		err = hash_alloc(&sf->okx_ids, SF_HASH_BUCKETS);
 	cancel_h = cancelh;
 	/* tx ids are unique across incarnations: a response the translator
 	 * owes a request of a previous one must not reach a request that
@@ -295,7 +299,8 @@ static void okx_start(struct sip_front *sf, uint64_t out,
 	struct okx *o;
 	int err;
 
-	if (!out || hash_apply(sf->okx, okx_out_match, &out))
+	if (!out ||
+	    hash_lookup(sf->okx_ids, (uint32_t)out, okx_out_match, &out))
 		return;
 	o = mem_zalloc(sizeof(*o), okx_destructor);
 	mb->pos = 0; /* the tags as sent (libre may have added the To-tag) */
@@ -324,6 +329,7 @@ static void okx_start(struct sip_front *sf, uint64_t out,
 	tmr_init(&o->retr);
 	tmr_init(&o->timeout);
 	hash_append(sf->okx, hash_joaat_pl(&req->callid), &o->he, o);
+	hash_append(sf->okx_ids, (uint32_t)out, &o->ihe, o);
 	if (o->tp == SIP_TRANSP_UDP) {
 		o->interval = T1_OF(sf);
 		tmr_start(&o->retr, T1_OF(sf), okx_retr_handler, o);
@@ -378,7 +384,8 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 	int err;
 
 	if (m->out && (tlink_is_done(sf->tl, m->out) ||
-		       hash_apply(sf->okx, okx_out_match, (void *)&m->out)))
+		       hash_lookup(sf->okx_ids, (uint32_t)m->out, okx_out_match,
+				   (void *)&m->out)))
 		return 0; /* a re-send of what this incarnation did */
 	/* a long phrase is the translator's wording, not a broken frame */
 	pl_strcpy(&m->reason, reason, sizeof(reason));

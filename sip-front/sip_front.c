@@ -103,7 +103,9 @@ int main(int argc, char **argv)
 		      strerror(err));
 	err = sf_strans_init(&sf, sip_front_cancel_handler);
 	if (!err)
-		err = hash_alloc(&sf.creqs, 256);
+		err = hash_alloc(&sf.creqs, SF_HASH_BUCKETS);
+	if (!err)
+		err = hash_alloc(&sf.creq_ids, SF_HASH_BUCKETS);
 	if (!err)
 		err = hash_alloc(&sf.reach, 64);
 	if (!err)
@@ -137,8 +139,10 @@ int main(int argc, char **argv)
 	sf_tcp_close();
 	sf.strans = mem_deref(sf.strans);
 	sf.creqs = mem_deref(sf.creqs);
+	sf.creq_ids = mem_deref(sf.creq_ids);
 	sf.reach = mem_deref(sf.reach);
 	sf.okx = mem_deref(sf.okx);
+	sf.okx_ids = mem_deref(sf.okx_ids);
 	log_info("stopped");
 	libre_close();
 	config_free(sf.proc.cfg);

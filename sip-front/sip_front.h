@@ -25,16 +25,22 @@
 #include "proc.h"
 #include "tlink.h"
 
+/* buckets of the transaction tables: a lookup stays short with the tens of
+ * thousands a few hundred operations a second keep for Timer B/F/K */
+enum { SF_HASH_BUCKETS = 4096 };
+
 struct sip_front {
 	struct proc proc;
 	struct sip *sip;
 	struct sip_lsnr *lsnr_req, *lsnr_resp;
 	struct tlink *tl;
 	struct sa laddr;
-	struct hash *strans; /**< pending server transactions by tx id */
-	struct hash *creqs;  /**< outgoing requests by branch */
-	struct hash *okx;    /**< 2xx to INVITE awaiting ACK, by Call-ID */
-	struct hash *reach;  /**< UDP destinations watched (sf_reach.c) */
+	struct hash *strans;   /**< pending server transactions by tx id */
+	struct hash *creqs;    /**< outgoing requests by branch */
+	struct hash *creq_ids; /**< the same by outbox id */
+	struct hash *okx;      /**< 2xx to INVITE awaiting ACK, by Call-ID */
+	struct hash *okx_ids;  /**< the same by outbox id */
+	struct hash *reach;    /**< UDP destinations watched (sf_reach.c) */
 	uint64_t next_tx;
 	/** ms a request waits for the translator before its 503 (0: 30 s) */
 	uint32_t strans_timeout_ms;

@@ -912,6 +912,7 @@ static void front_up(uint32_t t1, uint32_t page_ms)
 	assert_int_equal(sf_strans_init(sf, front_cancel), 0);
 	T.tx0 = sf->next_tx; /* random high half: see sf_strans_init */
 	assert_int_equal(hash_alloc(&sf->creqs, 256), 0);
+	assert_int_equal(hash_alloc(&sf->creq_ids, 256), 0);
 	assert_int_equal(hash_alloc(&sf->reach, 64), 0);
 	assert_int_equal(
 		sip_listen(&sf->lsnr_req, sf->sip, true, front_request, NULL),
@@ -995,6 +996,8 @@ static int teardown(void **state)
 	sf->sip = mem_deref(sf->sip);
 	sf->strans = mem_deref(sf->strans);
 	sf->creqs = mem_deref(sf->creqs);
+	sf->creq_ids = mem_deref(sf->creq_ids);
+	sf->okx_ids = mem_deref(sf->okx_ids);
 	if (sf->reach)
 		sf_reach_flush(sf);
 	sf->reach = mem_deref(sf->reach);
