@@ -783,10 +783,15 @@ void relq_ack(struct relq *q, uint64_t seq)
 
 int relq_send_from(struct relq *q, struct chan *ch, uint64_t seq)
 {
-	struct le *le;
+	struct le *le = list_tail(&q->ents);
 	int err = 0;
 
-	for (le = list_head(&q->ents); le && !err; le = le->next) {
+	/* the frames from seq on are the newest: back from the tail to the
+	 * first of them, not forward over every unacknowledged one */
+	while (le && le->prev &&
+	       ((struct relq_ent *)le->prev->data)->seq >= seq)
+		le = le->prev;
+	for (; le && !err; le = le->next) {
 		struct relq_ent *e = le->data;
 		if (e->seq >= seq)
 			err = chan_send(ch, &e->fb);

@@ -45,10 +45,14 @@ struct tlink {
 static void tlink_connect(void *arg);
 
 
+static void lazy_flush(struct tlink *tl);
+
+
 static void tlink_destructor(void *arg)
 {
 	struct tlink *tl = arg;
 
+	lazy_flush(tl); /* written now: no loop runs after this */
 	tmr_cancel(&tl->tmr);
 	tmr_cancel(&tl->lazy);
 	mem_deref(tl->ch);

@@ -104,12 +104,21 @@ static void ack_handler(void *arg)
 static void peer_committed(struct tr_peer *p, bool sending)
 {
 	p->hwm = p->ack;
+	if (!p->ch)
+		p->sent = p->hwm; /* away: its HELLO will tell it */
 	if (p->hwm <= p->sent)
 		return;
 	if (sending)
 		peer_ack(p);
 	else if (!tmr_isrunning(&p->ack_tmr))
 		tmr_start(&p->ack_tmr, ACK_LAZY_MS, ack_handler, p);
+}
+
+
+void tr_ack_flush(struct translator *tr)
+{
+	peer_ack(&tr->xmpp);
+	peer_ack(&tr->sip);
 }
 
 

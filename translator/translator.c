@@ -343,6 +343,7 @@ static void translator_shutdown(void *arg)
 {
 	tr.stopping = true;
 	tr_commit(&tr);
+	tr_ack_flush(&tr); /* a lazy acknowledgement would die with us */
 	re_cancel();
 }
 

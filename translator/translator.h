@@ -106,6 +106,8 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb);
  * channels: they replay what was not acknowledged.
  */
 void tr_commit(struct translator *tr);
+/** Send the acknowledgements tr_commit left lazy (at a stop). */
+void tr_ack_flush(struct translator *tr);
 
 /**
  * Admission: may new work (a message, a call) be taken? Not when the store

@@ -119,6 +119,13 @@ static struct {
 	uint64_t rd_acked;  /**< end of the last stanza acknowledged */
 	uint64_t acked;     /**< the translator's last acknowledged seq */
 	uint64_t last_seq;  /**< of the last reliable frame sent */
+	/* the seqs of "written" reports not yet acknowledged, oldest first (a
+	 * ring): the journal's ring must name each one's stanza, so writing
+	 * waits at UNACKED_MAX of them (only them: frames in, unread while the
+	 * translator's channel is paused, must not stop the writer that
+	 * would resume it) */
+	uint64_t rep[UNACKED_MAX];
+	unsigned rep_head, rep_n;
 	bool rd_paused;     /**< INQ_MAX reached */
 	bool rd_idle;       /**< woken for bytes already peeked: rd_poll */
 	bool link_told;     /**< the translator knows the stream is open */
@@ -221,6 +228,8 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason)
 		err = tlink_send_lazy(xf.tl, &fb, &xf.last_seq);
 	else if (!err)
 		err = tlink_send_reliable(xf.tl, &fb, &xf.last_seq);
+	if (!err && scode < 300 && xf.rep_n < UNACKED_MAX)
+		xf.rep[(xf.rep_head + xf.rep_n++) % UNACKED_MAX] = xf.last_seq;
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
 			  (unsigned long long)id, reason, strerror(err));
@@ -393,7 +402,7 @@ static bool wr_may(const struct outmsg *m)
 	size_t room;
 	bool empty;
 
-	if (tlink_unacked(xf.tl) >= UNACKED_MAX)
+	if (xf.rep_n >= UNACKED_MAX)
 		return false; /* resumed from ack_handler */
 	if (m->len <= xf.room_est) {
 		/* room only grows as the server reads: no need to ask */
@@ -726,6 +735,10 @@ static void ack_handler(uint64_t seq, void *arg)
 
 	if (seq > xf.acked)
 		xf.acked = seq;
+	while (xf.rep_n && xf.rep[xf.rep_head] <= xf.acked) {
+		xf.rep_head = (xf.rep_head + 1) % UNACKED_MAX;
+		xf.rep_n--;
+	}
 	link_report();
 	if (tlink_epoch(xf.tl) != xf.client_epoch) {
 		/* a new translator link: every session asks again */

@@ -1761,6 +1761,39 @@ static void test_relq_replays_unacked_in_order_on_new_channel(void **state)
 }
 
 
+/* Frames kept without being sent (relq_push with no channel: tlink's lazy
+ * frames) go later by relq_send_from, in order, after those already sent,
+ * and none of the sent ones again. */
+static void test_relq_send_from_sends_the_kept_tail_once(void **state)
+{
+	assert_int_equal(relq_alloc(&T.q, 1), 0);
+	pair_chans(&T.a, &T.b);
+	assert_int_equal(push_data(T.q, T.a.ch, "sent1"), 0);
+	assert_int_equal(push_data(T.q, T.a.ch, "sent2"), 0);
+	assert_int_equal(push_data(T.q, NULL, "kept3"), 0);
+	assert_int_equal(push_data(T.q, NULL, "kept4"), 0);
+	want_b = 2;
+	assert_true(run_until(b_has_want, GUARD_MS));
+	settle(20);
+	assert_int_equal(T.b.nrec, 2);
+	assert_int_equal(relq_send_from(T.q, T.a.ch, 3), 0);
+	assert_int_equal(push_data(T.q, T.a.ch, "sent5"), 0);
+	want_b = 5;
+	assert_true(run_until(b_has_want, GUARD_MS));
+	settle(20);
+	assert_int_equal(T.b.nrec, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(T.b.recs[i].seq, i + 1);
+	assert_string_equal(T.b.recs[2].text, "kept3");
+	assert_string_equal(T.b.recs[3].text, "kept4");
+	/* from past the newest: nothing */
+	assert_int_equal(relq_send_from(T.q, T.a.ch, 6), 0);
+	settle(20);
+	assert_int_equal(T.b.nrec, 5);
+	assert_int_equal(relq_count(T.q), 5);
+}
+
+
 static bool a_acked_2(void)
 {
 	return T.a.last_ack == 2;
@@ -2635,6 +2668,7 @@ int main(void)
 		T_(test_relq_seqs_increase_from_1),
 		T_(test_relq_ack_is_cumulative),
 		T_(test_relq_replays_unacked_in_order_on_new_channel),
+		T_(test_relq_send_from_sends_the_kept_tail_once),
 		T_(test_relq_peer_acks_part_then_reconnect_replays_rest),
 		T_(test_relq_frame_refused_by_a_full_channel_is_replayed),
 		T_(test_tlink_hello_exchange_brings_link_up),
