@@ -126,9 +126,9 @@ static struct {
 	 * would resume it) */
 	uint64_t rep[UNACKED_MAX];
 	unsigned rep_head, rep_n;
-	bool rd_paused;     /**< INQ_MAX reached */
-	bool rd_idle;       /**< woken for bytes already peeked: rd_poll */
-	bool link_told;     /**< the translator knows the stream is open */
+	bool rd_paused;        /**< INQ_MAX reached */
+	bool rd_idle;          /**< woken for bytes already peeked: rd_poll */
+	bool link_told;        /**< the translator knows the stream is open */
 	uint64_t link_epoch;   /**< ... on this translator link */
 	uint64_t client_epoch; /**< the link the client sessions told */
 	bool end_due;          /**< stopping: </stream:stream> still to write */
