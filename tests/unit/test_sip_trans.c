@@ -2155,6 +2155,7 @@ static void test_strans_tx_ids_unique_across_incarnations(void **state)
 	sf_strans_flush(sf);
 	sf->strans = mem_deref(sf->strans);
 	sf->okx = mem_deref(sf->okx);
+	sf->okx_ids = mem_deref(sf->okx_ids);
 	assert_int_equal(sf_strans_init(sf, front_cancel), 0);
 	assert_int_equal(sf_strans_probe(sf), 0);
 	assert_true(run_until(probed, GUARD_MS));
