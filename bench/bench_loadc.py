@@ -88,13 +88,19 @@ class Bed:
             f.write('\nComponent "null.localhost"\n  component_secret = "s3cret"\n')
             if a.prosody_nodelay:
                 f.write('\nnetwork_settings = { nagle = false }\n')
+        p = os.path.join(pdir, "prosody.cfg.lua")
+        s = open(p).read()
+        # no message archive: Prosody's internal archive store costs more
+        # per message the longer it gets (the 5-minute soak saturated
+        # Prosody, not the gateway), and the ceiling and the gateway would
+        # both pay it
+        s = s.replace(' "mam";', '')
         # network_settings must be global: move it before the first host
         if a.prosody_nodelay:
-            p = os.path.join(pdir, "prosody.cfg.lua")
-            s = open(p).read().replace('\nnetwork_settings = { nagle = false }\n', '')
+            s = s.replace('\nnetwork_settings = { nagle = false }\n', '')
             s = s.replace('VirtualHost ', 'network_settings = { nagle = false }\n'
                           'VirtualHost ', 1)
-            open(p, "w").write(s)
+        open(p, "w").write(s)
         self.procs["prosody"] = subprocess.Popen(
             ["prosody", "--config", os.path.join(pdir, "prosody.cfg.lua"), "-F"],
             stdout=open(os.path.join(pdir, "prosody.stdout2"), "wb"),

@@ -100,7 +100,7 @@ static void ack_handler(void *arg)
 
 
 /* Committed: acknowledge at once if a frame goes to the front anyway
- * (one write for both), else lazily. */
+ * (one write for both) or sending says so, else lazily. */
 static void peer_committed(struct tr_peer *p, bool sending)
 {
 	p->hwm = p->ack;
@@ -124,7 +124,7 @@ void tr_ack_flush(struct translator *tr)
 
 void tr_commit(struct translator *tr)
 {
-	bool sending[2] = {false, false}; /* xmpp, sip */
+	bool sip_sent = false;
 	struct le *le;
 	int err;
 
@@ -154,12 +154,16 @@ void tr_commit(struct translator *tr)
 		struct tr_peer *p = tr_peer_of(tr, a->to);
 		if (p && p->ch) {
 			chan_send(p->ch, &a->fb);
-			sending[p == &tr->sip] = true;
+			sip_sent |= p == &tr->sip;
 		}
 		mem_deref(a);
 	}
-	peer_committed(&tr->xmpp, sending[0]);
-	peer_committed(&tr->sip, sending[1]);
+	/* the xmpp-front consumes a stanza's bytes from the kernel only on
+	 * its acknowledgement, and only then does the kernel acknowledge them
+	 * to the server: a server with Nagle on (Prosody's default) holds its
+	 * next stanza until then. That one is never lazy. */
+	peer_committed(&tr->xmpp, true);
+	peer_committed(&tr->sip, sip_sent);
 }
 
 
