@@ -72,9 +72,9 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb)
 
 
 enum {
-	/* an acknowledgement with no frame to go with waits this long for
-	 * one: a front keeps its frames (and the xmpp-front the stanzas'
-	 * bytes) until then, and wakes once for several */
+	/* an acknowledgement to the sip-front with no frame to go with
+	 * waits this long for one: the front keeps its frames until then,
+	 * and wakes once for several */
 	ACK_LAZY_MS = 10,
 };
 
