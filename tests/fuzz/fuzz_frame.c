@@ -23,14 +23,7 @@
 #include "regrec.h"
 #include "rxrec.h"
 #include "watchrec.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
+#include "fuzz_check.h"
 
 
 /* fb must hold the frame fr was parsed from, apart from seq */

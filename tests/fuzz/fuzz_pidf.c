@@ -20,14 +20,8 @@
 #include <strophe.h>
 #include "translator.h"
 #include "util.h"
+#include "fuzz_check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 static struct translator tr;
 

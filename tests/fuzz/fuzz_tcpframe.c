@@ -19,14 +19,8 @@
 #include <string.h>
 #include <re.h>
 #include "sip_front.h"
+#include "fuzz_check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 /* the drops: why, and a stopped message's header length (for the others
  * the header section is what was read so far: reads differ) */

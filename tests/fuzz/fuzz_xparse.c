@@ -13,14 +13,8 @@
 #include <string.h>
 #include <strophe.h>
 #include "xparse.h"
+#include "fuzz_check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 static const char known[] = "<iq type='get' id='x'><ping "
 			    "xmlns='urn:xmpp:ping'/></iq>";

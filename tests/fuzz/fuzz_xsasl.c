@@ -16,15 +16,9 @@
 #include <string.h>
 #include <re.h>
 #include "xsasl.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 #define CNONCE "fyko+d2lbbFgONRv9qkxdawL"
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 
 static void b64(const uint8_t *p, size_t l, char *out, size_t n)

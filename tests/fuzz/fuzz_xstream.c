@@ -21,14 +21,8 @@
 #include <string.h>
 #include <re.h>
 #include "xstream.h"
+#include "fuzz_check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c))                                                      \
-			abort();                                               \
-	} while (0)
 
 #define HDR                                                                    \
 	"<?xml version='1.0'?><stream:stream "                                 \
