@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <expat.h>
+#include <re.h>
 #include "util.h"
 #include "xparse.h"
 
@@ -19,8 +20,7 @@ struct build {
 	xmpp_stanza_t *root;
 	xmpp_stanza_t *open[DEPTH_MAX]; /* the elements not yet closed */
 	unsigned depth;
-	char *text; /* character data not yet a text child */
-	size_t tlen, tcap;
+	struct mbuf *text; /* character data not yet a text child */
 	bool bad;
 };
 
@@ -40,16 +40,18 @@ static void text_flush(struct build *b)
 {
 	xmpp_stanza_t *t;
 
-	if (!b->tlen)
+	if (!b->text || !b->text->end)
 		return;
 	t = xmpp_stanza_new(b->ctx);
-	if (!t || xmpp_stanza_set_text_with_size(t, b->text, b->tlen) ||
+	if (!t ||
+	    xmpp_stanza_set_text_with_size(t, (const char *)b->text->buf,
+					   b->text->end) ||
 	    xmpp_stanza_add_child_ex(b->open[b->depth - 1], t, 0)) {
 		if (t)
 			xmpp_stanza_release(t);
 		build_fail(b);
 	}
-	b->tlen = 0;
+	mbuf_rewind(b->text);
 }
 
 
@@ -116,25 +118,14 @@ static void end_handler(void *arg, const XML_Char *name)
 static void text_handler(void *arg, const XML_Char *s, int len)
 {
 	struct build *b = arg;
-	size_t n = (size_t)len;
 
 	if (b->bad || !b->depth || len <= 0)
 		return;
-	if (b->tcap - b->tlen < n) {
-		size_t cap = b->tcap ? b->tcap : 256;
-		char *p;
-		while (cap - b->tlen < n)
-			cap *= 2;
-		p = realloc(b->text, cap);
-		if (!p) {
-			build_fail(b);
-			return;
-		}
-		b->text = p;
-		b->tcap = cap;
-	}
-	memcpy(b->text + b->tlen, s, n);
-	b->tlen += n;
+	if (!b->text)
+		b->text = mbuf_alloc(256);
+	if (!b->text ||
+	    mbuf_write_mem(b->text, (const uint8_t *)s, (size_t)len))
+		build_fail(b);
 }
 
 
@@ -179,7 +170,7 @@ xmpp_stanza_t *xparse_stanza(xmpp_ctx_t *ctx, const char *xml, size_t len)
 	if (!ctx || !xml || len > INT_MAX || !parser_ready(&b))
 		return NULL;
 	st = XML_Parse(xp, xml, (int)len, XML_TRUE);
-	free(b.text);
+	mem_deref(b.text);
 	if (st != XML_STATUS_OK || b.bad || b.depth || !b.root) {
 		if (b.root)
 			xmpp_stanza_release(b.root);
