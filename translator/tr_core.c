@@ -72,9 +72,9 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb)
 
 
 enum {
-	/* an acknowledgement to the sip-front with no frame to go with
-	 * waits this long for one: the front keeps its frames until then,
-	 * and wakes once for several */
+	/* an acknowledgement with no frame to go with waits this long for
+	 * one, unless a frame asked for it at once (tr_peer.ack_now): the
+	 * front keeps its frames until then, and wakes once for several */
 	ACK_LAZY_MS = 10,
 };
 
@@ -124,7 +124,7 @@ void tr_ack_flush(struct translator *tr)
 
 void tr_commit(struct translator *tr)
 {
-	bool sip_sent = false;
+	bool sip_sent = false, xmpp_sent = false;
 	struct le *le;
 	int err;
 
@@ -143,6 +143,7 @@ void tr_commit(struct translator *tr)
 			tr->sip.poison_seq = 0;
 		}
 		list_flush(&tr->after);
+		tr->xmpp.ack_now = tr->sip.ack_now = false;
 		tr->xmpp.ack = tr->xmpp.hwm;
 		tr->sip.ack = tr->sip.hwm;
 		tr->xmpp.ch = mem_deref(tr->xmpp.ch);
@@ -155,15 +156,13 @@ void tr_commit(struct translator *tr)
 		if (p && p->ch) {
 			chan_send(p->ch, &a->fb);
 			sip_sent |= p == &tr->sip;
+			xmpp_sent |= p == &tr->xmpp;
 		}
 		mem_deref(a);
 	}
-	/* the xmpp-front consumes a stanza's bytes from the kernel only on
-	 * its acknowledgement, and only then does the kernel acknowledge them
-	 * to the server: a server with Nagle on (Prosody's default) holds its
-	 * next stanza until then. That one is never lazy. */
-	peer_committed(&tr->xmpp, true);
-	peer_committed(&tr->sip, sip_sent);
+	peer_committed(&tr->xmpp, xmpp_sent || tr->xmpp.ack_now);
+	peer_committed(&tr->sip, sip_sent || tr->sip.ack_now);
+	tr->xmpp.ack_now = tr->sip.ack_now = false;
 }
 
 

@@ -127,6 +127,12 @@ static int translator_dispatch_xmpp(struct frame *fr)
 		return 0;
 	}
 	refuse = tr_poisoned(&tr.xmpp, fr->seq);
+	/* the front consumes a stanza's bytes only once it is acknowledged,
+	 * and only then does the kernel acknowledge them to the server: a
+	 * server with Nagle on (Prosody's default) holds its next stanza
+	 * until then. Only a report may wait. */
+	if (fr->type != MSG_OUT_DONE)
+		tr.xmpp.ack_now = true;
 	if (fr->type == MSG_XMPP_IN)
 		return xmpp_in(fr, refuse);
 	if (!peer_fresh(&tr.xmpp, fr))

@@ -59,6 +59,8 @@ struct tr_peer {
 	uint64_t ack;       /**< hwm to acknowledge after the next commit */
 	uint64_t sent;      /**< last seq acknowledged to the front (<= hwm) */
 	struct tmr ack_tmr; /**< a lazy acknowledgement (tr_commit) */
+	bool ack_now;       /**< a frame since the last commit whose
+			     * acknowledgement must not wait (tr_commit) */
 	/** the xmpp-front's component stream and the end of its last stanza
 	 * applied (stored with hwm): a stanza of an older incarnation of the
 	 * front is applied once, whatever its seq */
