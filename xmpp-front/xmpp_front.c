@@ -975,6 +975,8 @@ static void rd_some(void)
 			(void)xstream_feed(xs, buf, (size_t)n);
 			mem_deref(xs);
 		}
+		if ((size_t)n < sizeof(buf))
+			break; /* drained: a peek more would only say EAGAIN */
 		if (now_ms() - t0 >= TURN_MS)
 			break; /* still readable: the loop calls us again */
 	}
