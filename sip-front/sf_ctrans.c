@@ -458,7 +458,10 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		return true;
 	}
 	if (msg->scode < 200) {
-		if (!c->page)
+		/* a page hears only its final response; an INVITE's 100 only
+		 * stops Timer A here (every proxy sends one: the translator
+		 * would wake and commit for nothing) */
+		if (!c->page && !(c->invite && msg->scode == 100))
 			sf_report_response(sf, c->id, msg->scode, reason, msg);
 		if (c->invite)
 			tmr_cancel(&c->retr); /* Timer A stops (17.1.1.2) */

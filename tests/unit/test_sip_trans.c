@@ -1263,6 +1263,8 @@ static void test_ctrans_invite_1xx_stops_timer_a_then_486_acked(void **state)
 	t0 = tmr_jiffies();
 	assert_int_equal(sf_ctrans_start(&T.sf, &m), 0);
 	n_at = wait_copies("INVITE", "z9hG4bKc1", 0, 3, inv);
+	/* a proxy's 100 stops Timer A and is kept from the translator */
+	peer_reply(&T.recs[inv[n_at - 1]], 100, "Trying", NULL);
 	peer_reply(&T.recs[inv[n_at - 1]], 180, "Ringing", "callee1");
 	strcpy(sent180, T.last);
 	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 201, 1, GUARD_MS));
