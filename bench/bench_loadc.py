@@ -214,6 +214,24 @@ class Bed:
                     p.wait()
 
 
+def machine():
+    """What the numbers depend on besides the code: on this VM the same
+    code measured 0.6x the CPU per op (Kamailio 0.4x) just after a reboot
+    as at the end of a long session, both idle. Compare runs of one
+    machine state only."""
+    def rd(p):
+        try:
+            with open(p) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+    up = rd("/proc/uptime")
+    return {"kernel": os.uname().release,
+            "cpuidle": rd("/sys/devices/system/cpu/cpuidle/current_driver"),
+            "uptime_s": round(float(up.split()[0])) if up else None,
+            "loadavg": rd("/proc/loadavg")}
+
+
 def loadc(args, target, mode, rate=None, step=None, count=None, extra=()):
     cmd = [os.path.join(args.tools, "loadc"), "-n", str(args.users), "-u", "lc",
            "-s", "pass", "-t", target, "-m", mode, "-T", "10"] + list(extra)
@@ -462,7 +480,7 @@ def main():
            "build": args.build, "users": args.users, "step_s": args.step,
            "unloaded_ops": args.unloaded, "prosody_tcp_nodelay": args.prosody_nodelay,
            "log_level": args.log_level, "cpus": os.cpu_count(),
-           "store_sync": args.store_sync,
+           "store_sync": args.store_sync, "machine": machine(),
            "method": "call: session-initiate sent -> session-accept received "
                      "(then terminate, not timed here); msg: chat with receipt "
                      "request sent -> receipt received. unloaded: one op at a "
