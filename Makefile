@@ -181,7 +181,7 @@ bench: deps all $(BENCH_TOOLS)
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--soak-s 300 --retain-s 60 --held 100000
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
-		--store-sync periodic --key loadc_store_periodic --no-kamailio
+		--store-sync periodic --key loadc_store_periodic
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--prosody-nagle --flows call --rates 50,100,200 --key loadc_prosody_nagle \
 		--no-kamailio
