@@ -228,6 +228,24 @@ int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp)
 }
 
 
+int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
+		      const char *reason, uint64_t *seqp)
+{
+	struct m_out_done d = {.out = out, .scode = scode};
+	struct fbuf fb = {0};
+	int err;
+
+	tlink_done(tl, out);
+	pl_set_str(&d.reason, reason);
+	err = msg_enc_out_done(&fb, &d);
+	if (!err)
+		err = scode < 300 ? tlink_send_lazy(tl, &fb, seqp)
+				  : tlink_send_reliable(tl, &fb, seqp);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
 void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh)
 {
 	tl->ackh = ackh;

@@ -44,6 +44,17 @@ int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
  */
 int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
+/**
+ * The end of an outbox entry's work, for the translator: remembered as
+ * done (tlink_done), then MSG_OUT_DONE — lazily for a success (scode <
+ * 300: nothing waits for it, the translator commits several at once),
+ * at once for a failure (its sender is to hear of it).
+ * @param seqp  as tlink_send_reliable
+ * @return 0, or the encoder's or tlink_send_reliable's error
+ */
+int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
+		      const char *reason, uint64_t *seqp);
+
 /** Be told of acknowledgements (NULL: not). Called from the loop. */
 void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh);
 

@@ -31,12 +31,10 @@ int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp)
 
 
 /* Every frame to the translator is reliable: the link numbers them 1, 2..
- * in the order sent, and acknowledges them in that order. A lazy one
- * rides on the next frame or goes within the link's LAZY_MS. */
-static int push(struct sip_front *sf, struct fbuf *fb, bool lazy)
+ * in the order sent, and acknowledges them in that order. */
+static int push(struct sip_front *sf, struct fbuf *fb)
 {
-	int err = lazy ? tlink_send_lazy(sf->tl, fb, NULL)
-		       : tlink_send_reliable(sf->tl, fb, NULL);
+	int err = tlink_send_reliable(sf->tl, fb, NULL);
 
 	if (!err)
 		sf->nrel++;
@@ -66,7 +64,7 @@ int sf_report_request(struct sip_front *sf, const struct sip_msg *msg,
 	m.raw.l = msg->mb->end;
 	err = msg_enc_sip_in_request(&fb, &m);
 	if (!err)
-		err = push(sf, &fb, false);
+		err = push(sf, &fb);
 	fbuf_reset(&fb);
 	return err;
 }
@@ -86,7 +84,7 @@ void sf_report_response(struct sip_front *sf, uint64_t out, uint16_t scode,
 	}
 	err = msg_enc_sip_in_response(&fb, &m);
 	if (!err)
-		err = push(sf, &fb, false);
+		err = push(sf, &fb);
 	fbuf_reset(&fb);
 	if (err)
 		log_error("out %llu: cannot report SIP %u: %s",
@@ -99,24 +97,17 @@ void sf_report_response(struct sip_front *sf, uint64_t out, uint16_t scode,
 void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
 		    const char *reason)
 {
-	struct m_out_done m = {.out = out, .scode = scode};
-	struct fbuf fb = {0};
 	int err;
 
 	if (!out)
 		return;
-	pl_set_str(&m.reason, reason);
-	/* a success only ends the output's custody: the translator commits
-	 * several at once (should this process die first, the translator
-	 * hands the output to its successor again: an ACK or a 2xx twice,
-	 * which SIP absorbs); a failure goes at once, its sender is to hear
-	 * of it */
-	err = msg_enc_out_done(&fb, &m);
+	/* a success goes lazily: should this process die first, the
+	 * translator hands the output to its successor again (an ACK or a
+	 * 2xx twice, which SIP absorbs) */
+	err = tlink_report_done(sf->tl, out, scode, reason, NULL);
 	if (!err)
-		err = push(sf, &fb, scode < 300);
-	fbuf_reset(&fb);
-	if (err)
+		sf->nrel++;
+	else
 		log_error("out %llu: cannot report it done: %s",
 			  (unsigned long long)out, strerror(err));
-	tlink_done(sf->tl, out);
 }

@@ -210,30 +210,18 @@ static void link_report(void)
 }
 
 
-/* The end of an outbox entry's work, for the translator (reliable). A
- * stanza written is reported lazily: nothing waits for that report (the
- * journal answers for the stanza if this process dies first), and the
- * translator then commits several at once; a failure goes at once, its
- * sender is to hear of it. */
+/* The end of an outbox entry's work, for the translator (tlink: a
+ * stanza written lazily — the journal answers for it if this process dies
+ * first — a failure at once). */
 static void out_report(uint64_t id, uint32_t scode, const char *reason)
 {
-	struct m_out_done d = {.out = id, .scode = scode};
-	struct fbuf fb = {0};
-	int err;
+	int err = tlink_report_done(xf.tl, id, scode, reason, &xf.last_seq);
 
-	tlink_done(xf.tl, id);
-	pl_set_str(&d.reason, reason);
-	err = msg_enc_out_done(&fb, &d);
-	if (!err && scode < 300)
-		err = tlink_send_lazy(xf.tl, &fb, &xf.last_seq);
-	else if (!err)
-		err = tlink_send_reliable(xf.tl, &fb, &xf.last_seq);
 	if (!err && scode < 300 && xf.rep_n < UNACKED_MAX)
 		xf.rep[(xf.rep_head + xf.rep_n++) % UNACKED_MAX] = xf.last_seq;
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
 			  (unsigned long long)id, reason, strerror(err));
-	fbuf_reset(&fb);
 }
 
 
