@@ -12,8 +12,13 @@
 
 enum {
 	DONE_RING = 8192,
-	/* a lazy frame waits at most this long for company (tlink.h) */
-	LAZY_MS = 10,
+	/* a lazy frame waits at most this long for company (tlink.h): long
+	 * enough that at a few operations a second the reports ride on the
+	 * next frame instead of waking the translator on their own */
+	LAZY_MS_DEFAULT = 100,
+	/* ... and no more of them wait than this (the translator's journal
+	 * of them, and a successor's replay, stay short) */
+	LAZY_MAX = 64,
 };
 
 /** An out id reported done: in the ring, and in its index. */
@@ -29,6 +34,7 @@ struct tlink {
 	struct tmr tmr;
 	struct tmr lazy; /* sends the lazy frames kept but not yet sent */
 	uint64_t unsent; /* the first of them (seq), 0: none */
+	uint32_t lazy_ms;
 	unsigned attempts;
 	bool up;
 	uint64_t epoch; /* HELLOs exchanged */
@@ -160,6 +166,7 @@ int tlink_alloc(struct tlink **tlp, struct proc *proc, tlink_frame_h *frameh,
 	tl->arg = arg;
 	tmr_init(&tl->tmr);
 	tmr_init(&tl->lazy);
+	tl->lazy_ms = LAZY_MS_DEFAULT;
 	err = path_join(tl->path, sizeof(tl->path), proc->cfg->runtime.dir,
 			"translator.sock");
 	if (!err)
@@ -210,7 +217,10 @@ static int push(struct tlink *tl, struct fbuf *fb, uint64_t *seqp, bool lazy)
 		*seqp = tl->pushed;
 	if (lazy && tl->up && !tl->unsent) {
 		tl->unsent = tl->pushed;
-		tmr_start(&tl->lazy, LAZY_MS, lazy_handler, tl);
+		tmr_start(&tl->lazy, tl->lazy_ms, lazy_handler, tl);
+	} else if (lazy && tl->unsent &&
+		   tl->pushed - tl->unsent + 1 >= LAZY_MAX) {
+		lazy_flush(tl);
 	}
 	return 0;
 }
@@ -243,6 +253,12 @@ int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
 				  : tlink_send_reliable(tl, &fb, seqp);
 	fbuf_reset(&fb);
 	return err;
+}
+
+
+void tlink_set_lazy_ms(struct tlink *tl, uint32_t ms)
+{
+	tl->lazy_ms = ms;
 }
 
 

@@ -38,9 +38,11 @@ int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
 /**
  * A reliable frame no one waits for (a success report): kept at once (it
- * counts in tlink_unacked) but sent with the next frame, or LAZY_MS (10 ms)
- * later, so that the translator applies several in one commit instead of
- * waking for each. Same seqp, returns and order as tlink_send_reliable.
+ * counts in tlink_unacked) but sent with the next frame, or 100 ms later
+ * (tlink_set_lazy_ms), or once 64 wait, so that the translator applies
+ * several in one commit instead of waking for each (at a few operations a
+ * second, they ride on the next frame). Same seqp, returns and order as
+ * tlink_send_reliable.
  */
 int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
@@ -54,6 +56,9 @@ int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
  */
 int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
 		      const char *reason, uint64_t *seqp);
+
+/** How long a lazy frame waits for company (100 ms unless set). */
+void tlink_set_lazy_ms(struct tlink *tl, uint32_t ms);
 
 /** Be told of acknowledgements (NULL: not). Called from the loop. */
 void tlink_set_ack_handler(struct tlink *tl, tlink_ack_h *ackh);

@@ -74,8 +74,12 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb)
 enum {
 	/* an acknowledgement with no frame to go with waits this long for
 	 * one, unless a frame asked for it at once (tr_peer.ack_now): the
-	 * front keeps its frames until then, and wakes once for several */
-	ACK_LAZY_MS = 10,
+	 * front keeps its frames until then, and wakes once for several
+	 * (at a few operations a second, for none: it rides on the next) */
+	ACK_LAZY_MS = 100,
+	/* ... or until this many frames wait for it: a front's journal of
+	 * unacknowledged frames stays short */
+	ACK_LAZY_MAX = 64,
 };
 
 
@@ -108,7 +112,7 @@ static void peer_committed(struct tr_peer *p, bool sending)
 		p->sent = p->hwm; /* away: its HELLO will tell it */
 	if (p->hwm <= p->sent)
 		return;
-	if (sending)
+	if (sending || p->hwm - p->sent >= ACK_LAZY_MAX)
 		peer_ack(p);
 	else if (!tmr_isrunning(&p->ack_tmr))
 		tmr_start(&p->ack_tmr, ACK_LAZY_MS, ack_handler, p);

@@ -2624,6 +2624,82 @@ static void test_tlink_done_remembers_recent_ids(void **state)
 }
 
 
+static int front_send_lazy(const char *text)
+{
+	struct fbuf fb = {0};
+	int err;
+
+	err = data_frame(&fb, 0, text);
+	if (!err)
+		err = tlink_send_lazy(T.tl, &fb, NULL);
+	fbuf_reset(&fb);
+	return err;
+}
+
+
+static bool front_got_probe(void)
+{
+	return T.nfrec >= 1;
+}
+
+
+static bool tr_got_3(void)
+{
+	return TR.nrec >= 3;
+}
+
+
+static bool tr_applied_67(void)
+{
+	return TR.applied >= 67;
+}
+
+
+/* Lazy frames wait for company: the next reliable frame takes them along,
+ * in order, and 64 waiting go at once. The lazy timer is set to an hour,
+ * so only those two can have sent them. */
+static void test_tlink_lazy_frames_ride_on_the_next_or_go_at_64(void **state)
+{
+	char t[TEXT_MAX];
+
+	tlink_fixture();
+	tr_listen();
+	TR.on_hello = tr_reply_hello;
+	assert_int_equal(tlink_alloc(&T.tl, &T.front, front_frame, NULL), 0);
+	tlink_set_lazy_ms(T.tl, 3600 * 1000);
+	assert_true(run_until(front_got_probe, GUARD_MS));
+	assert_true(tlink_up(T.tl));
+
+	assert_int_equal(front_send_lazy("l1"), 0);
+	assert_int_equal(front_send_lazy("l2"), 0);
+	settle(50);
+	assert_int_equal(TR.applied, 0); /* kept, not sent */
+	assert_int_equal(tlink_unacked(T.tl), 2);
+	assert_int_equal(front_send("r3"), 0);
+	assert_true(run_until(tr_got_3, GUARD_MS));
+	assert_string_equal(TR.recs[0].text, "l1");
+	assert_string_equal(TR.recs[1].text, "l2");
+	assert_string_equal(TR.recs[2].text, "r3");
+
+	for (int i = 4; i <= 66; i++) {
+		snprintf(t, sizeof(t), "l%d", i);
+		assert_int_equal(front_send_lazy(t), 0);
+	}
+	settle(50);
+	assert_int_equal(TR.applied, 3); /* 63 wait */
+	assert_int_equal(front_send_lazy("l67"), 0);
+	assert_true(run_until(tr_applied_67, GUARD_MS));
+	settle(20);
+	assert_int_equal(TR.applied, 67); /* seqs 1..67, in order, once */
+	assert_int_equal(TR.gaps, 0);
+	assert_int_equal(TR.dups, 0);
+	assert_string_equal(TR.recs[3].text, "l4");
+	assert_string_equal(TR.recs[63].text, "l64");
+	assert_int_equal(tlink_unacked(T.tl), 67);
+	assert_int_equal(T.cb_errs, 0);
+}
+
+
 static int group_setup(void **state)
 {
 	log_setup(LOG_ERROR, 0);
@@ -2680,6 +2756,7 @@ int main(void)
 		T_(test_tlink_pause_holds_frames_and_acks_until_resume),
 		T_(test_tlink_overflow_reconnects_and_nothing_is_left_behind),
 		T_(test_tlink_done_remembers_recent_ids),
+		T_(test_tlink_lazy_frames_ride_on_the_next_or_go_at_64),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
