@@ -256,6 +256,12 @@ int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
 }
 
 
+void tlink_flush(struct tlink *tl)
+{
+	lazy_flush(tl);
+}
+
+
 void tlink_set_lazy_ms(struct tlink *tl, uint32_t ms)
 {
 	tl->lazy_ms = ms;

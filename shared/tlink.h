@@ -57,6 +57,9 @@ int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
 		      const char *reason, uint64_t *seqp);
 
+/** Send the lazy frames now (a front that stops). */
+void tlink_flush(struct tlink *tl);
+
 /** How long a lazy frame waits for company (100 ms unless set). */
 void tlink_set_lazy_ms(struct tlink *tl, uint32_t ms);
 

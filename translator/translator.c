@@ -116,6 +116,12 @@ static int translator_dispatch_xmpp(struct frame *fr)
 		log_info("xmpp link %s", link.up ? "up" : "down");
 		if (link.up && link.stream)
 			xmpp_stream_seen(link.stream);
+		if (!link.up) {
+			/* a front stopping waits for every acknowledgement:
+			 * what is committed, and this batch's, go at once */
+			tr.xmpp.ack_now = true;
+			tr_ack_flush(&tr);
+		}
 		return 0;
 	}
 	if (fr->type == MSG_CLIENT_UP) {

@@ -1238,6 +1238,7 @@ static void xmpp_front_shutdown(void *arg)
 		return;
 	}
 	tlink_resume(xf.tl); /* the ACKs the drain waits for */
+	tlink_flush(xf.tl);  /* ... and the reports they are for */
 	if (xf.st == XF_OPEN) {
 		custody(false);
 		list_flush(&xf.outq); /* the outbox keeps them */
