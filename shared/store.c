@@ -291,6 +291,12 @@ int store_flush(struct store *s)
 }
 
 
+int store_fd(const struct store *s, int *fdp)
+{
+	return mdb_err(mdb_env_get_fd(s->env, fdp));
+}
+
+
 void store_close(struct store *s)
 {
 	if (!s)

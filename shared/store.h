@@ -113,6 +113,13 @@ void store_close(struct store *s);
 /** Write every commit so far to disk (blocks for the flush). */
 int store_flush(struct store *s);
 
+/**
+ * The data file's descriptor: with STORE_PERIODIC, a fdatasync of it (by
+ * any process) is store_flush. Valid until store_close.
+ * @return 0 or an errno from LMDB
+ */
+int store_fd(const struct store *s, int *fdp);
+
 /** The schema number of the store as opened. */
 uint32_t store_schema(const struct store *s);
 /** Record that the store now has schema v (in the migrating transaction). */

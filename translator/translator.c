@@ -307,21 +307,6 @@ static void translator_accept_handler(int flags, void *arg)
 }
 
 
-/* store.sync: periodic: what was committed goes to disk. A failed flush
- * may have lost written pages (Linux drops them after EIO): the process
- * stops rather than acknowledge more work on that store (the supervisor
- * restarts it; a disk that keeps failing stops the gateway). */
-static void flush_handler(void *arg)
-{
-	int err = store_flush(tr.store);
-
-	if (err)
-		fatal(1, "store: flush to disk failed: %s", strerror(err));
-	tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms, flush_handler,
-		  NULL);
-}
-
-
 /* Deadlines that passed go to their owners, at most 256 per turn. */
 static void sweep_handler(void *arg)
 {
@@ -406,12 +391,10 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "store %s: %s", tr.proc.cfg->store.path,
 		      strerror(err));
-	tmr_init(&tr.flush);
 	tmr_init(&tr.xmpp.ack_tmr);
 	tmr_init(&tr.sip.ack_tmr);
 	if (tr.proc.cfg->store.sync_periodic) {
-		tmr_start(&tr.flush, tr.proc.cfg->store.sync_interval_ms,
-			  flush_handler, NULL);
+		tr_flush_start(tr.store, tr.proc.cfg->store.sync_interval_ms);
 		log_info("store: commits flushed to disk every %u ms",
 			 tr.proc.cfg->store.sync_interval_ms);
 	}
@@ -447,11 +430,9 @@ int main(int argc, char **argv)
 	tr.sip.ch = mem_deref(tr.sip.ch);
 	if (tr.txn)
 		store_abort(tr.txn);
-	tmr_cancel(&tr.flush);
 	tmr_cancel(&tr.xmpp.ack_tmr);
 	tmr_cancel(&tr.sip.ack_tmr);
-	if (tr.proc.cfg->store.sync_periodic)
-		(void)store_flush(tr.store);
+	tr_flush_stop();
 	store_close(tr.store);
 	list_flush(&tr.after);
 	xparse_close();

@@ -78,7 +78,6 @@ struct translator {
 	struct tr_peer xmpp, sip;
 	int lfd;
 	struct tmr sweep;
-	struct tmr flush; /**< store.sync: periodic */
 	bool stopping;
 	bool store_full;  /**< above STORE_HIGH_WATER (tr_admit) */
 	xmpp_ctx_t *xctx; /**< for stanzas (parse and build) */
@@ -110,6 +109,15 @@ void tr_after_commit(struct translator *tr, enum proc_id to, struct fbuf *fb);
 void tr_commit(struct translator *tr);
 /** Send the acknowledgements tr_commit left lazy (at a stop). */
 void tr_ack_flush(struct translator *tr);
+
+/**
+ * store.sync periodic: flush the store to disk every interval_ms, in a
+ * child process (tr_flush.c), never blocking the loop.
+ * @return 0 (without a child the flush runs in the loop; logged)
+ */
+int tr_flush_start(struct store *store, uint32_t interval_ms);
+/** Stop the child and flush the last commits (blocking: at exit). */
+void tr_flush_stop(void);
 
 /**
  * Admission: may new work (a message, a call) be taken? Not when the store

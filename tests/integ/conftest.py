@@ -65,8 +65,9 @@ class Gateway:
             f.write("sip: {%s}\n" % ", ".join("%s: %s" % kv for kv in sip.items()))
             f.write("store: {path: %s/store, map_size: %s%s}\n"
                     % (tmp, over.get("store_map", "64MiB"),
-                       ", sync: %s, sync_interval_ms: 60000"
-                       % over["store_sync"] if "store_sync" in over else ""))
+                       ", sync: %s, sync_interval_ms: %d"
+                       % (over["store_sync"], over.get("sync_interval_ms", 60000))
+                       if "store_sync" in over else ""))
             f.write("runtime: {dir: %s/run}\n" % tmp)
             f.write("supervisor: {%s}\n" % ", ".join("%s: %s" % kv for kv in sup.items()))
             if "presence" in over:

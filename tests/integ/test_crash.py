@@ -5,6 +5,8 @@ Prosody while the xmpp-front was down — none since its stream is kept in the
 supervisor's custody, test_custody.py). None missing, none duplicated."""
 import asyncio
 import collections
+import os
+import signal
 import uuid
 
 import pytest
@@ -32,6 +34,77 @@ def test_kill9_translator_during_burst_store_periodic(gateway_factory, sipp):
     assert "flushed to disk every 60000 ms" in gateway.read_log()
     burst(gateway, sipp, "translator", gateway.kill9)
     assert "signal 9" in gateway.status()["translator"]["last_exit"]
+
+
+def _children(pid):
+    """{pid: (comm, state)} of the processes whose parent is pid."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out[int(d)] = (comm, fields[0])
+    return out
+
+
+def _flusher(translator):
+    kids = {p: c for p, (c, s) in _children(translator).items() if s != "Z"}
+    assert list(kids.values()) in ([], ["xsgw-flusher"]), kids
+    return next(iter(kids), None)
+
+
+def _answers(pid):
+    """How many flushes the flusher has answered (one write each)."""
+    with open("/proc/%d/io" % pid) as f:
+        return int(dict(l.split(": ") for l in f.read().splitlines())["syscw"])
+
+
+def _gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_store_periodic_flush_runs_in_its_own_process(gateway_factory):
+    """store.sync: periodic: the translator's loop never waits for the
+    disk; a child of it (xsgw-flusher) flushes every sync_interval_ms. It
+    dies with the translator, is started again if it dies alone, and is
+    gone after a stop."""
+    gateway = gateway_factory(store_sync="periodic", sync_interval_ms=50)
+    tr = gateway.pid("translator")
+    fl = wait_for(lambda: _flusher(tr), 10, "the flusher")
+    n0 = _answers(fl)
+    wait_for(lambda: _answers(fl) >= n0 + 5, 10, "five flushes answered")
+
+    # the flusher alone dies: the same translator starts another one
+    os.kill(fl, signal.SIGKILL)
+    wait_for(lambda: "the flusher exited" in gateway.read_log(), 10,
+             "the translator saw it")
+    fl2 = wait_for(lambda: _flusher(tr), 10, "a new flusher")
+    assert fl2 != fl
+    n0 = _answers(fl2)
+    wait_for(lambda: _answers(fl2) >= n0 + 3, 10, "the new one flushes")
+    assert gateway.pid("translator") == tr
+    assert gateway.status()["translator"]["restarts"] == 0
+
+    # the translator dies: its flusher with it, the next one has its own
+    gateway.kill9("translator")
+    wait_for(lambda: _gone(fl2), 10, "the flusher gone with the translator")
+    tr2 = gateway.pid("translator")
+    fl3 = wait_for(lambda: _flusher(tr2), 10, "the new translator's flusher")
+
+    # a stop leaves nothing behind
+    assert gateway.stop() == 0
+    assert _gone(fl3) and _gone(tr2)
 
 
 @pytest.mark.parametrize("victim", ["sip-front", "translator", "xmpp-front"])
