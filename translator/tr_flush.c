@@ -38,8 +38,8 @@ static struct {
 
 
 /* The child: flush when asked, answer, until the translator is gone. */
-static void __attribute__((noreturn)) child_run(pid_t parent, int sock,
-						int data)
+static void __attribute__((noreturn))
+child_run(pid_t parent, int sock, int data)
 {
 	char c;
 	int r;
