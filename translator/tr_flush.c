@@ -27,11 +27,16 @@
 #include "log.h"
 #include "translator.h"
 
+/* a flush running for this many intervals (at least a second) is logged,
+ * again after as long */
+enum { SLOW_INTERVALS = 20, SLOW_MIN_MS = 1000 };
+
 static struct {
-	int fd;      /**< our end of the child's socket; -1: no child */
-	pid_t pid;   /**< the child; 0: none */
-	bool busy;   /**< a flush asked, not yet answered */
-	uint32_t ms; /**< sync_interval_ms */
+	int fd;    /**< our end of the child's socket; -1: no child */
+	pid_t pid; /**< the child; 0: none */
+	bool busy; /**< a flush asked, not yet answered */
+	uint64_t asked, warned; /**< when (tmr_jiffies) */
+	uint32_t ms;            /**< sync_interval_ms */
 	struct store *store;
 	struct tmr tmr;
 } fl = {.fd = -1};
@@ -130,7 +135,8 @@ static int child_start(void)
 		/* nothing of the translator's but the file and the socket */
 		const int lo = sv[1] < data ? sv[1] : data;
 		const int hi = sv[1] < data ? data : sv[1];
-		(void)close_range(0, lo - 1, 0);
+		if (lo > 0)
+			(void)close_range(0, lo - 1, 0);
 		if (hi > lo + 1)
 			(void)close_range(lo + 1, hi - 1, 0);
 		(void)close_range(hi + 1, ~0U, 0);
@@ -157,8 +163,22 @@ static void tick_handler(void *arg)
 	int err;
 
 	tmr_start(&fl.tmr, fl.ms, tick_handler, NULL);
-	if (fl.busy)
-		return; /* the last one still runs: it takes this one's pages */
+	if (fl.busy) {
+		/* the last one still runs: it takes this one's pages. A disk
+		 * that hangs is the operator's to know (commits go on, in
+		 * the page cache only). */
+		const uint64_t now = tmr_jiffies();
+		const uint64_t slow = fl.ms * SLOW_INTERVALS > SLOW_MIN_MS
+					      ? (uint64_t)fl.ms * SLOW_INTERVALS
+					      : SLOW_MIN_MS;
+		if (now - fl.asked >= slow && now - fl.warned >= slow) {
+			log_warn("store: a flush to disk has been running for "
+				 "%llu ms",
+				 (unsigned long long)(now - fl.asked));
+			fl.warned = now;
+		}
+		return;
+	}
 	if (fl.fd < 0 && child_start()) {
 		err = store_flush(fl.store);
 		if (err)
@@ -166,9 +186,10 @@ static void tick_handler(void *arg)
 			      strerror(err));
 		return;
 	}
-	if (write(fl.fd, &c, 1) == 1)
+	if (write(fl.fd, &c, 1) == 1) {
 		fl.busy = true;
-	else
+		fl.asked = tmr_jiffies();
+	} else
 		child_gone("does not listen");
 }
 

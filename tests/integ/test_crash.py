@@ -96,6 +96,19 @@ def test_store_periodic_flush_runs_in_its_own_process(gateway_factory):
     assert gateway.pid("translator") == tr
     assert gateway.status()["translator"]["restarts"] == 0
 
+    # a flush that hangs (a stopped flusher: a disk that does not answer)
+    # is logged, and the translator goes on answering meanwhile
+    os.kill(fl2, signal.SIGSTOP)
+    wait_for(lambda: "a flush to disk has been running for" in gateway.read_log(),
+             10, "the hung flush logged")
+    assert "messages.pending" in gateway.ctl("stats").stdout
+    # the supervisor's heartbeats (every 300 ms) were answered throughout
+    assert gateway.pid("translator") == tr
+    assert gateway.status()["translator"]["restarts"] == 0
+    os.kill(fl2, signal.SIGCONT)
+    n0 = _answers(fl2)
+    wait_for(lambda: _answers(fl2) >= n0 + 3, 10, "flushing again")
+
     # the translator dies: its flusher with it, the next one has its own
     gateway.kill9("translator")
     wait_for(lambda: _gone(fl2), 10, "the flusher gone with the translator")
