@@ -32,9 +32,10 @@
 enum { SLOW_INTERVALS = 20, SLOW_MIN_MS = 1000 };
 
 static struct {
-	int fd;    /**< our end of the child's socket; -1: no child */
-	pid_t pid; /**< the child; 0: none */
-	bool busy; /**< a flush asked, not yet answered */
+	int fd;      /**< our end of the child's socket; -1: no child */
+	pid_t pid;   /**< the child; 0: none */
+	pid_t dying; /**< a child killed, not yet reaped; 0: none */
+	bool busy;   /**< a flush asked, not yet answered */
 	uint64_t asked, warned; /**< when (tmr_jiffies) */
 	uint32_t ms;            /**< sync_interval_ms */
 	struct store *store;
@@ -75,10 +76,15 @@ child_run(pid_t parent, int sock, int data)
 }
 
 
+static void child_reap(void)
+{
+	if (fl.dying && waitpid(fl.dying, NULL, WNOHANG) != 0)
+		fl.dying = 0; /* reaped, or not ours any more */
+}
+
+
 static void child_gone(const char *why)
 {
-	int st;
-
 	log_error("store: the flusher %s; flushing in the loop until a new "
 		  "one runs",
 		  why);
@@ -87,8 +93,12 @@ static void child_gone(const char *why)
 	fl.fd = -1;
 	fl.busy = false;
 	if (fl.pid) {
+		/* never wait for it here: a child stuck in the disk dies
+		 * only when the disk answers */
 		(void)kill(fl.pid, SIGKILL);
-		(void)waitpid(fl.pid, &st, 0); /* dead or dying: at once */
+		child_reap(); /* an earlier one, if it is gone by now */
+		fl.dying = fl.pid;
+		child_reap(); /* this one, if it is gone already */
 	}
 	fl.pid = 0;
 }
@@ -163,14 +173,16 @@ static void tick_handler(void *arg)
 	int err;
 
 	tmr_start(&fl.tmr, fl.ms, tick_handler, NULL);
+	child_reap();
 	if (fl.busy) {
-		/* the last one still runs: it takes this one's pages. A disk
-		 * that hangs is the operator's to know (commits go on, in
-		 * the page cache only). */
+		/* the last one still runs: the first tick after its answer
+		 * asks for the rest. A disk that hangs is the operator's to
+		 * know (commits go on, in the page cache only). */
 		const uint64_t now = tmr_jiffies();
-		const uint64_t slow = fl.ms * SLOW_INTERVALS > SLOW_MIN_MS
-					      ? (uint64_t)fl.ms * SLOW_INTERVALS
-					      : SLOW_MIN_MS;
+		const uint64_t slow =
+			(uint64_t)fl.ms * SLOW_INTERVALS > SLOW_MIN_MS
+				? (uint64_t)fl.ms * SLOW_INTERVALS
+				: SLOW_MIN_MS;
 		if (now - fl.asked >= slow && now - fl.warned >= slow) {
 			log_warn("store: a flush to disk has been running for "
 				 "%llu ms",
