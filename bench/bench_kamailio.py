@@ -40,7 +40,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 # not the gateway bench's ports (Prosody 5222/5269/5280/5347, xsgw 5600,
 # its UAS 5070) nor the tests' Kamailio (5060, 45060)
 KAM_PORT, UAS_PORT, UAC_PORT = 5760, 5770, 5780
-GW_WORKERS = ("translator", "xmpp-front", "sip-front")
+GW_WORKERS = ("translator", "xmpp-front", "sip-front", "flusher")
 
 
 def runtime_ns(pid):
@@ -362,7 +362,8 @@ def ratios(results, kam):
                                                                  for x in loaded),
         }
     out["note"] = ("ratio = gateway CPU us per op (translator + xmpp-front + "
-                   "sip-front; not the supervisor, Prosody or the SIPp UAS) / "
+                   "sip-front + the translator's flusher with store.sync "
+                   "periodic; not the supervisor, Prosody or the SIPp UAS) / "
                    "Kamailio CPU us per op (all its processes); < 1 means the "
                    "gateway spends less (issue 13 point 3). Rates: the steps both "
                    "ran; steps where either hit its limit are left out of the "
