@@ -38,11 +38,10 @@ int tlink_send_reliable(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
 /**
  * A reliable frame no one waits for (a success report): kept at once (it
- * counts in tlink_unacked) but sent with the next frame, or 100 ms later
+ * counts in tlink_unacked) but sent with the next frame, or 10 ms later
  * (tlink_set_lazy_ms), or once 64 wait, so that the translator applies
- * several in one commit instead of waking for each (at a few operations a
- * second, they ride on the next frame). Same seqp, returns and order as
- * tlink_send_reliable.
+ * several in one commit instead of waking for each. Same seqp, returns
+ * and order as tlink_send_reliable.
  */
 int tlink_send_lazy(struct tlink *tl, struct fbuf *fb, uint64_t *seqp);
 
@@ -60,7 +59,7 @@ int tlink_report_done(struct tlink *tl, uint64_t out, uint32_t scode,
 /** Send the lazy frames now (a front that stops). */
 void tlink_flush(struct tlink *tl);
 
-/** How long a lazy frame waits for company (100 ms unless set). */
+/** How long a lazy frame waits for company (10 ms unless set). */
 void tlink_set_lazy_ms(struct tlink *tl, uint32_t ms);
 
 /** Be told of acknowledgements (NULL: not). Called from the loop. */
