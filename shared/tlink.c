@@ -14,8 +14,8 @@ enum {
 	DONE_RING = 8192,
 	/* a lazy frame waits at most this long for company (tlink.h). Not
 	 * longer: a report that rides on a stanza is applied in the turn
-	 * that answers the stanza, ahead of its answer (+90 us p50 per
-	 * message at 50/s with 100 ms) */
+	 * that answers the stanza, ahead of its answer (+80 us p50 per
+	 * message at 50/s with 100 ms, for 13 % less CPU) */
 	LAZY_MS_DEFAULT = 10,
 	/* ... and no more of them wait than this (the translator's journal
 	 * of them, and a successor's replay, stay short) */
