@@ -85,8 +85,8 @@ static void child_reap(void)
 
 static void child_gone(const char *why)
 {
-	log_error("store: the flusher %s; flushing in the loop until a new "
-		  "one runs",
+	log_error("store: the flusher is gone (%s); flushing in the loop "
+		  "until a new one runs",
 		  why);
 	fd_close(fl.fd);
 	close(fl.fd);
@@ -113,7 +113,10 @@ static void answer_handler(int flags, void *arg)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n != (ssize_t)sizeof(r)) {
-		child_gone(n == 0 ? "exited" : "failed");
+		/* killed with a request unread, it is ECONNRESET here */
+		child_gone(n == 0  ? "exited"
+			   : n < 0 ? strerror(errno)
+				   : "answered short");
 		return;
 	}
 	fl.busy = false;

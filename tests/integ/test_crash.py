@@ -87,7 +87,8 @@ def test_store_periodic_flush_runs_in_its_own_process(gateway_factory):
 
     # the flusher alone dies: the same translator starts another one
     os.kill(fl, signal.SIGKILL)
-    wait_for(lambda: "the flusher exited" in gateway.read_log(), 10,
+    # EOF, or ECONNRESET if it died with a request unread
+    wait_for(lambda: "store: the flusher is gone (" in gateway.read_log(), 10,
              "the translator saw it")
     fl2 = wait_for(lambda: _flusher(tr), 10, "a new flusher")
     assert fl2 != fl
@@ -109,15 +110,28 @@ def test_store_periodic_flush_runs_in_its_own_process(gateway_factory):
     n0 = _answers(fl2)
     wait_for(lambda: _answers(fl2) >= n0 + 3, 10, "flushing again")
 
+    # killed while stopped, with a request unread: ECONNRESET, not EOF
+    os.kill(fl2, signal.SIGSTOP)
+    wait_for(lambda: gateway.read_log().count(
+        "a flush to disk has been running for") >= 2, 10, "hung again")
+    os.kill(fl2, signal.SIGKILL)
+    wait_for(lambda: "store: the flusher is gone (Connection reset by peer)"
+             in gateway.read_log(), 10, "the reset seen")
+    fl3 = wait_for(lambda: _flusher(tr), 10, "a third flusher")
+    assert fl3 not in (fl, fl2)
+    n0 = _answers(fl3)
+    wait_for(lambda: _answers(fl3) >= n0 + 3, 10, "the third one flushes")
+    assert gateway.pid("translator") == tr
+
     # the translator dies: its flusher with it, the next one has its own
     gateway.kill9("translator")
-    wait_for(lambda: _gone(fl2), 10, "the flusher gone with the translator")
+    wait_for(lambda: _gone(fl3), 10, "the flusher gone with the translator")
     tr2 = gateway.pid("translator")
-    fl3 = wait_for(lambda: _flusher(tr2), 10, "the new translator's flusher")
+    fl4 = wait_for(lambda: _flusher(tr2), 10, "the new translator's flusher")
 
     # a stop leaves nothing behind
     assert gateway.stop() == 0
-    assert _gone(fl3) and _gone(tr2)
+    assert _gone(fl4) and _gone(tr2)
 
 
 @pytest.mark.parametrize("victim", ["sip-front", "translator", "xmpp-front"])
