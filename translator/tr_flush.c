@@ -85,8 +85,8 @@ static void child_reap(void)
 
 static void child_gone(const char *why)
 {
-	log_error("store: the flusher is gone (%s); flushing in the loop "
-		  "until a new one runs",
+	log_error("store: the flusher is gone (%s); a new one takes the next "
+		  "flush",
 		  why);
 	fd_close(fl.fd);
 	close(fl.fd);
