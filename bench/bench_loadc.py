@@ -261,15 +261,13 @@ def loadc(args, target, mode, rate=None, step=None, count=None, extra=()):
 
 def flusher_of(translator):
     """The pid of the translator's xsgw-flusher child, or None."""
-    for d in os.listdir("/proc"):
+    for p in bench_kamailio.children_of(translator)[1:]:
         try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except (OSError, ValueError):
+            with open("/proc/%d/comm" % p) as f:
+                if f.read().strip() == "xsgw-flusher":
+                    return p
+        except OSError:
             continue
-        if "(xsgw-flusher)" in st and \
-                int(st.rsplit(")", 1)[1].split()[1]) == translator:
-            return int(d)
     return None
 
 

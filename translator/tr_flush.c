@@ -209,7 +209,7 @@ static void tick_handler(void *arg)
 }
 
 
-int tr_flush_start(struct store *store, uint32_t interval_ms)
+void tr_flush_start(struct store *store, uint32_t interval_ms)
 {
 	int err;
 
@@ -222,7 +222,6 @@ int tr_flush_start(struct store *store, uint32_t interval_ms)
 			 "loop",
 			 strerror(err));
 	tmr_start(&fl.tmr, fl.ms, tick_handler, NULL);
-	return 0;
 }
 
 

@@ -112,10 +112,10 @@ void tr_ack_flush(struct translator *tr);
 
 /**
  * store.sync periodic: flush the store to disk every interval_ms, in a
- * child process (tr_flush.c), never blocking the loop.
- * @return 0 (without a child the flush runs in the loop; logged)
+ * child process (tr_flush.c), never blocking the loop (without a child,
+ * which is logged, the flush runs in the loop).
  */
-int tr_flush_start(struct store *store, uint32_t interval_ms);
+void tr_flush_start(struct store *store, uint32_t interval_ms);
 /** Stop the child and flush the last commits (blocking: at exit). */
 void tr_flush_stop(void);
 

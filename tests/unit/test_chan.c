@@ -2066,16 +2066,29 @@ static void tlink_fixture(void)
 }
 
 
-static int front_send(const char *text)
+static int front_push(const char *text, bool lazy)
 {
 	struct fbuf fb = {0};
 	int err;
 
 	err = data_frame(&fb, 0, text);
 	if (!err)
-		err = tlink_send_reliable(T.tl, &fb, NULL);
+		err = lazy ? tlink_send_lazy(T.tl, &fb, NULL)
+			   : tlink_send_reliable(T.tl, &fb, NULL);
 	fbuf_reset(&fb);
 	return err;
+}
+
+
+static int front_send(const char *text)
+{
+	return front_push(text, false);
+}
+
+
+static int front_send_lazy(const char *text)
+{
+	return front_push(text, true);
 }
 
 
@@ -2621,19 +2634,6 @@ static void test_tlink_done_remembers_recent_ids(void **state)
 	assert_false(tlink_is_done(T.tl, 42));
 	assert_true(tlink_is_done(T.tl, 1000 + RING - 1));
 	assert_true(tlink_is_done(T.tl, 1000 + 2));
-}
-
-
-static int front_send_lazy(const char *text)
-{
-	struct fbuf fb = {0};
-	int err;
-
-	err = data_frame(&fb, 0, text);
-	if (!err)
-		err = tlink_send_lazy(T.tl, &fb, NULL);
-	fbuf_reset(&fb);
-	return err;
 }
 
 
