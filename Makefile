@@ -184,6 +184,8 @@ bench: deps all $(BENCH_TOOLS)
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--store-sync periodic --key loadc_store_periodic
 	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
+		--store-sync periodic --cpu last --key loadc_one_cpu
+	/usr/bin/python3 bench/bench_loadc.py --build $(CURDIR)/$(BUILD) --out bench/report.json \
 		--prosody-nagle --flows call --rates 50,100,200 --key loadc_prosody_nagle \
 		--no-kamailio
 

@@ -43,6 +43,11 @@ KAM_PORT, UAS_PORT, UAC_PORT = 5760, 5770, 5780
 GW_WORKERS = ("translator", "xmpp-front", "sip-front", "flusher")
 
 
+def pinned(cpu):
+    """the command prefix that runs a program on one CPU (None: anywhere)"""
+    return [] if cpu is None else ["taskset", "-c", str(cpu)]
+
+
 def runtime_ns(pid):
     """time on the CPU in ns (/proc/PID/schedstat), None if unreadable"""
     try:
@@ -96,7 +101,8 @@ def udp_bound(port):
 
 
 class KamBed:
-    def __init__(self, children=2, hold_ms=100):
+    def __init__(self, children=2, hold_ms=100, cpu=None):
+        self.cpu = cpu
         self.tmp = tempfile.mkdtemp(prefix="xsgw-kambench-")
         self.children = children
         self.hold_ms = hold_ms
@@ -129,7 +135,7 @@ class KamBed:
         # and dialogs of a 10 s step at the highest rate), private 8 MB
         self.log = os.path.join(self.tmp, "kamailio.log")
         self.kam = subprocess.Popen(
-            ["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", self.tmp,
+            pinned(self.cpu) + ["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", self.tmp,
              "-P", os.path.join(self.tmp, "kamailio.pid"), "-m", "256", "-M", "8",
              "-w", self.tmp],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
@@ -372,14 +378,14 @@ def ratios(results, kam):
 
 
 def run(res, rates, step=10, unloaded=100, hold_ms=100, children=2, flows=("call", "msg"),
-        log=print):
+        log=print, cpu=None):
     """Run the Kamailio part; put it in res["kamailio"] and the ratio section in
     res["gateway_vs_kamailio"]. rates: {flow: [rate, ...]}."""
     if not shutil.which("kamailio") or not shutil.which("sipp"):
         res["kamailio"] = {"skipped": "kamailio or sipp not installed"}
         return
     t0 = time.monotonic()
-    bed = KamBed(children=children, hold_ms=hold_ms)
+    bed = KamBed(children=children, hold_ms=hold_ms, cpu=cpu)
     kr = {"what": "SIPp UAC -> Kamailio %s (tm, rr, dialog: dlg_manage, UDP 127.0.0.1:%d, "
                   "%d UDP workers, no DB) -> SIPp UAS answering at once"
                   % (subprocess.run(["kamailio", "-v"], capture_output=True,
@@ -393,7 +399,7 @@ def run(res, rates, step=10, unloaded=100, hold_ms=100, children=2, flows=("call
                     "wait4 rusage. Latencies: every call, gettimeofday in the "
                     "UAC scenario (-trace_logs; SIPp's rtd clock has ms resolution)" % hold_ms,
           "step_s": step, "unloaded_ops": unloaded, "hold_ms": hold_ms,
-          "udp_workers": children}
+          "udp_workers": children, "cpu": cpu}
     try:
         bed.start()
         kr["tmp"] = bed.tmp
@@ -470,6 +476,8 @@ def add_args(ap):
     ap.add_argument("--kam-unloaded", type=int, default=100)
     ap.add_argument("--kam-hold-ms", type=int, default=100)
     ap.add_argument("--kam-children", type=int, default=2)
+    ap.add_argument("--kam-cpu", type=int, default=None,
+                    help="run Kamailio's processes on this CPU only (taskset)")
 
 
 def kam_rates(args, results):
@@ -497,7 +505,7 @@ def main():
     res = report.setdefault(args.key, {"results": {}})
     run(res, kam_rates(args, res.get("results", {})), step=args.step,
         unloaded=args.kam_unloaded, hold_ms=args.kam_hold_ms, children=args.kam_children,
-        flows=args.flows.split(","), log=lambda s: print(s, flush=True))
+        flows=args.flows.split(","), log=lambda s: print(s, flush=True), cpu=args.kam_cpu)
     res["kamailio"]["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)

@@ -17,7 +17,9 @@ Per step: CPU seconds per op of each process (utime+stime from
 peak RSS (VmHWM) of each process and the store's bytes.
 With --soak-s: a constant message load that long, the store's bytes in
 use and each worker's RSS every 10 s (the steady state of issue 13
-point 4); --store-sync periodic: the gateway with store.sync: periodic.
+point 4); --store-sync periodic: the gateway with store.sync: periodic;
+--cpu N: the gateway (supervisor.cpus: "N"), nullcomp and Kamailio each
+placed on CPU N alone (README: supervisor.cpus).
 With --held N: N calls held in a bed of their own (RSS and store per
 held call, kill -9 of each worker to ready with them live, a full
 restart).
@@ -116,10 +118,13 @@ class Bed:
                     "runtime: {dir: %s/run}\nlog: {level: %s}\n"
                     % (self.tmp, a.store_sync, a.retain_s, self.tmp,
                        a.log_level))
+            if a.cpu is not None:
+                f.write("supervisor: {cpus: \"%d\"}\n" % a.cpu)
         self.gwlog = os.path.join(self.tmp, "xsgw.log")
         self.gw_start(20)
+        # the ceiling runs where the gateway does
         self.procs["nullcomp"] = subprocess.Popen(
-            [os.path.join(a.tools, "nullcomp"), "127.0.0.1", "5347",
+            bench_kamailio.pinned(a.cpu) + [os.path.join(a.tools, "nullcomp"), "127.0.0.1", "5347",
              "null.localhost", "s3cret"],
             stderr=open(os.path.join(self.tmp, "nullcomp.log"), "wb"))
         self.pids["nullcomp"] = self.procs["nullcomp"].pid
@@ -481,6 +486,11 @@ def main():
     ap.add_argument("--store-sync", default="commit",
                     choices=["commit", "periodic"],
                     help="the gateway's store.sync")
+    ap.add_argument("--cpu", default=None,
+                    help="the gateway (supervisor.cpus), the do-nothing "
+                         "component and Kamailio each on this one CPU, a "
+                         "number or `last` (the highest this process may "
+                         "use); default: wherever the kernel puts them")
     ap.add_argument("--key", default="loadc", help="report.json key")
     ap.add_argument("--hold", type=float, default=0,
                     help="debug/trace: start the bed, print its pids, keep it "
@@ -489,6 +499,8 @@ def main():
     args = ap.parse_args()
     args.rates = [int(x) for x in args.rates.split(",") if x]
     args.tools = args.tools or os.path.join(args.build, "bench")
+    if args.cpu is not None:
+        args.cpu = max(os.sched_getaffinity(0)) if args.cpu == "last" else int(args.cpu)
     bed = Bed(args)
     res = {"what": "bench/loadc (C, epoll) -> Prosody c2s -> gateway "
                    "(sip.localhost -> SIPp UAS answering at once) or nullcomp "
@@ -500,6 +512,7 @@ def main():
            "unloaded_ops": args.unloaded, "prosody_tcp_nodelay": args.prosody_nodelay,
            "log_level": args.log_level, "cpus": os.cpu_count(),
            "store_sync": args.store_sync, "machine": machine(),
+           "placed_on_cpu": args.cpu,
            "method": "call: session-initiate sent -> session-accept received "
                      "(then terminate, not timed here); msg: chat with receipt "
                      "request sent -> receipt received. unloaded: one op at a "
@@ -536,7 +549,7 @@ def main():
                            step=args.step, unloaded=args.kam_unloaded,
                            hold_ms=args.kam_hold_ms, children=args.kam_children,
                            flows=args.flows.split(","),
-                           log=lambda s: print(s, flush=True))
+                           log=lambda s: print(s, flush=True), cpu=args.cpu)
     # ratios: gateway over the ceiling
     rr = res["results"]
     ratios = {}

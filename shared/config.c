@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <yaml.h>
 #include "config.h"
 
@@ -104,6 +105,53 @@ static const char *p_sync_ms(yaml_document_t *d, yaml_node_t *n, void *dst)
 	if (!e)
 		*(uint32_t *)dst = (uint32_t)v;
 	return e;
+}
+
+
+/* A CPU list as taskset -c and cpusets write it ("1", "0-3,6"); every CPU
+ * must exist here (the supervisor applies it at start, sched_setaffinity). */
+static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	static char why[96];
+	struct cfg_cpus *c = dst;
+	cpu_set_t *set = &c->set;
+	const char *s = scalar(n);
+	long have = get_nprocs_conf();
+	unsigned long a, b;
+	char *end;
+
+	if (!s || !*s)
+		return "expected a CPU list such as 1 or 0-3,6";
+	CPU_ZERO(set);
+	while (*s) {
+		if (*s < '0' || *s > '9')
+			return "expected a CPU list such as 1 or 0-3,6";
+		a = b = strtoul(s, &end, 10);
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return "expected a CPU list such as 1 or 0-3,6";
+			b = strtoul(s, &end, 10);
+		}
+		if (a > b)
+			return "a range must go up (0-3, not 3-0)";
+		if (b >= (unsigned long)have || b >= CPU_SETSIZE) {
+			snprintf(why, sizeof(why),
+				 "CPU %lu does not exist (this machine has "
+				 "0-%ld)",
+				 b, have - 1);
+			return why;
+		}
+		for (unsigned long i = a; i <= b; i++)
+			CPU_SET(i, set);
+		s = end;
+		if (*s == ',' && s[1])
+			s++;
+		else if (*s)
+			return "expected a CPU list such as 1 or 0-3,6";
+	}
+	c->on = 1;
+	return NULL;
 }
 
 
@@ -623,6 +671,7 @@ static const struct key keys[] = {
 	 0},
 	{"supervisor.shutdown_grace_ms", p_u32,
 	 OFF(supervisor.shutdown_grace_ms), 0},
+	{"supervisor.cpus", p_cpus, OFF(supervisor.cpus), 0},
 	{"presence.server", p_opt_hostport, OFF(presence.server), 0},
 	{"presence.phones", p_presphones, OFF(presence.phones), 0},
 	{"presence.keepalive_max_s", p_u32, OFF(presence.keepalive_max_s), 0},

@@ -5,6 +5,7 @@
 #ifndef XSGW_CONFIG_H
 #define XSGW_CONFIG_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,12 @@ struct cfg_net {
 	uint8_t addr[16]; /**< IPv4 in the first 4 bytes, or IPv6 */
 	int v6;
 	unsigned prefix;
+};
+
+/** A CPU list (supervisor.cpus). */
+struct cfg_cpus {
+	cpu_set_t set;
+	int on; /**< 0: not set, wherever the kernel puts them */
 };
 
 struct cfg_phone {
@@ -103,6 +110,8 @@ struct xsgw_config {
 		uint32_t death_window_s;
 		uint32_t ready_timeout_ms;
 		uint32_t shutdown_grace_ms;
+		/** the CPUs every process of the gateway runs on */
+		struct cfg_cpus cpus;
 	} supervisor;
 	/** presence both ways (SPEC §6.3) */
 	struct {

@@ -15,11 +15,14 @@
  *    whatever ended the last one (xsgwctl restart, a crash, a kill by the
  *    heartbeat). They are never read or written here; they are closed when
  *    the worker releases them, or when the gateway stops, once that worker
- *    has exited.
+ *    has exited;
+ *  - run where supervisor.cpus says: set on itself at start, inherited by
+ *    every worker it starts (and their children).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +368,14 @@ static void reload(void)
 		return;
 	}
 	log_setup(nc->log.level, nc->log.json);
+	if (nc->supervisor.cpus.on != sv.cfg->supervisor.cpus.on ||
+	    (nc->supervisor.cpus.on &&
+	     !CPU_EQUAL(&nc->supervisor.cpus.set,
+			&sv.cfg->supervisor.cpus.set)))
+		log_warn("config: supervisor.cpus changed: it takes effect "
+			 "when the gateway restarts");
+	/* what the processes inherit stays what they were started with */
+	nc->supervisor.cpus = sv.cfg->supervisor.cpus;
 	config_free(sv.cfg);
 	sv.cfg = nc;
 	for (size_t i = 0; i < NWORKERS; i++)
@@ -638,6 +649,12 @@ int main(int argc, char **argv)
 	if (sv.cfg->msrp.listen.port)
 		log_warn("config: MSRP is not built in this release: the msrp "
 			 "section has no effect");
+	/* the workers inherit it: one call places every process */
+	if (sv.cfg->supervisor.cpus.on &&
+	    sched_setaffinity(0, sizeof(cpu_set_t),
+			      &sv.cfg->supervisor.cpus.set))
+		fatal(EXIT_CONFIG, "config: supervisor.cpus: %s",
+		      strerror(errno));
 
 	env = getenv("XSGW_LIBEXEC");
 	if (env) {

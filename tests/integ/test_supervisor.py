@@ -116,3 +116,61 @@ def test_sigterm_stops_fronts_before_translator(gateway):
     assert sorted(order[:2]) == ["sip-front", "xmpp-front"], order
     assert order[2] == "translator", order
     assert "stopped (exit 0)" in log
+
+
+def _cpus_of(pid):
+    """The CPUs pid may run on, as /proc writes them ("1", "0-3")."""
+    with open("/proc/%d/status" % pid) as f:
+        return re.search(r"^Cpus_allowed_list:\s*(\S+)", f.read(), re.M).group(1)
+
+
+def _flusher_of(translator):
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if st[st.index("(") + 1:st.rindex(")")] == "xsgw-flusher" \
+                and int(fields[1]) == translator and fields[0] != "Z":
+            return int(d)
+    return None
+
+
+def test_cpus_places_every_process(gateway_factory):
+    """supervisor.cpus: the supervisor, every worker, a restarted worker and
+    the translator's flusher run on the CPUs listed and nowhere else; a
+    changed list at SIGHUP is said to need a restart and changes nothing."""
+    mine = sorted(os.sched_getaffinity(0))
+    cpu = mine[-1]
+    gw = gateway_factory(supervisor={"cpus": '"%d"' % cpu},
+                         store_sync="periodic", sync_interval_ms=50)
+    tr = gw.pid("translator")
+    flusher = wait_for(lambda: _flusher_of(tr), 10, "the translator's flusher")
+    procs = {"supervisor": gw.proc.pid, "flusher": flusher}
+    procs.update({w: gw.pid(w) for w in ("translator", "xmpp-front", "sip-front")})
+    assert {k: _cpus_of(p) for k, p in procs.items()} == \
+        {k: str(cpu) for k in procs}
+    # a worker started again is placed the same way (inherited)
+    gw.kill9("sip-front")
+    assert _cpus_of(gw.pid("sip-front")) == str(cpu)
+    # a reload cannot move running processes: it says so and keeps them
+    other = mine[0] if len(mine) > 1 else cpu
+    text = open(gw.cfg).read()
+    with open(gw.cfg, "w") as f:
+        f.write(re.sub(r"cpus: \"\d+\"", 'cpus: "%d-%d"' % (other, cpu), text))
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    wait_for(lambda: log_has(gw, r"configuration reloaded"), 10, "reload")
+    if other != cpu:
+        assert log_has(gw, r"supervisor\.cpus changed: it takes effect when "
+                           r"the gateway restarts")
+    gw.kill9("xmpp-front")
+    assert _cpus_of(gw.pid("xmpp-front")) == str(cpu)
+    assert _cpus_of(gw.proc.pid) == str(cpu)
+
+
+def test_cpus_unset_leaves_placement_to_the_kernel(gateway):
+    mine = sorted(os.sched_getaffinity(0))
+    for w in ("translator", "xmpp-front", "sip-front"):
+        assert sorted(os.sched_getaffinity(gateway.pid(w))) == mine

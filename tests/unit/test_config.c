@@ -398,6 +398,50 @@ static void test_spec_keys(void **state)
 }
 
 
+/* supervisor.cpus: a CPU list as taskset -c takes; every CPU must exist */
+static void test_cpus(void **state)
+{
+	struct xsgw_config *c;
+	char eb[512], want[160], text[512];
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	c = load_ok(BASE);
+	assert_int_equal(c->supervisor.cpus.on, 0);
+	config_free(c);
+	c = load_ok(BASE "supervisor: {cpus: 0}\n");
+	assert_int_equal(c->supervisor.cpus.on, 1);
+	assert_int_equal(CPU_COUNT(&c->supervisor.cpus.set), 1);
+	assert_true(CPU_ISSET(0, &c->supervisor.cpus.set));
+	config_free(c);
+	if (n >= 2) {
+		snprintf(text, sizeof(text),
+			 BASE "supervisor: {cpus: '0-%ld,0'}\n", n - 1);
+		c = load_ok(text);
+		assert_int_equal(CPU_COUNT(&c->supervisor.cpus.set), (int)n);
+		config_free(c);
+	}
+	snprintf(text, sizeof(text), BASE "supervisor: {cpus: '0,%ld'}\n", n);
+	snprintf(want, sizeof(want),
+		 ":5:20: supervisor.cpus: CPU %ld does not exist (this machine "
+		 "has 0-%ld)",
+		 n, n - 1);
+	assert_string_equal(load(text, eb, sizeof(eb)), want);
+	assert_string_equal(
+		load(BASE "supervisor: {cpus: '1-0'}\n", eb, sizeof(eb)),
+		":5:20: supervisor.cpus: a range must go up (0-3, "
+		"not 3-0)");
+	static const char *const bad[] = {"x",     "'0,'", "'-1'", "'0-'",
+					  "'0 1'", "''",   "[0]"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), BASE "supervisor: {cpus: %s}\n",
+			 bad[i]);
+		assert_string_equal(load(text, eb, sizeof(eb)),
+				    ":5:20: supervisor.cpus: expected a CPU "
+				    "list such as 1 or 0-3,6");
+	}
+}
+
+
 static void test_missing_required(void **state)
 {
 	char eb[512];
@@ -443,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_sdp_origin),
 		cmocka_unit_test(test_spec_keys),
+		cmocka_unit_test(test_cpus),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_syntax_and_duplicate),
 		cmocka_unit_test(test_missing_file),
