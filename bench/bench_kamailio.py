@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import time
 
-from benchenv import ticks, wait
+from benchenv import ticks, wait, wakeups
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -158,12 +158,14 @@ class KamBed:
         wait(lambda: udp_bound(UAS_PORT), 10, "sipp uas")
 
     def kam_cpu(self):
-        """(clock ticks utime+stime, ns on the CPU) summed over Kamailio's
-        processes (re-listed each time, should one come or go)"""
+        """(clock ticks utime+stime, ns on the CPU, wake-ups) summed over
+        Kamailio's processes (re-listed each time, should one come or go)"""
         self.kpids = children_of(self.kam.pid)
         t = [ticks(p) for p in self.kpids]
         n = [runtime_ns(p) for p in self.kpids]
-        return (sum(x for x in t if x is not None), sum(x for x in n if x is not None))
+        w = [wakeups(p) for p in self.kpids]
+        return (sum(x for x in t if x is not None), sum(x for x in n if x is not None),
+                sum(x for x in w if x is not None))
 
     def rpc(self, *cmd):
         r = subprocess.run(["kamcmd", "-s", "unix:" + os.path.join(self.tmp, "kamailio_ctl")]
@@ -239,14 +241,14 @@ def sipp_run(bed, mode, count, rate=None, one_at_a_time=False, step=None):
         cmd += ["-l", "1", "-r", "1000"]
     else:
         cmd += ["-r", str(rate), "-l", str(max(1000, int(rate * 3)))]
-    (k0, kn0), u0 = bed.kam_cpu(), ticks(bed.uas.pid)
+    (k0, kn0, kw0), u0 = bed.kam_cpu(), ticks(bed.uas.pid)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=sd, stdout=open(os.path.join(sd, "out.txt"), "wb"),
                          stderr=subprocess.STDOUT)
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    (k1, kn1), u1 = bed.kam_cpu(), ticks(bed.uas.pid)
+    (k1, kn1, kw1), u1 = bed.kam_cpu(), ticks(bed.uas.pid)
     # counts: the last line of the statistics file
     ok = failed = started = 0
     try:
@@ -287,6 +289,7 @@ def sipp_run(bed, mode, count, rate=None, one_at_a_time=False, step=None):
            "cpu_s_total": {"kamailio": round((kn1 - kn0) / 1e9, 3),
                            "sipp_uas": round((u1 - u0) / HZ, 2),
                            "sipp_uac": round(ru.ru_utime + ru.ru_stime, 2)},
+           "wakeups_per_op": {"kamailio": round((kw1 - kw0) / n, 2)},
            "kamailio_processes": len(bed.kpids)}
     if rate:
         res["rate"] = rate
@@ -338,6 +341,15 @@ def gw_cpu(s):
     return round(sum(v for p, v in s["cpu_us_per_op"].items() if p in GW_WORKERS), 1)
 
 
+def gw_wakeups(s):
+    w = s.get("wakeups_per_op")
+    return round(sum(v for p, v in w.items() if p in GW_WORKERS), 2) if w else None
+
+
+def kam_wakeups(s):
+    return s.get("wakeups_per_op", {}).get("kamailio")
+
+
 def ratios(results, kam):
     """gateway (translator + xmpp-front + sip-front) CPU per op over Kamailio's
     (all its processes), per flow: one at a time and at every rate both ran."""
@@ -347,13 +359,17 @@ def ratios(results, kam):
         if not g or not kk:
             continue
         rows = [{"rate": "1-at-a-time", "gateway_us": gw_cpu(g["unloaded"]),
-                 "kamailio_us": kk["unloaded"]["cpu_us_per_op"]["kamailio"]}]
+                 "kamailio_us": kk["unloaded"]["cpu_us_per_op"]["kamailio"],
+                 "gateway_wakeups": gw_wakeups(g["unloaded"]),
+                 "kamailio_wakeups": kam_wakeups(kk["unloaded"])}]
         ks = {s["rate"]: s for s in kk["steps"]}
         for s in g["steps"]:
             r = s["rate"]
             if r in ks:
                 rows.append({"rate": r, "gateway_us": gw_cpu(s),
                              "kamailio_us": ks[r]["cpu_us_per_op"]["kamailio"],
+                             "gateway_wakeups": gw_wakeups(s),
+                             "kamailio_wakeups": kam_wakeups(ks[r]),
                              "limit": [s.get("limit"), ks[r].get("limit")]})
         for row in rows:
             row["ratio"] = (round(row["gateway_us"] / row["kamailio_us"], 2)
@@ -371,7 +387,9 @@ def ratios(results, kam):
                    "sip-front + the translator's flusher with store.sync "
                    "periodic; not the supervisor, Prosody or the SIPp UAS) / "
                    "Kamailio CPU us per op (all its processes); < 1 means the "
-                   "gateway spends less (issue 13 point 3). Rates: the steps both "
+                   "gateway spends less (issue 13 point 3). *_wakeups: times "
+                   "the same processes were switched to the CPU per op (context "
+                   "switches, /proc/PID/status), each a wake-up of an event loop. Rates: the steps both "
                    "ran; steps where either hit its limit are left out of the "
                    "median and of gateway_lower_at_every_rate.")
     return out
@@ -442,7 +460,8 @@ def print_table(res, out=print):
         out("kamailio: %s" % (kr.get("skipped") or kr.get("error")))
     rr = res.get("results", {})
     out("\n%-14s %12s %8s %9s %9s  %s" % ("kamailio", "rate/s", "ok", "p50 ms", "p99 ms",
-                                           "cpu us/op: kamailio | gw workers  gw/kam"))
+                                           "cpu us/op: kamailio | gw workers  gw/kam"
+                                           "  wake-ups/op: kamailio | gw"))
     for mode in ("call", "msg"):
         kk = kr.get(mode)
         if not kk:
@@ -454,10 +473,14 @@ def print_table(res, out=print):
             gsrc = g.get("unloaded") if label == "1-at-a-time" else gs.get(label)
             gw = gw_cpu(gsrc) if gsrc else None
             kam = s["cpu_us_per_op"]["kamailio"]
-            out("%-14s %12s %8d %9.2f %9.2f  %7.0f | %7s  %6s %s" % (
+            gwk = gw_wakeups(gsrc) if gsrc else None
+            kw = kam_wakeups(s)
+            out("%-14s %12s %8d %9.2f %9.2f  %7.0f | %7s  %6s  %6s | %5s %s" % (
                 "kamailio_" + mode, label, s["ok"], s[k]["p50"], s[k]["p99"], kam,
                 "%.0f" % gw if gw is not None else "-",
-                "%.2f" % (gw / kam) if gw is not None and kam else "-", s.get("limit", "")))
+                "%.2f" % (gw / kam) if gw is not None and kam else "-",
+                "%.1f" % kw if kw is not None else "-",
+                "%.1f" % gwk if gwk is not None else "-", s.get("limit", "")))
     gk = res.get("gateway_vs_kamailio") or {}
     for mode in ("call", "msg"):
         if mode in gk:

@@ -43,7 +43,7 @@ import time
 import bench_kamailio
 import threading
 
-from benchenv import hwm, rss, ticks, wait  # noqa: E402
+from benchenv import hwm, rss, ticks, wait, wakeups  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "tests", "peers")
@@ -278,10 +278,12 @@ def flusher_of(translator):
 
 def measured(bed, fn):
     c0 = {k: ticks(p) for k, p in bed.pids.items()}
+    w0 = {k: wakeups(p) for k, p in bed.pids.items()}
     t0 = time.monotonic()
     res = fn()
     wall = time.monotonic() - t0
     c1 = {k: ticks(p) for k, p in bed.pids.items()}
+    w1 = {k: wakeups(p) for k, p in bed.pids.items()}
     n = max(res["ok"], 1)
     per = {}
     for k in c0:
@@ -291,6 +293,8 @@ def measured(bed, fn):
     res["cpu_us_per_op"] = per
     res["cpu_s_total"] = {k: round((c1[k] - c0[k]) / HZ, 2) for k in c0
                           if c0[k] is not None and c1[k] is not None}
+    res["wakeups_per_op"] = {k: round((w1[k] - w0[k]) / n, 2) for k in w0
+                             if w0[k] is not None and w1[k] is not None}
     res["wall_s"] = round(wall, 2)
     return res
 
@@ -606,16 +610,20 @@ def main():
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print("\n%-14s %8s %8s %9s %9s  %s" % ("run", "rate/s", "ok", "p50 ms", "p99 ms",
-                                             "cpu us/op: gw workers | prosody"))
+                                             "cpu us/op: gw workers | prosody"
+                                             "  wake-ups/op: gw workers"))
     for name, r in rr.items():
         k = "setup_ms" if name.endswith("call") else "receipt_ms"
         for label, s in [("1-at-a-time", r["unloaded"])] + [(str(x["rate"]), x) for x in r["steps"]]:
             gw = sum(v for p, v in s["cpu_us_per_op"].items()
                      if p in ("xmpp-front", "translator", "sip-front", "flusher",
                          "supervisor"))
-            print("%-14s %8s %8d %9.2f %9.2f  %7.0f | %5.0f %s" % (
+            wk = sum(v for p, v in s.get("wakeups_per_op", {}).items()
+                     if p in ("xmpp-front", "translator", "sip-front", "flusher"))
+            print("%-14s %8s %8d %9.2f %9.2f  %7.0f | %5.0f  %5.1f %s" % (
                 name, label, s["ok"], s[k]["p50"], s[k]["p99"], gw if name.startswith("gateway") else 0,
-                s["cpu_us_per_op"].get("prosody", 0), s.get("limit", "")))
+                s["cpu_us_per_op"].get("prosody", 0), wk if name.startswith("gateway") else 0,
+                s.get("limit", "")))
     for mode, r in ratios.items():
         p2 = r.get("point2")
         if p2:

@@ -19,6 +19,21 @@ def ticks(pid):
         return None
 
 
+def wakeups(pid):
+    """Times pid was switched to the CPU (voluntary + involuntary context
+    switches: a process of an event loop runs once per wake-up), None if it
+    is gone."""
+    try:
+        n = 0
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if "ctxt_switches" in line:
+                    n += int(line.split()[1])
+        return n
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def hwm(pid):
     """Peak RSS of pid (VmHWM, KiB), None if it is gone."""
     try:
