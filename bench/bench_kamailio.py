@@ -387,9 +387,9 @@ def ratios(results, kam):
                    "sip-front + the translator's flusher with store.sync "
                    "periodic; not the supervisor, Prosody or the SIPp UAS) / "
                    "Kamailio CPU us per op (all its processes); < 1 means the "
-                   "gateway spends less (issue 13 point 3). *_wakeups: times "
-                   "the same processes were switched to the CPU per op (context "
-                   "switches, /proc/PID/status), each a wake-up of an event loop. Rates: the steps both "
+                   "gateway spends less (issue 13 point 3). *_wakeups: the same "
+                   "processes' voluntary context switches per op (/proc/PID/status): "
+                   "each a sleep in, and a wake-up of, an event loop. Rates: the steps both "
                    "ran; steps where either hit its limit are left out of the "
                    "median and of gateway_lower_at_every_rate.")
     return out

@@ -19,7 +19,8 @@ With --soak-s: a constant message load that long, the store's bytes in
 use and each worker's RSS every 10 s (the steady state of issue 13
 point 4); --store-sync periodic: the gateway with store.sync: periodic;
 --cpu N: the gateway (supervisor.cpus: "N"), nullcomp and Kamailio each
-placed on CPU N alone (README: supervisor.cpus).
+placed on CPU N (Prosody, SIPp and loadc are not placed; README:
+supervisor.cpus).
 With --held N: N calls held in a bed of their own (RSS and store per
 held call, kill -9 of each worker to ready with them live, a full
 restart).

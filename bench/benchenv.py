@@ -20,18 +20,18 @@ def ticks(pid):
 
 
 def wakeups(pid):
-    """Times pid was switched to the CPU (voluntary + involuntary context
-    switches: a process of an event loop runs once per wake-up), None if it
-    is gone."""
+    """Times pid went to sleep of its own accord (voluntary context
+    switches of its main thread): for a process that waits in its event
+    loop, the wake-ups it had. Preemptions are not counted. None if it is
+    gone."""
     try:
-        n = 0
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if "ctxt_switches" in line:
-                    n += int(line.split()[1])
-        return n
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
     except (OSError, ValueError, IndexError):
-        return None
+        pass
+    return None
 
 
 def hwm(pid):

@@ -126,6 +126,7 @@ static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
 	while (*s) {
 		if (*s < '0' || *s > '9')
 			return "expected a CPU list such as 1 or 0-3,6";
+		errno = 0;
 		a = b = strtoul(s, &end, 10);
 		if (*end == '-') {
 			s = end + 1;
@@ -133,9 +134,11 @@ static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
 				return "expected a CPU list such as 1 or 0-3,6";
 			b = strtoul(s, &end, 10);
 		}
+		if (errno || b >= CPU_SETSIZE)
+			return "a CPU number too large";
 		if (a > b)
 			return "a range must go up (0-3, not 3-0)";
-		if (b >= (unsigned long)have || b >= CPU_SETSIZE) {
+		if (b >= (unsigned long)have) {
 			snprintf(why, sizeof(why),
 				 "CPU %lu does not exist (this machine has "
 				 "0-%ld)",

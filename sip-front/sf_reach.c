@@ -25,7 +25,9 @@
 
 enum {
 	/* datagrams to one destination are at least this far apart: a dead
-	 * port is known this much later at most, at 50 datagrams a second */
+	 * port is known this much later at most, at 50 datagrams a second.
+	 * Below 4*T1 (sip.t1_ms is at least 10): the datagram due at the end
+	 * of a gap goes before the reach's idle timer ends it. */
 	REACH_GAP_MS = 20,
 };
 
@@ -168,14 +170,17 @@ static int reach_send(struct reach *r)
 }
 
 
-/* The gap is over: one datagram for the requests sent during it. */
+/* The gap is over: one datagram for the requests sent during it. An
+ * earlier datagram's error taken here fails them too, as it would have
+ * had the read handler seen it first: they were sent within the gap after
+ * a datagram nobody received (a peer restarted within it is told 503). */
 static void next_handler(void *arg)
 {
 	struct reach *r = arg;
 	int err = reach_send(r);
 
 	if (err == ECONNREFUSED)
-		error_handler(err, r); /* they went to a dead port too */
+		error_handler(err, r);
 	else if (err)
 		log_warn("sip: reach probe to %J: %s", &r->dst, strerror(err));
 }
@@ -199,10 +204,11 @@ int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 		goto out;
 	}
 	since = tmr_jiffies() - r->sent;
-	if (tmr_isrunning(&r->next)) {
+	if (tmr_isrunning(&r->next) || (r->sent && since < REACH_GAP_MS)) {
 		/* the datagram due at the end of the gap covers this one */
-	} else if (r->sent && since < REACH_GAP_MS) {
-		tmr_start(&r->next, REACH_GAP_MS - since, next_handler, r);
+		if (!tmr_isrunning(&r->next))
+			tmr_start(&r->next, REACH_GAP_MS - since, next_handler,
+				  r);
 	} else {
 		err = reach_send(r);
 		if (err == ECONNREFUSED) {

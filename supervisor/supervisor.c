@@ -357,6 +357,27 @@ static void reap(void)
 }
 
 
+/* supervisor.cpus: on this process, inherited by every worker it starts
+ * (one call places them all). The kernel keeps only the CPUs online and
+ * allowed here (cpusets): fewer is said, none is a configuration error. */
+static void cpus_apply(const cpu_set_t *want)
+{
+	cpu_set_t got;
+
+	if (sched_setaffinity(0, sizeof(*want), want))
+		fatal(EXIT_CONFIG,
+		      "config: supervisor.cpus: none of them is online and "
+		      "allowed for this process (%s)",
+		      strerror(errno));
+	if (!sched_getaffinity(0, sizeof(got), &got) &&
+	    CPU_COUNT(&got) < CPU_COUNT(want))
+		log_warn("config: supervisor.cpus: the processes run on %d of "
+			 "the %d CPUs listed (the others are offline or not "
+			 "allowed here)",
+			 CPU_COUNT(&got), CPU_COUNT(want));
+}
+
+
 static void reload(void)
 {
 	struct fbuf fb = {0};
@@ -649,12 +670,8 @@ int main(int argc, char **argv)
 	if (sv.cfg->msrp.listen.port)
 		log_warn("config: MSRP is not built in this release: the msrp "
 			 "section has no effect");
-	/* the workers inherit it: one call places every process */
-	if (sv.cfg->supervisor.cpus.on &&
-	    sched_setaffinity(0, sizeof(cpu_set_t),
-			      &sv.cfg->supervisor.cpus.set))
-		fatal(EXIT_CONFIG, "config: supervisor.cpus: %s",
-		      strerror(errno));
+	if (sv.cfg->supervisor.cpus.on)
+		cpus_apply(&sv.cfg->supervisor.cpus.set);
 
 	env = getenv("XSGW_LIBEXEC");
 	if (env) {

@@ -2561,19 +2561,28 @@ static void reach_answer(unsigned first, unsigned last)
  * woke once more per request). */
 static void test_ctrans_reach_one_datagram_per_gap(void **state)
 {
+	uint64_t t0, took;
+
 	front_up(T1, 60000);
+	/* one turn of the loop: two datagrams, unless this process was kept
+	 * off the CPU for a gap or more meanwhile (a loaded machine) */
+	t0 = tmr_jiffies();
 	for (unsigned i = 0; i < 10; i++)
 		reach_request(i);
+	took = tmr_jiffies() - t0;
 	reach_answer(0, 10);
 	settle(3 * 20);
-	assert_int_equal(T.pings, 2);
+	assert_in_range(T.pings, 2, 2 + took / 20);
 	/* quiet for longer than the gap: the next request's goes at once,
 	 * the one right after it waits for the gap */
+	T.pings = 0;
+	t0 = tmr_jiffies();
 	reach_request(10);
 	reach_request(11);
+	took = tmr_jiffies() - t0;
 	reach_answer(10, 12);
 	settle(3 * 20);
-	assert_int_equal(T.pings, 4);
+	assert_in_range(T.pings, 2, 2 + took / 20);
 	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
 	for (unsigned i = 0; i < 12; i++)
 		assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 600 + i, 0)->scode,
