@@ -426,6 +426,13 @@ static void test_cpus(void **state)
 		 "has 0-%ld)",
 		 n, n - 1);
 	assert_string_equal(load(text, eb, sizeof(eb)), want);
+	assert_string_equal(load(BASE
+				 "supervisor: {cpus: '99999999999999999999'}\n",
+				 eb, sizeof(eb)),
+			    ":5:20: supervisor.cpus: a CPU number too large");
+	assert_string_equal(
+		load(BASE "supervisor: {cpus: '0-1024'}\n", eb, sizeof(eb)),
+		":5:20: supervisor.cpus: a CPU number too large");
 	assert_string_equal(
 		load(BASE "supervisor: {cpus: '1-0'}\n", eb, sizeof(eb)),
 		":5:20: supervisor.cpus: a range must go up (0-3, "
