@@ -9,27 +9,15 @@
  * SIP stacks ignore datagrams of 4 bytes or less.
  *
  * One such socket per destination, shared by every request sent there
- * within 4*T1 of the last datagram (a socket, bind, connect and close per
- * request were 15 % of this process's CPU per call), and one datagram per
- * REACH_GAP_MS at most: a request sent less than that after the last one
- * is covered by the next, sent when the gap is over (a datagram per
- * request woke the peer once more per request). An error fails every
- * request still watching; the socket is then dropped, and the next request
- * opens a new one.
+ * within 4*T1 of the last one: a datagram per request, not a socket (a
+ * socket, bind, connect and close per request were 15 % of this process's
+ * CPU per call). An error fails every request still watching; the socket
+ * is then dropped, and the next request opens a new one.
  */
 #include <errno.h>
-#include <string.h>
 #include <re.h>
 #include "log.h"
 #include "sip_front.h"
-
-enum {
-	/* datagrams to one destination are at least this far apart: a dead
-	 * port is known this much later at most, at 50 datagrams a second.
-	 * Below 4*T1 (sip.t1_ms is at least 10): the datagram due at the end
-	 * of a gap goes before the reach's idle timer ends it. */
-	REACH_GAP_MS = 20,
-};
 
 /** A destination being watched. */
 struct reach {
@@ -38,9 +26,7 @@ struct reach {
 	struct udp_sock *us; /**< connected to dst */
 	struct list watches; /**< sf_reach_watch, oldest first */
 	struct tmr idle;     /**< 4*T1 after the last datagram */
-	struct tmr next;     /**< the datagram for the requests since it */
-	uint64_t sent;       /**< when the last datagram went (tmr_jiffies) */
-	struct sip_front *sf;
+	struct hash *owner;
 };
 
 struct sf_reach_watch {
@@ -65,7 +51,6 @@ static void reach_destructor(void *arg)
 	struct le *le;
 
 	tmr_cancel(&r->idle);
-	tmr_cancel(&r->next);
 	hash_unlink(&r->he);
 	while ((le = list_head(&r->watches))) {
 		struct sf_reach_watch *w = le->data;
@@ -112,8 +97,7 @@ static bool reach_match(struct le *le, void *arg)
 }
 
 
-static int reach_open(struct reach **rp, struct sip_front *sf,
-		      const struct sa *dst)
+static int reach_open(struct reach **rp, struct hash *tab, const struct sa *dst)
 {
 	struct reach *r = mem_zalloc(sizeof(*r), reach_destructor);
 	struct sa any;
@@ -123,7 +107,6 @@ static int reach_open(struct reach **rp, struct sip_front *sf,
 		return ENOMEM;
 	r->dst = *dst;
 	tmr_init(&r->idle);
-	tmr_init(&r->next);
 	sa_init(&any, sa_af(dst));
 	err = udp_listen(&r->us, &any, recv_handler, r);
 	if (!err)
@@ -133,8 +116,7 @@ static int reach_open(struct reach **rp, struct sip_front *sf,
 		return err;
 	}
 	udp_error_handler_set(r->us, error_handler);
-	r->sf = sf;
-	hash_append(sf->reach, sa_hash(dst, SA_ALL), &r->he, r);
+	hash_append(tab, sa_hash(dst, SA_ALL), &r->he, r);
 	*rp = r;
 	return 0;
 }
@@ -146,43 +128,7 @@ static int reach_get(struct reach **rp, struct sip_front *sf,
 {
 	*rp = list_ledata(hash_lookup(sf->reach, sa_hash(dst, SA_ALL),
 				      reach_match, (void *)dst));
-	return *rp ? 0 : reach_open(rp, sf, dst);
-}
-
-
-/* The empty datagram; an error it takes is an earlier one's (ECONNREFUSED:
- * the read handler will not see it). An ICMP error comes within a round
- * trip; sockets are few. */
-static int reach_send(struct reach *r)
-{
-	struct mbuf *mb = mbuf_alloc(1);
-	int err;
-
-	if (!mb)
-		return ENOMEM;
-	err = udp_send(r->us, &r->dst, mb);
-	mem_deref(mb);
-	if (!err) {
-		r->sent = tmr_jiffies();
-		tmr_start(&r->idle, 4 * T1_OF(r->sf), idle_handler, r);
-	}
-	return err;
-}
-
-
-/* The gap is over: one datagram for the requests sent during it. An
- * earlier datagram's error taken here fails them too, as it would have
- * had the read handler seen it first: they were sent within the gap after
- * a datagram nobody received (a peer restarted within it is told 503). */
-static void next_handler(void *arg)
-{
-	struct reach *r = arg;
-	int err = reach_send(r);
-
-	if (err == ECONNREFUSED)
-		error_handler(err, r);
-	else if (err)
-		log_warn("sip: reach probe to %J: %s", &r->dst, strerror(err));
+	return *rp ? 0 : reach_open(rp, sf->reach, dst);
 }
 
 
@@ -191,35 +137,29 @@ int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 {
 	struct reach *r;
 	struct sf_reach_watch *w;
-	uint64_t since;
+	struct mbuf *mb;
 	int err;
 
 	if (!wp || !sf || !dst || !h)
 		return EINVAL;
 	if ((err = reach_get(&r, sf, dst)))
 		return err;
+	mb = mbuf_alloc(1);
 	w = mem_zalloc(sizeof(*w), watch_destructor);
-	if (!w) {
+	if (!mb || !w) {
 		err = ENOMEM;
 		goto out;
 	}
-	since = tmr_jiffies() - r->sent;
-	if (tmr_isrunning(&r->next) || (r->sent && since < REACH_GAP_MS)) {
-		/* the datagram due at the end of the gap covers this one */
-		if (!tmr_isrunning(&r->next))
-			tmr_start(&r->next, REACH_GAP_MS - since, next_handler,
-				  r);
-	} else {
-		err = reach_send(r);
-		if (err == ECONNREFUSED) {
-			/* an earlier datagram's error: it fails the requests
-			 * that were watching; this one starts over on a new
-			 * socket (the destination may be listening again) */
-			error_handler(err, r);
-			if ((err = reach_get(&r, sf, dst)))
-				goto out;
-			err = reach_send(r);
-		}
+	err = udp_send(r->us, dst, mb);
+	if (err == ECONNREFUSED) {
+		/* the error of an earlier datagram, taken by this send (the
+		 * read handler will not see it): it fails the requests that
+		 * were watching; this one starts over on a new socket (the
+		 * destination may be listening again by now) */
+		error_handler(err, r);
+		if ((err = reach_get(&r, sf, dst)))
+			goto out;
+		err = udp_send(r->us, dst, mb);
 	}
 	if (err)
 		goto out;
@@ -227,12 +167,15 @@ int sf_reach_watch(struct sf_reach_watch **wp, struct sip_front *sf,
 	w->h = h;
 	w->arg = arg;
 	list_append(&r->watches, &w->le, w);
+	/* an ICMP error comes within a round trip; sockets are few */
+	tmr_start(&r->idle, 4 * T1_OF(sf), idle_handler, r);
 	*wp = w;
 	w = NULL;
 out:
 	if (err && r && list_isempty(&r->watches))
 		mem_deref(r);
 	mem_deref(w);
+	mem_deref(mb);
 	return err;
 }
 

@@ -2513,83 +2513,6 @@ static void test_ctrans_transport_errors_503_at_once(void **state)
 }
 
 
-static bool all_answered(void)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < TR.nrec; i++)
-		n += TR.recs[i].type == MSG_SIP_IN_RESPONSE;
-	return n == W.n;
-}
-
-
-/* Start MESSAGE n (out 600+n) to peer 0. */
-static void reach_request(unsigned n)
-{
-	char branch[32], callid[32];
-	struct m_sip_out_request m;
-
-	re_snprintf(branch, sizeof(branch), "z9hG4bKr%u", n);
-	re_snprintf(callid, sizeof(callid), "r%u@gw", n);
-	m = out_req(600 + n, "MESSAGE", T.ruri[0], branch,
-		    req_hdrs(0, "MESSAGE", callid, 1, NULL), "hi");
-	assert_int_equal(sf_ctrans_start(&T.sf, &m), 0);
-}
-
-
-/* Answer MESSAGEs first..last-1 at their first copies; until every one's
- * outcome has reached the translator. */
-static void reach_answer(unsigned first, unsigned last)
-{
-	unsigned idx[MAXREC];
-	char branch[32];
-
-	for (unsigned i = first; i < last; i++) {
-		re_snprintf(branch, sizeof(branch), "z9hG4bKr%u", i);
-		(void)wait_copies("MESSAGE", branch, 0, 1, idx);
-		peer_reply(&T.recs[idx[0]], 200, "OK", "r");
-	}
-	W.n = last;
-	assert_true(run_until(all_answered, GUARD_MS));
-}
-
-
-/* sf_reach.c: requests to one destination share the empty datagram that
- * asks whether anyone listens there: one goes with the first request, one
- * at the end of the 20 ms gap for all sent during it, and a request after
- * a quiet gap gets its own at once. Regression: one per request (the peer
- * woke once more per request). */
-static void test_ctrans_reach_one_datagram_per_gap(void **state)
-{
-	uint64_t t0, took;
-
-	front_up(T1, 60000);
-	/* one turn of the loop: two datagrams, unless this process was kept
-	 * off the CPU for a gap or more meanwhile (a loaded machine) */
-	t0 = tmr_jiffies();
-	for (unsigned i = 0; i < 10; i++)
-		reach_request(i);
-	took = tmr_jiffies() - t0;
-	reach_answer(0, 10);
-	settle(3 * 20);
-	assert_in_range(T.pings, 2, 2 + took / 20);
-	/* quiet for longer than the gap: the next request's goes at once,
-	 * the one right after it waits for the gap */
-	T.pings = 0;
-	t0 = tmr_jiffies();
-	reach_request(10);
-	reach_request(11);
-	took = tmr_jiffies() - t0;
-	reach_answer(10, 12);
-	settle(3 * 20);
-	assert_in_range(T.pings, 2, 2 + took / 20);
-	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
-	for (unsigned i = 0; i < 12; i++)
-		assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 600 + i, 0)->scode,
-				 200);
-}
-
-
 /* A MESSAGE of n bytes in all from UDP peer 0. */
 static size_t big_message(char *text, size_t sz, const char *branch, size_t n)
 {
@@ -2690,7 +2613,6 @@ int main(void)
 		T_(test_ctrans_invite_ends_64t1_after_cancel),
 		T_(test_ctrans_big_request_tcp_refused_then_udp),
 		T_(test_ctrans_transport_errors_503_at_once),
-		T_(test_ctrans_reach_one_datagram_per_gap),
 		T_(test_strans_udp_64k_read_whole_or_413),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
