@@ -112,6 +112,7 @@ static const char *p_sync_ms(yaml_document_t *d, yaml_node_t *n, void *dst)
  * must exist here (the supervisor applies it at start, sched_setaffinity). */
 static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
+	static const char syntax[] = "expected a CPU list such as 1 or 0-3,6";
 	static char why[96];
 	struct cfg_cpus *c = dst;
 	cpu_set_t *set = &c->set;
@@ -121,17 +122,17 @@ static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
 	char *end;
 
 	if (!s || !*s)
-		return "expected a CPU list such as 1 or 0-3,6";
+		return syntax;
 	CPU_ZERO(set);
 	while (*s) {
 		if (*s < '0' || *s > '9')
-			return "expected a CPU list such as 1 or 0-3,6";
+			return syntax;
 		errno = 0;
 		a = b = strtoul(s, &end, 10);
 		if (*end == '-') {
 			s = end + 1;
 			if (*s < '0' || *s > '9')
-				return "expected a CPU list such as 1 or 0-3,6";
+				return syntax;
 			b = strtoul(s, &end, 10);
 		}
 		if (errno || b >= CPU_SETSIZE)
@@ -151,7 +152,7 @@ static const char *p_cpus(yaml_document_t *d, yaml_node_t *n, void *dst)
 		if (*s == ',' && s[1])
 			s++;
 		else if (*s)
-			return "expected a CPU list such as 1 or 0-3,6";
+			return syntax;
 	}
 	c->on = 1;
 	return NULL;
