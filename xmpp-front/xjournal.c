@@ -167,6 +167,22 @@ int xjournal_begin(struct xjournal *j, uint64_t id, uint64_t start,
 }
 
 
+uint64_t xjournal_count(const struct xjournal *j)
+{
+	return j->m->head;
+}
+
+
+bool xjournal_keeps(const struct xjournal *j, uint64_t mark)
+{
+	uint64_t head = j->m->head;
+
+	/* recover names the newest XJ_RING - 1 entries: after one more
+	 * (head + 1 of them) entry mark - 1 must still be one */
+	return !mark || mark > head || head - mark <= XJ_RING - 3;
+}
+
+
 bool xjournal_last(const struct xjournal *j, struct xj_ent *e,
 		   const char **xmlp)
 {

@@ -73,6 +73,19 @@ const char *xjournal_header(const struct xjournal *j, size_t *lenp);
 int xjournal_begin(struct xjournal *j, uint64_t id, uint64_t start,
 		   const char *xml, size_t len);
 
+/** Entries ever recorded on this journal (xjournal_begin calls). */
+uint64_t xjournal_count(const struct xjournal *j);
+
+/**
+ * May one more stanza be recorded while the one recorded when
+ * xjournal_count was mark stays among those xjournal_recover names? A
+ * writer asks this for the oldest stanza whose report the translator has
+ * not yet acknowledged: a successor must name it, or the translator would
+ * have it written twice. @return true unless mark is XJ_RING - 2 or more
+ * entries behind (mark 0: no stanza recorded, nothing to keep)
+ */
+bool xjournal_keeps(const struct xjournal *j, uint64_t mark);
+
 /**
  * The last stanza recorded and its bytes (NULL if none, or too large to
  * keep), valid while j is open. @return false if nothing was recorded

@@ -119,13 +119,19 @@ static struct {
 	uint64_t rd_acked;  /**< end of the last stanza acknowledged */
 	uint64_t acked;     /**< the translator's last acknowledged seq */
 	uint64_t last_seq;  /**< of the last reliable frame sent */
-	/* the seqs of "written" reports not yet acknowledged, oldest first (a
-	 * ring): the journal's ring must name each one's stanza, so writing
-	 * waits at UNACKED_MAX of them (only them: frames in, unread while the
-	 * translator's channel is paused, must not stop the writer that
-	 * would resume it) */
-	uint64_t rep[UNACKED_MAX];
+	/* "written" reports not yet acknowledged, oldest first (a ring):
+	 * the journal must name each one's stanza, so writing waits at
+	 * UNACKED_MAX of them, or while one more stanza of any kind (the
+	 * front's own too) would push the oldest out of the journal's ring.
+	 * Only them: frames in, unread while the translator's channel is
+	 * paused, must not stop the writer that would resume it */
+	struct {
+		uint64_t seq;  /**< the report's reliable seq */
+		uint64_t mark; /**< its stanza's xjournal_count (0: none) */
+	} rep[UNACKED_MAX];
 	unsigned rep_head, rep_n;
+	bool wr_held;          /**< writing waits for those acknowledgements */
+	uint64_t prior_mark;   /**< a mark no later than any prior stanza's */
 	bool rd_paused;        /**< INQ_MAX reached */
 	bool rd_idle;          /**< woken for bytes already peeked: rd_poll */
 	bool link_told;        /**< the translator knows the stream is open */
@@ -212,13 +218,28 @@ static void link_report(void)
 
 /* The end of an outbox entry's work, for the translator (tlink: a
  * stanza written lazily — the journal answers for it if this process dies
- * first — a failure at once). */
-static void out_report(uint64_t id, uint32_t scode, const char *reason)
+ * first — a failure at once). mark: the stanza's place in the journal
+ * (xjournal_count once it was recorded; 0: not in the journal). */
+static void out_report(uint64_t id, uint32_t scode, const char *reason,
+		       uint64_t mark)
 {
 	int err = tlink_report_done(xf.tl, id, scode, reason, &xf.last_seq);
+	unsigned i;
 
-	if (!err && scode < 300 && xf.rep_n < UNACKED_MAX)
-		xf.rep[(xf.rep_head + xf.rep_n++) % UNACKED_MAX] = xf.last_seq;
+	if (!err && scode < 300 && xf.rep_n < UNACKED_MAX) {
+		i = (xf.rep_head + xf.rep_n++) % UNACKED_MAX;
+		xf.rep[i].seq = xf.last_seq;
+		xf.rep[i].mark = mark;
+		/* marks never fall from the oldest on (0 counting as
+		 * highest), so wr_may asks only for the oldest's: lowering
+		 * a mark only makes the writer wait longer */
+		while (mark && i != xf.rep_head) {
+			i = (i + UNACKED_MAX - 1) % UNACKED_MAX;
+			if (xf.rep[i].mark && xf.rep[i].mark <= mark)
+				break;
+			xf.rep[i].mark = mark;
+		}
+	}
 	if (err)
 		log_error("out %llu: cannot report it %s: %s",
 			  (unsigned long long)id, reason, strerror(err));
@@ -272,6 +293,10 @@ static void conn_drop(void)
 	}
 	xf.prior = mem_deref(xf.prior);
 	xf.nprior = 0;
+	/* their marks were of that stream's journal: the next starts anew
+	 * (what the translator sends again is written on it again) */
+	xf.rep_n = 0;
+	xf.wr_held = false;
 	xf.rd_paused = false;
 	/* the front's own writes belonged to that stream (its handshake, its
 	 * answers): not to be written on the next one */
@@ -339,7 +364,7 @@ static bool wr_some(void)
 		xf.wr_off += (uint64_t)n;
 	}
 	if (m->id)
-		out_report(m->id, 200, "sent");
+		out_report(m->id, 200, "sent", xjournal_count(xf.j));
 	mem_deref(m);
 	xf.cur = NULL;
 	return true;
@@ -390,8 +415,19 @@ static bool wr_may(const struct outmsg *m)
 	size_t room;
 	bool empty;
 
-	if (xf.rep_n >= UNACKED_MAX)
-		return false; /* resumed from ack_handler */
+	/* resumed from ack_handler */
+	if (xf.rep_n >= UNACKED_MAX ||
+	    (xf.rep_n && !xjournal_keeps(xf.j, xf.rep[xf.rep_head].mark))) {
+		if (!xf.wr_held)
+			log_warn("xmpp: writing waits for the translator to "
+				 "acknowledge %u report(s) of stanzas written",
+				 xf.rep_n);
+		xf.wr_held = true;
+		return false;
+	}
+	if (xf.wr_held)
+		log_info("xmpp: writing goes on");
+	xf.wr_held = false;
 	if (m->len <= xf.room_est) {
 		/* room only grows as the server reads: no need to ask */
 		xf.room_est -= m->len;
@@ -545,7 +581,7 @@ static int client_out(struct frame *fr)
 	if (xmlcheck_stanza(o.xml.p, o.xml.l, XMPP_LINK_DEPTH_MAX, &why)) {
 		log_warn("out %llu: not sent, not XMPP XML: %s",
 			 (unsigned long long)o.out, why);
-		out_report(o.out, 500, "Stanza not well-formed");
+		out_report(o.out, 500, "Stanza not well-formed", 0);
 		return 0;
 	}
 	err = xclient_show(jid, o.xml.p, o.xml.l);
@@ -554,7 +590,7 @@ static int client_out(struct frame *fr)
 	if (err)
 		log_warn("out %llu: no client session %s",
 			 (unsigned long long)o.out, jid);
-	out_report(o.out, err ? 404 : 200, err ? "No such session" : "kept");
+	out_report(o.out, err ? 404 : 200, err ? "No such session" : "kept", 0);
 	return 0;
 }
 
@@ -578,7 +614,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 		return 0;
 	if (prior_has(o.out)) {
 		/* written by the predecessor, which died before reporting */
-		out_report(o.out, 200, "sent");
+		out_report(o.out, 200, "sent", xf.prior_mark);
 		return 0;
 	}
 	/* backpressure: the translator's queue holds the rest */
@@ -589,7 +625,7 @@ static int xmpp_front_dispatch_translator(struct frame *fr, void *arg)
 	if (xmlcheck_stanza(o.xml.p, o.xml.l, XMPP_LINK_DEPTH_MAX, &why)) {
 		log_warn("out %llu: not written, not XMPP XML: %s",
 			 (unsigned long long)o.out, why);
-		out_report(o.out, 500, "Stanza not well-formed");
+		out_report(o.out, 500, "Stanza not well-formed", 0);
 		return 0;
 	}
 	m = outmsg_new(o.out, o.xml.p, o.xml.l);
@@ -723,7 +759,7 @@ static void ack_handler(uint64_t seq, void *arg)
 
 	if (seq > xf.acked)
 		xf.acked = seq;
-	while (xf.rep_n && xf.rep[xf.rep_head] <= xf.acked) {
+	while (xf.rep_n && xf.rep[xf.rep_head].seq <= xf.acked) {
 		xf.rep_head = (xf.rep_head + 1) % UNACKED_MAX;
 		xf.rep_n--;
 	}
@@ -1146,6 +1182,10 @@ static int stream_resume(void)
 	if (err)
 		return err;
 	xf.nprior = found.nids;
+	/* the oldest entry a prior id can be: the newest XJ_RING - 1 */
+	xf.prior_mark = xjournal_count(xf.j) >= XJ_RING - 1
+				? xjournal_count(xf.j) - XJ_RING + 2
+				: 1;
 	if (found.torn.len) {
 		/* the rest, before anything else */
 		xf.cur = outmsg_new(found.torn.id, found.bytes, found.torn.len);

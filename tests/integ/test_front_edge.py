@@ -203,13 +203,16 @@ def fields(payload):
 
 class FakeTranslator:
     """Listens on runtime.dir/translator.sock, answers the front's HELLO,
-    writes what the test asks, records every frame the front sends."""
+    writes what the test asks, records every frame the front sends. It
+    acknowledges each reliable frame at once, unless told to hold them."""
 
     def __init__(self, path):
         self.path = path
         self.frames = asyncio.Queue()
         self.writer = None
         self.connected = asyncio.Event()
+        self.holding = False
+        self.held = 0
 
     async def start(self):
         self.server = await asyncio.start_unix_server(self._conn, self.path)
@@ -227,7 +230,9 @@ class FakeTranslator:
                                        ("u64", 0)))
                     self.connected.set()
                     continue
-                if seq:
+                if seq and self.holding:
+                    self.held = max(self.held, seq)
+                elif seq:
                     writer.write(frame(MSG_ACK, ("u64", seq)))
                 await self.frames.put((ftype, fields(payload)))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -245,24 +250,32 @@ class FakeTranslator:
     def send_stanza(self, out, xml):
         self.writer.write(frame(MSG_XMPP_OUT, ("u64", out), ("str", xml)))
 
+    def release(self):
+        """Acknowledge what was held (acks are cumulative) and go on."""
+        self.holding = False
+        if self.held:
+            self.writer.write(frame(MSG_ACK, ("u64", self.held)))
+
     async def close(self):
         self.server.close()
         if self.writer:
             self.writer.close()
 
 
-def test_front_refuses_a_stanza_not_xml_and_the_next_is_delivered(
-        prosody, tmp_path):
-    """The translator hands the front a stanza with a control byte and a
-    good one in the same burst: the front writes only the good one, reports
-    the bad one failed (5xx) and the good one sent (200); Prosody keeps the
-    component stream, and alice gets the good chat."""
+def with_fake_translator(tmp_path, body):
+    """Run the xmpp-front alone (no supervisor) against Prosody, its
+    translator a FakeTranslator; once the stream is open, return
+    run(body(tr, front_log_text)) — front_log_text() reads the log so far."""
     d = str(tmp_path)
     cfg = Gateway(d).cfg
     os.makedirs(os.path.join(d, "run"), mode=0o700)
-    log = open(os.path.join(d, "front.log"), "wb")
+    path = os.path.join(d, "front.log")
+    log = open(path, "wb")
     front = None
-    tag = uuid.uuid4().hex[:8]
+
+    def text():
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     async def go():
         nonlocal front
@@ -276,41 +289,111 @@ def test_front_refuses_a_stanza_not_xml_and_the_next_is_delivered(
             # before the component's handshake (either order happens)
             while (await tr.next(MSG_XMPP_LINK))[0] != 1:
                 pass
-            u = await login("alice@localhost/pc", "alicepass")
-            bad = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
-                   "localhost\" type=\"chat\"><body>no\x01pe</body>"
-                   "</message>").encode()
-            good = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
-                    "localhost\" type=\"chat\"><body>after %s</body>"
-                    "</message>" % tag).encode()
-            tr.send_stanza(101, bad)
-            tr.send_stanza(102, good)
-            done = [await tr.next(MSG_OUT_DONE), await tr.next(MSG_OUT_DONE)]
-            msg = await u.next_message(10, lambda m: tag in (m["body"] or ""))
-            # still the same stream: a third one arrives too
-            tr.send_stanza(103, good.replace(b"after", b"third"))
-            third = await u.next_message(
-                10, lambda m: (m["body"] or "").startswith("third"))
-            await logout(u)
-            with open(os.path.join(d, "front.log"), "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            return done, msg, third, text
+            return await body(tr, text)
         finally:
             await tr.close()
 
     try:
-        done, msg, third, text = run(go())
+        return run(go())
     finally:
         if front:
             front.terminate()
             front.wait(10)
         log.close()
+
+
+def test_front_refuses_a_stanza_not_xml_and_the_next_is_delivered(
+        prosody, tmp_path):
+    """The translator hands the front a stanza with a control byte and a
+    good one in the same burst: the front writes only the good one, reports
+    the bad one failed (5xx) and the good one sent (200); Prosody keeps the
+    component stream, and alice gets the good chat."""
+    tag = uuid.uuid4().hex[:8]
+
+    async def go(tr, front_log):
+        u = await login("alice@localhost/pc", "alicepass")
+        bad = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
+               "localhost\" type=\"chat\"><body>no\x01pe</body>"
+               "</message>").encode()
+        good = ("<message to=\"alice@localhost/pc\" from=\"bob@sip."
+                "localhost\" type=\"chat\"><body>after %s</body>"
+                "</message>" % tag).encode()
+        tr.send_stanza(101, bad)
+        tr.send_stanza(102, good)
+        done = [await tr.next(MSG_OUT_DONE),
+                await tr.next(MSG_OUT_DONE)]
+        msg = await u.next_message(10,
+                                   lambda m: tag in (m["body"] or ""))
+        # still the same stream: a third one arrives too
+        tr.send_stanza(103, good.replace(b"after", b"third"))
+        third = await u.next_message(
+            10, lambda m: (m["body"] or "").startswith("third"))
+        await logout(u)
+        return done, msg, third, front_log()
+
+    done, msg, third, text = with_fake_translator(tmp_path, go)
     assert sorted((o, c) for o, c, _ in done) == [(101, 500), (102, 200)]
     assert msg["body"] == "after " + tag
     assert third["body"] == "third " + tag
     assert "out 101: not written" in text, text
     assert "xmpp: disconnected" not in text, text
     assert text.count("xmpp: connected") == 1, text
+
+
+def xj_ring():
+    with open(os.path.join(ROOT, "xmpp-front", "xjournal.h")) as f:
+        return int(re.search(r"XJ_RING = (\d+)", f.read()).group(1))
+
+
+def test_refusals_wait_while_an_unacknowledged_stanza_would_leave_the_journal(
+        prosody, tmp_path):
+    """The journal names the last XJ_RING - 1 stanzas written, for a
+    successor to tell the translator which of its stanzas are already on
+    the stream. The translator has not acknowledged the report of stanza
+    101 (it is stuck) when a client floods the front with stanzas it
+    refuses itself (nested too deep): the front writes refusals only while
+    101 stays named — XJ_RING - 2 of them — and the rest once the report
+    is acknowledged; each refusal exactly once, the stream kept."""
+    keep = xj_ring() - 2
+    n = keep + 50
+    deep = "<x>" * 66 + "</x>" * 66
+
+    async def go(tr, front_log):
+        u = await login("alice@localhost/flood", "alicepass")
+        tr.holding = True
+        tr.send_stanza(101, b"<message to='alice@localhost/flood' "
+                       b"from='bob@sip.localhost' type='chat'>"
+                       b"<body>pinned</body></message>")
+        await u.next_message(10, lambda m: m["body"] == "pinned")
+        report = await tr.next(MSG_OUT_DONE)
+        for i in range(n):
+            u.send_raw("<message to='bob@sip.localhost' type='chat' "
+                       "id='d%d'>%s</message>" % (i, deep))
+        got = await u.drain(keep, 120, lambda m: m["type"] == "error")
+        held = front_log()
+        # nothing more while 101's report waits: a ping to the
+        # component's server side marks the end of what alice was sent
+        await u["xep_0199"].ping(jid="localhost", timeout=10)
+        while not u.inbox.empty():
+            got.append(u.inbox.get_nowait())
+        at_hold = len(got)
+        tr.release()
+        got += await u.drain(n - at_hold, 60,
+                             lambda m: m["type"] == "error")
+        await logout(u)
+        return report, at_hold, got, held, front_log()
+
+    report, at_hold, got, held, text = with_fake_translator(tmp_path, go)
+    assert report[:2] == [101, 200]
+    assert at_hold == keep
+    assert "writing waits for the translator to acknowledge" in held, held
+    ids = [m["id"] for m in got]
+    assert sorted(ids) == sorted("d%d" % i for i in range(n))
+    assert all(error_of(m) == ("policy-violation",
+                               "stanza nested too deep for the gateway")
+               for m in got[:3])
+    assert "xmpp: writing goes on" in text, text
+    assert "xmpp: disconnected" not in text, text
 
 
 def test_debug_log_has_no_handshake_nor_stream_id(gateway_factory):

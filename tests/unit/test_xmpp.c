@@ -273,6 +273,46 @@ static void test_xjournal_ring_and_oversize(void **state)
 }
 
 
+/* A writer that records the front's own stanzas (refusals) while the
+ * report of an outbox stanza waits for its acknowledgement: as long as it
+ * asks xjournal_keeps first, a successor still names that stanza; one
+ * entry more and the successor would not (the translator would have it
+ * written twice). */
+static void test_xjournal_keeps_an_unacknowledged_stanza_named(void **state)
+{
+	static uint64_t ids[XJ_RING];
+	struct xjournal *j;
+	struct xj_found f;
+	uint64_t mark, pos = 100, own = 0;
+
+	assert_int_equal(xjournal_create(&j, 1), 0);
+	assert_true(xjournal_count(j) == 0);
+	assert_true(xjournal_keeps(j, 0)); /* no stanza: nothing to keep */
+	assert_int_equal(xjournal_begin(j, 0, 0, "<b/>", 4), 0);
+	assert_int_equal(xjournal_begin(j, 42, 4, "<message/>", 10), 0);
+	mark = xjournal_count(j);
+	assert_true(mark == 2);
+	pos = 14;
+	while (xjournal_keeps(j, mark)) {
+		assert_int_equal(xjournal_begin(j, 0, pos, "<b/>", 4), 0);
+		pos += 4;
+		own++;
+	}
+	/* XJ_RING - 1 named, 42 the oldest of them */
+	assert_true(own == XJ_RING - 2);
+	assert_int_equal(xjournal_recover(j, pos, ids, &f), 0);
+	assert_int_equal(f.nids, 1);
+	assert_true(ids[0] == 42);
+	/* a mark ahead of the journal (of another stream) holds nothing */
+	assert_true(xjournal_keeps(j, xjournal_count(j) + 1));
+	/* the one it refused: 42 would be forgotten */
+	assert_int_equal(xjournal_begin(j, 0, pos, "<b/>", 4), 0);
+	assert_int_equal(xjournal_recover(j, pos + 4, ids, &f), 0);
+	assert_int_equal(f.nids, 0);
+	xjournal_close(j);
+}
+
+
 static void test_refusal_answers_only_what_expects_an_answer(void **state)
 {
 	static const struct {
@@ -346,6 +386,8 @@ int main(void)
 		cmocka_unit_test(
 			test_xjournal_tells_written_torn_and_unwritten),
 		cmocka_unit_test(test_xjournal_ring_and_oversize),
+		cmocka_unit_test(
+			test_xjournal_keeps_an_unacknowledged_stanza_named),
 		cmocka_unit_test(test_xjournal_recover_written_torn_unwritten),
 		cmocka_unit_test(
 			test_refusal_answers_only_what_expects_an_answer),
