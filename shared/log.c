@@ -95,6 +95,16 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 }
 
 
+static void log_at(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(lvl, fmt, ap);
+	va_end(ap);
+}
+
+
 #define LOG_FN(fn, lvl)                                                        \
 	void fn(const char *fmt, ...)                                          \
 	{                                                                      \
@@ -109,6 +119,45 @@ LOG_FN(log_info, LOG_INFO)
 LOG_FN(log_debug, LOG_DEBUG)
 
 
+bool log_limit_pass(struct log_limit *ll, uint64_t now_ms, unsigned *left_outp)
+{
+	uint64_t win = now_ms / 1000;
+
+	*left_outp = 0;
+	if (win != ll->win) {
+		ll->win = win;
+		ll->n = 0;
+	}
+	if (ll->n >= LOG_LIMIT_PER_S) {
+		if (ll->left_out < UINT32_MAX)
+			ll->left_out++;
+		return false;
+	}
+	ll->n++;
+	*left_outp = ll->left_out;
+	ll->left_out = 0;
+	return true;
+}
+
+
+void log_limited(struct log_limit *ll, enum log_level lvl, const char *fmt, ...)
+{
+	unsigned left_out;
+	va_list ap;
+
+	if (lvl > lg.level || !log_limit_pass(ll, now_ms(), &left_out))
+		return;
+	if (left_out)
+		log_at(lvl,
+		       "(%u line(s) like the next left out: at most %u a "
+		       "second)",
+		       left_out, (unsigned)LOG_LIMIT_PER_S);
+	va_start(ap, fmt);
+	log_vlog(lvl, fmt, ap);
+	va_end(ap);
+}
+
+
 void fatal(int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -117,16 +166,6 @@ void fatal(int code, const char *fmt, ...)
 	log_vlog(LOG_ERROR, fmt, ap);
 	va_end(ap);
 	exit(code);
-}
-
-
-static void log_at(enum log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vlog(lvl, fmt, ap);
-	va_end(ap);
 }
 
 

@@ -219,7 +219,8 @@ void sf_strans_refuse(struct sip_front *sf, uint64_t tx, int err)
 
 	if (!s)
 		return;
-	log_warn("%r from %J: %s", &s->msg->met, &s->msg->src, strerror(err));
+	LOG_LIMITED(LOG_WARN, "%r from %J: %s", &s->msg->met, &s->msg->src,
+		    strerror(err));
 	sip_treplyf(&s->st, NULL, sf->sip, s->msg, false,
 		    err == EMSGSIZE ? 413 : 500,
 		    err == EMSGSIZE ? "Request Entity Too Large"
@@ -738,12 +739,13 @@ static bool undecodable_helper(struct sa *src, struct mbuf *mb, void *arg)
 
 		(void)raw_next(&rest, "Via", 'v', &via);
 		raw_reply_addr(&dst, src, &via);
-		log_info("undecodable request from %J: %b", src,
-			 (const char *)resp->buf + 8, (size_t)3);
+		LOG_LIMITED(LOG_INFO, "undecodable request from %J: %b", src,
+			    (const char *)resp->buf + 8, (size_t)3);
 		(void)udp_send(sf->us, &dst, resp);
 		mem_deref(resp);
 	} else /* nowhere to answer (RFC 3261 18.2.1) */
-		log_info("undecodable request from %J dropped", src);
+		LOG_LIMITED(LOG_INFO, "undecodable request from %J dropped",
+			    src);
 	return true;
 }
 
@@ -845,14 +847,16 @@ void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg)
 	}
 	/* an ACK too: it completes a 2xx, and reaches the translator */
 	if (!sf_strans_trusted(sf, &msg->src)) {
-		log_info("%r from untrusted %J refused", &msg->met, &msg->src);
+		LOG_LIMITED(LOG_INFO, "%r from untrusted %J refused", &msg->met,
+			    &msg->src);
 		if (!ack)
 			reply(sf, msg, 403, "Forbidden");
 		return;
 	}
 	bad = msg_invalid(msg);
 	if (bad) {
-		log_info("%r from %J: %s", &msg->met, &msg->src, bad);
+		LOG_LIMITED(LOG_INFO, "%r from %J: %s", &msg->met, &msg->src,
+			    bad);
 		if (!ack) /* never answered (RFC 3261 17.2.3) */
 			reply(sf, msg, 400, bad);
 		return;

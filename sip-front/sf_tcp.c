@@ -95,17 +95,17 @@ static void guard_drop_handler(enum sf_tcp_drop why, const struct pl *head,
 			       ? sf_strans_raw_answer(head, 400,
 						      "Missing Content-Length")
 			       : sf_strans_raw_answer(head, 0, NULL);
-	log_info("TCP %J: %s %s%s", &g->peer,
-		 resp_in ? "response"
-		 : ack   ? "ACK"
-			 : "request",
-		 drop_name(why),
-		 resp             ? ", answered"
-		 : !trusted       ? " (untrusted source)"
-		 : resp_in || ack ? ""
-				  : " (no Via: unanswered)");
+	LOG_LIMITED(LOG_INFO, "TCP %J: %s %s%s", &g->peer,
+		    resp_in ? "response"
+		    : ack   ? "ACK"
+			    : "request",
+		    drop_name(why),
+		    resp             ? ", answered"
+		    : !trusted       ? " (untrusted source)"
+		    : resp_in || ack ? ""
+				     : " (no Via: unanswered)");
 	if (resp && tcp_send(g->tc, resp))
-		log_warn("TCP %J: answer not sent", &g->peer);
+		LOG_LIMITED(LOG_WARN, "TCP %J: answer not sent", &g->peer);
 	mem_deref(resp);
 }
 

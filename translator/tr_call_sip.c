@@ -114,7 +114,8 @@ int call_s_invite(struct call_ctx *c)
 	if (tr_media_jingle_of_sdp(c->tr, j, r->rsdp, true, NULL, eb,
 				   sizeof(eb))) {
 		char reason[200];
-		log_info("INVITE %s: SDP refused: %s", r->callid, eb);
+		LOG_LIMITED(LOG_INFO, "INVITE %s: SDP refused: %s", r->callid,
+			    eb);
 		snprintf(reason, sizeof(reason), "Not Acceptable Here (%s)",
 			 eb);
 		call_reply(c, 488, reason, false, NULL);

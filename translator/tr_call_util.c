@@ -51,8 +51,8 @@ void call_reply_extra(struct call_ctx *c, unsigned scode, const char *reason,
 				  .extra = extra};
 
 	if (scode >= 300)
-		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,
-			 e->src, scode, reason);
+		LOG_LIMITED(LOG_INFO, "%r %r from %s: %u %s", &e->msg->met,
+			    &e->msg->callid, e->src, scode, reason);
 	if (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL"))
 		return; /* libre has answered it */
 	(void)tr_sip_respond(c->tr, (struct tr_owner){OWN_NONE, 0}, &rp);

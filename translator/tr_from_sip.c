@@ -53,8 +53,8 @@ static void reply(struct translator *tr, const struct call_ev *e,
 	    (!e->tx && !pl_strcmp(&e->msg->met, "CANCEL")))
 		return; /* never answered / answered by libre */
 	if (scode >= 300)
-		log_info("%r %r from %s: %u %s", &e->msg->met, &e->msg->callid,
-			 e->src, scode, reason);
+		LOG_LIMITED(LOG_INFO, "%r %r from %s: %u %s", &e->msg->met,
+			    &e->msg->callid, e->src, scode, reason);
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
 }
 
@@ -72,8 +72,8 @@ static void reply_later(struct translator *tr, const struct call_ev *e,
 
 	if (!pl_strcmp(&e->msg->met, "ACK"))
 		return;
-	log_info("%r %r from %s: 503 (retry after %us)", &e->msg->met,
-		 &e->msg->callid, e->src, retry_after);
+	LOG_LIMITED(LOG_INFO, "%r %r from %s: 503 (retry after %us)",
+		    &e->msg->met, &e->msg->callid, e->src, retry_after);
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
 }
 

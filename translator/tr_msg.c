@@ -439,8 +439,8 @@ static bool bounce_genuine(const struct msgrec *r, const struct msg_ev *e)
 	else if (r->econd && *r->econd)
 		why = "counted already";
 	if (why)
-		log_info("ignored a bounce from %s (%s)", *a ? a : "nobody",
-			 why);
+		LOG_LIMITED(LOG_INFO, "ignored a bounce from %s (%s)",
+			    *a ? a : "nobody", why);
 	return !why;
 }
 
@@ -593,7 +593,8 @@ static void from_xmpp_error(struct translator *tr, xmpp_stanza_t *st)
 
 	error_of(tr, st, &cond, &text);
 	if (xu_id_parse(id, &mid) != XU_ID_MSG) {
-		log_info("xmpp error %s for unknown message '%s'", cond, id);
+		LOG_LIMITED(LOG_INFO, "xmpp error %s for unknown message '%s'",
+			    cond, id);
 		goto out;
 	}
 	e.cond = cond;

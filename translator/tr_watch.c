@@ -312,8 +312,8 @@ static void reply(struct translator *tr, const struct call_ev *e,
 				  .extra = extra};
 
 	if (scode >= 300)
-		log_info("SUBSCRIBE %r from %s: %u %s", &e->msg->callid, e->src,
-			 scode, reason);
+		LOG_LIMITED(LOG_INFO, "SUBSCRIBE %r from %s: %u %s",
+			    &e->msg->callid, e->src, scode, reason);
 	(void)tr_sip_respond(tr, (struct tr_owner){OWN_NONE, 0}, &rp);
 }
 

@@ -803,8 +803,8 @@ static void stanza_refuse(xmpp_stanza_t *st, uint64_t end, int err)
 		text = "the gateway is out of memory";
 		break;
 	}
-	log_warn("%s from %s refused: %s", xmpp_stanza_get_name(st),
-		 xu_attr(st, "from"), text);
+	LOG_LIMITED(LOG_WARN, "%s from %s refused: %s",
+		    xmpp_stanza_get_name(st), xu_attr(st, "from"), text);
 	r = xmpp_link_refusal(xf.ctx, st, cond, text);
 	if (r && xmpp_stanza_to_text(r, &buf, &len) == XMPP_EOK) {
 		wr_own(buf, len);

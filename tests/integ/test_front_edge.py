@@ -394,6 +394,8 @@ def test_refusals_wait_while_an_unacknowledged_stanza_would_leave_the_journal(
                for m in got[:3])
     assert "xmpp: writing goes on" in text, text
     assert "xmpp: disconnected" not in text, text
+    # a flood of refusals is not a flood of log lines (10 a second)
+    assert text.count("refused: stanza nested too deep") < n // 10
 
 
 def test_debug_log_has_no_handshake_nor_stream_id(gateway_factory):

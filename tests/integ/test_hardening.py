@@ -4,10 +4,12 @@ bytes XML cannot carry never reach Prosody (F2), forged bounces and IQ
 results are ignored (F5, F14), a full store refuses new work and recovers
 by itself (F4). Real Prosody, slixmpp users, scripted SIP peers."""
 import asyncio
+import math
 import os
 import re
 import signal
 import socket
+import time
 import uuid
 
 from conftest import GW_SIP, UAS_PORT, run, wait_for
@@ -311,3 +313,48 @@ def test_503_for_a_stalled_translator_means_dropped(gateway_factory):
     run(go())
     assert gw.pid("translator")  # it was stopped, not restarted
     assert "late" not in gw.ctl("messages").stdout
+
+
+def test_a_flood_of_refused_requests_is_answered_but_not_all_logged(
+        gateway_factory):
+    """Anyone who can reach the SIP port can make the gateway refuse a
+    request (untrusted source: 403). Every request of a flood is answered,
+    but the log takes at most 10 lines a second from that one place, and
+    the next line it takes says how many it left out: a flood cannot fill
+    the operator's disk, and the count of what was refused is kept."""
+    gw = gateway_factory(sip={"trusted": "[127.0.0.1/32]"})
+    n = 300
+    sent = 0
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(5)
+    port = s.getsockname()[1]
+
+    def options():
+        nonlocal sent
+        s.sendto(request("OPTIONS", "sip:alice@localhost",
+                         "sip:eve@127.0.0.2", "sip:alice@localhost", port),
+                 (HOST, PORT))
+        sent += 1
+        return final(s)[0]
+
+    def logged():
+        """(lines from that place, lines they say were left out)"""
+        log = gw.read_log()
+        return log.count("from untrusted"), sum(int(m) for m in re.findall(
+            r"\((\d+) line\(s\) like the next left out: at most 10 a "
+            r"second\)", log))
+
+    try:
+        t0 = time.monotonic()
+        codes = [options() for _ in range(n)]
+        seconds = time.monotonic() - t0
+        # one more now and then, until a later second's line has
+        # accounted for every request
+        wait_for(lambda: options() == 403 and sum(logged()) == sent, 10,
+                 "every refused request logged or counted")
+    finally:
+        s.close()
+    assert codes == [403] * n
+    emitted, left_out = logged()
+    assert left_out >= n - 10 * (math.ceil(seconds) + 1), (emitted, seconds)

@@ -330,6 +330,34 @@ static void test_log_lines_escape_peer_bytes(void **state)
 }
 
 
+/* A call site's budget: LOG_LIMIT_PER_S lines in a second, the rest
+ * counted, the count handed to the first line of a later second. */
+static void test_log_limit_per_site_and_second(void **state)
+{
+	struct log_limit ll = {0}, other = {0};
+	unsigned left_out, passed = 0;
+
+	for (unsigned i = 0; i < 3 * LOG_LIMIT_PER_S; i++) {
+		if (log_limit_pass(&ll, 5000 + i, &left_out)) {
+			passed++;
+			assert_int_equal(left_out, 0);
+		}
+	}
+	assert_int_equal(passed, LOG_LIMIT_PER_S);
+	/* another site is not held by this one */
+	assert_true(log_limit_pass(&other, 5999, &left_out));
+	assert_false(log_limit_pass(&ll, 5999, &left_out));
+	/* the next second: one line, after it the 2 * PER_S + 1 left out */
+	assert_true(log_limit_pass(&ll, 6000, &left_out));
+	assert_int_equal(left_out, 2 * LOG_LIMIT_PER_S + 1);
+	assert_true(log_limit_pass(&ll, 6001, &left_out));
+	assert_int_equal(left_out, 0);
+	/* a quiet site after a long pause: nothing owed */
+	assert_true(log_limit_pass(&other, 99000, &left_out));
+	assert_int_equal(left_out, 0);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_mkdir_safe),
 		cmocka_unit_test(test_str_printable),
 		cmocka_unit_test(test_log_lines_escape_peer_bytes),
+		cmocka_unit_test(test_log_limit_per_site_and_second),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
