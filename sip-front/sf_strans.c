@@ -12,7 +12,8 @@
  * Requests from the network start here (sf_strans_request): what must not
  * reach the translator is refused (source not in sip.trusted, ACK too;
  * bytes that are not text; what libre's parser leaves to us, or cannot
- * parse at all: a helper on its UDP socket). A request waits for the
+ * parse at all: a helper on its UDP socket; an option tag in Require, 420:
+ * the gateway supports no extension in a request). A request waits for the
  * translator 30 s; then it is answered 503 unless the translator has
  * acknowledged its frame, whose deadline tells a later translator to drop
  * it.
@@ -416,9 +417,13 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 					 rule */
 	}
 	req->tag = m->totag;
-	/* RFC 3261 12.1.1: dialog-creating responses copy Record-Route */
+	/* RFC 3261 12.1.1, RFC 6665 4.1.2.1: a response that creates a
+	 * dialog (INVITE's, SUBSCRIBE's) copies Record-Route; in a dialog the
+	 * UAC ignores it (12.2.1.2). A REFER is only taken in a call's
+	 * dialog: its subscription shares that one. */
 	rr = m->scode > 100 && m->scode < 300 &&
-	     !pl_strcmp(&req->met, "INVITE");
+	     (!pl_strcmp(&req->met, "INVITE") ||
+	      !pl_strcmp(&req->met, "SUBSCRIBE"));
 	err = sip_treplyf(&st, &out, sf->sip, req, rr, (uint16_t)m->scode,
 			  reason, "%rContent-Length: %zu\r\n\r\n%r", &m->hdrs,
 			  m->body.l, &m->body);
@@ -471,6 +476,91 @@ static void reply(struct sip_front *sf, const struct sip_msg *msg,
 		  uint16_t scode, const char *reason)
 {
 	sip_replyf(sf->sip, msg, scode, reason, "Content-Length: 0\r\n\r\n");
+}
+
+
+/* RFC 3261 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" /
+ * "+" / "`" / "'" / "~") */
+static bool is_token(const struct pl *pl)
+{
+	for (size_t i = 0; i < pl->l; i++) {
+		const unsigned char c = (unsigned char)pl->p[i];
+
+		if (c < 0x80 && isalnum(c))
+			continue;
+		if (!c || !strchr("-.!%*_+`'~", c))
+			return false;
+	}
+	return pl->l > 0;
+}
+
+
+/** The option tags of a request's Require headers. */
+struct required {
+	struct mbuf *tags; /**< "a, b" */
+	int err;           /**< EBADMSG: a value is not an option tag */
+};
+
+
+/* One Require value (libre splits the header's comma-separated list and
+ * trims it): an empty one requires nothing. */
+static bool require_apply(const struct sip_hdr *hdr, const struct sip_msg *msg,
+			  void *arg)
+{
+	struct required *rq = arg;
+
+	if (!hdr->val.l)
+		return false;
+	if (!is_token(&hdr->val))
+		rq->err = EBADMSG;
+	else
+		rq->err = mbuf_printf(rq->tags, "%s%r",
+				      rq->tags->end ? ", " : "", &hdr->val);
+	return rq->err != 0;
+}
+
+
+/* RFC 3261 8.2.2.3: a request (not ACK, not CANCEL) that requires an
+ * option tag is answered 420 Bad Extension, the tags as Unsupported, and
+ * goes no further: the gateway supports no extension in a request (no
+ * 100rel, timer, replaces). A value that is not a token is answered 400;
+ * the tags echoed are tokens only.
+ * @return true if msg was answered */
+static bool require_refused(struct sip_front *sf, const struct sip_msg *msg)
+{
+	struct required rq = {NULL, 0};
+	int err;
+
+	if (!sip_msg_hdr(msg, SIP_HDR_REQUIRE))
+		return false;
+	rq.tags = mbuf_alloc(64);
+	if (!rq.tags) {
+		err = ENOMEM;
+		goto out;
+	}
+	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_REQUIRE, require_apply, &rq);
+	err = rq.err;
+	if (!err && !rq.tags->end) {
+		mem_deref(rq.tags);
+		return false; /* only empty values */
+	}
+	if (err)
+		goto out;
+	LOG_LIMITED(LOG_INFO, "%r from %J: 420, Require %b", &msg->met,
+		    &msg->src, rq.tags->buf, min(rq.tags->end, (size_t)128));
+	err = sip_replyf(sf->sip, msg, 420, "Bad Extension",
+			 "Unsupported: %b\r\nContent-Length: 0\r\n\r\n",
+			 rq.tags->buf, rq.tags->end);
+out:
+	if (err == EBADMSG) {
+		LOG_LIMITED(LOG_INFO, "%r from %J: Bad Require", &msg->met,
+			    &msg->src);
+		reply(sf, msg, 400, "Bad Require");
+	} else if (err)
+		LOG_LIMITED(LOG_WARN, "%r from %J: 420 not sent: %s", &msg->met,
+			    &msg->src, strerror(err));
+	mem_deref(rq.tags);
+	return true;
 }
 
 
@@ -866,6 +956,8 @@ void sf_strans_request(struct sip_front *sf, const struct sip_msg *msg)
 			request_in(sf, msg);
 		return;
 	}
+	if (pl_strcmp(&msg->met, "CANCEL") && require_refused(sf, msg))
+		return;
 	if (msg->maxfwd.l && pl_u32(&msg->maxfwd) == 0 &&
 	    pl_strcmp(&msg->met, "OPTIONS")) {
 		reply(sf, msg, 483, "Too Many Hops");

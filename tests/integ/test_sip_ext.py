@@ -1,0 +1,220 @@
+"""SIP extensions and dialog routes at the sip-front.
+
+RFC 3261 8.2.2.3: a request (not ACK, not CANCEL) whose Require names an
+option tag is answered 420 Bad Extension with the tags as Unsupported, and
+is not acted on: the gateway supports no extension in a request (an INVITE
+with Require: replaces rings nobody). Several Require headers, comma lists
+and lower-case names are read; a value that is not a token is 400, an empty
+one requires nothing. ACK and CANCEL are never refused for it.
+
+RFC 3261 12.1.1 / RFC 6665 4.1.2.1: the 2xx to a dialog-creating SUBSCRIBE
+copies the request's Record-Route headers, in order (as INVITE's 2xx does).
+
+Raw SIP over UDP (sipraw, the scripted SipPeer), real Prosody and slixmpp
+users; every wait has a timeout."""
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import GW_SIP, UAS_PORT, run
+from jingle import PHONE_SDP, SipPeer, hdr, hdrs, jlogin, tag_of
+from sipraw import final, reply_to, request
+from test_call import online, sessions, until
+from xmpp_user import logout
+
+HOST, PORT = GW_SIP.split(":")
+PORT = int(PORT)
+CAROL = "sip:carol@127.0.0.1:%d" % UAS_PORT
+WATCHED = ("rrwatched", "rrwatchedpass")  # used by no other test
+QUIET_S = 1.5
+
+
+def sip_send(raw, timeout=5):
+    """One request over UDP from an ephemeral port: (final status, text)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(timeout)
+    try:
+        s.sendto(raw(s.getsockname()[1]), (HOST, PORT))
+        return final(s)
+    finally:
+        s.close()
+
+
+def tags(resp, name="Unsupported"):
+    """The option tags of every header named name, in order."""
+    return [t.strip() for v in hdrs(resp, name) for t in v.split(",")
+            if t.strip()]
+
+
+def with_headers(raw, extra):
+    """raw (str) with header lines extra after its request line."""
+    return raw.replace("\r\n", "\r\n" + extra, 1)
+
+
+def test_invite_require_replaces_is_420_and_rings_nobody(gateway):
+    """An INVITE with Require: replaces is 420 Unsupported: replaces and
+    never reaches the callee (alice online); the same INVITE without it
+    rings her."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        try:
+            alice.online_to_gateway()
+            await online(gateway, "alice@localhost/phone")
+            d = {"callid": uuid.uuid4().hex, "ftag": uuid.uuid4().hex[:8],
+                 "ruri": "sip:alice@localhost", "from": CAROL,
+                 "to": "sip:alice@localhost", "cseq": 1,
+                 "branch": "z9hG4bK" + uuid.uuid4().hex[:12]}
+            raw = peer._req("INVITE", d, d["branch"], 1, None, PHONE_SDP,
+                            "application/sdp")
+            peer.send(with_headers(raw, "Require: replaces\r\n"))
+            code, resp = await peer.next_response("INVITE", final=True,
+                                                  timeout=5)
+            assert code == 420, resp
+            assert tags(resp) == ["replaces"], resp
+            peer.ack(d, tag_of(hdr(resp, "To")), branch=d["branch"])
+            with pytest.raises(asyncio.TimeoutError):
+                iq, j = await alice.next_jingle(timeout=QUIET_S)
+                raise AssertionError("alice rung: %s" % j.get("action"))
+            assert sessions(gateway) == []
+            # the control: without Require the same call rings her
+            d2 = peer.invite("sip:alice@localhost", CAROL,
+                             "sip:alice@localhost")
+            _, j = await alice.next_jingle(action="session-initiate")
+            peer.cancel(d2)
+            code, _ = await peer.next_response("INVITE", final=True)
+            assert code == 487
+            await until(lambda: sessions(gateway) == [], 10,
+                        "the cancelled call gone")
+        finally:
+            await logout(alice)
+            peer.close()
+    run(go(), timeout=60)
+
+
+def test_message_every_require_header_listed(gateway):
+    """Two Require headers, one a comma list, one with a lower-case name:
+    420, every tag in Unsupported, in order."""
+    code, resp = sip_send(lambda port: request(
+        "MESSAGE", "sip:alice@localhost", "sip:tester@127.0.0.1",
+        "sip:alice@localhost", port,
+        extra="Require: foo, bar\r\nrequire: baz\r\n", body=b"hi"))
+    assert code == 420, resp
+    assert resp.split("\r\n", 1)[0] == "SIP/2.0 420 Bad Extension"
+    assert tags(resp) == ["foo", "bar", "baz"], resp
+
+
+@pytest.mark.parametrize("require,code,unsupported", [
+    ("Require: timer\r\n", 420, ["timer"]),
+    ("Require: 100rel,timer\r\nRequire: replaces\r\n", 420,
+     ["100rel", "timer", "replaces"]),
+    # not an option tag (RFC 3261 25.1: a token): malformed, never echoed
+    ("Require: \"100rel\"\r\n", 400, []),
+    ("Require: timer;x=1\r\n", 400, []),
+])
+def test_options_require_refused(gateway, require, code, unsupported):
+    got, resp = sip_send(lambda port: request(
+        "OPTIONS", "sip:alice@localhost", "sip:tester@127.0.0.1",
+        "sip:alice@localhost", port, extra=require))
+    assert got == code, resp
+    assert tags(resp) == unsupported, resp
+    assert "100rel\"" not in resp and "x=1" not in resp
+
+
+def test_ack_and_cancel_are_never_refused(gateway):
+    """RFC 3261 8.2.2.3 exempts ACK and CANCEL: the ACK of a 420 that
+    carries the Require is answered nothing; a CANCEL with Require for an
+    unknown transaction is 481 as without it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    try:
+        port = s.getsockname()[1]
+        inv = request("INVITE", "sip:alice@localhost", CAROL,
+                      "sip:alice@localhost", port,
+                      extra="Require: 100rel\r\n", body=PHONE_SDP.encode(),
+                      ctype="application/sdp").decode()
+        s.sendto(inv.encode(), (HOST, PORT))
+        code, resp = final(s)
+        assert code == 420 and tags(resp) == ["100rel"], resp
+        # the ACK of a non-2xx: the INVITE's branch, its To-tag
+        ack = inv.split("\r\n\r\n", 1)[0].split("\r\n")
+        ack[0] = "ACK sip:alice@localhost SIP/2.0"
+        ack = [("To: " + hdr(resp, "To")) if h.startswith("To:") else
+               ("CSeq: 1 ACK") if h.startswith("CSeq:") else h
+               for h in ack if not h.startswith(("Content-", "Max-F"))]
+        s.sendto(("\r\n".join(ack) + "\r\nMax-Forwards: 70\r\n"
+                  "Content-Length: 0\r\n\r\n").encode(), (HOST, PORT))
+        s.settimeout(QUIET_S)
+        with pytest.raises(socket.timeout):
+            data = s.recv(65535)
+            raise AssertionError("the ACK was answered: %r" % data[:60])
+        s.settimeout(5)
+        cancel = request("CANCEL", "sip:alice@localhost", CAROL,
+                         "sip:alice@localhost", port,
+                         extra="Require: 100rel\r\n")
+        s.sendto(cancel, (HOST, PORT))
+        code, resp = final(s)
+        assert code == 481, resp
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def watched_user(prosody):
+    cfg = os.path.join(prosody, "prosody.cfg.lua")
+    r = subprocess.run(["prosodyctl", "--config", cfg, "register",
+                        WATCHED[0], "localhost", WATCHED[1]],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return WATCHED[0]
+
+
+def test_subscribe_2xx_copies_record_route(gateway_factory, watched_user):
+    """A SIP watcher's SUBSCRIBE through two record-routing proxies: the
+    202 carries both Record-Route values, in order, so the watcher's
+    refreshes go through them (and the NOTIFY comes by the first)."""
+    gateway_factory(sip={"domain": '"example.org"'})  # as test_sip_watchers
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    try:
+        port = s.getsockname()[1]
+        rr = ["<sip:127.0.0.1:%d;lr;hop=1>" % port,
+              "<sip:127.0.0.1:%d;lr;hop=2>" % port]
+        sub = request(
+            "SUBSCRIBE", "sip:%s@localhost" % watched_user,
+            "sip:rr%s@example.org" % uuid.uuid4().hex[:6],
+            "sip:%s@localhost" % watched_user, port,
+            extra="Record-Route: %s\r\nRecord-Route: %s\r\n"
+                  "Contact: <sip:w@127.0.0.1:%d>\r\nEvent: presence\r\n"
+                  "Expires: 60\r\nAccept: application/pidf+xml\r\n"
+                  % (rr[0], rr[1], port))
+        s.sendto(sub, (HOST, PORT))
+        notify = None
+        while True:
+            data = s.recv(65535).decode("utf-8", "replace")
+            if data.startswith("SIP/2.0 "):
+                code = int(data.split(" ", 2)[1])
+                if code >= 200:
+                    resp = data
+                    break
+            elif data.startswith("NOTIFY "):
+                notify = data
+                s.sendto(reply_to(data, 200, "OK"), (HOST, PORT))
+        assert code == 202, resp
+        assert tags(resp, "Record-Route") == rr, resp
+        # the NOTIFY (pending) follows the route set: here, answered
+        while notify is None:
+            data = s.recv(65535).decode("utf-8", "replace")
+            if data.startswith("NOTIFY "):
+                notify = data
+                s.sendto(reply_to(data, 200, "OK"), (HOST, PORT))
+        assert tags(notify, "Route") == rr, notify
+    finally:
+        s.close()
