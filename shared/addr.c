@@ -209,12 +209,22 @@ int addr_gwnode_to_sip_proxied(const struct xsgw_config *cfg, const char *node,
 }
 
 
-static int served_domain(const struct xsgw_config *cfg, const char *d)
+/* The configured spelling of d if it is one of xmpp.domains, else NULL. */
+static const char *served_domain(const struct xsgw_config *cfg, const char *d)
 {
 	for (size_t i = 0; i < cfg->xmpp.ndomains; i++)
 		if (!strcasecmp(cfg->xmpp.domains[i], d))
-			return 1;
-	return 0;
+			return cfg->xmpp.domains[i];
+	return NULL;
+}
+
+
+/* ASCII lower case in place; other bytes (UTF-8) stay as they are. */
+static void ascii_fold(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
 }
 
 
@@ -271,24 +281,34 @@ int addr_sip_to_gwjid(const struct xsgw_config *cfg, const char *user,
 int addr_sip_to_user(const struct xsgw_config *cfg, const char *user,
 		     const char *host, char *jid, size_t sz)
 {
+	const char *node = NULL, *dom = cfg->xmpp.domains[0];
 	char raw[512];
 	int err;
 
 	err = sip_user_unescape(user, raw, sizeof(raw));
 	if (err)
-		return err;
-	for (size_t i = 0; i < cfg->sip.nphones; i++) {
+		goto out;
+	for (size_t i = 0; i < cfg->sip.nphones && !node; i++)
 		if (!strcmp(cfg->sip.phones[i].phone, raw))
-			return fmt(jid, sz, "%s@%s%s",
-				   cfg->sip.phones[i].username,
-				   cfg->xmpp.domains[0], "");
+			node = cfg->sip.phones[i].username;
+	if (!node) {
+		dom = served_domain(cfg, host);
+		if (!dom) {
+			err = ENOENT;
+			goto out;
+		}
+		/* an XMPP localpart cannot carry these (RFC 7622) */
+		if (strpbrk(raw, esc_chars)) {
+			err = EINVAL;
+			goto out;
+		}
+		node = raw;
 	}
-	if (!served_domain(cfg, host))
-		return ENOENT;
-	/* an XMPP localpart cannot carry these (RFC 7622) */
-	if (strpbrk(raw, esc_chars))
-		return EINVAL;
-	return fmt(jid, sz, "%s@%s%s", raw, host, "");
+	err = fmt(jid, sz, "%s@%s%s", node, dom, "");
+	if (!err)
+		ascii_fold(jid);
+out:
+	return err;
 }
 
 

@@ -61,7 +61,11 @@ int addr_sip_to_gwjid(const struct xsgw_config *cfg, const char *user,
 /**
  * The XMPP user a SIP request is for (Request-URI or To): a mapped phone
  * number reaches username@<first xmpp.domain>; user@<one of xmpp.domains>
- * reaches that JID.
+ * reaches that JID. The JID comes out case-folded as the server stores
+ * JIDs (RFC 7622): ASCII letters in lower case, so sip:Alice@LOCALHOST
+ * reaches alice@localhost; other UTF-8 passes as it is (like the XEP-0106
+ * escaping, which also touches ASCII only). Gateway JIDs (addr_sip_to_gwjid)
+ * keep the SIP user's case.
  * @return 0; ENOENT if the host is not one of xmpp.domains; EINVAL;
  *         ENAMETOOLONG
  */

@@ -17,6 +17,7 @@
 #define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_HINTS      "urn:xmpp:hints"
 #define NS_JINGLE     "urn:xmpp:jingle:1"
+#define NS_JINGLE_ERR "urn:xmpp:jingle:errors:1"
 #define NS_RTP        "urn:xmpp:jingle:apps:rtp:1"
 #define NS_RTP_INFO   "urn:xmpp:jingle:apps:rtp:info:1"
 #define NS_ICE        "urn:xmpp:jingle:transports:ice-udp:1"

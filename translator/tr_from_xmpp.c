@@ -57,6 +57,23 @@ static void refuse_full(struct translator *tr, xmpp_stanza_t *st)
 }
 
 
+/* XEP-0166 §8: a Jingle request about a session the gateway does not
+ * know: item-not-found with <unknown-session/>. */
+static void unknown_session(struct translator *tr, xmpp_stanza_t *iq)
+{
+	xmpp_stanza_t *r = xu_error_reply(tr->xctx, iq, "item-not-found", NULL);
+	xmpp_stanza_t *e = r ? xmpp_stanza_get_child_by_name(r, "error") : NULL;
+
+	if (!e)
+		goto out;
+	xu_elem(tr->xctx, e, "unknown-session", NS_JINGLE_ERR);
+	tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, r);
+out:
+	if (r)
+		xmpp_stanza_release(r);
+}
+
+
 /* A probe of the gateway's JID, or the approval of its subscription: the
  * presence of the user's SIP account (SPEC 6.2). The rest: who is online,
  * subscriptions to approve (tr_presence). */
@@ -192,7 +209,7 @@ static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
 	/* everything else acts on an existing session of the sender's */
 	id = tr_callrec_key_get(tr, CK_SID, owner, sid);
 	if (!id) {
-		tr_xmpp_iq_answer(tr, iq, "item-not-found", NULL);
+		unknown_session(tr, iq);
 		return;
 	}
 	if (!strcmp(type, "get")) {
@@ -207,8 +224,7 @@ static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
 	     i++)
 		if (!strcmp(action, jingle_events[i].action)) {
 			if (tr_call_apply(tr, id, jingle_events[i].ev, &e))
-				tr_xmpp_iq_answer(tr, iq, "item-not-found",
-						  NULL);
+				unknown_session(tr, iq);
 			return;
 		}
 	tr_xmpp_iq_answer(tr, iq, "feature-not-implemented", NULL);

@@ -142,6 +142,49 @@ static void test_sip_to_user(void **state)
 }
 
 
+/* XMPP localparts are case-insensitive (RFC 7622): a SIP user part in
+ * any case reaches the user as the server stores her, lower case; other
+ * UTF-8 passes as it is; a gateway JID keeps the SIP user's case. */
+static void test_sip_to_user_case(void **state)
+{
+	char j[256];
+
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "Alice", "localhost", j, sizeof(j)), 0);
+	assert_string_equal(j, "alice@localhost");
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "ALICE", "LocalHost", j, sizeof(j)), 0);
+	assert_string_equal(j, "alice@localhost");
+	assert_int_equal(
+		addr_sip_to_user(&cfg, "%41lice", "localhost", j, sizeof(j)),
+		0);
+	assert_string_equal(j, "alice@localhost");
+	assert_int_equal(addr_sip_to_user(&cfg, "Carol.X-9", "EXAMPLE.NET", j,
+					  sizeof(j)),
+			 0);
+	assert_string_equal(j, "carol.x-9@example.net");
+	/* non-ASCII: no Unicode case mapping, the bytes pass as they are */
+	assert_int_equal(addr_sip_to_user(&cfg, "%C3%89Lo%C3%AFse", "localhost",
+					  j, sizeof(j)),
+			 0);
+	assert_string_equal(j, "\xc3\x89lo\xc3\xafse@localhost");
+	/* a mapped number's user comes out folded too */
+	phones[0].username = "Dora";
+	assert_int_equal(addr_sip_to_user(&cfg, "+919177074440", "anywhere", j,
+					  sizeof(j)),
+			 0);
+	phones[0].username = "2000006168";
+	assert_string_equal(j, "dora@localhost");
+	/* the gateway JID of a SIP user is not folded */
+	assert_int_equal(
+		addr_sip_to_gwjid(&cfg, "Bob", "localhost", j, sizeof(j)), 0);
+	assert_string_equal(j, "Bob@sip.localhost");
+	/* too long after folding is still refused */
+	assert_int_equal(addr_sip_to_user(&cfg, "Alice", "localhost", j, 15),
+			 ENAMETOOLONG);
+}
+
+
 static void test_escape_roundtrip(void **state)
 {
 	const char *raw = "d'artagnan <x@y>/\"&: \\5c";
@@ -202,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_user_to_sip),
 		cmocka_unit_test(test_sip_to_gwjid),
 		cmocka_unit_test(test_sip_to_user),
+		cmocka_unit_test(test_sip_to_user_case),
 		cmocka_unit_test(test_escape_roundtrip),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_utf8),
