@@ -54,7 +54,7 @@ TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
 	     translator/tr_call_util.c translator/tr_call_xmpp.c translator/tr_call_sip.c \
 	     translator/tr_call_xfer.c \
 	     translator/tr_msg.c translator/tr_owner.c translator/tr_from_xmpp.c \
-	     translator/tr_reg.c translator/tr_regrec.c translator/tr_reg_form.c translator/tr_digest.c \
+	     translator/tr_reg.c translator/tr_regrec.c translator/tr_sipaddr.c translator/tr_reg_form.c translator/tr_digest.c \
 	     translator/tr_phone.c translator/tr_sub.c translator/tr_pidf.c \
 	     translator/tr_watch.c translator/tr_pidf_out.c \
 	     translator/tr_from_sip.c translator/tr_upgrade.c translator/tr_flush.c \

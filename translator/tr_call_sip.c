@@ -41,13 +41,8 @@ int call_s_invite(struct call_ctx *c)
 	unsigned n;
 	int next = NOCHANGE, err = 0;
 
-	pl_strcpy(&msg->uri.user, user, sizeof(user));
-	pl_strcpy(&msg->uri.host, host, sizeof(host));
 	/* to a linked account's binding (SPEC 6.2), or addressed (§5) */
-	r->reg = tr_account_jid_of_contact(c->tr, &msg->uri.user, owner,
-					   sizeof(owner));
-	if (!r->reg &&
-	    addr_sip_to_user(cfg, user, host, owner, sizeof(owner))) {
+	if (tr_sipaddr_recipient(c->tr, msg, owner, sizeof(owner), &r->reg)) {
 		call_reply(c, 404, "Not Found", false, NULL);
 		return NOCHANGE;
 	}
@@ -240,6 +235,7 @@ int call_s_reinvite(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
 	const bool we_init = r->dir == CD_X2S;
+	const bool update = !pl_strcmp(&c->e->msg->met, "UPDATE");
 	char *offer = call_body_of(c->e->msg), *answer = NULL, eb[160];
 	xmpp_stanza_t *iq = NULL, *j;
 	struct pl action = PL_INIT;
@@ -248,9 +244,16 @@ int call_s_reinvite(struct call_ctx *c)
 
 	if (!offer)
 		return NOCHANGE;
-	if (!*offer) {
-		/* offerless re-INVITE: our current SDP as the offer */
-		call_reply(c, 200, "OK", true, r->lsdp);
+	if (!*offer || tr_media_sdp_unchanged(r->rsdp, offer)) {
+		/* a target refresh (RFC 3261 12.2.2) and nothing else: an
+		 * offerless re-INVITE gets our current SDP as the offer, an
+		 * UPDATE without an offer (an RFC 4028 session refresh)
+		 * none (RFC 3311 5.2), the same session again our answer
+		 * again; the XMPP side hears nothing */
+		call_dialog_learn(r, c->e->msg, false);
+		call_reply(c, 200, "OK", true,
+			   update && !*offer ? NULL : r->lsdp);
+		next = r->state;
 		goto out;
 	}
 	if (tr_media_reoffer_answer(c->tr, r, offer, &answer, &action, &held,
@@ -284,6 +287,7 @@ int call_s_reinvite(struct call_ctx *c)
 	r->lsdp = answer;
 	answer = NULL;
 	tr_callrec_event(r, "re-INVITE received%s", held ? " (hold)" : "");
+	call_dialog_learn(r, c->e->msg, false);
 	call_reply(c, 200, "OK", true, r->lsdp);
 	next = r->state;
 out:

@@ -717,20 +717,6 @@ out:
 /* ---- a SIP MESSAGE ------------------------------------------------- */
 
 /* user and host of a SIP URI, as NUL-terminated strings */
-static int uri_parts(const struct uri *u, char *user, size_t us, char *host,
-		     size_t hs)
-{
-	if (pl_strcasecmp(&u->scheme, "sip") &&
-	    pl_strcasecmp(&u->scheme, "sips"))
-		return EINVAL;
-	if (!u->user.l || u->user.l >= us || !u->host.l || u->host.l >= hs)
-		return EINVAL;
-	pl_strcpy(&u->user, user, us);
-	pl_strcpy(&u->host, host, hs);
-	return 0;
-}
-
-
 /* text/plain with no charset or UTF-8 (US-ASCII is a subset) */
 static bool ctype_ok(const struct sip_msg *msg)
 {
@@ -773,7 +759,7 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	struct msgrec r = {0};
 	const void *v;
 	size_t vl;
-	uint64_t id;
+	uint64_t id, reg;
 	int err;
 
 	store_count(tr_txn(tr), "messages.sip_in", 1);
@@ -807,25 +793,14 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 			  "Request Entity Too Large");
 		return;
 	}
-	/* the recipient: Request-URI, or To when the R-URI names the
-	 * gateway itself */
-	err = uri_parts(&msg->uri, user, sizeof(user), host, sizeof(host));
-	if (!err &&
-	    tr_account_jid_of_contact(tr, &msg->uri.user, jid, sizeof(jid)))
-		; /* to a linked account's binding (SPEC 6.2) */
-	else if (!err)
-		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
-	if (err == ENOENT &&
-	    (!strcmp(host, cfg->sip.local_host) ||
-	     !strcmp(host, cfg->sip.listen.host)) &&
-	    !uri_parts(&msg->to.uri, user, sizeof(user), host, sizeof(host)))
-		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
+	err = tr_sipaddr_recipient(tr, msg, jid, sizeof(jid), &reg);
 	if (err) {
 		msg_reply(tr, msg, tx, src, raw, 404,
 			  err == ENOENT ? "Unknown Domain" : "Not Found");
 		return;
 	}
-	if (uri_parts(&msg->from.uri, user, sizeof(user), host, sizeof(host)) ||
+	if (tr_sipaddr_parts(&msg->from.uri, user, sizeof(user), host,
+			     sizeof(host)) ||
 	    addr_sip_to_gwjid(cfg, user, host, gwjid, sizeof(gwjid))) {
 		msg_reply(tr, msg, tx, src, raw, 400, "Bad From URI");
 		return;

@@ -991,20 +991,6 @@ static int event_of(const struct sip_msg *msg, struct pl *pkg, char *id,
 }
 
 
-static int uri_parts(const struct uri *u, char *user, size_t us, char *host,
-		     size_t hs)
-{
-	if (pl_strcasecmp(&u->scheme, "sip") &&
-	    pl_strcasecmp(&u->scheme, "sips"))
-		return EINVAL;
-	if (!u->user.l || u->user.l >= us || !u->host.l || u->host.l >= hs)
-		return EINVAL;
-	pl_strcpy(&u->user, user, us);
-	pl_strcpy(&u->host, host, hs);
-	return 0;
-}
-
-
 void tr_watch_subscribe(struct translator *tr, const struct call_ev *e)
 {
 	const struct xsgw_config *cfg = tr->proc.cfg;
@@ -1061,14 +1047,13 @@ void tr_watch_subscribe(struct translator *tr, const struct call_ev *e)
 		return;
 	}
 	/* the user watched (SPEC 5): a served domain, or a mapped number */
-	err = uri_parts(&msg->uri, user, sizeof(user), host, sizeof(host));
-	if (!err)
-		err = addr_sip_to_user(cfg, user, host, jid, sizeof(jid));
+	err = tr_sipaddr_recipient(tr, msg, jid, sizeof(jid), NULL);
 	if (err) {
 		reply(tr, e, 0, 404, "Not Found", NULL);
 		return;
 	}
-	if (uri_parts(&msg->from.uri, user, sizeof(user), host, sizeof(host)) ||
+	if (tr_sipaddr_parts(&msg->from.uri, user, sizeof(user), host,
+			     sizeof(host)) ||
 	    addr_sip_to_gwjid(cfg, user, host, gw, sizeof(gw))) {
 		reply(tr, e, 0, 400, "Bad From URI", NULL);
 		return;

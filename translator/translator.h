@@ -494,6 +494,11 @@ int tr_media_hold_sdp(struct translator *tr, struct callrec *r, bool hold,
 int tr_media_reoffer_answer(struct translator *tr, struct callrec *r,
 			    const char *offer, char **answer, struct pl *action,
 			    bool *held, char *eb, size_t ebsz);
+/** True if offer repeats prev, the SDP last received, byte for byte: a
+ *  session refresh (RFC 3264 8 keeps an unchanged session's version; a
+ *  peer that changes the session without a new version is still heard).
+ *  A NULL prev is never the same. */
+bool tr_media_sdp_unchanged(const char *prev, const char *offer);
 /** An RFC 8840 trickle-ice-sdpfrag of a transport-info. */
 int tr_media_frag_of_jingle(struct translator *tr, const struct callrec *r,
 			    xmpp_stanza_t *j, char **frag, char *eb,
@@ -684,6 +689,24 @@ int tr_account_credentials(const struct regrec *r, struct mbuf *mb,
  * the AOR's host. @return 0, EINVAL or ENAMETOOLONG */
 int tr_account_target(const struct regrec *r, const char *uri, char *out,
 		      size_t sz);
+
+/* ---- tr_sipaddr.c ------------------------------------------------- */
+
+/** A sip: or sips: URI's user and host, copied.
+ * @return 0, or EINVAL (another scheme, no user, or too long) */
+int tr_sipaddr_parts(const struct uri *u, char *user, size_t us, char *host,
+		     size_t hs);
+/**
+ * The XMPP user a request from SIP is for: the Request-URI's user in a
+ * served domain, the user of a linked account whose binding it is (only
+ * with regp), or, when the Request-URI's host is the gateway's own, To's.
+ * @param regp  NULL: no accounts; else set to the account's registration
+ *              id (0: none)
+ * @return 0 (jid set), ENOENT (no domain served), or addr_sip_to_user's
+ *         and tr_sipaddr_parts' errors
+ */
+int tr_sipaddr_recipient(struct translator *tr, const struct sip_msg *msg,
+			 char *jid, size_t sz, uint64_t *regp);
 
 /* ---- tr_reg_form.c ------------------------------------------------ */
 

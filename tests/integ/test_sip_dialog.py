@@ -1,0 +1,103 @@
+"""In-dialog requests from SIP peers as PBXs and phones send them (RFC 3261
+12, RFC 3311, RFC 4028), and requests a proxy routed by rewriting the
+Request-URI's host: with a real Prosody, a slixmpp user and a scripted SIP
+user agent."""
+import asyncio
+import uuid
+
+from conftest import GW_SIP, UAS_PORT, run
+from jingle import ANSWER, SipPeer, body, hdr, jlogin, tag_of
+from test_call import call_in, online, sessions, until
+from xmpp_user import logout
+
+GW_HOSTPORT = GW_SIP  # "127.0.0.1:5600"
+
+
+def test_request_uri_naming_the_gateway_reaches_the_user_in_to(gateway):
+    """Kamailio's rewritehostport or an Asterisk trunk send the INVITE to
+    sip:alice@<the gateway's address>, the user's address left in To:
+    alice's device rings (it was 404 Not Found)."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        try:
+            peer.invite("sip:alice@%s" % GW_HOSTPORT,
+                        "sip:carol@127.0.0.1:%d" % UAS_PORT,
+                        "sip:alice@localhost")
+            iq, j = await alice.next_jingle(action="session-initiate")
+            code, ring = await peer.next_response("INVITE")
+            while code == 100:
+                code, ring = await peer.next_response("INVITE")
+            return code, iq
+        finally:
+            await logout(alice)
+            peer.close()
+
+    code, iq = run(go())
+    assert code == 180
+    assert str(iq["to"]) == "alice@localhost/phone"
+
+
+def reinvite(peer, d, totag, sdp, contact_port):
+    """A re-INVITE in d whose Contact is on contact_port (a target
+    refresh when it is not the peer's own port)."""
+    d["cseq"] += 1
+    req = peer._req("INVITE", d, "z9hG4bK" + uuid.uuid4().hex[:12],
+                    d["cseq"], totag, sdp, "application/sdp",
+                    ruri=d.get("target"))
+    req = req.replace("Contact: <sip:peer@127.0.0.1:%d>" % peer.port,
+                      "Contact: <sip:peer@127.0.0.1:%d>" % contact_port)
+    peer.send(req, d.get("dst", ("127.0.0.1", 5600)))
+    return d["cseq"]
+
+
+def test_session_and_target_refresh(gateway):
+    """In an active call from SIP: an UPDATE without an offer (an RFC 4028
+    session refresh) gets a 200 without SDP; a re-INVITE repeating the
+    session (same o= line) from a new Contact gets our SDP again; the XMPP
+    user hears of neither; and alice's hang-up goes to the new Contact."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        moved = await SipPeer.start(UAS_PORT + 3)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        try:
+            d, j, ok = await call_in(alice, peer)
+            sid = j.get("sid")
+            totag = tag_of(hdr(ok, "To"))
+            peer.ack(d, totag)
+            await until(lambda: [x for x in sessions(gateway)
+                                 if x["state"] == "active"], 5, "active")
+            d["target"] = hdr(ok, "Contact").strip("<>")
+            peer.in_dialog(d, "UPDATE", totag)
+            code, upd = await peer.next_response("UPDATE", final=True)
+            n = reinvite(peer, d, totag, d["sdp"], UAS_PORT + 3)
+            code2, re_ok = await peer.next_response("INVITE", final=True)
+            peer.ack(d, totag, n)
+            r = await alice.send_jingle("carol\\40127.0.0.1@sip.localhost",
+                                        "session-terminate", sid,
+                                        "<reason><success/></reason>")
+            bye = await moved.next_request("BYE")
+            moved.reply(bye, 200, "OK")
+            heard = []
+            while not alice.jingle.empty():
+                heard.append(alice.jingle.get_nowait())
+            await until(lambda: sessions(gateway) == [], 5,
+                        "session removed")
+            return code, upd, code2, re_ok, ok, r, heard
+        finally:
+            await logout(alice)
+            peer.close()
+            moved.close()
+
+    code, upd, code2, re_ok, ok, r, heard = run(go())
+    assert code == 200, upd
+    assert body(upd) == "" and hdr(upd, "Content-Type") is None, upd
+    assert hdr(upd, "Contact"), upd
+    assert code2 == 200, re_ok
+    assert body(re_ok) == body(ok)  # the same answer: nothing changed
+    assert r["type"] == "result"
+    assert heard == [], [str(x) for x in heard]
