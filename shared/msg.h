@@ -226,7 +226,7 @@ struct m_sip_out_response {
 	uint64_t tx;    /**< the server transaction, if the front has it */
 	struct pl src;  /**< where the request came from (after a restart) */
 	struct pl raw;  /**< the request (after a restart) */
-	uint64_t totag; /**< To-tag libre adds; 0: none */
+	uint64_t totag; /**< To-tag libre adds; 0: a random one */
 	uint32_t scode;
 	struct pl reason;
 	struct pl hdrs; /**< headers the translator adds, each ending CRLF */

@@ -416,7 +416,10 @@ int sf_strans_respond(struct sip_front *sf, const struct m_sip_out_response *m)
 		tmr_cancel(&sx->tmr); /* answered: the translator's timers
 					 rule */
 	}
-	req->tag = m->totag;
+	/* the dialog's tag, else libre's, random per request (RFC 3261
+	 * 19.3: a tag is unique; sip_msg_decode draws one) */
+	if (m->totag)
+		req->tag = m->totag;
 	/* RFC 3261 12.1.1, RFC 6665 4.1.2.1: a response that creates a
 	 * dialog (INVITE's, SUBSCRIBE's) copies Record-Route; in a dialog the
 	 * UAC ignores it (12.2.1.2). A REFER is only taken in a call's

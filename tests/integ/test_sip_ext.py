@@ -218,3 +218,21 @@ def test_subscribe_2xx_copies_record_route(gateway_factory, watched_user):
         assert tags(notify, "Route") == rr, notify
     finally:
         s.close()
+
+
+def test_responses_outside_a_dialog_carry_random_to_tags(gateway):
+    """RFC 3261 19.3: a To-tag is unique. The 200 to two OPTIONS and the
+    404 to an INVITE for nobody each carry their own (it was
+    tag=0000000000000000 for all)."""
+    seen = []
+    for method, ruri in (("OPTIONS", "sip:alice@localhost"),
+                         ("OPTIONS", "sip:alice@localhost"),
+                         ("INVITE", "sip:nobody@elsewhere.example")):
+        code, resp = sip_send(lambda port: request(
+            method, ruri, "sip:tester@127.0.0.1", ruri, port,
+            body=PHONE_SDP.encode() if method == "INVITE" else b"",
+            ctype="application/sdp"))
+        assert code >= 200, resp
+        seen.append(tag_of(hdr(resp, "To")))
+    assert all(t and t.strip("0") for t in seen), seen
+    assert len(set(seen)) == 3, seen
