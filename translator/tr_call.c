@@ -105,6 +105,8 @@
  *       ACTIVE
  *  any  any                 S_MESSAGE        chat to the user, 200     -
  *  any  any                 S_OPTIONS        200                       -
+ *  any  any                 X_INFO_UNKNOWN   feature-not-implemented
+ *                                            <unsupported-info/>       -
  *  any  any                 S_OTHER          405                       -
  *  any  (other)             X_ACCEPT         unexpected-request        -
  *  any  (other)             X_SOURCE|MODIFY  unexpected-request        -
@@ -122,8 +124,11 @@
  * not past a transfer's). A call that ends with a transfer pending
  * CANCELs the INVITE to the target.
  *
- * Refinements: S_INFO is S_INFO_BODY for a Content-Type other than
- * dtmf-relay and (trickle-ice-)sdpfrag; S_BYE is S_BYE_XFER while a
+ * Refinements: X_INFO is X_RINGING, X_HOLD, X_RESUME, X_DTMF,
+ * X_SIP_INFO or X_PING (no payload; mute, unmute, unhold) by its
+ * payload's name and namespace, else X_INFO_UNKNOWN; S_INFO is
+ * S_INFO_BODY for a Content-Type other than dtmf-relay and
+ * (trickle-ice-)sdpfrag; S_BYE is S_BYE_XFER while a
  * transfer is pending and its transferor still there; a response to the
  * INVITE to a transfer target is R_XFER_ANSWER/R_XFER_FAILURE (1xx are
  * ignored); T_EXPIRED is T_XFER_EXPIRED when it was the transfer's.
@@ -242,6 +247,29 @@ static int call_end_now(struct call_ctx *c)
 #define RINGISH     (S(CS_PROPOSED) | S(CS_RINGING))
 #define OUT_RINGISH (S(CS_CALLING) | S(CS_RINGING))
 
+/* XEP-0166 7.2: a session-info payload the gateway does not understand:
+ * <feature-not-implemented/> with <unsupported-info/>, type modify. */
+static int x_info_unsupported(struct call_ctx *c)
+{
+	xmpp_ctx_t *ctx = c->tr->xctx;
+	xmpp_stanza_t *r = NULL, *e;
+
+	if (!c->e->iq)
+		goto out;
+	r = xu_error_reply(ctx, c->e->iq, "feature-not-implemented", NULL);
+	e = r ? xmpp_stanza_get_child_by_name(r, "error") : NULL;
+	if (!e)
+		goto out;
+	xmpp_stanza_set_attribute(e, "type", "modify");
+	xu_elem(ctx, e, "unsupported-info", NS_JINGLE_ERR);
+	tr_xmpp_send(c->tr, (struct tr_owner){OWN_NONE, 0}, r);
+out:
+	if (r)
+		xmpp_stanza_release(r);
+	return NOCHANGE;
+}
+
+
 static const struct call_rule {
 	uint8_t dir;     /* 0: either */
 	uint16_t states; /* S(state) mask; NEW: no record yet */
@@ -326,6 +354,7 @@ static const struct call_rule {
 	{0, ANY, CE_X_HOLD, call_x_ack_only},
 	{0, ANY, CE_X_RESUME, call_x_ack_only},
 	{0, ANY, CE_X_PING, call_x_ack_only},
+	{0, ANY, CE_X_INFO_UNKNOWN, x_info_unsupported},
 };
 
 
@@ -342,13 +371,42 @@ static const struct call_rule *rule_find(uint32_t dir, uint32_t state,
 }
 
 
+/* XEP-0166 7.2: what a session-info's payload is, by name and namespace
+ * (XEP-0167 7, XEP-0181, SPEC 6.2). None is a ping; mute, unmute and
+ * unhold are only acknowledged; any other is CE_X_INFO_UNKNOWN. */
+static unsigned info_event(xmpp_stanza_t *p)
+{
+	static const struct {
+		const char *name, *ns;
+		unsigned ev;
+	} known[] = {
+		{"ringing", NS_RTP_INFO, CE_X_RINGING},
+		{"hold", NS_RTP_INFO, CE_X_HOLD},
+		{"active", NS_RTP_INFO, CE_X_RESUME},
+		{"unhold", NS_RTP_INFO, CE_X_RESUME}, /* XEP-0167 7.3 */
+		{"mute", NS_RTP_INFO, CE_X_PING},
+		{"unmute", NS_RTP_INFO, CE_X_PING},
+		{"dtmf", NS_DTMF, CE_X_DTMF},
+		{"info", NS_SIP_INFO, CE_X_SIP_INFO},
+	};
+	const char *n = p ? xmpp_stanza_get_name(p) : NULL;
+	const char *ns = p ? xmpp_stanza_get_ns(p) : NULL;
+
+	if (!p)
+		return CE_X_PING;
+	for (size_t i = 0; n && ns && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(n, known[i].name) && !strcmp(ns, known[i].ns))
+			return known[i].ev;
+	return CE_X_INFO_UNKNOWN;
+}
+
+
 /* The event as the record tells it: which of our requests a response
  * answers, which outbox entry is done, what a session-info carries. */
 static unsigned refine(struct call_ctx *c, unsigned ev)
 {
 	const struct call_ev *e = c->e;
 	const struct callrec *r = c->r;
-	const char *n;
 
 	switch (ev) {
 	case CE_R_RESPONSE:
@@ -382,21 +440,7 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 		return e->scode == 408 ? CE_O_NO_ACK : CE_O_ACKED;
 	case CE_X_INFO:
 		c->info = xu_first_elem(e->j);
-		n = c->info ? xmpp_stanza_get_name(c->info) : NULL;
-		if (!n)
-			return CE_X_PING;
-		if (!strcmp(n, "ringing"))
-			return CE_X_RINGING;
-		if (!strcmp(n, "dtmf"))
-			return CE_X_DTMF;
-		if (!strcmp(n, "hold"))
-			return CE_X_HOLD;
-		if (!strcmp(n, "active"))
-			return CE_X_RESUME;
-		if (!strcmp(n, "info") && xmpp_stanza_get_ns(c->info) &&
-		    !strcmp(xmpp_stanza_get_ns(c->info), NS_SIP_INFO))
-			return CE_X_SIP_INFO;
-		return CE_X_PING;
+		return info_event(c->info);
 	case CE_S_INFO: {
 		const struct pl *st = &e->msg->ctyp.subtype;
 		if (!mbuf_get_left(e->msg->mb) ||

@@ -35,6 +35,7 @@ enum {
 	CE_X_RESUME,
 	CE_X_PING,
 	CE_X_SIP_INFO,     /**< session-info with <info/> (SPEC 6.2) */
+	CE_X_INFO_UNKNOWN, /**< session-info with a payload unknown */
 	CE_S_INFO_BODY,    /**< INFO with another payload than DTMF/trickle */
 	CE_S_BYE_XFER,     /**< BYE of the transferor, its transfer pending */
 	CE_R_XFER_ANSWER,  /**< 2xx to our INVITE to a transfer target */

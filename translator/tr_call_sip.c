@@ -244,15 +244,13 @@ int call_s_reinvite(struct call_ctx *c)
 
 	if (!offer)
 		return NOCHANGE;
-	if (!*offer || tr_media_sdp_unchanged(r->rsdp, offer)) {
-		/* a target refresh (RFC 3261 12.2.2) and nothing else: an
-		 * offerless re-INVITE gets our current SDP as the offer, an
-		 * UPDATE without an offer (an RFC 4028 session refresh)
-		 * none (RFC 3311 5.2), the same session again our answer
-		 * again; the XMPP side hears nothing */
+	if (!*offer) {
+		/* offerless, a target refresh (RFC 3261 12.2.2) and nothing
+		 * else: a re-INVITE gets our current SDP as the offer, an
+		 * UPDATE (an RFC 4028 session refresh) none (RFC 3311 5.2);
+		 * the XMPP side hears nothing */
 		call_dialog_learn(r, c->e->msg, false);
-		call_reply(c, 200, "OK", true,
-			   update && !*offer ? NULL : r->lsdp);
+		call_reply(c, 200, "OK", true, update ? NULL : r->lsdp);
 		next = r->state;
 		goto out;
 	}

@@ -5,9 +5,11 @@
  *                       gateway's own disco#info and ping.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <re.h>
+#include "addr.h"
 #include "log.h"
 #include "translator.h"
 #include "xparse.h"
@@ -231,6 +233,32 @@ static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
 }
 
 
+/* disco#info (XEP-0030), per entity: the component (no node), or a
+ * gateway JID standing for a SIP user (tr_xmpp_disco_user); anything
+ * else is item-not-found. */
+static void disco_in(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
+{
+	const char *node = xmpp_stanza_get_attribute(q, "node");
+	const char *to = xu_attr(iq, "to"), *at = strchr(to, '@');
+	const char *slash = strchr(to, '/');
+	char local[1024], uri[1200];
+	size_t n;
+
+	if (at && slash && slash < at)
+		at = NULL; /* an '@' in the component's resource */
+	n = at ? (size_t)(at - to) : 0;
+	snprintf(local, sizeof(local), "%.*s", (int)n, to);
+	if (!at && !node)
+		tr_xmpp_disco_info(tr, iq);
+	else if (at && n < sizeof(local) &&
+		 !addr_gwnode_to_sip_proxied(tr->proc.cfg, local, uri,
+					     sizeof(uri)))
+		tr_xmpp_disco_user(tr, iq, node);
+	else
+		tr_xmpp_iq_answer(tr, iq, "item-not-found", NULL);
+}
+
+
 static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 {
 	const char *type = xu_attr(iq, "type");
@@ -256,9 +284,8 @@ static void iq_in(struct translator *tr, xmpp_stanza_t *iq)
 		tr_reg_iq(tr, iq, q);
 	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_PING))
 		tr_xmpp_iq_answer(tr, iq, NULL, NULL);
-	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_DISCO_INFO) &&
-		 !xmpp_stanza_get_attribute(q, "node"))
-		tr_xmpp_disco_info(tr, iq);
+	else if (!strcmp(type, "get") && ns && !strcmp(ns, NS_DISCO_INFO))
+		disco_in(tr, iq, q);
 	else
 		tr_xmpp_iq_answer(tr, iq, "service-unavailable", NULL);
 }

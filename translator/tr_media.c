@@ -605,9 +605,3 @@ bool tr_media_ice_restarted(const char *before, const char *after)
 	mem_deref(b);
 	return changed;
 }
-
-
-bool tr_media_sdp_unchanged(const char *prev, const char *offer)
-{
-	return prev && offer && !strcmp(prev, offer);
-}

@@ -544,17 +544,68 @@ bool tr_msg_wants(struct translator *tr, uint64_t id)
 
 /* ---- a <message/> from XMPP --------------------------------------- */
 
-static char *child_text(struct translator *tr, xmpp_stanza_t *st,
-			const char *name)
+/* The xml:lang of an element, or NULL: xparse.c keeps an attribute by its
+ * local name, "lang". */
+static const char *lang_of(xmpp_stanza_t *e)
 {
-	xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(st, name);
-	char *t = c ? xmpp_stanza_get_text(c) : NULL, *d = NULL;
+	const char *l = xmpp_stanza_get_attribute(e, "xml:lang");
 
+	return l ? l : xmpp_stanza_get_attribute(e, "lang");
+}
+
+
+/* RFC 6121 5.2.3: the text of the <body/> in the stanza's default
+ * language (one without xml:lang, or with the stanza's), else of the
+ * first; NULL if none. */
+static char *body_text(struct translator *tr, xmpp_stanza_t *st)
+{
+	const char *lang = lang_of(st);
+	xmpp_stanza_t *b = NULL;
+	char *t, *d = NULL;
+
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *l;
+		if (!xmpp_stanza_is_tag(c) ||
+		    strcmp(xmpp_stanza_get_name(c), "body"))
+			continue;
+		if (!b)
+			b = c;
+		l = lang_of(c);
+		if (!l || (lang && !strcasecmp(l, lang))) {
+			b = c;
+			break;
+		}
+	}
+	t = b ? xmpp_stanza_get_text(b) : NULL;
 	if (t) {
 		str_dup(&d, t);
 		xmpp_free(tr->xctx, t);
 	}
 	return d;
+}
+
+
+/* An end-to-end encrypted message (OMEMO, OpenPGP for XMPP, legacy
+ * OpenPGP, or one that says so by XEP-0380): its <body/> is only a
+ * fallback, SIP cannot carry what it holds. */
+static bool e2e_encrypted(xmpp_stanza_t *st)
+{
+	static const struct {
+		const char *name, *ns;
+	} e2e[] = {
+		{"encrypted", "eu.siacs.conversations.axolotl"},
+		{"encrypted", "urn:xmpp:omemo:2"},
+		{"openpgp", "urn:xmpp:openpgp:0"},
+		{"x", "jabber:x:encrypted"},
+		{"encryption", "urn:xmpp:eme:0"},
+	};
+
+	for (size_t i = 0; i < sizeof(e2e) / sizeof(e2e[0]); i++)
+		if (xmpp_stanza_get_child_by_name_and_ns(st, e2e[i].name,
+							 e2e[i].ns))
+			return true;
+	return false;
 }
 
 
@@ -628,12 +679,19 @@ void tr_msg_from_xmpp(struct translator *tr, xmpp_stanza_t *st)
 	}
 	if (!strcmp(type, "headline"))
 		return; /* never answered, never bounced */
-	body = child_text(tr, st, "body");
+	body = body_text(tr, st);
 	if (!body || !*body)
 		goto out; /* chat states and the like: nothing to carry */
 	if (strcmp(type, "chat") && strcmp(type, "normal")) {
 		reply_xmpp_error(tr, to, from, id, "feature-not-implemented",
 				 "only chat messages are carried to SIP", body);
+		goto out;
+	}
+	if (e2e_encrypted(st)) {
+		reply_xmpp_error(tr, to, from, id, "not-acceptable",
+				 "end-to-end encrypted messages cannot reach "
+				 "SIP users",
+				 NULL);
 		goto out;
 	}
 	if (xml_text_len(body, strlen(body)) > BODY_MAX) {

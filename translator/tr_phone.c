@@ -139,6 +139,8 @@ static void presence_to(struct translator *tr, const struct phonerec *r,
 	xmpp_stanza_set_from(p, from);
 	xmpp_stanza_set_to(p, to);
 	presence_fill(tr, r, p);
+	if (shown_of(r->state) == PS_AVAILABLE || shown_of(r->state) == PS_DND)
+		tr_xmpp_caps(tr, p); /* a phone that takes calls (XEP-0115) */
 	tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, p);
 	xmpp_stanza_release(p);
 }

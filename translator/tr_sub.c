@@ -569,8 +569,8 @@ static bool watcher_del(struct subrec *r, const char *jid)
 
 /* A presence from the SIP user's gateway JID: of type (subscribed,
  * unsubscribed, unavailable), or with type NULL the presence seen (RFC
- * 7248: open is available with its show and status, anything else
- * unavailable). */
+ * 7248: open is available with its show and status and XEP-0115 caps,
+ * anything else unavailable). */
 static void presence_to(struct translator *tr, const struct subrec *r,
 			const char *from, const char *to, const char *type)
 {
@@ -590,6 +590,8 @@ static void presence_to(struct translator *tr, const struct subrec *r,
 	}
 	if (status && *status)
 		xu_text_elem(tr->xctx, p, "status", NULL, status);
+	if (!type && r->open == SO_OPEN)
+		tr_xmpp_caps(tr, p); /* a phone that takes calls */
 	tr_xmpp_send(tr, (struct tr_owner){OWN_NONE, 0}, p);
 	xmpp_stanza_release(p);
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "xmpp_util.h"
 
 #define OWNER(k, i) ((struct tr_owner){(k), (i)})
+#define NS_CAPS     "http://jabber.org/protocol/caps"
 
 
 /* Serialise st for a stream whose default namespace is jabber:client or
@@ -120,6 +122,109 @@ void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
 }
 
 
+/* What a gateway JID standing for a SIP user is and serves (XEP-0030):
+ * a phone that calls (XEP-0166/0167/0176/0177/0320/0181/0353, SPEC 6.2
+ * INFO payloads) and chats (XEP-0184); the gateway answers its pings. */
+static const char *const user_features[] = {NS_DISCO_INFO,
+					    NS_PING,
+					    NS_RECEIPTS,
+					    NS_JINGLE,
+					    NS_RTP,
+					    "urn:xmpp:jingle:apps:rtp:audio",
+					    "urn:xmpp:jingle:apps:rtp:video",
+					    NS_RTP_INFO,
+					    NS_ICE,
+					    NS_RAW_UDP,
+					    NS_DTLS,
+					    NS_DTMF,
+					    NS_SIP_INFO,
+					    NS_JMI};
+static const char user_category[] = "client", user_type[] = "phone",
+		  user_name[] = "SIP contact";
+
+
+static int str_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+
+const char *tr_xmpp_caps_ver(void)
+{
+	static char ver[32];
+	const char *f[ARRAY_SIZE(user_features)];
+	unsigned char d[XMPP_SHA1_DIGEST_SIZE];
+	char s[1024];
+	size_t n, vl = sizeof(ver) - 1;
+	int err;
+
+	if (*ver)
+		return ver;
+	/* XEP-0115 5.1: category/type/lang/name<, then each feature< in
+	 * octet order (no forms) */
+	memcpy(f, user_features, sizeof(f));
+	qsort(f, ARRAY_SIZE(f), sizeof(f[0]), str_order);
+	n = (size_t)snprintf(s, sizeof(s), "%s/%s//%s<", user_category,
+			     user_type, user_name);
+	for (size_t i = 0; i < ARRAY_SIZE(f) && n < sizeof(s); i++)
+		n += (size_t)snprintf(s + n, sizeof(s) - n, "%s<", f[i]);
+	if (n >= sizeof(s)) {
+		err = ENAMETOOLONG;
+		goto out;
+	}
+	xmpp_sha1_digest((const unsigned char *)s, n, d);
+	err = base64_encode(d, sizeof(d), ver, &vl);
+	if (!err)
+		ver[vl] = '\0';
+out:
+	if (err) {
+		log_error("caps: no verification string (%s)", strerror(err));
+		ver[0] = '\0';
+	}
+	return ver;
+}
+
+
+void tr_xmpp_caps(struct translator *tr, xmpp_stanza_t *p)
+{
+	xmpp_stanza_t *c = xu_elem(tr->xctx, p, "c", NS_CAPS);
+
+	xmpp_stanza_set_attribute(c, "hash", "sha-1");
+	xmpp_stanza_set_attribute(c, "node", TR_CAPS_NODE);
+	xmpp_stanza_set_attribute(c, "ver", tr_xmpp_caps_ver());
+}
+
+
+void tr_xmpp_disco_user(struct translator *tr, xmpp_stanza_t *req,
+			const char *node)
+{
+	const char *ver = tr_xmpp_caps_ver();
+	xmpp_stanza_t *r, *q, *id, *f;
+
+	if (node && (strncmp(node, TR_CAPS_NODE "#", sizeof(TR_CAPS_NODE)) ||
+		     !*ver || strcmp(node + sizeof(TR_CAPS_NODE), ver))) {
+		tr_xmpp_iq_answer(tr, req, "item-not-found", NULL);
+		return;
+	}
+	r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
+	xmpp_stanza_set_to(r, xu_attr(req, "from"));
+	xmpp_stanza_set_from(r, xu_attr(req, "to"));
+	q = xu_elem(tr->xctx, r, "query", NS_DISCO_INFO);
+	if (node)
+		xmpp_stanza_set_attribute(q, "node", node);
+	id = xu_elem(tr->xctx, q, "identity", NULL);
+	xmpp_stanza_set_attribute(id, "category", user_category);
+	xmpp_stanza_set_attribute(id, "type", user_type);
+	xmpp_stanza_set_attribute(id, "name", user_name);
+	for (size_t i = 0; i < ARRAY_SIZE(user_features); i++) {
+		f = xu_elem(tr->xctx, q, "feature", NULL);
+		xmpp_stanza_set_attribute(f, "var", user_features[i]);
+	}
+	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
+	xmpp_stanza_release(r);
+}
+
+
 static xmpp_stanza_t *message_new(struct translator *tr, const char *type,
 				  const char *from, const char *to,
 				  const char *id)
@@ -194,6 +299,9 @@ void tr_xmpp_presence(struct translator *tr, const char *from, const char *to,
 	xmpp_stanza_set_from(r, from);
 	if (status && *status)
 		xu_text_elem(tr->xctx, r, "status", NULL, status);
+	/* a SIP user's gateway JID (not the component) is a phone */
+	if (!(type && *type) && from && strchr(from, '@'))
+		tr_xmpp_caps(tr, r);
 	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
 	xmpp_stanza_release(r);
 }
@@ -472,6 +580,42 @@ int tr_xmpp_initiate_to(struct translator *tr, uint64_t id,
 }
 
 
+/* XEP-0353 4: one <description media/> in the propose e per content of
+ * the session-initiate the devices get on proceed (init_xml); audio if
+ * it has none (not built: the proceed will fail anyway). */
+static void propose_media(struct translator *tr, const struct callrec *r,
+			  xmpp_stanza_t *e)
+{
+	xmpp_stanza_t *j = r->init_xml ? xparse_stanza(tr->xctx, r->init_xml,
+						       strlen(r->init_xml))
+				       : NULL;
+	xmpp_stanza_t *c, *d;
+	unsigned n = 0;
+
+	for (c = j ? xmpp_stanza_get_children(j) : NULL; c;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c);
+
+		if (!name || strcmp(name, "content"))
+			continue;
+		d = xmpp_stanza_get_child_by_name_and_ns(c, "description",
+							 NS_RTP);
+		if (!d || !*xu_attr(d, "media"))
+			continue;
+		xmpp_stanza_set_attribute(
+			xu_elem(tr->xctx, e, "description", NS_RTP), "media",
+			xu_attr(d, "media"));
+		n++;
+	}
+	if (!n)
+		xmpp_stanza_set_attribute(
+			xu_elem(tr->xctx, e, "description", NS_RTP), "media",
+			"audio");
+	if (j)
+		xmpp_stanza_release(j);
+}
+
+
 void tr_xmpp_jmi(struct translator *tr, uint64_t id, const struct callrec *r,
 		 const char *to, const char *what)
 {
@@ -482,10 +626,8 @@ void tr_xmpp_jmi(struct translator *tr, uint64_t id, const struct callrec *r,
 	m = message_new(tr, "chat", r->gwjid, to, mid);
 	e = xu_elem(tr->xctx, m, what, NS_JMI);
 	xmpp_stanza_set_attribute(e, "id", r->sid);
-	if (!strcmp(what, "propose")) {
-		xmpp_stanza_t *d = xu_elem(tr->xctx, e, "description", NS_RTP);
-		xmpp_stanza_set_attribute(d, "media", "audio");
-	}
+	if (!strcmp(what, "propose"))
+		propose_media(tr, r, e);
 	xu_elem(tr->xctx, m, "store", NS_HINTS);
 	tr_xmpp_send(tr, OWNER(OWN_CALL, id), m);
 	xmpp_stanza_release(m);

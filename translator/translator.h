@@ -233,6 +233,25 @@ void tr_xmpp_iq_answer(struct translator *tr, xmpp_stanza_t *req,
 		       const char *cond, const char *text);
 /** disco#info of the gateway (its identity and features). */
 void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req);
+
+/** XEP-0115 node of the presence of SIP users' gateway JIDs. */
+#define TR_CAPS_NODE "https://github.com/xsgw"
+/**
+ * XEP-0115 5.1 verification string (SHA-1, base64) of what
+ * tr_xmpp_disco_user answers; computed once (it depends only on the
+ * feature list). @return the string ("" only if it could not be built)
+ */
+const char *tr_xmpp_caps_ver(void);
+/** Add <c hash='sha-1' node ver/> (XEP-0115) to a SIP user's available
+ * presence. */
+void tr_xmpp_caps(struct translator *tr, xmpp_stanza_t *presence);
+/**
+ * disco#info of a gateway JID standing for a SIP user (XEP-0030): identity
+ * client/phone and the features the gateway serves for it. node NULL or
+ * TR_CAPS_NODE#ver: that answer (echoing node); any other: item-not-found.
+ */
+void tr_xmpp_disco_user(struct translator *tr, xmpp_stanza_t *req,
+			const char *node);
 /** A chat message (receipt: ask for an XEP-0184 receipt). */
 void tr_xmpp_chat(struct translator *tr, uint64_t msg, const char *from,
 		  const char *to, const char *id, const char *body);
@@ -243,7 +262,8 @@ void tr_xmpp_msg_error(struct translator *tr, uint64_t msg, const char *from,
 /** An XEP-0184 receipt for the message id. */
 void tr_xmpp_receipt(struct translator *tr, uint64_t msg, const char *from,
 		     const char *to, const char *id);
-/** A presence (type NULL: available) with an optional <status/>. */
+/** A presence (type NULL: available) with an optional <status/>; an
+ * available one from a SIP user's gateway JID carries tr_xmpp_caps. */
 void tr_xmpp_presence(struct translator *tr, const char *from, const char *to,
 		      const char *type, const char *status);
 /** A chat message from the gateway to a user (fire and forget). */
@@ -303,7 +323,9 @@ void tr_xmpp_cancel_others(struct translator *tr, uint64_t id,
 int tr_xmpp_initiate_to(struct translator *tr, uint64_t id,
 			const struct callrec *r, const char *from,
 			const char *to);
-/** XEP-0353 <propose/> or <retract/> to the callee from the caller. */
+/** XEP-0353 <propose/> or <retract/> to the callee from the caller; a
+ * propose has one <description media/> per content of the stored
+ * session-initiate (r->init_xml): the media the session will carry. */
 void tr_xmpp_jmi(struct translator *tr, uint64_t id, const struct callrec *r,
 		 const char *to, const char *what);
 /** XEP-0353 <proceed/> to a caller's propose to a gateway JID. */
@@ -494,11 +516,6 @@ int tr_media_hold_sdp(struct translator *tr, struct callrec *r, bool hold,
 int tr_media_reoffer_answer(struct translator *tr, struct callrec *r,
 			    const char *offer, char **answer, struct pl *action,
 			    bool *held, char *eb, size_t ebsz);
-/** True if offer repeats prev, the SDP last received, byte for byte: a
- *  session refresh (RFC 3264 8 keeps an unchanged session's version; a
- *  peer that changes the session without a new version is still heard).
- *  A NULL prev is never the same. */
-bool tr_media_sdp_unchanged(const char *prev, const char *offer);
 /** An RFC 8840 trickle-ice-sdpfrag of a transport-info. */
 int tr_media_frag_of_jingle(struct translator *tr, const struct callrec *r,
 			    xmpp_stanza_t *j, char **frag, char *eb,

@@ -267,7 +267,8 @@ def test_publish_drives_the_phone_state(gateway_factory):
     """A phone that PUBLISHes its state (RFC 3903) to the gateway: open ->
     available, on-the-phone -> dnd, a refresh (SIP-If-Match, no body)
     changes nothing, a stale entity-tag 412, another event 489, an AOR that
-    is no phone 404, Expires: 0 -> unavailable."""
+    is no phone 404, Expires: 0 -> unavailable. An available or dnd
+    presence carries XEP-0115 caps (clients offer calls from them)."""
     # no presence server answers: the phone's own PUBLISHes are its state
     gw = gateway_factory(presence=PRESENCE.replace(str(KAM_PORT), "5199"))
 
@@ -275,9 +276,15 @@ def test_publish_drives_the_phone_state(gateway_factory):
         u = await accounts.login("erin@localhost/pc", "erinpass")
         gwjid = phones(gw)[0]["gateway_jid"]
         seen = asyncio.Queue()
+        caps = []
         u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
                             and p["type"] != "subscribe"
                             and seen.put_nowait(shows(p)))
+        u.add_event_handler("presence", lambda p: p["from"].bare == gwjid
+                            and p["type"] != "subscribe"
+                            and caps.append((shows(p), p.xml.find(
+                                "{http://jabber.org/protocol/caps}c")
+                                is not None)))
         peer = await jingle.SipPeer.start(PHONE_PORT)
 
         async def answer(callid):
@@ -320,6 +327,9 @@ def test_publish_drives_the_phone_state(gateway_factory):
             assert seen.empty()
             assert phones(gw)[0]["state"] == "offline"
             assert phones(gw)[0]["source"] == "publish"
+            assert {(s, c) for s, c in caps} == {
+                ("unavailable", False), ("available", True),
+                ("dnd", True)}, caps
         finally:
             u.disconnect()
             peer.close()

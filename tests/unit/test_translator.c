@@ -1943,6 +1943,18 @@ static void test_x2s_active_hold_resume_reinvite(void **state)
 	hdr_is(&inv->hdrs, "CSeq", "3 INVITE");
 	assert_false(pl_has(&inv->body, "a=sendonly"));
 	assert_int_equal(state_of(c.id), CS_ACTIVE);
+
+	/* XEP-0167 7.3: <unhold/> resumes as <active/> does */
+	jin(&c, "set", "h3", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	jin(&c, "set", "h4", "session-info",
+	    "<unhold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(nx, 1);
+	expect_iq_result("h4", ALICE_RES);
+	assert_int_equal(ns, 1);
+	inv = sreq(0, "INVITE");
+	hdr_is(&inv->hdrs, "CSeq", "5 INVITE");
+	assert_false(pl_has(&inv->body, "a=sendonly"));
 }
 
 
@@ -3392,6 +3404,20 @@ static void test_s2x_active_cancel_late_200(void **state)
 }
 
 
+/* XEP-0166 7.2: a session-info payload unknown by name and namespace:
+ * <feature-not-implemented/> + <unsupported-info/>, type modify. */
+static void expect_unsupported_info(const char *id)
+{
+	xmpp_stanza_t *iq = xfind("iq", "error", id, ALICE_RES);
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(iq, "error");
+
+	assert_string_equal(error_of(iq), "feature-not-implemented");
+	assert_string_equal(attr(e, "type"), "modify");
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+		e, "unsupported-info", NS_JINGLE_ERR));
+}
+
+
 static void test_x2s_calling_session_info_result_only(void **state)
 {
 	struct call c;
@@ -3410,6 +3436,10 @@ static void test_x2s_calling_session_info_result_only(void **state)
 	    "<dtmf xmlns='urn:xmpp:jingle:dtmf:0' code='1'/>");
 	assert_int_equal(ns, 0);
 	expect_iq_result("i3", ALICE_RES);
+	/* an unknown payload: refused in any state (XEP-0166 7.2) */
+	jin(&c, "set", "i4", "session-info", "<foo xmlns='urn:example:info'/>");
+	assert_int_equal(ns, 0);
+	expect_unsupported_info("i4");
 	assert_int_equal(state_of(c.id), CS_CALLING);
 }
 
@@ -3423,6 +3453,45 @@ static void test_active_session_info_ping_result_only(void **state)
 	assert_int_equal(ns, 0);
 	assert_int_equal(nx, 1);
 	expect_iq_result("p1", ALICE_RES);
+	assert_int_equal(state_of(c.id), CS_ACTIVE);
+}
+
+
+static void test_active_session_info_unknown_payload(void **state)
+{
+	static const char *unknown[] = {
+		"<foo xmlns='urn:example:info'/>",
+		"<hold xmlns='urn:example:info'/>",
+		"<hold/>",
+		"<active xmlns='urn:xmpp:jingle:dtmf:0'/>",
+		"<ringing xmlns='urn:xmpp:jingle:apps:rtp:1'/>",
+		"<dtmf xmlns='urn:xmpp:jingle:apps:rtp:info:1' code='1'/>",
+		"<info content-type='text/plain'>x</info>",
+	};
+	static const char *ack[] = {"mute", "unmute"};
+	char id[16], p[128];
+	struct call c;
+
+	x2s_active(&c);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		snprintf(id, sizeof(id), "u%zu", i);
+		jin(&c, "set", id, "session-info", unknown[i]);
+		assert_int_equal(ns, 0);
+		assert_int_equal(nx, 1);
+		expect_unsupported_info(id);
+	}
+	/* XEP-0167 7: only acknowledged */
+	for (size_t i = 0; i < sizeof(ack) / sizeof(ack[0]); i++) {
+		snprintf(id, sizeof(id), "k%zu", i);
+		snprintf(p, sizeof(p),
+			 "<%s xmlns='urn:xmpp:jingle:apps:rtp:info:1' "
+			 "name='voice'/>",
+			 ack[i]);
+		jin(&c, "set", id, "session-info", p);
+		assert_int_equal(ns, 0);
+		assert_int_equal(nx, 1);
+		expect_iq_result(id, ALICE_RES);
+	}
 	assert_int_equal(state_of(c.id), CS_ACTIVE);
 }
 
@@ -3698,6 +3767,81 @@ static void test_msg_groupchat_feature_not_implemented(void **state)
 	assert_string_equal(
 		error_of(xfind("message", "error", "g1", ALICE_RES)),
 		"feature-not-implemented");
+}
+
+
+/* RFC 6121 5.2.3: the body in the stanza's default language. */
+static void test_msg_chat_body_default_language(void **state)
+{
+	static const struct {
+		const char *lang, *bodies, *want;
+	} cases[] = {
+		{" xml:lang='en'",
+		 "<body xml:lang='de'>Hallo</body>"
+		 "<body xml:lang='en'>Hello</body>",
+		 "Hello"},
+		{" xml:lang='en-US'",
+		 "<body xml:lang='de'>Hallo</body>"
+		 "<body xml:lang='EN-us'>Hi</body>",
+		 "Hi"},
+		{"", "<body xml:lang='de'>Hallo</body><body>Hello</body>",
+		 "Hello"},
+		{" xml:lang='en'",
+		 "<body xml:lang='de'>Hallo</body>"
+		 "<body xml:lang='fr'>Salut</body>",
+		 "Hallo"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		xin("<message type='chat' id='l%zu' from='" ALICE_RES
+		    "' to='" BOB_GW "'%s>%s</message>",
+		    i, cases[i].lang, cases[i].bodies);
+		assert_int_equal(nx, 0);
+		assert_int_equal(ns, 1);
+		pl_is(&sreq(0, "MESSAGE")->body, cases[i].want);
+	}
+}
+
+
+/* SIP cannot carry an end-to-end encrypted message: not-acceptable back,
+ * nothing to SIP, no receipt. */
+static void test_msg_e2e_encrypted_not_acceptable(void **state)
+{
+	static const char *enc[] = {
+		"<encrypted xmlns='eu.siacs.conversations.axolotl'/>",
+		"<encrypted xmlns='urn:xmpp:omemo:2'/>",
+		"<openpgp xmlns='urn:xmpp:openpgp:0'>AAAA</openpgp>",
+		"<x xmlns='jabber:x:encrypted'>AAAA</x>",
+		"<encryption xmlns='urn:xmpp:eme:0' namespace='urn:x:y'/>",
+	};
+	char id[16], buf[128];
+	xmpp_stanza_t *m, *e;
+
+	for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+		snprintf(id, sizeof(id), "e%zu", i);
+		xin("<message type='chat' id='%s' from='" ALICE_RES
+		    "' to='" BOB_GW "'>%s<body>I sent you an encrypted "
+		    "message</body><request xmlns='urn:xmpp:receipts'/>"
+		    "</message>",
+		    id, enc[i]);
+		assert_int_equal(ns, 0);
+		assert_int_equal(nx, 1);
+		m = xfind("message", "error", id, ALICE_RES);
+		assert_string_equal(attr(m, "from"), BOB_GW);
+		assert_string_equal(error_of(m), "not-acceptable");
+		e = xmpp_stanza_get_child_by_name(m, "error");
+		assert_string_equal(attr(e, "type"), "modify");
+		assert_string_equal(text_of(e, "text", buf, sizeof(buf)),
+				    "end-to-end encrypted messages cannot "
+				    "reach SIP users");
+		assert_null(xmpp_stanza_get_child_by_name(m, "received"));
+	}
+	/* an element of that name in another namespace is no sign */
+	xin("<message type='chat' id='p1' from='" ALICE_RES "' to='" BOB_GW
+	    "'><x xmlns='jabber:x:oob'/><body>plain</body></message>");
+	assert_int_equal(nx, 0);
+	assert_int_equal(ns, 1);
+	pl_is(&sreq(0, "MESSAGE")->body, "plain");
 }
 
 
@@ -4750,11 +4894,11 @@ static void test_x2s_active_x_sip_info_info(void **state)
 	    "<info xmlns='urn:xmpp:sip:info:0'>x</info>");
 	expect_iq_error("i3", ALICE_RES, "bad-request");
 	assert_int_equal(ns, 0);
-	/* another namespace: an unknown payload, only acknowledged */
+	/* another namespace: an unknown payload (XEP-0166 7.2) */
 	jin(&c, "set", "i4", "session-info",
 	    "<info xmlns='urn:example:other' content-type='text/plain'>x"
 	    "</info>");
-	expect_iq_result("i4", ALICE_RES);
+	expect_iq_error("i4", ALICE_RES, "feature-not-implemented");
 	assert_int_equal(ns, 0);
 	assert_int_equal(state_of(c.id), CS_ACTIVE);
 }
@@ -5945,6 +6089,116 @@ static void test_watch_pending_then_active(void **state)
 	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,           \
 						 (void *)&(o))
 
+/* ---- XEP-0115 caps, per-entity disco#info, propose media ------------ */
+
+/* The verification string of the user answer (XEP-0115 5.1, computed
+ * independently in Python from the same identity and features). */
+static void test_caps_ver_of_user_answer(void **state)
+{
+	(void)state;
+	assert_string_equal(tr_xmpp_caps_ver(), "sGciYOS0bD5KN6vaibIr8IpSY+o=");
+}
+
+
+/* The feature vars of a disco#info result, as "a|b|..." */
+static void disco_features(xmpp_stanza_t *iq, char *buf, size_t sz)
+{
+	xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
+								NS_DISCO_INFO);
+	size_t n = 0;
+
+	assert_non_null(q);
+	buf[0] = '\0';
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c;
+	     c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c) &&
+		    !strcmp(xmpp_stanza_get_name(c), "feature"))
+			n += (size_t)snprintf(buf + n, sz - n, "%s|",
+					      attr(c, "var"));
+}
+
+
+/* XEP-0030 per entity: a SIP user's gateway JID is client/phone (with
+ * node caps#ver too); the component keeps its answer; any other node is
+ * item-not-found. */
+static void test_disco_info_per_entity(void **state)
+{
+	xmpp_stanza_t *iq, *id;
+	char f[2048];
+
+	(void)state;
+	xin("<iq type='get' id='d1' from='" ALICE_RES "' to='" BOB_GW "'>"
+	    "<query xmlns='" NS_DISCO_INFO "'/></iq>");
+	iq = xfind("iq", "result", "d1", ALICE_RES);
+	assert_string_equal(attr(iq, "from"), BOB_GW);
+	id = xmpp_stanza_get_child_by_name(
+		xmpp_stanza_get_child_by_name(iq, "query"), "identity");
+	assert_string_equal(attr(id, "category"), "client");
+	assert_string_equal(attr(id, "type"), "phone");
+	disco_features(iq, f, sizeof(f));
+	assert_non_null(strstr(f, "|urn:xmpp:jingle:apps:rtp:audio|"));
+	assert_non_null(strstr(f, "|urn:xmpp:jingle-message:0|"));
+	assert_null(strstr(f, NS_REGISTER));
+	xin("<iq type='get' id='d2' from='" ALICE_RES "' to='" BOB_GW
+	    "/x'><query xmlns='" NS_DISCO_INFO "' node='" TR_CAPS_NODE
+	    "#%s'/></iq>",
+	    tr_xmpp_caps_ver());
+	iq = xfind("iq", "result", "d2", ALICE_RES);
+	assert_string_equal(
+		attr(xmpp_stanza_get_child_by_name(iq, "query"), "node"),
+		TR_CAPS_NODE "#sGciYOS0bD5KN6vaibIr8IpSY+o=");
+	xin("<iq type='get' id='d3' from='" ALICE_RES "' to='" BOB_GW "'>"
+	    "<query xmlns='" NS_DISCO_INFO "' node='" TR_CAPS_NODE
+	    "#old'/></iq>");
+	expect_iq_error("d3", ALICE_RES, "item-not-found");
+	xin("<iq type='get' id='d4' from='" ALICE_RES "' to='sip.localhost'>"
+	    "<query xmlns='" NS_DISCO_INFO "' node='x'/></iq>");
+	expect_iq_error("d4", ALICE_RES, "item-not-found");
+	xin("<iq type='get' id='d5' from='" ALICE_RES "' to='sip.localhost'>"
+	    "<query xmlns='" NS_DISCO_INFO "'/></iq>");
+	iq = xfind("iq", "result", "d5", ALICE_RES);
+	id = xmpp_stanza_get_child_by_name(
+		xmpp_stanza_get_child_by_name(iq, "query"), "identity");
+	assert_string_equal(attr(id, "category"), "gateway");
+	disco_features(iq, f, sizeof(f));
+	assert_non_null(strstr(f, "|" NS_REGISTER "|"));
+}
+
+
+/* XEP-0353: an INVITE offering audio and video is proposed with both. */
+static void test_s2x_propose_audio_video(void **state)
+{
+	static const char sdp[] =
+		"v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+		"c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		"m=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+		"m=video 30002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+	char raw[BIG], media[64] = "";
+	xmpp_stanza_t *p;
+
+	(void)state;
+	sip_raw(raw, sizeof(raw), "INVITE sip:alice@localhost SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-av\r\n"
+		"Max-Forwards: 70\r\nFrom: <" BOB_URI ">;tag=av1\r\n"
+		"To: <sip:alice@localhost>\r\nCall-ID: av-1@127.0.0.1\r\n"
+		"CSeq: 1 INVITE\r\nContact: <" BOB_URI ">\r\n",
+		"application/sdp", sdp);
+	sip_in(TX_INV, raw);
+	p = xmpp_stanza_get_child_by_name_and_ns(
+		xfind("message", "chat", NULL, ALICE), "propose", NS_JMI);
+	assert_non_null(p);
+	for (xmpp_stanza_t *d = xmpp_stanza_get_children(p); d;
+	     d = xmpp_stanza_get_next(d))
+		if (xmpp_stanza_is_tag(d) &&
+		    !strcmp(xmpp_stanza_get_name(d), "description") &&
+		    !strcmp(xmpp_stanza_get_ns(d), NS_RTP))
+			snprintf(media + strlen(media),
+				 sizeof(media) - strlen(media), "%s ",
+				 attr(d, "media"));
+	assert_string_equal(media, "audio video ");
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -6110,6 +6364,7 @@ int main(void)
 		T_(test_s2x_active_cancel_late_200),
 		T_(test_x2s_calling_session_info_result_only),
 		T_(test_active_session_info_ping_result_only),
+		T_(test_active_session_info_unknown_payload),
 		T_(test_x2s_calling_ack_nothing),
 		T_(test_s2x_active_iq_result_nothing),
 		T_(test_response_after_gone_nothing),
@@ -6126,6 +6381,8 @@ int main(void)
 		T_(test_msg_chat_timeout_error_back),
 		T_(test_msg_chat_final_twice_once),
 		T_(test_msg_groupchat_feature_not_implemented),
+		T_(test_msg_chat_body_default_language),
+		T_(test_msg_e2e_encrypted_not_acceptable),
 		T_(test_msg_foreign_sender_forbidden),
 		T_(test_msg_chat_state_only_nothing),
 		T_(test_msg_sip_message_to_chat),
@@ -6174,6 +6431,9 @@ int main(void)
 		T_(test_watch_interval_too_brief),
 		T_(test_watch_left_before_the_answer),
 		T_(test_watch_pending_then_active),
+		T_(test_caps_ver_of_user_answer),
+		T_(test_disco_info_per_entity),
+		T_(test_s2x_propose_audio_video),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
