@@ -25,31 +25,45 @@
 	{                                                                      \
 		t, offsetof(struct callrec, m), 9                              \
 	}
+#define F10(t, m)                                                              \
+	{                                                                      \
+		t, offsetof(struct callrec, m), 10                             \
+	}
 
 static const struct {
 	uint8_t tag; /* enum field_tag */
 	size_t off;
 	uint8_t since; /* the record version that added the field */
 } fields[] = {
-	F(FT_U32, dir),         F(FT_U32, state),       F(FT_U64, created),
-	F(FT_U64, updated),     F(FT_U64, deadline),    F(FT_STR, owner),
-	F(FT_STR, ufull),       F(FT_STR, gwjid),       F(FT_STR, sid),
-	F(FT_STR, initiator),   F(FT_STR, responder),   F(FT_STR, rung),
-	F(FT_STR, init_xml),    F(FT_STR, callid),      F(FT_STR, ltag),
-	F(FT_STR, rtag),        F(FT_STR, luri),        F(FT_STR, ruri),
-	F(FT_STR, target),      F(FT_STR, routes),      F(FT_U32, lcseq),
-	F(FT_U32, rcseq),       F(FT_U32, inv_cseq),    F(FT_STR, inv_ruri),
-	F(FT_STR, inv_branch),  F(FT_U64, inv_out),     F(FT_U64, inv_tx),
-	F(FT_STR, inv_src),     F(FT_STR, inv_raw),     F(FT_U32, last_scode),
-	F(FT_STR, lsdp),        F(FT_STR, rsdp),        F(FT_U64, sdp_id),
-	F(FT_U32, sdp_ver),     F(FT_STR, history),     F(FT_U32, on_hold),
-	F(FT_U32, jmi),         F(FT_STR, pend_frag),   F7(FT_U64, reg),
-	F7(FT_STR, hop),        F7(FT_U32, authed),     F8(FT_U32, early),
-	F8(FT_U32, xfer),       F8(FT_U32, xfer_refer), F8(FT_U32, xfer_cseq),
-	F8(FT_U64, xfer_out),   F8(FT_U64, xfer_until), F8(FT_STR, xfer_callid),
-	F8(FT_STR, xfer_ltag),  F8(FT_STR, xfer_ruri),  F8(FT_STR, xfer_branch),
-	F8(FT_STR, xfer_sdp),   F9(FT_U32, srtp),       F9(FT_U32, rseq),
-	F9(FT_U32, xfer_nosub), F9(FT_STR, xfer_by),
+	F(FT_U32, dir),          F(FT_U32, state),
+	F(FT_U64, created),      F(FT_U64, updated),
+	F(FT_U64, deadline),     F(FT_STR, owner),
+	F(FT_STR, ufull),        F(FT_STR, gwjid),
+	F(FT_STR, sid),          F(FT_STR, initiator),
+	F(FT_STR, responder),    F(FT_STR, rung),
+	F(FT_STR, init_xml),     F(FT_STR, callid),
+	F(FT_STR, ltag),         F(FT_STR, rtag),
+	F(FT_STR, luri),         F(FT_STR, ruri),
+	F(FT_STR, target),       F(FT_STR, routes),
+	F(FT_U32, lcseq),        F(FT_U32, rcseq),
+	F(FT_U32, inv_cseq),     F(FT_STR, inv_ruri),
+	F(FT_STR, inv_branch),   F(FT_U64, inv_out),
+	F(FT_U64, inv_tx),       F(FT_STR, inv_src),
+	F(FT_STR, inv_raw),      F(FT_U32, last_scode),
+	F(FT_STR, lsdp),         F(FT_STR, rsdp),
+	F(FT_U64, sdp_id),       F(FT_U32, sdp_ver),
+	F(FT_STR, history),      F(FT_U32, on_hold),
+	F(FT_U32, jmi),          F(FT_STR, pend_frag),
+	F7(FT_U64, reg),         F7(FT_STR, hop),
+	F7(FT_U32, authed),      F8(FT_U32, early),
+	F8(FT_U32, xfer),        F8(FT_U32, xfer_refer),
+	F8(FT_U32, xfer_cseq),   F8(FT_U64, xfer_out),
+	F8(FT_U64, xfer_until),  F8(FT_STR, xfer_callid),
+	F8(FT_STR, xfer_ltag),   F8(FT_STR, xfer_ruri),
+	F8(FT_STR, xfer_branch), F8(FT_STR, xfer_sdp),
+	F9(FT_U32, srtp),        F9(FT_U32, rseq),
+	F9(FT_U32, xfer_nosub),  F9(FT_STR, xfer_by),
+	F10(FT_U64, reinv_out),  F10(FT_STR, reinv_prev),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

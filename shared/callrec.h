@@ -24,7 +24,9 @@
 /* 9: srtp (the account's SDES-SRTP policy), rseq (the last reliable 1xx
  *    PRACKed), xfer_nosub and xfer_by (a transfer's RFC 4488 / RFC 3892):
  *    older records read with them 0 / NULL */
-#define CALLREC_VERSION 9
+/* 10: reinv_out, reinv_prev (our re-INVITE in progress, RFC 3261 14.1):
+ *    older records read with them 0 / NULL */
+#define CALLREC_VERSION 10
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -101,6 +103,11 @@ struct callrec {
 				no NOTIFYs */
 	char *xfer_by;       /**< Referred-By of the INVITE to the target
 				(RFC 3892) */
+	/* since version 10 */
+	uint64_t reinv_out; /**< outbox id of our re-INVITE awaiting its
+			       final response; 0: none (one INVITE
+			       transaction at a time, RFC 3261 14.1) */
+	char *reinv_prev;   /**< our SDP before it: ours again if it fails */
 };
 
 /** A transfer's phase (callrec.xfer). */

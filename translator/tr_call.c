@@ -82,6 +82,13 @@
  *  any  ACTIVE              R_REINVITE_OK    ACK; new ICE credentials
  *                                            in the answer: transport-
  *                                            info to the user          -
+ *  any  ACTIVE              R_REINVITE_FAILED our SDP as before it; a
+ *                                            481/408 ends the call
+ *                                            (BYE after 408)  -> -|GONE
+ *  any  ACTIVE              S_REINVITE while ours is pending: 491      -
+ *  any  ACTIVE              X_HOLD/RESUME/   while ours is pending:
+ *                           SOURCE/MODIFY/   unexpected-request        -
+ *                           TRANSPORT (restart)
  *  any  ACTIVE              S_REFER          202, NOTIFY 100, INVITE to
  *                                            the Refer-To target with the
  *                                            XMPP party's media (491
@@ -324,6 +331,7 @@ static const struct call_rule {
 	{0, S(CS_ACTIVE), CE_X_MODIFY, call_x_modify},
 	{0, S(CS_ACTIVE), CE_S_REINVITE, call_s_reinvite},
 	{0, S(CS_ACTIVE), CE_R_REINVITE_OK, call_r_reinvite_ok},
+	{0, S(CS_ACTIVE), CE_R_REINVITE_FAILED, call_r_reinvite_failed},
 	{0, S(CS_ACTIVE), CE_S_REFER, call_s_refer},
 	{0, S(CS_ACTIVE), CE_S_BYE_XFER, call_s_bye_xfer},
 	{0, S(CS_ACTIVE), CE_R_XFER_ANSWER, call_r_xfer_answer},
@@ -419,6 +427,11 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 		if (e->msg && r->callid &&
 		    pl_strcmp(&e->msg->callid, r->callid))
 			return CE_R_OTHER;
+		/* our re-INVITE's end (RFC 3261 14.1): it failed, or its
+		 * 2xx (below) */
+		if (r->reinv_out && e->out == r->reinv_out &&
+		    (!e->msg || e->scode >= 300))
+			return CE_R_REINVITE_FAILED;
 		/* a local failure: only our INVITE's matters */
 		if (!e->msg)
 			return e->out && e->out == r->inv_out ? CE_R_FAILURE

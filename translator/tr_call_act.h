@@ -45,10 +45,12 @@ enum {
 	CE_R_ANSWER,       /**< 2xx to our INVITE */
 	CE_R_FAILURE,      /**< >= 300 or a local failure of our INVITE */
 	CE_R_REINVITE_OK,  /**< 2xx to our re-INVITE */
-	CE_R_OTHER,        /**< a response to another request of ours */
-	CE_O_ACKED,        /**< our 2xx was ACKed */
-	CE_O_NO_ACK,       /**< our 2xx never was */
-	CE_O_OTHER,        /**< another outbox entry is done */
+	CE_R_REINVITE_FAILED, /**< a failure of our re-INVITE (final or local)
+			       */
+	CE_R_OTHER,           /**< a response to another request of ours */
+	CE_O_ACKED,           /**< our 2xx was ACKed */
+	CE_O_NO_ACK,          /**< our 2xx never was */
+	CE_O_OTHER,           /**< another outbox entry is done */
 };
 
 struct call_ctx {
@@ -98,6 +100,13 @@ void call_invite_send(struct call_ctx *c);
  * @return true if the INVITE went again */
 bool call_invite_authenticate(struct call_ctx *c);
 void call_ack_2xx(struct call_ctx *c, uint32_t cseq);
+/** While our re-INVITE awaits its final response no other goes (RFC 3261
+ * 14.1): the IQ is answered unexpected-request. @return true if so */
+bool call_reinvite_busy(struct call_ctx *c);
+/** Our re-INVITE with sdp (taken); session: sdp becomes our session
+ * description (lsdp), the previous kept until the answer (a failure
+ * restores it). */
+void call_reinvite(struct call_ctx *c, char *sdp, bool session);
 /** A Content-Type that both a SIP header and an XML attribute carry as it
  * is: type "/" subtype [";" parameters], printable ASCII, at most 255
  * bytes. */
@@ -172,6 +181,7 @@ int call_r_answer_cancelled(struct call_ctx *c);
 int call_r_failure(struct call_ctx *c);
 int call_r_failure_cancelled(struct call_ctx *c);
 int call_r_reinvite_ok(struct call_ctx *c);
+int call_r_reinvite_failed(struct call_ctx *c);
 
 /* tr_call_xfer.c: a blind transfer (RFC 3515, RFC 5589): REFER accepted,
  * the target called with the XMPP party's media, the call continuing in

@@ -244,6 +244,12 @@ int call_s_reinvite(struct call_ctx *c)
 
 	if (!offer)
 		return NOCHANGE;
+	/* ours awaits its answer (RFC 3261 14.2, RFC 3311 5.2): not an
+	 * offerless UPDATE, which changes no session */
+	if (r->reinv_out && (!update || *offer)) {
+		call_reply(c, 491, "Request Pending", false, NULL);
+		goto out;
+	}
 	if (!*offer) {
 		/* offerless, a target refresh (RFC 3261 12.2.2) and nothing
 		 * else: a re-INVITE gets our current SDP as the offer, an
@@ -648,6 +654,10 @@ int call_r_reinvite_ok(struct call_ctx *c)
 	xmpp_stanza_t *iq, *j;
 
 	call_ack_2xx(c, c->e->msg->cseq.num);
+	if (r->reinv_out && c->e->out == r->reinv_out) {
+		r->reinv_out = 0;
+		r->reinv_prev = mem_deref(r->reinv_prev);
+	}
 	/* the answer to an ICE restart: its credentials and candidates to
 	 * the user (XEP-0176: a transport-info with the new ufrag/pwd) */
 	if (sdp && *sdp && tr_media_ice_restarted(r->rsdp, sdp)) {
@@ -662,4 +672,30 @@ int call_r_reinvite_ok(struct call_ctx *c)
 		tr_callrec_set(&r->rsdp, sdp);
 	mem_deref(sdp);
 	return r->state;
+}
+
+
+/* Our re-INVITE failed: the session stays as it was (RFC 3261 14.1), our
+ * SDP the one before it. A 481 says the dialog is gone, a 408 (or no
+ * answer at all) that it may be (12.2.1.2): the call ends. A 491 (both
+ * sides re-INVITEd at once) leaves the next step to the user. */
+int call_r_reinvite_failed(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	const unsigned scode = c->e->msg ? c->e->scode : 408;
+
+	r->reinv_out = 0;
+	if (r->reinv_prev && *r->reinv_prev) {
+		mem_deref(r->lsdp);
+		r->lsdp = r->reinv_prev;
+		r->reinv_prev = NULL;
+	}
+	tr_callrec_event(r, "re-INVITE failed (%u)", scode);
+	if (scode != 481 && scode != 408)
+		return r->state;
+	if (scode == 408)
+		call_bye(c, NULL);
+	call_terminate(c, "connectivity-error");
+	c->why = "the dialog is gone";
+	return GONE;
 }

@@ -95,6 +95,32 @@ uint64_t call_sip_req(struct call_ctx *c, const char *method, uint32_t cseq,
 }
 
 
+bool call_reinvite_busy(struct call_ctx *c)
+{
+	if (!c->r->reinv_out)
+		return false;
+	call_iq_err(c, "unexpected-request",
+		    "a re-INVITE is in progress; try again");
+	return true;
+}
+
+
+void call_reinvite(struct call_ctx *c, char *sdp, bool session)
+{
+	struct callrec *r = c->r;
+
+	r->reinv_out = call_sip_req(c, "INVITE", 0, NULL, "application/sdp",
+				    NULL, sdp);
+	r->reinv_prev = mem_deref(r->reinv_prev);
+	if (session) {
+		r->reinv_prev = r->lsdp;
+		r->lsdp = sdp;
+	} else {
+		mem_deref(sdp);
+	}
+}
+
+
 void call_bye(struct call_ctx *c, const struct tr_sip_why *why)
 {
 	if (c->r->xfer == CX_ORPHANED)

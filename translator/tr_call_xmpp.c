@@ -366,12 +366,12 @@ static int hold(struct call_ctx *c, bool on)
 {
 	char *sdp = NULL;
 
+	if (call_reinvite_busy(c))
+		return NOCHANGE;
 	call_iq_ok(c);
 	if (tr_media_hold_sdp(c->tr, c->r, on, &sdp))
 		return NOCHANGE;
-	call_sip_req(c, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
-	mem_deref(c->r->lsdp);
-	c->r->lsdp = sdp;
+	call_reinvite(c, sdp, true);
 	tr_callrec_event(c->r, on ? "hold (re-INVITE sent)"
 				  : "resume (re-INVITE sent)");
 	return c->r->state;
@@ -412,9 +412,11 @@ int call_x_transport_waiting(struct call_ctx *c)
  * by R_REINVITE_OK. */
 static int reinvite(struct call_ctx *c, char *sdp, const char *why)
 {
-	call_sip_req(c, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
-	mem_deref(c->r->lsdp);
-	c->r->lsdp = sdp;
+	if (call_reinvite_busy(c)) {
+		mem_deref(sdp);
+		return NOCHANGE;
+	}
+	call_reinvite(c, sdp, true);
 	tr_callrec_event(c->r, "re-INVITE (%s) sent", why);
 	call_iq_ok(c);
 	return c->r->state;
@@ -479,15 +481,16 @@ int call_x_source(struct call_ctx *c)
 	const char *action = xu_attr(c->e->j, "action");
 	char eb[160], *sdp = NULL;
 
+	if (call_reinvite_busy(c))
+		return NOCHANGE;
 	if (tr_media_sdp_of_jingle(c->tr, c->r, c->e->j, c->r->dir == CD_X2S,
 				   NULL, action, &sdp, eb, sizeof(eb))) {
 		call_iq_err(c, "bad-request", eb);
 		return NOCHANGE;
 	}
-	call_sip_req(c, "INVITE", 0, NULL, "application/sdp", NULL, sdp);
+	call_reinvite(c, sdp, false);
 	tr_callrec_event(c->r, "re-INVITE (%s) sent", action);
 	call_iq_ok(c);
-	mem_deref(sdp);
 	return c->r->state;
 }
 

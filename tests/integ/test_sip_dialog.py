@@ -104,3 +104,61 @@ def test_session_and_target_refresh(gateway):
     actions = [x.xml.find("{urn:xmpp:jingle:1}jingle").get("action")
                for x in heard]
     assert actions == ["transport-info"], [str(x) for x in heard]
+
+
+def test_one_reinvite_at_a_time(gateway):
+    """RFC 3261 14.1/14.2 in an active call from SIP: alice's hold is a
+    re-INVITE; while it waits for its answer the phone's own re-INVITE gets
+    491 and alice's resume unexpected-request; the phone's 491 to the
+    hold leaves the call as it was, and the next hold goes out."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        hold = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        active = "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        try:
+            d, j, ok = await call_in(alice, peer)
+            sid, gw = j.get("sid"), j.get("initiator")
+            totag = tag_of(hdr(ok, "To"))
+            peer.ack(d, totag)
+            await until(lambda: [x for x in sessions(gateway)
+                                 if x["state"] == "active"], 5, "active")
+            d["target"] = hdr(ok, "Contact").strip("<>")
+            r1 = await alice.send_jingle(gw, "session-info", sid, hold)
+            ours = await peer.next_request("INVITE")
+            peer.in_dialog(d, "INVITE", totag, d["sdp"], "application/sdp")
+            code, _ = await peer.next_response("INVITE", final=True)
+            r2 = await alice.send_jingle(gw, "session-info", sid, active)
+            peer.reply(ours, 491, "Request Pending")
+            # the 491 and the next hold reach the translator by two
+            # paths: until it has seen the 491, a hold is still refused
+            loop = asyncio.get_event_loop()
+            end = loop.time() + 5
+            while True:
+                r3 = await alice.send_jingle(gw, "session-info", sid, hold)
+                if r3["type"] == "result" or loop.time() > end:
+                    break
+                await asyncio.sleep(0.05)
+            again = await peer.next_request("INVITE")
+            peer.reply(again, 200, "OK", sdp=d["sdp"])
+            await alice.send_jingle(gw, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await peer.next_request("BYE")
+            peer.reply(bye, 200, "OK")
+            return r1, ours, code, r2, r3, again
+        finally:
+            await logout(alice)
+            peer.close()
+
+    r1, ours, code, r2, r3, again = run(go())
+    assert r1["type"] == "result"
+    assert "a=sendonly" in body(ours)
+    assert code == 491
+    assert r2["type"] == "error"
+    assert r2["error"]["condition"] == "unexpected-request"
+    assert r3["type"] == "result"
+    assert "a=sendonly" in body(again)
+    assert int(hdr(again, "CSeq").split()[0]) > \
+        int(hdr(ours, "CSeq").split()[0])

@@ -1014,7 +1014,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_ruri)                                                           \
 	X(xfer_branch)                                                         \
 	X(xfer_sdp)                                                            \
-	X(xfer_by)
+	X(xfer_by)                                                             \
+	X(reinv_prev)
 #define CALL_U32(X)                                                            \
 	X(dir)                                                                 \
 	X(state)                                                               \
@@ -1042,7 +1043,8 @@ static void test_msgrec_bad(void **state)
 	X(sdp_id)                                                              \
 	X(reg)                                                                 \
 	X(xfer_out)                                                            \
-	X(xfer_until)
+	X(xfer_until)                                                          \
+	X(reinv_out)
 
 
 /* Every field set, each to its own value. */
@@ -1110,7 +1112,7 @@ static void test_callrec_v8(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 9);
+		assert_int_equal(CALLREC_VERSION, 10);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1224,13 +1226,15 @@ static void v8_empty(struct callrec *d)
 	assert_null(d->xfer_ruri);
 	assert_null(d->xfer_branch);
 	assert_null(d->xfer_sdp);
-	assert_null(d->xfer_by); /* version 9's */
+	assert_null(d->xfer_by);    /* version 9's */
+	assert_null(d->reinv_prev); /* version 10's */
 	set_str(&d->xfer_callid, "");
 	set_str(&d->xfer_ltag, "");
 	set_str(&d->xfer_ruri, "");
 	set_str(&d->xfer_branch, "");
 	set_str(&d->xfer_sdp, "");
 	set_str(&d->xfer_by, "");
+	set_str(&d->reinv_prev, "");
 }
 
 
@@ -1273,7 +1277,9 @@ static void test_callrec_v5(void **state)
 		set_str(&r.rung, v[i].rung);
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
-		/* version 9's fields */
+		/* version 10's and 9's fields */
+		r.reinv_out = 0;
+		set_str(&r.reinv_prev, NULL);
 		r.srtp = r.rseq = r.xfer_nosub = 0;
 		set_str(&r.xfer_by, NULL);
 		v8_clear(&r);
@@ -1281,6 +1287,7 @@ static void test_callrec_v5(void **state)
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
+		fb.len -= 9 + 5; /* reinv_out, reinv_prev "" */
 		fb.len -= 4 * 5; /* srtp, rseq, xfer_nosub, xfer_by "" */
 		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
@@ -1331,11 +1338,27 @@ static void test_callrec_v5(void **state)
 		assert_int_equal(d.rseq, 0);
 		assert_null(d.xfer_by);
 		set_str(&d.xfer_by, "");
+		assert_null(d.reinv_prev);
+		set_str(&d.reinv_prev, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
 		/* a version 8 record with version 9's fields: leftover */
 		fb.len += 4 * 5;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+		callrec_reset(&d);
+
+		/* as version 9: no re-INVITE of ours in progress */
+		fb.b[0] = 9;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+		assert_true(d.reinv_out == 0);
+		assert_null(d.reinv_prev);
+		set_str(&d.reinv_prev, "");
+		call_check(&d, &r, v[i].state);
+		callrec_reset(&d);
+
+		/* a version 9 record with version 10's fields: leftover */
+		fb.len += 9 + 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}

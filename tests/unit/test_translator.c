@@ -1919,6 +1919,7 @@ static void test_s2x_active_dtmf_info(void **state)
 static void test_x2s_active_hold_resume_reinvite(void **state)
 {
 	struct m_sip_out_request *inv;
+	struct sent s;
 	struct call c;
 
 	x2s_active(&c);
@@ -1933,6 +1934,8 @@ static void test_x2s_active_hold_resume_reinvite(void **state)
 	hdr_is(&inv->hdrs, "Content-Type", "application/sdp");
 	pl_contains(&inv->body, "a=sendonly");
 	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	sent_of(inv, &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP "a=recvonly\r\n");
 
 	jin(&c, "set", "h2", "session-info",
 	    "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
@@ -1943,10 +1946,14 @@ static void test_x2s_active_hold_resume_reinvite(void **state)
 	hdr_is(&inv->hdrs, "CSeq", "3 INVITE");
 	assert_false(pl_has(&inv->body, "a=sendonly"));
 	assert_int_equal(state_of(c.id), CS_ACTIVE);
+	sent_of(inv, &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP);
 
 	/* XEP-0167 7.3: <unhold/> resumes as <active/> does */
 	jin(&c, "set", "h3", "session-info",
 	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	sent_of(sreq(0, "INVITE"), &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP "a=recvonly\r\n");
 	jin(&c, "set", "h4", "session-info",
 	    "<unhold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
 	assert_int_equal(nx, 1);
@@ -1955,6 +1962,83 @@ static void test_x2s_active_hold_resume_reinvite(void **state)
 	inv = sreq(0, "INVITE");
 	hdr_is(&inv->hdrs, "CSeq", "5 INVITE");
 	assert_false(pl_has(&inv->body, "a=sendonly"));
+}
+
+
+/* RFC 3261 14.1/14.2: one INVITE transaction at a time in a dialog.
+ * Ours (a hold) awaiting its answer: the peer's re-INVITE gets 491, the
+ * user's resume unexpected-request; a 491 to ours leaves our SDP as it
+ * was; a 2xx frees the dialog for the next. */
+static void test_x2s_active_reinvite_one_at_a_time(void **state)
+{
+	struct m_sip_out_request *inv;
+	struct callrec r;
+	char before[4096];
+	struct sent s;
+	struct call c;
+
+	x2s_active(&c);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	snprintf(before, sizeof(before), "%s", r.lsdp);
+	callrec_reset(&r);
+	jin(&c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	expect_iq_result("h1", ALICE_RES);
+	inv = sreq(0, "INVITE");
+	sent_of(inv, &s);
+	/* both sides at once: the peer's gets 491 */
+	dlg_in(&c, 8101, "INVITE", 0, "application/sdp",
+	       PHONE_SDP "a=sendonly\r\n");
+	assert_int_equal(ns, 1);
+	assert_non_null(sresp(0, 491));
+	assert_int_equal(nx, 0);
+	/* the user's next one waits for ours */
+	jin(&c, "set", "h2", "session-info",
+	    "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_int_equal(ns, 0);
+	expect_iq_error("h2", ALICE_RES, "unexpected-request");
+	/* 491 to ours: the session stays as it was */
+	respond(&s, 491, "Request Pending", NULL, NULL, NULL);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_true(r.reinv_out == 0 && !*r.reinv_prev);
+	assert_string_equal(r.lsdp, before);
+	assert_int_equal(r.state, CS_ACTIVE);
+	callrec_reset(&r);
+	/* the next goes, and its 2xx frees the dialog again */
+	jin(&c, "set", "h3", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	expect_iq_result("h3", ALICE_RES);
+	inv = sreq(0, "INVITE");
+	pl_contains(&inv->body, "a=sendonly");
+	sent_of(inv, &s);
+	respond(&s, 200, "OK", NULL, NULL, PHONE_SDP "a=recvonly\r\n");
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_true(r.reinv_out == 0 && !*r.reinv_prev);
+	assert_non_null(strstr(r.lsdp, "a=sendonly"));
+	callrec_reset(&r);
+	jin(&c, "set", "h4", "session-info",
+	    "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	expect_iq_result("h4", ALICE_RES);
+	assert_non_null(sreq(0, "INVITE"));
+}
+
+
+/* A 481 to our re-INVITE: the dialog is gone, so is the call. */
+static void test_x2s_active_reinvite_481_ends_the_call(void **state)
+{
+	struct sent s;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	sent_of(sreq(0, "INVITE"), &s);
+	respond(&s, 481, "Call/Transaction Does Not Exist", NULL, NULL, NULL);
+	assert_int_equal(ns, 0); /* no BYE: nobody to end it with */
+	assert_int_equal(nx, 1);
+	assert_string_equal(reason_of(xjingle("session-terminate", ALICE_RES)),
+			    "connectivity-error");
+	assert_gone(&c);
 }
 
 
@@ -6228,6 +6312,8 @@ int main(void)
 		T_(test_xfer_pending_user_hangs_up),
 		T_(test_refer_refused),
 		T_(test_xfer_answer_after_restart),
+		T_(test_x2s_active_reinvite_one_at_a_time),
+		T_(test_x2s_active_reinvite_481_ends_the_call),
 		/* X2S (new), WAITING */
 		T_(test_x2s_new_initiate_invite_calling),
 		T_(test_x2s_new_initiate_trickle_waiting),
