@@ -602,10 +602,37 @@ int call_r_answer(struct call_ctx *c)
 }
 
 
+/* A 2xx to our INVITE in an answered call: our ACK was lost (the same
+ * dialog: ACK again), or another fork answered too (RFC 3261 13.2.2.4: its
+ * own dialog is ACKed and ended with a BYE; the call stays with the
+ * first). */
 int call_r_answer_again(struct call_ctx *c)
 {
-	call_ack_2xx(c, c->r->inv_cseq); /* our ACK was lost: the 2xx again */
-	return c->r->state;
+	const struct sip_msg *msg = c->e->msg;
+	struct callrec *r = c->r;
+	char *rtag = r->rtag, *target = r->target, *routes = r->routes;
+	const uint32_t lcseq = r->lcseq;
+
+	if (!pl_isset(&msg->to.tag) || !rtag ||
+	    !pl_strcmp(&msg->to.tag, rtag)) {
+		call_ack_2xx(c, r->inv_cseq);
+		return r->state;
+	}
+	/* the requests of that dialog, from its 2xx; then ours again */
+	r->rtag = r->target = r->routes = NULL;
+	call_dialog_learn(r, msg, true);
+	r->lcseq = r->inv_cseq; /* its BYE is the next after the INVITE */
+	call_ack_2xx(c, r->inv_cseq);
+	call_bye(c, NULL);
+	mem_deref(r->rtag);
+	mem_deref(r->target);
+	mem_deref(r->routes);
+	r->rtag = rtag;
+	r->target = target;
+	r->routes = routes;
+	r->lcseq = lcseq;
+	tr_callrec_event(r, "another fork answered: ACK and BYE");
+	return r->state;
 }
 
 

@@ -162,3 +162,52 @@ def test_one_reinvite_at_a_time(gateway):
     assert "a=sendonly" in body(again)
     assert int(hdr(again, "CSeq").split()[0]) > \
         int(hdr(ours, "CSeq").split()[0])
+
+
+def test_a_second_fork_answering_is_acked_and_ended(gateway):
+    """A proxy forked alice's call and two phones answered (RFC 3261
+    13.2.2.4): the first 200 is the call; the second phone's 200 is ACKed in
+    its own dialog (its To-tag, to its Contact) and that dialog ended with
+    a BYE; alice's call goes on with the first."""
+    from jingle import CONTENTS, PHONE_SDP, cseq
+    from test_call import BOB
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        fork2 = await SipPeer.start(UAS_PORT + 3)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        sid = "f" + uuid.uuid4().hex[:12]
+        try:
+            r = await alice.send_jingle(BOB, "session-initiate", sid,
+                                        CONTENTS)
+            inv = await peer.next_request("INVITE")
+            peer.reply(inv, 200, "OK", sdp=PHONE_SDP, totag="aaaa")
+            _, j = await alice.next_jingle(action="session-accept")
+            ack1 = await peer.next_request("ACK")
+            fork2.reply(inv, 200, "OK", sdp=PHONE_SDP, totag="bbbb")
+            ack2 = await fork2.next_request("ACK")
+            bye2 = await fork2.next_request("BYE")
+            fork2.reply(bye2, 200, "OK")
+            active = await until(lambda: [
+                x for x in sessions(gateway) if x["state"] == "active"], 5,
+                "the call active")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye1 = await peer.next_request("BYE")
+            peer.reply(bye1, 200, "OK")
+            return r, ack1, ack2, bye2, bye1, active
+        finally:
+            await logout(alice)
+            peer.close()
+            fork2.close()
+
+    r, ack1, ack2, bye2, bye1, active = run(go())
+    assert r["type"] == "result"
+    assert tag_of(hdr(ack1, "To")) == "aaaa"
+    assert tag_of(hdr(ack2, "To")) == "bbbb"
+    assert ack2.split(" ", 2)[1] == "sip:peer@127.0.0.1:%d" % (UAS_PORT + 3)
+    assert tag_of(hdr(bye2, "To")) == "bbbb"
+    assert cseq(bye2) == (2, "BYE")
+    assert active
+    assert tag_of(hdr(bye1, "To")) == "aaaa"
