@@ -42,8 +42,11 @@ int call_s_invite(struct call_ctx *c)
 	int next = NOCHANGE, err = 0;
 
 	/* to a linked account's binding (SPEC 6.2), or addressed (§5) */
-	if (tr_sipaddr_recipient(c->tr, msg, owner, sizeof(owner), &r->reg)) {
-		call_reply(c, 404, "Not Found", false, NULL);
+	err = tr_sipaddr_recipient(c->tr, msg, owner, sizeof(owner), &r->reg);
+	if (err) {
+		const char *why;
+		unsigned scode = tr_sipaddr_refusal(err, &why);
+		call_reply(c, scode, why, false, NULL);
 		return NOCHANGE;
 	}
 	n = tr_presence_online(c->tr, owner, &list);

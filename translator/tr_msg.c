@@ -853,8 +853,9 @@ void tr_msg_from_sip(struct translator *tr, const struct sip_msg *msg,
 	}
 	err = tr_sipaddr_recipient(tr, msg, jid, sizeof(jid), &reg);
 	if (err) {
-		msg_reply(tr, msg, tx, src, raw, 404,
-			  err == ENOENT ? "Unknown Domain" : "Not Found");
+		const char *why;
+		unsigned scode = tr_sipaddr_refusal(err, &why);
+		msg_reply(tr, msg, tx, src, raw, scode, why);
 		return;
 	}
 	if (tr_sipaddr_parts(&msg->from.uri, user, sizeof(user), host,

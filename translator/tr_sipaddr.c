@@ -19,7 +19,7 @@ int tr_sipaddr_parts(const struct uri *u, char *user, size_t us, char *host,
 {
 	if (pl_strcasecmp(&u->scheme, "sip") &&
 	    pl_strcasecmp(&u->scheme, "sips"))
-		return EINVAL;
+		return EPROTONOSUPPORT;
 	if (!u->user.l || u->user.l >= us || !u->host.l || u->host.l >= hs)
 		return EINVAL;
 	pl_strcpy(&u->user, user, us);
@@ -53,4 +53,15 @@ int tr_sipaddr_recipient(struct translator *tr, const struct sip_msg *msg,
 	err = tr_sipaddr_parts(&msg->to.uri, user, sizeof(user), host,
 			       sizeof(host));
 	return err ? ENOENT : addr_sip_to_user(cfg, user, host, jid, sz);
+}
+
+
+unsigned tr_sipaddr_refusal(int err, const char **reason)
+{
+	if (err == EPROTONOSUPPORT) {
+		*reason = "Unsupported URI Scheme";
+		return 416;
+	}
+	*reason = err == ENOENT ? "Unknown Domain" : "Not Found";
+	return 404;
 }

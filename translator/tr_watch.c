@@ -1049,7 +1049,9 @@ void tr_watch_subscribe(struct translator *tr, const struct call_ev *e)
 	/* the user watched (SPEC 5): a served domain, or a mapped number */
 	err = tr_sipaddr_recipient(tr, msg, jid, sizeof(jid), NULL);
 	if (err) {
-		reply(tr, e, 0, 404, "Not Found", NULL);
+		const char *why;
+		unsigned scode = tr_sipaddr_refusal(err, &why);
+		reply(tr, e, 0, scode, why, NULL);
 		return;
 	}
 	if (tr_sipaddr_parts(&msg->from.uri, user, sizeof(user), host,

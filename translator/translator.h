@@ -710,9 +710,13 @@ int tr_account_target(const struct regrec *r, const char *uri, char *out,
 /* ---- tr_sipaddr.c ------------------------------------------------- */
 
 /** A sip: or sips: URI's user and host, copied.
- * @return 0, or EINVAL (another scheme, no user, or too long) */
+ * @return 0, EPROTONOSUPPORT (another scheme: 416), or EINVAL (no user,
+ *         or too long) */
 int tr_sipaddr_parts(const struct uri *u, char *user, size_t us, char *host,
 		     size_t hs);
+/** The status and phrase for a recipient tr_sipaddr_recipient refused:
+ *  416 for another scheme than sip/sips (RFC 3261 8.2.2.1), else 404. */
+unsigned tr_sipaddr_refusal(int err, const char **reason);
 /**
  * The XMPP user a request from SIP is for: the Request-URI's user in a
  * served domain, the user of a linked account whose binding it is (only

@@ -236,3 +236,16 @@ def test_responses_outside_a_dialog_carry_random_to_tags(gateway):
         seen.append(tag_of(hdr(resp, "To")))
     assert all(t and t.strip("0") for t in seen), seen
     assert len(set(seen)) == 3, seen
+
+
+@pytest.mark.parametrize("method", ["MESSAGE", "INVITE"])
+def test_tel_request_uri_is_416(gateway, method):
+    """RFC 3261 8.2.2.1: a Request-URI scheme the gateway does not serve
+    (tel:) is 416 Unsupported URI Scheme, not 404."""
+    code, resp = sip_send(lambda port: request(
+        method, "tel:+15550001", "sip:tester@127.0.0.1",
+        "sip:alice@localhost", port,
+        body=PHONE_SDP.encode() if method == "INVITE" else b"hi",
+        ctype="application/sdp" if method == "INVITE" else "text/plain"))
+    assert code == 416, resp
+    assert resp.split("\r\n", 1)[0] == "SIP/2.0 416 Unsupported URI Scheme"
