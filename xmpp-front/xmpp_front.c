@@ -130,12 +130,13 @@ static struct {
 		uint64_t mark; /**< its stanza's xjournal_count (0: none) */
 	} rep[UNACKED_MAX];
 	unsigned rep_head, rep_n;
-	bool wr_held;          /**< writing waits for those acknowledgements */
-	uint64_t prior_mark;   /**< a mark no later than any prior stanza's */
-	bool rd_paused;        /**< INQ_MAX reached */
-	bool rd_idle;          /**< woken for bytes already peeked: rd_poll */
-	bool link_told;        /**< the translator knows the stream is open */
-	uint64_t link_epoch;   /**< ... on this translator link */
+	bool wr_held;        /**< writing waits for those acknowledgements (and
+				reading for writing) */
+	uint64_t prior_mark; /**< a mark no later than any prior stanza's */
+	bool rd_paused;      /**< INQ_MAX reached */
+	bool rd_idle;        /**< woken for bytes already peeked: rd_poll */
+	bool link_told;      /**< the translator knows the stream is open */
+	uint64_t link_epoch; /**< ... on this translator link */
 	uint64_t client_epoch; /**< the link the client sessions told */
 	bool end_due;          /**< stopping: </stream:stream> still to write */
 	struct list inflight;
@@ -226,10 +227,20 @@ static void out_report(uint64_t id, uint32_t scode, const char *reason,
 	int err = tlink_report_done(xf.tl, id, scode, reason, &xf.last_seq);
 	unsigned i;
 
-	if (!err && scode < 300 && xf.rep_n < UNACKED_MAX) {
-		i = (xf.rep_head + xf.rep_n++) % UNACKED_MAX;
+	if (!err && scode < 300) {
+		if (xf.rep_n < UNACKED_MAX) {
+			i = (xf.rep_head + xf.rep_n++) % UNACKED_MAX;
+			xf.rep[i].mark = 0;
+		} else {
+			/* full (a report that wrote nothing: the writer waits
+			 * at UNACKED_MAX): the newest answers for it too, its
+			 * seq the later, its mark the lower */
+			i = (xf.rep_head + xf.rep_n - 1) % UNACKED_MAX;
+		}
 		xf.rep[i].seq = xf.last_seq;
-		xf.rep[i].mark = mark;
+		if (mark && (!xf.rep[i].mark || mark < xf.rep[i].mark))
+			xf.rep[i].mark = mark;
+		mark = xf.rep[i].mark;
 		/* marks never fall from the oldest on (0 counting as
 		 * highest), so wr_may asks only for the oldest's: lowering
 		 * a mark only makes the writer wait longer */
@@ -418,15 +429,18 @@ static bool wr_may(const struct outmsg *m)
 	/* resumed from ack_handler */
 	if (xf.rep_n >= UNACKED_MAX ||
 	    (xf.rep_n && !xjournal_keeps(xf.j, xf.rep[xf.rep_head].mark))) {
+		/* a peer's refusals can bring it back at every ack */
 		if (!xf.wr_held)
-			log_warn("xmpp: writing waits for the translator to "
-				 "acknowledge %u report(s) of stanzas written",
-				 xf.rep_n);
+			LOG_LIMITED(
+				LOG_WARN,
+				"xmpp: writing waits for the translator to "
+				"acknowledge %u report(s) of stanzas written",
+				xf.rep_n);
 		xf.wr_held = true;
 		return false;
 	}
 	if (xf.wr_held)
-		log_info("xmpp: writing goes on");
+		LOG_LIMITED(LOG_INFO, "xmpp: writing goes on");
 	xf.wr_held = false;
 	if (m->len <= xf.room_est) {
 		/* room only grows as the server reads: no need to ask */
@@ -947,7 +961,9 @@ static void io_update(void)
 	if (xf.st == XF_CONNECTING)
 		flags = FD_WRITE;
 	else if (xf.st != XF_DOWN) {
-		if (!xf.rd_paused && !xf.rd_idle)
+		/* writing held: reading too, or a peer's refusals would
+		 * queue without end for a writer that cannot take them */
+		if (!xf.rd_paused && !xf.rd_idle && !xf.wr_held)
 			flags |= FD_READ;
 		if (xf.cur)
 			flags |= FD_WRITE;
@@ -969,7 +985,7 @@ static void rd_some(void)
 	bool got = false;
 	ssize_t n;
 
-	while (xf.fd >= 0 && !xf.rd_paused) {
+	while (xf.fd >= 0 && !xf.rd_paused && !xf.wr_held) {
 		if (xf.rd_peeked - xf.rd_base >= rd_max()) {
 			xf.rd_paused = true;
 			io_update();

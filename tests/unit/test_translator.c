@@ -5619,6 +5619,26 @@ static void test_xfer_answer_after_restart(void **state)
 }
 
 
+/* A hold (our re-INVITE) still unanswered when the transfer completes:
+ * it was the old dialog's; the new one is free for the next. */
+static void test_xfer_answered_with_our_reinvite_pending(void **state)
+{
+	struct sent inv;
+	struct callrec r;
+	struct call c;
+
+	x2s_active(&c);
+	jin(&c, "set", "h1", "session-info",
+	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
+	assert_non_null(sreq(0, "INVITE"));
+	refer_in(&c, 8390, "<" CAROL_URI ">", &inv);
+	xfer_answered(&c, &inv, false);
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_true(r.reinv_out == 0 && !*r.reinv_prev);
+	callrec_reset(&r);
+}
+
+
 /* ---- SIP accounts and subscriptions: review findings ---------------- */
 
 #define REG_SET                                                                \
@@ -6312,6 +6332,7 @@ int main(void)
 		T_(test_xfer_pending_user_hangs_up),
 		T_(test_refer_refused),
 		T_(test_xfer_answer_after_restart),
+		T_(test_xfer_answered_with_our_reinvite_pending),
 		T_(test_x2s_active_reinvite_one_at_a_time),
 		T_(test_x2s_active_reinvite_481_ends_the_call),
 		/* X2S (new), WAITING */
