@@ -86,42 +86,6 @@ void tr_xmpp_iq_answer(struct translator *tr, xmpp_stanza_t *req,
 }
 
 
-void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
-{
-	static const char *features[] = {NS_DISCO_INFO,
-					 NS_PING,
-					 NS_RECEIPTS,
-					 NS_JINGLE,
-					 NS_RTP,
-					 "urn:xmpp:jingle:apps:rtp:audio",
-					 "urn:xmpp:jingle:apps:rtp:video",
-					 NS_ICE,
-					 NS_RAW_UDP,
-					 NS_DTLS,
-					 NS_DTMF,
-					 NS_SIP_INFO,
-					 NS_JMI,
-					 NS_REGISTER,
-					 NULL};
-	xmpp_stanza_t *r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
-	xmpp_stanza_t *q, *id, *f;
-
-	xmpp_stanza_set_to(r, xu_attr(req, "from"));
-	xmpp_stanza_set_from(r, xu_attr(req, "to"));
-	q = xu_elem(tr->xctx, r, "query", NS_DISCO_INFO);
-	id = xu_elem(tr->xctx, q, "identity", NULL);
-	xmpp_stanza_set_attribute(id, "category", "gateway");
-	xmpp_stanza_set_attribute(id, "type", "sip");
-	xmpp_stanza_set_attribute(id, "name", "XMPP-SIP gateway");
-	for (int i = 0; features[i]; i++) {
-		f = xu_elem(tr->xctx, q, "feature", NULL);
-		xmpp_stanza_set_attribute(f, "var", features[i]);
-	}
-	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
-	xmpp_stanza_release(r);
-}
-
-
 /* What a gateway JID standing for a SIP user is and serves (XEP-0030):
  * a phone that calls (XEP-0166/0167/0176/0177/0320/0181/0353, SPEC 6.2
  * INFO payloads) and chats (XEP-0184); the gateway answers its pings. */
@@ -195,33 +159,56 @@ void tr_xmpp_caps(struct translator *tr, xmpp_stanza_t *p)
 }
 
 
-void tr_xmpp_disco_user(struct translator *tr, xmpp_stanza_t *req,
-			const char *node)
+/* A disco#info result: one identity, the features, then extra (or NULL);
+ * node echoed if not NULL. */
+static void disco_result(struct translator *tr, xmpp_stanza_t *req,
+			 const char *node, const char *category,
+			 const char *type, const char *name, const char *extra)
 {
-	const char *ver = tr_xmpp_caps_ver();
-	xmpp_stanza_t *r, *q, *id, *f;
+	xmpp_stanza_t *r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
+	xmpp_stanza_t *q, *id, *f;
 
-	if (node && (strncmp(node, TR_CAPS_NODE "#", sizeof(TR_CAPS_NODE)) ||
-		     !*ver || strcmp(node + sizeof(TR_CAPS_NODE), ver))) {
-		tr_xmpp_iq_answer(tr, req, "item-not-found", NULL);
-		return;
-	}
-	r = xmpp_iq_new(tr->xctx, "result", xu_attr(req, "id"));
 	xmpp_stanza_set_to(r, xu_attr(req, "from"));
 	xmpp_stanza_set_from(r, xu_attr(req, "to"));
 	q = xu_elem(tr->xctx, r, "query", NS_DISCO_INFO);
 	if (node)
 		xmpp_stanza_set_attribute(q, "node", node);
 	id = xu_elem(tr->xctx, q, "identity", NULL);
-	xmpp_stanza_set_attribute(id, "category", user_category);
-	xmpp_stanza_set_attribute(id, "type", user_type);
-	xmpp_stanza_set_attribute(id, "name", user_name);
-	for (size_t i = 0; i < ARRAY_SIZE(user_features); i++) {
+	xmpp_stanza_set_attribute(id, "category", category);
+	xmpp_stanza_set_attribute(id, "type", type);
+	xmpp_stanza_set_attribute(id, "name", name);
+	for (size_t i = 0; i <= ARRAY_SIZE(user_features); i++) {
+		const char *v = i < ARRAY_SIZE(user_features) ? user_features[i]
+							      : extra;
+		if (!v)
+			break;
 		f = xu_elem(tr->xctx, q, "feature", NULL);
-		xmpp_stanza_set_attribute(f, "var", user_features[i]);
+		xmpp_stanza_set_attribute(f, "var", v);
 	}
 	tr_xmpp_send(tr, OWNER(OWN_NONE, 0), r);
 	xmpp_stanza_release(r);
+}
+
+
+/* The component serves what its users' JIDs serve, and registration. */
+void tr_xmpp_disco_info(struct translator *tr, xmpp_stanza_t *req)
+{
+	disco_result(tr, req, NULL, "gateway", "sip", "XMPP-SIP gateway",
+		     NS_REGISTER);
+}
+
+
+void tr_xmpp_disco_user(struct translator *tr, xmpp_stanza_t *req,
+			const char *node)
+{
+	const char *ver = tr_xmpp_caps_ver();
+
+	if (node && (strncmp(node, TR_CAPS_NODE "#", sizeof(TR_CAPS_NODE)) ||
+		     !*ver || strcmp(node + sizeof(TR_CAPS_NODE), ver))) {
+		tr_xmpp_iq_answer(tr, req, "item-not-found", NULL);
+		return;
+	}
+	disco_result(tr, req, node, user_category, user_type, user_name, NULL);
 }
 
 

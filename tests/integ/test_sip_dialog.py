@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from conftest import GW_SIP, UAS_PORT, run
-from jingle import ANSWER, SipPeer, body, hdr, jlogin, tag_of
+from jingle import SipPeer, body, hdr, jlogin, tag_of
 from test_call import call_in, online, sessions, until
 from xmpp_user import logout
 

@@ -24,6 +24,7 @@ from conftest import GW_SIP, UAS_PORT, run
 from jingle import PHONE_SDP, SipPeer, hdr, hdrs, jlogin, tag_of
 from sipraw import final, reply_to, request
 from test_call import online, sessions, until
+from test_hardening import sip_send
 from xmpp_user import logout
 
 HOST, PORT = GW_SIP.split(":")
@@ -33,16 +34,6 @@ WATCHED = ("rrwatched", "rrwatchedpass")  # used by no other test
 QUIET_S = 1.5
 
 
-def sip_send(raw, timeout=5):
-    """One request over UDP from an ephemeral port: (final status, text)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(timeout)
-    try:
-        s.sendto(raw(s.getsockname()[1]), (HOST, PORT))
-        return final(s)
-    finally:
-        s.close()
 
 
 def tags(resp, name="Unsupported"):

@@ -12,7 +12,6 @@ real Prosody, slixmpp users and a scripted SIP user agent:
 
 Every wait has a timeout."""
 import asyncio
-import json
 import socket
 import uuid
 
@@ -22,33 +21,12 @@ from conftest import GW_SIP, UAS_PORT, run
 from jingle import (CONTENTS, GW, SipPeer, error_condition, hdr, jlogin, q,
                     tag_of)
 from sipraw import final, request
+from test_call import online, sessions, until
 from test_sip_watchers import Watcher, aor, gwjid_of, next_sub, pidf
 from xmpp_user import User, login, logout
 
 NS_JINGLE_ERR = "urn:xmpp:jingle:errors:1"
 BOB = "bob@" + GW  # sip:bob@127.0.0.1:5070, the scripted peer
-
-
-async def until(pred, timeout, what):
-    """wait_for for coroutines: the event loop (slixmpp) keeps running."""
-    loop = asyncio.get_event_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        v = pred()
-        if v:
-            return v
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
-def sessions(gw):
-    return json.loads(gw.ctl("sessions", "--json").stdout)["sessions"]
-
-
-async def online(gw, jid):
-    """Wait until the gateway has seen jid's presence (SPEC 6.0)."""
-    await until(lambda: jid in [p["jid"] for p in json.loads(
-        gw.ctl("presence", "--json").stdout)["presence"]], 10, jid + " online")
 
 
 def jingle_app_errors(iq):
