@@ -18,26 +18,6 @@
 
 /* ---- creating a call ------------------------------------------------ */
 
-static int sip_uri_of_gwjid(const struct xsgw_config *cfg, const char *jid,
-			    bool proxied, char *uri, size_t sz)
-{
-	char node[512];
-	const char *at = strchr(jid, '@');
-	size_t n;
-
-	if (!at || strncasecmp(at + 1, cfg->xmpp.component,
-			       strlen(cfg->xmpp.component)))
-		return EINVAL;
-	n = (size_t)(at - jid);
-	if (!n || n >= sizeof(node))
-		return EINVAL;
-	memcpy(node, jid, n);
-	node[n] = 0;
-	return proxied ? addr_gwnode_to_sip_proxied(cfg, node, uri, sz)
-		       : addr_gwnode_to_sip(cfg, node, uri, sz);
-}
-
-
 /* The Call-ID for a gateway-originated INVITE (§5): the sid when it is a
  * safe SIP word, else a hash of it; the local tag keeps it unique. */
 static char *callid_of_sid(const char *sid)
@@ -77,8 +57,8 @@ int call_x_initiate(struct call_ctx *c)
 	xu_bare(xu_attr(e->iq, "to"), gw, sizeof(gw));
 	linked = !tr_account_of_jid(c->tr, owner, &acc, &r->reg);
 	/* through an account's own proxy any host: its proxy decides */
-	err = sip_uri_of_gwjid(cfg, gw, linked && *acc.proxy, target,
-			       sizeof(target));
+	err = tr_sipaddr_of_gwjid(cfg, gw, linked && *acc.proxy, target,
+				  sizeof(target));
 	if (!err)
 		err = addr_user_to_sip(cfg, owner, me, sizeof(me));
 	if (err) {

@@ -5,11 +5,9 @@
  *                       gateway's own disco#info and ping.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <re.h>
-#include "addr.h"
 #include "log.h"
 #include "translator.h"
 #include "xparse.h"
@@ -239,20 +237,13 @@ static void jingle_in(struct translator *tr, xmpp_stanza_t *iq,
 static void disco_in(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 {
 	const char *node = xmpp_stanza_get_attribute(q, "node");
-	const char *to = xu_attr(iq, "to"), *at = strchr(to, '@');
-	const char *slash = strchr(to, '/');
-	char local[1024], uri[1200];
-	size_t n;
+	char bare[1024], uri[1200];
 
-	if (at && slash && slash < at)
-		at = NULL; /* an '@' in the component's resource */
-	n = at ? (size_t)(at - to) : 0;
-	snprintf(local, sizeof(local), "%.*s", (int)n, to);
-	if (!at && !node)
+	xu_bare(xu_attr(iq, "to"), bare, sizeof(bare));
+	if (!strchr(bare, '@') && !node)
 		tr_xmpp_disco_info(tr, iq);
-	else if (at && n < sizeof(local) &&
-		 !addr_gwnode_to_sip_proxied(tr->proc.cfg, local, uri,
-					     sizeof(uri)))
+	else if (!tr_sipaddr_of_gwjid(tr->proc.cfg, bare, true, uri,
+				      sizeof(uri)))
 		tr_xmpp_disco_user(tr, iq, node);
 	else
 		tr_xmpp_iq_answer(tr, iq, "item-not-found", NULL);

@@ -1,5 +1,6 @@
 /**
- * @file tr_sipaddr.c  The addresses of a request from SIP: whom it is for.
+ * @file tr_sipaddr.c  SIP addresses: whom a request from SIP is for, and
+ *                      the SIP URI a gateway JID stands for.
  *
  * A request is for the XMPP user its Request-URI names (SPEC 5), or for
  * the user whose linked account's binding it reaches (SPEC 6.2). A proxy
@@ -9,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "addr.h"
 #include "translator.h"
@@ -64,4 +66,24 @@ unsigned tr_sipaddr_refusal(int err, const char **reason)
 	}
 	*reason = err == ENOENT ? "Unknown Domain" : "Not Found";
 	return 404;
+}
+
+
+int tr_sipaddr_of_gwjid(const struct xsgw_config *cfg, const char *jid,
+			bool proxied, char *uri, size_t sz)
+{
+	char node[512];
+	const char *at = strchr(jid, '@');
+	size_t n;
+
+	if (!at || strncasecmp(at + 1, cfg->xmpp.component,
+			       strlen(cfg->xmpp.component)))
+		return EINVAL;
+	n = (size_t)(at - jid);
+	if (!n || n >= sizeof(node))
+		return EINVAL;
+	memcpy(node, jid, n);
+	node[n] = 0;
+	return proxied ? addr_gwnode_to_sip_proxied(cfg, node, uri, sz)
+		       : addr_gwnode_to_sip(cfg, node, uri, sz);
 }

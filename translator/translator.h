@@ -714,6 +714,11 @@ int tr_account_target(const struct regrec *r, const char *uri, char *out,
  *         or too long) */
 int tr_sipaddr_parts(const struct uri *u, char *user, size_t us, char *host,
 		     size_t hs);
+/** The SIP URI of a gateway JID (node@component[/resource]): through
+ *  sip.proxy's domain if proxied (addr_gwnode_to_sip_proxied).
+ *  @return 0, or EINVAL (not a gateway JID) and addr's errors */
+int tr_sipaddr_of_gwjid(const struct xsgw_config *cfg, const char *jid,
+			bool proxied, char *uri, size_t sz);
 /** The status and phrase for a recipient tr_sipaddr_recipient refused:
  *  416 for another scheme than sip/sips (RFC 3261 8.2.2.1), else 404. */
 unsigned tr_sipaddr_refusal(int err, const char **reason);
