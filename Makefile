@@ -45,7 +45,7 @@ XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
 	     xmpp-front/xcwd.c xmpp-front/xsasl.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_tcp.c sip-front/sf_tcpframe.c \
 	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_reach.c \
-	     sip-front/sf_report.c
+	     sip-front/sf_report.c sip-front/sf_dns.c
 JSDP_SRCS := translator/jsdp_sdp.c translator/jsdp_jingle.c
 # the translator without its main(): linked into unit tests of the brain
 TR_SRCS   := translator/tr_core.c translator/tr_out.c translator/tr_xmpp_out.c \
@@ -89,7 +89,7 @@ TEST_OBJS_test_pidf := $(TR_LIB)
 TEST_OBJS_test_watch := $(TR_LIB)
 # the sip-front's transaction layer without its main
 TEST_OBJS_test_sip_trans := $(call objs,sip-front/sf_strans.c \
-	sip-front/sf_ctrans.c sip-front/sf_reach.c sip-front/sf_report.c)
+	sip-front/sf_ctrans.c sip-front/sf_reach.c sip-front/sf_report.c sip-front/sf_dns.c)
 TEST_OBJS_test_tcpframe := $(call objs,sip-front/sf_tcpframe.c)
 
 .PHONY: all deps run test unit integ smoke asan fuzz bench lint clean

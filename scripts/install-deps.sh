@@ -17,7 +17,7 @@ npm_deps() {
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libre-dev libstrophe-dev libexpat1-dev liblmdb-dev lmdb-utils libyaml-dev
 libcmocka-dev prosody ejabberd kamailio kamailio-presence-modules sip-tester baresip-core python3-slixmpp
-python3-pytest nodejs faketime"
+python3-pytest nodejs faketime dnsmasq-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

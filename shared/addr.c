@@ -433,3 +433,28 @@ bool addr_sip_clean(const struct pl *v)
 	}
 	return v->l > 0;
 }
+
+
+bool addr_host_name_ok(const char *s)
+{
+	size_t len = strlen(s), lab = 0;
+
+	if (len && s[len - 1] == '.')
+		len--;
+	if (!len || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (!lab || s[i - 1] == '-')
+				return false;
+			lab = 0;
+		} else if (isalnum((unsigned char)s[i]) ||
+			   (s[i] == '-' && lab)) {
+			if (++lab > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return lab && s[len - 1] != '-';
+}

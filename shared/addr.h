@@ -34,6 +34,12 @@ int addr_gwnode_to_sip_proxied(const struct xsgw_config *cfg, const char *node,
 			       char *uri, size_t sz);
 
 /**
+ * A DNS host name (RFC 1035 2.3.1, RFC 1123 2.1): labels of letters, digits
+ * and inner hyphens, each 1-63 bytes, 253 in all, one trailing dot allowed.
+ */
+bool addr_host_name_ok(const char *s);
+
+/**
  * F9: may the gateway send a request to host ("host[:port]" as in a SIP
  * URI) on a user's word (a call, a transfer)? With sip.proxy: yes (the
  * proxy decides); else only sip.domain or one of sip.allowed_domains.

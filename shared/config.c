@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <yaml.h>
+#include "addr.h"
 #include "config.h"
 
 typedef const char *(parse_fn)(yaml_document_t *doc, yaml_node_t *n, void *dst);
@@ -263,6 +264,30 @@ static const char *p_ipaddr(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* A next hop: host:port, the host a numeric address or a DNS name (the
+ * sip-front resolves it, RFC 3263 A/AAAA). "" = none. */
+static const char *p_opt_nexthop(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct cfg_hostport *hp = dst;
+	const char *s = scalar(n), *e;
+	unsigned char buf[16];
+
+	if (s && !*s) {
+		memset(dst, 0, sizeof(struct cfg_hostport));
+		return NULL;
+	}
+	e = hostport(s, hp);
+	if (e)
+		return e;
+	if (inet_pton(AF_INET, hp->host, buf) != 1 &&
+	    inet_pton(AF_INET6, hp->host, buf) != 1 &&
+	    !addr_host_name_ok(hp->host))
+		return "expected host:port, the host a numeric address or a "
+		       "DNS name";
+	return NULL;
+}
+
+
 static const char *p_opt_hostport(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	const char *s = scalar(n);
@@ -483,6 +508,41 @@ static const char *seq_alloc(yaml_node_t *n, size_t size, void **arrp,
 }
 
 
+/* sip.dns_servers: numeric "address" (port 53) or "address:port". */
+static const char *p_dns_servers(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.dns_servers));
+	yaml_node_item_t *it;
+	const char *e;
+
+	e = seq_alloc(n, sizeof(struct cfg_hostport),
+		      (void **)&c->sip.dns_servers,
+		      "expected a list of DNS server addresses");
+	if (e)
+		return e;
+	c->sip.ndns_servers = 0;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		struct cfg_hostport *hp =
+			&c->sip.dns_servers[c->sip.ndns_servers];
+		const char *s = scalar(yaml_document_get_node(d, *it));
+		unsigned char buf[16];
+
+		if (s && strlen(s) < sizeof(hp->host) &&
+		    (inet_pton(AF_INET, s, buf) == 1 ||
+		     inet_pton(AF_INET6, s, buf) == 1)) {
+			strcpy(hp->host, s);
+			hp->port = 53;
+		} else if (p_listen(d, yaml_document_get_node(d, *it), hp)) {
+			return "expected a numeric DNS server address, "
+			       "address:port or [address]:port";
+		}
+		c->sip.ndns_servers++;
+	}
+	return NULL;
+}
+
+
 static const char *p_trusted(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	struct xsgw_config *c = (void *)((char *)dst - OFF(sip.trusted));
@@ -644,7 +704,8 @@ static const struct key keys[] = {
 	{"xmpp.reconnect_backoff_ms", p_ms_pair, OFF(xmpp.reconnect_ms), 0},
 	{"sip.listen", p_listen, OFF(sip.listen), 1},
 	{"sip.transport", p_transport, OFF(sip.transport), 0},
-	{"sip.proxy", p_opt_hostport, OFF(sip.proxy), 0},
+	{"sip.proxy", p_opt_nexthop, OFF(sip.proxy), 0},
+	{"sip.dns_servers", p_dns_servers, OFF(sip.dns_servers), 0},
 	{"sip.local_host", p_nonempty, OFF(sip.local_host), 0},
 	{"sip.sdp_origin", p_ipaddr, OFF(sip.sdp_origin), 0},
 	{"sip.domain", p_nonempty, OFF(sip.domain), 1},
@@ -676,7 +737,7 @@ static const struct key keys[] = {
 	{"supervisor.shutdown_grace_ms", p_u32,
 	 OFF(supervisor.shutdown_grace_ms), 0},
 	{"supervisor.cpus", p_cpus, OFF(supervisor.cpus), 0},
-	{"presence.server", p_opt_hostport, OFF(presence.server), 0},
+	{"presence.server", p_opt_nexthop, OFF(presence.server), 0},
 	{"presence.phones", p_presphones, OFF(presence.phones), 0},
 	{"presence.keepalive_max_s", p_u32, OFF(presence.keepalive_max_s), 0},
 	{"presence.subscribe_expires_s", p_u32,
@@ -917,6 +978,7 @@ void config_free(struct xsgw_config *c)
 	free(c->sip.sdp_origin);
 	free(c->sip.domain);
 	free(c->sip.trusted);
+	free(c->sip.dns_servers);
 	for (size_t i = 0; i < c->sip.nallowed; i++)
 		free(c->sip.allowed_domains[i]);
 	free(c->sip.allowed_domains);

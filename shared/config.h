@@ -12,7 +12,7 @@
 enum sip_tp { SIP_TP_UDP = 0, SIP_TP_TCP, SIP_TP_TLS };
 
 struct cfg_hostport {
-	char host[64]; /**< numeric address or name, without brackets */
+	char host[256]; /**< numeric address or DNS name, without brackets */
 	uint16_t port;
 };
 
@@ -57,6 +57,10 @@ struct xsgw_config {
 		struct cfg_hostport listen;
 		enum sip_tp transport;
 		struct cfg_hostport proxy; /**< port 0: no proxy */
+		/** DNS servers for next hops named by host name (RFC 3263);
+		 * none: /etc/resolv.conf's */
+		struct cfg_hostport *dns_servers;
+		size_t ndns_servers;
 		char *local_host;
 		/** the c=/o= address written in SDP the gateway builds (a
 		    numeric IP address); default: local_host */

@@ -46,6 +46,8 @@ struct creq {
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
 	struct sip_connqent *qent;    /**< libre's, while TCP connects */
+	struct sf_dns_query *dq;      /**< while its next hop's name resolves */
+	char *host;                   /**< that name, meanwhile */
 	struct sf_reach_watch *reach; /**< UDP, for 4*T1: anyone there? */
 	struct sip_front *sf;
 };
@@ -59,6 +61,8 @@ static void creq_destructor(void *arg)
 	hash_unlink(&c->he);
 	hash_unlink(&c->ihe);
 	mem_deref(c->qent); /* no transport report after us */
+	mem_deref(c->dq);
+	mem_deref(c->host);
 	mem_deref(c->reach);
 	mem_deref(c->branch);
 	mem_deref(c->method);
@@ -75,30 +79,42 @@ static void creq_outcome(struct sip_front *sf, uint64_t id, uint16_t scode,
 }
 
 
+/** A next hop before resolution. */
+struct hop {
+	char host[256]; /**< numeric, or a name (sf_dns.c) */
+	uint16_t port;  /**< 0: none given */
+	enum sip_transp tp;
+};
+
 /* Where a request goes: dst (an URI: route or remote target), else the
- * proxy, else the Request-URI. Numeric hosts only. */
+ * proxy, else the Request-URI. */
 static int next_hop(const struct xsgw_config *cfg, const struct pl *ruri,
-		    const struct pl *dst, struct sa *sa, enum sip_transp *tp)
+		    const struct pl *dst, struct hop *hop)
 {
 	struct uri u;
 	struct pl pl, tpv;
 
-	*tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
-					       : SIP_TRANSP_UDP;
-	if (!dst->l && cfg->sip.proxy.port)
-		return sa_set_str(sa, cfg->sip.proxy.host, cfg->sip.proxy.port);
+	hop->tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
+						   : SIP_TRANSP_UDP;
+	if (!dst->l && cfg->sip.proxy.port) {
+		str_ncpy(hop->host, cfg->sip.proxy.host, sizeof(hop->host));
+		hop->port = cfg->sip.proxy.port;
+		return 0;
+	}
 	pl = dst->l ? *dst : *ruri;
 	/* a route may be a name-addr: <sip:...;lr> */
 	if (pl.l && pl.p[0] == '<') {
 		pl.p++;
 		pl.l = strcspn(pl.p, ">");
 	}
-	if (uri_decode(&u, &pl))
+	if (uri_decode(&u, &pl) || !u.host.l || u.host.l >= sizeof(hop->host))
 		return EINVAL;
 	if (!msg_param_decode(&u.params, "transport", &tpv))
-		*tp = !pl_strcasecmp(&tpv, "tcp") ? SIP_TRANSP_TCP
-						  : SIP_TRANSP_UDP;
-	return sa_set(sa, &u.host, u.port ? u.port : 5060);
+		hop->tp = !pl_strcasecmp(&tpv, "tcp") ? SIP_TRANSP_TCP
+						      : SIP_TRANSP_UDP;
+	pl_strcpy(&u.host, hop->host, sizeof(hop->host));
+	hop->port = u.port;
+	return 0;
 }
 
 
@@ -274,12 +290,76 @@ static bool creq_id_match(struct le *le, void *arg)
 }
 
 
+/* The request goes out to c->dst: an ACK once, anything else as a
+ * transaction with its timers. */
+static void creq_transmit(struct creq *c)
+{
+	struct sip_front *sf = c->sf;
+	int err;
+
+	if (!strcmp(c->method, "ACK")) {
+		/* no transaction: the translator re-sends it per 2xx */
+		err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
+		if (err) {
+			creq_transport_fail(c, err);
+			return;
+		}
+		sf_report_done(sf, c->id, 0, "sent");
+		mem_deref(c);
+		return;
+	}
+	err = sip_transp_send(&c->qent, sf->sip, NULL, c->tp, &c->dst, c->mb,
+			      creq_transp_handler, c);
+	if (err) {
+		creq_transport_fail(c, err);
+		return;
+	}
+	if (!strcmp(c->method, "CANCEL"))
+		creq_cancel_sent(sf, c->branch);
+	if (c->tp == SIP_TRANSP_UDP && !creq_udp_started(c))
+		return;
+	if (!c->page || !tmr_isrunning(&c->timeout))
+		tmr_start(&c->timeout,
+			  c->page ? sf->proc.cfg->sip.message_timeout_ms
+				  : TB_OF(sf),
+			  creq_timeout_handler, c);
+}
+
+
+static void creq_unresolved(struct creq *c, const char *host, int err)
+{
+	LOG_LIMITED(LOG_INFO, "out %llu: %s: cannot resolve %s: %s",
+		    (unsigned long long)c->id, c->method, host,
+		    err == ENOENT   ? "no such name or address"
+		    : err == ENOSYS ? "no DNS server"
+				    : strerror(err));
+	creq_outcome(c->sf, c->id, 503, "Next Hop Not Resolved", NULL);
+	mem_deref(c);
+}
+
+
+static void creq_resolved_handler(int err, const struct sa *dst, void *arg)
+{
+	struct creq *c = arg;
+
+	c->dq = mem_deref(c->dq);
+	if (err) {
+		creq_unresolved(c, c->host, err);
+		return;
+	}
+	c->host = mem_deref(c->host);
+	c->dst = *dst;
+	creq_transmit(c);
+}
+
+
 int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 {
 	const struct xsgw_config *cfg = sf->proc.cfg;
 	const uint64_t id = m->out;
 	const bool page = m->flags & SIPF_PAGE;
 	struct creq *c = NULL;
+	struct hop hop;
 	struct sa laddr;
 	int err = 0;
 
@@ -302,70 +382,65 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	hash_append(sf->creqs, hash_joaat_str(c->branch), &c->he, c);
 	hash_append(sf->creq_ids, (uint32_t)id, &c->ihe, c);
 
-	if (next_hop(cfg, &m->ruri, &m->dst, &c->dst, &c->tp)) {
+	if (next_hop(cfg, &m->ruri, &m->dst, &hop)) {
 		log_info("out %llu: no route to %r", (unsigned long long)id,
 			 m->dst.l ? &m->dst : &m->ruri);
 		creq_outcome(sf, id, 503, "No Route To Destination", NULL);
 		mem_deref(c);
 		return 0;
 	}
+	c->tp = hop.tp;
 	if (c->tp == SIP_TRANSP_UDP && m->body.l + m->hdrs.l + 300 > UDP_MAX) {
 		c->tp = SIP_TRANSP_TCP;
 		c->big = true;
 	}
-	if (sip_transp_laddr(sf->sip, &laddr, c->tp, &c->dst))
+	err = sf_dns_resolve(&c->dq, sf, hop.host, hop.port, c->tp, &c->dst,
+			     creq_resolved_handler, c);
+	if (err == EINPROGRESS && str_dup(&c->host, hop.host)) {
+		mem_deref(c);
+		return ENOMEM;
+	}
+	if (err && err != EINPROGRESS) {
+		creq_unresolved(c, hop.host, err);
+		return 0;
+	}
+	/* the Via's port: the listening one (UDP and TCP share it) */
+	if (err || sip_transp_laddr(sf->sip, &laddr, c->tp, &c->dst))
 		laddr = sf->laddr;
 	c->mb = mbuf_alloc(m->body.l + m->hdrs.l + 512);
 	if (!c->mb) {
 		mem_deref(c);
 		return ENOMEM;
 	}
-	err = mbuf_printf(c->mb,
-			  "%s %r SIP/2.0\r\n"
-			  "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
-			  "%r"
-			  "Content-Length: %zu\r\n\r\n%r",
-			  c->method, &m->ruri, sip_transp_name(c->tp),
-			  cfg->sip.local_host, sa_port(&laddr), c->branch,
-			  &m->hdrs, m->body.l, &m->body);
-	if (!err && !built_ok(&m->ruri, &m->hdrs))
-		err = EBADMSG;
-	c->mb->pos = 0;
-	if (err) {
-		log_warn("out %llu: cannot build %s: %s",
-			 (unsigned long long)id, c->method, strerror(err));
+	if (mbuf_printf(c->mb,
+			"%s %r SIP/2.0\r\n"
+			"Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+			"%r"
+			"Content-Length: %zu\r\n\r\n%r",
+			c->method, &m->ruri, sip_transp_name(c->tp),
+			cfg->sip.local_host, sa_port(&laddr), c->branch,
+			&m->hdrs, m->body.l, &m->body) ||
+	    !built_ok(&m->ruri, &m->hdrs)) {
+		log_warn("out %llu: cannot build %s", (unsigned long long)id,
+			 c->method);
 		creq_outcome(sf, id, 500, "Bad Request Built", NULL);
 		mem_deref(c);
 		return 0;
 	}
+	c->mb->pos = 0;
 	/* the headers only unless log.bodies: bodies are chats and SDP */
-	log_debug("out %llu: %s %r via %s %J, %zu body bytes\n%b",
+	log_debug("out %llu: %s %r via %s %s, %zu body bytes\n%b",
 		  (unsigned long long)id, c->method, &m->ruri,
-		  sip_transp_name(c->tp), &c->dst, m->body.l, c->mb->buf,
-		  c->mb->end - (sf->proc.cfg->log.bodies ? 0 : m->body.l));
-	if (!strcmp(c->method, "ACK")) {
-		/* no transaction: the translator re-sends it per 2xx */
-		err = sip_send(sf->sip, NULL, c->tp, &c->dst, c->mb);
-		if (err) {
-			creq_transport_fail(c, err);
-			return 0;
-		}
-		sf_report_done(sf, id, 0, "sent");
-		mem_deref(c);
+		  sip_transp_name(c->tp), hop.host, m->body.l, c->mb->buf,
+		  c->mb->end - (cfg->log.bodies ? 0 : m->body.l));
+	if (err == EINPROGRESS) {
+		/* Timer B/F (a page: its own) also bounds the lookup */
+		tmr_start(&c->timeout,
+			  page ? cfg->sip.message_timeout_ms : TB_OF(sf),
+			  creq_timeout_handler, c);
 		return 0;
 	}
-	err = sip_transp_send(&c->qent, sf->sip, NULL, c->tp, &c->dst, c->mb,
-			      creq_transp_handler, c);
-	if (err) {
-		creq_transport_fail(c, err);
-		return 0;
-	}
-	if (!strcmp(c->method, "CANCEL"))
-		creq_cancel_sent(sf, c->branch);
-	if (c->tp == SIP_TRANSP_UDP && !creq_udp_started(c))
-		return 0;
-	tmr_start(&c->timeout, page ? cfg->sip.message_timeout_ms : TB_OF(sf),
-		  creq_timeout_handler, c);
+	creq_transmit(c);
 	return 0;
 }
 

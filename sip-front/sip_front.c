@@ -109,6 +109,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = hash_alloc(&sf.reach, 64);
 	if (!err)
+		err = sf_dns_init(&sf);
+	if (!err)
 		err = sip_listen(&sf.lsnr_req, sf.sip, true,
 				 sip_front_request_handler, NULL);
 	if (!err)
@@ -131,6 +133,7 @@ int main(int argc, char **argv)
 	sf_ctrans_flush(&sf);
 	sf_reach_flush(&sf);
 	sf_strans_flush(&sf);
+	sf_dns_close(&sf);
 	sf.tl = mem_deref(sf.tl);
 	sf.lsnr_req = mem_deref(sf.lsnr_req);
 	sf.lsnr_resp = mem_deref(sf.lsnr_resp);

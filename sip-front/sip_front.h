@@ -15,6 +15,7 @@
  *                 transactions: requests waiting for the translator's
  *                 answer, 2xx to INVITE retransmitted until ACK
  *   sf_ctrans.c  client transactions: requests the translator sends
+ *   sf_dns.c     host names of next hops (RFC 3263): /etc/hosts, DNS
  *   sf_report.c  frames to the translator (reliable)
  */
 #ifndef XSGW_SIP_FRONT_H
@@ -48,6 +49,7 @@ struct sip_front {
 	uint64_t probe;        /**< token of our own UDP probe; 0: none */
 	struct udp_sock *us;   /**< libre's SIP UDP socket, once probed */
 	struct udp_helper *uh; /**< answers what libre cannot parse */
+	struct sf_dns *dns;    /**< host names of next hops (sf_dns.c) */
 };
 
 /* RFC 3261 T1 from sip.t1_ms (500 unless an operator tunes it), Timer B;
@@ -76,6 +78,33 @@ void sf_report_done(struct sip_front *sf, uint64_t out, uint16_t scode,
 /** "udp|tcp addr:port", as the translator stores a request's source */
 int sf_src_encode(char *buf, size_t sz, const struct sip_msg *msg);
 int sf_src_decode(const struct pl *s, struct sa *sa, enum sip_transp *tp);
+
+/* sf_dns.c: host names of next hops */
+
+struct sf_dns_query;
+/** A name resolved: err 0 and dst, or err (ENOENT: no such name or no
+ * address for it; ETIMEDOUT: no DNS server answered; EPROTO: a server
+ * failure). Called once, in the event loop. */
+typedef void(sf_dns_h)(int err, const struct sa *dst, void *arg);
+
+/** The resolver: /etc/hosts, sip.dns_servers or /etc/resolv.conf's.
+ * @return 0 (also with no server known: names resolve from /etc/hosts
+ *         only), or ENOMEM */
+int sf_dns_init(struct sip_front *sf);
+void sf_dns_close(struct sip_front *sf);
+/**
+ * Where a next hop goes (RFC 3263 4.2, no NAPTR): a numeric host as is
+ * (port 0: 5060); a name from /etc/hosts (port 0: 5060) or the cache; else
+ * DNS — with no port SRV _sip._udp (_sip._tcp for tp TCP), then A, then
+ * AAAA on 5060; with a port A, then AAAA.
+ * @param qp  set on EINPROGRESS: mem_deref(*qp) and h is never called
+ * @return 0 and *dst set at once (h is not called); EINPROGRESS (h is
+ *         called once later); ENOENT, ETIMEDOUT, EPROTO: the name did not
+ *         resolve a moment ago (cached); ENOSYS: no DNS server; ENOMEM
+ */
+int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
+		   const char *host, uint16_t port, enum sip_transp tp,
+		   struct sa *dst, sf_dns_h *h, void *arg);
 
 /* sf_reach.c: is anyone listening at a UDP destination? */
 

@@ -827,21 +827,6 @@ out:
 
 /* ---- entries --------------------------------------------------------- */
 
-/* Can a REGISTER reach the account's registrar? (the sip-front routes by
- * address: the proxy, sip.proxy, or the AOR's host as an IP address) */
-static bool routable(struct translator *tr, const struct reg_form *f)
-{
-	struct uri u;
-	struct pl pl;
-	struct sa sa;
-
-	if (*f->proxy || tr->proc.cfg->sip.proxy.port)
-		return true;
-	pl_set_str(&pl, f->aor);
-	return !uri_decode(&u, &pl) && !sa_set(&sa, &u.host, 5060);
-}
-
-
 void tr_reg_iq(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 {
 	const char *from = xu_attr(iq, "from"), *type = xu_attr(iq, "type");
@@ -888,16 +873,9 @@ void tr_reg_iq(struct translator *tr, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 				  *why ? why : "cannot read the form");
 		return;
 	}
-	if (!routable(tr, &f)) {
-		tr_xmpp_iq_answer(tr, iq, "bad-request",
-				  "give a proxy: the address's host is not "
-				  "an IP address and the gateway has no "
-				  "sip.proxy");
-	} else {
-		e.f = &f;
-		if (!id || tr_reg_apply(tr, id, bare, RE_X_SET, &e))
-			(void)tr_reg_apply(tr, 0, bare, RE_X_SET, &e);
-	}
+	e.f = &f;
+	if (!id || tr_reg_apply(tr, id, bare, RE_X_SET, &e))
+		(void)tr_reg_apply(tr, 0, bare, RE_X_SET, &e);
 	reg_form_reset(&f);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
+#include "addr.h"
 #include "translator.h"
 #include "xmpp_util.h"
 
@@ -153,12 +154,13 @@ static int aor_check(char **aor, char *why, size_t wsz)
 }
 
 
-/* "host[:port][;transport=udp|tcp]", an IP address: the sip-front routes
- * by address (no DNS). Normalised to "host:port;transport=x". */
+/* "host[:port][;transport=udp|tcp]": an IP address (without a port: 5060)
+ * or a DNS name (without a port: the sip-front asks SRV, RFC 3263).
+ * Normalised to "host[:port];transport=x". */
 static int proxy_check(char **proxy, char *why, size_t wsz)
 {
-	struct pl host, tp = PL("udp"), rest;
-	char hs[64], *s = NULL;
+	struct pl host, tp = PL("udp"), rest, name, port = PL_INIT;
+	char hs[256], *s = NULL;
 	struct sa sa;
 	int err;
 
@@ -175,25 +177,30 @@ static int proxy_check(char **proxy, char *why, size_t wsz)
 			 (int)(tp.l > 16 ? 16 : tp.l), tp.p);
 		return EINVAL;
 	}
-	if (!port_ok(host.p, host.l))
+	if (!port_ok(host.p, host.l) || host.l >= sizeof(hs))
 		goto bad;
-	if (sa_decode(&sa, host.p, host.l)) {
-		if (host.l >= sizeof(hs))
+	pl_strcpy(&host, hs, sizeof(hs));
+	if (!sa_decode(&sa, host.p, host.l) || !sa_set_str(&sa, hs, 5060)) {
+		err = re_sdprintf(&s, "%J;transport=%r", &sa, &tp);
+	} else {
+		if (re_regex(host.p, host.l, "[^:]+[:]*[0-9]*", &name, NULL,
+			     &port))
 			goto bad;
-		pl_strcpy(&host, hs, sizeof(hs));
-		if (sa_set_str(&sa, hs, 5060))
+		pl_strcpy(&name, hs, sizeof(hs));
+		if (!addr_host_name_ok(hs))
 			goto bad;
+		err = re_sdprintf(&s, "%s%s%r;transport=%r", hs,
+				  port.l ? ":" : "", &port, &tp);
 	}
-	err = re_sdprintf(&s, "%J;transport=%r", &sa, &tp);
 	if (err)
 		return err;
 	mem_deref(*proxy);
 	*proxy = s;
 	return 0;
 bad:
-	snprintf(
-		why, wsz,
-		"proxy must be an IP address: host[:port][;transport=udp|tcp]");
+	snprintf(why, wsz,
+		 "proxy must be host[:port][;transport=udp|tcp], the host an "
+		 "IP address or a DNS name");
 	return EINVAL;
 }
 

@@ -201,6 +201,8 @@ class SipPeer(asyncio.DatagramProtocol):
         self.conns = {}  # Call-ID -> TCP writer of its latest request
         self.src = {}    # request text -> UDP source (replies go back there)
         self.tag = uuid.uuid4().hex[:8]
+        # the Contact we send (a test may name another host or port)
+        self.contact = "sip:peer@127.0.0.1:%d" % port
 
     running = []
 
@@ -299,7 +301,7 @@ class SipPeer(asyncio.DatagramProtocol):
                 if code > 100 and tag_of(h) is None:
                     h += ";tag=" + (totag or self.tag)
                 out.append(h)
-        out.append("Contact: <sip:peer@127.0.0.1:%d>" % self.port)
+        out.append("Contact: <%s>" % self.contact)
         if sdp:
             out.append("Content-Type: application/sdp")
         tcp = "SIP/2.0/TCP" in (hdr(req, "Via") or "")
@@ -323,11 +325,11 @@ class SipPeer(asyncio.DatagramProtocol):
         return ("%s %s SIP/2.0\r\n"
                 "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
                 "Max-Forwards: 70\r\nFrom: <%s>;tag=%s\r\nTo: <%s>%s\r\n"
-                "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:peer@127.0.0.1:%d>\r\n"
+                "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <%s>\r\n"
                 "%sContent-Length: %d\r\n\r\n%s"
                 % (method, ruri or d["ruri"], self.port, branch, d["from"], d["ftag"],
                    d["to"], ";tag=" + totag if totag else "", d["callid"], n, method,
-                   self.port, "Content-Type: %s\r\n" % ctype if b else "", len(b), b))
+                   self.contact, "Content-Type: %s\r\n" % ctype if b else "", len(b), b))
 
     def cancel(self, d):
         self.send(self._req("CANCEL", d, d["branch"], 1, None),

@@ -66,10 +66,10 @@ def test_register_form(gateway):
     ({"username": "", "password": "x"}, "required"),
     ({"username": "sip:al ice@127.0.0.1", "password": "x"}, "SIP address"),
     ({"username": "alice@127.0.0.1"}, "password"),
-    ({"username": "alice@127.0.0.1", "password": "x", "proxy": "example.org"}, "IP address"),
+    ({"username": "alice@127.0.0.1", "password": "x", "proxy": "exa_mple.org"}, "DNS name"),
     ({"username": "alice@127.0.0.1", "password": "x", "proxy": "127.0.0.1;transport=tls"}, "not supported"),
     ({"username": "alice@127.0.0.1", "password": "x", "expires": "0"}, "expires"),
-    ({"username": "alice@example.org", "password": "x"}, "proxy"),
+    ({"username": "alice@example.org", "password": "x", "proxy": "example.org:x"}, "DNS name"),
     ({"username": "alice@127.0.0.1", "password": "x", "srtp": "dtls"}, "srtp"),
 ])
 def test_link_bad_request(gateway, fields, text):

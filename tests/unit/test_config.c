@@ -265,6 +265,65 @@ static void test_sdp_origin(void **state)
 }
 
 
+/* Next hops named by DNS (sip.proxy, presence.server) and the servers
+ * asked (sip.dns_servers); sip.listen stays numeric (it is bound). */
+static void test_names_and_dns_servers(void **state)
+{
+	static const struct {
+		const char *sip, *err;
+	} bad[] = {
+		{"proxy: exa_mple.org:5060", ":2:49: sip.proxy: expected "
+					     "host:port, the host a numeric "
+					     "address or a DNS name"},
+		{"proxy: -a.example:5060", ":2:49: sip.proxy: expected "
+					   "host:port, the host a numeric "
+					   "address or a DNS name"},
+		{"proxy: a..example:5060", ":2:49: sip.proxy: expected "
+					   "host:port, the host a numeric "
+					   "address or a DNS name"},
+		{"proxy: proxy.example",
+		 ":2:49: sip.proxy: expected host:port"},
+		{"dns_servers: [ns.example]",
+		 ":2:55: sip.dns_servers: expected a numeric DNS server "
+		 "address, address:port or [address]:port"},
+		{"dns_servers: [\"127.0.0.1:x\"]",
+		 ":2:55: sip.dns_servers: expected a numeric DNS server "
+		 "address, address:port or [address]:port"},
+		{"dns_servers: 127.0.0.1",
+		 ":2:55: sip.dns_servers: expected a list of DNS server "
+		 "addresses"},
+	};
+	struct xsgw_config *c;
+	char yaml[512], eb[512];
+
+	c = load_ok("xmpp: {component: a, secret: s, domains: [d]}\n"
+		    "sip: {listen: 127.0.0.1:5600, domain: d, "
+		    "proxy: Kamailio-1.example.org.:5070, "
+		    "dns_servers: [127.0.0.53, \"[::1]:5353\", "
+		    "\"10.0.0.1:53\"]}\n"
+		    "presence: {server: pres.example.org:5060}\n"
+		    "store: {path: /s}\nruntime: {dir: /r}\n");
+	assert_string_equal(c->sip.proxy.host, "Kamailio-1.example.org.");
+	assert_int_equal(c->sip.proxy.port, 5070);
+	assert_string_equal(c->presence.server.host, "pres.example.org");
+	assert_int_equal(c->sip.ndns_servers, 3);
+	assert_string_equal(c->sip.dns_servers[0].host, "127.0.0.53");
+	assert_int_equal(c->sip.dns_servers[0].port, 53);
+	assert_string_equal(c->sip.dns_servers[1].host, "::1");
+	assert_int_equal(c->sip.dns_servers[1].port, 5353);
+	assert_int_equal(c->sip.dns_servers[2].port, 53);
+	config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "xmpp: {component: a, secret: s, domains: [d]}\n"
+			 "sip: {listen: 127.0.0.1:5600, domain: d, %s}\n"
+			 "store: {path: /s}\nruntime: {dir: /r}\n",
+			 bad[i].sip);
+		assert_string_equal(load(yaml, eb, sizeof(eb)), bad[i].err);
+	}
+}
+
+
 /* Every key of SPEC §4 loads as written there, the sections of features
  * not built yet (presence, msrp) included: read and checked, not in effect
  * (the supervisor says so at start). */
@@ -494,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_sdp_origin),
+		cmocka_unit_test(test_names_and_dns_servers),
 		cmocka_unit_test(test_spec_keys),
 		cmocka_unit_test(test_cpus),
 		cmocka_unit_test(test_missing_required),

@@ -997,6 +997,29 @@ static void test_form_xdata_every_field(void **state)
 	assert_int_equal(f.expires, 1);
 	reg_form_reset(&f);
 
+	/* a proxy named by DNS: without a port the sip-front asks SRV */
+	static const struct {
+		const char *in, *out;
+	} named[] = {
+		{"sip.example.org", "sip.example.org;transport=udp"},
+		{"Sip.Example.org:5070;transport=tcp",
+		 "Sip.Example.org:5070;transport=tcp"},
+		{"localhost", "localhost;transport=udp"},
+		{"[::1]:5062", "[::1]:5062;transport=udp"},
+	};
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		char xml[512];
+
+		snprintf(xml, sizeof(xml),
+			 X_OPEN FIELD("username", "bob@example.org")
+				 FIELD("password", "p") FIELD("proxy", "%s")
+					 X_CLOSE,
+			 named[i].in);
+		assert_int_equal(parse(xml, &f, why, sizeof(why)), 0);
+		assert_string_equal(f.proxy, named[i].out);
+		reg_form_reset(&f);
+	}
+
 	assert_int_equal(parse(X_OPEN FIELD("username", "bob@127.0.0.1") FIELD(
 				       "password", "p")
 				       FIELD("proxy", "127.0.0.1:5070") X_CLOSE,
@@ -1073,20 +1096,29 @@ static void test_form_refused(void **state)
 			 FIELD("expires", "18446744073709551617") X_CLOSE,
 		 "expires"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
-			 FIELD("proxy", "example.org") X_CLOSE,
-		 "IP address"},
+			 FIELD("proxy", "exa_mple.org") X_CLOSE,
+		 "DNS name"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
-			 FIELD("proxy", "example.org:5060") X_CLOSE,
-		 "IP address"},
+			 FIELD("proxy", "-example.org:5060") X_CLOSE,
+		 "DNS name"},
+		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
+			 FIELD("proxy", "example..org") X_CLOSE,
+		 "DNS name"},
+		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
+			 FIELD("proxy", "example.org:0") X_CLOSE,
+		 "DNS name"},
+		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
+			 FIELD("proxy", "example.org:5060:1") X_CLOSE,
+		 "DNS name"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
 			 FIELD("proxy", "127.0.0.1:5061;transport=tls") X_CLOSE,
 		 "tls"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
 			 FIELD("proxy", "127.0.0.1;transport=udp;lr") X_CLOSE,
-		 "IP address"},
+		 "DNS name"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
 			 FIELD("proxy", "127.0.0.1;lr") X_CLOSE,
-		 "IP address"},
+		 "DNS name"},
 		{X_OPEN FIELD("username", "a@127.0.0.1") FIELD("password", "p")
 			 FIELD("display_name", "Al \"the\" ice") X_CLOSE,
 		 "display_name"},

@@ -1,0 +1,539 @@
+/**
+ * @file sf_dns.c  Host names of next hops (RFC 3263 4.2, without NAPTR):
+ *                 /etc/hosts, then DNS — with no port, SRV
+ *                 _sip._udp/_sip._tcp, then A, then AAAA — and a bounded
+ *                 cache of the answers for as long as their TTL.
+ *
+ * A numeric host never gets here. Every request for a name being resolved
+ * waits on the same lookup (one DNS query at a time per name). Nothing is
+ * kept a restart would need: a restarted sip-front asks again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <re.h>
+#include "log.h"
+#include "sip_front.h"
+
+enum {
+	CACHE_MAX = 1024, /* names kept; the oldest answered go first */
+	HOSTS_MAX = 4096, /* names read from /etc/hosts */
+	TTL_MAX_S = 3600, /* an answer is asked again after this at most */
+	NEG_TTL_S = 10,   /* a name that did not resolve: asked again then */
+	SERVERS_MAX = 8,
+	HOSTS_CHECK_MS = 1000, /* /etc/hosts' mtime looked at this often */
+};
+
+static const char hosts_path[] = "/etc/hosts";
+
+/** One name (with a port, or the transport for SRV), resolving or not. */
+struct dent {
+	struct le he;  /**< in dns->cache */
+	struct le le;  /**< in dns->order, oldest first */
+	char *key;     /**< "host:port" or "host;udp|tcp" (no port) */
+	char *host;    /**< the name asked */
+	char *target;  /**< what is asked now: host or an SRV target */
+	uint16_t port; /**< 0 while SRV is asked */
+	enum sip_transp tp;
+	enum { D_SRV, D_A, D_AAAA, D_DONE } st;
+	struct sa sa;        /**< D_DONE and !err: the answer */
+	int err;             /**< D_DONE: 0 or why not */
+	int64_t ttl;         /**< the least TTL of the records used */
+	uint64_t expires;    /**< D_DONE: tmr_jiffies() of its end */
+	struct dns_query *q; /**< libre's, while one is out */
+	struct list waiters; /**< struct sf_dns_query */
+	struct sf_dns *dns;
+};
+
+struct sf_dns_query {
+	struct le le; /**< in its dent's waiters */
+	sf_dns_h *h;
+	void *arg;
+};
+
+struct hent {
+	struct le he;
+	char *name; /**< lower case */
+	struct sa sa;
+};
+
+struct sf_dns {
+	struct dnsc *dnsc; /**< NULL: no DNS server known */
+	struct hash *cache;
+	struct list order;
+	uint32_t n;
+	struct hash *hosts;
+	struct timespec hosts_mtime;
+	uint64_t hosts_checked;
+};
+
+
+static void query_destructor(void *arg)
+{
+	struct sf_dns_query *w = arg;
+
+	list_unlink(&w->le);
+}
+
+
+static void dent_destructor(void *arg)
+{
+	struct dent *e = arg;
+
+	mem_deref(e->q);
+	hash_unlink(&e->he);
+	list_unlink(&e->le);
+	if (e->dns)
+		e->dns->n--;
+	mem_deref(e->key);
+	mem_deref(e->host);
+	mem_deref(e->target);
+}
+
+
+static void hent_destructor(void *arg)
+{
+	mem_deref(((struct hent *)arg)->name);
+}
+
+
+static bool hent_match(struct le *le, void *arg)
+{
+	return !str_casecmp(((struct hent *)le->data)->name, arg);
+}
+
+
+static bool dent_match(struct le *le, void *arg)
+{
+	return !str_casecmp(((struct dent *)le->data)->key, arg);
+}
+
+
+/* /etc/hosts: "address name [alias...]", '#' comments; the first address
+ * a name has wins (as in the file's order). */
+static void hosts_read(struct sf_dns *dns)
+{
+	char line[1024];
+	struct stat st;
+	uint32_t n = 0;
+	FILE *f;
+
+	hash_flush(dns->hosts);
+	f = fopen(hosts_path, "r");
+	if (!f)
+		return;
+	if (!fstat(fileno(f), &st))
+		dns->hosts_mtime = st.st_mtim;
+	while (fgets(line, sizeof(line), f) && n < HOSTS_MAX) {
+		char *save = NULL, *tok, *hash = strchr(line, '#');
+		struct sa sa;
+
+		if (hash)
+			*hash = 0;
+		tok = strtok_r(line, " \t\r\n", &save);
+		if (!tok || sa_set_str(&sa, tok, 0))
+			continue;
+		while ((tok = strtok_r(NULL, " \t\r\n", &save)) &&
+		       n < HOSTS_MAX) {
+			struct hent *h;
+
+			if (hash_lookup(dns->hosts, hash_joaat_str_ci(tok),
+					hent_match, tok))
+				continue;
+			h = mem_zalloc(sizeof(*h), hent_destructor);
+			if (!h || str_dup(&h->name, tok)) {
+				mem_deref(h);
+				break;
+			}
+			h->sa = sa;
+			hash_append(dns->hosts, hash_joaat_str_ci(tok), &h->he,
+				    h);
+			n++;
+		}
+	}
+	fclose(f);
+}
+
+
+/* The name in /etc/hosts (read again when it changed, looked at once a
+ * second at most). */
+static bool hosts_find(struct sf_dns *dns, const char *name, struct sa *sa)
+{
+	const uint64_t now = tmr_jiffies();
+	struct hent *h;
+	struct stat st;
+
+	if (now - dns->hosts_checked >= HOSTS_CHECK_MS) {
+		dns->hosts_checked = now;
+		if (!stat(hosts_path, &st) &&
+		    (st.st_mtim.tv_sec != dns->hosts_mtime.tv_sec ||
+		     st.st_mtim.tv_nsec != dns->hosts_mtime.tv_nsec))
+			hosts_read(dns);
+	}
+	h = list_ledata(hash_lookup(dns->hosts, hash_joaat_str_ci(name),
+				    hent_match, (void *)name));
+	if (!h)
+		return false;
+	*sa = h->sa;
+	return true;
+}
+
+
+static void dent_ttl(struct dent *e, int64_t ttl)
+{
+	if (e->ttl < 0 || ttl < e->ttl)
+		e->ttl = ttl;
+}
+
+
+/* Every waiter hears the answer; e stays cached until it expires. */
+static void dent_done(struct dent *e, int err)
+{
+	struct le *le;
+
+	e->st = D_DONE;
+	e->err = err;
+	if (!err && e->ttl < 1)
+		e->ttl = 1;
+	e->expires = tmr_jiffies() +
+		     1000 * (uint64_t)(err ? NEG_TTL_S
+					   : (e->ttl > TTL_MAX_S ? TTL_MAX_S
+								 : e->ttl));
+	if (err)
+		log_info("dns: %s: %s", e->host,
+			 err == ENOENT ? "no such name or address"
+				       : strerror(err));
+	else
+		log_debug("dns: %s%s%s is %J", e->host,
+			  e->port ? "" : " (SRV) ", e->port ? "" : e->target,
+			  &e->sa);
+	mem_ref(e); /* a waiter's handler may make the cache evict it */
+	while ((le = list_head(&e->waiters))) {
+		struct sf_dns_query *w = le->data;
+		sf_dns_h *h = w->h;
+
+		list_unlink(&w->le);
+		h(err, err ? NULL : &e->sa, w->arg);
+	}
+	mem_deref(e);
+}
+
+
+static void dent_ask(struct dent *e);
+
+
+/* The address records of name in l: the first of type. */
+static const struct dnsrr *rr_find(struct list *l, uint16_t type,
+				   const char *name)
+{
+	for (struct le *le = list_head(l); le; le = le->next) {
+		const struct dnsrr *rr = le->data;
+
+		if (rr->type == type && (!name || !str_casecmp(rr->name, name)))
+			return rr;
+	}
+	return NULL;
+}
+
+
+static void sa_of_rr(struct sa *sa, const struct dnsrr *rr, uint16_t port)
+{
+	if (rr->type == DNS_TYPE_A)
+		sa_set_in(sa, rr->rdata.a.addr, port);
+	else
+		sa_set_in6(sa, rr->rdata.aaaa.addr, port);
+}
+
+
+/* RFC 2782: the lowest priority; among those, by weight at random. */
+static const struct dnsrr *srv_pick(struct list *ansl)
+{
+	const struct dnsrr *best = NULL;
+	uint32_t sum = 0, r;
+
+	for (struct le *le = list_head(ansl); le; le = le->next) {
+		const struct dnsrr *rr = le->data;
+
+		if (rr->type != DNS_TYPE_SRV)
+			continue;
+		if (!best || rr->rdata.srv.pri < best->rdata.srv.pri) {
+			best = rr;
+			sum = 0;
+		}
+		if (rr->rdata.srv.pri == best->rdata.srv.pri)
+			sum += rr->rdata.srv.weight + 1u;
+	}
+	if (!best)
+		return NULL;
+	r = rand_u32() % sum;
+	for (struct le *le = list_head(ansl); le; le = le->next) {
+		const struct dnsrr *rr = le->data;
+
+		if (rr->type != DNS_TYPE_SRV ||
+		    rr->rdata.srv.pri != best->rdata.srv.pri)
+			continue;
+		if (r < rr->rdata.srv.weight + 1u)
+			return rr;
+		r -= rr->rdata.srv.weight + 1u;
+	}
+	return best;
+}
+
+
+static void dent_answer_handler(int err, const struct dnshdr *hdr,
+				struct list *ansl, struct list *authl,
+				struct list *addl, void *arg)
+{
+	struct dent *e = arg;
+	const struct dnsrr *rr;
+
+	/* a server that does not answer, or answers with a failure other
+	 * than "no such name" / "no such record": no use asking on */
+	if (!err && hdr->rcode != DNS_RCODE_OK &&
+	    hdr->rcode != DNS_RCODE_NAME_ERR)
+		err = EPROTO;
+	if (err) {
+		dent_done(e, err);
+		return;
+	}
+	switch (e->st) {
+	case D_SRV:
+		rr = srv_pick(ansl);
+		if (rr && (!*rr->rdata.srv.target ||
+			   !strcmp(rr->rdata.srv.target, "."))) {
+			dent_done(e, ENOENT); /* RFC 2782: no such service */
+			return;
+		}
+		e->st = D_A;
+		if (!rr) { /* RFC 3263 4.2: no SRV, the name on 5060 */
+			e->port = 5060;
+			break;
+		}
+		dent_ttl(e, rr->ttl);
+		e->port = rr->rdata.srv.port;
+		e->target = mem_deref(e->target);
+		if (str_dup(&e->target, rr->rdata.srv.target)) {
+			dent_done(e, ENOMEM);
+			return;
+		}
+		{
+			const struct dnsrr *a =
+				rr_find(addl, DNS_TYPE_A, e->target);
+
+			if (!a)
+				a = rr_find(addl, DNS_TYPE_AAAA, e->target);
+			if (a) {
+				dent_ttl(e, a->ttl);
+				sa_of_rr(&e->sa, a, e->port);
+				dent_done(e, 0);
+				return;
+			}
+		}
+		if (hosts_find(e->dns, e->target, &e->sa)) {
+			sa_set_port(&e->sa, e->port);
+			dent_done(e, 0);
+			return;
+		}
+		break;
+	case D_A:
+	case D_AAAA:
+		rr = rr_find(ansl, e->st == D_A ? DNS_TYPE_A : DNS_TYPE_AAAA,
+			     NULL);
+		if (rr) {
+			dent_ttl(e, rr->ttl);
+			sa_of_rr(&e->sa, rr, e->port);
+			dent_done(e, 0);
+			return;
+		}
+		if (e->st == D_AAAA) {
+			dent_done(e, ENOENT);
+			return;
+		}
+		e->st = D_AAAA;
+		break;
+	default:
+		return;
+	}
+	dent_ask(e);
+}
+
+
+/* The query for e's stage. */
+static void dent_ask(struct dent *e)
+{
+	char name[300];
+	uint16_t type = DNS_TYPE_A;
+	int err;
+
+	if (e->st == D_SRV) {
+		if (re_snprintf(name, sizeof(name), "_sip._%s.%s",
+				e->tp == SIP_TRANSP_TCP ? "tcp" : "udp",
+				e->target) < 0) {
+			dent_done(e, ENAMETOOLONG);
+			return;
+		}
+		type = DNS_TYPE_SRV;
+	} else {
+		str_ncpy(name, e->target, sizeof(name));
+		if (e->st == D_AAAA)
+			type = DNS_TYPE_AAAA;
+	}
+	err = dnsc_query(&e->q, e->dns->dnsc, name, type, DNS_CLASS_IN, true,
+			 dent_answer_handler, e);
+	if (err)
+		dent_done(e, err);
+}
+
+
+/* Room for one more name: the oldest answered names go. */
+static bool cache_room(struct sf_dns *dns)
+{
+	struct le *le = list_head(&dns->order);
+
+	while (dns->n >= CACHE_MAX && le) {
+		struct dent *e = le->data;
+
+		le = le->next;
+		if (e->st == D_DONE)
+			mem_deref(e);
+	}
+	return dns->n < CACHE_MAX;
+}
+
+
+int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
+		   const char *host, uint16_t port, enum sip_transp tp,
+		   struct sa *dst, sf_dns_h *h, void *arg)
+{
+	struct sf_dns *dns = sf->dns;
+	struct sf_dns_query *w;
+	struct dent *e;
+	char key[300];
+
+	if (!sa_set_str(dst, host, port ? port : 5060))
+		return 0;
+	if (!dns)
+		return ENOSYS;
+	if (hosts_find(dns, host, dst)) {
+		sa_set_port(dst, port ? port : 5060);
+		return 0;
+	}
+	if (port)
+		re_snprintf(key, sizeof(key), "%s:%u", host, port);
+	else
+		re_snprintf(key, sizeof(key), "%s;%s", host,
+			    tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+	e = list_ledata(hash_lookup(dns->cache, hash_joaat_str_ci(key),
+				    dent_match, key));
+	if (e && e->st == D_DONE) {
+		if (tmr_jiffies() < e->expires) {
+			if (e->err)
+				return e->err;
+			*dst = e->sa;
+			return 0;
+		}
+		mem_deref(e); /* expired: asked again */
+		e = NULL;
+	}
+	if (!dns->dnsc)
+		return ENOSYS;
+	if (!e) {
+		if (!cache_room(dns))
+			return ENOMEM;
+		e = mem_zalloc(sizeof(*e), dent_destructor);
+		if (!e)
+			return ENOMEM;
+		if (str_dup(&e->key, key) || str_dup(&e->host, host) ||
+		    str_dup(&e->target, host)) {
+			mem_deref(e);
+			return ENOMEM;
+		}
+		e->port = port;
+		e->tp = tp;
+		e->st = port ? D_A : D_SRV;
+		e->ttl = -1;
+		e->dns = dns;
+		dns->n++;
+		hash_append(dns->cache, hash_joaat_str_ci(key), &e->he, e);
+		list_append(&dns->order, &e->le, e);
+		dent_ask(e);
+		if (e->st == D_DONE) { /* the query could not be sent */
+			const int err = e->err;
+
+			return err ? err : EPROTO;
+		}
+	}
+	w = mem_zalloc(sizeof(*w), query_destructor);
+	if (!w)
+		return ENOMEM;
+	w->h = h;
+	w->arg = arg;
+	list_append(&e->waiters, &w->le, w);
+	*qp = w;
+	return EINPROGRESS;
+}
+
+
+static void dns_destructor(void *arg)
+{
+	struct sf_dns *dns = arg;
+
+	list_flush(&dns->order);
+	mem_deref(dns->cache);
+	mem_deref(dns->hosts);
+	mem_deref(dns->dnsc);
+}
+
+
+int sf_dns_init(struct sip_front *sf)
+{
+	const struct xsgw_config *cfg = sf->proc.cfg;
+	struct sa srvv[SERVERS_MAX];
+	uint32_t n = 0;
+	struct sf_dns *dns;
+	char domain[256];
+	int err;
+
+	dns = mem_zalloc(sizeof(*dns), dns_destructor);
+	if (!dns)
+		return ENOMEM;
+	err = hash_alloc(&dns->cache, 256);
+	if (!err)
+		err = hash_alloc(&dns->hosts, 256);
+	if (err)
+		goto out;
+	hosts_read(dns);
+	dns->hosts_checked = tmr_jiffies();
+	for (size_t i = 0; i < cfg->sip.ndns_servers && n < SERVERS_MAX; i++)
+		if (!sa_set_str(&srvv[n], cfg->sip.dns_servers[i].host,
+				cfg->sip.dns_servers[i].port))
+			n++;
+	if (!cfg->sip.ndns_servers) {
+		n = SERVERS_MAX;
+		if (dns_srv_get(domain, sizeof(domain), srvv, &n))
+			n = 0;
+	}
+	if (n) {
+		err = dnsc_alloc(&dns->dnsc, NULL, srvv, n);
+		if (err)
+			goto out;
+		log_info("dns: %u server(s), the first %J", n, &srvv[0]);
+	} else {
+		log_warn("dns: no server (sip.dns_servers, /etc/resolv.conf): "
+			 "next hops named by host name resolve from %s only",
+			 hosts_path);
+	}
+out:
+	if (err)
+		mem_deref(dns);
+	else
+		sf->dns = dns;
+	return err;
+}
+
+
+void sf_dns_close(struct sip_front *sf)
+{
+	sf->dns = mem_deref(sf->dns);
+}

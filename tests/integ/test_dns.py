@@ -1,0 +1,260 @@
+"""Next hops named by host name (RFC 3263 4.2, without NAPTR): sip.proxy,
+a gateway JID's SIP domain, a linked account's AOR and a peer's Contact,
+resolved by the sip-front through a real DNS server (dnsmasq, serving
+xsgw.test: A and SRV records, NXDOMAIN for the rest) or /etc/hosts; a name
+that does not resolve comes back to the sender as an error. Prosody,
+slixmpp users, SIPp and a scripted SIP peer."""
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+import accounts
+from conftest import UAS_PORT, run, uas_args, udp_bound, wait_for
+from jingle import CONTENTS, PHONE_SDP, SipPeer, hdr, jlogin, tag_of
+from test_accounts import REG_PORT, challenge_args, registrations
+from test_call import BOB, call_in, online, sessions, until
+from test_messaging import error_condition
+from xmpp_user import login, logout
+
+DNS_PORT = 15353
+DNS = '["127.0.0.1:%d"]' % DNS_PORT
+PEER_PORT = UAS_PORT + 5
+
+
+@pytest.fixture
+def dnsmasq(tmp_path):
+    """dnsmasq on 127.0.0.1:DNS_PORT: xsgw.test is its own (anything not
+    listed is NXDOMAIN); every query is logged to dns.log."""
+    exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    log = tmp_path / "dns.log"
+    out = open(log, "wb")
+    p = subprocess.Popen(
+        [exe, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+         "--no-hosts", "--user=root", "--pid-file=",
+         "--listen-address=127.0.0.1", "--bind-interfaces",
+         "--port=%d" % DNS_PORT, "--local=/xsgw.test/", "--log-queries",
+         "--log-facility=-",
+         "--host-record=uas.xsgw.test,127.0.0.1",
+         "--host-record=proxy.xsgw.test,127.0.0.1",
+         "--host-record=peer.xsgw.test,127.0.0.1",
+         # the SIP service of sip.xsgw.test and reg.xsgw.test: SRV only
+         "--srv-host=_sip._udp.sip.xsgw.test,uas.xsgw.test,%d,0,5" % UAS_PORT,
+         "--srv-host=_sip._udp.reg.xsgw.test,uas.xsgw.test,%d,0,5" % REG_PORT],
+        stdout=out, stderr=subprocess.STDOUT)
+    wait_for(lambda: p.poll() is not None or udp_bound(DNS_PORT), 10,
+             "dnsmasq on UDP %d" % DNS_PORT)
+    assert p.poll() is None, log.read_text()
+    p.queries = lambda: [l for l in log.read_text().splitlines()
+                         if "query[" in l]
+    yield p
+    p.terminate()
+    p.wait(10)
+    out.close()
+
+
+def chat_to(jid, text):
+    """alice sends text to jid; returns the error stanza she gets back,
+    or None once the message went (a receipt-less send: the SIP side
+    tells)."""
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        try:
+            u.send_message(mto=jid, mbody=text, mtype="chat")
+            await asyncio.sleep(0)
+        finally:
+            await logout(u)
+    run(go())
+
+
+def test_proxy_named_by_dns(gateway_factory, dnsmasq, sipp):
+    """sip.proxy: proxy.xsgw.test:5070 (an A record): the MESSAGE reaches
+    the SIP peer there, and the name was asked of the DNS server."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gateway_factory(sip={"proxy": '"proxy.xsgw.test:%d"' % UAS_PORT,
+                         "dns_servers": DNS})
+    chat_to("bob@sip.localhost", "via a named proxy")
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == ["via a named proxy"]
+    assert any("proxy.xsgw.test" in q for q in dnsmasq.queries())
+
+
+def test_domain_without_port_follows_srv(gateway_factory, dnsmasq, sipp):
+    """sip.domain: sip.xsgw.test, no proxy: bob@sip.localhost is
+    sip:bob@sip.xsgw.test, found by SRV _sip._udp.sip.xsgw.test (target
+    uas.xsgw.test, port 5070); two messages, one lookup (cached)."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gateway_factory(sip={"domain": "sip.xsgw.test", "dns_servers": DNS})
+    chat_to("bob@sip.localhost", "first by SRV")
+    wait_for(lambda: len(uas.logged()) == 1, 10, "first MESSAGE")
+    chat_to("bob@sip.localhost", "second from the cache")
+    got = wait_for(lambda: len(uas.logged()) == 2 and uas.logged(), 10,
+                   "second MESSAGE")
+    assert sorted(got) == ["first by SRV", "second from the cache"]
+    qs = dnsmasq.queries()
+    assert len([q for q in qs if "_sip._udp.sip.xsgw.test" in q]) == 1, qs
+
+
+def test_unresolvable_name_comes_back_as_an_error(gateway_factory, dnsmasq):
+    """A gateway JID whose domain has no DNS record: alice gets her message
+    back (service-unavailable, the 503 the sip-front reports), well before
+    the message timeout; the sip-front stays up."""
+    gw = gateway_factory(sip={"allowed_domains": '["nx.xsgw.test"]',
+                              "dns_servers": DNS,
+                              "message_timeout_ms": "30000"})
+    pid = gw.pid("sip-front")
+
+    async def go():
+        u = await login("alice@localhost/pc", "alicepass")
+        try:
+            t0 = asyncio.get_event_loop().time()
+            u.send_message(mto="bob\\40nx.xsgw.test@sip.localhost",
+                           mbody="anyone?", mtype="chat")
+            err = await u.next_message(15, lambda m: m["type"] == "error")
+            return err, asyncio.get_event_loop().time() - t0
+        finally:
+            await logout(u)
+
+    err, took = run(go())
+    cond, text = error_condition(err)
+    assert str(err["from"]) == "bob\\40nx.xsgw.test@sip.localhost"
+    assert cond == "service-unavailable"
+    assert text == "SIP 503 Next Hop Not Resolved"
+    assert took < 15  # the NXDOMAIN, not the 30 s message timeout
+    assert gw.pid("sip-front") == pid
+    assert "cannot resolve nx.xsgw.test: no such name" in gw.read_log()
+
+
+def test_names_in_etc_hosts_need_no_dns_server(gateway_factory, sipp):
+    """sip.proxy: localhost:5070 with no DNS server that answers: the name
+    is in /etc/hosts."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gateway_factory(sip={"proxy": '"localhost:%d"' % UAS_PORT,
+                         "dns_servers": '["127.0.0.1:9"]'})
+    chat_to("bob@sip.localhost", "via /etc/hosts")
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == ["via /etc/hosts"]
+
+
+def test_account_aor_domain_found_by_srv(gateway_factory, dnsmasq, sipp):
+    """A linked account sip:alice@reg.xsgw.test, no proxy in the form and
+    no sip.proxy: the REGISTER goes where SRV _sip._udp.reg.xsgw.test
+    says (the SIPp registrar), and the account is registered."""
+    reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
+    gw = gateway_factory(sip={"dns_servers": DNS})
+
+    async def go():
+        u = await accounts.login("dave@localhost", "davepass")
+        try:
+            _, cond, text = await u.link({
+                "username": "sip:alice@reg.xsgw.test",
+                "password": "alicepw"})
+            return cond, text
+        finally:
+            u.disconnect()
+
+    cond, text = run(go())
+    assert cond is None, (cond, text)
+    assert reg.wait(15) == 0
+    regs = registrations(gw)
+    assert [(r["aor"], r["state"]) for r in regs] == [
+        ("sip:alice@reg.xsgw.test", "registered")]
+
+
+def test_account_proxy_named_by_dns(gateway_factory, dnsmasq, sipp):
+    """The form's proxy as a name with a port: registered through it."""
+    reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
+    gw = gateway_factory(sip={"dns_servers": DNS})
+
+    async def go():
+        u = await accounts.login("dave@localhost", "davepass")
+        try:
+            _, cond, text = await u.link({
+                "username": "sip:alice@example.org", "password": "alicepw",
+                "proxy": "proxy.xsgw.test:%d" % REG_PORT})
+            return cond, text
+        finally:
+            u.disconnect()
+
+    cond, text = run(go())
+    assert cond is None, (cond, text)
+    assert reg.wait(15) == 0
+    assert [r["state"] for r in registrations(gw)] == ["registered"]
+
+
+def test_caller_contact_named_by_dns_gets_the_bye(gateway_factory, dnsmasq):
+    """A phone calls alice with Contact sip:peer@peer.xsgw.test:<port>:
+    alice's hang-up's BYE goes there (the remote target, RFC 3261 12.1.1)."""
+    gw = gateway_factory(sip={"dns_servers": DNS})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        there = await SipPeer.start(PEER_PORT)
+        peer.contact = "sip:peer@peer.xsgw.test:%d" % PEER_PORT
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gw, "alice@localhost/phone")
+        try:
+            d, j, ok = await call_in(alice, peer)
+            peer.ack(d, tag_of(hdr(ok, "To")))
+            await until(lambda: [x for x in sessions(gw)
+                                 if x["state"] == "active"], 5, "active")
+            r = await alice.send_jingle(j.get("initiator"),
+                                        "session-terminate", j.get("sid"),
+                                        "<reason><success/></reason>")
+            assert r["type"] == "result"
+            bye = await there.next_request("BYE")
+            there.reply(bye, 200, "OK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return ok, bye
+        finally:
+            await logout(alice)
+            peer.close()
+            there.close()
+
+    ok, bye = run(go())
+    assert bye.startswith("BYE sip:peer@peer.xsgw.test:%d " % PEER_PORT), bye
+    assert hdr(bye, "Call-ID") == hdr(ok, "Call-ID")
+    assert any("peer.xsgw.test" in q for q in dnsmasq.queries())
+
+
+def test_callee_contact_named_by_dns_gets_the_ack_and_bye(gateway_factory,
+                                                         dnsmasq):
+    """alice calls a phone whose 200 names Contact
+    sip:peer@peer.xsgw.test:<port>: the ACK and alice's BYE go there."""
+    gw = gateway_factory(sip={"dns_servers": DNS})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        there = await SipPeer.start(PEER_PORT)
+        peer.contact = "sip:peer@peer.xsgw.test:%d" % PEER_PORT
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            r = await alice.send_jingle(BOB, "session-initiate", sid,
+                                        CONTENTS)
+            assert r["type"] == "result"
+            inv = await peer.next_request("INVITE")
+            peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+            _, j = await alice.next_jingle(action="session-accept")
+            ack = await there.next_request("ACK")
+            r = await alice.send_jingle(BOB, "session-terminate", sid,
+                                        "<reason><success/></reason>")
+            assert r["type"] == "result"
+            bye = await there.next_request("BYE")
+            there.reply(bye, 200, "OK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return inv, ack, bye
+        finally:
+            await logout(alice)
+            peer.close()
+            there.close()
+
+    inv, ack, bye = run(go())
+    for req in (ack, bye):
+        assert req.startswith("%s sip:peer@peer.xsgw.test:%d "
+                              % (req.split()[0], PEER_PORT)), req
+        assert hdr(req, "Call-ID") == hdr(inv, "Call-ID")
