@@ -45,9 +45,12 @@ struct creq {
 	bool page;     /**< MESSAGE (page mode): only the outcome is reported */
 	bool big;      /**< TCP only for its size: UDP if TCP fails (18.1.1) */
 	bool answered; /**< a response came */
-	struct sip_connqent *qent;    /**< libre's, while TCP connects */
-	struct sf_dns_query *dq;      /**< while its next hop's name resolves */
-	char *host;                   /**< that name, meanwhile */
+	struct sip_connqent *qent; /**< libre's, while TCP connects */
+	struct sf_dns_query *dq;   /**< while its next hop's name resolves */
+	char *host;                /**< that name, meanwhile */
+	/** an INVITE: our CANCEL of it, held until a provisional response
+	 * comes (RFC 3261 9.1); a CANCEL: the INVITE holding it */
+	struct creq *cancel, *held_by;
 	struct sf_reach_watch *reach; /**< UDP, for 4*T1: anyone there? */
 	struct sip_front *sf;
 };
@@ -63,6 +66,11 @@ static void creq_destructor(void *arg)
 	mem_deref(c->qent); /* no transport report after us */
 	mem_deref(c->dq);
 	mem_deref(c->host);
+	/* the other one of a held pair is freed on its own (shutdown) */
+	if (c->cancel)
+		c->cancel->held_by = NULL;
+	if (c->held_by)
+		c->held_by->cancel = NULL;
 	mem_deref(c->reach);
 	mem_deref(c->branch);
 	mem_deref(c->method);
@@ -85,6 +93,22 @@ struct hop {
 	uint16_t port;  /**< 0: none given */
 	enum sip_transp tp;
 };
+
+/* The INVITE inv ended before any provisional response: the CANCEL it
+ * held is never sent (RFC 3261 9.1) and ends with inv's outcome. */
+static void creq_cancel_drop(struct creq *inv, uint16_t scode,
+			     const char *reason)
+{
+	struct creq *cn = inv->cancel;
+
+	if (!cn)
+		return;
+	inv->cancel = NULL;
+	cn->held_by = NULL;
+	creq_outcome(inv->sf, cn->id, scode, reason, NULL);
+	mem_deref(cn);
+}
+
 
 /* Where a request goes: dst (an URI: route or remote target), else the
  * proxy, else the Request-URI. */
@@ -137,6 +161,7 @@ static void creq_timeout_handler(void *arg)
 
 	log_info("out %llu: %s timed out", (unsigned long long)c->id,
 		 c->method);
+	creq_cancel_drop(c, 408, "Request Timeout");
 	creq_outcome(c->sf, c->id, 408, "Request Timeout", NULL);
 	mem_deref(c);
 }
@@ -180,6 +205,7 @@ static void creq_transport_fail(struct creq *c, int err)
 {
 	log_info("out %llu: %s to %s %J: %s", (unsigned long long)c->id,
 		 c->method, sip_transp_name(c->tp), &c->dst, strerror(err));
+	creq_cancel_drop(c, 503, "Transport Error");
 	creq_outcome(c->sf, c->id, 503, "Transport Error", NULL);
 	mem_deref(c);
 }
@@ -296,6 +322,20 @@ static void creq_transmit(struct creq *c)
 {
 	struct sip_front *sf = c->sf;
 	int err;
+
+	if (!strcmp(c->method, "CANCEL")) {
+		struct creq *inv = list_ledata(
+			hash_lookup(sf->creqs, hash_joaat_str(c->branch),
+				    creq_invite_match, c->branch));
+
+		/* RFC 3261 9.1: not before a provisional response; the
+		 * INVITE's Timer B still bounds the wait */
+		if (inv && !inv->answered && !inv->completed && !inv->cancel) {
+			inv->cancel = c;
+			c->held_by = inv;
+			return;
+		}
+	}
 
 	if (!strcmp(c->method, "ACK")) {
 		/* no transaction: the translator re-sends it per 2xx */
@@ -548,8 +588,16 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		 * ring timeout ends it (CANCEL), not Timer B */
 		if (c->invite)
 			tmr_cancel(&c->timeout);
+		if (c->cancel) { /* a CANCEL held for this (9.1) */
+			struct creq *cn = c->cancel;
+
+			c->cancel = NULL;
+			cn->held_by = NULL;
+			creq_transmit(cn);
+		}
 		return true;
 	}
+	creq_cancel_drop(c, 481, "INVITE Completed Before CANCEL");
 	creq_outcome(sf, c->id, msg->scode, reason, msg);
 	if (c->invite && msg->scode >= 300) {
 		creq_ack(c, msg);

@@ -2407,6 +2407,74 @@ static void test_ctrans_invite_ends_64t1_after_cancel(void **state)
 }
 
 
+/* RFC 3261 9.1: a CANCEL is not sent before the INVITE has a provisional
+ * response; it goes with the first one (here the second copy of the
+ * INVITE is answered 100). An INVITE whose first response is final never
+ * has its CANCEL sent (outcome 481, not sent); one that gets nothing ends
+ * at Timer B, its held CANCEL with it (408). */
+static void test_ctrans_cancel_waits_for_a_provisional(void **state)
+{
+	struct m_sip_out_request inv, can;
+	unsigned idx[MAXREC];
+	const struct trec *f;
+
+	front_up(T1, 60000);
+	/* (a) held until the 100 */
+	inv = out_req(311, "INVITE", T.ruri[0], "z9hG4bKh1",
+		      req_hdrs(0, "INVITE", "h1@gw", 1, NULL), SDP);
+	can = out_req(312, "CANCEL", T.ruri[0], "z9hG4bKh1",
+		      req_hdrs(1, "CANCEL", "h1@gw", 1, NULL), "");
+	assert_int_equal(sf_ctrans_start(&T.sf, &inv), 0);
+	assert_int_equal(sf_ctrans_start(&T.sf, &can), 0);
+	wait_copies("INVITE", "z9hG4bKh1", 0, 2, idx); /* T1 went by */
+	assert_int_equal(sel(NULL, "CANCEL", "z9hG4bKh1", 0), 0);
+	peer_reply(&T.recs[idx[1]], 100, "Trying", NULL);
+	wait_copies("CANCEL", "z9hG4bKh1", 0, 1, idx);
+	peer_reply(&T.recs[idx[0]], 200, "OK", "h1");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 312, 1, GUARD_MS));
+	assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 312, 0)->scode, 200);
+
+	/* (b) the INVITE's first response is final: no CANCEL at all */
+	inv = out_req(321, "INVITE", T.ruri[0], "z9hG4bKh2",
+		      req_hdrs(0, "INVITE", "h2@gw", 1, NULL), SDP);
+	can = out_req(322, "CANCEL", T.ruri[0], "z9hG4bKh2",
+		      req_hdrs(1, "CANCEL", "h2@gw", 1, NULL), "");
+	assert_int_equal(sf_ctrans_start(&T.sf, &inv), 0);
+	wait_copies("INVITE", "z9hG4bKh2", 0, 1, idx);
+	assert_int_equal(sf_ctrans_start(&T.sf, &can), 0);
+	peer_reply(&T.recs[idx[0]], 486, "Busy Here", "h2");
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 322, 1, GUARD_MS));
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 321, 1, GUARD_MS));
+	f = tr_get(MSG_SIP_IN_RESPONSE, 322, 0);
+	assert_int_equal(f->scode, 481);
+	assert_int_equal(f->rawlen, 0);
+	assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 321, 0)->scode, 486);
+
+	/* (c) no response ever: Timer B ends both */
+	inv = out_req(331, "INVITE", T.ruri[0], "z9hG4bKh3",
+		      req_hdrs(0, "INVITE", "h3@gw", 1, NULL), SDP);
+	can = out_req(332, "CANCEL", T.ruri[0], "z9hG4bKh3",
+		      req_hdrs(1, "CANCEL", "h3@gw", 1, NULL), "");
+	assert_int_equal(sf_ctrans_start(&T.sf, &inv), 0);
+	assert_int_equal(sf_ctrans_start(&T.sf, &can), 0);
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 332, 1, TB + GUARD_MS));
+	assert_true(wait_tr(MSG_SIP_IN_RESPONSE, 331, 1, GUARD_MS));
+	assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 331, 0)->scode, 408);
+	assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 332, 0)->scode, 408);
+	settle(5 * T1);
+
+	assert_int_equal(sel(NULL, "CANCEL", "z9hG4bKh2", 0), 0);
+	assert_int_equal(sel(NULL, "CANCEL", "z9hG4bKh3", 0), 0);
+	assert_int_equal(T.cb_errs + T.bad + TR.bad, 0);
+	assert_int_equal(tr_count(MSG_SIP_IN_RESPONSE, 312), 1);
+	assert_int_equal(tr_count(MSG_SIP_IN_RESPONSE, 322), 1);
+	assert_int_equal(tr_count(MSG_SIP_IN_RESPONSE, 332), 1);
+	/* (a)'s INVITE had no 487: it ended 64*T1 after its CANCEL */
+	assert_int_equal(tr_get(MSG_SIP_IN_RESPONSE, 311, 0)->scode, 487);
+	assert_int_equal(creqs_count(), 0);
+}
+
+
 /* The SDP of a WebRTC offer: enough to leave UDP_MAX behind. */
 static const char *big_body(void)
 {
@@ -2596,6 +2664,7 @@ int main(void)
 		T_(test_ctrans_page_mode_reports_only_the_final),
 		T_(test_ctrans_page_mode_times_out_after_message_timeout),
 		T_(test_ctrans_no_route_503_at_once),
+		T_(test_ctrans_cancel_waits_for_a_provisional),
 		T_(test_ctrans_next_hop_dst_proxy_ruri),
 		T_(test_ctrans_large_request_over_tcp),
 		T_(test_ctrans_ack_sent_once_without_transaction),
