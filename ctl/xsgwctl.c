@@ -419,6 +419,11 @@ static void call_to_odict(struct odict *o, uint64_t id, const struct callrec *r,
 		odict_entry_add(o, "remote_cseq", ODICT_INT, (int64_t)r->rcseq);
 		odict_entry_add(o, "invite_cseq", ODICT_INT,
 				(int64_t)r->inv_cseq);
+		/* its next timer (idle, ring, transfer or re-INVITE retry) */
+		odict_entry_add(o, "deadline_ms", ODICT_INT,
+				(int64_t)r->deadline);
+		odict_entry_add(o, "reinvite_retry_ms", ODICT_INT,
+				(int64_t)r->reinv_retry_at);
 	}
 }
 

@@ -26,7 +26,10 @@
  *    older records read with them 0 / NULL */
 /* 10: reinv_out, reinv_prev (our re-INVITE in progress, RFC 3261 14.1):
  *    older records read with them 0 / NULL */
-#define CALLREC_VERSION 10
+/* 11: reinv_sdp, reinv_session, reinv_retry_at (our re-INVITE's offer,
+ *     sent again after a 491, RFC 3261 14.1): older records read with them
+ *     NULL / 0 */
+#define CALLREC_VERSION 11
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -108,6 +111,12 @@ struct callrec {
 			       final response; 0: none (one INVITE
 			       transaction at a time, RFC 3261 14.1) */
 	char *reinv_prev;   /**< our SDP before it: ours again if it fails */
+	/* since version 11 */
+	char *reinv_sdp;         /**< the offer of our re-INVITE in progress or
+				    waiting to be sent again; NULL: none */
+	uint32_t reinv_session;  /**< that offer becomes lsdp when sent */
+	uint64_t reinv_retry_at; /**< wall ms: send it again then (it met a
+				    491); 0: not waiting */
 };
 
 /** A transfer's phase (callrec.xfer). */

@@ -84,7 +84,10 @@
  *                                            info to the user          -
  *  any  ACTIVE              R_REINVITE_FAILED our SDP as before it; a
  *                                            481/408 ends the call
- *                                            (BYE after 408)  -> -|GONE
+ *                                            (BYE after 408); after a
+ *                                            491 the offer waits to go
+ *                                            again (14.1)     -> -|GONE
+ *  any  ACTIVE              T_REINVITE_RETRY that offer again        -
  *  any  ACTIVE              S_REINVITE while ours is pending: 491      -
  *  any  ACTIVE              X_HOLD/RESUME/   while ours is pending:
  *                           SOURCE/MODIFY/   unexpected-request        -
@@ -337,6 +340,7 @@ static const struct call_rule {
 	{0, S(CS_ACTIVE), CE_R_XFER_ANSWER, call_r_xfer_answer},
 	{0, S(CS_ACTIVE), CE_R_XFER_FAILURE, call_r_xfer_failure},
 	{0, S(CS_ACTIVE), CE_T_XFER_EXPIRED, call_t_xfer_expired},
+	{0, S(CS_ACTIVE), CE_T_REINVITE_RETRY, call_t_reinvite_retry},
 	{0, S(CS_ACTIVE), CE_T_EXPIRED, call_end_active},
 	{0, S(CS_ACTIVE), CE_OP_END, call_end_active},
 	{0, ANY & ~NEW, CE_X_TRANSPORT, call_x_transport},
@@ -466,7 +470,11 @@ static unsigned refine(struct call_ctx *c, unsigned ev)
 	case CE_S_BYE:
 		return r->xfer == CX_PENDING ? CE_S_BYE_XFER : CE_S_BYE;
 	case CE_T_EXPIRED:
-		/* the deadline is the transfer's (call_idle_deadline) */
+		/* the deadline is our re-INVITE's retry, the transfer's or
+		 * the idle one (call_idle_deadline) */
+		if (r->state == CS_ACTIVE && r->reinv_retry_at &&
+		    r->deadline == r->reinv_retry_at)
+			return CE_T_REINVITE_RETRY;
 		return r->xfer && r->xfer_until && r->deadline == r->xfer_until
 			       ? CE_T_XFER_EXPIRED
 			       : CE_T_EXPIRED;

@@ -34,17 +34,18 @@ enum {
 	CE_X_HOLD,
 	CE_X_RESUME,
 	CE_X_PING,
-	CE_X_SIP_INFO,     /**< session-info with <info/> (SPEC 6.2) */
-	CE_X_INFO_UNKNOWN, /**< session-info with a payload unknown */
-	CE_S_INFO_BODY,    /**< INFO with another payload than DTMF/trickle */
-	CE_S_BYE_XFER,     /**< BYE of the transferor, its transfer pending */
-	CE_R_XFER_ANSWER,  /**< 2xx to our INVITE to a transfer target */
-	CE_R_XFER_FAILURE, /**< >= 300 or a local failure of that INVITE */
-	CE_T_XFER_EXPIRED, /**< the transfer target did not answer in time */
-	CE_R_PROVISIONAL,  /**< 1xx to our INVITE */
-	CE_R_ANSWER,       /**< 2xx to our INVITE */
-	CE_R_FAILURE,      /**< >= 300 or a local failure of our INVITE */
-	CE_R_REINVITE_OK,  /**< 2xx to our re-INVITE */
+	CE_X_SIP_INFO,       /**< session-info with <info/> (SPEC 6.2) */
+	CE_X_INFO_UNKNOWN,   /**< session-info with a payload unknown */
+	CE_S_INFO_BODY,      /**< INFO with another payload than DTMF/trickle */
+	CE_S_BYE_XFER,       /**< BYE of the transferor, its transfer pending */
+	CE_R_XFER_ANSWER,    /**< 2xx to our INVITE to a transfer target */
+	CE_R_XFER_FAILURE,   /**< >= 300 or a local failure of that INVITE */
+	CE_T_XFER_EXPIRED,   /**< the transfer target did not answer in time */
+	CE_T_REINVITE_RETRY, /**< our re-INVITE that met 491 goes again */
+	CE_R_PROVISIONAL,    /**< 1xx to our INVITE */
+	CE_R_ANSWER,         /**< 2xx to our INVITE */
+	CE_R_FAILURE,        /**< >= 300 or a local failure of our INVITE */
+	CE_R_REINVITE_OK,    /**< 2xx to our re-INVITE */
 	CE_R_REINVITE_FAILED, /**< a failure of our re-INVITE (final or local)
 			       */
 	CE_R_OTHER,           /**< a response to another request of ours */
@@ -107,6 +108,14 @@ bool call_reinvite_busy(struct call_ctx *c);
  * description (lsdp), the previous kept until the answer (a failure
  * restores it). */
 void call_reinvite(struct call_ctx *c, char *sdp, bool session);
+/** Our re-INVITE met 491 (RFC 3261 14.1): its offer goes again after a
+ * random wait (2.1-4 s if we chose the Call-ID, else 0-2 s).
+ * @return the wait in ms */
+uint32_t call_reinvite_later(struct call_ctx *c);
+/** Nothing of ours to re-INVITE any more (answered, failed, superseded by
+ * the peer's offer, the dialog gone): the retry is forgotten and the
+ * deadline is the idle one again. */
+void call_reinvite_forget(struct call_ctx *c);
 /** A Content-Type that both a SIP header and an XML attribute carry as it
  * is: type "/" subtype [";" parameters], printable ASCII, at most 255
  * bytes. */
@@ -192,6 +201,7 @@ int call_s_bye_xfer(struct call_ctx *c);
 int call_r_xfer_answer(struct call_ctx *c);
 int call_r_xfer_failure(struct call_ctx *c);
 int call_t_xfer_expired(struct call_ctx *c);
+int call_t_reinvite_retry(struct call_ctx *c);
 /** The call ends with its transfer pending: CANCEL the INVITE to the
  * target, forget the new dialog. */
 void call_xfer_abandon(struct call_ctx *c);

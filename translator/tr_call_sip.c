@@ -289,6 +289,7 @@ int call_s_reinvite(struct call_ctx *c)
 	}
 	r->on_hold = held;
 	tr_xmpp_jingle_to_all(c->tr, c->id, r, iq);
+	call_reinvite_forget(c); /* the peer's offer took the turn */
 	tr_callrec_set(&r->rsdp, offer);
 	mem_deref(r->lsdp);
 	r->lsdp = answer;
@@ -677,6 +678,23 @@ int call_r_failure_cancelled(struct call_ctx *c)
 }
 
 
+/* Our re-INVITE that met 491 goes again, with the same offer. */
+int call_t_reinvite_retry(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	char *sdp = NULL;
+
+	if (r->reinv_out || !r->reinv_sdp || str_dup(&sdp, r->reinv_sdp)) {
+		call_reinvite_forget(c);
+		return r->state;
+	}
+	call_reinvite(c, sdp, r->reinv_session);
+	call_idle_deadline(c);
+	tr_callrec_event(r, "re-INVITE sent again (after 491)");
+	return r->state;
+}
+
+
 int call_r_reinvite_ok(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
@@ -684,10 +702,8 @@ int call_r_reinvite_ok(struct call_ctx *c)
 	xmpp_stanza_t *iq, *j;
 
 	call_ack_2xx(c, c->e->msg->cseq.num);
-	if (r->reinv_out && c->e->out == r->reinv_out) {
-		r->reinv_out = 0;
-		r->reinv_prev = mem_deref(r->reinv_prev);
-	}
+	if (r->reinv_out && c->e->out == r->reinv_out)
+		call_reinvite_forget(c);
 	/* the answer to an ICE restart: its credentials and candidates to
 	 * the user (XEP-0176: a transport-info with the new ufrag/pwd) */
 	if (sdp && *sdp && tr_media_ice_restarted(r->rsdp, sdp)) {
@@ -708,7 +724,8 @@ int call_r_reinvite_ok(struct call_ctx *c)
 /* Our re-INVITE failed: the session stays as it was (RFC 3261 14.1), our
  * SDP the one before it. A 481 says the dialog is gone, a 408 (or no
  * answer at all) that it may be (12.2.1.2): the call ends. A 491 (both
- * sides re-INVITEd at once) leaves the next step to the user. */
+ * sides re-INVITEd at once): the same offer goes again after a random
+ * wait, unless an offer of the peer's or the user's comes first. */
 int call_r_reinvite_failed(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
@@ -720,6 +737,12 @@ int call_r_reinvite_failed(struct call_ctx *c)
 		r->lsdp = r->reinv_prev;
 		r->reinv_prev = NULL;
 	}
+	if (scode == 491 && r->reinv_sdp && *r->reinv_sdp) {
+		tr_callrec_event(r, "re-INVITE met 491: again in %u ms",
+				 call_reinvite_later(c));
+		return r->state;
+	}
+	call_reinvite_forget(c);
 	tr_callrec_event(r, "re-INVITE failed (%u)", scode);
 	if (scode != 481 && scode != 408)
 		return r->state;

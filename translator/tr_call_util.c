@@ -109,6 +109,9 @@ void call_reinvite(struct call_ctx *c, char *sdp, bool session)
 {
 	struct callrec *r = c->r;
 
+	call_reinvite_forget(c); /* a newer offer supersedes a retry */
+	tr_callrec_set(&r->reinv_sdp, sdp);
+	r->reinv_session = session;
 	r->reinv_out = call_sip_req(c, "INVITE", 0, NULL, "application/sdp",
 				    NULL, sdp);
 	r->reinv_prev = mem_deref(r->reinv_prev);
@@ -144,6 +147,34 @@ void call_terminate(struct call_ctx *c, const char *reason)
 }
 
 
+uint32_t call_reinvite_later(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	/* in units of 10 ms: 2.1-4 s for the Call-ID's owner, else 0-2 s */
+	const uint32_t wait = r->dir == CD_X2S ? 2100 + 10 * (rand_u32() % 191)
+					       : 10 * (rand_u32() % 201);
+
+	r->reinv_retry_at = wall_ms() + wait;
+	call_idle_deadline(c);
+	return wait;
+}
+
+
+void call_reinvite_forget(struct call_ctx *c)
+{
+	struct callrec *r = c->r;
+	const bool waiting = r->reinv_retry_at;
+
+	r->reinv_out = 0;
+	r->reinv_prev = mem_deref(r->reinv_prev);
+	r->reinv_sdp = mem_deref(r->reinv_sdp);
+	r->reinv_session = 0;
+	r->reinv_retry_at = 0;
+	if (waiting)
+		call_idle_deadline(c);
+}
+
+
 void call_idle_deadline(struct call_ctx *c)
 {
 	const struct callrec *r = c->r;
@@ -153,6 +184,9 @@ void call_idle_deadline(struct call_ctx *c)
 	/* a transfer under way gives up sooner: its ring timeout */
 	if (r->xfer && r->xfer_until && r->xfer_until < when)
 		when = r->xfer_until;
+	/* our re-INVITE that met 491 goes again */
+	if (r->reinv_retry_at && r->reinv_retry_at < when)
+		when = r->reinv_retry_at;
 	tr_callrec_deadline(c->tr, c->id, c->r, when);
 }
 

@@ -399,8 +399,7 @@ static void dialog_swap(struct call_ctx *c, const struct sip_msg *msg)
 	r->inv_out = 0;
 	r->on_hold = 0;
 	/* a re-INVITE of ours in the old dialog is that dialog's */
-	r->reinv_out = 0;
-	r->reinv_prev = mem_deref(r->reinv_prev);
+	call_reinvite_forget(c);
 	mem_deref(r->lsdp);
 	r->lsdp = r->xfer_sdp;
 	r->xfer_sdp = NULL;

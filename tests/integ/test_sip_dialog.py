@@ -3,6 +3,8 @@
 Request-URI's host: with a real Prosody, a slixmpp user and a scripted SIP
 user agent."""
 import asyncio
+import json
+import time
 import uuid
 
 from conftest import GW_SIP, UAS_PORT, run
@@ -110,7 +112,9 @@ def test_one_reinvite_at_a_time(gateway):
     """RFC 3261 14.1/14.2 in an active call from SIP: alice's hold is a
     re-INVITE; while it waits for its answer the phone's own re-INVITE gets
     491 and alice's resume unexpected-request; the phone's 491 to the
-    hold leaves the call as it was, and the next hold goes out."""
+    hold leaves the call as it was, and the hold goes again by itself
+    after a random 0-2 s (the phone chose the Call-ID) with the same
+    offer and a new CSeq."""
     async def go():
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
@@ -132,36 +136,84 @@ def test_one_reinvite_at_a_time(gateway):
             code, _ = await peer.next_response("INVITE", final=True)
             r2 = await alice.send_jingle(gw, "session-info", sid, active)
             peer.reply(ours, 491, "Request Pending")
-            # the 491 and the next hold reach the translator by two
-            # paths: until it has seen the 491, a hold is still refused
-            loop = asyncio.get_event_loop()
-            end = loop.time() + 5
-            while True:
-                r3 = await alice.send_jingle(gw, "session-info", sid, hold)
-                if r3["type"] == "result" or loop.time() > end:
-                    break
-                await asyncio.sleep(0.05)
-            again = await peer.next_request("INVITE")
+            again = await peer.next_request("INVITE", timeout=6)
             peer.reply(again, 200, "OK", sdp=d["sdp"])
+            ack = await peer.next_request("ACK")
             await alice.send_jingle(gw, "session-terminate", sid,
                                     "<reason><success/></reason>")
             bye = await peer.next_request("BYE")
             peer.reply(bye, 200, "OK")
-            return r1, ours, code, r2, r3, again
+            return r1, ours, code, r2, again, ack
         finally:
             await logout(alice)
             peer.close()
 
-    r1, ours, code, r2, r3, again = run(go())
+    r1, ours, code, r2, again, ack = run(go())
     assert r1["type"] == "result"
     assert "a=sendonly" in body(ours)
     assert code == 491
     assert r2["type"] == "error"
     assert r2["error"]["condition"] == "unexpected-request"
-    assert r3["type"] == "result"
-    assert "a=sendonly" in body(again)
+    assert body(again) == body(ours)
     assert int(hdr(again, "CSeq").split()[0]) > \
         int(hdr(ours, "CSeq").split()[0])
+    assert hdr(ack, "CSeq").split()[0] == hdr(again, "CSeq").split()[0]
+
+
+def test_after_491_the_users_next_action_supersedes_the_retry(gateway):
+    """alice called (the gateway chose the Call-ID: the retry would wait
+    2.1-4 s): her hold meets 491; her resume before the retry goes at
+    once, and the retry is forgotten (the call's deadline is the idle one
+    again; her hang-up's BYE is the next request)."""
+    from jingle import CONTENTS, PHONE_SDP
+    from test_call import BOB
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "r" + uuid.uuid4().hex[:12]
+        hold = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        active = "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv = await peer.next_request("INVITE")
+            peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+            await alice.next_jingle(action="session-accept")
+            await peer.next_request("ACK")
+            r1 = await alice.send_jingle(BOB, "session-info", sid, hold)
+            held = await peer.next_request("INVITE")
+            peer.reply(held, 491, "Request Pending")
+            sess = await until(lambda: [
+                x for x in sessions(gateway) if "491" in json.loads(
+                    gateway.ctl("show", str(x["id"]), "--json").stdout)
+                ["history"]], 5, "the 491 seen")
+            r2 = await alice.send_jingle(BOB, "session-info", sid, active)
+            resumed = await peer.next_request("INVITE")
+            peer.reply(resumed, 200, "OK", sdp=PHONE_SDP)
+            await peer.next_request("ACK")
+            shown = await until(lambda: (lambda s: s if "resume" in
+                                         s["history"] else None)(json.loads(
+                gateway.ctl("show", str(sess[0]["id"]), "--json").stdout)),
+                5, "the resume answered")
+            now_ms = time.time() * 1000
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            nxt = await peer.next_request()
+            peer.reply(nxt, 200, "OK")
+            return r1, held, r2, resumed, shown, now_ms, nxt
+        finally:
+            await logout(alice)
+            peer.close()
+
+    r1, held, r2, resumed, shown, now_ms, nxt = run(go())
+    assert r1["type"] == "result" and r2["type"] == "result"
+    assert "a=sendonly" in body(held)
+    assert "a=sendrecv" in body(resumed) or "a=send" not in body(resumed)
+    assert "again in" in shown["history"]
+    # the idle deadline (hours), not the retry's (seconds)
+    assert shown["deadline_ms"] > now_ms + 600 * 1000, shown["deadline_ms"]
+    assert shown["reinvite_retry_ms"] == 0
+    assert nxt.startswith("BYE "), nxt
 
 
 def test_a_second_fork_answering_is_acked_and_ended(gateway):

@@ -1015,7 +1015,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_branch)                                                         \
 	X(xfer_sdp)                                                            \
 	X(xfer_by)                                                             \
-	X(reinv_prev)
+	X(reinv_prev)                                                          \
+	X(reinv_sdp)
 #define CALL_U32(X)                                                            \
 	X(dir)                                                                 \
 	X(state)                                                               \
@@ -1033,7 +1034,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_cseq)                                                           \
 	X(srtp)                                                                \
 	X(rseq)                                                                \
-	X(xfer_nosub)
+	X(xfer_nosub)                                                          \
+	X(reinv_session)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1044,7 +1046,8 @@ static void test_msgrec_bad(void **state)
 	X(reg)                                                                 \
 	X(xfer_out)                                                            \
 	X(xfer_until)                                                          \
-	X(reinv_out)
+	X(reinv_out)                                                           \
+	X(reinv_retry_at)
 
 
 /* Every field set, each to its own value. */
@@ -1112,7 +1115,7 @@ static void test_callrec_v8(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 10);
+		assert_int_equal(CALLREC_VERSION, 11);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1228,6 +1231,7 @@ static void v8_empty(struct callrec *d)
 	assert_null(d->xfer_sdp);
 	assert_null(d->xfer_by);    /* version 9's */
 	assert_null(d->reinv_prev); /* version 10's */
+	assert_null(d->reinv_sdp);  /* version 11's */
 	set_str(&d->xfer_callid, "");
 	set_str(&d->xfer_ltag, "");
 	set_str(&d->xfer_ruri, "");
@@ -1235,6 +1239,7 @@ static void v8_empty(struct callrec *d)
 	set_str(&d->xfer_sdp, "");
 	set_str(&d->xfer_by, "");
 	set_str(&d->reinv_prev, "");
+	set_str(&d->reinv_sdp, "");
 }
 
 
@@ -1277,7 +1282,10 @@ static void test_callrec_v5(void **state)
 		set_str(&r.rung, v[i].rung);
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
-		/* version 10's and 9's fields */
+		/* version 11's, 10's and 9's fields */
+		set_str(&r.reinv_sdp, NULL);
+		r.reinv_session = 0;
+		r.reinv_retry_at = 0;
 		r.reinv_out = 0;
 		set_str(&r.reinv_prev, NULL);
 		r.srtp = r.rseq = r.xfer_nosub = 0;
@@ -1287,8 +1295,9 @@ static void test_callrec_v5(void **state)
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
-		fb.len -= 9 + 5; /* reinv_out, reinv_prev "" */
-		fb.len -= 4 * 5; /* srtp, rseq, xfer_nosub, xfer_by "" */
+		fb.len -= 5 + 5 + 9; /* reinv_sdp "", reinv_session, _at */
+		fb.len -= 9 + 5;     /* reinv_out, reinv_prev "" */
+		fb.len -= 4 * 5;     /* srtp, rseq, xfer_nosub, xfer_by "" */
 		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
@@ -1340,6 +1349,8 @@ static void test_callrec_v5(void **state)
 		set_str(&d.xfer_by, "");
 		assert_null(d.reinv_prev);
 		set_str(&d.reinv_prev, "");
+		assert_null(d.reinv_sdp);
+		set_str(&d.reinv_sdp, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
@@ -1354,11 +1365,28 @@ static void test_callrec_v5(void **state)
 		assert_true(d.reinv_out == 0);
 		assert_null(d.reinv_prev);
 		set_str(&d.reinv_prev, "");
+		assert_null(d.reinv_sdp);
+		set_str(&d.reinv_sdp, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
 		/* a version 9 record with version 10's fields: leftover */
 		fb.len += 9 + 5;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+		callrec_reset(&d);
+
+		/* as version 10: no re-INVITE of ours waits to go again */
+		fb.b[0] = 10;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+		assert_null(d.reinv_sdp);
+		assert_int_equal(d.reinv_session, 0);
+		assert_true(d.reinv_retry_at == 0);
+		set_str(&d.reinv_sdp, "");
+		call_check(&d, &r, v[i].state);
+		callrec_reset(&d);
+
+		/* a version 10 record with version 11's fields: leftover */
+		fb.len += 5 + 5 + 9;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
