@@ -456,5 +456,12 @@ bool addr_host_name_ok(const char *s)
 			return false;
 		}
 	}
-	return lab && s[len - 1] != '-';
+	if (!lab || s[len - 1] == '-')
+		return false;
+	/* RFC 1123 2.1: the top label is not all digits (a mistyped
+	 * address is no name) */
+	for (size_t i = len - lab; i < len; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return true;
+	return false;
 }

@@ -279,9 +279,10 @@ static const char *p_opt_nexthop(yaml_document_t *d, yaml_node_t *n, void *dst)
 	e = hostport(s, hp);
 	if (e)
 		return e;
-	if (inet_pton(AF_INET, hp->host, buf) != 1 &&
-	    inet_pton(AF_INET6, hp->host, buf) != 1 &&
-	    !addr_host_name_ok(hp->host))
+	/* "[...]" is an IPv6 address, anything else IPv4 or a name */
+	if (*s == '[' ? inet_pton(AF_INET6, hp->host, buf) != 1
+		      : inet_pton(AF_INET, hp->host, buf) != 1 &&
+				!addr_host_name_ok(hp->host))
 		return "expected host:port, the host a numeric address or a "
 		       "DNS name";
 	return NULL;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include <re.h>
+#include "addr.h"
 #include "log.h"
 #include "sip_front.h"
 
@@ -117,6 +118,7 @@ static int next_hop(const struct xsgw_config *cfg, const struct pl *ruri,
 {
 	struct uri u;
 	struct pl pl, tpv;
+	struct sa sa;
 
 	hop->tp = cfg->sip.transport == SIP_TP_TCP ? SIP_TRANSP_TCP
 						   : SIP_TRANSP_UDP;
@@ -138,6 +140,9 @@ static int next_hop(const struct xsgw_config *cfg, const struct pl *ruri,
 						      : SIP_TRANSP_UDP;
 	pl_strcpy(&u.host, hop->host, sizeof(hop->host));
 	hop->port = u.port;
+	/* a name DNS could not carry is no next hop */
+	if (sa_set_str(&sa, hop->host, 0) && !addr_host_name_ok(hop->host))
+		return EINVAL;
 	return 0;
 }
 
@@ -335,6 +340,10 @@ static void creq_transmit(struct creq *c)
 			c->held_by = inv;
 			return;
 		}
+		if (inv) { /* to where the INVITE went */
+			c->dst = inv->dst;
+			c->tp = inv->tp;
+		}
 	}
 
 	if (!strcmp(c->method, "ACK")) {
@@ -372,6 +381,7 @@ static void creq_unresolved(struct creq *c, const char *host, int err)
 		    (unsigned long long)c->id, c->method, host,
 		    err == ENOENT   ? "no such name or address"
 		    : err == ENOSYS ? "no DNS server"
+		    : err == EBUSY  ? "too many names being resolved"
 				    : strerror(err));
 	creq_outcome(c->sf, c->id, 503, "Next Hop Not Resolved", NULL);
 	mem_deref(c);
@@ -398,7 +408,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	const struct xsgw_config *cfg = sf->proc.cfg;
 	const uint64_t id = m->out;
 	const bool page = m->flags & SIPF_PAGE;
-	struct creq *c = NULL;
+	struct creq *c = NULL, *inv;
 	struct hop hop;
 	struct sa laddr;
 	int err = 0;
@@ -434,8 +444,24 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		c->tp = SIP_TRANSP_TCP;
 		c->big = true;
 	}
-	err = sf_dns_resolve(&c->dq, sf, hop.host, hop.port, c->tp, &c->dst,
-			     creq_resolved_handler, c);
+	inv = !strcmp(c->method, "CANCEL")
+		      ? list_ledata(hash_lookup(sf->creqs,
+						hash_joaat_str(c->branch),
+						creq_invite_match, c->branch))
+		      : NULL;
+	if (inv) {
+		/* RFC 3261 9.1: where the INVITE went, as it went (its
+		 * address once known: creq_transmit holds the CANCEL until
+		 * the INVITE has a response) */
+		c->tp = inv->tp;
+		c->dst = inv->dst;
+		err = 0;
+	} else {
+		/* SRV of the hop's transport: one too large for UDP is
+		 * still that server's (18.1.1) */
+		err = sf_dns_resolve(&c->dq, sf, hop.host, hop.port, hop.tp,
+				     &c->dst, creq_resolved_handler, c);
+	}
 	if (err == EINPROGRESS && str_dup(&c->host, hop.host)) {
 		mem_deref(c);
 		return ENOMEM;
@@ -566,6 +592,10 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 			sf_report_response(sf, 0, msg->scode, reason, msg);
 		return true;
 	}
+	/* not sent yet by us (its name resolves): a response to a copy a
+	 * previous incarnation sent; the peer repeats it after ours */
+	if (c->dq)
+		return true;
 	c->answered = true;
 	c->reach = mem_deref(c->reach);
 	if (c->completed) {

@@ -18,6 +18,8 @@
 
 enum {
 	CACHE_MAX = 1024, /* names kept; the oldest answered go first */
+	PENDING_MAX = 64, /* names being resolved at once */
+	STAGE_MS = 5000,  /* one query (SRV, A, AAAA) is given up then */
 	HOSTS_MAX = 4096, /* names read from /etc/hosts */
 	TTL_MAX_S = 3600, /* an answer is asked again after this at most */
 	NEG_TTL_S = 10,   /* a name that did not resolve: asked again then */
@@ -42,6 +44,7 @@ struct dent {
 	int64_t ttl;         /**< the least TTL of the records used */
 	uint64_t expires;    /**< D_DONE: tmr_jiffies() of its end */
 	struct dns_query *q; /**< libre's, while one is out */
+	struct tmr tmr;      /**< bounds q (libre alone retries for a minute) */
 	struct list waiters; /**< struct sf_dns_query */
 	struct sf_dns *dns;
 };
@@ -62,7 +65,8 @@ struct sf_dns {
 	struct dnsc *dnsc; /**< NULL: no DNS server known */
 	struct hash *cache;
 	struct list order;
-	uint32_t n;
+	uint32_t n;       /**< names in the cache */
+	uint32_t pending; /**< of them being resolved */
 	struct hash *hosts;
 	struct timespec hosts_mtime;
 	uint64_t hosts_checked;
@@ -77,15 +81,34 @@ static void query_destructor(void *arg)
 }
 
 
+/* Out of the cache (freed once no dent_done holds it). */
+static void dent_unlink(struct dent *e)
+{
+	hash_unlink(&e->he);
+	list_unlink(&e->le);
+	if (e->dns) {
+		e->dns->n--;
+		if (e->st != D_DONE)
+			e->dns->pending--;
+	}
+	e->dns = NULL;
+}
+
+
+static void dent_drop(struct dent *e)
+{
+	dent_unlink(e);
+	mem_deref(e);
+}
+
+
 static void dent_destructor(void *arg)
 {
 	struct dent *e = arg;
 
+	tmr_cancel(&e->tmr);
 	mem_deref(e->q);
-	hash_unlink(&e->he);
-	list_unlink(&e->le);
-	if (e->dns)
-		e->dns->n--;
+	dent_unlink(e);
 	mem_deref(e->key);
 	mem_deref(e->host);
 	mem_deref(e->target);
@@ -192,6 +215,10 @@ static void dent_done(struct dent *e, int err)
 {
 	struct le *le;
 
+	tmr_cancel(&e->tmr);
+	e->q = mem_deref(e->q);
+	if (e->dns && e->st != D_DONE)
+		e->dns->pending--;
 	e->st = D_DONE;
 	e->err = err;
 	if (!err && e->ttl < 1)
@@ -221,6 +248,12 @@ static void dent_done(struct dent *e, int err)
 
 
 static void dent_ask(struct dent *e);
+
+
+static void dent_timeout_handler(void *arg)
+{
+	dent_done(arg, ETIMEDOUT);
+}
 
 
 /* The address records of name in l: the first of type. */
@@ -383,20 +416,29 @@ static void dent_ask(struct dent *e)
 			 dent_answer_handler, e);
 	if (err)
 		dent_done(e, err);
+	else
+		tmr_start(&e->tmr, STAGE_MS, dent_timeout_handler, e);
 }
 
 
-/* Room for one more name: the oldest answered names go. */
+/* Room for one more name: expired answers go first, then names that did
+ * not resolve, then the oldest answers. */
 static bool cache_room(struct sf_dns *dns)
 {
-	struct le *le = list_head(&dns->order);
+	const uint64_t now = tmr_jiffies();
 
-	while (dns->n >= CACHE_MAX && le) {
-		struct dent *e = le->data;
+	for (int pass = 0; pass < 3 && dns->n >= CACHE_MAX; pass++) {
+		struct le *le = list_head(&dns->order);
 
-		le = le->next;
-		if (e->st == D_DONE)
-			mem_deref(e);
+		while (dns->n >= CACHE_MAX && le) {
+			struct dent *e = le->data;
+
+			le = le->next;
+			if (e->st == D_DONE &&
+			    (pass == 2 || (pass == 1 && e->err) ||
+			     now >= e->expires))
+				dent_drop(e);
+		}
 	}
 	return dns->n < CACHE_MAX;
 }
@@ -433,14 +475,14 @@ int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
 			*dst = e->sa;
 			return 0;
 		}
-		mem_deref(e); /* expired: asked again */
+		dent_drop(e); /* expired: asked again */
 		e = NULL;
 	}
 	if (!dns->dnsc)
 		return ENOSYS;
 	if (!e) {
-		if (!cache_room(dns))
-			return ENOMEM;
+		if (dns->pending >= PENDING_MAX || !cache_room(dns))
+			return EBUSY;
 		e = mem_zalloc(sizeof(*e), dent_destructor);
 		if (!e)
 			return ENOMEM;
@@ -455,6 +497,7 @@ int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
 		e->ttl = -1;
 		e->dns = dns;
 		dns->n++;
+		dns->pending++;
 		hash_append(dns->cache, hash_joaat_str_ci(key), &e->he, e);
 		list_append(&dns->order, &e->le, e);
 		dent_ask(e);
@@ -514,10 +557,13 @@ int sf_dns_init(struct sip_front *sf)
 		if (dns_srv_get(domain, sizeof(domain), srvv, &n))
 			n = 0;
 	}
-	if (n) {
-		err = dnsc_alloc(&dns->dnsc, NULL, srvv, n);
-		if (err)
-			goto out;
+	if (n && (err = dnsc_alloc(&dns->dnsc, NULL, srvv, n))) {
+		/* libre opens an IPv6 socket too: a kernel without IPv6 */
+		log_warn("dns: no resolver (%s): next hops named by host name "
+			 "resolve from %s only",
+			 strerror(err), hosts_path);
+		err = 0;
+	} else if (n) {
 		log_info("dns: %u server(s), the first %J", n, &srvv[0]);
 	} else {
 		log_warn("dns: no server (sip.dns_servers, /etc/resolv.conf): "

@@ -100,7 +100,8 @@ void sf_dns_close(struct sip_front *sf);
  * @param qp  set on EINPROGRESS: mem_deref(*qp) and h is never called
  * @return 0 and *dst set at once (h is not called); EINPROGRESS (h is
  *         called once later); ENOENT, ETIMEDOUT, EPROTO: the name did not
- *         resolve a moment ago (cached); ENOSYS: no DNS server; ENOMEM
+ *         resolve a moment ago (cached); ENOSYS: no DNS server; EBUSY:
+ *         too many names being resolved; ENOMEM
  */
 int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
 		   const char *host, uint16_t port, enum sip_transp tp,

@@ -258,3 +258,62 @@ def test_callee_contact_named_by_dns_gets_the_ack_and_bye(gateway_factory,
         assert req.startswith("%s sip:peer@peer.xsgw.test:%d "
                               % (req.split()[0], PEER_PORT)), req
         assert hdr(req, "Call-ID") == hdr(inv, "Call-ID")
+
+
+def test_too_large_for_udp_goes_over_tcp_to_the_srv_target(gateway_factory,
+                                                           dnsmasq):
+    """sip.domain sip.xsgw.test publishes _sip._udp only: a chat too large
+    for UDP goes over TCP (RFC 3261 18.1.1) to that SRV target, not to a
+    _sip._tcp lookup's (there is none) nor the domain's own address."""
+    gateway_factory(sip={"domain": "sip.xsgw.test", "dns_servers": DNS})
+    big = "big " + "ü" * 1000
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        u = await login("alice@localhost/pc", "alicepass")
+        try:
+            u.send_message(mto="bob@sip.localhost", mbody=big, mtype="chat")
+            msg = await peer.next_request("MESSAGE")
+            peer.reply(msg, 200, "OK")
+            return msg
+        finally:
+            await logout(u)
+            peer.close()
+
+    msg = run(go())
+    assert "SIP/2.0/TCP" in hdr(msg, "Via"), hdr(msg, "Via")
+    assert msg.split("\r\n\r\n", 1)[1] == big
+    assert not any("_sip._tcp" in q for q in dnsmasq.queries())
+
+
+def test_cancel_goes_where_the_invite_went(gateway_factory, dnsmasq):
+    """alice calls bob on a named domain and hangs up while it rings: the
+    CANCEL reaches the phone the INVITE reached, with the INVITE's branch
+    (RFC 3261 9.1)."""
+    gw = gateway_factory(sip={"domain": '"uas.xsgw.test:%d"' % UAS_PORT,
+                              "dns_servers": DNS})
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv = await peer.next_request("INVITE")
+            peer.reply(inv, 180, "Ringing")
+            await alice.next_jingle(action="session-info")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><decline/></reason>")
+            can = await peer.next_request("CANCEL")
+            peer.reply(can, 200, "OK")
+            peer.reply(inv, 487, "Request Terminated")
+            await peer.next_request("ACK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return inv, can
+        finally:
+            await logout(alice)
+            peer.close()
+
+    inv, can = run(go())
+    assert hdr(can, "Via") == hdr(inv, "Via")
+    assert can.split()[1] == inv.split()[1]

@@ -263,3 +263,48 @@ def test_a_second_fork_answering_is_acked_and_ended(gateway):
     assert cseq(bye2) == (2, "BYE")
     assert active
     assert tag_of(hdr(bye1, "To")) == "aaaa"
+
+
+def test_retry_after_491_survives_a_translator_kill(gateway):
+    """The retry waiting after a 491 is in the call's record: a translator
+    killed (-9) while it waits still sends it, once, with the same offer."""
+    from jingle import CONTENTS, PHONE_SDP
+    from test_call import BOB
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "k" + uuid.uuid4().hex[:12]
+        hold = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv = await peer.next_request("INVITE")
+            peer.reply(inv, 200, "OK", sdp=PHONE_SDP)
+            await alice.next_jingle(action="session-accept")
+            await peer.next_request("ACK")
+            await alice.send_jingle(BOB, "session-info", sid, hold)
+            held = await peer.next_request("INVITE")
+            peer.reply(held, 491, "Request Pending")
+            await until(lambda: [
+                x for x in sessions(gateway) if json.loads(
+                    gateway.ctl("show", str(x["id"]), "--json").stdout)
+                ["reinvite_retry_ms"]], 5, "the retry waiting")
+            gateway.kill9("translator")  # within the 2.1 s at least
+            again = await peer.next_request("INVITE", timeout=10)
+            peer.reply(again, 200, "OK", sdp=PHONE_SDP)
+            await peer.next_request("ACK")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            nxt = await peer.next_request()
+            peer.reply(nxt, 200, "OK")
+            return held, again, nxt
+        finally:
+            await logout(alice)
+            peer.close()
+
+    held, again, nxt = run(go())
+    assert body(again) == body(held)
+    assert hdr(again, "Call-ID") == hdr(held, "Call-ID")
+    assert int(hdr(again, "CSeq").split()[0]) > \
+        int(hdr(held, "CSeq").split()[0])
+    assert nxt.startswith("BYE "), nxt

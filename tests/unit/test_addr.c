@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "addr.h"
@@ -236,6 +238,45 @@ static void test_utf8(void **state)
 }
 
 
+/* DNS host names (RFC 1035 2.3.1, RFC 1123 2.1) as next hops take them. */
+static void test_host_name(void **state)
+{
+	char l63[64], l64[65], n253[254], n254[255];
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{"example.org", true}, {"Kamailio-1.example.org", true},
+		{"3com.com", true},    {"localhost", true},
+		{"a.b1", true},        {"example.org.", true},
+		{"", false},           {".", false},
+		{"a..b", false},       {".a", false},
+		{"-a.org", false},     {"a-.org", false},
+		{"a.-b", false},       {"exa_mple.org", false},
+		{"a b", false},        {"10.0.0.256", false},
+		{"1.2.3", false},      {"123", false},
+		{"a.org..", false},    {"[a.org]", false},
+		{"a.org:5060", false}, {"\xc3\xa9.org", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_true(addr_host_name_ok(cases[i].s) == cases[i].ok);
+	memset(l63, 'a', 63);
+	l63[63] = 0;
+	memset(l64, 'a', 64);
+	l64[64] = 0;
+	assert_true(addr_host_name_ok(l63));
+	assert_false(addr_host_name_ok(l64));
+	/* 253 bytes in all (63.63.63.61), then 254 (63.63.63.62) */
+	snprintf(n253, sizeof(n253), "%s.%s.%s.%.61s", l63, l63, l63, l63);
+	assert_int_equal(strlen(n253), 253);
+	assert_true(addr_host_name_ok(n253));
+	snprintf(n254, sizeof(n254), "%s.%s.%s.%.62s", l63, l63, l63, l63);
+	assert_int_equal(strlen(n254), 254);
+	assert_false(addr_host_name_ok(n254));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_escape_roundtrip),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_host_name),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
