@@ -20,6 +20,7 @@ enum {
 	CACHE_MAX = 1024, /* names kept; the oldest answered go first */
 	PENDING_MAX = 64, /* names being resolved at once */
 	STAGE_MS = 5000,  /* one query (SRV, A, AAAA) is given up then */
+	SRV_MAX = 8,      /* SRV targets tried in turn */
 	HOSTS_MAX = 4096, /* names read from /etc/hosts */
 	TTL_MAX_S = 3600, /* an answer is asked again after this at most */
 	NEG_TTL_S = 10,   /* a name that did not resolve: asked again then */
@@ -45,6 +46,11 @@ struct dent {
 	uint64_t expires;    /**< D_DONE: tmr_jiffies() of its end */
 	struct dns_query *q; /**< libre's, while one is out */
 	struct tmr tmr;      /**< bounds q (libre alone retries for a minute) */
+	struct {
+		char *target;
+		uint16_t port;
+	} srv[SRV_MAX];      /**< SRV targets in RFC 2782 order */
+	unsigned nsrv, isrv; /**< how many; the one tried now */
 	struct list waiters; /**< struct sf_dns_query */
 	struct sf_dns *dns;
 };
@@ -112,6 +118,8 @@ static void dent_destructor(void *arg)
 	mem_deref(e->key);
 	mem_deref(e->host);
 	mem_deref(e->target);
+	for (unsigned i = 0; i < e->nsrv; i++)
+		mem_deref(e->srv[i].target);
 }
 
 
@@ -279,16 +287,18 @@ static void sa_of_rr(struct sa *sa, const struct dnsrr *rr, uint16_t port)
 }
 
 
-/* RFC 2782: the lowest priority; among those, by weight at random. */
-static const struct dnsrr *srv_pick(struct list *ansl)
+/* RFC 2782: the lowest priority not taken; among those, by weight at
+ * random. */
+static const struct dnsrr *srv_pick(struct list *ansl, const bool *taken)
 {
 	const struct dnsrr *best = NULL;
 	uint32_t sum = 0, r;
+	unsigned i = 0;
 
-	for (struct le *le = list_head(ansl); le; le = le->next) {
+	for (struct le *le = list_head(ansl); le; le = le->next, i++) {
 		const struct dnsrr *rr = le->data;
 
-		if (rr->type != DNS_TYPE_SRV)
+		if (rr->type != DNS_TYPE_SRV || (i < 64 && taken[i]))
 			continue;
 		if (!best || rr->rdata.srv.pri < best->rdata.srv.pri) {
 			best = rr;
@@ -300,10 +310,11 @@ static const struct dnsrr *srv_pick(struct list *ansl)
 	if (!best)
 		return NULL;
 	r = rand_u32() % sum;
-	for (struct le *le = list_head(ansl); le; le = le->next) {
+	i = 0;
+	for (struct le *le = list_head(ansl); le; le = le->next, i++) {
 		const struct dnsrr *rr = le->data;
 
-		if (rr->type != DNS_TYPE_SRV ||
+		if (rr->type != DNS_TYPE_SRV || (i < 64 && taken[i]) ||
 		    rr->rdata.srv.pri != best->rdata.srv.pri)
 			continue;
 		if (r < rr->rdata.srv.weight + 1u)
@@ -311,6 +322,62 @@ static const struct dnsrr *srv_pick(struct list *ansl)
 		r -= rr->rdata.srv.weight + 1u;
 	}
 	return best;
+}
+
+
+/* e->srv: the SRV targets in the order they are tried; "." (no such
+ * service, RFC 2782) ends the list. @return 0 or ENOMEM */
+static int srv_order(struct dent *e, struct list *ansl)
+{
+	bool taken[64] = {false};
+	const struct dnsrr *rr;
+
+	while (e->nsrv < SRV_MAX && (rr = srv_pick(ansl, taken))) {
+		unsigned i = 0;
+
+		for (struct le *le = list_head(ansl); le; le = le->next, i++)
+			if (le->data == rr && i < 64)
+				taken[i] = true;
+		if (!*rr->rdata.srv.target ||
+		    !strcmp(rr->rdata.srv.target, "."))
+			break;
+		if (str_dup(&e->srv[e->nsrv].target, rr->rdata.srv.target))
+			return ENOMEM;
+		e->srv[e->nsrv++].port = rr->rdata.srv.port;
+		dent_ttl(e, rr->ttl);
+	}
+	return 0;
+}
+
+
+/* The SRV target e->isrv: its address from the answer's additional
+ * records or /etc/hosts (@return true: e is done), else asked (A). */
+static bool srv_target(struct dent *e, struct list *addl)
+{
+	const struct dnsrr *a;
+
+	e->target = mem_deref(e->target);
+	if (str_dup(&e->target, e->srv[e->isrv].target)) {
+		dent_done(e, ENOMEM);
+		return true;
+	}
+	e->port = e->srv[e->isrv].port;
+	e->st = D_A;
+	a = rr_find(addl, DNS_TYPE_A, e->target);
+	if (!a)
+		a = rr_find(addl, DNS_TYPE_AAAA, e->target);
+	if (a) {
+		dent_ttl(e, a->ttl);
+		sa_of_rr(&e->sa, a, e->port);
+		dent_done(e, 0);
+		return true;
+	}
+	if (hosts_find(e->dns, e->target, &e->sa)) {
+		sa_set_port(&e->sa, e->port);
+		dent_done(e, 0);
+		return true;
+	}
+	return false;
 }
 
 
@@ -332,42 +399,21 @@ static void dent_answer_handler(int err, const struct dnshdr *hdr,
 	}
 	switch (e->st) {
 	case D_SRV:
-		rr = srv_pick(ansl);
-		if (rr && (!*rr->rdata.srv.target ||
-			   !strcmp(rr->rdata.srv.target, "."))) {
-			dent_done(e, ENOENT); /* RFC 2782: no such service */
-			return;
-		}
-		e->st = D_A;
-		if (!rr) { /* RFC 3263 4.2: no SRV, the name on 5060 */
-			e->port = 5060;
-			break;
-		}
-		dent_ttl(e, rr->ttl);
-		e->port = rr->rdata.srv.port;
-		e->target = mem_deref(e->target);
-		if (str_dup(&e->target, rr->rdata.srv.target)) {
+		if (srv_order(e, ansl)) {
 			dent_done(e, ENOMEM);
 			return;
 		}
-		{
-			const struct dnsrr *a =
-				rr_find(addl, DNS_TYPE_A, e->target);
-
-			if (!a)
-				a = rr_find(addl, DNS_TYPE_AAAA, e->target);
-			if (a) {
-				dent_ttl(e, a->ttl);
-				sa_of_rr(&e->sa, a, e->port);
-				dent_done(e, 0);
-				return;
-			}
-		}
-		if (hosts_find(e->dns, e->target, &e->sa)) {
-			sa_set_port(&e->sa, e->port);
-			dent_done(e, 0);
+		if (!e->nsrv && rr_find(ansl, DNS_TYPE_SRV, NULL)) {
+			dent_done(e, ENOENT); /* RFC 2782: no such service */
 			return;
 		}
+		if (!e->nsrv) { /* RFC 3263 4.2: no SRV, the name on 5060 */
+			e->st = D_A;
+			e->port = 5060;
+			break;
+		}
+		if (srv_target(e, addl))
+			return;
 		break;
 	case D_A:
 	case D_AAAA:
@@ -379,12 +425,18 @@ static void dent_answer_handler(int err, const struct dnshdr *hdr,
 			dent_done(e, 0);
 			return;
 		}
-		if (e->st == D_AAAA) {
-			dent_done(e, ENOENT);
-			return;
+		if (e->st == D_A) {
+			e->st = D_AAAA;
+			break;
 		}
-		e->st = D_AAAA;
-		break;
+		/* no address for this SRV target: the next one (4.3) */
+		if (e->nsrv && ++e->isrv < e->nsrv) {
+			if (srv_target(e, NULL))
+				return;
+			break;
+		}
+		dent_done(e, ENOENT);
+		return;
 	default:
 		return;
 	}
@@ -524,6 +576,7 @@ static void dns_destructor(void *arg)
 
 	list_flush(&dns->order);
 	mem_deref(dns->cache);
+	hash_flush(dns->hosts);
 	mem_deref(dns->hosts);
 	mem_deref(dns->dnsc);
 }

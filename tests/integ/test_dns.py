@@ -43,7 +43,11 @@ def dnsmasq(tmp_path):
          "--host-record=peer.xsgw.test,127.0.0.1",
          # the SIP service of sip.xsgw.test and reg.xsgw.test: SRV only
          "--srv-host=_sip._udp.sip.xsgw.test,uas.xsgw.test,%d,0,5" % UAS_PORT,
-         "--srv-host=_sip._udp.reg.xsgw.test,uas.xsgw.test,%d,0,5" % REG_PORT],
+         "--srv-host=_sip._udp.reg.xsgw.test,uas.xsgw.test,%d,0,5" % REG_PORT,
+         # two targets: the preferred one has no address
+         "--srv-host=_sip._udp.two.xsgw.test,gone.xsgw.test,%d,0,5" % UAS_PORT,
+         "--srv-host=_sip._udp.two.xsgw.test,uas.xsgw.test,%d,10,5"
+         % UAS_PORT],
         stdout=out, stderr=subprocess.STDOUT)
     wait_for(lambda: p.poll() is not None or udp_bound(DNS_PORT), 10,
              "dnsmasq on UDP %d" % DNS_PORT)
@@ -96,6 +100,20 @@ def test_domain_without_port_follows_srv(gateway_factory, dnsmasq, sipp):
     assert sorted(got) == ["first by SRV", "second from the cache"]
     qs = dnsmasq.queries()
     assert len([q for q in qs if "_sip._udp.sip.xsgw.test" in q]) == 1, qs
+
+
+def test_srv_target_without_address_tries_the_next(gateway_factory, dnsmasq,
+                                                   sipp):
+    """RFC 3263 4.3: _sip._udp.two.xsgw.test names gone.xsgw.test first
+    (priority 0, no address) and uas.xsgw.test then: the MESSAGE reaches
+    the second."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gateway_factory(sip={"domain": "two.xsgw.test", "dns_servers": DNS})
+    chat_to("bob@sip.localhost", "to the second target")
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == ["to the second target"]
+    qs = dnsmasq.queries()
+    assert any("gone.xsgw.test" in q for q in qs), qs
 
 
 def test_unresolvable_name_comes_back_as_an_error(gateway_factory, dnsmasq):
