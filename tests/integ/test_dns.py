@@ -157,19 +157,17 @@ def test_names_in_etc_hosts_need_no_dns_server(gateway_factory, sipp):
     assert got == ["via /etc/hosts"]
 
 
-def test_account_aor_domain_found_by_srv(gateway_factory, dnsmasq, sipp):
-    """A linked account sip:alice@reg.xsgw.test, no proxy in the form and
-    no sip.proxy: the REGISTER goes where SRV _sip._udp.reg.xsgw.test
-    says (the SIPp registrar), and the account is registered."""
+def link_registered(gateway_factory, sipp, fields):
+    """dave links fields with the SIPp registrar at REG_PORT reached by
+    DNS: the link succeeds and the account is registered. @return the
+    registrations table"""
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
     gw = gateway_factory(sip={"dns_servers": DNS})
 
     async def go():
         u = await accounts.login("dave@localhost", "davepass")
         try:
-            _, cond, text = await u.link({
-                "username": "sip:alice@reg.xsgw.test",
-                "password": "alicepw"})
+            _, cond, text = await u.link(fields)
             return cond, text
         finally:
             u.disconnect()
@@ -177,30 +175,25 @@ def test_account_aor_domain_found_by_srv(gateway_factory, dnsmasq, sipp):
     cond, text = run(go())
     assert cond is None, (cond, text)
     assert reg.wait(15) == 0
-    regs = registrations(gw)
+    return registrations(gw)
+
+
+def test_account_aor_domain_found_by_srv(gateway_factory, dnsmasq, sipp):
+    """A linked account sip:alice@reg.xsgw.test, no proxy in the form and
+    no sip.proxy: the REGISTER goes where SRV _sip._udp.reg.xsgw.test
+    says (the SIPp registrar), and the account is registered."""
+    regs = link_registered(gateway_factory, sipp, {
+        "username": "sip:alice@reg.xsgw.test", "password": "alicepw"})
     assert [(r["aor"], r["state"]) for r in regs] == [
         ("sip:alice@reg.xsgw.test", "registered")]
 
 
 def test_account_proxy_named_by_dns(gateway_factory, dnsmasq, sipp):
     """The form's proxy as a name with a port: registered through it."""
-    reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
-    gw = gateway_factory(sip={"dns_servers": DNS})
-
-    async def go():
-        u = await accounts.login("dave@localhost", "davepass")
-        try:
-            _, cond, text = await u.link({
-                "username": "sip:alice@example.org", "password": "alicepw",
-                "proxy": "proxy.xsgw.test:%d" % REG_PORT})
-            return cond, text
-        finally:
-            u.disconnect()
-
-    cond, text = run(go())
-    assert cond is None, (cond, text)
-    assert reg.wait(15) == 0
-    assert [r["state"] for r in registrations(gw)] == ["registered"]
+    regs = link_registered(gateway_factory, sipp, {
+        "username": "sip:alice@example.org", "password": "alicepw",
+        "proxy": "proxy.xsgw.test:%d" % REG_PORT})
+    assert [r["state"] for r in regs] == ["registered"]
 
 
 def test_caller_contact_named_by_dns_gets_the_bye(gateway_factory, dnsmasq):
