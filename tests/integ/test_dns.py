@@ -158,14 +158,15 @@ def test_names_in_etc_hosts_need_no_dns_server(gateway_factory, sipp):
 
 
 def link_registered(gateway_factory, sipp, fields):
-    """dave links fields with the SIPp registrar at REG_PORT reached by
-    DNS: the link succeeds and the account is registered. @return the
-    registrations table"""
+    """frank links fields with the SIPp registrar at REG_PORT reached by
+    DNS: the link succeeds and the account is registered (frank: a user
+    no other test links, whose roster holds no earlier subscription to
+    the gateway). @return the registrations table"""
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
     gw = gateway_factory(sip={"dns_servers": DNS})
 
     async def go():
-        u = await accounts.login("dave@localhost", "davepass")
+        u = await accounts.login("frank@localhost", "frankpass")
         try:
             _, cond, text = await u.link(fields)
             return cond, text
