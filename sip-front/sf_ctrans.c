@@ -48,7 +48,12 @@ struct creq {
 	bool answered; /**< a response came */
 	struct sip_connqent *qent; /**< libre's, while TCP connects */
 	struct sf_dns_query *dq;   /**< while its next hop's name resolves */
-	char *host;                /**< that name, meanwhile */
+	/** its next hop's name (NULL: numeric, or a CANCEL that goes where
+	 * its INVITE went), as the hop gave it: port 0 for SRV */
+	char *host;
+	uint16_t hop_port;
+	enum sip_transp hop_tp; /**< the hop's transport (SRV's) */
+	bool failed_over;       /**< sent to another SRV target once */
 	/** an INVITE: our CANCEL of it, held until a provisional response
 	 * comes (RFC 3261 9.1); a CANCEL: the INVITE holding it */
 	struct creq *cancel, *held_by;
@@ -206,10 +211,39 @@ static void creq_cancel_sent(struct sip_front *sf, const char *branch)
 }
 
 
+static void creq_resolved_handler(int err, const struct sa *dst, void *arg);
+static void creq_transmit(struct creq *c);
+
+
+/* RFC 3263 4.3: nobody took it at that SRV target; the name's next one,
+ * if there is (the same request, once). @return true if it goes there */
+static bool creq_failover(struct creq *c)
+{
+	int err;
+
+	if (!c->host || c->failed_over || c->answered || c->completed ||
+	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
+		return false;
+	c->failed_over = true;
+	tmr_cancel(&c->retr);
+	c->reach = mem_deref(c->reach);
+	err = sf_dns_resolve(&c->dq, c->sf, c->host, c->hop_port, c->hop_tp,
+			     &c->dst, creq_resolved_handler, c);
+	if (err == EINPROGRESS)
+		return true;
+	if (err)
+		return false;
+	creq_transmit(c);
+	return true;
+}
+
+
 static void creq_transport_fail(struct creq *c, int err)
 {
 	log_info("out %llu: %s to %s %J: %s", (unsigned long long)c->id,
 		 c->method, sip_transp_name(c->tp), &c->dst, strerror(err));
+	if (creq_failover(c))
+		return;
 	creq_cancel_drop(c, 503, "Transport Error");
 	creq_outcome(c->sf, c->id, 503, "Transport Error", NULL);
 	mem_deref(c);
@@ -397,7 +431,6 @@ static void creq_resolved_handler(int err, const struct sa *dst, void *arg)
 		creq_unresolved(c, c->host, err);
 		return;
 	}
-	c->host = mem_deref(c->host);
 	c->dst = *dst;
 	creq_transmit(c);
 }
@@ -410,7 +443,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	const bool page = m->flags & SIPF_PAGE;
 	struct creq *c = NULL, *inv;
 	struct hop hop;
-	struct sa laddr;
+	struct sa laddr, num;
 	int err = 0;
 
 	if (tlink_is_done(sf->tl, id) ||
@@ -462,10 +495,14 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		err = sf_dns_resolve(&c->dq, sf, hop.host, hop.port, hop.tp,
 				     &c->dst, creq_resolved_handler, c);
 	}
-	if (err == EINPROGRESS && str_dup(&c->host, hop.host)) {
+	/* a name: kept for a failover (creq_failover) */
+	if (!inv && sa_set_str(&num, hop.host, 0) &&
+	    str_dup(&c->host, hop.host)) {
 		mem_deref(c);
 		return ENOMEM;
 	}
+	c->hop_port = hop.port;
+	c->hop_tp = hop.tp;
 	if (err && err != EINPROGRESS) {
 		creq_unresolved(c, hop.host, err);
 		return 0;

@@ -570,6 +570,33 @@ int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
 }
 
 
+bool sf_dns_failed(struct sip_front *sf, const char *host, uint16_t port,
+		   enum sip_transp tp, const struct sa *dst)
+{
+	struct sf_dns *dns = sf->dns;
+	struct dent *e;
+	char key[300];
+
+	if (!dns || port)
+		return false; /* only SRV names have another target */
+	re_snprintf(key, sizeof(key), "%s;%s", host,
+		    tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+	e = list_ledata(hash_lookup(dns->cache, hash_joaat_str_ci(key),
+				    dent_match, key));
+	if (!e || e->st != D_DONE || e->err || e->isrv + 1 >= e->nsrv ||
+	    !sa_cmp(&e->sa, dst, SA_ALL))
+		return false;
+	LOG_LIMITED(LOG_INFO, "dns: %s: %s:%u (%J) failed, %s:%u next", host,
+		    e->srv[e->isrv].target, e->srv[e->isrv].port, dst,
+		    e->srv[e->isrv + 1].target, e->srv[e->isrv + 1].port);
+	e->isrv++;
+	dns->pending++;
+	if (!srv_target(e, NULL))
+		dent_ask(e);
+	return true;
+}
+
+
 static void dns_destructor(void *arg)
 {
 	struct sf_dns *dns = arg;

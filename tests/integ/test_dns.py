@@ -23,6 +23,7 @@ from xmpp_user import login, logout
 DNS_PORT = 15353
 DNS = '["127.0.0.1:%d"]' % DNS_PORT
 PEER_PORT = UAS_PORT + 5
+CLOSED = UAS_PORT + 7  # nothing listens there
 
 
 @pytest.fixture
@@ -47,6 +48,10 @@ def dnsmasq(tmp_path):
          # two targets: the preferred one has no address
          "--srv-host=_sip._udp.two.xsgw.test,gone.xsgw.test,%d,0,5" % UAS_PORT,
          "--srv-host=_sip._udp.two.xsgw.test,uas.xsgw.test,%d,10,5"
+         % UAS_PORT,
+         # two targets: nothing listens at the preferred one's port
+         "--srv-host=_sip._udp.fo.xsgw.test,uas.xsgw.test,%d,0,5" % CLOSED,
+         "--srv-host=_sip._udp.fo.xsgw.test,uas.xsgw.test,%d,10,5"
          % UAS_PORT],
         stdout=out, stderr=subprocess.STDOUT)
     wait_for(lambda: p.poll() is not None or udp_bound(DNS_PORT), 10,
@@ -114,6 +119,26 @@ def test_srv_target_without_address_tries_the_next(gateway_factory, dnsmasq,
     assert got == ["to the second target"]
     qs = dnsmasq.queries()
     assert any("gone.xsgw.test" in q for q in qs), qs
+
+
+def test_srv_target_nobody_listens_at_fails_over(gateway_factory, dnsmasq,
+                                                 sipp):
+    """RFC 3263 4.3: nothing listens at fo.xsgw.test's preferred SRV target
+    (the ICMP error is a transport error): the MESSAGE goes to the next
+    target, and so does the one after it, at once."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gw = gateway_factory(sip={"domain": "fo.xsgw.test", "dns_servers": DNS,
+                              "message_timeout_ms": "30000"})
+    chat_to("bob@sip.localhost", "first, after a failover")
+    wait_for(lambda: len(uas.logged()) == 1, 10, "first MESSAGE")
+    chat_to("bob@sip.localhost", "second, to the next target")
+    got = wait_for(lambda: len(uas.logged()) == 2 and uas.logged(), 10,
+                   "second MESSAGE")
+    assert sorted(got) == ["first, after a failover",
+                           "second, to the next target"]
+    log = gw.read_log()
+    assert log.count("failed, uas.xsgw.test:%d next" % UAS_PORT) == 1, log
+    assert "Transport Error" not in log
 
 
 def test_unresolvable_name_comes_back_as_an_error(gateway_factory, dnsmasq):
