@@ -583,8 +583,12 @@ bool sf_dns_failed(struct sip_front *sf, const char *host, uint16_t port,
 		    tp == SIP_TRANSP_TCP ? "tcp" : "udp");
 	e = list_ledata(hash_lookup(dns->cache, hash_joaat_str_ci(key),
 				    dent_match, key));
-	if (!e || e->st != D_DONE || e->err || e->isrv + 1 >= e->nsrv ||
-	    !sa_cmp(&e->sa, dst, SA_ALL))
+	if (!e || (e->st == D_DONE && e->err))
+		return false;
+	/* another request's failure moved the name on already */
+	if (e->st != D_DONE || !sa_cmp(&e->sa, dst, SA_ALL))
+		return true;
+	if (e->isrv + 1 >= e->nsrv)
 		return false;
 	LOG_LIMITED(LOG_INFO, "dns: %s: %s:%u (%J) failed, %s:%u next", host,
 		    e->srv[e->isrv].target, e->srv[e->isrv].port, dst,

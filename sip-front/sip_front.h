@@ -110,7 +110,8 @@ int sf_dns_resolve(struct sf_dns_query **qp, struct sip_front *sf,
 /**
  * A request to dst, where host (no port: an SRV name) resolved, failed in
  * transport (RFC 3263 4.3): the name's next SRV target is taken from now
- * on. @return true if there is one (resolve again), false if not
+ * on. @return true if there is one, or the name points elsewhere already
+ *         (resolve again), false if not
  */
 bool sf_dns_failed(struct sip_front *sf, const char *host, uint16_t port,
 		   enum sip_transp tp, const struct sa *dst);
