@@ -100,6 +100,7 @@ static const struct {
 	F11(FT_STR, reinv_sdp),
 	F11(FT_U32, reinv_session),
 	F11(FT_U64, reinv_retry_at),
+	F11(FT_U32, reinv_tries),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

@@ -26,7 +26,8 @@
  *    older records read with them 0 / NULL */
 /* 10: reinv_out, reinv_prev (our re-INVITE in progress, RFC 3261 14.1):
  *    older records read with them 0 / NULL */
-/* 11: reinv_sdp, reinv_session, reinv_retry_at (our re-INVITE's offer,
+/* 11: reinv_sdp, reinv_session, reinv_retry_at, reinv_tries (our
+ *     re-INVITE's offer,
  *     sent again after a 491, RFC 3261 14.1): older records read with them
  *     NULL / 0 */
 #define CALLREC_VERSION 11
@@ -117,6 +118,7 @@ struct callrec {
 	uint32_t reinv_session;  /**< that offer becomes lsdp when sent */
 	uint64_t reinv_retry_at; /**< wall ms: send it again then (it met a
 				    491); 0: not waiting */
+	uint32_t reinv_tries;    /**< 491s that offer met in a row */
 };
 
 /** A transfer's phase (callrec.xfer). */

@@ -417,6 +417,7 @@ static void creq_unresolved(struct creq *c, const char *host, int err)
 		    : err == ENOSYS ? "no DNS server"
 		    : err == EBUSY  ? "too many names being resolved"
 				    : strerror(err));
+	creq_cancel_drop(c, 503, "Next Hop Not Resolved");
 	creq_outcome(c->sf, c->id, 503, "Next Hop Not Resolved", NULL);
 	mem_deref(c);
 }

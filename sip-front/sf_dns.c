@@ -221,6 +221,7 @@ static void dent_ttl(struct dent *e, int64_t ttl)
 /* Every waiter hears the answer; e stays cached until it expires. */
 static void dent_done(struct dent *e, int err)
 {
+	struct list ws;
 	struct le *le;
 
 	tmr_cancel(&e->tmr);
@@ -243,13 +244,19 @@ static void dent_done(struct dent *e, int err)
 		log_debug("dns: %s%s%s is %J", e->host,
 			  e->port ? "" : " (SRV) ", e->port ? "" : e->target,
 			  &e->sa);
-	mem_ref(e); /* a waiter's handler may make the cache evict it */
+	/* those waiting now hear this answer; a handler may add a waiter
+	 * for the next one (a failover) or make the cache evict e */
+	list_init(&ws);
 	while ((le = list_head(&e->waiters))) {
+		list_unlink(le);
+		list_append(&ws, le, le->data);
+	}
+	mem_ref(e);
+	while ((le = list_head(&ws))) {
 		struct sf_dns_query *w = le->data;
-		sf_dns_h *h = w->h;
 
 		list_unlink(&w->le);
-		h(err, err ? NULL : &e->sa, w->arg);
+		w->h(err, err ? NULL : &e->sa, w->arg);
 	}
 	mem_deref(e);
 }

@@ -684,11 +684,15 @@ int call_t_reinvite_retry(struct call_ctx *c)
 	struct callrec *r = c->r;
 	char *sdp = NULL;
 
-	if (r->reinv_out || !r->reinv_sdp || str_dup(&sdp, r->reinv_sdp)) {
+	const uint32_t tries = r->reinv_tries;
+
+	if (r->reinv_out || r->xfer || !r->reinv_sdp ||
+	    str_dup(&sdp, r->reinv_sdp)) {
 		call_reinvite_forget(c);
 		return r->state;
 	}
 	call_reinvite(c, sdp, r->reinv_session);
+	r->reinv_tries = tries; /* the same offer: its 491s still count */
 	call_idle_deadline(c);
 	tr_callrec_event(r, "re-INVITE sent again (after 491)");
 	return r->state;
@@ -726,6 +730,9 @@ int call_r_reinvite_ok(struct call_ctx *c)
  * answer at all) that it may be (12.2.1.2): the call ends. A 491 (both
  * sides re-INVITEd at once): the same offer goes again after a random
  * wait, unless an offer of the peer's or the user's comes first. */
+/* how many 491s one offer of ours meets before it is given up */
+enum { REINVITE_TRIES = 3 };
+
 int call_r_reinvite_failed(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
@@ -737,13 +744,17 @@ int call_r_reinvite_failed(struct call_ctx *c)
 		r->lsdp = r->reinv_prev;
 		r->reinv_prev = NULL;
 	}
-	if (scode == 491 && r->reinv_sdp && *r->reinv_sdp) {
+	/* a few times, and not while a transfer moves the call elsewhere */
+	if (scode == 491 && r->reinv_sdp && *r->reinv_sdp && !r->xfer &&
+	    r->reinv_tries < REINVITE_TRIES) {
+		r->reinv_tries++;
 		tr_callrec_event(r, "re-INVITE met 491: again in %u ms",
 				 call_reinvite_later(c));
 		return r->state;
 	}
 	call_reinvite_forget(c);
-	tr_callrec_event(r, "re-INVITE failed (%u)", scode);
+	tr_callrec_event(r, "re-INVITE failed (%u)%s", scode,
+			 scode == 491 ? ": given up" : "");
 	if (scode != 481 && scode != 408)
 		return r->state;
 	if (scode == 408)

@@ -170,6 +170,7 @@ void call_reinvite_forget(struct call_ctx *c)
 	r->reinv_sdp = mem_deref(r->reinv_sdp);
 	r->reinv_session = 0;
 	r->reinv_retry_at = 0;
+	r->reinv_tries = 0;
 	if (waiting)
 		call_idle_deadline(c);
 }

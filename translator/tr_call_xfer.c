@@ -270,6 +270,7 @@ int call_s_bye_xfer(struct call_ctx *c)
 	if (r->dir == CD_S2X)
 		tr_callrec_key_del(c->tr, CK_REMOTE, r->callid, r->rtag);
 	r->xfer = CX_ORPHANED;
+	call_reinvite_forget(c); /* that dialog is over */
 	tr_callrec_event(r, "BYE from the transferor: the transfer goes on");
 	return (int)r->state;
 }

@@ -271,6 +271,8 @@ class SipPeer(asyncio.DatagramProtocol):
             if left <= 0:
                 raise asyncio.TimeoutError("no %s request within %ss" % (method, timeout))
             msg, addr = await asyncio.wait_for(self.requests.get(), left)
+            if not msg.strip():
+                continue  # the gateway's empty reachability datagram
             if method is None or msg.split(" ", 1)[0] == method:
                 return msg
 

@@ -310,3 +310,50 @@ def test_retry_after_491_survives_a_translator_kill(gateway):
     assert int(hdr(again, "CSeq").split()[0]) > \
         int(hdr(held, "CSeq").split()[0])
     assert nxt.startswith("BYE "), nxt
+
+
+def test_a_peer_answering_491_every_time_gets_three_retries(gateway):
+    """A phone that answers every re-INVITE 491: alice's hold goes again
+    three times, then is given up (the call goes on; her hang-up's BYE is
+    the next request)."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        alice.online_to_gateway()
+        await online(gateway, "alice@localhost/phone")
+        hold = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        try:
+            d, j, ok = await call_in(alice, peer)
+            sid, gw = j.get("sid"), j.get("initiator")
+            totag = tag_of(hdr(ok, "To"))
+            peer.ack(d, totag)
+            sess = await until(lambda: [x for x in sessions(gateway)
+                                        if x["state"] == "active"], 5,
+                               "active")
+            await alice.send_jingle(gw, "session-info", sid, hold)
+            invites = []
+            for _ in range(4):
+                inv = await peer.next_request("INVITE", timeout=6)
+                invites.append(inv)
+                peer.reply(inv, 491, "Request Pending")
+            shown = await until(lambda: (lambda s: s if "given up" in
+                                         s["history"] else None)(json.loads(
+                gateway.ctl("show", str(sess[0]["id"]), "--json").stdout)),
+                10, "the hold given up")
+            await alice.send_jingle(gw, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            between = []  # the 491s' hop-by-hop ACKs, then the BYE
+            while not between or not between[-1].startswith("BYE "):
+                between.append(await peer.next_request())
+            peer.reply(between[-1], 200, "OK")
+            return invites, shown, between
+        finally:
+            await logout(alice)
+            peer.close()
+
+    invites, shown, between = run(go())
+    assert len({body(i) for i in invites}) == 1
+    assert len({hdr(i, "CSeq") for i in invites}) == 4
+    assert shown["state"] == "active" and shown["reinvite_retry_ms"] == 0
+    assert [r.split()[0] for r in between[:-1]] == ["ACK"] * (
+        len(between) - 1), between

@@ -1035,7 +1035,8 @@ static void test_msgrec_bad(void **state)
 	X(srtp)                                                                \
 	X(rseq)                                                                \
 	X(xfer_nosub)                                                          \
-	X(reinv_session)
+	X(reinv_session)                                                       \
+	X(reinv_tries)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1286,6 +1287,7 @@ static void test_callrec_v5(void **state)
 		set_str(&r.reinv_sdp, NULL);
 		r.reinv_session = 0;
 		r.reinv_retry_at = 0;
+		r.reinv_tries = 0;
 		r.reinv_out = 0;
 		set_str(&r.reinv_prev, NULL);
 		r.srtp = r.rseq = r.xfer_nosub = 0;
@@ -1295,9 +1297,10 @@ static void test_callrec_v5(void **state)
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
-		fb.len -= 5 + 5 + 9; /* reinv_sdp "", reinv_session, _at */
-		fb.len -= 9 + 5;     /* reinv_out, reinv_prev "" */
-		fb.len -= 4 * 5;     /* srtp, rseq, xfer_nosub, xfer_by "" */
+		fb.len -=
+			5 + 5 + 9 + 5; /* reinv_sdp "", _session, _at, _tries */
+		fb.len -= 9 + 5;       /* reinv_out, reinv_prev "" */
+		fb.len -= 4 * 5;       /* srtp, rseq, xfer_nosub, xfer_by "" */
 		fb.len -= V8_LEN;
 		fb.len -= 9 + 5 + 5; /* reg, hop (empty), authed */
 
@@ -1381,12 +1384,13 @@ static void test_callrec_v5(void **state)
 		assert_null(d.reinv_sdp);
 		assert_int_equal(d.reinv_session, 0);
 		assert_true(d.reinv_retry_at == 0);
+		assert_int_equal(d.reinv_tries, 0);
 		set_str(&d.reinv_sdp, "");
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
 		/* a version 10 record with version 11's fields: leftover */
-		fb.len += 5 + 5 + 9;
+		fb.len += 5 + 5 + 9 + 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
