@@ -85,14 +85,6 @@ static void creq_destructor(void *arg)
 }
 
 
-/* The end of a client transaction: its final response or local failure. */
-static void creq_outcome(struct sip_front *sf, uint64_t id, uint16_t scode,
-			 const char *reason, const struct sip_msg *resp)
-{
-	sf_report_response(sf, id, scode, reason, resp);
-}
-
-
 /** A next hop before resolution. */
 struct hop {
 	char host[256]; /**< numeric, or a name (sf_dns.c) */
@@ -100,19 +92,25 @@ struct hop {
 	enum sip_transp tp;
 };
 
-/* The INVITE inv ended before any provisional response: the CANCEL it
- * held is never sent (RFC 3261 9.1) and ends with inv's outcome. */
-static void creq_cancel_drop(struct creq *inv, uint16_t scode,
-			     const char *reason)
-{
-	struct creq *cn = inv->cancel;
 
-	if (!cn)
-		return;
-	inv->cancel = NULL;
-	cn->held_by = NULL;
-	creq_outcome(inv->sf, cn->id, scode, reason, NULL);
-	mem_deref(cn);
+/* The end of a client transaction: its final response or local failure.
+ * An INVITE that ends with a CANCEL still held for it (no provisional
+ * came, RFC 3261 9.1) ends that CANCEL unsent: 481 after a response, else
+ * the INVITE's own local failure. */
+static void creq_outcome(struct creq *c, uint16_t scode, const char *reason,
+			 const struct sip_msg *resp)
+{
+	struct creq *cn = c->cancel;
+
+	if (cn) {
+		c->cancel = NULL;
+		cn->held_by = NULL;
+		sf_report_response(
+			c->sf, cn->id, resp ? 481 : scode,
+			resp ? "INVITE Completed Before CANCEL" : reason, NULL);
+		mem_deref(cn);
+	}
+	sf_report_response(c->sf, c->id, scode, reason, resp);
 }
 
 
@@ -171,8 +169,7 @@ static void creq_timeout_handler(void *arg)
 
 	log_info("out %llu: %s timed out", (unsigned long long)c->id,
 		 c->method);
-	creq_cancel_drop(c, 408, "Request Timeout");
-	creq_outcome(c->sf, c->id, 408, "Request Timeout", NULL);
+	creq_outcome(c, 408, "Request Timeout", NULL);
 	mem_deref(c);
 }
 
@@ -185,7 +182,7 @@ static void creq_cancelled_handler(void *arg)
 
 	log_info("out %llu: no final response after CANCEL",
 		 (unsigned long long)c->id);
-	creq_outcome(c->sf, c->id, 487, "Request Terminated", NULL);
+	creq_outcome(c, 487, "Request Terminated", NULL);
 	mem_deref(c);
 }
 
@@ -198,12 +195,18 @@ static bool creq_invite_match(struct le *le, void *arg)
 }
 
 
+/* Our INVITE whose branch a CANCEL carries, or NULL. */
+static struct creq *creq_invite_of(struct sip_front *sf, const char *branch)
+{
+	return list_ledata(hash_lookup(sf->creqs, hash_joaat_str(branch),
+				       creq_invite_match, (void *)branch));
+}
+
+
 /* A CANCEL for our INVITE (same branch) bounds its wait. */
 static void creq_cancel_sent(struct sip_front *sf, const char *branch)
 {
-	struct creq *inv =
-		list_ledata(hash_lookup(sf->creqs, hash_joaat_str(branch),
-					creq_invite_match, (void *)branch));
+	struct creq *inv = creq_invite_of(sf, branch);
 
 	if (!inv || inv->completed)
 		return;
@@ -244,8 +247,7 @@ static void creq_transport_fail(struct creq *c, int err)
 		 c->method, sip_transp_name(c->tp), &c->dst, strerror(err));
 	if (creq_failover(c))
 		return;
-	creq_cancel_drop(c, 503, "Transport Error");
-	creq_outcome(c->sf, c->id, 503, "Transport Error", NULL);
+	creq_outcome(c, 503, "Transport Error", NULL);
 	mem_deref(c);
 }
 
@@ -363,9 +365,7 @@ static void creq_transmit(struct creq *c)
 	int err;
 
 	if (!strcmp(c->method, "CANCEL")) {
-		struct creq *inv = list_ledata(
-			hash_lookup(sf->creqs, hash_joaat_str(c->branch),
-				    creq_invite_match, c->branch));
+		struct creq *inv = creq_invite_of(sf, c->branch);
 
 		/* RFC 3261 9.1: not before a provisional response; the
 		 * INVITE's Timer B still bounds the wait */
@@ -417,8 +417,7 @@ static void creq_unresolved(struct creq *c, const char *host, int err)
 		    : err == ENOSYS ? "no DNS server"
 		    : err == EBUSY  ? "too many names being resolved"
 				    : strerror(err));
-	creq_cancel_drop(c, 503, "Next Hop Not Resolved");
-	creq_outcome(c->sf, c->id, 503, "Next Hop Not Resolved", NULL);
+	creq_outcome(c, 503, "Next Hop Not Resolved", NULL);
 	mem_deref(c);
 }
 
@@ -469,7 +468,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	if (next_hop(cfg, &m->ruri, &m->dst, &hop)) {
 		log_info("out %llu: no route to %r", (unsigned long long)id,
 			 m->dst.l ? &m->dst : &m->ruri);
-		creq_outcome(sf, id, 503, "No Route To Destination", NULL);
+		creq_outcome(c, 503, "No Route To Destination", NULL);
 		mem_deref(c);
 		return 0;
 	}
@@ -478,11 +477,8 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 		c->tp = SIP_TRANSP_TCP;
 		c->big = true;
 	}
-	inv = !strcmp(c->method, "CANCEL")
-		      ? list_ledata(hash_lookup(sf->creqs,
-						hash_joaat_str(c->branch),
-						creq_invite_match, c->branch))
-		      : NULL;
+	inv = !strcmp(c->method, "CANCEL") ? creq_invite_of(sf, c->branch)
+					   : NULL;
 	if (inv) {
 		/* RFC 3261 9.1: where the INVITE went, as it went (its
 		 * address once known: creq_transmit holds the CANCEL until
@@ -527,7 +523,7 @@ int sf_ctrans_start(struct sip_front *sf, const struct m_sip_out_request *m)
 	    !built_ok(&m->ruri, &m->hdrs)) {
 		log_warn("out %llu: cannot build %s", (unsigned long long)id,
 			 c->method);
-		creq_outcome(sf, id, 500, "Bad Request Built", NULL);
+		creq_outcome(c, 500, "Bad Request Built", NULL);
 		mem_deref(c);
 		return 0;
 	}
@@ -665,8 +661,7 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 		}
 		return true;
 	}
-	creq_cancel_drop(c, 481, "INVITE Completed Before CANCEL");
-	creq_outcome(sf, c->id, msg->scode, reason, msg);
+	creq_outcome(c, msg->scode, reason, msg);
 	if (c->invite && msg->scode >= 300) {
 		creq_ack(c, msg);
 		if (c->tp == SIP_TRANSP_UDP) {
