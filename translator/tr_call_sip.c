@@ -682,18 +682,17 @@ int call_r_failure_cancelled(struct call_ctx *c)
 int call_t_reinvite_retry(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
-	char *sdp = NULL;
-
 	const uint32_t tries = r->reinv_tries;
+	char *sdp = NULL;
 
 	if (r->reinv_out || r->xfer || !r->reinv_sdp ||
 	    str_dup(&sdp, r->reinv_sdp)) {
 		call_reinvite_forget(c);
 		return r->state;
 	}
+	/* (call_reinvite forgets the wait: the deadline is the idle one) */
 	call_reinvite(c, sdp, r->reinv_session);
 	r->reinv_tries = tries; /* the same offer: its 491s still count */
-	call_idle_deadline(c);
 	tr_callrec_event(r, "re-INVITE sent again (after 491)");
 	return r->state;
 }
