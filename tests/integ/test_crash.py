@@ -55,9 +55,11 @@ def _children(pid):
 
 
 def _flusher(translator):
+    """The translator's flusher child, or None (none, or one forked but not
+    yet exec'd: it still bears the translator's name)."""
     kids = {p: c for p, (c, s) in _children(translator).items() if s != "Z"}
-    assert list(kids.values()) in ([], ["xsgw-flusher"]), kids
-    return next(iter(kids), None)
+    assert list(kids.values()) in ([], ["xsgw-flusher"], ["xsgw-translator"]), kids
+    return next((p for p, c in kids.items() if c == "xsgw-flusher"), None)
 
 
 def _answers(pid):
