@@ -42,7 +42,7 @@ CTL_SRCS  := ctl/xsgwctl.c
 XMPP_SRCS := xmpp-front/xmpp_front.c xmpp-front/xmpp_link.c \
 	     xmpp-front/xstream.c xmpp-front/xsock.c \
 	     xmpp-front/xjournal.c xmpp-front/xclient.c xmpp-front/xcout.c \
-	     xmpp-front/xcwd.c xmpp-front/xsasl.c
+	     xmpp-front/xcwd.c xmpp-front/xsasl.c xmpp-front/xresolve.c
 SIP_SRCS  := sip-front/sip_front.c sip-front/sf_tcp.c sip-front/sf_tcpframe.c \
 	     sip-front/sf_strans.c sip-front/sf_ctrans.c sip-front/sf_reach.c \
 	     sip-front/sf_report.c sip-front/sf_dns.c

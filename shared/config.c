@@ -264,6 +264,20 @@ static const char *p_ipaddr(yaml_document_t *d, yaml_node_t *n, void *dst)
 }
 
 
+/* xmpp.host: a numeric IPv4 or IPv6 address, or a DNS name (the
+ * xmpp-front resolves it without blocking: hosts file, A, AAAA). */
+static const char *p_host(yaml_document_t *d, yaml_node_t *n, void *dst)
+{
+	const char *s = scalar(n);
+	unsigned char buf[16];
+
+	if (!s || (inet_pton(AF_INET, s, buf) != 1 &&
+		   inet_pton(AF_INET6, s, buf) != 1 && !addr_host_name_ok(s)))
+		return "expected a numeric IP address or a DNS name";
+	return p_str(d, n, dst);
+}
+
+
 /* A next hop: host:port, the host a numeric address or a DNS name (the
  * sip-front resolves it, RFC 3263 A/AAAA). "" = none. */
 static const char *p_opt_nexthop(yaml_document_t *d, yaml_node_t *n, void *dst)
@@ -698,7 +712,7 @@ static const char *p_presphones(yaml_document_t *d, yaml_node_t *n, void *dst)
 
 static const struct key keys[] = {
 	{"xmpp.component", p_nonempty, OFF(xmpp.component), 1},
-	{"xmpp.host", p_nonempty, OFF(xmpp.host), 0},
+	{"xmpp.host", p_host, OFF(xmpp.host), 0},
 	{"xmpp.port", p_port, OFF(xmpp.port), 0},
 	{"xmpp.secret", p_nonempty, OFF(xmpp.secret), 1},
 	{"xmpp.domains", p_domains, OFF(xmpp.domains), 1},

@@ -9,11 +9,10 @@
  * kept a restart would need: a restarted sip-front asks again.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <re.h>
 #include "log.h"
+#include "resolv.h"
 #include "sip_front.h"
 
 enum {
@@ -21,14 +20,9 @@ enum {
 	PENDING_MAX = 64, /* names being resolved at once */
 	STAGE_MS = 5000,  /* one query (SRV, A, AAAA) is given up then */
 	SRV_MAX = 8,      /* SRV targets tried in turn */
-	HOSTS_MAX = 4096, /* names read from /etc/hosts */
 	TTL_MAX_S = 3600, /* an answer is asked again after this at most */
 	NEG_TTL_S = 10,   /* a name that did not resolve: asked again then */
-	SERVERS_MAX = 8,
-	HOSTS_CHECK_MS = 1000, /* /etc/hosts' mtime looked at this often */
 };
-
-static const char hosts_path[] = "/etc/hosts";
 
 /** One name (with a port, or the transport for SRV), resolving or not. */
 struct dent {
@@ -61,21 +55,13 @@ struct sf_dns_query {
 	void *arg;
 };
 
-struct hent {
-	struct le he;
-	char *name; /**< lower case */
-	struct sa sa;
-};
-
 struct sf_dns {
-	struct dnsc *dnsc; /**< NULL: no DNS server known */
+	struct resolv *res; /**< the hosts file and the DNS client */
+	struct dnsc *dnsc;  /**< res's; NULL: no DNS server known */
 	struct hash *cache;
 	struct list order;
 	uint32_t n;       /**< names in the cache */
 	uint32_t pending; /**< of them being resolved */
-	struct hash *hosts;
-	struct timespec hosts_mtime;
-	uint64_t hosts_checked;
 };
 
 
@@ -123,91 +109,15 @@ static void dent_destructor(void *arg)
 }
 
 
-static void hent_destructor(void *arg)
-{
-	mem_deref(((struct hent *)arg)->name);
-}
-
-
-static bool hent_match(struct le *le, void *arg)
-{
-	return !str_casecmp(((struct hent *)le->data)->name, arg);
-}
-
-
 static bool dent_match(struct le *le, void *arg)
 {
 	return !str_casecmp(((struct dent *)le->data)->key, arg);
 }
 
 
-/* /etc/hosts: "address name [alias...]", '#' comments; the first address
- * a name has wins (as in the file's order). */
-static void hosts_read(struct sf_dns *dns)
-{
-	char line[1024];
-	struct stat st;
-	uint32_t n = 0;
-	FILE *f;
-
-	hash_flush(dns->hosts);
-	f = fopen(hosts_path, "r");
-	if (!f)
-		return;
-	if (!fstat(fileno(f), &st))
-		dns->hosts_mtime = st.st_mtim;
-	while (fgets(line, sizeof(line), f) && n < HOSTS_MAX) {
-		char *save = NULL, *tok, *hash = strchr(line, '#');
-		struct sa sa;
-
-		if (hash)
-			*hash = 0;
-		tok = strtok_r(line, " \t\r\n", &save);
-		if (!tok || sa_set_str(&sa, tok, 0))
-			continue;
-		while ((tok = strtok_r(NULL, " \t\r\n", &save)) &&
-		       n < HOSTS_MAX) {
-			struct hent *h;
-
-			if (hash_lookup(dns->hosts, hash_joaat_str_ci(tok),
-					hent_match, tok))
-				continue;
-			h = mem_zalloc(sizeof(*h), hent_destructor);
-			if (!h || str_dup(&h->name, tok)) {
-				mem_deref(h);
-				break;
-			}
-			h->sa = sa;
-			hash_append(dns->hosts, hash_joaat_str_ci(tok), &h->he,
-				    h);
-			n++;
-		}
-	}
-	fclose(f);
-}
-
-
-/* The name in /etc/hosts (read again when it changed, looked at once a
- * second at most). */
 static bool hosts_find(struct sf_dns *dns, const char *name, struct sa *sa)
 {
-	const uint64_t now = tmr_jiffies();
-	struct hent *h;
-	struct stat st;
-
-	if (now - dns->hosts_checked >= HOSTS_CHECK_MS) {
-		dns->hosts_checked = now;
-		if (!stat(hosts_path, &st) &&
-		    (st.st_mtim.tv_sec != dns->hosts_mtime.tv_sec ||
-		     st.st_mtim.tv_nsec != dns->hosts_mtime.tv_nsec))
-			hosts_read(dns);
-	}
-	h = list_ledata(hash_lookup(dns->hosts, hash_joaat_str_ci(name),
-				    hent_match, (void *)name));
-	if (!h)
-		return false;
-	*sa = h->sa;
-	return true;
+	return resolv_hosts_find(dns->res, name, sa);
 }
 
 
@@ -614,19 +524,13 @@ static void dns_destructor(void *arg)
 
 	list_flush(&dns->order);
 	mem_deref(dns->cache);
-	hash_flush(dns->hosts);
-	mem_deref(dns->hosts);
-	mem_deref(dns->dnsc);
+	mem_deref(dns->res);
 }
 
 
 int sf_dns_init(struct sip_front *sf)
 {
-	const struct xsgw_config *cfg = sf->proc.cfg;
-	struct sa srvv[SERVERS_MAX];
-	uint32_t n = 0;
 	struct sf_dns *dns;
-	char domain[256];
 	int err;
 
 	dns = mem_zalloc(sizeof(*dns), dns_destructor);
@@ -634,39 +538,14 @@ int sf_dns_init(struct sip_front *sf)
 		return ENOMEM;
 	err = hash_alloc(&dns->cache, 256);
 	if (!err)
-		err = hash_alloc(&dns->hosts, 256);
-	if (err)
-		goto out;
-	hosts_read(dns);
-	dns->hosts_checked = tmr_jiffies();
-	for (size_t i = 0; i < cfg->sip.ndns_servers && n < SERVERS_MAX; i++)
-		if (!sa_set_str(&srvv[n], cfg->sip.dns_servers[i].host,
-				cfg->sip.dns_servers[i].port))
-			n++;
-	if (!cfg->sip.ndns_servers) {
-		n = SERVERS_MAX;
-		if (dns_srv_get(domain, sizeof(domain), srvv, &n))
-			n = 0;
-	}
-	if (n && (err = dnsc_alloc(&dns->dnsc, NULL, srvv, n))) {
-		/* libre opens an IPv6 socket too: a kernel without IPv6 */
-		log_warn("dns: no resolver (%s): next hops named by host name "
-			 "resolve from %s only",
-			 strerror(err), hosts_path);
-		err = 0;
-	} else if (n) {
-		log_info("dns: %u server(s), the first %J", n, &srvv[0]);
-	} else {
-		log_warn("dns: no server (sip.dns_servers, /etc/resolv.conf): "
-			 "next hops named by host name resolve from %s only",
-			 hosts_path);
-	}
-out:
-	if (err)
+		err = resolv_alloc(&dns->res, sf->proc.cfg, "dns");
+	if (err) {
 		mem_deref(dns);
-	else
-		sf->dns = dns;
-	return err;
+		return err;
+	}
+	dns->dnsc = resolv_dnsc(dns->res);
+	sf->dns = dns;
+	return 0;
 }
 
 

@@ -30,7 +30,6 @@
  * in, MSG_CLIENT_UP out.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +45,7 @@
 #include "xmlcheck.h"
 #include "xmpp_front.h"
 #include "xmpp_util.h"
+#include "xresolve.h"
 #include "xsock.h"
 #include "xstream.h"
 
@@ -113,7 +113,8 @@ static struct {
 	size_t room_est; /**< send buffer room known, less what went since */
 	struct xjournal *j;
 	struct xstream *xs;
-	bool peek_kernel;   /**< the kernel keeps the peek offset */
+	struct xresolve *res; /**< xmpp.host's address */
+	bool peek_kernel;     /**< the kernel keeps the peek offset */
 	uint64_t rd_base;   /**< stream position of the first unconsumed byte */
 	uint64_t rd_peeked; /**< ... of the first byte not yet peeked */
 	uint64_t rd_acked;  /**< end of the last stanza acknowledged */
@@ -1098,52 +1099,11 @@ static void stream_open(void)
 }
 
 
-static int resolve(struct sockaddr_storage *ss, socklen_t *lp)
+/* TCP connect to the server's address (xf_connect found it). */
+static void server_connect(const struct sa *sa)
 {
-	const struct xsgw_config *cfg = xf.proc.cfg;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	char port[8];
-	int err;
-
-	snprintf(port, sizeof(port), "%u", cfg->xmpp.port);
-	/* an address, or a name from the hosts file: no blocking lookup
-	 * in practice (like libstrophe did before) */
-	err = getaddrinfo(cfg->xmpp.host, port, &hints, &ai);
-	if (err || !ai) {
-		if (ai)
-			freeaddrinfo(ai);
-		return EHOSTUNREACH;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*lp = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
-
-static void xf_connect(void *arg)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int err;
-
-	if (xf.st != XF_DOWN) {
-		/* connect or handshake timed out: conn_lost retries */
-		conn_lost("no answer in time");
-		return;
-	}
-	if (xf.stopping)
-		return;
-	err = resolve(&ss, &sl);
-	if (err) {
-		log_warn("xmpp: cannot resolve %s", xf.proc.cfg->xmpp.host);
-		xf_retry();
-		return;
-	}
 	io_forget();
-	xf.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	xf.fd = socket(sa_af(sa), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (xf.fd < 0) {
 		log_warn("xmpp: socket: %s", strerror(errno));
@@ -1155,13 +1115,55 @@ static void xf_connect(void *arg)
 	if (xsock_rcvbuf(xf.fd, RCVBUF))
 		log_warn("xmpp: SO_RCVBUF: %s", strerror(errno));
 	xf.st = XF_CONNECTING;
-	if (connect(xf.fd, (struct sockaddr *)&ss, sl) &&
-	    errno != EINPROGRESS) {
+	if (connect(xf.fd, &sa->u.sa, sa->len) && errno != EINPROGRESS) {
 		conn_lost(strerror(errno));
 		return;
 	}
 	io_update();
 	tmr_start(&xf.retry, CONNECT_TIMEOUT_MS, xf_connect, NULL);
+}
+
+
+static void resolved_handler(int err, const struct sa *sa, void *arg)
+{
+	(void)arg;
+	if (xf.stopping)
+		return;
+	if (err) {
+		log_warn("xmpp: cannot resolve %s: %s", xf.proc.cfg->xmpp.host,
+			 err == ENOENT ? "no such name or address"
+				       : strerror(err));
+		xf_retry();
+		return;
+	}
+	log_debug("xmpp: %s is %J", xf.proc.cfg->xmpp.host, sa);
+	server_connect(sa);
+}
+
+
+static void xf_connect(void *arg)
+{
+	const struct xsgw_config *cfg = xf.proc.cfg;
+	struct sa sa;
+	int err;
+
+	if (xf.st != XF_DOWN) {
+		/* connect or handshake timed out: conn_lost retries */
+		conn_lost("no answer in time");
+		return;
+	}
+	if (xf.stopping || xresolve_busy(xf.res))
+		return;
+	/* a name is asked of DNS without blocking the loop (xresolve.h) */
+	err = xresolve_query(xf.res, cfg->xmpp.host, cfg->xmpp.port, &sa,
+			     resolved_handler, NULL);
+	if (err == EINPROGRESS)
+		return;
+	if (err) {
+		resolved_handler(err, NULL, NULL);
+		return;
+	}
+	server_connect(&sa);
 }
 
 
@@ -1288,6 +1290,7 @@ static void xmpp_front_shutdown(void *arg)
 		return;
 	xf.stopping = true;
 	tmr_cancel(&xf.retry);
+	xresolve_cancel(xf.res);
 	if (xf.proc.restarting && xf.st == XF_OPEN) {
 		log_info("xmpp: restarting; the stream stays open");
 		re_cancel();
@@ -1330,6 +1333,9 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tlink_set_ack_handler(xf.tl, ack_handler);
+	err = xresolve_alloc(&xf.res, xf.proc.cfg);
+	if (err)
+		fatal(1, "xmpp-front: %s", strerror(err));
 	/* what the predecessor wrote is known before the translator's replay
 	 * (the link connects from the loop) */
 	stream_take();
@@ -1353,6 +1359,7 @@ int main(int argc, char **argv)
 		close(xf.fd);
 	}
 	xjournal_close(xf.j);
+	xf.res = mem_deref(xf.res);
 	xf.xs = mem_deref(xf.xs);
 	list_flush(&xf.outq);
 	list_flush(&xf.inflight);

@@ -7,7 +7,10 @@ slixmpp users, SIPp and a scripted SIP peer."""
 import asyncio
 import os
 import shutil
+import socket
+import struct
 import subprocess
+import threading
 import uuid
 
 import pytest
@@ -42,6 +45,7 @@ def dnsmasq(tmp_path):
          "--host-record=uas.xsgw.test,127.0.0.1",
          "--host-record=proxy.xsgw.test,127.0.0.1",
          "--host-record=peer.xsgw.test,127.0.0.1",
+         "--host-record=xmpp.xsgw.test,127.0.0.1",
          # the SIP service of sip.xsgw.test and reg.xsgw.test: SRV only
          "--srv-host=_sip._udp.sip.xsgw.test,uas.xsgw.test,%d,0,5" % UAS_PORT,
          "--srv-host=_sip._udp.reg.xsgw.test,uas.xsgw.test,%d,0,5" % REG_PORT,
@@ -180,6 +184,86 @@ def test_names_in_etc_hosts_need_no_dns_server(gateway_factory, sipp):
     chat_to("bob@sip.localhost", "via /etc/hosts")
     got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
     assert got == ["via /etc/hosts"]
+
+
+def test_xmpp_server_named_by_dns(gateway_factory, dnsmasq, sipp):
+    """xmpp.host: xmpp.xsgw.test (an A record only the DNS server knows):
+    the xmpp-front asks sip.dns_servers, connects to Prosody there, and
+    chats flow."""
+    uas = sipp("uas_message.xml", uas_args(), "uas")
+    gw = gateway_factory(xmpp_host="xmpp.xsgw.test",
+                         sip={"dns_servers": DNS})
+    assert any("xmpp.xsgw.test" in q for q in dnsmasq.queries())
+    chat_to("bob@sip.localhost", "to a server found by DNS")
+    got = wait_for(lambda: uas.logged(), 10, "MESSAGE at the SIP peer")
+    assert got == ["to a server found by DNS"]
+    assert "cannot resolve" not in gw.read_log()
+
+
+class LateDns:
+    """A DNS server on 127.0.0.1:port that drops every query until
+    answering is set, then answers A 127.0.0.1 for any name (no AAAA)."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.answering = False
+        self.dropped = 0
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.done:
+            try:
+                q, src = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            if len(q) < 17:
+                continue
+            if not self.answering:
+                self.dropped += 1
+                continue
+            end = q.index(b"\0", 12) + 5  # the question: name, type, class
+            qtype = struct.unpack("!H", q[end - 4:end - 2])[0]
+            an = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4)
+                  + socket.inet_aton("127.0.0.1")) if qtype == 1 else b""
+            hdr = q[:2] + struct.pack("!HHHHH", 0x8180, 1, 1 if an else 0,
+                                      0, 0)
+            self.sock.sendto(hdr + q[12:end] + an, src)
+
+    def close(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_xmpp_server_name_while_dns_is_down(gateway_factory):
+    """xmpp.host is a name and the DNS server does not answer: the
+    xmpp-front keeps its loop (the supervisor's 300 ms heartbeats answered,
+    no restart), gives each query up after 5 s, says so, and retries; once
+    the server answers, the component connects."""
+    dns = LateDns(DNS_PORT + 1)
+    try:
+        gw = gateway_factory(xmpp_host="xmpp.example.invalid", wait_xmpp=False,
+                             sip={"dns_servers": '["127.0.0.1:%d"]'
+                                  % (DNS_PORT + 1)})
+        pid = gw.pid("xmpp-front")
+        wait_for(lambda: "xmpp: cannot resolve xmpp.example.invalid: "
+                 "Connection timed out" in gw.read_log(), 20,
+                 "the lookup given up")
+        assert dns.dropped >= 1
+        st = gw.status()["xmpp-front"]
+        assert st["restarts"] == 0 and st["state"] == "ready"
+        assert gw.pid("xmpp-front") == pid
+        dns.answering = True
+        wait_for(lambda: "xmpp: connected" in gw.read_log(), 20,
+                 "component connected once DNS answers")
+        assert gw.pid("xmpp-front") == pid
+        assert gw.status()["xmpp-front"]["restarts"] == 0
+    finally:
+        dns.close()
 
 
 def link_registered(gateway_factory, sipp, fields):

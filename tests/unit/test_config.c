@@ -324,6 +324,42 @@ static void test_names_and_dns_servers(void **state)
 }
 
 
+/* xmpp.host: an address or a DNS name (resolved by the xmpp-front without
+ * blocking); anything else is refused with its position. */
+static void test_xmpp_host(void **state)
+{
+	static const char *good[] = {"127.0.0.1", "::1", "prosody",
+				     "xmpp.example.org", "xmpp.example.org."};
+	static const char *bad[] = {"xmpp_server", "-x.example",    "a..b",
+				    "[::1]",       "10.0.0.1:5347", ""};
+	struct xsgw_config *c;
+	char yaml[512], eb[512];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "xmpp: {component: a, secret: s, domains: [d], "
+			 "host: \"%s\"}\n"
+			 "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+			 "store: {path: /s}\nruntime: {dir: /r}\n",
+			 good[i]);
+		c = load_ok(yaml);
+		assert_string_equal(c->xmpp.host, good[i]);
+		config_free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "xmpp: {component: a, secret: s, domains: [d], "
+			 "host: \"%s\"}\n"
+			 "sip: {listen: 127.0.0.1:5600, domain: d}\n"
+			 "store: {path: /s}\nruntime: {dir: /r}\n",
+			 bad[i]);
+		assert_string_equal(load(yaml, eb, sizeof(eb)),
+				    ":1:53: xmpp.host: expected a numeric IP "
+				    "address or a DNS name");
+	}
+}
+
+
 /* Every key of SPEC §4 loads as written there, the sections of features
  * not built yet (presence, msrp) included: read and checked, not in effect
  * (the supervisor says so at start). */
@@ -554,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_sdp_origin),
 		cmocka_unit_test(test_names_and_dns_servers),
+		cmocka_unit_test(test_xmpp_host),
 		cmocka_unit_test(test_spec_keys),
 		cmocka_unit_test(test_cpus),
 		cmocka_unit_test(test_missing_required),

@@ -1,0 +1,166 @@
+/**
+ * @file xresolve.c  The XMPP server's address without blocking the loop
+ *                   (xresolve.h).
+ */
+#include <errno.h>
+#include <re.h>
+#include "log.h"
+#include "resolv.h"
+#include "xresolve.h"
+
+enum {
+	STAGE_MS = 5000, /* one query (A, AAAA); libre alone retries longer */
+	NAME_MAX_LEN = 254,
+};
+
+struct xresolve {
+	struct resolv *res;
+	struct dns_query *q; /**< libre's, while one is out */
+	struct tmr tmr;      /**< bounds q */
+	uint16_t type;       /**< DNS_TYPE_A, then DNS_TYPE_AAAA */
+	uint16_t port;
+	char name[NAME_MAX_LEN + 1];
+	xresolve_h *h;
+	void *arg;
+};
+
+
+static void xresolve_destructor(void *arg)
+{
+	struct xresolve *xr = arg;
+
+	xresolve_cancel(xr);
+	mem_deref(xr->res);
+}
+
+
+int xresolve_alloc(struct xresolve **xrp, const struct xsgw_config *cfg)
+{
+	struct xresolve *xr;
+	int err;
+
+	xr = mem_zalloc(sizeof(*xr), xresolve_destructor);
+	if (!xr)
+		return ENOMEM;
+	tmr_init(&xr->tmr);
+	err = resolv_alloc(&xr->res, cfg, "xmpp dns");
+	if (err) {
+		mem_deref(xr);
+		return err;
+	}
+	*xrp = xr;
+	return 0;
+}
+
+
+void xresolve_cancel(struct xresolve *xr)
+{
+	tmr_cancel(&xr->tmr);
+	xr->q = mem_deref(xr->q);
+	xr->h = NULL;
+}
+
+
+bool xresolve_busy(const struct xresolve *xr)
+{
+	return xr->h != NULL;
+}
+
+
+/* The lookup ends: its handler hears err or sa (once). */
+static void done(struct xresolve *xr, int err, const struct sa *sa)
+{
+	xresolve_h *h = xr->h;
+	void *arg = xr->arg;
+
+	xresolve_cancel(xr);
+	if (h)
+		h(err, sa, arg);
+}
+
+
+static int ask(struct xresolve *xr);
+
+
+static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
+			   struct list *authl, struct list *addl, void *arg)
+{
+	struct xresolve *xr = arg;
+	struct sa sa;
+	(void)authl;
+	(void)addl;
+
+	xr->q = mem_deref(xr->q);
+	if (!err && hdr->rcode != DNS_RCODE_OK &&
+	    hdr->rcode != DNS_RCODE_NAME_ERR)
+		err = EPROTO;
+	if (err) {
+		done(xr, err, NULL);
+		return;
+	}
+	for (struct le *le = list_head(ansl); le; le = le->next) {
+		const struct dnsrr *rr = le->data;
+
+		if (rr->type != xr->type)
+			continue;
+		if (rr->type == DNS_TYPE_A)
+			sa_set_in(&sa, rr->rdata.a.addr, xr->port);
+		else
+			sa_set_in6(&sa, rr->rdata.aaaa.addr, xr->port);
+		done(xr, 0, &sa);
+		return;
+	}
+	if (xr->type == DNS_TYPE_A && hdr->rcode == DNS_RCODE_OK) {
+		xr->type = DNS_TYPE_AAAA;
+		err = ask(xr);
+		if (err)
+			done(xr, err, NULL);
+		return;
+	}
+	done(xr, ENOENT, NULL);
+}
+
+
+static void timeout_handler(void *arg)
+{
+	done(arg, ETIMEDOUT, NULL);
+}
+
+
+static int ask(struct xresolve *xr)
+{
+	int err = dnsc_query(&xr->q, resolv_dnsc(xr->res), xr->name, xr->type,
+			     DNS_CLASS_IN, true, answer_handler, xr);
+
+	if (!err)
+		tmr_start(&xr->tmr, STAGE_MS, timeout_handler, xr);
+	return err;
+}
+
+
+int xresolve_query(struct xresolve *xr, const char *host, uint16_t port,
+		   struct sa *sa, xresolve_h *h, void *arg)
+{
+	int err;
+
+	xresolve_cancel(xr);
+	if (!sa_set_str(sa, host, port))
+		return 0;
+	if (resolv_hosts_find(xr->res, host, sa)) {
+		sa_set_port(sa, port);
+		return 0;
+	}
+	if (!resolv_dnsc(xr->res))
+		return ENOENT;
+	if (str_len(host) > NAME_MAX_LEN)
+		return ENAMETOOLONG;
+	str_ncpy(xr->name, host, sizeof(xr->name));
+	xr->type = DNS_TYPE_A;
+	xr->port = port;
+	err = ask(xr);
+	if (err)
+		return err;
+	xr->h = h;
+	xr->arg = arg;
+	return EINPROGRESS;
+}
