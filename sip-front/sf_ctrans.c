@@ -18,7 +18,10 @@
 #include "log.h"
 #include "sip_front.h"
 
-enum { UDP_MAX = 1300 };
+enum {
+	UDP_MAX = 1300,
+	FAILOVER_MAX = 3, /* other SRV targets one request goes to */
+};
 
 /* libre 1.1.0 exports this but declares it only in its private
  * src/sip/sip.h: sip_send() with a transport handler, the only report of a
@@ -34,8 +37,13 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 struct creq {
 	struct le he;  /**< in sf->creqs */
 	struct le ihe; /**< in sf->creq_ids */
+	struct le mle; /**< in sf->creq_moved while tx_branch is set */
 	uint64_t id;   /**< outbox id */
-	char *branch, *method;
+	char *branch;  /**< our Via's: responses are matched by it */
+	/** the translator's branch once a failover gave ours a new one (an
+	 * INVITE's CANCEL carries it), else NULL */
+	char *tx_branch;
+	char *method;
 	struct mbuf *mb;
 	struct sip_msg *req; /**< our request, decoded for an ACK, or NULL */
 	struct sa dst;
@@ -53,7 +61,8 @@ struct creq {
 	char *host;
 	uint16_t hop_port;
 	enum sip_transp hop_tp; /**< the hop's transport (SRV's) */
-	bool failed_over;       /**< sent to another SRV target once */
+	uint8_t failovers;      /**< times sent to another SRV target */
+	bool cancelled;         /**< an INVITE: our CANCEL of it went */
 	/** an INVITE: our CANCEL of it, held until a provisional response
 	 * comes (RFC 3261 9.1); a CANCEL: the INVITE holding it */
 	struct creq *cancel, *held_by;
@@ -69,6 +78,8 @@ static void creq_destructor(void *arg)
 	tmr_cancel(&c->timeout);
 	hash_unlink(&c->he);
 	hash_unlink(&c->ihe);
+	list_unlink(&c->mle);
+	mem_deref(c->tx_branch);
 	mem_deref(c->qent); /* no transport report after us */
 	mem_deref(c->dq);
 	mem_deref(c->host);
@@ -83,6 +94,9 @@ static void creq_destructor(void *arg)
 	mem_deref(c->mb);
 	mem_deref(c->req);
 }
+
+
+static bool creq_failover(struct creq *c, const struct sip_msg *resp);
 
 
 /** A next hop before resolution. */
@@ -169,6 +183,10 @@ static void creq_timeout_handler(void *arg)
 
 	log_info("out %llu: %s timed out", (unsigned long long)c->id,
 		 c->method);
+	/* Timer B/F ends the try at one SRV target; a page's own timeout
+	 * bounds all its tries */
+	if (!c->page && creq_failover(c, NULL))
+		return;
 	creq_outcome(c, 408, "Request Timeout", NULL);
 	mem_deref(c);
 }
@@ -195,11 +213,24 @@ static bool creq_invite_match(struct le *le, void *arg)
 }
 
 
-/* Our INVITE whose branch a CANCEL carries, or NULL. */
+static bool creq_moved_match(struct le *le, void *arg)
+{
+	return !strcmp(((const struct creq *)le->data)->tx_branch, arg);
+}
+
+
+/* Our INVITE whose branch a CANCEL carries (ours, or the translator's
+ * before a failover gave the INVITE another), or NULL. */
 static struct creq *creq_invite_of(struct sip_front *sf, const char *branch)
 {
-	return list_ledata(hash_lookup(sf->creqs, hash_joaat_str(branch),
-				       creq_invite_match, (void *)branch));
+	struct creq *c =
+		list_ledata(hash_lookup(sf->creqs, hash_joaat_str(branch),
+					creq_invite_match, (void *)branch));
+
+	if (!c)
+		c = list_ledata(list_apply(&sf->creq_moved, true,
+					   creq_moved_match, (void *)branch));
+	return c;
 }
 
 
@@ -210,24 +241,137 @@ static void creq_cancel_sent(struct sip_front *sf, const char *branch)
 
 	if (!inv || inv->completed)
 		return;
+	inv->cancelled = true;
 	tmr_start(&inv->timeout, TB_OF(sf), creq_cancelled_handler, inv);
 }
 
 
 static void creq_resolved_handler(int err, const struct sa *dst, void *arg);
 static void creq_transmit(struct creq *c);
+static void creq_ack(struct creq *c, const struct sip_msg *resp);
 
 
-/* RFC 3263 4.3: nobody took it at that SRV target; the name's next one,
- * if there is (the same request, once). @return true if it goes there */
-static bool creq_failover(struct creq *c)
+/* c->mb with its bytes [off, off + len) replaced by with[0..wl).
+ * @return 0 or ENOMEM (c unchanged) */
+static int creq_splice(struct creq *c, size_t off, size_t len, const void *with,
+		       size_t wl)
+{
+	struct mbuf *mb = c->mb;
+	struct mbuf *nb = mbuf_alloc(mb->end - len + wl);
+
+	if (!nb)
+		return ENOMEM;
+	(void)mbuf_write_mem(nb, mb->buf, off);
+	(void)mbuf_write_mem(nb, with, wl);
+	(void)mbuf_write_mem(nb, mb->buf + off + len, mb->end - off - len);
+	nb->pos = 0;
+	mem_deref(c->mb);
+	c->mb = nb;
+	c->req = mem_deref(c->req); /* decoded again for an ACK */
+	return 0;
+}
+
+
+/* Responses come to c by branch now (an INVITE keeps the translator's
+ * for its CANCEL). @return 0 or ENOMEM */
+static int creq_rekey(struct creq *c, const char *branch)
+{
+	char *nbr;
+
+	if (str_dup(&nbr, branch))
+		return ENOMEM;
+	if (c->invite && !c->tx_branch) {
+		c->tx_branch = c->branch;
+		list_append(&c->sf->creq_moved, &c->mle, c);
+	} else {
+		mem_deref(c->branch);
+	}
+	c->branch = nbr;
+	hash_unlink(&c->he);
+	hash_append(c->sf->creqs, hash_joaat_str(c->branch), &c->he, c);
+	return 0;
+}
+
+
+/* Where our Via (the first header line, sf_ctrans_start) is in mb: the
+ * value's offset and length. @return true if found */
+static bool via_find(const struct mbuf *mb, size_t *off, size_t *len)
+{
+	const uint8_t *p = memmem(mb->buf, mb->end, "\r\nVia: ", 7), *e;
+
+	if (!p)
+		return false;
+	p += 7;
+	e = memmem(p, (size_t)(mb->buf + mb->end - p), "\r\n", 2);
+	if (!e)
+		return false;
+	*off = (size_t)(p - mb->buf);
+	*len = (size_t)(e - p);
+	return true;
+}
+
+
+/* A new transaction for the same request (RFC 3263 4.3): our Via gets a
+ * new branch. @return 0, EINVAL (no Via of ours) or ENOMEM */
+static int creq_rebranch(struct creq *c)
+{
+	const size_t ol = strlen(c->branch);
+	size_t off, len;
+	char branch[32];
+	const uint8_t *p;
+
+	if (!via_find(c->mb, &off, &len))
+		return EINVAL;
+	p = memmem(c->mb->buf + off, len, ";branch=", 8);
+	if (!p || (size_t)(c->mb->buf + off + len - p) < 8 + ol ||
+	    memcmp(p + 8, c->branch, ol))
+		return EINVAL;
+	re_snprintf(branch, sizeof(branch), "z9hG4bK%016llx",
+		    (unsigned long long)rand_u64());
+	off = (size_t)(p - c->mb->buf) + 8;
+	if (creq_rekey(c, branch))
+		return ENOMEM;
+	return creq_splice(c, off, ol, branch, strlen(branch));
+}
+
+
+/* RFC 3261 9.1: a CANCEL's Via is its INVITE's top Via (the branch a
+ * failover gave it, the transport a fallback to UDP gave it).
+ * @return 0, EINVAL or ENOMEM */
+static int creq_via_of(struct creq *c, const struct creq *inv)
+{
+	size_t off, len, ioff, ilen;
+
+	if (!via_find(c->mb, &off, &len) || !via_find(inv->mb, &ioff, &ilen))
+		return EINVAL;
+	if (len == ilen && !memcmp(c->mb->buf + off, inv->mb->buf + ioff, len))
+		return 0;
+	if (strcmp(c->branch, inv->branch) && creq_rekey(c, inv->branch))
+		return ENOMEM;
+	return creq_splice(c, off, len, inv->mb->buf + ioff, ilen);
+}
+
+
+/* RFC 3263 4.3 (and RFC 3261 21.5.4 for a 503): nobody took it at that
+ * SRV target (a transport error), it timed out there, or the server
+ * answered 503 (resp) before any provisional response; the name's next
+ * target, if there is one, gets the same request as a new transaction
+ * (a new branch). Not for an INVITE being cancelled. A 503 to an INVITE
+ * is ACKed where it came from first (17.1.1.3).
+ * @return true if it goes there */
+static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 {
 	int err;
 
-	if (!c->host || c->failed_over || c->answered || c->completed ||
+	if (!c->host || c->dq || c->failovers >= FAILOVER_MAX || c->answered ||
+	    c->completed || c->cancel || c->cancelled ||
 	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
 		return false;
-	c->failed_over = true;
+	if (resp && c->invite)
+		creq_ack(c, resp);
+	if (creq_rebranch(c))
+		return false;
+	c->failovers++;
 	tmr_cancel(&c->retr);
 	c->reach = mem_deref(c->reach);
 	err = sf_dns_resolve(&c->dq, c->sf, c->host, c->hop_port, c->hop_tp,
@@ -245,7 +389,7 @@ static void creq_transport_fail(struct creq *c, int err)
 {
 	log_info("out %llu: %s to %s %J: %s", (unsigned long long)c->id,
 		 c->method, sip_transp_name(c->tp), &c->dst, strerror(err));
-	if (creq_failover(c))
+	if (creq_failover(c, NULL))
 		return;
 	creq_outcome(c, 503, "Transport Error", NULL);
 	mem_deref(c);
@@ -374,9 +518,14 @@ static void creq_transmit(struct creq *c)
 			c->held_by = inv;
 			return;
 		}
-		if (inv) { /* to where the INVITE went */
+		if (inv) { /* to where the INVITE went, with its Via */
 			c->dst = inv->dst;
 			c->tp = inv->tp;
+			if (creq_via_of(c, inv)) {
+				creq_outcome(c, 500, "Bad Request Built", NULL);
+				mem_deref(c);
+				return;
+			}
 		}
 	}
 
@@ -629,6 +778,8 @@ bool sf_ctrans_response(struct sip_front *sf, const struct sip_msg *msg)
 	/* not sent yet by us (its name resolves): a response to a copy a
 	 * previous incarnation sent; the peer repeats it after ours */
 	if (c->dq)
+		return true;
+	if (msg->scode == 503 && creq_failover(c, msg))
 		return true;
 	c->answered = true;
 	c->reach = mem_deref(c->reach);

@@ -39,9 +39,12 @@ struct sip_front {
 	struct hash *strans;   /**< pending server transactions by tx id */
 	struct hash *creqs;    /**< outgoing requests by branch */
 	struct hash *creq_ids; /**< the same by outbox id */
-	struct hash *okx;      /**< 2xx to INVITE awaiting ACK, by Call-ID */
-	struct hash *okx_ids;  /**< the same by outbox id */
-	struct hash *reach;    /**< UDP destinations watched (sf_reach.c) */
+	/** INVITEs sent on with a new branch (RFC 3263 4.3 failover): found
+	 * by the translator's branch when its CANCEL comes (few; a list) */
+	struct list creq_moved;
+	struct hash *okx;     /**< 2xx to INVITE awaiting ACK, by Call-ID */
+	struct hash *okx_ids; /**< the same by outbox id */
+	struct hash *reach;   /**< UDP destinations watched (sf_reach.c) */
 	uint64_t next_tx;
 	/** ms a request waits for the translator before its 503 (0: 30 s) */
 	uint32_t strans_timeout_ms;

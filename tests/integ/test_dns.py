@@ -21,6 +21,9 @@ from jingle import CONTENTS, PHONE_SDP, SipPeer, hdr, jlogin, tag_of
 from test_accounts import REG_PORT, challenge_args, registrations
 from test_call import BOB, call_in, online, sessions, until
 from test_messaging import error_condition
+from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 from xmpp_user import login, logout
 
 DNS_PORT = 15353
@@ -56,7 +59,12 @@ def dnsmasq(tmp_path):
          # two targets: nothing listens at the preferred one's port
          "--srv-host=_sip._udp.fo.xsgw.test,uas.xsgw.test,%d,0,5" % CLOSED,
          "--srv-host=_sip._udp.fo.xsgw.test,uas.xsgw.test,%d,10,5"
-         % UAS_PORT],
+         % UAS_PORT,
+         # two targets, both listening: the preferred one, then PEER_PORT
+         "--srv-host=_sip._udp.pair.xsgw.test,uas.xsgw.test,%d,0,5"
+         % UAS_PORT,
+         "--srv-host=_sip._udp.pair.xsgw.test,uas.xsgw.test,%d,10,5"
+         % PEER_PORT],
         stdout=out, stderr=subprocess.STDOUT)
     wait_for(lambda: p.poll() is not None or udp_bound(DNS_PORT), 10,
              "dnsmasq on UDP %d" % DNS_PORT)
@@ -143,6 +151,181 @@ def test_srv_target_nobody_listens_at_fails_over(gateway_factory, dnsmasq,
     log = gw.read_log()
     assert log.count("failed, uas.xsgw.test:%d next" % UAS_PORT) == 1, log
     assert "Transport Error" not in log
+
+
+def branch(req):
+    return hdr(req, "Via").split("branch=")[1].split(";")[0]
+
+
+def test_srv_target_answering_503_fails_over(gateway_factory, dnsmasq):
+    """RFC 3261 21.5.4, RFC 3263 4.3: the preferred SRV target of
+    pair.xsgw.test answers 503: the MESSAGE goes to the next target as a
+    new transaction (the same request with a new branch), whose 200 is
+    alice's receipt; her next chat goes to that target at once."""
+    gw = gateway_factory(sip={"domain": "pair.xsgw.test",
+                              "dns_servers": DNS})
+
+    async def go():
+        first = await SipPeer.start(UAS_PORT)
+        second = await SipPeer.start(PEER_PORT)
+        u = await login("alice@localhost/pc", "alicepass")
+        got = asyncio.Queue()
+        u.register_handler(Callback("r", MatchXPath(
+            "{jabber:client}message/{urn:xmpp:receipts}received"),
+            got.put_nowait))
+        u.register_handler(Callback("e", MatchXPath(
+            "{jabber:client}message/{jabber:client}error"), got.put_nowait))
+
+        def chat(text, mid):
+            m = u.make_message(mto="bob@sip.localhost", mbody=text,
+                               mtype="chat")
+            m["id"] = mid
+            m.xml.append(ET.Element("{urn:xmpp:receipts}request"))
+            m.send()
+
+        try:
+            chat("one", "m1")
+            m1 = await first.next_request("MESSAGE")
+            first.reply(m1, 503, "Service Unavailable")
+            m2 = await second.next_request("MESSAGE")
+            second.reply(m2, 200, "OK")
+            r1 = await asyncio.wait_for(got.get(), 10)
+            chat("two", "m2")
+            m3 = await second.next_request("MESSAGE")
+            second.reply(m3, 200, "OK")
+            r2 = await asyncio.wait_for(got.get(), 10)
+            return m1, m2, r1, r2
+        finally:
+            await logout(u)
+            first.close()
+            second.close()
+
+    m1, m2, r1, r2 = run(go())
+    for r, mid in ((r1, "m1"), (r2, "m2")):
+        rc = r.xml.find("{urn:xmpp:receipts}received")
+        assert rc is not None and rc.get("id") == mid, r
+    assert branch(m2) != branch(m1)
+    assert m2.split("\r\n")[0] == m1.split("\r\n")[0]
+    for h in ("Call-ID", "CSeq", "From", "To"):
+        assert hdr(m2, h) == hdr(m1, h), h
+    assert m2.split("\r\n\r\n", 1)[1] == "one"
+    assert ("failed, uas.xsgw.test:%d next" % PEER_PORT) in gw.read_log()
+
+
+def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
+                                                     dnsmasq):
+    """alice calls bob at pair.xsgw.test; its preferred target answers
+    503 before ringing: the 503 is ACKed there (same branch), the INVITE
+    goes to the next target with a new branch, which rings and answers;
+    alice's hang-up's BYE goes to the phone that answered."""
+    gw = gateway_factory(sip={"domain": "pair.xsgw.test",
+                              "dns_servers": DNS})
+
+    async def go():
+        first = await SipPeer.start(UAS_PORT)
+        second = await SipPeer.start(PEER_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv1 = await first.next_request("INVITE")
+            first.reply(inv1, 503, "Service Unavailable")
+            ack = await first.next_request("ACK")
+            inv2 = await second.next_request("INVITE")
+            second.reply(inv2, 180, "Ringing")
+            await alice.next_jingle(action="session-info")
+            second.reply(inv2, 200, "OK", sdp=PHONE_SDP)
+            await alice.next_jingle(action="session-accept")
+            await second.next_request("ACK")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await second.next_request("BYE")
+            second.reply(bye, 200, "OK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return inv1, ack, inv2
+        finally:
+            await logout(alice)
+            first.close()
+            second.close()
+
+    inv1, ack, inv2 = run(go())
+    assert branch(ack) == branch(inv1)
+    assert branch(inv2) != branch(inv1)
+    assert hdr(inv2, "Call-ID") == hdr(inv1, "Call-ID")
+    assert hdr(inv2, "CSeq") == hdr(inv1, "CSeq")
+
+
+def test_invite_timing_out_fails_over_and_cancel_follows(gateway_factory,
+                                                         dnsmasq):
+    """The preferred target of pair.xsgw.test never answers: at Timer B
+    (64*T1, T1 50 ms here) the INVITE goes to the next target with a new
+    branch; it rings; alice hangs up: the CANCEL goes there with the
+    INVITE's new Via (RFC 3261 9.1), the 487 ends the call."""
+    gw = gateway_factory(sip={"domain": "pair.xsgw.test",
+                              "dns_servers": DNS, "t1_ms": "50"})
+
+    async def go():
+        first = await SipPeer.start(UAS_PORT)
+        second = await SipPeer.start(PEER_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv1 = await first.next_request("INVITE")
+            inv2 = await second.next_request("INVITE", timeout=15)
+            second.reply(inv2, 180, "Ringing")
+            await alice.next_jingle(action="session-info")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><decline/></reason>")
+            can = await second.next_request("CANCEL")
+            second.reply(can, 200, "OK")
+            second.reply(inv2, 487, "Request Terminated")
+            await second.next_request("ACK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return inv1, inv2, can
+        finally:
+            await logout(alice)
+            first.close()
+            second.close()
+
+    inv1, inv2, can = run(go())
+    assert branch(inv2) != branch(inv1)
+    assert hdr(can, "Via") == hdr(inv2, "Via")
+    assert can.split()[1] == inv2.split()[1]
+    assert "INVITE timed out" in gw.read_log()
+
+
+def test_cancelled_invite_does_not_fail_over(gateway_factory, dnsmasq):
+    """alice hangs up before anything answered (the CANCEL waits for a
+    provisional, RFC 3261 9.1); the preferred target then answers 503: the
+    call ends there; the next target never hears of it."""
+    gw = gateway_factory(sip={"domain": "pair.xsgw.test",
+                              "dns_servers": DNS}, log_level="debug")
+
+    async def go():
+        first = await SipPeer.start(UAS_PORT)
+        second = await SipPeer.start(PEER_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv1 = await first.next_request("INVITE")
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><decline/></reason>")
+            # the sip-front has the CANCEL (held: nothing answered yet)
+            await until(lambda: ": CANCEL sip:" in gw.read_log(), 5,
+                        "the CANCEL at the sip-front")
+            first.reply(inv1, 503, "Service Unavailable")
+            await first.next_request("ACK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            with pytest.raises(asyncio.TimeoutError):
+                await second.next_request(timeout=1)
+        finally:
+            await logout(alice)
+            first.close()
+            second.close()
+
+    run(go())
 
 
 def test_unresolvable_name_comes_back_as_an_error(gateway_factory, dnsmasq):
