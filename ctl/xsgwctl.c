@@ -424,6 +424,11 @@ static void call_to_odict(struct odict *o, uint64_t id, const struct callrec *r,
 				(int64_t)r->deadline);
 		odict_entry_add(o, "reinvite_retry_ms", ODICT_INT,
 				(int64_t)r->reinv_retry_at);
+		/* who holds the call: the XMPP user, the SIP peer */
+		odict_entry_add(o, "held_by_user", ODICT_BOOL,
+				(bool)r->local_hold);
+		odict_entry_add(o, "held_by_peer", ODICT_BOOL,
+				(bool)r->on_hold);
 	}
 }
 

@@ -33,6 +33,10 @@
 	{                                                                      \
 		t, offsetof(struct callrec, m), 11                             \
 	}
+#define F12(t, m)                                                              \
+	{                                                                      \
+		t, offsetof(struct callrec, m), 12                             \
+	}
 
 static const struct {
 	uint8_t tag; /* enum field_tag */
@@ -101,6 +105,7 @@ static const struct {
 	F11(FT_U32, reinv_session),
 	F11(FT_U64, reinv_retry_at),
 	F11(FT_U32, reinv_tries),
+	F12(FT_U32, local_hold),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

@@ -30,7 +30,9 @@
  *     re-INVITE's offer,
  *     sent again after a 491, RFC 3261 14.1): older records read with them
  *     NULL / 0 */
-#define CALLREC_VERSION 11
+/* 12: local_hold (the XMPP user holds the call; our answers keep it):
+ *     older records read with it 0 */
+#define CALLREC_VERSION 12
 
 enum call_dir {
 	CD_X2S = 1, /**< an XMPP user called: we are the SIP UAC */
@@ -79,6 +81,9 @@ struct callrec {
 	uint32_t sdp_ver;
 	char *history;    /**< "ms state-or-event" lines */
 	uint32_t on_hold; /**< the SIP side has put the call on hold */
+	/** the XMPP user holds the call (session-info hold, until active):
+	 * our answers to the peer's offers keep it (RFC 3264 8.4) */
+	uint32_t local_hold;
 	uint32_t jmi; /**< S2X: rung by an XEP-0353 propose to the bare JID */
 	char *pend_frag; /**< trickle candidates held until a dialog exists */
 	/* since version 7 */

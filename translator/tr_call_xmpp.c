@@ -349,8 +349,10 @@ static int hold(struct call_ctx *c, bool on)
 	if (call_reinvite_busy(c))
 		return NOCHANGE;
 	call_iq_ok(c);
+	/* kept whatever becomes of the re-INVITE: the user was told ok */
+	c->r->local_hold = on;
 	if (tr_media_hold_sdp(c->tr, c->r, on, &sdp))
-		return NOCHANGE;
+		return c->r->state;
 	call_reinvite(c, sdp, true);
 	tr_callrec_event(c->r, on ? "hold (re-INVITE sent)"
 				  : "resume (re-INVITE sent)");

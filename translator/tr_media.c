@@ -344,8 +344,21 @@ int tr_media_reoffer_answer(struct translator *tr, struct callrec *r,
 		err = EPROTO;
 		goto out;
 	}
-	/* answer with our media, following the offer's directions */
+	/* answer with our media, following the offer's directions; while
+	 * the user holds the call only we may send (RFC 3264 8.4: an
+	 * offer's sendrecv answered sendonly, its sendonly inactive) */
 	answer_model(am, lm, om);
+	if (r->local_hold) {
+		const enum jsdp_senders ours =
+			we_init ? JSDP_INITIATOR : JSDP_RESPONDER;
+
+		for (unsigned i = 0; i < am->n; i++)
+			am->c[i].senders =
+				am->c[i].senders == JSDP_BOTH ||
+						am->c[i].senders == ours
+					? ours
+					: JSDP_NONE;
+	}
 	if (!am->n) {
 		snprintf(eb, ebsz, "no common codec");
 		err = EPROTO;

@@ -357,3 +357,69 @@ def test_a_peer_answering_491_every_time_gets_three_retries(gateway):
     assert shown["state"] == "active" and shown["reinvite_retry_ms"] == 0
     assert [r.split()[0] for r in between[:-1]] == ["ACK"] * (
         len(between) - 1), between
+
+
+def test_the_users_hold_is_kept_in_answers_to_the_peers_offers(gateway):
+    """RFC 3264 8.4: alice called and holds; the phone answers the hold's
+    re-INVITE 491 (its own offer crossed it) and sends that offer,
+    sendrecv: the gateway's answer is sendonly — alice's hold stands, so
+    the retry is not needed and is forgotten. Held, any later offer of the
+    phone (a refresh) is answered sendonly too; once alice resumes, the
+    phone's offers are answered sendrecv again."""
+    from jingle import PHONE_SDP
+    from test_call import BOB, callee_dialog
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = "h" + uuid.uuid4().hex[:12]
+        active = "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+        try:
+            held = await call_out_hold_491(alice, peer, sid)
+            d, gwtag = callee_dialog(peer, held)
+            answers = []
+            for _ in range(2):  # crossing the retry, then a refresh
+                n = peer.in_dialog(d, "INVITE", gwtag, PHONE_SDP,
+                                   "application/sdp")
+                code, ok = await peer.next_response("INVITE", final=True)
+                assert code == 200 and cseq_of(ok) == n, ok
+                peer.in_dialog(d, "ACK", gwtag)
+                answers.append(ok)
+            sess = await until(lambda: sessions(gateway), 5, "the call")
+            shown = json.loads(gateway.ctl("show", str(sess[0]["id"]),
+                                           "--json").stdout)
+            r = await alice.send_jingle(BOB, "session-info", sid, active)
+            resumed = await peer.next_request("INVITE")
+            peer.reply(resumed, 200, "OK", sdp=PHONE_SDP)
+            await peer.next_request("ACK")
+            await until(lambda: "resume" in json.loads(gateway.ctl(
+                "show", str(sess[0]["id"]), "--json").stdout)["history"],
+                5, "the resume answered")
+            n = peer.in_dialog(d, "INVITE", gwtag, PHONE_SDP,
+                               "application/sdp")
+            code, after = await peer.next_response("INVITE", final=True)
+            peer.in_dialog(d, "ACK", gwtag)
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            nxt = await peer.next_request()
+            peer.reply(nxt, 200, "OK")
+            return held, answers, shown, r, resumed, after, nxt
+        finally:
+            await logout(alice)
+            peer.close()
+
+    held, answers, shown, r, resumed, after, nxt = run(go())
+    assert "a=sendonly" in body(held)
+    for ok in answers:
+        assert "a=sendonly" in body(ok), body(ok)
+        assert "a=sendrecv" not in body(ok)
+    assert shown["reinvite_retry_ms"] == 0
+    assert shown["held_by_user"] is True and shown["held_by_peer"] is False
+    assert r["type"] == "result"
+    assert "a=sendonly" not in body(resumed)
+    assert "a=sendonly" not in body(after), body(after)
+    assert nxt.startswith("BYE "), nxt
+
+
+def cseq_of(msg):
+    return int(hdr(msg, "CSeq").split()[0])

@@ -1036,7 +1036,8 @@ static void test_msgrec_bad(void **state)
 	X(rseq)                                                                \
 	X(xfer_nosub)                                                          \
 	X(reinv_session)                                                       \
-	X(reinv_tries)
+	X(reinv_tries)                                                         \
+	X(local_hold)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1116,7 +1117,7 @@ static void test_callrec_v8(void **state)
 		call_fill(&r, st % 2 ? CD_X2S : CD_S2X, st);
 		assert_int_equal(callrec_encode(&fb, &r), 0);
 		assert_int_equal(fb.b[0], CALLREC_VERSION);
-		assert_int_equal(CALLREC_VERSION, 11);
+		assert_int_equal(CALLREC_VERSION, 12);
 		/* every field of the table is one the test knows */
 		assert_int_equal(fb.len, call_len(&r));
 		memset(&d, 0, sizeof(d));
@@ -1283,7 +1284,8 @@ static void test_callrec_v5(void **state)
 		set_str(&r.rung, v[i].rung);
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
-		/* version 11's, 10's and 9's fields */
+		/* version 12's, 11's, 10's and 9's fields */
+		r.local_hold = 0;
 		set_str(&r.reinv_sdp, NULL);
 		r.reinv_session = 0;
 		r.reinv_retry_at = 0;
@@ -1297,6 +1299,7 @@ static void test_callrec_v5(void **state)
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
+		fb.len -= 5; /* local_hold */
 		fb.len -=
 			5 + 5 + 9 + 5; /* reinv_sdp "", _session, _at, _tries */
 		fb.len -= 9 + 5;       /* reinv_out, reinv_prev "" */
@@ -1391,6 +1394,18 @@ static void test_callrec_v5(void **state)
 
 		/* a version 10 record with version 11's fields: leftover */
 		fb.len += 5 + 5 + 9 + 5;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
+		callrec_reset(&d);
+
+		/* as version 11: the user holds nothing */
+		fb.b[0] = 11;
+		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
+		assert_int_equal(d.local_hold, 0);
+		call_check(&d, &r, v[i].state);
+		callrec_reset(&d);
+
+		/* a version 11 record with version 12's field: leftover */
+		fb.len += 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
