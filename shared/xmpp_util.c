@@ -129,6 +129,8 @@ xmpp_stanza_t *xu_child_ns(xmpp_stanza_t *st, const char *ns)
 }
 
 
+/* RFC 6120 8.3.3: the type each condition's definition and example give
+ * (gone is permanent, an internal error not worth a retry: cancel) */
 const char *xu_error_type(const char *cond)
 {
 	static const struct {
@@ -137,17 +139,16 @@ const char *xu_error_type(const char *cond)
 		{"recipient-unavailable", "wait"},
 		{"remote-server-timeout", "wait"},
 		{"resource-constraint", "wait"},
-		{"internal-server-error", "wait"},
 		{"unexpected-request", "wait"},
 		{"bad-request", "modify"},
 		{"jid-malformed", "modify"},
 		{"not-acceptable", "modify"},
 		{"redirect", "modify"},
-		{"gone", "modify"},
 		{"policy-violation", "modify"},
 		{"forbidden", "auth"},
 		{"not-authorized", "auth"},
 		{"registration-required", "auth"},
+		{"subscription-required", "auth"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

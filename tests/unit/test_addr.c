@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "addr.h"
+#include "xmpp_util.h"
 #include "util.h"
 
 static struct xsgw_config cfg;
@@ -222,6 +223,39 @@ static void test_error_mapping(void **state)
 }
 
 
+/* RFC 6120 8.3.3: each condition's error type, as its section gives it */
+static void test_error_types(void **state)
+{
+	static const char *const t[][2] = {
+		{"bad-request", "modify"},
+		{"conflict", "cancel"},
+		{"feature-not-implemented", "cancel"},
+		{"forbidden", "auth"},
+		{"gone", "cancel"},
+		{"internal-server-error", "cancel"},
+		{"item-not-found", "cancel"},
+		{"jid-malformed", "modify"},
+		{"not-acceptable", "modify"},
+		{"not-allowed", "cancel"},
+		{"not-authorized", "auth"},
+		{"policy-violation", "modify"},
+		{"recipient-unavailable", "wait"},
+		{"redirect", "modify"},
+		{"registration-required", "auth"},
+		{"remote-server-not-found", "cancel"},
+		{"remote-server-timeout", "wait"},
+		{"resource-constraint", "wait"},
+		{"service-unavailable", "cancel"},
+		{"subscription-required", "auth"},
+		{"undefined-condition", "cancel"},
+		{"unexpected-request", "wait"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_string_equal(xu_error_type(t[i][0]), t[i][1]);
+}
+
+
 static void test_utf8(void **state)
 {
 	static const char ok[] = "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\n";
@@ -287,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_sip_to_user_case),
 		cmocka_unit_test(test_escape_roundtrip),
 		cmocka_unit_test(test_error_mapping),
+		cmocka_unit_test(test_error_types),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_host_name),
 	};
