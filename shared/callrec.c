@@ -106,6 +106,7 @@ static const struct {
 	F11(FT_U64, reinv_retry_at),
 	F11(FT_U32, reinv_tries),
 	F12(FT_U32, local_hold),
+	F12(FT_U32, xfer_moved),
 };
 
 #define NFIELDS        (sizeof(fields) / sizeof(fields[0]))

@@ -30,8 +30,9 @@
  *     re-INVITE's offer,
  *     sent again after a 491, RFC 3261 14.1): older records read with them
  *     NULL / 0 */
-/* 12: local_hold (the XMPP user holds the call; our answers keep it):
- *     older records read with it 0 */
+/* 12: local_hold (the XMPP user holds the call; our answers keep it),
+ *     xfer_moved (the call is in our INVITE's dialog since a transfer):
+ *     older records read with them 0 */
 #define CALLREC_VERSION 12
 
 enum call_dir {
@@ -84,6 +85,9 @@ struct callrec {
 	/** the XMPP user holds the call (session-info hold, until active):
 	 * our answers to the peer's offers keep it (RFC 3264 8.4) */
 	uint32_t local_hold;
+	/** a transfer moved the call into the dialog of our INVITE to its
+	 * target: the Call-ID is ours (RFC 3261 14.1's 491 wait) */
+	uint32_t xfer_moved;
 	uint32_t jmi; /**< S2X: rung by an XEP-0353 propose to the bare JID */
 	char *pend_frag; /**< trickle candidates held until a dialog exists */
 	/* since version 7 */

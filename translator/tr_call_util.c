@@ -150,9 +150,12 @@ void call_terminate(struct call_ctx *c, const char *reason)
 uint32_t call_reinvite_later(struct call_ctx *c)
 {
 	struct callrec *r = c->r;
-	/* in units of 10 ms: 2.1-4 s for the Call-ID's owner, else 0-2 s */
-	const uint32_t wait = r->dir == CD_X2S ? 2100 + 10 * (rand_u32() % 191)
-					       : 10 * (rand_u32() % 201);
+	/* in units of 10 ms: 2.1-4 s for the Call-ID's owner (we sent the
+	 * dialog's INVITE: an X2S call, or any since a transfer moved it
+	 * into ours), else 0-2 s */
+	const bool owner = r->dir == CD_X2S || r->xfer_moved;
+	const uint32_t wait = owner ? 2100 + 10 * (rand_u32() % 191)
+				    : 10 * (rand_u32() % 201);
 
 	r->reinv_retry_at = wall_ms() + wait;
 	call_idle_deadline(c);

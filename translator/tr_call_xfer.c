@@ -399,6 +399,7 @@ static void dialog_swap(struct call_ctx *c, const struct sip_msg *msg)
 	r->rcseq = 0;
 	r->inv_out = 0;
 	r->on_hold = 0;
+	r->xfer_moved = 1; /* our INVITE made this dialog */
 	/* a re-INVITE of ours in the old dialog is that dialog's */
 	call_reinvite_forget(c);
 	mem_deref(r->lsdp);

@@ -493,6 +493,52 @@ def test_blind_transfer(gateway, direction):
     run(go())
 
 
+def test_after_a_transfer_our_491_wait_is_the_call_id_owners(gateway):
+    """RFC 3261 14.1: a call from SIP, transferred: the call is now in the
+    dialog of the gateway's INVITE to the target, whose Call-ID the
+    gateway chose; alice's hold there meets 491: the retry waits 2.1-4 s
+    (the Call-ID owner's wait), not the 0-2 s of the call's first
+    dialog."""
+    import json
+    import re
+
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid, party, d, gwtag = await answered("s2x", alice, peer, gateway)
+        inv = await refer(peer, d, gwtag)
+        dc, ctag, _ = await transferred(peer, alice, inv, old=d)
+        r = await alice.send_jingle(
+            party, "session-info", sid,
+            "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>")
+        assert r["type"] == "result"
+        held = await peer.next_request("INVITE")
+        assert hdr(held, "Call-ID") == dc["callid"]
+        peer.reply(held, 491, "Request Pending", totag="carol1")
+        await peer.next_request("ACK")
+        sess = sessions(gateway)
+        hist = await until(lambda: (lambda h: h if "again in" in h else None)(
+            json.loads(gateway.ctl("show", str(sess[0]["id"]),
+                                   "--json").stdout)["history"]),
+            5, "the 491 seen")
+        again = await peer.next_request("INVITE", timeout=8)
+        peer.reply(again, 200, "OK", sdp=TARGET_SDP, totag="carol1")
+        await peer.next_request("ACK")
+        await alice.send_jingle(party, "session-terminate", sid,
+                                "<reason><success/></reason>")
+        bye = await peer.next_request("BYE")
+        peer.reply(bye, 200, "OK")
+        await until(lambda: sessions(gateway) == [], 5, "session removed")
+        await logout(alice)
+        peer.close()
+        return hist, held, again
+
+    hist, held, again = run(go())
+    wait = int(re.search(r"again in (\d+) ms", hist).group(1))
+    assert 2100 <= wait <= 4000, hist
+    assert body(again) == body(held)
+
+
 def test_transfer_refer_sub_false_no_notify(gateway):
     """RFC 4488: a REFER with Refer-Sub: false is answered 202 with
     Refer-Sub: false and gets no NOTIFY; without a Referred-By the INVITE

@@ -1037,7 +1037,8 @@ static void test_msgrec_bad(void **state)
 	X(xfer_nosub)                                                          \
 	X(reinv_session)                                                       \
 	X(reinv_tries)                                                         \
-	X(local_hold)
+	X(local_hold)                                                          \
+	X(xfer_moved)
 #define CALL_U64(X)                                                            \
 	X(created)                                                             \
 	X(updated)                                                             \
@@ -1285,7 +1286,7 @@ static void test_callrec_v5(void **state)
 		/* versions 5 and 6 end before version 7's fields, 7
 		 * before version 8's */
 		/* version 12's, 11's, 10's and 9's fields */
-		r.local_hold = 0;
+		r.local_hold = r.xfer_moved = 0;
 		set_str(&r.reinv_sdp, NULL);
 		r.reinv_session = 0;
 		r.reinv_retry_at = 0;
@@ -1299,7 +1300,7 @@ static void test_callrec_v5(void **state)
 		r.hop = mem_deref(r.hop);
 		r.authed = 0;
 		assert_int_equal(callrec_encode(&fb, &r), 0);
-		fb.len -= 5; /* local_hold */
+		fb.len -= 5 + 5; /* local_hold, xfer_moved */
 		fb.len -=
 			5 + 5 + 9 + 5; /* reinv_sdp "", _session, _at, _tries */
 		fb.len -= 9 + 5;       /* reinv_out, reinv_prev "" */
@@ -1401,11 +1402,12 @@ static void test_callrec_v5(void **state)
 		fb.b[0] = 11;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), 0);
 		assert_int_equal(d.local_hold, 0);
+		assert_int_equal(d.xfer_moved, 0);
 		call_check(&d, &r, v[i].state);
 		callrec_reset(&d);
 
-		/* a version 11 record with version 12's field: leftover */
-		fb.len += 5;
+		/* a version 11 record with version 12's fields: leftover */
+		fb.len += 5 + 5;
 		assert_int_equal(callrec_decode(&d, fb.b, fb.len), EBADMSG);
 		callrec_reset(&r);
 	}
