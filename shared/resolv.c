@@ -25,6 +25,7 @@ struct hent {
 
 struct resolv {
 	struct dnsc *dnsc; /**< NULL: no DNS server known */
+	char domain[256];  /**< resolv.conf's search domain, or "" */
 	struct hash *hosts;
 	struct timespec hosts_mtime;
 	uint64_t hosts_checked;
@@ -117,6 +118,12 @@ struct dnsc *resolv_dnsc(const struct resolv *r)
 }
 
 
+const char *resolv_domain(const struct resolv *r)
+{
+	return r->domain;
+}
+
+
 static void resolv_destructor(void *arg)
 {
 	struct resolv *r = arg;
@@ -130,10 +137,9 @@ static void resolv_destructor(void *arg)
 int resolv_alloc(struct resolv **rp, const struct xsgw_config *cfg,
 		 const char *who)
 {
-	struct sa srvv[SERVERS_MAX];
-	uint32_t n = 0;
+	struct sa srvv[SERVERS_MAX], sysv[SERVERS_MAX];
+	uint32_t n = 0, nsys = SERVERS_MAX;
 	struct resolv *r;
-	char domain[256];
 	int err;
 
 	r = mem_zalloc(sizeof(*r), resolv_destructor);
@@ -148,10 +154,14 @@ int resolv_alloc(struct resolv **rp, const struct xsgw_config *cfg,
 		if (!sa_set_str(&srvv[n], cfg->sip.dns_servers[i].host,
 				cfg->sip.dns_servers[i].port))
 			n++;
+	/* the search domain is the system's even with servers configured */
+	if (dns_srv_get(r->domain, sizeof(r->domain), sysv, &nsys)) {
+		nsys = 0;
+		r->domain[0] = 0;
+	}
 	if (!cfg->sip.ndns_servers) {
-		n = SERVERS_MAX;
-		if (dns_srv_get(domain, sizeof(domain), srvv, &n))
-			n = 0;
+		memcpy(srvv, sysv, sizeof(srvv));
+		n = nsys;
 	}
 	if (n && (err = dnsc_alloc(&r->dnsc, NULL, srvv, n))) {
 		/* libre opens an IPv6 socket too: a kernel without IPv6 */

@@ -39,6 +39,10 @@ bool resolv_hosts_find(struct resolv *r, const char *name, struct sa *sa);
  * by r: valid until r is released. */
 struct dnsc *resolv_dnsc(const struct resolv *r);
 
+/** resolv.conf's domain (its "domain" or first "search" entry), "" when
+ * there is none: a name without a dot is asked with it first. */
+const char *resolv_domain(const struct resolv *r);
+
 /** The hosts file's path, for log lines. */
 extern const char resolv_hosts_path[];
 

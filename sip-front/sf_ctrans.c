@@ -38,7 +38,7 @@ struct creq {
 	struct le he;  /**< in sf->creqs */
 	struct le ihe; /**< in sf->creq_ids */
 	struct le mle; /**< in sf->creq_moved while tx_branch is set */
-	uint64_t id;   /**< outbox id */
+	uint64_t id;   /**< outbox id; 0: left Completed by a failover */
 	char *branch;  /**< our Via's: responses are matched by it */
 	/** the translator's branch once a failover gave ours a new one (an
 	 * INVITE's CANCEL carries it), else NULL */
@@ -209,7 +209,8 @@ static bool creq_invite_match(struct le *le, void *arg)
 {
 	const struct creq *c = le->data;
 
-	return c->invite && !strcmp(c->branch, arg);
+	/* not an INVITE left Completed by a failover (id 0) */
+	return c->invite && c->id && !strcmp(c->branch, arg);
 }
 
 
@@ -249,6 +250,7 @@ static void creq_cancel_sent(struct sip_front *sf, const char *branch)
 static void creq_resolved_handler(int err, const struct sa *dst, void *arg);
 static void creq_transmit(struct creq *c);
 static void creq_ack(struct creq *c, const struct sip_msg *resp);
+static void creq_unresolved(struct creq *c, const char *host, int err);
 
 
 /* c->mb with its bytes [off, off + len) replaced by with[0..wl).
@@ -272,24 +274,19 @@ static int creq_splice(struct creq *c, size_t off, size_t len, const void *with,
 }
 
 
-/* Responses come to c by branch now (an INVITE keeps the translator's
- * for its CANCEL). @return 0 or ENOMEM */
-static int creq_rekey(struct creq *c, const char *branch)
+/* Responses come to c by branch now (taken; an INVITE keeps the
+ * translator's for its CANCEL). Cannot fail. */
+static void creq_rekey(struct creq *c, char *branch)
 {
-	char *nbr;
-
-	if (str_dup(&nbr, branch))
-		return ENOMEM;
 	if (c->invite && !c->tx_branch) {
 		c->tx_branch = c->branch;
 		list_append(&c->sf->creq_moved, &c->mle, c);
 	} else {
 		mem_deref(c->branch);
 	}
-	c->branch = nbr;
+	c->branch = branch;
 	hash_unlink(&c->he);
 	hash_append(c->sf->creqs, hash_joaat_str(c->branch), &c->he, c);
-	return 0;
 }
 
 
@@ -312,13 +309,13 @@ static bool via_find(const struct mbuf *mb, size_t *off, size_t *len)
 
 
 /* A new transaction for the same request (RFC 3263 4.3): our Via gets a
- * new branch. @return 0, EINVAL (no Via of ours) or ENOMEM */
+ * new branch. @return 0, EINVAL (no Via of ours) or ENOMEM (c unchanged) */
 static int creq_rebranch(struct creq *c)
 {
 	const size_t ol = strlen(c->branch);
 	size_t off, len;
-	char branch[32];
 	const uint8_t *p;
+	char *branch;
 
 	if (!via_find(c->mb, &off, &len))
 		return EINVAL;
@@ -326,29 +323,79 @@ static int creq_rebranch(struct creq *c)
 	if (!p || (size_t)(c->mb->buf + off + len - p) < 8 + ol ||
 	    memcmp(p + 8, c->branch, ol))
 		return EINVAL;
-	re_snprintf(branch, sizeof(branch), "z9hG4bK%016llx",
-		    (unsigned long long)rand_u64());
-	off = (size_t)(p - c->mb->buf) + 8;
-	if (creq_rekey(c, branch))
+	if (re_sdprintf(&branch, "z9hG4bK%016llx",
+			(unsigned long long)rand_u64()))
 		return ENOMEM;
-	return creq_splice(c, off, ol, branch, strlen(branch));
+	off = (size_t)(p - c->mb->buf) + 8;
+	if (creq_splice(c, off, ol, branch, strlen(branch))) {
+		mem_deref(branch);
+		return ENOMEM;
+	}
+	creq_rekey(c, branch);
+	return 0;
 }
 
 
 /* RFC 3261 9.1: a CANCEL's Via is its INVITE's top Via (the branch a
  * failover gave it, the transport a fallback to UDP gave it).
- * @return 0, EINVAL or ENOMEM */
+ * @return 0, EINVAL or ENOMEM (c unchanged) */
 static int creq_via_of(struct creq *c, const struct creq *inv)
 {
 	size_t off, len, ioff, ilen;
+	char *branch = NULL;
 
 	if (!via_find(c->mb, &off, &len) || !via_find(inv->mb, &ioff, &ilen))
 		return EINVAL;
 	if (len == ilen && !memcmp(c->mb->buf + off, inv->mb->buf + ioff, len))
 		return 0;
-	if (strcmp(c->branch, inv->branch) && creq_rekey(c, inv->branch))
+	if (strcmp(c->branch, inv->branch) && str_dup(&branch, inv->branch))
 		return ENOMEM;
-	return creq_splice(c, off, len, inv->mb->buf + ioff, ilen);
+	if (creq_splice(c, off, len, inv->mb->buf + ioff, ilen)) {
+		mem_deref(branch);
+		return ENOMEM;
+	}
+	if (branch)
+		creq_rekey(c, branch);
+	return 0;
+}
+
+
+static void creq_gone_handler(void *arg)
+{
+	mem_deref(arg);
+}
+
+
+/* The INVITE transaction a 503 ended at the last target, kept Completed
+ * for Timer D under its branch (RFC 3261 17.1.1.2): a retransmitted 503
+ * is ACKed again there; nothing is reported. */
+static void creq_leave_completed(struct creq *c)
+{
+	struct creq *g;
+
+	if (c->tp != SIP_TRANSP_UDP)
+		return; /* reliable: no retransmissions to absorb */
+	g = mem_zalloc(sizeof(*g), creq_destructor);
+	if (!g || str_dup(&g->branch, c->branch) ||
+	    str_dup(&g->method, c->method)) {
+		mem_deref(g);
+		return;
+	}
+	g->mb = mbuf_alloc(c->mb->end);
+	if (!g->mb) {
+		mem_deref(g);
+		return;
+	}
+	(void)mbuf_write_mem(g->mb, c->mb->buf, c->mb->end);
+	g->mb->pos = 0;
+	g->sf = c->sf;
+	g->invite = g->completed = g->answered = true;
+	g->dst = c->dst;
+	g->tp = c->tp;
+	tmr_init(&g->retr);
+	tmr_init(&g->timeout);
+	hash_append(c->sf->creqs, hash_joaat_str(g->branch), &g->he, g);
+	tmr_start(&g->timeout, TB_OF(c->sf), creq_gone_handler, g);
 }
 
 
@@ -367,20 +414,24 @@ static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 	    c->completed || c->cancel || c->cancelled ||
 	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
 		return false;
-	if (resp && c->invite)
+	if (resp && c->invite) {
 		creq_ack(c, resp);
+		creq_leave_completed(c);
+	}
 	if (creq_rebranch(c))
 		return false;
 	c->failovers++;
 	tmr_cancel(&c->retr);
 	c->reach = mem_deref(c->reach);
+	c->qent = mem_deref(c->qent); /* a TCP connect still pending there */
 	err = sf_dns_resolve(&c->dq, c->sf, c->host, c->hop_port, c->hop_tp,
 			     &c->dst, creq_resolved_handler, c);
 	if (err == EINPROGRESS)
 		return true;
-	if (err)
-		return false;
-	creq_transmit(c);
+	if (err) /* a new transaction, unsent: it ends here */
+		creq_unresolved(c, c->host, err);
+	else
+		creq_transmit(c);
 	return true;
 }
 
@@ -580,6 +631,13 @@ static void creq_resolved_handler(int err, const struct sa *dst, void *arg)
 		creq_unresolved(c, c->host, err);
 		return;
 	}
+	if (c->failovers && c->cancel) {
+		/* cancelled while the next target was being found: nobody
+		 * has it (the last target failed it), it ends unsent */
+		creq_outcome(c, 487, "Request Terminated", NULL);
+		mem_deref(c);
+		return;
+	}
 	c->dst = *dst;
 	creq_transmit(c);
 }
@@ -740,12 +798,6 @@ static void creq_ack(struct creq *c, const struct sip_msg *resp)
 		(void)sip_send(c->sf->sip, NULL, c->tp, &c->dst, mb);
 	}
 	mem_deref(mb);
-}
-
-
-static void creq_gone_handler(void *arg)
-{
-	mem_deref(arg);
 }
 
 

@@ -1155,7 +1155,7 @@ static void xf_connect(void *arg)
 	if (xf.stopping || xresolve_busy(xf.res))
 		return;
 	/* a name is asked of DNS without blocking the loop (xresolve.h) */
-	err = xresolve_query(xf.res, cfg->xmpp.host, cfg->xmpp.port, &sa,
+	err = xresolve_query(xf.res, cfg, cfg->xmpp.host, cfg->xmpp.port, &sa,
 			     resolved_handler, NULL);
 	if (err == EINPROGRESS)
 		return;
@@ -1333,7 +1333,7 @@ int main(int argc, char **argv)
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	tlink_set_ack_handler(xf.tl, ack_handler);
-	err = xresolve_alloc(&xf.res, xf.proc.cfg);
+	err = xresolve_alloc(&xf.res);
 	if (err)
 		fatal(1, "xmpp-front: %s", strerror(err));
 	/* what the predecessor wrote is known before the translator's replay

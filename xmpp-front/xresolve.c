@@ -3,6 +3,7 @@
  *                   (xresolve.h).
  */
 #include <errno.h>
+#include <string.h>
 #include <re.h>
 #include "log.h"
 #include "resolv.h"
@@ -14,12 +15,14 @@ enum {
 };
 
 struct xresolve {
-	struct resolv *res;
+	struct resolv *res;  /**< set up at the first name asked */
 	struct dns_query *q; /**< libre's, while one is out */
 	struct tmr tmr;      /**< bounds q */
 	uint16_t type;       /**< DNS_TYPE_A, then DNS_TYPE_AAAA */
 	uint16_t port;
-	char name[NAME_MAX_LEN + 1];
+	/** the names asked in turn: with the search domain, then as is */
+	char names[2][NAME_MAX_LEN + 1];
+	unsigned nnames, iname;
 	xresolve_h *h;
 	void *arg;
 };
@@ -34,20 +37,13 @@ static void xresolve_destructor(void *arg)
 }
 
 
-int xresolve_alloc(struct xresolve **xrp, const struct xsgw_config *cfg)
+int xresolve_alloc(struct xresolve **xrp)
 {
-	struct xresolve *xr;
-	int err;
+	struct xresolve *xr = mem_zalloc(sizeof(*xr), xresolve_destructor);
 
-	xr = mem_zalloc(sizeof(*xr), xresolve_destructor);
 	if (!xr)
 		return ENOMEM;
 	tmr_init(&xr->tmr);
-	err = resolv_alloc(&xr->res, cfg, "xmpp dns");
-	if (err) {
-		mem_deref(xr);
-		return err;
-	}
 	*xrp = xr;
 	return 0;
 }
@@ -110,14 +106,18 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 		done(xr, 0, &sa);
 		return;
 	}
+	/* no address of this type: AAAA next; no such name: the next name */
 	if (xr->type == DNS_TYPE_A && hdr->rcode == DNS_RCODE_OK) {
 		xr->type = DNS_TYPE_AAAA;
-		err = ask(xr);
-		if (err)
-			done(xr, err, NULL);
+	} else if (++xr->iname < xr->nnames) {
+		xr->type = DNS_TYPE_A;
+	} else {
+		done(xr, ENOENT, NULL);
 		return;
 	}
-	done(xr, ENOENT, NULL);
+	err = ask(xr);
+	if (err)
+		done(xr, err, NULL);
 }
 
 
@@ -129,8 +129,8 @@ static void timeout_handler(void *arg)
 
 static int ask(struct xresolve *xr)
 {
-	int err = dnsc_query(&xr->q, resolv_dnsc(xr->res), xr->name, xr->type,
-			     DNS_CLASS_IN, true, answer_handler, xr);
+	int err = dnsc_query(&xr->q, resolv_dnsc(xr->res), xr->names[xr->iname],
+			     xr->type, DNS_CLASS_IN, true, answer_handler, xr);
 
 	if (!err)
 		tmr_start(&xr->tmr, STAGE_MS, timeout_handler, xr);
@@ -138,23 +138,39 @@ static int ask(struct xresolve *xr)
 }
 
 
-int xresolve_query(struct xresolve *xr, const char *host, uint16_t port,
-		   struct sa *sa, xresolve_h *h, void *arg)
+int xresolve_query(struct xresolve *xr, const struct xsgw_config *cfg,
+		   const char *host, uint16_t port, struct sa *sa,
+		   xresolve_h *h, void *arg)
 {
+	const char *domain;
 	int err;
 
 	xresolve_cancel(xr);
 	if (!sa_set_str(sa, host, port))
 		return 0;
+	if (!xr->res) {
+		err = resolv_alloc(&xr->res, cfg, "xmpp dns");
+		if (err)
+			return err;
+	}
 	if (resolv_hosts_find(xr->res, host, sa)) {
 		sa_set_port(sa, port);
 		return 0;
 	}
 	if (!resolv_dnsc(xr->res))
 		return ENOENT;
+	domain = resolv_domain(xr->res);
+	xr->nnames = xr->iname = 0;
+	/* like the system's resolver (ndots 1): a name without a dot is
+	 * asked in the search domain first */
+	if (!strchr(host, '.') && *domain &&
+	    re_snprintf(xr->names[0], sizeof(xr->names[0]), "%s.%s", host,
+			domain) > 0 &&
+	    str_len(host) + str_len(domain) < NAME_MAX_LEN)
+		xr->nnames++;
 	if (str_len(host) > NAME_MAX_LEN)
 		return ENAMETOOLONG;
-	str_ncpy(xr->name, host, sizeof(xr->name));
+	str_ncpy(xr->names[xr->nnames++], host, sizeof(xr->names[0]));
 	xr->type = DNS_TYPE_A;
 	xr->port = port;
 	err = ask(xr);

@@ -30,6 +30,8 @@ DNS_PORT = 15353
 DNS = '["127.0.0.1:%d"]' % DNS_PORT
 PEER_PORT = UAS_PORT + 5
 CLOSED = UAS_PORT + 7  # nothing listens there
+STUCK = UAS_PORT + 8   # a TCP listener whose accept queue is full
+AUDIO = CONTENTS.split("</content>")[0] + "</content>"  # fits UDP
 
 
 @pytest.fixture
@@ -64,6 +66,11 @@ def dnsmasq(tmp_path):
          "--srv-host=_sip._udp.pair.xsgw.test,uas.xsgw.test,%d,0,5"
          % UAS_PORT,
          "--srv-host=_sip._udp.pair.xsgw.test,uas.xsgw.test,%d,10,5"
+         % PEER_PORT,
+         # over TCP: the preferred one never accepts, then PEER_PORT
+         "--srv-host=_sip._tcp.pairt.xsgw.test,uas.xsgw.test,%d,0,5"
+         % STUCK,
+         "--srv-host=_sip._tcp.pairt.xsgw.test,uas.xsgw.test,%d,10,5"
          % PEER_PORT],
         stdout=out, stderr=subprocess.STDOUT)
     wait_for(lambda: p.poll() is not None or udp_bound(DNS_PORT), 10,
@@ -214,10 +221,12 @@ def test_srv_target_answering_503_fails_over(gateway_factory, dnsmasq):
 
 def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
                                                      dnsmasq):
-    """alice calls bob at pair.xsgw.test; its preferred target answers
-    503 before ringing: the 503 is ACKed there (same branch), the INVITE
-    goes to the next target with a new branch, which rings and answers;
-    alice's hang-up's BYE goes to the phone that answered."""
+    """alice calls bob at pair.xsgw.test (audio only: the INVITE fits UDP);
+    its preferred target answers 503 before ringing: the 503 is ACKed
+    there (same branch), and so is its retransmission (the old transaction
+    stays Completed for Timer D), the INVITE goes to the next target with
+    a new branch, which rings and answers; alice's hang-up's BYE goes to
+    the phone that answered."""
     gw = gateway_factory(sip={"domain": "pair.xsgw.test",
                               "dns_servers": DNS})
 
@@ -227,10 +236,14 @@ def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
         alice = await jlogin("alice@localhost/phone", "alicepass")
         sid = uuid.uuid4().hex[:12]
         try:
-            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            await alice.send_jingle(BOB, "session-initiate", sid, AUDIO)
             inv1 = await first.next_request("INVITE")
             first.reply(inv1, 503, "Service Unavailable")
             ack = await first.next_request("ACK")
+            # its retransmission (our ACK lost): ACKed again there
+            first.reply(inv1, 503, "Service Unavailable")
+            ack2 = await first.next_request("ACK")
+            assert ack2 == ack
             inv2 = await second.next_request("INVITE")
             second.reply(inv2, 180, "Ringing")
             await alice.next_jingle(action="session-info")
@@ -253,6 +266,83 @@ def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
     assert branch(inv2) != branch(inv1)
     assert hdr(inv2, "Call-ID") == hdr(inv1, "Call-ID")
     assert hdr(inv2, "CSeq") == hdr(inv1, "CSeq")
+    assert "SIP/2.0/UDP" in hdr(inv1, "Via")
+
+
+def test_tcp_connect_pending_at_timer_b_fails_over(gateway_factory,
+                                                   dnsmasq):
+    """sip.transport tcp; the preferred target of pairt.xsgw.test never
+    accepts the connection (its accept queue is full: the SYNs are
+    dropped): at Timer B the INVITE goes to the next target, which
+    answers; the first connection, once it completes, carries nothing
+    (the request queued on it went with the failover)."""
+    gw = gateway_factory(sip={"domain": "pairt.xsgw.test",
+                              "dns_servers": DNS, "t1_ms": "50",
+                              "transport": "tcp"})
+    lsn = socket.socket()
+    lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsn.bind(("127.0.0.1", STUCK))
+    lsn.listen(0)
+    fillers = []
+    for _ in range(2):  # one queued, one whose SYN is dropped
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(("127.0.0.1", STUCK))
+        fillers.append(f)
+
+    async def go():
+        second = await SipPeer.start(PEER_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        sid = uuid.uuid4().hex[:12]
+        try:
+            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+            inv = await second.next_request("INVITE", timeout=15)
+            second.reply(inv, 200, "OK", sdp=PHONE_SDP)
+            await alice.next_jingle(action="session-accept")
+            await second.next_request("ACK")
+            # the stuck target accepts now: whatever was queued for it
+            # would be written once its connection completes
+            lsn.setblocking(False)
+            got = b""
+            loop = asyncio.get_event_loop()
+            end = loop.time() + 9
+            conns = []
+            while loop.time() < end:
+                try:
+                    c, _ = lsn.accept()
+                    c.setblocking(False)
+                    conns.append(c)
+                except BlockingIOError:
+                    pass
+                for c in conns:
+                    try:
+                        got += c.recv(65536)
+                    except (BlockingIOError, ConnectionError):
+                        pass
+                if b"INVITE" in got:
+                    break
+                await asyncio.sleep(0.05)
+            for c in conns:
+                c.close()
+            await alice.send_jingle(BOB, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await second.next_request("BYE")
+            second.reply(bye, 200, "OK")
+            await until(lambda: sessions(gw) == [], 5, "session removed")
+            return inv, got, len(conns)
+        finally:
+            await logout(alice)
+            second.close()
+
+    try:
+        inv, got, nconns = run(go())
+    finally:
+        lsn.close()
+        for f in fillers:
+            f.close()
+    assert "SIP/2.0/TCP" in hdr(inv, "Via")
+    assert b"INVITE" not in got, got[:300]
+    assert "INVITE timed out" in gw.read_log()
 
 
 def test_invite_timing_out_fails_over_and_cancel_follows(gateway_factory,
