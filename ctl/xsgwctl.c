@@ -661,6 +661,11 @@ static void print_record(const struct odict *o)
 		const struct odict_entry *e = le->data;
 		if (e->type == ODICT_INT)
 			printf("%-14s %lld\n", e->key, (long long)e->u.integer);
+		else if (e->type == ODICT_BOOL)
+			printf("%-14s %s\n", e->key,
+			       e->u.boolean ? "yes" : "no");
+		else if (e->type != ODICT_STRING)
+			continue; /* (no record has more) */
 		else if (strchr(e->u.str, '\n')) {
 			printf("%s:\n", safe(e->key));
 			put_lines(e->u.str);

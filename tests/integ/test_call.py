@@ -439,6 +439,8 @@ def test_cli_show_and_end(gateway):
         assert st["calls.active"] == 1 and st["calls.x2s"] == 1
         human = gateway.ctl("show", str(s["id"])).stdout
         assert "remote_target" in human and "sip:peer@127.0.0.1" in human
+        assert ["held_by_user", "no"] in [l.split() for l in human.splitlines()]
+        assert shown["held_by_user"] is False and shown["held_by_peer"] is False
         r = gateway.ctl("end", "999999", check=False)
         assert r.returncode == 1 and "no session" in r.stderr
         out = gateway.ctl("end", str(s["id"]))
