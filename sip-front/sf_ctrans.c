@@ -366,26 +366,16 @@ static void creq_gone_handler(void *arg)
 }
 
 
-/* The INVITE transaction a 503 ended at the last target, kept Completed
- * for Timer D under its branch (RFC 3261 17.1.1.2): a retransmitted 503
- * is ACKed again there; nothing is reported. */
-static void creq_leave_completed(struct creq *c)
+/* The INVITE transaction a 503 ended at the last target, as it was (its
+ * branch, request and destination), Completed: to be kept for Timer D
+ * (creq_keep_completed). @return it, or NULL (out of memory) */
+static struct creq *creq_completed_copy(const struct creq *c)
 {
-	struct creq *g;
+	struct creq *g = mem_zalloc(sizeof(*g), creq_destructor);
 
-	if (c->tp != SIP_TRANSP_UDP)
-		return; /* reliable: no retransmissions to absorb */
-	g = mem_zalloc(sizeof(*g), creq_destructor);
 	if (!g || str_dup(&g->branch, c->branch) ||
-	    str_dup(&g->method, c->method)) {
-		mem_deref(g);
-		return;
-	}
-	g->mb = mbuf_alloc(c->mb->end);
-	if (!g->mb) {
-		mem_deref(g);
-		return;
-	}
+	    str_dup(&g->method, c->method) || !(g->mb = mbuf_alloc(c->mb->end)))
+		return mem_deref(g);
 	(void)mbuf_write_mem(g->mb, c->mb->buf, c->mb->end);
 	g->mb->pos = 0;
 	g->sf = c->sf;
@@ -394,8 +384,16 @@ static void creq_leave_completed(struct creq *c)
 	g->tp = c->tp;
 	tmr_init(&g->retr);
 	tmr_init(&g->timeout);
-	hash_append(c->sf->creqs, hash_joaat_str(g->branch), &g->he, g);
-	tmr_start(&g->timeout, TB_OF(c->sf), creq_gone_handler, g);
+	return g;
+}
+
+
+/* RFC 3261 17.1.1.2: g waits Timer D under its branch; a retransmitted
+ * 503 is ACKed again there, nothing is reported (id 0). */
+static void creq_keep_completed(struct creq *g)
+{
+	hash_append(g->sf->creqs, hash_joaat_str(g->branch), &g->he, g);
+	tmr_start(&g->timeout, TB_OF(g->sf), creq_gone_handler, g);
 }
 
 
@@ -408,6 +406,7 @@ static void creq_leave_completed(struct creq *c)
  * @return true if it goes there */
 static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 {
+	struct creq *old = NULL;
 	int err;
 
 	if (!c->host || c->dq || c->failovers >= FAILOVER_MAX || c->answered ||
@@ -415,11 +414,17 @@ static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
 		return false;
 	if (resp && c->invite) {
-		creq_ack(c, resp);
-		creq_leave_completed(c);
+		/* UDP: the old transaction absorbs retransmitted 503s */
+		if (c->tp == SIP_TRANSP_UDP)
+			old = creq_completed_copy(c);
+		creq_ack(c, resp); /* with the old branch */
 	}
-	if (creq_rebranch(c))
-		return false;
+	if (creq_rebranch(c)) {
+		mem_deref(old);
+		return false; /* (the 503 is c's outcome) */
+	}
+	if (old)
+		creq_keep_completed(old);
 	c->failovers++;
 	tmr_cancel(&c->retr);
 	c->reach = mem_deref(c->reach);

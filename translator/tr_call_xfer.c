@@ -200,8 +200,9 @@ int call_s_refer(struct call_ctx *c)
 			   NULL);
 		return NOCHANGE;
 	}
-	/* the XMPP party's media, sendrecv: the offer to the target */
-	if (tr_media_hold_sdp(c->tr, r, false, &sdp)) {
+	/* the XMPP party's media: the offer to the target, sendrecv, or
+	 * sendonly while the user holds the call */
+	if (tr_media_hold_sdp(c->tr, r, r->local_hold, &sdp)) {
 		call_reply(c, 500, "No Media To Offer", false, NULL);
 		return NOCHANGE;
 	}

@@ -453,6 +453,8 @@ int call_x_modify(struct call_ctx *c)
 		call_iq_err(c, "bad-request", eb);
 		return NOCHANGE;
 	}
+	if (!c->r->reinv_out) /* the user's directions now (busy: refused) */
+		c->r->local_hold = tr_media_sdp_holds(c->r, sdp);
 	return reinvite(c, sdp, "content-modify");
 }
 

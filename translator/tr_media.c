@@ -268,6 +268,30 @@ int tr_media_hold_sdp(struct translator *tr, struct callrec *r, bool hold,
 }
 
 
+bool tr_media_sdp_holds(const struct callrec *r, const char *sdp)
+{
+	struct jsdp *m = jsdp_alloc();
+	const bool we_init = r->dir == CD_X2S;
+	const enum jsdp_senders ours =
+		we_init ? JSDP_INITIATOR : JSDP_RESPONDER;
+	unsigned live = 0, held = 0;
+	char eb[80];
+	struct pl pl;
+
+	pl_set_str(&pl, sdp ? sdp : "");
+	if (m && !jsdp_sdp_decode(m, &pl, we_init, eb, sizeof(eb)))
+		for (unsigned i = 0; i < m->n; i++) {
+			if (m->c[i].rejected)
+				continue;
+			live++;
+			held += m->c[i].senders == ours ||
+				m->c[i].senders == JSDP_NONE;
+		}
+	mem_deref(m);
+	return live && held == live;
+}
+
+
 static bool payload_same(const struct jsdp_payload *a,
 			 const struct jsdp_payload *b)
 {

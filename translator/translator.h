@@ -509,6 +509,12 @@ int tr_media_transports_of_sdp(struct translator *tr, xmpp_stanza_t *j,
 int tr_media_hold_sdp(struct translator *tr, struct callrec *r, bool hold,
 		      char **sdp);
 /**
+ * Does sdp (ours, as the call's side writes it) hold the call: only we
+ * may send, or nobody, on every stream it has (the user's hold, or a
+ * content-modify to the same effect)?
+ */
+bool tr_media_sdp_holds(const struct callrec *r, const char *sdp);
+/**
  * The answer to a re-offer from our current media (RFC 3264 8).
  * @param held  set if the offer puts us on hold
  * @return 0, or EPROTO with eb set (488)

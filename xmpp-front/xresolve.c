@@ -76,6 +76,7 @@ static void done(struct xresolve *xr, int err, const struct sa *sa)
 
 
 static int ask(struct xresolve *xr);
+static void next_name(struct xresolve *xr);
 
 
 static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
@@ -90,6 +91,10 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 	if (!err && hdr->rcode != DNS_RCODE_OK &&
 	    hdr->rcode != DNS_RCODE_NAME_ERR)
 		err = EPROTO;
+	if (err && xr->iname + 1 < xr->nnames) {
+		next_name(xr); /* the search domain's failed: the name */
+		return;
+	}
 	if (err) {
 		done(xr, err, NULL);
 		return;
@@ -109,12 +114,27 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 	/* no address of this type: AAAA next; no such name: the next name */
 	if (xr->type == DNS_TYPE_A && hdr->rcode == DNS_RCODE_OK) {
 		xr->type = DNS_TYPE_AAAA;
-	} else if (++xr->iname < xr->nnames) {
-		xr->type = DNS_TYPE_A;
-	} else {
-		done(xr, ENOENT, NULL);
+		err = ask(xr);
+		if (err)
+			done(xr, err, NULL);
 		return;
 	}
+	if (xr->iname + 1 < xr->nnames)
+		next_name(xr);
+	else
+		done(xr, ENOENT, NULL);
+}
+
+
+/* The next name to ask (A first); one that cannot be asked ends it. */
+static void next_name(struct xresolve *xr)
+{
+	int err;
+
+	tmr_cancel(&xr->tmr);
+	xr->q = mem_deref(xr->q);
+	xr->iname++;
+	xr->type = DNS_TYPE_A;
 	err = ask(xr);
 	if (err)
 		done(xr, err, NULL);
@@ -123,7 +143,12 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 
 static void timeout_handler(void *arg)
 {
-	done(arg, ETIMEDOUT, NULL);
+	struct xresolve *xr = arg;
+
+	if (xr->iname + 1 < xr->nnames)
+		next_name(xr);
+	else
+		done(xr, ETIMEDOUT, NULL);
 }
 
 

@@ -398,6 +398,7 @@ def test_the_users_hold_is_kept_in_answers_to_the_peers_offers(gateway):
             n = peer.in_dialog(d, "INVITE", gwtag, PHONE_SDP,
                                "application/sdp")
             code, after = await peer.next_response("INVITE", final=True)
+            assert code == 200 and cseq_of(after) == n, after
             peer.in_dialog(d, "ACK", gwtag)
             await alice.send_jingle(BOB, "session-terminate", sid,
                                     "<reason><success/></reason>")
@@ -418,6 +419,7 @@ def test_the_users_hold_is_kept_in_answers_to_the_peers_offers(gateway):
     assert r["type"] == "result"
     assert "a=sendonly" not in body(resumed)
     assert "a=sendonly" not in body(after), body(after)
+    assert "a=inactive" not in body(after) and "m=audio" in body(after)
     assert nxt.startswith("BYE "), nxt
 
 

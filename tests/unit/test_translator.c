@@ -5298,8 +5298,13 @@ static void refer_in(struct call *c, uint64_t tx, const char *refer_to,
 	char raw[BIG], hdrs[2048], start[128];
 	struct m_sip_out_request *rq, *n;
 	uint32_t cseq = ++c->cseq;
+	struct callrec r;
+	bool held;
 	char v[300];
 
+	assert_int_equal(rec_load(c->id, &r), 0);
+	held = r.local_hold;
+	callrec_reset(&r);
 	snprintf(start, sizeof(start), "REFER sip:xsgw@127.0.0.1:5600 SIP/2.0");
 	snprintf(hdrs, sizeof(hdrs),
 		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-refer-%u\r\n"
@@ -5332,9 +5337,10 @@ static void refer_in(struct call *c, uint64_t tx, const char *refer_to,
 	assert_null(strstr(v, c->ltag)); /* a new dialog */
 	assert_true(hdr(&rq->hdrs, "Call-ID", v, sizeof(v)));
 	assert_string_not_equal(v, c->callid);
-	/* the XMPP party's media, sendrecv */
+	/* the XMPP party's media, sendrecv; sendonly while the user holds
+	 * the call (RFC 3264 8.4) */
 	pl_contains(&rq->body, "127.0.0.1 ");
-	assert_false(pl_has(&rq->body, "a=sendonly"));
+	assert_int_equal(pl_has(&rq->body, "a=sendonly"), held);
 	assert_false(pl_has(&rq->body, "a=recvonly"));
 	sent_of(rq, inv);
 	/* both dialogs find the call */

@@ -1,0 +1,106 @@
+"""The XMPP user's hold (XEP-0167 session-info <hold/>) as the SIP side
+sees it beyond the user's own re-INVITE (RFC 3264 8.4): a refused hold
+leaves the call as it was, a transfer of a held call offers the target
+sendonly. Real Prosody, a slixmpp user, a scripted SIP peer."""
+import json
+
+from conftest import UAS_PORT, run
+from jingle import PHONE_SDP, SipPeer, body, hdr, jlogin
+from test_call import sessions, until
+from test_call_features import TARGET, answered, dlg_req, requests
+from xmpp_user import logout
+
+HOLD = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+
+
+def shown(gw):
+    s = sessions(gw)
+    return json.loads(gw.ctl("show", str(s[0]["id"]), "--json").stdout)
+
+
+def test_a_refused_hold_leaves_the_call_unheld(gateway):
+    """alice called and holds; the phone refuses the hold's re-INVITE
+    (488): the call stays as it was — not held by the user — so the
+    phone's next offer (sendrecv) is answered sendrecv."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        try:
+            sid, party, d, gwtag = await answered("x2s", alice, peer,
+                                                  gateway)
+            r = await alice.send_jingle(party, "session-info", sid, HOLD)
+            held = await peer.next_request("INVITE")
+            peer.reply(held, 488, "Not Acceptable Here")
+            await peer.next_request("ACK")
+            after = await until(lambda: (lambda s: s if "failed (488)" in
+                                         s["history"] else None)(
+                shown(gateway)), 5, "the hold refused")
+            dlg_req(peer, d, "INVITE", gwtag, b=PHONE_SDP,
+                    ctype="application/sdp")
+            code, ok = await peer.next_response("INVITE", final=True)
+            peer.in_dialog(d, "ACK", gwtag)
+            await alice.send_jingle(party, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await peer.next_request("BYE")
+            peer.reply(bye, 200, "OK")
+            return r, held, after, code, ok
+        finally:
+            await logout(alice)
+            peer.close()
+
+    r, held, after, code, ok = run(go())
+    assert r["type"] == "result"
+    assert "a=sendonly" in body(held)
+    assert after["held_by_user"] is False
+    assert code == 200
+    assert "a=sendonly" not in body(ok) and "a=inactive" not in body(ok)
+    assert "m=audio" in body(ok)
+
+
+def test_transfer_of_a_held_call_offers_the_target_sendonly(gateway):
+    """carol's phone called alice, who holds; the phone transfers the call
+    (REFER): the INVITE to the target offers alice's media sendonly — she
+    still holds it — and the target's offers are answered so."""
+    async def go():
+        peer = await SipPeer.start(UAS_PORT)
+        alice = await jlogin("alice@localhost/phone", "alicepass")
+        try:
+            sid, party, d, gwtag = await answered("s2x", alice, peer,
+                                                  gateway)
+            r = await alice.send_jingle(party, "session-info", sid, HOLD)
+            held = await peer.next_request("INVITE")
+            peer.reply(held, 200, "OK", sdp=PHONE_SDP.replace(
+                "a=sendrecv", "a=recvonly"))
+            await peer.next_request("ACK")
+            n = dlg_req(peer, d, "REFER", gwtag,
+                        extra="Refer-To: <%s>\r\n" % TARGET)
+            code, _ = await peer.next_response("REFER")
+            assert code == 202
+            got = await requests(peer, ["NOTIFY", "INVITE"])
+            peer.reply(got["NOTIFY"], 200, "OK")
+            inv = got["INVITE"]
+            peer.reply(inv, 200, "OK", sdp=PHONE_SDP.replace(
+                "a=sendrecv", "a=recvonly"), totag="carol1")
+            got = await requests(peer, ["ACK", "NOTIFY", "BYE"],
+                                 skip=("INVITE",))
+            peer.reply(got["NOTIFY"], 200, "OK")
+            peer.reply(got["BYE"], 200, "OK")
+            await alice.next_jingle(action="transport-info")
+            after = shown(gateway)
+            await alice.send_jingle(party, "session-terminate", sid,
+                                    "<reason><success/></reason>")
+            bye = await peer.next_request("BYE")
+            peer.reply(bye, 200, "OK")
+            await until(lambda: sessions(gateway) == [], 5,
+                        "session removed")
+            return r, held, n, inv, after, bye
+        finally:
+            await logout(alice)
+            peer.close()
+
+    r, held, n, inv, after, bye = run(go())
+    assert r["type"] == "result" and "a=sendonly" in body(held)
+    assert inv.startswith("INVITE %s " % TARGET)
+    assert "a=sendonly" in body(inv), body(inv)
+    assert after["held_by_user"] is True
+    assert after["call_id"] == hdr(inv, "Call-ID") == hdr(bye, "Call-ID")
