@@ -5,7 +5,7 @@ xsgw.test: A and SRV records, NXDOMAIN for the rest) or /etc/hosts; a name
 that does not resolve comes back to the sender as an error. Prosody,
 slixmpp users, SIPp and a scripted SIP peer."""
 import asyncio
-import os
+import contextlib
 import shutil
 import socket
 import struct
@@ -160,6 +160,48 @@ def test_srv_target_nobody_listens_at_fails_over(gateway_factory, dnsmasq,
     assert "Transport Error" not in log
 
 
+@contextlib.asynccontextmanager
+async def calling_pair(contents=CONTENTS):
+    """alice calls bob on pair.xsgw.test (or pairt: PEER_PORT listens on
+    both): its two SRV targets, the preferred at UAS_PORT, the other at
+    PEER_PORT, as scripted peers. Yields (first, second, alice, sid)."""
+    first = await SipPeer.start(UAS_PORT)
+    second = await SipPeer.start(PEER_PORT)
+    alice = await jlogin("alice@localhost/phone", "alicepass")
+    sid = uuid.uuid4().hex[:12]
+    try:
+        await alice.send_jingle(BOB, "session-initiate", sid, contents)
+        yield first, second, alice, sid
+    finally:
+        await logout(alice)
+        first.close()
+        second.close()
+
+
+async def hang_up(alice, phone, sid, gw, reason="success"):
+    """alice ends the call (answered: the BYE reaches phone, 200) and the
+    gateway forgets it."""
+    await alice.send_jingle(BOB, "session-terminate", sid,
+                            "<reason><%s/></reason>" % reason)
+    bye = await phone.next_request("BYE")
+    phone.reply(bye, 200, "OK")
+    await until(lambda: sessions(gw) == [], 5, "session removed")
+    return bye
+
+
+async def cancel_ringing(alice, phone, inv, sid, gw):
+    """alice hangs up a call ringing at phone: the CANCEL reaches it (200),
+    the INVITE ends 487 (ACKed), the gateway forgets the call."""
+    await alice.send_jingle(BOB, "session-terminate", sid,
+                            "<reason><decline/></reason>")
+    can = await phone.next_request("CANCEL")
+    phone.reply(can, 200, "OK")
+    phone.reply(inv, 487, "Request Terminated")
+    await phone.next_request("ACK")
+    await until(lambda: sessions(gw) == [], 5, "session removed")
+    return can
+
+
 def branch(req):
     return hdr(req, "Via").split("branch=")[1].split(";")[0]
 
@@ -231,12 +273,7 @@ def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
                               "dns_servers": DNS})
 
     async def go():
-        first = await SipPeer.start(UAS_PORT)
-        second = await SipPeer.start(PEER_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        sid = uuid.uuid4().hex[:12]
-        try:
-            await alice.send_jingle(BOB, "session-initiate", sid, AUDIO)
+        async with calling_pair(AUDIO) as (first, second, alice, sid):
             inv1 = await first.next_request("INVITE")
             first.reply(inv1, 503, "Service Unavailable")
             ack = await first.next_request("ACK")
@@ -250,16 +287,8 @@ def test_invite_answered_503_is_acked_and_fails_over(gateway_factory,
             second.reply(inv2, 200, "OK", sdp=PHONE_SDP)
             await alice.next_jingle(action="session-accept")
             await second.next_request("ACK")
-            await alice.send_jingle(BOB, "session-terminate", sid,
-                                    "<reason><success/></reason>")
-            bye = await second.next_request("BYE")
-            second.reply(bye, 200, "OK")
-            await until(lambda: sessions(gw) == [], 5, "session removed")
+            await hang_up(alice, second, sid, gw)
             return inv1, ack, inv2
-        finally:
-            await logout(alice)
-            first.close()
-            second.close()
 
     inv1, ack, inv2 = run(go())
     assert branch(ack) == branch(inv1)
@@ -329,11 +358,7 @@ def test_tcp_connect_pending_at_timer_b_fails_over(gateway_factory,
                 await asyncio.sleep(0.05)
             for c in conns:
                 c.close()
-            await alice.send_jingle(BOB, "session-terminate", sid,
-                                    "<reason><success/></reason>")
-            bye = await second.next_request("BYE")
-            second.reply(bye, 200, "OK")
-            await until(lambda: sessions(gw) == [], 5, "session removed")
+            await hang_up(alice, second, sid, gw)
             return inv, got, peers - mine
         finally:
             await logout(alice)
@@ -361,28 +386,13 @@ def test_invite_timing_out_fails_over_and_cancel_follows(gateway_factory,
                               "dns_servers": DNS, "t1_ms": "50"})
 
     async def go():
-        first = await SipPeer.start(UAS_PORT)
-        second = await SipPeer.start(PEER_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        sid = uuid.uuid4().hex[:12]
-        try:
-            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        async with calling_pair(CONTENTS) as (first, second, alice, sid):
             inv1 = await first.next_request("INVITE")
             inv2 = await second.next_request("INVITE", timeout=15)
             second.reply(inv2, 180, "Ringing")
             await alice.next_jingle(action="session-info")
-            await alice.send_jingle(BOB, "session-terminate", sid,
-                                    "<reason><decline/></reason>")
-            can = await second.next_request("CANCEL")
-            second.reply(can, 200, "OK")
-            second.reply(inv2, 487, "Request Terminated")
-            await second.next_request("ACK")
-            await until(lambda: sessions(gw) == [], 5, "session removed")
+            can = await cancel_ringing(alice, second, inv2, sid, gw)
             return inv1, inv2, can
-        finally:
-            await logout(alice)
-            first.close()
-            second.close()
 
     inv1, inv2, can = run(go())
     assert branch(inv2) != branch(inv1)
@@ -399,12 +409,7 @@ def test_cancelled_invite_does_not_fail_over(gateway_factory, dnsmasq):
                               "dns_servers": DNS}, log_level="debug")
 
     async def go():
-        first = await SipPeer.start(UAS_PORT)
-        second = await SipPeer.start(PEER_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        sid = uuid.uuid4().hex[:12]
-        try:
-            await alice.send_jingle(BOB, "session-initiate", sid, CONTENTS)
+        async with calling_pair(CONTENTS) as (first, second, alice, sid):
             inv1 = await first.next_request("INVITE")
             await alice.send_jingle(BOB, "session-terminate", sid,
                                     "<reason><decline/></reason>")
@@ -416,10 +421,6 @@ def test_cancelled_invite_does_not_fail_over(gateway_factory, dnsmasq):
             await until(lambda: sessions(gw) == [], 5, "session removed")
             with pytest.raises(asyncio.TimeoutError):
                 await second.next_request(timeout=1)
-        finally:
-            await logout(alice)
-            first.close()
-            second.close()
 
     run(go())
 
@@ -702,13 +703,7 @@ def test_cancel_goes_where_the_invite_went(gateway_factory, dnsmasq):
             inv = await peer.next_request("INVITE")
             peer.reply(inv, 180, "Ringing")
             await alice.next_jingle(action="session-info")
-            await alice.send_jingle(BOB, "session-terminate", sid,
-                                    "<reason><decline/></reason>")
-            can = await peer.next_request("CANCEL")
-            peer.reply(can, 200, "OK")
-            peer.reply(inv, 487, "Request Terminated")
-            await peer.next_request("ACK")
-            await until(lambda: sessions(gw) == [], 5, "session removed")
+            can = await cancel_ringing(alice, peer, inv, sid, gw)
             return inv, can
         finally:
             await logout(alice)

@@ -18,6 +18,16 @@ def shown(gw):
     return json.loads(gw.ctl("show", str(s[0]["id"]), "--json").stdout)
 
 
+async def hold(direction, alice, peer, gw):
+    """An answered call (answered()), which alice holds: returns its sid,
+    the SIP party's JID, the peer's dialog, the gateway's tag, the IQ's
+    answer and the hold's re-INVITE (not yet answered)."""
+    sid, party, d, gwtag = await answered(direction, alice, peer, gw)
+    r = await alice.send_jingle(party, "session-info", sid, HOLD)
+    held = await peer.next_request("INVITE")
+    return sid, party, d, gwtag, r, held
+
+
 def test_a_refused_hold_leaves_the_call_unheld(gateway):
     """alice called and holds; the phone refuses the hold's re-INVITE
     (488): the call stays as it was — not held by the user — so the
@@ -26,10 +36,8 @@ def test_a_refused_hold_leaves_the_call_unheld(gateway):
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
         try:
-            sid, party, d, gwtag = await answered("x2s", alice, peer,
-                                                  gateway)
-            r = await alice.send_jingle(party, "session-info", sid, HOLD)
-            held = await peer.next_request("INVITE")
+            sid, party, d, gwtag, r, held = await hold("x2s", alice, peer,
+                                                       gateway)
             peer.reply(held, 488, "Not Acceptable Here")
             await peer.next_request("ACK")
             after = await until(lambda: (lambda s: s if "failed (488)" in
@@ -60,15 +68,14 @@ def test_a_refused_hold_leaves_the_call_unheld(gateway):
 def test_transfer_of_a_held_call_offers_the_target_sendonly(gateway):
     """carol's phone called alice, who holds; the phone transfers the call
     (REFER): the INVITE to the target offers alice's media sendonly — she
-    still holds it — and the target's offers are answered so."""
+    still holds it — and the call, in the target's dialog, is still held
+    by her."""
     async def go():
         peer = await SipPeer.start(UAS_PORT)
         alice = await jlogin("alice@localhost/phone", "alicepass")
         try:
-            sid, party, d, gwtag = await answered("s2x", alice, peer,
-                                                  gateway)
-            r = await alice.send_jingle(party, "session-info", sid, HOLD)
-            held = await peer.next_request("INVITE")
+            sid, party, d, gwtag, r, held = await hold("s2x", alice, peer,
+                                                       gateway)
             peer.reply(held, 200, "OK", sdp=PHONE_SDP.replace(
                 "a=sendrecv", "a=recvonly"))
             await peer.next_request("ACK")
