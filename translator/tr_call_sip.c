@@ -752,9 +752,6 @@ int call_r_reinvite_failed(struct call_ctx *c)
 		return r->state;
 	}
 	call_reinvite_forget(c);
-	/* a hold or resume that failed: the session (and so what our
-	 * answers keep) is as it was */
-	r->local_hold = tr_media_sdp_holds(r, r->lsdp);
 	tr_callrec_event(r, "re-INVITE failed (%u)%s", scode,
 			 scode == 491 ? ": given up" : "");
 	if (scode != 481 && scode != 408)

@@ -349,7 +349,8 @@ static int hold(struct call_ctx *c, bool on)
 	if (call_reinvite_busy(c))
 		return NOCHANGE;
 	call_iq_ok(c);
-	/* kept whatever becomes of the re-INVITE: the user was told ok */
+	/* the user's intent, kept whatever becomes of the re-INVITE (she was
+	 * told ok): a peer that refuses it gets it in our next answer */
 	c->r->local_hold = on;
 	if (tr_media_hold_sdp(c->tr, c->r, on, &sdp))
 		return c->r->state;

@@ -5637,6 +5637,9 @@ static void test_xfer_answered_with_our_reinvite_pending(void **state)
 	jin(&c, "set", "h1", "session-info",
 	    "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>");
 	assert_non_null(sreq(0, "INVITE"));
+	assert_int_equal(rec_load(c.id, &r), 0);
+	assert_true(r.local_hold); /* so the transfer offers sendonly */
+	callrec_reset(&r);
 	refer_in(&c, 8390, "<" CAROL_URI ">", &inv);
 	xfer_answered(&c, &inv, false);
 	assert_int_equal(rec_load(c.id, &r), 0);
