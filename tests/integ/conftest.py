@@ -35,7 +35,7 @@ def wait_for(pred, timeout, what):
 @pytest.fixture(scope="session")
 def prosody():
     d = tempfile.mkdtemp(prefix="xsgw-prosody-")
-    env = dict(os.environ, XMPP_USERS="alice:alicepass bob:bobpass carol:carolpass kate:katepass dave:davepass erin:erinpass frank:frankpass 2000006168:phonepass")
+    env = dict(os.environ, XMPP_USERS="alice:alicepass bob:bobpass carol:carolpass kate:katepass dave:davepass erin:erinpass olivia:oliviapass 2000006168:phonepass")
     pid = subprocess.run([os.path.join(PEERS, "prosody_start.sh"), d + "/p"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert pid.returncode == 0, pid.stderr

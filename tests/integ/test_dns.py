@@ -547,15 +547,16 @@ def test_xmpp_server_name_while_dns_is_down(gateway_factory):
 
 
 def link_registered(gateway_factory, sipp, fields):
-    """frank links fields with the SIPp registrar at REG_PORT reached by
-    DNS: the link succeeds and the account is registered (frank: a user
-    no other test links, whose roster holds no earlier subscription to
-    the gateway). @return the registrations table"""
+    """olivia links fields with the SIPp registrar at REG_PORT reached by
+    DNS: the link succeeds and the account is registered (olivia: a user no
+    other test logs in as — the gateway's subscription requests she never
+    answers stay with her, and would reach any later test's user).
+    @return the registrations table"""
     reg = sipp("uas_register_challenge.xml", challenge_args(), "registrar")
     gw = gateway_factory(sip={"dns_servers": DNS})
 
     async def go():
-        u = await accounts.login("frank@localhost", "frankpass")
+        u = await accounts.login("olivia@localhost", "oliviapass")
         try:
             _, cond, text = await u.link(fields)
             return cond, text
