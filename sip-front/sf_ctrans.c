@@ -409,8 +409,10 @@ static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 	struct creq *old = NULL;
 	int err;
 
+	/* (a CANCEL goes where its INVITE went, RFC 3261 9.1: never on) */
 	if (!c->host || c->dq || c->failovers >= FAILOVER_MAX || c->answered ||
 	    c->completed || c->cancel || c->cancelled ||
+	    !strcmp(c->method, "CANCEL") ||
 	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
 		return false;
 	if (resp && c->invite) {
