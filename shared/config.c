@@ -269,12 +269,12 @@ static const char *p_ipaddr(yaml_document_t *d, yaml_node_t *n, void *dst)
 static const char *p_host(yaml_document_t *d, yaml_node_t *n, void *dst)
 {
 	const char *s = scalar(n);
-	unsigned char buf[16];
 
-	if (!s || (inet_pton(AF_INET, s, buf) != 1 &&
-		   inet_pton(AF_INET6, s, buf) != 1 && !addr_host_name_ok(s)))
-		return "expected a numeric IP address or a DNS name";
-	return p_str(d, n, dst);
+	if (s && addr_host_name_ok(s))
+		return p_str(d, n, dst);
+	return p_ipaddr(d, n, dst) ? "expected a numeric IP address or a DNS "
+				     "name"
+				   : NULL;
 }
 
 

@@ -112,6 +112,28 @@ bool resolv_hosts_find(struct resolv *r, const char *name, struct sa *sa)
 }
 
 
+const struct dnsrr *resolv_rr_find(struct list *l, uint16_t type,
+				   const char *name)
+{
+	for (struct le *le = list_head(l); le; le = le->next) {
+		const struct dnsrr *rr = le->data;
+
+		if (rr->type == type && (!name || !str_casecmp(rr->name, name)))
+			return rr;
+	}
+	return NULL;
+}
+
+
+void resolv_sa_of_rr(struct sa *sa, const struct dnsrr *rr, uint16_t port)
+{
+	if (rr->type == DNS_TYPE_A)
+		sa_set_in(sa, rr->rdata.a.addr, port);
+	else
+		sa_set_in6(sa, rr->rdata.aaaa.addr, port);
+}
+
+
 struct dnsc *resolv_dnsc(const struct resolv *r)
 {
 	return r->dnsc;

@@ -12,10 +12,13 @@
 #define XSGW_RESOLV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "config.h"
 
 struct resolv;
 struct dnsc;
+struct dnsrr;
+struct list;
 struct sa;
 
 /**
@@ -42,6 +45,13 @@ struct dnsc *resolv_dnsc(const struct resolv *r);
 /** resolv.conf's domain (its "domain" or first "search" entry), "" when
  * there is none: a name without a dot is asked with it first. */
 const char *resolv_domain(const struct resolv *r);
+
+/** The first record of type in l (of name, unless NULL), or NULL. */
+const struct dnsrr *resolv_rr_find(struct list *l, uint16_t type,
+				   const char *name);
+
+/** sa: an A or AAAA record's address, with port. */
+void resolv_sa_of_rr(struct sa *sa, const struct dnsrr *rr, uint16_t port);
 
 /** The hosts file's path, for log lines. */
 extern const char resolv_hosts_path[];

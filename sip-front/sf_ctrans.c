@@ -415,18 +415,21 @@ static bool creq_failover(struct creq *c, const struct sip_msg *resp)
 	    !strcmp(c->method, "CANCEL") ||
 	    !sf_dns_failed(c->sf, c->host, c->hop_port, c->hop_tp, &c->dst))
 		return false;
-	if (resp && c->invite) {
-		/* UDP: the old transaction absorbs retransmitted 503s */
-		if (c->tp == SIP_TRANSP_UDP)
-			old = creq_completed_copy(c);
-		creq_ack(c, resp); /* with the old branch */
-	}
+	/* the old transaction, as it was: it ACKs the 503 (17.1.1.3) and,
+	 * over UDP, absorbs its retransmissions for Timer D */
+	if (resp && c->invite && !(old = creq_completed_copy(c)))
+		return false;
 	if (creq_rebranch(c)) {
 		mem_deref(old);
-		return false; /* (the 503 is c's outcome) */
+		return false; /* (the 503 is c's outcome, ACKed there) */
 	}
-	if (old)
-		creq_keep_completed(old);
+	if (old) {
+		creq_ack(old, resp);
+		if (old->tp == SIP_TRANSP_UDP)
+			creq_keep_completed(old);
+		else
+			mem_deref(old);
+	}
 	c->failovers++;
 	tmr_cancel(&c->retr);
 	c->reach = mem_deref(c->reach);

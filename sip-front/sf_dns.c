@@ -181,29 +181,6 @@ static void dent_timeout_handler(void *arg)
 }
 
 
-/* The address records of name in l: the first of type. */
-static const struct dnsrr *rr_find(struct list *l, uint16_t type,
-				   const char *name)
-{
-	for (struct le *le = list_head(l); le; le = le->next) {
-		const struct dnsrr *rr = le->data;
-
-		if (rr->type == type && (!name || !str_casecmp(rr->name, name)))
-			return rr;
-	}
-	return NULL;
-}
-
-
-static void sa_of_rr(struct sa *sa, const struct dnsrr *rr, uint16_t port)
-{
-	if (rr->type == DNS_TYPE_A)
-		sa_set_in(sa, rr->rdata.a.addr, port);
-	else
-		sa_set_in6(sa, rr->rdata.aaaa.addr, port);
-}
-
-
 /* RFC 2782: the lowest priority not taken; among those, by weight at
  * random. */
 static const struct dnsrr *srv_pick(struct list *ansl, const bool *taken)
@@ -280,12 +257,12 @@ static bool srv_target(struct dent *e, struct list *addl)
 	}
 	e->port = e->srv[e->isrv].port;
 	e->st = D_A;
-	a = rr_find(addl, DNS_TYPE_A, e->target);
+	a = resolv_rr_find(addl, DNS_TYPE_A, e->target);
 	if (!a)
-		a = rr_find(addl, DNS_TYPE_AAAA, e->target);
+		a = resolv_rr_find(addl, DNS_TYPE_AAAA, e->target);
 	if (a) {
 		dent_ttl(e, a->ttl);
-		sa_of_rr(&e->sa, a, e->port);
+		resolv_sa_of_rr(&e->sa, a, e->port);
 		dent_done(e, 0);
 		return true;
 	}
@@ -320,7 +297,7 @@ static void dent_answer_handler(int err, const struct dnshdr *hdr,
 			dent_done(e, ENOMEM);
 			return;
 		}
-		if (!e->nsrv && rr_find(ansl, DNS_TYPE_SRV, NULL)) {
+		if (!e->nsrv && resolv_rr_find(ansl, DNS_TYPE_SRV, NULL)) {
 			dent_done(e, ENOENT); /* RFC 2782: no such service */
 			return;
 		}
@@ -334,11 +311,11 @@ static void dent_answer_handler(int err, const struct dnshdr *hdr,
 		break;
 	case D_A:
 	case D_AAAA:
-		rr = rr_find(ansl, e->st == D_A ? DNS_TYPE_A : DNS_TYPE_AAAA,
-			     NULL);
+		rr = resolv_rr_find(
+			ansl, e->st == D_A ? DNS_TYPE_A : DNS_TYPE_AAAA, NULL);
 		if (rr) {
 			dent_ttl(e, rr->ttl);
-			sa_of_rr(&e->sa, rr, e->port);
+			resolv_sa_of_rr(&e->sa, rr, e->port);
 			dent_done(e, 0);
 			return;
 		}

@@ -83,6 +83,7 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 			   struct list *authl, struct list *addl, void *arg)
 {
 	struct xresolve *xr = arg;
+	const struct dnsrr *rr;
 	struct sa sa;
 	(void)authl;
 	(void)addl;
@@ -99,15 +100,9 @@ static void answer_handler(int err, const struct dnshdr *hdr, struct list *ansl,
 		done(xr, err, NULL);
 		return;
 	}
-	for (struct le *le = list_head(ansl); le; le = le->next) {
-		const struct dnsrr *rr = le->data;
-
-		if (rr->type != xr->type)
-			continue;
-		if (rr->type == DNS_TYPE_A)
-			sa_set_in(&sa, rr->rdata.a.addr, xr->port);
-		else
-			sa_set_in6(&sa, rr->rdata.aaaa.addr, xr->port);
+	rr = resolv_rr_find(ansl, xr->type, NULL);
+	if (rr) {
+		resolv_sa_of_rr(&sa, rr, xr->port);
 		done(xr, 0, &sa);
 		return;
 	}

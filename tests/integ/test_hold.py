@@ -3,6 +3,7 @@ sees it beyond the user's own re-INVITE (RFC 3264 8.4): her hold or
 resume stands though the peer refused its re-INVITE, a transfer of a held
 call offers the target sendonly. Real Prosody, a slixmpp user, a scripted
 SIP peer."""
+import contextlib
 import json
 
 import pytest
@@ -14,6 +15,27 @@ from test_call_features import TARGET, answered, dlg_req, requests
 from xmpp_user import logout
 
 HOLD = "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
+
+
+@contextlib.asynccontextmanager
+async def phone_and_alice():
+    """A scripted phone on UAS_PORT and alice's Jingle client."""
+    peer = await SipPeer.start(UAS_PORT)
+    alice = await jlogin("alice@localhost/phone", "alicepass")
+    try:
+        yield peer, alice
+    finally:
+        await logout(alice)
+        peer.close()
+
+
+async def hang_up(alice, party, sid, peer):
+    """alice ends the answered call: its BYE at the phone, answered."""
+    await alice.send_jingle(party, "session-terminate", sid,
+                            "<reason><success/></reason>")
+    bye = await peer.next_request("BYE")
+    peer.reply(bye, 200, "OK")
+    return bye
 
 
 def shown(gw):
@@ -42,9 +64,7 @@ def test_a_refused_re_invite_leaves_the_users_choice_standing(gateway,
     active = "<active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>"
 
     async def go():
-        peer = await SipPeer.start(UAS_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        try:
+        async with phone_and_alice() as (peer, alice):
             sid, party, d, gwtag, r, held = await hold("x2s", alice, peer,
                                                        gateway)
             if refused == "resume":
@@ -63,14 +83,8 @@ def test_a_refused_re_invite_leaves_the_users_choice_standing(gateway,
                     ctype="application/sdp")
             code, ok = await peer.next_response("INVITE", final=True)
             peer.in_dialog(d, "ACK", gwtag)
-            await alice.send_jingle(party, "session-terminate", sid,
-                                    "<reason><success/></reason>")
-            bye = await peer.next_request("BYE")
-            peer.reply(bye, 200, "OK")
+            await hang_up(alice, party, sid, peer)
             return r, held, after, code, ok
-        finally:
-            await logout(alice)
-            peer.close()
 
     r, held, after, code, ok = run(go())
     assert r["type"] == "result"
@@ -91,9 +105,7 @@ def test_transfer_of_a_held_call_offers_the_target_sendonly(gateway):
     still holds it — and the call, in the target's dialog, is still held
     by her."""
     async def go():
-        peer = await SipPeer.start(UAS_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        try:
+        async with phone_and_alice() as (peer, alice):
             sid, party, d, gwtag, r, held = await hold("s2x", alice, peer,
                                                        gateway)
             peer.reply(held, 200, "OK", sdp=PHONE_SDP.replace(
@@ -114,16 +126,10 @@ def test_transfer_of_a_held_call_offers_the_target_sendonly(gateway):
             peer.reply(got["BYE"], 200, "OK")
             await alice.next_jingle(action="transport-info")
             after = shown(gateway)
-            await alice.send_jingle(party, "session-terminate", sid,
-                                    "<reason><success/></reason>")
-            bye = await peer.next_request("BYE")
-            peer.reply(bye, 200, "OK")
+            bye = await hang_up(alice, party, sid, peer)
             await until(lambda: sessions(gateway) == [], 5,
                         "session removed")
             return r, held, n, inv, after, bye
-        finally:
-            await logout(alice)
-            peer.close()
 
     r, held, n, inv, after, bye = run(go())
     assert r["type"] == "result" and "a=sendonly" in body(held)
@@ -145,9 +151,7 @@ def test_the_peers_hold_is_never_taken_for_the_users(gateway):
     phone's resume (sendrecv) is answered sendrecv — not sendonly, which
     would leave her unheard."""
     async def go():
-        peer = await SipPeer.start(UAS_PORT)
-        alice = await jlogin("alice@localhost/phone", "alicepass")
-        try:
+        async with phone_and_alice() as (peer, alice):
             sid, party, d, gwtag = await answered("x2s", alice, peer,
                                                   gateway)
             dlg_req(peer, d, "INVITE", gwtag,
@@ -167,14 +171,8 @@ def test_the_peers_hold_is_never_taken_for_the_users(gateway):
                     ctype="application/sdp")
             code2, ok = await peer.next_response("INVITE", final=True)
             peer.in_dialog(d, "ACK", gwtag)
-            await alice.send_jingle(party, "session-terminate", sid,
-                                    "<reason><success/></reason>")
-            bye = await peer.next_request("BYE")
-            peer.reply(bye, 200, "OK")
+            await hang_up(alice, party, sid, peer)
             return code, ans, r, after, code2, ok
-        finally:
-            await logout(alice)
-            peer.close()
 
     code, ans, r, after, code2, ok = run(go())
     assert code == 200 and "a=inactive" in body(ans)
